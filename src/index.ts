@@ -1,6 +1,3 @@
-import * as core from '@actions/core';
+import { run } from './main.ts';
 
-import got from 'got';
-import { hello } from './a.ts';
-core.info(hello('x'));
-void got;
+await run();

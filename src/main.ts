@@ -1,0 +1,38 @@
+import * as core from '@actions/core';
+import { Output } from './constants.ts';
+import { create, SnapshotError } from './modes/create.ts';
+import { deleteMode } from './modes/delete.ts';
+import { prune } from './modes/prune.ts';
+import { Cloud } from './openstack/cloud.ts';
+import { report, type Result } from './report.ts';
+import { readSettings } from './settings.ts';
+
+const MODES = { create, delete: deleteMode, prune: (cloud: Cloud, settings: Parameters<typeof prune>[1]) => prune(cloud, settings) };
+
+/** Read the inputs, run the mode, write the outputs: every failure becomes one clear error. */
+export async function run(): Promise<void> {
+  let cloud: Cloud | undefined;
+  try {
+    const settings = readSettings();
+    cloud = new Cloud({
+      credentials: settings.credentials,
+      region: settings.region,
+      iface: settings.iface,
+      rateLimit: settings.rateLimit,
+      log: { debug: core.debug },
+      onToken: core.setSecret,
+    });
+    const who = settings.credentials.method === 'password' ? `user ${settings.credentials.username}` : `application credential ${settings.credentials.id}`;
+    core.info(`Mode ${settings.mode} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
+    const result: Result = await MODES[settings.mode](cloud, settings);
+    await report(result, cloud.requests);
+    const pruned = result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined;
+    if (pruned?.refused) throw new Error(`Prune refused: ${pruned.refused}`);
+    if (pruned?.failures.length) throw new Error(`${pruned.failures.length} snapshot(s) could not be deleted; see the warnings above`);
+    core.info(`Done with ${cloud.requests} API requests`);
+  } catch (error) {
+    if (error instanceof SnapshotError) core.setOutput(Output.ImageId, error.imageId);
+    if (cloud) core.setOutput(Output.ApiRequests, String(cloud.requests));
+    core.setFailed(error instanceof Error ? error.message : String(error));
+  }
+}

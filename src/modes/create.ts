@@ -1,0 +1,238 @@
+import * as core from '@actions/core';
+import { randomUUID } from 'node:crypto';
+import { MANAGED_BY, Property } from '../constants.ts';
+import { formatDuration } from '../duration.ts';
+import { renderName, templateGlob, DEFAULT_NAME_TEMPLATE } from '../name-template.ts';
+import type { Cloud } from '../openstack/cloud.ts';
+import type { Compute, Server } from '../openstack/compute.ts';
+import { ActionError, codeOf, statusOf } from '../openstack/errors.ts';
+import type { Image, ImageService } from '../openstack/image.ts';
+import { volumeSnapshotIds } from '../openstack/volume.ts';
+import { poll } from '../openstack/wait.ts';
+import { provenanceProperties } from '../provenance.ts';
+import type { Settings } from '../settings.ts';
+import { prune, type PruneResult } from './prune.ts';
+
+export interface CreateResult {
+  mode: 'create';
+  server: Server;
+  image: { id: string; name: string; status: string; size: number | null };
+  volumeSnapshotIds: string[];
+  /** From the createImage request to the end of the wait. */
+  durationMs: number;
+  polls: number;
+  prune?: PruneResult;
+}
+
+/** Nova snapshots servers in these states (check_instance_state on API.snapshot). */
+const SNAPSHOTTABLE = new Set(['ACTIVE', 'SHUTOFF', 'SUSPENDED', 'PAUSED']);
+/** States a server leaves by itself: worth waiting for. */
+const TRANSITIONAL = new Set(['BUILD', 'REBOOT', 'HARD_REBOOT', 'REBUILD', 'RESIZE', 'MIGRATING', 'PASSWORD']);
+/** Glance statuses from which an image never becomes active. */
+const DEAD = new Set(['killed', 'deleted', 'pending_delete', 'deactivated']);
+/** createImage attempts at most, each after proof (or a check) that no image was made. */
+const MAX_CREATE_ATTEMPTS = 4;
+/** How long an ambiguous createImage is given to show its image before it is sent again. */
+const SETTLE_MS = 10_000;
+const CREATE_REQUEST_TIMEOUT_MS = 180_000;
+
+const busy = (server: Server) => server.taskState !== null || TRANSITIONAL.has(server.status);
+
+/**
+ * Wait until Nova would accept a snapshot of the server, within the deadline. `server` is what
+ * was last seen of it; with `stale`, Nova said otherwise since, so it is looked at again.
+ */
+async function untilSnapshottable(compute: Compute, server: Server, deadline: number, stale = false): Promise<Server> {
+  if (!stale && !busy(server) && SNAPSHOTTABLE.has(server.status)) return server;
+  if (!stale) core.info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
+  const outcome = await poll(async () => {
+    const current = await compute.getServer(server.id);
+    if (!current) throw new ActionError(`Server ${server.name} (${server.id}) was deleted while waiting to snapshot it`);
+    return { done: !busy(current), value: current };
+  }, deadline);
+  const current = outcome.done ? outcome.value : outcome.last!;
+  if (!outcome.done) {
+    throw new ActionError(
+      `Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${current.status}${current.taskState ? ` with task_state ${current.taskState}` : ''}. ` +
+        `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`,
+    );
+  }
+  if (!SNAPSHOTTABLE.has(current.status)) {
+    throw new ActionError(
+      `Server ${server.name} (${server.id}) is ${current.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`,
+    );
+  }
+  return current;
+}
+
+/** The failure left no doubt that Nova never acted on the request. */
+function notExecuted(error: unknown): boolean {
+  const status = statusOf(error);
+  return status !== undefined && status < 500 && status !== 408;
+}
+
+/** The images a createImage carrying this request ID made (normally none or one). */
+async function imagesOfRequest(images: ImageService, requestId: string): Promise<Image[]> {
+  return images.listAll({ [Property.RequestId]: requestId });
+}
+
+/**
+ * createImage, at most one image however it fails. Each snapshot request carries a unique
+ * property; after an ambiguous failure (timeout, reset, 5xx) the image list is searched for it
+ * before anything is sent again. A 409 for a busy task_state is waited out and retried.
+ */
+async function createOnce(
+  compute: Compute,
+  images: ImageService,
+  server: Server,
+  name: string,
+  metadata: Record<string, string>,
+  deadline: number,
+): Promise<string> {
+  const requestId = metadata[Property.RequestId]!;
+  let current = server;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await compute.createImage(current.id, name, metadata, CREATE_REQUEST_TIMEOUT_MS);
+    } catch (error) {
+      if (attempt >= MAX_CREATE_ATTEMPTS || Date.now() >= deadline) throw error;
+      if (statusOf(error) === 409) {
+        core.info(`Nova answered 409 (${(error as Error).message}); waiting for the server to be free`);
+        current = await untilSnapshottable(compute, current, deadline, true);
+        continue;
+      }
+      if (notExecuted(error)) throw error;
+      core.warning(`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the image it may have made`);
+      const found = await settle(compute, images, current, requestId);
+      if (found) {
+        core.info(`The snapshot was made after all: image ${found.id}`);
+        return found.id;
+      }
+      current = await untilSnapshottable(compute, current, deadline, true);
+    }
+  }
+}
+
+/** After an ambiguous createImage: the image it made, if any, once the server is idle again or SETTLE_MS passed. */
+async function settle(compute: Compute, images: ImageService, server: Server, requestId: string): Promise<Image | undefined> {
+  const outcome = await poll(async () => {
+    const [made] = await imagesOfRequest(images, requestId);
+    if (made) return { done: true, value: made };
+    const now = await compute.getServer(server.id);
+    // Nova creates the image before it answers; an idle server with no image means nothing was done.
+    return { done: !!now && !busy(now), value: undefined };
+  }, Date.now() + SETTLE_MS);
+  return outcome.done ? outcome.value : (await imagesOfRequest(images, requestId))[0];
+}
+
+export async function create(cloud: Cloud, settings: Settings): Promise<CreateResult> {
+  const deadline = Date.now() + settings.timeoutMs;
+  const compute = await cloud.compute();
+  const images = await cloud.images();
+  let server = await compute.findServer(settings.instance!, settings.region);
+  core.info(`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
+  server = await untilSnapshottable(compute, server, deadline);
+
+  const template = settings.snapshotName ?? DEFAULT_NAME_TEMPLATE;
+  const p = settings.provenance;
+  const name = renderName(template, {
+    instance: server.name,
+    instance_id: server.id,
+    region: settings.region,
+    now: new Date(),
+    sha: p.sha,
+    run_id: p.runId,
+    run_attempt: p.runAttempt,
+    repo: p.repository,
+    ref_name: p.refName,
+  });
+  if (!name || name.length > 255) throw new ActionError(`snapshot-name: the template "${template}" gives "${name}", which is not 1 to 255 characters`);
+  const metadata = {
+    ...settings.metadata,
+    ...provenanceProperties(p),
+    [Property.ManagedBy]: MANAGED_BY,
+    // Nova records the instance only on image-backed snapshots: these find volume-backed ones too.
+    [Property.InstanceId]: server.id,
+    [Property.InstanceName]: server.name.slice(0, 255),
+    [Property.RequestId]: randomUUID(),
+  };
+
+  const started = Date.now();
+  const imageId = await createOnce(compute, images, server, name, metadata, deadline);
+  core.info(`Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
+
+  let image: Image | undefined;
+  let polls = 0;
+  if (settings.wait) {
+    ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline));
+  } else {
+    image = await images.get(imageId);
+    polls = 1;
+  }
+  const result: CreateResult = {
+    mode: 'create',
+    server,
+    image: { id: imageId, name, status: image?.status ?? 'unknown', size: image?.size ?? null },
+    volumeSnapshotIds: image ? volumeSnapshotIds(image) : [],
+    durationMs: Date.now() - started,
+    polls,
+  };
+  if (settings.prune) {
+    // Only after the snapshot is active (untilActive threw otherwise), and only within what this template names.
+    const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
+    result.prune = await prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, imageId);
+  }
+  return result;
+}
+
+/** Poll Glance until the image is active; fail at once when it can no longer become so. */
+async function untilActive(
+  images: ImageService,
+  compute: Compute,
+  server: Server,
+  imageId: string,
+  started: number,
+  deadline: number,
+): Promise<{ image: Image; polls: number }> {
+  let lastStatus = '';
+  const outcome = await poll(
+    async () => {
+      const image = await images.get(imageId);
+      const status = image?.status ?? 'gone';
+      if (status !== lastStatus) {
+        core.info(`[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
+        lastStatus = status;
+      }
+      return { done: !image || image.status === 'active' || DEAD.has(image.status), value: image };
+    },
+    deadline,
+    started,
+  );
+  const image = outcome.done ? outcome.value : outcome.last;
+  if (outcome.done && image?.status === 'active') return { image, polls: outcome.polls };
+  if (outcome.done) {
+    throw new SnapshotError(
+      image
+        ? `The snapshot failed: image ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, image-id: ${imageId}) and try again`
+        : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`,
+      imageId,
+    );
+  }
+  const now = await compute.getServer(server.id).catch(() => undefined);
+  throw new SnapshotError(
+    `Timed out after ${formatDuration(Date.now() - started)} waiting for image ${imageId} to become active: it is still ${image?.status ?? lastStatus}` +
+      `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
+      `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
+      `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,
+    imageId,
+  );
+}
+
+/** The snapshot was requested but did not become active: later steps still get its image ID. */
+export class SnapshotError extends ActionError {
+  readonly imageId: string;
+  constructor(message: string, imageId: string) {
+    super(message);
+    this.imageId = imageId;
+  }
+}

@@ -1,0 +1,115 @@
+import * as core from '@actions/core';
+import pMap from 'p-map';
+import { MANAGED_BY, Property } from '../constants.ts';
+import { globToRegExp, hasWildcard } from '../glob.ts';
+import type { Cloud } from '../openstack/cloud.ts';
+import type { Server } from '../openstack/compute.ts';
+import { ActionError } from '../openstack/errors.ts';
+import type { Image } from '../openstack/image.ts';
+import { decide, describePolicy, type Decision } from '../retention.ts';
+import type { Settings } from '../settings.ts';
+import { deleteSnapshot, type Deletion } from './deletion.ts';
+
+export interface PruneResult {
+  mode: 'prune';
+  policy: string;
+  dryRun: boolean;
+  /** Every active image in scope, newest first, with what the policy said of it. */
+  decisions: Decision[];
+  images: Map<string, Image>;
+  deletions: Deletion[];
+  failures: { image: Image; error: string }[];
+  /** Set when the run refused to delete (max-deletes): nothing was deleted. */
+  refused?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The Glance queries whose union is the scope. Each is a server-side filter that can only
+ * narrow: the owner is always this project, and only active images are listed (a snapshot
+ * still being made belongs to a run in progress).
+ */
+function scopeQueries(owner: string, instanceId: string | undefined, includeUnmanaged: boolean, exactName: string | undefined) {
+  const base: Record<string, string> = { owner, status: 'active', sort: 'created_at:desc', ...(exactName ? { name: exactName } : {}) };
+  const queries: Record<string, string>[] = [{ ...base, [Property.ManagedBy]: MANAGED_BY, ...(instanceId ? { [Property.InstanceId]: instanceId } : {}) }];
+  if (includeUnmanaged) {
+    // Nova tags image-backed snapshots; volume-backed ones carry only their block device mapping.
+    queries.push({ ...base, image_type: 'snapshot', ...(instanceId ? { instance_uuid: instanceId } : {}) });
+    if (!instanceId) queries.push({ ...base, bdm_v2: 'True' });
+  }
+  return queries;
+}
+
+/** The image meets every filter of the query, checked here too: a cloud that ignored one must not widen the scope. */
+function matchesQuery(image: Image, query: Record<string, string>): boolean {
+  return Object.entries(query).every(([key, value]) => key === 'sort' || String(image[key]) === value);
+}
+
+async function resolveInstance(cloud: Cloud, settings: Settings): Promise<string | undefined> {
+  if (!settings.instance) return undefined;
+  try {
+    return (await (await cloud.compute()).findServer(settings.instance, settings.region)).id;
+  } catch (error) {
+    // The snapshots of a deleted server are still worth pruning: its ID still names them.
+    if (UUID.test(settings.instance)) {
+      core.info(`Server ${settings.instance} is not found; pruning the snapshots that name it`);
+      return settings.instance;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
+ * the client holds the request-rate ceiling). With `server` (create's own prune) the scope is
+ * that instance's snapshots and the image just made is among them.
+ */
+export async function prune(cloud: Cloud, settings: Settings, server?: Server, justCreated?: string): Promise<PruneResult> {
+  const options = settings.prune!;
+  const images = await cloud.images();
+  const instanceId = server?.id ?? (await resolveInstance(cloud, settings));
+  const glob = options.nameGlob;
+  const exactName = glob && !hasWildcard(glob) ? glob : undefined;
+  const matcher = glob ? globToRegExp(glob) : undefined;
+
+  const inScope = new Map<string, Image>();
+  for (const query of scopeQueries(await cloud.projectId(), instanceId, options.includeUnmanaged, exactName)) {
+    for await (const image of images.list(query)) {
+      if (matchesQuery(image, query) && image.name !== null && (!matcher || matcher.test(image.name))) inScope.set(image.id, image);
+    }
+  }
+  if (justCreated && !inScope.has(justCreated)) {
+    core.warning(`The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
+    return { mode: 'prune', policy: describePolicy(options.policy), dryRun: options.dryRun, decisions: [], images: inScope, deletions: [], failures: [], refused: 'the new snapshot was not listed' };
+  }
+
+  const decisions = decide(
+    [...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: new Date(image.created_at), protected: image.protected })),
+    options.policy,
+    new Date(),
+  );
+  const doomed = decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id)!);
+  const result: PruneResult = { mode: 'prune', policy: describePolicy(options.policy), dryRun: options.dryRun, decisions, images: inScope, deletions: [], failures: [] };
+  core.info(`${inScope.size} snapshot(s) in scope; policy ${result.policy} keeps ${decisions.length - doomed.length} and deletes ${doomed.length}`);
+
+  if (doomed.length > options.maxDeletes) {
+    result.refused = `the policy would delete ${doomed.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
+    return result;
+  }
+  await pMap(
+    doomed,
+    async (image) => {
+      try {
+        result.deletions.push(await deleteSnapshot(cloud, image, options.dryRun));
+      } catch (error) {
+        const message = error instanceof ActionError ? error.message : `deleting image ${image.id} failed: ${(error as Error).message}`;
+        core.warning(message);
+        result.failures.push({ image, error: message });
+      }
+    },
+    { concurrency: options.concurrency },
+  );
+  if (options.dryRun) core.notice(`Dry run: ${doomed.length} snapshot(s) would be deleted, ${decisions.length - doomed.length} kept`, { title: 'openstack-snapshot-action' });
+  return result;
+}

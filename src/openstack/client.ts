@@ -1,0 +1,86 @@
+import got, { type Got, type Hooks, type OptionsInit } from 'got';
+import pThrottle from 'p-throttle';
+import { apiMessage } from './errors.ts';
+
+export interface Logger {
+  debug(message: string): void;
+}
+
+export interface HttpOptions {
+  /** Per-request timeout; got sets none by default. */
+  requestTimeoutMs?: number;
+  /** Attempts after the first for requests that are safe to repeat. */
+  retryLimit?: number;
+  /** Ceiling on requests per second across all services (0: none). OVH allows 20/s per project and service. */
+  rateLimit?: number;
+  log?: Logger;
+  userAgent?: string;
+  /** Called for every request sent, retries included. */
+  onRequest?: (method: string, url: URL) => void;
+}
+
+/** Methods got may repeat on its own: repeating them cannot create anything twice. */
+export const IDEMPOTENT_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * The one HTTP client every OpenStack call goes through: JSON, timeouts, retries with backoff
+ * and Retry-After (got's), an optional rate ceiling, request counting and debug logs that
+ * never include headers or bodies (tokens travel in headers).
+ */
+export function createHttp(options: HttpOptions = {}): Got {
+  const { log, onRequest } = options;
+  const throttle = options.rateLimit
+    ? pThrottle({ limit: Math.max(1, Math.floor(options.rateLimit)), interval: 1000, strict: true })(() => undefined)
+    : undefined;
+
+  const hooks: Partial<Hooks> = {
+    beforeRequest: [
+      async (options) => {
+        if (throttle) await throttle();
+        const url = options.url as URL;
+        onRequest?.(options.method, url);
+        options.context.startedAt = Date.now();
+        log?.debug(`→ ${options.method} ${url.origin}${url.pathname}${url.search}`);
+      },
+    ],
+    afterResponse: [
+      (response) => {
+        const started = response.request.options.context.startedAt as number | undefined;
+        log?.debug(`← ${response.statusCode} ${response.request.options.method} ${response.url} (${started ? Date.now() - started : '?'} ms)`);
+        return response;
+      },
+    ],
+    beforeRetry: [
+      (error, retryCount) => {
+        log?.debug(`retry #${retryCount} of ${error.options.method} ${String(error.options.url)}: ${error.code ?? error.message}`);
+      },
+    ],
+    beforeError: [
+      (error) => {
+        const response = error.response;
+        if (response) {
+          const detail = apiMessage(response.body);
+          const url = new URL(response.url);
+          error.message = `${error.options.method} ${url.origin}${url.pathname} answered ${response.statusCode}` + (detail ? `: ${detail}` : '');
+        }
+        return error;
+      },
+    ],
+  };
+
+  const defaults: OptionsInit = {
+    headers: { accept: 'application/json', 'user-agent': options.userAgent ?? 'openstack-snapshot-action' },
+    responseType: 'json',
+    timeout: { connect: 15_000, request: options.requestTimeoutMs ?? 60_000 },
+    retry: {
+      limit: options.retryLimit ?? 5,
+      methods: [...IDEMPOTENT_METHODS],
+      statusCodes: [408, 429, 500, 502, 503, 504, 521, 522, 524],
+      backoffLimit: 30_000,
+      noise: 100,
+      maxRetryAfter: 120_000,
+    },
+    hooks,
+  };
+  return got.extend(defaults);
+}

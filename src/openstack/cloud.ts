@@ -1,0 +1,72 @@
+import type { Got } from 'got';
+import { createHttp, type Logger } from './client.ts';
+import { Compute } from './compute.ts';
+import { Identity, type Credentials, type Interface } from './identity.ts';
+import { ImageService } from './image.ts';
+import { VOLUME_SERVICE_TYPES, VolumeService } from './volume.ts';
+
+export interface CloudOptions {
+  credentials: Credentials;
+  region: string;
+  iface: Interface;
+  rateLimit?: number;
+  requestTimeoutMs?: number;
+  log?: Logger;
+  /** Every token Keystone issues goes through here first (to be masked). */
+  onToken?: (token: string) => void;
+}
+
+/** One region of one project: the services, found in the catalog on first use. */
+export class Cloud {
+  readonly identity: Identity;
+  readonly region: string;
+  readonly #http: Got;
+  readonly #iface: Interface;
+  #requests = 0;
+  #compute?: Promise<Compute>;
+  #images?: Promise<ImageService>;
+  #volumes?: Promise<VolumeService>;
+
+  constructor(options: CloudOptions) {
+    const base = createHttp({
+      rateLimit: options.rateLimit,
+      requestTimeoutMs: options.requestTimeoutMs,
+      log: options.log,
+      onRequest: () => {
+        this.#requests += 1;
+      },
+    });
+    this.identity = new Identity(base, options.credentials, options.onToken);
+    this.#http = this.identity.authorized(base);
+    this.region = options.region;
+    this.#iface = options.iface;
+  }
+
+  /** Requests sent so far, retries included. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  async projectId(): Promise<string> {
+    return (await this.identity.token()).projectId;
+  }
+
+  compute(): Promise<Compute> {
+    this.#compute ??= this.#endpoint(['compute']).then((url) => new Compute(this.#http, url));
+    return this.#compute;
+  }
+
+  images(): Promise<ImageService> {
+    this.#images ??= this.#endpoint(['image']).then((url) => new ImageService(this.#http, url));
+    return this.#images;
+  }
+
+  volumes(): Promise<VolumeService> {
+    this.#volumes ??= this.#endpoint(VOLUME_SERVICE_TYPES).then((url) => new VolumeService(this.#http, url));
+    return this.#volumes;
+  }
+
+  #endpoint(types: readonly string[]): Promise<string> {
+    return this.identity.endpoint(types, this.region, this.#iface);
+  }
+}

@@ -1,0 +1,141 @@
+import type { Got } from 'got';
+import { ActionError, statusOf } from './errors.ts';
+
+export interface Server {
+  id: string;
+  name: string;
+  status: string;
+  taskState: string | null;
+  /** Booted from a volume: its snapshot is Cinder snapshots plus an empty image. */
+  volumeBacked: boolean;
+}
+
+interface ServerBody {
+  id: string;
+  name: string;
+  status: string;
+  image?: unknown;
+  'OS-EXT-STS:task_state'?: string | null;
+}
+
+/** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
+const IMAGE_ID_MICROVERSION = '2.45';
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+/** Characters that mean something to Nova's name filter: a regex on MySQL/PostgreSQL, LIKE elsewhere. */
+const FILTER_SPECIAL = /[\\^$.|?*+()[\]{}%_]/;
+
+function toServer(body: ServerBody): Server {
+  return {
+    id: body.id,
+    name: body.name,
+    status: body.status,
+    taskState: body['OS-EXT-STS:task_state'] ?? null,
+    // Nova shows "" (not an image reference) for a server booted from a volume.
+    volumeBacked: !body.image || (typeof body.image === 'object' && !(body.image as { id?: string }).id),
+  };
+}
+
+/**
+ * The longest run of the name that every backend of Nova's `?name=` filter reads literally: the
+ * filter then returns a superset of the exact matches whatever the database, and the exact match
+ * is made here.
+ */
+export function literalFragment(name: string): string {
+  return name.split(FILTER_SPECIAL).reduce((longest, part) => (part.length > longest.length ? part : longest), '');
+}
+
+export class Compute {
+  readonly #http: Got;
+  readonly #endpoint: string;
+  /** Learnt from the first 406: an old Nova (OVH still has some at 2.38) gets no microversion. */
+  #microversion: string | undefined = IMAGE_ID_MICROVERSION;
+
+  constructor(http: Got, endpoint: string) {
+    this.#http = http;
+    this.#endpoint = endpoint;
+  }
+
+  get microversion(): string {
+    return this.#microversion ?? '2.1';
+  }
+
+  async #request<T>(method: 'GET' | 'POST', path: string, json?: unknown, options: Record<string, unknown> = {}) {
+    const send = () =>
+      this.#http<T>(`${this.#endpoint}${path}`, {
+        method,
+        json,
+        headers: this.#microversion ? { 'openstack-api-version': `compute ${this.#microversion}` } : {},
+        ...options,
+      });
+    try {
+      return await send();
+    } catch (error) {
+      // Nova refuses an unknown microversion with 406 before acting: fall back to the base version once.
+      if (statusOf(error) === 406 && this.#microversion) {
+        this.#microversion = undefined;
+        return await send();
+      }
+      throw error;
+    }
+  }
+
+  async getServer(id: string): Promise<Server | undefined> {
+    try {
+      return toServer((await this.#request<{ server: ServerBody }>('GET', `/servers/${encodeURIComponent(id)}`)).body.server);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** The one server whose ID or exact name is `nameOrId`. */
+  async findServer(nameOrId: string, region: string): Promise<Server> {
+    if (UUID.test(nameOrId)) {
+      const server = await this.getServer(nameOrId);
+      if (server) return server;
+    }
+    const matches: Server[] = [];
+    const fragment = literalFragment(nameOrId);
+    let path: string | undefined = `/servers/detail?limit=1000${fragment ? `&name=${encodeURIComponent(fragment)}` : ''}`;
+    while (path) {
+      const body: { servers: ServerBody[]; servers_links?: { rel: string; href: string }[] } = (
+        await this.#request<{ servers: ServerBody[]; servers_links?: { rel: string; href: string }[] }>('GET', path)
+      ).body;
+      matches.push(...body.servers.filter((server) => server.name === nameOrId).map(toServer));
+      const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
+      path = next ? `/servers/detail${new URL(next).search}` : undefined;
+    }
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0) {
+      throw new ActionError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
+    }
+    throw new ActionError(
+      `${matches.length} servers are named "${nameOrId}" in region ${region} (${matches.map((server) => server.id).join(', ')}): set the instance input to the ID of the one to snapshot`,
+    );
+  }
+
+  /**
+   * Nova's createImage. Sent once unless the failure proves Nova never acted on it: connection
+   * refused or a name that did not resolve, and 429, which a rate limiter answers before Nova
+   * sees the request. Anything else is left to the caller, which knows how to look for an image
+   * an ambiguous failure may have created.
+   */
+  async createImage(serverId: string, name: string, metadata: Record<string, string>, timeoutMs: number): Promise<string> {
+    const response = await this.#request<{ image_id?: string } | string>(
+      'POST',
+      `/servers/${encodeURIComponent(serverId)}/action`,
+      { createImage: { name, metadata } },
+      {
+        timeout: { request: timeoutMs },
+        retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
+      },
+    );
+    const body = response.body;
+    const fromBody = typeof body === 'object' && body ? body.image_id : undefined;
+    const fromLocation = response.headers.location?.split('/').pop();
+    const imageId = fromBody ?? fromLocation;
+    if (!imageId) throw new ActionError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
+    return imageId;
+  }
+}
+

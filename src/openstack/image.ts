@@ -1,0 +1,105 @@
+import type { Got } from 'got';
+import { ActionError, statusOf } from './errors.ts';
+
+/** A Glance v2 image: base attributes, and custom properties at the top level. */
+export interface Image {
+  id: string;
+  name: string | null;
+  status: string;
+  created_at: string;
+  updated_at: string;
+  size: number | null;
+  protected: boolean;
+  visibility: string;
+  owner: string | null;
+  [property: string]: unknown;
+}
+
+interface ImagePage {
+  images: Image[];
+  next?: string;
+}
+
+/** Glance's own page cap (api_limit_max): the fewest pages for a long listing. */
+const PAGE_SIZE = 1000;
+
+/**
+ * The endpoint without its version: Glance's `next` links are paths from there (`/v2/images?…`),
+ * and catalogs list Glance either bare (OVH) or with /v2.
+ */
+export function imageRoot(endpoint: string): string {
+  return endpoint.replace(/\/+$/, '').replace(/\/v2(\.\d+)?$/, '');
+}
+
+export class ImageService {
+  readonly #http: Got;
+  readonly root: string;
+
+  constructor(http: Got, endpoint: string) {
+    this.#http = http;
+    this.root = imageRoot(endpoint);
+  }
+
+  /** The image, or undefined once Glance no longer has it. */
+  async get(id: string): Promise<Image | undefined> {
+    try {
+      return (await this.#http<Image>(`${this.root}/v2/images/${encodeURIComponent(id)}`)).body;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Every image matching Glance's server-side `query` (exact base attributes and custom
+   * properties, `created_at=gte:…`, `sort`), page after page.
+   */
+  list(query: Record<string, string>): AsyncIterable<Image> {
+    const search = new URLSearchParams({ limit: String(PAGE_SIZE), ...query });
+    return this.#http.paginate<Image, ImagePage>(`${this.root}/v2/images?${search}`, {
+      pagination: {
+        transform: (response) => response.body.images,
+        // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
+        paginate: ({ response }) => (response.body.next ? { url: new URL(`${this.root}${response.body.next}`), searchParams: undefined } : false),
+        backoff: 0,
+        requestLimit: Number.POSITIVE_INFINITY,
+        countLimit: Number.POSITIVE_INFINITY,
+      },
+    });
+  }
+
+  async listAll(query: Record<string, string>): Promise<Image[]> {
+    const images: Image[] = [];
+    for await (const image of this.list(query)) images.push(image);
+    return images;
+  }
+
+  /**
+   * Delete one image. 'missing' when it was already gone. Glance's 403 (protected) and 409 (in use)
+   * become errors that say what to do: neither goes away by trying again.
+   */
+  async delete(image: Pick<Image, 'id' | 'name'>): Promise<'deleted' | 'missing'> {
+    try {
+      await this.#http.delete(`${this.root}/v2/images/${encodeURIComponent(image.id)}`);
+      return 'deleted';
+    } catch (error) {
+      const status = statusOf(error);
+      const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
+      if (status === 404) return 'missing';
+      if (status === 403) {
+        throw new ActionError(
+          `Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`,
+          { cause: error },
+        );
+      }
+      if (status === 409) {
+        throw new ActionError(
+          `Glance refused to delete ${label}: it is in use (for example an instance or volume was created from it and still exists). Delete or rebuild what uses it, then retry`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}
+

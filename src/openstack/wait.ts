@@ -1,0 +1,34 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * How long to wait before the next look at something that is still running: about a second at
+ * first, so a short job is noticed promptly, then a tenth of the time already spent, so a long
+ * one costs few requests and is still noticed within ~10 % of its duration, up to a ceiling.
+ */
+export function nextPollDelay(elapsedMs: number, maxMs = 15_000): number {
+  return Math.round(Math.min(maxMs, Math.max(1_000, elapsedMs * 0.1)));
+}
+
+export type PollOutcome<T> = { done: true; value: T; polls: number } | { done: false; last: T | undefined; polls: number };
+
+/**
+ * Call `check` until it reports done or `deadline` (epoch ms) passes. The first look is
+ * immediate: some jobs (volume-backed snapshots) are finished by the time they are accepted.
+ */
+export async function poll<T>(
+  check: () => Promise<{ done: boolean; value: T }>,
+  deadline: number,
+  start = Date.now(),
+): Promise<PollOutcome<T>> {
+  let polls = 0;
+  let last: T | undefined;
+  for (;;) {
+    const result = await check();
+    polls += 1;
+    last = result.value;
+    if (result.done) return { done: true, value: result.value, polls };
+    const now = Date.now();
+    if (now >= deadline) return { done: false, last, polls };
+    await sleep(Math.min(nextPollDelay(now - start), deadline - now));
+  }
+}

@@ -1,0 +1,242 @@
+import * as core from '@actions/core';
+import { Input, Property } from './constants.ts';
+import { parseDuration } from './duration.ts';
+import { parseMetadata } from './metadata.ts';
+import { DEFAULT_NAME_TEMPLATE, templateProblems } from './name-template.ts';
+import type { Credentials, Interface } from './openstack/identity.ts';
+import { PROVENANCE_KEYS, readProvenance, type Provenance } from './provenance.ts';
+import type { Policy } from './retention.ts';
+
+export type Mode = 'create' | 'delete' | 'prune';
+const MODES: readonly Mode[] = ['create', 'delete', 'prune'];
+const INTERFACES: readonly Interface[] = ['public', 'internal', 'admin'];
+
+export interface PruneSettings {
+  /** Only images whose name matches this glob (prune: snapshot-name; create: derived from its template). */
+  nameGlob?: string;
+  includeUnmanaged: boolean;
+  policy: Policy;
+  dryRun: boolean;
+  maxDeletes: number;
+  concurrency: number;
+}
+
+export interface Settings {
+  mode: Mode;
+  region: string;
+  iface: Interface;
+  credentials: Credentials;
+  instance?: string;
+  /** create: the name template; delete: the exact name; prune: a glob. */
+  snapshotName?: string;
+  imageId?: string;
+  metadata: Record<string, string>;
+  wait: boolean;
+  timeoutMs: number;
+  ignoreMissing: boolean;
+  /** prune mode, or create with retention inputs (prune after the snapshot is active). */
+  prune?: PruneSettings;
+  /** Requests per second at most (0: no ceiling). */
+  rateLimit: number;
+  provenance: Provenance;
+}
+
+export const DEFAULTS = {
+  timeout: '2h',
+  maxDeletes: 100,
+  concurrency: 4,
+  rateLimit: 10,
+} as const;
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid input${problems.length > 1 ? 's' : ''}:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+const POLICY_INPUTS = [
+  [Input.KeepLast, 'last'],
+  [Input.KeepHourly, 'hourly'],
+  [Input.KeepDaily, 'daily'],
+  [Input.KeepWeekly, 'weekly'],
+  [Input.KeepMonthly, 'monthly'],
+  [Input.KeepYearly, 'yearly'],
+] as const;
+
+/**
+ * Every input, with the openrc `OS_*` variables as fallbacks for the cloud ones, into one
+ * validated object. All problems are gathered and reported together; nothing here talks to
+ * the cloud. Secrets are masked as soon as they are read.
+ */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const problems: string[] = [];
+  const text = (name: string, ...envNames: string[]): string | undefined => {
+    const value = core.getInput(name) || envNames.map((n) => env[n]?.trim()).find((v) => v);
+    return value || undefined;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    if (!core.getInput(name)) return fallback;
+    try {
+      return core.getBooleanInput(name);
+    } catch {
+      problems.push(`${name}: "${core.getInput(name)}" is not a boolean; use true or false`);
+      return fallback;
+    }
+  };
+  const integer = (name: string, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    const raw = core.getInput(name);
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!/^[+]?\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}: "${raw}" is not valid; use a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
+      return fallback;
+    }
+    return value;
+  };
+  const duration = (name: string, raw: string | undefined): number | undefined => {
+    if (!raw) return undefined;
+    try {
+      return parseDuration(raw);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+
+  const modeText = (core.getInput(Input.Mode) || 'create').toLowerCase();
+  const mode = MODES.find((m) => m === modeText);
+  if (!mode) problems.push(`${Input.Mode}: "${modeText}" is not a mode; use create, delete or prune`);
+
+  const region = text(Input.Region, 'OS_REGION_NAME');
+  if (!region) problems.push(`${Input.Region}: required (or OS_REGION_NAME), e.g. GRA11; the error after authentication lists the project's regions`);
+
+  const ifaceText = (text(Input.Interface, 'OS_INTERFACE', 'OS_ENDPOINT_TYPE') ?? 'public').toLowerCase().replace(/url$/, '');
+  const iface = INTERFACES.find((i) => i === ifaceText);
+  if (!iface) problems.push(`${Input.Interface}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
+
+  const credentials = readCredentials(text, problems);
+
+  const instance = core.getInput(Input.Instance) || undefined;
+  const snapshotName = core.getInput(Input.SnapshotName) || undefined;
+  const imageId = core.getInput(Input.ImageId) || undefined;
+  const timeoutMs = duration(Input.Timeout, core.getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
+
+  const { metadata, problems: metadataProblems } = parseMetadata(core.getInput(Input.Metadata), [
+    ...Object.values(Property),
+    ...PROVENANCE_KEYS,
+  ]);
+  problems.push(...metadataProblems.map((p) => `${Input.Metadata}: ${p}`));
+
+  const policy: Policy = {};
+  for (const [name, key] of POLICY_INPUTS) {
+    const value = integer(name, undefined, 1);
+    if (value !== undefined) policy[key] = value;
+  }
+  const within = duration(Input.KeepWithin, core.getInput(Input.KeepWithin) || undefined);
+  if (within !== undefined) policy.within = within;
+  const hasPolicy = Object.keys(policy).length > 0 || !!core.getInput(Input.KeepWithin);
+
+  const pruneFor = (nameGlob: string | undefined): PruneSettings => ({
+    nameGlob,
+    includeUnmanaged: bool(Input.IncludeUnmanaged, false),
+    policy,
+    dryRun: bool(Input.DryRun, false),
+    maxDeletes: integer(Input.MaxDeletes, DEFAULTS.maxDeletes, 1) ?? DEFAULTS.maxDeletes,
+    concurrency: integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency,
+  });
+
+  let prune: PruneSettings | undefined;
+  if (mode === 'create') {
+    if (!instance?.trim()) problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
+    if (imageId) problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
+    const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
+    problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
+    // The create's own prune is scoped by the template later, once the instance is known.
+    if (hasPolicy) prune = pruneFor(undefined);
+  } else if (mode === 'delete') {
+    if (!imageId && !snapshotName) problems.push(`${Input.ImageId} or ${Input.SnapshotName}: mode delete needs the image ID or the exact name of the snapshot to delete`);
+    if (imageId && snapshotName) problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
+    if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
+  } else if (mode === 'prune') {
+    if (!hasPolicy) {
+      problems.push(
+        `keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`,
+      );
+    }
+    if (imageId) problems.push(`${Input.ImageId}: only for mode delete; prune selects by instance and snapshot-name`);
+    prune = pruneFor(snapshotName);
+  }
+  if (instance !== undefined && !instance.trim()) problems.push(`${Input.Instance}: is blank`);
+
+  const rateLimit = Number(core.getInput(Input.RateLimit) || DEFAULTS.rateLimit);
+  if (!Number.isFinite(rateLimit) || rateLimit < 0) problems.push(`${Input.RateLimit}: "${core.getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
+
+  const settings = {
+    mode: mode!,
+    region: region!,
+    iface: iface!,
+    credentials: credentials!,
+    instance: instance?.trim(),
+    snapshotName,
+    imageId: imageId?.trim(),
+    metadata,
+    wait: bool(Input.Wait, true),
+    timeoutMs,
+    ignoreMissing: bool(Input.IgnoreMissing, false),
+    prune,
+    rateLimit,
+    provenance: readProvenance(env),
+  };
+  if (problems.length) throw new SettingsError(problems);
+  return settings;
+}
+
+type Read = (name: string, ...envNames: string[]) => string | undefined;
+
+function readCredentials(text: Read, problems: string[]): Credentials | undefined {
+  const rawAuthUrl = text(Input.AuthUrl, 'OS_AUTH_URL');
+  let authUrl: string | undefined;
+  if (!rawAuthUrl) {
+    problems.push(`${Input.AuthUrl}: required (or OS_AUTH_URL), e.g. https://auth.cloud.ovh.net/v3`);
+  } else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl)) {
+    problems.push(`${Input.AuthUrl}: "${rawAuthUrl}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
+  } else if (/\/v2(\.0)?\/?$/.test(rawAuthUrl)) {
+    problems.push(`${Input.AuthUrl}: "${rawAuthUrl}" is Keystone v2, which is gone; use the /v3 URL`);
+  } else {
+    const trimmed = rawAuthUrl.replace(/\/+$/, '');
+    authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
+  }
+
+  const secret = text(Input.ApplicationCredentialSecret, 'OS_APPLICATION_CREDENTIAL_SECRET');
+  const password = text(Input.Password, 'OS_PASSWORD');
+  // Masked before anything else can print them.
+  for (const value of [secret, password]) if (value) core.setSecret(value);
+
+  const credentialId = text(Input.ApplicationCredentialId, 'OS_APPLICATION_CREDENTIAL_ID');
+  if (credentialId || secret) {
+    if (!credentialId) problems.push(`${Input.ApplicationCredentialId}: required with ${Input.ApplicationCredentialSecret} (or OS_APPLICATION_CREDENTIAL_ID)`);
+    if (!secret) problems.push(`${Input.ApplicationCredentialSecret}: required with ${Input.ApplicationCredentialId} (or OS_APPLICATION_CREDENTIAL_SECRET)`);
+    return authUrl && credentialId && secret ? { method: 'application-credential', authUrl, id: credentialId, secret } : undefined;
+  }
+
+  const username = text(Input.Username, 'OS_USERNAME');
+  const projectId = text(Input.ProjectId, 'OS_PROJECT_ID', 'OS_TENANT_ID');
+  const projectName = text(Input.ProjectName, 'OS_PROJECT_NAME', 'OS_TENANT_NAME');
+  if (!username) problems.push(`${Input.Username}: required for password authentication (or OS_USERNAME); or give ${Input.ApplicationCredentialId} and ${Input.ApplicationCredentialSecret}`);
+  if (!password) problems.push(`${Input.Password}: required for password authentication (or OS_PASSWORD), from a secret`);
+  if (!projectId && !projectName) problems.push(`${Input.ProjectId} or ${Input.ProjectName}: required for password authentication (or OS_PROJECT_ID / OS_TENANT_ID, OS_PROJECT_NAME / OS_TENANT_NAME)`);
+  if (!authUrl || !username || !password || (!projectId && !projectName)) return undefined;
+  return {
+    method: 'password',
+    authUrl,
+    username,
+    password,
+    userDomainName: text(Input.UserDomainName, 'OS_USER_DOMAIN_NAME') ?? 'Default',
+    projectId,
+    projectName,
+    projectDomainName: text(Input.ProjectDomainName, 'OS_PROJECT_DOMAIN_NAME') ?? 'Default',
+  };
+}
