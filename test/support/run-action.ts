@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+export const DIST = join(ROOT, 'dist/index.js');
+
+/** The defaults action.yml declares: the runner applies them, a bare `node dist/index.js` would not. */
+export function actionDefaults(): Record<string, string> {
+  const defaults: Record<string, string> = {};
+  let inInputs = false;
+  let current: string | undefined;
+  for (const line of readFileSync(join(ROOT, 'action.yml'), 'utf8').split('\n')) {
+    if (/^\S/.test(line)) inInputs = line.startsWith('inputs:');
+    if (!inInputs) continue;
+    const input = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
+    if (input) current = input[1];
+    const value = /^ {4}default:\s*(.*)$/.exec(line);
+    if (value && current) defaults[current] = value[1]!.trim().replace(/^"(.*)"$/, '$1');
+  }
+  return defaults;
+}
+
+export interface ActionRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+  durationMs: number;
+}
+
+/** Parse GITHUB_OUTPUT as @actions/core writes it: `name<<delimiter`, value lines, `delimiter`. */
+export function parseOutputs(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i += 1) {
+    const head = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    if (!head) continue;
+    const [, name, delimiter] = head;
+    const value: string[] = [];
+    for (i += 1; i < lines.length && lines[i] !== delimiter; i += 1) value.push(lines[i]!);
+    outputs[name!] = value.join('\n');
+  }
+  return outputs;
+}
+
+/**
+ * Run the built action as the runner does: inputs as INPUT_<NAME> (upper case, hyphens kept)
+ * over action.yml's defaults, with output and summary files. `env` is all the rest of the
+ * environment the step sees (nothing of this process's OS_* leaks in).
+ */
+export async function runAction(inputs: Record<string, string>, env: Record<string, string | undefined> = {}): Promise<ActionRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'osa-run-'));
+  const outputFile = join(dir, 'output');
+  const summaryFile = join(dir, 'summary');
+  writeFileSync(outputFile, '');
+  writeFileSync(summaryFile, '');
+  const inputEnv = Object.fromEntries(Object.entries({ ...actionDefaults(), ...inputs }).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v]));
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? dir,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_REPOSITORY: 'octo/app',
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_RUN_ID: '4242',
+    GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_WORKFLOW: 'deploy',
+    GITHUB_REF_NAME: 'main',
+    GITHUB_SERVER_URL: 'https://github.com',
+    ...inputEnv,
+  };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k];
+    else childEnv[k] = v;
+  }
+  const started = Date.now();
+  const child = spawn(process.execPath, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? -1)));
+  const result = {
+    code,
+    stdout,
+    stderr,
+    outputs: parseOutputs(readFileSync(outputFile, 'utf8')),
+    summary: readFileSync(summaryFile, 'utf8'),
+    durationMs: Date.now() - started,
+  };
+  rmSync(dir, { recursive: true, force: true });
+  return result;
+}
+
+/** The `::error::` lines of a run, the way the runner shows them. */
+export function errorsOf(run: ActionRun): string[] {
+  return run.stdout.split('\n').filter((l) => l.startsWith('::error')).map((l) => l.replace(/^::error[^:]*::/, '').replace(/%0A/g, '\n'));
+}
