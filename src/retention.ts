@@ -1,0 +1,165 @@
+// Which snapshots to keep, with restic `forget` semantics (restic internal/data/snapshot_policy.go).
+
+import { formatDuration } from './duration.ts';
+
+export interface Snapshot {
+  id: string;
+  name: string;
+  createdAt: Date;
+  protected: boolean;
+}
+
+export interface Policy {
+  last?: number;
+  /** Milliseconds. */
+  within?: number;
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+  yearly?: number;
+}
+
+export type Rule =
+  | 'last'
+  | 'within'
+  | 'hourly'
+  | 'daily'
+  | 'weekly'
+  | 'monthly'
+  | 'yearly'
+  | 'oldest'
+  | 'newest'
+  | 'protected'
+  | 'future';
+
+export interface Decision {
+  snapshot: Snapshot;
+  keep: boolean;
+  /** Every rule that kept the snapshot, in the order of RULES; empty iff it is deleted. */
+  reasons: Rule[];
+}
+
+export class PolicyError extends Error {
+  override name = 'PolicyError';
+}
+
+const RULES: readonly Rule[] = ['last', 'within', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'oldest', 'newest', 'protected', 'future'];
+
+type BucketRule = 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly';
+const BUCKET_RULES: readonly BucketRule[] = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'];
+const COUNT_RULES = ['last', ...BUCKET_RULES] as const;
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
+
+// One number per UTC calendar bucket. Epoch time has no leap seconds and UTC no DST, so hours and
+// days are plain divisions. 1970-01-01 was a Thursday, so shifting by 3 days makes weeks run
+// Monday–Sunday: each such week is exactly one ISO week (week-year + number), the same partition
+// as restic's ISOWeek key, and New Year splits no week.
+const BUCKET_KEY: Record<BucketRule, (ms: number) => number> = {
+  hourly: (ms) => Math.floor(ms / HOUR),
+  daily: (ms) => Math.floor(ms / DAY),
+  weekly: (ms) => Math.floor((ms + 3 * DAY) / WEEK),
+  monthly: (ms) => new Date(ms).getUTCFullYear() * 12 + new Date(ms).getUTCMonth(),
+  yearly: (ms) => new Date(ms).getUTCFullYear(),
+};
+
+export function validatePolicy(p: Policy): void {
+  if (COUNT_RULES.every((rule) => p[rule] === undefined) && p.within === undefined) {
+    throw new PolicyError(
+      'no retention policy given: set at least one of keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly',
+    );
+  }
+  for (const rule of COUNT_RULES) {
+    const n = p[rule];
+    if (n !== undefined && !(Number.isSafeInteger(n) && n > 0)) {
+      throw new PolicyError(`keep-${rule} must be a whole number of at least 1, got ${n}`);
+    }
+  }
+  if (p.within !== undefined && !(Number.isFinite(p.within) && p.within > 0)) {
+    throw new PolicyError(`keep-within must be a duration longer than zero, got ${p.within} ms`);
+  }
+}
+
+// Newest first; equal times fall back to id so the result never depends on input order.
+const newestFirst = (a: Snapshot, b: Snapshot): number =>
+  b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * One decision per snapshot, newest first. Rules are ORed. Future-dated and protected snapshots
+ * still take part in counting (as restic's kept-by-tag ones do), so `keep-last 3` means three
+ * snapshots, not three plus the protected ones.
+ */
+export function decide(snapshots: Snapshot[], policy: Policy, now: Date): Decision[] {
+  validatePolicy(policy);
+  const nowMs = now.getTime();
+  if (Number.isNaN(nowMs)) throw new RangeError('now is an invalid date');
+  for (const s of snapshots) {
+    if (Number.isNaN(s.createdAt.getTime())) throw new RangeError(`snapshot ${s.id} has an invalid creation date`);
+  }
+  const sorted = [...snapshots].sort(newestFirst);
+  if (sorted.length === 0) return [];
+  const times = sorted.map((s) => s.createdAt.getTime());
+  const kept = sorted.map(() => new Set<Rule>());
+
+  // last n: the n newest.
+  for (let i = 0; i < Math.min(policy.last ?? 0, sorted.length); i++) kept[i].add('last');
+
+  // The newest snapshot not dated in the future. restic anchors keep-within here rather than at
+  // `now`, so a project whose snapshots stopped never loses them all, and a stray future-dated one
+  // cannot drag the window away from the rest. It is also the one always kept: the real latest
+  // state of the instance (a future-dated newer one is kept by 'future' anyway).
+  const newest = times.findIndex((t) => t <= nowMs);
+
+  // within d: everything strictly younger than d before the newest.
+  if (policy.within !== undefined && newest >= 0) {
+    const cutoff = times[newest] - policy.within;
+    times.forEach((t, i) => {
+      if (t > cutoff) kept[i].add('within');
+    });
+  }
+
+  // hourly…yearly n: walking newest → oldest, the first snapshot met in each bucket is that
+  // bucket's newest; keep it until n buckets are kept. Sorted times make buckets contiguous.
+  for (const rule of BUCKET_RULES) {
+    const n = policy[rule];
+    if (n === undefined) continue;
+    let buckets = 0;
+    let previous: number | undefined;
+    for (let i = 0; i < sorted.length && buckets < n; i++) {
+      const key = BUCKET_KEY[rule](times[i]);
+      if (key !== previous) {
+        kept[i].add(rule);
+        buckets++;
+        previous = key;
+      }
+    }
+    // restic ≥ 0.17: with fewer than n buckets the oldest snapshot is kept too, so the history
+    // kept is as long as possible. Only reported when the rule did not already keep it. keep-within
+    // needs no such case: if its window reaches the oldest, it keeps it itself.
+    const oldest = kept[kept.length - 1];
+    if (buckets < n && !oldest.has(rule)) oldest.add('oldest');
+  }
+
+  if (newest >= 0) kept[newest].add('newest');
+  sorted.forEach((s, i) => {
+    if (s.protected) kept[i].add('protected');
+    // Never delete what the clock says cannot exist yet: a skewed clock must not cost data.
+    if (times[i] > nowMs) kept[i].add('future');
+  });
+
+  return sorted.map((snapshot, i) => ({
+    snapshot,
+    keep: kept[i].size > 0,
+    reasons: RULES.filter((rule) => kept[i].has(rule)),
+  }));
+}
+
+/** For logs, e.g. `keep-last 3, keep-daily 7, keep-within 30d`. */
+export function describePolicy(p: Policy): string {
+  const parts = COUNT_RULES.flatMap((rule) => (p[rule] === undefined ? [] : [`keep-${rule} ${p[rule]}`]));
+  if (p.within !== undefined) parts.push(`keep-within ${formatDuration(p.within)}`);
+  return parts.length > 0 ? parts.join(', ') : 'no retention policy';
+}
