@@ -32,7 +32,8 @@ const cloud = await LocalCloud.start({ snapshotSeconds: 3 });
 try {
   const web = cloud.addServer({ region: 'GRA7', name: 'web-1' });
   for (let day = 1; day <= 7; day += 1) {
-    const createdAt = new Date(Date.now() - day * DAY);
+    const today = new Date();
+    const createdAt = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - day, 3));
     cloud.addImage({
       region: 'GRA7',
       name: `web-1-${createdAt.toISOString().slice(0, 10).replace(/-/g, '')}-030000`,
@@ -52,7 +53,7 @@ try {
   console.log(`Local OpenStack at ${cloud.url}: server web-1 (${web.id}) with 7 daily snapshots and one made by hand.`);
   show('create, then prune with keep-daily 3', await runAction({ ...credentials, instance: 'web-1', 'keep-daily': '3' }));
   show('prune dry-run, keep-last 1', await runAction({ ...credentials, mode: 'prune', instance: 'web-1', 'keep-last': '1', 'dry-run': 'true' }));
-  const left = cloud.images('GRA7').filter((image) => image.name !== 'osl-tiny-image');
+  const left = cloud.images('GRA7').filter((image) => image.owner === cloud.demo.projectId);
   console.log(`\nImages left in GRA7: ${left.map((image) => image.name).join(', ')}`);
 } finally {
   await cloud.stop();
