@@ -4,7 +4,7 @@ import { create, SnapshotError } from './modes/create.ts';
 import { deleteMode } from './modes/delete.ts';
 import { prune } from './modes/prune.ts';
 import { Cloud } from './openstack/cloud.ts';
-import { report, type Result } from './report.ts';
+import { report, reportFailedSnapshot, type Result } from './report.ts';
 import { readSettings } from './settings.ts';
 
 const MODES = { create, delete: deleteMode, prune: (cloud: Cloud, settings: Parameters<typeof prune>[1]) => prune(cloud, settings) };
@@ -31,7 +31,7 @@ export async function run(): Promise<void> {
     if (pruned?.failures.length) throw new Error(`${pruned.failures.length} snapshot(s) could not be deleted; see the warnings above`);
     core.info(`Done with ${cloud.requests} API requests`);
   } catch (error) {
-    if (error instanceof SnapshotError) core.setOutput(Output.ImageId, error.imageId);
+    if (error instanceof SnapshotError) await reportFailedSnapshot(error.imageId, error.message).catch(() => undefined);
     if (cloud) core.setOutput(Output.ApiRequests, String(cloud.requests));
     core.setFailed(error instanceof Error ? error.message : String(error));
   }

@@ -78,6 +78,13 @@ function deleteSection(result: DeleteResult): void {
     ]);
 }
 
+/** A snapshot that was requested but did not become active: its ID and why, for whoever reads the run. */
+export async function reportFailedSnapshot(imageId: string, reason: string): Promise<void> {
+  core.setOutput(Output.ImageId, imageId);
+  core.summary.addHeading('Snapshot not active', 2).addTable([header('Image ID', 'What happened'), [imageId, reason]]);
+  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.write();
+}
+
 /** Outputs for later steps, and the job summary. */
 export async function report(result: Result, apiRequests: number): Promise<void> {
   core.setOutput(Output.ApiRequests, String(apiRequests));

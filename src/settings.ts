@@ -156,6 +156,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
     // The create's own prune is scoped by the template later, once the instance is known.
     if (hasPolicy) prune = pruneFor(undefined);
+    if (hasPolicy && !bool(Input.Wait, true)) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
   } else if (mode === 'delete') {
     if (!imageId && !snapshotName) problems.push(`${Input.ImageId} or ${Input.SnapshotName}: mode delete needs the image ID or the exact name of the snapshot to delete`);
     if (imageId && snapshotName) problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);

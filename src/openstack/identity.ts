@@ -99,6 +99,9 @@ export class Identity {
   }
 
   async #authenticate(): Promise<Token> {
+    // The token on its way replaces every earlier one: a 401 to an earlier token, arriving while
+    // this runs, must not start another authentication (concurrent requests share this one).
+    this.#latest = undefined;
     const url = `${this.#credentials.authUrl.replace(/\/+$/, '')}/auth/tokens`;
     try {
       const response = await this.#http.post<TokenBody>(url, {
