@@ -35084,6 +35084,27 @@ class VolumeService {
         this.#http = http;
         this.#endpoint = endpoint;
     }
+    /** The IDs of every snapshot of these volumes, page after page. */
+    async snapshotIdsOf(volumeIds) {
+        const ids = new Set();
+        for (const volumeId of volumeIds) {
+            const pages = this.#http.paginate(`${this.#endpoint}/snapshots?${new URLSearchParams({ volume_id: volumeId, limit: '1000' })}`, {
+                pagination: {
+                    transform: (response) => response.body.snapshots,
+                    paginate: ({ response }) => {
+                        const next = response.body.snapshots_links?.find((link) => link.rel === 'next')?.href;
+                        return next ? { url: new URL(next), searchParams: undefined } : false;
+                    },
+                    backoff: 0,
+                    requestLimit: Number.POSITIVE_INFINITY,
+                    countLimit: Number.POSITIVE_INFINITY,
+                },
+            });
+            for await (const snapshot of pages)
+                ids.add(snapshot.id);
+        }
+        return ids;
+    }
     /** Delete a volume snapshot; 'missing' when it was already gone. */
     async deleteSnapshot(id) {
         try {
@@ -40853,6 +40874,90 @@ function hasWildcard(glob) {
     return /[*?]/.test(glob);
 }
 
+;// CONCATENATED MODULE: ./src/openstack/image.ts
+
+/** Glance's own page cap (api_limit_max): the fewest pages for a long listing. */
+const PAGE_SIZE = 1000;
+/**
+ * The endpoint without its version: Glance's `next` links are paths from there (`/v2/images?…`),
+ * and catalogs list Glance either bare (OVH) or with /v2.
+ */
+function imageRoot(endpoint) {
+    return endpoint.replace(/\/+$/, '').replace(/\/v2(\.\d+)?$/, '');
+}
+/**
+ * Glance's filter for exactly this name, or none when Glance would read the name as an operator
+ * (`in:a,b`, `gte:x`): the caller compares names itself anyway.
+ */
+function exactNameFilter(name) {
+    return /^(in|eq|neq|gt|gte|lt|lte):/.test(name) ? {} : { name };
+}
+class ImageService {
+    #http;
+    root;
+    constructor(http, endpoint) {
+        this.#http = http;
+        this.root = imageRoot(endpoint);
+    }
+    /** The image, or undefined once Glance no longer has it. */
+    async get(id) {
+        try {
+            return (await this.#http(`${this.root}/v2/images/${encodeURIComponent(id)}`)).body;
+        }
+        catch (error) {
+            if (statusOf(error) === 404)
+                return undefined;
+            throw error;
+        }
+    }
+    /**
+     * Every image matching Glance's server-side `query` (exact base attributes and custom
+     * properties, `created_at=gte:…`, `sort`), page after page.
+     */
+    list(query) {
+        const search = new URLSearchParams({ limit: String(PAGE_SIZE), ...query });
+        return this.#http.paginate(`${this.root}/v2/images?${search}`, {
+            pagination: {
+                transform: (response) => response.body.images,
+                // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
+                paginate: ({ response }) => (response.body.next ? { url: new URL(`${this.root}${response.body.next}`), searchParams: undefined } : false),
+                backoff: 0,
+                requestLimit: Number.POSITIVE_INFINITY,
+                countLimit: Number.POSITIVE_INFINITY,
+            },
+        });
+    }
+    async listAll(query) {
+        const images = [];
+        for await (const image of this.list(query))
+            images.push(image);
+        return images;
+    }
+    /**
+     * Delete one image. 'missing' when it was already gone. Glance's 403 (protected) and 409 (in use)
+     * become errors that say what to do: neither goes away by trying again.
+     */
+    async delete(image) {
+        try {
+            await this.#http.delete(`${this.root}/v2/images/${encodeURIComponent(image.id)}`);
+            return 'deleted';
+        }
+        catch (error) {
+            const status = statusOf(error);
+            const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
+            if (status === 404)
+                return 'missing';
+            if (status === 403) {
+                throw new ActionError(`Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`, { cause: error });
+            }
+            if (status === 409) {
+                throw new ActionError(`Glance refused to delete ${label}: it is in use (for example an instance or volume was created from it and still exists). Delete or rebuild what uses it, then retry`, { cause: error });
+            }
+            throw error;
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/retention.ts
 // Which snapshots to keep, with restic `forget` semantics (restic internal/data/snapshot_policy.go).
 
@@ -41019,20 +41124,33 @@ async function deleteSnapshot(cloud, image, dryRun) {
 
 
 
+
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * The Glance queries whose union is the scope. Each is a server-side filter that can only
  * narrow: the owner is always this project, and only active images are listed (a snapshot
  * still being made belongs to a run in progress).
  */
-function scopeQueries(owner, instanceId, includeUnmanaged, exactName) {
-    const base = { owner, status: 'active', sort: 'created_at:desc', ...(exactName ? { name: exactName } : {}) };
-    const queries = [{ ...base, [Property.ManagedBy]: MANAGED_BY, ...(instanceId ? { [Property.InstanceId]: instanceId } : {}) }];
-    if (includeUnmanaged) {
-        // Nova tags image-backed snapshots; volume-backed ones carry only their block device mapping.
-        queries.push({ ...base, image_type: 'snapshot', ...(instanceId ? { instance_uuid: instanceId } : {}) });
-        if (!instanceId)
-            queries.push({ ...base, bdm_v2: 'True' });
+async function scopeQueries(cloud, server, instanceId, options, exactName) {
+    const base = {
+        owner: await cloud.projectId(),
+        status: 'active',
+        sort: 'created_at:desc',
+        ...(exactName ? exactNameFilter(exactName) : {}),
+    };
+    const queries = [{ query: { ...base, [Property.ManagedBy]: MANAGED_BY, ...(instanceId ? { [Property.InstanceId]: instanceId } : {}) } }];
+    if (!options.includeUnmanaged)
+        return queries;
+    // Nova tags image-backed snapshots with their instance ...
+    queries.push({ query: { ...base, image_type: 'snapshot', ...(instanceId ? { instance_uuid: instanceId } : {}) } });
+    // ... but a volume-backed one only with its block device mapping: it is the instance's when its
+    // Cinder snapshots are of the instance's volumes.
+    if (!instanceId)
+        queries.push({ query: { ...base, bdm_v2: 'True' } });
+    else if (server?.volumeIds.length) {
+        const ofInstance = await (await cloud.volumes()).snapshotIdsOf(server.volumeIds);
+        queries.push({ query: { ...base, bdm_v2: 'True' }, accept: (image) => volumeSnapshotIds(image).some((id) => ofInstance.has(id)) });
     }
     return queries;
 }
@@ -41040,17 +41158,19 @@ function scopeQueries(owner, instanceId, includeUnmanaged, exactName) {
 function matchesQuery(image, query) {
     return Object.entries(query).every(([key, value]) => key === 'sort' || String(image[key]) === value);
 }
+/** The instance the scope is narrowed to: its server, or only its ID once the server is deleted. */
 async function resolveInstance(cloud, settings) {
     if (!settings.instance)
-        return undefined;
+        return {};
     try {
-        return (await (await cloud.compute()).findServer(settings.instance, settings.region)).id;
+        const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
+        return { server, id: server.id };
     }
     catch (error) {
         // The snapshots of a deleted server are still worth pruning: its ID still names them.
         if (UUID.test(settings.instance)) {
             info(`Server ${settings.instance} is not found; pruning the snapshots that name it`);
-            return settings.instance;
+            return { id: settings.instance };
         }
         throw error;
     }
@@ -41063,14 +41183,14 @@ async function resolveInstance(cloud, settings) {
 async function prune(cloud, settings, server, justCreated) {
     const options = settings.prune;
     const images = await cloud.images();
-    const instanceId = server?.id ?? (await resolveInstance(cloud, settings));
+    const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings);
     const glob = options.nameGlob;
     const exactName = glob && !hasWildcard(glob) ? glob : undefined;
     const matcher = glob ? globToRegExp(glob) : undefined;
     const inScope = new Map();
-    for (const query of scopeQueries(await cloud.projectId(), instanceId, options.includeUnmanaged, exactName)) {
+    for (const { query, accept } of await scopeQueries(cloud, instance.server, instance.id, options, exactName)) {
         for await (const image of images.list(query)) {
-            if (matchesQuery(image, query) && image.name !== null && (!matcher || matcher.test(image.name)))
+            if (matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name)))
                 inScope.set(image.id, image);
         }
     }
@@ -41129,8 +41249,11 @@ const busy = (server) => server.taskState !== null || TRANSITIONAL.has(server.st
  * was last seen of it; with `stale`, Nova said otherwise since, so it is looked at again.
  */
 async function untilSnapshottable(compute, server, deadline, stale = false) {
-    if (!stale && !busy(server) && SNAPSHOTTABLE.has(server.status))
-        return server;
+    if (!stale && !busy(server)) {
+        if (SNAPSHOTTABLE.has(server.status))
+            return server;
+        throw unsnapshottable(server);
+    }
     if (!stale)
         info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
     const outcome = await poll(async () => {
@@ -41144,11 +41267,11 @@ async function untilSnapshottable(compute, server, deadline, stale = false) {
         throw new ActionError(`Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${current.status}${current.taskState ? ` with task_state ${current.taskState}` : ''}. ` +
             `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`);
     }
-    if (!SNAPSHOTTABLE.has(current.status)) {
-        throw new ActionError(`Server ${server.name} (${server.id}) is ${current.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
-    }
+    if (!SNAPSHOTTABLE.has(current.status))
+        throw unsnapshottable(current);
     return current;
 }
+const unsnapshottable = (server) => new ActionError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
 /** The failure left no doubt that Nova never acted on the request. */
 function notExecuted(error) {
     const status = statusOf(error);
@@ -41239,7 +41362,7 @@ async function create(cloud, settings) {
     let image;
     let polls = 0;
     if (settings.wait) {
-        ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline));
+        ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline, settings.timeoutMs));
     }
     else {
         image = await images.get(imageId);
@@ -41261,7 +41384,7 @@ async function create(cloud, settings) {
     return result;
 }
 /** Poll Glance until the image is active; fail at once when it can no longer become so. */
-async function untilActive(images, compute, server, imageId, started, deadline) {
+async function untilActive(images, compute, server, imageId, started, deadline, timeoutMs) {
     let lastStatus = '';
     const outcome = await poll(async () => {
         const image = await images.get(imageId);
@@ -41281,7 +41404,7 @@ async function untilActive(images, compute, server, imageId, started, deadline) 
             : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`, imageId);
     }
     const now = await compute.getServer(server.id).catch(() => undefined);
-    throw new SnapshotError(`Timed out after ${formatDuration(Date.now() - started)} waiting for image ${imageId} to become active: it is still ${image?.status ?? lastStatus}` +
+    throw new SnapshotError(`Timed out (timeout ${formatDuration(timeoutMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? lastStatus}` +
         `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
         `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
         `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`, imageId);
@@ -41301,12 +41424,12 @@ class SnapshotError extends ActionError {
 
 
 
+
 /** The one image named exactly `name` in this project, optionally only the instance's snapshots. */
 async function byName(cloud, settings) {
     const images = await cloud.images();
     const name = settings.snapshotName;
-    const base = { name, owner: await cloud.projectId() };
-    let matches = await images.listAll(base);
+    let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
     if (settings.instance) {
         const server = await (await cloud.compute()).findServer(settings.instance, settings.region).catch(() => undefined);
         const ids = new Set([settings.instance, server?.id].filter(Boolean));
@@ -52738,6 +52861,7 @@ function toServer(body) {
         taskState: body['OS-EXT-STS:task_state'] ?? null,
         // Nova shows "" (not an image reference) for a server booted from a volume.
         volumeBacked: !body.image || (typeof body.image === 'object' && !body.image.id),
+        volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
     };
 }
 /**
@@ -52981,83 +53105,6 @@ function findEndpoint(catalog, types, region, iface) {
     return match.url.replace(/\/+$/, '');
 }
 
-;// CONCATENATED MODULE: ./src/openstack/image.ts
-
-/** Glance's own page cap (api_limit_max): the fewest pages for a long listing. */
-const PAGE_SIZE = 1000;
-/**
- * The endpoint without its version: Glance's `next` links are paths from there (`/v2/images?…`),
- * and catalogs list Glance either bare (OVH) or with /v2.
- */
-function imageRoot(endpoint) {
-    return endpoint.replace(/\/+$/, '').replace(/\/v2(\.\d+)?$/, '');
-}
-class ImageService {
-    #http;
-    root;
-    constructor(http, endpoint) {
-        this.#http = http;
-        this.root = imageRoot(endpoint);
-    }
-    /** The image, or undefined once Glance no longer has it. */
-    async get(id) {
-        try {
-            return (await this.#http(`${this.root}/v2/images/${encodeURIComponent(id)}`)).body;
-        }
-        catch (error) {
-            if (statusOf(error) === 404)
-                return undefined;
-            throw error;
-        }
-    }
-    /**
-     * Every image matching Glance's server-side `query` (exact base attributes and custom
-     * properties, `created_at=gte:…`, `sort`), page after page.
-     */
-    list(query) {
-        const search = new URLSearchParams({ limit: String(PAGE_SIZE), ...query });
-        return this.#http.paginate(`${this.root}/v2/images?${search}`, {
-            pagination: {
-                transform: (response) => response.body.images,
-                // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
-                paginate: ({ response }) => (response.body.next ? { url: new URL(`${this.root}${response.body.next}`), searchParams: undefined } : false),
-                backoff: 0,
-                requestLimit: Number.POSITIVE_INFINITY,
-                countLimit: Number.POSITIVE_INFINITY,
-            },
-        });
-    }
-    async listAll(query) {
-        const images = [];
-        for await (const image of this.list(query))
-            images.push(image);
-        return images;
-    }
-    /**
-     * Delete one image. 'missing' when it was already gone. Glance's 403 (protected) and 409 (in use)
-     * become errors that say what to do: neither goes away by trying again.
-     */
-    async delete(image) {
-        try {
-            await this.#http.delete(`${this.root}/v2/images/${encodeURIComponent(image.id)}`);
-            return 'deleted';
-        }
-        catch (error) {
-            const status = statusOf(error);
-            const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
-            if (status === 404)
-                return 'missing';
-            if (status === 403) {
-                throw new ActionError(`Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`, { cause: error });
-            }
-            if (status === 409) {
-                throw new ActionError(`Glance refused to delete ${label}: it is in use (for example an instance or volume was created from it and still exists). Delete or rebuild what uses it, then retry`, { cause: error });
-            }
-            throw error;
-        }
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/openstack/cloud.ts
 
 
@@ -53119,11 +53166,14 @@ class Cloud {
 const MAX_ROWS = 500;
 const header = (...cells) => cells.map((data) => ({ data, header: true }));
 const size = (bytes) => bytes === null || bytes === undefined ? '–' : bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-function deletionOutputs(deletions) {
+/** `volume-snapshot-ids` is left to create, where it names the new image's snapshots. */
+function deletionOutputs(deletions, withVolumeSnapshots) {
     const done = deletions.filter((d) => d.outcome === 'deleted');
     setOutput(Output.DeletedImageIds, JSON.stringify(done.map((d) => d.image.id)));
     setOutput(Output.DeletedCount, String(done.length));
-    setOutput(Output.VolumeSnapshotIds, JSON.stringify(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
+    if (withVolumeSnapshots) {
+        setOutput(Output.VolumeSnapshotIds, JSON.stringify(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
+    }
 }
 function createSection(result) {
     const { image, server } = result;
@@ -53141,12 +53191,11 @@ function createSection(result) {
         [image.name, image.id, image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`],
     ]);
 }
-function pruneSection(result) {
+function pruneSection(result, withinCreate) {
     const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
     const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
     setOutput(Output.KeptImageIds, JSON.stringify(result.decisions.filter((d) => d.keep).map((d) => d.snapshot.id)));
-    if (result.mode === 'prune')
-        deletionOutputs(result.deletions);
+    deletionOutputs(result.deletions, !withinCreate);
     const doomed = result.decisions.filter((d) => !d.keep).length;
     const verb = result.dryRun ? 'would delete' : 'deleted';
     summary
@@ -53172,7 +53221,7 @@ function pruneSection(result) {
         summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
 }
 function deleteSection(result) {
-    deletionOutputs(result.deletions);
+    deletionOutputs(result.deletions, true);
     summary.addHeading('Snapshot deleted', 2);
     if (result.missing)
         summary.addRaw(`Nothing to delete: ${result.missing} was not found.`, true);
@@ -53195,12 +53244,12 @@ async function report(result, apiRequests) {
     if (result.mode === 'create') {
         createSection(result);
         if (result.prune)
-            pruneSection(result.prune);
+            pruneSection(result.prune, true);
     }
     else if (result.mode === 'delete')
         deleteSection(result);
     else
-        pruneSection(result);
+        pruneSection(result, false);
     // Only on a runner (or a test that gives it a file): summary.write() throws without one.
     if (process.env.GITHUB_STEP_SUMMARY)
         await summary.write();
@@ -53367,7 +53416,7 @@ function readSettings(env = process.env) {
     });
     let prune;
     if (mode === 'create') {
-        if (!instance?.trim())
+        if (!instance)
             problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
         if (imageId)
             problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
@@ -53395,8 +53444,6 @@ function readSettings(env = process.env) {
             problems.push(`${Input.ImageId}: only for mode delete; prune selects by instance and snapshot-name`);
         prune = pruneFor(snapshotName);
     }
-    if (instance !== undefined && !instance.trim())
-        problems.push(`${Input.Instance}: is blank`);
     const rateLimit = Number(getInput(Input.RateLimit) || settings_DEFAULTS.rateLimit);
     if (!Number.isFinite(rateLimit) || rateLimit < 0)
         problems.push(`${Input.RateLimit}: "${getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
@@ -53405,7 +53452,7 @@ function readSettings(env = process.env) {
         region: region,
         iface: iface,
         credentials: credentials,
-        instance: instance?.trim(),
+        instance,
         snapshotName,
         imageId: imageId?.trim(),
         metadata,

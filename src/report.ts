@@ -15,11 +15,14 @@ const header = (...cells: string[]): Row => cells.map((data) => ({ data, header:
 const size = (bytes: number | null | undefined) =>
   bytes === null || bytes === undefined ? '–' : bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
-function deletionOutputs(deletions: Deletion[]): void {
+/** `volume-snapshot-ids` is left to create, where it names the new image's snapshots. */
+function deletionOutputs(deletions: Deletion[], withVolumeSnapshots: boolean): void {
   const done = deletions.filter((d) => d.outcome === 'deleted');
   core.setOutput(Output.DeletedImageIds, JSON.stringify(done.map((d) => d.image.id)));
   core.setOutput(Output.DeletedCount, String(done.length));
-  core.setOutput(Output.VolumeSnapshotIds, JSON.stringify(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
+  if (withVolumeSnapshots) {
+    core.setOutput(Output.VolumeSnapshotIds, JSON.stringify(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
+  }
 }
 
 function createSection(result: CreateResult): void {
@@ -39,11 +42,11 @@ function createSection(result: CreateResult): void {
   ]);
 }
 
-function pruneSection(result: PruneResult): void {
+function pruneSection(result: PruneResult, withinCreate: boolean): void {
   const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
   const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
   core.setOutput(Output.KeptImageIds, JSON.stringify(result.decisions.filter((d) => d.keep).map((d) => d.snapshot.id)));
-  if (result.mode === 'prune') deletionOutputs(result.deletions);
+  deletionOutputs(result.deletions, !withinCreate);
   const doomed = result.decisions.filter((d) => !d.keep).length;
   const verb = result.dryRun ? 'would delete' : 'deleted';
   core.summary
@@ -68,7 +71,7 @@ function pruneSection(result: PruneResult): void {
 }
 
 function deleteSection(result: DeleteResult): void {
-  deletionOutputs(result.deletions);
+  deletionOutputs(result.deletions, true);
   core.summary.addHeading('Snapshot deleted', 2);
   if (result.missing) core.summary.addRaw(`Nothing to delete: ${result.missing} was not found.`, true);
   else
@@ -90,9 +93,9 @@ export async function report(result: Result, apiRequests: number): Promise<void>
   core.setOutput(Output.ApiRequests, String(apiRequests));
   if (result.mode === 'create') {
     createSection(result);
-    if (result.prune) pruneSection(result.prune);
+    if (result.prune) pruneSection(result.prune, true);
   } else if (result.mode === 'delete') deleteSection(result);
-  else pruneSection(result);
+  else pruneSection(result, false);
   // Only on a runner (or a test that gives it a file): summary.write() throws without one.
   if (process.env.GITHUB_STEP_SUMMARY) await core.summary.write();
 }

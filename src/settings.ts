@@ -150,7 +150,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
   let prune: PruneSettings | undefined;
   if (mode === 'create') {
-    if (!instance?.trim()) problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
+    if (!instance) problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
     if (imageId) problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
     const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
@@ -170,7 +170,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     if (imageId) problems.push(`${Input.ImageId}: only for mode delete; prune selects by instance and snapshot-name`);
     prune = pruneFor(snapshotName);
   }
-  if (instance !== undefined && !instance.trim()) problems.push(`${Input.Instance}: is blank`);
 
   const rateLimit = Number(core.getInput(Input.RateLimit) || DEFAULTS.rateLimit);
   if (!Number.isFinite(rateLimit) || rateLimit < 0) problems.push(`${Input.RateLimit}: "${core.getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
@@ -180,7 +179,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     region: region!,
     iface: iface!,
     credentials: credentials!,
-    instance: instance?.trim(),
+    instance,
     snapshotName,
     imageId: imageId?.trim(),
     metadata,

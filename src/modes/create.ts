@@ -43,7 +43,10 @@ const busy = (server: Server) => server.taskState !== null || TRANSITIONAL.has(s
  * was last seen of it; with `stale`, Nova said otherwise since, so it is looked at again.
  */
 async function untilSnapshottable(compute: Compute, server: Server, deadline: number, stale = false): Promise<Server> {
-  if (!stale && !busy(server) && SNAPSHOTTABLE.has(server.status)) return server;
+  if (!stale && !busy(server)) {
+    if (SNAPSHOTTABLE.has(server.status)) return server;
+    throw unsnapshottable(server);
+  }
   if (!stale) core.info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
   const outcome = await poll(async () => {
     const current = await compute.getServer(server.id);
@@ -57,13 +60,12 @@ async function untilSnapshottable(compute: Compute, server: Server, deadline: nu
         `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`,
     );
   }
-  if (!SNAPSHOTTABLE.has(current.status)) {
-    throw new ActionError(
-      `Server ${server.name} (${server.id}) is ${current.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`,
-    );
-  }
+  if (!SNAPSHOTTABLE.has(current.status)) throw unsnapshottable(current);
   return current;
 }
+
+const unsnapshottable = (server: Server) =>
+  new ActionError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
 
 /** The failure left no doubt that Nova never acted on the request. */
 function notExecuted(error: unknown): boolean {
@@ -164,7 +166,7 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
   let image: Image | undefined;
   let polls = 0;
   if (settings.wait) {
-    ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline));
+    ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline, settings.timeoutMs));
   } else {
     image = await images.get(imageId);
     polls = 1;
@@ -193,6 +195,7 @@ async function untilActive(
   imageId: string,
   started: number,
   deadline: number,
+  timeoutMs: number,
 ): Promise<{ image: Image; polls: number }> {
   let lastStatus = '';
   const outcome = await poll(
@@ -220,7 +223,7 @@ async function untilActive(
   }
   const now = await compute.getServer(server.id).catch(() => undefined);
   throw new SnapshotError(
-    `Timed out after ${formatDuration(Date.now() - started)} waiting for image ${imageId} to become active: it is still ${image?.status ?? lastStatus}` +
+    `Timed out (timeout ${formatDuration(timeoutMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? lastStatus}` +
       `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
       `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
       `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,

@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { Property } from '../constants.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import { ActionError } from '../openstack/errors.ts';
-import type { Image } from '../openstack/image.ts';
+import { exactNameFilter, type Image } from '../openstack/image.ts';
 import { poll } from '../openstack/wait.ts';
 import type { Settings } from '../settings.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
@@ -18,8 +18,7 @@ export interface DeleteResult {
 async function byName(cloud: Cloud, settings: Settings): Promise<Image | undefined> {
   const images = await cloud.images();
   const name = settings.snapshotName!;
-  const base = { name, owner: await cloud.projectId() };
-  let matches = await images.listAll(base);
+  let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
   if (settings.instance) {
     const server = await (await cloud.compute()).findServer(settings.instance, settings.region).catch(() => undefined);
     const ids = new Set([settings.instance, server?.id].filter(Boolean));

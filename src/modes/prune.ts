@@ -5,9 +5,10 @@ import { globToRegExp, hasWildcard } from '../glob.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Server } from '../openstack/compute.ts';
 import { ActionError } from '../openstack/errors.ts';
-import type { Image } from '../openstack/image.ts';
+import { exactNameFilter, type Image } from '../openstack/image.ts';
+import { volumeSnapshotIds } from '../openstack/volume.ts';
 import { decide, describePolicy, type Decision } from '../retention.ts';
-import type { Settings } from '../settings.ts';
+import type { PruneSettings, Settings } from '../settings.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
 
 export interface PruneResult {
@@ -25,18 +26,35 @@ export interface PruneResult {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+interface ScopeQuery {
+  /** Glance's server-side filters. */
+  query: Record<string, string>;
+  /** What Glance cannot filter on, checked on each listed image. */
+  accept?: (image: Image) => boolean;
+}
+
 /**
  * The Glance queries whose union is the scope. Each is a server-side filter that can only
  * narrow: the owner is always this project, and only active images are listed (a snapshot
  * still being made belongs to a run in progress).
  */
-function scopeQueries(owner: string, instanceId: string | undefined, includeUnmanaged: boolean, exactName: string | undefined) {
-  const base: Record<string, string> = { owner, status: 'active', sort: 'created_at:desc', ...(exactName ? { name: exactName } : {}) };
-  const queries: Record<string, string>[] = [{ ...base, [Property.ManagedBy]: MANAGED_BY, ...(instanceId ? { [Property.InstanceId]: instanceId } : {}) }];
-  if (includeUnmanaged) {
-    // Nova tags image-backed snapshots; volume-backed ones carry only their block device mapping.
-    queries.push({ ...base, image_type: 'snapshot', ...(instanceId ? { instance_uuid: instanceId } : {}) });
-    if (!instanceId) queries.push({ ...base, bdm_v2: 'True' });
+async function scopeQueries(cloud: Cloud, server: Server | undefined, instanceId: string | undefined, options: PruneSettings, exactName: string | undefined) {
+  const base: Record<string, string> = {
+    owner: await cloud.projectId(),
+    status: 'active',
+    sort: 'created_at:desc',
+    ...(exactName ? exactNameFilter(exactName) : {}),
+  };
+  const queries: ScopeQuery[] = [{ query: { ...base, [Property.ManagedBy]: MANAGED_BY, ...(instanceId ? { [Property.InstanceId]: instanceId } : {}) } }];
+  if (!options.includeUnmanaged) return queries;
+  // Nova tags image-backed snapshots with their instance ...
+  queries.push({ query: { ...base, image_type: 'snapshot', ...(instanceId ? { instance_uuid: instanceId } : {}) } });
+  // ... but a volume-backed one only with its block device mapping: it is the instance's when its
+  // Cinder snapshots are of the instance's volumes.
+  if (!instanceId) queries.push({ query: { ...base, bdm_v2: 'True' } });
+  else if (server?.volumeIds.length) {
+    const ofInstance = await (await cloud.volumes()).snapshotIdsOf(server.volumeIds);
+    queries.push({ query: { ...base, bdm_v2: 'True' }, accept: (image) => volumeSnapshotIds(image).some((id) => ofInstance.has(id)) });
   }
   return queries;
 }
@@ -46,15 +64,17 @@ function matchesQuery(image: Image, query: Record<string, string>): boolean {
   return Object.entries(query).every(([key, value]) => key === 'sort' || String(image[key]) === value);
 }
 
-async function resolveInstance(cloud: Cloud, settings: Settings): Promise<string | undefined> {
-  if (!settings.instance) return undefined;
+/** The instance the scope is narrowed to: its server, or only its ID once the server is deleted. */
+async function resolveInstance(cloud: Cloud, settings: Settings): Promise<{ server?: Server; id?: string }> {
+  if (!settings.instance) return {};
   try {
-    return (await (await cloud.compute()).findServer(settings.instance, settings.region)).id;
+    const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
+    return { server, id: server.id };
   } catch (error) {
     // The snapshots of a deleted server are still worth pruning: its ID still names them.
     if (UUID.test(settings.instance)) {
       core.info(`Server ${settings.instance} is not found; pruning the snapshots that name it`);
-      return settings.instance;
+      return { id: settings.instance };
     }
     throw error;
   }
@@ -68,15 +88,15 @@ async function resolveInstance(cloud: Cloud, settings: Settings): Promise<string
 export async function prune(cloud: Cloud, settings: Settings, server?: Server, justCreated?: string): Promise<PruneResult> {
   const options = settings.prune!;
   const images = await cloud.images();
-  const instanceId = server?.id ?? (await resolveInstance(cloud, settings));
+  const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings);
   const glob = options.nameGlob;
   const exactName = glob && !hasWildcard(glob) ? glob : undefined;
   const matcher = glob ? globToRegExp(glob) : undefined;
 
   const inScope = new Map<string, Image>();
-  for (const query of scopeQueries(await cloud.projectId(), instanceId, options.includeUnmanaged, exactName)) {
+  for (const { query, accept } of await scopeQueries(cloud, instance.server, instance.id, options, exactName)) {
     for await (const image of images.list(query)) {
-      if (matchesQuery(image, query) && image.name !== null && (!matcher || matcher.test(image.name))) inScope.set(image.id, image);
+      if (matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name))) inScope.set(image.id, image);
     }
   }
   if (justCreated && !inScope.has(justCreated)) {

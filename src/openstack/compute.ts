@@ -8,6 +8,8 @@ export interface Server {
   taskState: string | null;
   /** Booted from a volume: its snapshot is Cinder snapshots plus an empty image. */
   volumeBacked: boolean;
+  /** Attached volumes: Nova names the snapshots of a volume-backed server only through them. */
+  volumeIds: string[];
 }
 
 interface ServerBody {
@@ -16,6 +18,7 @@ interface ServerBody {
   status: string;
   image?: unknown;
   'OS-EXT-STS:task_state'?: string | null;
+  'os-extended-volumes:volumes_attached'?: { id: string }[];
 }
 
 /** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
@@ -32,6 +35,7 @@ function toServer(body: ServerBody): Server {
     taskState: body['OS-EXT-STS:task_state'] ?? null,
     // Nova shows "" (not an image reference) for a server booted from a volume.
     volumeBacked: !body.image || (typeof body.image === 'object' && !(body.image as { id?: string }).id),
+    volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
   };
 }
 

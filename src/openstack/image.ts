@@ -31,6 +31,14 @@ export function imageRoot(endpoint: string): string {
   return endpoint.replace(/\/+$/, '').replace(/\/v2(\.\d+)?$/, '');
 }
 
+/**
+ * Glance's filter for exactly this name, or none when Glance would read the name as an operator
+ * (`in:a,b`, `gte:x`): the caller compares names itself anyway.
+ */
+export function exactNameFilter(name: string): Record<string, string> {
+  return /^(in|eq|neq|gt|gte|lt|lte):/.test(name) ? {} : { name };
+}
+
 export class ImageService {
   readonly #http: Got;
   readonly root: string;

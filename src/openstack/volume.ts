@@ -28,6 +28,30 @@ export class VolumeService {
     this.#endpoint = endpoint;
   }
 
+  /** The IDs of every snapshot of these volumes, page after page. */
+  async snapshotIdsOf(volumeIds: readonly string[]): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const volumeId of volumeIds) {
+      const pages = this.#http.paginate<{ id: string }, { snapshots: { id: string }[]; snapshots_links?: { rel: string; href: string }[] }>(
+        `${this.#endpoint}/snapshots?${new URLSearchParams({ volume_id: volumeId, limit: '1000' })}`,
+        {
+          pagination: {
+            transform: (response) => response.body.snapshots,
+            paginate: ({ response }) => {
+              const next = response.body.snapshots_links?.find((link) => link.rel === 'next')?.href;
+              return next ? { url: new URL(next), searchParams: undefined } : false;
+            },
+            backoff: 0,
+            requestLimit: Number.POSITIVE_INFINITY,
+            countLimit: Number.POSITIVE_INFINITY,
+          },
+        },
+      );
+      for await (const snapshot of pages) ids.add(snapshot.id);
+    }
+    return ids;
+  }
+
   /** Delete a volume snapshot; 'missing' when it was already gone. */
   async deleteSnapshot(id: string): Promise<'deleted' | 'missing'> {
     try {

@@ -1,0 +1,104 @@
+// Knobs that only the loopback cloud (../shared/openstack-loopback) has: switching a region's
+// nova-compute between snapshot modes. In `queued` mode Nova's snapshot of an image-backed server
+// "finishes" on the compute host without uploading anything, so the Glance image stays queued
+// forever: the real shape of a snapshot that never completes.
+
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RealConfig } from './cloud.ts';
+
+export type SnapshotMode = 'upload' | 'queued';
+
+/** Where the start/stop output goes (it is long): one file per process. */
+export const KNOB_LOG = join(tmpdir(), `osa-real-loopback-${process.pid}.log`);
+
+function run(cfg: RealConfig, args: string[], extraEnv: Record<string, string>): Promise<void> {
+  return new Promise((done, fail) => {
+    appendFileSync(KNOB_LOG, `\n$ ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v} `).join('')}${args.join(' ')}\n`);
+    const child = spawn(args[0]!, args.slice(1), { cwd: cfg.oslDir, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (chunk: Buffer) => appendFileSync(KNOB_LOG, chunk));
+    child.stderr.on('data', (chunk: Buffer) => appendFileSync(KNOB_LOG, chunk));
+    child.on('error', fail);
+    child.on('close', (code) => (code === 0 ? done() : fail(new Error(`${args.join(' ')} exited with ${code}; see ${KNOB_LOG}`))));
+  });
+}
+
+const service = (region: string) => `nova-compute-${region.toLowerCase()}`;
+
+/** The snapshot mode the region's running nova-compute was started with (from its environment). */
+export function currentMode(cfg: RealConfig, region: string): SnapshotMode | undefined {
+  const pidFile = join(cfg.oslState, 'run', `${service(region)}.pid`);
+  if (!existsSync(pidFile)) return undefined;
+  try {
+    const environ = readFileSync(`/proc/${readFileSync(pidFile, 'utf8').trim()}/environ`, 'utf8').split('\0');
+    if (!environ.includes(`OSL_SERVICE=${service(region)}`)) return undefined;
+    const mode = environ.find((e) => e.startsWith('OSL_SNAPSHOT_MODE='))?.split('=')[1];
+    return mode === 'queued' ? 'queued' : 'upload';
+  } catch {
+    return undefined;
+  }
+}
+
+/** An admin token and the region's compute endpoint, from $OSL/admin.env. */
+async function adminCompute(cfg: RealConfig, region: string): Promise<{ token: string; url: string }> {
+  const vars = Object.fromEntries(
+    readFileSync(join(cfg.oslState, 'admin.env'), 'utf8')
+      .split('\n')
+      .flatMap((l) => {
+        const m = /^export (\w+)=(.*)$/.exec(l);
+        return m ? [[m[1]!, m[2]!.replace(/^"(.*)"$/, '$1')]] : [];
+      }),
+  );
+  const response = await fetch(`${cfg.authUrl}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: vars.OS_USERNAME, domain: { name: 'Default' }, password: vars.OS_PASSWORD } } },
+        scope: { project: { name: vars.OS_PROJECT_NAME, domain: { name: 'Default' } } },
+      },
+    }),
+  });
+  if (response.status !== 201) throw new Error(`admin token: ${response.status} ${await response.text()}`);
+  const body = (await response.json()) as { token: { catalog: { type: string; endpoints: { region_id: string; interface: string; url: string }[] }[] } };
+  const url = body.token.catalog.find((c) => c.type === 'compute')?.endpoints.find((e) => e.region_id === region && e.interface === 'public')?.url;
+  if (!url) throw new Error(`no compute endpoint for ${region}`);
+  return { token: response.headers.get('x-subject-token')!, url };
+}
+
+/**
+ * Wait until the region's nova-compute has reported to Nova after `since`: it then consumes its
+ * RPC queue (a createImage cast sent before that would be reset by init_host and fail).
+ */
+async function untilComputeReports(cfg: RealConfig, region: string, since: number, timeoutMs = 90_000): Promise<void> {
+  const { token, url } = await adminCompute(cfg, region);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(`${url}/os-services?binary=nova-compute`, { headers: { 'x-auth-token': token, accept: 'application/json' } });
+    const services = ((await response.json()) as { services: { state: string; status: string; updated_at: string | null }[] }).services;
+    // Nova's updated_at is UTC without a zone.
+    if (services.some((s) => s.state === 'up' && s.status === 'enabled' && s.updated_at && Date.parse(`${s.updated_at.replace(/Z?$/, 'Z')}`) > since)) return;
+    if (Date.now() > deadline) throw new Error(`${service(region)} did not report within ${timeoutMs} ms: ${JSON.stringify(services)}`);
+    await sleep(1000);
+  }
+}
+
+/**
+ * Restart only the region's nova-compute in `mode` (the other regions keep working) and wait
+ * until it serves again. Does nothing when it already runs in that mode. Returns the seconds spent.
+ */
+export async function setSnapshotMode(cfg: RealConfig, region: string, mode: SnapshotMode): Promise<number> {
+  if (!cfg.oslDir) throw new Error('the loopback cloud scripts are not available (OSL_DIR)');
+  const started = Date.now();
+  if (currentMode(cfg, region) === mode) return 0;
+  await run(cfg, ['./stop.sh', service(region)], {});
+  // Nova's timestamps have whole seconds: compare from the second before the start.
+  const since = Math.floor(Date.now() / 1000) * 1000 - 1000;
+  await run(cfg, ['./start.sh'], { OSL_SNAPSHOT_MODE: mode });
+  if (currentMode(cfg, region) !== mode) throw new Error(`${service(region)} did not come back in mode ${mode}; see ${KNOB_LOG}`);
+  await untilComputeReports(cfg, region, since);
+  return (Date.now() - started) / 1000;
+}

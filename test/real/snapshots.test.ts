@@ -1,0 +1,604 @@
+// End-to-end tier against a REAL OpenStack: runs the built dist/index.js as the runner does
+// (INPUT_*, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY) and checks every result through the OpenStack APIs
+// (Glance, Nova, Cinder), not only through the action's outputs.
+//
+// Cloud: the OS_* variables (see test/real/cloud.ts for OSA_E2E_INSTANCE, OSA_E2E_REGION2,
+// OSA_E2E_INSTANCE2, OSA_E2E_VOLUME_INSTANCE, OSA_E2E_APPCRED_*); without them, the loopback cloud
+// of ../shared/openstack-loopback (scripts/real-cloud.sh starts it). Tests run one at a time: Nova
+// serialises the snapshots of a server anyway (a busy task_state answers 409).
+//
+// What it creates on a real cloud, all named `osa-real-<time>-<random>-…` and tagged with the
+// image property osa_e2e_run=<that tag>, all removed by the after hooks even when a test fails:
+//   - about 5 instance snapshots (Nova createImage) of OSA_E2E_INSTANCE (and OSA_E2E_INSTANCE2 in
+//     OSA_E2E_REGION2), each deleted again; a snapshot left running by the timeout test is
+//     deleted too (Nova then gives up its upload);
+//   - 5 snapshots of OSA_E2E_VOLUME_INSTANCE when given: empty images plus one Cinder volume
+//     snapshot each; both are deleted;
+//   - about 40 tiny private images (1 byte of data, or none) made directly in Glance, to prune;
+//   - on the loopback cloud only: the server osl-test-server-2 (deleted at the end), and a
+//     restart of SBG5's nova-compute in queued mode and back (a snapshot that never finishes).
+// Nothing else is touched: every listing the action prunes is narrowed to this run's names.
+// Leftovers of a run killed before its after hooks (osa_e2e_run images older than an hour) are
+// swept at the start. test/real/pages.test.ts (opt-in, OSA_REAL_PAGES=1) makes ~1010 more tiny
+// images, to take the action's own listing past one page.
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorsOf, runAction, type ActionRun } from '../support/run-action.ts';
+import {
+  Api,
+  appcredInputs,
+  bdmSnapshotIds,
+  cleanupRegion,
+  eventually,
+  loadConfig,
+  openrcEnv,
+  passwordInputs,
+  RUN_PROPERTY,
+  sweepStale,
+  type Image,
+  type Server,
+} from './cloud.ts';
+import { currentMode, KNOB_LOG, setSnapshotMode } from './loopback.ts';
+
+const cfg = loadConfig();
+const R1 = cfg.region;
+const TAG = cfg.tag;
+const MANAGED_BY = 'openstack-snapshot-action';
+const SHA = '0123456789abcdef0123456789abcdef01234567'; // what runAction sets as GITHUB_SHA
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SLOW = { timeout: 240_000 };
+
+let api: Api;
+let main: Server;
+let other: Server | undefined;
+let volumeServer: Server | undefined;
+/** osl-test-server-2 on the loopback cloud: the instance name is a prefix of its name. */
+let prefixServer: Server | undefined;
+let prefixServerIsOurs = false;
+
+/** Images made by one test and used by a later one (each later test makes its own when absent). */
+const made: { byName?: Image; byId?: Image; fromEnv?: Image } = {};
+
+/** Auth inputs with whatever credential the cloud gave (password first). */
+const authInputs = () => (cfg.password ? passwordInputs(cfg) : appcredInputs(cfg));
+const metadata = (kase: string) => `${RUN_PROPERTY}=${TAG}\nosa_e2e_case=${kase}`;
+const log = (run: ActionRun) => `exit ${run.code}\n--- stdout\n${run.stdout.split('\n').slice(-60).join('\n')}\n--- stderr\n${run.stderr.slice(-3000)}`;
+
+function succeeded(run: ActionRun): void {
+  assert.equal(run.code, 0, `the action failed:\n${log(run)}`);
+  assert.deepEqual(errorsOf(run), []);
+}
+function failed(run: ActionRun): string {
+  assert.equal(run.code, 1, `the action should have failed:\n${log(run)}`);
+  const errors = errorsOf(run);
+  assert.equal(errors.length, 1, log(run));
+  return errors[0]!;
+}
+const json = (text: string | undefined): unknown => JSON.parse(text ?? 'null');
+
+async function resolveServer(region: string, nameOrId: string): Promise<Server> {
+  if (UUID.test(nameOrId)) {
+    const server = await api.getServer(region, nameOrId);
+    if (server) return server;
+  }
+  return api.serverNamed(region, nameOrId);
+}
+
+/** What the action puts on every snapshot it makes, checked on the image Glance returns. */
+function assertActionProperties(image: Image, server: Server, kase: string): void {
+  assert.equal(image.managed_by, MANAGED_BY);
+  assert.equal(image.source_instance_id, server.id);
+  assert.equal(image.source_instance_name, server.name);
+  assert.match(String(image.snapshot_request_id), UUID);
+  assert.equal(image.github_repository, 'octo/app');
+  assert.equal(image.github_sha, SHA);
+  assert.equal(image.github_run_id, '4242');
+  assert.equal(image.github_run_attempt, '1');
+  assert.equal(image.github_workflow, 'deploy');
+  assert.equal(image.github_ref_name, 'main');
+  assert.equal(image[RUN_PROPERTY], TAG);
+  assert.equal(image.osa_e2e_case, kase);
+  assert.equal(image.visibility, 'private');
+  assert.equal(image.owner, api.projectId);
+}
+
+/** The image-backed snapshot the create just reported, checked through Glance. */
+async function assertImageBackedSnapshot(region: string, run: ActionRun, server: Server, kase: string): Promise<Image> {
+  const id = run.outputs['image-id']!;
+  assert.match(id, UUID);
+  const image = await api.getImage(region, id);
+  assert.ok(image, `image ${id} is not in Glance of ${region}`);
+  assert.equal(image.status, 'active');
+  assert.equal(image.name, run.outputs['image-name']);
+  assertActionProperties(image, server, kase);
+  // Nova's own record of the source, independent of the action's.
+  assert.equal(image.image_type, 'snapshot');
+  assert.equal(image.instance_uuid, server.id);
+  assert.equal(run.outputs['image-status'], 'active');
+  assert.equal(run.outputs['image-size'], String(image.size));
+  assert.equal(run.outputs['instance-id'], server.id);
+  assert.equal(run.outputs['instance-name'], server.name);
+  assert.equal(run.outputs['volume-backed'], 'false');
+  assert.deepEqual(json(run.outputs['volume-snapshot-ids']), []);
+  assert.match(run.outputs['duration-seconds'] ?? '', /^\d+\.\d$/);
+  assert.match(run.outputs['api-requests'] ?? '', /^\d+$/);
+  assert.match(run.summary, /Snapshot created/);
+  assert.ok(run.summary.includes(id), 'the job summary names the image');
+  return image;
+}
+
+/** An active image made in Glance directly, shaped like this action's snapshot of `server`. */
+function seedSnapshot(region: string, name: string, sourceId: string, extra: Record<string, string> = {}, withData = true): Promise<Image> {
+  return api.seedImage(region, name, { managed_by: MANAGED_BY, source_instance_id: sourceId, source_instance_name: 'seeded', ...extra }, withData);
+}
+
+async function untilServerIdle(region: string, id: string, timeoutMs = 120_000): Promise<Server> {
+  return api.waitServer(region, id, (s) => !!s && s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null, timeoutMs);
+}
+
+before(async () => {
+  api = await Api.connect(cfg);
+  for (const region of [R1, cfg.region2].filter((r): r is string => !!r)) {
+    const swept = await sweepStale(api, region);
+    if (swept.length) console.log(`# swept leftovers of killed runs in ${region}: ${swept.join(', ')}`);
+  }
+  // A killed run may have left the second region's nova-compute in queued mode.
+  if (cfg.oslDir && cfg.region2 && currentMode(cfg, cfg.region2) === 'queued') await setSnapshotMode(cfg, cfg.region2, 'upload');
+  main = await resolveServer(R1, cfg.instance);
+  if (cfg.region2) other = await resolveServer(cfg.region2, cfg.instance2!);
+  if (cfg.volumeInstance && api.hasVolumes(R1)) volumeServer = await resolveServer(R1, cfg.volumeInstance);
+  if (cfg.loopback) {
+    // A server whose name the instance's is a prefix of: Nova's ?name= filter is a regex (a
+    // substring match), so a lookup by name sees both.
+    const name = `${main.name}-2`;
+    [prefixServer] = await api.serversNamed(R1, name);
+    // One an earlier, killed run made is removed at the end of this one.
+    const leftover = prefixServer && (prefixServer.metadata as Record<string, string> | undefined)?.[RUN_PROPERTY];
+    if (leftover && Date.parse(String(prefixServer!.created)) < Date.now() - 3_600_000) prefixServerIsOurs = true;
+    if (!prefixServer) {
+      const [tiny] = await api.listImages(R1, { name: 'osl-tiny-image', visibility: 'public' });
+      assert.ok(tiny, 'the loopback cloud has the public image osl-tiny-image');
+      prefixServer = await api.createServer(R1, { name, imageRef: tiny.id, flavorRef: 'osl-tiny', metadata: { [RUN_PROPERTY]: TAG } });
+      prefixServerIsOurs = true;
+      assert.equal(prefixServer.status, 'ACTIVE', `${name} did not boot: ${JSON.stringify(prefixServer.fault ?? {})}`);
+    }
+  }
+  console.log(`# tier ${TAG}: ${cfg.loopback ? 'loopback cloud' : cfg.authUrl}, ${R1} ${main.name} ${main.id}` +
+    `${other ? `, ${cfg.region2} ${other.name} ${other.id}` : ''}${volumeServer ? `, volume-backed ${volumeServer.name}` : ''}` +
+    `${prefixServer ? `, prefix server ${prefixServer.name} ${prefixServer.id}${prefixServerIsOurs ? ' (created)' : ''}` : ''}`);
+});
+
+after(async () => {
+  if (!api) return;
+  for (const region of [R1, cfg.region2].filter((r): r is string => !!r)) {
+    const removed = await cleanupRegion(api, region);
+    console.log(`# cleanup ${region}: ${removed.length ? removed.join(', ') : 'nothing left'}`);
+    const left = await api.listImages(region, { [RUN_PROPERTY]: TAG, owner: api.projectId });
+    assert.deepEqual(left.map((i) => i.id), [], `images of this run left in ${region}`);
+  }
+  if (prefixServer && prefixServerIsOurs) {
+    await api.deleteServer(R1, prefixServer.id);
+    console.log(`# cleanup ${R1}: server ${prefixServer.name} ${prefixServer.id}`);
+  }
+});
+
+describe('create', () => {
+  test(`by name with ${cfg.password ? 'password' : 'application credential'} inputs: snapshots the server named exactly so, not the one its name is a prefix of`, SLOW, async (t) => {
+    if (!cfg.loopback) t.diagnostic('no server whose name has this one as a prefix: only the loopback cloud makes one cheaply');
+    const run = await runAction({
+      mode: 'create',
+      instance: main.name,
+      region: R1,
+      'snapshot-name': `${TAG}-{instance}-{timestamp}`,
+      metadata: metadata('by-name'),
+      ...authInputs(),
+    });
+    succeeded(run);
+    assert.match(run.outputs['image-name']!, new RegExp(`^${TAG}-${main.name}-\\d{8}-\\d{6}$`));
+    made.byName = await assertImageBackedSnapshot(R1, run, main, 'by-name');
+    if (prefixServer) {
+      assert.notEqual(made.byName.source_instance_id, prefixServer.id);
+      assert.notEqual(made.byName.instance_uuid, prefixServer.id);
+    }
+  });
+
+  test(`by ID in ${cfg.region2 ? 'the second region' : R1} with ${cfg.appcred ? 'an application credential' : 'a password'}`, SLOW, async (t) => {
+    if (!cfg.region2) t.diagnostic('no second region (set OSA_E2E_REGION2 and OSA_E2E_INSTANCE2): the first one is used');
+    if (!cfg.appcred) t.diagnostic('no application credential (OS_APPLICATION_CREDENTIAL_* or OSA_E2E_APPCRED_*): the password is used');
+    const region = cfg.region2 ?? R1;
+    const server = other ?? main;
+    const run = await runAction({
+      mode: 'create',
+      instance: server.id,
+      region,
+      'snapshot-name': `${TAG}-{region}-{instance_id}`,
+      metadata: metadata('by-id'),
+      ...(cfg.appcred ? appcredInputs(cfg) : passwordInputs(cfg)),
+    });
+    succeeded(run);
+    assert.equal(run.outputs['image-name'], `${TAG}-${region}-${server.id}`);
+    made.byId = await assertImageBackedSnapshot(region, run, server, 'by-id');
+    // Each region has its own Glance: the image exists only in the region it was made in.
+    if (region !== R1 && api.endpoint(['image'], R1) !== api.endpoint(['image'], region)) {
+      assert.equal(await api.getImage(R1, made.byId.id), undefined, `image ${made.byId.id} should not be in ${R1}`);
+    }
+  });
+
+  test(`from the OS_* variables alone (no auth or region inputs)${cfg.loopback ? ', on the server whose name has the prefix' : ''}`, SLOW, async () => {
+    const target = prefixServer ?? main;
+    const run = await runAction(
+      { mode: 'create', instance: target.name, 'snapshot-name': `${TAG}-{instance}-env`, metadata: metadata('openrc') },
+      openrcEnv(cfg),
+    );
+    succeeded(run);
+    assert.match(run.stdout, new RegExp(`in region ${R1}`));
+    made.fromEnv = await assertImageBackedSnapshot(R1, run, target, 'openrc');
+  });
+
+  test('times out while the snapshot is still being written: fails naming the image, outputs its ID, the snapshot goes on', SLOW, async () => {
+    await untilServerIdle(R1, main.id);
+    const run = await runAction({
+      mode: 'create',
+      instance: main.id,
+      region: R1,
+      timeout: '2s',
+      'snapshot-name': `${TAG}-timeout-{timestamp}`,
+      metadata: metadata('timeout'),
+      ...authInputs(),
+    });
+    const error = failed(run);
+    const id = run.outputs['image-id'];
+    assert.match(id ?? '', UUID, `image-id is an output of the failed run:\n${log(run)}`);
+    assert.match(error, new RegExp(`^Timed out after .* waiting for image ${id} to become active: it is still (queued|saving)`));
+    assert.match(error, new RegExp(`mode delete with image-id ${id}`));
+    assert.match(run.outputs['api-requests'] ?? '', /^\d+$/);
+    const image = await api.getImage(R1, id!);
+    assert.ok(image, 'the image stays');
+    assert.ok(['queued', 'saving', 'active'].includes(image.status), image.status);
+    if (cfg.loopback) {
+      // Here a snapshot takes seconds: it does finish, as the message says.
+      const done = await eventually('the timed-out snapshot to become active', async () => {
+        const now = await api.getImage(R1, id!);
+        return now && now.status !== 'queued' && now.status !== 'saving' ? now : undefined;
+      });
+      assert.equal(done.status, 'active');
+    }
+    await api.deleteImage(R1, id!);
+    await untilServerIdle(R1, main.id);
+  });
+
+  test('times out on a snapshot that never finishes (queued forever); the server is free again, delete mode gives it up', SLOW, async (t) => {
+    if (!cfg.oslDir) return t.skip('needs the loopback cloud: its nova-compute can be switched to a mode whose snapshots never upload');
+    if (!other || !cfg.region2) return t.skip('needs the second region (its nova-compute is the one switched, so the first keeps working)');
+    if (process.env.OSA_REAL_NO_KNOB === '1') return t.skip('OSA_REAL_NO_KNOB=1: no nova-compute restarts');
+    const region2 = cfg.region2;
+    t.after(async () => {
+      const seconds = await setSnapshotMode(cfg, region2, 'upload');
+      t.diagnostic(`${region2} nova-compute back in upload mode in ${seconds.toFixed(1)} s`);
+    });
+    const seconds = await setSnapshotMode(cfg, region2, 'queued');
+    t.diagnostic(`${region2} nova-compute switched to queued mode in ${seconds.toFixed(1)} s (log: ${KNOB_LOG})`);
+    await untilServerIdle(region2, other.id);
+
+    const run = await runAction({
+      mode: 'create',
+      instance: other.name,
+      region: region2,
+      timeout: '8s',
+      'snapshot-name': `${TAG}-never-{timestamp}`,
+      metadata: metadata('never'),
+      ...authInputs(),
+    });
+    const error = failed(run);
+    const id = run.outputs['image-id']!;
+    assert.match(id ?? '', UUID, log(run));
+    assert.match(error, new RegExp(`^Timed out after \\d+(\\.\\d)?s waiting for image ${id} to become active: it is still queued, and server ${other.name} has task_state none\\.`));
+
+    // Nova is done with the server at once (the driver uploaded nothing); the image is left queued.
+    await untilServerIdle(region2, other.id, 30_000);
+    await sleep(3000);
+    const image = await api.getImage(region2, id);
+    assert.equal(image?.status, 'queued');
+    assert.equal(image?.size, null);
+    assertActionProperties(image!, other, 'never');
+
+    const deleted = await runAction({ mode: 'delete', 'image-id': id, region: region2, ...authInputs() });
+    succeeded(deleted);
+    assert.deepEqual(json(deleted.outputs['deleted-image-ids']), [id]);
+    assert.equal(await api.getImage(region2, id), undefined);
+  });
+});
+
+describe('delete', () => {
+  test(`by ID${cfg.region2 ? ' in the second region' : ''}`, SLOW, async () => {
+    const region = made.byId ? (cfg.region2 ?? R1) : R1;
+    const image = made.byId ?? (await seedSnapshot(R1, `${TAG}-delete-by-id`, main.id));
+    const run = await runAction({ mode: 'delete', 'image-id': image.id, region, ...authInputs() });
+    succeeded(run);
+    assert.deepEqual(json(run.outputs['deleted-image-ids']), [image.id]);
+    assert.equal(run.outputs['deleted-count'], '1');
+    assert.deepEqual(json(run.outputs['volume-snapshot-ids']), []);
+    assert.equal(await api.getImage(region, image.id), undefined, 'Glance answers 404');
+    assert.match(run.summary, /Snapshot deleted/);
+
+    // Again: the image is gone, which is what was asked.
+    const again = await runAction({ mode: 'delete', 'image-id': image.id, region, ...authInputs() });
+    succeeded(again);
+    assert.equal(again.outputs['deleted-count'], '0');
+    assert.match(again.stdout, new RegExp(`::notice::Image ${image.id} is already gone`));
+  });
+
+  test('by name: refuses when two images have the name, deletes the one of the given instance', SLOW, async () => {
+    const image = made.byName ?? (await seedSnapshot(R1, `${TAG}-delete-by-name`, main.id));
+    const decoy = await seedSnapshot(R1, image.name!, prefixServer?.id ?? randomUUID());
+
+    const ambiguous = await runAction({ mode: 'delete', 'snapshot-name': image.name!, region: R1, ...authInputs() });
+    const error = failed(ambiguous);
+    assert.match(error, new RegExp(`^2 images are named "${image.name}"`));
+    assert.ok(error.includes(image.id) && error.includes(decoy.id), error);
+    assert.ok(await api.getImage(R1, image.id));
+    assert.ok(await api.getImage(R1, decoy.id));
+
+    const run = await runAction({ mode: 'delete', 'snapshot-name': image.name!, instance: main.name, region: R1, ...authInputs() });
+    succeeded(run);
+    assert.deepEqual(json(run.outputs['deleted-image-ids']), [image.id]);
+    assert.equal(await api.getImage(R1, image.id), undefined);
+    assert.equal((await api.getImage(R1, decoy.id))?.status, 'active', 'the other instance’s image is untouched');
+
+    const missing = await runAction({ mode: 'delete', 'snapshot-name': `${TAG}-no-such-image`, region: R1, ...authInputs() });
+    assert.match(failed(missing), new RegExp(`^No image named "${TAG}-no-such-image" in region ${R1}`));
+    const ignored = await runAction({ mode: 'delete', 'snapshot-name': `${TAG}-no-such-image`, region: R1, 'ignore-missing': 'true', ...authInputs() });
+    succeeded(ignored);
+    assert.equal(ignored.outputs['deleted-count'], '0');
+  });
+
+  test('of a protected image: fails clearly and the image stays; unprotected, it goes', SLOW, async () => {
+    const image = made.fromEnv ?? (await seedSnapshot(R1, `${TAG}-protected`, main.id));
+    assert.equal((await api.setProtected(R1, image.id, true)).protected, true);
+
+    const run = await runAction({ mode: 'delete', 'image-id': image.id, region: R1, ...authInputs() });
+    const error = failed(run);
+    assert.match(error, new RegExp(`^Image ${image.id} \\(${image.name}\\) is protected, so it is not deleted\\. Unprotect it first`));
+    assert.equal(run.outputs['deleted-count'], undefined);
+    const still = await api.getImage(R1, image.id);
+    assert.equal(still?.status, 'active');
+    assert.equal(still?.protected, true);
+
+    await api.setProtected(R1, image.id, false);
+    const retry = await runAction({ mode: 'delete', 'image-id': image.id, region: R1, ...authInputs() });
+    succeeded(retry);
+    assert.equal(await api.getImage(R1, image.id), undefined);
+  });
+});
+
+describe('volume-backed server', () => {
+  const vm: { first?: Image; second?: Image; third?: Image } = {};
+  const template = `${TAG}-vol-{timestamp}`;
+  const skipReason = () =>
+    !volumeServer ? `no volume-backed server (set OSA_E2E_VOLUME_INSTANCE${cfg.loopback ? '; the loopback cloud has osl-volume-server unless OSL_NO_CINDER=1' : ''})` : undefined;
+
+  /**
+   * The volume-backed snapshot the create reported: Glance image + Cinder snapshot. The
+   * volume-snapshot-ids output is checked by the caller (`assertSnapshotIdsOutput`).
+   */
+  async function volumeSnapshotOf(run: ActionRun): Promise<Image> {
+    succeeded(run);
+    const id = run.outputs['image-id']!;
+    const image = await api.getImage(R1, id);
+    assert.ok(image);
+    assert.equal(image.status, 'active');
+    assert.equal(image.size, 0);
+    assertActionProperties(image, volumeServer!, 'volume');
+    assert.equal(image.image_type, undefined, 'Nova does not tag a volume-backed snapshot');
+    assert.equal(run.outputs['volume-backed'], 'true');
+    assert.equal(run.outputs['image-size'], '0');
+    const snapshotIds = bdmSnapshotIds(image);
+    assert.equal(snapshotIds.length, 1, String(image.block_device_mapping));
+    const snapshot = await api.getVolumeSnapshot(R1, snapshotIds[0]!);
+    assert.ok(snapshot, `Cinder has snapshot ${snapshotIds[0]}`);
+    assert.equal(snapshot.status, 'available');
+    const volumes = (volumeServer!['os-extended-volumes:volumes_attached'] as { id: string }[]).map((v) => v.id);
+    assert.ok(volumes.includes(snapshot.volume_id), `snapshot of the server's volume (${snapshot.volume_id} in ${volumes.join(', ')})`);
+    return image;
+  }
+  const assertSnapshotIdsOutput = (run: ActionRun, image: Image) =>
+    assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(image), 'volume-snapshot-ids: "those behind the new image (create)"');
+  async function assertVolumeSnapshot(run: ActionRun): Promise<Image> {
+    const image = await volumeSnapshotOf(run);
+    assertSnapshotIdsOutput(run, image);
+    return image;
+  }
+  const createVolumeSnapshot = (extra: Record<string, string> = {}) =>
+    runAction({ mode: 'create', instance: volumeServer!.name, region: R1, 'snapshot-name': template, metadata: metadata('volume'), ...authInputs(), ...extra });
+
+  test('create: the image is active at once with size 0, and names a Cinder snapshot of the boot volume', SLOW, async (t) => {
+    if (skipReason()) return t.skip(skipReason());
+    vm.first = await assertVolumeSnapshot(await createVolumeSnapshot());
+  });
+
+  test('create with keep-last 1: its own prune deletes the older snapshot and its Cinder snapshot', SLOW, async (t) => {
+    if (skipReason()) return t.skip(skipReason());
+    if (!vm.first) return t.skip('needs the snapshot of the previous test');
+    await sleep(1100); // {timestamp} has whole seconds: a distinct name and created_at
+    const run = await createVolumeSnapshot({ 'keep-last': '1' });
+    vm.second = await volumeSnapshotOf(run);
+    assert.deepEqual(json(run.outputs['kept-image-ids']), [vm.second.id]);
+    assert.equal(await api.getImage(R1, vm.first.id), undefined, 'the older snapshot is deleted');
+    assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(vm.first)[0]!), 'and its Cinder snapshot too');
+    assert.match(run.summary, /Prune/);
+    assertSnapshotIdsOutput(run, vm.second);
+  });
+
+  test('prune (instance and name glob) finds volume-backed snapshots and deletes their Cinder snapshots', SLOW, async (t) => {
+    if (skipReason()) return t.skip(skipReason());
+    if (!vm.second) return t.skip('needs the snapshot of the previous test');
+    await sleep(1100);
+    vm.third = await assertVolumeSnapshot(await createVolumeSnapshot());
+    const run = await runAction({ mode: 'prune', instance: volumeServer!.name, region: R1, 'snapshot-name': `${TAG}-vol-*`, 'keep-last': '1', ...authInputs() });
+    succeeded(run);
+    assert.deepEqual(json(run.outputs['deleted-image-ids']), [vm.second.id]);
+    assert.deepEqual(json(run.outputs['kept-image-ids']), [vm.third.id]);
+    assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(vm.second));
+    assert.equal(await api.getImage(R1, vm.second.id), undefined);
+    assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(vm.second)[0]!), 'its Cinder snapshot is gone');
+    assert.ok(await api.getVolumeSnapshot(R1, bdmSnapshotIds(vm.third)[0]!), 'the kept one keeps its Cinder snapshot');
+  });
+
+  test('delete by ID deletes the image and then its Cinder snapshot', SLOW, async (t) => {
+    if (skipReason()) return t.skip(skipReason());
+    const image = vm.third ?? (await assertVolumeSnapshot(await createVolumeSnapshot()));
+    const [snapshotId] = bdmSnapshotIds(image);
+    const run = await runAction({ mode: 'delete', 'image-id': image.id, region: R1, ...authInputs() });
+    succeeded(run);
+    assert.deepEqual(json(run.outputs['deleted-image-ids']), [image.id]);
+    assert.deepEqual(json(run.outputs['volume-snapshot-ids']), [snapshotId]);
+    assert.equal(await api.getImage(R1, image.id), undefined);
+    assert.ok(await api.volumeSnapshotGone(R1, snapshotId!), `Cinder snapshot ${snapshotId} is gone`);
+  });
+
+  describe('snapshots taken outside the action (include-unmanaged)', () => {
+    const unmanaged: Image[] = [];
+    before(async () => {
+      if (skipReason()) return;
+      // As Horizon or `openstack server image create` would: createImage with no action properties.
+      for (const n of [1, 2]) {
+        const id = await api.novaCreateImage(R1, volumeServer!.id, `${TAG}-unmanaged-${n}`, {});
+        unmanaged.push(await eventually(`image ${id} active`, async () => {
+          const image = await api.getImage(R1, id);
+          return image?.status === 'active' ? image : undefined;
+        }, 30_000));
+        await sleep(1100);
+      }
+    });
+    // Newest first, as the policy sorts them.
+    const ordered = () => [...unmanaged].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || (a.id < b.id ? -1 : 1));
+
+    test(
+      'prune narrowed to the instance finds them too (through the Cinder snapshots of its volumes)',
+      SLOW,
+      async (t) => {
+        if (skipReason()) return t.skip(skipReason());
+        const run = await runAction({
+          mode: 'prune',
+          instance: volumeServer!.name,
+          region: R1,
+          'snapshot-name': `${TAG}-unmanaged-*`,
+          'include-unmanaged': 'true',
+          'keep-last': '1',
+          'dry-run': 'true',
+          ...authInputs(),
+        });
+        succeeded(run);
+        assert.deepEqual(json(run.outputs['kept-image-ids']), [ordered()[0]!.id], `in scope: ${run.outputs['kept-image-ids']}`);
+      },
+    );
+
+    test('prune with include-unmanaged (no instance) finds them by their block device mapping', SLOW, async (t) => {
+      if (skipReason()) return t.skip(skipReason());
+      const [newest, older] = ordered();
+      const run = await runAction({
+        mode: 'prune',
+        region: R1,
+        'snapshot-name': `${TAG}-unmanaged-*`,
+        'include-unmanaged': 'true',
+        'keep-last': '1',
+        ...authInputs(),
+      });
+      succeeded(run);
+      assert.deepEqual(json(run.outputs['kept-image-ids']), [newest!.id]);
+      assert.deepEqual(json(run.outputs['deleted-image-ids']), [older!.id]);
+      assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(older!));
+      assert.equal(await api.getImage(R1, older!.id), undefined);
+      assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(older!)[0]!));
+      assert.ok(await api.getImage(R1, newest!.id));
+    });
+  });
+});
+
+describe('prune', () => {
+  const COUNT = 30;
+  const KEEP_LAST = 5;
+  const glob = `${TAG}-bulk-*`;
+  let bulk: Image[] = [];
+  let protectedOne: Image;
+  let decoys: Image[] = [];
+  let expectedKept: string[] = [];
+
+  before(async () => {
+    const started = Date.now();
+    // More snapshots in scope than Glance's default page holds (25), made straight in Glance.
+    const names = Array.from({ length: COUNT }, (_, i) => `${TAG}-bulk-${String(i).padStart(2, '0')}`);
+    for (let i = 0; i < names.length; i += 6) {
+      bulk.push(...(await Promise.all(names.slice(i, i + 6).map((name) => seedSnapshot(R1, name, main.id, { osa_e2e_group: 'bulk' })))));
+    }
+    // In the glob but out of scope: another instance's, an unmanaged one, one still queued (no data).
+    decoys = [
+      await seedSnapshot(R1, `${TAG}-bulk-other-instance`, prefixServer?.id ?? randomUUID(), { osa_e2e_group: 'decoy' }),
+      await api.seedImage(R1, `${TAG}-bulk-unmanaged`, { source_instance_id: main.id, osa_e2e_group: 'decoy' }),
+      await seedSnapshot(R1, `${TAG}-bulk-queued`, main.id, { osa_e2e_group: 'decoy' }, false),
+      await seedSnapshot(R1, `${TAG}-other-name`, main.id, { osa_e2e_group: 'decoy' }),
+    ];
+    // Newest first with the policy's tie-break (created_at has whole seconds): the KEEP_LAST first stay,
+    // and one old protected image stays too.
+    const sorted = [...bulk].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || (a.id < b.id ? -1 : 1));
+    protectedOne = await api.setProtected(R1, sorted[COUNT - 3]!.id, true);
+    expectedKept = [...sorted.slice(0, KEEP_LAST).map((i) => i.id), protectedOne.id];
+    console.log(`# seeded ${COUNT + decoys.length} images in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  test(`the ${COUNT} snapshots in scope do not fit in one page of Glance's default size`, async () => {
+    const query = { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk', status: 'active' };
+    const page = await api.imagePage(R1, query);
+    assert.equal(page.images.length, 25, 'Glance pages by 25 when no limit is given');
+    assert.ok(page.next, 'and links a next page');
+    assert.equal((await api.listImages(R1, query)).length, COUNT);
+    // The action asks for 1000 per page: Glance honours it (api_limit_max), one page holds them all.
+    const big = await api.imagePage(R1, { ...query, limit: '1000' });
+    assert.equal(big.images.length, COUNT);
+    assert.equal(big.next, undefined);
+  });
+
+  test('refuses, deleting nothing, when the policy would delete more than max-deletes', SLOW, async () => {
+    const run = await runAction({ mode: 'prune', instance: main.name, region: R1, 'snapshot-name': glob, 'keep-last': String(KEEP_LAST), 'max-deletes': '10', ...authInputs() });
+    const error = failed(run);
+    assert.match(error, new RegExp(`^Prune refused: the policy would delete ${COUNT - KEEP_LAST - 1} snapshots, more than max-deletes \\(10\\)`));
+    assert.equal((await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
+  });
+
+  test('dry run: reports what the policy would delete and deletes nothing', SLOW, async () => {
+    const run = await runAction({ mode: 'prune', instance: main.name, region: R1, 'snapshot-name': glob, 'keep-last': String(KEEP_LAST), 'dry-run': 'true', ...authInputs() });
+    succeeded(run);
+    assert.deepEqual(new Set(json(run.outputs['kept-image-ids']) as string[]), new Set(expectedKept));
+    assert.deepEqual(json(run.outputs['deleted-image-ids']), []);
+    assert.equal(run.outputs['deleted-count'], '0');
+    assert.match(run.stdout, new RegExp(`::notice title=openstack-snapshot-action::Dry run: ${COUNT - expectedKept.length} snapshot\\(s\\) would be deleted, ${expectedKept.length} kept`));
+    assert.match(run.summary, /Prune \(dry run\)/);
+    assert.equal((run.summary.match(/would delete/g) ?? []).length - 1, COUNT - expectedKept.length, 'one "would delete" row per doomed snapshot');
+    assert.equal((await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
+  });
+
+  test(`keep-last ${KEEP_LAST} over ${COUNT}: exactly the ${KEEP_LAST} newest and the protected one remain, nothing out of scope is touched`, SLOW, async () => {
+    const run = await runAction({
+      mode: 'prune',
+      instance: main.name,
+      region: R1,
+      'snapshot-name': glob,
+      'keep-last': String(KEEP_LAST),
+      concurrency: '8',
+      'rate-limit': '0',
+      ...authInputs(),
+    });
+    succeeded(run);
+    const doomed = bulk.map((i) => i.id).filter((id) => !expectedKept.includes(id));
+    assert.deepEqual(new Set(json(run.outputs['kept-image-ids']) as string[]), new Set(expectedKept));
+    assert.deepEqual(new Set(json(run.outputs['deleted-image-ids']) as string[]), new Set(doomed));
+    assert.equal(run.outputs['deleted-count'], String(doomed.length));
+    const remaining = await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' });
+    assert.deepEqual(new Set(remaining.map((i) => i.id)), new Set(expectedKept), 'Glance holds exactly the kept set');
+    for (const decoy of decoys) assert.ok(await api.getImage(R1, decoy.id), `${decoy.name} is untouched`);
+    assert.equal((await api.getImage(R1, protectedOne.id))?.protected, true);
+  });
+});

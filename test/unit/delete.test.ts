@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import nock from 'nock';
+
+import { deleteMode } from '../../src/modes/delete.ts';
+import { ActionError } from '../../src/openstack/errors.ts';
+import {
+  catalog,
+  COMPUTE_ORIGIN,
+  COMPUTE_PATH,
+  glanceNotFound,
+  IMAGE_ID,
+  IMAGE_ORIGIN,
+  imageBody,
+  mockAuth,
+  newCloud,
+  PROJECT_ID,
+  serverBody,
+  SERVER_ID,
+  settings,
+  stdout,
+  unmatched,
+  useNock,
+  VOLUME_ORIGIN,
+  VOLUME_PATH,
+  volumeBackedImageBody,
+} from '../support/nock.ts';
+
+useNock();
+
+const IMAGE_PATH = `/v2/images/${IMAGE_ID}`;
+const byId = (overrides = {}) => settings({ mode: 'delete', instance: undefined, imageId: IMAGE_ID, timeoutMs: 5_000, ...overrides });
+const byName = (name: string, overrides = {}) => settings({ mode: 'delete', instance: undefined, snapshotName: name, timeoutMs: 5_000, ...overrides });
+const nameQuery = (name: string) => ({ limit: '1000', name, owner: PROJECT_ID });
+
+/** Glance: the image, then its DELETE (204), then 404 once it is gone. Records the order of requests. */
+function deletable(image: { id: string }, order: string[] = []) {
+  return nock(IMAGE_ORIGIN)
+    .delete(`/v2/images/${image.id}`)
+    .reply(() => (order.push(`DELETE image ${image.id}`), [204, '']))
+    .get(`/v2/images/${image.id}`)
+    .reply(404, glanceNotFound(image.id));
+}
+
+describe('delete by image ID', () => {
+  it('deletes the image and confirms it is gone', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody());
+    const glance = deletable(imageBody());
+    const result = await deleteMode(newCloud(), byId());
+    glance.done();
+    assert.equal(result.deletions.length, 1);
+    assert.equal(result.deletions[0]!.outcome, 'deleted');
+    assert.equal(result.deletions[0]!.image.id, IMAGE_ID);
+    assert.equal(result.missing, undefined);
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('an image already gone (404) is a success, with a notice', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(404, glanceNotFound(IMAGE_ID));
+    const result = await deleteMode(newCloud(), byId());
+    assert.equal(result.missing, IMAGE_ID);
+    assert.deepEqual(result.deletions, []);
+    assert.match(stdout(), new RegExp(`::notice::Image ${IMAGE_ID} is already gone: nothing to delete`));
+    assert.deepEqual(unmatched, [], 'no DELETE sent');
+  });
+
+  it('an image deleted between the look and the DELETE (404 on DELETE) counts as missing', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, imageBody())
+      .delete(IMAGE_PATH)
+      .reply(404, glanceNotFound(IMAGE_ID))
+      .get(IMAGE_PATH)
+      .reply(404, glanceNotFound(IMAGE_ID));
+    const result = await deleteMode(newCloud(), byId());
+    assert.equal(result.deletions[0]!.outcome, 'missing');
+  });
+
+  it('a protected image is refused and no DELETE is sent', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody({ protected: true }));
+    await assert.rejects(deleteMode(newCloud(), byId()), (error: Error) => {
+      assert.ok(error instanceof ActionError);
+      assert.match(error.message, new RegExp(`Image ${IMAGE_ID} \\(web-20250101-000000\\) is protected, so it is not deleted`));
+      assert.match(error.message, new RegExp(`openstack image set --unprotected ${IMAGE_ID}`));
+      return true;
+    });
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('Glance 409 (in use): a clear error', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, imageBody())
+      .delete(IMAGE_PATH)
+      .reply(409, { message: 'Image is in use by a store', code: '409 Conflict', title: 'Conflict' });
+    await assert.rejects(deleteMode(newCloud(), byId()), (error: Error) => {
+      assert.ok(error instanceof ActionError);
+      assert.match(error.message, new RegExp(`Glance refused to delete image ${IMAGE_ID} \\(web-20250101-000000\\): it is in use`));
+      return true;
+    });
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('Glance 403 on DELETE (protected since, or not allowed): a clear error', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, imageBody())
+      .delete(IMAGE_PATH)
+      .reply(403, { message: `Image ${IMAGE_ID} is protected and cannot be deleted.<br /><br />\n\n\n`, code: '403 Forbidden', title: 'Forbidden' });
+    await assert.rejects(deleteMode(newCloud(), byId()), /Glance refused to delete image .*: it is protected \(or this user may not delete it\)/);
+  });
+
+  it('waits while Glance still shows the image, and accepts pending_delete', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, imageBody())
+      .delete(IMAGE_PATH)
+      .reply(204)
+      .get(IMAGE_PATH)
+      .reply(200, imageBody({ status: 'active' }))
+      .get(IMAGE_PATH)
+      .reply(200, imageBody({ status: 'pending_delete' }));
+    const result = await deleteMode(newCloud(), byId());
+    assert.equal(result.deletions[0]!.outcome, 'deleted');
+    assert.ok(nock.isDone());
+  });
+
+  it('an image still active after the timeout is an error that says how to check', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody()).delete(IMAGE_PATH).reply(204).get(IMAGE_PATH).times(10).reply(200, imageBody());
+    await assert.rejects(deleteMode(newCloud(), byId({ timeoutMs: 1_000 })), new RegExp(`still listed as active; check it with: openstack image show ${IMAGE_ID}`));
+  });
+});
+
+describe('delete by exact name', () => {
+  it('finds the one image with the name in this project and deletes it', async () => {
+    mockAuth();
+    const image = imageBody({ name: 'web-release-1.2' });
+    nock(IMAGE_ORIGIN).get('/v2/images').query(nameQuery('web-release-1.2')).reply(200, { images: [image] });
+    const glance = deletable(image);
+    const result = await deleteMode(newCloud(), byName('web-release-1.2'));
+    glance.done();
+    assert.equal(result.deletions[0]!.image.id, IMAGE_ID);
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('several images with the name: an error listing them, nothing deleted', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query(nameQuery('nightly'))
+      .reply(200, {
+        images: [imageBody({ id: 'img-a', name: 'nightly', created_at: '2025-01-02T00:00:00Z' }), imageBody({ id: 'img-b', name: 'nightly', created_at: '2025-01-01T00:00:00Z' })],
+      });
+    await assert.rejects(deleteMode(newCloud(), byName('nightly')), (error: Error) => {
+      assert.match(error.message, /2 images are named "nightly": img-a \(created 2025-01-02T00:00:00Z\), img-b \(created 2025-01-01T00:00:00Z\)\. Set image-id/);
+      return true;
+    });
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('with an instance, only that instance’s images count (by source_instance_id or instance_uuid)', async () => {
+    mockAuth();
+    nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody() });
+    const mine = imageBody({ id: 'mine', name: 'nightly', instance_uuid: SERVER_ID });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query(nameQuery('nightly'))
+      .reply(200, { images: [imageBody({ id: 'theirs', name: 'nightly', instance_uuid: 'another-server' }), mine] });
+    const glance = deletable(mine);
+    const result = await deleteMode(newCloud(), byName('nightly', { instance: SERVER_ID }));
+    glance.done();
+    assert.equal(result.deletions[0]!.image.id, 'mine');
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('none with the name: an error naming it and the region', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get('/v2/images').query(nameQuery('nope')).reply(200, { images: [] });
+    await assert.rejects(deleteMode(newCloud(), byName('nope')), /No image named "nope" in region GRA11\. Check snapshot-name \(matched exactly\) and region, or set ignore-missing: true/);
+  });
+
+  it('none with the name and ignore-missing: success with a notice', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get('/v2/images').query(nameQuery('nope')).reply(200, { images: [] });
+    const result = await deleteMode(newCloud(), byName('nope', { ignoreMissing: true }));
+    assert.equal(result.missing, 'nope');
+    assert.deepEqual(result.deletions, []);
+    assert.match(stdout(), /::notice::No image named "nope" in region GRA11: nothing to delete \(ignore-missing\)/);
+  });
+});
+
+describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
+  const SNAP_A = '0cd5c12a-8597-42cd-aa55-e1d16458aacb';
+  const SNAP_B = '1de6d23b-9608-43de-bb66-f2e27569bbdc';
+
+  it('DELETEs each Cinder snapshot after the image; a Cinder 404 counts as already gone', async () => {
+    mockAuth();
+    const order: string[] = [];
+    const image = volumeBackedImageBody([SNAP_A, SNAP_B]);
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image);
+    deletable(image, order);
+    const cinder = nock(VOLUME_ORIGIN)
+      .delete(`${VOLUME_PATH}/snapshots/${SNAP_A}`)
+      .reply(() => (order.push(`DELETE snapshot ${SNAP_A}`), [202, '', { 'Content-Type': 'text/html' }]))
+      .delete(`${VOLUME_PATH}/snapshots/${SNAP_B}`)
+      .reply(() => (order.push(`DELETE snapshot ${SNAP_B}`), [404, { itemNotFound: { code: 404, message: `Snapshot ${SNAP_B} could not be found.` } }]));
+    const result = await deleteMode(newCloud(), byId());
+    cinder.done();
+    assert.deepEqual(order, [`DELETE image ${IMAGE_ID}`, `DELETE snapshot ${SNAP_A}`, `DELETE snapshot ${SNAP_B}`]);
+    assert.deepEqual(result.deletions[0]!.volumeSnapshots, [
+      { id: SNAP_A, outcome: 'deleted' },
+      { id: SNAP_B, outcome: 'missing' },
+    ]);
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('a Cinder snapshot that cannot be deleted is a warning with the command to finish by hand', async () => {
+    mockAuth();
+    const image = volumeBackedImageBody([SNAP_A]);
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image);
+    deletable(image);
+    nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/${SNAP_A}`).reply(403, { forbidden: { code: 403, message: 'Policy does not allow volume:delete_snapshot' } });
+    const result = await deleteMode(newCloud(), byId());
+    assert.equal(result.deletions[0]!.volumeSnapshots[0]!.outcome, 'failed');
+    assert.match(stdout(), new RegExp(`::warning::Could not delete volume snapshot ${SNAP_A} .*openstack volume snapshot delete ${SNAP_A}`));
+  });
+
+  it('no Cinder in the catalog: the image is deleted, each volume snapshot is a warning', async () => {
+    mockAuth({ catalog: catalog({ volume: false }) });
+    const image = volumeBackedImageBody([SNAP_A, SNAP_B]);
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image);
+    deletable(image);
+    const result = await deleteMode(newCloud(), byId());
+    assert.equal(result.deletions[0]!.outcome, 'deleted');
+    assert.deepEqual(
+      result.deletions[0]!.volumeSnapshots.map((v) => [v.id, v.outcome]),
+      [
+        [SNAP_A, 'failed'],
+        [SNAP_B, 'failed'],
+      ],
+    );
+    assert.match(stdout(), /::warning::Could not delete volume snapshot .*no block-storage or volumev3 service/);
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('a protected volume-backed image keeps its Cinder snapshots', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, volumeBackedImageBody([SNAP_A], { protected: true }));
+    await assert.rejects(deleteMode(newCloud(), byId()), /is protected/);
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('an image Glance refuses to delete keeps its Cinder snapshots', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, volumeBackedImageBody([SNAP_A]))
+      .delete(IMAGE_PATH)
+      .reply(409, { message: 'in use', code: '409 Conflict' });
+    await assert.rejects(deleteMode(newCloud(), byId()), /in use/);
+    assert.deepEqual(unmatched, [], 'no Cinder DELETE');
+  });
+});

@@ -1,0 +1,330 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+
+import { readSettings, SettingsError } from '../../src/settings.ts';
+import { APP_SECRET, captureStdout, clearActionEnv as clearEnv, PASSWORD, PROJECT_ID, releaseStdout, setInputs as inputs, stdout } from '../support/nock.ts';
+
+const PASSWORD_AUTH = {
+  'auth-url': 'https://auth.cloud.ovh.net/v3',
+  username: 'user-AbCdEf123456',
+  password: PASSWORD,
+  'project-id': PROJECT_ID,
+  region: 'GRA11',
+};
+
+/** The problems readSettings reports for the current inputs (it must fail). */
+function problems(): string[] {
+  try {
+    readSettings();
+  } catch (error) {
+    assert.ok(error instanceof SettingsError, String(error));
+    return error.problems;
+  }
+  assert.fail('the inputs were accepted');
+}
+
+/** Exactly one problem, matching `pattern`. */
+function onlyProblem(pattern: RegExp): void {
+  const found = problems();
+  assert.equal(found.length, 1, found.join('\n'));
+  assert.match(found[0]!, pattern);
+}
+
+beforeEach(() => {
+  clearEnv();
+  captureStdout();
+});
+afterEach(() => {
+  releaseStdout();
+  clearEnv();
+});
+
+describe('settings: a valid create', () => {
+  it('reads the inputs, with the defaults action.yml documents', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web' });
+    const s = readSettings();
+    assert.equal(s.mode, 'create');
+    assert.equal(s.region, 'GRA11');
+    assert.equal(s.iface, 'public');
+    assert.equal(s.instance, 'web');
+    assert.equal(s.wait, true);
+    assert.equal(s.timeoutMs, 2 * 3_600_000);
+    assert.equal(s.ignoreMissing, false);
+    assert.equal(s.rateLimit, 10);
+    assert.equal(s.prune, undefined);
+    assert.deepEqual(s.metadata, {});
+    assert.deepEqual(s.credentials, {
+      method: 'password',
+      authUrl: 'https://auth.cloud.ovh.net/v3',
+      username: 'user-AbCdEf123456',
+      password: PASSWORD,
+      userDomainName: 'Default',
+      projectId: PROJECT_ID,
+      projectName: undefined,
+      projectDomainName: 'Default',
+    });
+  });
+
+  it('adds /v3 to an auth URL without a version, and drops trailing slashes', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'https://auth.cloud.ovh.net/' });
+    assert.equal(readSettings().credentials.authUrl, 'https://auth.cloud.ovh.net/v3');
+    inputs({ 'auth-url': 'https://keystone.example.com:5000/v3/' });
+    assert.equal(readSettings().credentials.authUrl, 'https://keystone.example.com:5000/v3');
+  });
+
+  it('parses metadata lines, timeout, wait and the retention inputs of a create', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', metadata: '# a comment\nteam = ops\n\nenv=prod', timeout: '1h30m', 'keep-last': '3', 'keep-within': '7d' });
+    const s = readSettings();
+    assert.deepEqual(s.metadata, { team: 'ops', env: 'prod' });
+    assert.equal(s.timeoutMs, 90 * 60_000);
+    assert.equal(s.wait, true);
+    assert.deepEqual(s.prune?.policy, { last: 3, within: 7 * 86_400_000 });
+    assert.equal(s.prune?.nameGlob, undefined, "a create's prune is scoped by its template later");
+  });
+
+  it('wait: false', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', wait: 'false' });
+    assert.equal(readSettings().wait, false);
+  });
+
+  it('prune: snapshot-name is the glob, with the deletion knobs', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'snapshot-name': 'web-*', 'keep-daily': '7', 'dry-run': 'true', 'max-deletes': '20', concurrency: '8', 'include-unmanaged': 'true' });
+    const s = readSettings();
+    assert.deepEqual(s.prune, { nameGlob: 'web-*', includeUnmanaged: true, policy: { daily: 7 }, dryRun: true, maxDeletes: 20, concurrency: 8 });
+  });
+});
+
+describe('settings: every problem names the input and what is valid', () => {
+  it('unknown mode', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'backup' });
+    onlyProblem(/^mode: "backup" is not a mode; use create, delete or prune$/);
+  });
+
+  it('a timeout without a unit, or not a duration', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', timeout: '90' });
+    onlyProblem(/^timeout: "90" has no unit: write 90s, 90m/);
+    inputs({ timeout: 'soon' });
+    onlyProblem(/^timeout: "soon" is not a duration: use a number followed by s, m, h, d or w/);
+  });
+
+  it('malformed metadata: each bad line, by number', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', metadata: 'team=ops\nnovalue\nmanaged_by=me\nname=x\nbad/key=1' });
+    const found = problems();
+    assert.equal(found.length, 4, found.join('\n'));
+    assert.match(found[0]!, /^metadata: line 2 \("novalue"\) is not key=value$/);
+    assert.match(found[1]!, /^metadata: line 3 .*"managed_by" is set by this action itself/);
+    assert.match(found[2]!, /^metadata: line 4 .*"name" is an image attribute OpenStack sets itself/);
+    assert.match(found[3]!, /^metadata: line 5 .*the key must be 1 to 255 of the characters/);
+  });
+
+  it('missing credentials: auth-url, username, password and project are each named', () => {
+    inputs({ region: 'GRA11', instance: 'web' });
+    const found = problems();
+    assert.equal(found.length, 4, found.join('\n'));
+    assert.match(found[0]!, /^auth-url: required \(or OS_AUTH_URL\), e\.g\. https:\/\/auth\.cloud\.ovh\.net\/v3/);
+    assert.match(found[1]!, /^username: required for password authentication \(or OS_USERNAME\); or give application-credential-id and application-credential-secret/);
+    assert.match(found[2]!, /^password: required for password authentication \(or OS_PASSWORD\)/);
+    assert.match(found[3]!, /^project-id or project-name: required .*OS_TENANT_ID.*OS_TENANT_NAME/);
+  });
+
+  it('an application credential secret without its ID (and the reverse)', () => {
+    inputs({ 'auth-url': PASSWORD_AUTH['auth-url'], region: 'GRA11', instance: 'web', 'application-credential-secret': APP_SECRET });
+    onlyProblem(/^application-credential-id: required with application-credential-secret/);
+    clearEnv();
+    inputs({ 'auth-url': PASSWORD_AUTH['auth-url'], region: 'GRA11', instance: 'web', 'application-credential-id': 'ac-1' });
+    onlyProblem(/^application-credential-secret: required with application-credential-id/);
+  });
+
+  it('create without an instance, or with a blank one', () => {
+    inputs({ ...PASSWORD_AUTH });
+    onlyProblem(/^instance: required for mode create: the name or ID of the server to snapshot$/);
+    inputs({ instance: '   ' });
+    onlyProblem(/^instance: required for mode create/);
+  });
+
+  it('no region anywhere', () => {
+    const { region: _, ...rest } = PASSWORD_AUTH;
+    inputs({ ...rest, instance: 'web' });
+    onlyProblem(/^region: required \(or OS_REGION_NAME\), e\.g\. GRA11/);
+  });
+
+  it('delete with both image-id and snapshot-name, or neither', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': 'abc', 'snapshot-name': 'web-1' });
+    onlyProblem(/^image-id and snapshot-name: give one of them, not both/);
+    clearEnv();
+    inputs({ ...PASSWORD_AUTH, mode: 'delete' });
+    onlyProblem(/^image-id or snapshot-name: mode delete needs the image ID or the exact name/);
+  });
+
+  it('delete with retention inputs', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': 'abc', 'keep-last': '2' });
+    onlyProblem(/^keep-\*: retention inputs are for modes prune and create/);
+  });
+
+  it('image-id outside delete', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'image-id': 'abc' });
+    onlyProblem(/^image-id: only for mode delete; mode create makes a new image/);
+  });
+
+  it('prune without a policy: names every keep-* input', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'prune' });
+    onlyProblem(/^keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one/);
+  });
+
+  for (const value of ['0', '-1', '1.5', 'three']) {
+    it(`keep-last "${value}" is refused`, () => {
+      inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': value });
+      const found = problems();
+      assert.match(found[0]!, new RegExp(`^keep-last: "${value.replace('.', '\\.')}" is not valid; use a whole number from 1 up$`));
+    });
+  }
+
+  it('keep-within of zero', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-within': '0d' });
+    const found = problems();
+    assert.match(found[0]!, /^keep-within: "0d" adds up to zero/);
+  });
+
+  it('concurrency outside 1 to 32, and max-deletes of 0', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', concurrency: '33', 'max-deletes': '0' });
+    const found = problems();
+    assert.ok(found.some((p) => /^concurrency: "33" is not valid; use a whole number from 1 to 32$/.test(p)), found.join('\n'));
+    assert.ok(found.some((p) => /^max-deletes: "0" is not valid; use a whole number from 1 up$/.test(p)), found.join('\n'));
+  });
+
+  it('an unknown template token lists the valid ones; a stray brace is named', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-name': '{instance}-{build}' });
+    onlyProblem(/^snapshot-name: unknown \{build\}; valid tokens are \{instance\} \{instance_id\} \{region\} \{date\} \{time\} \{timestamp\} \{sha\}/);
+    inputs({ 'snapshot-name': '{instance}-}' });
+    onlyProblem(/^snapshot-name: it has a "\{" or "\}" that is not part of a \{token\}/);
+  });
+
+  it('a Keystone v2 URL', () => {
+    for (const url of ['https://auth.cloud.ovh.net/v2.0', 'https://auth.cloud.ovh.net/v2.0/', 'http://keystone:5000/v2']) {
+      inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': url });
+      onlyProblem(/^auth-url: ".*" is Keystone v2, which is gone; use the \/v3 URL$/);
+    }
+  });
+
+  it('an auth URL that is not http(s)', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'auth.cloud.ovh.net/v3' });
+    onlyProblem(/^auth-url: "auth\.cloud\.ovh\.net\/v3" is not an http\(s\) URL/);
+  });
+
+  it('a boolean that is not true or false', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', wait: 'yes' });
+    onlyProblem(/^wait: "yes" is not a boolean; use true or false$/);
+  });
+
+  it('retention inputs on a create that does not wait', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', wait: 'false', 'keep-last': '3' });
+    onlyProblem(/^wait: keep-\* inputs prune only after the new snapshot is active, so they need wait: true$/);
+  });
+
+  it('an unknown interface, and a rate limit that is not a number', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', interface: 'private', 'rate-limit': 'fast' });
+    const found = problems();
+    assert.deepEqual(found.length, 2, found.join('\n'));
+    assert.match(found[0]!, /^interface: "private" is not an endpoint interface; use public, internal or admin$/);
+    assert.match(found[1]!, /^rate-limit: "fast" is not valid; use requests per second/);
+  });
+
+  it('reports every problem at once', () => {
+    inputs({ mode: 'prune', timeout: 'forever', metadata: 'oops', 'keep-last': '0', 'auth-url': 'https://auth.cloud.ovh.net/v2.0' });
+    let error: unknown;
+    try {
+      readSettings();
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof SettingsError);
+    const text = error.message;
+    assert.match(text, /^Invalid inputs:\n- /);
+    for (const input of ['region:', 'auth-url:', 'username:', 'password:', 'project-id or project-name:', 'timeout:', 'metadata:', 'keep-last:', 'keep-last, keep-within']) {
+      assert.ok(text.includes(`\n- ${input}`), `${input} missing from:\n${text}`);
+    }
+    assert.equal(error.problems.length, 9, text);
+  });
+});
+
+describe('settings: OS_* fallbacks', () => {
+  it('reads an openrc (OS_TENANT_ID as the project, OS_INTERFACE=internalURL)', () => {
+    Object.assign(process.env, {
+      OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3',
+      OS_USERNAME: 'user-openrc',
+      OS_PASSWORD: PASSWORD,
+      OS_TENANT_ID: PROJECT_ID,
+      OS_TENANT_NAME: '1234567890123456',
+      OS_REGION_NAME: 'SBG5',
+      OS_USER_DOMAIN_NAME: 'users',
+      OS_PROJECT_DOMAIN_NAME: 'projects',
+      OS_INTERFACE: 'internalURL',
+    });
+    inputs({ instance: 'web' });
+    const s = readSettings();
+    assert.equal(s.region, 'SBG5');
+    assert.equal(s.iface, 'internal');
+    assert.deepEqual(s.credentials, {
+      method: 'password',
+      authUrl: 'https://auth.cloud.ovh.net/v3',
+      username: 'user-openrc',
+      password: PASSWORD,
+      userDomainName: 'users',
+      projectId: PROJECT_ID,
+      projectName: '1234567890123456',
+      projectDomainName: 'projects',
+    });
+  });
+
+  it('OS_TENANT_NAME when there is no project ID', () => {
+    Object.assign(process.env, { OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3', OS_USERNAME: 'u', OS_PASSWORD: PASSWORD, OS_TENANT_NAME: '1234567890123456', OS_REGION_NAME: 'GRA11' });
+    inputs({ instance: 'web' });
+    const c = readSettings().credentials;
+    assert.equal(c.method === 'password' && c.projectId, undefined);
+    assert.equal(c.method === 'password' && c.projectName, '1234567890123456');
+  });
+
+  it('OS_PROJECT_ID wins over OS_TENANT_ID, and an input over both', () => {
+    Object.assign(process.env, { OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3', OS_USERNAME: 'u', OS_PASSWORD: PASSWORD, OS_PROJECT_ID: 'p-new', OS_TENANT_ID: 'p-old', OS_REGION_NAME: 'GRA11' });
+    inputs({ instance: 'web' });
+    const c = readSettings().credentials;
+    assert.equal(c.method === 'password' && c.projectId, 'p-new');
+    inputs({ 'project-id': 'p-input', region: 'DE1' });
+    const s = readSettings();
+    assert.equal(s.credentials.method === 'password' && s.credentials.projectId, 'p-input');
+    assert.equal(s.region, 'DE1');
+  });
+
+  it('application credential from OS_APPLICATION_CREDENTIAL_*', () => {
+    Object.assign(process.env, {
+      OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3',
+      OS_APPLICATION_CREDENTIAL_ID: 'ac-env',
+      OS_APPLICATION_CREDENTIAL_SECRET: APP_SECRET,
+      OS_REGION_NAME: 'GRA11',
+    });
+    inputs({ instance: 'web' });
+    assert.deepEqual(readSettings().credentials, { method: 'application-credential', authUrl: 'https://auth.cloud.ovh.net/v3', id: 'ac-env', secret: APP_SECRET });
+  });
+});
+
+describe('settings: credentials choice and masking', () => {
+  it('prefers the application credential when its ID is given, even with a password too', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'application-credential-id': 'ac-1', 'application-credential-secret': APP_SECRET });
+    assert.deepEqual(readSettings().credentials, { method: 'application-credential', authUrl: 'https://auth.cloud.ovh.net/v3', id: 'ac-1', secret: APP_SECRET });
+  });
+
+  it('masks the password and the secret as soon as they are read', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'application-credential-id': 'ac-1', 'application-credential-secret': APP_SECRET });
+    readSettings();
+    const lines = stdout().split('\n');
+    assert.ok(lines.includes(`::add-mask::${PASSWORD}`), stdout());
+    assert.ok(lines.includes(`::add-mask::${APP_SECRET}`), stdout());
+  });
+
+  it('masks them even when the inputs are otherwise invalid', () => {
+    Object.assign(process.env, { OS_PASSWORD: PASSWORD });
+    inputs({ mode: 'nope' });
+    problems();
+    assert.ok(stdout().split('\n').includes(`::add-mask::${PASSWORD}`), stdout());
+  });
+});
