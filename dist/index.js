@@ -35150,6 +35150,10 @@ async function poll(check, deadline, start = Date.now()) {
         await (0,promises_namespaceObject.setTimeout)(Math.min(nextPollDelay(now - start), deadline - now));
     }
 }
+/** Aborts a request (its retries included) at the deadline: no single request may outlast the wait. */
+function untilDeadline(deadline) {
+    return AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+}
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
 
@@ -40900,9 +40904,9 @@ class ImageService {
         this.root = imageRoot(endpoint);
     }
     /** The image, or undefined once Glance no longer has it. */
-    async get(id) {
+    async get(id, signal) {
         try {
-            return (await this.#http(`${this.root}/v2/images/${encodeURIComponent(id)}`)).body;
+            return (await this.#http(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body;
         }
         catch (error) {
             if (statusOf(error) === 404)
@@ -40945,8 +40949,9 @@ class ImageService {
         catch (error) {
             const status = statusOf(error);
             const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
+            // A 404 to a retry means the attempt whose answer was lost did the deleting.
             if (status === 404)
-                return 'missing';
+                return error.request?.retryCount ? 'deleted' : 'missing';
             if (status === 403) {
                 throw new ActionError(`Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`, { cause: error });
             }
@@ -41256,13 +41261,15 @@ async function untilSnapshottable(compute, server, deadline, stale = false) {
     }
     if (!stale)
         info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
+    let seen = server;
     const outcome = await poll(async () => {
-        const current = await compute.getServer(server.id);
+        const current = await pastDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline, seen);
         if (!current)
             throw new ActionError(`Server ${server.name} (${server.id}) was deleted while waiting to snapshot it`);
+        seen = current;
         return { done: !busy(current), value: current };
     }, deadline);
-    const current = outcome.done ? outcome.value : outcome.last;
+    const current = outcome.done ? outcome.value : seen;
     if (!outcome.done) {
         throw new ActionError(`Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${current.status}${current.taskState ? ` with task_state ${current.taskState}` : ''}. ` +
             `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`);
@@ -41272,6 +41279,17 @@ async function untilSnapshottable(compute, server, deadline, stale = false) {
     return current;
 }
 const unsnapshottable = (server) => new ActionError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
+/** A look cut short by the deadline reads as "no change": the caller then reports its timeout. */
+async function pastDeadline(look, deadline, unchanged) {
+    try {
+        return await look;
+    }
+    catch (error) {
+        if (Date.now() >= deadline)
+            return unchanged;
+        throw error;
+    }
+}
 /** The failure left no doubt that Nova never acted on the request. */
 function notExecuted(error) {
     const status = statusOf(error);
@@ -41360,13 +41378,17 @@ async function create(cloud, settings) {
     const imageId = await createOnce(compute, images, server, name, metadata, deadline);
     info(`Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
     let image;
-    let polls = 0;
-    if (settings.wait) {
-        ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline, settings.timeoutMs));
+    let polls = 1;
+    try {
+        if (settings.wait)
+            ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline, settings.timeoutMs));
+        else
+            image = await images.get(imageId);
     }
-    else {
-        image = await images.get(imageId);
-        polls = 1;
+    catch (error) {
+        if (error instanceof SnapshotError)
+            throw error;
+        throw new SnapshotError(`Snapshot ${imageId} was requested, but looking at it failed: ${error.message}. It may still become active; check it with: openstack image show ${imageId} -c status`, imageId);
     }
     const result = {
         mode: 'create',
@@ -41379,15 +41401,23 @@ async function create(cloud, settings) {
     if (settings.prune) {
         // Only after the snapshot is active (untilActive threw otherwise), and only within what this template names.
         const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
-        result.prune = await prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, imageId);
+        try {
+            result.prune = await prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, imageId);
+        }
+        catch (error) {
+            // The snapshot stands: its outputs are still written, and the step fails for the prune.
+            result.pruneError = error.message;
+        }
     }
     return result;
 }
 /** Poll Glance until the image is active; fail at once when it can no longer become so. */
 async function untilActive(images, compute, server, imageId, started, deadline, timeoutMs) {
     let lastStatus = '';
+    let last;
     const outcome = await poll(async () => {
-        const image = await images.get(imageId);
+        const image = await pastDeadline(images.get(imageId, untilDeadline(deadline)), deadline, last);
+        last = image;
         const status = image?.status ?? 'gone';
         if (status !== lastStatus) {
             info(`[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
@@ -52903,9 +52933,9 @@ class Compute {
             throw error;
         }
     }
-    async getServer(id) {
+    async getServer(id, signal) {
         try {
-            return toServer((await this.#request('GET', `/servers/${encodeURIComponent(id)}`)).body.server);
+            return toServer((await this.#request('GET', `/servers/${encodeURIComponent(id)}`, undefined, { signal })).body.server);
         }
         catch (error) {
             if (statusOf(error) === 404)
@@ -53165,6 +53195,8 @@ class Cloud {
 /** GitHub keeps at most 1 MiB of summary per step: long prunes show this many rows. */
 const MAX_ROWS = 500;
 const header = (...cells) => cells.map((data) => ({ data, header: true }));
+/** Summary cells are HTML: names and messages come from the cloud and from users. */
+const html = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const size = (bytes) => bytes === null || bytes === undefined ? '–' : bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 /** `volume-snapshot-ids` is left to create, where it names the new image's snapshots. */
 function deletionOutputs(deletions, withVolumeSnapshots) {
@@ -53188,8 +53220,10 @@ function createSection(result) {
     setOutput(Output.Duration, (result.durationMs / 1000).toFixed(1));
     summary.addHeading('Snapshot created', 2).addTable([
         header('Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'),
-        [image.name, image.id, image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`],
+        [html(image.name), image.id, image.status, `${html(server.name)} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`],
     ]);
+    if (result.pruneError)
+        summary.addRaw(`<p><b>The prune after the snapshot failed:</b> ${html(result.pruneError)}</p>`, true);
 }
 function pruneSection(result, withinCreate) {
     const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
@@ -53202,19 +53236,19 @@ function pruneSection(result, withinCreate) {
         .addHeading(`Prune${result.dryRun ? ' (dry run)' : ''}`, 2)
         .addRaw(`Policy: ${result.policy}. In scope: ${result.decisions.length}; kept: ${result.decisions.length - doomed}; ${verb}: ${result.refused ? 0 : doomed - result.failures.length}.`, true);
     if (result.refused)
-        summary.addRaw(`<p><b>Refused:</b> ${result.refused}</p>`, true);
+        summary.addRaw(`<p><b>Refused:</b> ${html(result.refused)}</p>`, true);
     const rows = result.decisions.slice(0, MAX_ROWS).map((d) => {
         const image = result.images.get(d.snapshot.id);
         const fate = d.keep
             ? `kept (${d.reasons.join(', ')})`
             : failed.has(d.snapshot.id)
-                ? `failed: ${failed.get(d.snapshot.id)}`
+                ? `failed: ${html(failed.get(d.snapshot.id))}`
                 : deleted.get(d.snapshot.id)?.outcome === 'deleted' || deleted.get(d.snapshot.id)?.outcome === 'missing'
                     ? 'deleted'
                     : result.dryRun
                         ? 'would delete'
                         : 'not deleted';
-        return [image.name ?? '', image.id, image.created_at, size(image.size), fate];
+        return [html(image.name ?? ''), image.id, image.created_at, size(image.size), fate];
     });
     summary.addTable([header('Snapshot', 'Image ID', 'Created', 'Size', 'Result'), ...rows]);
     if (result.decisions.length > MAX_ROWS)
@@ -53228,7 +53262,7 @@ function deleteSection(result) {
     else
         summary.addTable([
             header('Snapshot', 'Image ID', 'Volume snapshots deleted'),
-            ...result.deletions.map((d) => [d.image.name ?? '', d.image.id, d.volumeSnapshots.map((v) => `${v.id} (${v.outcome})`).join(', ') || '–']),
+            ...result.deletions.map((d) => [html(d.image.name ?? ''), d.image.id, d.volumeSnapshots.map((v) => `${v.id} (${v.outcome})`).join(', ') || '–']),
         ]);
 }
 /** A snapshot that was requested but did not become active: its ID and why, for whoever reads the run. */
@@ -53388,6 +53422,10 @@ function readSettings(env = process.env) {
         problems.push(`${Input.Interface}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
     const credentials = readCredentials(text, problems);
     const instance = getInput(Input.Instance) || undefined;
+    // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
+    if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
+        problems.push(`${Input.Instance}: is blank; give a server name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
+    }
     const snapshotName = getInput(Input.SnapshotName) || undefined;
     const imageId = getInput(Input.ImageId) || undefined;
     const timeoutMs = duration(Input.Timeout, getInput(Input.Timeout) || settings_DEFAULTS.timeout) ?? 0;
@@ -53405,7 +53443,8 @@ function readSettings(env = process.env) {
     const within = duration(Input.KeepWithin, getInput(Input.KeepWithin) || undefined);
     if (within !== undefined)
         policy.within = within;
-    const hasPolicy = Object.keys(policy).length > 0 || !!getInput(Input.KeepWithin);
+    // A keep-* given but invalid is reported as such, not also as "no policy".
+    const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => getInput(name));
     const pruneFor = (nameGlob) => ({
         nameGlob,
         includeUnmanaged: bool(Input.IncludeUnmanaged, false),
@@ -53416,7 +53455,7 @@ function readSettings(env = process.env) {
     });
     let prune;
     if (mode === 'create') {
-        if (!instance)
+        if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length)
             problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
         if (imageId)
             problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
@@ -53548,6 +53587,8 @@ async function run() {
         const result = await main_MODES[settings.mode](cloud, settings);
         await report(result, cloud.requests);
         const pruned = result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined;
+        if (result.mode === 'create' && result.pruneError)
+            throw new Error(`Snapshot ${result.image.id} is active, but the prune after it failed: ${result.pruneError}`);
         if (pruned?.refused)
             throw new Error(`Prune refused: ${pruned.refused}`);
         if (pruned?.failures.length)

@@ -27,6 +27,7 @@ export async function run(): Promise<void> {
     const result: Result = await MODES[settings.mode](cloud, settings);
     await report(result, cloud.requests);
     const pruned = result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined;
+    if (result.mode === 'create' && result.pruneError) throw new Error(`Snapshot ${result.image.id} is active, but the prune after it failed: ${result.pruneError}`);
     if (pruned?.refused) throw new Error(`Prune refused: ${pruned.refused}`);
     if (pruned?.failures.length) throw new Error(`${pruned.failures.length} snapshot(s) could not be deleted; see the warnings above`);
     core.info(`Done with ${cloud.requests} API requests`);

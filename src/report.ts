@@ -12,6 +12,8 @@ type Row = Parameters<typeof core.summary.addTable>[0][number];
 const MAX_ROWS = 500;
 
 const header = (...cells: string[]): Row => cells.map((data) => ({ data, header: true }));
+/** Summary cells are HTML: names and messages come from the cloud and from users. */
+const html = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const size = (bytes: number | null | undefined) =>
   bytes === null || bytes === undefined ? '–' : bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
@@ -38,8 +40,9 @@ function createSection(result: CreateResult): void {
   core.setOutput(Output.Duration, (result.durationMs / 1000).toFixed(1));
   core.summary.addHeading('Snapshot created', 2).addTable([
     header('Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'),
-    [image.name, image.id, image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`],
+    [html(image.name), image.id, image.status, `${html(server.name)} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`],
   ]);
+  if (result.pruneError) core.summary.addRaw(`<p><b>The prune after the snapshot failed:</b> ${html(result.pruneError)}</p>`, true);
 }
 
 function pruneSection(result: PruneResult, withinCreate: boolean): void {
@@ -52,19 +55,19 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
   core.summary
     .addHeading(`Prune${result.dryRun ? ' (dry run)' : ''}`, 2)
     .addRaw(`Policy: ${result.policy}. In scope: ${result.decisions.length}; kept: ${result.decisions.length - doomed}; ${verb}: ${result.refused ? 0 : doomed - result.failures.length}.`, true);
-  if (result.refused) core.summary.addRaw(`<p><b>Refused:</b> ${result.refused}</p>`, true);
+  if (result.refused) core.summary.addRaw(`<p><b>Refused:</b> ${html(result.refused)}</p>`, true);
   const rows: Row[] = result.decisions.slice(0, MAX_ROWS).map((d) => {
     const image = result.images.get(d.snapshot.id)!;
     const fate = d.keep
       ? `kept (${d.reasons.join(', ')})`
       : failed.has(d.snapshot.id)
-        ? `failed: ${failed.get(d.snapshot.id)}`
+        ? `failed: ${html(failed.get(d.snapshot.id)!)}`
         : deleted.get(d.snapshot.id)?.outcome === 'deleted' || deleted.get(d.snapshot.id)?.outcome === 'missing'
           ? 'deleted'
           : result.dryRun
             ? 'would delete'
             : 'not deleted';
-    return [image.name ?? '', image.id, image.created_at, size(image.size), fate];
+    return [html(image.name ?? ''), image.id, image.created_at, size(image.size), fate];
   });
   core.summary.addTable([header('Snapshot', 'Image ID', 'Created', 'Size', 'Result'), ...rows]);
   if (result.decisions.length > MAX_ROWS) core.summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
@@ -77,7 +80,7 @@ function deleteSection(result: DeleteResult): void {
   else
     core.summary.addTable([
       header('Snapshot', 'Image ID', 'Volume snapshots deleted'),
-      ...result.deletions.map((d): Row => [d.image.name ?? '', d.image.id, d.volumeSnapshots.map((v) => `${v.id} (${v.outcome})`).join(', ') || '–']),
+      ...result.deletions.map((d): Row => [html(d.image.name ?? ''), d.image.id, d.volumeSnapshots.map((v) => `${v.id} (${v.outcome})`).join(', ') || '–']),
     ]);
 }
 

@@ -120,6 +120,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const credentials = readCredentials(text, problems);
 
   const instance = core.getInput(Input.Instance) || undefined;
+  // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
+  if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
+    problems.push(`${Input.Instance}: is blank; give a server name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
+  }
   const snapshotName = core.getInput(Input.SnapshotName) || undefined;
   const imageId = core.getInput(Input.ImageId) || undefined;
   const timeoutMs = duration(Input.Timeout, core.getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
@@ -137,7 +141,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
   const within = duration(Input.KeepWithin, core.getInput(Input.KeepWithin) || undefined);
   if (within !== undefined) policy.within = within;
-  const hasPolicy = Object.keys(policy).length > 0 || !!core.getInput(Input.KeepWithin);
+  // A keep-* given but invalid is reported as such, not also as "no policy".
+  const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => core.getInput(name));
 
   const pruneFor = (nameGlob: string | undefined): PruneSettings => ({
     nameGlob,
@@ -150,7 +155,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
   let prune: PruneSettings | undefined;
   if (mode === 'create') {
-    if (!instance) problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
+    if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
     if (imageId) problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
     const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));

@@ -8,7 +8,7 @@ import type { Compute, Server } from '../openstack/compute.ts';
 import { ActionError, codeOf, statusOf } from '../openstack/errors.ts';
 import type { Image, ImageService } from '../openstack/image.ts';
 import { volumeSnapshotIds } from '../openstack/volume.ts';
-import { poll } from '../openstack/wait.ts';
+import { poll, untilDeadline } from '../openstack/wait.ts';
 import { provenanceProperties } from '../provenance.ts';
 import type { Settings } from '../settings.ts';
 import { prune, type PruneResult } from './prune.ts';
@@ -22,6 +22,8 @@ export interface CreateResult {
   durationMs: number;
   polls: number;
   prune?: PruneResult;
+  /** The prune after the snapshot failed (the snapshot itself is active). */
+  pruneError?: string;
 }
 
 /** Nova snapshots servers in these states (check_instance_state on API.snapshot). */
@@ -48,12 +50,14 @@ async function untilSnapshottable(compute: Compute, server: Server, deadline: nu
     throw unsnapshottable(server);
   }
   if (!stale) core.info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
+  let seen = server;
   const outcome = await poll(async () => {
-    const current = await compute.getServer(server.id);
+    const current = await pastDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline, seen);
     if (!current) throw new ActionError(`Server ${server.name} (${server.id}) was deleted while waiting to snapshot it`);
+    seen = current;
     return { done: !busy(current), value: current };
   }, deadline);
-  const current = outcome.done ? outcome.value : outcome.last!;
+  const current = outcome.done ? outcome.value : seen;
   if (!outcome.done) {
     throw new ActionError(
       `Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${current.status}${current.taskState ? ` with task_state ${current.taskState}` : ''}. ` +
@@ -66,6 +70,16 @@ async function untilSnapshottable(compute: Compute, server: Server, deadline: nu
 
 const unsnapshottable = (server: Server) =>
   new ActionError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
+
+/** A look cut short by the deadline reads as "no change": the caller then reports its timeout. */
+async function pastDeadline<T>(look: Promise<T>, deadline: number, unchanged: T): Promise<T> {
+  try {
+    return await look;
+  } catch (error) {
+    if (Date.now() >= deadline) return unchanged;
+    throw error;
+  }
+}
 
 /** The failure left no doubt that Nova never acted on the request. */
 function notExecuted(error: unknown): boolean {
@@ -164,12 +178,16 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
   core.info(`Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
 
   let image: Image | undefined;
-  let polls = 0;
-  if (settings.wait) {
-    ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline, settings.timeoutMs));
-  } else {
-    image = await images.get(imageId);
-    polls = 1;
+  let polls = 1;
+  try {
+    if (settings.wait) ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline, settings.timeoutMs));
+    else image = await images.get(imageId);
+  } catch (error) {
+    if (error instanceof SnapshotError) throw error;
+    throw new SnapshotError(
+      `Snapshot ${imageId} was requested, but looking at it failed: ${(error as Error).message}. It may still become active; check it with: openstack image show ${imageId} -c status`,
+      imageId,
+    );
   }
   const result: CreateResult = {
     mode: 'create',
@@ -182,7 +200,12 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
   if (settings.prune) {
     // Only after the snapshot is active (untilActive threw otherwise), and only within what this template names.
     const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
-    result.prune = await prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, imageId);
+    try {
+      result.prune = await prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, imageId);
+    } catch (error) {
+      // The snapshot stands: its outputs are still written, and the step fails for the prune.
+      result.pruneError = (error as Error).message;
+    }
   }
   return result;
 }
@@ -198,9 +221,11 @@ async function untilActive(
   timeoutMs: number,
 ): Promise<{ image: Image; polls: number }> {
   let lastStatus = '';
+  let last: Image | undefined;
   const outcome = await poll(
     async () => {
-      const image = await images.get(imageId);
+      const image = await pastDeadline(images.get(imageId, untilDeadline(deadline)), deadline, last);
+      last = image;
       const status = image?.status ?? 'gone';
       if (status !== lastStatus) {
         core.info(`[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);

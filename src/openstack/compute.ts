@@ -83,9 +83,9 @@ export class Compute {
     }
   }
 
-  async getServer(id: string): Promise<Server | undefined> {
+  async getServer(id: string, signal?: AbortSignal): Promise<Server | undefined> {
     try {
-      return toServer((await this.#request<{ server: ServerBody }>('GET', `/servers/${encodeURIComponent(id)}`)).body.server);
+      return toServer((await this.#request<{ server: ServerBody }>('GET', `/servers/${encodeURIComponent(id)}`, undefined, { signal })).body.server);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;

@@ -1,4 +1,4 @@
-import type { Got } from 'got';
+import type { Got, RequestError } from 'got';
 import { ActionError, statusOf } from './errors.ts';
 
 /** A Glance v2 image: base attributes, and custom properties at the top level. */
@@ -49,9 +49,9 @@ export class ImageService {
   }
 
   /** The image, or undefined once Glance no longer has it. */
-  async get(id: string): Promise<Image | undefined> {
+  async get(id: string, signal?: AbortSignal): Promise<Image | undefined> {
     try {
-      return (await this.#http<Image>(`${this.root}/v2/images/${encodeURIComponent(id)}`)).body;
+      return (await this.#http<Image>(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body;
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -93,7 +93,8 @@ export class ImageService {
     } catch (error) {
       const status = statusOf(error);
       const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
-      if (status === 404) return 'missing';
+      // A 404 to a retry means the attempt whose answer was lost did the deleting.
+      if (status === 404) return (error as RequestError).request?.retryCount ? 'deleted' : 'missing';
       if (status === 403) {
         throw new ActionError(
           `Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`,

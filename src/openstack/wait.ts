@@ -32,3 +32,8 @@ export async function poll<T>(
     await sleep(Math.min(nextPollDelay(now - start), deadline - now));
   }
 }
+
+/** Aborts a request (its retries included) at the deadline: no single request may outlast the wait. */
+export function untilDeadline(deadline: number): AbortSignal {
+  return AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+}

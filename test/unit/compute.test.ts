@@ -43,7 +43,7 @@ describe('findServer', () => {
     const scope = nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody({ name: 'web' }) });
     const server = await c.findServer(SERVER_ID, 'GRA11');
     scope.done();
-    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, volumeBacked: false });
+    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, volumeBacked: false, volumeIds: [] });
     assert.deepEqual(unmatched, []);
   });
 

@@ -1,0 +1,159 @@
+// The BAD-INPUT TABLE as data (bad-inputs.test.ts runs it; secrets.test.ts reuses it). Each case
+// is what a user could write in a workflow; the action must exit 1 with one ::error:: that names
+// the input and what would be valid, and must not change anything in the cloud. Pure input
+// errors are found before any request; the few that need the cloud (a region not in the catalog,
+// an ambiguous server name) may authenticate and look, but never mutate.
+import assert from 'node:assert/strict';
+import type { LocalCloud } from '../local-cloud/cloud.ts';
+import { assertFailure, mutating, passwordInputs, step, unique, worldIds, type Step } from './harness.ts';
+
+export interface BadInputCase {
+  name: string;
+  /** The step's inputs, from credentials + region + a server name that exists. */
+  inputs: (base: Record<string, string>, cloud: LocalCloud) => Record<string, string>;
+  /** Fragments the one ::error:: must contain (the input's name, what would be valid). */
+  expect: (string | RegExp)[] | ((cloud: LocalCloud, ctx: Record<string, string>) => (string | RegExp)[]);
+  /** Found only with the cloud's help: requests are allowed, mutating ones never. */
+  needsCloud?: boolean;
+  /** How many problems the "Invalid input(s)" list holds (pure input errors; default 1). */
+  problems?: number;
+  /** Seeds the cloud; what it returns is handed to `expect` as ctx. */
+  arrange?: (cloud: LocalCloud) => Record<string, string>;
+  /** A known action bug makes this case fail: it still runs, with the right assertions. */
+  bug?: string;
+}
+
+const without = (base: Record<string, string>, ...keys: string[]) => Object.fromEntries(Object.entries(base).filter(([k]) => !keys.includes(k)));
+
+/** The server every case names (it exists, so only the bad input can be the problem). */
+export function badInputBase(cloud: LocalCloud, instance: string): Record<string, string> {
+  return { ...passwordInputs(cloud), instance };
+}
+
+export const BAD_INPUT_CASES: BadInputCase[] = [
+  { name: 'unknown mode', inputs: (b) => ({ ...b, mode: 'snapshot' }), expect: ['mode: "snapshot" is not a mode', 'use create, delete or prune'] },
+  { name: 'timeout with an unknown unit (45x)', inputs: (b) => ({ ...b, timeout: '45x' }), expect: ['timeout: "45x" is not a duration', '90s, 45m, 2h or 1h30m'] },
+  { name: 'timeout of zero (0s)', inputs: (b) => ({ ...b, timeout: '0s' }), expect: ['timeout: "0s" adds up to zero', '90s, 45m, 2h'] },
+  { name: 'timeout without a unit (10)', inputs: (b) => ({ ...b, timeout: '10' }), expect: ['timeout: "10" has no unit', 'write 10s, 10m, 10h, 10d or 10w'] },
+  // An invalid keep-* is reported as itself, not also as "no policy": one problem.
+  { name: 'keep-last 0 (prune)', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '0' }), problems: 1, expect: ['keep-last: "0" is not valid', 'a whole number from 1 up'] },
+  {
+    name: 'negative keep-daily (prune)',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-daily': '-3', 'keep-last': '5' }),
+    expect: ['keep-daily: "-3" is not valid', 'a whole number from 1 up'],
+  },
+  { name: 'fractional keep-weekly (create)', inputs: (b) => ({ ...b, 'keep-weekly': '2.5' }), expect: ['keep-weekly: "2.5" is not valid', 'a whole number from 1 up'] },
+  { name: 'keep-within that is not a duration', inputs: (b) => ({ ...b, mode: 'prune', 'keep-within': 'forever' }), expect: ['keep-within: "forever" is not a duration', '90s, 45m, 2h'] },
+  { name: 'keep-within of zero', inputs: (b) => ({ ...b, mode: 'prune', 'keep-within': '0d' }), expect: ['keep-within: "0d" adds up to zero'] },
+  {
+    name: 'prune without any policy',
+    inputs: (b) => ({ ...b, mode: 'prune' }),
+    expect: ['keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly', 'mode prune needs at least one'],
+  },
+  { name: 'keep-* in mode delete', inputs: (b) => ({ ...without(b, 'instance'), mode: 'delete', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666', 'keep-last': '2' }), expect: ['keep-*', 'for modes prune and create'] },
+  { name: 'keep-* with wait: false (create)', inputs: (b) => ({ ...b, 'keep-last': '3', wait: 'false' }), expect: ['wait:', 'need wait: true'] },
+  { name: 'metadata line without =', inputs: (b) => ({ ...b, metadata: 'purpose' }), expect: ['metadata: line 1 ("purpose") is not key=value'] },
+  { name: 'metadata key with a bad character', inputs: (b) => ({ ...b, metadata: 'team/name=ops' }), expect: ['metadata: line 1', 'the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space'] },
+  {
+    name: 'metadata value longer than 255',
+    inputs: (b) => ({ ...b, metadata: `ok=fine\nnote=${'x'.repeat(256)}` }),
+    expect: ['metadata: line 2', 'the value is 256 characters long, Nova takes at most 255'],
+  },
+  { name: 'metadata key the action sets (managed_by)', inputs: (b) => ({ ...b, metadata: 'managed_by=me' }), expect: ['metadata: line 1', '"managed_by" is set by this action itself'] },
+  { name: 'metadata key Glance owns (name)', inputs: (b) => ({ ...b, metadata: 'name=other' }), expect: ['metadata: line 1', '"name" is an image attribute OpenStack sets itself'] },
+  {
+    name: 'region not in the catalog',
+    needsCloud: true,
+    inputs: (b) => ({ ...b, region: 'XYZ9' }),
+    expect: (cloud) => ['Region "XYZ9" is not in the catalog', `this project's regions are ${[...cloud.regionNames].sort().join(', ')}`, 'set the region input'],
+  },
+  {
+    name: 'ambiguous instance name (two servers)',
+    needsCloud: true,
+    arrange: (cloud) => {
+      const name = unique('twin');
+      const a = cloud.addServer({ region: 'GRA7', name });
+      const b = cloud.addServer({ region: 'GRA7', name });
+      return { name, a: a.id, b: b.id };
+    },
+    inputs: (b) => b,
+    expect: (_cloud, ctx) => [`2 servers are named "${ctx.name}" in region GRA7`, ctx.a!, ctx.b!, 'set the instance input to the ID'],
+  },
+  { name: 'no auth-url', inputs: (b) => without(b, 'auth-url'), expect: ['auth-url: required (or OS_AUTH_URL)', 'https://auth.cloud.ovh.net/v3'] },
+  { name: 'auth-url that is not a URL', inputs: (b) => ({ ...b, 'auth-url': 'auth.cloud.ovh.net/v3' }), expect: ['auth-url: "auth.cloud.ovh.net/v3" is not an http(s) URL'] },
+  { name: 'Keystone v2 auth-url', inputs: (b, cloud) => ({ ...b, 'auth-url': `${cloud.url}/identity/v2.0` }), expect: ['auth-url:', '/identity/v2.0" is Keystone v2', 'use the /v3 URL'] },
+  { name: 'no password', inputs: (b) => without(b, 'password'), expect: ['password: required for password authentication (or OS_PASSWORD)'] },
+  { name: 'no username', inputs: (b) => without(b, 'username'), expect: ['username: required for password authentication (or OS_USERNAME)', 'application-credential-id'] },
+  { name: 'no project', inputs: (b) => without(b, 'project-name'), expect: ['project-id or project-name: required for password authentication'] },
+  {
+    name: 'application credential ID without its secret',
+    inputs: (b, cloud) => ({ ...without(b, 'username', 'password', 'project-name'), 'application-credential-id': cloud.demo.appCredId }),
+    expect: ['application-credential-secret: required with application-credential-id'],
+  },
+  {
+    name: 'application credential secret without its ID',
+    inputs: (b, cloud) => ({ ...without(b, 'username', 'password', 'project-name'), 'application-credential-secret': cloud.demo.appCredSecret }),
+    expect: ['application-credential-id: required with application-credential-secret'],
+  },
+  { name: 'no region', inputs: (b) => without(b, 'region'), expect: ['region: required (or OS_REGION_NAME)', 'GRA11'] },
+  {
+    name: 'delete with both image-id and snapshot-name',
+    inputs: (b) => ({ ...b, mode: 'delete', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666', 'snapshot-name': 'web-1-x' }),
+    expect: ['image-id and snapshot-name: give one of them, not both'],
+  },
+  { name: 'delete with neither image-id nor snapshot-name', inputs: (b) => ({ ...b, mode: 'delete' }), expect: ['image-id or snapshot-name: mode delete needs the image ID or the exact name'] },
+  { name: 'image-id in mode create', inputs: (b) => ({ ...b, 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['image-id: only for mode delete'] },
+  { name: 'image-id in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['image-id: only for mode delete'] },
+  {
+    name: 'unknown template token',
+    inputs: (b) => ({ ...b, 'snapshot-name': '{instance}-{branch}' }),
+    expect: ['snapshot-name: unknown {branch}', 'valid tokens are {instance} {instance_id} {region} {date} {time} {timestamp}'],
+  },
+  { name: 'stray brace in the template', inputs: (b) => ({ ...b, 'snapshot-name': '{instance}-}' }), expect: ['snapshot-name: it has a "{" or "}" that is not part of a {token}'] },
+  { name: 'wait that is not a boolean', inputs: (b) => ({ ...b, wait: 'yes' }), expect: ['wait: "yes" is not a boolean; use true or false'] },
+  { name: 'dry-run that is not a boolean', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'dry-run': 'maybe' }), expect: ['dry-run: "maybe" is not a boolean; use true or false'] },
+  {
+    name: 'ignore-missing that is not a boolean',
+    inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'ignore-missing': 'on' }),
+    expect: ['ignore-missing: "on" is not a boolean; use true or false'],
+  },
+  { name: 'concurrency 0', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', concurrency: '0' }), expect: ['concurrency: "0" is not valid', 'a whole number from 1 to 32'] },
+  { name: 'concurrency 33', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', concurrency: '33' }), expect: ['concurrency: "33" is not valid', 'from 1 to 32'] },
+  { name: 'max-deletes 0', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-deletes': '0' }), expect: ['max-deletes: "0" is not valid', 'a whole number from 1 up'] },
+  { name: 'rate-limit -1', inputs: (b) => ({ ...b, 'rate-limit': '-1' }), expect: ['rate-limit: "-1" is not valid', 'or 0 for no ceiling'] },
+  { name: 'interface bogus', inputs: (b) => ({ ...b, interface: 'bogus' }), expect: ['interface: "bogus" is not an endpoint interface', 'use public, internal or admin'] },
+  { name: 'blank instance (create)', inputs: (b) => ({ ...b, instance: '   ' }), problems: 1, expect: ['instance: is blank', 'give a server name or ID'] },
+  {
+    name: 'blank instance (prune) does not widen the scope to the whole project',
+    inputs: (b) => ({ ...b, mode: 'prune', instance: '  ', 'keep-last': '1', 'dry-run': 'true' }),
+    expect: ['instance:', 'blank'],
+  },
+  {
+    name: 'several problems at once are all listed',
+    inputs: (b) => ({ ...b, timeout: 'soon', 'keep-last': '0', interface: 'bogus' }),
+    problems: 3,
+    expect: ['Invalid inputs:', 'timeout: "soon" is not a duration', 'keep-last: "0" is not valid', 'interface: "bogus" is not an endpoint interface'],
+  },
+];
+
+/** Run one case and check it; shared by bad-inputs.test.ts and secrets.test.ts. */
+export async function runBadInput(cloud: LocalCloud, c: BadInputCase, instance: string): Promise<Step> {
+  const ctx = c.arrange?.(cloud) ?? {};
+  const expect = typeof c.expect === 'function' ? c.expect(cloud, ctx) : c.expect;
+  const inputs = c.inputs(badInputBase(cloud, ctx.name ?? instance), cloud);
+  const before = worldIds(cloud);
+  const s = await step(cloud, inputs);
+  const error = assertFailure(s, expect);
+  assert.equal(mutating(s.records).length, 0, 'no mutating request');
+  assert.deepEqual(worldIds(cloud), before, 'the cloud is unchanged');
+  if (c.needsCloud) {
+    assert.ok(s.records.length > 0, 'this error needs the cloud (authentication, a lookup)');
+  } else {
+    assert.equal(s.records.length, 0, `an input error is found before any request\n${error}`);
+    const problems = error.split('\n').filter((l) => l.startsWith('- '));
+    assert.match(error, /^Invalid inputs?:\n/);
+    assert.equal(problems.length, c.problems ?? 1, `problems listed:\n${error}`);
+  }
+  return s;
+}
+

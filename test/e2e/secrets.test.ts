@@ -1,0 +1,207 @@
+// The SECRETS CHECK. With step debug on (RUNNER_DEBUG=1, ACTIONS_STEP_DEBUG=true), no password,
+// application-credential secret or Keystone token (the local cloud's own record of every token
+// it issued) may appear in stdout, stderr, GITHUB_OUTPUT or GITHUB_STEP_SUMMARY, except in the
+// `::add-mask::` lines themselves; and every secret a run was given or issued must have been
+// masked.
+//
+// harness.step() makes these checks on EVERY e2e run, so the fault matrix, the bad-input table and
+// the mode tests are all covered with debug on. This file runs a representative set with explicit
+// assertions, re-runs the re-authenticating scenarios of the fault matrix and the credential cases
+// of the bad-input table (the lists are shared, not copied), and proves the detector itself works.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { BAD_INPUT_CASES, runBadInput } from './bad-input-cases.ts';
+import { FAULT_SCENARIOS, runScenario } from './fault-scenarios.ts';
+import {
+  STEP_DEBUG,
+  appCredentialInputs,
+  assertFailure,
+  assertSuccess,
+  cloudSecrets,
+  findLeaks,
+  maskedValues,
+  passwordInputs,
+  seedSnapshots,
+  startCloud,
+  step,
+  tokenPosts,
+  unique,
+  type ActionRun,
+  type LocalCloud,
+  type Step,
+} from './harness.ts';
+
+/** Debug was really on (else "nothing leaked" proves little), and the run's own secrets were masked. */
+function checkDebugAndMasks(s: Step, expectTokens: number): void {
+  if (s.records.length > 0) assert.ok(/^::debug::→ (GET|POST) /m.test(s.run.stdout), 'debug request logs are in the output');
+  assert.equal(s.newTokens.length, expectTokens, 'tokens issued to this run');
+  const masked = maskedValues(s.run);
+  for (const secret of s.given) assert.ok(masked.has(secret.value), `${secret.label} was masked`);
+  assert.deepEqual(s.leaks, []);
+}
+
+describe('secrets', { concurrency: true }, () => {
+  describe('the leak detector', () => {
+    const fake = (stdout: string, extra: Partial<ActionRun> = {}): ActionRun => ({ code: 0, stdout, stderr: '', outputs: {}, summary: '', durationMs: 1, ...extra });
+    const secret = { label: 'password', value: 's3cr3t-value' };
+
+    test('finds a secret escaped as a workflow command carries it', () => {
+      const odd = { label: 'password', value: 'p%ss:w,rd' };
+      assert.deepEqual(findLeaks(fake('::add-mask::p%25ss:w,rd'), [odd]), []);
+      assert.ok(maskedValues(fake('::add-mask::p%25ss:w,rd')).has(odd.value));
+      assert.equal(findLeaks(fake('::error::refused p%25ss:w,rd'), [odd]).length, 1);
+      assert.equal(findLeaks(fake('::warning title=p%25ss%3Aw%2Crd::x'), [odd]).length, 1);
+    });
+
+    test('finds a secret in every stream, but not in ::add-mask:: lines', () => {
+      assert.deepEqual(findLeaks(fake('::add-mask::s3cr3t-value\nall fine'), [secret]), []);
+      const leaks = findLeaks(
+        fake('::debug::→ POST x s3cr3t-value', { stderr: 'at s3cr3t-value', outputs: { o: 'xs3cr3t-valuex' }, summary: '<td>s3cr3t-value</td>' }),
+        [secret],
+      );
+      assert.deepEqual(
+        leaks.map((l) => l.where),
+        ['stdout', 'stderr', 'GITHUB_OUTPUT', 'GITHUB_STEP_SUMMARY'],
+      );
+      assert.ok(leaks.every((l) => !l.line.includes(secret.value)), 'the report itself does not repeat the secret');
+    });
+
+    test('every token the cloud issued is looked for', async () => {
+      // Plant a "token" whose value the run's output contains (the input error quotes "bogus").
+      const cloud = await startCloud();
+      try {
+        const s = await step(cloud, { mode: 'bogus' });
+        cloud.world.tokens.set('bogus', { id: 'bogus', projectId: '', userId: '', methods: [], issuedAt: 0, expiresAt: 0, revoked: true, auditId: '', appCred: false });
+        assert.ok(findLeaks(s.run, cloudSecrets(cloud)).some((l) => l.secret.startsWith('token')), 'a value the cloud calls a token is reported');
+      } finally {
+        await cloud.stop();
+      }
+    });
+  });
+
+  describe('representative runs', { concurrency: 1 }, () => {
+    let cloud: LocalCloud;
+    before(async () => {
+      cloud = await startCloud({ snapshotSeconds: 1 });
+    });
+    after(() => cloud.stop());
+
+    test('create (password)', async () => {
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      const s = await step(cloud, { ...passwordInputs(cloud), instance: server.name });
+      assertSuccess(s);
+      checkDebugAndMasks(s, 1);
+      assert.ok(s.given.some((g) => g.label === 'password'));
+    });
+
+    test('create with the token expiring mid-wait (401, second token)', async () => {
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      cloud.fault({ kind: 'expire-token', match: { service: 'image', method: 'GET', path: /\/v2\/images\/[0-9a-f-]{36}$/ } });
+      try {
+        const s = await step(cloud, { ...passwordInputs(cloud), instance: server.name });
+        assertSuccess(s);
+        assert.equal(tokenPosts(s.records).length, 2);
+        assert.ok(s.records.some((r) => r.status === 401));
+        checkDebugAndMasks(s, 2);
+      } finally {
+        cloud.clearFaults();
+      }
+    });
+
+    test('prune', async () => {
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      seedSnapshots(cloud, server, 4);
+      const s = await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1' });
+      assertSuccess(s);
+      assert.equal(s.run.outputs['deleted-count'], '3');
+      checkDebugAndMasks(s, 1);
+    });
+
+    test('delete', async () => {
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      const [image] = seedSnapshots(cloud, server, 1);
+      const s = await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'image-id': image!.id });
+      assertSuccess(s);
+      checkDebugAndMasks(s, 1);
+    });
+
+    test('a failing authentication (wrong password)', async () => {
+      // Characters a workflow command escapes (% : ,) too.
+      const wrong = `wr%ng:${unique('pw')},Zq9`;
+      const s = await step(cloud, { ...passwordInputs(cloud), password: wrong, instance: 'whatever' });
+      assertFailure(s, ['Keystone refused the credentials of user demo', 'check the password or secret']);
+      assert.equal(s.records.filter((r) => r.status === 401).length, 1);
+      checkDebugAndMasks(s, 0);
+      assert.ok(maskedValues(s.run).has(wrong), 'the wrong password was masked too');
+    });
+
+    test('a failing authentication (wrong application credential secret)', async () => {
+      const wrong = `${cloud.demo.appCredSecret.slice(0, -4)}beef`;
+      const s = await step(cloud, { ...appCredentialInputs(cloud), 'application-credential-secret': wrong, instance: 'whatever' });
+      assertFailure(s, [`Keystone refused the credentials of application credential ${cloud.demo.appCredId}`]);
+      checkDebugAndMasks(s, 0);
+    });
+
+    test('application credential (create)', async () => {
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      const s = await step(cloud, { ...appCredentialInputs(cloud), instance: server.name });
+      assertSuccess(s);
+      checkDebugAndMasks(s, 1);
+      assert.ok(s.given.some((g) => g.label === 'application-credential-secret'));
+    });
+
+    test('OS_* environment (openrc) credentials', async () => {
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      const s = await step(
+        cloud,
+        { instance: server.name },
+        { OS_AUTH_URL: cloud.authUrl, OS_USERNAME: cloud.demo.username, OS_PASSWORD: cloud.demo.password, OS_PROJECT_NAME: cloud.demo.projectName, OS_REGION_NAME: 'GRA7' },
+      );
+      assertSuccess(s);
+      checkDebugAndMasks(s, 1);
+      assert.ok(s.given.some((g) => g.label === 'OS_PASSWORD'));
+    });
+
+    test('the debug environment is the one the runner sets', () => {
+      assert.deepEqual(STEP_DEBUG, { RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true' });
+    });
+  });
+
+  // The fault matrix's scenarios that authenticate more than once, run again here (same table).
+  const reauth = FAULT_SCENARIOS.filter((s) => s.reauth && !s.bug);
+  for (const [lane, scenarios] of [reauth.filter((_, i) => i % 2 === 0), reauth.filter((_, i) => i % 2 === 1)].entries()) {
+    describe(`fault matrix, re-authenticating scenarios (${lane + 1})`, { concurrency: 1 }, () => {
+      let cloud: LocalCloud;
+      before(async () => {
+        cloud = await startCloud({ snapshotSeconds: 1 });
+      });
+      after(() => cloud.stop());
+      for (const scenario of scenarios) {
+        test(scenario.name, { timeout: scenario.timeoutMs ?? 60_000 }, async () => {
+          const outcome = await runScenario(cloud, scenario, { duplicates: 0, wrongDeletions: [] });
+          checkDebugAndMasks(outcome.step, outcome.step.newTokens.length);
+          assert.ok(outcome.step.newTokens.length >= 2, 'more than one token was issued and masked');
+        });
+      }
+    });
+  }
+
+  // The bad-input table's credential cases, run again here (same table).
+  describe('bad-input table, credential cases', { concurrency: 1 }, () => {
+    let cloud: LocalCloud;
+    let instance: string;
+    before(async () => {
+      cloud = await startCloud();
+      instance = cloud.addServer({ region: 'GRA7', name: unique('web') }).name;
+    });
+    after(() => cloud.stop());
+    const credentialCases = BAD_INPUT_CASES.filter((c) => !c.bug && /credential|password|username|project|auth-url|Keystone|region/i.test(c.name));
+    test('covers the credential cases of the table', () => assert.ok(credentialCases.length >= 8));
+    for (const c of credentialCases) {
+      test(c.name, async () => {
+        const s = await runBadInput(cloud, c, instance);
+        checkDebugAndMasks(s, s.newTokens.length);
+      });
+    }
+  });
+});
