@@ -35150,9 +35150,12 @@ async function poll(check, deadline, start = Date.now()) {
         await (0,promises_namespaceObject.setTimeout)(Math.min(nextPollDelay(now - start), deadline - now));
     }
 }
-/** Aborts a request (its retries included) at the deadline: no single request may outlast the wait. */
+/**
+ * Aborts a request (its retries included) at the deadline, so no request outlasts the wait by
+ * more than a second: that second lets the last look be made even when the deadline has come.
+ */
 function untilDeadline(deadline) {
-    return AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+    return AbortSignal.timeout(Math.max(1_000, deadline - Date.now()));
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -41263,7 +41266,10 @@ async function untilSnapshottable(compute, server, deadline, stale = false) {
         info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
     let seen = server;
     const outcome = await poll(async () => {
-        const current = await pastDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline, seen);
+        const look = await beforeDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline);
+        if (look === CUT_SHORT)
+            return { done: false, value: seen };
+        const current = look;
         if (!current)
             throw new ActionError(`Server ${server.name} (${server.id}) was deleted while waiting to snapshot it`);
         seen = current;
@@ -41279,14 +41285,15 @@ async function untilSnapshottable(compute, server, deadline, stale = false) {
     return current;
 }
 const unsnapshottable = (server) => new ActionError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
-/** A look cut short by the deadline reads as "no change": the caller then reports its timeout. */
-async function pastDeadline(look, deadline, unchanged) {
+/** A look cut short by the deadline: no news, which is not the same as "gone". */
+const CUT_SHORT = Symbol('cut short');
+async function beforeDeadline(look, deadline) {
     try {
         return await look;
     }
     catch (error) {
         if (Date.now() >= deadline)
-            return unchanged;
+            return CUT_SHORT;
         throw error;
     }
 }
@@ -41416,7 +41423,10 @@ async function untilActive(images, compute, server, imageId, started, deadline, 
     let lastStatus = '';
     let last;
     const outcome = await poll(async () => {
-        const image = await pastDeadline(images.get(imageId, untilDeadline(deadline)), deadline, last);
+        const look = await beforeDeadline(images.get(imageId, untilDeadline(deadline)), deadline);
+        if (look === CUT_SHORT)
+            return { done: false, value: last };
+        const image = look;
         last = image;
         const status = image?.status ?? 'gone';
         if (status !== lastStatus) {
@@ -41434,7 +41444,7 @@ async function untilActive(images, compute, server, imageId, started, deadline, 
             : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`, imageId);
     }
     const now = await compute.getServer(server.id).catch(() => undefined);
-    throw new SnapshotError(`Timed out (timeout ${formatDuration(timeoutMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? lastStatus}` +
+    throw new SnapshotError(`Timed out (timeout ${formatDuration(timeoutMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
         `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
         `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
         `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`, imageId);

@@ -52,7 +52,9 @@ async function untilSnapshottable(compute: Compute, server: Server, deadline: nu
   if (!stale) core.info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
   let seen = server;
   const outcome = await poll(async () => {
-    const current = await pastDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline, seen);
+    const look = await beforeDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline);
+    if (look === CUT_SHORT) return { done: false, value: seen };
+    const current = look;
     if (!current) throw new ActionError(`Server ${server.name} (${server.id}) was deleted while waiting to snapshot it`);
     seen = current;
     return { done: !busy(current), value: current };
@@ -71,12 +73,14 @@ async function untilSnapshottable(compute: Compute, server: Server, deadline: nu
 const unsnapshottable = (server: Server) =>
   new ActionError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
 
-/** A look cut short by the deadline reads as "no change": the caller then reports its timeout. */
-async function pastDeadline<T>(look: Promise<T>, deadline: number, unchanged: T): Promise<T> {
+/** A look cut short by the deadline: no news, which is not the same as "gone". */
+const CUT_SHORT = Symbol('cut short');
+
+async function beforeDeadline<T>(look: Promise<T>, deadline: number): Promise<T | typeof CUT_SHORT> {
   try {
     return await look;
   } catch (error) {
-    if (Date.now() >= deadline) return unchanged;
+    if (Date.now() >= deadline) return CUT_SHORT;
     throw error;
   }
 }
@@ -224,7 +228,9 @@ async function untilActive(
   let last: Image | undefined;
   const outcome = await poll(
     async () => {
-      const image = await pastDeadline(images.get(imageId, untilDeadline(deadline)), deadline, last);
+      const look = await beforeDeadline(images.get(imageId, untilDeadline(deadline)), deadline);
+      if (look === CUT_SHORT) return { done: false, value: last };
+      const image = look;
       last = image;
       const status = image?.status ?? 'gone';
       if (status !== lastStatus) {
@@ -248,7 +254,7 @@ async function untilActive(
   }
   const now = await compute.getServer(server.id).catch(() => undefined);
   throw new SnapshotError(
-    `Timed out (timeout ${formatDuration(timeoutMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? lastStatus}` +
+    `Timed out (timeout ${formatDuration(timeoutMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
       `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
       `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
       `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,

@@ -33,7 +33,10 @@ export async function poll<T>(
   }
 }
 
-/** Aborts a request (its retries included) at the deadline: no single request may outlast the wait. */
+/**
+ * Aborts a request (its retries included) at the deadline, so no request outlasts the wait by
+ * more than a second: that second lets the last look be made even when the deadline has come.
+ */
 export function untilDeadline(deadline: number): AbortSignal {
-  return AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  return AbortSignal.timeout(Math.max(1_000, deadline - Date.now()));
 }

@@ -252,7 +252,7 @@ describe('create', () => {
     const error = failed(run);
     const id = run.outputs['image-id'];
     assert.match(id ?? '', UUID, `image-id is an output of the failed run:\n${log(run)}`);
-    assert.match(error, new RegExp(`^Timed out after .* waiting for image ${id} to become active: it is still (queued|saving)`));
+    assert.match(error, new RegExp(`^Timed out \\(timeout 2(\\.0)?s\\) waiting for image ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still (queued|saving)`));
     assert.match(error, new RegExp(`mode delete with image-id ${id}`));
     assert.match(run.outputs['api-requests'] ?? '', /^\d+$/);
     const image = await api.getImage(R1, id!);
@@ -295,7 +295,7 @@ describe('create', () => {
     const error = failed(run);
     const id = run.outputs['image-id']!;
     assert.match(id ?? '', UUID, log(run));
-    assert.match(error, new RegExp(`^Timed out after \\d+(\\.\\d)?s waiting for image ${id} to become active: it is still queued, and server ${other.name} has task_state none\\.`));
+    assert.match(error, new RegExp(`^Timed out \\(timeout 8(\\.0)?s\\) waiting for image ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued, and server ${other.name} has task_state none\\.`));
 
     // Nova is done with the server at once (the driver uploaded nothing); the image is left queued.
     await untilServerIdle(region2, other.id, 30_000);

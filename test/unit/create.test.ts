@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 
 import { create, SnapshotError } from '../../src/modes/create.ts';
@@ -168,7 +169,7 @@ describe('create: waiting for the image', () => {
     const error = await failure(create(newCloud(), settings({ timeoutMs: 1_500 })));
     assert.ok(since(start) >= 1_400 && since(start) < 3_500, `took ${since(start)} ms`);
     assert.equal(error.imageId, IMAGE_ID);
-    assert.match(error.message, new RegExp(`^Timed out \\(timeout [\\d.]+s\\) waiting for image ${IMAGE_ID} to become active, [\\d.]+s after the snapshot was requested: it is still saving`));
+    assert.match(error.message, new RegExp(`^Timed out \\(timeout [\\d.]+s\\) waiting for image ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still saving`));
     assert.match(error.message, /server web has task_state image_uploading/);
     assert.match(error.message, /The snapshot goes on in the cloud/);
     assert.match(error.message, new RegExp(`openstack image show ${IMAGE_ID} -c status`));
@@ -181,7 +182,28 @@ describe('create: waiting for the image', () => {
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).times(10).reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(404, { itemNotFound: { code: 404, message: 'Instance could not be found.' } });
     const error = await failure(create(newCloud(), settings({ timeoutMs: 1_000 })));
-    assert.match(error.message, new RegExp(`image ${IMAGE_ID} to become active, [\\d.]+s after the snapshot was requested: it is still queued\\. The snapshot goes on`));
+    assert.match(error.message, new RegExp(`image ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued\\. The snapshot goes on`));
+  });
+
+  it('a createImage that uses up the whole timeout: the image is still looked at, and reported as queued, not gone', async () => {
+    mockAuth();
+    nock(COMPUTE_ORIGIN)
+      .get(SERVER_PATH)
+      .reply(200, { server: serverBody({ name: 'web' }) })
+      .post(`${SERVER_PATH}/action`)
+      .reply(async () => {
+        await sleep(1_200);
+        return [202, { image_id: IMAGE_ID }];
+      })
+      .get(SERVER_PATH)
+      .reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
+    // Glance takes a realistic moment to answer (the real one: ~10 ms).
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).delay(50).reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
+    const error = await failure(create(newCloud(), settings({ timeoutMs: 1_000 })));
+    assert.equal(error.imageId, IMAGE_ID);
+    assert.match(error.message, /: it is still queued, and server web has task_state image_uploading\./);
+    assert.doesNotMatch(error.message, /disappeared/);
+    assert.deepEqual(unmatched, []);
   });
 
   it('a volume-backed server: the image is active at the first poll and its Cinder snapshots are reported', async () => {

@@ -149,7 +149,7 @@ describe('run: create', () => {
     assert.equal(outputs()['image-id'], IMAGE_ID);
     assert.match(outputs()['api-requests']!, /^\d+$/);
     assert.equal(errors().length, 1);
-    assert.match(errors()[0]!, new RegExp(`Timed out \\(timeout .*\\) waiting for image ${IMAGE_ID} to become active, .* after the snapshot was requested: it is still queued`));
+    assert.match(errors()[0]!, new RegExp(`Timed out \\(timeout .*\\) waiting for image ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued`));
     assert.match(summary(), /<h2>Snapshot not active<\/h2>/);
     assert.ok(summary().includes(`<td>${IMAGE_ID}</td>`), summary());
     assert.match(summary(), /The snapshot goes on in the cloud/);
