@@ -35126,12 +35126,12 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 /**
  * How long to wait before the next look at something that is still running: half a second at
  * first, so a short job is noticed promptly (benchmarked: with 1 s, detection was most of the
- * action's overhead over the fewest possible requests), then a tenth of the time already spent,
- * so a long one costs few requests and is still noticed within ~10 % of its duration, up to a
- * ceiling.
+ * action's overhead over the fewest possible requests), then 9 % of the time already spent, so
+ * a long one costs few requests and is still noticed within 10 % of its duration (the last
+ * request and the exit come on top of the interval), up to a ceiling.
  */
 function nextPollDelay(elapsedMs, maxMs = 15_000) {
-    return Math.round(Math.min(maxMs, Math.max(500, elapsedMs * 0.1)));
+    return Math.round(Math.min(maxMs, Math.max(500, elapsedMs * 0.09)));
 }
 /**
  * Call `check` until it reports done or `deadline` (epoch ms) passes. The first look is
