@@ -40,15 +40,7 @@ export async function coldStart(
   const proxy = await CountingProxy.start([{ service: 'local', host: '127.0.0.1', port }]);
   try {
     const authUrl = proxy.rewrite(cloud.authUrl);
-    const env = {
-      OS_AUTH_URL: authUrl,
-      OS_USERNAME: cloud.demo.username,
-      OS_PASSWORD: cloud.demo.password,
-      OS_PROJECT_NAME: cloud.demo.projectName,
-      OS_USER_DOMAIN_NAME: 'Default',
-      OS_PROJECT_DOMAIN_NAME: 'Default',
-      OS_REGION_NAME: 'GRA7',
-    };
+    const env = cloud.openrc('GRA7', authUrl);
     const firstRequestMs: number[] = [];
     const totalMs: number[] = [];
     const nodeFloorMs: number[] = [];

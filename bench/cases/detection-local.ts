@@ -53,15 +53,7 @@ function watchJobs(cloud: LocalCloud): Job[] {
 }
 
 async function runOne(cloud: LocalCloud, jobs: Job[], snapshotSeconds: number, script?: string): Promise<DetectionRun> {
-  const env = {
-    OS_AUTH_URL: cloud.authUrl,
-    OS_USERNAME: cloud.demo.username,
-    OS_PASSWORD: cloud.demo.password,
-    OS_PROJECT_NAME: cloud.demo.projectName,
-    OS_USER_DOMAIN_NAME: 'Default',
-    OS_PROJECT_DOMAIN_NAME: 'Default',
-    OS_REGION_NAME: 'GRA7',
-  };
+  const env = cloud.openrc();
   cloud.resetRequests();
   const before = jobs.length;
   const run = await timedRun({ instance: 'web-1', timeout: `${Math.ceil(snapshotSeconds * 3 + 60)}s` }, env, script ? { script } : {});

@@ -78,17 +78,7 @@ export async function pruneLocal(n: number, ways: PruneWay[], log: (s: string) =
   const out: PruneRun[] = [];
   try {
     const server = cloud.addServer({ region: 'GRA7', name: 'web-1' });
-    const env = {
-      OS_AUTH_URL: cloud.authUrl,
-      OS_USERNAME: cloud.demo.username,
-      OS_PASSWORD: cloud.demo.password,
-      OS_PROJECT_NAME: cloud.demo.projectName,
-      OS_USER_DOMAIN_NAME: 'Default',
-      OS_PROJECT_DOMAIN_NAME: 'Default',
-      OS_REGION_NAME: 'GRA7',
-      OS_INTERFACE: 'public',
-      OS_IDENTITY_API_VERSION: '3',
-    };
+    const env = cloud.openrc();
     let round = 0;
     const seed = (): { ids: string[]; ms: number } => {
       const t = now();

@@ -84,3 +84,22 @@ export function createHttp(options: HttpOptions = {}): Got {
   };
   return got.extend(defaults);
 }
+
+/**
+ * Every item of a listing whose pages name the next one: got follows the links. `next` reads
+ * the link of a page (each service puts it elsewhere); undefined on the last page.
+ */
+export function linkedPages<T, Body>(http: Got, url: string, items: (body: Body) => T[], next: (body: Body) => URL | undefined): AsyncIterable<T> {
+  return http.paginate<T, Body>(url, {
+    pagination: {
+      transform: (response) => items(response.body),
+      paginate: ({ response }) => {
+        const link = next(response.body);
+        return link ? { url: link, searchParams: undefined } : false;
+      },
+      backoff: 0,
+      requestLimit: Number.POSITIVE_INFINITY,
+      countLimit: Number.POSITIVE_INFINITY,
+    },
+  });
+}

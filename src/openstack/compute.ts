@@ -21,6 +21,11 @@ interface ServerBody {
   'os-extended-volumes:volumes_attached'?: { id: string }[];
 }
 
+interface ServerPage {
+  servers: ServerBody[];
+  servers_links?: { rel: string; href: string }[];
+}
+
 /** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
 const IMAGE_ID_MICROVERSION = '2.45';
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
@@ -100,11 +105,10 @@ export class Compute {
     }
     const matches: Server[] = [];
     const fragment = literalFragment(nameOrId);
+    // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
     let path: string | undefined = `/servers/detail?limit=1000${fragment ? `&name=${encodeURIComponent(fragment)}` : ''}`;
     while (path) {
-      const body: { servers: ServerBody[]; servers_links?: { rel: string; href: string }[] } = (
-        await this.#request<{ servers: ServerBody[]; servers_links?: { rel: string; href: string }[] }>('GET', path)
-      ).body;
+      const body: ServerPage = (await this.#request<ServerPage>('GET', path)).body;
       matches.push(...body.servers.filter((server) => server.name === nameOrId).map(toServer));
       const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
       path = next ? `/servers/detail${new URL(next).search}` : undefined;

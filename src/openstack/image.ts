@@ -1,4 +1,5 @@
 import type { Got, RequestError } from 'got';
+import { linkedPages } from './client.ts';
 import { ActionError, statusOf } from './errors.ts';
 
 /** A Glance v2 image: base attributes, and custom properties at the top level. */
@@ -64,16 +65,13 @@ export class ImageService {
    */
   list(query: Record<string, string>): AsyncIterable<Image> {
     const search = new URLSearchParams({ limit: String(PAGE_SIZE), ...query });
-    return this.#http.paginate<Image, ImagePage>(`${this.root}/v2/images?${search}`, {
-      pagination: {
-        transform: (response) => response.body.images,
-        // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
-        paginate: ({ response }) => (response.body.next ? { url: new URL(`${this.root}${response.body.next}`), searchParams: undefined } : false),
-        backoff: 0,
-        requestLimit: Number.POSITIVE_INFINITY,
-        countLimit: Number.POSITIVE_INFINITY,
-      },
-    });
+    return linkedPages<Image, ImagePage>(
+      this.#http,
+      `${this.root}/v2/images?${search}`,
+      (page) => page.images,
+      // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
+      (page) => (page.next ? new URL(`${this.root}${page.next}`) : undefined),
+    );
   }
 
   async listAll(query: Record<string, string>): Promise<Image[]> {

@@ -1,4 +1,5 @@
 import type { Got } from 'got';
+import { linkedPages } from './client.ts';
 import { statusOf } from './errors.ts';
 
 /** Catalog types of Cinder v3 (keystoneauth treats volumev3 as an alias of block-storage). */
@@ -32,19 +33,13 @@ export class VolumeService {
   async snapshotIdsOf(volumeIds: readonly string[]): Promise<Set<string>> {
     const ids = new Set<string>();
     for (const volumeId of volumeIds) {
-      const pages = this.#http.paginate<{ id: string }, { snapshots: { id: string }[]; snapshots_links?: { rel: string; href: string }[] }>(
+      const pages = linkedPages<{ id: string }, { snapshots: { id: string }[]; snapshots_links?: { rel: string; href: string }[] }>(
+        this.#http,
         `${this.#endpoint}/snapshots?${new URLSearchParams({ volume_id: volumeId, limit: '1000' })}`,
-        {
-          pagination: {
-            transform: (response) => response.body.snapshots,
-            paginate: ({ response }) => {
-              const next = response.body.snapshots_links?.find((link) => link.rel === 'next')?.href;
-              return next ? { url: new URL(next), searchParams: undefined } : false;
-            },
-            backoff: 0,
-            requestLimit: Number.POSITIVE_INFINITY,
-            countLimit: Number.POSITIVE_INFINITY,
-          },
+        (page) => page.snapshots,
+        (page) => {
+          const next = page.snapshots_links?.find((link) => link.rel === 'next')?.href;
+          return next ? new URL(next) : undefined;
         },
       );
       for await (const snapshot of pages) ids.add(snapshot.id);

@@ -133,15 +133,7 @@ describe('modes', { concurrency: true }, () => {
       const s = await step(
         cloud,
         { instance: server.name },
-        {
-          OS_AUTH_URL: cloud.authUrl,
-          OS_USERNAME: cloud.demo.username,
-          OS_PASSWORD: cloud.demo.password,
-          OS_PROJECT_NAME: cloud.demo.projectName,
-          OS_USER_DOMAIN_NAME: 'Default',
-          OS_PROJECT_DOMAIN_NAME: 'Default',
-          OS_REGION_NAME: 'GRA7',
-        },
+        cloud.openrc(),
       );
       checkCreated(cloud, s, server);
       assert.equal(s.newTokens.length, 1);

@@ -155,7 +155,7 @@ describe('secrets', { concurrency: true }, () => {
       const s = await step(
         cloud,
         { instance: server.name },
-        { OS_AUTH_URL: cloud.authUrl, OS_USERNAME: cloud.demo.username, OS_PASSWORD: cloud.demo.password, OS_PROJECT_NAME: cloud.demo.projectName, OS_REGION_NAME: 'GRA7' },
+        cloud.openrc(),
       );
       assertSuccess(s);
       checkDebugAndMasks(s, 1);

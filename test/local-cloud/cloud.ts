@@ -76,6 +76,21 @@ export class LocalCloud implements AdminHost {
     this.cinderRegions = [...world.regions.values()].filter((r) => r.hasCinder).map((r) => r.name);
   }
 
+  /** The demo user's credentials as an OpenStack RC file exports them, for a client of this cloud. */
+  openrc(region = 'GRA7', authUrl = this.authUrl): Record<string, string> {
+    return {
+      OS_AUTH_URL: authUrl,
+      OS_IDENTITY_API_VERSION: '3',
+      OS_USERNAME: this.demo.username,
+      OS_PASSWORD: this.demo.password,
+      OS_PROJECT_NAME: this.demo.projectName,
+      OS_USER_DOMAIN_NAME: 'Default',
+      OS_PROJECT_DOMAIN_NAME: 'Default',
+      OS_REGION_NAME: region,
+      OS_INTERFACE: 'public',
+    };
+  }
+
   static async start(opts: LocalCloudOptions = {}): Promise<LocalCloud> {
     const world = new World(opts);
     const t0 = performance.now();
