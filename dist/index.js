@@ -30175,7 +30175,7 @@ module.exports = {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var node_http__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7067);
 /* harmony import */ var node_http__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_http__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(881);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1474);
 
 
 // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does.
@@ -30188,7 +30188,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 881:
+/***/ 1474:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33173,6 +33173,7 @@ const Input = {
     KeepYearly: 'keep-yearly',
     IncludeUnmanaged: 'include-unmanaged',
     DryRun: 'dry-run',
+    DeleteInUse: 'delete-in-use',
     MaxDeletes: 'max-deletes',
     Concurrency: 'concurrency',
     RateLimit: 'rate-limit',
@@ -33189,6 +33190,7 @@ const Output = {
     Duration: 'duration-seconds',
     DeletedImageIds: 'deleted-image-ids',
     DeletedCount: 'deleted-count',
+    PlannedImageIds: 'planned-image-ids',
     KeptImageIds: 'kept-image-ids',
     ApiRequests: 'api-requests',
 };
@@ -33200,6 +33202,71 @@ const Property = {
     RequestId: 'snapshot_request_id',
 };
 const MANAGED_BY = 'openstack-snapshot-action';
+
+;// CONCATENATED MODULE: ./src/log.ts
+
+/**
+ * A message fit for the log: built with `t`, which treats every interpolated value as data.
+ * The sinks below take only this type, so no text from the cloud or a user reaches the runner
+ * without passing through `neutralise` (the compiler refuses a plain string).
+ */
+class Text {
+    #value;
+    constructor(value) {
+        this.#value = value;
+    }
+    static of(value) {
+        return new Text(value);
+    }
+    toString() {
+        return this.#value;
+    }
+}
+/**
+ * Characters that would let data end a log line or hide what it says: line breaks (the runner
+ * also ends a line at a lone \r, and .NET at U+2028/2029), other controls, and the bidi overrides
+ * that reorder what a reader sees.
+ */
+const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED = { '\n': '\\n', '\r': '\\r' };
+/**
+ * Data as it may stand in a log line, an annotation or an output: no line breaks or controls
+ * (shown escaped, as JSON would), and no legacy `##[command]` prefix, which the runner reads
+ * anywhere in a line. A new line is the only way to start a `::command::`, so none can be forged.
+ */
+function neutralise(value) {
+    return value
+        .replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+        .replace(/##\[/g, '#\\u0023[');
+}
+function fragment(value) {
+    if (value instanceof Text)
+        return value.toString();
+    if (value instanceof Error)
+        return neutralise(value.message);
+    return neutralise(String(value));
+}
+/** Tagged template: the literal parts are the action's words, every `${value}` is data. */
+function t(strings, ...values) {
+    return Text.of(strings.reduce((out, literal, i) => out + literal + (i < values.length ? fragment(values[i]) : ''), ''));
+}
+/** Several messages as one, `separator` between them (the action's words, not data). */
+function join(parts, separator) {
+    return Text.of(parts.map(String).join(separator));
+}
+/** A line that starts like a workflow command (only the action's own words could) is shown, not run. */
+const line = (message) => String(message).replace(/^(\s*)::/gm, '$1\\::');
+/** The only way the action writes to the runner's log. */
+const log = {
+    info: (message) => info(line(message)),
+    notice: (message, properties) => notice(line(message), properties),
+    warning: (message, properties) => warning(line(message), properties),
+    fail: (message) => setFailed(line(message)),
+    /** Debug lines from the OpenStack layer (URLs, statuses, error codes) are data as a whole. */
+    debug: (raw) => core_debug(neutralise(raw)),
+    /** Outputs are data for later steps: one line each, whatever the cloud put in a name. */
+    output: (name, value) => setOutput(name, neutralise(value)),
+};
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
@@ -35055,6 +35122,10 @@ function codeOf(error) {
 /** A failure the user can act on: the message says what happened and what to do. */
 class ActionError extends Error {
     name = 'ActionError';
+}
+/** The cloud has no such resource (a server of that name or ID). */
+class NotFoundError extends ActionError {
+    name = 'NotFoundError';
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -46474,6 +46545,10 @@ function volumeSnapshotIds(image) {
         return [];
     }
 }
+const nextLink = (links) => {
+    const next = links?.find((link) => link.rel === 'next')?.href;
+    return next ? new URL(next) : undefined;
+};
 class VolumeService {
     #http;
     #endpoint;
@@ -46485,14 +46560,31 @@ class VolumeService {
     async snapshotIdsOf(volumeIds) {
         const ids = new Set();
         for (const volumeId of volumeIds) {
-            const pages = linkedPages(this.#http, `${this.#endpoint}/snapshots?${new URLSearchParams({ volume_id: volumeId, limit: '1000' })}`, (page) => page.snapshots, (page) => {
-                const next = page.snapshots_links?.find((link) => link.rel === 'next')?.href;
-                return next ? new URL(next) : undefined;
-            });
+            const pages = linkedPages(this.#http, `${this.#endpoint}/snapshots?${new URLSearchParams({ volume_id: volumeId, limit: '1000' })}`, (page) => page.snapshots, (page) => nextLink(page.snapshots_links));
             for await (const snapshot of pages)
                 ids.add(snapshot.id);
         }
         return ids;
+    }
+    /** The snapshot, or undefined when Cinder has none of that ID (in this project). */
+    async getSnapshot(id) {
+        try {
+            const body = (await this.#http(`${this.#endpoint}/snapshots/${encodeURIComponent(id)}`)).body.snapshot;
+            return { id: body.id, name: body.name, status: body.status, volumeId: body.volume_id, projectId: body['os-extended-snapshot-attributes:project_id'] };
+        }
+        catch (error) {
+            if (statusOf(error) === 404)
+                return undefined;
+            throw error;
+        }
+    }
+    /** Every volume of the project (Cinder lets no user filter on snapshot_id, so the caller does). */
+    async volumes() {
+        const volumes = [];
+        const pages = linkedPages(this.#http, `${this.#endpoint}/volumes/detail?limit=1000`, (page) => page.volumes, (page) => nextLink(page.volumes_links));
+        for await (const v of pages)
+            volumes.push({ id: v.id, snapshotId: v.snapshot_id ?? null, serverIds: (v.attachments ?? []).flatMap((a) => (a.server_id ? [a.server_id] : [])) });
+        return volumes;
     }
     /** Delete a volume snapshot; 'missing' when it was already gone. */
     async deleteSnapshot(id) {
@@ -52270,9 +52362,147 @@ function hasWildcard(glob) {
     return /[*?]/.test(glob);
 }
 
+;// CONCATENATED MODULE: ./src/openstack/compute.ts
+
+/** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
+const IMAGE_ID_MICROVERSION = '2.45';
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+/** An OpenStack resource ID (Nova and Glance accept the hyphens left out). */
+const isUuid = (value) => UUID.test(value);
+/** Characters that mean something to Nova's name filter: a regex on MySQL/PostgreSQL, LIKE elsewhere. */
+const FILTER_SPECIAL = /[\\^$.|?*+()[\]{}%_]/;
+function toServer(body) {
+    return {
+        id: body.id,
+        name: body.name,
+        status: body.status,
+        taskState: body['OS-EXT-STS:task_state'] ?? null,
+        // Nova shows "" (not an image reference) for a server booted from a volume.
+        volumeBacked: !body.image || (typeof body.image === 'object' && !body.image.id),
+        volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
+        imageId: typeof body.image === 'object' && body.image ? body.image.id : undefined,
+    };
+}
+/**
+ * The longest run of the name that every backend of Nova's `?name=` filter reads literally: the
+ * filter then returns a superset of the exact matches whatever the database, and the exact match
+ * is made here.
+ */
+function literalFragment(name) {
+    return name.split(FILTER_SPECIAL).reduce((longest, part) => (part.length > longest.length ? part : longest), '');
+}
+class Compute {
+    #http;
+    #endpoint;
+    /** Learnt from the first 406: an old Nova (OVH still has some at 2.38) gets no microversion. */
+    #microversion = IMAGE_ID_MICROVERSION;
+    constructor(http, endpoint) {
+        this.#http = http;
+        this.#endpoint = endpoint;
+    }
+    get microversion() {
+        return this.#microversion ?? '2.1';
+    }
+    async #request(method, path, json, options = {}) {
+        const send = () => this.#http(`${this.#endpoint}${path}`, {
+            method,
+            json,
+            headers: this.#microversion ? { 'openstack-api-version': `compute ${this.#microversion}` } : {},
+            ...options,
+        });
+        try {
+            return await send();
+        }
+        catch (error) {
+            // Nova refuses an unknown microversion with 406 before acting: fall back to the base version once.
+            if (statusOf(error) === 406 && this.#microversion) {
+                this.#microversion = undefined;
+                return await send();
+            }
+            throw error;
+        }
+    }
+    async getServer(id, signal) {
+        try {
+            return toServer((await this.#request('GET', `/servers/${encodeURIComponent(id)}`, undefined, { signal })).body.server);
+        }
+        catch (error) {
+            if (statusOf(error) === 404)
+                return undefined;
+            throw error;
+        }
+    }
+    /** Every server of the project that Nova's `query` matches (a superset: callers check exactly), page after page. */
+    async *servers(query = {}) {
+        // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
+        let path = `/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`;
+        while (path) {
+            const body = (await this.#request('GET', path)).body;
+            yield* body.servers.map(toServer);
+            const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
+            path = next ? `/servers/detail${new URL(next).search}` : undefined;
+        }
+    }
+    /** The one server whose ID or exact name is `nameOrId`. */
+    async findServer(nameOrId, region) {
+        if (isUuid(nameOrId)) {
+            const server = await this.getServer(nameOrId);
+            if (server)
+                return server;
+        }
+        const matches = [];
+        const fragment = literalFragment(nameOrId);
+        for await (const server of this.servers(fragment ? { name: fragment } : {}))
+            if (server.name === nameOrId)
+                matches.push(server);
+        if (matches.length === 1)
+            return matches[0];
+        if (matches.length === 0) {
+            throw new NotFoundError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
+        }
+        throw new ActionError(`${matches.length} servers are named "${nameOrId}" in region ${region} (${matches.map((server) => server.id).join(', ')}): set the instance input to the ID of the one to snapshot`);
+    }
+    /**
+     * Nova's createImage. Sent once unless the failure proves Nova never acted on it: connection
+     * refused or a name that did not resolve, and 429, which a rate limiter answers before Nova
+     * sees the request. Anything else is left to the caller, which knows how to look for an image
+     * an ambiguous failure may have created.
+     */
+    async createImage(serverId, name, metadata, timeoutMs) {
+        const response = await this.#request('POST', `/servers/${encodeURIComponent(serverId)}/action`, { createImage: { name, metadata } }, {
+            timeout: { request: timeoutMs },
+            retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
+        });
+        const body = response.body;
+        const fromBody = typeof body === 'object' && body ? body.image_id : undefined;
+        const fromLocation = response.headers.location?.split('/').pop();
+        const imageId = fromBody ?? fromLocation;
+        if (!imageId)
+            throw new ActionError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
+        return imageId;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/openstack/image.ts
 
 
+
+
+/**
+ * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
+ * anyone's to edit in the project, so an image is one instance's only when every one names it.
+ */
+function recordedInstances(image) {
+    return [...new Set([image[Property.InstanceId], image.instance_uuid].filter((id) => typeof id === 'string' && id !== ''))];
+}
+const isManaged = (image) => image[Property.ManagedBy] === MANAGED_BY;
+/**
+ * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
+ * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
+ */
+function isInstanceSnapshot(image) {
+    return image.image_type === 'snapshot' || isManaged(image) || (String(image.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds(image).length > 0);
+}
 /** Glance's own page cap (api_limit_max): the fewest pages for a long listing. */
 const PAGE_SIZE = 1000;
 /**
@@ -52471,40 +52701,143 @@ function describePolicy(p) {
 
 ;// CONCATENATED MODULE: ./src/modes/deletion.ts
 
-
 /**
- * Delete a snapshot image, then the Cinder snapshots a volume-backed one stands on (Glance does
- * not know them, so deleting the image alone leaves them billed). The image goes first: if it
- * cannot be deleted, its volume snapshots must stay for it to remain usable.
+ * Delete a snapshot image, then the Cinder snapshots Nova made for it (Glance does not know them,
+ * so deleting the image alone leaves them billed). The image goes first: if it cannot be deleted,
+ * its volume snapshots must stay for it to remain usable. Under dry run nothing is sent.
  */
-async function deleteSnapshot(cloud, image, dryRun) {
-    const label = `${image.id} (${image.name ?? 'no name'})`;
-    const snapshotIds = volumeSnapshotIds(image);
+async function deleteSnapshot(cloud, { image, volumeSnapshots: snapshots }, dryRun) {
+    const label = t `${image.id} "${image.name ?? ''}"`;
+    const kept = snapshots.filter((s) => s.keep).map((s) => ({ id: s.id, outcome: 'kept', reason: s.keep }));
+    for (const s of kept)
+        log.warning(t `Volume snapshot ${s.id} named by image ${label} is left alone: ${s.reason}`);
+    const doomed = snapshots.filter((s) => !s.keep).map((s) => s.id);
     if (dryRun) {
-        info(`Dry run: would delete image ${label}${snapshotIds.length ? ` and volume snapshots ${snapshotIds.join(', ')}` : ''}`);
-        return { image, outcome: 'would-delete', volumeSnapshots: snapshotIds.map((id) => ({ id, outcome: 'would-delete' })) };
+        log.info(t `Dry run: would delete image ${label}${doomed.length ? t ` and volume snapshots ${doomed.join(', ')}` : ''}`);
+        return { image, outcome: 'would-delete', volumeSnapshots: [...doomed.map((id) => ({ id, outcome: 'would-delete' })), ...kept] };
     }
     const outcome = await (await cloud.images()).delete(image);
-    info(outcome === 'deleted' ? `Deleted image ${label}` : `Image ${label} was already gone`);
+    log.info(outcome === 'deleted' ? t `Deleted image ${label}` : t `Image ${label} was already gone`);
     const volumeSnapshots = [];
-    if (snapshotIds.length) {
-        const volumes = await cloud.volumes().catch((error) => error);
-        for (const id of snapshotIds) {
+    if (doomed.length) {
+        const volumes = await cloud.volumes();
+        for (const id of doomed) {
             try {
-                if (volumes instanceof Error)
-                    throw volumes;
                 const result = await volumes.deleteSnapshot(id);
-                info(result === 'deleted' ? `Deleted volume snapshot ${id} of image ${image.id}` : `Volume snapshot ${id} of image ${image.id} was already gone`);
+                log.info(result === 'deleted' ? t `Deleted volume snapshot ${id} of image ${image.id}` : t `Volume snapshot ${id} of image ${image.id} was already gone`);
                 volumeSnapshots.push({ id, outcome: result });
             }
             catch (error) {
-                const message = error.message;
-                warning(`Could not delete volume snapshot ${id} of image ${image.id}: ${message}. Delete it with: openstack volume snapshot delete ${id}`);
-                volumeSnapshots.push({ id, outcome: 'failed', error: message });
+                log.warning(t `Could not delete volume snapshot ${id} of image ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
+                volumeSnapshots.push({ id, outcome: 'failed', reason: String(error.message) });
             }
         }
     }
-    return { image, outcome, volumeSnapshots };
+    return { image, outcome, volumeSnapshots: [...volumeSnapshots, ...kept] };
+}
+
+;// CONCATENATED MODULE: ./src/modes/safety.ts
+
+
+/** Why no run may delete this image, whatever the inputs say; undefined when it may. */
+function refusal(image, projectId) {
+    if (image.owner !== projectId)
+        return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
+    if (!isInstanceSnapshot(image))
+        return 'it is not an instance snapshot (no image_type=snapshot, no volume-backed block_device_mapping, not made by this action)';
+    if (image.protected)
+        return `it is protected (unprotect it first with: openstack image set --unprotected ${image.id}, if it really should go)`;
+    return undefined;
+}
+/** The image is a snapshot of this instance (and of no other), by its properties or, volume-backed and unmarked, by its Cinder snapshots. */
+function ofInstance(image, instanceId, snapshotsOfInstance) {
+    const recorded = recordedInstances(image);
+    if (recorded.length)
+        return recorded.every((id) => id === instanceId);
+    const ids = volumeSnapshotIds(image);
+    return ids.length > 0 && ids.every((id) => snapshotsOfInstance.has(id));
+}
+const safety_group = (pairs) => {
+    const map = new Map();
+    for (const [key, value] of pairs)
+        map.set(key, [...(map.get(key) ?? []), value]);
+    return map;
+};
+/**
+ * What still uses the candidates, looked up once for the whole batch: the servers booted from an
+ * image (Nova lists a project's servers with their image), and for volume-backed snapshots the
+ * volumes made from their Cinder snapshots and the other images that name those snapshots.
+ * Only reads: a dry run makes the same checks.
+ */
+async function plan(cloud, candidates, options = {}) {
+    if (!candidates.length)
+        return { planned: [], held: [] };
+    const compute = await cloud.compute();
+    const servers = [];
+    for await (const server of compute.servers())
+        if (server.imageId)
+            servers.push([server.imageId, `${server.name} (${server.id})`]);
+    const bootedFrom = safety_group(servers);
+    const volumeBacked = candidates.some((image) => volumeSnapshotIds(image).length);
+    // Without Cinder (not in this region's catalog) nothing can be checked, so no volume snapshot is deleted.
+    const volumes = volumeBacked ? await cloud.volumes().catch((error) => error) : undefined;
+    const allVolumes = volumes && !(volumes instanceof Error) ? await volumes.volumes() : [];
+    const madeFrom = safety_group(allVolumes.flatMap((v) => (v.snapshotId ? [[v.snapshotId, v.id]] : [])));
+    const volumeById = new Map(allVolumes.map((v) => [v.id, v]));
+    const doomed = new Set(candidates.map((image) => image.id));
+    const projectId = await cloud.projectId();
+    const naming = [];
+    if (volumeBacked) {
+        for await (const other of (await cloud.images()).list({ owner: projectId })) {
+            if (!doomed.has(other.id))
+                naming.push(...volumeSnapshotIds(other).map((id) => [id, other.id]));
+        }
+    }
+    const namedBy = safety_group(naming);
+    const planned = [];
+    const held = [];
+    for (const image of candidates) {
+        const snapshotIds = volumeSnapshotIds(image);
+        const uses = [
+            ...(bootedFrom.get(image.id) ?? []).map((server) => `server ${server} was booted from it`),
+            ...snapshotIds.flatMap((id) => (madeFrom.get(id) ?? []).map((volume) => `volume ${volume} was created from its volume snapshot ${id}`)),
+        ];
+        if (uses.length && !options.allowInUse) {
+            held.push({ image, reason: `in use: ${uses.join('; ')}` });
+            continue;
+        }
+        const instances = recordedInstances(image);
+        const owner = instances.length ? instances : options.instanceId ? [options.instanceId] : [];
+        const volumeSnapshots = [];
+        for (const id of snapshotIds) {
+            if (volumes instanceof Error) {
+                volumeSnapshots.push({ id, keep: `Cinder cannot be reached: ${volumes.message}` });
+                continue;
+            }
+            const snapshot = await volumes.getSnapshot(id);
+            const volume = snapshot && volumeById.get(snapshot.volumeId);
+            const keep = () => {
+                if (!snapshot)
+                    return undefined; // gone already (or not this project's to see): nothing to send
+                if (snapshot.projectId && snapshot.projectId !== projectId)
+                    return `it belongs to project ${snapshot.projectId}`;
+                if (snapshot.name !== `snapshot for ${image.name}`)
+                    return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
+                if (volume?.serverIds.length && owner.length && !volume.serverIds.some((server) => owner.includes(server))) {
+                    return `it is a snapshot of volume ${volume.id}, attached to server ${volume.serverIds.join(', ')}, not to the image's instance`;
+                }
+                if (madeFrom.has(id))
+                    return `volume ${madeFrom.get(id).join(', ')} was created from it`;
+                if (namedBy.has(id))
+                    return `image ${namedBy.get(id).join(', ')} still names it`;
+                return undefined;
+            };
+            const reason = keep();
+            volumeSnapshots.push({ id, ...(reason ? { keep: reason } : {}) });
+        }
+        planned.push({ image, volumeSnapshots });
+    }
+    return { planned, held };
 }
 
 ;// CONCATENATED MODULE: ./src/modes/prune.ts
@@ -52517,7 +52850,8 @@ async function deleteSnapshot(cloud, image, dryRun) {
 
 
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+
 /**
  * The Glance queries whose union is the scope. Each is a server-side filter that can only
  * narrow: the owner is always this project, and only active images are listed (a snapshot
@@ -52559,8 +52893,8 @@ async function resolveInstance(cloud, settings) {
     }
     catch (error) {
         // The snapshots of a deleted server are still worth pruning: its ID still names them.
-        if (UUID.test(settings.instance)) {
-            info(`Server ${settings.instance} is not found; pruning the snapshots that name it`);
+        if (error instanceof NotFoundError && isUuid(settings.instance)) {
+            log.info(t `Server ${settings.instance} is not found; pruning the snapshots that name it`);
             return { id: settings.instance };
         }
         throw error;
@@ -52585,30 +52919,44 @@ async function prune(cloud, settings, server, justCreated) {
                 inScope.set(image.id, image);
         }
     }
+    const policy = describePolicy(options.policy);
+    const result = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
     if (justCreated && !inScope.has(justCreated)) {
-        warning(`The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
-        return { mode: 'prune', policy: describePolicy(options.policy), dryRun: options.dryRun, decisions: [], images: inScope, deletions: [], failures: [], refused: 'the new snapshot was not listed' };
+        log.warning(t `The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
+        return { ...result, refused: 'the new snapshot was not listed' };
     }
-    const decisions = decide([...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: new Date(image.created_at), protected: image.protected })), options.policy, new Date());
-    const doomed = decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id));
-    const result = { mode: 'prune', policy: describePolicy(options.policy), dryRun: options.dryRun, decisions, images: inScope, deletions: [], failures: [] };
-    info(`${inScope.size} snapshot(s) in scope; policy ${result.policy} keeps ${decisions.length - doomed.length} and deletes ${doomed.length}`);
-    if (doomed.length > options.maxDeletes) {
-        result.refused = `the policy would delete ${doomed.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
+    result.decisions = decide([...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: new Date(image.created_at), protected: image.protected })), options.policy, new Date());
+    const chosen = result.decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id));
+    // The listing's filters can be fooled by anyone's properties: every image is checked again on its own.
+    const projectId = await cloud.projectId();
+    const refused = chosen.flatMap((image) => {
+        const other = instance.id && recordedInstances(image).find((id) => id !== instance.id);
+        const reason = other ? `it also records instance ${other}` : refusal(image, projectId);
+        return reason ? [{ image, reason }] : [];
+    });
+    const refusedIds = new Set(refused.map((r) => r.image.id));
+    const { planned, held } = await plan(cloud, chosen.filter((image) => !refusedIds.has(image.id)), { instanceId: instance.id });
+    result.held = [...refused, ...held];
+    for (const { image, reason } of result.held)
+        log.info(t `Keeping ${image.id} "${image.name ?? ''}": ${reason}`);
+    const alsoKept = result.held.length ? `; ${result.held.length} more that it would delete are kept (in use, or not deletable)` : '';
+    log.info(t `${inScope.size} snapshot(s) in scope; policy ${policy} keeps ${result.decisions.length - chosen.length} and deletes ${planned.length}${alsoKept}`);
+    if (planned.length > options.maxDeletes) {
+        result.refused = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
         return result;
     }
-    await pMap(doomed, async (image) => {
+    await pMap(planned, async (item) => {
         try {
-            result.deletions.push(await deleteSnapshot(cloud, image, options.dryRun));
+            result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
         }
         catch (error) {
-            const message = error instanceof ActionError ? error.message : `deleting image ${image.id} failed: ${error.message}`;
-            warning(message);
-            result.failures.push({ image, error: message });
+            const message = error instanceof ActionError ? error.message : `deleting image ${item.image.id} failed: ${error.message}`;
+            log.warning(t `${message}`);
+            result.failures.push({ image: item.image, error: message });
         }
     }, { concurrency: options.concurrency });
-    if (options.dryRun)
-        notice(`Dry run: ${doomed.length} snapshot(s) would be deleted, ${decisions.length - doomed.length} kept`, { title: 'openstack-snapshot-action' });
+    if (settings.dryRun)
+        log.notice(t `Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, { title: 'openstack-snapshot-action' });
     return result;
 }
 
@@ -52646,7 +52994,7 @@ async function untilSnapshottable(compute, server, deadline, stale = false) {
         throw unsnapshottable(server);
     }
     if (!stale)
-        info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
+        log.info(t `Server ${server.name} is ${server.status}${server.taskState ? t ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
     let seen = server;
     const outcome = await poll(async () => {
         const look = await beforeDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline);
@@ -52705,16 +53053,16 @@ async function createOnce(compute, images, server, name, metadata, deadline) {
             if (attempt >= MAX_CREATE_ATTEMPTS || Date.now() >= deadline)
                 throw error;
             if (statusOf(error) === 409) {
-                info(`Nova answered 409 (${error.message}); waiting for the server to be free`);
+                log.info(t `Nova answered 409 (${error.message}); waiting for the server to be free`);
                 current = await untilSnapshottable(compute, current, deadline, true);
                 continue;
             }
             if (notExecuted(error))
                 throw error;
-            warning(`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}); looking for the image it may have made`);
+            log.warning(t `createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}); looking for the image it may have made`);
             const found = await settle(compute, images, current, requestId);
             if (found) {
-                info(`The snapshot was made after all: image ${found.id}`);
+                log.info(t `The snapshot was made after all: image ${found.id}`);
                 return found.id;
             }
             current = await untilSnapshottable(compute, current, deadline, true);
@@ -52738,8 +53086,10 @@ async function create_create(cloud, settings) {
     const compute = await cloud.compute();
     const images = await cloud.images();
     let server = await compute.findServer(settings.instance, settings.region);
-    info(`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
-    server = await untilSnapshottable(compute, server, deadline);
+    log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
+    // A dry run waits for nothing: it says what it would wait for.
+    if (!settings.dryRun || !busy(server))
+        server = await untilSnapshottable(compute, server, deadline);
     const template = settings.snapshotName ?? DEFAULT_NAME_TEMPLATE;
     const p = settings.provenance;
     const name = renderName(template, {
@@ -52764,9 +53114,11 @@ async function create_create(cloud, settings) {
         [Property.InstanceName]: server.name.slice(0, 255),
         [Property.RequestId]: (0,external_node_crypto_.randomUUID)(),
     };
+    if (settings.dryRun)
+        return dryRun(cloud, settings, server, name, template);
     const started = Date.now();
     const imageId = await createOnce(compute, images, server, name, metadata, deadline);
-    info(`Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
+    log.info(t `Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
     let image;
     let polls = 1;
     try {
@@ -52782,6 +53134,7 @@ async function create_create(cloud, settings) {
     }
     const result = {
         mode: 'create',
+        dryRun: false,
         server,
         image: { id: imageId, name, status: image?.status ?? 'unknown', size: image?.size ?? null },
         volumeSnapshotIds: image ? volumeSnapshotIds(image) : [],
@@ -52789,15 +53142,30 @@ async function create_create(cloud, settings) {
         polls,
     };
     if (settings.prune) {
-        // Only after the snapshot is active (untilActive threw otherwise), and only within what this template names.
-        const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
+        // Only after the snapshot is active (untilActive threw otherwise).
         try {
-            result.prune = await prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, imageId);
+            result.prune = await pruneAfter(cloud, settings, server, template, imageId);
         }
         catch (error) {
             // The snapshot stands: its outputs are still written, and the step fails for the prune.
             result.pruneError = error.message;
         }
+    }
+    return result;
+}
+/** The prune after a create covers only what this template names, for this server. */
+function pruneAfter(cloud, settings, server, template, justCreated) {
+    const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
+    return prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, justCreated);
+}
+/** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
+async function dryRun(cloud, settings, server, name, template) {
+    log.info(t `Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t `, once it is no longer ${server.taskState ?? server.status}` : ''}`);
+    const result = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0 };
+    if (settings.prune) {
+        // The real run also counts the new snapshot, so it may delete one more than this plan.
+        log.info(t `Dry run: the prune after it, planned over the snapshots there are now`);
+        result.prune = await pruneAfter(cloud, settings, server, template);
     }
     return result;
 }
@@ -52813,7 +53181,7 @@ async function untilActive(images, compute, server, imageId, started, deadline, 
         last = image;
         const status = image?.status ?? 'gone';
         if (status !== lastStatus) {
-            info(`[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
+            log.info(t `[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
             lastStatus = status;
         }
         return { done: !image || image.status === 'active' || DEAD.has(image.status), value: image };
@@ -52848,161 +53216,73 @@ class SnapshotError extends ActionError {
 
 
 
+/** How long Glance is given to stop showing an image it deleted (it deletes at once; a store may take a moment). */
+const CONFIRM_MS = 10_000;
+async function instanceOf(cloud, settings) {
+    if (!settings.instance)
+        return undefined;
+    const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
+    const snapshots = server.volumeIds.length ? await (await cloud.volumes()).snapshotIdsOf(server.volumeIds) : new Set();
+    return { server, snapshots };
+}
 /** The one image named exactly `name` in this project, optionally only the instance's snapshots. */
-async function byName(cloud, settings) {
+async function byName(cloud, name, instance) {
     const images = await cloud.images();
-    const name = settings.snapshotName;
     let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
-    if (settings.instance) {
-        const server = await (await cloud.compute()).findServer(settings.instance, settings.region).catch(() => undefined);
-        const ids = new Set([settings.instance, server?.id].filter(Boolean));
-        matches = matches.filter((image) => ids.has(String(image[Property.InstanceId] ?? image.instance_uuid ?? '')));
-    }
+    if (instance)
+        matches = matches.filter((image) => ofInstance(image, instance.server.id, instance.snapshots));
     if (matches.length > 1) {
-        throw new ActionError(`${matches.length} images are named "${name}"${settings.instance ? ` for instance ${settings.instance}` : ''}: ` +
+        throw new ActionError(`${matches.length} images are named "${name}"${instance ? ` for instance ${instance.server.name}` : ''}: ` +
             `${matches.map((image) => `${image.id} (created ${image.created_at})`).join(', ')}. Set image-id to the one to delete`);
     }
     return matches[0];
 }
-async function deleteMode(cloud, settings) {
+/** After the DELETE: Glance no longer shows the image, or says it is on its way out. Briefly: it deletes at once. */
+async function confirmGone(cloud, image, answered) {
     const images = await cloud.images();
-    const image = settings.imageId ? await images.get(settings.imageId) : await byName(cloud, settings);
-    if (!image) {
-        const what = settings.imageId ? `Image ${settings.imageId}` : `No image named "${settings.snapshotName}"${settings.instance ? ` for instance ${settings.instance}` : ''}`;
-        if (settings.imageId) {
-            notice(`${what} is already gone: nothing to delete`);
-            return { mode: 'delete', deletions: [], missing: settings.imageId };
-        }
-        if (settings.ignoreMissing) {
-            notice(`${what} in region ${settings.region}: nothing to delete (ignore-missing)`);
-            return { mode: 'delete', deletions: [], missing: settings.snapshotName };
-        }
-        throw new ActionError(`${what} in region ${settings.region}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
-    }
-    if (image.protected) {
-        throw new ActionError(`Image ${image.id} (${image.name}) is protected, so it is not deleted. Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`);
-    }
-    const deletion = await deleteSnapshot(cloud, image, false);
-    // Glance deletes at once; this confirms it (and waits where a store deletes later).
-    const gone = await poll(async () => {
+    const until = Date.now() + CONFIRM_MS;
+    for (;;) {
         const now = await images.get(image.id);
-        return { done: !now || now.status === 'deleted' || now.status === 'pending_delete', value: now };
-    }, Date.now() + settings.timeoutMs);
-    if (!gone.done)
-        throw new ActionError(`Image ${image.id} was deleted but is still listed as ${gone.last?.status}; check it with: openstack image show ${image.id}`);
-    return { mode: 'delete', deletions: [deletion] };
+        if (!now || now.status === 'deleted' || now.status === 'pending_delete')
+            return;
+        if (Date.now() >= until) {
+            throw new ActionError(`Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
+                `still shows it as ${now.status}; check it with: openstack image show ${image.id}`);
+        }
+        await (0,promises_namespaceObject.setTimeout)(500);
+    }
 }
-
-;// CONCATENATED MODULE: ./src/openstack/compute.ts
-
-/** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
-const IMAGE_ID_MICROVERSION = '2.45';
-const compute_UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-/** Characters that mean something to Nova's name filter: a regex on MySQL/PostgreSQL, LIKE elsewhere. */
-const FILTER_SPECIAL = /[\\^$.|?*+()[\]{}%_]/;
-function toServer(body) {
-    return {
-        id: body.id,
-        name: body.name,
-        status: body.status,
-        taskState: body['OS-EXT-STS:task_state'] ?? null,
-        // Nova shows "" (not an image reference) for a server booted from a volume.
-        volumeBacked: !body.image || (typeof body.image === 'object' && !body.image.id),
-        volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
-    };
-}
-/**
- * The longest run of the name that every backend of Nova's `?name=` filter reads literally: the
- * filter then returns a superset of the exact matches whatever the database, and the exact match
- * is made here.
- */
-function literalFragment(name) {
-    return name.split(FILTER_SPECIAL).reduce((longest, part) => (part.length > longest.length ? part : longest), '');
-}
-class Compute {
-    #http;
-    #endpoint;
-    /** Learnt from the first 406: an old Nova (OVH still has some at 2.38) gets no microversion. */
-    #microversion = IMAGE_ID_MICROVERSION;
-    constructor(http, endpoint) {
-        this.#http = http;
-        this.#endpoint = endpoint;
+async function deleteMode(cloud, settings) {
+    const dryRun = settings.dryRun;
+    const instance = await instanceOf(cloud, settings);
+    const image = settings.imageId ? await (await cloud.images()).get(settings.imageId) : await byName(cloud, settings.snapshotName, instance);
+    if (!image) {
+        if (settings.imageId) {
+            log.notice(t `Image ${settings.imageId} is already gone: nothing to delete`);
+            return { mode: 'delete', dryRun, deletions: [], missing: settings.imageId };
+        }
+        const what = `No image named "${settings.snapshotName}"${instance ? ` for instance ${instance.server.name}` : ''} in region ${settings.region}`;
+        if (settings.ignoreMissing) {
+            log.notice(t `${what}: nothing to delete (ignore-missing)`);
+            return { mode: 'delete', dryRun, deletions: [], missing: settings.snapshotName };
+        }
+        throw new ActionError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
     }
-    get microversion() {
-        return this.#microversion ?? '2.1';
+    const refuse = (why) => new ActionError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
+    const refused = refusal(image, await cloud.projectId());
+    if (refused)
+        throw refuse(refused);
+    if (instance && !ofInstance(image, instance.server.id, instance.snapshots)) {
+        const recorded = recordedInstances(image);
+        throw refuse(`it is not a snapshot of instance ${instance.server.name} (${instance.server.id}); it records ${recorded.join(' and ') || 'no instance'}`);
     }
-    async #request(method, path, json, options = {}) {
-        const send = () => this.#http(`${this.#endpoint}${path}`, {
-            method,
-            json,
-            headers: this.#microversion ? { 'openstack-api-version': `compute ${this.#microversion}` } : {},
-            ...options,
-        });
-        try {
-            return await send();
-        }
-        catch (error) {
-            // Nova refuses an unknown microversion with 406 before acting: fall back to the base version once.
-            if (statusOf(error) === 406 && this.#microversion) {
-                this.#microversion = undefined;
-                return await send();
-            }
-            throw error;
-        }
-    }
-    async getServer(id, signal) {
-        try {
-            return toServer((await this.#request('GET', `/servers/${encodeURIComponent(id)}`, undefined, { signal })).body.server);
-        }
-        catch (error) {
-            if (statusOf(error) === 404)
-                return undefined;
-            throw error;
-        }
-    }
-    /** The one server whose ID or exact name is `nameOrId`. */
-    async findServer(nameOrId, region) {
-        if (compute_UUID.test(nameOrId)) {
-            const server = await this.getServer(nameOrId);
-            if (server)
-                return server;
-        }
-        const matches = [];
-        const fragment = literalFragment(nameOrId);
-        // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
-        let path = `/servers/detail?limit=1000${fragment ? `&name=${encodeURIComponent(fragment)}` : ''}`;
-        while (path) {
-            const body = (await this.#request('GET', path)).body;
-            matches.push(...body.servers.filter((server) => server.name === nameOrId).map(toServer));
-            const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
-            path = next ? `/servers/detail${new URL(next).search}` : undefined;
-        }
-        if (matches.length === 1)
-            return matches[0];
-        if (matches.length === 0) {
-            throw new ActionError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
-        }
-        throw new ActionError(`${matches.length} servers are named "${nameOrId}" in region ${region} (${matches.map((server) => server.id).join(', ')}): set the instance input to the ID of the one to snapshot`);
-    }
-    /**
-     * Nova's createImage. Sent once unless the failure proves Nova never acted on it: connection
-     * refused or a name that did not resolve, and 429, which a rate limiter answers before Nova
-     * sees the request. Anything else is left to the caller, which knows how to look for an image
-     * an ambiguous failure may have created.
-     */
-    async createImage(serverId, name, metadata, timeoutMs) {
-        const response = await this.#request('POST', `/servers/${encodeURIComponent(serverId)}/action`, { createImage: { name, metadata } }, {
-            timeout: { request: timeoutMs },
-            retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
-        });
-        const body = response.body;
-        const fromBody = typeof body === 'object' && body ? body.image_id : undefined;
-        const fromLocation = response.headers.location?.split('/').pop();
-        const imageId = fromBody ?? fromLocation;
-        if (!imageId)
-            throw new ActionError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
-        return imageId;
-    }
+    const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.server.id });
+    if (held.length)
+        throw refuse(`${held[0].reason}. Set delete-in-use: true to delete it all the same`);
+    const deletion = await deleteSnapshot(cloud, planned[0], dryRun);
+    if (deletion.outcome !== 'would-delete')
+        await confirmGone(cloud, image, deletion.outcome);
+    return { mode: 'delete', dryRun, deletions: [deletion] };
 }
 
 ;// CONCATENATED MODULE: ./src/openstack/identity.ts
@@ -53210,89 +53490,99 @@ class Cloud {
 ;// CONCATENATED MODULE: ./src/report.ts
 
 
+
 /** GitHub keeps at most 1 MiB of summary per step: long prunes show this many rows. */
 const MAX_ROWS = 500;
-const header = (...cells) => cells.map((data) => ({ data, header: true }));
-/** Summary cells are HTML: names and messages come from the cloud and from users. */
-const html = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Summary text is HTML in Markdown: names and messages come from the cloud and from users, so all of it is escaped here. */
+const html = (text) => neutralise(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/\|/g, '&#124;');
+/** A table whose every cell is data. */
+const table = (header, rows) => summary.addTable([header.map((data) => ({ data: html(data), header: true })), ...rows.map((row) => row.map(html))]);
+/** A paragraph: `label` is the action's words, `text` is data. */
+const paragraph = (label, text) => summary.addRaw(`<p>${label ? `<b>${label}</b> ` : ''}${html(text)}</p>`, true);
 const size = (bytes) => bytes === null || bytes === undefined ? '–' : bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-/** `volume-snapshot-ids` is left to create, where it names the new image's snapshots. */
+const json = (values) => JSON.stringify(values);
+/** What was deleted, and what the run chose to delete (under dry run: what it would delete). */
 function deletionOutputs(deletions, withVolumeSnapshots) {
     const done = deletions.filter((d) => d.outcome === 'deleted');
-    setOutput(Output.DeletedImageIds, JSON.stringify(done.map((d) => d.image.id)));
-    setOutput(Output.DeletedCount, String(done.length));
+    log.output(Output.DeletedImageIds, json(done.map((d) => d.image.id)));
+    log.output(Output.DeletedCount, String(done.length));
+    log.output(Output.PlannedImageIds, json(deletions.map((d) => d.image.id)));
+    // `volume-snapshot-ids` is left to create, where it names the new image's snapshots.
     if (withVolumeSnapshots) {
-        setOutput(Output.VolumeSnapshotIds, JSON.stringify(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
+        log.output(Output.VolumeSnapshotIds, json(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
     }
 }
 function createSection(result) {
     const { image, server } = result;
-    setOutput(Output.ImageId, image.id);
-    setOutput(Output.ImageName, image.name);
-    setOutput(Output.ImageStatus, image.status);
-    setOutput(Output.ImageSize, image.size === null ? '' : String(image.size));
-    setOutput(Output.InstanceId, server.id);
-    setOutput(Output.InstanceName, server.name);
-    setOutput(Output.VolumeBacked, String(server.volumeBacked));
-    setOutput(Output.VolumeSnapshotIds, JSON.stringify(result.volumeSnapshotIds));
-    setOutput(Output.Duration, (result.durationMs / 1000).toFixed(1));
-    summary.addHeading('Snapshot created', 2).addTable([
-        header('Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'),
-        [html(image.name), image.id, image.status, `${html(server.name)} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`],
-    ]);
+    if (image.id)
+        log.output(Output.ImageId, image.id);
+    log.output(Output.ImageName, image.name);
+    log.output(Output.ImageStatus, image.status);
+    log.output(Output.ImageSize, image.size === null ? '' : String(image.size));
+    log.output(Output.InstanceId, server.id);
+    log.output(Output.InstanceName, server.name);
+    log.output(Output.VolumeBacked, String(server.volumeBacked));
+    log.output(Output.VolumeSnapshotIds, json(result.volumeSnapshotIds));
+    log.output(Output.Duration, (result.durationMs / 1000).toFixed(1));
+    summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
+    table(['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'], [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]]);
     if (result.pruneError)
-        summary.addRaw(`<p><b>The prune after the snapshot failed:</b> ${html(result.pruneError)}</p>`, true);
+        paragraph('The prune after the snapshot failed:', result.pruneError);
 }
 function pruneSection(result, withinCreate) {
     const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
     const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
-    setOutput(Output.KeptImageIds, JSON.stringify(result.decisions.filter((d) => d.keep).map((d) => d.snapshot.id)));
-    deletionOutputs(result.deletions, !withinCreate);
-    const doomed = result.decisions.filter((d) => !d.keep).length;
+    const held = new Map(result.held.map((h) => [h.image.id, h.reason]));
+    const kept = result.decisions.filter((d) => d.keep || held.has(d.snapshot.id));
+    log.output(Output.KeptImageIds, json(kept.map((d) => d.snapshot.id)));
+    deletionOutputs(result.refused ? [] : result.deletions, !withinCreate);
     const verb = result.dryRun ? 'would delete' : 'deleted';
     summary
         .addHeading(`Prune${result.dryRun ? ' (dry run)' : ''}`, 2)
-        .addRaw(`Policy: ${result.policy}. In scope: ${result.decisions.length}; kept: ${result.decisions.length - doomed}; ${verb}: ${result.refused ? 0 : doomed - result.failures.length}.`, true);
+        .addRaw(`Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.`, true);
     if (result.refused)
-        summary.addRaw(`<p><b>Refused:</b> ${html(result.refused)}</p>`, true);
+        paragraph('Refused:', result.refused);
+    const fate = (id, keep, reasons) => {
+        if (keep)
+            return `kept (${reasons.join(', ')})`;
+        if (held.has(id))
+            return `kept: ${held.get(id)}`;
+        if (failed.has(id))
+            return `failed: ${failed.get(id)}`;
+        const outcome = deleted.get(id)?.outcome;
+        if (outcome === 'deleted' || outcome === 'missing')
+            return 'deleted';
+        return outcome === 'would-delete' ? 'would delete' : 'not deleted';
+    };
     const rows = result.decisions.slice(0, MAX_ROWS).map((d) => {
         const image = result.images.get(d.snapshot.id);
-        const fate = d.keep
-            ? `kept (${d.reasons.join(', ')})`
-            : failed.has(d.snapshot.id)
-                ? `failed: ${html(failed.get(d.snapshot.id))}`
-                : deleted.get(d.snapshot.id)?.outcome === 'deleted' || deleted.get(d.snapshot.id)?.outcome === 'missing'
-                    ? 'deleted'
-                    : result.dryRun
-                        ? 'would delete'
-                        : 'not deleted';
-        return [html(image.name ?? ''), image.id, image.created_at, size(image.size), fate];
+        return [image.name ?? '', image.id, image.created_at, size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
     });
-    summary.addTable([header('Snapshot', 'Image ID', 'Created', 'Size', 'Result'), ...rows]);
+    table(['Snapshot', 'Image ID', 'Created', 'Size', 'Result'], rows);
     if (result.decisions.length > MAX_ROWS)
         summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
 }
 function deleteSection(result) {
     deletionOutputs(result.deletions, true);
-    summary.addHeading('Snapshot deleted', 2);
+    summary.addHeading(result.dryRun ? 'Snapshot to delete (dry run: nothing deleted)' : 'Snapshot deleted', 2);
     if (result.missing)
-        summary.addRaw(`Nothing to delete: ${result.missing} was not found.`, true);
-    else
-        summary.addTable([
-            header('Snapshot', 'Image ID', 'Volume snapshots deleted'),
-            ...result.deletions.map((d) => [html(d.image.name ?? ''), d.image.id, d.volumeSnapshots.map((v) => `${v.id} (${v.outcome})`).join(', ') || '–']),
-        ]);
+        summary.addRaw(html(`Nothing to delete: ${result.missing} was not found.`), true);
+    else {
+        const volumes = (d) => d.volumeSnapshots.map((v) => `${v.id} (${v.outcome}${v.reason ? `: ${v.reason}` : ''})`).join(', ') || '–';
+        table(['Snapshot', 'Image ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
+    }
 }
 /** A snapshot that was requested but did not become active: its ID and why, for whoever reads the run. */
 async function reportFailedSnapshot(imageId, reason) {
-    setOutput(Output.ImageId, imageId);
-    summary.addHeading('Snapshot not active', 2).addTable([header('Image ID', 'What happened'), [imageId, reason]]);
+    log.output(Output.ImageId, imageId);
+    summary.addHeading('Snapshot not active', 2);
+    table(['Image ID', 'What happened'], [[imageId, reason]]);
     if (process.env.GITHUB_STEP_SUMMARY)
         await summary.write();
 }
 /** Outputs for later steps, and the job summary. */
 async function report(result, apiRequests) {
-    setOutput(Output.ApiRequests, String(apiRequests));
+    log.output(Output.ApiRequests, String(apiRequests));
     if (result.mode === 'create') {
         createSection(result);
         if (result.prune)
@@ -53353,6 +53643,7 @@ function parseMetadata(text, reservedByAction) {
 }
 
 ;// CONCATENATED MODULE: ./src/settings.ts
+
 
 
 
@@ -53445,7 +53736,13 @@ function readSettings(env = process.env) {
         problems.push(`${Input.Instance}: is blank; give a server name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
     }
     const snapshotName = getInput(Input.SnapshotName) || undefined;
+    // The runner passes an input that was not given as "": only a blank one that is not empty can be told from it.
+    if (!snapshotName && process.env[`INPUT_${Input.SnapshotName.toUpperCase().replace(/ /g, '_')}`]?.length) {
+        problems.push(`${Input.SnapshotName}: is blank; give a name${mode === 'prune' ? ' or a glob, or leave the input out to cover every name' : mode === 'create' ? ' template, or leave the input out for the default {instance}-{timestamp}' : ''}`);
+    }
     const imageId = getInput(Input.ImageId) || undefined;
+    if (imageId && !isUuid(imageId))
+        problems.push(`${Input.ImageId}: "${imageId}" is not an image ID; give the UUID of the image (e.g. from the image-id output of mode create, or openstack image list)`);
     const timeoutMs = duration(Input.Timeout, getInput(Input.Timeout) || settings_DEFAULTS.timeout) ?? 0;
     const { metadata, problems: metadataProblems } = parseMetadata(getInput(Input.Metadata), [
         ...Object.values(Property),
@@ -53467,7 +53764,6 @@ function readSettings(env = process.env) {
         nameGlob,
         includeUnmanaged: bool(Input.IncludeUnmanaged, false),
         policy,
-        dryRun: bool(Input.DryRun, false),
         maxDeletes: integer(Input.MaxDeletes, settings_DEFAULTS.maxDeletes, 1) ?? settings_DEFAULTS.maxDeletes,
         concurrency: integer(Input.Concurrency, settings_DEFAULTS.concurrency, 1, 32) ?? settings_DEFAULTS.concurrency,
     });
@@ -53493,6 +53789,9 @@ function readSettings(env = process.env) {
         if (hasPolicy)
             problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
     }
+    if (mode !== 'delete' && getInput(Input.DeleteInUse) && bool(Input.DeleteInUse, false)) {
+        problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
+    }
     else if (mode === 'prune') {
         if (!hasPolicy) {
             problems.push(`keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`);
@@ -53516,6 +53815,8 @@ function readSettings(env = process.env) {
         wait: bool(Input.Wait, true),
         timeoutMs,
         ignoreMissing: bool(Input.IgnoreMissing, false),
+        dryRun: bool(Input.DryRun, false),
+        deleteInUse: bool(Input.DeleteInUse, false),
         prune,
         rateLimit,
         provenance: readProvenance(env),
@@ -53586,6 +53887,7 @@ function readCredentials(text, problems) {
 
 
 
+
 const main_MODES = { create: create_create, delete: deleteMode, prune: (cloud, settings) => prune(cloud, settings) };
 /** Read the inputs, run the mode, write the outputs: every failure becomes one clear error. */
 async function run() {
@@ -53597,11 +53899,11 @@ async function run() {
             region: settings.region,
             iface: settings.iface,
             rateLimit: settings.rateLimit,
-            log: { debug: core_debug },
+            log: { debug: log.debug },
             onToken: core_setSecret,
         });
-        const who = settings.credentials.method === 'password' ? `user ${settings.credentials.username}` : `application credential ${settings.credentials.id}`;
-        info(`Mode ${settings.mode} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
+        const who = settings.credentials.method === 'password' ? t `user ${settings.credentials.username}` : t `application credential ${settings.credentials.id}`;
+        log.info(t `Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
         const result = await main_MODES[settings.mode](cloud, settings);
         await report(result, cloud.requests);
         const pruned = result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined;
@@ -53611,14 +53913,14 @@ async function run() {
             throw new Error(`Prune refused: ${pruned.refused}`);
         if (pruned?.failures.length)
             throw new Error(`${pruned.failures.length} snapshot(s) could not be deleted; see the warnings above`);
-        info(`Done with ${cloud.requests} API requests`);
+        log.info(t `Done with ${cloud.requests} API requests`);
     }
     catch (error) {
         if (error instanceof SnapshotError)
             await reportFailedSnapshot(error.imageId, error.message).catch(() => undefined);
         if (cloud)
-            setOutput(Output.ApiRequests, String(cloud.requests));
-        setFailed(error instanceof Error ? error.message : String(error));
+            log.output(Output.ApiRequests, String(cloud.requests));
+        log.fail(error instanceof SettingsError ? join([t `Invalid input${error.problems.length > 1 ? 's' : ''}:`, ...error.problems.map((p) => t `- ${p}`)], '\n') : t `${error}`);
     }
 }
 

@@ -28,6 +28,7 @@ export const Input = {
   KeepYearly: 'keep-yearly',
   IncludeUnmanaged: 'include-unmanaged',
   DryRun: 'dry-run',
+  DeleteInUse: 'delete-in-use',
   MaxDeletes: 'max-deletes',
   Concurrency: 'concurrency',
   RateLimit: 'rate-limit',
@@ -45,6 +46,7 @@ export const Output = {
   Duration: 'duration-seconds',
   DeletedImageIds: 'deleted-image-ids',
   DeletedCount: 'deleted-count',
+  PlannedImageIds: 'planned-image-ids',
   KeptImageIds: 'kept-image-ids',
   ApiRequests: 'api-requests',
 } as const;

@@ -1,11 +1,12 @@
 import * as core from '@actions/core';
 import { Output } from './constants.ts';
+import { join, log, t } from './log.ts';
 import { create, SnapshotError } from './modes/create.ts';
 import { deleteMode } from './modes/delete.ts';
 import { prune } from './modes/prune.ts';
 import { Cloud } from './openstack/cloud.ts';
 import { report, reportFailedSnapshot, type Result } from './report.ts';
-import { readSettings } from './settings.ts';
+import { readSettings, SettingsError } from './settings.ts';
 
 const MODES = { create, delete: deleteMode, prune: (cloud: Cloud, settings: Parameters<typeof prune>[1]) => prune(cloud, settings) };
 
@@ -19,21 +20,21 @@ export async function run(): Promise<void> {
       region: settings.region,
       iface: settings.iface,
       rateLimit: settings.rateLimit,
-      log: { debug: core.debug },
+      log: { debug: log.debug },
       onToken: core.setSecret,
     });
-    const who = settings.credentials.method === 'password' ? `user ${settings.credentials.username}` : `application credential ${settings.credentials.id}`;
-    core.info(`Mode ${settings.mode} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
+    const who = settings.credentials.method === 'password' ? t`user ${settings.credentials.username}` : t`application credential ${settings.credentials.id}`;
+    log.info(t`Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
     const result: Result = await MODES[settings.mode](cloud, settings);
     await report(result, cloud.requests);
     const pruned = result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined;
     if (result.mode === 'create' && result.pruneError) throw new Error(`Snapshot ${result.image.id} is active, but the prune after it failed: ${result.pruneError}`);
     if (pruned?.refused) throw new Error(`Prune refused: ${pruned.refused}`);
     if (pruned?.failures.length) throw new Error(`${pruned.failures.length} snapshot(s) could not be deleted; see the warnings above`);
-    core.info(`Done with ${cloud.requests} API requests`);
+    log.info(t`Done with ${cloud.requests} API requests`);
   } catch (error) {
     if (error instanceof SnapshotError) await reportFailedSnapshot(error.imageId, error.message).catch(() => undefined);
-    if (cloud) core.setOutput(Output.ApiRequests, String(cloud.requests));
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    if (cloud) log.output(Output.ApiRequests, String(cloud.requests));
+    log.fail(error instanceof SettingsError ? join([t`Invalid input${error.problems.length > 1 ? 's' : ''}:`, ...error.problems.map((p) => t`- ${p}`)], '\n') : t`${error}`);
   }
 }

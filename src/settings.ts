@@ -3,6 +3,7 @@ import { Input, Property } from './constants.ts';
 import { parseDuration } from './duration.ts';
 import { parseMetadata } from './metadata.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from './name-template.ts';
+import { isUuid } from './openstack/compute.ts';
 import type { Credentials, Interface } from './openstack/identity.ts';
 import { PROVENANCE_KEYS, readProvenance, type Provenance } from './provenance.ts';
 import type { Policy } from './retention.ts';
@@ -16,7 +17,6 @@ export interface PruneSettings {
   nameGlob?: string;
   includeUnmanaged: boolean;
   policy: Policy;
-  dryRun: boolean;
   maxDeletes: number;
   concurrency: number;
 }
@@ -34,6 +34,10 @@ export interface Settings {
   wait: boolean;
   timeoutMs: number;
   ignoreMissing: boolean;
+  /** Send nothing that changes the cloud: say what would be done. */
+  dryRun: boolean;
+  /** delete: delete an image that a server or volume still uses. */
+  deleteInUse: boolean;
   /** prune mode, or create with retention inputs (prune after the snapshot is active). */
   prune?: PruneSettings;
   /** Requests per second at most (0: no ceiling). */
@@ -125,7 +129,12 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     problems.push(`${Input.Instance}: is blank; give a server name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
   }
   const snapshotName = core.getInput(Input.SnapshotName) || undefined;
+  // The runner passes an input that was not given as "": only a blank one that is not empty can be told from it.
+  if (!snapshotName && process.env[`INPUT_${Input.SnapshotName.toUpperCase().replace(/ /g, '_')}`]?.length) {
+    problems.push(`${Input.SnapshotName}: is blank; give a name${mode === 'prune' ? ' or a glob, or leave the input out to cover every name' : mode === 'create' ? ' template, or leave the input out for the default {instance}-{timestamp}' : ''}`);
+  }
   const imageId = core.getInput(Input.ImageId) || undefined;
+  if (imageId && !isUuid(imageId)) problems.push(`${Input.ImageId}: "${imageId}" is not an image ID; give the UUID of the image (e.g. from the image-id output of mode create, or openstack image list)`);
   const timeoutMs = duration(Input.Timeout, core.getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
 
   const { metadata, problems: metadataProblems } = parseMetadata(core.getInput(Input.Metadata), [
@@ -148,7 +157,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     nameGlob,
     includeUnmanaged: bool(Input.IncludeUnmanaged, false),
     policy,
-    dryRun: bool(Input.DryRun, false),
     maxDeletes: integer(Input.MaxDeletes, DEFAULTS.maxDeletes, 1) ?? DEFAULTS.maxDeletes,
     concurrency: integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency,
   });
@@ -166,6 +174,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     if (!imageId && !snapshotName) problems.push(`${Input.ImageId} or ${Input.SnapshotName}: mode delete needs the image ID or the exact name of the snapshot to delete`);
     if (imageId && snapshotName) problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
     if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
+  }
+  if (mode !== 'delete' && core.getInput(Input.DeleteInUse) && bool(Input.DeleteInUse, false)) {
+    problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
   } else if (mode === 'prune') {
     if (!hasPolicy) {
       problems.push(
@@ -191,6 +202,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     wait: bool(Input.Wait, true),
     timeoutMs,
     ignoreMissing: bool(Input.IgnoreMissing, false),
+    dryRun: bool(Input.DryRun, false),
+    deleteInUse: bool(Input.DeleteInUse, false),
     prune,
     rateLimit,
     provenance: readProvenance(env),

@@ -1,6 +1,6 @@
-import * as core from '@actions/core';
 import { randomUUID } from 'node:crypto';
 import { MANAGED_BY, Property } from '../constants.ts';
+import { log, t } from '../log.ts';
 import { formatDuration } from '../duration.ts';
 import { renderName, templateGlob, DEFAULT_NAME_TEMPLATE } from '../name-template.ts';
 import type { Cloud } from '../openstack/cloud.ts';
@@ -15,6 +15,8 @@ import { prune, type PruneResult } from './prune.ts';
 
 export interface CreateResult {
   mode: 'create';
+  /** Nothing was sent: `image` is what would have been made (no ID). */
+  dryRun: boolean;
   server: Server;
   image: { id: string; name: string; status: string; size: number | null };
   volumeSnapshotIds: string[];
@@ -49,7 +51,7 @@ async function untilSnapshottable(compute: Compute, server: Server, deadline: nu
     if (SNAPSHOTTABLE.has(server.status)) return server;
     throw unsnapshottable(server);
   }
-  if (!stale) core.info(`Server ${server.name} is ${server.status}${server.taskState ? ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
+  if (!stale) log.info(t`Server ${server.name} is ${server.status}${server.taskState ? t` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
   let seen = server;
   const outcome = await poll(async () => {
     const look = await beforeDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline);
@@ -117,15 +119,15 @@ async function createOnce(
     } catch (error) {
       if (attempt >= MAX_CREATE_ATTEMPTS || Date.now() >= deadline) throw error;
       if (statusOf(error) === 409) {
-        core.info(`Nova answered 409 (${(error as Error).message}); waiting for the server to be free`);
+        log.info(t`Nova answered 409 (${(error as Error).message}); waiting for the server to be free`);
         current = await untilSnapshottable(compute, current, deadline, true);
         continue;
       }
       if (notExecuted(error)) throw error;
-      core.warning(`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the image it may have made`);
+      log.warning(t`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the image it may have made`);
       const found = await settle(compute, images, current, requestId);
       if (found) {
-        core.info(`The snapshot was made after all: image ${found.id}`);
+        log.info(t`The snapshot was made after all: image ${found.id}`);
         return found.id;
       }
       current = await untilSnapshottable(compute, current, deadline, true);
@@ -150,8 +152,9 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
   const compute = await cloud.compute();
   const images = await cloud.images();
   let server = await compute.findServer(settings.instance!, settings.region);
-  core.info(`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
-  server = await untilSnapshottable(compute, server, deadline);
+  log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
+  // A dry run waits for nothing: it says what it would wait for.
+  if (!settings.dryRun || !busy(server)) server = await untilSnapshottable(compute, server, deadline);
 
   const template = settings.snapshotName ?? DEFAULT_NAME_TEMPLATE;
   const p = settings.provenance;
@@ -177,9 +180,10 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
     [Property.RequestId]: randomUUID(),
   };
 
+  if (settings.dryRun) return dryRun(cloud, settings, server, name, template);
   const started = Date.now();
   const imageId = await createOnce(compute, images, server, name, metadata, deadline);
-  core.info(`Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
+  log.info(t`Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
 
   let image: Image | undefined;
   let polls = 1;
@@ -195,6 +199,7 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
   }
   const result: CreateResult = {
     mode: 'create',
+    dryRun: false,
     server,
     image: { id: imageId, name, status: image?.status ?? 'unknown', size: image?.size ?? null },
     volumeSnapshotIds: image ? volumeSnapshotIds(image) : [],
@@ -202,14 +207,31 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
     polls,
   };
   if (settings.prune) {
-    // Only after the snapshot is active (untilActive threw otherwise), and only within what this template names.
-    const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
+    // Only after the snapshot is active (untilActive threw otherwise).
     try {
-      result.prune = await prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, imageId);
+      result.prune = await pruneAfter(cloud, settings, server, template, imageId);
     } catch (error) {
       // The snapshot stands: its outputs are still written, and the step fails for the prune.
       result.pruneError = (error as Error).message;
     }
+  }
+  return result;
+}
+
+/** The prune after a create covers only what this template names, for this server. */
+function pruneAfter(cloud: Cloud, settings: Settings, server: Server, template: string, justCreated?: string): Promise<PruneResult> {
+  const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
+  return prune(cloud, { ...settings, prune: { ...settings.prune!, nameGlob } }, server, justCreated);
+}
+
+/** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
+async function dryRun(cloud: Cloud, settings: Settings, server: Server, name: string, template: string): Promise<CreateResult> {
+  log.info(t`Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`);
+  const result: CreateResult = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0 };
+  if (settings.prune) {
+    // The real run also counts the new snapshot, so it may delete one more than this plan.
+    log.info(t`Dry run: the prune after it, planned over the snapshots there are now`);
+    result.prune = await pruneAfter(cloud, settings, server, template);
   }
   return result;
 }
@@ -234,7 +256,7 @@ async function untilActive(
       last = image;
       const status = image?.status ?? 'gone';
       if (status !== lastStatus) {
-        core.info(`[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
+        log.info(t`[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
         lastStatus = status;
       }
       return { done: !image || image.status === 'active' || DEAD.has(image.status), value: image };

@@ -1,64 +1,88 @@
-import * as core from '@actions/core';
-import { Property } from '../constants.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { log, t } from '../log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import { ActionError } from '../openstack/errors.ts';
-import { exactNameFilter, type Image } from '../openstack/image.ts';
-import { poll } from '../openstack/wait.ts';
+import { exactNameFilter, recordedInstances, type Image } from '../openstack/image.ts';
+import type { Server } from '../openstack/compute.ts';
 import type { Settings } from '../settings.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
+import { ofInstance, plan, refusal } from './safety.ts';
 
 export interface DeleteResult {
   mode: 'delete';
+  dryRun: boolean;
   deletions: Deletion[];
   /** The image was already gone (by ID), or no image had the name and ignore-missing allowed it. */
   missing?: string;
 }
 
+/** How long Glance is given to stop showing an image it deleted (it deletes at once; a store may take a moment). */
+const CONFIRM_MS = 10_000;
+
+async function instanceOf(cloud: Cloud, settings: Settings): Promise<{ server: Server; snapshots: Set<string> } | undefined> {
+  if (!settings.instance) return undefined;
+  const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
+  const snapshots = server.volumeIds.length ? await (await cloud.volumes()).snapshotIdsOf(server.volumeIds) : new Set<string>();
+  return { server, snapshots };
+}
+
 /** The one image named exactly `name` in this project, optionally only the instance's snapshots. */
-async function byName(cloud: Cloud, settings: Settings): Promise<Image | undefined> {
+async function byName(cloud: Cloud, name: string, instance: Awaited<ReturnType<typeof instanceOf>>): Promise<Image | undefined> {
   const images = await cloud.images();
-  const name = settings.snapshotName!;
   let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
-  if (settings.instance) {
-    const server = await (await cloud.compute()).findServer(settings.instance, settings.region).catch(() => undefined);
-    const ids = new Set([settings.instance, server?.id].filter(Boolean));
-    matches = matches.filter((image) => ids.has(String(image[Property.InstanceId] ?? image.instance_uuid ?? '')));
-  }
+  if (instance) matches = matches.filter((image) => ofInstance(image, instance.server.id, instance.snapshots));
   if (matches.length > 1) {
     throw new ActionError(
-      `${matches.length} images are named "${name}"${settings.instance ? ` for instance ${settings.instance}` : ''}: ` +
+      `${matches.length} images are named "${name}"${instance ? ` for instance ${instance.server.name}` : ''}: ` +
         `${matches.map((image) => `${image.id} (created ${image.created_at})`).join(', ')}. Set image-id to the one to delete`,
     );
   }
   return matches[0];
 }
 
-export async function deleteMode(cloud: Cloud, settings: Settings): Promise<DeleteResult> {
+/** After the DELETE: Glance no longer shows the image, or says it is on its way out. Briefly: it deletes at once. */
+async function confirmGone(cloud: Cloud, image: Image, answered: 'deleted' | 'missing'): Promise<void> {
   const images = await cloud.images();
-  const image = settings.imageId ? await images.get(settings.imageId) : await byName(cloud, settings);
-  if (!image) {
-    const what = settings.imageId ? `Image ${settings.imageId}` : `No image named "${settings.snapshotName}"${settings.instance ? ` for instance ${settings.instance}` : ''}`;
-    if (settings.imageId) {
-      core.notice(`${what} is already gone: nothing to delete`);
-      return { mode: 'delete', deletions: [], missing: settings.imageId };
-    }
-    if (settings.ignoreMissing) {
-      core.notice(`${what} in region ${settings.region}: nothing to delete (ignore-missing)`);
-      return { mode: 'delete', deletions: [], missing: settings.snapshotName };
-    }
-    throw new ActionError(`${what} in region ${settings.region}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
-  }
-  if (image.protected) {
-    throw new ActionError(
-      `Image ${image.id} (${image.name}) is protected, so it is not deleted. Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`,
-    );
-  }
-  const deletion = await deleteSnapshot(cloud, image, false);
-  // Glance deletes at once; this confirms it (and waits where a store deletes later).
-  const gone = await poll(async () => {
+  const until = Date.now() + CONFIRM_MS;
+  for (;;) {
     const now = await images.get(image.id);
-    return { done: !now || now.status === 'deleted' || now.status === 'pending_delete', value: now };
-  }, Date.now() + settings.timeoutMs);
-  if (!gone.done) throw new ActionError(`Image ${image.id} was deleted but is still listed as ${gone.last?.status}; check it with: openstack image show ${image.id}`);
-  return { mode: 'delete', deletions: [deletion] };
+    if (!now || now.status === 'deleted' || now.status === 'pending_delete') return;
+    if (Date.now() >= until) {
+      throw new ActionError(
+        `Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
+          `still shows it as ${now.status}; check it with: openstack image show ${image.id}`,
+      );
+    }
+    await sleep(500);
+  }
+}
+
+export async function deleteMode(cloud: Cloud, settings: Settings): Promise<DeleteResult> {
+  const dryRun = settings.dryRun;
+  const instance = await instanceOf(cloud, settings);
+  const image = settings.imageId ? await (await cloud.images()).get(settings.imageId) : await byName(cloud, settings.snapshotName!, instance);
+  if (!image) {
+    if (settings.imageId) {
+      log.notice(t`Image ${settings.imageId} is already gone: nothing to delete`);
+      return { mode: 'delete', dryRun, deletions: [], missing: settings.imageId };
+    }
+    const what = `No image named "${settings.snapshotName}"${instance ? ` for instance ${instance.server.name}` : ''} in region ${settings.region}`;
+    if (settings.ignoreMissing) {
+      log.notice(t`${what}: nothing to delete (ignore-missing)`);
+      return { mode: 'delete', dryRun, deletions: [], missing: settings.snapshotName };
+    }
+    throw new ActionError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
+  }
+  const refuse = (why: string) => new ActionError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
+  const refused = refusal(image, await cloud.projectId());
+  if (refused) throw refuse(refused);
+  if (instance && !ofInstance(image, instance.server.id, instance.snapshots)) {
+    const recorded = recordedInstances(image);
+    throw refuse(`it is not a snapshot of instance ${instance.server.name} (${instance.server.id}); it records ${recorded.join(' and ') || 'no instance'}`);
+  }
+  const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.server.id });
+  if (held.length) throw refuse(`${held[0]!.reason}. Set delete-in-use: true to delete it all the same`);
+  const deletion = await deleteSnapshot(cloud, planned[0]!, dryRun);
+  if (deletion.outcome !== 'would-delete') await confirmGone(cloud, image, deletion.outcome);
+  return { mode: 'delete', dryRun, deletions: [deletion] };
 }

@@ -1,44 +1,47 @@
-import * as core from '@actions/core';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Image } from '../openstack/image.ts';
-import { volumeSnapshotIds } from '../openstack/volume.ts';
+import { log, t } from '../log.ts';
+import type { Planned } from './safety.ts';
+
+type Outcome = 'deleted' | 'missing' | 'would-delete';
 
 export interface Deletion {
   image: Image;
   /** 'would-delete' under dry-run: nothing was sent. */
-  outcome: 'deleted' | 'missing' | 'would-delete';
-  volumeSnapshots: { id: string; outcome: 'deleted' | 'missing' | 'would-delete' | 'failed'; error?: string }[];
+  outcome: Outcome;
+  /** 'kept': not Nova's for this image, or still used (`reason`); never sent a DELETE. */
+  volumeSnapshots: { id: string; outcome: Outcome | 'failed' | 'kept'; reason?: string }[];
 }
 
 /**
- * Delete a snapshot image, then the Cinder snapshots a volume-backed one stands on (Glance does
- * not know them, so deleting the image alone leaves them billed). The image goes first: if it
- * cannot be deleted, its volume snapshots must stay for it to remain usable.
+ * Delete a snapshot image, then the Cinder snapshots Nova made for it (Glance does not know them,
+ * so deleting the image alone leaves them billed). The image goes first: if it cannot be deleted,
+ * its volume snapshots must stay for it to remain usable. Under dry run nothing is sent.
  */
-export async function deleteSnapshot(cloud: Cloud, image: Image, dryRun: boolean): Promise<Deletion> {
-  const label = `${image.id} (${image.name ?? 'no name'})`;
-  const snapshotIds = volumeSnapshotIds(image);
+export async function deleteSnapshot(cloud: Cloud, { image, volumeSnapshots: snapshots }: Planned, dryRun: boolean): Promise<Deletion> {
+  const label = t`${image.id} "${image.name ?? ''}"`;
+  const kept = snapshots.filter((s) => s.keep).map((s) => ({ id: s.id, outcome: 'kept' as const, reason: s.keep! }));
+  for (const s of kept) log.warning(t`Volume snapshot ${s.id} named by image ${label} is left alone: ${s.reason}`);
+  const doomed = snapshots.filter((s) => !s.keep).map((s) => s.id);
   if (dryRun) {
-    core.info(`Dry run: would delete image ${label}${snapshotIds.length ? ` and volume snapshots ${snapshotIds.join(', ')}` : ''}`);
-    return { image, outcome: 'would-delete', volumeSnapshots: snapshotIds.map((id) => ({ id, outcome: 'would-delete' })) };
+    log.info(t`Dry run: would delete image ${label}${doomed.length ? t` and volume snapshots ${doomed.join(', ')}` : ''}`);
+    return { image, outcome: 'would-delete', volumeSnapshots: [...doomed.map((id) => ({ id, outcome: 'would-delete' as const })), ...kept] };
   }
   const outcome = await (await cloud.images()).delete(image);
-  core.info(outcome === 'deleted' ? `Deleted image ${label}` : `Image ${label} was already gone`);
+  log.info(outcome === 'deleted' ? t`Deleted image ${label}` : t`Image ${label} was already gone`);
   const volumeSnapshots: Deletion['volumeSnapshots'] = [];
-  if (snapshotIds.length) {
-    const volumes = await cloud.volumes().catch((error: Error) => error);
-    for (const id of snapshotIds) {
+  if (doomed.length) {
+    const volumes = await cloud.volumes();
+    for (const id of doomed) {
       try {
-        if (volumes instanceof Error) throw volumes;
         const result = await volumes.deleteSnapshot(id);
-        core.info(result === 'deleted' ? `Deleted volume snapshot ${id} of image ${image.id}` : `Volume snapshot ${id} of image ${image.id} was already gone`);
+        log.info(result === 'deleted' ? t`Deleted volume snapshot ${id} of image ${image.id}` : t`Volume snapshot ${id} of image ${image.id} was already gone`);
         volumeSnapshots.push({ id, outcome: result });
       } catch (error) {
-        const message = (error as Error).message;
-        core.warning(`Could not delete volume snapshot ${id} of image ${image.id}: ${message}. Delete it with: openstack volume snapshot delete ${id}`);
-        volumeSnapshots.push({ id, outcome: 'failed', error: message });
+        log.warning(t`Could not delete volume snapshot ${id} of image ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
+        volumeSnapshots.push({ id, outcome: 'failed', reason: String((error as Error).message) });
       }
     }
   }
-  return { image, outcome, volumeSnapshots };
+  return { image, outcome, volumeSnapshots: [...volumeSnapshots, ...kept] };
 }

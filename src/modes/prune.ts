@@ -1,15 +1,16 @@
-import * as core from '@actions/core';
 import pMap from 'p-map';
 import { MANAGED_BY, Property } from '../constants.ts';
 import { globToRegExp, hasWildcard } from '../glob.ts';
 import type { Cloud } from '../openstack/cloud.ts';
-import type { Server } from '../openstack/compute.ts';
-import { ActionError } from '../openstack/errors.ts';
-import { exactNameFilter, type Image } from '../openstack/image.ts';
+import { isUuid, type Server } from '../openstack/compute.ts';
+import { ActionError, NotFoundError } from '../openstack/errors.ts';
+import { exactNameFilter, recordedInstances, type Image } from '../openstack/image.ts';
 import { volumeSnapshotIds } from '../openstack/volume.ts';
 import { decide, describePolicy, type Decision } from '../retention.ts';
 import type { PruneSettings, Settings } from '../settings.ts';
+import { log, t } from '../log.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
+import { plan, refusal, type Held } from './safety.ts';
 
 export interface PruneResult {
   mode: 'prune';
@@ -19,12 +20,12 @@ export interface PruneResult {
   decisions: Decision[];
   images: Map<string, Image>;
   deletions: Deletion[];
+  /** Chosen by the policy but kept: in use, or not an image any run may delete. */
+  held: Held[];
   failures: { image: Image; error: string }[];
   /** Set when the run refused to delete (max-deletes): nothing was deleted. */
   refused?: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface ScopeQuery {
   /** Glance's server-side filters. */
@@ -72,8 +73,8 @@ async function resolveInstance(cloud: Cloud, settings: Settings): Promise<{ serv
     return { server, id: server.id };
   } catch (error) {
     // The snapshots of a deleted server are still worth pruning: its ID still names them.
-    if (UUID.test(settings.instance)) {
-      core.info(`Server ${settings.instance} is not found; pruning the snapshots that name it`);
+    if (error instanceof NotFoundError && isUuid(settings.instance)) {
+      log.info(t`Server ${settings.instance} is not found; pruning the snapshots that name it`);
       return { id: settings.instance };
     }
     throw error;
@@ -99,37 +100,50 @@ export async function prune(cloud: Cloud, settings: Settings, server?: Server, j
       if (matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name))) inScope.set(image.id, image);
     }
   }
+  const policy = describePolicy(options.policy);
+  const result: PruneResult = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
   if (justCreated && !inScope.has(justCreated)) {
-    core.warning(`The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
-    return { mode: 'prune', policy: describePolicy(options.policy), dryRun: options.dryRun, decisions: [], images: inScope, deletions: [], failures: [], refused: 'the new snapshot was not listed' };
+    log.warning(t`The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
+    return { ...result, refused: 'the new snapshot was not listed' };
   }
 
-  const decisions = decide(
+  result.decisions = decide(
     [...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: new Date(image.created_at), protected: image.protected })),
     options.policy,
     new Date(),
   );
-  const doomed = decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id)!);
-  const result: PruneResult = { mode: 'prune', policy: describePolicy(options.policy), dryRun: options.dryRun, decisions, images: inScope, deletions: [], failures: [] };
-  core.info(`${inScope.size} snapshot(s) in scope; policy ${result.policy} keeps ${decisions.length - doomed.length} and deletes ${doomed.length}`);
+  const chosen = result.decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id)!);
+  // The listing's filters can be fooled by anyone's properties: every image is checked again on its own.
+  const projectId = await cloud.projectId();
+  const refused = chosen.flatMap((image) => {
+    const other = instance.id && recordedInstances(image).find((id) => id !== instance.id);
+    const reason = other ? `it also records instance ${other}` : refusal(image, projectId);
+    return reason ? [{ image, reason }] : [];
+  });
+  const refusedIds = new Set(refused.map((r) => r.image.id));
+  const { planned, held } = await plan(cloud, chosen.filter((image) => !refusedIds.has(image.id)), { instanceId: instance.id });
+  result.held = [...refused, ...held];
+  for (const { image, reason } of result.held) log.info(t`Keeping ${image.id} "${image.name ?? ''}": ${reason}`);
+  const alsoKept = result.held.length ? `; ${result.held.length} more that it would delete are kept (in use, or not deletable)` : '';
+  log.info(t`${inScope.size} snapshot(s) in scope; policy ${policy} keeps ${result.decisions.length - chosen.length} and deletes ${planned.length}${alsoKept}`);
 
-  if (doomed.length > options.maxDeletes) {
-    result.refused = `the policy would delete ${doomed.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
+  if (planned.length > options.maxDeletes) {
+    result.refused = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
     return result;
   }
   await pMap(
-    doomed,
-    async (image) => {
+    planned,
+    async (item) => {
       try {
-        result.deletions.push(await deleteSnapshot(cloud, image, options.dryRun));
+        result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
       } catch (error) {
-        const message = error instanceof ActionError ? error.message : `deleting image ${image.id} failed: ${(error as Error).message}`;
-        core.warning(message);
-        result.failures.push({ image, error: message });
+        const message = error instanceof ActionError ? error.message : `deleting image ${item.image.id} failed: ${(error as Error).message}`;
+        log.warning(t`${message}`);
+        result.failures.push({ image: item.image, error: message });
       }
     },
     { concurrency: options.concurrency },
   );
-  if (options.dryRun) core.notice(`Dry run: ${doomed.length} snapshot(s) would be deleted, ${decisions.length - doomed.length} kept`, { title: 'openstack-snapshot-action' });
+  if (settings.dryRun) log.notice(t`Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, { title: 'openstack-snapshot-action' });
   return result;
 }

@@ -1,5 +1,5 @@
 import type { Got } from 'got';
-import { ActionError, statusOf } from './errors.ts';
+import { ActionError, NotFoundError, statusOf } from './errors.ts';
 
 export interface Server {
   id: string;
@@ -10,6 +10,8 @@ export interface Server {
   volumeBacked: boolean;
   /** Attached volumes: Nova names the snapshots of a volume-backed server only through them. */
   volumeIds: string[];
+  /** The image an image-backed server was booted from (or last rebuilt with). */
+  imageId?: string;
 }
 
 interface ServerBody {
@@ -29,6 +31,8 @@ interface ServerPage {
 /** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
 const IMAGE_ID_MICROVERSION = '2.45';
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+/** An OpenStack resource ID (Nova and Glance accept the hyphens left out). */
+export const isUuid = (value: string) => UUID.test(value);
 /** Characters that mean something to Nova's name filter: a regex on MySQL/PostgreSQL, LIKE elsewhere. */
 const FILTER_SPECIAL = /[\\^$.|?*+()[\]{}%_]/;
 
@@ -41,6 +45,7 @@ function toServer(body: ServerBody): Server {
     // Nova shows "" (not an image reference) for a server booted from a volume.
     volumeBacked: !body.image || (typeof body.image === 'object' && !(body.image as { id?: string }).id),
     volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
+    imageId: typeof body.image === 'object' && body.image ? (body.image as { id?: string }).id : undefined,
   };
 }
 
@@ -97,25 +102,30 @@ export class Compute {
     }
   }
 
+  /** Every server of the project that Nova's `query` matches (a superset: callers check exactly), page after page. */
+  async *servers(query: Record<string, string> = {}): AsyncIterable<Server> {
+    // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
+    let path: string | undefined = `/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`;
+    while (path) {
+      const body: ServerPage = (await this.#request<ServerPage>('GET', path)).body;
+      yield* body.servers.map(toServer);
+      const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
+      path = next ? `/servers/detail${new URL(next).search}` : undefined;
+    }
+  }
+
   /** The one server whose ID or exact name is `nameOrId`. */
   async findServer(nameOrId: string, region: string): Promise<Server> {
-    if (UUID.test(nameOrId)) {
+    if (isUuid(nameOrId)) {
       const server = await this.getServer(nameOrId);
       if (server) return server;
     }
     const matches: Server[] = [];
     const fragment = literalFragment(nameOrId);
-    // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
-    let path: string | undefined = `/servers/detail?limit=1000${fragment ? `&name=${encodeURIComponent(fragment)}` : ''}`;
-    while (path) {
-      const body: ServerPage = (await this.#request<ServerPage>('GET', path)).body;
-      matches.push(...body.servers.filter((server) => server.name === nameOrId).map(toServer));
-      const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
-      path = next ? `/servers/detail${new URL(next).search}` : undefined;
-    }
+    for await (const server of this.servers(fragment ? { name: fragment } : {})) if (server.name === nameOrId) matches.push(server);
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) {
-      throw new ActionError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
+      throw new NotFoundError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
     }
     throw new ActionError(
       `${matches.length} servers are named "${nameOrId}" in region ${region} (${matches.map((server) => server.id).join(', ')}): set the instance input to the ID of the one to snapshot`,

@@ -32,3 +32,8 @@ export function codeOf(error: unknown): string | undefined {
 export class ActionError extends Error {
   override name = 'ActionError';
 }
+
+/** The cloud has no such resource (a server of that name or ID). */
+export class NotFoundError extends ActionError {
+  override name = 'NotFoundError';
+}

@@ -1,6 +1,8 @@
 import type { Got, RequestError } from 'got';
 import { linkedPages } from './client.ts';
+import { MANAGED_BY, Property } from '../constants.ts';
 import { ActionError, statusOf } from './errors.ts';
+import { volumeSnapshotIds } from './volume.ts';
 
 /** A Glance v2 image: base attributes, and custom properties at the top level. */
 export interface Image {
@@ -14,6 +16,24 @@ export interface Image {
   visibility: string;
   owner: string | null;
   [property: string]: unknown;
+}
+
+/**
+ * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
+ * anyone's to edit in the project, so an image is one instance's only when every one names it.
+ */
+export function recordedInstances(image: Image): string[] {
+  return [...new Set([image[Property.InstanceId], image.instance_uuid].filter((id): id is string => typeof id === 'string' && id !== ''))];
+}
+
+export const isManaged = (image: Image) => image[Property.ManagedBy] === MANAGED_BY;
+
+/**
+ * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
+ * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
+ */
+export function isInstanceSnapshot(image: Image): boolean {
+  return image.image_type === 'snapshot' || isManaged(image) || (String(image.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds(image).length > 0);
 }
 
 interface ImagePage {

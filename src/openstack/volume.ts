@@ -20,6 +20,45 @@ export function volumeSnapshotIds(image: Record<string, unknown>): string[] {
   }
 }
 
+/** A Cinder snapshot, as far as deciding whether it may be deleted needs. */
+export interface VolumeSnapshot {
+  id: string;
+  name: string | null;
+  status: string;
+  volumeId: string;
+  /** Shown to admins only (`os-extended-snapshot-attributes:project_id`). */
+  projectId?: string;
+}
+
+/** A Cinder volume: what it was created from, and who has it attached. */
+export interface Volume {
+  id: string;
+  snapshotId: string | null;
+  serverIds: string[];
+}
+
+interface SnapshotBody {
+  id: string;
+  name: string | null;
+  status: string;
+  volume_id: string;
+  'os-extended-snapshot-attributes:project_id'?: string;
+}
+interface VolumeBody {
+  id: string;
+  snapshot_id?: string | null;
+  attachments?: { server_id?: string }[];
+}
+interface Link {
+  rel: string;
+  href: string;
+}
+
+const nextLink = (links: Link[] | undefined) => {
+  const next = links?.find((link) => link.rel === 'next')?.href;
+  return next ? new URL(next) : undefined;
+};
+
 export class VolumeService {
   readonly #http: Got;
   readonly #endpoint: string;
@@ -33,18 +72,39 @@ export class VolumeService {
   async snapshotIdsOf(volumeIds: readonly string[]): Promise<Set<string>> {
     const ids = new Set<string>();
     for (const volumeId of volumeIds) {
-      const pages = linkedPages<{ id: string }, { snapshots: { id: string }[]; snapshots_links?: { rel: string; href: string }[] }>(
+      const pages = linkedPages<SnapshotBody, { snapshots: SnapshotBody[]; snapshots_links?: Link[] }>(
         this.#http,
         `${this.#endpoint}/snapshots?${new URLSearchParams({ volume_id: volumeId, limit: '1000' })}`,
         (page) => page.snapshots,
-        (page) => {
-          const next = page.snapshots_links?.find((link) => link.rel === 'next')?.href;
-          return next ? new URL(next) : undefined;
-        },
+        (page) => nextLink(page.snapshots_links),
       );
       for await (const snapshot of pages) ids.add(snapshot.id);
     }
     return ids;
+  }
+
+  /** The snapshot, or undefined when Cinder has none of that ID (in this project). */
+  async getSnapshot(id: string): Promise<VolumeSnapshot | undefined> {
+    try {
+      const body = (await this.#http<{ snapshot: SnapshotBody }>(`${this.#endpoint}/snapshots/${encodeURIComponent(id)}`)).body.snapshot;
+      return { id: body.id, name: body.name, status: body.status, volumeId: body.volume_id, projectId: body['os-extended-snapshot-attributes:project_id'] };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Every volume of the project (Cinder lets no user filter on snapshot_id, so the caller does). */
+  async volumes(): Promise<Volume[]> {
+    const volumes: Volume[] = [];
+    const pages = linkedPages<VolumeBody, { volumes: VolumeBody[]; volumes_links?: Link[] }>(
+      this.#http,
+      `${this.#endpoint}/volumes/detail?limit=1000`,
+      (page) => page.volumes,
+      (page) => nextLink(page.volumes_links),
+    );
+    for await (const v of pages) volumes.push({ id: v.id, snapshotId: v.snapshot_id ?? null, serverIds: (v.attachments ?? []).flatMap((a) => (a.server_id ? [a.server_id] : [])) });
+    return volumes;
   }
 
   /** Delete a volume snapshot; 'missing' when it was already gone. */

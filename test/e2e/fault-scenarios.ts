@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import type { FaultMatch, FaultSpec, LocalCloudOptions } from '../local-cloud/cloud.ts';
 import {
   DAY,
+  HOUR,
+  type Image,
   assertFailure,
   assertSuccess,
   createAttempts,
@@ -25,6 +27,7 @@ import {
   seedSnapshots,
   snapshotsOf,
   sorted,
+  stamp,
   startCloud,
   step,
   summaryText,
@@ -32,6 +35,7 @@ import {
   tokenPosts,
   unique,
   unmanagedProps,
+  volumeBackedSnapshot,
   worldIds,
   PRUNE_TABLE,
   DELETE_TABLE,
@@ -179,17 +183,18 @@ function create(name: string, arrange: (cloud: LocalCloud, s: Server) => Omit<Ar
 /** A snapshot to delete among neighbours that must stay (same server, same-looking names, another server). */
 function deletion(cloud: LocalCloud, opts: { volumeBacked?: boolean } = {}) {
   const s = server(cloud, { volumeBacked: opts.volumeBacked });
-  let bdmProps: Record<string, string> = {};
+  let target: Image;
+  let sibling: Image;
   let volumeId: string | undefined;
   if (opts.volumeBacked) {
-    volumeId = cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot for ${s.name}` }).id;
-    bdmProps = { block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: volumeId, boot_index: 0 }]), bdm_v2: 'True' };
-  }
-  const [target, sibling] = seedSnapshots(cloud, s, 2, { props: bdmProps });
-  cloud.addImage({ region: 'GRA7', name: `${target!.name}-copy`, properties: managedProps(s) });
+    const name = (hoursAgo: number) => `${s.name}-${stamp(new Date(Date.now() - hoursAgo * HOUR))}`;
+    ({ image: target, volumeSnapshotId: volumeId } = volumeBackedSnapshot(cloud, s, { name: name(1), createdAt: new Date(Date.now() - HOUR) }));
+    ({ image: sibling } = volumeBackedSnapshot(cloud, s, { name: name(25), createdAt: new Date(Date.now() - 25 * HOUR) }));
+  } else [target, sibling] = seedSnapshots(cloud, s, 2) as [Image, Image];
+  cloud.addImage({ region: 'GRA7', name: `${target.name}-copy`, properties: managedProps(s) });
   seedSnapshots(cloud, server(cloud), 1);
   if (opts.volumeBacked) cloud.addVolumeSnapshot({ region: 'GRA7', name: 'unrelated' });
-  return { s, target: target!, sibling: sibling!, volumeId, deletable: [target!.id, ...(volumeId ? [volumeId] : [])] };
+  return { s, target, sibling, volumeId, deletable: [target.id, ...(volumeId ? [volumeId] : [])] };
 }
 
 /**
@@ -200,10 +205,14 @@ function deletion(cloud: LocalCloud, opts: { volumeBacked?: boolean } = {}) {
 function pruneWorld(cloud: LocalCloud, opts: { count?: number; volumeBacked?: boolean } = {}) {
   const s = server(cloud, { volumeBacked: opts.volumeBacked });
   // A volume-backed server's snapshots each stand on a Cinder snapshot, named in block_device_mapping.
-  const volumes = opts.volumeBacked ? Array.from({ length: opts.count ?? 5 }, (_, i) => cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot ${i} of ${s.name}` }).id) : [];
-  const snaps = volumes.length
-    ? volumes.map((v, i) => seedSnapshots(cloud, s, 1, { startHoursAgo: 1 + 24 * i, props: { block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: v, boot_index: 0 }]), bdm_v2: 'True' } })[0]!)
-    : seedSnapshots(cloud, s, opts.count ?? 5);
+  const backed = opts.volumeBacked
+    ? Array.from({ length: opts.count ?? 5 }, (_, i) => {
+        const at = new Date(Date.now() - (1 + 24 * i) * HOUR);
+        return volumeBackedSnapshot(cloud, s, { name: `${s.name}-${stamp(at)}`, createdAt: at });
+      })
+    : [];
+  const volumes = backed.map((b) => b.volumeSnapshotId);
+  const snaps = backed.length ? backed.map((b) => b.image) : seedSnapshots(cloud, s, opts.count ?? 5);
   // Older than every other snapshot, so keep-last counts it last (restic: protected ones take part in counting).
   const oldest = Date.now() - ((opts.count ?? 5) + 2) * DAY;
   cloud.addImage({ region: 'GRA7', name: `${s.name}-golden`, protected: true, createdAt: new Date(oldest), properties: managedProps(s) });
@@ -761,7 +770,9 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         gone: [d.target.id],
         check: (o) => {
           assert.match(o.step.run.stdout, new RegExp(`::warning::Could not delete volume snapshot ${d.volumeId}.*openstack volume snapshot delete ${d.volumeId}`));
-          assert.deepEqual(tableRows(o.step, DELETE_TABLE), [[d.target.name, d.target.id, `${d.volumeId} (failed)`]]);
+          const [[name, id, volumes]] = tableRows(o.step, DELETE_TABLE) as [[string, string, string]];
+          assert.deepEqual([name, id], [d.target.name, d.target.id]);
+          assert.match(volumes, new RegExp(`^${d.volumeId} \\(failed: DELETE .* answered 500: `));
           assert.deepEqual(jsonOutput(o.step, 'volume-snapshot-ids'), []);
         },
       };

@@ -3,6 +3,7 @@
 // check every run for leaked secrets. Every e2e run goes through `step()`, so the secrets check
 // covers every scenario of every table, not only secrets.test.ts.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCloud } from '../local-cloud/cloud.ts';
 import type { Image, LocalCloudOptions, RequestRecord, Server } from '../local-cloud/cloud.ts';
@@ -234,7 +235,7 @@ export function summaryText(html: string): string {
 
 export const CREATE_TABLE = ['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'];
 export const PRUNE_TABLE = ['Snapshot', 'Image ID', 'Created', 'Size', 'Result'];
-export const DELETE_TABLE = ['Snapshot', 'Image ID', 'Volume snapshots deleted'];
+export const DELETE_TABLE = ['Snapshot', 'Image ID', 'Volume snapshots'];
 
 /** The rows (header excluded) of the summary table with exactly these column headers; fails when there is none. */
 export function tableRows(s: Step, header: readonly string[]): string[][] {
@@ -281,6 +282,18 @@ export function seedSnapshots(
       properties: { ...(opts.managed === false ? unmanagedProps(server) : managedProps(server)), ...opts.props },
     });
   });
+}
+
+/**
+ * A volume-backed snapshot as Nova makes it: an image whose block_device_mapping names a Cinder
+ * snapshot of the server's root volume, called "snapshot for <image name>".
+ */
+export function volumeBackedSnapshot(cloud: LocalCloud, server: Server, image: { name: string; createdAt?: Date; properties?: Record<string, string> }): { image: Image; volumeSnapshotId: string } {
+  const volumeSnapshotId = randomUUID();
+  const bdm = { block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: volumeSnapshotId, boot_index: 0 }]), bdm_v2: 'True' };
+  const added = cloud.addImage({ region: server.region, name: image.name, createdAt: image.createdAt, size: 0, properties: { ...(image.properties ?? managedProps(server)), ...bdm } });
+  cloud.addVolumeSnapshot({ region: server.region, id: volumeSnapshotId, name: `snapshot for ${image.name}`, volumeId: cloud.server(server.id)?.rootVolumeId ?? undefined });
+  return { image: added, volumeSnapshotId };
 }
 
 /** The `{timestamp}` of the default template. */

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   DAY,
+  stamp,
+  volumeBackedSnapshot,
   HOUR,
   MANAGED_BY,
   assertFailure,
@@ -286,9 +288,8 @@ describe('modes', { concurrency: true }, () => {
     // Found by this suite: the create's prune used to overwrite volume-snapshot-ids with the IDs it deleted.
     test('with keep-last on a volume-backed server: volume-snapshot-ids are the new snapshot’s', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-      const oldVolume = cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot for ${server.name}-old` });
-      const bdm = JSON.stringify([{ source_type: 'snapshot', snapshot_id: oldVolume.id, boot_index: 0 }]);
-      const [old] = seedSnapshots(cloud, server, 1, { props: { block_device_mapping: bdm, bdm_v2: 'True' } });
+      const { image: old, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-${stamp(new Date(Date.now() - DAY))}`, createdAt: new Date(Date.now() - DAY) });
+      const oldVolume = { id: volumeSnapshotId };
       const volumesBefore = new Set(cloud.volumeSnapshots('GRA7').map((v) => v.id));
       const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '1' });
       assertSuccess(s);
@@ -443,10 +444,9 @@ describe('modes', { concurrency: true }, () => {
 
     test('a volume-backed snapshot: the Cinder snapshot goes too', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-      const volume = cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot for ${server.name}` });
+      const { image, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-1` });
+      const volume = { id: volumeSnapshotId };
       const keepVolume = cloud.addVolumeSnapshot({ region: 'GRA7', name: 'unrelated' });
-      const bdm = JSON.stringify([{ source_type: 'snapshot', snapshot_id: volume.id, boot_index: 0 }]);
-      const [image] = seedSnapshots(cloud, server, 1, { props: { block_device_mapping: bdm, bdm_v2: 'True' } });
       const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image!.id });
       assertSuccess(s);
       assert.equal(cloud.image(image!.id), undefined);
@@ -603,13 +603,12 @@ describe('modes', { concurrency: true }, () => {
 
     test('include-unmanaged on a volume-backed server: its Cinder-backed snapshots, not another volume’s', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-      const rootVolume = cloud.server(server.id)!.rootVolumeId!;
       const bdm = (snapshotId: string) => ({ block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: snapshotId, boot_index: 0 }]), bdm_v2: 'True' });
-      const mine = cloud.addVolumeSnapshot({ region: 'GRA7', name: 'by hand', volumeId: rootVolume });
-      const theirs = cloud.addVolumeSnapshot({ region: 'GRA7', name: 'another volume' });
       const [managed] = seedSnapshots(cloud, server, 1);
-      // Nova's own volume-backed snapshots carry no instance property: only the Cinder snapshot ties them to the server.
-      const byHand = cloud.addImage({ region: 'GRA7', name: `${server.name}-by-hand`, createdAt: new Date(Date.now() - 3 * DAY), size: 0, properties: bdm(mine.id) });
+      // Nova's own volume-backed snapshots (Horizon's) carry no instance property: only the Cinder snapshot ties them to the server.
+      const { image: byHand, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-by-hand`, createdAt: new Date(Date.now() - 3 * DAY), properties: {} });
+      const mine = { id: volumeSnapshotId };
+      const theirs = cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot for ${server.name}-other` });
       const other = cloud.addImage({ region: 'GRA7', name: `${server.name}-other`, createdAt: new Date(Date.now() - 4 * DAY), size: 0, properties: bdm(theirs.id) });
       const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1', 'include-unmanaged': 'true' });
       assertSuccess(s);
@@ -638,7 +637,7 @@ describe('modes', { concurrency: true }, () => {
       const old = (name: string, days: number, properties: Record<string, string>) =>
         cloud.addImage({ region: 'GRA7', name: `${server.name}-${name}`, createdAt: new Date(Date.now() - days * DAY), properties });
       const nova = old('horizon', 2, unmanagedProps(server));
-      const volume = cloud.addVolumeSnapshot({ region: 'GRA7', name: 'somewhere' });
+      const volume = cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot for ${server.name}-volume` });
       const volumeBacked = old('volume', 3, { block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: volume.id, boot_index: 0 }]), bdm_v2: 'True' });
       const uploaded = old('uploaded', 4, { os_distro: 'debian' });
       const s = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${server.name}-*`, 'keep-last': '1', 'include-unmanaged': 'true' });

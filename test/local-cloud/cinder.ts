@@ -68,6 +68,16 @@ export function handleVolume(w: World, ctx: Ctx): Reply {
   const notFound = () => webobError(404, 'The resource could not be found.', ctx.headers, { extraHeaders: vh });
 
   if ((sub === '/snapshots' || sub === '/snapshots/detail') && ctx.method === 'GET') return listSnapshots(w, ctx, sub === '/snapshots/detail', v, vh);
+  // One page: the tests keep to few volumes (the real Cinder's paging is the snapshots' above).
+  if (sub === '/volumes/detail' && ctx.method === 'GET') {
+    const volumes = w.volumes(ctx.region ?? '').map((vol) => ({
+      id: vol.id,
+      status: vol.serverId ? 'in-use' : 'available',
+      snapshot_id: vol.snapshotId,
+      attachments: vol.serverId ? [{ server_id: vol.serverId, attachment_id: vol.id, volume_id: vol.id, device: '/dev/sda' }] : [],
+    }));
+    return cinderJson(200, { volumes }, vh);
+  }
   const sm = /^\/snapshots\/([^/]+)$/.exec(sub);
   if (!sm) return notFound();
   const id = decodeURIComponent(sm[1]!);

@@ -7,6 +7,7 @@
 //   /glance/REGION/v2/...            Glance       (catalog URL is /glance/REGION, unversioned, by default)
 //   /volume/REGION/v3/{project}/...  Cinder       (only in cinderRegions)
 //   /_local/...                      admin API    (see admin.ts)
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +34,7 @@ import type {
   ServerSpec,
   VolumeSnapshot,
   VolumeSnapshotSpec,
+  VolumeSpec,
 } from './types.ts';
 import { parseJson, isObject, pyJson } from './util.ts';
 import type { Reply } from './util.ts';
@@ -196,6 +198,13 @@ export class LocalCloud implements AdminHost {
 
   addVolumeSnapshot(spec: VolumeSnapshotSpec): VolumeSnapshot {
     return this.world.volSnapView(this.world.addVolumeSnapshot(spec));
+  }
+
+  /** A volume (made from a Cinder snapshot, or attached to a server): what makes a volume snapshot, and its image, in use. */
+  addVolume(spec: VolumeSpec): string {
+    const id = spec.id ?? randomUUID();
+    this.world.region(spec.region).volumes.set(id, { ...spec, id });
+    return id;
   }
 
   fault(spec: FaultSpec): void {

@@ -54,6 +54,16 @@ export interface ServerSpec {
   createdAt?: Date | string;
   /** Root volume size in GB for volume-backed servers (default 1). */
   volumeSize?: number;
+  /** The image an image-backed server was booted from (default: the region's base image). */
+  imageRef?: string;
+}
+
+/** A volume beside the servers' root volumes: made from a Cinder snapshot, attached to a server, or both. */
+export interface VolumeSpec {
+  region: string;
+  snapshotId?: string;
+  serverId?: string;
+  id?: string;
 }
 
 /** A server as the tests see it (a plain snapshot of the current state). */

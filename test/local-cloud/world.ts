@@ -11,6 +11,7 @@ import type {
   ServerSpec,
   VolumeSnapshot,
   VolumeSnapshotSpec,
+  VolumeSpec,
 } from './types.ts';
 import { FaultBook } from './faults.ts';
 import { EMPTY_MD5, EMPTY_SHA512, ci, floorSecond, hex32, isoZ, isoMicroNaive, randomHex, toMs, uuid } from './util.ts';
@@ -113,6 +114,8 @@ export interface RegionState {
   images: Map<string, ImageRec>;
   servers: Map<string, ServerRec>;
   volSnaps: Map<string, VolSnapRec>;
+  /** Volumes other than the servers' root volumes. */
+  volumes: Map<string, VolumeSpec & { id: string }>;
   /** Bumped on every change that can affect an image listing (used by Glance's list cache). */
   version: number;
   listCache: Map<string, { version: number; sorted: ImageRec[] }>;
@@ -203,7 +206,7 @@ export class World {
     const regions = opts.regions ?? ['GRA7', 'SBG5'];
     const cinder = opts.cinderRegions ?? ['GRA7'];
     for (const r of regions) {
-      this.regions.set(r, { name: r, hasCinder: cinder.includes(r), images: new Map(), servers: new Map(), volSnaps: new Map(), version: 0, listCache: new Map() });
+      this.regions.set(r, { name: r, hasCinder: cinder.includes(r), images: new Map(), servers: new Map(), volSnaps: new Map(), volumes: new Map(), version: 0, listCache: new Map() });
     }
     this.snapshotMs = Math.max(0, (opts.snapshotSeconds ?? 2) * 1000);
     this.maxMicroversion = opts.maxMicroversion ?? '2.93';
@@ -384,7 +387,7 @@ export class World {
       volumeBacked: !!spec.volumeBacked,
       rootVolumeId: spec.volumeBacked ? uuid() : null,
       volumeSize: spec.volumeSize ?? 1,
-      imageRef: spec.volumeBacked ? '' : (this.baseImageIds.get(spec.region) ?? uuid()),
+      imageRef: spec.volumeBacked ? '' : (spec.imageRef ?? this.baseImageIds.get(spec.region) ?? uuid()),
       createdAt: created,
       updatedAt: created + 1000,
       launchedAt: map.vm === 'building' ? null : created + 1000,
@@ -684,6 +687,15 @@ export class World {
     };
     region.volSnaps.set(snap.id, snap);
     return snap;
+  }
+
+  /** Every volume of the region as Cinder lists it: the servers' root volumes (attached), then the others. */
+  volumes(region: string): { id: string; snapshotId: string | null; serverId: string | null }[] {
+    const r = this.region(region);
+    return [
+      ...[...r.servers.values()].flatMap((s) => (s.rootVolumeId ? [{ id: s.rootVolumeId, snapshotId: null, serverId: s.id }] : [])),
+      ...[...r.volumes.values()].map((v) => ({ id: v.id, snapshotId: v.snapshotId ?? null, serverId: v.serverId ?? null })),
+    ];
   }
 
   deleteVolumeSnapshot(snap: VolSnapRec): void {

@@ -275,6 +275,8 @@ export function settings(overrides: Partial<Settings> = {}): Settings {
     wait: true,
     timeoutMs: 30_000,
     ignoreMissing: false,
+    dryRun: false,
+    deleteInUse: false,
     rateLimit: 0,
     provenance: {},
     ...overrides,
@@ -295,6 +297,49 @@ export function clearActionEnv(): void {
 /** Set inputs the way the runner does: INPUT_<NAME>, upper case, hyphens kept. */
 export function setInputs(values: Record<string, string>): void {
   for (const [name, value] of Object.entries(values)) process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
+}
+
+// ---------------------------------------------------------------- What the deletion checks read
+
+/**
+ * The rest of the project, as the checks before a deletion read it (persisted listings): the
+ * servers (by default none, so no image is in use), Cinder's volumes and snapshots, and the
+ * project's images (the owner-only listing that finds other images naming a volume snapshot).
+ */
+export const project = {
+  servers: [] as ReturnType<typeof serverBody>[],
+  volumes: [] as { id: string; snapshot_id?: string | null; attachments?: { server_id: string }[] }[],
+  volumeSnapshots: [] as { id: string; name: string | null; volume_id: string; status?: string; 'os-extended-snapshot-attributes:project_id'?: string }[],
+  images: [] as Record<string, unknown>[],
+};
+
+/** A Cinder snapshot as Nova makes it for the image `imageName`. */
+export const novaVolumeSnapshot = (id: string, imageName: string, volumeId = 'vol-root-0001') => ({ id, name: `snapshot for ${imageName}`, volume_id: volumeId, status: 'available' });
+
+export function useProject(): void {
+  beforeEach(() => {
+    Object.assign(project, { servers: [], volumes: [], volumeSnapshots: [], images: [] });
+    nock(COMPUTE_ORIGIN)
+      .persist()
+      .get(`${COMPUTE_PATH}/servers/detail`)
+      .query({ limit: '1000' })
+      .reply(() => [200, { servers: project.servers }]);
+    nock(VOLUME_ORIGIN)
+      .persist()
+      .get(`${VOLUME_PATH}/volumes/detail`)
+      .query({ limit: '1000' })
+      .reply(() => [200, { volumes: project.volumes }])
+      .get(new RegExp(`^${VOLUME_PATH}/snapshots/[^/?]+$`))
+      .reply((request: Request) => {
+        const snapshot = project.volumeSnapshots.find((s) => new URL(request.url).pathname.endsWith(`/${s.id}`));
+        return snapshot ? [200, { snapshot: { status: 'available', ...snapshot } }] : [404, { itemNotFound: { code: 404, message: 'Snapshot could not be found.' } }];
+      });
+    nock(IMAGE_ORIGIN)
+      .persist()
+      .get('/v2/images')
+      .query({ limit: '1000', owner: PROJECT_ID })
+      .reply(() => [200, { images: project.images }]);
+  });
 }
 
 // ---------------------------------------------------------------- Test plumbing

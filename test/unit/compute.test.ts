@@ -4,7 +4,7 @@ import nock from 'nock';
 
 import { ActionError } from '../../src/openstack/errors.ts';
 import { literalFragment } from '../../src/openstack/compute.ts';
-import { COMPUTE_ORIGIN, COMPUTE_PATH, mockAuth, newCloud, serverBody, SERVER_ID, unmatched, useNock } from '../support/nock.ts';
+import { BOOT_IMAGE_ID, COMPUTE_ORIGIN, COMPUTE_PATH, mockAuth, newCloud, serverBody, SERVER_ID, unmatched, useNock } from '../support/nock.ts';
 
 useNock();
 
@@ -43,7 +43,7 @@ describe('findServer', () => {
     const scope = nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody({ name: 'web' }) });
     const server = await c.findServer(SERVER_ID, 'GRA11');
     scope.done();
-    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, volumeBacked: false, volumeIds: [] });
+    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, volumeBacked: false, volumeIds: [], imageId: BOOT_IMAGE_ID });
     assert.deepEqual(unmatched, []);
   });
 

@@ -21,6 +21,7 @@ import {
   stdout,
   unmatched,
   useNock,
+  useProject,
   volumeBackedImageBody,
 } from '../support/nock.ts';
 
@@ -243,6 +244,7 @@ describe('create: waiting for the image', () => {
 });
 
 describe('create with retention: prune after the snapshot is active', () => {
+  useProject();
   const managed = (id: string, name: string, createdAt: string) =>
     imageBody({ id, name, created_at: createdAt, managed_by: 'openstack-snapshot-action', source_instance_id: SERVER_ID });
 
@@ -262,7 +264,7 @@ describe('create with retention: prune after the snapshot is active', () => {
         ],
       });
     const deleted = nock(IMAGE_ORIGIN).delete('/v2/images/old-2').reply(204);
-    const result = await create(newCloud(), settings({ prune: { policy: { last: 2 }, includeUnmanaged: false, dryRun: false, maxDeletes: 10, concurrency: 2 } }));
+    const result = await create(newCloud(), settings({ prune: { policy: { last: 2 }, includeUnmanaged: false, maxDeletes: 10, concurrency: 2 } }));
     list.done();
     deleted.done();
     assert.deepEqual(
@@ -283,7 +285,7 @@ describe('create with retention: prune after the snapshot is active', () => {
       .get('/v2/images')
       .query(true)
       .reply(200, { images: [managed('old-1', 'web-20240102-000000', '2024-01-02T00:00:00Z'), managed('old-2', 'web-20240101-000000', '2024-01-01T00:00:00Z')] });
-    const result = await create(newCloud(), settings({ prune: { policy: { last: 1 }, includeUnmanaged: false, dryRun: false, maxDeletes: 10, concurrency: 2 } }));
+    const result = await create(newCloud(), settings({ prune: { policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 10, concurrency: 2 } }));
     assert.equal(result.prune!.refused, 'the new snapshot was not listed');
     assert.deepEqual(result.prune!.deletions, []);
     assert.match(stdout(), /pruning is skipped/);
@@ -293,7 +295,7 @@ describe('create with retention: prune after the snapshot is active', () => {
   it('a snapshot that did not become active prunes nothing', async () => {
     snapshotAccepted();
     imageStatuses('killed');
-    await failure(create(newCloud(), settings({ prune: { policy: { last: 1 }, includeUnmanaged: false, dryRun: false, maxDeletes: 10, concurrency: 2 } })));
+    await failure(create(newCloud(), settings({ prune: { policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 10, concurrency: 2 } })));
     assert.deepEqual(unmatched, [], 'no listing, no deletion');
   });
 });

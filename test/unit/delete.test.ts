@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import nock from 'nock';
 
 import { deleteMode } from '../../src/modes/delete.ts';
@@ -14,6 +14,8 @@ import {
   imageBody,
   mockAuth,
   newCloud,
+  novaVolumeSnapshot,
+  project,
   PROJECT_ID,
   serverBody,
   SERVER_ID,
@@ -21,12 +23,14 @@ import {
   stdout,
   unmatched,
   useNock,
+  useProject,
   VOLUME_ORIGIN,
   VOLUME_PATH,
   volumeBackedImageBody,
 } from '../support/nock.ts';
 
 useNock();
+useProject();
 
 const IMAGE_PATH = `/v2/images/${IMAGE_ID}`;
 const byId = (overrides = {}) => settings({ mode: 'delete', instance: undefined, imageId: IMAGE_ID, timeoutMs: 5_000, ...overrides });
@@ -84,7 +88,7 @@ describe('delete by image ID', () => {
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody({ protected: true }));
     await assert.rejects(deleteMode(newCloud(), byId()), (error: Error) => {
       assert.ok(error instanceof ActionError);
-      assert.match(error.message, new RegExp(`Image ${IMAGE_ID} \\(web-20250101-000000\\) is protected, so it is not deleted`));
+      assert.match(error.message, new RegExp(`Image ${IMAGE_ID} "web-20250101-000000" is not deleted: it is protected`));
       assert.match(error.message, new RegExp(`openstack image set --unprotected ${IMAGE_ID}`));
       return true;
     });
@@ -118,7 +122,7 @@ describe('delete by image ID', () => {
 
   it('waits while Glance still shows the image, and accepts pending_delete', async () => {
     mockAuth();
-    nock(IMAGE_ORIGIN)
+    const glance = nock(IMAGE_ORIGIN)
       .get(IMAGE_PATH)
       .reply(200, imageBody())
       .delete(IMAGE_PATH)
@@ -129,13 +133,21 @@ describe('delete by image ID', () => {
       .reply(200, imageBody({ status: 'pending_delete' }));
     const result = await deleteMode(newCloud(), byId());
     assert.equal(result.deletions[0]!.outcome, 'deleted');
-    assert.ok(nock.isDone());
+    glance.done();
   });
 
-  it('an image still active after the timeout is an error that says how to check', async () => {
+  it('an image still shown after the short confirmation is an error that says what it saw and how to check', async () => {
     mockAuth();
-    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody()).delete(IMAGE_PATH).reply(204).get(IMAGE_PATH).times(10).reply(200, imageBody());
-    await assert.rejects(deleteMode(newCloud(), byId({ timeoutMs: 1_000 })), new RegExp(`still listed as active; check it with: openstack image show ${IMAGE_ID}`));
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody()).delete(IMAGE_PATH).reply(204).get(IMAGE_PATH).times(30).reply(200, imageBody());
+    const started = Date.now();
+    await assert.rejects(deleteMode(newCloud(), byId()), new RegExp(`10 s later still shows it as active; check it with: openstack image show ${IMAGE_ID}`));
+    assert.ok(Date.now() - started < 15_000, 'bounded by the confirmation, not by timeout (2h by default)');
+  });
+
+  it('a 404 to the DELETE while Glance still shows the image: a bounded error, not a two-hour wait', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody()).delete(IMAGE_PATH).reply(404, glanceNotFound(IMAGE_ID)).get(IMAGE_PATH).times(30).reply(200, imageBody());
+    await assert.rejects(deleteMode(newCloud(), byId({ timeoutMs: 7_200_000 })), new RegExp(`Glance answered 404 to the DELETE of image ${IMAGE_ID}, but 10 s later still shows it as active`));
   });
 });
 
@@ -200,6 +212,8 @@ describe('delete by exact name', () => {
 describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
   const SNAP_A = '0cd5c12a-8597-42cd-aa55-e1d16458aacb';
   const SNAP_B = '1de6d23b-9608-43de-bb66-f2e27569bbdc';
+  const NAME = 'web-20250101-000000';
+  beforeEach(() => project.volumeSnapshots.push(novaVolumeSnapshot(SNAP_A, NAME), novaVolumeSnapshot(SNAP_B, NAME)));
 
   it('DELETEs each Cinder snapshot after the image; a Cinder 404 counts as already gone', async () => {
     mockAuth();
@@ -233,7 +247,7 @@ describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
     assert.match(stdout(), new RegExp(`::warning::Could not delete volume snapshot ${SNAP_A} .*openstack volume snapshot delete ${SNAP_A}`));
   });
 
-  it('no Cinder in the catalog: the image is deleted, each volume snapshot is a warning', async () => {
+  it('no Cinder in the catalog: the image is deleted, each volume snapshot is left with a warning', async () => {
     mockAuth({ catalog: catalog({ volume: false }) });
     const image = volumeBackedImageBody([SNAP_A, SNAP_B]);
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image);
@@ -243,11 +257,11 @@ describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
     assert.deepEqual(
       result.deletions[0]!.volumeSnapshots.map((v) => [v.id, v.outcome]),
       [
-        [SNAP_A, 'failed'],
-        [SNAP_B, 'failed'],
+        [SNAP_A, 'kept'],
+        [SNAP_B, 'kept'],
       ],
     );
-    assert.match(stdout(), /::warning::Could not delete volume snapshot .*no block-storage or volumev3 service/);
+    assert.match(stdout(), /::warning::Volume snapshot .* is left alone: Cinder cannot be reached: .*no block-storage or volumev3 service/);
     assert.deepEqual(unmatched, []);
   });
 
@@ -267,5 +281,88 @@ describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
       .reply(409, { message: 'in use', code: '409 Conflict' });
     await assert.rejects(deleteMode(newCloud(), byId()), /in use/);
     assert.deepEqual(unmatched, [], 'no Cinder DELETE');
+  });
+});
+
+describe('delete refuses what it was not asked to delete, before any DELETE', () => {
+  const refused = async (overrides: Record<string, unknown>, why: RegExp, options = {}) => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody(overrides));
+    await assert.rejects(deleteMode(newCloud(), byId(options)), (error: Error) => {
+      assert.match(error.message, new RegExp(`^Image ${IMAGE_ID} "[^"]*" is not deleted: `));
+      assert.match(error.message, why);
+      return true;
+    });
+    assert.deepEqual(unmatched, [], 'no DELETE sent');
+  };
+
+  it("another project's image (an admin credential could delete it)", () => refused({ owner: 'other-project', visibility: 'public' }, /it belongs to project other-project, not to this one/));
+  it('an image that is not an instance snapshot', () => refused({ image_type: undefined, managed_by: undefined, instance_uuid: undefined, source_instance_id: undefined }, /it is not an instance snapshot/));
+  it('with instance, a snapshot of another server', async () => {
+    nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody() });
+    await refused({ instance_uuid: 'other-server', source_instance_id: 'other-server' }, new RegExp(`it is not a snapshot of instance web \\(${SERVER_ID}\\); it records other-server`), { instance: SERVER_ID });
+  });
+  it('an image a server was booted from; delete-in-use: true deletes it', async () => {
+    project.servers.push(serverBody({ id: 'booted-1', name: 'clone' }));
+    project.servers[0]!.image = { id: IMAGE_ID, links: [] };
+    await refused({}, /in use: server clone \(booted-1\) was booted from it\. Set delete-in-use: true/);
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody());
+    const glance = deletable(imageBody());
+    await deleteMode(newCloud(), byId({ deleteInUse: true }));
+    glance.done();
+  });
+  it('dry run: says what it would delete and sends no DELETE', async () => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody());
+    const result = await deleteMode(newCloud(), byId({ dryRun: true }));
+    assert.equal(result.deletions[0]!.outcome, 'would-delete');
+    assert.match(stdout(), new RegExp(`Dry run: would delete image ${IMAGE_ID}`));
+    assert.deepEqual(unmatched, [], 'no DELETE sent');
+  });
+});
+
+describe("a volume-backed image's Cinder snapshots: only those Nova made for it, and no other's", () => {
+  const SNAP = '2ef7e34c-a719-44ef-8c77-03f3867acdde';
+  const NAME = 'web-20250101-000000';
+  const image = () => volumeBackedImageBody([SNAP], { source_instance_id: SERVER_ID, managed_by: 'openstack-snapshot-action' });
+  /** The image is deleted, its Cinder snapshot is not, and the reason is given. */
+  const keeps = async (reason: RegExp) => {
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image());
+    const glance = deletable(image());
+    const result = await deleteMode(newCloud(), byId());
+    glance.done();
+    const [volumeSnapshot] = result.deletions[0]!.volumeSnapshots;
+    assert.equal(volumeSnapshot!.outcome, 'kept');
+    assert.match(volumeSnapshot!.reason!, reason);
+    assert.deepEqual(unmatched, [], 'no DELETE of the Cinder snapshot');
+  };
+
+  it('a snapshot someone took by hand (not named "snapshot for <image>")', () => {
+    project.volumeSnapshots.push({ ...novaVolumeSnapshot(SNAP, NAME), name: 'manual backup' });
+    return keeps(/it is named "manual backup", not "snapshot for web-20250101-000000": Nova did not make it for this image/);
+  });
+  it("a snapshot of another server's volume", () => {
+    project.volumeSnapshots.push(novaVolumeSnapshot(SNAP, NAME, 'vol-of-db'));
+    project.volumes.push({ id: 'vol-of-db', attachments: [{ server_id: 'db-server' }] });
+    return keeps(/it is a snapshot of volume vol-of-db, attached to server db-server, not to the image's instance/);
+  });
+  it("another project's snapshot (seen by an admin)", () => {
+    project.volumeSnapshots.push({ ...novaVolumeSnapshot(SNAP, NAME), 'os-extended-snapshot-attributes:project_id': 'other-project' });
+    return keeps(/it belongs to project other-project/);
+  });
+  it('a snapshot that another remaining image still names', () => {
+    project.volumeSnapshots.push(novaVolumeSnapshot(SNAP, NAME));
+    project.images.push(volumeBackedImageBody([SNAP], { id: 'copy-of-it' }));
+    return keeps(/image copy-of-it still names it/);
+  });
+  it('a volume created from its Cinder snapshot puts the image in use: refused', async () => {
+    project.volumeSnapshots.push(novaVolumeSnapshot(SNAP, NAME));
+    project.volumes.push({ id: 'restored-vol', snapshot_id: SNAP });
+    mockAuth();
+    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image());
+    await assert.rejects(deleteMode(newCloud(), byId()), new RegExp(`in use: volume restored-vol was created from its volume snapshot ${SNAP}`));
+    assert.deepEqual(unmatched, []);
   });
 });

@@ -29,12 +29,16 @@ import {
   TOKEN,
   unmatched,
   useNock,
+  useProject,
+  novaVolumeSnapshot,
+  project,
   VOLUME_ORIGIN,
   VOLUME_PATH,
   volumeBackedImageBody,
 } from '../support/nock.ts';
 
 useNock();
+useProject();
 
 let dir = '';
 let outputFile = '';
@@ -215,6 +219,7 @@ describe('run: prune and delete', () => {
       .delete('/v2/images/n3')
       .reply(204);
     nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/cs-1`).reply(202);
+    project.volumeSnapshots.push(novaVolumeSnapshot('cs-1', 'web-n3'));
     await run();
     assert.equal(process.exitCode, undefined, errors().join('\n'));
     const out = outputs();
@@ -222,7 +227,8 @@ describe('run: prune and delete', () => {
     assert.equal(out['deleted-count'], '1');
     assert.equal(out['kept-image-ids'], '["n1","n2"]');
     assert.equal(out['volume-snapshot-ids'], '["cs-1"]');
-    assert.equal(out['api-requests'], '4');
+    // auth, the listing; the checks: servers, volumes, the project's images, the Cinder snapshot; two DELETEs.
+    assert.equal(out['api-requests'], '8');
     const s = summary();
     assert.match(s, /<h2>Prune<\/h2>/);
     assert.match(s, /Policy: keep-last 2\. In scope: 3; kept: 2; deleted: 1\./);

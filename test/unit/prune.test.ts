@@ -20,12 +20,14 @@ import {
   stdout,
   unmatched,
   useNock,
+  useProject,
   VOLUME_ORIGIN,
   VOLUME_PATH,
   volumeBackedImageBody,
 } from '../support/nock.ts';
 
 useNock();
+useProject();
 
 const MANAGED = { managed_by: 'openstack-snapshot-action' };
 const BASE_QUERY = { limit: '1000', owner: PROJECT_ID, status: 'active', sort: 'created_at:desc' };
@@ -34,7 +36,7 @@ function pruneSettings(options: Partial<PruneSettings> = {}, overrides: Partial<
   return settings({
     mode: 'prune',
     instance: undefined,
-    prune: { policy: { last: 1 }, includeUnmanaged: false, dryRun: false, maxDeletes: 100, concurrency: 4, ...options },
+    prune: { policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 100, concurrency: 4, ...options },
     ...overrides,
   });
 }
@@ -281,7 +283,7 @@ describe('prune: what is deleted', () => {
   it('dry-run sends no DELETE and reports what would go', async () => {
     mockAuth();
     listed(snapshots(3, (i) => (i === 2 ? volumeBackedImageBody(['cinder-x'], { id: 'img-02', name: 'web-02', created_at: '2025-01-10T10:00:00.000Z', ...MANAGED }) : {})));
-    const result = await prune(newCloud(), pruneSettings({ dryRun: true }));
+    const result = await prune(newCloud(), pruneSettings({}, { dryRun: true }));
     assert.deepEqual(unmatched, [], 'no DELETE');
     assert.deepEqual(result.deletions.map((d) => [d.image.id, d.outcome]).sort(), [
       ['img-01', 'would-delete'],

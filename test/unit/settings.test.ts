@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 
 import { readSettings, SettingsError } from '../../src/settings.ts';
-import { APP_SECRET, captureStdout, clearActionEnv as clearEnv, PASSWORD, PROJECT_ID, releaseStdout, setInputs as inputs, stdout } from '../support/nock.ts';
+import { APP_SECRET, captureStdout, IMAGE_ID as IMAGE_UUID, clearActionEnv as clearEnv, PASSWORD, PROJECT_ID, releaseStdout, setInputs as inputs, stdout } from '../support/nock.ts';
 
 const PASSWORD_AUTH = {
   'auth-url': 'https://auth.cloud.ovh.net/v3',
@@ -90,7 +90,8 @@ describe('settings: a valid create', () => {
   it('prune: snapshot-name is the glob, with the deletion knobs', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'prune', 'snapshot-name': 'web-*', 'keep-daily': '7', 'dry-run': 'true', 'max-deletes': '20', concurrency: '8', 'include-unmanaged': 'true' });
     const s = readSettings();
-    assert.deepEqual(s.prune, { nameGlob: 'web-*', includeUnmanaged: true, policy: { daily: 7 }, dryRun: true, maxDeletes: 20, concurrency: 8 });
+    assert.deepEqual(s.prune, { nameGlob: 'web-*', includeUnmanaged: true, policy: { daily: 7 }, maxDeletes: 20, concurrency: 8 });
+    assert.equal(s.dryRun, true);
   });
 });
 
@@ -149,7 +150,7 @@ describe('settings: every problem names the input and what is valid', () => {
   });
 
   it('delete with both image-id and snapshot-name, or neither', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': 'abc', 'snapshot-name': 'web-1' });
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': IMAGE_UUID, 'snapshot-name': 'web-1' });
     onlyProblem(/^image-id and snapshot-name: give one of them, not both/);
     clearEnv();
     inputs({ ...PASSWORD_AUTH, mode: 'delete' });
@@ -157,12 +158,33 @@ describe('settings: every problem names the input and what is valid', () => {
   });
 
   it('delete with retention inputs', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': 'abc', 'keep-last': '2' });
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': IMAGE_UUID, 'keep-last': '2' });
     onlyProblem(/^keep-\*: retention inputs are for modes prune and create/);
   });
 
+  it('image-id that is not an image ID', () => {
+    for (const value of ['latest', 'abc', `${IMAGE_UUID}x`]) {
+      clearEnv();
+      inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': value });
+      onlyProblem(new RegExp(`^image-id: "${value}" is not an image ID; give the UUID of the image`));
+    }
+  });
+
+  it('snapshot-name given but blank', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' });
+    onlyProblem(/^snapshot-name: is blank; give a name or a glob, or leave the input out to cover every name$/);
+    clearEnv();
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-name': ' ' });
+    onlyProblem(/^snapshot-name: is blank; give a name template, or leave the input out for the default/);
+  });
+
+  it('delete-in-use outside delete', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' });
+    onlyProblem(/^delete-in-use: only for mode delete/);
+  });
+
   it('image-id outside delete', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', 'image-id': 'abc' });
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'image-id': IMAGE_UUID });
     onlyProblem(/^image-id: only for mode delete; mode create makes a new image/);
   });
 

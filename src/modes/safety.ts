@@ -1,0 +1,110 @@
+import type { Cloud } from '../openstack/cloud.ts';
+import { isInstanceSnapshot, recordedInstances, type Image } from '../openstack/image.ts';
+import { volumeSnapshotIds, type Volume } from '../openstack/volume.ts';
+
+/** One image a run may delete, with the Cinder snapshots behind it and whether each may go too. */
+export interface Planned {
+  image: Image;
+  volumeSnapshots: { id: string; keep?: string }[];
+}
+
+/** An image the run chose to delete but keeps, and why. */
+export interface Held {
+  image: Image;
+  reason: string;
+}
+
+/** Why no run may delete this image, whatever the inputs say; undefined when it may. */
+export function refusal(image: Image, projectId: string): string | undefined {
+  if (image.owner !== projectId) return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
+  if (!isInstanceSnapshot(image)) return 'it is not an instance snapshot (no image_type=snapshot, no volume-backed block_device_mapping, not made by this action)';
+  if (image.protected) return `it is protected (unprotect it first with: openstack image set --unprotected ${image.id}, if it really should go)`;
+  return undefined;
+}
+
+/** The image is a snapshot of this instance (and of no other), by its properties or, volume-backed and unmarked, by its Cinder snapshots. */
+export function ofInstance(image: Image, instanceId: string, snapshotsOfInstance: ReadonlySet<string>): boolean {
+  const recorded = recordedInstances(image);
+  if (recorded.length) return recorded.every((id) => id === instanceId);
+  const ids = volumeSnapshotIds(image);
+  return ids.length > 0 && ids.every((id) => snapshotsOfInstance.has(id));
+}
+
+const group = <T>(pairs: [string, T][]) => {
+  const map = new Map<string, T[]>();
+  for (const [key, value] of pairs) map.set(key, [...(map.get(key) ?? []), value]);
+  return map;
+};
+
+/**
+ * What still uses the candidates, looked up once for the whole batch: the servers booted from an
+ * image (Nova lists a project's servers with their image), and for volume-backed snapshots the
+ * volumes made from their Cinder snapshots and the other images that name those snapshots.
+ * Only reads: a dry run makes the same checks.
+ */
+export async function plan(
+  cloud: Cloud,
+  candidates: readonly Image[],
+  options: { allowInUse?: boolean; instanceId?: string } = {},
+): Promise<{ planned: Planned[]; held: Held[] }> {
+  if (!candidates.length) return { planned: [], held: [] };
+  const compute = await cloud.compute();
+  const servers: [string, string][] = [];
+  for await (const server of compute.servers()) if (server.imageId) servers.push([server.imageId, `${server.name} (${server.id})`]);
+  const bootedFrom = group(servers);
+  const volumeBacked = candidates.some((image) => volumeSnapshotIds(image).length);
+  // Without Cinder (not in this region's catalog) nothing can be checked, so no volume snapshot is deleted.
+  const volumes = volumeBacked ? await cloud.volumes().catch((error: Error) => error) : undefined;
+  const allVolumes: Volume[] = volumes && !(volumes instanceof Error) ? await volumes.volumes() : [];
+  const madeFrom = group(allVolumes.flatMap((v): [string, string][] => (v.snapshotId ? [[v.snapshotId, v.id]] : [])));
+  const volumeById = new Map(allVolumes.map((v) => [v.id, v]));
+  const doomed = new Set(candidates.map((image) => image.id));
+  const projectId = await cloud.projectId();
+  const naming: [string, string][] = [];
+  if (volumeBacked) {
+    for await (const other of (await cloud.images()).list({ owner: projectId })) {
+      if (!doomed.has(other.id)) naming.push(...volumeSnapshotIds(other).map((id): [string, string] => [id, other.id]));
+    }
+  }
+  const namedBy = group(naming);
+
+  const planned: Planned[] = [];
+  const held: Held[] = [];
+  for (const image of candidates) {
+    const snapshotIds = volumeSnapshotIds(image);
+    const uses = [
+      ...(bootedFrom.get(image.id) ?? []).map((server) => `server ${server} was booted from it`),
+      ...snapshotIds.flatMap((id) => (madeFrom.get(id) ?? []).map((volume) => `volume ${volume} was created from its volume snapshot ${id}`)),
+    ];
+    if (uses.length && !options.allowInUse) {
+      held.push({ image, reason: `in use: ${uses.join('; ')}` });
+      continue;
+    }
+    const instances = recordedInstances(image);
+    const owner = instances.length ? instances : options.instanceId ? [options.instanceId] : [];
+    const volumeSnapshots: Planned['volumeSnapshots'] = [];
+    for (const id of snapshotIds) {
+      if (volumes instanceof Error) {
+        volumeSnapshots.push({ id, keep: `Cinder cannot be reached: ${volumes.message}` });
+        continue;
+      }
+      const snapshot = await volumes!.getSnapshot(id);
+      const volume = snapshot && volumeById.get(snapshot.volumeId);
+      const keep = (): string | undefined => {
+        if (!snapshot) return undefined; // gone already (or not this project's to see): nothing to send
+        if (snapshot.projectId && snapshot.projectId !== projectId) return `it belongs to project ${snapshot.projectId}`;
+        if (snapshot.name !== `snapshot for ${image.name}`) return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
+        if (volume?.serverIds.length && owner.length && !volume.serverIds.some((server) => owner.includes(server))) {
+          return `it is a snapshot of volume ${volume.id}, attached to server ${volume.serverIds.join(', ')}, not to the image's instance`;
+        }
+        if (madeFrom.has(id)) return `volume ${madeFrom.get(id)!.join(', ')} was created from it`;
+        if (namedBy.has(id)) return `image ${namedBy.get(id)!.join(', ')} still names it`;
+        return undefined;
+      };
+      const reason = keep();
+      volumeSnapshots.push({ id, ...(reason ? { keep: reason } : {}) });
+    }
+    planned.push({ image, volumeSnapshots });
+  }
+  return { planned, held };
+}
