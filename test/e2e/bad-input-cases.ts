@@ -134,6 +134,11 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     problems: 3,
     expect: ['Invalid inputs:', 'timeout: "soon" is not a duration', 'keep-last: "0" is not valid', 'interface: "bogus" is not an endpoint interface'],
   },
+  // Issue "Nothing deleted that the user did not mean": each used to end in success, or widen a prune.
+  { name: 'image-id that is not an ID (latest)', inputs: (b) => ({ ...without(b, 'instance'), mode: 'delete', 'image-id': 'latest' }), expect: ['image-id: "latest" is not an image ID', 'give the UUID of the image'] },
+  { name: 'snapshot-name given but blank (prune)', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' }), expect: ['snapshot-name: is blank', 'leave the input out to cover every name'] },
+  { name: 'snapshot-name given but blank (create)', inputs: (b) => ({ ...b, 'snapshot-name': ' ' }), expect: ['snapshot-name: is blank', 'the default {instance}-{timestamp}'] },
+  { name: 'delete-in-use in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }), expect: ['delete-in-use: only for mode delete'] },
 ];
 
 /** Run one case and check it; shared by bad-inputs.test.ts and secrets.test.ts. */

@@ -1,0 +1,185 @@
+// What the action will never delete, and text from the cloud that must not forge the log: each
+// case tries to make a deleting path (delete, prune, the prune after create, the Cinder snapshots
+// behind an image) go further than asked, with the built action against the local cloud, and
+// checks what the cloud still holds.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  DAY,
+  assertFailure,
+  assertSuccess,
+  deletes,
+  eventually,
+  jsonOutput,
+  managedProps,
+  mutating,
+  passwordInputs,
+  seedSnapshots,
+  stamp,
+  startCloud,
+  step,
+  summaryText,
+  tableRows,
+  PRUNE_TABLE,
+  unique,
+  volumeBackedSnapshot,
+  type LocalCloud,
+} from './harness.ts';
+
+describe('what the action will never delete', { concurrency: 1 }, () => {
+  let cloud: LocalCloud;
+  let creds: Record<string, string>;
+  before(async () => {
+    cloud = await startCloud();
+    creds = passwordInputs(cloud);
+  });
+  after(() => cloud.stop());
+
+  const web = () => cloud.addServer({ region: 'GRA7', name: unique('web') });
+
+  test('dry-run in mode delete sends no DELETE, and planned-image-ids names what would go', async () => {
+    const [image] = seedSnapshots(cloud, web(), 1);
+    const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image!.id, 'dry-run': 'true' });
+    assertSuccess(s);
+    assert.deepEqual(mutating(s.records), []);
+    assert.ok(cloud.image(image!.id));
+    assert.deepEqual(jsonOutput(s, 'planned-image-ids'), [image!.id]);
+    assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), []);
+    assert.match(summaryText(s.run.summary), /dry run: nothing deleted/);
+  });
+
+  test('dry-run in create with keep-*: no snapshot, no DELETE; planned-image-ids is the plan', async () => {
+    const server = web();
+    const old = seedSnapshots(cloud, server, 3);
+    const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '1', 'dry-run': 'true' });
+    assertSuccess(s);
+    assert.deepEqual(mutating(s.records), [], 'no createImage, no DELETE');
+    assert.deepEqual(jsonOutput(s, 'planned-image-ids').sort(), [old[1]!.id, old[2]!.id].sort());
+    assert.match(s.run.outputs['image-name']!, new RegExp(`^${server.name}-\\d{8}-\\d{6}$`));
+    assert.equal(s.run.outputs['image-id'], undefined);
+    for (const image of old) assert.ok(cloud.image(image.id));
+  });
+
+  for (const [what, arrange, reason] of [
+    [
+      "another project's public image (an admin credential would delete it)",
+      () => cloud.addImage({ region: 'GRA7', name: unique('base'), owner: cloud.world.otherProjectId, visibility: 'public', properties: managedProps(web()) }),
+      /it belongs to project .*, not to this one/,
+    ],
+    ['an image of this project that is not a snapshot', () => cloud.addImage({ region: 'GRA7', name: unique('uploaded'), properties: { os_distro: 'debian' } }), /it is not an instance snapshot/],
+  ] as const) {
+    test(`delete refuses ${what}`, async () => {
+      const image = arrange();
+      const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image.id });
+      assertFailure(s, [`Image ${image.id}`, 'is not deleted', reason]);
+      assert.deepEqual(mutating(s.records), []);
+      assert.ok(cloud.image(image.id));
+    });
+  }
+
+  test("delete with instance refuses another server's snapshot, by ID and by name", async () => {
+    const [theirs] = seedSnapshots(cloud, web(), 1);
+    const mine = web();
+    const byId = await step(cloud, { ...creds, mode: 'delete', instance: mine.name, 'image-id': theirs!.id });
+    assertFailure(byId, [`it is not a snapshot of instance ${mine.name}`]);
+    const byName = await step(cloud, { ...creds, mode: 'delete', instance: mine.name, 'snapshot-name': theirs!.name! });
+    assertFailure(byName, [`No image named "${theirs!.name}" for instance ${mine.name}`]);
+    assert.deepEqual([...mutating(byId.records), ...mutating(byName.records)], []);
+    assert.ok(cloud.image(theirs!.id));
+  });
+
+  test('an image a server was booted from: prune keeps it and says why; delete refuses it unless delete-in-use', async () => {
+    const server = web();
+    const snaps = seedSnapshots(cloud, server, 3);
+    const clone = cloud.addServer({ region: 'GRA7', name: unique('clone'), imageRef: snaps[2]!.id });
+    const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
+    assertSuccess(s);
+    assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), [snaps[1]!.id]);
+    assert.ok(cloud.image(snaps[2]!.id), 'the image in use stays');
+    assert.ok(jsonOutput(s, 'kept-image-ids').includes(snaps[2]!.id));
+    const row = tableRows(s, PRUNE_TABLE).find((r) => r[1] === snaps[2]!.id)!;
+    assert.equal(row[4], `kept: in use: server ${clone.name} (${clone.id}) was booted from it`);
+
+    const refused = await step(cloud, { ...creds, mode: 'delete', 'image-id': snaps[2]!.id });
+    assertFailure(refused, [`server ${clone.name} (${clone.id}) was booted from it`, 'delete-in-use: true']);
+    assert.deepEqual(mutating(refused.records), []);
+    const forced = await step(cloud, { ...creds, mode: 'delete', 'image-id': snaps[2]!.id, 'delete-in-use': 'true' });
+    assertSuccess(forced);
+    assert.equal(cloud.image(snaps[2]!.id), undefined);
+  });
+
+  test('a volume-backed snapshot whose Cinder snapshot a volume was made from is in use: kept', async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
+    const at = (days: number) => new Date(Date.now() - days * DAY);
+    const [newest, used] = [1, 2].map((d) => volumeBackedSnapshot(cloud, server, { name: `${server.name}-${stamp(at(d))}`, createdAt: at(d) }));
+    const restored = cloud.addVolume({ region: 'GRA7', snapshotId: used!.volumeSnapshotId });
+    const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
+    assertSuccess(s);
+    assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), []);
+    assert.ok(cloud.image(used!.image.id) && cloud.image(newest!.image.id));
+    assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === used!.volumeSnapshotId));
+    assert.match(tableRows(s, PRUNE_TABLE).find((r) => r[1] === used!.image.id)![4]!, new RegExp(`in use: volume ${restored} was created from its volume snapshot`));
+  });
+
+  test("prune and delete leave a Cinder snapshot that Nova did not make for the image: another server's, named by an edited block_device_mapping", async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
+    const other = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
+    const theirs = cloud.addVolumeSnapshot({ region: 'GRA7', name: 'nightly by hand', volumeId: cloud.server(other.id)!.rootVolumeId! });
+    const bdm = JSON.stringify([{ source_type: 'snapshot', snapshot_id: theirs.id, boot_index: 0 }]);
+    const [keep, edited] = seedSnapshots(cloud, server, 2, { props: { block_device_mapping: bdm, bdm_v2: 'True' } });
+    const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
+    assertSuccess(s);
+    assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), [edited!.id]);
+    assert.deepEqual(jsonOutput(s, 'volume-snapshot-ids'), []);
+    assert.match(s.run.stdout, new RegExp(`::warning::Volume snapshot ${theirs.id} named by image ${edited!.id} .* is left alone: it is named "nightly by hand"`));
+    // The same through delete, now that `keep` is the only image left naming it.
+    const d = await step(cloud, { ...creds, mode: 'delete', 'image-id': keep!.id });
+    assertSuccess(d);
+    assert.deepEqual(deletes(d.records).map((r) => r.service), ['image']);
+    assert.ok(await eventually(() => cloud.volumeSnapshots('GRA7').some((v) => v.id === theirs.id)), "the other server's snapshot stays");
+  });
+
+  test("a Cinder snapshot another remaining image still names is left, and Nova's own is deleted once nothing names it", async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
+    const { image, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-1` });
+    const copy = cloud.addImage({ region: 'GRA7', name: `${server.name}-copy`, properties: { ...managedProps(server), block_device_mapping: String(cloud.image(image.id)!.properties.block_device_mapping), bdm_v2: 'True' } });
+    const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image.id });
+    assertSuccess(s);
+    assert.match(s.run.stdout, new RegExp(`is left alone: image ${copy.id} still names it`));
+    assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === volumeSnapshotId));
+    assert.deepEqual(deletes(s.records).map((r) => r.service), ['image']);
+  });
+});
+
+describe('text from the cloud is data', { concurrency: 1 }, () => {
+  let cloud: LocalCloud;
+  before(async () => {
+    cloud = await startCloud();
+  });
+  after(() => cloud.stop());
+
+  // Glance accepts any character in a name; the runner reads a `::command::` at the start of a line
+  // (also after a lone \r) and the legacy `##[command]` anywhere in one.
+  const FORGERIES = ['x\n::error::forged', 'x\r::stop-commands::zzz', 'x ##[error]legacy', 'x\u2028::warning::separator'];
+
+  test('image names that try to forge workflow commands are shown, not run (prune, dry-run prune, delete)', async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+    const images = FORGERIES.map((name, i) => cloud.addImage({ region: 'GRA7', name: `${server.name}-${name}`, createdAt: new Date(Date.now() - (i + 2) * DAY), properties: managedProps(server) }));
+    seedSnapshots(cloud, server, 1);
+    const runs = [
+      await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1', 'dry-run': 'true' }),
+      await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'image-id': images[0]!.id }),
+      await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1' }),
+    ];
+    for (const s of runs) {
+      assertSuccess(s);
+      const lines = s.run.stdout.split(/\r\n|\r|\n|\u2028/);
+      assert.deepEqual(lines.filter((l) => /^\s*::(error|warning|stop-commands)/.test(l) && /forged|zzz|separator/.test(l)), [], 'no forged command line');
+      assert.deepEqual(lines.filter((l) => l.includes('##[')), [], 'no legacy command');
+      assert.ok(s.run.stdout.includes('x\\n::error::forged') || s.run.stdout.includes('x\\r::stop-commands::zzz'), 'the name is shown, escaped');
+      assert.doesNotMatch(s.run.summary, /\n::|<script|\r/);
+      for (const value of Object.values(s.run.outputs)) assert.doesNotMatch(value, /[\r\n\u2028]/);
+    }
+    for (const image of images) assert.equal(cloud.image(image.id), undefined);
+  });
+});
