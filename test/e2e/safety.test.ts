@@ -139,7 +139,7 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assert.ok(await eventually(() => cloud.volumeSnapshots('GRA7').some((v) => v.id === theirs.id)), "the other server's snapshot stays");
   });
 
-  test("a Cinder snapshot another remaining image still names is left, and Nova's own is deleted once nothing names it", async () => {
+  test('a Cinder snapshot that another remaining image still names is left alone', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
     const { image, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-1` });
     const copy = cloud.addImage({ region: 'GRA7', name: `${server.name}-copy`, properties: { ...managedProps(server), block_device_mapping: String(cloud.image(image.id)!.properties.block_device_mapping), bdm_v2: 'True' } });
