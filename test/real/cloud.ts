@@ -401,6 +401,32 @@ export class Api {
     return r.status === 404 ? undefined : r.body.snapshot;
   }
 
+  /** A Cinder snapshot taken by hand, as `openstack volume snapshot create --force` does (the volume may be in use). */
+  async createVolumeSnapshot(region: string, volumeId: string, name: string): Promise<VolumeSnapshot> {
+    const r = await this.request<{ snapshot: VolumeSnapshot }>('volume', region, 'POST', '/snapshots', { json: { snapshot: { volume_id: volumeId, name, force: true } } });
+    return eventually(`volume snapshot ${r.body.snapshot.id} available`, async () => {
+      const snapshot = await this.getVolumeSnapshot(region, r.body.snapshot.id);
+      return snapshot?.status === 'available' ? snapshot : undefined;
+    });
+  }
+
+  /** A volume made from a Cinder snapshot (what puts the snapshot, and its image, in use); waits until available. */
+  async createVolumeFromSnapshot(region: string, snapshotId: string, name: string): Promise<string> {
+    const r = await this.request<{ volume: { id: string } }>('volume', region, 'POST', '/volumes', { json: { volume: { size: 1, snapshot_id: snapshotId, name } } });
+    const id = r.body.volume.id;
+    await eventually(`volume ${id} available`, async () => {
+      const v = await this.request<{ volume: { status: string } }>('volume', region, 'GET', `/volumes/${id}`);
+      if (v.body.volume.status === 'error') throw new Error(`volume ${id} went to error`);
+      return v.body.volume.status === 'available' ? true : undefined;
+    });
+    return id;
+  }
+
+  async deleteVolume(region: string, id: string): Promise<void> {
+    await this.request('volume', region, 'DELETE', `/volumes/${id}`, { ok: [202, 404] });
+    await eventually(`volume ${id} gone`, async () => ((await this.request('volume', region, 'GET', `/volumes/${id}`, { ok: [200, 404] })).status === 404 ? true : undefined));
+  }
+
   async listVolumeSnapshots(region: string): Promise<VolumeSnapshot[]> {
     return (await this.request<{ snapshots: VolumeSnapshot[] }>('volume', region, 'GET', '/snapshots/detail')).body.snapshots;
   }
