@@ -117,6 +117,23 @@ describe('secrets', { concurrency: true }, () => {
       checkDebugAndMasks(s, 1);
     });
 
+    // A name that stops workflow commands, logged before a token renewal, would leave the new
+    // token's ::add-mask:: unread by the runner: the token would show in clear later on.
+    test('prune of snapshots whose names try to stop commands, with the token renewed after they are logged', async () => {
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      seedSnapshots(cloud, server, 3, { name: (i) => `${server.name}-${i}\n::stop-commands::zzz\r::stop-commands::yyy` });
+      cloud.fault({ kind: 'expire-token', match: { service: 'image', method: 'DELETE' } });
+      try {
+        const s = await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1', concurrency: '1' });
+        assertSuccess(s);
+        assert.equal(tokenPosts(s.records).length, 2, 'a second token, issued after the names were logged');
+        checkDebugAndMasks(s, 2);
+        assert.deepEqual(s.run.stdout.split(/\r\n|\r|\n/).filter((l) => /^\s*::stop-commands::/.test(l)), [], 'no line stops the commands');
+      } finally {
+        cloud.clearFaults();
+      }
+    });
+
     test('delete', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const [image] = seedSnapshots(cloud, server, 1);
