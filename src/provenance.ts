@@ -1,5 +1,3 @@
-import { context } from '@actions/github';
-
 /** Where a snapshot came from: the workflow run that took it. Empty outside GitHub Actions. */
 export interface Provenance {
   repository?: string;
@@ -11,17 +9,18 @@ export interface Provenance {
   runUrl?: string;
 }
 
+/** The runner's own variables: all @actions/github's `context` would give here, without octokit in the bundle. */
 export function readProvenance(env: NodeJS.ProcessEnv = process.env): Provenance {
   const repository = env.GITHUB_REPOSITORY || undefined;
-  const runId = context.runId ? String(context.runId) : undefined;
+  const runId = env.GITHUB_RUN_ID || undefined;
   return {
     repository,
-    sha: context.sha || undefined,
+    sha: env.GITHUB_SHA || undefined,
     runId,
-    runAttempt: context.runAttempt ? String(context.runAttempt) : undefined,
-    workflow: context.workflow || undefined,
+    runAttempt: env.GITHUB_RUN_ATTEMPT || undefined,
+    workflow: env.GITHUB_WORKFLOW || undefined,
     refName: env.GITHUB_REF_NAME || undefined,
-    runUrl: repository && runId ? `${context.serverUrl}/${repository}/actions/runs/${runId}` : undefined,
+    runUrl: repository && runId ? `${env.GITHUB_SERVER_URL || 'https://github.com'}/${repository}/actions/runs/${runId}` : undefined,
   };
 }
 
