@@ -46523,127 +46523,6 @@ function hasWildcard(glob) {
     return /[*?]/.test(glob);
 }
 
-;// CONCATENATED MODULE: ./src/openstack/compute.ts
-
-/** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
-const IMAGE_ID_MICROVERSION = '2.45';
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-/** An OpenStack resource ID (Nova and Glance accept the hyphens left out). */
-const isUuid = (value) => UUID.test(value);
-/** Characters that mean something to Nova's name filter: a regex on MySQL/PostgreSQL, LIKE elsewhere. */
-const FILTER_SPECIAL = /[\\^$.|?*+()[\]{}%_]/;
-function toServer(body) {
-    return {
-        id: body.id,
-        name: body.name,
-        status: body.status,
-        taskState: body['OS-EXT-STS:task_state'] ?? null,
-        // Nova shows "" (not an image reference) for a server booted from a volume.
-        volumeBacked: !body.image || (typeof body.image === 'object' && !body.image.id),
-        volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
-        imageId: typeof body.image === 'object' && body.image ? body.image.id : undefined,
-    };
-}
-/**
- * The longest run of the name that every backend of Nova's `?name=` filter reads literally: the
- * filter then returns a superset of the exact matches whatever the database, and the exact match
- * is made here.
- */
-function literalFragment(name) {
-    return name.split(FILTER_SPECIAL).reduce((longest, part) => (part.length > longest.length ? part : longest), '');
-}
-class Compute {
-    #http;
-    #endpoint;
-    /** Learnt from the first 406: an old Nova (OVH still has some at 2.38) gets no microversion. */
-    #microversion = IMAGE_ID_MICROVERSION;
-    constructor(http, endpoint) {
-        this.#http = http;
-        this.#endpoint = endpoint;
-    }
-    get microversion() {
-        return this.#microversion ?? '2.1';
-    }
-    async #request(method, path, json, options = {}) {
-        const send = () => this.#http(`${this.#endpoint}${path}`, {
-            method,
-            json,
-            headers: this.#microversion ? { 'openstack-api-version': `compute ${this.#microversion}` } : {},
-            ...options,
-        });
-        try {
-            return await send();
-        }
-        catch (error) {
-            // Nova refuses an unknown microversion with 406 before acting: fall back to the base version once.
-            if (statusOf(error) === 406 && this.#microversion) {
-                this.#microversion = undefined;
-                return await send();
-            }
-            throw error;
-        }
-    }
-    async getServer(id, signal) {
-        try {
-            return toServer((await this.#request('GET', `/servers/${encodeURIComponent(id)}`, undefined, { signal })).body.server);
-        }
-        catch (error) {
-            if (statusOf(error) === 404)
-                return undefined;
-            throw error;
-        }
-    }
-    /** Every server of the project that Nova's `query` matches (a superset: callers check exactly), page after page. */
-    async *servers(query = {}) {
-        // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
-        let path = `/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`;
-        while (path) {
-            const body = (await this.#request('GET', path)).body;
-            yield* body.servers.map(toServer);
-            const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
-            path = next ? `/servers/detail${new URL(next).search}` : undefined;
-        }
-    }
-    /** The one server whose ID or exact name is `nameOrId`. */
-    async findServer(nameOrId, region) {
-        if (isUuid(nameOrId)) {
-            const server = await this.getServer(nameOrId);
-            if (server)
-                return server;
-        }
-        const matches = [];
-        const fragment = literalFragment(nameOrId);
-        for await (const server of this.servers(fragment ? { name: fragment } : {}))
-            if (server.name === nameOrId)
-                matches.push(server);
-        if (matches.length === 1)
-            return matches[0];
-        if (matches.length === 0) {
-            throw new NotFoundError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
-        }
-        throw new ActionError(`${matches.length} servers are named "${nameOrId}" in region ${region} (${matches.map((server) => server.id).join(', ')}): set the instance input to the ID of the one to snapshot`);
-    }
-    /**
-     * Nova's createImage. Sent once unless the failure proves Nova never acted on it: connection
-     * refused or a name that did not resolve, and 429, which a rate limiter answers before Nova
-     * sees the request. Anything else is left to the caller, which knows how to look for an image
-     * an ambiguous failure may have created.
-     */
-    async createImage(serverId, name, metadata, timeoutMs) {
-        const response = await this.#request('POST', `/servers/${encodeURIComponent(serverId)}/action`, { createImage: { name, metadata } }, {
-            timeout: { request: timeoutMs },
-            retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
-        });
-        const body = response.body;
-        const fromBody = typeof body === 'object' && body ? body.image_id : undefined;
-        const fromLocation = response.headers.location?.split('/').pop();
-        const imageId = fromBody ?? fromLocation;
-        if (!imageId)
-            throw new ActionError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
-        return imageId;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/openstack/image.ts
 
 
@@ -46897,9 +46776,150 @@ async function deleteSnapshot(cloud, { image, volumeSnapshots: snapshots }, dryR
     return { image, outcome, volumeSnapshots: [...volumeSnapshots, ...kept] };
 }
 
+;// CONCATENATED MODULE: ./src/openstack/compute.ts
+
+/** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
+const IMAGE_ID_MICROVERSION = '2.45';
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+/** An OpenStack resource ID (Nova and Glance accept the hyphens left out). */
+const isUuid = (value) => UUID.test(value);
+/** Characters that mean something to Nova's name filter: a regex on MySQL/PostgreSQL, LIKE elsewhere. */
+const FILTER_SPECIAL = /[\\^$.|?*+()[\]{}%_]/;
+function toServer(body) {
+    return {
+        id: body.id,
+        name: body.name,
+        status: body.status,
+        taskState: body['OS-EXT-STS:task_state'] ?? null,
+        // Nova shows "" (not an image reference) for a server booted from a volume.
+        volumeBacked: !body.image || (typeof body.image === 'object' && !body.image.id),
+        volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
+        imageId: typeof body.image === 'object' && body.image ? body.image.id : undefined,
+    };
+}
+/**
+ * The longest run of the name that every backend of Nova's `?name=` filter reads literally: the
+ * filter then returns a superset of the exact matches whatever the database, and the exact match
+ * is made here.
+ */
+function literalFragment(name) {
+    return name.split(FILTER_SPECIAL).reduce((longest, part) => (part.length > longest.length ? part : longest), '');
+}
+class Compute {
+    #http;
+    #endpoint;
+    /** Learnt from the first 406: an old Nova (OVH still has some at 2.38) gets no microversion. */
+    #microversion = IMAGE_ID_MICROVERSION;
+    constructor(http, endpoint) {
+        this.#http = http;
+        this.#endpoint = endpoint;
+    }
+    get microversion() {
+        return this.#microversion ?? '2.1';
+    }
+    async #request(method, path, json, options = {}) {
+        const send = () => this.#http(`${this.#endpoint}${path}`, {
+            method,
+            json,
+            headers: this.#microversion ? { 'openstack-api-version': `compute ${this.#microversion}` } : {},
+            ...options,
+        });
+        try {
+            return await send();
+        }
+        catch (error) {
+            // Nova refuses an unknown microversion with 406 before acting: fall back to the base version once.
+            if (statusOf(error) === 406 && this.#microversion) {
+                this.#microversion = undefined;
+                return await send();
+            }
+            throw error;
+        }
+    }
+    async getServer(id, signal) {
+        try {
+            return toServer((await this.#request('GET', `/servers/${encodeURIComponent(id)}`, undefined, { signal })).body.server);
+        }
+        catch (error) {
+            if (statusOf(error) === 404)
+                return undefined;
+            throw error;
+        }
+    }
+    /** Every server of the project that Nova's `query` matches (a superset: callers check exactly), page after page. */
+    async *servers(query = {}) {
+        // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
+        let path = `/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`;
+        while (path) {
+            const body = (await this.#request('GET', path)).body;
+            yield* body.servers.map(toServer);
+            const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
+            path = next ? `/servers/detail${new URL(next).search}` : undefined;
+        }
+    }
+    /** The one server whose ID or exact name is `nameOrId`. */
+    async findServer(nameOrId, region) {
+        if (isUuid(nameOrId)) {
+            const server = await this.getServer(nameOrId);
+            if (server)
+                return server;
+        }
+        const matches = [];
+        const fragment = literalFragment(nameOrId);
+        for await (const server of this.servers(fragment ? { name: fragment } : {}))
+            if (server.name === nameOrId)
+                matches.push(server);
+        if (matches.length === 1)
+            return matches[0];
+        if (matches.length === 0) {
+            throw new NotFoundError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
+        }
+        throw new ActionError(`${matches.length} servers are named "${nameOrId}" in region ${region} (${matches.map((server) => server.id).join(', ')}): set the instance input to the ID of the one to snapshot`);
+    }
+    /**
+     * Nova's createImage. Sent once unless the failure proves Nova never acted on it: connection
+     * refused or a name that did not resolve, and 429, which a rate limiter answers before Nova
+     * sees the request. Anything else is left to the caller, which knows how to look for an image
+     * an ambiguous failure may have created.
+     */
+    async createImage(serverId, name, metadata, timeoutMs) {
+        const response = await this.#request('POST', `/servers/${encodeURIComponent(serverId)}/action`, { createImage: { name, metadata } }, {
+            timeout: { request: timeoutMs },
+            retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
+        });
+        const body = response.body;
+        const fromBody = typeof body === 'object' && body ? body.image_id : undefined;
+        const fromLocation = response.headers.location?.split('/').pop();
+        const imageId = fromBody ?? fromLocation;
+        if (!imageId)
+            throw new ActionError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
+        return imageId;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/modes/safety.ts
 
 
+
+
+
+/** The instance a delete or prune is narrowed to: its server, or only its ID once the server is deleted. */
+async function resolveInstance(cloud, settings, doing) {
+    if (!settings.instance)
+        return {};
+    try {
+        const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
+        return { server, id: server.id };
+    }
+    catch (error) {
+        // The snapshots of a deleted server are still worth deleting: its ID still names them.
+        if (error instanceof NotFoundError && isUuid(settings.instance)) {
+            log.info(t `Server ${settings.instance} is not found; ${doing} the snapshots that name it`);
+            return { id: settings.instance };
+        }
+        throw error;
+    }
+}
 /** Why no run may delete this image, whatever the inputs say; undefined when it may. */
 function refusal(image, projectId) {
     if (image.owner !== projectId)
@@ -47012,7 +47032,6 @@ async function plan(cloud, candidates, options = {}) {
 
 
 
-
 /**
  * The Glance queries whose union is the scope. Each is a server-side filter that can only
  * narrow: the owner is always this project, and only active images are listed (a snapshot
@@ -47044,23 +47063,6 @@ async function scopeQueries(cloud, server, instanceId, options, exactName) {
 function matchesQuery(image, query) {
     return Object.entries(query).every(([key, value]) => key === 'sort' || String(image[key]) === value);
 }
-/** The instance the scope is narrowed to: its server, or only its ID once the server is deleted. */
-async function resolveInstance(cloud, settings) {
-    if (!settings.instance)
-        return {};
-    try {
-        const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
-        return { server, id: server.id };
-    }
-    catch (error) {
-        // The snapshots of a deleted server are still worth pruning: its ID still names them.
-        if (error instanceof NotFoundError && isUuid(settings.instance)) {
-            log.info(t `Server ${settings.instance} is not found; pruning the snapshots that name it`);
-            return { id: settings.instance };
-        }
-        throw error;
-    }
-}
 /**
  * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
  * the client holds the request-rate ceiling). With `server` (create's own prune) the scope is
@@ -47069,7 +47071,7 @@ async function resolveInstance(cloud, settings) {
 async function prune(cloud, settings, server, justCreated) {
     const options = settings.prune;
     const images = await cloud.images();
-    const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings);
+    const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings, 'pruning');
     const glob = options.nameGlob;
     const exactName = glob && !hasWildcard(glob) ? glob : undefined;
     const matcher = glob ? globToRegExp(glob) : undefined;
@@ -47379,21 +47381,22 @@ class SnapshotError extends ActionError {
 
 /** How long Glance is given to stop showing an image it deleted (it deletes at once; a store may take a moment). */
 const CONFIRM_MS = 10_000;
+/** The instance delete is narrowed to, and the Cinder snapshots of its volumes (what ties an unmarked volume-backed snapshot to it). */
 async function instanceOf(cloud, settings) {
-    if (!settings.instance)
+    const { server, id } = await resolveInstance(cloud, settings, 'deleting among');
+    if (!id)
         return undefined;
-    const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
-    const snapshots = server.volumeIds.length ? await (await cloud.volumes()).snapshotIdsOf(server.volumeIds) : new Set();
-    return { server, snapshots };
+    const snapshots = server?.volumeIds.length ? await (await cloud.volumes()).snapshotIdsOf(server.volumeIds) : new Set();
+    return { id, label: server ? `${server.name} (${id})` : id, snapshots };
 }
 /** The one image named exactly `name` in this project, optionally only the instance's snapshots. */
 async function byName(cloud, name, instance) {
     const images = await cloud.images();
     let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
     if (instance)
-        matches = matches.filter((image) => ofInstance(image, instance.server.id, instance.snapshots));
+        matches = matches.filter((image) => ofInstance(image, instance.id, instance.snapshots));
     if (matches.length > 1) {
-        throw new ActionError(`${matches.length} images are named "${name}"${instance ? ` for instance ${instance.server.name}` : ''}: ` +
+        throw new ActionError(`${matches.length} images are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
             `${matches.map((image) => `${image.id} (created ${image.created_at})`).join(', ')}. Set image-id to the one to delete`);
     }
     return matches[0];
@@ -47401,16 +47404,13 @@ async function byName(cloud, name, instance) {
 /** After the DELETE: Glance no longer shows the image, or says it is on its way out. Briefly: it deletes at once. */
 async function confirmGone(cloud, image, answered) {
     const images = await cloud.images();
-    const until = Date.now() + CONFIRM_MS;
-    for (;;) {
+    const gone = await poll(async () => {
         const now = await images.get(image.id);
-        if (!now || now.status === 'deleted' || now.status === 'pending_delete')
-            return;
-        if (Date.now() >= until) {
-            throw new ActionError(`Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
-                `still shows it as ${now.status}; check it with: openstack image show ${image.id}`);
-        }
-        await (0,promises_namespaceObject.setTimeout)(500);
+        return { done: !now || now.status === 'deleted' || now.status === 'pending_delete', value: now };
+    }, Date.now() + CONFIRM_MS);
+    if (!gone.done) {
+        throw new ActionError(`Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
+            `still shows it as ${gone.last?.status}; check it with: openstack image show ${image.id}`);
     }
 }
 async function deleteMode(cloud, settings) {
@@ -47422,7 +47422,7 @@ async function deleteMode(cloud, settings) {
             log.notice(t `Image ${settings.imageId} is already gone: nothing to delete`);
             return { mode: 'delete', dryRun, deletions: [], missing: settings.imageId };
         }
-        const what = `No image named "${settings.snapshotName}"${instance ? ` for instance ${instance.server.name}` : ''} in region ${settings.region}`;
+        const what = `No image named "${settings.snapshotName}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
         if (settings.ignoreMissing) {
             log.notice(t `${what}: nothing to delete (ignore-missing)`);
             return { mode: 'delete', dryRun, deletions: [], missing: settings.snapshotName };
@@ -47433,11 +47433,11 @@ async function deleteMode(cloud, settings) {
     const refused = refusal(image, await cloud.projectId());
     if (refused)
         throw refuse(refused);
-    if (instance && !ofInstance(image, instance.server.id, instance.snapshots)) {
+    if (instance && !ofInstance(image, instance.id, instance.snapshots)) {
         const recorded = recordedInstances(image);
-        throw refuse(`it is not a snapshot of instance ${instance.server.name} (${instance.server.id}); it records ${recorded.join(' and ') || 'no instance'}`);
+        throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
     }
-    const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.server.id });
+    const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id });
     if (held.length)
         throw refuse(`${held[0].reason}. Set delete-in-use: true to delete it all the same`);
     const deletion = await deleteSnapshot(cloud, planned[0], dryRun);

@@ -1,12 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { log, t } from '../log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import { ActionError } from '../openstack/errors.ts';
 import { exactNameFilter, recordedInstances, type Image } from '../openstack/image.ts';
-import type { Server } from '../openstack/compute.ts';
+import { poll } from '../openstack/wait.ts';
 import type { Settings } from '../settings.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
-import { ofInstance, plan, refusal } from './safety.ts';
+import { ofInstance, plan, refusal, resolveInstance } from './safety.ts';
 
 export interface DeleteResult {
   mode: 'delete';
@@ -19,21 +18,22 @@ export interface DeleteResult {
 /** How long Glance is given to stop showing an image it deleted (it deletes at once; a store may take a moment). */
 const CONFIRM_MS = 10_000;
 
-async function instanceOf(cloud: Cloud, settings: Settings): Promise<{ server: Server; snapshots: Set<string> } | undefined> {
-  if (!settings.instance) return undefined;
-  const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
-  const snapshots = server.volumeIds.length ? await (await cloud.volumes()).snapshotIdsOf(server.volumeIds) : new Set<string>();
-  return { server, snapshots };
+/** The instance delete is narrowed to, and the Cinder snapshots of its volumes (what ties an unmarked volume-backed snapshot to it). */
+async function instanceOf(cloud: Cloud, settings: Settings): Promise<{ id: string; label: string; snapshots: Set<string> } | undefined> {
+  const { server, id } = await resolveInstance(cloud, settings, 'deleting among');
+  if (!id) return undefined;
+  const snapshots = server?.volumeIds.length ? await (await cloud.volumes()).snapshotIdsOf(server.volumeIds) : new Set<string>();
+  return { id, label: server ? `${server.name} (${id})` : id, snapshots };
 }
 
 /** The one image named exactly `name` in this project, optionally only the instance's snapshots. */
 async function byName(cloud: Cloud, name: string, instance: Awaited<ReturnType<typeof instanceOf>>): Promise<Image | undefined> {
   const images = await cloud.images();
   let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
-  if (instance) matches = matches.filter((image) => ofInstance(image, instance.server.id, instance.snapshots));
+  if (instance) matches = matches.filter((image) => ofInstance(image, instance.id, instance.snapshots));
   if (matches.length > 1) {
     throw new ActionError(
-      `${matches.length} images are named "${name}"${instance ? ` for instance ${instance.server.name}` : ''}: ` +
+      `${matches.length} images are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
         `${matches.map((image) => `${image.id} (created ${image.created_at})`).join(', ')}. Set image-id to the one to delete`,
     );
   }
@@ -43,17 +43,15 @@ async function byName(cloud: Cloud, name: string, instance: Awaited<ReturnType<t
 /** After the DELETE: Glance no longer shows the image, or says it is on its way out. Briefly: it deletes at once. */
 async function confirmGone(cloud: Cloud, image: Image, answered: 'deleted' | 'missing'): Promise<void> {
   const images = await cloud.images();
-  const until = Date.now() + CONFIRM_MS;
-  for (;;) {
+  const gone = await poll(async () => {
     const now = await images.get(image.id);
-    if (!now || now.status === 'deleted' || now.status === 'pending_delete') return;
-    if (Date.now() >= until) {
-      throw new ActionError(
-        `Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
-          `still shows it as ${now.status}; check it with: openstack image show ${image.id}`,
-      );
-    }
-    await sleep(500);
+    return { done: !now || now.status === 'deleted' || now.status === 'pending_delete', value: now };
+  }, Date.now() + CONFIRM_MS);
+  if (!gone.done) {
+    throw new ActionError(
+      `Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
+        `still shows it as ${gone.last?.status}; check it with: openstack image show ${image.id}`,
+    );
   }
 }
 
@@ -66,7 +64,7 @@ export async function deleteMode(cloud: Cloud, settings: Settings): Promise<Dele
       log.notice(t`Image ${settings.imageId} is already gone: nothing to delete`);
       return { mode: 'delete', dryRun, deletions: [], missing: settings.imageId };
     }
-    const what = `No image named "${settings.snapshotName}"${instance ? ` for instance ${instance.server.name}` : ''} in region ${settings.region}`;
+    const what = `No image named "${settings.snapshotName}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
     if (settings.ignoreMissing) {
       log.notice(t`${what}: nothing to delete (ignore-missing)`);
       return { mode: 'delete', dryRun, deletions: [], missing: settings.snapshotName };
@@ -76,11 +74,11 @@ export async function deleteMode(cloud: Cloud, settings: Settings): Promise<Dele
   const refuse = (why: string) => new ActionError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
   const refused = refusal(image, await cloud.projectId());
   if (refused) throw refuse(refused);
-  if (instance && !ofInstance(image, instance.server.id, instance.snapshots)) {
+  if (instance && !ofInstance(image, instance.id, instance.snapshots)) {
     const recorded = recordedInstances(image);
-    throw refuse(`it is not a snapshot of instance ${instance.server.name} (${instance.server.id}); it records ${recorded.join(' and ') || 'no instance'}`);
+    throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
   }
-  const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.server.id });
+  const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id });
   if (held.length) throw refuse(`${held[0]!.reason}. Set delete-in-use: true to delete it all the same`);
   const deletion = await deleteSnapshot(cloud, planned[0]!, dryRun);
   if (deletion.outcome !== 'would-delete') await confirmGone(cloud, image, deletion.outcome);

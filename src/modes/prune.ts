@@ -2,15 +2,15 @@ import pMap from 'p-map';
 import { MANAGED_BY, Property } from '../constants.ts';
 import { globToRegExp, hasWildcard } from '../glob.ts';
 import type { Cloud } from '../openstack/cloud.ts';
-import { isUuid, type Server } from '../openstack/compute.ts';
-import { ActionError, NotFoundError } from '../openstack/errors.ts';
+import type { Server } from '../openstack/compute.ts';
+import { ActionError } from '../openstack/errors.ts';
 import { exactNameFilter, recordedInstances, type Image } from '../openstack/image.ts';
 import { volumeSnapshotIds } from '../openstack/volume.ts';
 import { decide, describePolicy, type Decision } from '../retention.ts';
 import type { PruneSettings, Settings } from '../settings.ts';
 import { log, t } from '../log.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
-import { plan, refusal, type Held } from './safety.ts';
+import { plan, refusal, resolveInstance, type Held } from './safety.ts';
 
 export interface PruneResult {
   mode: 'prune';
@@ -65,22 +65,6 @@ function matchesQuery(image: Image, query: Record<string, string>): boolean {
   return Object.entries(query).every(([key, value]) => key === 'sort' || String(image[key]) === value);
 }
 
-/** The instance the scope is narrowed to: its server, or only its ID once the server is deleted. */
-async function resolveInstance(cloud: Cloud, settings: Settings): Promise<{ server?: Server; id?: string }> {
-  if (!settings.instance) return {};
-  try {
-    const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
-    return { server, id: server.id };
-  } catch (error) {
-    // The snapshots of a deleted server are still worth pruning: its ID still names them.
-    if (error instanceof NotFoundError && isUuid(settings.instance)) {
-      log.info(t`Server ${settings.instance} is not found; pruning the snapshots that name it`);
-      return { id: settings.instance };
-    }
-    throw error;
-  }
-}
-
 /**
  * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
  * the client holds the request-rate ceiling). With `server` (create's own prune) the scope is
@@ -89,7 +73,7 @@ async function resolveInstance(cloud: Cloud, settings: Settings): Promise<{ serv
 export async function prune(cloud: Cloud, settings: Settings, server?: Server, justCreated?: string): Promise<PruneResult> {
   const options = settings.prune!;
   const images = await cloud.images();
-  const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings);
+  const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings, 'pruning');
   const glob = options.nameGlob;
   const exactName = glob && !hasWildcard(glob) ? glob : undefined;
   const matcher = glob ? globToRegExp(glob) : undefined;

@@ -1,4 +1,7 @@
+import { log, t } from '../log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
+import { isUuid, type Server } from '../openstack/compute.ts';
+import { NotFoundError } from '../openstack/errors.ts';
 import { isInstanceSnapshot, recordedInstances, type Image } from '../openstack/image.ts';
 import { volumeSnapshotIds, type Volume } from '../openstack/volume.ts';
 
@@ -12,6 +15,22 @@ export interface Planned {
 export interface Held {
   image: Image;
   reason: string;
+}
+
+/** The instance a delete or prune is narrowed to: its server, or only its ID once the server is deleted. */
+export async function resolveInstance(cloud: Cloud, settings: { instance?: string; region: string }, doing: string): Promise<{ server?: Server; id?: string }> {
+  if (!settings.instance) return {};
+  try {
+    const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
+    return { server, id: server.id };
+  } catch (error) {
+    // The snapshots of a deleted server are still worth deleting: its ID still names them.
+    if (error instanceof NotFoundError && isUuid(settings.instance)) {
+      log.info(t`Server ${settings.instance} is not found; ${doing} the snapshots that name it`);
+      return { id: settings.instance };
+    }
+    throw error;
+  }
 }
 
 /** Why no run may delete this image, whatever the inputs say; undefined when it may. */
