@@ -3,7 +3,7 @@ import type { Cloud } from '../openstack/cloud.ts';
 import { isUuid, type Server } from '../openstack/compute.ts';
 import { NotFoundError } from '../openstack/errors.ts';
 import { isInstanceSnapshot, recordedInstances, type Image } from '../openstack/image.ts';
-import { volumeSnapshotIds, type Volume } from '../openstack/volume.ts';
+import { volumeSnapshotIds, type Volume, type VolumeSnapshot } from '../openstack/volume.ts';
 
 /** One image a run may delete, with the Cinder snapshots behind it and whether each may go too. */
 export interface Planned {
@@ -47,6 +47,29 @@ export function ofInstance(image: Image, instanceId: string, snapshotsOfInstance
   if (recorded.length) return recorded.every((id) => id === instanceId);
   const ids = volumeSnapshotIds(image);
   return ids.length > 0 && ids.every((id) => snapshotsOfInstance.has(id));
+}
+
+/**
+ * Why a Cinder snapshot that an image names must stay when the image goes; undefined when Nova
+ * made it for this image and nothing else needs it. A snapshot Cinder does not show is gone
+ * already: its DELETE finds it missing.
+ */
+function whyKeep(
+  id: string,
+  snapshot: VolumeSnapshot | undefined,
+  image: Image,
+  known: { projectId: string; owner: string[]; volumeById: Map<string, Volume>; madeFrom: Map<string, string[]>; namedBy: Map<string, string[]> },
+): string | undefined {
+  if (!snapshot) return undefined;
+  if (snapshot.projectId && snapshot.projectId !== known.projectId) return `it belongs to project ${snapshot.projectId}`;
+  if (snapshot.name !== `snapshot for ${image.name}`) return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
+  const volume = known.volumeById.get(snapshot.volumeId);
+  if (volume?.serverIds.length && known.owner.length && !volume.serverIds.some((server) => known.owner.includes(server))) {
+    return `it is a snapshot of volume ${volume.id}, attached to server ${volume.serverIds.join(', ')}, not to the image's instance`;
+  }
+  if (known.madeFrom.has(id)) return `volume ${known.madeFrom.get(id)!.join(', ')} was created from it`;
+  if (known.namedBy.has(id)) return `image ${known.namedBy.get(id)!.join(', ')} still names it`;
+  return undefined;
 }
 
 const group = <T>(pairs: [string, T][]) => {
@@ -103,24 +126,11 @@ export async function plan(
     const owner = instances.length ? instances : options.instanceId ? [options.instanceId] : [];
     const volumeSnapshots: Planned['volumeSnapshots'] = [];
     for (const id of snapshotIds) {
-      if (volumes instanceof Error) {
-        volumeSnapshots.push({ id, keep: `Cinder cannot be reached: ${volumes.message}` });
+      if (!volumes || volumes instanceof Error) {
+        volumeSnapshots.push({ id, keep: `Cinder cannot be reached: ${volumes?.message}` });
         continue;
       }
-      const snapshot = await volumes!.getSnapshot(id);
-      const volume = snapshot && volumeById.get(snapshot.volumeId);
-      const keep = (): string | undefined => {
-        if (!snapshot) return undefined; // gone already (or not this project's to see): nothing to send
-        if (snapshot.projectId && snapshot.projectId !== projectId) return `it belongs to project ${snapshot.projectId}`;
-        if (snapshot.name !== `snapshot for ${image.name}`) return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
-        if (volume?.serverIds.length && owner.length && !volume.serverIds.some((server) => owner.includes(server))) {
-          return `it is a snapshot of volume ${volume.id}, attached to server ${volume.serverIds.join(', ')}, not to the image's instance`;
-        }
-        if (madeFrom.has(id)) return `volume ${madeFrom.get(id)!.join(', ')} was created from it`;
-        if (namedBy.has(id)) return `image ${namedBy.get(id)!.join(', ')} still names it`;
-        return undefined;
-      };
-      const reason = keep();
+      const reason = whyKeep(id, await volumes.getSnapshot(id), image, { projectId, owner, volumeById, madeFrom, namedBy });
       volumeSnapshots.push({ id, ...(reason ? { keep: reason } : {}) });
     }
     planned.push({ image, volumeSnapshots });
