@@ -29332,22 +29332,16 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var node_http__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7067);
-/* harmony import */ var node_http__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_http__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9176);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2537);
 
-
-// got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does.
-if (['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => process.env[name]))
-    (0,node_http__WEBPACK_IMPORTED_MODULE_0__.setGlobalProxyFromEnv)();
-await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
+await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
-/***/ 9176:
+/***/ 2537:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32301,6 +32295,8 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
 ;// CONCATENATED MODULE: ./src/constants.ts
 /** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
 const Input = {
@@ -34286,6 +34282,10 @@ class ActionError extends Error {
 class NotFoundError extends ActionError {
     name = 'NotFoundError';
 }
+/** A redirect or a link to a host other than the endpoint's: never followed with credentials. */
+class CrossHostError extends ActionError {
+    name = 'CrossHostError';
+}
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
@@ -34297,8 +34297,6 @@ const external_node_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(i
 var external_node_buffer_ = __nccwpck_require__(4573);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
 // EXTERNAL MODULE: external "node:http2"
 var external_node_http2_ = __nccwpck_require__(2467);
 ;// CONCATENATED MODULE: ./node_modules/byte-counter/utilities.js
@@ -45601,6 +45599,23 @@ function pThrottle({limit, interval, strict, signal, onDelay, weight}) {
 
 
 
+/** Every string in a decoded body, redacted where it stands: an echoed secret is gone before any message is cut out of it. */
+function redactBody(body, redact) {
+    if (typeof body === 'string')
+        return redact(body);
+    if (Array.isArray(body))
+        return body.map((item) => redactBody(item, redact));
+    if (body && typeof body === 'object')
+        return Object.fromEntries(Object.entries(body).map(([key, value]) => [key, redactBody(value, redact)]));
+    return body;
+}
+/** Tokens and passwords go only to the host they were meant for: a redirect or a link elsewhere is refused, never followed. */
+function sameOrigin(from, to, what) {
+    const expected = new URL(from).origin;
+    const target = new URL(to).origin;
+    if (target !== expected)
+        throw new CrossHostError(`${what} points to ${target}, not to ${expected}: refused, so that no token or password goes to another host`);
+}
 /** Methods got may repeat on its own: repeating them cannot create anything twice. */
 const IDEMPOTENT_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'];
 /**
@@ -45610,6 +45625,7 @@ const IDEMPOTENT_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'];
  */
 function createHttp(options = {}) {
     const { log, onRequest } = options;
+    const redact = options.redact ?? ((text) => text);
     const throttle = options.rateLimit
         ? pThrottle({ limit: Math.max(1, Math.floor(options.rateLimit)), interval: 1000, strict: true })(() => undefined)
         : undefined;
@@ -45631,16 +45647,24 @@ function createHttp(options = {}) {
                 return response;
             },
         ],
+        beforeRedirect: [
+            (next, response) => {
+                sameOrigin(response.url, next.url, `${response.statusCode} redirect from ${new URL(response.url).origin}`);
+            },
+        ],
         beforeRetry: [
             (error, retryCount) => {
-                log?.debug(`retry #${retryCount} of ${error.options.method} ${String(error.options.url)}: ${error.code ?? error.message}`);
+                log?.debug(`retry #${retryCount} of ${error.options.method} ${String(error.options.url)}: ${error.code ?? redact(error.message)}`);
             },
         ],
         beforeError: [
             (error) => {
+                // A refused redirect is the error itself, not the 3xx it answered.
+                if (error.cause instanceof CrossHostError)
+                    return error.cause;
                 const response = error.response;
                 if (response) {
-                    const detail = apiMessage(response.body);
+                    const detail = apiMessage(redactBody(response.body, redact));
                     const url = new URL(response.url);
                     error.message = `${error.options.method} ${url.origin}${url.pathname} answered ${response.statusCode}` + (detail ? `: ${detail}` : '');
                 }
@@ -45674,6 +45698,8 @@ function linkedPages(http, url, items, next) {
             transform: (response) => items(response.body),
             paginate: ({ response }) => {
                 const link = next(response.body);
+                if (link)
+                    sameOrigin(response.url, link, 'the next page link');
                 return link ? { url: link, searchParams: undefined } : false;
             },
             backoff: 0,
@@ -46938,6 +46964,28 @@ function ofInstance(image, instanceId, snapshotsOfInstance) {
     const ids = volumeSnapshotIds(image);
     return ids.length > 0 && ids.every((id) => snapshotsOfInstance.has(id));
 }
+/**
+ * Why a Cinder snapshot that an image names must stay when the image goes; undefined when Nova
+ * made it for this image and nothing else needs it. A snapshot Cinder does not show is gone
+ * already: its DELETE finds it missing.
+ */
+function whyKeep(id, snapshot, image, known) {
+    if (!snapshot)
+        return undefined;
+    if (snapshot.projectId && snapshot.projectId !== known.projectId)
+        return `it belongs to project ${snapshot.projectId}`;
+    if (snapshot.name !== `snapshot for ${image.name}`)
+        return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
+    const volume = known.volumeById.get(snapshot.volumeId);
+    if (volume?.serverIds.length && known.owner.length && !volume.serverIds.some((server) => known.owner.includes(server))) {
+        return `it is a snapshot of volume ${volume.id}, attached to server ${volume.serverIds.join(', ')}, not to the image's instance`;
+    }
+    if (known.madeFrom.has(id))
+        return `volume ${known.madeFrom.get(id).join(', ')} was created from it`;
+    if (known.namedBy.has(id))
+        return `image ${known.namedBy.get(id).join(', ')} still names it`;
+    return undefined;
+}
 const safety_group = (pairs) => {
     const map = new Map();
     for (const [key, value] of pairs)
@@ -46991,29 +47039,11 @@ async function plan(cloud, candidates, options = {}) {
         const owner = instances.length ? instances : options.instanceId ? [options.instanceId] : [];
         const volumeSnapshots = [];
         for (const id of snapshotIds) {
-            if (volumes instanceof Error) {
-                volumeSnapshots.push({ id, keep: `Cinder cannot be reached: ${volumes.message}` });
+            if (!volumes || volumes instanceof Error) {
+                volumeSnapshots.push({ id, keep: `Cinder cannot be reached: ${volumes?.message}` });
                 continue;
             }
-            const snapshot = await volumes.getSnapshot(id);
-            const volume = snapshot && volumeById.get(snapshot.volumeId);
-            const keep = () => {
-                if (!snapshot)
-                    return undefined; // gone already (or not this project's to see): nothing to send
-                if (snapshot.projectId && snapshot.projectId !== projectId)
-                    return `it belongs to project ${snapshot.projectId}`;
-                if (snapshot.name !== `snapshot for ${image.name}`)
-                    return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
-                if (volume?.serverIds.length && owner.length && !volume.serverIds.some((server) => owner.includes(server))) {
-                    return `it is a snapshot of volume ${volume.id}, attached to server ${volume.serverIds.join(', ')}, not to the image's instance`;
-                }
-                if (madeFrom.has(id))
-                    return `volume ${madeFrom.get(id).join(', ')} was created from it`;
-                if (namedBy.has(id))
-                    return `image ${namedBy.get(id).join(', ')} still names it`;
-                return undefined;
-            };
-            const reason = keep();
+            const reason = whyKeep(id, await volumes.getSnapshot(id), image, { projectId, owner, volumeById, madeFrom, namedBy });
             volumeSnapshots.push({ id, ...(reason ? { keep: reason } : {}) });
         }
         planned.push({ image, volumeSnapshots });
@@ -47611,6 +47641,9 @@ class Cloud {
     #images;
     #volumes;
     constructor(options) {
+        // Every secret this client holds or is given: a service that echoes one in an error body must not put it in a message.
+        const credentials = options.credentials;
+        const secrets = new Set([credentials.method === 'password' ? credentials.password : credentials.secret]);
         const base = createHttp({
             rateLimit: options.rateLimit,
             requestTimeoutMs: options.requestTimeoutMs,
@@ -47618,8 +47651,12 @@ class Cloud {
             onRequest: () => {
                 this.#requests += 1;
             },
+            redact: (text) => [...secrets].reduce((out, secret) => out.replaceAll(secret, '***'), text),
         });
-        this.identity = new Identity(base, options.credentials, options.onToken);
+        this.identity = new Identity(base, credentials, (token) => {
+            secrets.add(token);
+            options.onToken?.(token);
+        });
         this.#http = this.identity.authorized(base);
         this.region = options.region;
         this.#iface = options.iface;
@@ -47803,7 +47840,59 @@ function parseMetadata(text, reservedByAction) {
     return { metadata, problems };
 }
 
+;// CONCATENATED MODULE: ./src/urls.ts
+/** URLs from inputs and the environment: shown without their credentials, checked before any request. */
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+/** `scheme://user:pass@host…` as it may be shown (`scheme://***@host…`), whether or not it parses. */
+function redactUrl(raw) {
+    return raw.replace(USERINFO, '$1***@');
+}
+/** What of a URL's userinfo must be masked: the whole of it, and its password as given and decoded. */
+function userinfoSecrets(raw) {
+    const userinfo = USERINFO.exec(raw)?.[2];
+    if (!userinfo)
+        return [];
+    const password = userinfo.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : '';
+    let decoded = password;
+    try {
+        decoded = decodeURIComponent(password);
+    }
+    catch {
+        // Not percent-encoded as a URL would be: the raw form is masked.
+    }
+    return [...new Set([userinfo, password, decoded].filter(Boolean))];
+}
+/** The URL without its userinfo (Keystone v3 takes credentials in the body, never in the URL). */
+function withoutUserinfo(raw) {
+    return raw.replace(USERINFO, '$1');
+}
+/** A host on this machine: plain HTTP to it crosses no network. */
+function isLoopback(url) {
+    return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+}
+/** The proxy variables Node reads (as the runner does), upper and lower case. */
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+/** A problem for each proxy variable that is not a URL, naming it and shown without its password. */
+function proxyProblems(env) {
+    return PROXY_VARIABLES.flatMap((name) => {
+        const value = env[name];
+        if (!value)
+            return [];
+        try {
+            const url = new URL(value);
+            if (url.protocol === 'http:' || url.protocol === 'https:')
+                return [];
+        }
+        catch {
+            // Reported below.
+        }
+        return [`${name}: "${redactUrl(value)}" is not a valid proxy URL; e.g. http://proxy.example:3128 (or http://user:password@proxy.example:3128)`];
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/settings.ts
+
+
 
 
 
@@ -47961,6 +48050,11 @@ function readSettings(env = process.env) {
             problems.push(`${Input.ImageId}: only for mode delete; prune selects by instance and snapshot-name`);
         prune = pruneFor(snapshotName);
     }
+    // The proxy's password is masked before the proxy is used or any problem is shown.
+    for (const name of PROXY_VARIABLES)
+        for (const secret of userinfoSecrets(env[name] ?? ''))
+            core_setSecret(secret);
+    problems.push(...proxyProblems(env));
     const rateLimit = Number(getInput(Input.RateLimit) || DEFAULTS.rateLimit);
     if (!Number.isFinite(rateLimit) || rateLimit < 0)
         problems.push(`${Input.RateLimit}: "${getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
@@ -47988,19 +48082,30 @@ function readSettings(env = process.env) {
 }
 function readCredentials(text, problems) {
     const rawAuthUrl = text(Input.AuthUrl, 'OS_AUTH_URL');
+    // Credentials in the URL are masked before anything can print it, and never sent: Keystone v3 takes them in the body.
+    for (const secret of rawAuthUrl ? userinfoSecrets(rawAuthUrl) : [])
+        core_setSecret(secret);
+    const shown = rawAuthUrl && redactUrl(rawAuthUrl);
     let authUrl;
     if (!rawAuthUrl) {
         problems.push(`${Input.AuthUrl}: required (or OS_AUTH_URL), e.g. https://auth.cloud.ovh.net/v3`);
     }
-    else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl)) {
-        problems.push(`${Input.AuthUrl}: "${rawAuthUrl}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
+    else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl) || !URL.canParse(rawAuthUrl)) {
+        problems.push(`${Input.AuthUrl}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
     }
     else if (/\/v2(\.0)?\/?$/.test(rawAuthUrl)) {
-        problems.push(`${Input.AuthUrl}: "${rawAuthUrl}" is Keystone v2, which is gone; use the /v3 URL`);
+        problems.push(`${Input.AuthUrl}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
     }
     else {
-        const trimmed = rawAuthUrl.replace(/\/+$/, '');
+        const trimmed = withoutUserinfo(rawAuthUrl).replace(/\/+$/, '');
         authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
+        if (shown !== rawAuthUrl) {
+            log.warning(t `${Input.AuthUrl}: the user name and password in the URL are not used (Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs`);
+        }
+        const url = new URL(authUrl);
+        if (url.protocol === 'http:' && !isLoopback(url)) {
+            log.warning(t `${Input.AuthUrl} is http://${url.host}: the password or secret, and every token, travel unencrypted; use https`);
+        }
     }
     const secret = text(Input.ApplicationCredentialSecret, 'OS_APPLICATION_CREDENTIAL_SECRET');
     const password = text(Input.Password, 'OS_PASSWORD');
@@ -48049,12 +48154,17 @@ function readCredentials(text, problems) {
 
 
 
+
+
 const main_MODES = { create: create_create, delete: deleteMode, prune: (cloud, settings) => prune(cloud, settings) };
 /** Read the inputs, run the mode, write the outputs: every failure becomes one clear error. */
 async function run() {
     let cloud;
     try {
         const settings = readSettings();
+        // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
+        if (PROXY_VARIABLES.some((name) => process.env[name]))
+            (0,external_node_http_.setGlobalProxyFromEnv)();
         cloud = new Cloud({
             credentials: settings.credentials,
             region: settings.region,
@@ -48386,18 +48496,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/compat get default export */
-/******/ (() => {
-/******/ 	// getDefaultExport function for compatibility with non-harmony modules
-/******/ 	__nccwpck_require__.n = (module) => {
-/******/ 		var getter = module && module.__esModule ?
-/******/ 			() => (module['default']) :
-/******/ 			() => (module);
-/******/ 		__nccwpck_require__.d(getter, { a: getter });
-/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 

@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { setGlobalProxyFromEnv } from 'node:http';
 import { Output } from './constants.ts';
 import { join, log, t } from './log.ts';
 import { create, SnapshotError } from './modes/create.ts';
@@ -7,6 +8,7 @@ import { prune } from './modes/prune.ts';
 import { Cloud } from './openstack/cloud.ts';
 import { report, reportFailedSnapshot, type Result } from './report.ts';
 import { readSettings, SettingsError } from './settings.ts';
+import { PROXY_VARIABLES } from './urls.ts';
 
 const MODES = { create, delete: deleteMode, prune: (cloud: Cloud, settings: Parameters<typeof prune>[1]) => prune(cloud, settings) };
 
@@ -15,6 +17,8 @@ export async function run(): Promise<void> {
   let cloud: Cloud | undefined;
   try {
     const settings = readSettings();
+    // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
+    if (PROXY_VARIABLES.some((name) => process.env[name])) setGlobalProxyFromEnv();
     cloud = new Cloud({
       credentials: settings.credentials,
       region: settings.region,

@@ -7,6 +7,8 @@ import { isUuid } from './openstack/compute.ts';
 import type { Credentials, Interface } from './openstack/identity.ts';
 import { PROVENANCE_KEYS, readProvenance, type Provenance } from './provenance.ts';
 import type { Policy } from './retention.ts';
+import { isLoopback, PROXY_VARIABLES, proxyProblems, redactUrl, userinfoSecrets, withoutUserinfo } from './urls.ts';
+import { log, t } from './log.ts';
 
 export type Mode = 'create' | 'delete' | 'prune';
 const MODES: readonly Mode[] = ['create', 'delete', 'prune'];
@@ -187,6 +189,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     prune = pruneFor(snapshotName);
   }
 
+  // The proxy's password is masked before the proxy is used or any problem is shown.
+  for (const name of PROXY_VARIABLES) for (const secret of userinfoSecrets(env[name] ?? '')) core.setSecret(secret);
+  problems.push(...proxyProblems(env));
+
   const rateLimit = Number(core.getInput(Input.RateLimit) || DEFAULTS.rateLimit);
   if (!Number.isFinite(rateLimit) || rateLimit < 0) problems.push(`${Input.RateLimit}: "${core.getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
 
@@ -216,16 +222,26 @@ type Read = (name: string, ...envNames: string[]) => string | undefined;
 
 function readCredentials(text: Read, problems: string[]): Credentials | undefined {
   const rawAuthUrl = text(Input.AuthUrl, 'OS_AUTH_URL');
+  // Credentials in the URL are masked before anything can print it, and never sent: Keystone v3 takes them in the body.
+  for (const secret of rawAuthUrl ? userinfoSecrets(rawAuthUrl) : []) core.setSecret(secret);
+  const shown = rawAuthUrl && redactUrl(rawAuthUrl);
   let authUrl: string | undefined;
   if (!rawAuthUrl) {
     problems.push(`${Input.AuthUrl}: required (or OS_AUTH_URL), e.g. https://auth.cloud.ovh.net/v3`);
-  } else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl)) {
-    problems.push(`${Input.AuthUrl}: "${rawAuthUrl}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
+  } else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl) || !URL.canParse(rawAuthUrl)) {
+    problems.push(`${Input.AuthUrl}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
   } else if (/\/v2(\.0)?\/?$/.test(rawAuthUrl)) {
-    problems.push(`${Input.AuthUrl}: "${rawAuthUrl}" is Keystone v2, which is gone; use the /v3 URL`);
+    problems.push(`${Input.AuthUrl}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
   } else {
-    const trimmed = rawAuthUrl.replace(/\/+$/, '');
+    const trimmed = withoutUserinfo(rawAuthUrl).replace(/\/+$/, '');
     authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
+    if (shown !== rawAuthUrl) {
+      log.warning(t`${Input.AuthUrl}: the user name and password in the URL are not used (Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs`);
+    }
+    const url = new URL(authUrl);
+    if (url.protocol === 'http:' && !isLoopback(url)) {
+      log.warning(t`${Input.AuthUrl} is http://${url.host}: the password or secret, and every token, travel unencrypted; use https`);
+    }
   }
 
   const secret = text(Input.ApplicationCredentialSecret, 'OS_APPLICATION_CREDENTIAL_SECRET');

@@ -1,6 +1,6 @@
 import got, { type Got, type Hooks, type OptionsInit } from 'got';
 import pThrottle from 'p-throttle';
-import { apiMessage } from './errors.ts';
+import { apiMessage, CrossHostError } from './errors.ts';
 
 export interface Logger {
   debug(message: string): void;
@@ -17,6 +17,23 @@ export interface HttpOptions {
   userAgent?: string;
   /** Called for every request sent, retries included. */
   onRequest?: (method: string, url: URL) => void;
+  /** Removes every secret (password, credential secret, tokens) from text from the cloud, before anything reshapes it. */
+  redact?: (text: string) => string;
+}
+
+/** Every string in a decoded body, redacted where it stands: an echoed secret is gone before any message is cut out of it. */
+function redactBody(body: unknown, redact: (text: string) => string): unknown {
+  if (typeof body === 'string') return redact(body);
+  if (Array.isArray(body)) return body.map((item) => redactBody(item, redact));
+  if (body && typeof body === 'object') return Object.fromEntries(Object.entries(body).map(([key, value]) => [key, redactBody(value, redact)]));
+  return body;
+}
+
+/** Tokens and passwords go only to the host they were meant for: a redirect or a link elsewhere is refused, never followed. */
+export function sameOrigin(from: string | URL, to: string | URL, what: string): void {
+  const expected = new URL(from).origin;
+  const target = new URL(to).origin;
+  if (target !== expected) throw new CrossHostError(`${what} points to ${target}, not to ${expected}: refused, so that no token or password goes to another host`);
 }
 
 /** Methods got may repeat on its own: repeating them cannot create anything twice. */
@@ -29,6 +46,7 @@ export const IDEMPOTENT_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'] as
  */
 export function createHttp(options: HttpOptions = {}): Got {
   const { log, onRequest } = options;
+  const redact = options.redact ?? ((text: string) => text);
   const throttle = options.rateLimit
     ? pThrottle({ limit: Math.max(1, Math.floor(options.rateLimit)), interval: 1000, strict: true })(() => undefined)
     : undefined;
@@ -50,16 +68,23 @@ export function createHttp(options: HttpOptions = {}): Got {
         return response;
       },
     ],
+    beforeRedirect: [
+      (next, response) => {
+        sameOrigin(response.url, next.url as URL, `${response.statusCode} redirect from ${new URL(response.url).origin}`);
+      },
+    ],
     beforeRetry: [
       (error, retryCount) => {
-        log?.debug(`retry #${retryCount} of ${error.options.method} ${String(error.options.url)}: ${error.code ?? error.message}`);
+        log?.debug(`retry #${retryCount} of ${error.options.method} ${String(error.options.url)}: ${error.code ?? redact(error.message)}`);
       },
     ],
     beforeError: [
       (error) => {
+        // A refused redirect is the error itself, not the 3xx it answered.
+        if (error.cause instanceof CrossHostError) return error.cause;
         const response = error.response;
         if (response) {
-          const detail = apiMessage(response.body);
+          const detail = apiMessage(redactBody(response.body, redact));
           const url = new URL(response.url);
           error.message = `${error.options.method} ${url.origin}${url.pathname} answered ${response.statusCode}` + (detail ? `: ${detail}` : '');
         }
@@ -95,6 +120,7 @@ export function linkedPages<T, Body>(http: Got, url: string, items: (body: Body)
       transform: (response) => items(response.body),
       paginate: ({ response }) => {
         const link = next(response.body);
+        if (link) sameOrigin(response.url, link, 'the next page link');
         return link ? { url: link, searchParams: undefined } : false;
       },
       backoff: 0,

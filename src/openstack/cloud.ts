@@ -28,6 +28,9 @@ export class Cloud {
   #volumes?: Promise<VolumeService>;
 
   constructor(options: CloudOptions) {
+    // Every secret this client holds or is given: a service that echoes one in an error body must not put it in a message.
+    const credentials = options.credentials;
+    const secrets = new Set([credentials.method === 'password' ? credentials.password : credentials.secret]);
     const base = createHttp({
       rateLimit: options.rateLimit,
       requestTimeoutMs: options.requestTimeoutMs,
@@ -35,8 +38,12 @@ export class Cloud {
       onRequest: () => {
         this.#requests += 1;
       },
+      redact: (text) => [...secrets].reduce((out, secret) => out.replaceAll(secret, '***'), text),
     });
-    this.identity = new Identity(base, options.credentials, options.onToken);
+    this.identity = new Identity(base, credentials, (token) => {
+      secrets.add(token);
+      options.onToken?.(token);
+    });
     this.#http = this.identity.authorized(base);
     this.region = options.region;
     this.#iface = options.iface;

@@ -37,3 +37,8 @@ export class ActionError extends Error {
 export class NotFoundError extends ActionError {
   override name = 'NotFoundError';
 }
+
+/** A redirect or a link to a host other than the endpoint's: never followed with credentials. */
+export class CrossHostError extends ActionError {
+  override name = 'CrossHostError';
+}

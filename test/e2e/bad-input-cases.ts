@@ -19,6 +19,8 @@ export interface BadInputCase {
   problems?: number;
   /** Seeds the cloud; what it returns is handed to `expect` as ctx. */
   arrange?: (cloud: LocalCloud) => Record<string, string>;
+  /** The step's environment beyond the inputs (a proxy variable). */
+  env?: Record<string, string>;
   /** A known action bug makes this case fail: it still runs, with the right assertions. */
   bug?: string;
 }
@@ -139,6 +141,17 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   { name: 'snapshot-name given but blank (prune)', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' }), expect: ['snapshot-name: is blank', 'leave the input out to cover every name'] },
   { name: 'snapshot-name given but blank (create)', inputs: (b) => ({ ...b, 'snapshot-name': ' ' }), expect: ['snapshot-name: is blank', 'the default {instance}-{timestamp}'] },
   { name: 'delete-in-use in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }), expect: ['delete-in-use: only for mode delete'] },
+  {
+    name: 'a malformed HTTPS_PROXY (with a password): named, shown without the password',
+    inputs: (b) => b,
+    env: { HTTPS_PROXY: 'http://proxy:pr0xy-pa55@[bad' },
+    expect: ['HTTPS_PROXY: "http://***@[bad" is not a valid proxy URL', 'e.g. http://proxy.example:3128'],
+  },
+  {
+    name: 'an auth-url with credentials that is not an http(s) URL: shown without them',
+    inputs: (b) => ({ ...b, 'auth-url': 'ftp://joe:url-pa55@auth.example/v3' }),
+    expect: ['auth-url: "ftp://***@auth.example/v3" is not an http(s) URL'],
+  },
 ];
 
 /** Run one case and check it; shared by bad-inputs.test.ts and secrets.test.ts. */
@@ -147,7 +160,7 @@ export async function runBadInput(cloud: LocalCloud, c: BadInputCase, instance: 
   const expect = typeof c.expect === 'function' ? c.expect(cloud, ctx) : c.expect;
   const inputs = c.inputs(badInputBase(cloud, ctx.name ?? instance), cloud);
   const before = worldIds(cloud);
-  const s = await step(cloud, inputs);
+  const s = await step(cloud, inputs, c.env);
   const error = assertFailure(s, expect);
   assert.equal(mutating(s.records).length, 0, 'no mutating request');
   assert.deepEqual(worldIds(cloud), before, 'the cloud is unchanged');

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCloud } from '../local-cloud/cloud.ts';
 import type { Image, LocalCloudOptions, RequestRecord, Server } from '../local-cloud/cloud.ts';
 import { errorsOf, runAction, type ActionRun } from '../support/run-action.ts';
+import { PROXY_VARIABLES, userinfoSecrets } from '../../src/urls.ts';
 
 export { LocalCloud };
 export type { ActionRun, Image, RequestRecord, Server };
@@ -103,7 +104,9 @@ export function findLeaks(run: ActionRun, secrets: readonly Secret[]): Leak[] {
       if (where === 'stdout' && line.startsWith(ADD_MASK)) continue;
       for (const secret of secrets) {
         if (!secret.value) continue;
-        const forms = [...new Set([secret.value, escapeData(secret.value), escapeProperty(secret.value)])];
+        // Also as an error body's text comes out once tags are cut and spaces folded (a mask would no longer match it).
+        const reshaped = secret.value.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+        const forms = [...new Set([secret.value, escapeData(secret.value), escapeProperty(secret.value), ...(reshaped.length >= 4 ? [reshaped] : [])])];
         const form = forms.find((f) => line.includes(f));
         if (form) leaks.push({ secret: secret.label, where, line: line.replaceAll(form, `<${secret.label}>`) });
       }
@@ -140,6 +143,9 @@ export interface Step {
 
 const SECRET_INPUTS = ['password', 'application-credential-secret'];
 const SECRET_ENV = ['OS_PASSWORD', 'OS_APPLICATION_CREDENTIAL_SECRET'];
+/** URLs whose userinfo (user:password@) is a secret too. */
+const URL_INPUTS = ['auth-url'];
+const URL_ENV = ['OS_AUTH_URL', ...PROXY_VARIABLES];
 
 /**
  * Run dist/index.js as the runner does, with step debug on, against `cloud`. Attributes the
@@ -155,6 +161,9 @@ export async function step(cloud: LocalCloud, inputs: Record<string, string>, en
   const given: Secret[] = [
     ...SECRET_INPUTS.filter((k) => inputs[k]).map((k) => ({ label: k, value: inputs[k]! })),
     ...SECRET_ENV.filter((k) => env[k]).map((k) => ({ label: k, value: env[k]! })),
+    ...[...URL_INPUTS.map((k) => [k, inputs[k]] as const), ...URL_ENV.map((k) => [k, env[k]] as const)].flatMap(([k, url]) =>
+      userinfoSecrets(url ?? '').map((value) => ({ label: `credentials in ${k}`, value })),
+    ),
     ...newTokens.map((value, i) => ({ label: `issued token #${i + 1}`, value })),
   ];
   const leaks = findLeaks(run, [...cloudSecrets(cloud), ...given]);

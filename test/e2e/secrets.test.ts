@@ -134,6 +134,16 @@ describe('secrets', { concurrency: true }, () => {
       }
     });
 
+    test('credentials in the auth-url are masked, removed from the URL, and never shown', async () => {
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      const inputs = passwordInputs(cloud);
+      const authUrl = inputs['auth-url']!.replace('://', '://joe:url-pa55%3Aw0rd@');
+      const s = await step(cloud, { ...inputs, 'auth-url': authUrl, instance: server.name });
+      assertSuccess(s);
+      assert.match(s.run.stdout, /::warning::auth-url: the user name and password in the URL are not used/);
+      assert.ok(s.given.some((g) => g.value === 'url-pa55:w0rd'), 'the decoded password is one of the secrets checked');
+    });
+
     test('delete', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const [image] = seedSnapshots(cloud, server, 1);

@@ -352,3 +352,45 @@ describe('settings: credentials choice and masking', () => {
     assert.ok(stdout().split('\n').includes(`::add-mask::${PASSWORD}`), stdout());
   });
 });
+
+describe('settings: URLs that carry credentials or send them in clear', () => {
+  const masks = () => stdout().split('\n').filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length).replace(/%25/g, '%'));
+
+  it('an auth-url with user:password@: masked, removed from the URL, and a warning says so', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'https://joe:s3cr%40t@auth.cloud.ovh.net/v3' });
+    const s = readSettings();
+    assert.equal(s.credentials.authUrl, 'https://auth.cloud.ovh.net/v3');
+    assert.ok(masks().includes('s3cr%40t') && masks().includes('s3cr@t'), 'the password, as given and decoded, is masked');
+    assert.match(stdout(), /::warning::auth-url: the user name and password in the URL are not used/);
+  });
+
+  it('an invalid auth-url with credentials is reported without them', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'ftp://joe:hunter2@auth' });
+    onlyProblem(/^auth-url: "ftp:\/\/\*\*\*@auth" is not an http\(s\) URL/);
+    assert.ok(masks().includes('hunter2'));
+  });
+
+  it('http:// to another host warns that secrets travel in clear; to loopback it does not', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'http://keystone.example:5000/v3' });
+    readSettings();
+    assert.match(stdout(), /::warning::auth-url is http:\/\/keystone\.example:5000: the password or secret, and every token, travel unencrypted; use https/);
+    captureStdout();
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'http://127.0.0.1:5000/v3' });
+    readSettings();
+    assert.doesNotMatch(stdout(), /::warning::/);
+  });
+
+  it('a malformed proxy variable is an input error naming it, without its password, which is masked', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web' });
+    const found = (() => {
+      try {
+        readSettings({ ...process.env, HTTPS_PROXY: 'http://proxy:pa ss@[bad' });
+      } catch (error) {
+        return (error as SettingsError).problems;
+      }
+      return [];
+    })();
+    assert.deepEqual(found, ['HTTPS_PROXY: "http://***@[bad" is not a valid proxy URL; e.g. http://proxy.example:3128 (or http://user:password@proxy.example:3128)']);
+    assert.ok(masks().includes('pa ss'));
+  });
+});
