@@ -108,6 +108,18 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assert.equal(cloud.image(snaps[2]!.id), undefined);
   });
 
+  test("the prune after a create keeps what is in use, protected, or another server's, and deletes the rest", async () => {
+    const server = web();
+    const [older, booted, guarded] = seedSnapshots(cloud, server, 3);
+    cloud.addServer({ region: 'GRA7', name: unique('clone'), imageRef: booted!.id });
+    const golden = cloud.addImage({ region: 'GRA7', name: `${server.name}-${stamp(new Date(Date.now() - 9 * DAY))}`, protected: true, createdAt: new Date(Date.now() - 9 * DAY), properties: managedProps(server) });
+    const [theirs] = seedSnapshots(cloud, web(), 1, { name: () => `${server.name}-${stamp(new Date(Date.now() - 8 * DAY))}`, startHoursAgo: 8 * 24 });
+    const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '1', 'snapshot-name': '{instance}-{timestamp}' });
+    assertSuccess(s);
+    assert.deepEqual(jsonOutput(s, 'deleted-image-ids').sort(), [older!.id, guarded!.id].sort());
+    for (const image of [booted!, golden, theirs!]) assert.ok(cloud.image(image.id), `${image.name} stays`);
+  });
+
   test('a volume-backed snapshot whose Cinder snapshot a volume was made from is in use: kept', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
     const at = (days: number) => new Date(Date.now() - days * DAY);
