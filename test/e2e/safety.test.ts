@@ -3,6 +3,8 @@
 // behind an image) go further than asked, with the built action against the local cloud, and
 // checks what the cloud still holds.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   DAY,
@@ -194,4 +196,44 @@ describe('text from the cloud is data', { concurrency: 1 }, () => {
     }
     for (const image of images) assert.equal(cloud.image(image.id), undefined);
   });
+});
+
+describe('credentials go only to the endpoint they were meant for', { concurrency: 1 }, () => {
+  let cloud: LocalCloud;
+  /** Another host (another origin: another port on loopback) that records whatever reaches it. */
+  const reached: string[] = [];
+  const elsewhere = createServer((req, res) => {
+    reached.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  let origin = '';
+  before(async () => {
+    cloud = await startCloud();
+    await new Promise<void>((done) => elsewhere.listen(0, '127.0.0.1', done));
+    origin = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    elsewhere.close();
+    return cloud.stop();
+  });
+
+  for (const [what, status, match] of [
+    ['a 302 from Glance (the token would follow)', 302, { service: 'image', method: 'GET' }],
+    ['a 307 from Keystone (the password body would be sent again)', 307, { service: 'identity', method: 'POST' }],
+  ] as const) {
+    test(`${what} to another host is refused, and that host receives nothing`, async () => {
+      reached.length = 0;
+      const [image] = seedSnapshots(cloud, cloud.addServer({ region: 'GRA7', name: unique('web') }), 1);
+      cloud.fault({ kind: 'status', status, headers: { Location: `${origin}/stolen` }, match });
+      try {
+        const s = await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'image-id': image!.id });
+        assertFailure(s, [`redirect from http://127.0.0.1`, `points to ${origin}`, 'refused, so that no token or password goes to another host']);
+        assert.deepEqual(reached, [], 'nothing reached the other host');
+        assert.deepEqual(mutating(s.records), []);
+        assert.ok(cloud.image(image!.id));
+      } finally {
+        cloud.clearFaults();
+      }
+    });
+  }
 });
