@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 
 import { readSettings, SettingsError } from '../../src/settings.ts';
+import { actionDefaults } from '../support/run-action.ts';
 import { APP_SECRET, captureStdout, IMAGE_ID as IMAGE_UUID, clearActionEnv as clearEnv, PASSWORD, PROJECT_ID, releaseStdout, setInputs as inputs, stdout } from '../support/nock.ts';
 
 const PASSWORD_AUTH = {
@@ -393,4 +394,22 @@ describe('settings: URLs that carry credentials or send them in clear', () => {
     assert.deepEqual(found, ['HTTPS_PROXY: "http://***@[bad" is not a valid proxy URL; e.g. http://proxy.example:3128 (or http://user:password@proxy.example:3128)']);
     assert.ok(masks().includes('pa ss'));
   });
+});
+
+describe('settings: the defaults action.yml declares are the code’s', () => {
+  // The runner applies action.yml's defaults; a bare `node dist/index.js` (and the OS_* path) relies on the code's.
+  for (const [mode, extra] of [
+    ['create', { instance: 'web', 'keep-last': '2' }],
+    ['delete', { 'image-id': IMAGE_UUID }],
+    ['prune', { 'keep-daily': '7' }],
+  ] as const) {
+    it(`${mode}: the same settings with and without action.yml's defaults`, () => {
+      const given = { ...PASSWORD_AUTH, mode, ...extra };
+      inputs(given);
+      const bare = readSettings();
+      clearEnv();
+      inputs({ ...actionDefaults(), ...given });
+      assert.deepEqual(readSettings(), bare);
+    });
+  }
 });
