@@ -361,7 +361,7 @@ describe('delete', () => {
 
     const run = await runAction({ mode: 'delete', 'image-id': image.id, region: R1, ...authInputs() });
     const error = failed(run);
-    assert.match(error, new RegExp(`^Image ${image.id} \\(${image.name}\\) is protected, so it is not deleted\\. Unprotect it first`));
+    assert.match(error, new RegExp(`^Image ${image.id} "${image.name}" is not deleted: it is protected \\(unprotect it first with: openstack image set --unprotected ${image.id}`));
     assert.equal(run.outputs['deleted-count'], undefined);
     const still = await api.getImage(R1, image.id);
     assert.equal(still?.status, 'active');
