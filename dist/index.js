@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2537);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7232);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2537:
+/***/ 7232:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47095,14 +47095,13 @@ function matchesQuery(image, query) {
 }
 /**
  * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
- * the client holds the request-rate ceiling). With `server` (create's own prune) the scope is
- * that instance's snapshots and the image just made is among them.
+ * the client holds the request-rate ceiling).
  */
-async function prune(cloud, settings, server, justCreated) {
-    const options = settings.prune;
+async function prune(cloud, settings) {
+    const { retention: options, server, justCreated } = settings;
     const images = await cloud.images();
     const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings, 'pruning');
-    const glob = options.nameGlob;
+    const glob = settings.nameGlob;
     const exactName = glob && !hasWildcard(glob) ? glob : undefined;
     const matcher = glob ? globToRegExp(glob) : undefined;
     const inScope = new Map();
@@ -47283,7 +47282,7 @@ async function create_create(cloud, settings) {
     // A dry run waits for nothing: it says what it would wait for.
     if (!settings.dryRun || !busy(server))
         server = await untilSnapshottable(compute, server, deadline);
-    const template = settings.snapshotName ?? DEFAULT_NAME_TEMPLATE;
+    const template = settings.template;
     const p = settings.provenance;
     const name = renderName(template, {
         instance: server.name,
@@ -47308,7 +47307,7 @@ async function create_create(cloud, settings) {
         [Property.RequestId]: (0,external_node_crypto_.randomUUID)(),
     };
     if (settings.dryRun)
-        return dryRun(cloud, settings, server, name, template);
+        return dryRun(cloud, settings, server, name);
     const started = Date.now();
     const imageId = await createOnce(compute, images, server, name, metadata, deadline);
     log.info(t `Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
@@ -47334,10 +47333,10 @@ async function create_create(cloud, settings) {
         durationMs: Date.now() - started,
         polls,
     };
-    if (settings.prune) {
+    if (settings.retention) {
         // Only after the snapshot is active (untilActive threw otherwise).
         try {
-            result.prune = await pruneAfter(cloud, settings, server, template, imageId);
+            result.prune = await pruneAfter(cloud, settings, settings.retention, server, imageId);
         }
         catch (error) {
             // The snapshot stands: its outputs are still written, and the step fails for the prune.
@@ -47347,18 +47346,18 @@ async function create_create(cloud, settings) {
     return result;
 }
 /** The prune after a create covers only what this template names, for this server. */
-function pruneAfter(cloud, settings, server, template, justCreated) {
-    const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
-    return prune(cloud, { ...settings, prune: { ...settings.prune, nameGlob } }, server, justCreated);
+function pruneAfter(cloud, settings, retention, server, justCreated) {
+    const nameGlob = templateGlob(settings.template, { instance: server.name, instance_id: server.id, region: settings.region });
+    return prune(cloud, { ...settings, retention, nameGlob, server, justCreated });
 }
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
-async function dryRun(cloud, settings, server, name, template) {
+async function dryRun(cloud, settings, server, name) {
     log.info(t `Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t `, once it is no longer ${server.taskState ?? server.status}` : ''}`);
     const result = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0 };
-    if (settings.prune) {
+    if (settings.retention) {
         // The real run also counts the new snapshot, so it may delete one more than this plan.
         log.info(t `Dry run: the prune after it, planned over the snapshots there are now`);
-        result.prune = await pruneAfter(cloud, settings, server, template);
+        result.prune = await pruneAfter(cloud, settings, settings.retention, server);
     }
     return result;
 }
@@ -47446,16 +47445,17 @@ async function confirmGone(cloud, image, answered) {
 async function deleteMode(cloud, settings) {
     const dryRun = settings.dryRun;
     const instance = await instanceOf(cloud, settings);
-    const image = settings.imageId ? await (await cloud.images()).get(settings.imageId) : await byName(cloud, settings.snapshotName, instance);
+    const { target } = settings;
+    const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId) : await byName(cloud, target.name, instance);
     if (!image) {
-        if (settings.imageId) {
-            log.notice(t `Image ${settings.imageId} is already gone: nothing to delete`);
-            return { mode: 'delete', dryRun, deletions: [], missing: settings.imageId };
+        if ('imageId' in target) {
+            log.notice(t `Image ${target.imageId} is already gone: nothing to delete`);
+            return { mode: 'delete', dryRun, deletions: [], missing: target.imageId };
         }
-        const what = `No image named "${settings.snapshotName}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
+        const what = `No image named "${target.name}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
         if (settings.ignoreMissing) {
             log.notice(t `${what}: nothing to delete (ignore-missing)`);
-            return { mode: 'delete', dryRun, deletions: [], missing: settings.snapshotName };
+            return { mode: 'delete', dryRun, deletions: [], missing: target.name };
         }
         throw new ActionError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
     }
@@ -47890,6 +47890,76 @@ function proxyProblems(env) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/credentials.ts
+
+
+
+
+/** The credentials of the inputs (or OS_*), masked as soon as they are read; each problem goes to `problems`. */
+function readCredentials(text, problems) {
+    const rawAuthUrl = text(Input.AuthUrl, 'OS_AUTH_URL');
+    // Credentials in the URL are masked before anything can print it, and never sent: Keystone v3 takes them in the body.
+    for (const secret of rawAuthUrl ? userinfoSecrets(rawAuthUrl) : [])
+        core_setSecret(secret);
+    const shown = rawAuthUrl && redactUrl(rawAuthUrl);
+    let authUrl;
+    if (!rawAuthUrl) {
+        problems.push(`${Input.AuthUrl}: required (or OS_AUTH_URL), e.g. https://auth.cloud.ovh.net/v3`);
+    }
+    else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl) || !URL.canParse(rawAuthUrl)) {
+        problems.push(`${Input.AuthUrl}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
+    }
+    else if (/\/v2(\.0)?\/?$/.test(rawAuthUrl)) {
+        problems.push(`${Input.AuthUrl}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
+    }
+    else {
+        const trimmed = withoutUserinfo(rawAuthUrl).replace(/\/+$/, '');
+        authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
+        if (shown !== rawAuthUrl) {
+            log.warning(t `${Input.AuthUrl}: the user name and password in the URL are not used (Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs`);
+        }
+        const url = new URL(authUrl);
+        if (url.protocol === 'http:' && !isLoopback(url)) {
+            log.warning(t `${Input.AuthUrl} is http://${url.host}: the password or secret, and every token, travel unencrypted; use https`);
+        }
+    }
+    const secret = text(Input.ApplicationCredentialSecret, 'OS_APPLICATION_CREDENTIAL_SECRET');
+    const password = text(Input.Password, 'OS_PASSWORD');
+    // Masked before anything else can print them.
+    for (const value of [secret, password])
+        if (value)
+            core_setSecret(value);
+    const credentialId = text(Input.ApplicationCredentialId, 'OS_APPLICATION_CREDENTIAL_ID');
+    if (credentialId || secret) {
+        if (!credentialId)
+            problems.push(`${Input.ApplicationCredentialId}: required with ${Input.ApplicationCredentialSecret} (or OS_APPLICATION_CREDENTIAL_ID)`);
+        if (!secret)
+            problems.push(`${Input.ApplicationCredentialSecret}: required with ${Input.ApplicationCredentialId} (or OS_APPLICATION_CREDENTIAL_SECRET)`);
+        return authUrl && credentialId && secret ? { method: 'application-credential', authUrl, id: credentialId, secret } : undefined;
+    }
+    const username = text(Input.Username, 'OS_USERNAME');
+    const projectId = text(Input.ProjectId, 'OS_PROJECT_ID', 'OS_TENANT_ID');
+    const projectName = text(Input.ProjectName, 'OS_PROJECT_NAME', 'OS_TENANT_NAME');
+    if (!username)
+        problems.push(`${Input.Username}: required for password authentication (or OS_USERNAME); or give ${Input.ApplicationCredentialId} and ${Input.ApplicationCredentialSecret}`);
+    if (!password)
+        problems.push(`${Input.Password}: required for password authentication (or OS_PASSWORD), from a secret`);
+    if (!projectId && !projectName)
+        problems.push(`${Input.ProjectId} or ${Input.ProjectName}: required for password authentication (or OS_PROJECT_ID / OS_TENANT_ID, OS_PROJECT_NAME / OS_TENANT_NAME)`);
+    if (!authUrl || !username || !password || (!projectId && !projectName))
+        return undefined;
+    return {
+        method: 'password',
+        authUrl,
+        username,
+        password,
+        userDomainName: text(Input.UserDomainName, 'OS_USER_DOMAIN_NAME') ?? 'Default',
+        projectId,
+        projectName,
+        projectDomainName: text(Input.ProjectDomainName, 'OS_PROJECT_DOMAIN_NAME') ?? 'Default',
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/settings.ts
 
 
@@ -48010,14 +48080,18 @@ function readSettings(env = process.env) {
         policy.within = within;
     // A keep-* given but invalid is reported as such, not also as "no policy".
     const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => getInput(name));
-    const pruneFor = (nameGlob) => ({
-        nameGlob,
-        includeUnmanaged: bool(Input.IncludeUnmanaged, false),
-        policy,
-        maxDeletes: integer(Input.MaxDeletes, DEFAULTS.maxDeletes, 1) ?? DEFAULTS.maxDeletes,
-        concurrency: integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency,
-    });
-    let prune;
+    // Read (and checked) only where a policy applies: mode prune, and create with keep-*.
+    const retention = mode === 'prune' || (mode === 'create' && hasPolicy)
+        ? {
+            policy,
+            includeUnmanaged: bool(Input.IncludeUnmanaged, false),
+            maxDeletes: integer(Input.MaxDeletes, DEFAULTS.maxDeletes, 1) ?? DEFAULTS.maxDeletes,
+            concurrency: integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency,
+        }
+        : undefined;
+    const wait = bool(Input.Wait, true);
+    const deleteInUse = bool(Input.DeleteInUse, false);
+    const ignoreMissing = bool(Input.IgnoreMissing, false);
     if (mode === 'create') {
         if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length)
             problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
@@ -48025,10 +48099,7 @@ function readSettings(env = process.env) {
             problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
         const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
         problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
-        // The create's own prune is scoped by the template later, once the instance is known.
-        if (hasPolicy)
-            prune = pruneFor(undefined);
-        if (hasPolicy && !bool(Input.Wait, true))
+        if (hasPolicy && !wait)
             problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
     }
     else if (mode === 'delete') {
@@ -48039,17 +48110,15 @@ function readSettings(env = process.env) {
         if (hasPolicy)
             problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
     }
-    if (mode !== 'delete' && getInput(Input.DeleteInUse) && bool(Input.DeleteInUse, false)) {
-        problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
-    }
     else if (mode === 'prune') {
         if (!hasPolicy) {
             problems.push(`keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`);
         }
         if (imageId)
             problems.push(`${Input.ImageId}: only for mode delete; prune selects by instance and snapshot-name`);
-        prune = pruneFor(snapshotName);
     }
+    if (mode !== 'delete' && deleteInUse)
+        problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
     // The proxy's password is masked before the proxy is used or any problem is shown.
     for (const name of PROXY_VARIABLES)
         for (const secret of userinfoSecrets(env[name] ?? ''))
@@ -48058,90 +48127,33 @@ function readSettings(env = process.env) {
     const rateLimit = Number(getInput(Input.RateLimit) || DEFAULTS.rateLimit);
     if (!Number.isFinite(rateLimit) || rateLimit < 0)
         problems.push(`${Input.RateLimit}: "${getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
-    const settings = {
-        mode: mode,
-        region: region,
-        iface: iface,
-        credentials: credentials,
-        instance,
-        snapshotName,
-        imageId: imageId?.trim(),
-        metadata,
-        wait: bool(Input.Wait, true),
-        timeoutMs,
-        ignoreMissing: bool(Input.IgnoreMissing, false),
-        dryRun: bool(Input.DryRun, false),
-        deleteInUse: bool(Input.DeleteInUse, false),
-        prune,
-        rateLimit,
-        provenance: readProvenance(env),
-    };
-    if (problems.length)
+    const dryRun = bool(Input.DryRun, false);
+    if (problems.length || !mode || !region || !iface || !credentials)
         throw new SettingsError(problems);
-    return settings;
+    const common = { region, iface, credentials, rateLimit, dryRun, provenance: readProvenance(env) };
+    switch (mode) {
+        case 'create':
+            return {
+                ...common,
+                mode,
+                instance: validated(instance),
+                template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
+                metadata,
+                wait,
+                timeoutMs,
+                ...(retention ? { retention } : {}),
+            };
+        case 'delete':
+            return { ...common, mode, target: imageId ? { imageId } : { name: validated(snapshotName) }, instance, ignoreMissing, deleteInUse };
+        case 'prune':
+            return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
+    }
 }
-function readCredentials(text, problems) {
-    const rawAuthUrl = text(Input.AuthUrl, 'OS_AUTH_URL');
-    // Credentials in the URL are masked before anything can print it, and never sent: Keystone v3 takes them in the body.
-    for (const secret of rawAuthUrl ? userinfoSecrets(rawAuthUrl) : [])
-        core_setSecret(secret);
-    const shown = rawAuthUrl && redactUrl(rawAuthUrl);
-    let authUrl;
-    if (!rawAuthUrl) {
-        problems.push(`${Input.AuthUrl}: required (or OS_AUTH_URL), e.g. https://auth.cloud.ovh.net/v3`);
-    }
-    else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl) || !URL.canParse(rawAuthUrl)) {
-        problems.push(`${Input.AuthUrl}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
-    }
-    else if (/\/v2(\.0)?\/?$/.test(rawAuthUrl)) {
-        problems.push(`${Input.AuthUrl}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
-    }
-    else {
-        const trimmed = withoutUserinfo(rawAuthUrl).replace(/\/+$/, '');
-        authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
-        if (shown !== rawAuthUrl) {
-            log.warning(t `${Input.AuthUrl}: the user name and password in the URL are not used (Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs`);
-        }
-        const url = new URL(authUrl);
-        if (url.protocol === 'http:' && !isLoopback(url)) {
-            log.warning(t `${Input.AuthUrl} is http://${url.host}: the password or secret, and every token, travel unencrypted; use https`);
-        }
-    }
-    const secret = text(Input.ApplicationCredentialSecret, 'OS_APPLICATION_CREDENTIAL_SECRET');
-    const password = text(Input.Password, 'OS_PASSWORD');
-    // Masked before anything else can print them.
-    for (const value of [secret, password])
-        if (value)
-            core_setSecret(value);
-    const credentialId = text(Input.ApplicationCredentialId, 'OS_APPLICATION_CREDENTIAL_ID');
-    if (credentialId || secret) {
-        if (!credentialId)
-            problems.push(`${Input.ApplicationCredentialId}: required with ${Input.ApplicationCredentialSecret} (or OS_APPLICATION_CREDENTIAL_ID)`);
-        if (!secret)
-            problems.push(`${Input.ApplicationCredentialSecret}: required with ${Input.ApplicationCredentialId} (or OS_APPLICATION_CREDENTIAL_SECRET)`);
-        return authUrl && credentialId && secret ? { method: 'application-credential', authUrl, id: credentialId, secret } : undefined;
-    }
-    const username = text(Input.Username, 'OS_USERNAME');
-    const projectId = text(Input.ProjectId, 'OS_PROJECT_ID', 'OS_TENANT_ID');
-    const projectName = text(Input.ProjectName, 'OS_PROJECT_NAME', 'OS_TENANT_NAME');
-    if (!username)
-        problems.push(`${Input.Username}: required for password authentication (or OS_USERNAME); or give ${Input.ApplicationCredentialId} and ${Input.ApplicationCredentialSecret}`);
-    if (!password)
-        problems.push(`${Input.Password}: required for password authentication (or OS_PASSWORD), from a secret`);
-    if (!projectId && !projectName)
-        problems.push(`${Input.ProjectId} or ${Input.ProjectName}: required for password authentication (or OS_PROJECT_ID / OS_TENANT_ID, OS_PROJECT_NAME / OS_TENANT_NAME)`);
-    if (!authUrl || !username || !password || (!projectId && !projectName))
-        return undefined;
-    return {
-        method: 'password',
-        authUrl,
-        username,
-        password,
-        userDomainName: text(Input.UserDomainName, 'OS_USER_DOMAIN_NAME') ?? 'Default',
-        projectId,
-        projectName,
-        projectDomainName: text(Input.ProjectDomainName, 'OS_PROJECT_DOMAIN_NAME') ?? 'Default',
-    };
+/** A value the checks above have made sure of (each missing one is a problem reported before this). */
+function validated(value) {
+    if (value === undefined)
+        throw new Error('internal: a required input passed validation without a value');
+    return value;
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -48156,7 +48168,6 @@ function readCredentials(text, problems) {
 
 
 
-const main_MODES = { create: create_create, delete: deleteMode, prune: (cloud, settings) => prune(cloud, settings) };
 /** Read the inputs, run the mode, write the outputs: every failure becomes one clear error. */
 async function run() {
     let cloud;
@@ -48175,7 +48186,7 @@ async function run() {
         });
         const who = settings.credentials.method === 'password' ? t `user ${settings.credentials.username}` : t `application credential ${settings.credentials.id}`;
         log.info(t `Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
-        const result = await main_MODES[settings.mode](cloud, settings);
+        const result = settings.mode === 'create' ? await create_create(cloud, settings) : settings.mode === 'delete' ? await deleteMode(cloud, settings) : await prune(cloud, settings);
         await report(result, cloud.requests);
         const pruned = result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined;
         if (result.mode === 'create' && result.pruneError)

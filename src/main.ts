@@ -10,8 +10,6 @@ import { report, reportFailedSnapshot, type Result } from './report.ts';
 import { readSettings, SettingsError } from './settings.ts';
 import { PROXY_VARIABLES } from './urls.ts';
 
-const MODES = { create, delete: deleteMode, prune: (cloud: Cloud, settings: Parameters<typeof prune>[1]) => prune(cloud, settings) };
-
 /** Read the inputs, run the mode, write the outputs: every failure becomes one clear error. */
 export async function run(): Promise<void> {
   let cloud: Cloud | undefined;
@@ -29,7 +27,8 @@ export async function run(): Promise<void> {
     });
     const who = settings.credentials.method === 'password' ? t`user ${settings.credentials.username}` : t`application credential ${settings.credentials.id}`;
     log.info(t`Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
-    const result: Result = await MODES[settings.mode](cloud, settings);
+    const result: Result =
+      settings.mode === 'create' ? await create(cloud, settings) : settings.mode === 'delete' ? await deleteMode(cloud, settings) : await prune(cloud, settings);
     await report(result, cloud.requests);
     const pruned = result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined;
     if (result.mode === 'create' && result.pruneError) throw new Error(`Snapshot ${result.image.id} is active, but the prune after it failed: ${result.pruneError}`);

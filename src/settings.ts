@@ -7,45 +7,66 @@ import { isUuid } from './openstack/compute.ts';
 import type { Credentials, Interface } from './openstack/identity.ts';
 import { PROVENANCE_KEYS, readProvenance, type Provenance } from './provenance.ts';
 import type { Policy } from './retention.ts';
-import { isLoopback, PROXY_VARIABLES, proxyProblems, redactUrl, userinfoSecrets, withoutUserinfo } from './urls.ts';
-import { log, t } from './log.ts';
+import { readCredentials } from './credentials.ts';
+import { PROXY_VARIABLES, proxyProblems, userinfoSecrets } from './urls.ts';
 
 export type Mode = 'create' | 'delete' | 'prune';
 const MODES: readonly Mode[] = ['create', 'delete', 'prune'];
 const INTERFACES: readonly Interface[] = ['public', 'internal', 'admin'];
 
-export interface PruneSettings {
-  /** Only images whose name matches this glob (prune: snapshot-name; create: derived from its template). */
-  nameGlob?: string;
-  includeUnmanaged: boolean;
+/** What every mode needs: where, as whom, how fast, and whether anything may change. */
+export interface CommonSettings {
+  region: string;
+  iface: Interface;
+  credentials: Credentials;
+  /** Requests per second at most (0: no ceiling). */
+  rateLimit: number;
+  /** Send nothing that changes the cloud: say what would be done. */
+  dryRun: boolean;
+  provenance: Provenance;
+}
+
+/** A retention policy and how to apply it: mode prune, and create with keep-* inputs. */
+export interface Retention {
   policy: Policy;
+  includeUnmanaged: boolean;
   maxDeletes: number;
   concurrency: number;
 }
 
-export interface Settings {
-  mode: Mode;
-  region: string;
-  iface: Interface;
-  credentials: Credentials;
-  instance?: string;
-  /** create: the name template; delete: the exact name; prune: a glob. */
-  snapshotName?: string;
-  imageId?: string;
+export interface CreateSettings extends CommonSettings {
+  mode: 'create';
+  /** The server's exact name or ID. */
+  instance: string;
+  /** The name template (name-template.ts). */
+  template: string;
   metadata: Record<string, string>;
   wait: boolean;
   timeoutMs: number;
-  ignoreMissing: boolean;
-  /** Send nothing that changes the cloud: say what would be done. */
-  dryRun: boolean;
-  /** delete: delete an image that a server or volume still uses. */
-  deleteInUse: boolean;
-  /** prune mode, or create with retention inputs (prune after the snapshot is active). */
-  prune?: PruneSettings;
-  /** Requests per second at most (0: no ceiling). */
-  rateLimit: number;
-  provenance: Provenance;
+  /** Prune the instance's snapshots under this policy once the new one is active. */
+  retention?: Retention;
 }
+
+export interface DeleteSettings extends CommonSettings {
+  mode: 'delete';
+  /** The image's ID, or its exact name. */
+  target: { imageId: string } | { name: string };
+  /** Only this instance's snapshots. */
+  instance?: string;
+  ignoreMissing: boolean;
+  /** Delete an image that a server or volume still uses. */
+  deleteInUse: boolean;
+}
+
+export interface PruneSettings extends CommonSettings {
+  mode: 'prune';
+  instance?: string;
+  /** Only names matching this glob. */
+  nameGlob?: string;
+  retention: Retention;
+}
+
+export type Settings = CreateSettings | DeleteSettings | PruneSettings;
 
 export const DEFAULTS = {
   timeout: '2h',
@@ -155,30 +176,30 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   // A keep-* given but invalid is reported as such, not also as "no policy".
   const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => core.getInput(name));
 
-  const pruneFor = (nameGlob: string | undefined): PruneSettings => ({
-    nameGlob,
-    includeUnmanaged: bool(Input.IncludeUnmanaged, false),
-    policy,
-    maxDeletes: integer(Input.MaxDeletes, DEFAULTS.maxDeletes, 1) ?? DEFAULTS.maxDeletes,
-    concurrency: integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency,
-  });
+  // Read (and checked) only where a policy applies: mode prune, and create with keep-*.
+  const retention: Retention | undefined =
+    mode === 'prune' || (mode === 'create' && hasPolicy)
+      ? {
+          policy,
+          includeUnmanaged: bool(Input.IncludeUnmanaged, false),
+          maxDeletes: integer(Input.MaxDeletes, DEFAULTS.maxDeletes, 1) ?? DEFAULTS.maxDeletes,
+          concurrency: integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency,
+        }
+      : undefined;
+  const wait = bool(Input.Wait, true);
+  const deleteInUse = bool(Input.DeleteInUse, false);
+  const ignoreMissing = bool(Input.IgnoreMissing, false);
 
-  let prune: PruneSettings | undefined;
   if (mode === 'create') {
     if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
     if (imageId) problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
     const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
-    // The create's own prune is scoped by the template later, once the instance is known.
-    if (hasPolicy) prune = pruneFor(undefined);
-    if (hasPolicy && !bool(Input.Wait, true)) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
+    if (hasPolicy && !wait) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
   } else if (mode === 'delete') {
     if (!imageId && !snapshotName) problems.push(`${Input.ImageId} or ${Input.SnapshotName}: mode delete needs the image ID or the exact name of the snapshot to delete`);
     if (imageId && snapshotName) problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
     if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
-  }
-  if (mode !== 'delete' && core.getInput(Input.DeleteInUse) && bool(Input.DeleteInUse, false)) {
-    problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
   } else if (mode === 'prune') {
     if (!hasPolicy) {
       problems.push(
@@ -186,8 +207,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       );
     }
     if (imageId) problems.push(`${Input.ImageId}: only for mode delete; prune selects by instance and snapshot-name`);
-    prune = pruneFor(snapshotName);
   }
+  if (mode !== 'delete' && deleteInUse) problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
 
   // The proxy's password is masked before the proxy is used or any problem is shown.
   for (const name of PROXY_VARIABLES) for (const secret of userinfoSecrets(env[name] ?? '')) core.setSecret(secret);
@@ -196,81 +217,30 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const rateLimit = Number(core.getInput(Input.RateLimit) || DEFAULTS.rateLimit);
   if (!Number.isFinite(rateLimit) || rateLimit < 0) problems.push(`${Input.RateLimit}: "${core.getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
 
-  const settings = {
-    mode: mode!,
-    region: region!,
-    iface: iface!,
-    credentials: credentials!,
-    instance,
-    snapshotName,
-    imageId: imageId?.trim(),
-    metadata,
-    wait: bool(Input.Wait, true),
-    timeoutMs,
-    ignoreMissing: bool(Input.IgnoreMissing, false),
-    dryRun: bool(Input.DryRun, false),
-    deleteInUse: bool(Input.DeleteInUse, false),
-    prune,
-    rateLimit,
-    provenance: readProvenance(env),
-  };
-  if (problems.length) throw new SettingsError(problems);
-  return settings;
+  const dryRun = bool(Input.DryRun, false);
+  if (problems.length || !mode || !region || !iface || !credentials) throw new SettingsError(problems);
+  const common: CommonSettings = { region, iface, credentials, rateLimit, dryRun, provenance: readProvenance(env) };
+  switch (mode) {
+    case 'create':
+      return {
+        ...common,
+        mode,
+        instance: validated(instance),
+        template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
+        metadata,
+        wait,
+        timeoutMs,
+        ...(retention ? { retention } : {}),
+      };
+    case 'delete':
+      return { ...common, mode, target: imageId ? { imageId } : { name: validated(snapshotName) }, instance, ignoreMissing, deleteInUse };
+    case 'prune':
+      return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
+  }
 }
 
-type Read = (name: string, ...envNames: string[]) => string | undefined;
-
-function readCredentials(text: Read, problems: string[]): Credentials | undefined {
-  const rawAuthUrl = text(Input.AuthUrl, 'OS_AUTH_URL');
-  // Credentials in the URL are masked before anything can print it, and never sent: Keystone v3 takes them in the body.
-  for (const secret of rawAuthUrl ? userinfoSecrets(rawAuthUrl) : []) core.setSecret(secret);
-  const shown = rawAuthUrl && redactUrl(rawAuthUrl);
-  let authUrl: string | undefined;
-  if (!rawAuthUrl) {
-    problems.push(`${Input.AuthUrl}: required (or OS_AUTH_URL), e.g. https://auth.cloud.ovh.net/v3`);
-  } else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl) || !URL.canParse(rawAuthUrl)) {
-    problems.push(`${Input.AuthUrl}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
-  } else if (/\/v2(\.0)?\/?$/.test(rawAuthUrl)) {
-    problems.push(`${Input.AuthUrl}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
-  } else {
-    const trimmed = withoutUserinfo(rawAuthUrl).replace(/\/+$/, '');
-    authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
-    if (shown !== rawAuthUrl) {
-      log.warning(t`${Input.AuthUrl}: the user name and password in the URL are not used (Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs`);
-    }
-    const url = new URL(authUrl);
-    if (url.protocol === 'http:' && !isLoopback(url)) {
-      log.warning(t`${Input.AuthUrl} is http://${url.host}: the password or secret, and every token, travel unencrypted; use https`);
-    }
-  }
-
-  const secret = text(Input.ApplicationCredentialSecret, 'OS_APPLICATION_CREDENTIAL_SECRET');
-  const password = text(Input.Password, 'OS_PASSWORD');
-  // Masked before anything else can print them.
-  for (const value of [secret, password]) if (value) core.setSecret(value);
-
-  const credentialId = text(Input.ApplicationCredentialId, 'OS_APPLICATION_CREDENTIAL_ID');
-  if (credentialId || secret) {
-    if (!credentialId) problems.push(`${Input.ApplicationCredentialId}: required with ${Input.ApplicationCredentialSecret} (or OS_APPLICATION_CREDENTIAL_ID)`);
-    if (!secret) problems.push(`${Input.ApplicationCredentialSecret}: required with ${Input.ApplicationCredentialId} (or OS_APPLICATION_CREDENTIAL_SECRET)`);
-    return authUrl && credentialId && secret ? { method: 'application-credential', authUrl, id: credentialId, secret } : undefined;
-  }
-
-  const username = text(Input.Username, 'OS_USERNAME');
-  const projectId = text(Input.ProjectId, 'OS_PROJECT_ID', 'OS_TENANT_ID');
-  const projectName = text(Input.ProjectName, 'OS_PROJECT_NAME', 'OS_TENANT_NAME');
-  if (!username) problems.push(`${Input.Username}: required for password authentication (or OS_USERNAME); or give ${Input.ApplicationCredentialId} and ${Input.ApplicationCredentialSecret}`);
-  if (!password) problems.push(`${Input.Password}: required for password authentication (or OS_PASSWORD), from a secret`);
-  if (!projectId && !projectName) problems.push(`${Input.ProjectId} or ${Input.ProjectName}: required for password authentication (or OS_PROJECT_ID / OS_TENANT_ID, OS_PROJECT_NAME / OS_TENANT_NAME)`);
-  if (!authUrl || !username || !password || (!projectId && !projectName)) return undefined;
-  return {
-    method: 'password',
-    authUrl,
-    username,
-    password,
-    userDomainName: text(Input.UserDomainName, 'OS_USER_DOMAIN_NAME') ?? 'Default',
-    projectId,
-    projectName,
-    projectDomainName: text(Input.ProjectDomainName, 'OS_PROJECT_DOMAIN_NAME') ?? 'Default',
-  };
+/** A value the checks above have made sure of (each missing one is a problem reported before this). */
+function validated<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('internal: a required input passed validation without a value');
+  return value;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MANAGED_BY, Property } from '../constants.ts';
 import { log, t } from '../log.ts';
 import { formatDuration } from '../duration.ts';
-import { renderName, templateGlob, DEFAULT_NAME_TEMPLATE } from '../name-template.ts';
+import { renderName, templateGlob } from '../name-template.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Compute, Server } from '../openstack/compute.ts';
 import { ActionError, codeOf, statusOf } from '../openstack/errors.ts';
@@ -10,7 +10,7 @@ import type { Image, ImageService } from '../openstack/image.ts';
 import { volumeSnapshotIds } from '../openstack/volume.ts';
 import { poll, untilDeadline } from '../openstack/wait.ts';
 import { provenanceProperties } from '../provenance.ts';
-import type { Settings } from '../settings.ts';
+import type { CreateSettings, Retention } from '../settings.ts';
 import { prune, type PruneResult } from './prune.ts';
 
 export interface CreateResult {
@@ -147,16 +147,16 @@ async function settle(compute: Compute, images: ImageService, server: Server, re
   return outcome.done ? outcome.value : (await imagesOfRequest(images, requestId))[0];
 }
 
-export async function create(cloud: Cloud, settings: Settings): Promise<CreateResult> {
+export async function create(cloud: Cloud, settings: CreateSettings): Promise<CreateResult> {
   const deadline = Date.now() + settings.timeoutMs;
   const compute = await cloud.compute();
   const images = await cloud.images();
-  let server = await compute.findServer(settings.instance!, settings.region);
+  let server = await compute.findServer(settings.instance, settings.region);
   log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
   // A dry run waits for nothing: it says what it would wait for.
   if (!settings.dryRun || !busy(server)) server = await untilSnapshottable(compute, server, deadline);
 
-  const template = settings.snapshotName ?? DEFAULT_NAME_TEMPLATE;
+  const template = settings.template;
   const p = settings.provenance;
   const name = renderName(template, {
     instance: server.name,
@@ -180,7 +180,7 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
     [Property.RequestId]: randomUUID(),
   };
 
-  if (settings.dryRun) return dryRun(cloud, settings, server, name, template);
+  if (settings.dryRun) return dryRun(cloud, settings, server, name);
   const started = Date.now();
   const imageId = await createOnce(compute, images, server, name, metadata, deadline);
   log.info(t`Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
@@ -206,10 +206,10 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
     durationMs: Date.now() - started,
     polls,
   };
-  if (settings.prune) {
+  if (settings.retention) {
     // Only after the snapshot is active (untilActive threw otherwise).
     try {
-      result.prune = await pruneAfter(cloud, settings, server, template, imageId);
+      result.prune = await pruneAfter(cloud, settings, settings.retention, server, imageId);
     } catch (error) {
       // The snapshot stands: its outputs are still written, and the step fails for the prune.
       result.pruneError = (error as Error).message;
@@ -219,19 +219,19 @@ export async function create(cloud: Cloud, settings: Settings): Promise<CreateRe
 }
 
 /** The prune after a create covers only what this template names, for this server. */
-function pruneAfter(cloud: Cloud, settings: Settings, server: Server, template: string, justCreated?: string): Promise<PruneResult> {
-  const nameGlob = templateGlob(template, { instance: server.name, instance_id: server.id, region: settings.region });
-  return prune(cloud, { ...settings, prune: { ...settings.prune!, nameGlob } }, server, justCreated);
+function pruneAfter(cloud: Cloud, settings: CreateSettings, retention: Retention, server: Server, justCreated?: string): Promise<PruneResult> {
+  const nameGlob = templateGlob(settings.template, { instance: server.name, instance_id: server.id, region: settings.region });
+  return prune(cloud, { ...settings, retention, nameGlob, server, justCreated });
 }
 
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
-async function dryRun(cloud: Cloud, settings: Settings, server: Server, name: string, template: string): Promise<CreateResult> {
+async function dryRun(cloud: Cloud, settings: CreateSettings, server: Server, name: string): Promise<CreateResult> {
   log.info(t`Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`);
   const result: CreateResult = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0 };
-  if (settings.prune) {
+  if (settings.retention) {
     // The real run also counts the new snapshot, so it may delete one more than this plan.
     log.info(t`Dry run: the prune after it, planned over the snapshots there are now`);
-    result.prune = await pruneAfter(cloud, settings, server, template);
+    result.prune = await pruneAfter(cloud, settings, settings.retention, server);
   }
   return result;
 }

@@ -3,7 +3,7 @@ import type { Cloud } from '../openstack/cloud.ts';
 import { ActionError } from '../openstack/errors.ts';
 import { exactNameFilter, recordedInstances, type Image } from '../openstack/image.ts';
 import { poll } from '../openstack/wait.ts';
-import type { Settings } from '../settings.ts';
+import type { DeleteSettings } from '../settings.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
 import { ofInstance, plan, refusal, resolveInstance } from './safety.ts';
 
@@ -19,7 +19,7 @@ export interface DeleteResult {
 const CONFIRM_MS = 10_000;
 
 /** The instance delete is narrowed to, and the Cinder snapshots of its volumes (what ties an unmarked volume-backed snapshot to it). */
-async function instanceOf(cloud: Cloud, settings: Settings): Promise<{ id: string; label: string; snapshots: Set<string> } | undefined> {
+async function instanceOf(cloud: Cloud, settings: DeleteSettings): Promise<{ id: string; label: string; snapshots: Set<string> } | undefined> {
   const { server, id } = await resolveInstance(cloud, settings, 'deleting among');
   if (!id) return undefined;
   const snapshots = server?.volumeIds.length ? await (await cloud.volumes()).snapshotIdsOf(server.volumeIds) : new Set<string>();
@@ -55,19 +55,20 @@ async function confirmGone(cloud: Cloud, image: Image, answered: 'deleted' | 'mi
   }
 }
 
-export async function deleteMode(cloud: Cloud, settings: Settings): Promise<DeleteResult> {
+export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promise<DeleteResult> {
   const dryRun = settings.dryRun;
   const instance = await instanceOf(cloud, settings);
-  const image = settings.imageId ? await (await cloud.images()).get(settings.imageId) : await byName(cloud, settings.snapshotName!, instance);
+  const { target } = settings;
+  const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId) : await byName(cloud, target.name, instance);
   if (!image) {
-    if (settings.imageId) {
-      log.notice(t`Image ${settings.imageId} is already gone: nothing to delete`);
-      return { mode: 'delete', dryRun, deletions: [], missing: settings.imageId };
+    if ('imageId' in target) {
+      log.notice(t`Image ${target.imageId} is already gone: nothing to delete`);
+      return { mode: 'delete', dryRun, deletions: [], missing: target.imageId };
     }
-    const what = `No image named "${settings.snapshotName}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
+    const what = `No image named "${target.name}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
     if (settings.ignoreMissing) {
       log.notice(t`${what}: nothing to delete (ignore-missing)`);
-      return { mode: 'delete', dryRun, deletions: [], missing: settings.snapshotName };
+      return { mode: 'delete', dryRun, deletions: [], missing: target.name };
     }
     throw new ActionError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
   }

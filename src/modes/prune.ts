@@ -7,7 +7,7 @@ import { ActionError } from '../openstack/errors.ts';
 import { exactNameFilter, recordedInstances, type Image } from '../openstack/image.ts';
 import { volumeSnapshotIds } from '../openstack/volume.ts';
 import { decide, describePolicy, type Decision } from '../retention.ts';
-import type { PruneSettings, Settings } from '../settings.ts';
+import type { CommonSettings, Retention } from '../settings.ts';
 import { log, t } from '../log.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
 import { plan, refusal, resolveInstance, type Held } from './safety.ts';
@@ -39,7 +39,7 @@ interface ScopeQuery {
  * narrow: the owner is always this project, and only active images are listed (a snapshot
  * still being made belongs to a run in progress).
  */
-async function scopeQueries(cloud: Cloud, server: Server | undefined, instanceId: string | undefined, options: PruneSettings, exactName: string | undefined) {
+async function scopeQueries(cloud: Cloud, server: Server | undefined, instanceId: string | undefined, options: Retention, exactName: string | undefined) {
   const base: Record<string, string> = {
     owner: await cloud.projectId(),
     status: 'active',
@@ -65,16 +65,25 @@ function matchesQuery(image: Image, query: Record<string, string>): boolean {
   return Object.entries(query).every(([key, value]) => key === 'sort' || String(image[key]) === value);
 }
 
+/** What a prune covers: mode prune's settings, or the instance and names a create just snapshotted. */
+export interface PruneScope extends CommonSettings {
+  instance?: string;
+  nameGlob?: string;
+  retention: Retention;
+  /** create's own prune: the server it found, and the snapshot it made (which must be among those listed). */
+  server?: Server;
+  justCreated?: string;
+}
+
 /**
  * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
- * the client holds the request-rate ceiling). With `server` (create's own prune) the scope is
- * that instance's snapshots and the image just made is among them.
+ * the client holds the request-rate ceiling).
  */
-export async function prune(cloud: Cloud, settings: Settings, server?: Server, justCreated?: string): Promise<PruneResult> {
-  const options = settings.prune!;
+export async function prune(cloud: Cloud, settings: PruneScope): Promise<PruneResult> {
+  const { retention: options, server, justCreated } = settings;
   const images = await cloud.images();
   const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings, 'pruning');
-  const glob = options.nameGlob;
+  const glob = settings.nameGlob;
   const exactName = glob && !hasWildcard(glob) ? glob : undefined;
   const matcher = glob ? globToRegExp(glob) : undefined;
 

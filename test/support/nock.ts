@@ -6,7 +6,8 @@ import nock from 'nock';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import { Cloud, type CloudOptions } from '../../src/openstack/cloud.ts';
 import type { Credentials } from '../../src/openstack/identity.ts';
-import type { Settings } from '../../src/settings.ts';
+import { DEFAULT_NAME_TEMPLATE } from '../../src/name-template.ts';
+import type { CommonSettings, CreateSettings, DeleteSettings, PruneSettings, Retention } from '../../src/settings.ts';
 
 export const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
 export const REGION = 'GRA11';
@@ -264,24 +265,31 @@ export const glanceNotFound = (id: string) => ({ message: `No image found with I
 
 // ---------------------------------------------------------------- Settings and the cloud
 
-export function settings(overrides: Partial<Settings> = {}): Settings {
-  return {
-    mode: 'create',
-    region: REGION,
-    iface: 'public',
-    credentials: PASSWORD_CREDENTIALS,
-    instance: SERVER_ID,
-    metadata: {},
-    wait: true,
-    timeoutMs: 30_000,
-    ignoreMissing: false,
-    dryRun: false,
-    deleteInUse: false,
-    rateLimit: 0,
-    provenance: {},
-    ...overrides,
-  };
-}
+const COMMON: CommonSettings = { region: REGION, iface: 'public', credentials: PASSWORD_CREDENTIALS, rateLimit: 0, dryRun: false, provenance: {} };
+
+export const createSettings = (overrides: Partial<CreateSettings> = {}): CreateSettings => ({
+  ...COMMON,
+  mode: 'create',
+  instance: SERVER_ID,
+  template: DEFAULT_NAME_TEMPLATE,
+  metadata: {},
+  wait: true,
+  timeoutMs: 30_000,
+  ...overrides,
+});
+
+export const deleteSettings = (overrides: Partial<DeleteSettings> = {}): DeleteSettings => ({
+  ...COMMON,
+  mode: 'delete',
+  target: { imageId: IMAGE_ID },
+  ignoreMissing: false,
+  deleteInUse: false,
+  ...overrides,
+});
+
+export const retention = (overrides: Partial<Retention> = {}): Retention => ({ policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 100, concurrency: 4, ...overrides });
+
+export const pruneSettings = (overrides: Partial<PruneSettings> = {}): PruneSettings => ({ ...COMMON, mode: 'prune', retention: retention(), ...overrides });
 
 export function newCloud(overrides: Partial<CloudOptions> = {}): Cloud {
   return new Cloud({ credentials: PASSWORD_CREDENTIALS, region: REGION, iface: 'public', ...overrides });

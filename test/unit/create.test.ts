@@ -16,7 +16,8 @@ import {
   serverBody,
   SERVER_ID,
   SERVER_PATH,
-  settings,
+  createSettings,
+  retention,
   since,
   stdout,
   unmatched,
@@ -58,8 +59,8 @@ describe('create: the request', () => {
     imageStatuses('active');
     const result = await create(
       newCloud(),
-      settings({
-        snapshotName: '{instance}-{region}-{sha}-{run_id}',
+      createSettings({
+        template: '{instance}-{region}-{sha}-{run_id}',
         metadata: { team: 'ops' },
         provenance: { repository: 'octo/app', sha: '0123456789abcdef', runId: '4242', runAttempt: '1', workflow: 'deploy', refName: 'main' },
       }),
@@ -87,7 +88,7 @@ describe('create: the request', () => {
   it('the default name is {instance}-{timestamp} in UTC', async () => {
     const bodies = snapshotAccepted();
     imageStatuses('active');
-    await create(newCloud(), settings());
+    await create(newCloud(), createSettings());
     assert.match(bodies[0]!.createImage.name, /^web-\d{8}-\d{6}$/);
   });
 });
@@ -103,7 +104,7 @@ describe('create: an old Nova (before 2.45)', () => {
       .post(`${SERVER_PATH}/action`)
       .reply(202, '', { Location: `http://127.0.0.1:9292/images/${IMAGE_ID}`, 'Content-Type': 'text/html; charset=UTF-8' });
     imageStatuses('active');
-    const result = await create(newCloud(), settings());
+    const result = await create(newCloud(), createSettings());
     refused.done();
     plain.done();
     assert.equal(result.image.id, IMAGE_ID);
@@ -115,7 +116,7 @@ describe('create: waiting for the image', () => {
   it('queued → saving → active: succeeds with the image, its size and the number of polls', async () => {
     snapshotAccepted();
     const glance = imageStatuses('queued', 'saving', 'active');
-    const result = await create(newCloud(), settings());
+    const result = await create(newCloud(), createSettings());
     glance.done();
     assert.equal(result.image.id, IMAGE_ID);
     assert.equal(result.image.status, 'active');
@@ -131,7 +132,7 @@ describe('create: waiting for the image', () => {
   it('killed: fails at once, naming the image and how to clean it up', async () => {
     snapshotAccepted();
     imageStatuses('queued', 'killed');
-    const error = await failure(create(newCloud(), settings()));
+    const error = await failure(create(newCloud(), createSettings()));
     assert.equal(error.imageId, IMAGE_ID);
     assert.match(error.message, new RegExp(`image ${IMAGE_ID} is killed\\. Nothing will make it active; delete it \\(mode: delete, image-id: ${IMAGE_ID}\\)`));
     assert.ok(nock.isDone(), 'no poll after killed');
@@ -142,7 +143,7 @@ describe('create: waiting for the image', () => {
       snapshotAccepted();
       imageStatuses(status);
       const start = Date.now();
-      const error = await failure(create(newCloud(), settings()));
+      const error = await failure(create(newCloud(), createSettings()));
       assert.match(error.message, new RegExp(`is ${status}\\. Nothing will make it active`));
       assert.ok(since(start) < 900, 'no second poll');
       assert.deepEqual(unmatched, []);
@@ -156,7 +157,7 @@ describe('create: waiting for the image', () => {
       .reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }))
       .get(IMAGE_PATH)
       .reply(404, { message: `No image found with ID ${IMAGE_ID}`, code: '404 Not Found', title: 'Not Found' });
-    const error = await failure(create(newCloud(), settings()));
+    const error = await failure(create(newCloud(), createSettings()));
     assert.equal(error.imageId, IMAGE_ID);
     assert.match(error.message, new RegExp(`image ${IMAGE_ID} disappeared while it was being made`));
     assert.match(error.message, new RegExp(`openstack server show ${SERVER_ID}`));
@@ -167,7 +168,7 @@ describe('create: waiting for the image', () => {
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).times(10).reply(200, imageBody({ id: IMAGE_ID, status: 'saving', size: null }));
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
     const start = Date.now();
-    const error = await failure(create(newCloud(), settings({ timeoutMs: 1_500 })));
+    const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_500 })));
     assert.ok(since(start) >= 1_400 && since(start) < 3_500, `took ${since(start)} ms`);
     assert.equal(error.imageId, IMAGE_ID);
     assert.match(error.message, new RegExp(`^Timed out \\(timeout [\\d.]+s\\) waiting for image ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still saving`));
@@ -182,7 +183,7 @@ describe('create: waiting for the image', () => {
     snapshotAccepted();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).times(10).reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(404, { itemNotFound: { code: 404, message: 'Instance could not be found.' } });
-    const error = await failure(create(newCloud(), settings({ timeoutMs: 1_000 })));
+    const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_000 })));
     assert.match(error.message, new RegExp(`image ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued\\. The snapshot goes on`));
   });
 
@@ -200,7 +201,7 @@ describe('create: waiting for the image', () => {
       .reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
     // Glance takes a realistic moment to answer (the real one: ~10 ms).
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).delay(50).reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
-    const error = await failure(create(newCloud(), settings({ timeoutMs: 1_000 })));
+    const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_000 })));
     assert.equal(error.imageId, IMAGE_ID);
     assert.match(error.message, /: it is still queued, and server web has task_state image_uploading\./);
     assert.doesNotMatch(error.message, /disappeared/);
@@ -212,7 +213,7 @@ describe('create: waiting for the image', () => {
     snapshotAccepted(serverBody({ name: 'web', volumeBacked: true }));
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, volumeBackedImageBody(snapshots, { id: IMAGE_ID }));
     const start = Date.now();
-    const result = await create(newCloud(), settings());
+    const result = await create(newCloud(), createSettings());
     assert.ok(since(start) < 900, 'no second poll');
     assert.equal(result.server.volumeBacked, true);
     assert.equal(result.polls, 1);
@@ -224,7 +225,7 @@ describe('create: waiting for the image', () => {
   it('wait: false looks at the image once and returns it as it is', async () => {
     snapshotAccepted();
     const glance = imageStatuses('queued');
-    const result = await create(newCloud(), settings({ wait: false }));
+    const result = await create(newCloud(), createSettings({ wait: false }));
     glance.done();
     assert.equal(result.image.status, 'queued');
     assert.equal(result.polls, 1);
@@ -234,7 +235,7 @@ describe('create: waiting for the image', () => {
   it('a server that stays busy past the timeout: no createImage, and the error says what to check', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).times(10).reply(200, { server: serverBody({ name: 'web', taskState: 'image_snapshot_pending' }) });
-    await assert.rejects(create(newCloud(), settings({ timeoutMs: 1_200 })), (error: Error) => {
+    await assert.rejects(create(newCloud(), createSettings({ timeoutMs: 1_200 })), (error: Error) => {
       assert.match(error.message, new RegExp(`Timed out waiting for server web \\(${SERVER_ID}\\) to be free: it is still ACTIVE with task_state image_snapshot_pending`));
       assert.match(error.message, /openstack server show/);
       return true;
@@ -264,7 +265,7 @@ describe('create with retention: prune after the snapshot is active', () => {
         ],
       });
     const deleted = nock(IMAGE_ORIGIN).delete('/v2/images/old-2').reply(204);
-    const result = await create(newCloud(), settings({ prune: { policy: { last: 2 }, includeUnmanaged: false, maxDeletes: 10, concurrency: 2 } }));
+    const result = await create(newCloud(), createSettings({ retention: retention({ policy: { last: 2 }, maxDeletes: 10, concurrency: 2 }) }));
     list.done();
     deleted.done();
     assert.deepEqual(
@@ -285,7 +286,7 @@ describe('create with retention: prune after the snapshot is active', () => {
       .get('/v2/images')
       .query(true)
       .reply(200, { images: [managed('old-1', 'web-20240102-000000', '2024-01-02T00:00:00Z'), managed('old-2', 'web-20240101-000000', '2024-01-01T00:00:00Z')] });
-    const result = await create(newCloud(), settings({ prune: { policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 10, concurrency: 2 } }));
+    const result = await create(newCloud(), createSettings({ retention: retention({ policy: { last: 1 }, maxDeletes: 10, concurrency: 2 }) }));
     assert.equal(result.prune!.refused, 'the new snapshot was not listed');
     assert.deepEqual(result.prune!.deletions, []);
     assert.match(stdout(), /pruning is skipped/);
@@ -295,7 +296,7 @@ describe('create with retention: prune after the snapshot is active', () => {
   it('a snapshot that did not become active prunes nothing', async () => {
     snapshotAccepted();
     imageStatuses('killed');
-    await failure(create(newCloud(), settings({ prune: { policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 10, concurrency: 2 } })));
+    await failure(create(newCloud(), createSettings({ retention: retention({ policy: { last: 1 }, maxDeletes: 10, concurrency: 2 }) })));
     assert.deepEqual(unmatched, [], 'no listing, no deletion');
   });
 });

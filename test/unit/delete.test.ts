@@ -3,6 +3,7 @@ import { beforeEach, describe, it } from 'node:test';
 import nock from 'nock';
 
 import { deleteMode } from '../../src/modes/delete.ts';
+import type { DeleteSettings } from '../../src/settings.ts';
 import { ActionError } from '../../src/openstack/errors.ts';
 import {
   catalog,
@@ -19,7 +20,7 @@ import {
   PROJECT_ID,
   serverBody,
   SERVER_ID,
-  settings,
+  deleteSettings,
   stdout,
   unmatched,
   useNock,
@@ -33,8 +34,8 @@ useNock();
 useProject();
 
 const IMAGE_PATH = `/v2/images/${IMAGE_ID}`;
-const byId = (overrides = {}) => settings({ mode: 'delete', instance: undefined, imageId: IMAGE_ID, timeoutMs: 5_000, ...overrides });
-const byName = (name: string, overrides = {}) => settings({ mode: 'delete', instance: undefined, snapshotName: name, timeoutMs: 5_000, ...overrides });
+const byId = (overrides: Partial<DeleteSettings> = {}) => deleteSettings(overrides);
+const byName = (name: string, overrides: Partial<DeleteSettings> = {}) => deleteSettings({ target: { name }, ...overrides });
 const nameQuery = (name: string) => ({ limit: '1000', name, owner: PROJECT_ID });
 
 /** Glance: the image, then its DELETE (204), then 404 once it is gone. Records the order of requests. */
@@ -147,7 +148,7 @@ describe('delete by image ID', () => {
   it('a 404 to the DELETE while Glance still shows the image: a bounded error, not a two-hour wait', async () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody()).delete(IMAGE_PATH).reply(404, glanceNotFound(IMAGE_ID)).get(IMAGE_PATH).times(30).reply(200, imageBody());
-    await assert.rejects(deleteMode(newCloud(), byId({ timeoutMs: 7_200_000 })), new RegExp(`Glance answered 404 to the DELETE of image ${IMAGE_ID}, but 10 s later still shows it as active`));
+    await assert.rejects(deleteMode(newCloud(), byId()), new RegExp(`Glance answered 404 to the DELETE of image ${IMAGE_ID}, but 10 s later still shows it as active`));
   });
 });
 

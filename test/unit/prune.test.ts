@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 
 import { prune } from '../../src/modes/prune.ts';
-import type { PruneSettings } from '../../src/settings.ts';
+import type { PruneSettings, Retention } from '../../src/settings.ts';
 import {
   COMPUTE_ORIGIN,
   COMPUTE_PATH,
@@ -15,7 +15,8 @@ import {
   PROJECT_ID,
   serverBody,
   SERVER_ID,
-  settings,
+  pruneSettings,
+  retention,
   since,
   stdout,
   unmatched,
@@ -32,13 +33,10 @@ useProject();
 const MANAGED = { managed_by: 'openstack-snapshot-action' };
 const BASE_QUERY = { limit: '1000', owner: PROJECT_ID, status: 'active', sort: 'created_at:desc' };
 
-function pruneSettings(options: Partial<PruneSettings> = {}, overrides: Partial<ReturnType<typeof settings>> = {}) {
-  return settings({
-    mode: 'prune',
-    instance: undefined,
-    prune: { policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 100, concurrency: 4, ...options },
-    ...overrides,
-  });
+/** Mode prune with `options` of the retention (and the name glob), and other settings. */
+function pruneWith(options: Partial<Retention> & { nameGlob?: string } = {}, overrides: Partial<PruneSettings> = {}) {
+  const { nameGlob, ...rest } = options;
+  return pruneSettings({ nameGlob, retention: retention(rest), ...overrides });
 }
 
 /** `count` managed snapshots of the server, newest first, one hour apart. */
@@ -82,7 +80,7 @@ describe('prune: the scope', () => {
     const list = listed(snapshots(3));
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneSettings());
+    const result = await prune(newCloud(), pruneWith());
     list.done();
     assert.deepEqual(deleted.sort(), ['img-01', 'img-02']);
     assert.deepEqual(
@@ -103,7 +101,7 @@ describe('prune: the scope', () => {
     const list = listed(snapshots(2), { source_instance_id: SERVER_ID });
     const deleted: string[] = [];
     deletions(deleted);
-    await prune(newCloud(), pruneSettings({}, { instance: 'web' }));
+    await prune(newCloud(), pruneWith({}, { instance: 'web' }));
     list.done();
     assert.deepEqual(deleted, ['img-01']);
   });
@@ -119,7 +117,7 @@ describe('prune: the scope', () => {
     const list = listed(snapshots(2), { source_instance_id: SERVER_ID });
     const deleted: string[] = [];
     deletions(deleted);
-    await prune(newCloud(), pruneSettings({}, { instance: SERVER_ID }));
+    await prune(newCloud(), pruneWith({}, { instance: SERVER_ID }));
     list.done();
     assert.deepEqual(deleted, ['img-01']);
     assert.match(stdout(), new RegExp(`Server ${SERVER_ID} is not found; pruning the snapshots that name it`));
@@ -128,7 +126,7 @@ describe('prune: the scope', () => {
   it('with a server name that does not exist: an error, nothing listed', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/detail`).query(true).reply(200, { servers: [] });
-    await assert.rejects(prune(newCloud(), pruneSettings({}, { instance: 'web' })), /No server named or with ID "web" in region GRA11/);
+    await assert.rejects(prune(newCloud(), pruneWith({}, { instance: 'web' })), /No server named or with ID "web" in region GRA11/);
     assert.deepEqual(unmatched, []);
   });
 
@@ -150,7 +148,7 @@ describe('prune: the scope', () => {
     const deleted: string[] = [];
     deletions(deleted);
     const cinder = nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/cinder-snap-1`).reply(202);
-    const result = await prune(newCloud(), pruneSettings({ includeUnmanaged: true }));
+    const result = await prune(newCloud(), pruneWith({ includeUnmanaged: true }));
     scope.done();
     cinder.done();
     assert.equal(result.decisions.length, 3, 'an image found by two queries counts once');
@@ -171,7 +169,7 @@ describe('prune: the scope', () => {
       .get('/v2/images')
       .query({ ...BASE_QUERY, image_type: 'snapshot', instance_uuid: SERVER_ID })
       .reply(200, { images: [] });
-    await prune(newCloud(), pruneSettings({ includeUnmanaged: true }, { instance: SERVER_ID }));
+    await prune(newCloud(), pruneWith({ includeUnmanaged: true }, { instance: SERVER_ID }));
     scope.done();
     assert.deepEqual(unmatched, []);
   });
@@ -200,7 +198,7 @@ describe('prune: the scope', () => {
     const deleted: string[] = [];
     deletions(deleted);
     nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/snap-old`).reply(202);
-    const result = await prune(newCloud(), pruneSettings({ includeUnmanaged: true }, { instance: SERVER_ID }));
+    const result = await prune(newCloud(), pruneWith({ includeUnmanaged: true }, { instance: SERVER_ID }));
     assert.deepEqual(result.decisions.map((d) => d.snapshot.id), ['bfv-new', 'bfv-old']);
     assert.deepEqual(deleted, ['bfv-old']);
     assert.deepEqual(unmatched, []);
@@ -223,7 +221,7 @@ describe('prune: the scope', () => {
     nock(IMAGE_ORIGIN).get('/v2/images').query(true).times(3).reply(200, { images: [...mine, ...unrelated] });
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneSettings({ includeUnmanaged: false }, { instance: SERVER_ID }));
+    const result = await prune(newCloud(), pruneWith({ includeUnmanaged: false }, { instance: SERVER_ID }));
     assert.deepEqual(deleted, ['img-01']);
     assert.deepEqual(
       result.decisions.map((d) => d.snapshot.id),
@@ -241,7 +239,7 @@ describe('prune: the scope', () => {
     listed(images);
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneSettings({ nameGlob: 'web-*' }));
+    const result = await prune(newCloud(), pruneWith({ nameGlob: 'web-*' }));
     assert.deepEqual(deleted.sort(), ['img-01', 'img-02']);
     assert.equal(result.decisions.length, 3);
   });
@@ -263,7 +261,7 @@ describe('prune: the scope', () => {
       .reply(200, { images: all.slice(6) });
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneSettings({ policy: { last: 2 } }));
+    const result = await prune(newCloud(), pruneWith({ policy: { last: 2 } }));
     pages.done();
     assert.equal(result.decisions.length, 7);
     assert.deepEqual(deleted.sort(), ['img-02', 'img-03', 'img-04', 'img-05', 'img-06']);
@@ -273,7 +271,7 @@ describe('prune: the scope', () => {
   it('a snapshot-name without wildcards is sent to Glance as an exact name filter', async () => {
     mockAuth();
     const list = listed(snapshots(1), { name: 'web-00' });
-    await prune(newCloud(), pruneSettings({ nameGlob: 'web-00' }));
+    await prune(newCloud(), pruneWith({ nameGlob: 'web-00' }));
     list.done();
     assert.deepEqual(unmatched, []);
   });
@@ -283,7 +281,7 @@ describe('prune: what is deleted', () => {
   it('dry-run sends no DELETE and reports what would go', async () => {
     mockAuth();
     listed(snapshots(3, (i) => (i === 2 ? volumeBackedImageBody(['cinder-x'], { id: 'img-02', name: 'web-02', created_at: '2025-01-10T10:00:00.000Z', ...MANAGED }) : {})));
-    const result = await prune(newCloud(), pruneSettings({}, { dryRun: true }));
+    const result = await prune(newCloud(), pruneWith({}, { dryRun: true }));
     assert.deepEqual(unmatched, [], 'no DELETE');
     assert.deepEqual(result.deletions.map((d) => [d.image.id, d.outcome]).sort(), [
       ['img-01', 'would-delete'],
@@ -296,7 +294,7 @@ describe('prune: what is deleted', () => {
   it('max-deletes: refuses and deletes nothing when the policy would delete more', async () => {
     mockAuth();
     listed(snapshots(6));
-    const result = await prune(newCloud(), pruneSettings({ maxDeletes: 4 }));
+    const result = await prune(newCloud(), pruneWith({ maxDeletes: 4 }));
     assert.match(result.refused!, /the policy would delete 5 snapshots, more than max-deletes \(4\); nothing was deleted/);
     assert.deepEqual(result.deletions, []);
     assert.deepEqual(unmatched, [], 'no DELETE');
@@ -307,7 +305,7 @@ describe('prune: what is deleted', () => {
     listed(snapshots(5));
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneSettings({ maxDeletes: 4 }));
+    const result = await prune(newCloud(), pruneWith({ maxDeletes: 4 }));
     assert.equal(result.refused, undefined);
     assert.equal(deleted.length, 4);
   });
@@ -317,7 +315,7 @@ describe('prune: what is deleted', () => {
     listed(snapshots(3, (i) => ({ protected: i === 2 })));
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneSettings());
+    const result = await prune(newCloud(), pruneWith());
     assert.deepEqual(deleted, ['img-01']);
     assert.deepEqual(result.decisions.find((d) => d.snapshot.id === 'img-02')!.reasons, ['protected']);
   });
@@ -332,7 +330,7 @@ describe('prune: what is deleted', () => {
       .delete('/v2/images/img-03')
       .reply(409, { message: 'Image img-03 is in use', code: '409 Conflict', title: 'Conflict' });
     deletions(deleted);
-    const result = await prune(newCloud(), pruneSettings());
+    const result = await prune(newCloud(), pruneWith());
     assert.deepEqual(deleted.sort(), ['img-01', 'img-04']);
     assert.deepEqual(result.failures.map((f) => f.image.id).sort(), ['img-02', 'img-03']);
     assert.match(result.failures.find((f) => f.image.id === 'img-02')!.error, /it is protected/);
@@ -344,7 +342,7 @@ describe('prune: what is deleted', () => {
     mockAuth();
     listed(snapshots(2));
     nock(IMAGE_ORIGIN).delete('/v2/images/img-01').reply(404, { message: 'not found' });
-    const result = await prune(newCloud(), pruneSettings());
+    const result = await prune(newCloud(), pruneWith());
     assert.deepEqual(result.failures, []);
     assert.equal(result.deletions[0]!.outcome, 'missing');
   });
@@ -366,7 +364,7 @@ describe('prune: what is deleted', () => {
         inFlight -= 1;
         return [204, ''];
       });
-    await prune(newCloud(), pruneSettings({ concurrency: 3 }));
+    await prune(newCloud(), pruneWith({ concurrency: 3 }));
     assert.equal(count, 8);
     assert.equal(most, 3);
   });
@@ -380,7 +378,7 @@ describe('prune: what is deleted', () => {
       .times(15)
       .reply(() => (times.push(Date.now()), [204, '']));
     const start = Date.now();
-    const result = await prune(newCloud({ rateLimit: 5 }), pruneSettings({ concurrency: 8 }));
+    const result = await prune(newCloud({ rateLimit: 5 }), pruneWith({ concurrency: 8 }));
     const took = since(start);
     assert.equal(result.deletions.length, 15);
     // 17 requests (token, list, 15 deletions) at 5/s: at least 3 full seconds of waiting in theory.
@@ -397,7 +395,7 @@ describe('prune: what is deleted', () => {
     const deleted: string[] = [];
     deletions(deleted);
     const start = Date.now();
-    await prune(newCloud({ rateLimit: 0 }), pruneSettings({ concurrency: 8 }));
+    await prune(newCloud({ rateLimit: 0 }), pruneWith({ concurrency: 8 }));
     assert.equal(deleted.length, 15);
     assert.ok(since(start) < 1_500, `took ${since(start)} ms`);
   });

@@ -17,7 +17,7 @@ import {
   serverBody,
   SERVER_ID,
   SERVER_PATH,
-  settings,
+  createSettings,
   since,
   stdout,
   unmatched,
@@ -228,7 +228,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
         .reply(() => [200, { images: [imageBody({ id: IMAGE_ID, status: 'queued', snapshot_request_id: posts[0]!.requestId })], first: '/v2/images', schema: '/v2/schemas/images' }]);
       nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
 
-      const result = await create(newCloud(), settings());
+      const result = await create(newCloud(), createSettings());
       search.done();
       assert.equal(posts.length, 1, 'no second snapshot');
       assert.equal(result.image.id, IMAGE_ID);
@@ -254,7 +254,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
       .reply(200, { images: [] });
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
 
-    const result = await create(newCloud(), settings());
+    const result = await create(newCloud(), createSettings());
     search.done();
     assert.equal(posts.length, 2);
     assert.equal(posts[0]!.requestId, posts[1]!.requestId);
@@ -281,7 +281,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
     );
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
 
-    const result = await create(newCloud(), settings());
+    const result = await create(newCloud(), createSettings());
     assert.equal(posts.length, 2);
     assert.equal(result.image.id, IMAGE_ID);
     assert.match(stdout(), /Nova answered 409/);
@@ -299,7 +299,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
       .reply(200, { server: idle() });
     novaAction(posts, () => [202, { image_id: IMAGE_ID }]);
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
-    await create(newCloud(), settings());
+    await create(newCloud(), createSettings());
     assert.equal(posts.length, 1);
     assert.match(stdout(), /Server web is REBOOT: waiting until it can be snapshotted/);
   });
@@ -307,7 +307,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
   it('a server in a state Nova cannot snapshot is refused without a POST', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).times(2).reply(200, { server: serverBody({ name: 'web', status: 'ERROR' }) });
-    await assert.rejects(create(newCloud(), settings()), /is ERROR: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED/);
+    await assert.rejects(create(newCloud(), createSettings()), /is ERROR: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED/);
     assert.deepEqual(unmatched, []);
   });
 
@@ -321,7 +321,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
         () => [status, { [status === 400 ? 'badRequest' : 'forbidden']: { code: status, message: 'Policy does not allow this' } }],
         () => [202, { image_id: IMAGE_ID }],
       );
-      await assert.rejects(create(newCloud(), settings()), new RegExp(`answered ${status}: Policy does not allow this`));
+      await assert.rejects(create(newCloud(), createSettings()), new RegExp(`answered ${status}: Policy does not allow this`));
       assert.equal(posts.length, 1);
       assert.deepEqual(unmatched, []);
     });

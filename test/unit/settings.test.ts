@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 
-import { readSettings, SettingsError } from '../../src/settings.ts';
+import { readSettings, SettingsError, type Settings } from '../../src/settings.ts';
 import { actionDefaults } from '../support/run-action.ts';
 import { APP_SECRET, captureStdout, IMAGE_ID as IMAGE_UUID, clearActionEnv as clearEnv, PASSWORD, PROJECT_ID, releaseStdout, setInputs as inputs, stdout } from '../support/nock.ts';
 
@@ -24,6 +24,13 @@ function problems(): string[] {
   assert.fail('the inputs were accepted');
 }
 
+/** The settings of the current inputs, which must be of `mode`. */
+function readAs<M extends Settings['mode']>(mode: M): Extract<Settings, { mode: M }> {
+  const s = readSettings();
+  assert.equal(s.mode, mode);
+  return s as Extract<Settings, { mode: M }>;
+}
+
 /** Exactly one problem, matching `pattern`. */
 function onlyProblem(pattern: RegExp): void {
   const found = problems();
@@ -43,16 +50,16 @@ afterEach(() => {
 describe('settings: a valid create', () => {
   it('reads the inputs, with the defaults action.yml documents', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web' });
-    const s = readSettings();
-    assert.equal(s.mode, 'create');
+    const s = readAs('create');
     assert.equal(s.region, 'GRA11');
     assert.equal(s.iface, 'public');
     assert.equal(s.instance, 'web');
+    assert.equal(s.template, '{instance}-{timestamp}');
     assert.equal(s.wait, true);
     assert.equal(s.timeoutMs, 2 * 3_600_000);
-    assert.equal(s.ignoreMissing, false);
     assert.equal(s.rateLimit, 10);
-    assert.equal(s.prune, undefined);
+    assert.equal(s.dryRun, false);
+    assert.equal(s.retention, undefined);
     assert.deepEqual(s.metadata, {});
     assert.deepEqual(s.credentials, {
       method: 'password',
@@ -66,6 +73,18 @@ describe('settings: a valid create', () => {
     });
   });
 
+  it('delete: the target is the ID or the exact name; nothing in use is deleted by default', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': IMAGE_UUID });
+    const byId = readAs('delete');
+    assert.deepEqual(byId.target, { imageId: IMAGE_UUID });
+    assert.equal(byId.ignoreMissing, false);
+    assert.equal(byId.deleteInUse, false);
+    clearEnv();
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'snapshot-name': 'web-1', 'ignore-missing': 'true', 'delete-in-use': 'true' });
+    const byName = readAs('delete');
+    assert.deepEqual([byName.target, byName.ignoreMissing, byName.deleteInUse], [{ name: 'web-1' }, true, true]);
+  });
+
   it('adds /v3 to an auth URL without a version, and drops trailing slashes', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'https://auth.cloud.ovh.net/' });
     assert.equal(readSettings().credentials.authUrl, 'https://auth.cloud.ovh.net/v3');
@@ -75,23 +94,23 @@ describe('settings: a valid create', () => {
 
   it('parses metadata lines, timeout, wait and the retention inputs of a create', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', metadata: '# a comment\nteam = ops\n\nenv=prod', timeout: '1h30m', 'keep-last': '3', 'keep-within': '7d' });
-    const s = readSettings();
+    const s = readAs('create');
     assert.deepEqual(s.metadata, { team: 'ops', env: 'prod' });
     assert.equal(s.timeoutMs, 90 * 60_000);
     assert.equal(s.wait, true);
-    assert.deepEqual(s.prune?.policy, { last: 3, within: 7 * 86_400_000 });
-    assert.equal(s.prune?.nameGlob, undefined, "a create's prune is scoped by its template later");
+    assert.deepEqual(s.retention?.policy, { last: 3, within: 7 * 86_400_000 });
   });
 
   it('wait: false', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', wait: 'false' });
-    assert.equal(readSettings().wait, false);
+    assert.equal(readAs('create').wait, false);
   });
 
   it('prune: snapshot-name is the glob, with the deletion knobs', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'prune', 'snapshot-name': 'web-*', 'keep-daily': '7', 'dry-run': 'true', 'max-deletes': '20', concurrency: '8', 'include-unmanaged': 'true' });
-    const s = readSettings();
-    assert.deepEqual(s.prune, { nameGlob: 'web-*', includeUnmanaged: true, policy: { daily: 7 }, maxDeletes: 20, concurrency: 8 });
+    const s = readAs('prune');
+    assert.equal(s.nameGlob, 'web-*');
+    assert.deepEqual(s.retention, { includeUnmanaged: true, policy: { daily: 7 }, maxDeletes: 20, concurrency: 8 });
     assert.equal(s.dryRun, true);
   });
 });
