@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7232);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7299);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7232:
+/***/ 7299:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47249,7 +47249,8 @@ async function createOnce(compute, images, server, name, metadata, deadline) {
                 current = await untilSnapshottable(compute, current, deadline, true);
                 continue;
             }
-            if (notExecuted(error))
+            // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
+            if (notExecuted(error) || error instanceof CrossHostError)
                 throw error;
             log.warning(t `createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}); looking for the image it may have made`);
             const found = await settle(compute, images, current, requestId);
@@ -47624,7 +47625,40 @@ function findEndpoint(catalog, types, region, iface) {
     return match.url.replace(/\/+$/, '');
 }
 
+;// CONCATENATED MODULE: ./src/openstack/secrets.ts
+// The values a run knows to be secret, and how to take them out of text from the cloud. Pure:
+// nothing here prints or masks anything.
+const MASK = '***';
+/** Python's html.escape (OpenStack services are Python): with and without quotes. */
+const htmlEscape = (value, quote) => {
+    const text = value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    return quote ? text.replace(/"/g, '&quot;').replace(/'/g, '&#x27;') : text;
+};
+const jsonEscape = (value) => JSON.stringify(value).slice(1, -1);
+/** json.dumps' default (ensure_ascii): every non-ASCII character as \uXXXX. */
+const asciiJsonEscape = (value) => jsonEscape(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** The forms a body may quote a value in: as is, JSON-, HTML- or URL-encoded. */
+function formsOf(value) {
+    return [value, jsonEscape(value), asciiJsonEscape(value), htmlEscape(value, true), htmlEscape(value, false), encodeURIComponent(value)];
+}
+/**
+ * The secrets a run knows (the password or application-credential secret, every token Keystone
+ * issued): `redact` replaces each, in every form a body may quote it in, by ***. The runner masks
+ * only the exact value, so text from the cloud goes through here before it is cleaned up or shown.
+ */
+class Secrets {
+    #forms = [];
+    add(value) {
+        if (!value)
+            return;
+        // Longest first, so a form that contains another is replaced whole.
+        this.#forms = [...new Set([...this.#forms, ...formsOf(value)])].sort((a, b) => b.length - a.length);
+    }
+    redact = (text) => this.#forms.reduce((result, form) => result.replaceAll(form, MASK), text);
+}
+
 ;// CONCATENATED MODULE: ./src/openstack/cloud.ts
+
 
 
 
@@ -47643,7 +47677,8 @@ class Cloud {
     constructor(options) {
         // Every secret this client holds or is given: a service that echoes one in an error body must not put it in a message.
         const credentials = options.credentials;
-        const secrets = new Set([credentials.method === 'password' ? credentials.password : credentials.secret]);
+        const secrets = new Secrets();
+        secrets.add(credentials.method === 'password' ? credentials.password : credentials.secret);
         const base = createHttp({
             rateLimit: options.rateLimit,
             requestTimeoutMs: options.requestTimeoutMs,
@@ -47651,7 +47686,7 @@ class Cloud {
             onRequest: () => {
                 this.#requests += 1;
             },
-            redact: (text) => [...secrets].reduce((out, secret) => out.replaceAll(secret, '***'), text),
+            redact: secrets.redact,
         });
         this.identity = new Identity(base, credentials, (token) => {
             secrets.add(token);

@@ -5,7 +5,7 @@ import { formatDuration } from '../duration.ts';
 import { renderName, templateGlob } from '../name-template.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Compute, Server } from '../openstack/compute.ts';
-import { ActionError, codeOf, statusOf } from '../openstack/errors.ts';
+import { ActionError, codeOf, CrossHostError, statusOf } from '../openstack/errors.ts';
 import type { Image, ImageService } from '../openstack/image.ts';
 import { volumeSnapshotIds } from '../openstack/volume.ts';
 import { poll, untilDeadline } from '../openstack/wait.ts';
@@ -123,7 +123,8 @@ async function createOnce(
         current = await untilSnapshottable(compute, current, deadline, true);
         continue;
       }
-      if (notExecuted(error)) throw error;
+      // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
+      if (notExecuted(error) || error instanceof CrossHostError) throw error;
       log.warning(t`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the image it may have made`);
       const found = await settle(compute, images, current, requestId);
       if (found) {

@@ -3,6 +3,7 @@ import { createHttp, type Logger } from './client.ts';
 import { Compute } from './compute.ts';
 import { Identity, type Credentials, type Interface } from './identity.ts';
 import { ImageService } from './image.ts';
+import { Secrets } from './secrets.ts';
 import { VOLUME_SERVICE_TYPES, VolumeService } from './volume.ts';
 
 export interface CloudOptions {
@@ -30,7 +31,8 @@ export class Cloud {
   constructor(options: CloudOptions) {
     // Every secret this client holds or is given: a service that echoes one in an error body must not put it in a message.
     const credentials = options.credentials;
-    const secrets = new Set([credentials.method === 'password' ? credentials.password : credentials.secret]);
+    const secrets = new Secrets();
+    secrets.add(credentials.method === 'password' ? credentials.password : credentials.secret);
     const base = createHttp({
       rateLimit: options.rateLimit,
       requestTimeoutMs: options.requestTimeoutMs,
@@ -38,7 +40,7 @@ export class Cloud {
       onRequest: () => {
         this.#requests += 1;
       },
-      redact: (text) => [...secrets].reduce((out, secret) => out.replaceAll(secret, '***'), text),
+      redact: secrets.redact,
     });
     this.identity = new Identity(base, credentials, (token) => {
       secrets.add(token);

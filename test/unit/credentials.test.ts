@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nock from 'nock';
 
+import { create } from '../../src/modes/create.ts';
 import { CrossHostError } from '../../src/openstack/errors.ts';
+import { Secrets } from '../../src/openstack/secrets.ts';
 import {
   AUTH_ORIGIN,
   COMPUTE_ORIGIN,
@@ -16,6 +18,8 @@ import {
   newCloud,
   PASSWORD_CREDENTIALS,
   SERVER_ID,
+  serverBody,
+  createSettings,
   TOKEN,
   unmatched,
   useNock,
@@ -111,5 +115,37 @@ describe('a secret a service echoes back is removed before the message is made',
       assert.match(cause, /token \*\*\* may not delete this/);
       return true;
     });
+  });
+});
+
+describe('Secrets: every form a body may quote a secret in', () => {
+  it('as is, JSON, ASCII-only JSON, HTML (with and without quotes), URL-encoded', () => {
+    const secrets = new Secrets();
+    secrets.add('é<"x">&\'y z');
+    const quoted = [`é<"x">&'y z`, `é<\\"x\\">&'y z`, `\\u00e9<\\"x\\">&'y z`, `é&lt;&quot;x&quot;&gt;&amp;&#x27;y z`, `é&lt;"x"&gt;&amp;'y z`, `%C3%A9%3C%22x%22%3E%26'y%20z`];
+    assert.equal(secrets.redact(quoted.join(' | ')), quoted.map(() => '***').join(' | '));
+  });
+
+  it('a secret inside a longer one does not leave the rest of the longer one; an empty one matches nothing', () => {
+    const secrets = new Secrets();
+    secrets.add('abc');
+    secrets.add('token-abc-token');
+    secrets.add('');
+    assert.equal(secrets.redact('token-abc-token and abc'), '*** and ***');
+  });
+});
+
+describe('a redirected createImage', () => {
+  it('fails once: no image search, no second POST', async () => {
+    mockAuth();
+    nock(COMPUTE_ORIGIN)
+      .get(`${COMPUTE_PATH}/servers/${SERVER_ID}`)
+      .reply(200, { server: serverBody() })
+      .post(`${COMPUTE_PATH}/servers/${SERVER_ID}/action`)
+      .reply(307, '', { location: `${ELSEWHERE}/action` });
+    const other = elsewhere();
+    await refused(create(newCloud(), createSettings()));
+    assert.equal(other.pendingMocks().length, 2);
+    assert.deepEqual(unmatched, [], 'no image search, no second createImage');
   });
 });
