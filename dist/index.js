@@ -32360,6 +32360,8 @@ const MANAGED_BY = 'openstack-snapshot-action';
 
 ;// CONCATENATED MODULE: ./src/log.ts
 
+/** Makes a Text: only this module can, so `t` and `join` are the only ways to one. */
+let make;
 /**
  * A message fit for the log: built with `t`, which treats every interpolated value as data.
  * The sinks below take only this type, so no text from the cloud or a user reaches the runner
@@ -32370,8 +32372,8 @@ class Text {
     constructor(value) {
         this.#value = value;
     }
-    static of(value) {
-        return new Text(value);
+    static {
+        make = (value) => new Text(value);
     }
     toString() {
         return this.#value;
@@ -32403,11 +32405,11 @@ function fragment(value) {
 }
 /** Tagged template: the literal parts are the action's words, every `${value}` is data. */
 function t(strings, ...values) {
-    return Text.of(strings.reduce((out, literal, i) => out + literal + (i < values.length ? fragment(values[i]) : ''), ''));
+    return make(strings.reduce((out, literal, i) => out + literal + (i < values.length ? fragment(values[i]) : ''), ''));
 }
 /** Several messages as one, `separator` between them (the action's words, not data). */
 function join(parts, separator) {
-    return Text.of(parts.map(String).join(separator));
+    return make(parts.map(String).join(separator));
 }
 /** A line that starts like a workflow command (only the action's own words could) is shown, not run. */
 const line = (message) => String(message).replace(/^(\s*)::/gm, '$1\\::');

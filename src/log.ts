@@ -1,5 +1,8 @@
 import * as core from '@actions/core';
 
+/** Makes a Text: only this module can, so `t` and `join` are the only ways to one. */
+let make: (value: string) => Text;
+
 /**
  * A message fit for the log: built with `t`, which treats every interpolated value as data.
  * The sinks below take only this type, so no text from the cloud or a user reaches the runner
@@ -10,8 +13,8 @@ export class Text {
   private constructor(value: string) {
     this.#value = value;
   }
-  static of(value: string): Text {
-    return new Text(value);
+  static {
+    make = (value) => new Text(value);
   }
   toString(): string {
     return this.#value;
@@ -45,12 +48,12 @@ function fragment(value: unknown): string {
 
 /** Tagged template: the literal parts are the action's words, every `${value}` is data. */
 export function t(strings: TemplateStringsArray, ...values: unknown[]): Text {
-  return Text.of(strings.reduce((out, literal, i) => out + literal + (i < values.length ? fragment(values[i]) : ''), ''));
+  return make(strings.reduce((out, literal, i) => out + literal + (i < values.length ? fragment(values[i]) : ''), ''));
 }
 
 /** Several messages as one, `separator` between them (the action's words, not data). */
 export function join(parts: readonly Text[], separator: string): Text {
-  return Text.of(parts.map(String).join(separator));
+  return make(parts.map(String).join(separator));
 }
 
 /** A line that starts like a workflow command (only the action's own words could) is shown, not run. */
