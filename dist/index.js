@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7299);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5472);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7299:
+/***/ 5472:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32297,67 +32297,6 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: external "node:http"
 var external_node_http_ = __nccwpck_require__(7067);
-;// CONCATENATED MODULE: ./src/constants.ts
-/** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
-const Input = {
-    Mode: 'mode',
-    Region: 'region',
-    Instance: 'instance',
-    SnapshotName: 'snapshot-name',
-    ImageId: 'image-id',
-    Metadata: 'metadata',
-    Wait: 'wait',
-    Timeout: 'timeout',
-    IgnoreMissing: 'ignore-missing',
-    AuthUrl: 'auth-url',
-    Username: 'username',
-    Password: 'password',
-    UserDomainName: 'user-domain-name',
-    ProjectId: 'project-id',
-    ProjectName: 'project-name',
-    ProjectDomainName: 'project-domain-name',
-    ApplicationCredentialId: 'application-credential-id',
-    ApplicationCredentialSecret: 'application-credential-secret',
-    Interface: 'interface',
-    KeepLast: 'keep-last',
-    KeepWithin: 'keep-within',
-    KeepHourly: 'keep-hourly',
-    KeepDaily: 'keep-daily',
-    KeepWeekly: 'keep-weekly',
-    KeepMonthly: 'keep-monthly',
-    KeepYearly: 'keep-yearly',
-    IncludeUnmanaged: 'include-unmanaged',
-    DryRun: 'dry-run',
-    DeleteInUse: 'delete-in-use',
-    MaxDeletes: 'max-deletes',
-    Concurrency: 'concurrency',
-    RateLimit: 'rate-limit',
-};
-const Output = {
-    ImageId: 'image-id',
-    ImageName: 'image-name',
-    ImageStatus: 'image-status',
-    ImageSize: 'image-size',
-    InstanceId: 'instance-id',
-    InstanceName: 'instance-name',
-    VolumeBacked: 'volume-backed',
-    VolumeSnapshotIds: 'volume-snapshot-ids',
-    Duration: 'duration-seconds',
-    DeletedImageIds: 'deleted-image-ids',
-    DeletedCount: 'deleted-count',
-    PlannedImageIds: 'planned-image-ids',
-    KeptImageIds: 'kept-image-ids',
-    ApiRequests: 'api-requests',
-};
-/** Properties this action sets on the images it creates, so later runs (and people) can find them. */
-const Property = {
-    ManagedBy: 'managed_by',
-    InstanceId: 'source_instance_id',
-    InstanceName: 'source_instance_name',
-    RequestId: 'snapshot_request_id',
-};
-const MANAGED_BY = 'openstack-snapshot-action';
-
 ;// CONCATENATED MODULE: ./src/log.ts
 
 /** Makes a Text: only this module can, so `t` and `join` are the only ways to one. */
@@ -32427,6 +32366,208 @@ const log = {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/constants.ts
+/** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
+const Input = {
+    Mode: 'mode',
+    Region: 'region',
+    Instance: 'instance',
+    SnapshotName: 'snapshot-name',
+    ImageId: 'image-id',
+    Metadata: 'metadata',
+    Wait: 'wait',
+    Timeout: 'timeout',
+    IgnoreMissing: 'ignore-missing',
+    AuthUrl: 'auth-url',
+    Username: 'username',
+    Password: 'password',
+    UserDomainName: 'user-domain-name',
+    ProjectId: 'project-id',
+    ProjectName: 'project-name',
+    ProjectDomainName: 'project-domain-name',
+    ApplicationCredentialId: 'application-credential-id',
+    ApplicationCredentialSecret: 'application-credential-secret',
+    Interface: 'interface',
+    KeepLast: 'keep-last',
+    KeepWithin: 'keep-within',
+    KeepHourly: 'keep-hourly',
+    KeepDaily: 'keep-daily',
+    KeepWeekly: 'keep-weekly',
+    KeepMonthly: 'keep-monthly',
+    KeepYearly: 'keep-yearly',
+    IncludeUnmanaged: 'include-unmanaged',
+    DryRun: 'dry-run',
+    DeleteInUse: 'delete-in-use',
+    MaxDeletes: 'max-deletes',
+    Concurrency: 'concurrency',
+    RateLimit: 'rate-limit',
+};
+const Output = {
+    ImageId: 'image-id',
+    ImageName: 'image-name',
+    ImageStatus: 'image-status',
+    ImageSize: 'image-size',
+    InstanceId: 'instance-id',
+    InstanceName: 'instance-name',
+    VolumeBacked: 'volume-backed',
+    VolumeSnapshotIds: 'volume-snapshot-ids',
+    Duration: 'duration-seconds',
+    DeletedImageIds: 'deleted-image-ids',
+    DeletedCount: 'deleted-count',
+    PlannedImageIds: 'planned-image-ids',
+    KeptImageIds: 'kept-image-ids',
+    ApiRequests: 'api-requests',
+};
+/** Properties this action sets on the images it creates, so later runs (and people) can find them. */
+const Property = {
+    ManagedBy: 'managed_by',
+    InstanceId: 'source_instance_id',
+    InstanceName: 'source_instance_name',
+    RequestId: 'snapshot_request_id',
+};
+const MANAGED_BY = 'openstack-snapshot-action';
+
+;// CONCATENATED MODULE: ./src/name-template.ts
+const pad = (n) => String(n).padStart(2, '0');
+const dateOf = (d) => `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
+const timeOf = (d) => `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
+const TOKENS = {
+    instance: (v) => v.instance,
+    instance_id: (v) => v.instance_id,
+    region: (v) => v.region,
+    date: (v) => dateOf(v.now),
+    time: (v) => timeOf(v.now),
+    timestamp: (v) => `${dateOf(v.now)}-${timeOf(v.now)}`,
+    sha: (v) => (v.sha ?? '').slice(0, 7),
+    run_id: (v) => v.run_id ?? '',
+    run_attempt: (v) => v.run_attempt ?? '',
+    repo: (v) => (v.repo ?? '').split('/').pop() ?? '',
+    ref_name: (v) => v.ref_name ?? '',
+};
+const DEFAULT_NAME_TEMPLATE = '{instance}-{timestamp}';
+const TEMPLATE_TOKENS = Object.keys(TOKENS);
+const TOKEN = /\{([^{}]*)\}/g;
+/** Problems with a template, found before any request: unknown tokens, stray braces. */
+function templateProblems(template) {
+    const problems = [];
+    if (!template.trim())
+        problems.push('it is empty');
+    const unknown = [...template.matchAll(TOKEN)].map((m) => m[1]).filter((token) => !(token in TOKENS));
+    if (unknown.length)
+        problems.push(`unknown ${unknown.map((t) => `{${t}}`).join(', ')}; valid tokens are ${TEMPLATE_TOKENS.map((t) => `{${t}}`).join(' ')}`);
+    if (/[{}]/.test(template.replace(TOKEN, '')))
+        problems.push('it has a "{" or "}" that is not part of a {token}');
+    return problems;
+}
+function renderName(template, values) {
+    return template.replace(TOKEN, (_, token) => TOKENS[token](values)).trim();
+}
+/**
+ * The glob that matches every name the template makes for this instance: what a create's own
+ * prune may touch. Tokens that change from run to run become `*`.
+ */
+function templateGlob(template, values) {
+    const fixed = { instance: values.instance, instance_id: values.instance_id, region: values.region };
+    const escape = (text) => text.replace(/[*?]/g, '?');
+    return template.replace(TOKEN, (_, token) => (token in fixed ? escape(fixed[token]) : '*')).trim();
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/openstack/wait.ts
+
+/**
+ * How long to wait before the next look at something that is still running: half a second at
+ * first, so a short job is noticed promptly (benchmarked: with 1 s, detection was most of the
+ * action's overhead over the fewest possible requests), then 9 % of the time already spent, so
+ * a long one costs few requests and is still noticed within 10 % of its duration (the last
+ * request and the exit come on top of the interval), up to a ceiling.
+ */
+function nextPollDelay(elapsedMs, maxMs = 15_000) {
+    return Math.round(Math.min(maxMs, Math.max(500, elapsedMs * 0.09)));
+}
+/** A look cut short by the deadline: no news, which is not the same as "gone". */
+const CUT_SHORT = Symbol('cut short');
+/** The one point in time a whole wait (with every request in it) must end by. */
+class Deadline {
+    /** What the wait was given (for messages). */
+    budgetMs;
+    at;
+    constructor(budgetMs) {
+        this.budgetMs = budgetMs;
+        this.at = Date.now() + budgetMs;
+    }
+    static after(ms) {
+        return new Deadline(ms);
+    }
+    get passed() {
+        return Date.now() >= this.at;
+    }
+    /**
+     * A request, its retries included, aborted at the deadline; CUT_SHORT when that is why it
+     * failed. The second of grace lets the last look be made even when the deadline has come.
+     */
+    async look(request) {
+        try {
+            return await request(AbortSignal.timeout(Math.max(1_000, this.at - Date.now())));
+        }
+        catch (error) {
+            if (this.passed)
+                return CUT_SHORT;
+            throw error;
+        }
+    }
+}
+/**
+ * Call `check` until it reports done or the deadline passes. The first look is immediate: some
+ * jobs (volume-backed snapshots) are finished by the time they are accepted.
+ */
+async function poll(check, deadline) {
+    const start = Date.now();
+    let polls = 0;
+    let last;
+    for (;;) {
+        const result = await check();
+        polls += 1;
+        last = result.value;
+        if (result.done)
+            return { done: true, value: result.value, polls };
+        const now = Date.now();
+        if (now >= deadline.at)
+            return { done: false, last, polls };
+        await (0,promises_namespaceObject.setTimeout)(Math.min(nextPollDelay(now - start), deadline.at - now));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/provenance.ts
+/** The runner's own variables: all @actions/github's `context` would give here, without octokit in the bundle. */
+function readProvenance(env = process.env) {
+    const repository = env.GITHUB_REPOSITORY || undefined;
+    const runId = env.GITHUB_RUN_ID || undefined;
+    return {
+        repository,
+        sha: env.GITHUB_SHA || undefined,
+        runId,
+        runAttempt: env.GITHUB_RUN_ATTEMPT || undefined,
+        workflow: env.GITHUB_WORKFLOW || undefined,
+        refName: env.GITHUB_REF_NAME || undefined,
+        runUrl: repository && runId ? `${env.GITHUB_SERVER_URL || 'https://github.com'}/${repository}/actions/runs/${runId}` : undefined,
+    };
+}
+/** The image properties that record the provenance (Nova takes values of at most 255 characters). */
+function provenanceProperties(p) {
+    const entries = [
+        ['github_repository', p.repository],
+        ['github_sha', p.sha],
+        ['github_run_id', p.runId],
+        ['github_run_attempt', p.runAttempt],
+        ['github_workflow', p.workflow],
+        ['github_ref_name', p.refName],
+    ];
+    return Object.fromEntries(entries.filter((e) => !!e[1]).map(([k, v]) => [k, v.slice(0, 255)]));
+}
+const PROVENANCE_KEYS = ['github_repository', 'github_sha', 'github_run_id', 'github_run_attempt', 'github_workflow', 'github_ref_name'];
+
 ;// CONCATENATED MODULE: ./src/duration.ts
 // Durations as written in workflow inputs (`keep-within: 30d`, timeouts) and as shown in logs.
 class DurationError extends Error {
@@ -32486,50 +32627,54 @@ function formatDuration(ms) {
     }
     return parts.join(' ');
 }
+/** A moment as Glance writes one (ISO 8601 to the second, UTC). */
+const isoSeconds = (date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-;// CONCATENATED MODULE: ./src/name-template.ts
-const pad = (n) => String(n).padStart(2, '0');
-const dateOf = (d) => `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
-const timeOf = (d) => `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
-const TOKENS = {
-    instance: (v) => v.instance,
-    instance_id: (v) => v.instance_id,
-    region: (v) => v.region,
-    date: (v) => dateOf(v.now),
-    time: (v) => timeOf(v.now),
-    timestamp: (v) => `${dateOf(v.now)}-${timeOf(v.now)}`,
-    sha: (v) => (v.sha ?? '').slice(0, 7),
-    run_id: (v) => v.run_id ?? '',
-    run_attempt: (v) => v.run_attempt ?? '',
-    repo: (v) => (v.repo ?? '').split('/').pop() ?? '',
-    ref_name: (v) => v.ref_name ?? '',
-};
-const DEFAULT_NAME_TEMPLATE = '{instance}-{timestamp}';
-const TEMPLATE_TOKENS = Object.keys(TOKENS);
-const TOKEN = /\{([^{}]*)\}/g;
-/** Problems with a template, found before any request: unknown tokens, stray braces. */
-function templateProblems(template) {
-    const problems = [];
-    if (!template.trim())
-        problems.push('it is empty');
-    const unknown = [...template.matchAll(TOKEN)].map((m) => m[1]).filter((token) => !(token in TOKENS));
-    if (unknown.length)
-        problems.push(`unknown ${unknown.map((t) => `{${t}}`).join(', ')}; valid tokens are ${TEMPLATE_TOKENS.map((t) => `{${t}}`).join(' ')}`);
-    if (/[{}]/.test(template.replace(TOKEN, '')))
-        problems.push('it has a "{" or "}" that is not part of a {token}');
-    return problems;
-}
-function renderName(template, values) {
-    return template.replace(TOKEN, (_, token) => TOKENS[token](values)).trim();
-}
+;// CONCATENATED MODULE: ./src/modes/create/active.ts
+
+
+
+/** Glance statuses from which an image never becomes active. */
+const DEAD = new Set(['killed', 'deleted', 'pending_delete', 'deactivated']);
 /**
- * The glob that matches every name the template makes for this instance: what a create's own
- * prune may touch. Tokens that change from run to run become `*`.
+ * Poll Glance until the image is active (the image), or a failure that says what became of it:
+ * dead or gone at once, or still on its way at the deadline, with how to check it.
  */
-function templateGlob(template, values) {
-    const fixed = { instance: values.instance, instance_id: values.instance_id, region: values.region };
-    const escape = (text) => text.replace(/[*?]/g, '?');
-    return template.replace(TOKEN, (_, token) => (token in fixed ? escape(fixed[token]) : '*')).trim();
+async function untilActive(images, compute, server, imageId, deadline) {
+    const started = Date.now();
+    let lastStatus = '';
+    let last;
+    const outcome = await poll(async () => {
+        const look = await deadline.look((signal) => images.get(imageId, signal));
+        if (look === CUT_SHORT)
+            return { done: false, value: last };
+        last = look;
+        const status = look?.status ?? 'gone';
+        if (status !== lastStatus) {
+            log.info(t `[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
+            lastStatus = status;
+        }
+        return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
+    }, deadline);
+    const image = outcome.done ? outcome.value : outcome.last;
+    if (outcome.done && image?.status === 'active')
+        return { image, polls: outcome.polls };
+    if (outcome.done) {
+        return {
+            imageId,
+            message: image
+                ? `The snapshot failed: image ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, image-id: ${imageId}) and try again`
+                : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`,
+        };
+    }
+    const now = await compute.getServer(server.id).catch(() => undefined);
+    return {
+        imageId,
+        message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
+            `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
+            `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
+            `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,
+    };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@sindresorhus/is/distribution/utilities.js
@@ -34249,6 +34394,8 @@ class AbortError extends RequestError {
 
 ;// CONCATENATED MODULE: ./src/openstack/errors.ts
 
+// Typed failures of the OpenStack layer: data for the caller, which chooses the words (they
+// name the action's inputs, which this layer knows nothing of).
 /** The message an OpenStack service put in an error body, whatever the service's shape. */
 function apiMessage(body) {
     if (typeof body === 'string') {
@@ -34268,29 +34415,923 @@ function apiMessage(body) {
     }
     return undefined;
 }
+class OpenStackError extends Error {
+    name = 'OpenStackError';
+}
+/** A service answered with an error status. `message` says which request and what the body said (secrets removed). */
+class ApiError extends OpenStackError {
+    name = 'ApiError';
+    status;
+    /** got retried the request before this answer: an earlier attempt may have acted. */
+    retried;
+    constructor(message, status, retried) {
+        super(message);
+        this.status = status;
+        this.retried = retried;
+    }
+}
+/** 409: the resource is busy or in a state that refuses the request (Nova's task_state, Glance's "in use"). */
+class ConflictError extends ApiError {
+    name = 'ConflictError';
+}
+/** No resource of that kind has this name or ID (in this project). */
+class NotFoundError extends OpenStackError {
+    name = 'NotFoundError';
+    kind;
+    key;
+    constructor(kind, key) {
+        super(`no ${kind} named or with ID "${key}"`);
+        this.kind = kind;
+        this.key = key;
+    }
+}
+/** Several resources answer to one name: the caller must be given an ID. */
+class AmbiguousError extends OpenStackError {
+    name = 'AmbiguousError';
+    kind;
+    key;
+    ids;
+    constructor(kind, key, ids) {
+        super(`${ids.length} ${kind}s are named "${key}" (${ids.join(', ')})`);
+        this.kind = kind;
+        this.key = key;
+        this.ids = ids;
+    }
+}
+/** The token's catalog has no endpoint for this service, region or interface. */
+class CatalogError extends OpenStackError {
+    name = 'CatalogError';
+    problem;
+    service;
+    region;
+    iface;
+    /** What the catalog does have: the project's regions, or the region's interfaces. */
+    offered;
+    constructor(problem, service, region, iface, offered) {
+        super(`the catalog has no ${problem === 'service' ? `${service} service` : problem === 'region' ? `${service} endpoint in region ${region}` : `${iface} endpoint of ${service} in ${region}`}`);
+        this.problem = problem;
+        this.service = service;
+        this.region = region;
+        this.iface = iface;
+        this.offered = offered;
+    }
+}
+/** Keystone refused the credentials (401 to the token request). */
+class AuthError extends OpenStackError {
+    name = 'AuthError';
+    constructor(who, url, options) {
+        super(`Keystone refused the credentials of ${who} at ${url}`, options);
+    }
+}
+/** A redirect or a link to a host other than the endpoint's: never followed with credentials. */
+class CrossHostError extends OpenStackError {
+    name = 'CrossHostError';
+}
+/** A service answered success in a shape that cannot be used (no token header, no image ID). */
+class ProtocolError extends OpenStackError {
+    name = 'ProtocolError';
+}
 /** The HTTP status of a failed request, or undefined when no response came back. */
 function statusOf(error) {
-    return error instanceof HTTPError ? error.response.statusCode : undefined;
+    return error instanceof ApiError ? error.status : undefined;
 }
 /** The network error code (ECONNRESET, ETIMEDOUT, …) of a request that got no response. */
 function codeOf(error) {
-    return error instanceof RequestError && !(error instanceof HTTPError) ? error.code : undefined;
-}
-/** A failure the user can act on: the message says what happened and what to do. */
-class ActionError extends Error {
-    name = 'ActionError';
-}
-/** The cloud has no such resource (a server of that name or ID). */
-class NotFoundError extends ActionError {
-    name = 'NotFoundError';
-}
-/** A redirect or a link to a host other than the endpoint's: never followed with credentials. */
-class CrossHostError extends ActionError {
-    name = 'CrossHostError';
+    return error instanceof RequestError ? error.code : undefined;
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/modes/outcome.ts
+
+
+/** A failure already worded for the user: what happened and what to do. */
+class StepError extends Error {
+    name = 'StepError';
+}
+/**
+ * The words for a failure: the OpenStack layer's typed errors say what the cloud answered, and
+ * here it is said which input to change. Anything else is shown as it is.
+ */
+function explain(error, where) {
+    if (error instanceof NotFoundError && error.kind === 'server') {
+        return `No server named or with ID "${error.key}" in region ${where.region}: check the ${Input.Instance} input and the region (server names are matched exactly)`;
+    }
+    if (error instanceof AmbiguousError && error.kind === 'server') {
+        return `${error.ids.length} servers are named "${error.key}" in region ${where.region} (${error.ids.join(', ')}): set the ${Input.Instance} input to the ID of the one to snapshot`;
+    }
+    if (error instanceof CatalogError) {
+        if (error.problem === 'service')
+            return `The catalog has no ${error.service} service: this cloud or this project does not offer it`;
+        if (error.problem === 'region') {
+            return `Region "${error.region}" is not in the catalog for ${error.service}: this project's regions are ${error.offered.join(', ') || '(none)'}; set the ${Input.Region} input (or OS_REGION_NAME) to one of them`;
+        }
+        return `The ${error.service} service of region ${error.region} has no ${error.iface} endpoint (it has: ${error.offered.join(', ')}); set the ${Input.Interface} input`;
+    }
+    if (error instanceof AuthError)
+        return `${error.message}: check the password or secret, the domain and the project`;
+    return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./src/modes/create/ready.ts
+
+
+
+/** Nova snapshots servers in these states (check_instance_state on API.snapshot). */
+const SNAPSHOTTABLE = new Set(['ACTIVE', 'SHUTOFF', 'SUSPENDED', 'PAUSED']);
+/** States a server leaves by itself: worth waiting for. */
+const TRANSITIONAL = new Set(['BUILD', 'REBOOT', 'HARD_REBOOT', 'REBUILD', 'RESIZE', 'MIGRATING', 'PASSWORD']);
+/** Another operation (a snapshot, a reboot) is under way on the server. */
+const busy = (server) => server.taskState !== null || TRANSITIONAL.has(server.status);
+const unsnapshottable = (server) => new StepError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
+/**
+ * The server once Nova would accept a snapshot of it, within the deadline. `server` is what was
+ * last seen of it; with `stale`, Nova said otherwise since, so it is looked at again.
+ */
+async function untilSnapshottable(compute, server, deadline, stale = false) {
+    if (!stale && !busy(server)) {
+        if (SNAPSHOTTABLE.has(server.status))
+            return server;
+        throw unsnapshottable(server);
+    }
+    if (!stale)
+        log.info(t `Server ${server.name} is ${server.status}${server.taskState ? t ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
+    let seen = server;
+    const outcome = await poll(async () => {
+        const look = await deadline.look((signal) => compute.getServer(server.id, signal));
+        if (look === CUT_SHORT)
+            return { done: false, value: seen };
+        if (!look)
+            throw new StepError(`Server ${server.name} (${server.id}) was deleted while waiting to snapshot it`);
+        seen = look;
+        return { done: !busy(look), value: look };
+    }, deadline);
+    if (!outcome.done) {
+        throw new StepError(`Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. ` +
+            `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`);
+    }
+    if (!SNAPSHOTTABLE.has(outcome.value.status))
+        throw unsnapshottable(outcome.value);
+    return outcome.value;
+}
+
+;// CONCATENATED MODULE: ./src/modes/create/create-image.ts
+
+
+
+
+
+/** createImage attempts at most, each after proof (or a check) that no image was made. */
+const MAX_CREATE_ATTEMPTS = 4;
+/** How long an ambiguous createImage is given to show its image before it is sent again. */
+const SETTLE_MS = 10_000;
+const CREATE_REQUEST_TIMEOUT_MS = 180_000;
+/** The failure left no doubt that Nova never acted on the request. */
+function notExecuted(error) {
+    const status = statusOf(error);
+    return status !== undefined && status < 500 && status !== 408;
+}
+/**
+ * createImage, at most one image however it fails. After an ambiguous failure (timeout, reset,
+ * 5xx) the image list is searched for the request's ID before anything is sent again. A 409 for
+ * a busy task_state is waited out and retried. Returns the new image's ID.
+ */
+async function createImageOnce(compute, images, request, deadline) {
+    const requestId = request.metadata[Property.RequestId] ?? '';
+    let server = request.server;
+    for (let attempt = 1;; attempt += 1) {
+        try {
+            return await compute.createImage(server.id, request.name, request.metadata, CREATE_REQUEST_TIMEOUT_MS);
+        }
+        catch (error) {
+            if (attempt >= MAX_CREATE_ATTEMPTS || deadline.passed)
+                throw error;
+            if (error instanceof ConflictError) {
+                log.info(t `Nova answered 409 (${error.message}); waiting for the server to be free`);
+                server = await untilSnapshottable(compute, server, deadline, true);
+                continue;
+            }
+            // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
+            if (notExecuted(error) || error instanceof CrossHostError)
+                throw error;
+            log.warning(t `createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}); looking for the image it may have made`);
+            const found = await settle(compute, images, server, requestId);
+            if (found) {
+                log.info(t `The snapshot was made after all: image ${found.id}`);
+                return found.id;
+            }
+            server = await untilSnapshottable(compute, server, deadline, true);
+        }
+    }
+}
+/** After an ambiguous createImage: the image it made, if any, once the server is idle again or SETTLE_MS passed. */
+async function settle(compute, images, server, requestId) {
+    const made = async () => (await images.listAll({ [Property.RequestId]: requestId }))[0];
+    const outcome = await poll(async () => {
+        const image = await made();
+        if (image)
+            return { done: true, value: image };
+        const now = await compute.getServer(server.id);
+        // Nova creates the image before it answers; an idle server with no image means nothing was done.
+        return { done: !!now && !busy(now), value: undefined };
+    }, Deadline.after(SETTLE_MS));
+    return outcome.done ? outcome.value : made();
+}
+
+;// CONCATENATED MODULE: ./node_modules/p-map/index.js
+function pMap(iterable, mapper, options) {
+	return mapConcurrently(iterable, mapper, options, false);
+}
+
+function pMapSettled(iterable, mapper, options) {
+	return mapConcurrently(iterable, mapper, options, true);
+}
+
+function pMapKeyed(input, mapper, options) {
+	return mapKeyed(input, mapper, options, false);
+}
+
+function pMapSettledKeyed(input, mapper, options) {
+	return mapKeyed(input, mapper, options, true);
+}
+
+// Like `Promise.allKeyed` and `Promise.allSettledKeyed`, with a mapper, and for a `Map` too. Each value travels with its key, so a skipped key, which leaves no slot in the result, cannot shift the keys after it.
+async function mapKeyed(input, mapper, options, isSettled) {
+	const entries = getKeyedEntries(input);
+
+	// After the values have their handlers, like the other argument errors, which `mapConcurrently` checks. It cannot check this one, as it gets the wrapper below as its mapper.
+	if (typeof mapper !== 'function') {
+		throw new TypeError('Mapper function is required');
+	}
+
+	const mappedEntries = await mapConcurrently(entries, async ([key, inputResult]) => {
+		try {
+			if (inputResult.status === 'rejected') {
+				throw inputResult.reason;
+			}
+
+			const result = await mapper(inputResult.value, key);
+
+			if (result === pMapSkip || result === pMapStop) {
+				return result;
+			}
+
+			return [key, isSettled ? {status: 'fulfilled', value: result} : result];
+		} catch (error) {
+			if (!isSettled) {
+				throw error;
+			}
+
+			return [key, {status: 'rejected', reason: error}];
+		}
+	}, options, false);
+
+	if (input instanceof Map) {
+		return new Map(mappedEntries);
+	}
+
+	// A null prototype, like `Promise.allKeyed`, so a key like `__proto__` or `toString` is an own property like any other.
+	return Object.setPrototypeOf(Object.fromEntries(mappedEntries), null);
+}
+
+// The engine behind all the functions, except `pMapIterable`. With `isSettled`, an element or a mapper that rejects gives a `{status: 'rejected'}` result instead of an error, like `Promise.allSettled`, so `stopOnError` does not apply.
+async function mapConcurrently(
+	iterable,
+	mapper,
+	{
+		concurrency = Number.POSITIVE_INFINITY,
+		stopOnError = true,
+		signal,
+	} = {},
+	isSettled,
+) {
+	return new Promise((resolve_, reject_) => {
+		validateOptions(iterable, mapper, concurrency);
+
+		const result = [];
+		// Stage the errors by index, like `result`, so they are reported in input order.
+		const errors = [];
+		let skippedCount = 0;
+		let isResolved = false;
+		let isIterableDone = false;
+		const pendingIndexes = new Set();
+		let doneIndex = Number.POSITIVE_INFINITY;
+		let currentIndex = 0;
+		const iterator = getIterator(iterable);
+
+		const signalListener = () => {
+			reject(signal.reason);
+		};
+
+		const cleanup = () => {
+			signal?.removeEventListener('abort', signalListener);
+		};
+
+		const resolve = value => {
+			resolve_(value);
+			cleanup();
+		};
+
+		const reject = reason => {
+			if (isResolved) {
+				return;
+			}
+
+			isResolved = true;
+			reject_(reason);
+			cleanup();
+
+			if (!isIterableDone) {
+				closeIterator(iterator);
+			}
+		};
+
+		if (signal) {
+			if (signal.aborted) {
+				reject(signal.reason);
+				return;
+			}
+
+			signal.addEventListener('abort', signalListener, {once: true});
+		}
+
+		const pull = createPuller(iterator);
+
+		// Settle only once the source is done, or a mapper stopped, and every earlier pull and mapper has finished. A pull before the `done` or the stop can still produce an element, while pulls after it do not affect the result.
+		const settleIfFinished = () => {
+			if (isResolved || doneIndex === Number.POSITIVE_INFINITY) {
+				return;
+			}
+
+			for (const index of pendingIndexes) {
+				if (index < doneIndex) {
+					return;
+				}
+			}
+
+			if (!stopOnError) {
+				const collectedErrors = [];
+
+				for (let index = 0; index < Math.min(doneIndex, errors.length); index++) {
+					if (index in errors) {
+						collectedErrors.push(errors[index]);
+					}
+				}
+
+				if (collectedErrors.length > 0) {
+					reject(new AggregateError(collectedErrors)); // eslint-disable-line unicorn/error-message
+					return;
+				}
+			}
+
+			isResolved = true;
+
+			// A stop ended the result before the source did, so close it, like `for await` does on a `break`. Not at the stop itself, as a source that settles its `next()` calls out of call order may still owe an earlier element, and closing could drop it.
+			if (!isIterableDone) {
+				closeIterator(iterator);
+			}
+
+			// `done` is final, like `for await`, so a `done` that lands between two elements ends
+			// the result there and everything the source produced past it is dropped. A stop cuts it the same way.
+			const lastIndex = Math.min(doneIndex, result.length);
+
+			// Every index below `lastIndex` has a value: an index only goes unassigned when its pull reported `done` or its mapper returned `pMapStop`, and the lowest such index is `doneIndex`. So the array is dense below `lastIndex`, and the fast path can hand it over untouched.
+			if (lastIndex === result.length && skippedCount === 0) {
+				resolve(result);
+				return;
+			}
+
+			// Otherwise this drops the skipped results and whatever the `done` or the stop cut off.
+			resolve(result.slice(0, lastIndex).filter(value => value !== pMapSkip));
+		};
+
+		const next = async () => {
+			// After a `done` or a stop, a pull would take an item nobody is going to map, which a one-shot source, like a queue, would lose.
+			if (isResolved || currentIndex >= doneIndex) {
+				return;
+			}
+
+			// Take the index when the pull starts, not when it resolves, so a source that settles
+			// its `next()` calls out of call order still gets the right position.
+			const index = currentIndex++;
+			pendingIndexes.add(index);
+
+			let nextItem;
+			try {
+				nextItem = await pull();
+			} catch (error) {
+				pendingIndexes.delete(index);
+
+				if (index < doneIndex) {
+					throw error;
+				}
+
+				settleIfFinished();
+				return;
+			}
+
+			if (nextItem.done) {
+				pendingIndexes.delete(index);
+				doneIndex = Math.min(doneIndex, index);
+				isIterableDone = true;
+				settleIfFinished();
+				return;
+			}
+
+			// Intentionally detached
+			const runner = (async () => {
+				try {
+					const element = await nextItem.value;
+
+					if (isResolved || index >= doneIndex) {
+						return;
+					}
+
+					const value = await mapper(element, index);
+
+					// Ignore an item produced after an earlier pull reported `done` or an earlier mapper returned `pMapStop`.
+					if (index >= doneIndex) {
+						return;
+					}
+
+					// A stop ends the result here, like a `done` from the source, so settling waits only for the earlier elements.
+					if (value === pMapStop) {
+						doneIndex = index;
+						return;
+					}
+
+					if (value === pMapSkip) {
+						skippedCount++;
+					}
+
+					result[index] = isSettled && value !== pMapSkip ? {status: 'fulfilled', value} : value;
+				} catch (error) {
+					if (index >= doneIndex) {
+						return;
+					}
+
+					if (isSettled) {
+						result[index] = {status: 'rejected', reason: error};
+					} else if (stopOnError) {
+						reject(error);
+						return;
+					} else {
+						errors[index] = error;
+					}
+				} finally {
+					pendingIndexes.delete(index);
+					settleIfFinished();
+				}
+
+				// If the iterable throws we can't really continue regardless of `stopOnError` state
+				// since an iterable is likely to continue throwing after it throws once.
+				// If we continue calling `next()` indefinitely we will likely end up
+				// in an infinite loop of failed iteration.
+				try {
+					await next();
+				} catch (error) {
+					reject(error);
+				}
+			})();
+
+			// Link the runner to the returned promise, so the async stack trace of a mapper error reaches the caller. Nothing awaits the runner, so the trace would stop there, but V8 follows a reaction that resolves another promise. The link never settles, so it never resolves the returned promise. It is a new promise for each runner, as a shared one would keep a reaction for every element.
+			runner.then(() => new Promise(() => {})).then(resolve_);
+		};
+
+		// Create the concurrent runners in a detached (non-awaited)
+		// promise. We need this so we can await the `next()` calls
+		// to stop creating runners before hitting the concurrency limit
+		// if the iterable has already been marked as done or a mapper stopped.
+		// NOTE: We *must* do this for async iterators otherwise we'll spin up
+		// infinite `next()` calls by default and never start the event loop.
+		(async () => {
+			for (let index = 0; index < concurrency; index++) {
+				try {
+					// eslint-disable-next-line no-await-in-loop
+					await next();
+				} catch (error) {
+					reject(error);
+					break;
+				}
+
+				if (isResolved || currentIndex >= doneIndex) {
+					break;
+				}
+			}
+		})();
+	});
+}
+
+function pMapIterable(
+	iterable,
+	mapper,
+	{
+		concurrency = Number.POSITIVE_INFINITY,
+		backpressure = concurrency,
+		preserveOrder = true,
+	} = {},
+) {
+	validateOptions(iterable, mapper, concurrency);
+
+	if (!isLimit(backpressure, concurrency)) {
+		throw new TypeError(`Expected \`backpressure\` to be an integer from \`concurrency\` (${concurrency}) and up or \`Infinity\`, got \`${backpressure}\` (${typeof backpressure})`);
+	}
+
+	return {
+		[Symbol.asyncIterator]() {
+			// `isDone` lives outside the generator so the wrapper below can set it the moment the
+			// consumer asks to stop. The generator is suspended on a pending `next()` at that point,
+			// so its `finally` would not run until much later and workers finishing in the meantime
+			// would keep pulling and mapping input for nobody.
+			let isDone = false;
+
+			const generator = (async function * () {
+				const iterator = getIterator(iterable);
+
+				// Results are consumed from the front with a moving `headIndex` instead of `shift()`.
+				// `shift()` moves every remaining entry, which is O(n) per element and made the whole
+				// run O(n²) whenever `backpressure` let the array grow, which is the default.
+				let promises = [];
+				let headIndex = 0;
+				let isIterableDone = false;
+
+				// The lowest index whose pull reported `done`. Without `preserveOrder`, the pulls after it have their slots given back, so their errors are dropped.
+				let doneIndex = Number.POSITIVE_INFINITY;
+
+				// An element that is being read, or is waiting for a mapper, does not hold a mapper slot, so the next element can be read while the mappers run. Those elements have their own cap of `concurrency`, so the source never sees more than `concurrency` overlapping `next()` calls, even with `backpressure: Infinity`. `backpressure` caps everything in flight together.
+				let readingCount = 0;
+				let runningMappersCount = 0;
+
+				// The workers waiting for a mapper slot, in the order they started waiting. A finished mapper hands its slot to the oldest one.
+				const mapperWaiters = new Map();
+				let mapperWaiterCount = 0;
+				let wokenMapperWaiterCount = 0;
+
+				const releaseMapperSlot = () => {
+					if (wokenMapperWaiterCount === mapperWaiterCount) {
+						runningMappersCount--;
+						return;
+					}
+
+					mapperWaiters.get(wokenMapperWaiterCount)();
+					mapperWaiters.delete(wokenMapperWaiterCount++);
+				};
+
+				let index = 0;
+
+				// The lowest index whose mapper returned `pMapStop`, or, with `preserveOrder`, whose pull, element, or mapper threw. The stream ends there, like a `break` or a `throw` in a loop. Once it is set, nothing past it is pulled, and no pending element past it is mapped, while the earlier elements still finish and are yielded first. `isDone` cannot do this, as it would drop the values of the earlier elements too.
+				let stopIndex = Number.POSITIVE_INFINITY;
+
+				// Without `preserveOrder`, each spawn still takes a slot in `promises`, so `backpressure` counts the same, but the slots are filled in the order the workers settle rather than the order they were spawned in, so the consumer gets whichever result is ready first. A worker always fills the oldest empty slot, at `fillIndex`. An empty slot is `undefined`, and a filled one holds the result itself rather than a promise, so a result costs a promise only when the consumer has to wait for it, through `wake`.
+				let fillIndex = 0;
+				let wake;
+
+				// The indexes of the pulls whose worker has not filled a slot yet, without `preserveOrder`.
+				const unfilledIndexes = new Set();
+
+				// The consumer waits only when the head is empty, and then the oldest empty slot is the head, so the first fill wakes it.
+				const fillSlot = result => {
+					promises[fillIndex++] = result;
+					wake?.(result);
+					wake = undefined;
+				};
+
+				const pull = createPuller(iterator);
+
+				function trySpawn() {
+					// Do not spawn once the consumer is gone, the source is done, or the stream ends at an earlier element. The pull would be wasted work, and for a one-shot source, like a queue, it takes an item nobody is going to ask for.
+					if (isDone || isIterableDone || index > stopIndex || readingCount >= concurrency || promises.length - headIndex >= backpressure) {
+						return;
+					}
+
+					readingCount++;
+
+					// Take the index when the pull starts, not when it resolves, so a source that
+					// settles its `next()` calls out of call order still gets the right position.
+					const currentIndex = index++;
+
+					// Errors must be returned as a value instead of rejecting, otherwise a promise that
+					// the consumer abandons after an earlier error becomes an unhandled rejection.
+					const promise = (async () => {
+						try {
+							let element;
+							try {
+								const {done, value} = await pull();
+
+								if (done) {
+									isIterableDone = true;
+									doneIndex = Math.min(doneIndex, currentIndex);
+									return {done: true};
+								}
+
+								// Spawn if still below the reading and backpressure limits
+								trySpawn();
+
+								element = await value;
+
+								if (runningMappersCount < concurrency) {
+									runningMappersCount++;
+								} else {
+									// `releaseMapperSlot` hands the slot over without decrementing `runningMappersCount`, so it is already counted.
+									await new Promise(resolve => {
+										mapperWaiters.set(mapperWaiterCount++, resolve);
+									});
+								}
+							} finally {
+								readingCount--;
+							}
+
+							// Spawn now that this element is no longer waiting for a mapper, so the next one is read while this one is mapped
+							trySpawn();
+
+							let returnValue;
+							try {
+								// The consumer stopped iterating, or the stream ends before this element, while this element was being read or waiting for a mapper, so drop it instead of doing work nobody will consume.
+								if (isDone || currentIndex > stopIndex) {
+									return {done: false, value: pMapSkip};
+								}
+
+								returnValue = await mapper(element, currentIndex);
+							} finally {
+								releaseMapperSlot();
+							}
+
+							if (returnValue === pMapStop) {
+								stopIndex = Math.min(stopIndex, currentIndex);
+							}
+
+							return {done: false, value: returnValue};
+						} catch (error) {
+							// With `preserveOrder`, the error is thrown at its own position, after the results before it, so those still finish. Without it, the error is thrown as soon as it settles, so nothing still pending can be yielded anymore.
+							// An error from a pull after the end of the source is dropped, as `done` is final, so it must have no effect. `doneIndex` is set before the worker that saw `done` settles, so its slot hand-back runs before the delivery check of any error that sees it here, and the two always agree.
+							if (preserveOrder) {
+								stopIndex = Math.min(stopIndex, currentIndex);
+							} else if (currentIndex < doneIndex) {
+								isDone = true;
+							}
+
+							return {error};
+						}
+					})();
+
+					if (preserveOrder) {
+						promises.push(promise);
+						return;
+					}
+
+					promises.push(undefined);
+
+					unfilledIndexes.add(currentIndex);
+
+					// The worker never rejects, as errors are returned as a value.
+					// The slot is filled here, a tick after the worker settles, rather than by the worker itself, for the same reason the consumer awaits a filled slot: so the consumer never runs, and pulls, earlier.
+					promise.then(result => {
+						// The slot was already given back, as the pull came after the end of the source.
+						if (!unfilledIndexes.delete(currentIndex)) {
+							return;
+						}
+
+						if (result.done) {
+							// The pulls made after this one came after the end of the source, and a source like a queue may never answer them, so give their slots back now instead of waiting on them.
+							for (const unfilledIndex of unfilledIndexes) {
+								if (unfilledIndex > currentIndex) {
+									unfilledIndexes.delete(unfilledIndex);
+									fillSlot({done: true});
+								}
+							}
+						}
+
+						fillSlot(result);
+					});
+				}
+
+				trySpawn();
+
+				try {
+					while (headIndex < promises.length) {
+						// Without `preserveOrder`, a filled slot holds the result itself, and it is still awaited. That takes one tick, like awaiting a settled promise, so the consumer, and its `trySpawn()`, never run earlier than with a promise in the slot. Taking a ready result without the tick can make the consumer pull before it sees a stop or the end of the source, and a one-shot source, like a queue, would lose that item.
+						// eslint-disable-next-line no-await-in-loop
+						const result = await (promises[headIndex] ?? new Promise(resolve => {
+							wake = resolve;
+						}));
+						const {done, value} = result;
+
+						// Release the entry instead of leaving it for a `shift()` to move, and drop the
+						// consumed prefix once it is at least half the array. That keeps the backing
+						// store proportional to the results still in flight rather than to the total
+						// ever spawned, which matters for an endless source, while costing one copy per
+						// half of the array, so it stays O(1) per element.
+						promises[headIndex] = undefined;
+						headIndex++;
+
+						if (headIndex * 2 >= promises.length) {
+							promises = promises.slice(headIndex);
+							fillIndex -= headIndex;
+							headIndex = 0;
+						}
+
+						if (Object.hasOwn(result, 'error')) {
+							throw result.error;
+						}
+
+						if (done) {
+							// Without `preserveOrder`, the `done` can arrive while other workers are still running.
+							if (preserveOrder) {
+								return;
+							}
+
+							continue;
+						}
+
+						// The stream ends where the stop would have been yielded: after the earlier elements with `preserveOrder`, and after the results that were ready before it without.
+						if (value === pMapStop) {
+							return;
+						}
+
+						// Spawn if just dropped below the backpressure limit and still below the reading limit
+						trySpawn();
+
+						// A `pMapSkip` result stays in `promises` and is stepped over here. Splicing it out
+						// in the worker instead would make every skip an O(n) scan and move, so a run of
+						// skips would be O(n²).
+						if (value === pMapSkip) {
+							continue;
+						}
+
+						yield value;
+					}
+				} finally {
+					// Stop pulling input once the consumer stops iterating, otherwise pending skipped mappers keep spawning work.
+					isDone = true;
+
+					if (!isIterableDone) {
+						closeIterator(iterator);
+					}
+				}
+			})();
+
+			// Override `return()` and `throw()` on the generator itself instead of wrapping it, so it
+			// keeps what it inherits, like `Symbol.asyncDispose` for `await using`, and `next()` stays
+			// the native one. Plain functions, not `async`: the generator already returns a promise,
+			// and an `async` function would wrap it in two more promises and two more microtask hops.
+			const {return: generatorReturn, throw: generatorThrow} = generator;
+
+			generator.return = value => {
+				isDone = true;
+				return generatorReturn.call(generator, value);
+			};
+
+			generator.throw = error => {
+				isDone = true;
+				return generatorThrow.call(generator, error);
+			};
+
+			return generator;
+		},
+	};
+}
+
+const pMapSkip = Symbol('skip');
+
+const pMapStop = Symbol('stop');
+
+// The checks `pMap` and `pMapIterable` share, so both reject the same input the same way.
+// `mapConcurrently` runs this inside its promise, so a bad argument rejects rather than throws.
+function validateOptions(iterable, mapper, concurrency) {
+	// Optional chaining, so a nullish input gets this message rather than Node's internal
+	// "null is not iterable".
+	if (iterable?.[Symbol.iterator] === undefined && iterable?.[Symbol.asyncIterator] === undefined) {
+		throw new TypeError(`Expected \`input\` to be either an \`Iterable\` or \`AsyncIterable\`, got (${typeof iterable})`);
+	}
+
+	if (typeof mapper !== 'function') {
+		throw new TypeError('Mapper function is required');
+	}
+
+	if (!isLimit(concurrency, 1)) {
+		throw new TypeError(`Expected \`concurrency\` to be an integer from 1 and up or \`Infinity\`, got \`${concurrency}\` (${typeof concurrency})`);
+	}
+}
+
+// Whether the value is an integer from `minimum` and up, or `Infinity`, as `concurrency` and `backpressure` must be.
+function isLimit(value, minimum) {
+	return (Number.isSafeInteger(value) && value >= minimum) || value === Number.POSITIVE_INFINITY;
+}
+
+// Read the entries of a `Map`, or else the own enumerable keys, strings and symbols, in the order and the way `Promise.allKeyed` does, all up front. Each value gets a handler right away, also like `Promise.allKeyed`, so a value that rejects before a mapper slot reaches it is not an unhandled rejection.
+function getKeyedEntries(input) {
+	if (input === null || (typeof input !== 'object' && typeof input !== 'function')) {
+		throw new TypeError(`Expected \`input\` to be an object, got (${input === null ? 'null' : typeof input})`);
+	}
+
+	const entries = [];
+
+	const addEntry = (key, value) => {
+		// Resolve the whole entry, so the engine checks termination after the value settles and before the mapper runs.
+		entries.push(Promise.resolve(value).then(
+			value => [key, {status: 'fulfilled', value}],
+			error => [key, {status: 'rejected', reason: error}],
+		));
+	};
+
+	if (input instanceof Map) {
+		for (const [key, value] of input) {
+			addEntry(key, value);
+		}
+	} else {
+		for (const key of Reflect.ownKeys(input)) {
+			if (Object.getOwnPropertyDescriptor(input, key)?.enumerable) {
+				addEntry(key, input[key]);
+			}
+		}
+	}
+
+	return entries;
+}
+
+// Take the async iterator when the input has both, like `for await` does.
+function getIterator(iterable) {
+	return iterable[Symbol.asyncIterator] === undefined ? iterable[Symbol.iterator]() : iterable[Symbol.asyncIterator]();
+}
+
+// Close the source so it can release its resources, like `for await` does.
+// Callers must not await this so a source that is blocked in `next()` cannot block them.
+async function closeIterator(iterator) {
+	try {
+		await iterator.return?.();
+	} catch {}
+}
+
+// Pull the next item, and stop pulling once the source has reported `done`: a source like a queue
+// may block in `next()` after it is exhausted, which would hang the caller. `done` is final, like
+// `for await`, so anything the source produces after it is dropped.
+function createPuller(iterator) {
+	let isSourceDone = false;
+
+	// A sync iterable, like an array, answers right away, so `done` can be seen here. An async
+	// iterable is seen in the `then` below, as soon as its pull settles.
+	const markDone = item => {
+		if (item?.done) {
+			isSourceDone = true;
+		}
+	};
+
+	return () => {
+		if (isSourceDone) {
+			return {done: true};
+		}
+
+		const result = iterator.next();
+		markDone(result);
+
+		// A sync iterable, like an array, answers right away, so `done` has been read already and
+		// the result can go back untouched.
+		if (typeof result?.then !== 'function') {
+			return result;
+		}
+
+		// An async iterable settles later, so `done` is read off the pull once it does. That is a
+		// branch of its own, which leaves the caller awaiting the pull itself rather than a promise
+		// derived from it, so an async source does not pay an extra microtask per element. The
+		// rejection is handled here as well as by the caller, so a pull cannot escape as an
+		// unhandled rejection. A thenable that is not a promise is turned into one first, so it is
+		// subscribed to once, like `for await` does, while a native promise is returned as is.
+		const promise = Promise.resolve(result);
+		promise.then(markDone, () => {});
+
+		return promise;
+	};
+}
+
+;// CONCATENATED MODULE: ./src/glob.ts
+// Shell-style name patterns for selecting snapshots: `*` is any run of characters (none too), `?`
+// exactly one character, everything else literal. There is no escape: `*` and `?` always wildcard.
+// The characters with a meaning in a regex outside a class; under the `u` flag only these may be escaped.
+const SYNTAX = /[\\^$.*+?()[\]{}|]/g;
+const segmentSource = (segment) => segment
+    .split('?')
+    .map((part) => part.replace(SYNTAX, '\\$&'))
+    .join('.');
+/**
+ * Full, case-sensitive match. `u` makes `?` one code point (an emoji is one character) and `s` lets
+ * wildcards cover line breaks.
+ *
+ * A naive `.*a.*b.*` backtracks polynomially in the number of stars (`*-*-*-*-*-*-*` against a long
+ * name that fails late can hang the action). Instead each segment between stars is matched at its
+ * first occurrence and then never revisited: `(?=(.*?seg))\1` behaves as an atomic group, since JS
+ * never backtracks into a finished lookahead. First occurrence is always safe for fixed-length
+ * segments: it ends earliest, leaving the most room for the rest. Only the final segment must end
+ * the name, so it alone keeps an ordinary `.*`.
+ */
+function globToRegExp(glob) {
+    const segments = glob.split(/\*+/).map(segmentSource);
+    if (segments.length === 1)
+        return new RegExp(`^${segments[0]}$`, 'su');
+    const middle = segments.slice(1, -1).map((segment, i) => `(?=(.*?${segment}))\\${i + 1}`);
+    return new RegExp(`^${segments[0]}${middle.join('')}.*${segments[segments.length - 1]}$`, 'su');
+}
+function hasWildcard(glob) {
+    return /[*?]/.test(glob);
+}
+
 // EXTERNAL MODULE: external "node:events"
 var external_node_events_ = __nccwpck_require__(8474);
 ;// CONCATENATED MODULE: external "node:process"
@@ -45665,12 +46706,14 @@ function createHttp(options = {}) {
                 if (error.cause instanceof CrossHostError)
                     return error.cause;
                 const response = error.response;
-                if (response) {
-                    const detail = apiMessage(redactBody(response.body, redact));
-                    const url = new URL(response.url);
-                    error.message = `${error.options.method} ${url.origin}${url.pathname} answered ${response.statusCode}` + (detail ? `: ${detail}` : '');
-                }
-                return error;
+                if (!response)
+                    return error;
+                // An answer with an error status becomes a typed error: callers test its status, never got's classes.
+                const detail = apiMessage(redactBody(response.body, redact));
+                const url = new URL(response.url);
+                const message = `${error.options.method} ${url.origin}${url.pathname} answered ${response.statusCode}` + (detail ? `: ${detail}` : '');
+                const Type = response.statusCode === 409 ? ConflictError : ApiError;
+                return new Type(message, response.statusCode, (error.request?.retryCount ?? 0) > 0);
             },
         ],
     };
@@ -45711,17 +46754,12 @@ function linkedPages(http, url, items, next) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/openstack/volume.ts
+;// CONCATENATED MODULE: ./src/openstack/image.ts
 
 
-/** Catalog types of Cinder v3 (keystoneauth treats volumev3 as an alias of block-storage). */
-const VOLUME_SERVICE_TYPES = ['block-storage', 'volumev3'];
-/**
- * The Cinder snapshots behind a volume-backed instance's snapshot image: Nova lists them in the
- * image's `block_device_mapping` property, a JSON string. Deleting the image alone leaks them.
- */
-function volumeSnapshotIds(image) {
-    const mapping = image.block_device_mapping;
+
+/** Nova lists a volume-backed snapshot's Cinder snapshots in `block_device_mapping`, a JSON string. */
+function snapshotIdsOf(mapping) {
     if (typeof mapping !== 'string' || !mapping)
         return [];
     try {
@@ -45732,844 +46770,24 @@ function volumeSnapshotIds(image) {
         return [];
     }
 }
-const nextLink = (links) => {
-    const next = links?.find((link) => link.rel === 'next')?.href;
-    return next ? new URL(next) : undefined;
-};
-class VolumeService {
-    #http;
-    #endpoint;
-    constructor(http, endpoint) {
-        this.#http = http;
-        this.#endpoint = endpoint;
-    }
-    /** The IDs of every snapshot of these volumes, page after page. */
-    async snapshotIdsOf(volumeIds) {
-        const ids = new Set();
-        for (const volumeId of volumeIds) {
-            const pages = linkedPages(this.#http, `${this.#endpoint}/snapshots?${new URLSearchParams({ volume_id: volumeId, limit: '1000' })}`, (page) => page.snapshots, (page) => nextLink(page.snapshots_links));
-            for await (const snapshot of pages)
-                ids.add(snapshot.id);
-        }
-        return ids;
-    }
-    /** The snapshot, or undefined when Cinder has none of that ID (in this project). */
-    async getSnapshot(id) {
-        try {
-            const body = (await this.#http(`${this.#endpoint}/snapshots/${encodeURIComponent(id)}`)).body.snapshot;
-            return { id: body.id, name: body.name, status: body.status, volumeId: body.volume_id, projectId: body['os-extended-snapshot-attributes:project_id'] };
-        }
-        catch (error) {
-            if (statusOf(error) === 404)
-                return undefined;
-            throw error;
-        }
-    }
-    /** Every volume of the project (Cinder lets no user filter on snapshot_id, so the caller does). */
-    async volumes() {
-        const volumes = [];
-        const pages = linkedPages(this.#http, `${this.#endpoint}/volumes/detail?limit=1000`, (page) => page.volumes, (page) => nextLink(page.volumes_links));
-        for await (const v of pages)
-            volumes.push({ id: v.id, snapshotId: v.snapshot_id ?? null, serverIds: (v.attachments ?? []).flatMap((a) => (a.server_id ? [a.server_id] : [])) });
-        return volumes;
-    }
-    /** Delete a volume snapshot; 'missing' when it was already gone. */
-    async deleteSnapshot(id) {
-        try {
-            await this.#http.delete(`${this.#endpoint}/snapshots/${encodeURIComponent(id)}`);
-            return 'deleted';
-        }
-        catch (error) {
-            if (statusOf(error) === 404)
-                return 'missing';
-            throw error;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/openstack/wait.ts
-
-/**
- * How long to wait before the next look at something that is still running: half a second at
- * first, so a short job is noticed promptly (benchmarked: with 1 s, detection was most of the
- * action's overhead over the fewest possible requests), then 9 % of the time already spent, so
- * a long one costs few requests and is still noticed within 10 % of its duration (the last
- * request and the exit come on top of the interval), up to a ceiling.
- */
-function nextPollDelay(elapsedMs, maxMs = 15_000) {
-    return Math.round(Math.min(maxMs, Math.max(500, elapsedMs * 0.09)));
-}
-/**
- * Call `check` until it reports done or `deadline` (epoch ms) passes. The first look is
- * immediate: some jobs (volume-backed snapshots) are finished by the time they are accepted.
- */
-async function poll(check, deadline, start = Date.now()) {
-    let polls = 0;
-    let last;
-    for (;;) {
-        const result = await check();
-        polls += 1;
-        last = result.value;
-        if (result.done)
-            return { done: true, value: result.value, polls };
-        const now = Date.now();
-        if (now >= deadline)
-            return { done: false, last, polls };
-        await (0,promises_namespaceObject.setTimeout)(Math.min(nextPollDelay(now - start), deadline - now));
-    }
-}
-/**
- * Aborts a request (its retries included) at the deadline, so no request outlasts the wait by
- * more than a second: that second lets the last look be made even when the deadline has come.
- */
-function untilDeadline(deadline) {
-    return AbortSignal.timeout(Math.max(1_000, deadline - Date.now()));
-}
-
-;// CONCATENATED MODULE: ./src/provenance.ts
-/** The runner's own variables: all @actions/github's `context` would give here, without octokit in the bundle. */
-function readProvenance(env = process.env) {
-    const repository = env.GITHUB_REPOSITORY || undefined;
-    const runId = env.GITHUB_RUN_ID || undefined;
+function toImage(body) {
+    const volumeSnapshotIds = snapshotIdsOf(body.block_device_mapping);
+    const managed = body[Property.ManagedBy] === MANAGED_BY;
+    const text = (value) => (typeof value === 'string' ? value : null);
     return {
-        repository,
-        sha: env.GITHUB_SHA || undefined,
-        runId,
-        runAttempt: env.GITHUB_RUN_ATTEMPT || undefined,
-        workflow: env.GITHUB_WORKFLOW || undefined,
-        refName: env.GITHUB_REF_NAME || undefined,
-        runUrl: repository && runId ? `${env.GITHUB_SERVER_URL || 'https://github.com'}/${repository}/actions/runs/${runId}` : undefined,
+        id: String(body.id),
+        name: text(body.name),
+        status: String(body.status),
+        createdAt: new Date(String(body.created_at)),
+        size: typeof body.size === 'number' ? body.size : null,
+        protected: body.protected === true,
+        owner: text(body.owner),
+        instances: [...new Set([body[Property.InstanceId], body.instance_uuid].filter((id) => typeof id === 'string' && id !== ''))],
+        managed,
+        instanceSnapshot: body.image_type === 'snapshot' || managed || (String(body.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds.length > 0),
+        volumeSnapshotIds,
+        properties: body,
     };
-}
-/** The image properties that record the provenance (Nova takes values of at most 255 characters). */
-function provenanceProperties(p) {
-    const entries = [
-        ['github_repository', p.repository],
-        ['github_sha', p.sha],
-        ['github_run_id', p.runId],
-        ['github_run_attempt', p.runAttempt],
-        ['github_workflow', p.workflow],
-        ['github_ref_name', p.refName],
-    ];
-    return Object.fromEntries(entries.filter((e) => !!e[1]).map(([k, v]) => [k, v.slice(0, 255)]));
-}
-const PROVENANCE_KEYS = ['github_repository', 'github_sha', 'github_run_id', 'github_run_attempt', 'github_workflow', 'github_ref_name'];
-
-;// CONCATENATED MODULE: ./node_modules/p-map/index.js
-function pMap(iterable, mapper, options) {
-	return mapConcurrently(iterable, mapper, options, false);
-}
-
-function pMapSettled(iterable, mapper, options) {
-	return mapConcurrently(iterable, mapper, options, true);
-}
-
-function pMapKeyed(input, mapper, options) {
-	return mapKeyed(input, mapper, options, false);
-}
-
-function pMapSettledKeyed(input, mapper, options) {
-	return mapKeyed(input, mapper, options, true);
-}
-
-// Like `Promise.allKeyed` and `Promise.allSettledKeyed`, with a mapper, and for a `Map` too. Each value travels with its key, so a skipped key, which leaves no slot in the result, cannot shift the keys after it.
-async function mapKeyed(input, mapper, options, isSettled) {
-	const entries = getKeyedEntries(input);
-
-	// After the values have their handlers, like the other argument errors, which `mapConcurrently` checks. It cannot check this one, as it gets the wrapper below as its mapper.
-	if (typeof mapper !== 'function') {
-		throw new TypeError('Mapper function is required');
-	}
-
-	const mappedEntries = await mapConcurrently(entries, async ([key, inputResult]) => {
-		try {
-			if (inputResult.status === 'rejected') {
-				throw inputResult.reason;
-			}
-
-			const result = await mapper(inputResult.value, key);
-
-			if (result === pMapSkip || result === pMapStop) {
-				return result;
-			}
-
-			return [key, isSettled ? {status: 'fulfilled', value: result} : result];
-		} catch (error) {
-			if (!isSettled) {
-				throw error;
-			}
-
-			return [key, {status: 'rejected', reason: error}];
-		}
-	}, options, false);
-
-	if (input instanceof Map) {
-		return new Map(mappedEntries);
-	}
-
-	// A null prototype, like `Promise.allKeyed`, so a key like `__proto__` or `toString` is an own property like any other.
-	return Object.setPrototypeOf(Object.fromEntries(mappedEntries), null);
-}
-
-// The engine behind all the functions, except `pMapIterable`. With `isSettled`, an element or a mapper that rejects gives a `{status: 'rejected'}` result instead of an error, like `Promise.allSettled`, so `stopOnError` does not apply.
-async function mapConcurrently(
-	iterable,
-	mapper,
-	{
-		concurrency = Number.POSITIVE_INFINITY,
-		stopOnError = true,
-		signal,
-	} = {},
-	isSettled,
-) {
-	return new Promise((resolve_, reject_) => {
-		validateOptions(iterable, mapper, concurrency);
-
-		const result = [];
-		// Stage the errors by index, like `result`, so they are reported in input order.
-		const errors = [];
-		let skippedCount = 0;
-		let isResolved = false;
-		let isIterableDone = false;
-		const pendingIndexes = new Set();
-		let doneIndex = Number.POSITIVE_INFINITY;
-		let currentIndex = 0;
-		const iterator = getIterator(iterable);
-
-		const signalListener = () => {
-			reject(signal.reason);
-		};
-
-		const cleanup = () => {
-			signal?.removeEventListener('abort', signalListener);
-		};
-
-		const resolve = value => {
-			resolve_(value);
-			cleanup();
-		};
-
-		const reject = reason => {
-			if (isResolved) {
-				return;
-			}
-
-			isResolved = true;
-			reject_(reason);
-			cleanup();
-
-			if (!isIterableDone) {
-				closeIterator(iterator);
-			}
-		};
-
-		if (signal) {
-			if (signal.aborted) {
-				reject(signal.reason);
-				return;
-			}
-
-			signal.addEventListener('abort', signalListener, {once: true});
-		}
-
-		const pull = createPuller(iterator);
-
-		// Settle only once the source is done, or a mapper stopped, and every earlier pull and mapper has finished. A pull before the `done` or the stop can still produce an element, while pulls after it do not affect the result.
-		const settleIfFinished = () => {
-			if (isResolved || doneIndex === Number.POSITIVE_INFINITY) {
-				return;
-			}
-
-			for (const index of pendingIndexes) {
-				if (index < doneIndex) {
-					return;
-				}
-			}
-
-			if (!stopOnError) {
-				const collectedErrors = [];
-
-				for (let index = 0; index < Math.min(doneIndex, errors.length); index++) {
-					if (index in errors) {
-						collectedErrors.push(errors[index]);
-					}
-				}
-
-				if (collectedErrors.length > 0) {
-					reject(new AggregateError(collectedErrors)); // eslint-disable-line unicorn/error-message
-					return;
-				}
-			}
-
-			isResolved = true;
-
-			// A stop ended the result before the source did, so close it, like `for await` does on a `break`. Not at the stop itself, as a source that settles its `next()` calls out of call order may still owe an earlier element, and closing could drop it.
-			if (!isIterableDone) {
-				closeIterator(iterator);
-			}
-
-			// `done` is final, like `for await`, so a `done` that lands between two elements ends
-			// the result there and everything the source produced past it is dropped. A stop cuts it the same way.
-			const lastIndex = Math.min(doneIndex, result.length);
-
-			// Every index below `lastIndex` has a value: an index only goes unassigned when its pull reported `done` or its mapper returned `pMapStop`, and the lowest such index is `doneIndex`. So the array is dense below `lastIndex`, and the fast path can hand it over untouched.
-			if (lastIndex === result.length && skippedCount === 0) {
-				resolve(result);
-				return;
-			}
-
-			// Otherwise this drops the skipped results and whatever the `done` or the stop cut off.
-			resolve(result.slice(0, lastIndex).filter(value => value !== pMapSkip));
-		};
-
-		const next = async () => {
-			// After a `done` or a stop, a pull would take an item nobody is going to map, which a one-shot source, like a queue, would lose.
-			if (isResolved || currentIndex >= doneIndex) {
-				return;
-			}
-
-			// Take the index when the pull starts, not when it resolves, so a source that settles
-			// its `next()` calls out of call order still gets the right position.
-			const index = currentIndex++;
-			pendingIndexes.add(index);
-
-			let nextItem;
-			try {
-				nextItem = await pull();
-			} catch (error) {
-				pendingIndexes.delete(index);
-
-				if (index < doneIndex) {
-					throw error;
-				}
-
-				settleIfFinished();
-				return;
-			}
-
-			if (nextItem.done) {
-				pendingIndexes.delete(index);
-				doneIndex = Math.min(doneIndex, index);
-				isIterableDone = true;
-				settleIfFinished();
-				return;
-			}
-
-			// Intentionally detached
-			const runner = (async () => {
-				try {
-					const element = await nextItem.value;
-
-					if (isResolved || index >= doneIndex) {
-						return;
-					}
-
-					const value = await mapper(element, index);
-
-					// Ignore an item produced after an earlier pull reported `done` or an earlier mapper returned `pMapStop`.
-					if (index >= doneIndex) {
-						return;
-					}
-
-					// A stop ends the result here, like a `done` from the source, so settling waits only for the earlier elements.
-					if (value === pMapStop) {
-						doneIndex = index;
-						return;
-					}
-
-					if (value === pMapSkip) {
-						skippedCount++;
-					}
-
-					result[index] = isSettled && value !== pMapSkip ? {status: 'fulfilled', value} : value;
-				} catch (error) {
-					if (index >= doneIndex) {
-						return;
-					}
-
-					if (isSettled) {
-						result[index] = {status: 'rejected', reason: error};
-					} else if (stopOnError) {
-						reject(error);
-						return;
-					} else {
-						errors[index] = error;
-					}
-				} finally {
-					pendingIndexes.delete(index);
-					settleIfFinished();
-				}
-
-				// If the iterable throws we can't really continue regardless of `stopOnError` state
-				// since an iterable is likely to continue throwing after it throws once.
-				// If we continue calling `next()` indefinitely we will likely end up
-				// in an infinite loop of failed iteration.
-				try {
-					await next();
-				} catch (error) {
-					reject(error);
-				}
-			})();
-
-			// Link the runner to the returned promise, so the async stack trace of a mapper error reaches the caller. Nothing awaits the runner, so the trace would stop there, but V8 follows a reaction that resolves another promise. The link never settles, so it never resolves the returned promise. It is a new promise for each runner, as a shared one would keep a reaction for every element.
-			runner.then(() => new Promise(() => {})).then(resolve_);
-		};
-
-		// Create the concurrent runners in a detached (non-awaited)
-		// promise. We need this so we can await the `next()` calls
-		// to stop creating runners before hitting the concurrency limit
-		// if the iterable has already been marked as done or a mapper stopped.
-		// NOTE: We *must* do this for async iterators otherwise we'll spin up
-		// infinite `next()` calls by default and never start the event loop.
-		(async () => {
-			for (let index = 0; index < concurrency; index++) {
-				try {
-					// eslint-disable-next-line no-await-in-loop
-					await next();
-				} catch (error) {
-					reject(error);
-					break;
-				}
-
-				if (isResolved || currentIndex >= doneIndex) {
-					break;
-				}
-			}
-		})();
-	});
-}
-
-function pMapIterable(
-	iterable,
-	mapper,
-	{
-		concurrency = Number.POSITIVE_INFINITY,
-		backpressure = concurrency,
-		preserveOrder = true,
-	} = {},
-) {
-	validateOptions(iterable, mapper, concurrency);
-
-	if (!isLimit(backpressure, concurrency)) {
-		throw new TypeError(`Expected \`backpressure\` to be an integer from \`concurrency\` (${concurrency}) and up or \`Infinity\`, got \`${backpressure}\` (${typeof backpressure})`);
-	}
-
-	return {
-		[Symbol.asyncIterator]() {
-			// `isDone` lives outside the generator so the wrapper below can set it the moment the
-			// consumer asks to stop. The generator is suspended on a pending `next()` at that point,
-			// so its `finally` would not run until much later and workers finishing in the meantime
-			// would keep pulling and mapping input for nobody.
-			let isDone = false;
-
-			const generator = (async function * () {
-				const iterator = getIterator(iterable);
-
-				// Results are consumed from the front with a moving `headIndex` instead of `shift()`.
-				// `shift()` moves every remaining entry, which is O(n) per element and made the whole
-				// run O(n²) whenever `backpressure` let the array grow, which is the default.
-				let promises = [];
-				let headIndex = 0;
-				let isIterableDone = false;
-
-				// The lowest index whose pull reported `done`. Without `preserveOrder`, the pulls after it have their slots given back, so their errors are dropped.
-				let doneIndex = Number.POSITIVE_INFINITY;
-
-				// An element that is being read, or is waiting for a mapper, does not hold a mapper slot, so the next element can be read while the mappers run. Those elements have their own cap of `concurrency`, so the source never sees more than `concurrency` overlapping `next()` calls, even with `backpressure: Infinity`. `backpressure` caps everything in flight together.
-				let readingCount = 0;
-				let runningMappersCount = 0;
-
-				// The workers waiting for a mapper slot, in the order they started waiting. A finished mapper hands its slot to the oldest one.
-				const mapperWaiters = new Map();
-				let mapperWaiterCount = 0;
-				let wokenMapperWaiterCount = 0;
-
-				const releaseMapperSlot = () => {
-					if (wokenMapperWaiterCount === mapperWaiterCount) {
-						runningMappersCount--;
-						return;
-					}
-
-					mapperWaiters.get(wokenMapperWaiterCount)();
-					mapperWaiters.delete(wokenMapperWaiterCount++);
-				};
-
-				let index = 0;
-
-				// The lowest index whose mapper returned `pMapStop`, or, with `preserveOrder`, whose pull, element, or mapper threw. The stream ends there, like a `break` or a `throw` in a loop. Once it is set, nothing past it is pulled, and no pending element past it is mapped, while the earlier elements still finish and are yielded first. `isDone` cannot do this, as it would drop the values of the earlier elements too.
-				let stopIndex = Number.POSITIVE_INFINITY;
-
-				// Without `preserveOrder`, each spawn still takes a slot in `promises`, so `backpressure` counts the same, but the slots are filled in the order the workers settle rather than the order they were spawned in, so the consumer gets whichever result is ready first. A worker always fills the oldest empty slot, at `fillIndex`. An empty slot is `undefined`, and a filled one holds the result itself rather than a promise, so a result costs a promise only when the consumer has to wait for it, through `wake`.
-				let fillIndex = 0;
-				let wake;
-
-				// The indexes of the pulls whose worker has not filled a slot yet, without `preserveOrder`.
-				const unfilledIndexes = new Set();
-
-				// The consumer waits only when the head is empty, and then the oldest empty slot is the head, so the first fill wakes it.
-				const fillSlot = result => {
-					promises[fillIndex++] = result;
-					wake?.(result);
-					wake = undefined;
-				};
-
-				const pull = createPuller(iterator);
-
-				function trySpawn() {
-					// Do not spawn once the consumer is gone, the source is done, or the stream ends at an earlier element. The pull would be wasted work, and for a one-shot source, like a queue, it takes an item nobody is going to ask for.
-					if (isDone || isIterableDone || index > stopIndex || readingCount >= concurrency || promises.length - headIndex >= backpressure) {
-						return;
-					}
-
-					readingCount++;
-
-					// Take the index when the pull starts, not when it resolves, so a source that
-					// settles its `next()` calls out of call order still gets the right position.
-					const currentIndex = index++;
-
-					// Errors must be returned as a value instead of rejecting, otherwise a promise that
-					// the consumer abandons after an earlier error becomes an unhandled rejection.
-					const promise = (async () => {
-						try {
-							let element;
-							try {
-								const {done, value} = await pull();
-
-								if (done) {
-									isIterableDone = true;
-									doneIndex = Math.min(doneIndex, currentIndex);
-									return {done: true};
-								}
-
-								// Spawn if still below the reading and backpressure limits
-								trySpawn();
-
-								element = await value;
-
-								if (runningMappersCount < concurrency) {
-									runningMappersCount++;
-								} else {
-									// `releaseMapperSlot` hands the slot over without decrementing `runningMappersCount`, so it is already counted.
-									await new Promise(resolve => {
-										mapperWaiters.set(mapperWaiterCount++, resolve);
-									});
-								}
-							} finally {
-								readingCount--;
-							}
-
-							// Spawn now that this element is no longer waiting for a mapper, so the next one is read while this one is mapped
-							trySpawn();
-
-							let returnValue;
-							try {
-								// The consumer stopped iterating, or the stream ends before this element, while this element was being read or waiting for a mapper, so drop it instead of doing work nobody will consume.
-								if (isDone || currentIndex > stopIndex) {
-									return {done: false, value: pMapSkip};
-								}
-
-								returnValue = await mapper(element, currentIndex);
-							} finally {
-								releaseMapperSlot();
-							}
-
-							if (returnValue === pMapStop) {
-								stopIndex = Math.min(stopIndex, currentIndex);
-							}
-
-							return {done: false, value: returnValue};
-						} catch (error) {
-							// With `preserveOrder`, the error is thrown at its own position, after the results before it, so those still finish. Without it, the error is thrown as soon as it settles, so nothing still pending can be yielded anymore.
-							// An error from a pull after the end of the source is dropped, as `done` is final, so it must have no effect. `doneIndex` is set before the worker that saw `done` settles, so its slot hand-back runs before the delivery check of any error that sees it here, and the two always agree.
-							if (preserveOrder) {
-								stopIndex = Math.min(stopIndex, currentIndex);
-							} else if (currentIndex < doneIndex) {
-								isDone = true;
-							}
-
-							return {error};
-						}
-					})();
-
-					if (preserveOrder) {
-						promises.push(promise);
-						return;
-					}
-
-					promises.push(undefined);
-
-					unfilledIndexes.add(currentIndex);
-
-					// The worker never rejects, as errors are returned as a value.
-					// The slot is filled here, a tick after the worker settles, rather than by the worker itself, for the same reason the consumer awaits a filled slot: so the consumer never runs, and pulls, earlier.
-					promise.then(result => {
-						// The slot was already given back, as the pull came after the end of the source.
-						if (!unfilledIndexes.delete(currentIndex)) {
-							return;
-						}
-
-						if (result.done) {
-							// The pulls made after this one came after the end of the source, and a source like a queue may never answer them, so give their slots back now instead of waiting on them.
-							for (const unfilledIndex of unfilledIndexes) {
-								if (unfilledIndex > currentIndex) {
-									unfilledIndexes.delete(unfilledIndex);
-									fillSlot({done: true});
-								}
-							}
-						}
-
-						fillSlot(result);
-					});
-				}
-
-				trySpawn();
-
-				try {
-					while (headIndex < promises.length) {
-						// Without `preserveOrder`, a filled slot holds the result itself, and it is still awaited. That takes one tick, like awaiting a settled promise, so the consumer, and its `trySpawn()`, never run earlier than with a promise in the slot. Taking a ready result without the tick can make the consumer pull before it sees a stop or the end of the source, and a one-shot source, like a queue, would lose that item.
-						// eslint-disable-next-line no-await-in-loop
-						const result = await (promises[headIndex] ?? new Promise(resolve => {
-							wake = resolve;
-						}));
-						const {done, value} = result;
-
-						// Release the entry instead of leaving it for a `shift()` to move, and drop the
-						// consumed prefix once it is at least half the array. That keeps the backing
-						// store proportional to the results still in flight rather than to the total
-						// ever spawned, which matters for an endless source, while costing one copy per
-						// half of the array, so it stays O(1) per element.
-						promises[headIndex] = undefined;
-						headIndex++;
-
-						if (headIndex * 2 >= promises.length) {
-							promises = promises.slice(headIndex);
-							fillIndex -= headIndex;
-							headIndex = 0;
-						}
-
-						if (Object.hasOwn(result, 'error')) {
-							throw result.error;
-						}
-
-						if (done) {
-							// Without `preserveOrder`, the `done` can arrive while other workers are still running.
-							if (preserveOrder) {
-								return;
-							}
-
-							continue;
-						}
-
-						// The stream ends where the stop would have been yielded: after the earlier elements with `preserveOrder`, and after the results that were ready before it without.
-						if (value === pMapStop) {
-							return;
-						}
-
-						// Spawn if just dropped below the backpressure limit and still below the reading limit
-						trySpawn();
-
-						// A `pMapSkip` result stays in `promises` and is stepped over here. Splicing it out
-						// in the worker instead would make every skip an O(n) scan and move, so a run of
-						// skips would be O(n²).
-						if (value === pMapSkip) {
-							continue;
-						}
-
-						yield value;
-					}
-				} finally {
-					// Stop pulling input once the consumer stops iterating, otherwise pending skipped mappers keep spawning work.
-					isDone = true;
-
-					if (!isIterableDone) {
-						closeIterator(iterator);
-					}
-				}
-			})();
-
-			// Override `return()` and `throw()` on the generator itself instead of wrapping it, so it
-			// keeps what it inherits, like `Symbol.asyncDispose` for `await using`, and `next()` stays
-			// the native one. Plain functions, not `async`: the generator already returns a promise,
-			// and an `async` function would wrap it in two more promises and two more microtask hops.
-			const {return: generatorReturn, throw: generatorThrow} = generator;
-
-			generator.return = value => {
-				isDone = true;
-				return generatorReturn.call(generator, value);
-			};
-
-			generator.throw = error => {
-				isDone = true;
-				return generatorThrow.call(generator, error);
-			};
-
-			return generator;
-		},
-	};
-}
-
-const pMapSkip = Symbol('skip');
-
-const pMapStop = Symbol('stop');
-
-// The checks `pMap` and `pMapIterable` share, so both reject the same input the same way.
-// `mapConcurrently` runs this inside its promise, so a bad argument rejects rather than throws.
-function validateOptions(iterable, mapper, concurrency) {
-	// Optional chaining, so a nullish input gets this message rather than Node's internal
-	// "null is not iterable".
-	if (iterable?.[Symbol.iterator] === undefined && iterable?.[Symbol.asyncIterator] === undefined) {
-		throw new TypeError(`Expected \`input\` to be either an \`Iterable\` or \`AsyncIterable\`, got (${typeof iterable})`);
-	}
-
-	if (typeof mapper !== 'function') {
-		throw new TypeError('Mapper function is required');
-	}
-
-	if (!isLimit(concurrency, 1)) {
-		throw new TypeError(`Expected \`concurrency\` to be an integer from 1 and up or \`Infinity\`, got \`${concurrency}\` (${typeof concurrency})`);
-	}
-}
-
-// Whether the value is an integer from `minimum` and up, or `Infinity`, as `concurrency` and `backpressure` must be.
-function isLimit(value, minimum) {
-	return (Number.isSafeInteger(value) && value >= minimum) || value === Number.POSITIVE_INFINITY;
-}
-
-// Read the entries of a `Map`, or else the own enumerable keys, strings and symbols, in the order and the way `Promise.allKeyed` does, all up front. Each value gets a handler right away, also like `Promise.allKeyed`, so a value that rejects before a mapper slot reaches it is not an unhandled rejection.
-function getKeyedEntries(input) {
-	if (input === null || (typeof input !== 'object' && typeof input !== 'function')) {
-		throw new TypeError(`Expected \`input\` to be an object, got (${input === null ? 'null' : typeof input})`);
-	}
-
-	const entries = [];
-
-	const addEntry = (key, value) => {
-		// Resolve the whole entry, so the engine checks termination after the value settles and before the mapper runs.
-		entries.push(Promise.resolve(value).then(
-			value => [key, {status: 'fulfilled', value}],
-			error => [key, {status: 'rejected', reason: error}],
-		));
-	};
-
-	if (input instanceof Map) {
-		for (const [key, value] of input) {
-			addEntry(key, value);
-		}
-	} else {
-		for (const key of Reflect.ownKeys(input)) {
-			if (Object.getOwnPropertyDescriptor(input, key)?.enumerable) {
-				addEntry(key, input[key]);
-			}
-		}
-	}
-
-	return entries;
-}
-
-// Take the async iterator when the input has both, like `for await` does.
-function getIterator(iterable) {
-	return iterable[Symbol.asyncIterator] === undefined ? iterable[Symbol.iterator]() : iterable[Symbol.asyncIterator]();
-}
-
-// Close the source so it can release its resources, like `for await` does.
-// Callers must not await this so a source that is blocked in `next()` cannot block them.
-async function closeIterator(iterator) {
-	try {
-		await iterator.return?.();
-	} catch {}
-}
-
-// Pull the next item, and stop pulling once the source has reported `done`: a source like a queue
-// may block in `next()` after it is exhausted, which would hang the caller. `done` is final, like
-// `for await`, so anything the source produces after it is dropped.
-function createPuller(iterator) {
-	let isSourceDone = false;
-
-	// A sync iterable, like an array, answers right away, so `done` can be seen here. An async
-	// iterable is seen in the `then` below, as soon as its pull settles.
-	const markDone = item => {
-		if (item?.done) {
-			isSourceDone = true;
-		}
-	};
-
-	return () => {
-		if (isSourceDone) {
-			return {done: true};
-		}
-
-		const result = iterator.next();
-		markDone(result);
-
-		// A sync iterable, like an array, answers right away, so `done` has been read already and
-		// the result can go back untouched.
-		if (typeof result?.then !== 'function') {
-			return result;
-		}
-
-		// An async iterable settles later, so `done` is read off the pull once it does. That is a
-		// branch of its own, which leaves the caller awaiting the pull itself rather than a promise
-		// derived from it, so an async source does not pay an extra microtask per element. The
-		// rejection is handled here as well as by the caller, so a pull cannot escape as an
-		// unhandled rejection. A thenable that is not a promise is turned into one first, so it is
-		// subscribed to once, like `for await` does, while a native promise is returned as is.
-		const promise = Promise.resolve(result);
-		promise.then(markDone, () => {});
-
-		return promise;
-	};
-}
-
-;// CONCATENATED MODULE: ./src/glob.ts
-// Shell-style name patterns for selecting snapshots: `*` is any run of characters (none too), `?`
-// exactly one character, everything else literal. There is no escape: `*` and `?` always wildcard.
-// The characters with a meaning in a regex outside a class; under the `u` flag only these may be escaped.
-const SYNTAX = /[\\^$.*+?()[\]{}|]/g;
-const segmentSource = (segment) => segment
-    .split('?')
-    .map((part) => part.replace(SYNTAX, '\\$&'))
-    .join('.');
-/**
- * Full, case-sensitive match. `u` makes `?` one code point (an emoji is one character) and `s` lets
- * wildcards cover line breaks.
- *
- * A naive `.*a.*b.*` backtracks polynomially in the number of stars (`*-*-*-*-*-*-*` against a long
- * name that fails late can hang the action). Instead each segment between stars is matched at its
- * first occurrence and then never revisited: `(?=(.*?seg))\1` behaves as an atomic group, since JS
- * never backtracks into a finished lookahead. First occurrence is always safe for fixed-length
- * segments: it ends earliest, leaving the most room for the rest. Only the final segment must end
- * the name, so it alone keeps an ordinary `.*`.
- */
-function globToRegExp(glob) {
-    const segments = glob.split(/\*+/).map(segmentSource);
-    if (segments.length === 1)
-        return new RegExp(`^${segments[0]}$`, 'su');
-    const middle = segments.slice(1, -1).map((segment, i) => `(?=(.*?${segment}))\\${i + 1}`);
-    return new RegExp(`^${segments[0]}${middle.join('')}.*${segments[segments.length - 1]}$`, 'su');
-}
-function hasWildcard(glob) {
-    return /[*?]/.test(glob);
-}
-
-;// CONCATENATED MODULE: ./src/openstack/image.ts
-
-
-
-
-/**
- * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
- * anyone's to edit in the project, so an image is one instance's only when every one names it.
- */
-function recordedInstances(image) {
-    return [...new Set([image[Property.InstanceId], image.instance_uuid].filter((id) => typeof id === 'string' && id !== ''))];
-}
-const isManaged = (image) => image[Property.ManagedBy] === MANAGED_BY;
-/**
- * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
- * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
- */
-function isInstanceSnapshot(image) {
-    return image.image_type === 'snapshot' || isManaged(image) || (String(image.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds(image).length > 0);
 }
 /** Glance's own page cap (api_limit_max): the fewest pages for a long listing. */
 const PAGE_SIZE = 1000;
@@ -46597,7 +46815,7 @@ class ImageService {
     /** The image, or undefined once Glance no longer has it. */
     async get(id, signal) {
         try {
-            return (await this.#http(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body;
+            return toImage((await this.#http(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body);
         }
         catch (error) {
             if (statusOf(error) === 404)
@@ -46611,7 +46829,7 @@ class ImageService {
      */
     list(query) {
         const search = new URLSearchParams({ limit: String(PAGE_SIZE), ...query });
-        return linkedPages(this.#http, `${this.root}/v2/images?${search}`, (page) => page.images, 
+        return linkedPages(this.#http, `${this.root}/v2/images?${search}`, (page) => page.images.map(toImage), 
         // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
         (page) => (page.next ? new URL(`${this.root}${page.next}`) : undefined));
     }
@@ -46622,26 +46840,18 @@ class ImageService {
         return images;
     }
     /**
-     * Delete one image. 'missing' when it was already gone. Glance's 403 (protected) and 409 (in use)
-     * become errors that say what to do: neither goes away by trying again.
+     * Delete one image: 'missing' when it was already gone. Glance's 403 (protected, or not this
+     * user's) and 409 (in use) are ApiError and ConflictError: neither goes away by trying again.
      */
-    async delete(image) {
+    async delete(id) {
         try {
-            await this.#http.delete(`${this.root}/v2/images/${encodeURIComponent(image.id)}`);
+            await this.#http.delete(`${this.root}/v2/images/${encodeURIComponent(id)}`);
             return 'deleted';
         }
         catch (error) {
-            const status = statusOf(error);
-            const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
             // A 404 to a retry means the attempt whose answer was lost did the deleting.
-            if (status === 404)
-                return error.request?.retryCount ? 'deleted' : 'missing';
-            if (status === 403) {
-                throw new ActionError(`Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`, { cause: error });
-            }
-            if (status === 409) {
-                throw new ActionError(`Glance refused to delete ${label}: it is in use (for example an instance or volume was created from it and still exists). Delete or rebuild what uses it, then retry`, { cause: error });
-            }
+            if (statusOf(error) === 404)
+                return error.retried ? 'deleted' : 'missing';
             throw error;
         }
     }
@@ -46769,6 +46979,8 @@ function describePolicy(p) {
 
 ;// CONCATENATED MODULE: ./src/modes/deletion.ts
 
+
+
 /**
  * Delete a snapshot image, then the Cinder snapshots Nova made for it (Glance does not know them,
  * so deleting the image alone leaves them billed). The image goes first: if it cannot be deleted,
@@ -46784,7 +46996,7 @@ async function deleteSnapshot(cloud, { image, volumeSnapshots: snapshots }, dryR
         log.info(t `Dry run: would delete image ${label}${doomed.length ? t ` and volume snapshots ${doomed.join(', ')}` : ''}`);
         return { image, outcome: 'would-delete', volumeSnapshots: [...doomed.map((id) => ({ id, outcome: 'would-delete' })), ...kept] };
     }
-    const outcome = await (await cloud.images()).delete(image);
+    const outcome = await deleteImage(await cloud.images(), image);
     log.info(outcome === 'deleted' ? t `Deleted image ${label}` : t `Image ${label} was already gone`);
     const volumeSnapshots = [];
     if (doomed.length) {
@@ -46803,8 +47015,25 @@ async function deleteSnapshot(cloud, { image, volumeSnapshots: snapshots }, dryR
     }
     return { image, outcome, volumeSnapshots: [...volumeSnapshots, ...kept] };
 }
+/** Glance's DELETE, with its refusals in words: neither a protected image nor one in use goes away by trying again. */
+async function deleteImage(images, image) {
+    try {
+        return await images.delete(image.id);
+    }
+    catch (error) {
+        const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
+        if (statusOf(error) === 403) {
+            throw new StepError(`Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`, { cause: error });
+        }
+        if (error instanceof ConflictError) {
+            throw new StepError(`Glance refused to delete ${label}: it is in use (for example an instance or volume was created from it and still exists). Delete or rebuild what uses it, then retry`, { cause: error });
+        }
+        throw error;
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/openstack/compute.ts
+
 
 /** From 2.45 createImage answers `{"image_id"}`; before it, only a Location header names the image. */
 const IMAGE_ID_MICROVERSION = '2.45';
@@ -46839,34 +47068,35 @@ class Compute {
     /** Learnt from the first 406: an old Nova (OVH still has some at 2.38) gets no microversion. */
     #microversion = IMAGE_ID_MICROVERSION;
     constructor(http, endpoint) {
-        this.#http = http;
         this.#endpoint = endpoint;
+        this.#http = http.extend({
+            hooks: {
+                beforeRequest: [
+                    (options) => {
+                        if (this.#microversion)
+                            options.headers['openstack-api-version'] = `compute ${this.#microversion}`;
+                        else
+                            delete options.headers['openstack-api-version'];
+                    },
+                ],
+                afterResponse: [
+                    (response, retryWithMergedOptions) => {
+                        // Nova refuses an unknown microversion with 406 before acting: fall back to the base version, once.
+                        if (response.statusCode !== 406 || !this.#microversion)
+                            return response;
+                        this.#microversion = undefined;
+                        return retryWithMergedOptions({});
+                    },
+                ],
+            },
+        });
     }
     get microversion() {
         return this.#microversion ?? '2.1';
     }
-    async #request(method, path, json, options = {}) {
-        const send = () => this.#http(`${this.#endpoint}${path}`, {
-            method,
-            json,
-            headers: this.#microversion ? { 'openstack-api-version': `compute ${this.#microversion}` } : {},
-            ...options,
-        });
-        try {
-            return await send();
-        }
-        catch (error) {
-            // Nova refuses an unknown microversion with 406 before acting: fall back to the base version once.
-            if (statusOf(error) === 406 && this.#microversion) {
-                this.#microversion = undefined;
-                return await send();
-            }
-            throw error;
-        }
-    }
     async getServer(id, signal) {
         try {
-            return toServer((await this.#request('GET', `/servers/${encodeURIComponent(id)}`, undefined, { signal })).body.server);
+            return toServer((await this.#http(`${this.#endpoint}/servers/${encodeURIComponent(id)}`, { signal })).body.server);
         }
         catch (error) {
             if (statusOf(error) === 404)
@@ -46876,17 +47106,17 @@ class Compute {
     }
     /** Every server of the project that Nova's `query` matches (a superset: callers check exactly), page after page. */
     async *servers(query = {}) {
-        // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
-        let path = `/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`;
-        while (path) {
-            const body = (await this.#request('GET', path)).body;
-            yield* body.servers.map(toServer);
-            const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
-            path = next ? `/servers/detail${new URL(next).search}` : undefined;
-        }
+        const pages = linkedPages(this.#http, `${this.#endpoint}/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`, (page) => page.servers, 
+        // Nova builds the link from its own idea of its URL: only the marker is taken from it.
+        (page) => {
+            const next = page.servers_links?.find((link) => link.rel === 'next')?.href;
+            return next ? new URL(`${this.#endpoint}/servers/detail${new URL(next).search}`) : undefined;
+        });
+        for await (const body of pages)
+            yield toServer(body);
     }
-    /** The one server whose ID or exact name is `nameOrId`. */
-    async findServer(nameOrId, region) {
+    /** The one server whose ID or exact name is `nameOrId`: NotFoundError or AmbiguousError otherwise. */
+    async findServer(nameOrId) {
         if (isUuid(nameOrId)) {
             const server = await this.getServer(nameOrId);
             if (server)
@@ -46899,10 +47129,9 @@ class Compute {
                 matches.push(server);
         if (matches.length === 1)
             return matches[0];
-        if (matches.length === 0) {
-            throw new NotFoundError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
-        }
-        throw new ActionError(`${matches.length} servers are named "${nameOrId}" in region ${region} (${matches.map((server) => server.id).join(', ')}): set the instance input to the ID of the one to snapshot`);
+        if (matches.length === 0)
+            throw new NotFoundError('server', nameOrId);
+        throw new AmbiguousError('server', nameOrId, matches.map((server) => server.id));
     }
     /**
      * Nova's createImage. Sent once unless the failure proves Nova never acted on it: connection
@@ -46911,7 +47140,8 @@ class Compute {
      * an ambiguous failure may have created.
      */
     async createImage(serverId, name, metadata, timeoutMs) {
-        const response = await this.#request('POST', `/servers/${encodeURIComponent(serverId)}/action`, { createImage: { name, metadata } }, {
+        const response = await this.#http.post(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, {
+            json: { createImage: { name, metadata } },
             timeout: { request: timeoutMs },
             retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
         });
@@ -46920,7 +47150,7 @@ class Compute {
         const fromLocation = response.headers.location?.split('/').pop();
         const imageId = fromBody ?? fromLocation;
         if (!imageId)
-            throw new ActionError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
+            throw new ProtocolError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
         return imageId;
     }
 }
@@ -46929,14 +47159,12 @@ class Compute {
 
 
 
-
-
 /** The instance a delete or prune is narrowed to: its server, or only its ID once the server is deleted. */
 async function resolveInstance(cloud, settings, doing) {
     if (!settings.instance)
         return {};
     try {
-        const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
+        const server = await (await cloud.compute()).findServer(settings.instance);
         return { server, id: server.id };
     }
     catch (error) {
@@ -46952,7 +47180,7 @@ async function resolveInstance(cloud, settings, doing) {
 function refusal(image, projectId) {
     if (image.owner !== projectId)
         return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
-    if (!isInstanceSnapshot(image))
+    if (!image.instanceSnapshot)
         return 'it is not an instance snapshot (no image_type=snapshot, no volume-backed block_device_mapping, not made by this action)';
     if (image.protected)
         return `it is protected (unprotect it first with: openstack image set --unprotected ${image.id}, if it really should go)`;
@@ -46960,10 +47188,10 @@ function refusal(image, projectId) {
 }
 /** The image is a snapshot of this instance (and of no other), by its properties or, volume-backed and unmarked, by its Cinder snapshots. */
 function ofInstance(image, instanceId, snapshotsOfInstance) {
-    const recorded = recordedInstances(image);
+    const recorded = image.instances;
     if (recorded.length)
         return recorded.every((id) => id === instanceId);
-    const ids = volumeSnapshotIds(image);
+    const ids = image.volumeSnapshotIds;
     return ids.length > 0 && ids.every((id) => snapshotsOfInstance.has(id));
 }
 /**
@@ -47009,10 +47237,16 @@ async function plan(cloud, candidates, options = {}) {
         if (server.imageId)
             servers.push([server.imageId, `${server.name} (${server.id})`]);
     const bootedFrom = safety_group(servers);
-    const volumeBacked = candidates.some((image) => volumeSnapshotIds(image).length);
+    const volumeBacked = candidates.some((image) => image.volumeSnapshotIds.length);
     // Without Cinder (not in this region's catalog) nothing can be checked, so no volume snapshot is deleted.
-    const volumes = volumeBacked ? await cloud.volumes().catch((error) => error) : undefined;
-    const allVolumes = volumes && !(volumes instanceof Error) ? await volumes.volumes() : [];
+    const volumes = volumeBacked
+        ? await cloud.volumes().catch((error) => {
+            if (error instanceof CatalogError)
+                return error;
+            throw error;
+        })
+        : undefined;
+    const allVolumes = volumes && !(volumes instanceof CatalogError) ? await volumes.volumes() : [];
     const madeFrom = safety_group(allVolumes.flatMap((v) => (v.snapshotId ? [[v.snapshotId, v.id]] : [])));
     const volumeById = new Map(allVolumes.map((v) => [v.id, v]));
     const doomed = new Set(candidates.map((image) => image.id));
@@ -47021,14 +47255,14 @@ async function plan(cloud, candidates, options = {}) {
     if (volumeBacked) {
         for await (const other of (await cloud.images()).list({ owner: projectId })) {
             if (!doomed.has(other.id))
-                naming.push(...volumeSnapshotIds(other).map((id) => [id, other.id]));
+                naming.push(...other.volumeSnapshotIds.map((id) => [id, other.id]));
         }
     }
     const namedBy = safety_group(naming);
     const planned = [];
     const held = [];
     for (const image of candidates) {
-        const snapshotIds = volumeSnapshotIds(image);
+        const snapshotIds = image.volumeSnapshotIds;
         const uses = [
             ...(bootedFrom.get(image.id) ?? []).map((server) => `server ${server} was booted from it`),
             ...snapshotIds.flatMap((id) => (madeFrom.get(id) ?? []).map((volume) => `volume ${volume} was created from its volume snapshot ${id}`)),
@@ -47037,11 +47271,11 @@ async function plan(cloud, candidates, options = {}) {
             held.push({ image, reason: `in use: ${uses.join('; ')}` });
             continue;
         }
-        const instances = recordedInstances(image);
+        const instances = image.instances;
         const owner = instances.length ? instances : options.instanceId ? [options.instanceId] : [];
         const volumeSnapshots = [];
         for (const id of snapshotIds) {
-            if (!volumes || volumes instanceof Error) {
+            if (!volumes || volumes instanceof CatalogError) {
                 volumeSnapshots.push({ id, keep: `Cinder cannot be reached: ${volumes?.message}` });
                 continue;
             }
@@ -47054,7 +47288,6 @@ async function plan(cloud, candidates, options = {}) {
 }
 
 ;// CONCATENATED MODULE: ./src/modes/prune.ts
-
 
 
 
@@ -47087,13 +47320,13 @@ async function scopeQueries(cloud, server, instanceId, options, exactName) {
         queries.push({ query: { ...base, bdm_v2: 'True' } });
     else if (server?.volumeIds.length) {
         const ofInstance = await (await cloud.volumes()).snapshotIdsOf(server.volumeIds);
-        queries.push({ query: { ...base, bdm_v2: 'True' }, accept: (image) => volumeSnapshotIds(image).some((id) => ofInstance.has(id)) });
+        queries.push({ query: { ...base, bdm_v2: 'True' }, accept: (image) => image.volumeSnapshotIds.some((id) => ofInstance.has(id)) });
     }
     return queries;
 }
 /** The image meets every filter of the query, checked here too: a cloud that ignored one must not widen the scope. */
 function matchesQuery(image, query) {
-    return Object.entries(query).every(([key, value]) => key === 'sort' || String(image[key]) === value);
+    return Object.entries(query).every(([key, value]) => key === 'sort' || String(image.properties[key]) === value);
 }
 /**
  * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
@@ -47117,14 +47350,14 @@ async function prune(cloud, settings) {
     const result = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
     if (justCreated && !inScope.has(justCreated)) {
         log.warning(t `The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
-        return { ...result, refused: 'the new snapshot was not listed' };
+        return outcome({ ...result, refused: 'the new snapshot was not listed' });
     }
-    result.decisions = decide([...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: new Date(image.created_at), protected: image.protected })), options.policy, new Date());
+    result.decisions = decide([...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected })), options.policy, new Date());
     const chosen = result.decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id));
     // The listing's filters can be fooled by anyone's properties: every image is checked again on its own.
     const projectId = await cloud.projectId();
     const refused = chosen.flatMap((image) => {
-        const other = instance.id && recordedInstances(image).find((id) => id !== instance.id);
+        const other = instance.id && image.instances.find((id) => id !== instance.id);
         const reason = other ? `it also records instance ${other}` : refusal(image, projectId);
         return reason ? [{ image, reason }] : [];
     });
@@ -47137,21 +47370,30 @@ async function prune(cloud, settings) {
     log.info(t `${inScope.size} snapshot(s) in scope; policy ${policy} keeps ${result.decisions.length - chosen.length} and deletes ${planned.length}${alsoKept}`);
     if (planned.length > options.maxDeletes) {
         result.refused = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
-        return result;
+        return outcome(result);
     }
     await pMap(planned, async (item) => {
         try {
             result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
         }
         catch (error) {
-            const message = error instanceof ActionError ? error.message : `deleting image ${item.image.id} failed: ${error.message}`;
+            const message = error instanceof StepError ? error.message : `deleting image ${item.image.id} failed: ${error.message}`;
             log.warning(t `${message}`);
             result.failures.push({ image: item.image, error: message });
         }
     }, { concurrency: options.concurrency });
     if (settings.dryRun)
         log.notice(t `Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, { title: 'openstack-snapshot-action' });
-    return result;
+    return outcome(result);
+}
+/** A prune fails the step when it refused to delete, or when a deletion failed. */
+function outcome(result) {
+    const failure = result.refused
+        ? { message: `Prune refused: ${result.refused}` }
+        : result.failures.length
+            ? { message: `${result.failures.length} snapshot(s) could not be deleted; see the warnings above` }
+            : undefined;
+    return { result, ...(failure ? { failure } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./src/modes/create.ts
@@ -47165,141 +47407,14 @@ async function prune(cloud, settings) {
 
 
 
-/** Nova snapshots servers in these states (check_instance_state on API.snapshot). */
-const SNAPSHOTTABLE = new Set(['ACTIVE', 'SHUTOFF', 'SUSPENDED', 'PAUSED']);
-/** States a server leaves by itself: worth waiting for. */
-const TRANSITIONAL = new Set(['BUILD', 'REBOOT', 'HARD_REBOOT', 'REBUILD', 'RESIZE', 'MIGRATING', 'PASSWORD']);
-/** Glance statuses from which an image never becomes active. */
-const DEAD = new Set(['killed', 'deleted', 'pending_delete', 'deactivated']);
-/** createImage attempts at most, each after proof (or a check) that no image was made. */
-const MAX_CREATE_ATTEMPTS = 4;
-/** How long an ambiguous createImage is given to show its image before it is sent again. */
-const SETTLE_MS = 10_000;
-const CREATE_REQUEST_TIMEOUT_MS = 180_000;
-const busy = (server) => server.taskState !== null || TRANSITIONAL.has(server.status);
-/**
- * Wait until Nova would accept a snapshot of the server, within the deadline. `server` is what
- * was last seen of it; with `stale`, Nova said otherwise since, so it is looked at again.
- */
-async function untilSnapshottable(compute, server, deadline, stale = false) {
-    if (!stale && !busy(server)) {
-        if (SNAPSHOTTABLE.has(server.status))
-            return server;
-        throw unsnapshottable(server);
-    }
-    if (!stale)
-        log.info(t `Server ${server.name} is ${server.status}${server.taskState ? t ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
-    let seen = server;
-    const outcome = await poll(async () => {
-        const look = await beforeDeadline(compute.getServer(server.id, untilDeadline(deadline)), deadline);
-        if (look === CUT_SHORT)
-            return { done: false, value: seen };
-        const current = look;
-        if (!current)
-            throw new ActionError(`Server ${server.name} (${server.id}) was deleted while waiting to snapshot it`);
-        seen = current;
-        return { done: !busy(current), value: current };
-    }, deadline);
-    const current = outcome.done ? outcome.value : seen;
-    if (!outcome.done) {
-        throw new ActionError(`Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${current.status}${current.taskState ? ` with task_state ${current.taskState}` : ''}. ` +
-            `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`);
-    }
-    if (!SNAPSHOTTABLE.has(current.status))
-        throw unsnapshottable(current);
-    return current;
-}
-const unsnapshottable = (server) => new ActionError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
-/** A look cut short by the deadline: no news, which is not the same as "gone". */
-const CUT_SHORT = Symbol('cut short');
-async function beforeDeadline(look, deadline) {
-    try {
-        return await look;
-    }
-    catch (error) {
-        if (Date.now() >= deadline)
-            return CUT_SHORT;
-        throw error;
-    }
-}
-/** The failure left no doubt that Nova never acted on the request. */
-function notExecuted(error) {
-    const status = statusOf(error);
-    return status !== undefined && status < 500 && status !== 408;
-}
-/** The images a createImage carrying this request ID made (normally none or one). */
-async function imagesOfRequest(images, requestId) {
-    return images.listAll({ [Property.RequestId]: requestId });
-}
-/**
- * createImage, at most one image however it fails. Each snapshot request carries a unique
- * property; after an ambiguous failure (timeout, reset, 5xx) the image list is searched for it
- * before anything is sent again. A 409 for a busy task_state is waited out and retried.
- */
-async function createOnce(compute, images, server, name, metadata, deadline) {
-    const requestId = metadata[Property.RequestId];
-    let current = server;
-    for (let attempt = 1;; attempt += 1) {
-        try {
-            return await compute.createImage(current.id, name, metadata, CREATE_REQUEST_TIMEOUT_MS);
-        }
-        catch (error) {
-            if (attempt >= MAX_CREATE_ATTEMPTS || Date.now() >= deadline)
-                throw error;
-            if (statusOf(error) === 409) {
-                log.info(t `Nova answered 409 (${error.message}); waiting for the server to be free`);
-                current = await untilSnapshottable(compute, current, deadline, true);
-                continue;
-            }
-            // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
-            if (notExecuted(error) || error instanceof CrossHostError)
-                throw error;
-            log.warning(t `createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}); looking for the image it may have made`);
-            const found = await settle(compute, images, current, requestId);
-            if (found) {
-                log.info(t `The snapshot was made after all: image ${found.id}`);
-                return found.id;
-            }
-            current = await untilSnapshottable(compute, current, deadline, true);
-        }
-    }
-}
-/** After an ambiguous createImage: the image it made, if any, once the server is idle again or SETTLE_MS passed. */
-async function settle(compute, images, server, requestId) {
-    const outcome = await poll(async () => {
-        const [made] = await imagesOfRequest(images, requestId);
-        if (made)
-            return { done: true, value: made };
-        const now = await compute.getServer(server.id);
-        // Nova creates the image before it answers; an idle server with no image means nothing was done.
-        return { done: !!now && !busy(now), value: undefined };
-    }, Date.now() + SETTLE_MS);
-    return outcome.done ? outcome.value : (await imagesOfRequest(images, requestId))[0];
-}
-async function create_create(cloud, settings) {
-    const deadline = Date.now() + settings.timeoutMs;
-    const compute = await cloud.compute();
-    const images = await cloud.images();
-    let server = await compute.findServer(settings.instance, settings.region);
-    log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
-    // A dry run waits for nothing: it says what it would wait for.
-    if (!settings.dryRun || !busy(server))
-        server = await untilSnapshottable(compute, server, deadline);
-    const template = settings.template;
+
+/** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
+function imageRequest(settings, server) {
     const p = settings.provenance;
-    const name = renderName(template, {
-        instance: server.name,
-        instance_id: server.id,
-        region: settings.region,
-        now: new Date(),
-        sha: p.sha,
-        run_id: p.runId,
-        run_attempt: p.runAttempt,
-        repo: p.repository,
-        ref_name: p.refName,
-    });
+    const values = { instance: server.name, instance_id: server.id, region: settings.region, now: new Date() };
+    const name = renderName(settings.template, { ...values, sha: p.sha, run_id: p.runId, run_attempt: p.runAttempt, repo: p.repository, ref_name: p.refName });
     if (!name || name.length > 255)
-        throw new ActionError(`snapshot-name: the template "${template}" gives "${name}", which is not 1 to 255 characters`);
+        throw new StepError(`${Input.SnapshotName}: the template "${settings.template}" gives "${name}", which is not 1 to 255 characters`);
     const metadata = {
         ...settings.metadata,
         ...provenanceProperties(p),
@@ -47309,44 +47424,67 @@ async function create_create(cloud, settings) {
         [Property.InstanceName]: server.name.slice(0, 255),
         [Property.RequestId]: (0,external_node_crypto_.randomUUID)(),
     };
+    return { server, name, metadata };
+}
+/**
+ * Snapshot one server: wait until it can be, request the image at most once, wait until it is
+ * active, then prune the server's snapshots if a policy is given.
+ */
+async function create_create(cloud, settings) {
+    const deadline = Deadline.after(settings.timeoutMs);
+    const compute = await cloud.compute();
+    const images = await cloud.images();
+    let server = await compute.findServer(settings.instance);
+    log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
+    // A dry run waits for nothing: it says what it would wait for.
+    if (!settings.dryRun || !busy(server))
+        server = await untilSnapshottable(compute, server, deadline);
+    const request = imageRequest(settings, server);
     if (settings.dryRun)
-        return dryRun(cloud, settings, server, name);
+        return dryRun(cloud, settings, request);
     const started = Date.now();
-    const imageId = await createOnce(compute, images, server, name, metadata, deadline);
-    log.info(t `Snapshot requested: image ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
+    const imageId = await createImageOnce(compute, images, request, deadline);
+    log.info(t `Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
     let image;
     let polls = 1;
     try {
-        if (settings.wait)
-            ({ image, polls } = await untilActive(images, compute, server, imageId, started, deadline, settings.timeoutMs));
+        if (settings.wait) {
+            const active = await untilActive(images, compute, server, imageId, deadline);
+            if (!('image' in active))
+                return { failure: active };
+            ({ image, polls } = active);
+        }
         else
             image = await images.get(imageId);
     }
     catch (error) {
-        if (error instanceof SnapshotError)
-            throw error;
-        throw new SnapshotError(`Snapshot ${imageId} was requested, but looking at it failed: ${error.message}. It may still become active; check it with: openstack image show ${imageId} -c status`, imageId);
+        const why = explain(error, settings);
+        return { failure: { imageId, message: `Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status` } };
     }
     const result = {
         mode: 'create',
         dryRun: false,
         server,
-        image: { id: imageId, name, status: image?.status ?? 'unknown', size: image?.size ?? null },
-        volumeSnapshotIds: image ? volumeSnapshotIds(image) : [],
+        image: { id: imageId, name: request.name, status: image?.status ?? 'unknown', size: image?.size ?? null },
+        volumeSnapshotIds: image?.volumeSnapshotIds ?? [],
         durationMs: Date.now() - started,
         polls,
     };
-    if (settings.retention) {
-        // Only after the snapshot is active (untilActive threw otherwise).
-        try {
-            result.prune = await pruneAfter(cloud, settings, settings.retention, server, imageId);
-        }
-        catch (error) {
-            // The snapshot stands: its outputs are still written, and the step fails for the prune.
-            result.pruneError = error.message;
-        }
+    const { retention } = settings;
+    if (!retention)
+        return { result };
+    // Only after the snapshot is active (untilActive returned a failure otherwise).
+    try {
+        return withPrune(result, await pruneAfter(cloud, settings, retention, server, imageId));
     }
-    return result;
+    catch (error) {
+        // The snapshot stands: its outputs are still written, and the step fails for the prune.
+        return { result, failure: { message: `Snapshot ${imageId} is active, but the prune after it failed: ${explain(error, settings)}` } };
+    }
+}
+/** The create's outcome with its prune's: the step fails when the prune does. */
+function withPrune(result, pruned) {
+    return { result: { ...result, prune: pruned.result }, ...(pruned.failure ? { failure: pruned.failure } : {}) };
 }
 /** The prune after a create covers only what this template names, for this server. */
 function pruneAfter(cloud, settings, retention, server, justCreated) {
@@ -47354,57 +47492,19 @@ function pruneAfter(cloud, settings, retention, server, justCreated) {
     return prune(cloud, { ...settings, retention, nameGlob, server, justCreated });
 }
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
-async function dryRun(cloud, settings, server, name) {
+async function dryRun(cloud, settings, { server, name }) {
     log.info(t `Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t `, once it is no longer ${server.taskState ?? server.status}` : ''}`);
     const result = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0 };
-    if (settings.retention) {
-        // The real run also counts the new snapshot, so it may delete one more than this plan.
-        log.info(t `Dry run: the prune after it, planned over the snapshots there are now`);
-        result.prune = await pruneAfter(cloud, settings, settings.retention, server);
-    }
-    return result;
-}
-/** Poll Glance until the image is active; fail at once when it can no longer become so. */
-async function untilActive(images, compute, server, imageId, started, deadline, timeoutMs) {
-    let lastStatus = '';
-    let last;
-    const outcome = await poll(async () => {
-        const look = await beforeDeadline(images.get(imageId, untilDeadline(deadline)), deadline);
-        if (look === CUT_SHORT)
-            return { done: false, value: last };
-        const image = look;
-        last = image;
-        const status = image?.status ?? 'gone';
-        if (status !== lastStatus) {
-            log.info(t `[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
-            lastStatus = status;
-        }
-        return { done: !image || image.status === 'active' || DEAD.has(image.status), value: image };
-    }, deadline, started);
-    const image = outcome.done ? outcome.value : outcome.last;
-    if (outcome.done && image?.status === 'active')
-        return { image, polls: outcome.polls };
-    if (outcome.done) {
-        throw new SnapshotError(image
-            ? `The snapshot failed: image ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, image-id: ${imageId}) and try again`
-            : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`, imageId);
-    }
-    const now = await compute.getServer(server.id).catch(() => undefined);
-    throw new SnapshotError(`Timed out (timeout ${formatDuration(timeoutMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
-        `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
-        `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
-        `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`, imageId);
-}
-/** The snapshot was requested but did not become active: later steps still get its image ID. */
-class SnapshotError extends ActionError {
-    imageId;
-    constructor(message, imageId) {
-        super(message);
-        this.imageId = imageId;
-    }
+    const { retention } = settings;
+    if (!retention)
+        return { result };
+    // The real run also counts the new snapshot, so it may delete one more than this plan.
+    log.info(t `Dry run: the prune after it, planned over the snapshots there are now`);
+    return withPrune(result, await pruneAfter(cloud, settings, retention, server));
 }
 
 ;// CONCATENATED MODULE: ./src/modes/delete.ts
+
 
 
 
@@ -47428,8 +47528,8 @@ async function byName(cloud, name, instance) {
     if (instance)
         matches = matches.filter((image) => ofInstance(image, instance.id, instance.snapshots));
     if (matches.length > 1) {
-        throw new ActionError(`${matches.length} images are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
-            `${matches.map((image) => `${image.id} (created ${image.created_at})`).join(', ')}. Set image-id to the one to delete`);
+        throw new StepError(`${matches.length} images are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
+            `${matches.map((image) => `${image.id} (created ${isoSeconds(image.createdAt)})`).join(', ')}. Set image-id to the one to delete`);
     }
     return matches[0];
 }
@@ -47439,9 +47539,9 @@ async function confirmGone(cloud, image, answered) {
     const gone = await poll(async () => {
         const now = await images.get(image.id);
         return { done: !now || now.status === 'deleted' || now.status === 'pending_delete', value: now };
-    }, Date.now() + CONFIRM_MS);
+    }, Deadline.after(CONFIRM_MS));
     if (!gone.done) {
-        throw new ActionError(`Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
+        throw new StepError(`Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
             `still shows it as ${gone.last?.status}; check it with: openstack image show ${image.id}`);
     }
 }
@@ -47453,21 +47553,21 @@ async function deleteMode(cloud, settings) {
     if (!image) {
         if ('imageId' in target) {
             log.notice(t `Image ${target.imageId} is already gone: nothing to delete`);
-            return { mode: 'delete', dryRun, deletions: [], missing: target.imageId };
+            return { result: { mode: 'delete', dryRun, deletions: [], missing: target.imageId } };
         }
         const what = `No image named "${target.name}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
         if (settings.ignoreMissing) {
             log.notice(t `${what}: nothing to delete (ignore-missing)`);
-            return { mode: 'delete', dryRun, deletions: [], missing: target.name };
+            return { result: { mode: 'delete', dryRun, deletions: [], missing: target.name } };
         }
-        throw new ActionError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
+        throw new StepError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
     }
-    const refuse = (why) => new ActionError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
+    const refuse = (why) => new StepError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
     const refused = refusal(image, await cloud.projectId());
     if (refused)
         throw refuse(refused);
     if (instance && !ofInstance(image, instance.id, instance.snapshots)) {
-        const recorded = recordedInstances(image);
+        const recorded = image.instances;
         throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
     }
     const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id });
@@ -47476,7 +47576,26 @@ async function deleteMode(cloud, settings) {
     const deletion = await deleteSnapshot(cloud, planned[0], dryRun);
     if (deletion.outcome !== 'would-delete')
         await confirmGone(cloud, image, deletion.outcome);
-    return { mode: 'delete', dryRun, deletions: [deletion] };
+    return { result: { mode: 'delete', dryRun, deletions: [deletion] } };
+}
+
+;// CONCATENATED MODULE: ./src/modes/run.ts
+
+
+
+
+/** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. */
+async function runMode(cloud, settings) {
+    try {
+        if (settings.mode === 'create')
+            return await create_create(cloud, settings);
+        if (settings.mode === 'delete')
+            return await deleteMode(cloud, settings);
+        return await prune(cloud, settings);
+    }
+    catch (error) {
+        return { failure: { message: explain(error, settings) } };
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/openstack/identity.ts
@@ -47550,7 +47669,7 @@ class Identity {
             });
             const value = response.headers['x-subject-token'];
             if (typeof value !== 'string' || !value)
-                throw new ActionError(`Keystone at ${url} answered without an X-Subject-Token header`);
+                throw new ProtocolError(`Keystone at ${url} answered without an X-Subject-Token header`);
             this.#onToken(value);
             this.#latest = value;
             const body = response.body.token;
@@ -47566,14 +47685,11 @@ class Identity {
         }
         catch (error) {
             this.#current = undefined;
-            const status = error.response?.statusCode;
-            if (status === 401) {
+            if (statusOf(error) === 401) {
                 const who = this.#credentials.method === 'application-credential'
                     ? `application credential ${this.#credentials.id}`
                     : `user ${this.#credentials.username} (domain ${this.#credentials.userDomainName})`;
-                throw new ActionError(`Keystone refused the credentials of ${who} at ${url}: check the password or secret, the domain and the project`, {
-                    cause: error,
-                });
+                throw new AuthError(who, url, { cause: error });
             }
             throw error;
         }
@@ -47605,25 +47721,22 @@ class Identity {
     }
 }
 function findEndpoint(catalog, types, region, iface) {
+    const service = types.join(' or ');
     const services = catalog.filter((entry) => types.includes(entry.type));
-    if (services.length === 0) {
-        throw new ActionError(`The catalog has no ${types.join(' or ')} service: this cloud or this project does not offer it`);
-    }
+    if (services.length === 0)
+        throw new CatalogError('service', service, region, iface, []);
     const regionOf = (endpoint) => endpoint.region_id ?? endpoint.region ?? '';
     const endpoints = services.flatMap((entry) => entry.endpoints);
     // Region IDs are compared as given first, then case-insensitively (gra11 for GRA11).
-    const inRegion = endpoints.filter((endpoint) => regionOf(endpoint) === region).length > 0
-        ? endpoints.filter((endpoint) => regionOf(endpoint) === region)
-        : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
+    const exact = endpoints.filter((endpoint) => regionOf(endpoint) === region);
+    const inRegion = exact.length ? exact : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
     if (inRegion.length === 0) {
         const regions = [...new Set(catalog.flatMap((entry) => entry.endpoints.map(regionOf)))].filter(Boolean).sort();
-        throw new ActionError(`Region "${region}" is not in the catalog for ${types[0]}: this project's regions are ${regions.join(', ') || '(none)'}; set the region input (or OS_REGION_NAME) to one of them`);
+        throw new CatalogError('region', types[0], region, iface, regions);
     }
     const match = inRegion.find((endpoint) => endpoint.interface === iface);
-    if (!match) {
-        const offered = [...new Set(inRegion.map((endpoint) => endpoint.interface))].join(', ');
-        throw new ActionError(`The ${types[0]} service of region ${region} has no ${iface} endpoint (it has: ${offered}); set the interface input`);
-    }
+    if (!match)
+        throw new CatalogError('interface', types[0], region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
     return match.url.replace(/\/+$/, '');
 }
 
@@ -47657,6 +47770,66 @@ class Secrets {
         this.#forms = [...new Set([...this.#forms, ...formsOf(value)])].sort((a, b) => b.length - a.length);
     }
     redact = (text) => this.#forms.reduce((result, form) => result.replaceAll(form, MASK), text);
+}
+
+;// CONCATENATED MODULE: ./src/openstack/volume.ts
+
+
+/** Catalog types of Cinder v3 (keystoneauth treats volumev3 as an alias of block-storage). */
+const VOLUME_SERVICE_TYPES = ['block-storage', 'volumev3'];
+const nextLink = (links) => {
+    const next = links?.find((link) => link.rel === 'next')?.href;
+    return next ? new URL(next) : undefined;
+};
+class VolumeService {
+    #http;
+    #endpoint;
+    constructor(http, endpoint) {
+        this.#http = http;
+        this.#endpoint = endpoint;
+    }
+    /** The IDs of every snapshot of these volumes, page after page. */
+    async snapshotIdsOf(volumeIds) {
+        const ids = new Set();
+        for (const volumeId of volumeIds) {
+            const pages = linkedPages(this.#http, `${this.#endpoint}/snapshots?${new URLSearchParams({ volume_id: volumeId, limit: '1000' })}`, (page) => page.snapshots, (page) => nextLink(page.snapshots_links));
+            for await (const snapshot of pages)
+                ids.add(snapshot.id);
+        }
+        return ids;
+    }
+    /** The snapshot, or undefined when Cinder has none of that ID (in this project). */
+    async getSnapshot(id) {
+        try {
+            const body = (await this.#http(`${this.#endpoint}/snapshots/${encodeURIComponent(id)}`)).body.snapshot;
+            return { id: body.id, name: body.name, status: body.status, volumeId: body.volume_id, projectId: body['os-extended-snapshot-attributes:project_id'] };
+        }
+        catch (error) {
+            if (statusOf(error) === 404)
+                return undefined;
+            throw error;
+        }
+    }
+    /** Every volume of the project (Cinder lets no user filter on snapshot_id, so the caller does). */
+    async volumes() {
+        const volumes = [];
+        const pages = linkedPages(this.#http, `${this.#endpoint}/volumes/detail?limit=1000`, (page) => page.volumes, (page) => nextLink(page.volumes_links));
+        for await (const v of pages)
+            volumes.push({ id: v.id, snapshotId: v.snapshot_id ?? null, serverIds: (v.attachments ?? []).flatMap((a) => (a.server_id ? [a.server_id] : [])) });
+        return volumes;
+    }
+    /** Delete a volume snapshot; 'missing' when it was already gone. */
+    async deleteSnapshot(id) {
+        try {
+            await this.#http.delete(`${this.#endpoint}/snapshots/${encodeURIComponent(id)}`);
+            return 'deleted';
+        }
+        catch (error) {
+            if (statusOf(error) === 404)
+                return 'missing';
+            throw error;
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/openstack/cloud.ts
@@ -47726,6 +47899,7 @@ class Cloud {
 
 
 
+
 /** GitHub keeps at most 1 MiB of summary per step: long prunes show this many rows. */
 const MAX_ROWS = 500;
 /** Summary text is HTML in Markdown: names and messages come from the cloud and from users, so all of it is escaped here. */
@@ -47761,8 +47935,6 @@ function createSection(result) {
     log.output(Output.Duration, (result.durationMs / 1000).toFixed(1));
     summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
     table(['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'], [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]]);
-    if (result.pruneError)
-        paragraph('The prune after the snapshot failed:', result.pruneError);
 }
 function pruneSection(result, withinCreate) {
     const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
@@ -47791,7 +47963,7 @@ function pruneSection(result, withinCreate) {
     };
     const rows = result.decisions.slice(0, MAX_ROWS).map((d) => {
         const image = result.images.get(d.snapshot.id);
-        return [image.name ?? '', image.id, image.created_at, size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
+        return [image.name ?? '', image.id, isoSeconds(image.createdAt), size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
     });
     table(['Snapshot', 'Image ID', 'Created', 'Size', 'Result'], rows);
     if (result.decisions.length > MAX_ROWS)
@@ -47807,28 +47979,30 @@ function deleteSection(result) {
         table(['Snapshot', 'Image ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
     }
 }
-/** A snapshot that was requested but did not become active: its ID and why, for whoever reads the run. */
-async function reportFailedSnapshot(imageId, reason) {
-    log.output(Output.ImageId, imageId);
-    summary.addHeading('Snapshot not active', 2);
-    table(['Image ID', 'What happened'], [[imageId, reason]]);
-    if (process.env.GITHUB_STEP_SUMMARY)
-        await summary.write();
-}
-/** Outputs for later steps, and the job summary. */
-async function report(result, apiRequests) {
+/** Outputs for later steps, and the job summary: what the mode did, and why the step fails if it does. */
+async function report({ result, failure }, apiRequests) {
     log.output(Output.ApiRequests, String(apiRequests));
-    if (result.mode === 'create') {
+    if (result?.mode === 'create') {
         createSection(result);
         if (result.prune)
             pruneSection(result.prune, true);
     }
-    else if (result.mode === 'delete')
+    else if (result?.mode === 'delete')
         deleteSection(result);
-    else
+    else if (result)
         pruneSection(result, false);
+    if (failure?.imageId && !result) {
+        // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
+        log.output(Output.ImageId, failure.imageId);
+        summary.addHeading('Snapshot not active', 2);
+        table(['Image ID', 'What happened'], [[failure.imageId, failure.message]]);
+    }
+    else if (failure && result && !(result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined)?.refused) {
+        // A refused prune says so in its own section.
+        paragraph('Failed:', failure.message);
+    }
     // Only on a runner (or a test that gives it a file): summary.write() throws without one.
-    if (process.env.GITHUB_STEP_SUMMARY)
+    if (process.env.GITHUB_STEP_SUMMARY && (result || failure?.imageId))
         await summary.write();
 }
 
@@ -48202,45 +48376,35 @@ function validated(value) {
 
 
 
-
-
-
-/** Read the inputs, run the mode, write the outputs: every failure becomes one clear error. */
+/** Read the inputs, run the mode, report its outcome, fail the step if it failed. */
 async function run() {
-    let cloud;
+    let settings;
     try {
-        const settings = readSettings();
-        // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
-        if (PROXY_VARIABLES.some((name) => process.env[name]))
-            (0,external_node_http_.setGlobalProxyFromEnv)();
-        cloud = new Cloud({
-            credentials: settings.credentials,
-            region: settings.region,
-            iface: settings.iface,
-            rateLimit: settings.rateLimit,
-            log: { debug: log.debug },
-            onToken: core_setSecret,
-        });
-        const who = settings.credentials.method === 'password' ? t `user ${settings.credentials.username}` : t `application credential ${settings.credentials.id}`;
-        log.info(t `Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
-        const result = settings.mode === 'create' ? await create_create(cloud, settings) : settings.mode === 'delete' ? await deleteMode(cloud, settings) : await prune(cloud, settings);
-        await report(result, cloud.requests);
-        const pruned = result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined;
-        if (result.mode === 'create' && result.pruneError)
-            throw new Error(`Snapshot ${result.image.id} is active, but the prune after it failed: ${result.pruneError}`);
-        if (pruned?.refused)
-            throw new Error(`Prune refused: ${pruned.refused}`);
-        if (pruned?.failures.length)
-            throw new Error(`${pruned.failures.length} snapshot(s) could not be deleted; see the warnings above`);
-        log.info(t `Done with ${cloud.requests} API requests`);
+        settings = readSettings();
     }
     catch (error) {
-        if (error instanceof SnapshotError)
-            await reportFailedSnapshot(error.imageId, error.message).catch(() => undefined);
-        if (cloud)
-            log.output(Output.ApiRequests, String(cloud.requests));
         log.fail(error instanceof SettingsError ? join([t `Invalid input${error.problems.length > 1 ? 's' : ''}:`, ...error.problems.map((p) => t `- ${p}`)], '\n') : t `${error}`);
+        return;
     }
+    // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
+    if (PROXY_VARIABLES.some((name) => process.env[name]))
+        (0,external_node_http_.setGlobalProxyFromEnv)();
+    const cloud = new Cloud({
+        credentials: settings.credentials,
+        region: settings.region,
+        iface: settings.iface,
+        rateLimit: settings.rateLimit,
+        log: { debug: log.debug },
+        onToken: core_setSecret,
+    });
+    const who = settings.credentials.method === 'password' ? t `user ${settings.credentials.username}` : t `application credential ${settings.credentials.id}`;
+    log.info(t `Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
+    const outcome = await runMode(cloud, settings);
+    await report(outcome, cloud.requests).catch((error) => log.warning(t `The job summary could not be written: ${error}`));
+    if (outcome.failure)
+        log.fail(t `${outcome.failure.message}`);
+    else
+        log.info(t `Done with ${cloud.requests} API requests`);
 }
 
 

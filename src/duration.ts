@@ -54,3 +54,6 @@ export function formatDuration(ms: number): string {
   }
   return parts.join(' ');
 }
+
+/** A moment as Glance writes one (ISO 8601 to the second, UTC). */
+export const isoSeconds = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -1,12 +1,13 @@
 import * as core from '@actions/core';
 import { Output } from './constants.ts';
+import { isoSeconds } from './duration.ts';
 import { neutralise, log } from './log.ts';
 import type { CreateResult } from './modes/create.ts';
 import type { DeleteResult } from './modes/delete.ts';
+import type { Result } from './modes/run.ts';
 import type { Deletion } from './modes/deletion.ts';
+import type { Outcome } from './modes/outcome.ts';
 import type { PruneResult } from './modes/prune.ts';
-
-export type Result = CreateResult | DeleteResult | PruneResult;
 
 /** GitHub keeps at most 1 MiB of summary per step: long prunes show this many rows. */
 const MAX_ROWS = 500;
@@ -51,7 +52,6 @@ function createSection(result: CreateResult): void {
     ['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'],
     [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]],
   );
-  if (result.pruneError) paragraph('The prune after the snapshot failed:', result.pruneError);
 }
 
 function pruneSection(result: PruneResult, withinCreate: boolean): void {
@@ -76,7 +76,7 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
   };
   const rows = result.decisions.slice(0, MAX_ROWS).map((d) => {
     const image = result.images.get(d.snapshot.id)!;
-    return [image.name ?? '', image.id, image.created_at, size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
+    return [image.name ?? '', image.id, isoSeconds(image.createdAt), size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
   });
   table(['Snapshot', 'Image ID', 'Created', 'Size', 'Result'], rows);
   if (result.decisions.length > MAX_ROWS) core.summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
@@ -92,22 +92,23 @@ function deleteSection(result: DeleteResult): void {
   }
 }
 
-/** A snapshot that was requested but did not become active: its ID and why, for whoever reads the run. */
-export async function reportFailedSnapshot(imageId: string, reason: string): Promise<void> {
-  log.output(Output.ImageId, imageId);
-  core.summary.addHeading('Snapshot not active', 2);
-  table(['Image ID', 'What happened'], [[imageId, reason]]);
-  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.write();
-}
-
-/** Outputs for later steps, and the job summary. */
-export async function report(result: Result, apiRequests: number): Promise<void> {
+/** Outputs for later steps, and the job summary: what the mode did, and why the step fails if it does. */
+export async function report({ result, failure }: Outcome<Result>, apiRequests: number): Promise<void> {
   log.output(Output.ApiRequests, String(apiRequests));
-  if (result.mode === 'create') {
+  if (result?.mode === 'create') {
     createSection(result);
     if (result.prune) pruneSection(result.prune, true);
-  } else if (result.mode === 'delete') deleteSection(result);
-  else pruneSection(result, false);
+  } else if (result?.mode === 'delete') deleteSection(result);
+  else if (result) pruneSection(result, false);
+  if (failure?.imageId && !result) {
+    // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
+    log.output(Output.ImageId, failure.imageId);
+    core.summary.addHeading('Snapshot not active', 2);
+    table(['Image ID', 'What happened'], [[failure.imageId, failure.message]]);
+  } else if (failure && result && !(result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined)?.refused) {
+    // A refused prune says so in its own section.
+    paragraph('Failed:', failure.message);
+  }
   // Only on a runner (or a test that gives it a file): summary.write() throws without one.
-  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.write();
+  if (process.env.GITHUB_STEP_SUMMARY && (result || failure?.imageId)) await core.summary.write();
 }

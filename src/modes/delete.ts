@@ -1,10 +1,11 @@
+import { isoSeconds } from '../duration.ts';
 import { log, t } from '../log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
-import { ActionError } from '../openstack/errors.ts';
-import { exactNameFilter, recordedInstances, type Image } from '../openstack/image.ts';
-import { poll } from '../openstack/wait.ts';
+import { exactNameFilter, type Image } from '../openstack/image.ts';
+import { Deadline, poll } from '../openstack/wait.ts';
 import type { DeleteSettings } from '../settings.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
+import { StepError, type Outcome } from './outcome.ts';
 import { ofInstance, plan, refusal, resolveInstance } from './safety.ts';
 
 export interface DeleteResult {
@@ -32,9 +33,9 @@ async function byName(cloud: Cloud, name: string, instance: Awaited<ReturnType<t
   let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
   if (instance) matches = matches.filter((image) => ofInstance(image, instance.id, instance.snapshots));
   if (matches.length > 1) {
-    throw new ActionError(
+    throw new StepError(
       `${matches.length} images are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
-        `${matches.map((image) => `${image.id} (created ${image.created_at})`).join(', ')}. Set image-id to the one to delete`,
+        `${matches.map((image) => `${image.id} (created ${isoSeconds(image.createdAt)})`).join(', ')}. Set image-id to the one to delete`,
     );
   }
   return matches[0];
@@ -46,16 +47,16 @@ async function confirmGone(cloud: Cloud, image: Image, answered: 'deleted' | 'mi
   const gone = await poll(async () => {
     const now = await images.get(image.id);
     return { done: !now || now.status === 'deleted' || now.status === 'pending_delete', value: now };
-  }, Date.now() + CONFIRM_MS);
+  }, Deadline.after(CONFIRM_MS));
   if (!gone.done) {
-    throw new ActionError(
+    throw new StepError(
       `Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
         `still shows it as ${gone.last?.status}; check it with: openstack image show ${image.id}`,
     );
   }
 }
 
-export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promise<DeleteResult> {
+export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promise<Outcome<DeleteResult>> {
   const dryRun = settings.dryRun;
   const instance = await instanceOf(cloud, settings);
   const { target } = settings;
@@ -63,25 +64,25 @@ export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promis
   if (!image) {
     if ('imageId' in target) {
       log.notice(t`Image ${target.imageId} is already gone: nothing to delete`);
-      return { mode: 'delete', dryRun, deletions: [], missing: target.imageId };
+      return { result: { mode: 'delete', dryRun, deletions: [], missing: target.imageId } };
     }
     const what = `No image named "${target.name}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
     if (settings.ignoreMissing) {
       log.notice(t`${what}: nothing to delete (ignore-missing)`);
-      return { mode: 'delete', dryRun, deletions: [], missing: target.name };
+      return { result: { mode: 'delete', dryRun, deletions: [], missing: target.name } };
     }
-    throw new ActionError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
+    throw new StepError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
   }
-  const refuse = (why: string) => new ActionError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
+  const refuse = (why: string) => new StepError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
   const refused = refusal(image, await cloud.projectId());
   if (refused) throw refuse(refused);
   if (instance && !ofInstance(image, instance.id, instance.snapshots)) {
-    const recorded = recordedInstances(image);
+    const recorded = image.instances;
     throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
   }
   const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id });
   if (held.length) throw refuse(`${held[0]!.reason}. Set delete-in-use: true to delete it all the same`);
   const deletion = await deleteSnapshot(cloud, planned[0]!, dryRun);
   if (deletion.outcome !== 'would-delete') await confirmGone(cloud, image, deletion.outcome);
-  return { mode: 'delete', dryRun, deletions: [deletion] };
+  return { result: { mode: 'delete', dryRun, deletions: [deletion] } };
 }

@@ -1,6 +1,8 @@
 import type { Cloud } from '../openstack/cloud.ts';
-import type { Image } from '../openstack/image.ts';
+import { ConflictError, statusOf } from '../openstack/errors.ts';
+import type { Image, ImageService } from '../openstack/image.ts';
 import { log, t } from '../log.ts';
+import { StepError } from './outcome.ts';
 import type { Planned } from './safety.ts';
 
 type Outcome = 'deleted' | 'missing' | 'would-delete';
@@ -27,7 +29,7 @@ export async function deleteSnapshot(cloud: Cloud, { image, volumeSnapshots: sna
     log.info(t`Dry run: would delete image ${label}${doomed.length ? t` and volume snapshots ${doomed.join(', ')}` : ''}`);
     return { image, outcome: 'would-delete', volumeSnapshots: [...doomed.map((id) => ({ id, outcome: 'would-delete' as const })), ...kept] };
   }
-  const outcome = await (await cloud.images()).delete(image);
+  const outcome = await deleteImage(await cloud.images(), image);
   log.info(outcome === 'deleted' ? t`Deleted image ${label}` : t`Image ${label} was already gone`);
   const volumeSnapshots: Deletion['volumeSnapshots'] = [];
   if (doomed.length) {
@@ -44,4 +46,26 @@ export async function deleteSnapshot(cloud: Cloud, { image, volumeSnapshots: sna
     }
   }
   return { image, outcome, volumeSnapshots: [...volumeSnapshots, ...kept] };
+}
+
+/** Glance's DELETE, with its refusals in words: neither a protected image nor one in use goes away by trying again. */
+async function deleteImage(images: ImageService, image: Image): Promise<'deleted' | 'missing'> {
+  try {
+    return await images.delete(image.id);
+  } catch (error) {
+    const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
+    if (statusOf(error) === 403) {
+      throw new StepError(
+        `Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`,
+        { cause: error },
+      );
+    }
+    if (error instanceof ConflictError) {
+      throw new StepError(
+        `Glance refused to delete ${label}: it is in use (for example an instance or volume was created from it and still exists). Delete or rebuild what uses it, then retry`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
 }

@@ -3,13 +3,12 @@ import { MANAGED_BY, Property } from '../constants.ts';
 import { globToRegExp, hasWildcard } from '../glob.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Server } from '../openstack/compute.ts';
-import { ActionError } from '../openstack/errors.ts';
-import { exactNameFilter, recordedInstances, type Image } from '../openstack/image.ts';
-import { volumeSnapshotIds } from '../openstack/volume.ts';
+import { exactNameFilter, type Image } from '../openstack/image.ts';
 import { decide, describePolicy, type Decision } from '../retention.ts';
 import type { CommonSettings, Retention } from '../settings.ts';
 import { log, t } from '../log.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
+import { StepError, type Failure, type Outcome } from './outcome.ts';
 import { plan, refusal, resolveInstance, type Held } from './safety.ts';
 
 export interface PruneResult {
@@ -55,14 +54,14 @@ async function scopeQueries(cloud: Cloud, server: Server | undefined, instanceId
   if (!instanceId) queries.push({ query: { ...base, bdm_v2: 'True' } });
   else if (server?.volumeIds.length) {
     const ofInstance = await (await cloud.volumes()).snapshotIdsOf(server.volumeIds);
-    queries.push({ query: { ...base, bdm_v2: 'True' }, accept: (image) => volumeSnapshotIds(image).some((id) => ofInstance.has(id)) });
+    queries.push({ query: { ...base, bdm_v2: 'True' }, accept: (image) => image.volumeSnapshotIds.some((id) => ofInstance.has(id)) });
   }
   return queries;
 }
 
 /** The image meets every filter of the query, checked here too: a cloud that ignored one must not widen the scope. */
 function matchesQuery(image: Image, query: Record<string, string>): boolean {
-  return Object.entries(query).every(([key, value]) => key === 'sort' || String(image[key]) === value);
+  return Object.entries(query).every(([key, value]) => key === 'sort' || String(image.properties[key]) === value);
 }
 
 /** What a prune covers: mode prune's settings, or the instance and names a create just snapshotted. */
@@ -79,7 +78,7 @@ export interface PruneScope extends CommonSettings {
  * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
  * the client holds the request-rate ceiling).
  */
-export async function prune(cloud: Cloud, settings: PruneScope): Promise<PruneResult> {
+export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome<PruneResult>> {
   const { retention: options, server, justCreated } = settings;
   const images = await cloud.images();
   const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings, 'pruning');
@@ -97,11 +96,11 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<PruneRe
   const result: PruneResult = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
   if (justCreated && !inScope.has(justCreated)) {
     log.warning(t`The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
-    return { ...result, refused: 'the new snapshot was not listed' };
+    return outcome({ ...result, refused: 'the new snapshot was not listed' });
   }
 
   result.decisions = decide(
-    [...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: new Date(image.created_at), protected: image.protected })),
+    [...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected })),
     options.policy,
     new Date(),
   );
@@ -109,7 +108,7 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<PruneRe
   // The listing's filters can be fooled by anyone's properties: every image is checked again on its own.
   const projectId = await cloud.projectId();
   const refused = chosen.flatMap((image) => {
-    const other = instance.id && recordedInstances(image).find((id) => id !== instance.id);
+    const other = instance.id && image.instances.find((id) => id !== instance.id);
     const reason = other ? `it also records instance ${other}` : refusal(image, projectId);
     return reason ? [{ image, reason }] : [];
   });
@@ -122,7 +121,7 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<PruneRe
 
   if (planned.length > options.maxDeletes) {
     result.refused = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
-    return result;
+    return outcome(result);
   }
   await pMap(
     planned,
@@ -130,7 +129,7 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<PruneRe
       try {
         result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
       } catch (error) {
-        const message = error instanceof ActionError ? error.message : `deleting image ${item.image.id} failed: ${(error as Error).message}`;
+        const message = error instanceof StepError ? error.message : `deleting image ${item.image.id} failed: ${(error as Error).message}`;
         log.warning(t`${message}`);
         result.failures.push({ image: item.image, error: message });
       }
@@ -138,5 +137,15 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<PruneRe
     { concurrency: options.concurrency },
   );
   if (settings.dryRun) log.notice(t`Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, { title: 'openstack-snapshot-action' });
-  return result;
+  return outcome(result);
+}
+
+/** A prune fails the step when it refused to delete, or when a deletion failed. */
+function outcome(result: PruneResult): Outcome<PruneResult> {
+  const failure: Failure | undefined = result.refused
+    ? { message: `Prune refused: ${result.refused}` }
+    : result.failures.length
+      ? { message: `${result.failures.length} snapshot(s) could not be deleted; see the warnings above` }
+      : undefined;
+  return { result, ...(failure ? { failure } : {}) };
 }

@@ -1,9 +1,9 @@
 import { log, t } from '../log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import { isUuid, type Server } from '../openstack/compute.ts';
-import { NotFoundError } from '../openstack/errors.ts';
-import { isInstanceSnapshot, recordedInstances, type Image } from '../openstack/image.ts';
-import { volumeSnapshotIds, type Volume, type VolumeSnapshot } from '../openstack/volume.ts';
+import { CatalogError, NotFoundError } from '../openstack/errors.ts';
+import type { Image } from '../openstack/image.ts';
+import type { Volume, VolumeSnapshot } from '../openstack/volume.ts';
 
 /** One image a run may delete, with the Cinder snapshots behind it and whether each may go too. */
 export interface Planned {
@@ -18,10 +18,10 @@ export interface Held {
 }
 
 /** The instance a delete or prune is narrowed to: its server, or only its ID once the server is deleted. */
-export async function resolveInstance(cloud: Cloud, settings: { instance?: string; region: string }, doing: string): Promise<{ server?: Server; id?: string }> {
+export async function resolveInstance(cloud: Cloud, settings: { instance?: string }, doing: string): Promise<{ server?: Server; id?: string }> {
   if (!settings.instance) return {};
   try {
-    const server = await (await cloud.compute()).findServer(settings.instance, settings.region);
+    const server = await (await cloud.compute()).findServer(settings.instance);
     return { server, id: server.id };
   } catch (error) {
     // The snapshots of a deleted server are still worth deleting: its ID still names them.
@@ -36,16 +36,16 @@ export async function resolveInstance(cloud: Cloud, settings: { instance?: strin
 /** Why no run may delete this image, whatever the inputs say; undefined when it may. */
 export function refusal(image: Image, projectId: string): string | undefined {
   if (image.owner !== projectId) return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
-  if (!isInstanceSnapshot(image)) return 'it is not an instance snapshot (no image_type=snapshot, no volume-backed block_device_mapping, not made by this action)';
+  if (!image.instanceSnapshot) return 'it is not an instance snapshot (no image_type=snapshot, no volume-backed block_device_mapping, not made by this action)';
   if (image.protected) return `it is protected (unprotect it first with: openstack image set --unprotected ${image.id}, if it really should go)`;
   return undefined;
 }
 
 /** The image is a snapshot of this instance (and of no other), by its properties or, volume-backed and unmarked, by its Cinder snapshots. */
 export function ofInstance(image: Image, instanceId: string, snapshotsOfInstance: ReadonlySet<string>): boolean {
-  const recorded = recordedInstances(image);
+  const recorded = image.instances;
   if (recorded.length) return recorded.every((id) => id === instanceId);
-  const ids = volumeSnapshotIds(image);
+  const ids = image.volumeSnapshotIds;
   return ids.length > 0 && ids.every((id) => snapshotsOfInstance.has(id));
 }
 
@@ -94,10 +94,15 @@ export async function plan(
   const servers: [string, string][] = [];
   for await (const server of compute.servers()) if (server.imageId) servers.push([server.imageId, `${server.name} (${server.id})`]);
   const bootedFrom = group(servers);
-  const volumeBacked = candidates.some((image) => volumeSnapshotIds(image).length);
+  const volumeBacked = candidates.some((image) => image.volumeSnapshotIds.length);
   // Without Cinder (not in this region's catalog) nothing can be checked, so no volume snapshot is deleted.
-  const volumes = volumeBacked ? await cloud.volumes().catch((error: Error) => error) : undefined;
-  const allVolumes: Volume[] = volumes && !(volumes instanceof Error) ? await volumes.volumes() : [];
+  const volumes = volumeBacked
+    ? await cloud.volumes().catch((error: unknown) => {
+        if (error instanceof CatalogError) return error;
+        throw error;
+      })
+    : undefined;
+  const allVolumes: Volume[] = volumes && !(volumes instanceof CatalogError) ? await volumes.volumes() : [];
   const madeFrom = group(allVolumes.flatMap((v): [string, string][] => (v.snapshotId ? [[v.snapshotId, v.id]] : [])));
   const volumeById = new Map(allVolumes.map((v) => [v.id, v]));
   const doomed = new Set(candidates.map((image) => image.id));
@@ -105,7 +110,7 @@ export async function plan(
   const naming: [string, string][] = [];
   if (volumeBacked) {
     for await (const other of (await cloud.images()).list({ owner: projectId })) {
-      if (!doomed.has(other.id)) naming.push(...volumeSnapshotIds(other).map((id): [string, string] => [id, other.id]));
+      if (!doomed.has(other.id)) naming.push(...other.volumeSnapshotIds.map((id): [string, string] => [id, other.id]));
     }
   }
   const namedBy = group(naming);
@@ -113,7 +118,7 @@ export async function plan(
   const planned: Planned[] = [];
   const held: Held[] = [];
   for (const image of candidates) {
-    const snapshotIds = volumeSnapshotIds(image);
+    const snapshotIds = image.volumeSnapshotIds;
     const uses = [
       ...(bootedFrom.get(image.id) ?? []).map((server) => `server ${server} was booted from it`),
       ...snapshotIds.flatMap((id) => (madeFrom.get(id) ?? []).map((volume) => `volume ${volume} was created from its volume snapshot ${id}`)),
@@ -122,11 +127,11 @@ export async function plan(
       held.push({ image, reason: `in use: ${uses.join('; ')}` });
       continue;
     }
-    const instances = recordedInstances(image);
+    const instances = image.instances;
     const owner = instances.length ? instances : options.instanceId ? [options.instanceId] : [];
     const volumeSnapshots: Planned['volumeSnapshots'] = [];
     for (const id of snapshotIds) {
-      if (!volumes || volumes instanceof Error) {
+      if (!volumes || volumes instanceof CatalogError) {
         volumeSnapshots.push({ id, keep: `Cinder cannot be reached: ${volumes?.message}` });
         continue;
       }

@@ -1,6 +1,6 @@
 import got, { type Got, type Hooks, type OptionsInit } from 'got';
 import pThrottle from 'p-throttle';
-import { apiMessage, CrossHostError } from './errors.ts';
+import { ApiError, apiMessage, ConflictError, CrossHostError } from './errors.ts';
 
 export interface Logger {
   debug(message: string): void;
@@ -81,14 +81,15 @@ export function createHttp(options: HttpOptions = {}): Got {
     beforeError: [
       (error) => {
         // A refused redirect is the error itself, not the 3xx it answered.
-        if (error.cause instanceof CrossHostError) return error.cause;
+        if (error.cause instanceof CrossHostError) return error.cause as never;
         const response = error.response;
-        if (response) {
-          const detail = apiMessage(redactBody(response.body, redact));
-          const url = new URL(response.url);
-          error.message = `${error.options.method} ${url.origin}${url.pathname} answered ${response.statusCode}` + (detail ? `: ${detail}` : '');
-        }
-        return error;
+        if (!response) return error;
+        // An answer with an error status becomes a typed error: callers test its status, never got's classes.
+        const detail = apiMessage(redactBody(response.body, redact));
+        const url = new URL(response.url);
+        const message = `${error.options.method} ${url.origin}${url.pathname} answered ${response.statusCode}` + (detail ? `: ${detail}` : '');
+        const Type = response.statusCode === 409 ? ConflictError : ApiError;
+        return new Type(message, response.statusCode, (error.request?.retryCount ?? 0) > 0) as never;
       },
     ],
   };

@@ -1,5 +1,6 @@
 import type { Got } from 'got';
-import { ActionError, NotFoundError, statusOf } from './errors.ts';
+import { linkedPages } from './client.ts';
+import { AmbiguousError, NotFoundError, ProtocolError, statusOf } from './errors.ts';
 
 export interface Server {
   id: string;
@@ -65,37 +66,34 @@ export class Compute {
   #microversion: string | undefined = IMAGE_ID_MICROVERSION;
 
   constructor(http: Got, endpoint: string) {
-    this.#http = http;
     this.#endpoint = endpoint;
+    this.#http = http.extend({
+      hooks: {
+        beforeRequest: [
+          (options) => {
+            if (this.#microversion) options.headers['openstack-api-version'] = `compute ${this.#microversion}`;
+            else delete options.headers['openstack-api-version'];
+          },
+        ],
+        afterResponse: [
+          (response, retryWithMergedOptions) => {
+            // Nova refuses an unknown microversion with 406 before acting: fall back to the base version, once.
+            if (response.statusCode !== 406 || !this.#microversion) return response;
+            this.#microversion = undefined;
+            return retryWithMergedOptions({});
+          },
+        ],
+      },
+    });
   }
 
   get microversion(): string {
     return this.#microversion ?? '2.1';
   }
 
-  async #request<T>(method: 'GET' | 'POST', path: string, json?: unknown, options: Record<string, unknown> = {}) {
-    const send = () =>
-      this.#http<T>(`${this.#endpoint}${path}`, {
-        method,
-        json,
-        headers: this.#microversion ? { 'openstack-api-version': `compute ${this.#microversion}` } : {},
-        ...options,
-      });
-    try {
-      return await send();
-    } catch (error) {
-      // Nova refuses an unknown microversion with 406 before acting: fall back to the base version once.
-      if (statusOf(error) === 406 && this.#microversion) {
-        this.#microversion = undefined;
-        return await send();
-      }
-      throw error;
-    }
-  }
-
   async getServer(id: string, signal?: AbortSignal): Promise<Server | undefined> {
     try {
-      return toServer((await this.#request<{ server: ServerBody }>('GET', `/servers/${encodeURIComponent(id)}`, undefined, { signal })).body.server);
+      return toServer((await this.#http<{ server: ServerBody }>(`${this.#endpoint}/servers/${encodeURIComponent(id)}`, { signal })).body.server);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -104,18 +102,21 @@ export class Compute {
 
   /** Every server of the project that Nova's `query` matches (a superset: callers check exactly), page after page. */
   async *servers(query: Record<string, string> = {}): AsyncIterable<Server> {
-    // Not linkedPages: every page goes through #request, which learns the microversion on a 406.
-    let path: string | undefined = `/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`;
-    while (path) {
-      const body: ServerPage = (await this.#request<ServerPage>('GET', path)).body;
-      yield* body.servers.map(toServer);
-      const next = body.servers_links?.find((link) => link.rel === 'next')?.href;
-      path = next ? `/servers/detail${new URL(next).search}` : undefined;
-    }
+    const pages = linkedPages<ServerBody, ServerPage>(
+      this.#http,
+      `${this.#endpoint}/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`,
+      (page) => page.servers,
+      // Nova builds the link from its own idea of its URL: only the marker is taken from it.
+      (page) => {
+        const next = page.servers_links?.find((link) => link.rel === 'next')?.href;
+        return next ? new URL(`${this.#endpoint}/servers/detail${new URL(next).search}`) : undefined;
+      },
+    );
+    for await (const body of pages) yield toServer(body);
   }
 
-  /** The one server whose ID or exact name is `nameOrId`. */
-  async findServer(nameOrId: string, region: string): Promise<Server> {
+  /** The one server whose ID or exact name is `nameOrId`: NotFoundError or AmbiguousError otherwise. */
+  async findServer(nameOrId: string): Promise<Server> {
     if (isUuid(nameOrId)) {
       const server = await this.getServer(nameOrId);
       if (server) return server;
@@ -124,12 +125,8 @@ export class Compute {
     const fragment = literalFragment(nameOrId);
     for await (const server of this.servers(fragment ? { name: fragment } : {})) if (server.name === nameOrId) matches.push(server);
     if (matches.length === 1) return matches[0]!;
-    if (matches.length === 0) {
-      throw new NotFoundError(`No server named or with ID "${nameOrId}" in region ${region}: check the instance input and the region (server names are matched exactly)`);
-    }
-    throw new ActionError(
-      `${matches.length} servers are named "${nameOrId}" in region ${region} (${matches.map((server) => server.id).join(', ')}): set the instance input to the ID of the one to snapshot`,
-    );
+    if (matches.length === 0) throw new NotFoundError('server', nameOrId);
+    throw new AmbiguousError('server', nameOrId, matches.map((server) => server.id));
   }
 
   /**
@@ -139,21 +136,16 @@ export class Compute {
    * an ambiguous failure may have created.
    */
   async createImage(serverId: string, name: string, metadata: Record<string, string>, timeoutMs: number): Promise<string> {
-    const response = await this.#request<{ image_id?: string } | string>(
-      'POST',
-      `/servers/${encodeURIComponent(serverId)}/action`,
-      { createImage: { name, metadata } },
-      {
-        timeout: { request: timeoutMs },
-        retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
-      },
-    );
+    const response = await this.#http.post<{ image_id?: string } | string>(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, {
+      json: { createImage: { name, metadata } },
+      timeout: { request: timeoutMs },
+      retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
+    });
     const body = response.body;
     const fromBody = typeof body === 'object' && body ? body.image_id : undefined;
     const fromLocation = response.headers.location?.split('/').pop();
     const imageId = fromBody ?? fromLocation;
-    if (!imageId) throw new ActionError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
+    if (!imageId) throw new ProtocolError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
     return imageId;
   }
 }
-

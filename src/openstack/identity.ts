@@ -1,6 +1,6 @@
 import type { Got } from 'got';
 import { IDEMPOTENT_METHODS } from './client.ts';
-import { ActionError } from './errors.ts';
+import { AuthError, CatalogError, ProtocolError, statusOf } from './errors.ts';
 
 export type Credentials =
   | {
@@ -110,7 +110,7 @@ export class Identity {
         retry: { methods: [...IDEMPOTENT_METHODS, 'POST'] },
       });
       const value = response.headers['x-subject-token'];
-      if (typeof value !== 'string' || !value) throw new ActionError(`Keystone at ${url} answered without an X-Subject-Token header`);
+      if (typeof value !== 'string' || !value) throw new ProtocolError(`Keystone at ${url} answered without an X-Subject-Token header`);
       this.#onToken(value);
       this.#latest = value;
       const body = response.body.token;
@@ -125,15 +125,12 @@ export class Identity {
       };
     } catch (error) {
       this.#current = undefined;
-      const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
-      if (status === 401) {
+      if (statusOf(error) === 401) {
         const who =
           this.#credentials.method === 'application-credential'
             ? `application credential ${this.#credentials.id}`
             : `user ${this.#credentials.username} (domain ${this.#credentials.userDomainName})`;
-        throw new ActionError(`Keystone refused the credentials of ${who} at ${url}: check the password or secret, the domain and the project`, {
-          cause: error,
-        });
+        throw new AuthError(who, url, { cause: error });
       }
       throw error;
     }
@@ -167,27 +164,19 @@ export class Identity {
 }
 
 export function findEndpoint(catalog: CatalogEntry[], types: readonly string[], region: string, iface: Interface): string {
+  const service = types.join(' or ');
   const services = catalog.filter((entry) => types.includes(entry.type));
-  if (services.length === 0) {
-    throw new ActionError(`The catalog has no ${types.join(' or ')} service: this cloud or this project does not offer it`);
-  }
+  if (services.length === 0) throw new CatalogError('service', service, region, iface, []);
   const regionOf = (endpoint: CatalogEndpoint) => endpoint.region_id ?? endpoint.region ?? '';
   const endpoints = services.flatMap((entry) => entry.endpoints);
   // Region IDs are compared as given first, then case-insensitively (gra11 for GRA11).
-  const inRegion =
-    endpoints.filter((endpoint) => regionOf(endpoint) === region).length > 0
-      ? endpoints.filter((endpoint) => regionOf(endpoint) === region)
-      : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
+  const exact = endpoints.filter((endpoint) => regionOf(endpoint) === region);
+  const inRegion = exact.length ? exact : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
   if (inRegion.length === 0) {
     const regions = [...new Set(catalog.flatMap((entry) => entry.endpoints.map(regionOf)))].filter(Boolean).sort();
-    throw new ActionError(
-      `Region "${region}" is not in the catalog for ${types[0]}: this project's regions are ${regions.join(', ') || '(none)'}; set the region input (or OS_REGION_NAME) to one of them`,
-    );
+    throw new CatalogError('region', types[0]!, region, iface, regions);
   }
   const match = inRegion.find((endpoint) => endpoint.interface === iface);
-  if (!match) {
-    const offered = [...new Set(inRegion.map((endpoint) => endpoint.interface))].join(', ');
-    throw new ActionError(`The ${types[0]} service of region ${region} has no ${iface} endpoint (it has: ${offered}); set the interface input`);
-  }
+  if (!match) throw new CatalogError('interface', types[0]!, region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
   return match.url.replace(/\/+$/, '');
 }

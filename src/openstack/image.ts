@@ -1,43 +1,71 @@
-import type { Got, RequestError } from 'got';
+import type { Got } from 'got';
 import { linkedPages } from './client.ts';
 import { MANAGED_BY, Property } from '../constants.ts';
-import { ActionError, statusOf } from './errors.ts';
-import { volumeSnapshotIds } from './volume.ts';
+import { statusOf, type ApiError } from './errors.ts';
 
-/** A Glance v2 image: base attributes, and custom properties at the top level. */
+/** Glance v2 image statuses (an unknown one is kept as Glance gave it). */
+export type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'killed' | 'deleted' | 'pending_delete' | 'deactivated';
+
+/** A Glance image as the action reads it: base attributes typed, what the properties say decoded. */
 export interface Image {
   id: string;
   name: string | null;
-  status: string;
-  created_at: string;
-  updated_at: string;
+  status: ImageStatus;
+  createdAt: Date;
   size: number | null;
   protected: boolean;
-  visibility: string;
   owner: string | null;
-  [property: string]: unknown;
+  /**
+   * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
+   * anyone's to edit in the project, so an image is one instance's only when every one names it.
+   */
+  instances: string[];
+  /** This action made it (its managed_by property). */
+  managed: boolean;
+  /**
+   * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
+   * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
+   */
+  instanceSnapshot: boolean;
+  /** The Cinder snapshots behind a volume-backed snapshot (its block_device_mapping): deleting the image alone leaks them. */
+  volumeSnapshotIds: string[];
+  /** Every attribute and property as Glance sent it: what a listing's filters are checked against. */
+  properties: Readonly<Record<string, unknown>>;
 }
 
-/**
- * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
- * anyone's to edit in the project, so an image is one instance's only when every one names it.
- */
-export function recordedInstances(image: Image): string[] {
-  return [...new Set([image[Property.InstanceId], image.instance_uuid].filter((id): id is string => typeof id === 'string' && id !== ''))];
+/** Nova lists a volume-backed snapshot's Cinder snapshots in `block_device_mapping`, a JSON string. */
+function snapshotIdsOf(mapping: unknown): string[] {
+  if (typeof mapping !== 'string' || !mapping) return [];
+  try {
+    const devices = JSON.parse(mapping) as { snapshot_id?: string | null }[];
+    return Array.isArray(devices) ? devices.flatMap((device) => (device?.snapshot_id ? [device.snapshot_id] : [])) : [];
+  } catch {
+    return [];
+  }
 }
 
-export const isManaged = (image: Image) => image[Property.ManagedBy] === MANAGED_BY;
-
-/**
- * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
- * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
- */
-export function isInstanceSnapshot(image: Image): boolean {
-  return image.image_type === 'snapshot' || isManaged(image) || (String(image.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds(image).length > 0);
+export function toImage(body: Record<string, unknown>): Image {
+  const volumeSnapshotIds = snapshotIdsOf(body.block_device_mapping);
+  const managed = body[Property.ManagedBy] === MANAGED_BY;
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  return {
+    id: String(body.id),
+    name: text(body.name),
+    status: String(body.status) as ImageStatus,
+    createdAt: new Date(String(body.created_at)),
+    size: typeof body.size === 'number' ? body.size : null,
+    protected: body.protected === true,
+    owner: text(body.owner),
+    instances: [...new Set([body[Property.InstanceId], body.instance_uuid].filter((id): id is string => typeof id === 'string' && id !== ''))],
+    managed,
+    instanceSnapshot: body.image_type === 'snapshot' || managed || (String(body.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds.length > 0),
+    volumeSnapshotIds,
+    properties: body,
+  };
 }
 
 interface ImagePage {
-  images: Image[];
+  images: Record<string, unknown>[];
   next?: string;
 }
 
@@ -72,7 +100,7 @@ export class ImageService {
   /** The image, or undefined once Glance no longer has it. */
   async get(id: string, signal?: AbortSignal): Promise<Image | undefined> {
     try {
-      return (await this.#http<Image>(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body;
+      return toImage((await this.#http<Record<string, unknown>>(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -88,7 +116,7 @@ export class ImageService {
     return linkedPages<Image, ImagePage>(
       this.#http,
       `${this.root}/v2/images?${search}`,
-      (page) => page.images,
+      (page) => page.images.map(toImage),
       // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
       (page) => (page.next ? new URL(`${this.root}${page.next}`) : undefined),
     );
@@ -101,32 +129,17 @@ export class ImageService {
   }
 
   /**
-   * Delete one image. 'missing' when it was already gone. Glance's 403 (protected) and 409 (in use)
-   * become errors that say what to do: neither goes away by trying again.
+   * Delete one image: 'missing' when it was already gone. Glance's 403 (protected, or not this
+   * user's) and 409 (in use) are ApiError and ConflictError: neither goes away by trying again.
    */
-  async delete(image: Pick<Image, 'id' | 'name'>): Promise<'deleted' | 'missing'> {
+  async delete(id: string): Promise<'deleted' | 'missing'> {
     try {
-      await this.#http.delete(`${this.root}/v2/images/${encodeURIComponent(image.id)}`);
+      await this.#http.delete(`${this.root}/v2/images/${encodeURIComponent(id)}`);
       return 'deleted';
     } catch (error) {
-      const status = statusOf(error);
-      const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
       // A 404 to a retry means the attempt whose answer was lost did the deleting.
-      if (status === 404) return (error as RequestError).request?.retryCount ? 'deleted' : 'missing';
-      if (status === 403) {
-        throw new ActionError(
-          `Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`,
-          { cause: error },
-        );
-      }
-      if (status === 409) {
-        throw new ActionError(
-          `Glance refused to delete ${label}: it is in use (for example an instance or volume was created from it and still exists). Delete or rebuild what uses it, then retry`,
-          { cause: error },
-        );
-      }
+      if (statusOf(error) === 404) return (error as ApiError).retried ? 'deleted' : 'missing';
       throw error;
     }
   }
 }
-

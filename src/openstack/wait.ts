@@ -11,17 +11,49 @@ export function nextPollDelay(elapsedMs: number, maxMs = 15_000): number {
   return Math.round(Math.min(maxMs, Math.max(500, elapsedMs * 0.09)));
 }
 
+/** A look cut short by the deadline: no news, which is not the same as "gone". */
+export const CUT_SHORT = Symbol('cut short');
+
+/** The one point in time a whole wait (with every request in it) must end by. */
+export class Deadline {
+  /** What the wait was given (for messages). */
+  readonly budgetMs: number;
+  readonly at: number;
+  constructor(budgetMs: number) {
+    this.budgetMs = budgetMs;
+    this.at = Date.now() + budgetMs;
+  }
+
+  static after(ms: number): Deadline {
+    return new Deadline(ms);
+  }
+
+  get passed(): boolean {
+    return Date.now() >= this.at;
+  }
+
+  /**
+   * A request, its retries included, aborted at the deadline; CUT_SHORT when that is why it
+   * failed. The second of grace lets the last look be made even when the deadline has come.
+   */
+  async look<T>(request: (signal: AbortSignal) => Promise<T>): Promise<T | typeof CUT_SHORT> {
+    try {
+      return await request(AbortSignal.timeout(Math.max(1_000, this.at - Date.now())));
+    } catch (error) {
+      if (this.passed) return CUT_SHORT;
+      throw error;
+    }
+  }
+}
+
 export type PollOutcome<T> = { done: true; value: T; polls: number } | { done: false; last: T | undefined; polls: number };
 
 /**
- * Call `check` until it reports done or `deadline` (epoch ms) passes. The first look is
- * immediate: some jobs (volume-backed snapshots) are finished by the time they are accepted.
+ * Call `check` until it reports done or the deadline passes. The first look is immediate: some
+ * jobs (volume-backed snapshots) are finished by the time they are accepted.
  */
-export async function poll<T>(
-  check: () => Promise<{ done: boolean; value: T }>,
-  deadline: number,
-  start = Date.now(),
-): Promise<PollOutcome<T>> {
+export async function poll<T>(check: () => Promise<{ done: boolean; value: T }>, deadline: Deadline): Promise<PollOutcome<T>> {
+  const start = Date.now();
   let polls = 0;
   let last: T | undefined;
   for (;;) {
@@ -30,15 +62,7 @@ export async function poll<T>(
     last = result.value;
     if (result.done) return { done: true, value: result.value, polls };
     const now = Date.now();
-    if (now >= deadline) return { done: false, last, polls };
-    await sleep(Math.min(nextPollDelay(now - start), deadline - now));
+    if (now >= deadline.at) return { done: false, last, polls };
+    await sleep(Math.min(nextPollDelay(now - start), deadline.at - now));
   }
-}
-
-/**
- * Aborts a request (its retries included) at the deadline, so no request outlasts the wait by
- * more than a second: that second lets the last look be made even when the deadline has come.
- */
-export function untilDeadline(deadline: number): AbortSignal {
-  return AbortSignal.timeout(Math.max(1_000, deadline - Date.now()));
 }

@@ -2,11 +2,13 @@
 // Nova server and Glance image bodies shaped as real clouds return them (see
 // /work/shared/openstack-loopback/README.md, "Observed API behaviour"), a Settings builder,
 // and helpers to keep @actions/core quiet and assert on what it wrote.
+import assert from 'node:assert/strict';
 import nock from 'nock';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import { Cloud, type CloudOptions } from '../../src/openstack/cloud.ts';
 import type { Credentials } from '../../src/openstack/identity.ts';
 import { DEFAULT_NAME_TEMPLATE } from '../../src/name-template.ts';
+import type { Failure, Outcome } from '../../src/modes/outcome.ts';
 import type { CommonSettings, CreateSettings, DeleteSettings, PruneSettings, Retention } from '../../src/settings.ts';
 
 export const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
@@ -290,6 +292,19 @@ export const deleteSettings = (overrides: Partial<DeleteSettings> = {}): DeleteS
 export const retention = (overrides: Partial<Retention> = {}): Retention => ({ policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 100, concurrency: 4, ...overrides });
 
 export const pruneSettings = (overrides: Partial<PruneSettings> = {}): PruneSettings => ({ ...COMMON, mode: 'prune', retention: retention(), ...overrides });
+
+/** The result of a mode that must have succeeded. */
+export function succeeded<R>(outcome: Outcome<R>): R {
+  assert.equal(outcome.failure, undefined, outcome.failure?.message);
+  assert.ok(outcome.result, 'a result');
+  return outcome.result;
+}
+
+/** The failure of a mode that must have failed. */
+export function failed(outcome: Outcome<unknown>): Failure {
+  assert.ok(outcome.failure, 'the step should have failed');
+  return outcome.failure;
+}
 
 export function newCloud(overrides: Partial<CloudOptions> = {}): Cloud {
   return new Cloud({ credentials: PASSWORD_CREDENTIALS, region: REGION, iface: 'public', ...overrides });

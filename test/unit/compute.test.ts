@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nock from 'nock';
 
-import { ActionError } from '../../src/openstack/errors.ts';
+import { explain } from '../../src/modes/outcome.ts';
+import { AmbiguousError, NotFoundError } from '../../src/openstack/errors.ts';
 import { literalFragment } from '../../src/openstack/compute.ts';
 import { BOOT_IMAGE_ID, COMPUTE_ORIGIN, COMPUTE_PATH, mockAuth, newCloud, serverBody, SERVER_ID, unmatched, useNock } from '../support/nock.ts';
 
@@ -41,7 +42,7 @@ describe('findServer', () => {
   it('by UUID: GET /servers/{id}, no listing', async () => {
     const c = await compute();
     const scope = nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody({ name: 'web' }) });
-    const server = await c.findServer(SERVER_ID, 'GRA11');
+    const server = await c.findServer(SERVER_ID);
     scope.done();
     assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, volumeBacked: false, volumeIds: [], imageId: BOOT_IMAGE_ID });
     assert.deepEqual(unmatched, []);
@@ -50,7 +51,7 @@ describe('findServer', () => {
   it('reads task_state and volume-backed ("image": "")', async () => {
     const c = await compute();
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody({ taskState: 'image_uploading', volumeBacked: true }) });
-    const server = await c.findServer(SERVER_ID, 'GRA11');
+    const server = await c.findServer(SERVER_ID);
     assert.equal(server.taskState, 'image_uploading');
     assert.equal(server.volumeBacked, true);
   });
@@ -63,7 +64,7 @@ describe('findServer', () => {
       .reply(200, {
         servers: [serverBody({ id: ID_2, name: 'web-2' }), serverBody({ id: SERVER_ID, name: 'web' }), serverBody({ id: ID_3, name: 'webhook' })],
       });
-    const server = await c.findServer('web', 'GRA11');
+    const server = await c.findServer('web');
     scope.done();
     assert.equal(server.id, SERVER_ID);
   });
@@ -80,7 +81,7 @@ describe('findServer', () => {
           serverBody({ id: SERVER_ID, name: 'web.1 (blue)' }),
         ],
       });
-    const server = await c.findServer('web.1 (blue)', 'GRA11');
+    const server = await c.findServer('web.1 (blue)');
     scope.done();
     assert.equal(server.id, SERVER_ID);
   });
@@ -91,16 +92,17 @@ describe('findServer', () => {
       .get(DETAIL)
       .query({ limit: '1000' })
       .reply(200, { servers: [serverBody({ id: ID_2, name: '.+' }), serverBody({ id: SERVER_ID, name: '...' })] });
-    assert.equal((await c.findServer('...', 'GRA11')).id, SERVER_ID);
+    assert.equal((await c.findServer('...')).id, SERVER_ID);
     scope.done();
   });
 
   it('none found: the error names the instance and the region', async () => {
     const c = await compute();
     nock(COMPUTE_ORIGIN).get(DETAIL).query({ limit: '1000', name: 'web' }).reply(200, { servers: [serverBody({ name: 'web-2' })] });
-    await assert.rejects(c.findServer('web', 'GRA11'), (error: Error) => {
-      assert.ok(error instanceof ActionError);
-      assert.match(error.message, /No server named or with ID "web" in region GRA11/);
+    await assert.rejects(c.findServer('web'), (error: Error) => {
+      assert.ok(error instanceof NotFoundError);
+      assert.deepEqual([error.kind, error.key], ['server', 'web']);
+      assert.match(explain(error, { region: 'GRA11' }), /No server named or with ID "web" in region GRA11: check the instance input/);
       return true;
     });
   });
@@ -113,7 +115,7 @@ describe('findServer', () => {
       .get(DETAIL)
       .query({ limit: '1000', name: SERVER_ID })
       .reply(200, { servers: [] });
-    await assert.rejects(c.findServer(SERVER_ID, 'GRA11'), new RegExp(`No server named or with ID "${SERVER_ID}" in region GRA11`));
+    await assert.rejects(c.findServer(SERVER_ID), (error: Error) => error instanceof NotFoundError && error.key === SERVER_ID);
     scope.done();
   });
 
@@ -123,10 +125,13 @@ describe('findServer', () => {
       .get(DETAIL)
       .query({ limit: '1000', name: 'web' })
       .reply(200, { servers: [serverBody({ id: SERVER_ID, name: 'web' }), serverBody({ id: ID_2, name: 'web' })] });
-    await assert.rejects(c.findServer('web', 'GRA11'), (error: Error) => {
-      assert.match(error.message, /2 servers are named "web" in region GRA11/);
-      assert.ok(error.message.includes(SERVER_ID) && error.message.includes(ID_2), error.message);
-      assert.match(error.message, /set the instance input to the ID/);
+    await assert.rejects(c.findServer('web'), (error: Error) => {
+      assert.ok(error instanceof AmbiguousError);
+      assert.deepEqual(error.ids, [SERVER_ID, ID_2]);
+      const words = explain(error, { region: 'GRA11' });
+      assert.match(words, /2 servers are named "web" in region GRA11/);
+      assert.ok(words.includes(SERVER_ID) && words.includes(ID_2), words);
+      assert.match(words, /set the instance input to the ID/);
       return true;
     });
   });
@@ -145,7 +150,7 @@ describe('findServer', () => {
       .get(DETAIL)
       .query({ limit: '1000', name: 'web', marker: ID_3 })
       .reply(200, { servers: [serverBody({ id: SERVER_ID, name: 'web' })] });
-    assert.equal((await c.findServer('web', 'GRA11')).id, SERVER_ID);
+    assert.equal((await c.findServer('web')).id, SERVER_ID);
     scope.done();
   });
 
@@ -158,7 +163,7 @@ describe('findServer', () => {
       .get(DETAIL)
       .query({ limit: '1000', name: 'web', marker: ID_2 })
       .reply(200, { servers: [serverBody({ id: SERVER_ID, name: 'web' })] });
-    await assert.rejects(c.findServer('web', 'GRA11'), /2 servers are named "web"/);
+    await assert.rejects(c.findServer('web'), /2 servers are named "web"/);
   });
 });
 
@@ -211,7 +216,7 @@ describe('createImage', () => {
     const plain = nock(COMPUTE_ORIGIN, { badheaders: ['openstack-api-version'] })
       .get(`${COMPUTE_PATH}/servers/${SERVER_ID}`)
       .reply(200, { server: serverBody() });
-    assert.equal((await c.findServer(SERVER_ID, 'GRA11')).id, SERVER_ID);
+    assert.equal((await c.findServer(SERVER_ID)).id, SERVER_ID);
     refused.done();
     plain.done();
     assert.equal(c.microversion, '2.1');

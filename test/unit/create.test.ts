@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
+import type { Outcome } from '../../src/modes/outcome.ts';
 
-import { create, SnapshotError } from '../../src/modes/create.ts';
+import { create } from '../../src/modes/create.ts';
 import {
   COMPUTE_ORIGIN,
   IMAGE_ID,
@@ -17,6 +18,8 @@ import {
   SERVER_ID,
   SERVER_PATH,
   createSettings,
+  failed,
+  succeeded,
   retention,
   since,
   stdout,
@@ -43,28 +46,20 @@ function imageStatuses(...statuses: string[]) {
   return scope;
 }
 
-async function failure(promise: Promise<unknown>): Promise<SnapshotError> {
-  return promise.then(
-    () => assert.fail('the snapshot succeeded'),
-    (error: unknown) => {
-      assert.ok(error instanceof SnapshotError, String(error));
-      return error;
-    },
-  );
-}
+const failure = async (outcome: Promise<Outcome<unknown>>) => failed(await outcome);
 
 describe('create: the request', () => {
   it('names the snapshot from the template and tags it with the action, the instance, a request ID, metadata and provenance', async () => {
     const bodies = snapshotAccepted();
     imageStatuses('active');
-    const result = await create(
+    const result = succeeded(await create(
       newCloud(),
       createSettings({
         template: '{instance}-{region}-{sha}-{run_id}',
         metadata: { team: 'ops' },
         provenance: { repository: 'octo/app', sha: '0123456789abcdef', runId: '4242', runAttempt: '1', workflow: 'deploy', refName: 'main' },
       }),
-    );
+    ));
     assert.equal(bodies.length, 1);
     const { name, metadata } = bodies[0]!.createImage;
     assert.equal(name, 'web-GRA11-0123456-4242');
@@ -104,7 +99,7 @@ describe('create: an old Nova (before 2.45)', () => {
       .post(`${SERVER_PATH}/action`)
       .reply(202, '', { Location: `http://127.0.0.1:9292/images/${IMAGE_ID}`, 'Content-Type': 'text/html; charset=UTF-8' });
     imageStatuses('active');
-    const result = await create(newCloud(), createSettings());
+    const result = succeeded(await create(newCloud(), createSettings()));
     refused.done();
     plain.done();
     assert.equal(result.image.id, IMAGE_ID);
@@ -116,7 +111,7 @@ describe('create: waiting for the image', () => {
   it('queued → saving → active: succeeds with the image, its size and the number of polls', async () => {
     snapshotAccepted();
     const glance = imageStatuses('queued', 'saving', 'active');
-    const result = await create(newCloud(), createSettings());
+    const result = succeeded(await create(newCloud(), createSettings()));
     glance.done();
     assert.equal(result.image.id, IMAGE_ID);
     assert.equal(result.image.status, 'active');
@@ -213,7 +208,7 @@ describe('create: waiting for the image', () => {
     snapshotAccepted(serverBody({ name: 'web', volumeBacked: true }));
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, volumeBackedImageBody(snapshots, { id: IMAGE_ID }));
     const start = Date.now();
-    const result = await create(newCloud(), createSettings());
+    const result = succeeded(await create(newCloud(), createSettings()));
     assert.ok(since(start) < 900, 'no second poll');
     assert.equal(result.server.volumeBacked, true);
     assert.equal(result.polls, 1);
@@ -225,7 +220,7 @@ describe('create: waiting for the image', () => {
   it('wait: false looks at the image once and returns it as it is', async () => {
     snapshotAccepted();
     const glance = imageStatuses('queued');
-    const result = await create(newCloud(), createSettings({ wait: false }));
+    const result = succeeded(await create(newCloud(), createSettings({ wait: false })));
     glance.done();
     assert.equal(result.image.status, 'queued');
     assert.equal(result.polls, 1);
@@ -265,7 +260,7 @@ describe('create with retention: prune after the snapshot is active', () => {
         ],
       });
     const deleted = nock(IMAGE_ORIGIN).delete('/v2/images/old-2').reply(204);
-    const result = await create(newCloud(), createSettings({ retention: retention({ policy: { last: 2 }, maxDeletes: 10, concurrency: 2 }) }));
+    const result = succeeded(await create(newCloud(), createSettings({ retention: retention({ policy: { last: 2 }, maxDeletes: 10, concurrency: 2 }) })));
     list.done();
     deleted.done();
     assert.deepEqual(
@@ -286,9 +281,10 @@ describe('create with retention: prune after the snapshot is active', () => {
       .get('/v2/images')
       .query(true)
       .reply(200, { images: [managed('old-1', 'web-20240102-000000', '2024-01-02T00:00:00Z'), managed('old-2', 'web-20240101-000000', '2024-01-01T00:00:00Z')] });
-    const result = await create(newCloud(), createSettings({ retention: retention({ policy: { last: 1 }, maxDeletes: 10, concurrency: 2 }) }));
-    assert.equal(result.prune!.refused, 'the new snapshot was not listed');
-    assert.deepEqual(result.prune!.deletions, []);
+    const { result, failure } = await create(newCloud(), createSettings({ retention: retention({ policy: { last: 1 }, maxDeletes: 10, concurrency: 2 }) }));
+    assert.equal(result?.prune?.refused, 'the new snapshot was not listed');
+    assert.deepEqual(result.prune.deletions, []);
+    assert.equal(failure?.message, 'Prune refused: the new snapshot was not listed', 'the step fails for it');
     assert.match(stdout(), /pruning is skipped/);
     assert.deepEqual(unmatched, []);
   });

@@ -4,7 +4,7 @@ import nock from 'nock';
 
 import { deleteMode } from '../../src/modes/delete.ts';
 import type { DeleteSettings } from '../../src/settings.ts';
-import { ActionError } from '../../src/openstack/errors.ts';
+import { StepError } from '../../src/modes/outcome.ts';
 import {
   catalog,
   COMPUTE_ORIGIN,
@@ -28,6 +28,7 @@ import {
   VOLUME_ORIGIN,
   VOLUME_PATH,
   volumeBackedImageBody,
+  succeeded,
 } from '../support/nock.ts';
 
 useNock();
@@ -52,7 +53,7 @@ describe('delete by image ID', () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody());
     const glance = deletable(imageBody());
-    const result = await deleteMode(newCloud(), byId());
+    const result = succeeded(await deleteMode(newCloud(), byId()));
     glance.done();
     assert.equal(result.deletions.length, 1);
     assert.equal(result.deletions[0]!.outcome, 'deleted');
@@ -64,7 +65,7 @@ describe('delete by image ID', () => {
   it('an image already gone (404) is a success, with a notice', async () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(404, glanceNotFound(IMAGE_ID));
-    const result = await deleteMode(newCloud(), byId());
+    const result = succeeded(await deleteMode(newCloud(), byId()));
     assert.equal(result.missing, IMAGE_ID);
     assert.deepEqual(result.deletions, []);
     assert.match(stdout(), new RegExp(`::notice::Image ${IMAGE_ID} is already gone: nothing to delete`));
@@ -80,7 +81,7 @@ describe('delete by image ID', () => {
       .reply(404, glanceNotFound(IMAGE_ID))
       .get(IMAGE_PATH)
       .reply(404, glanceNotFound(IMAGE_ID));
-    const result = await deleteMode(newCloud(), byId());
+    const result = succeeded(await deleteMode(newCloud(), byId()));
     assert.equal(result.deletions[0]!.outcome, 'missing');
   });
 
@@ -88,7 +89,7 @@ describe('delete by image ID', () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody({ protected: true }));
     await assert.rejects(deleteMode(newCloud(), byId()), (error: Error) => {
-      assert.ok(error instanceof ActionError);
+      assert.ok(error instanceof StepError);
       assert.match(error.message, new RegExp(`Image ${IMAGE_ID} "web-20250101-000000" is not deleted: it is protected`));
       assert.match(error.message, new RegExp(`openstack image set --unprotected ${IMAGE_ID}`));
       return true;
@@ -104,7 +105,7 @@ describe('delete by image ID', () => {
       .delete(IMAGE_PATH)
       .reply(409, { message: 'Image is in use by a store', code: '409 Conflict', title: 'Conflict' });
     await assert.rejects(deleteMode(newCloud(), byId()), (error: Error) => {
-      assert.ok(error instanceof ActionError);
+      assert.ok(error instanceof StepError);
       assert.match(error.message, new RegExp(`Glance refused to delete image ${IMAGE_ID} \\(web-20250101-000000\\): it is in use`));
       return true;
     });
@@ -132,7 +133,7 @@ describe('delete by image ID', () => {
       .reply(200, imageBody({ status: 'active' }))
       .get(IMAGE_PATH)
       .reply(200, imageBody({ status: 'pending_delete' }));
-    const result = await deleteMode(newCloud(), byId());
+    const result = succeeded(await deleteMode(newCloud(), byId()));
     assert.equal(result.deletions[0]!.outcome, 'deleted');
     glance.done();
   });
@@ -158,7 +159,7 @@ describe('delete by exact name', () => {
     const image = imageBody({ name: 'web-release-1.2' });
     nock(IMAGE_ORIGIN).get('/v2/images').query(nameQuery('web-release-1.2')).reply(200, { images: [image] });
     const glance = deletable(image);
-    const result = await deleteMode(newCloud(), byName('web-release-1.2'));
+    const result = succeeded(await deleteMode(newCloud(), byName('web-release-1.2')));
     glance.done();
     assert.equal(result.deletions[0]!.image.id, IMAGE_ID);
     assert.deepEqual(unmatched, []);
@@ -188,7 +189,7 @@ describe('delete by exact name', () => {
       .query(nameQuery('nightly'))
       .reply(200, { images: [imageBody({ id: 'theirs', name: 'nightly', instance_uuid: 'another-server' }), mine] });
     const glance = deletable(mine);
-    const result = await deleteMode(newCloud(), byName('nightly', { instance: SERVER_ID }));
+    const result = succeeded(await deleteMode(newCloud(), byName('nightly', { instance: SERVER_ID })));
     glance.done();
     assert.equal(result.deletions[0]!.image.id, 'mine');
     assert.deepEqual(unmatched, []);
@@ -203,7 +204,7 @@ describe('delete by exact name', () => {
   it('none with the name and ignore-missing: success with a notice', async () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get('/v2/images').query(nameQuery('nope')).reply(200, { images: [] });
-    const result = await deleteMode(newCloud(), byName('nope', { ignoreMissing: true }));
+    const result = succeeded(await deleteMode(newCloud(), byName('nope', { ignoreMissing: true })));
     assert.equal(result.missing, 'nope');
     assert.deepEqual(result.deletions, []);
     assert.match(stdout(), /::notice::No image named "nope" in region GRA11: nothing to delete \(ignore-missing\)/);
@@ -227,7 +228,7 @@ describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
       .reply(() => (order.push(`DELETE snapshot ${SNAP_A}`), [202, '', { 'Content-Type': 'text/html' }]))
       .delete(`${VOLUME_PATH}/snapshots/${SNAP_B}`)
       .reply(() => (order.push(`DELETE snapshot ${SNAP_B}`), [404, { itemNotFound: { code: 404, message: `Snapshot ${SNAP_B} could not be found.` } }]));
-    const result = await deleteMode(newCloud(), byId());
+    const result = succeeded(await deleteMode(newCloud(), byId()));
     cinder.done();
     assert.deepEqual(order, [`DELETE image ${IMAGE_ID}`, `DELETE snapshot ${SNAP_A}`, `DELETE snapshot ${SNAP_B}`]);
     assert.deepEqual(result.deletions[0]!.volumeSnapshots, [
@@ -243,7 +244,7 @@ describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image);
     deletable(image);
     nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/${SNAP_A}`).reply(403, { forbidden: { code: 403, message: 'Policy does not allow volume:delete_snapshot' } });
-    const result = await deleteMode(newCloud(), byId());
+    const result = succeeded(await deleteMode(newCloud(), byId()));
     assert.equal(result.deletions[0]!.volumeSnapshots[0]!.outcome, 'failed');
     assert.match(stdout(), new RegExp(`::warning::Could not delete volume snapshot ${SNAP_A} .*openstack volume snapshot delete ${SNAP_A}`));
   });
@@ -253,7 +254,7 @@ describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
     const image = volumeBackedImageBody([SNAP_A, SNAP_B]);
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image);
     deletable(image);
-    const result = await deleteMode(newCloud(), byId());
+    const result = succeeded(await deleteMode(newCloud(), byId()));
     assert.equal(result.deletions[0]!.outcome, 'deleted');
     assert.deepEqual(
       result.deletions[0]!.volumeSnapshots.map((v) => [v.id, v.outcome]),
@@ -316,7 +317,7 @@ describe('delete refuses what it was not asked to delete, before any DELETE', ()
   it('dry run: says what it would delete and sends no DELETE', async () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody());
-    const result = await deleteMode(newCloud(), byId({ dryRun: true }));
+    const result = succeeded(await deleteMode(newCloud(), byId({ dryRun: true })));
     assert.equal(result.deletions[0]!.outcome, 'would-delete');
     assert.match(stdout(), new RegExp(`Dry run: would delete image ${IMAGE_ID}`));
     assert.deepEqual(unmatched, [], 'no DELETE sent');
@@ -332,7 +333,7 @@ describe("a volume-backed image's Cinder snapshots: only those Nova made for it,
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image());
     const glance = deletable(image());
-    const result = await deleteMode(newCloud(), byId());
+    const result = succeeded(await deleteMode(newCloud(), byId()));
     glance.done();
     const [volumeSnapshot] = result.deletions[0]!.volumeSnapshots;
     assert.equal(volumeSnapshot!.outcome, 'kept');

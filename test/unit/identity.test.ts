@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 
 import { createHttp } from '../../src/openstack/client.ts';
-import { ActionError } from '../../src/openstack/errors.ts';
+import { explain } from '../../src/modes/outcome.ts';
+import { AuthError, CatalogError } from '../../src/openstack/errors.ts';
 import { findEndpoint, Identity, type Credentials } from '../../src/openstack/identity.ts';
 import {
   APP_SECRET,
@@ -114,10 +115,10 @@ describe('Keystone authentication', () => {
       () => assert.fail('authenticated'),
       (e: unknown) => e as Error,
     );
-    assert.ok(error instanceof ActionError);
+    assert.ok(error instanceof AuthError);
     assert.match(error.message, /refused the credentials of user user-AbCdEf123456 \(domain Default\)/);
     assert.match(error.message, /https:\/\/auth\.cloud\.ovh\.net\/v3\/auth\/tokens/);
-    assert.match(error.message, /check the password or secret/);
+    assert.match(explain(error, { region: 'GRA11' }), /check the password or secret/);
     assert.ok(!error.message.includes(PASSWORD));
     assert.equal(posts, 1);
   });
@@ -135,7 +136,7 @@ describe('Keystone authentication', () => {
     nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(401, KEYSTONE_401);
     const scope = mockAuth();
     const identity = new Identity(createHttp(), PASSWORD_CREDENTIALS);
-    await assert.rejects(identity.token(), ActionError);
+    await assert.rejects(identity.token(), AuthError);
     assert.equal((await identity.token()).value, TOKEN);
     scope.done();
   });
@@ -343,17 +344,22 @@ describe('catalog: region and interface', () => {
     assert.throws(
       () => findEndpoint(entries, ['compute'], 'BHS5', 'public'),
       (error: Error) => {
-        assert.ok(error instanceof ActionError);
-        assert.match(error.message, /Region "BHS5" is not in the catalog/);
-        assert.match(error.message, /regions are GRA11, SBG5/);
-        assert.match(error.message, /OS_REGION_NAME/);
+        assert.ok(error instanceof CatalogError);
+        assert.deepEqual([error.problem, error.region, error.offered], ['region', 'BHS5', ['GRA11', 'SBG5']]);
+        const words = explain(error, { region: 'BHS5' });
+        assert.match(words, /Region "BHS5" is not in the catalog/);
+        assert.match(words, /regions are GRA11, SBG5/);
+        assert.match(words, /OS_REGION_NAME/);
         return true;
       },
     );
   });
 
   it('a service missing from the catalog is named', () => {
-    assert.throws(() => findEndpoint(catalog({ volume: false }), ['block-storage', 'volumev3'], 'GRA11', 'public'), /no block-storage or volumev3 service/);
+    assert.throws(
+      () => findEndpoint(catalog({ volume: false }), ['block-storage', 'volumev3'], 'GRA11', 'public'),
+      (error: Error) => /no block-storage or volumev3 service/.test(explain(error, { region: 'GRA11' })),
+    );
   });
 
   it('accepts volumev3 for block-storage', () => {
@@ -361,7 +367,10 @@ describe('catalog: region and interface', () => {
   });
 
   it('an interface the region lacks: the error says which it has', () => {
-    assert.throws(() => findEndpoint(entries, ['compute'], 'SBG5', 'internal'), /SBG5 has no internal endpoint \(it has: public\); set the interface input/);
+    assert.throws(
+      () => findEndpoint(entries, ['compute'], 'SBG5', 'internal'),
+      (error: Error) => /SBG5 has no internal endpoint \(it has: public\); set the interface input/.test(explain(error, { region: 'SBG5' })),
+    );
   });
 
   it('the interface input picks the URL: internal and public requests go to different hosts', async () => {
@@ -377,7 +386,9 @@ describe('catalog: region and interface', () => {
 
   it('a region absent from the catalog fails the cloud with the list, after one authentication', async () => {
     const auth = mockAuth();
-    await assert.rejects(newCloud({ region: 'WAW1' }).compute(), /Region "WAW1" is not in the catalog for compute: this project's regions are GRA11, SBG5/);
+    await assert.rejects(newCloud({ region: 'WAW1' }).compute(), (error: Error) =>
+      /Region "WAW1" is not in the catalog for compute: this project's regions are GRA11, SBG5/.test(explain(error, { region: 'WAW1' })),
+    );
     auth.done();
     assert.deepEqual(unmatched, []);
   });

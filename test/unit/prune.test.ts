@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 
 import { prune } from '../../src/modes/prune.ts';
+import { runMode } from '../../src/modes/run.ts';
 import type { PruneSettings, Retention } from '../../src/settings.ts';
 import {
   COMPUTE_ORIGIN,
@@ -25,6 +26,8 @@ import {
   VOLUME_ORIGIN,
   VOLUME_PATH,
   volumeBackedImageBody,
+  failed,
+  succeeded,
 } from '../support/nock.ts';
 
 useNock();
@@ -80,7 +83,7 @@ describe('prune: the scope', () => {
     const list = listed(snapshots(3));
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneWith());
+    const result = succeeded(await prune(newCloud(), pruneWith()));
     list.done();
     assert.deepEqual(deleted.sort(), ['img-01', 'img-02']);
     assert.deepEqual(
@@ -126,7 +129,8 @@ describe('prune: the scope', () => {
   it('with a server name that does not exist: an error, nothing listed', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/detail`).query(true).reply(200, { servers: [] });
-    await assert.rejects(prune(newCloud(), pruneWith({}, { instance: 'web' })), /No server named or with ID "web" in region GRA11/);
+    const outcome = await runMode(newCloud(), pruneWith({}, { instance: 'web' }));
+    assert.match(failed(outcome).message, /No server named or with ID "web" in region GRA11/);
     assert.deepEqual(unmatched, []);
   });
 
@@ -148,7 +152,7 @@ describe('prune: the scope', () => {
     const deleted: string[] = [];
     deletions(deleted);
     const cinder = nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/cinder-snap-1`).reply(202);
-    const result = await prune(newCloud(), pruneWith({ includeUnmanaged: true }));
+    const result = succeeded(await prune(newCloud(), pruneWith({ includeUnmanaged: true })));
     scope.done();
     cinder.done();
     assert.equal(result.decisions.length, 3, 'an image found by two queries counts once');
@@ -198,7 +202,7 @@ describe('prune: the scope', () => {
     const deleted: string[] = [];
     deletions(deleted);
     nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/snap-old`).reply(202);
-    const result = await prune(newCloud(), pruneWith({ includeUnmanaged: true }, { instance: SERVER_ID }));
+    const result = succeeded(await prune(newCloud(), pruneWith({ includeUnmanaged: true }, { instance: SERVER_ID })));
     assert.deepEqual(result.decisions.map((d) => d.snapshot.id), ['bfv-new', 'bfv-old']);
     assert.deepEqual(deleted, ['bfv-old']);
     assert.deepEqual(unmatched, []);
@@ -221,7 +225,7 @@ describe('prune: the scope', () => {
     nock(IMAGE_ORIGIN).get('/v2/images').query(true).times(3).reply(200, { images: [...mine, ...unrelated] });
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneWith({ includeUnmanaged: false }, { instance: SERVER_ID }));
+    const result = succeeded(await prune(newCloud(), pruneWith({ includeUnmanaged: false }, { instance: SERVER_ID })));
     assert.deepEqual(deleted, ['img-01']);
     assert.deepEqual(
       result.decisions.map((d) => d.snapshot.id),
@@ -239,7 +243,7 @@ describe('prune: the scope', () => {
     listed(images);
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneWith({ nameGlob: 'web-*' }));
+    const result = succeeded(await prune(newCloud(), pruneWith({ nameGlob: 'web-*' })));
     assert.deepEqual(deleted.sort(), ['img-01', 'img-02']);
     assert.equal(result.decisions.length, 3);
   });
@@ -261,7 +265,7 @@ describe('prune: the scope', () => {
       .reply(200, { images: all.slice(6) });
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneWith({ policy: { last: 2 } }));
+    const result = succeeded(await prune(newCloud(), pruneWith({ policy: { last: 2 } })));
     pages.done();
     assert.equal(result.decisions.length, 7);
     assert.deepEqual(deleted.sort(), ['img-02', 'img-03', 'img-04', 'img-05', 'img-06']);
@@ -281,7 +285,7 @@ describe('prune: what is deleted', () => {
   it('dry-run sends no DELETE and reports what would go', async () => {
     mockAuth();
     listed(snapshots(3, (i) => (i === 2 ? volumeBackedImageBody(['cinder-x'], { id: 'img-02', name: 'web-02', created_at: '2025-01-10T10:00:00.000Z', ...MANAGED }) : {})));
-    const result = await prune(newCloud(), pruneWith({}, { dryRun: true }));
+    const result = succeeded(await prune(newCloud(), pruneWith({}, { dryRun: true })));
     assert.deepEqual(unmatched, [], 'no DELETE');
     assert.deepEqual(result.deletions.map((d) => [d.image.id, d.outcome]).sort(), [
       ['img-01', 'would-delete'],
@@ -294,9 +298,10 @@ describe('prune: what is deleted', () => {
   it('max-deletes: refuses and deletes nothing when the policy would delete more', async () => {
     mockAuth();
     listed(snapshots(6));
-    const result = await prune(newCloud(), pruneWith({ maxDeletes: 4 }));
-    assert.match(result.refused!, /the policy would delete 5 snapshots, more than max-deletes \(4\); nothing was deleted/);
-    assert.deepEqual(result.deletions, []);
+    const { result, failure } = await prune(newCloud(), pruneWith({ maxDeletes: 4 }));
+    assert.match(result?.refused ?? '', /the policy would delete 5 snapshots, more than max-deletes \(4\); nothing was deleted/);
+    assert.match(failure?.message ?? '', /^Prune refused: the policy would delete 5/, 'the step fails');
+    assert.deepEqual(result?.deletions, []);
     assert.deepEqual(unmatched, [], 'no DELETE');
   });
 
@@ -305,7 +310,7 @@ describe('prune: what is deleted', () => {
     listed(snapshots(5));
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneWith({ maxDeletes: 4 }));
+    const result = succeeded(await prune(newCloud(), pruneWith({ maxDeletes: 4 })));
     assert.equal(result.refused, undefined);
     assert.equal(deleted.length, 4);
   });
@@ -315,7 +320,7 @@ describe('prune: what is deleted', () => {
     listed(snapshots(3, (i) => ({ protected: i === 2 })));
     const deleted: string[] = [];
     deletions(deleted);
-    const result = await prune(newCloud(), pruneWith());
+    const result = succeeded(await prune(newCloud(), pruneWith()));
     assert.deepEqual(deleted, ['img-01']);
     assert.deepEqual(result.decisions.find((d) => d.snapshot.id === 'img-02')!.reasons, ['protected']);
   });
@@ -330,7 +335,9 @@ describe('prune: what is deleted', () => {
       .delete('/v2/images/img-03')
       .reply(409, { message: 'Image img-03 is in use', code: '409 Conflict', title: 'Conflict' });
     deletions(deleted);
-    const result = await prune(newCloud(), pruneWith());
+    const { result, failure } = await prune(newCloud(), pruneWith());
+    assert.equal(failure?.message, '2 snapshot(s) could not be deleted; see the warnings above');
+    assert.ok(result);
     assert.deepEqual(deleted.sort(), ['img-01', 'img-04']);
     assert.deepEqual(result.failures.map((f) => f.image.id).sort(), ['img-02', 'img-03']);
     assert.match(result.failures.find((f) => f.image.id === 'img-02')!.error, /it is protected/);
@@ -342,7 +349,7 @@ describe('prune: what is deleted', () => {
     mockAuth();
     listed(snapshots(2));
     nock(IMAGE_ORIGIN).delete('/v2/images/img-01').reply(404, { message: 'not found' });
-    const result = await prune(newCloud(), pruneWith());
+    const result = succeeded(await prune(newCloud(), pruneWith()));
     assert.deepEqual(result.failures, []);
     assert.equal(result.deletions[0]!.outcome, 'missing');
   });
@@ -378,7 +385,7 @@ describe('prune: what is deleted', () => {
       .times(15)
       .reply(() => (times.push(Date.now()), [204, '']));
     const start = Date.now();
-    const result = await prune(newCloud({ rateLimit: 5 }), pruneWith({ concurrency: 8 }));
+    const result = succeeded(await prune(newCloud({ rateLimit: 5 }), pruneWith({ concurrency: 8 })));
     const took = since(start);
     assert.equal(result.deletions.length, 15);
     // 17 requests (token, list, 15 deletions) at 5/s: at least 3 full seconds of waiting in theory.

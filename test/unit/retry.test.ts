@@ -22,6 +22,7 @@ import {
   stdout,
   unmatched,
   useNock,
+  succeeded,
 } from '../support/nock.ts';
 
 useNock();
@@ -228,7 +229,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
         .reply(() => [200, { images: [imageBody({ id: IMAGE_ID, status: 'queued', snapshot_request_id: posts[0]!.requestId })], first: '/v2/images', schema: '/v2/schemas/images' }]);
       nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
 
-      const result = await create(newCloud(), createSettings());
+      const result = succeeded(await create(newCloud(), createSettings()));
       search.done();
       assert.equal(posts.length, 1, 'no second snapshot');
       assert.equal(result.image.id, IMAGE_ID);
@@ -254,7 +255,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
       .reply(200, { images: [] });
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
 
-    const result = await create(newCloud(), createSettings());
+    const result = succeeded(await create(newCloud(), createSettings()));
     search.done();
     assert.equal(posts.length, 2);
     assert.equal(posts[0]!.requestId, posts[1]!.requestId);
@@ -281,7 +282,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
     );
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
 
-    const result = await create(newCloud(), createSettings());
+    const result = succeeded(await create(newCloud(), createSettings()));
     assert.equal(posts.length, 2);
     assert.equal(result.image.id, IMAGE_ID);
     assert.match(stdout(), /Nova answered 409/);

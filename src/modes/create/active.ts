@@ -1,0 +1,49 @@
+import { formatDuration } from '../../duration.ts';
+import { log, t } from '../../log.ts';
+import type { Compute, Server } from '../../openstack/compute.ts';
+import type { Image, ImageService, ImageStatus } from '../../openstack/image.ts';
+import { CUT_SHORT, poll, type Deadline } from '../../openstack/wait.ts';
+import type { Failure } from '../outcome.ts';
+
+/** Glance statuses from which an image never becomes active. */
+const DEAD = new Set<ImageStatus>(['killed', 'deleted', 'pending_delete', 'deactivated']);
+
+/**
+ * Poll Glance until the image is active (the image), or a failure that says what became of it:
+ * dead or gone at once, or still on its way at the deadline, with how to check it.
+ */
+export async function untilActive(images: ImageService, compute: Compute, server: Server, imageId: string, deadline: Deadline): Promise<{ image: Image; polls: number } | Failure> {
+  const started = Date.now();
+  let lastStatus = '';
+  let last: Image | undefined;
+  const outcome = await poll(async () => {
+    const look = await deadline.look((signal) => images.get(imageId, signal));
+    if (look === CUT_SHORT) return { done: false, value: last };
+    last = look;
+    const status = look?.status ?? 'gone';
+    if (status !== lastStatus) {
+      log.info(t`[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
+      lastStatus = status;
+    }
+    return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
+  }, deadline);
+  const image = outcome.done ? outcome.value : outcome.last;
+  if (outcome.done && image?.status === 'active') return { image, polls: outcome.polls };
+  if (outcome.done) {
+    return {
+      imageId,
+      message: image
+        ? `The snapshot failed: image ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, image-id: ${imageId}) and try again`
+        : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`,
+    };
+  }
+  const now = await compute.getServer(server.id).catch(() => undefined);
+  return {
+    imageId,
+    message:
+      `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
+      `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
+      `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
+      `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,
+  };
+}
