@@ -3299,7 +3299,7 @@ module.exports = {
 
 
 const diagnosticsChannel = __nccwpck_require__(3053)
-const util = __nccwpck_require__(7975)
+const util = __nccwpck_require__(356)
 
 const undiciDebugLog = util.debuglog('undici')
 const fetchDebuglog = util.debuglog('fetch')
@@ -4668,7 +4668,7 @@ const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
 const { Blob } = __nccwpck_require__(4573)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
 const { InvalidArgumentError } = __nccwpck_require__(8707)
@@ -11817,7 +11817,7 @@ module.exports = MockAgent
 
 
 
-const { promisify } = __nccwpck_require__(7975)
+const { promisify } = __nccwpck_require__(356)
 const Client = __nccwpck_require__(3701)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
@@ -12132,7 +12132,7 @@ module.exports.MockScope = MockScope
 
 
 
-const { promisify } = __nccwpck_require__(7975)
+const { promisify } = __nccwpck_require__(356)
 const Pool = __nccwpck_require__(628)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
@@ -12242,7 +12242,7 @@ const {
   types: {
     isPromise
   }
-} = __nccwpck_require__(7975)
+} = __nccwpck_require__(356)
 
 function matchValue (match, value) {
   if (typeof match === 'string') {
@@ -18299,7 +18299,7 @@ const { kEnumerableProperty } = __nccwpck_require__(3440)
 const { FileLike, isFileLike } = __nccwpck_require__(7114)
 const { webidl } = __nccwpck_require__(5893)
 const { File: NativeFile } = __nccwpck_require__(4573)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 
 /** @type {globalThis['File']} */
 const File = globalThis.File ?? NativeFile
@@ -18610,7 +18610,7 @@ const {
 } = __nccwpck_require__(3168)
 const { webidl } = __nccwpck_require__(5893)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(7975)
+const util = __nccwpck_require__(356)
 
 const kHeadersMap = Symbol('headers map')
 const kHeadersSortedMap = Symbol('headers map sorted')
@@ -21576,7 +21576,7 @@ const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(
 const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
 const { FinalizationRegistry } = __nccwpck_require__(6653)()
 const util = __nccwpck_require__(3440)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 const {
   isValidHTTPToken,
   sameOrigin,
@@ -22617,7 +22617,7 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
 const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
 const util = __nccwpck_require__(3440)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 const { kEnumerableProperty } = util
 const {
   isValidReasonPhrase,
@@ -22639,7 +22639,7 @@ const { FormData } = __nccwpck_require__(5910)
 const { URLSerializer } = __nccwpck_require__(1900)
 const { kConstruct } = __nccwpck_require__(6443)
 const assert = __nccwpck_require__(4589)
-const { types } = __nccwpck_require__(7975)
+const { types } = __nccwpck_require__(356)
 
 const textEncoder = new TextEncoder('utf-8')
 
@@ -24886,7 +24886,7 @@ module.exports = {
 
 
 
-const { types, inspect } = __nccwpck_require__(7975)
+const { types, inspect } = __nccwpck_require__(356)
 const { markAsUncloneable } = __nccwpck_require__(5919)
 const { toUSVString } = __nccwpck_require__(3440)
 
@@ -26348,7 +26348,7 @@ const {
 const { ProgressEvent } = __nccwpck_require__(8573)
 const { getEncoding } = __nccwpck_require__(2607)
 const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
-const { types } = __nccwpck_require__(7975)
+const { types } = __nccwpck_require__(356)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
 
@@ -28755,7 +28755,7 @@ const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_req
 const { ByteParser } = __nccwpck_require__(1652)
 const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
 const { getGlobalDispatcher } = __nccwpck_require__(2581)
-const { types } = __nccwpck_require__(7975)
+const { types } = __nccwpck_require__(356)
 const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
 const { SendQueue } = __nccwpck_require__(3900)
 
@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5472);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7975);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5472:
+/***/ 7975:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32398,6 +32398,8 @@ const Input = {
     IncludeUnmanaged: 'include-unmanaged',
     DryRun: 'dry-run',
     DeleteInUse: 'delete-in-use',
+    AllowOtherInstance: 'allow-other-instance',
+    SnapshotBefore: 'snapshot-before',
     MaxDeletes: 'max-deletes',
     Concurrency: 'concurrency',
     RateLimit: 'rate-limit',
@@ -32416,6 +32418,8 @@ const Output = {
     DeletedCount: 'deleted-count',
     PlannedImageIds: 'planned-image-ids',
     KeptImageIds: 'kept-image-ids',
+    PreviousImageId: 'previous-image-id',
+    BackupImageId: 'backup-image-id',
     ApiRequests: 'api-requests',
 };
 /** Properties this action sets on the images it creates, so later runs (and people) can find them. */
@@ -32424,6 +32428,8 @@ const Property = {
     InstanceId: 'source_instance_id',
     InstanceName: 'source_instance_name',
     RequestId: 'snapshot_request_id',
+    /** On the snapshot restore takes before it rebuilds (snapshot-before): the image it restored. */
+    BeforeRestoreOf: 'taken_before_restore_of',
 };
 const MANAGED_BY = 'openstack-snapshot-action';
 
@@ -34499,6 +34505,11 @@ function statusOf(error) {
 function codeOf(error) {
     return error instanceof RequestError ? error.code : undefined;
 }
+/** The failure leaves no doubt that the service refused the request before acting on it (a 4xx, but a timeout's 408). */
+function refusedBeforeActing(error) {
+    const status = statusOf(error);
+    return status !== undefined && status < 500 && status !== 408;
+}
 
 ;// CONCATENATED MODULE: ./src/modes/outcome.ts
 
@@ -34531,36 +34542,41 @@ function explain(error, where) {
     return error instanceof Error ? error.message : String(error);
 }
 
-;// CONCATENATED MODULE: ./src/modes/create/ready.ts
+;// CONCATENATED MODULE: ./src/modes/ready.ts
 
 
 
-/** Nova snapshots servers in these states (check_instance_state on API.snapshot). */
-const SNAPSHOTTABLE = new Set(['ACTIVE', 'SHUTOFF', 'SUSPENDED', 'PAUSED']);
 /** States a server leaves by itself: worth waiting for. */
 const TRANSITIONAL = new Set(['BUILD', 'REBOOT', 'HARD_REBOOT', 'REBUILD', 'RESIZE', 'MIGRATING', 'PASSWORD']);
+/** What is to be done to the server, and the states Nova does it in (check_instance_state on its API). */
+const SNAPSHOT = { verb: 'snapshot', done: 'snapshotted', states: ['ACTIVE', 'SHUTOFF', 'SUSPENDED', 'PAUSED'] };
+const REBUILD = { verb: 'rebuild', done: 'rebuilt', states: ['ACTIVE', 'SHUTOFF', 'ERROR'] };
 /** Another operation (a snapshot, a reboot) is under way on the server. */
 const busy = (server) => server.taskState !== null || TRANSITIONAL.has(server.status);
-const unsnapshottable = (server) => new StepError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`);
+function refused(server, action) {
+    const states = `${action.states.slice(0, -1).join(', ')} or ${action.states.at(-1)}`;
+    return new StepError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can ${action.verb} a server that is ${states}`);
+}
 /**
- * The server once Nova would accept a snapshot of it, within the deadline. `server` is what was
+ * The server once Nova would accept the action on it, within the deadline. `server` is what was
  * last seen of it; with `stale`, Nova said otherwise since, so it is looked at again.
  */
-async function untilSnapshottable(compute, server, deadline, stale = false) {
+async function untilFree(compute, server, action, deadline, stale = false) {
+    const accepted = (s) => action.states.includes(s.status);
     if (!stale && !busy(server)) {
-        if (SNAPSHOTTABLE.has(server.status))
+        if (accepted(server))
             return server;
-        throw unsnapshottable(server);
+        throw refused(server, action);
     }
     if (!stale)
-        log.info(t `Server ${server.name} is ${server.status}${server.taskState ? t ` (task_state ${server.taskState})` : ''}: waiting until it can be snapshotted`);
+        log.info(t `Server ${server.name} is ${server.status}${server.taskState ? t ` (task_state ${server.taskState})` : ''}: waiting until it can be ${action.done}`);
     let seen = server;
     const outcome = await poll(async () => {
         const look = await deadline.look((signal) => compute.getServer(server.id, signal));
         if (look === CUT_SHORT)
             return { done: false, value: seen };
         if (!look)
-            throw new StepError(`Server ${server.name} (${server.id}) was deleted while waiting to snapshot it`);
+            throw new StepError(`Server ${server.name} (${server.id}) was deleted while waiting to ${action.verb} it`);
         seen = look;
         return { done: !busy(look), value: look };
     }, deadline);
@@ -34568,8 +34584,8 @@ async function untilSnapshottable(compute, server, deadline, stale = false) {
         throw new StepError(`Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. ` +
             `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`);
     }
-    if (!SNAPSHOTTABLE.has(outcome.value.status))
-        throw unsnapshottable(outcome.value);
+    if (!accepted(outcome.value))
+        throw refused(outcome.value, action);
     return outcome.value;
 }
 
@@ -34584,11 +34600,6 @@ const MAX_CREATE_ATTEMPTS = 4;
 /** How long an ambiguous createImage is given to show its image before it is sent again. */
 const SETTLE_MS = 10_000;
 const CREATE_REQUEST_TIMEOUT_MS = 180_000;
-/** The failure left no doubt that Nova never acted on the request. */
-function notExecuted(error) {
-    const status = statusOf(error);
-    return status !== undefined && status < 500 && status !== 408;
-}
 /**
  * createImage, at most one image however it fails. After an ambiguous failure (timeout, reset,
  * 5xx) the image list is searched for the request's ID before anything is sent again. A 409 for
@@ -34606,11 +34617,11 @@ async function createImageOnce(compute, images, request, deadline) {
                 throw error;
             if (error instanceof ConflictError) {
                 log.info(t `Nova answered 409 (${error.message}); waiting for the server to be free`);
-                server = await untilSnapshottable(compute, server, deadline, true);
+                server = await untilFree(compute, server, SNAPSHOT, deadline, true);
                 continue;
             }
             // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
-            if (notExecuted(error) || error instanceof CrossHostError)
+            if (refusedBeforeActing(error) || error instanceof CrossHostError)
                 throw error;
             log.warning(t `createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}); looking for the image it may have made`);
             const found = await settle(compute, images, server, requestId);
@@ -34618,7 +34629,7 @@ async function createImageOnce(compute, images, request, deadline) {
                 log.info(t `The snapshot was made after all: image ${found.id}`);
                 return found.id;
             }
-            server = await untilSnapshottable(compute, server, deadline, true);
+            server = await untilFree(compute, server, SNAPSHOT, deadline, true);
         }
     }
 }
@@ -38125,7 +38136,7 @@ const parseWithWhatwg = (raw) => {
 const onResponse = "onResponse";
 //# sourceMappingURL=index.js.map
 // EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(7975);
+var external_node_util_ = __nccwpck_require__(356);
 ;// CONCATENATED MODULE: ./node_modules/got/dist/source/core/utils/timer.js
 
 
@@ -46780,6 +46791,7 @@ function toImage(body) {
         status: String(body.status),
         createdAt: new Date(String(body.created_at)),
         size: typeof body.size === 'number' ? body.size : null,
+        minDisk: typeof body.min_disk === 'number' ? body.min_disk : 0,
         protected: body.protected === true,
         owner: text(body.owner),
         instances: [...new Set([body[Property.InstanceId], body.instance_uuid].filter((id) => typeof id === 'string' && id !== ''))],
@@ -47040,6 +47052,11 @@ const IMAGE_ID_MICROVERSION = '2.45';
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 /** An OpenStack resource ID (Nova and Glance accept the hyphens left out). */
 const isUuid = (value) => UUID.test(value);
+/**
+ * Retries for an action that must not be done twice: only after failures that prove Nova never
+ * saw it (connection refused, a name that did not resolve, and 429, which a rate limiter answers first).
+ */
+const SENT_ONCE = { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] };
 /** Characters that mean something to Nova's name filter: a regex on MySQL/PostgreSQL, LIKE elsewhere. */
 const FILTER_SPECIAL = /[\\^$.|?*+()[\]{}%_]/;
 function toServer(body) {
@@ -47052,6 +47069,8 @@ function toServer(body) {
         volumeBacked: !body.image || (typeof body.image === 'object' && !body.image.id),
         volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
         imageId: typeof body.image === 'object' && body.image ? body.image.id : undefined,
+        flavorId: body.flavor?.id,
+        fault: body.fault?.message,
     };
 }
 /**
@@ -47134,16 +47153,14 @@ class Compute {
         throw new AmbiguousError('server', nameOrId, matches.map((server) => server.id));
     }
     /**
-     * Nova's createImage. Sent once unless the failure proves Nova never acted on it: connection
-     * refused or a name that did not resolve, and 429, which a rate limiter answers before Nova
-     * sees the request. Anything else is left to the caller, which knows how to look for an image
-     * an ambiguous failure may have created.
+     * Nova's createImage, sent once (SENT_ONCE). Anything else is left to the caller, which knows
+     * how to look for an image an ambiguous failure may have created.
      */
     async createImage(serverId, name, metadata, timeoutMs) {
         const response = await this.#http.post(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, {
             json: { createImage: { name, metadata } },
             timeout: { request: timeoutMs },
-            retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
+            retry: SENT_ONCE,
         });
         const body = response.body;
         const fromBody = typeof body === 'object' && body ? body.image_id : undefined;
@@ -47152,6 +47169,20 @@ class Compute {
         if (!imageId)
             throw new ProtocolError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
         return imageId;
+    }
+    /**
+     * Nova's rebuild of an image-backed server with `imageRef`. Sent once, like createImage: a
+     * rebuild whose answer was lost is looked for on the server, never sent again.
+     */
+    async rebuild(serverId, imageRef) {
+        await this.#http.post(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, {
+            json: { rebuild: { imageRef } },
+            retry: SENT_ONCE,
+        });
+    }
+    /** The root disk of a flavor in GiB (0: the size of the image, as for volume-backed flavors). */
+    async flavorDiskGb(flavorId) {
+        return (await this.#http(`${this.#endpoint}/flavors/${encodeURIComponent(flavorId)}`)).body.flavor.disk;
     }
 }
 
@@ -47438,7 +47469,7 @@ async function create_create(cloud, settings) {
     log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
     // A dry run waits for nothing: it says what it would wait for.
     if (!settings.dryRun || !busy(server))
-        server = await untilSnapshottable(compute, server, deadline);
+        server = await untilFree(compute, server, SNAPSHOT, deadline);
     const request = imageRequest(settings, server);
     if (settings.dryRun)
         return dryRun(cloud, settings, request);
@@ -47579,7 +47610,234 @@ async function deleteMode(cloud, settings) {
     return { result: { mode: 'delete', dryRun, deletions: [deletion] } };
 }
 
+;// CONCATENATED MODULE: ./src/modes/restore/choose.ts
+
+
+
+
+
+
+
+/** Every instance the image records is this server (an image with none is no one's). */
+const ofServer = (image, server) => image.instances.length > 0 && image.instances.every((id) => id === server.id);
+const label = (image) => `${image.id} "${image.name ?? ''}" (created ${isoSeconds(image.createdAt)})`;
+/** The snapshot to restore, as the settings name it, and why it was chosen (logged). */
+async function chooseSnapshot(cloud, settings, server) {
+    const images = await cloud.images();
+    const { snapshot } = settings;
+    const where = `of server ${server.name} (${server.id}) in region ${settings.region}`;
+    if ('imageId' in snapshot) {
+        const image = await images.get(snapshot.imageId);
+        if (!image)
+            throw new StepError(`${Input.ImageId}: there is no image ${snapshot.imageId} in region ${settings.region}`);
+        log.info(t `Restoring image ${label(image)}: given by ${Input.ImageId}`);
+        return image;
+    }
+    const owner = await cloud.projectId();
+    if ('name' in snapshot) {
+        const named = (await images.listAll({ ...exactNameFilter(snapshot.name), owner })).filter((image) => image.name === snapshot.name);
+        const matches = settings.allowOtherInstance ? named : named.filter((image) => ofServer(image, server));
+        if (matches.length > 1)
+            throw new StepError(`${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.ImageId} to the one to restore`);
+        const [image] = matches;
+        if (!image) {
+            const others = named.length ? `; ${named.length} image(s) of that name are snapshots of other instances (${Input.AllowOtherInstance}: true restores one)` : '';
+            throw new StepError(`No snapshot named "${snapshot.name}" ${where}${others}. Check ${Input.SnapshotName} (matched exactly), or give ${Input.ImageId}`);
+        }
+        log.info(t `Restoring image ${label(image)}: the snapshot named exactly so`);
+        return image;
+    }
+    const matcher = snapshot.nameGlob ? globToRegExp(snapshot.nameGlob) : undefined;
+    const globbed = snapshot.nameGlob ? ` whose name matches "${snapshot.nameGlob}"` : '';
+    // Newest first: the first that passes every check is the one (the rest of the listing is never fetched).
+    const query = { owner, status: 'active', sort: 'created_at:desc', [Property.ManagedBy]: MANAGED_BY, [Property.InstanceId]: server.id };
+    for await (const image of images.list(query)) {
+        if (image.managed && image.status === 'active' && image.owner === owner && ofServer(image, server) && (!matcher || (image.name !== null && matcher.test(image.name)))) {
+            log.info(t `Restoring image ${label(image)}: the newest active snapshot ${where} made by this action${globbed}`);
+            return image;
+        }
+    }
+    throw new StepError(`There is no active snapshot ${where} made by this action${globbed}: give ${Input.ImageId} or ${Input.SnapshotName}, or take one first with mode create`);
+}
+/** Why this image may not be restored onto this server; undefined when it may. Only reads. */
+async function restoreRefusal(compute, image, server, projectId, allowOtherInstance) {
+    if (image.status !== 'active')
+        return `it is ${image.status}, not active`;
+    if (image.owner !== projectId)
+        return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
+    if (!image.instanceSnapshot)
+        return 'it is not an instance snapshot (no image_type=snapshot, not made by this action)';
+    if (image.volumeSnapshotIds.length)
+        return 'it is the snapshot of a volume-backed server: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild a server from it';
+    if (!allowOtherInstance && !ofServer(image, server)) {
+        return `it is a snapshot of ${image.instances.join(' and ') || 'no recorded instance'}, not of server ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
+    }
+    if (!server.flavorId)
+        return undefined;
+    // A flavor deleted since the server was made cannot be read: Nova makes the same check itself.
+    const disk = await compute.flavorDiskGb(server.flavorId).catch((error) => {
+        if (statusOf(error) === 404)
+            return 0;
+        throw error;
+    });
+    const needs = Math.max(image.minDisk, Math.ceil((image.size ?? 0) / 1024 ** 3));
+    if (disk > 0 && needs > disk)
+        return `its disk needs ${needs} GiB, more than the ${disk} GiB root disk of the server's flavor ${server.flavorId}`;
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/modes/restore/rebuild.ts
+
+
+
+
+
+
+/** Nova's task states of a rebuild under way (task_states.py). */
+const REBUILDING = new Set(['rebuilding', 'rebuild_block_device_mapping', 'rebuild_spawning']);
+/** Attempts at most: only after a 409, which Nova answers before it acts. */
+const MAX_ATTEMPTS = 3;
+/**
+ * Rebuild the server from the image, at most once. A 409 (the server became busy) is waited out
+ * and sent again; a failure without a clear answer is looked for on the server (Nova sets the
+ * task state and the image before it answers) and never sent twice: a rebuild replaces the disk.
+ */
+async function rebuildOnce(compute, server, imageId, deadline) {
+    let current = server;
+    for (let attempt = 1;; attempt += 1) {
+        try {
+            await compute.rebuild(current.id, imageId);
+            return current;
+        }
+        catch (error) {
+            if (error instanceof ConflictError && attempt < MAX_ATTEMPTS && !deadline.passed) {
+                log.info(t `Nova answered 409 (${error.message}); waiting for the server to be free`);
+                current = await untilFree(compute, current, REBUILD, deadline, true);
+                continue;
+            }
+            if (refusedBeforeActing(error) || error instanceof CrossHostError)
+                throw error;
+            const now = await compute.getServer(current.id);
+            if (now && (REBUILDING.has(now.taskState ?? '') || (now.imageId === imageId && current.imageId !== imageId))) {
+                log.info(t `The rebuild request got no clear answer, but Nova shows it under way (${now.status}, task_state ${now.taskState ?? 'none'})`);
+                return current;
+            }
+            throw new StepError(`The rebuild of server ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}) and Nova shows no rebuild under way ` +
+                `(${now ? `${now.status}, task_state ${now.taskState ?? 'none'}` : 'the server is not found'}). It is not sent again, since a rebuild replaces the disk; ` +
+                `check with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image, then run the step again`);
+        }
+    }
+}
+/**
+ * Poll Nova until the rebuild is over: the server settled (no task state) on the image, or in
+ * ERROR (with Nova's fault), or still at work at the deadline (with how to check it).
+ */
+async function untilRebuilt(compute, server, imageId, deadline) {
+    const started = Date.now();
+    let seen = server;
+    let lastState = '';
+    const outcome = await poll(async () => {
+        const look = await deadline.look((signal) => compute.getServer(server.id, signal));
+        if (look === CUT_SHORT)
+            return { done: false, value: seen };
+        if (!look)
+            throw new StepError(`Server ${server.name} (${server.id}) was deleted during its rebuild`);
+        seen = look;
+        const state = `${look.status}${look.taskState ? ` (${look.taskState})` : ''}`;
+        if (state !== lastState)
+            log.info(t `[${formatDuration(Date.now() - started)}] server ${server.name}: ${state}`);
+        lastState = state;
+        const settled = look.taskState === null && look.status !== 'REBUILD';
+        return { done: settled && (look.status === 'ERROR' || look.imageId === imageId), value: look };
+    }, deadline);
+    const check = `openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image -c fault`;
+    if (!outcome.done) {
+        const failure = {
+            message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of server ${server.name} (${server.id}) from image ${imageId}: ` +
+                `it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. The rebuild goes on in the cloud; check it with: ${check}`,
+        };
+        return { server: seen, failure };
+    }
+    const now = outcome.value;
+    if (now.status === 'ERROR') {
+        return { server: now, failure: { message: `The rebuild of server ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}` } };
+    }
+    return { server: now };
+}
+
+;// CONCATENATED MODULE: ./src/modes/restore.ts
+
+
+
+
+
+
+
+
+const volumeBacked = (server) => new StepError(`Server ${server.name} (${server.id}) is volume-backed: it is not rebuilt, and nothing was changed. Nova cannot restore a volume-backed server from its snapshot safely ` +
+    `(below microversion 2.93 it refuses; at 2.93, seen on Zed, the rebuild fails on the compute host and leaves the boot volume reserved until an admin resets it). ` +
+    `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot a server from it, ` +
+    `or, with the server stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`);
+/** The create settings of the snapshot taken just before the rebuild: the same server, tagged with what is being restored. */
+function backupSettings(settings, server, image, deadline) {
+    const { region, iface, credentials, rateLimit, dryRun, provenance } = settings;
+    return {
+        region, iface, credentials, rateLimit, dryRun, provenance,
+        mode: 'create',
+        instance: server.id,
+        template: '{instance}-before-restore-{timestamp}',
+        metadata: { [Property.BeforeRestoreOf]: image.id },
+        wait: true,
+        timeoutMs: Math.max(0, deadline.at - Date.now()),
+    };
+}
+/**
+ * Roll a server back to a snapshot: choose it (given, or the newest), refuse what must not be
+ * restored, wait until the server is free, optionally snapshot it as it is, rebuild it once and
+ * wait until it runs the snapshot.
+ */
+async function restore(cloud, settings) {
+    const deadline = Deadline.after(settings.timeoutMs);
+    const compute = await cloud.compute();
+    let server = await compute.findServer(settings.instance);
+    log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t `, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
+    if (server.volumeBacked)
+        throw volumeBacked(server);
+    const image = await chooseSnapshot(cloud, settings, server);
+    const why = await restoreRefusal(compute, image, server, await cloud.projectId(), settings.allowOtherInstance);
+    if (why)
+        throw new StepError(`Image ${image.id} "${image.name ?? ''}" is not restored onto server ${server.name}: ${why}`);
+    const previousImageId = server.imageId;
+    const result = { mode: 'restore', dryRun: settings.dryRun, server, image, previousImageId, durationMs: 0 };
+    if (settings.dryRun) {
+        const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
+        log.info(t `Dry run: would rebuild server ${server.name} (${server.id}) from image ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
+        return { result };
+    }
+    server = await untilFree(compute, server, REBUILD, deadline);
+    if (server.status === 'SHUTOFF')
+        log.info(t `Server ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
+    if (settings.snapshotBefore) {
+        const taken = await create_create(cloud, backupSettings(settings, server, image, deadline));
+        if (taken.failure || !taken.result) {
+            return { failure: { message: `The snapshot before the restore failed, so server ${server.name} was not rebuilt: ${taken.failure?.message}` } };
+        }
+        result.backup = taken.result;
+        log.info(t `Snapshot of the server as it was: image ${taken.result.image.id} (${Input.SnapshotBefore})`);
+    }
+    const started = Date.now();
+    server = await rebuildOnce(compute, server, image.id, deadline);
+    log.info(t `Rebuild requested: server ${server.name} from image ${image.id} (Nova microversion ${compute.microversion})`);
+    const rebuilt = await untilRebuilt(compute, server, image.id, deadline);
+    Object.assign(result, { server: rebuilt.server, durationMs: Date.now() - started });
+    if ('failure' in rebuilt)
+        return { result, failure: rebuilt.failure };
+    log.info(t `Server ${server.name} is ${rebuilt.server.status} on image ${image.id} again`);
+    return { result };
+}
+
 ;// CONCATENATED MODULE: ./src/modes/run.ts
+
 
 
 
@@ -47591,6 +47849,8 @@ async function runMode(cloud, settings) {
             return await create_create(cloud, settings);
         if (settings.mode === 'delete')
             return await deleteMode(cloud, settings);
+        if (settings.mode === 'restore')
+            return await restore(cloud, settings);
         return await prune(cloud, settings);
     }
     catch (error) {
@@ -47979,6 +48239,19 @@ function deleteSection(result) {
         table(['Snapshot', 'Image ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
     }
 }
+function restoreSection(result) {
+    const { image, server } = result;
+    log.output(Output.ImageId, image.id);
+    log.output(Output.ImageName, image.name ?? '');
+    log.output(Output.PreviousImageId, result.previousImageId ?? '');
+    log.output(Output.InstanceId, server.id);
+    log.output(Output.InstanceName, server.name);
+    log.output(Output.Duration, (result.durationMs / 1000).toFixed(1));
+    if (result.backup)
+        log.output(Output.BackupImageId, result.backup.image.id);
+    summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Server restored', 2);
+    table(['Server', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? '–', result.backup?.image.id ?? '–', server.status, `${(result.durationMs / 1000).toFixed(1)} s`]]);
+}
 /** Outputs for later steps, and the job summary: what the mode did, and why the step fails if it does. */
 async function report({ result, failure }, apiRequests) {
     log.output(Output.ApiRequests, String(apiRequests));
@@ -47989,6 +48262,8 @@ async function report({ result, failure }, apiRequests) {
     }
     else if (result?.mode === 'delete')
         deleteSection(result);
+    else if (result?.mode === 'restore')
+        restoreSection(result);
     else if (result)
         pruneSection(result, false);
     if (failure?.imageId && !result) {
@@ -48004,6 +48279,54 @@ async function report({ result, failure }, apiRequests) {
     // Only on a runner (or a test that gives it a file): summary.write() throws without one.
     if (process.env.GITHUB_STEP_SUMMARY && (result || failure?.imageId))
         await summary.write();
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+/**
+ * Readers of the action's inputs that gather every problem in `problems` (each names the input
+ * and what would be valid) instead of stopping at the first.
+ */
+function inputReader(env, problems) {
+    const text = (name, ...envNames) => {
+        const value = getInput(name) || envNames.map((n) => env[n]?.trim()).find((v) => v);
+        return value || undefined;
+    };
+    const bool = (name, fallback) => {
+        if (!getInput(name))
+            return fallback;
+        try {
+            return getBooleanInput(name);
+        }
+        catch {
+            problems.push(`${name}: "${getInput(name)}" is not a boolean; use true or false`);
+            return fallback;
+        }
+    };
+    const integer = (name, fallback, min, max = Number.MAX_SAFE_INTEGER) => {
+        const raw = getInput(name);
+        if (!raw)
+            return fallback;
+        const value = Number(raw);
+        if (!/^[+]?\d+$/.test(raw) || value < min || value > max) {
+            problems.push(`${name}: "${raw}" is not valid; use a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
+            return fallback;
+        }
+        return value;
+    };
+    const duration = (name, raw) => {
+        if (!raw)
+            return undefined;
+        try {
+            return parseDuration(raw);
+        }
+        catch (error) {
+            problems.push(`${name}: ${error.message}`);
+            return undefined;
+        }
+    };
+    return { text, bool, integer, duration };
 }
 
 ;// CONCATENATED MODULE: ./src/metadata.ts
@@ -48181,7 +48504,8 @@ function readCredentials(text, problems) {
 
 
 
-const MODES = ['create', 'delete', 'prune'];
+
+const MODES = ['create', 'delete', 'prune', 'restore'];
 const INTERFACES = ['public', 'internal', 'admin'];
 const DEFAULTS = {
     timeout: '2h',
@@ -48212,47 +48536,11 @@ const POLICY_INPUTS = [
  */
 function readSettings(env = process.env) {
     const problems = [];
-    const text = (name, ...envNames) => {
-        const value = getInput(name) || envNames.map((n) => env[n]?.trim()).find((v) => v);
-        return value || undefined;
-    };
-    const bool = (name, fallback) => {
-        if (!getInput(name))
-            return fallback;
-        try {
-            return getBooleanInput(name);
-        }
-        catch {
-            problems.push(`${name}: "${getInput(name)}" is not a boolean; use true or false`);
-            return fallback;
-        }
-    };
-    const integer = (name, fallback, min, max = Number.MAX_SAFE_INTEGER) => {
-        const raw = getInput(name);
-        if (!raw)
-            return fallback;
-        const value = Number(raw);
-        if (!/^[+]?\d+$/.test(raw) || value < min || value > max) {
-            problems.push(`${name}: "${raw}" is not valid; use a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
-            return fallback;
-        }
-        return value;
-    };
-    const duration = (name, raw) => {
-        if (!raw)
-            return undefined;
-        try {
-            return parseDuration(raw);
-        }
-        catch (error) {
-            problems.push(`${name}: ${error.message}`);
-            return undefined;
-        }
-    };
+    const { text, bool, integer, duration } = inputReader(env, problems);
     const modeText = (getInput(Input.Mode) || 'create').toLowerCase();
     const mode = MODES.find((m) => m === modeText);
     if (!mode)
-        problems.push(`${Input.Mode}: "${modeText}" is not a mode; use create, delete or prune`);
+        problems.push(`${Input.Mode}: "${modeText}" is not a mode; use create, delete, prune or restore`);
     const region = text(Input.Region, 'OS_REGION_NAME');
     if (!region)
         problems.push(`${Input.Region}: required (or OS_REGION_NAME), e.g. GRA11; the error after authentication lists the project's regions`);
@@ -48303,11 +48591,13 @@ function readSettings(env = process.env) {
     const wait = bool(Input.Wait, true);
     const deleteInUse = bool(Input.DeleteInUse, false);
     const ignoreMissing = bool(Input.IgnoreMissing, false);
+    const allowOtherInstance = bool(Input.AllowOtherInstance, false);
+    const snapshotBefore = bool(Input.SnapshotBefore, false);
     if (mode === 'create') {
         if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length)
             problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
         if (imageId)
-            problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
+            problems.push(`${Input.ImageId}: only for modes delete and restore; mode create makes a new image`);
         const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
         problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
         if (hasPolicy && !wait)
@@ -48326,7 +48616,21 @@ function readSettings(env = process.env) {
             problems.push(`keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`);
         }
         if (imageId)
-            problems.push(`${Input.ImageId}: only for mode delete; prune selects by instance and snapshot-name`);
+            problems.push(`${Input.ImageId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
+    }
+    else if (mode === 'restore') {
+        if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length)
+            problems.push(`${Input.Instance}: required for mode restore: the name or ID of the server to roll back`);
+        if (imageId && snapshotName)
+            problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
+        if (hasPolicy)
+            problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
+    }
+    if (mode !== 'restore') {
+        if (allowOtherInstance)
+            problems.push(`${Input.AllowOtherInstance}: only for mode restore`);
+        if (snapshotBefore)
+            problems.push(`${Input.SnapshotBefore}: only for mode restore`);
     }
     if (mode !== 'delete' && deleteInUse)
         problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
@@ -48358,6 +48662,10 @@ function readSettings(env = process.env) {
             return { ...common, mode, target: imageId ? { imageId } : { name: validated(snapshotName) }, instance, ignoreMissing, deleteInUse };
         case 'prune':
             return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
+        case 'restore': {
+            const snapshot = imageId ? { imageId } : snapshotName && !hasWildcard(snapshotName) ? { name: snapshotName } : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
+            return { ...common, mode, instance: validated(instance), snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
+        }
     }
 }
 /** A value the checks above have made sure of (each missing one is a problem reported before this). */
@@ -48557,7 +48865,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 
 /***/ }),
 
-/***/ 7975:
+/***/ 356:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");

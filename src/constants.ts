@@ -29,6 +29,8 @@ export const Input = {
   IncludeUnmanaged: 'include-unmanaged',
   DryRun: 'dry-run',
   DeleteInUse: 'delete-in-use',
+  AllowOtherInstance: 'allow-other-instance',
+  SnapshotBefore: 'snapshot-before',
   MaxDeletes: 'max-deletes',
   Concurrency: 'concurrency',
   RateLimit: 'rate-limit',
@@ -48,6 +50,8 @@ export const Output = {
   DeletedCount: 'deleted-count',
   PlannedImageIds: 'planned-image-ids',
   KeptImageIds: 'kept-image-ids',
+  PreviousImageId: 'previous-image-id',
+  BackupImageId: 'backup-image-id',
   ApiRequests: 'api-requests',
 } as const;
 
@@ -57,6 +61,8 @@ export const Property = {
   InstanceId: 'source_instance_id',
   InstanceName: 'source_instance_name',
   RequestId: 'snapshot_request_id',
+  /** On the snapshot restore takes before it rebuilds (snapshot-before): the image it restored. */
+  BeforeRestoreOf: 'taken_before_restore_of',
 } as const;
 
 export const MANAGED_BY = 'openstack-snapshot-action';

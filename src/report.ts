@@ -8,6 +8,7 @@ import type { Result } from './modes/run.ts';
 import type { Deletion } from './modes/deletion.ts';
 import type { Outcome } from './modes/outcome.ts';
 import type { PruneResult } from './modes/prune.ts';
+import type { RestoreResult } from './modes/restore.ts';
 
 /** GitHub keeps at most 1 MiB of summary per step: long prunes show this many rows. */
 const MAX_ROWS = 500;
@@ -92,6 +93,22 @@ function deleteSection(result: DeleteResult): void {
   }
 }
 
+function restoreSection(result: RestoreResult): void {
+  const { image, server } = result;
+  log.output(Output.ImageId, image.id);
+  log.output(Output.ImageName, image.name ?? '');
+  log.output(Output.PreviousImageId, result.previousImageId ?? '');
+  log.output(Output.InstanceId, server.id);
+  log.output(Output.InstanceName, server.name);
+  log.output(Output.Duration, (result.durationMs / 1000).toFixed(1));
+  if (result.backup) log.output(Output.BackupImageId, result.backup.image.id);
+  core.summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Server restored', 2);
+  table(
+    ['Server', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'],
+    [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? '–', result.backup?.image.id ?? '–', server.status, `${(result.durationMs / 1000).toFixed(1)} s`]],
+  );
+}
+
 /** Outputs for later steps, and the job summary: what the mode did, and why the step fails if it does. */
 export async function report({ result, failure }: Outcome<Result>, apiRequests: number): Promise<void> {
   log.output(Output.ApiRequests, String(apiRequests));
@@ -99,6 +116,7 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
     createSection(result);
     if (result.prune) pruneSection(result.prune, true);
   } else if (result?.mode === 'delete') deleteSection(result);
+  else if (result?.mode === 'restore') restoreSection(result);
   else if (result) pruneSection(result, false);
   if (failure?.imageId && !result) {
     // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.

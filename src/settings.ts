@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { Input, Property } from './constants.ts';
-import { parseDuration } from './duration.ts';
+import { hasWildcard } from './glob.ts';
+import { inputReader } from './inputs.ts';
 import { parseMetadata } from './metadata.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from './name-template.ts';
 import { isUuid } from './openstack/compute.ts';
@@ -10,8 +11,8 @@ import type { Policy } from './retention.ts';
 import { readCredentials } from './credentials.ts';
 import { PROXY_VARIABLES, proxyProblems, userinfoSecrets } from './urls.ts';
 
-export type Mode = 'create' | 'delete' | 'prune';
-const MODES: readonly Mode[] = ['create', 'delete', 'prune'];
+export type Mode = 'create' | 'delete' | 'prune' | 'restore';
+const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore'];
 const INTERFACES: readonly Interface[] = ['public', 'internal', 'admin'];
 
 /** What every mode needs: where, as whom, how fast, and whether anything may change. */
@@ -66,7 +67,20 @@ export interface PruneSettings extends CommonSettings {
   retention: Retention;
 }
 
-export type Settings = CreateSettings | DeleteSettings | PruneSettings;
+export interface RestoreSettings extends CommonSettings {
+  mode: 'restore';
+  /** The server's exact name or ID. */
+  instance: string;
+  /** The snapshot: by ID, by exact name, or the instance's newest made by this action (of the names a glob matches). */
+  snapshot: { imageId: string } | { name: string } | { newest: true; nameGlob?: string };
+  /** Restore a snapshot of another instance (refused by default). */
+  allowOtherInstance: boolean;
+  /** Snapshot the server as it is before rebuilding it, so the roll-back can be undone. */
+  snapshotBefore: boolean;
+  timeoutMs: number;
+}
+
+export type Settings = CreateSettings | DeleteSettings | PruneSettings | RestoreSettings;
 
 export const DEFAULTS = {
   timeout: '2h',
@@ -100,42 +114,11 @@ const POLICY_INPUTS = [
  */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const problems: string[] = [];
-  const text = (name: string, ...envNames: string[]): string | undefined => {
-    const value = core.getInput(name) || envNames.map((n) => env[n]?.trim()).find((v) => v);
-    return value || undefined;
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    if (!core.getInput(name)) return fallback;
-    try {
-      return core.getBooleanInput(name);
-    } catch {
-      problems.push(`${name}: "${core.getInput(name)}" is not a boolean; use true or false`);
-      return fallback;
-    }
-  };
-  const integer = (name: string, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
-    const raw = core.getInput(name);
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!/^[+]?\d+$/.test(raw) || value < min || value > max) {
-      problems.push(`${name}: "${raw}" is not valid; use a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
-      return fallback;
-    }
-    return value;
-  };
-  const duration = (name: string, raw: string | undefined): number | undefined => {
-    if (!raw) return undefined;
-    try {
-      return parseDuration(raw);
-    } catch (error) {
-      problems.push(`${name}: ${(error as Error).message}`);
-      return undefined;
-    }
-  };
+  const { text, bool, integer, duration } = inputReader(env, problems);
 
   const modeText = (core.getInput(Input.Mode) || 'create').toLowerCase();
   const mode = MODES.find((m) => m === modeText);
-  if (!mode) problems.push(`${Input.Mode}: "${modeText}" is not a mode; use create, delete or prune`);
+  if (!mode) problems.push(`${Input.Mode}: "${modeText}" is not a mode; use create, delete, prune or restore`);
 
   const region = text(Input.Region, 'OS_REGION_NAME');
   if (!region) problems.push(`${Input.Region}: required (or OS_REGION_NAME), e.g. GRA11; the error after authentication lists the project's regions`);
@@ -189,10 +172,12 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const wait = bool(Input.Wait, true);
   const deleteInUse = bool(Input.DeleteInUse, false);
   const ignoreMissing = bool(Input.IgnoreMissing, false);
+  const allowOtherInstance = bool(Input.AllowOtherInstance, false);
+  const snapshotBefore = bool(Input.SnapshotBefore, false);
 
   if (mode === 'create') {
     if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
-    if (imageId) problems.push(`${Input.ImageId}: only for mode delete; mode create makes a new image`);
+    if (imageId) problems.push(`${Input.ImageId}: only for modes delete and restore; mode create makes a new image`);
     const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
     if (hasPolicy && !wait) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
@@ -206,7 +191,15 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         `keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`,
       );
     }
-    if (imageId) problems.push(`${Input.ImageId}: only for mode delete; prune selects by instance and snapshot-name`);
+    if (imageId) problems.push(`${Input.ImageId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
+  } else if (mode === 'restore') {
+    if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) problems.push(`${Input.Instance}: required for mode restore: the name or ID of the server to roll back`);
+    if (imageId && snapshotName) problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
+    if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
+  }
+  if (mode !== 'restore') {
+    if (allowOtherInstance) problems.push(`${Input.AllowOtherInstance}: only for mode restore`);
+    if (snapshotBefore) problems.push(`${Input.SnapshotBefore}: only for mode restore`);
   }
   if (mode !== 'delete' && deleteInUse) problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
 
@@ -236,6 +229,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       return { ...common, mode, target: imageId ? { imageId } : { name: validated(snapshotName) }, instance, ignoreMissing, deleteInUse };
     case 'prune':
       return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
+    case 'restore': {
+      const snapshot = imageId ? { imageId } : snapshotName && !hasWildcard(snapshotName) ? { name: snapshotName } : { newest: true as const, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
+      return { ...common, mode, instance: validated(instance), snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
+    }
   }
 }
 

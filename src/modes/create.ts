@@ -10,7 +10,7 @@ import { provenanceProperties } from '../provenance.ts';
 import type { CreateSettings, Retention } from '../settings.ts';
 import { untilActive } from './create/active.ts';
 import { createImageOnce, type ImageRequest } from './create/create-image.ts';
-import { busy, untilSnapshottable } from './create/ready.ts';
+import { busy, SNAPSHOT, untilFree } from './ready.ts';
 import { explain, StepError, type Outcome } from './outcome.ts';
 import { prune, type PruneResult } from './prune.ts';
 
@@ -56,7 +56,7 @@ export async function create(cloud: Cloud, settings: CreateSettings): Promise<Ou
   let server = await compute.findServer(settings.instance);
   log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
   // A dry run waits for nothing: it says what it would wait for.
-  if (!settings.dryRun || !busy(server)) server = await untilSnapshottable(compute, server, deadline);
+  if (!settings.dryRun || !busy(server)) server = await untilFree(compute, server, SNAPSHOT, deadline);
   const request = imageRequest(settings, server);
   if (settings.dryRun) return dryRun(cloud, settings, request);
 

@@ -13,6 +13,9 @@ export interface Server {
   volumeIds: string[];
   /** The image an image-backed server was booted from (or last rebuilt with). */
   imageId?: string;
+  flavorId?: string;
+  /** Why Nova put the server in ERROR (its `fault.message`). */
+  fault?: string;
 }
 
 interface ServerBody {
@@ -20,6 +23,8 @@ interface ServerBody {
   name: string;
   status: string;
   image?: unknown;
+  flavor?: { id?: string };
+  fault?: { message?: string };
   'OS-EXT-STS:task_state'?: string | null;
   'os-extended-volumes:volumes_attached'?: { id: string }[];
 }
@@ -34,6 +39,11 @@ const IMAGE_ID_MICROVERSION = '2.45';
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 /** An OpenStack resource ID (Nova and Glance accept the hyphens left out). */
 export const isUuid = (value: string) => UUID.test(value);
+/**
+ * Retries for an action that must not be done twice: only after failures that prove Nova never
+ * saw it (connection refused, a name that did not resolve, and 429, which a rate limiter answers first).
+ */
+const SENT_ONCE = { limit: 4, methods: ['POST' as const], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] };
 /** Characters that mean something to Nova's name filter: a regex on MySQL/PostgreSQL, LIKE elsewhere. */
 const FILTER_SPECIAL = /[\\^$.|?*+()[\]{}%_]/;
 
@@ -47,6 +57,8 @@ function toServer(body: ServerBody): Server {
     volumeBacked: !body.image || (typeof body.image === 'object' && !(body.image as { id?: string }).id),
     volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
     imageId: typeof body.image === 'object' && body.image ? (body.image as { id?: string }).id : undefined,
+    flavorId: body.flavor?.id,
+    fault: body.fault?.message,
   };
 }
 
@@ -130,16 +142,14 @@ export class Compute {
   }
 
   /**
-   * Nova's createImage. Sent once unless the failure proves Nova never acted on it: connection
-   * refused or a name that did not resolve, and 429, which a rate limiter answers before Nova
-   * sees the request. Anything else is left to the caller, which knows how to look for an image
-   * an ambiguous failure may have created.
+   * Nova's createImage, sent once (SENT_ONCE). Anything else is left to the caller, which knows
+   * how to look for an image an ambiguous failure may have created.
    */
   async createImage(serverId: string, name: string, metadata: Record<string, string>, timeoutMs: number): Promise<string> {
     const response = await this.#http.post<{ image_id?: string } | string>(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, {
       json: { createImage: { name, metadata } },
       timeout: { request: timeoutMs },
-      retry: { limit: 4, methods: ['POST'], statusCodes: [429], errorCodes: ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'] },
+      retry: SENT_ONCE,
     });
     const body = response.body;
     const fromBody = typeof body === 'object' && body ? body.image_id : undefined;
@@ -147,5 +157,21 @@ export class Compute {
     const imageId = fromBody ?? fromLocation;
     if (!imageId) throw new ProtocolError(`Nova accepted the snapshot of ${serverId} but named no image (no image_id, no Location header)`);
     return imageId;
+  }
+
+  /**
+   * Nova's rebuild of an image-backed server with `imageRef`. Sent once, like createImage: a
+   * rebuild whose answer was lost is looked for on the server, never sent again.
+   */
+  async rebuild(serverId: string, imageRef: string): Promise<void> {
+    await this.#http.post(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, {
+      json: { rebuild: { imageRef } },
+      retry: SENT_ONCE,
+    });
+  }
+
+  /** The root disk of a flavor in GiB (0: the size of the image, as for volume-backed flavors). */
+  async flavorDiskGb(flavorId: string): Promise<number> {
+    return (await this.#http<{ flavor: { disk: number } }>(`${this.#endpoint}/flavors/${encodeURIComponent(flavorId)}`)).body.flavor.disk;
   }
 }

@@ -115,3 +115,9 @@ export function statusOf(error: unknown): number | undefined {
 export function codeOf(error: unknown): string | undefined {
   return error instanceof RequestError ? error.code : undefined;
 }
+
+/** The failure leaves no doubt that the service refused the request before acting on it (a 4xx, but a timeout's 408). */
+export function refusedBeforeActing(error: unknown): boolean {
+  const status = statusOf(error);
+  return status !== undefined && status < 500 && status !== 408;
+}

@@ -13,6 +13,8 @@ export interface Image {
   status: ImageStatus;
   createdAt: Date;
   size: number | null;
+  /** The root disk it needs, in GiB (Glance's min_disk). */
+  minDisk: number;
   protected: boolean;
   owner: string | null;
   /**
@@ -54,6 +56,7 @@ export function toImage(body: Record<string, unknown>): Image {
     status: String(body.status) as ImageStatus,
     createdAt: new Date(String(body.created_at)),
     size: typeof body.size === 'number' ? body.size : null,
+    minDisk: typeof body.min_disk === 'number' ? body.min_disk : 0,
     protected: body.protected === true,
     owner: text(body.owner),
     instances: [...new Set([body[Property.InstanceId], body.instance_uuid].filter((id): id is string => typeof id === 'string' && id !== ''))],

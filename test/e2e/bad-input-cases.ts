@@ -33,7 +33,7 @@ export function badInputBase(cloud: LocalCloud, instance: string): Record<string
 }
 
 export const BAD_INPUT_CASES: BadInputCase[] = [
-  { name: 'unknown mode', inputs: (b) => ({ ...b, mode: 'snapshot' }), expect: ['mode: "snapshot" is not a mode', 'use create, delete or prune'] },
+  { name: 'unknown mode', inputs: (b) => ({ ...b, mode: 'snapshot' }), expect: ['mode: "snapshot" is not a mode', 'use create, delete, prune or restore'] },
   { name: 'timeout with an unknown unit (45x)', inputs: (b) => ({ ...b, timeout: '45x' }), expect: ['timeout: "45x" is not a duration', '90s, 45m, 2h or 1h30m'] },
   { name: 'timeout of zero (0s)', inputs: (b) => ({ ...b, timeout: '0s' }), expect: ['timeout: "0s" adds up to zero', '90s, 45m, 2h'] },
   { name: 'timeout without a unit (10)', inputs: (b) => ({ ...b, timeout: '10' }), expect: ['timeout: "10" has no unit', 'write 10s, 10m, 10h, 10d or 10w'] },
@@ -104,8 +104,8 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     expect: ['image-id and snapshot-name: give one of them, not both'],
   },
   { name: 'delete with neither image-id nor snapshot-name', inputs: (b) => ({ ...b, mode: 'delete' }), expect: ['image-id or snapshot-name: mode delete needs the image ID or the exact name'] },
-  { name: 'image-id in mode create', inputs: (b) => ({ ...b, 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['image-id: only for mode delete'] },
-  { name: 'image-id in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['image-id: only for mode delete'] },
+  { name: 'image-id in mode create', inputs: (b) => ({ ...b, 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['image-id: only for modes delete and restore'] },
+  { name: 'image-id in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['image-id: only for modes delete and restore'] },
   {
     name: 'unknown template token',
     inputs: (b) => ({ ...b, 'snapshot-name': '{instance}-{branch}' }),
@@ -141,6 +141,16 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   { name: 'snapshot-name given but blank (prune)', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' }), expect: ['snapshot-name: is blank', 'leave the input out to cover every name'] },
   { name: 'snapshot-name given but blank (create)', inputs: (b) => ({ ...b, 'snapshot-name': ' ' }), expect: ['snapshot-name: is blank', 'the default {instance}-{timestamp}'] },
   { name: 'delete-in-use in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }), expect: ['delete-in-use: only for mode delete'] },
+  { name: 'restore without instance', inputs: (b) => ({ ...without(b, 'instance'), mode: 'restore' }), expect: ['instance: required for mode restore'] },
+  {
+    name: 'restore with both image-id and snapshot-name',
+    inputs: (b) => ({ ...b, mode: 'restore', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666', 'snapshot-name': 'web-1' }),
+    expect: ['image-id and snapshot-name: give one of them'],
+  },
+  { name: 'keep-* in mode restore', inputs: (b) => ({ ...b, mode: 'restore', 'keep-last': '2' }), expect: ['keep-*: retention inputs are for modes prune and create; mode restore deletes nothing'] },
+  { name: 'allow-other-instance in mode create', inputs: (b) => ({ ...b, 'allow-other-instance': 'true' }), expect: ['allow-other-instance: only for mode restore'] },
+  { name: 'snapshot-before in mode delete', inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'snapshot-before': 'true' }), expect: ['snapshot-before: only for mode restore'] },
+  { name: 'restore with a timeout that is no duration', inputs: (b) => ({ ...b, mode: 'restore', timeout: '10' }), expect: ['timeout:'] },
   {
     name: 'a malformed HTTPS_PROXY (with a password): named, shown without the password',
     inputs: (b) => b,

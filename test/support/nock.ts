@@ -9,7 +9,7 @@ import { Cloud, type CloudOptions } from '../../src/openstack/cloud.ts';
 import type { Credentials } from '../../src/openstack/identity.ts';
 import { DEFAULT_NAME_TEMPLATE } from '../../src/name-template.ts';
 import type { Failure, Outcome } from '../../src/modes/outcome.ts';
-import type { CommonSettings, CreateSettings, DeleteSettings, PruneSettings, Retention } from '../../src/settings.ts';
+import type { CommonSettings, CreateSettings, DeleteSettings, PruneSettings, RestoreSettings, Retention } from '../../src/settings.ts';
 
 export const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
 export const REGION = 'GRA11';
@@ -155,6 +155,12 @@ export interface ServerOptions {
   taskState?: string | null;
   /** Booted from a volume: Nova shows `"image": ""`. */
   volumeBacked?: boolean;
+  /** The image it runs (default BOOT_IMAGE_ID). */
+  imageId?: string;
+  /** Shown as below 2.47: a flavor ID (Nova's GET /flavors/{id} gives its disk). */
+  flavorId?: string;
+  /** Nova's fault of a server in ERROR. */
+  fault?: string;
 }
 
 /** A server as Nova's GET /servers/{id} and /servers/detail show it. */
@@ -168,8 +174,11 @@ export function serverBody(options: ServerOptions = {}) {
     user_id: 'u-0001',
     metadata: {},
     hostId: 'f0e1d2c3b4a5',
-    image: options.volumeBacked ? '' : { id: BOOT_IMAGE_ID, links: [{ rel: 'bookmark', href: `${COMPUTE_ORIGIN}/${PROJECT_ID}/images/${BOOT_IMAGE_ID}` }] },
-    flavor: { vcpus: 2, ram: 7000, disk: 50, ephemeral: 0, swap: 0, original_name: 'b2-7', extra_specs: {} },
+    image: options.volumeBacked ? '' : { id: options.imageId ?? BOOT_IMAGE_ID, links: [{ rel: 'bookmark', href: `${COMPUTE_ORIGIN}/${PROJECT_ID}/images/${options.imageId ?? BOOT_IMAGE_ID}` }] },
+    flavor: options.flavorId
+      ? { id: options.flavorId, links: [{ rel: 'bookmark', href: `${COMPUTE_ORIGIN}/${PROJECT_ID}/flavors/${options.flavorId}` }] }
+      : { vcpus: 2, ram: 7000, disk: 50, ephemeral: 0, swap: 0, original_name: 'b2-7', extra_specs: {} },
+    ...(options.fault ? { fault: { code: 500, message: options.fault, created: '2025-01-02T00:00:00Z' } } : {}),
     created: '2025-01-01T00:00:00Z',
     updated: '2025-01-02T00:00:00Z',
     addresses: {},
@@ -290,6 +299,17 @@ export const deleteSettings = (overrides: Partial<DeleteSettings> = {}): DeleteS
 });
 
 export const retention = (overrides: Partial<Retention> = {}): Retention => ({ policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 100, concurrency: 4, ...overrides });
+
+export const restoreSettings = (overrides: Partial<RestoreSettings> = {}): RestoreSettings => ({
+  ...COMMON,
+  mode: 'restore',
+  instance: SERVER_ID,
+  snapshot: { newest: true },
+  allowOtherInstance: false,
+  snapshotBefore: false,
+  timeoutMs: 30_000,
+  ...overrides,
+});
 
 export const pruneSettings = (overrides: Partial<PruneSettings> = {}): PruneSettings => ({ ...COMMON, mode: 'prune', retention: retention(), ...overrides });
 

@@ -106,6 +106,21 @@ describe('settings: a valid create', () => {
     assert.equal(readAs('create').wait, false);
   });
 
+  it('restore: the snapshot is an ID, an exact name, or the newest (of the names a glob matches)', () => {
+    const snapshotOf = (extra: Record<string, string>) => {
+      clearEnv();
+      inputs({ ...PASSWORD_AUTH, mode: 'restore', instance: 'web', ...extra });
+      return readAs('restore').snapshot;
+    };
+    assert.deepEqual(snapshotOf({ 'image-id': IMAGE_UUID }), { imageId: IMAGE_UUID });
+    assert.deepEqual(snapshotOf({ 'snapshot-name': 'web-release-2' }), { name: 'web-release-2' });
+    assert.deepEqual(snapshotOf({ 'snapshot-name': 'web-release-*' }), { newest: true, nameGlob: 'web-release-*' });
+    assert.deepEqual(snapshotOf({}), { newest: true });
+    inputs({ 'allow-other-instance': 'true', 'snapshot-before': 'true', timeout: '20m' });
+    const s = readAs('restore');
+    assert.deepEqual([s.instance, s.allowOtherInstance, s.snapshotBefore, s.timeoutMs], ['web', true, true, 20 * 60_000]);
+  });
+
   it('prune: snapshot-name is the glob, with the deletion knobs', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'prune', 'snapshot-name': 'web-*', 'keep-daily': '7', 'dry-run': 'true', 'max-deletes': '20', concurrency: '8', 'include-unmanaged': 'true' });
     const s = readAs('prune');
@@ -118,7 +133,7 @@ describe('settings: a valid create', () => {
 describe('settings: every problem names the input and what is valid', () => {
   it('unknown mode', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'backup' });
-    onlyProblem(/^mode: "backup" is not a mode; use create, delete or prune$/);
+    onlyProblem(/^mode: "backup" is not a mode; use create, delete, prune or restore$/);
   });
 
   it('a timeout without a unit, or not a duration', () => {
@@ -205,7 +220,7 @@ describe('settings: every problem names the input and what is valid', () => {
 
   it('image-id outside delete', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', 'image-id': IMAGE_UUID });
-    onlyProblem(/^image-id: only for mode delete; mode create makes a new image/);
+    onlyProblem(/^image-id: only for modes delete and restore; mode create makes a new image/);
   });
 
   it('prune without a policy: names every keep-* input', () => {
@@ -421,6 +436,7 @@ describe('settings: the defaults action.yml declares are the code’s', () => {
     ['create', { instance: 'web', 'keep-last': '2' }],
     ['delete', { 'image-id': IMAGE_UUID }],
     ['prune', { 'keep-daily': '7' }],
+    ['restore', { instance: 'web' }],
   ] as const) {
     it(`${mode}: the same settings with and without action.yml's defaults`, () => {
       const given = { ...PASSWORD_AUTH, mode, ...extra };

@@ -1,10 +1,10 @@
 import { Property } from '../../constants.ts';
 import { log, t } from '../../log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
-import { codeOf, ConflictError, CrossHostError, statusOf } from '../../openstack/errors.ts';
+import { codeOf, ConflictError, CrossHostError, refusedBeforeActing, statusOf } from '../../openstack/errors.ts';
 import type { Image, ImageService } from '../../openstack/image.ts';
 import { Deadline, poll } from '../../openstack/wait.ts';
-import { busy, untilSnapshottable } from './ready.ts';
+import { busy, SNAPSHOT, untilFree } from '../ready.ts';
 
 /** createImage attempts at most, each after proof (or a check) that no image was made. */
 const MAX_CREATE_ATTEMPTS = 4;
@@ -17,12 +17,6 @@ export interface ImageRequest {
   name: string;
   /** Carries Property.RequestId, unique to this request: how an image it made is found. */
   metadata: Record<string, string>;
-}
-
-/** The failure left no doubt that Nova never acted on the request. */
-function notExecuted(error: unknown): boolean {
-  const status = statusOf(error);
-  return status !== undefined && status < 500 && status !== 408;
 }
 
 /**
@@ -40,18 +34,18 @@ export async function createImageOnce(compute: Compute, images: ImageService, re
       if (attempt >= MAX_CREATE_ATTEMPTS || deadline.passed) throw error;
       if (error instanceof ConflictError) {
         log.info(t`Nova answered 409 (${error.message}); waiting for the server to be free`);
-        server = await untilSnapshottable(compute, server, deadline, true);
+        server = await untilFree(compute, server, SNAPSHOT, deadline, true);
         continue;
       }
       // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
-      if (notExecuted(error) || error instanceof CrossHostError) throw error;
+      if (refusedBeforeActing(error) || error instanceof CrossHostError) throw error;
       log.warning(t`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the image it may have made`);
       const found = await settle(compute, images, server, requestId);
       if (found) {
         log.info(t`The snapshot was made after all: image ${found.id}`);
         return found.id;
       }
-      server = await untilSnapshottable(compute, server, deadline, true);
+      server = await untilFree(compute, server, SNAPSHOT, deadline, true);
     }
   }
 }

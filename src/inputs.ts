@@ -1,0 +1,42 @@
+import * as core from '@actions/core';
+import { parseDuration } from './duration.ts';
+
+/**
+ * Readers of the action's inputs that gather every problem in `problems` (each names the input
+ * and what would be valid) instead of stopping at the first.
+ */
+export function inputReader(env: NodeJS.ProcessEnv, problems: string[]) {
+  const text = (name: string, ...envNames: string[]): string | undefined => {
+    const value = core.getInput(name) || envNames.map((n) => env[n]?.trim()).find((v) => v);
+    return value || undefined;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    if (!core.getInput(name)) return fallback;
+    try {
+      return core.getBooleanInput(name);
+    } catch {
+      problems.push(`${name}: "${core.getInput(name)}" is not a boolean; use true or false`);
+      return fallback;
+    }
+  };
+  const integer = (name: string, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    const raw = core.getInput(name);
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!/^[+]?\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}: "${raw}" is not valid; use a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
+      return fallback;
+    }
+    return value;
+  };
+  const duration = (name: string, raw: string | undefined): number | undefined => {
+    if (!raw) return undefined;
+    try {
+      return parseDuration(raw);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+  return { text, bool, integer, duration };
+}

@@ -1,0 +1,91 @@
+import { Input, Property } from '../constants.ts';
+import { log, t } from '../log.ts';
+import type { Cloud } from '../openstack/cloud.ts';
+import type { Server } from '../openstack/compute.ts';
+import type { Image } from '../openstack/image.ts';
+import { Deadline } from '../openstack/wait.ts';
+import type { CreateSettings, RestoreSettings } from '../settings.ts';
+import { create, type CreateResult } from './create.ts';
+import { StepError, type Outcome } from './outcome.ts';
+import { REBUILD, untilFree } from './ready.ts';
+import { chooseSnapshot, restoreRefusal } from './restore/choose.ts';
+import { rebuildOnce, untilRebuilt } from './restore/rebuild.ts';
+
+export interface RestoreResult {
+  mode: 'restore';
+  /** Nothing was sent: `server` is as it was. */
+  dryRun: boolean;
+  /** The server as the rebuild left it. */
+  server: Server;
+  /** The snapshot it was rebuilt from. */
+  image: Image;
+  /** The image it ran before. */
+  previousImageId?: string;
+  /** The snapshot taken just before (snapshot-before). */
+  backup?: CreateResult;
+  /** From the rebuild request to the end of the wait. */
+  durationMs: number;
+}
+
+const volumeBacked = (server: Server) =>
+  new StepError(
+    `Server ${server.name} (${server.id}) is volume-backed: it is not rebuilt, and nothing was changed. Nova cannot restore a volume-backed server from its snapshot safely ` +
+      `(below microversion 2.93 it refuses; at 2.93, seen on Zed, the rebuild fails on the compute host and leaves the boot volume reserved until an admin resets it). ` +
+      `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot a server from it, ` +
+      `or, with the server stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`,
+  );
+
+/** The create settings of the snapshot taken just before the rebuild: the same server, tagged with what is being restored. */
+function backupSettings(settings: RestoreSettings, server: Server, image: Image, deadline: Deadline): CreateSettings {
+  const { region, iface, credentials, rateLimit, dryRun, provenance } = settings;
+  return {
+    region, iface, credentials, rateLimit, dryRun, provenance,
+    mode: 'create',
+    instance: server.id,
+    template: '{instance}-before-restore-{timestamp}',
+    metadata: { [Property.BeforeRestoreOf]: image.id },
+    wait: true,
+    timeoutMs: Math.max(0, deadline.at - Date.now()),
+  };
+}
+
+/**
+ * Roll a server back to a snapshot: choose it (given, or the newest), refuse what must not be
+ * restored, wait until the server is free, optionally snapshot it as it is, rebuild it once and
+ * wait until it runs the snapshot.
+ */
+export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<Outcome<RestoreResult>> {
+  const deadline = Deadline.after(settings.timeoutMs);
+  const compute = await cloud.compute();
+  let server = await compute.findServer(settings.instance);
+  log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t`, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
+  if (server.volumeBacked) throw volumeBacked(server);
+  const image = await chooseSnapshot(cloud, settings, server);
+  const why = await restoreRefusal(compute, image, server, await cloud.projectId(), settings.allowOtherInstance);
+  if (why) throw new StepError(`Image ${image.id} "${image.name ?? ''}" is not restored onto server ${server.name}: ${why}`);
+  const previousImageId = server.imageId;
+  const result: RestoreResult = { mode: 'restore', dryRun: settings.dryRun, server, image, previousImageId, durationMs: 0 };
+  if (settings.dryRun) {
+    const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
+    log.info(t`Dry run: would rebuild server ${server.name} (${server.id}) from image ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
+    return { result };
+  }
+  server = await untilFree(compute, server, REBUILD, deadline);
+  if (server.status === 'SHUTOFF') log.info(t`Server ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
+  if (settings.snapshotBefore) {
+    const taken = await create(cloud, backupSettings(settings, server, image, deadline));
+    if (taken.failure || !taken.result) {
+      return { failure: { message: `The snapshot before the restore failed, so server ${server.name} was not rebuilt: ${taken.failure?.message}` } };
+    }
+    result.backup = taken.result;
+    log.info(t`Snapshot of the server as it was: image ${taken.result.image.id} (${Input.SnapshotBefore})`);
+  }
+  const started = Date.now();
+  server = await rebuildOnce(compute, server, image.id, deadline);
+  log.info(t`Rebuild requested: server ${server.name} from image ${image.id} (Nova microversion ${compute.microversion})`);
+  const rebuilt = await untilRebuilt(compute, server, image.id, deadline);
+  Object.assign(result, { server: rebuilt.server, durationMs: Date.now() - started });
+  if ('failure' in rebuilt) return { result, failure: rebuilt.failure };
+  log.info(t`Server ${server.name} is ${rebuilt.server.status} on image ${image.id} again`);
+  return { result };
+}
