@@ -47729,10 +47729,12 @@ async function rebuildOnce(compute, server, imageId, deadline) {
     }
 }
 /**
- * Poll Nova until the rebuild is over: the server settled (no task state) on the image, or in
- * ERROR (with Nova's fault), or still at work at the deadline (with how to check it).
+ * Poll Nova until the rebuild is over: the server settled (no task state) on the image in the
+ * state it had, or in ERROR (with Nova's fault), or still at work at the deadline (with how to check it).
  */
 async function untilRebuilt(compute, server, imageId, deadline) {
+    // Nova powers a stopped server off again after the rebuild: it shows ACTIVE, with no task, in between.
+    const expected = server.status === 'SHUTOFF' ? 'SHUTOFF' : 'ACTIVE';
     const started = Date.now();
     let seen = server;
     let lastState = '';
@@ -47748,7 +47750,7 @@ async function untilRebuilt(compute, server, imageId, deadline) {
             log.info(t `[${formatDuration(Date.now() - started)}] server ${server.name}: ${state}`);
         lastState = state;
         const settled = look.taskState === null && look.status !== 'REBUILD';
-        return { done: settled && (look.status === 'ERROR' || look.imageId === imageId), value: look };
+        return { done: settled && (look.status === 'ERROR' || (look.status === expected && look.imageId === imageId)), value: look };
     }, deadline);
     const check = `openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image -c fault`;
     if (!outcome.done) {

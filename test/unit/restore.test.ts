@@ -139,10 +139,12 @@ describe('restore: the rebuild and its wait', () => {
   });
 
   it('a SHUTOFF server is rebuilt and stays SHUTOFF, and the log says so', async () => {
-    nova({ status: 'SHUTOFF' }, rebuilt({ status: 'SHUTOFF', taskState: 'rebuilding' }), rebuilt({ status: 'SHUTOFF' }));
+    // As the loopback Nova shows it: spawned (ACTIVE, no task) before it is powered off again.
+    nova({ status: 'SHUTOFF' }, rebuilt({ status: 'SHUTOFF', taskState: 'rebuilding' }), rebuilt({ status: 'ACTIVE' }), rebuilt({ status: 'ACTIVE', taskState: 'powering-off' }), rebuilt({ status: 'SHUTOFF' }));
     newestListed(snapshot());
     const result = succeeded(await restore(newCloud(), restoreSettings()));
     assert.equal(result.server.status, 'SHUTOFF');
+    assert.ok(nock.isDone(), 'every look was made: it did not stop at the ACTIVE in between');
     assert.match(stdout(), /Server web is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF/);
   });
 

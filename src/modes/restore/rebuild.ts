@@ -45,10 +45,12 @@ export async function rebuildOnce(compute: Compute, server: Server, imageId: str
 }
 
 /**
- * Poll Nova until the rebuild is over: the server settled (no task state) on the image, or in
- * ERROR (with Nova's fault), or still at work at the deadline (with how to check it).
+ * Poll Nova until the rebuild is over: the server settled (no task state) on the image in the
+ * state it had, or in ERROR (with Nova's fault), or still at work at the deadline (with how to check it).
  */
 export async function untilRebuilt(compute: Compute, server: Server, imageId: string, deadline: Deadline): Promise<{ server: Server } | { server: Server; failure: Failure }> {
+  // Nova powers a stopped server off again after the rebuild: it shows ACTIVE, with no task, in between.
+  const expected = server.status === 'SHUTOFF' ? 'SHUTOFF' : 'ACTIVE';
   const started = Date.now();
   let seen = server;
   let lastState = '';
@@ -61,7 +63,7 @@ export async function untilRebuilt(compute: Compute, server: Server, imageId: st
     if (state !== lastState) log.info(t`[${formatDuration(Date.now() - started)}] server ${server.name}: ${state}`);
     lastState = state;
     const settled = look.taskState === null && look.status !== 'REBUILD';
-    return { done: settled && (look.status === 'ERROR' || look.imageId === imageId), value: look };
+    return { done: settled && (look.status === 'ERROR' || (look.status === expected && look.imageId === imageId)), value: look };
   }, deadline);
   const check = `openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image -c fault`;
   if (!outcome.done) {
