@@ -3299,7 +3299,7 @@ module.exports = {
 
 
 const diagnosticsChannel = __nccwpck_require__(3053)
-const util = __nccwpck_require__(356)
+const util = __nccwpck_require__(7975)
 
 const undiciDebugLog = util.debuglog('undici')
 const fetchDebuglog = util.debuglog('fetch')
@@ -4668,7 +4668,7 @@ const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
 const { Blob } = __nccwpck_require__(4573)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
 const { InvalidArgumentError } = __nccwpck_require__(8707)
@@ -11817,7 +11817,7 @@ module.exports = MockAgent
 
 
 
-const { promisify } = __nccwpck_require__(356)
+const { promisify } = __nccwpck_require__(7975)
 const Client = __nccwpck_require__(3701)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
@@ -12132,7 +12132,7 @@ module.exports.MockScope = MockScope
 
 
 
-const { promisify } = __nccwpck_require__(356)
+const { promisify } = __nccwpck_require__(7975)
 const Pool = __nccwpck_require__(628)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
@@ -12242,7 +12242,7 @@ const {
   types: {
     isPromise
   }
-} = __nccwpck_require__(356)
+} = __nccwpck_require__(7975)
 
 function matchValue (match, value) {
   if (typeof match === 'string') {
@@ -18299,7 +18299,7 @@ const { kEnumerableProperty } = __nccwpck_require__(3440)
 const { FileLike, isFileLike } = __nccwpck_require__(7114)
 const { webidl } = __nccwpck_require__(5893)
 const { File: NativeFile } = __nccwpck_require__(4573)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 
 /** @type {globalThis['File']} */
 const File = globalThis.File ?? NativeFile
@@ -18610,7 +18610,7 @@ const {
 } = __nccwpck_require__(3168)
 const { webidl } = __nccwpck_require__(5893)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(356)
+const util = __nccwpck_require__(7975)
 
 const kHeadersMap = Symbol('headers map')
 const kHeadersSortedMap = Symbol('headers map sorted')
@@ -21576,7 +21576,7 @@ const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(
 const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
 const { FinalizationRegistry } = __nccwpck_require__(6653)()
 const util = __nccwpck_require__(3440)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
@@ -22617,7 +22617,7 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
 const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
 const util = __nccwpck_require__(3440)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
   isValidReasonPhrase,
@@ -22639,7 +22639,7 @@ const { FormData } = __nccwpck_require__(5910)
 const { URLSerializer } = __nccwpck_require__(1900)
 const { kConstruct } = __nccwpck_require__(6443)
 const assert = __nccwpck_require__(4589)
-const { types } = __nccwpck_require__(356)
+const { types } = __nccwpck_require__(7975)
 
 const textEncoder = new TextEncoder('utf-8')
 
@@ -24886,7 +24886,7 @@ module.exports = {
 
 
 
-const { types, inspect } = __nccwpck_require__(356)
+const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
 const { toUSVString } = __nccwpck_require__(3440)
 
@@ -26348,7 +26348,7 @@ const {
 const { ProgressEvent } = __nccwpck_require__(8573)
 const { getEncoding } = __nccwpck_require__(2607)
 const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
-const { types } = __nccwpck_require__(356)
+const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
 
@@ -28755,7 +28755,7 @@ const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_req
 const { ByteParser } = __nccwpck_require__(1652)
 const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
 const { getGlobalDispatcher } = __nccwpck_require__(2581)
-const { types } = __nccwpck_require__(356)
+const { types } = __nccwpck_require__(7975)
 const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
 const { SendQueue } = __nccwpck_require__(3900)
 
@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7975);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6207);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7975:
+/***/ 6207:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32297,7 +32297,10 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: external "node:http"
 var external_node_http_ = __nccwpck_require__(7067);
+// EXTERNAL MODULE: external "node:async_hooks"
+var external_node_async_hooks_ = __nccwpck_require__(6698);
 ;// CONCATENATED MODULE: ./src/log.ts
+
 
 /** Makes a Text: only this module can, so `t` and `join` are the only ways to one. */
 let make;
@@ -32350,8 +32353,14 @@ function t(strings, ...values) {
 function join(parts, separator) {
     return make(parts.map(String).join(separator));
 }
+/** The prefix of the lines logged inside `within`. */
+const prefix = new external_node_async_hooks_.AsyncLocalStorage();
+/** Run `work` with each line it logs prefixed by `[label] ` (data): servers done side by side keep their lines apart. */
+function within(label, work) {
+    return prefix.run(`[${neutralise(label)}] `, work);
+}
 /** A line that starts like a workflow command (only the action's own words could) is shown, not run. */
-const line = (message) => String(message).replace(/^(\s*)::/gm, '$1\\::');
+const line = (message) => (prefix.getStore() ?? '') + String(message).replace(/^(\s*)::/gm, '$1\\::');
 /** The only way the action writes to the runner's log. */
 const log = {
     info: (message) => info(line(message)),
@@ -32372,6 +32381,10 @@ const Input = {
     Mode: 'mode',
     Region: 'region',
     Instance: 'instance',
+    InstanceTags: 'instance-tags',
+    InstanceMetadata: 'instance-metadata',
+    AllowEmptySelection: 'allow-empty-selection',
+    StopServer: 'stop-server',
     SnapshotName: 'snapshot-name',
     ImageId: 'image-id',
     Metadata: 'metadata',
@@ -32420,6 +32433,9 @@ const Output = {
     KeptImageIds: 'kept-image-ids',
     PreviousImageId: 'previous-image-id',
     BackupImageId: 'backup-image-id',
+    Images: 'images',
+    Consistency: 'consistency',
+    DowntimeSeconds: 'downtime-seconds',
     ApiRequests: 'api-requests',
 };
 /** Properties this action sets on the images it creates, so later runs (and people) can find them. */
@@ -35312,6 +35328,275 @@ function createPuller(iterator) {
 	};
 }
 
+;// CONCATENATED MODULE: ./src/modes/fleet.ts
+
+
+
+/**
+ * Run `each` for every server, `concurrency` at a time (the client holds the rate ceiling for all
+ * of them). One server's failure does not stop the others: the step fails at the end, naming each.
+ */
+async function forEachServer(of, servers, options, each) {
+    log.info(t `${servers.length} server(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
+    const items = await pMap(servers, (server) => within(server.name, async () => {
+        try {
+            const outcome = await each(server);
+            if (outcome.failure)
+                log.warning(t `${outcome.failure.message}`);
+            return { server, ...outcome };
+        }
+        catch (error) {
+            const message = explain(error, options);
+            log.warning(t `${message}`);
+            return { server, failure: { message } };
+        }
+    }), { concurrency: options.concurrency });
+    const failed = items.filter((item) => item.failure);
+    const result = { mode: 'fleet', of, items };
+    if (!failed.length)
+        return { result };
+    return { result, failure: { message: `${failed.length} of ${items.length} server(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
+}
+
+;// CONCATENATED MODULE: ./src/metadata.ts
+/** Nova's rules for createImage metadata (parameter_types.metadata). */
+const KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
+const MAX_VALUE = 255;
+/** Glance base attributes and namespaces a property may not take. */
+const RESERVED = new Set([
+    'id', 'name', 'status', 'container_format', 'disk_format', 'size', 'virtual_size', 'checksum', 'created_at', 'updated_at',
+    'visibility', 'protected', 'owner', 'min_ram', 'min_disk', 'tags', 'locations', 'direct_url', 'self', 'file', 'schema',
+    'os_hidden', 'os_hash_algo', 'os_hash_value', 'image_type', 'instance_uuid', 'block_device_mapping', 'bdm_v2',
+]);
+/**
+ * Parse `key=value` lines (blank lines and `#` comments skipped). Returns the properties and
+ * the problems, each naming its line, so all of them are reported at once.
+ */
+function parseMetadata(text, reservedByAction) {
+    const metadata = {};
+    const problems = [];
+    text.split(/\r?\n/).forEach((raw, index) => {
+        const line = raw.trim();
+        if (!line || line.startsWith('#'))
+            return;
+        const where = `line ${index + 1} ("${line.length > 40 ? `${line.slice(0, 40)}…` : line}")`;
+        const eq = line.indexOf('=');
+        if (eq < 0) {
+            problems.push(`${where} is not key=value`);
+            return;
+        }
+        const key = line.slice(0, eq).trim();
+        const value = line.slice(eq + 1).trim();
+        if (!KEY.test(key))
+            problems.push(`${where}: the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space`);
+        else if (RESERVED.has(key) || key.startsWith('os_glance'))
+            problems.push(`${where}: "${key}" is an image attribute OpenStack sets itself`);
+        else if (reservedByAction.includes(key))
+            problems.push(`${where}: "${key}" is set by this action itself`);
+        else if (value.length > MAX_VALUE)
+            problems.push(`${where}: the value is ${value.length} characters long, Nova takes at most ${MAX_VALUE}`);
+        else if (key in metadata)
+            problems.push(`${where}: "${key}" is given twice`);
+        else
+            metadata[key] = value;
+    });
+    return { metadata, problems };
+}
+
+;// CONCATENATED MODULE: ./src/selection.ts
+
+
+
+/** The selection of the inputs; what is wrong goes to `problems`, each naming its input. */
+function readSelection(problems, bool) {
+    const names = [...new Set(getInput(Input.Instance).split(/\r?\n/).map((line) => line.trim()).filter(Boolean))];
+    const tags = [...new Set(getInput(Input.InstanceTags).split(/[,\n]/).map((tag) => tag.trim()).filter(Boolean))];
+    for (const tag of tags)
+        if (tag.length > 60 || tag.includes('/'))
+            problems.push(`${Input.InstanceTags}: "${tag}" is not a Nova server tag (at most 60 characters, no "/")`);
+    const parsed = parseMetadata(getInput(Input.InstanceMetadata), []);
+    problems.push(...parsed.problems.map((p) => `${Input.InstanceMetadata}: ${p}`));
+    return { names, tags, metadata: parsed.metadata, allowEmpty: bool(Input.AllowEmptySelection, false) };
+}
+/** The selection names more than the one server the name or ID gives. */
+const hasSelector = (selection) => selection.tags.length > 0 || Object.keys(selection.metadata).length > 0;
+/** What is wrong with the selection for this mode: one snapshot named exactly (`exactSnapshot`) is one server's. */
+function selectionProblems(mode, selection, exactSnapshot) {
+    const several = selection.names.length > 1 || hasSelector(selection);
+    const given = selection.names.length > 0 || hasSelector(selection);
+    if (mode === 'create' || mode === 'restore') {
+        if (!given && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
+            return [`${Input.Instance}: required for mode ${mode}: the name or ID of the server (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select servers`];
+        }
+        if (mode === 'restore' && several && exactSnapshot) {
+            return [`${Input.ImageId} / ${Input.SnapshotName}: an exact snapshot is one server's; give one instance, or leave them out (or give a glob) to restore each server from its own newest snapshot`];
+        }
+        return [];
+    }
+    const problems = [];
+    if (selection.names.length > 1)
+        problems.push(`${Input.Instance}: mode ${mode} takes one server name or ID (one line)`);
+    if (hasSelector(selection) || selection.allowEmpty)
+        problems.push(`${Input.InstanceTags}, ${Input.InstanceMetadata}, ${Input.AllowEmptySelection}: only for modes create and restore`);
+    return problems;
+}
+
+;// CONCATENATED MODULE: ./src/modes/selection.ts
+
+
+
+
+/** Exactly one server, named once and by nothing else: the path of one step, one server. */
+const isSingle = (selection) => selection.names.length === 1 && !hasSelector(selection);
+const sameId = (a, b) => a.replace(/-/g, '').toLowerCase() === b.replace(/-/g, '').toLowerCase();
+/** The server carries every tag and metadata pair of the selector. */
+function matches(server, selection) {
+    return selection.tags.every((tag) => server.tags?.includes(tag)) && Object.entries(selection.metadata).every(([key, value]) => server.metadata[key] === value);
+}
+/**
+ * The servers of the selection, each once: every name matched exactly (none or several is an
+ * error before anything is done), plus what the selector picks. One listing serves them all.
+ */
+async function selectServers(compute, selection) {
+    const [only] = selection.names;
+    if (only !== undefined && isSingle(selection))
+        return [await compute.findServer(only)];
+    // Nova filters on tags (all of them) itself; names need the whole listing.
+    const query = !selection.names.length && selection.tags.length ? { tags: selection.tags.join(',') } : {};
+    const listed = [];
+    for await (const server of compute.servers(query))
+        listed.push(server);
+    if (selection.tags.length && listed.some((server) => server.tags === undefined)) {
+        throw new StepError(`${Input.InstanceTags}: this Nova shows no server tags (they need microversion 2.26; it answered at ${compute.microversion}); select by ${Input.InstanceMetadata} or by name`);
+    }
+    const chosen = new Map();
+    for (const name of selection.names) {
+        const byId = listed.find((server) => sameId(server.id, name));
+        const named = byId ? [byId] : listed.filter((server) => server.name === name);
+        if (named.length === 0)
+            throw new NotFoundError('server', name);
+        if (named.length > 1)
+            throw new AmbiguousError('server', name, named.map((server) => server.id));
+        chosen.set(named[0].id, named[0]);
+    }
+    if (hasSelector(selection)) {
+        const picked = listed.filter((server) => matches(server, selection));
+        if (!picked.length && !selection.allowEmpty) {
+            const what = [...selection.tags.map((tag) => `tag ${tag}`), ...Object.entries(selection.metadata).map(([k, v]) => `metadata ${k}=${v}`)].join(' and ');
+            throw new StepError(`No server has ${what}: check ${Input.InstanceTags} and ${Input.InstanceMetadata}, or set ${Input.AllowEmptySelection}: true if an empty fleet is fine`);
+        }
+        for (const server of picked)
+            chosen.set(server.id, server);
+    }
+    return [...chosen.values()];
+}
+
+;// CONCATENATED MODULE: ./src/modes/create/stopped.ts
+
+
+
+
+
+/** Task states while Nova still reads the disk; from image_uploading on, the disk has been captured. */
+const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
+/** Servers this run stopped and has not started yet: started again whatever happens, a cancelled job included. */
+const stoppedHere = new Map();
+function onCancel(signal) {
+    log.warning(t `${signal}: starting the ${stoppedHere.size} server(s) this run stopped before it ends`);
+    const starts = [...stoppedHere].map(([id, compute]) => compute.power(id, 'os-start').catch(() => undefined));
+    void Promise.race([Promise.all(starts), new Promise((done) => setTimeout(done, 5_000))]).then(() => process.exit(1));
+}
+function track(server, compute) {
+    if (!stoppedHere.size)
+        for (const signal of ['SIGINT', 'SIGTERM'])
+            process.once(signal, onCancel);
+    stoppedHere.set(server.id, compute);
+}
+function untrack(server) {
+    stoppedHere.delete(server.id);
+    if (!stoppedHere.size)
+        for (const signal of ['SIGINT', 'SIGTERM'])
+            process.removeListener(signal, onCancel);
+}
+/** Poll the server until `done`, within the deadline; the last look otherwise. */
+async function until(compute, server, deadline, done) {
+    let seen = server;
+    const outcome = await poll(async () => {
+        const look = await deadline.look((signal) => compute.getServer(server.id, signal));
+        if (look === CUT_SHORT || !look)
+            return { done: false, value: seen };
+        seen = look;
+        return { done: done(look), value: look };
+    }, deadline);
+    return { done: outcome.done, server: seen };
+}
+/**
+ * Stop a running server for a consistent snapshot and wait until it is SHUTOFF; undefined when
+ * it was not running (a SHUTOFF server is left so). From here on the server is started again
+ * whatever happens: by `startAgain`, or on SIGINT/SIGTERM.
+ */
+async function stopForSnapshot(compute, server, deadline) {
+    if (server.status !== 'ACTIVE') {
+        log.info(t `Server ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
+        return undefined;
+    }
+    track(server, compute);
+    const stoppedAt = Date.now();
+    try {
+        await compute.power(server.id, 'os-stop');
+        log.info(t `Stopping server ${server.name} for a consistent snapshot`);
+        const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
+        if (!off.done)
+            throw new StepError(`Server ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
+        return { server: off.server, stoppedAt };
+    }
+    catch (error) {
+        await startAgain(compute, server, stoppedAt);
+        throw error;
+    }
+}
+/**
+ * Start the server again as soon as Nova has captured its disk and lets it be started (it refuses
+ * os-start with 409 until the snapshot's task is over). Returns how long it was down.
+ */
+async function startWhenCaptured(compute, server, stoppedAt, deadline) {
+    await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? ''));
+    for (;;) {
+        try {
+            await compute.power(server.id, 'os-start');
+            break;
+        }
+        catch (error) {
+            if (!(error instanceof ConflictError) || deadline.passed)
+                throw error;
+            await until(compute, server, deadline, (s) => s.taskState === null);
+        }
+    }
+    untrack(server);
+    const downMs = Date.now() - stoppedAt;
+    log.info(t `Started server ${server.name} again: it was down ${formatDuration(downMs)}`);
+    return downMs;
+}
+/** After a failure: start the server again if this run stopped it and has not started it (best effort, said in the log). */
+async function startAgain(compute, server, stoppedAt) {
+    if (!stoppedHere.has(server.id))
+        return;
+    try {
+        await compute.power(server.id, 'os-start').catch(async (error) => {
+            // Still busy with the snapshot: Nova starts it once the task is over.
+            if (!(error instanceof ConflictError))
+                throw error;
+            await until(compute, server, Deadline.after(60_000), (s) => s.taskState === null);
+            await compute.power(server.id, 'os-start');
+        });
+        log.info(t `Started server ${server.name} again after the failure: it was down ${formatDuration(Date.now() - stoppedAt)}`);
+    }
+    catch (error) {
+        log.warning(t `Server ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+    }
+    untrack(server);
+}
+
 ;// CONCATENATED MODULE: ./src/glob.ts
 // Shell-style name patterns for selecting snapshots: `*` is any run of characters (none too), `?`
 // exactly one character, everything else literal. There is no escape: `*` and `?` always wildcard.
@@ -38136,7 +38421,7 @@ const parseWithWhatwg = (raw) => {
 const onResponse = "onResponse";
 //# sourceMappingURL=index.js.map
 // EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(356);
+var external_node_util_ = __nccwpck_require__(7975);
 ;// CONCATENATED MODULE: ./node_modules/got/dist/source/core/utils/timer.js
 
 
@@ -46982,6 +47267,13 @@ function decide(snapshots, policy, now) {
     }));
 }
 /** For logs, e.g. `keep-last 3, keep-daily 7, keep-within 30d`. */
+/**
+ * The policy over each group on its own (the snapshots of one instance: keep-last 3 over six
+ * servers keeps three of each, never three of the fleet), newest first across the groups.
+ */
+function decideEach(groups, policy, now) {
+    return [...groups].flatMap((group) => decide(group, policy, now)).sort((a, b) => newestFirst(a.snapshot, b.snapshot));
+}
 function describePolicy(p) {
     const parts = COUNT_RULES.flatMap((rule) => (p[rule] === undefined ? [] : [`keep-${rule} ${p[rule]}`]));
     if (p.within !== undefined)
@@ -47071,6 +47363,8 @@ function toServer(body) {
         imageId: typeof body.image === 'object' && body.image ? body.image.id : undefined,
         flavorId: body.flavor?.id,
         fault: body.fault?.message,
+        metadata: body.metadata ?? {},
+        tags: body.tags,
     };
 }
 /**
@@ -47179,6 +47473,10 @@ class Compute {
             json: { rebuild: { imageRef } },
             retry: SENT_ONCE,
         });
+    }
+    /** os-stop or os-start: Nova answers 202 and acts; sending either again to a server already there is refused with 409, never done twice. */
+    async power(serverId, action) {
+        await this.#http.post(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, { json: { [action]: null }, retry: SENT_ONCE });
     }
     /** The root disk of a flavor in GiB (0: the size of the image, as for volume-backed flavors). */
     async flavorDiskGb(flavorId) {
@@ -47360,6 +47658,19 @@ function matchesQuery(image, query) {
     return Object.entries(query).every(([key, value]) => key === 'sort' || String(image.properties[key]) === value);
 }
 /**
+ * The snapshots in scope by instance, for the policy to apply to each on its own: all of them when
+ * the scope is one instance's, else by the instances each records (those that record none, such as
+ * volume-backed snapshots taken by hand, are one group).
+ */
+function byInstance(images, instanceId) {
+    const groups = new Map();
+    for (const image of images) {
+        const key = instanceId ?? [...image.instances].sort().join(' ');
+        groups.set(key, [...(groups.get(key) ?? []), { id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected }]);
+    }
+    return [...groups.values()];
+}
+/**
  * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
  * the client holds the request-rate ceiling).
  */
@@ -47383,7 +47694,7 @@ async function prune(cloud, settings) {
         log.warning(t `The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
         return outcome({ ...result, refused: 'the new snapshot was not listed' });
     }
-    result.decisions = decide([...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected })), options.policy, new Date());
+    result.decisions = decideEach(byInstance(inScope.values(), instance.id), options.policy, new Date());
     const chosen = result.decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id));
     // The listing's filters can be fooled by anyone's properties: every image is checked again on its own.
     const projectId = await cloud.projectId();
@@ -47439,6 +47750,9 @@ function outcome(result) {
 
 
 
+
+
+
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings, server) {
     const p = settings.provenance;
@@ -47457,15 +47771,31 @@ function imageRequest(settings, server) {
     };
     return { server, name, metadata };
 }
-/**
- * Snapshot one server: wait until it can be, request the image at most once, wait until it is
- * active, then prune the server's snapshots if a policy is given.
- */
+/** Every server of the selection, each snapshotted on its own; one server named once is a step of its own. */
 async function create_create(cloud, settings) {
+    const servers = await selectServers(await cloud.compute(), settings.servers);
+    const [only] = servers;
+    if (only && isSingle(settings.servers))
+        return snapshotServer(cloud, settings, only);
+    if (!servers.length)
+        log.notice(t `No server matches the selection: nothing to snapshot (${Input.AllowEmptySelection})`);
+    return forEachServer('create', servers, settings, (server) => snapshotServer(cloud, settings, server));
+}
+/** How far the snapshot can be trusted: taken of a stopped disk, with the guest's filesystems frozen by Nova, or as a crash would leave it. */
+function consistencyOf(wasRunning, image) {
+    if (!wasRunning)
+        return 'stopped';
+    return /^(yes|true)$/i.test(String(image?.properties.hw_qemu_guest_agent ?? '')) ? 'quiesced' : 'crash-consistent';
+}
+/**
+ * Snapshot one server: wait until it can be, (stop it,) request the image at most once, (start it
+ * as soon as its disk is captured,) wait until the image is active, then prune its snapshots.
+ */
+async function snapshotServer(cloud, settings, found) {
     const deadline = Deadline.after(settings.timeoutMs);
     const compute = await cloud.compute();
     const images = await cloud.images();
-    let server = await compute.findServer(settings.instance);
+    let server = found;
     log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
     // A dry run waits for nothing: it says what it would wait for.
     if (!settings.dryRun || !busy(server))
@@ -47473,9 +47803,21 @@ async function create_create(cloud, settings) {
     const request = imageRequest(settings, server);
     if (settings.dryRun)
         return dryRun(cloud, settings, request);
+    const stopped = settings.stopServer ? await stopForSnapshot(compute, server, deadline) : undefined;
+    const wasRunning = server.status === 'ACTIVE' && !stopped;
+    let downtimeMs;
     const started = Date.now();
-    const imageId = await createImageOnce(compute, images, request, deadline);
-    log.info(t `Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+    let imageId;
+    try {
+        imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline);
+        log.info(t `Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+        if (stopped)
+            downtimeMs = await startWhenCaptured(compute, server, stopped.stoppedAt, deadline);
+    }
+    finally {
+        if (stopped)
+            await startAgain(compute, server, stopped.stoppedAt);
+    }
     let image;
     let polls = 1;
     try {
@@ -47500,6 +47842,8 @@ async function create_create(cloud, settings) {
         volumeSnapshotIds: image?.volumeSnapshotIds ?? [],
         durationMs: Date.now() - started,
         polls,
+        consistency: consistencyOf(wasRunning, image),
+        ...(downtimeMs !== undefined ? { downtimeMs } : {}),
     };
     const { retention } = settings;
     if (!retention)
@@ -47525,7 +47869,11 @@ function pruneAfter(cloud, settings, retention, server, justCreated) {
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
 async function dryRun(cloud, settings, { server, name }) {
     log.info(t `Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t `, once it is no longer ${server.taskState ?? server.status}` : ''}`);
-    const result = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0 };
+    const stops = settings.stopServer && server.status === 'ACTIVE';
+    if (stops)
+        log.info(t `Dry run: would stop server ${server.name} first, and start it again once its disk is captured`);
+    const consistency = stops || server.status !== 'ACTIVE' ? 'stopped' : 'crash-consistent';
+    const result = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0, consistency };
     const { retention } = settings;
     if (!retention)
         return { result };
@@ -47776,6 +48124,8 @@ async function untilRebuilt(compute, server, imageId, deadline) {
 
 
 
+
+
 const volumeBacked = (server) => new StepError(`Server ${server.name} (${server.id}) is volume-backed: it is not rebuilt, and nothing was changed. Nova cannot restore a volume-backed server from its snapshot safely ` +
     `(below microversion 2.93 it refuses; at 2.93, seen on Zed, the rebuild fails on the compute host and leaves the boot volume reserved until an admin resets it). ` +
     `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot a server from it, ` +
@@ -47786,22 +48136,34 @@ function backupSettings(settings, server, image, deadline) {
     return {
         region, iface, credentials, rateLimit, dryRun, provenance,
         mode: 'create',
-        instance: server.id,
+        servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
+        stopServer: false,
+        concurrency: 1,
         template: '{instance}-before-restore-{timestamp}',
         metadata: { [Property.BeforeRestoreOf]: image.id },
         wait: true,
         timeoutMs: Math.max(0, deadline.at - Date.now()),
     };
 }
+/** Every server of the selection, each rolled back on its own (from its own newest snapshot when several). */
+async function restore(cloud, settings) {
+    const servers = await selectServers(await cloud.compute(), settings.servers);
+    const [only] = servers;
+    if (only && isSingle(settings.servers))
+        return restoreServer(cloud, settings, only);
+    if (!servers.length)
+        log.notice(t `No server matches the selection: nothing to restore (${Input.AllowEmptySelection})`);
+    return forEachServer('restore', servers, settings, (server) => restoreServer(cloud, settings, server));
+}
 /**
  * Roll a server back to a snapshot: choose it (given, or the newest), refuse what must not be
  * restored, wait until the server is free, optionally snapshot it as it is, rebuild it once and
  * wait until it runs the snapshot.
  */
-async function restore(cloud, settings) {
+async function restoreServer(cloud, settings, found) {
     const deadline = Deadline.after(settings.timeoutMs);
     const compute = await cloud.compute();
-    let server = await compute.findServer(settings.instance);
+    let server = found;
     log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t `, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
     if (server.volumeBacked)
         throw volumeBacked(server);
@@ -47820,7 +48182,7 @@ async function restore(cloud, settings) {
     if (server.status === 'SHUTOFF')
         log.info(t `Server ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
     if (settings.snapshotBefore) {
-        const taken = await create_create(cloud, backupSettings(settings, server, image, deadline));
+        const taken = await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
         if (taken.failure || !taken.result) {
             return { failure: { message: `The snapshot before the restore failed, so server ${server.name} was not rebuilt: ${taken.failure?.message}` } };
         }
@@ -48194,7 +48556,10 @@ function createSection(result) {
     log.output(Output.InstanceName, server.name);
     log.output(Output.VolumeBacked, String(server.volumeBacked));
     log.output(Output.VolumeSnapshotIds, json(result.volumeSnapshotIds));
-    log.output(Output.Duration, (result.durationMs / 1000).toFixed(1));
+    log.output(Output.Duration, seconds(result.durationMs));
+    log.output(Output.Consistency, result.consistency);
+    log.output(Output.DowntimeSeconds, result.downtimeMs === undefined ? '' : seconds(result.downtimeMs));
+    log.output(Output.Images, JSON.stringify([imageRow({ server, result })]));
     summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
     table(['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'], [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]]);
 }
@@ -48241,6 +48606,39 @@ function deleteSection(result) {
         table(['Snapshot', 'Image ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
     }
 }
+const seconds = (ms) => (ms / 1000).toFixed(1);
+/** What became of one server, as a row of the `images` output (snake_case, as the image properties are). */
+function imageRow({ server, result, failure }) {
+    const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
+    if (result?.mode === 'create') {
+        const { image } = result;
+        return { ...base, image_id: image.id || null, image_name: image.name, status: image.status, duration_seconds: Number(seconds(result.durationMs)), consistency: result.consistency, downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)) };
+    }
+    if (result?.mode === 'restore') {
+        return { ...base, image_id: result.image.id, image_name: result.image.name, status: result.server.status, duration_seconds: Number(seconds(result.durationMs)), previous_image_id: result.previousImageId ?? null };
+    }
+    return { ...base, image_id: failure?.imageId ?? null, image_name: null, status: 'failed', duration_seconds: null };
+}
+/** A fleet: the `images` output, one summary row per server, and what the prunes after the snapshots deleted. */
+function fleetSection(result) {
+    const rows = result.items.map(imageRow);
+    log.output(Output.Images, JSON.stringify(rows));
+    const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
+    if (pruned.length) {
+        deletionOutputs(pruned.flatMap((p) => (p.refused ? [] : p.deletions)), false);
+        log.output(Output.KeptImageIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
+    }
+    const failed = rows.filter((row) => row.error).length;
+    summary.addHeading(`${result.of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} server(s)${failed ? `: ${failed} failed` : ''}`, 2);
+    table(['Instance', 'Image', 'Status', 'Took', result.of === 'create' ? 'Consistency' : 'Ran before', 'Error'], rows.map((row) => [
+        `${row.instance_name} (${row.instance_id})`,
+        row.image_id ? `${row.image_name ?? ''} (${row.image_id})` : '–',
+        row.status,
+        row.duration_seconds === null ? '–' : `${row.duration_seconds} s`,
+        ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? '–',
+        row.error ?? '',
+    ]));
+}
 function restoreSection(result) {
     const { image, server } = result;
     log.output(Output.ImageId, image.id);
@@ -48248,7 +48646,8 @@ function restoreSection(result) {
     log.output(Output.PreviousImageId, result.previousImageId ?? '');
     log.output(Output.InstanceId, server.id);
     log.output(Output.InstanceName, server.name);
-    log.output(Output.Duration, (result.durationMs / 1000).toFixed(1));
+    log.output(Output.Duration, seconds(result.durationMs));
+    log.output(Output.Images, JSON.stringify([imageRow({ server, result })]));
     if (result.backup)
         log.output(Output.BackupImageId, result.backup.image.id);
     summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Server restored', 2);
@@ -48266,6 +48665,8 @@ async function report({ result, failure }, apiRequests) {
         deleteSection(result);
     else if (result?.mode === 'restore')
         restoreSection(result);
+    else if (result?.mode === 'fleet')
+        fleetSection(result);
     else if (result)
         pruneSection(result, false);
     if (failure?.imageId && !result) {
@@ -48329,51 +48730,6 @@ function inputReader(env, problems) {
         }
     };
     return { text, bool, integer, duration };
-}
-
-;// CONCATENATED MODULE: ./src/metadata.ts
-/** Nova's rules for createImage metadata (parameter_types.metadata). */
-const KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
-const MAX_VALUE = 255;
-/** Glance base attributes and namespaces a property may not take. */
-const RESERVED = new Set([
-    'id', 'name', 'status', 'container_format', 'disk_format', 'size', 'virtual_size', 'checksum', 'created_at', 'updated_at',
-    'visibility', 'protected', 'owner', 'min_ram', 'min_disk', 'tags', 'locations', 'direct_url', 'self', 'file', 'schema',
-    'os_hidden', 'os_hash_algo', 'os_hash_value', 'image_type', 'instance_uuid', 'block_device_mapping', 'bdm_v2',
-]);
-/**
- * Parse `key=value` lines (blank lines and `#` comments skipped). Returns the properties and
- * the problems, each naming its line, so all of them are reported at once.
- */
-function parseMetadata(text, reservedByAction) {
-    const metadata = {};
-    const problems = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (!line || line.startsWith('#'))
-            return;
-        const where = `line ${index + 1} ("${line.length > 40 ? `${line.slice(0, 40)}…` : line}")`;
-        const eq = line.indexOf('=');
-        if (eq < 0) {
-            problems.push(`${where} is not key=value`);
-            return;
-        }
-        const key = line.slice(0, eq).trim();
-        const value = line.slice(eq + 1).trim();
-        if (!KEY.test(key))
-            problems.push(`${where}: the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space`);
-        else if (RESERVED.has(key) || key.startsWith('os_glance'))
-            problems.push(`${where}: "${key}" is an image attribute OpenStack sets itself`);
-        else if (reservedByAction.includes(key))
-            problems.push(`${where}: "${key}" is set by this action itself`);
-        else if (value.length > MAX_VALUE)
-            problems.push(`${where}: the value is ${value.length} characters long, Nova takes at most ${MAX_VALUE}`);
-        else if (key in metadata)
-            problems.push(`${where}: "${key}" is given twice`);
-        else
-            metadata[key] = value;
-    });
-    return { metadata, problems };
 }
 
 ;// CONCATENATED MODULE: ./src/urls.ts
@@ -48507,6 +48863,7 @@ function readCredentials(text, problems) {
 
 
 
+
 const MODES = ['create', 'delete', 'prune', 'restore'];
 const INTERFACES = ['public', 'internal', 'admin'];
 const DEFAULTS = {
@@ -48556,6 +48913,7 @@ function readSettings(env = process.env) {
     if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
         problems.push(`${Input.Instance}: is blank; give a server name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
     }
+    const servers = readSelection(problems, bool);
     const snapshotName = getInput(Input.SnapshotName) || undefined;
     // The runner passes an input that was not given as "": only a blank one that is not empty can be told from it.
     if (!snapshotName && process.env[`INPUT_${Input.SnapshotName.toUpperCase().replace(/ /g, '_')}`]?.length) {
@@ -48581,13 +48939,14 @@ function readSettings(env = process.env) {
         policy.within = within;
     // A keep-* given but invalid is reported as such, not also as "no policy".
     const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => getInput(name));
+    const concurrency = integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
     // Read (and checked) only where a policy applies: mode prune, and create with keep-*.
     const retention = mode === 'prune' || (mode === 'create' && hasPolicy)
         ? {
             policy,
             includeUnmanaged: bool(Input.IncludeUnmanaged, false),
             maxDeletes: integer(Input.MaxDeletes, DEFAULTS.maxDeletes, 1) ?? DEFAULTS.maxDeletes,
-            concurrency: integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency,
+            concurrency,
         }
         : undefined;
     const wait = bool(Input.Wait, true);
@@ -48595,9 +48954,8 @@ function readSettings(env = process.env) {
     const ignoreMissing = bool(Input.IgnoreMissing, false);
     const allowOtherInstance = bool(Input.AllowOtherInstance, false);
     const snapshotBefore = bool(Input.SnapshotBefore, false);
+    problems.push(...selectionProblems(mode, servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));
     if (mode === 'create') {
-        if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length)
-            problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
         if (imageId)
             problems.push(`${Input.ImageId}: only for modes delete and restore; mode create makes a new image`);
         const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
@@ -48621,8 +48979,6 @@ function readSettings(env = process.env) {
             problems.push(`${Input.ImageId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
     }
     else if (mode === 'restore') {
-        if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length)
-            problems.push(`${Input.Instance}: required for mode restore: the name or ID of the server to roll back`);
         if (imageId && snapshotName)
             problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
         if (hasPolicy)
@@ -48634,6 +48990,9 @@ function readSettings(env = process.env) {
         if (snapshotBefore)
             problems.push(`${Input.SnapshotBefore}: only for mode restore`);
     }
+    const stopServer = bool(Input.StopServer, false);
+    if (mode !== 'create' && stopServer)
+        problems.push(`${Input.StopServer}: only for mode create`);
     if (mode !== 'delete' && deleteInUse)
         problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
     // The proxy's password is masked before the proxy is used or any problem is shown.
@@ -48653,7 +49012,9 @@ function readSettings(env = process.env) {
             return {
                 ...common,
                 mode,
-                instance: validated(instance),
+                servers,
+                stopServer,
+                concurrency,
                 template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
                 metadata,
                 wait,
@@ -48666,7 +49027,7 @@ function readSettings(env = process.env) {
             return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
         case 'restore': {
             const snapshot = imageId ? { imageId } : snapshotName && !hasWildcard(snapshotName) ? { name: snapshotName } : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
-            return { ...common, mode, instance: validated(instance), snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
+            return { ...common, mode, servers, concurrency, snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
         }
     }
 }
@@ -48867,7 +49228,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 
 /***/ }),
 
-/***/ 356:
+/***/ 7975:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");

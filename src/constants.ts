@@ -3,6 +3,10 @@ export const Input = {
   Mode: 'mode',
   Region: 'region',
   Instance: 'instance',
+  InstanceTags: 'instance-tags',
+  InstanceMetadata: 'instance-metadata',
+  AllowEmptySelection: 'allow-empty-selection',
+  StopServer: 'stop-server',
   SnapshotName: 'snapshot-name',
   ImageId: 'image-id',
   Metadata: 'metadata',
@@ -52,6 +56,9 @@ export const Output = {
   KeptImageIds: 'kept-image-ids',
   PreviousImageId: 'previous-image-id',
   BackupImageId: 'backup-image-id',
+  Images: 'images',
+  Consistency: 'consistency',
+  DowntimeSeconds: 'downtime-seconds',
   ApiRequests: 'api-requests',
 } as const;
 

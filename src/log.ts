@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** Makes a Text: only this module can, so `t` and `join` are the only ways to one. */
 let make: (value: string) => Text;
@@ -56,8 +57,16 @@ export function join(parts: readonly Text[], separator: string): Text {
   return make(parts.map(String).join(separator));
 }
 
+/** The prefix of the lines logged inside `within`. */
+const prefix = new AsyncLocalStorage<string>();
+
+/** Run `work` with each line it logs prefixed by `[label] ` (data): servers done side by side keep their lines apart. */
+export function within<T>(label: string, work: () => Promise<T>): Promise<T> {
+  return prefix.run(`[${neutralise(label)}] `, work);
+}
+
 /** A line that starts like a workflow command (only the action's own words could) is shown, not run. */
-const line = (message: Text) => String(message).replace(/^(\s*)::/gm, '$1\\::');
+const line = (message: Text) => (prefix.getStore() ?? '') + String(message).replace(/^(\s*)::/gm, '$1\\::');
 
 type Annotation = core.AnnotationProperties;
 

@@ -6,6 +6,7 @@ import type { CreateResult } from './modes/create.ts';
 import type { DeleteResult } from './modes/delete.ts';
 import type { Result } from './modes/run.ts';
 import type { Deletion } from './modes/deletion.ts';
+import type { FleetItem, FleetResult } from './modes/fleet.ts';
 import type { Outcome } from './modes/outcome.ts';
 import type { PruneResult } from './modes/prune.ts';
 import type { RestoreResult } from './modes/restore.ts';
@@ -47,7 +48,10 @@ function createSection(result: CreateResult): void {
   log.output(Output.InstanceName, server.name);
   log.output(Output.VolumeBacked, String(server.volumeBacked));
   log.output(Output.VolumeSnapshotIds, json(result.volumeSnapshotIds));
-  log.output(Output.Duration, (result.durationMs / 1000).toFixed(1));
+  log.output(Output.Duration, seconds(result.durationMs));
+  log.output(Output.Consistency, result.consistency);
+  log.output(Output.DowntimeSeconds, result.downtimeMs === undefined ? '' : seconds(result.downtimeMs));
+  log.output(Output.Images, JSON.stringify([imageRow({ server, result })]));
   core.summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
   table(
     ['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'],
@@ -93,6 +97,45 @@ function deleteSection(result: DeleteResult): void {
   }
 }
 
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+/** What became of one server, as a row of the `images` output (snake_case, as the image properties are). */
+function imageRow({ server, result, failure }: FleetItem) {
+  const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
+  if (result?.mode === 'create') {
+    const { image } = result;
+    return { ...base, image_id: image.id || null, image_name: image.name, status: image.status, duration_seconds: Number(seconds(result.durationMs)), consistency: result.consistency, downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)) };
+  }
+  if (result?.mode === 'restore') {
+    return { ...base, image_id: result.image.id, image_name: result.image.name, status: result.server.status, duration_seconds: Number(seconds(result.durationMs)), previous_image_id: result.previousImageId ?? null };
+  }
+  return { ...base, image_id: failure?.imageId ?? null, image_name: null, status: 'failed', duration_seconds: null };
+}
+
+/** A fleet: the `images` output, one summary row per server, and what the prunes after the snapshots deleted. */
+function fleetSection(result: FleetResult): void {
+  const rows = result.items.map(imageRow);
+  log.output(Output.Images, JSON.stringify(rows));
+  const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
+  if (pruned.length) {
+    deletionOutputs(pruned.flatMap((p) => (p.refused ? [] : p.deletions)), false);
+    log.output(Output.KeptImageIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
+  }
+  const failed = rows.filter((row) => row.error).length;
+  core.summary.addHeading(`${result.of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} server(s)${failed ? `: ${failed} failed` : ''}`, 2);
+  table(
+    ['Instance', 'Image', 'Status', 'Took', result.of === 'create' ? 'Consistency' : 'Ran before', 'Error'],
+    rows.map((row) => [
+      `${row.instance_name} (${row.instance_id})`,
+      row.image_id ? `${row.image_name ?? ''} (${row.image_id})` : '–',
+      row.status,
+      row.duration_seconds === null ? '–' : `${row.duration_seconds} s`,
+      ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? '–',
+      row.error ?? '',
+    ]),
+  );
+}
+
 function restoreSection(result: RestoreResult): void {
   const { image, server } = result;
   log.output(Output.ImageId, image.id);
@@ -100,7 +143,8 @@ function restoreSection(result: RestoreResult): void {
   log.output(Output.PreviousImageId, result.previousImageId ?? '');
   log.output(Output.InstanceId, server.id);
   log.output(Output.InstanceName, server.name);
-  log.output(Output.Duration, (result.durationMs / 1000).toFixed(1));
+  log.output(Output.Duration, seconds(result.durationMs));
+  log.output(Output.Images, JSON.stringify([imageRow({ server, result })]));
   if (result.backup) log.output(Output.BackupImageId, result.backup.image.id);
   core.summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Server restored', 2);
   table(
@@ -117,6 +161,7 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
     if (result.prune) pruneSection(result.prune, true);
   } else if (result?.mode === 'delete') deleteSection(result);
   else if (result?.mode === 'restore') restoreSection(result);
+  else if (result?.mode === 'fleet') fleetSection(result);
   else if (result) pruneSection(result, false);
   if (failure?.imageId && !result) {
     // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.

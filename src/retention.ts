@@ -158,6 +158,14 @@ export function decide(snapshots: Snapshot[], policy: Policy, now: Date): Decisi
 }
 
 /** For logs, e.g. `keep-last 3, keep-daily 7, keep-within 30d`. */
+/**
+ * The policy over each group on its own (the snapshots of one instance: keep-last 3 over six
+ * servers keeps three of each, never three of the fleet), newest first across the groups.
+ */
+export function decideEach(groups: Iterable<Snapshot[]>, policy: Policy, now: Date): Decision[] {
+  return [...groups].flatMap((group) => decide(group, policy, now)).sort((a, b) => newestFirst(a.snapshot, b.snapshot));
+}
+
 export function describePolicy(p: Policy): string {
   const parts = COUNT_RULES.flatMap((rule) => (p[rule] === undefined ? [] : [`keep-${rule} ${p[rule]}`]));
   if (p.within !== undefined) parts.push(`keep-within ${formatDuration(p.within)}`);

@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { Input, Property } from './constants.ts';
 import { hasWildcard } from './glob.ts';
 import { inputReader } from './inputs.ts';
+import { readSelection, selectionProblems, type Selection } from './selection.ts';
 import { parseMetadata } from './metadata.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from './name-template.ts';
 import { isUuid } from './openstack/compute.ts';
@@ -37,8 +38,12 @@ export interface Retention {
 
 export interface CreateSettings extends CommonSettings {
   mode: 'create';
-  /** The server's exact name or ID. */
-  instance: string;
+  /** The servers to snapshot, each on its own (a fleet under one rate ceiling, `concurrency` at a time). */
+  servers: Selection;
+  /** Stop each running server before its snapshot, and start it again as soon as its disk is captured. */
+  stopServer: boolean;
+  /** Servers snapshotted at once. */
+  concurrency: number;
   /** The name template (name-template.ts). */
   template: string;
   metadata: Record<string, string>;
@@ -69,8 +74,10 @@ export interface PruneSettings extends CommonSettings {
 
 export interface RestoreSettings extends CommonSettings {
   mode: 'restore';
-  /** The server's exact name or ID. */
-  instance: string;
+  /** The servers to roll back (several: each from its own newest snapshot). */
+  servers: Selection;
+  /** Servers rebuilt at once. */
+  concurrency: number;
   /** The snapshot: by ID, by exact name, or the instance's newest made by this action (of the names a glob matches). */
   snapshot: { imageId: string } | { name: string } | { newest: true; nameGlob?: string };
   /** Restore a snapshot of another instance (refused by default). */
@@ -134,6 +141,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
     problems.push(`${Input.Instance}: is blank; give a server name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
   }
+  const servers = readSelection(problems, bool);
   const snapshotName = core.getInput(Input.SnapshotName) || undefined;
   // The runner passes an input that was not given as "": only a blank one that is not empty can be told from it.
   if (!snapshotName && process.env[`INPUT_${Input.SnapshotName.toUpperCase().replace(/ /g, '_')}`]?.length) {
@@ -159,6 +167,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   // A keep-* given but invalid is reported as such, not also as "no policy".
   const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => core.getInput(name));
 
+  const concurrency = integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
   // Read (and checked) only where a policy applies: mode prune, and create with keep-*.
   const retention: Retention | undefined =
     mode === 'prune' || (mode === 'create' && hasPolicy)
@@ -166,7 +175,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
           policy,
           includeUnmanaged: bool(Input.IncludeUnmanaged, false),
           maxDeletes: integer(Input.MaxDeletes, DEFAULTS.maxDeletes, 1) ?? DEFAULTS.maxDeletes,
-          concurrency: integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency,
+          concurrency,
         }
       : undefined;
   const wait = bool(Input.Wait, true);
@@ -175,8 +184,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const allowOtherInstance = bool(Input.AllowOtherInstance, false);
   const snapshotBefore = bool(Input.SnapshotBefore, false);
 
+  problems.push(...selectionProblems(mode, servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));
   if (mode === 'create') {
-    if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) problems.push(`${Input.Instance}: required for mode create: the name or ID of the server to snapshot`);
     if (imageId) problems.push(`${Input.ImageId}: only for modes delete and restore; mode create makes a new image`);
     const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
@@ -193,7 +202,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     }
     if (imageId) problems.push(`${Input.ImageId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
   } else if (mode === 'restore') {
-    if (!instance && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) problems.push(`${Input.Instance}: required for mode restore: the name or ID of the server to roll back`);
     if (imageId && snapshotName) problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
     if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
   }
@@ -201,6 +209,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     if (allowOtherInstance) problems.push(`${Input.AllowOtherInstance}: only for mode restore`);
     if (snapshotBefore) problems.push(`${Input.SnapshotBefore}: only for mode restore`);
   }
+  const stopServer = bool(Input.StopServer, false);
+  if (mode !== 'create' && stopServer) problems.push(`${Input.StopServer}: only for mode create`);
   if (mode !== 'delete' && deleteInUse) problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
 
   // The proxy's password is masked before the proxy is used or any problem is shown.
@@ -218,7 +228,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       return {
         ...common,
         mode,
-        instance: validated(instance),
+        servers,
+        stopServer,
+        concurrency,
         template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
         metadata,
         wait,
@@ -231,7 +243,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
     case 'restore': {
       const snapshot = imageId ? { imageId } : snapshotName && !hasWildcard(snapshotName) ? { name: snapshotName } : { newest: true as const, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
-      return { ...common, mode, instance: validated(instance), snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
+      return { ...common, mode, servers, concurrency, snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
     }
   }
 }

@@ -11,6 +11,9 @@ import type { CreateSettings, Retention } from '../settings.ts';
 import { untilActive } from './create/active.ts';
 import { createImageOnce, type ImageRequest } from './create/create-image.ts';
 import { busy, SNAPSHOT, untilFree } from './ready.ts';
+import { forEachServer, type FleetResult } from './fleet.ts';
+import { isSingle, selectServers } from './selection.ts';
+import { startAgain, startWhenCaptured, stopForSnapshot } from './create/stopped.ts';
 import { explain, StepError, type Outcome } from './outcome.ts';
 import { prune, type PruneResult } from './prune.ts';
 
@@ -24,8 +27,14 @@ export interface CreateResult {
   /** From the createImage request to the end of the wait. */
   durationMs: number;
   polls: number;
+  /** How consistent the disk was when captured. */
+  consistency: Consistency;
+  /** How long the server was stopped for it (stop-server). */
+  downtimeMs?: number;
   prune?: PruneResult;
 }
+
+export type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
 
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings: CreateSettings, server: Server): ImageRequest {
@@ -45,24 +54,48 @@ function imageRequest(settings: CreateSettings, server: Server): ImageRequest {
   return { server, name, metadata };
 }
 
+/** Every server of the selection, each snapshotted on its own; one server named once is a step of its own. */
+export async function create(cloud: Cloud, settings: CreateSettings): Promise<Outcome<CreateResult | FleetResult>> {
+  const servers = await selectServers(await cloud.compute(), settings.servers);
+  const [only] = servers;
+  if (only && isSingle(settings.servers)) return snapshotServer(cloud, settings, only);
+  if (!servers.length) log.notice(t`No server matches the selection: nothing to snapshot (${Input.AllowEmptySelection})`);
+  return forEachServer('create', servers, settings, (server) => snapshotServer(cloud, settings, server));
+}
+
+/** How far the snapshot can be trusted: taken of a stopped disk, with the guest's filesystems frozen by Nova, or as a crash would leave it. */
+function consistencyOf(wasRunning: boolean, image: Image | undefined): Consistency {
+  if (!wasRunning) return 'stopped';
+  return /^(yes|true)$/i.test(String(image?.properties.hw_qemu_guest_agent ?? '')) ? 'quiesced' : 'crash-consistent';
+}
+
 /**
- * Snapshot one server: wait until it can be, request the image at most once, wait until it is
- * active, then prune the server's snapshots if a policy is given.
+ * Snapshot one server: wait until it can be, (stop it,) request the image at most once, (start it
+ * as soon as its disk is captured,) wait until the image is active, then prune its snapshots.
  */
-export async function create(cloud: Cloud, settings: CreateSettings): Promise<Outcome<CreateResult>> {
+export async function snapshotServer(cloud: Cloud, settings: CreateSettings, found: Server): Promise<Outcome<CreateResult>> {
   const deadline = Deadline.after(settings.timeoutMs);
   const compute = await cloud.compute();
   const images = await cloud.images();
-  let server = await compute.findServer(settings.instance);
+  let server = found;
   log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
   // A dry run waits for nothing: it says what it would wait for.
   if (!settings.dryRun || !busy(server)) server = await untilFree(compute, server, SNAPSHOT, deadline);
   const request = imageRequest(settings, server);
   if (settings.dryRun) return dryRun(cloud, settings, request);
 
+  const stopped = settings.stopServer ? await stopForSnapshot(compute, server, deadline) : undefined;
+  const wasRunning = server.status === 'ACTIVE' && !stopped;
+  let downtimeMs: number | undefined;
   const started = Date.now();
-  const imageId = await createImageOnce(compute, images, request, deadline);
-  log.info(t`Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+  let imageId: string;
+  try {
+    imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline);
+    log.info(t`Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+    if (stopped) downtimeMs = await startWhenCaptured(compute, server, stopped.stoppedAt, deadline);
+  } finally {
+    if (stopped) await startAgain(compute, server, stopped.stoppedAt);
+  }
   let image: Image | undefined;
   let polls = 1;
   try {
@@ -83,6 +116,8 @@ export async function create(cloud: Cloud, settings: CreateSettings): Promise<Ou
     volumeSnapshotIds: image?.volumeSnapshotIds ?? [],
     durationMs: Date.now() - started,
     polls,
+    consistency: consistencyOf(wasRunning, image),
+    ...(downtimeMs !== undefined ? { downtimeMs } : {}),
   };
   const { retention } = settings;
   if (!retention) return { result };
@@ -109,7 +144,10 @@ function pruneAfter(cloud: Cloud, settings: CreateSettings, retention: Retention
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
 async function dryRun(cloud: Cloud, settings: CreateSettings, { server, name }: ImageRequest): Promise<Outcome<CreateResult>> {
   log.info(t`Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`);
-  const result: CreateResult = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0 };
+  const stops = settings.stopServer && server.status === 'ACTIVE';
+  if (stops) log.info(t`Dry run: would stop server ${server.name} first, and start it again once its disk is captured`);
+  const consistency = stops || server.status !== 'ACTIVE' ? 'stopped' : 'crash-consistent';
+  const result: CreateResult = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0, consistency };
   const { retention } = settings;
   if (!retention) return { result };
   // The real run also counts the new snapshot, so it may delete one more than this plan.

@@ -4,7 +4,7 @@ import { globToRegExp, hasWildcard } from '../glob.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Server } from '../openstack/compute.ts';
 import { exactNameFilter, type Image } from '../openstack/image.ts';
-import { decide, describePolicy, type Decision } from '../retention.ts';
+import { decideEach, describePolicy, type Decision, type Snapshot } from '../retention.ts';
 import type { CommonSettings, Retention } from '../settings.ts';
 import { log, t } from '../log.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
@@ -64,6 +64,20 @@ function matchesQuery(image: Image, query: Record<string, string>): boolean {
   return Object.entries(query).every(([key, value]) => key === 'sort' || String(image.properties[key]) === value);
 }
 
+/**
+ * The snapshots in scope by instance, for the policy to apply to each on its own: all of them when
+ * the scope is one instance's, else by the instances each records (those that record none, such as
+ * volume-backed snapshots taken by hand, are one group).
+ */
+function byInstance(images: Iterable<Image>, instanceId: string | undefined): Snapshot[][] {
+  const groups = new Map<string, Snapshot[]>();
+  for (const image of images) {
+    const key = instanceId ?? [...image.instances].sort().join(' ');
+    groups.set(key, [...(groups.get(key) ?? []), { id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected }]);
+  }
+  return [...groups.values()];
+}
+
 /** What a prune covers: mode prune's settings, or the instance and names a create just snapshotted. */
 export interface PruneScope extends CommonSettings {
   instance?: string;
@@ -99,11 +113,7 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
     return outcome({ ...result, refused: 'the new snapshot was not listed' });
   }
 
-  result.decisions = decide(
-    [...inScope.values()].map((image) => ({ id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected })),
-    options.policy,
-    new Date(),
-  );
+  result.decisions = decideEach(byInstance(inScope.values(), instance.id), options.policy, new Date());
   const chosen = result.decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id)!);
   // The listing's filters can be fooled by anyone's properties: every image is checked again on its own.
   const projectId = await cloud.projectId();

@@ -5,7 +5,9 @@ import type { Server } from '../openstack/compute.ts';
 import type { Image } from '../openstack/image.ts';
 import { Deadline } from '../openstack/wait.ts';
 import type { CreateSettings, RestoreSettings } from '../settings.ts';
-import { create, type CreateResult } from './create.ts';
+import { snapshotServer, type CreateResult } from './create.ts';
+import { forEachServer, type FleetResult } from './fleet.ts';
+import { isSingle, selectServers } from './selection.ts';
 import { StepError, type Outcome } from './outcome.ts';
 import { REBUILD, untilFree } from './ready.ts';
 import { chooseSnapshot, restoreRefusal } from './restore/choose.ts';
@@ -41,7 +43,9 @@ function backupSettings(settings: RestoreSettings, server: Server, image: Image,
   return {
     region, iface, credentials, rateLimit, dryRun, provenance,
     mode: 'create',
-    instance: server.id,
+    servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
+    stopServer: false,
+    concurrency: 1,
     template: '{instance}-before-restore-{timestamp}',
     metadata: { [Property.BeforeRestoreOf]: image.id },
     wait: true,
@@ -49,15 +53,24 @@ function backupSettings(settings: RestoreSettings, server: Server, image: Image,
   };
 }
 
+/** Every server of the selection, each rolled back on its own (from its own newest snapshot when several). */
+export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<Outcome<RestoreResult | FleetResult>> {
+  const servers = await selectServers(await cloud.compute(), settings.servers);
+  const [only] = servers;
+  if (only && isSingle(settings.servers)) return restoreServer(cloud, settings, only);
+  if (!servers.length) log.notice(t`No server matches the selection: nothing to restore (${Input.AllowEmptySelection})`);
+  return forEachServer('restore', servers, settings, (server) => restoreServer(cloud, settings, server));
+}
+
 /**
  * Roll a server back to a snapshot: choose it (given, or the newest), refuse what must not be
  * restored, wait until the server is free, optionally snapshot it as it is, rebuild it once and
  * wait until it runs the snapshot.
  */
-export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<Outcome<RestoreResult>> {
+export async function restoreServer(cloud: Cloud, settings: RestoreSettings, found: Server): Promise<Outcome<RestoreResult>> {
   const deadline = Deadline.after(settings.timeoutMs);
   const compute = await cloud.compute();
-  let server = await compute.findServer(settings.instance);
+  let server = found;
   log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t`, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
   if (server.volumeBacked) throw volumeBacked(server);
   const image = await chooseSnapshot(cloud, settings, server);
@@ -73,7 +86,7 @@ export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<
   server = await untilFree(compute, server, REBUILD, deadline);
   if (server.status === 'SHUTOFF') log.info(t`Server ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
   if (settings.snapshotBefore) {
-    const taken = await create(cloud, backupSettings(settings, server, image, deadline));
+    const taken = await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
     if (taken.failure || !taken.result) {
       return { failure: { message: `The snapshot before the restore failed, so server ${server.name} was not rebuilt: ${taken.failure?.message}` } };
     }

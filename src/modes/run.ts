@@ -2,11 +2,12 @@ import type { Cloud } from '../openstack/cloud.ts';
 import type { Settings } from '../settings.ts';
 import { create, type CreateResult } from './create.ts';
 import { deleteMode, type DeleteResult } from './delete.ts';
+import type { FleetResult } from './fleet.ts';
 import { explain, type Outcome } from './outcome.ts';
 import { prune, type PruneResult } from './prune.ts';
 import { restore, type RestoreResult } from './restore.ts';
 
-export type Result = CreateResult | DeleteResult | PruneResult | RestoreResult;
+export type Result = CreateResult | DeleteResult | PruneResult | RestoreResult | FleetResult;
 
 /** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. */
 export async function runMode(cloud: Cloud, settings: Settings): Promise<Outcome<Result>> {

@@ -16,6 +16,9 @@ export interface Server {
   flavorId?: string;
   /** Why Nova put the server in ERROR (its `fault.message`). */
   fault?: string;
+  metadata: Record<string, string>;
+  /** Nova server tags (shown from microversion 2.26; undefined below it). */
+  tags?: string[];
 }
 
 interface ServerBody {
@@ -25,6 +28,8 @@ interface ServerBody {
   image?: unknown;
   flavor?: { id?: string };
   fault?: { message?: string };
+  metadata?: Record<string, string>;
+  tags?: string[];
   'OS-EXT-STS:task_state'?: string | null;
   'os-extended-volumes:volumes_attached'?: { id: string }[];
 }
@@ -59,6 +64,8 @@ function toServer(body: ServerBody): Server {
     imageId: typeof body.image === 'object' && body.image ? (body.image as { id?: string }).id : undefined,
     flavorId: body.flavor?.id,
     fault: body.fault?.message,
+    metadata: body.metadata ?? {},
+    tags: body.tags,
   };
 }
 
@@ -168,6 +175,11 @@ export class Compute {
       json: { rebuild: { imageRef } },
       retry: SENT_ONCE,
     });
+  }
+
+  /** os-stop or os-start: Nova answers 202 and acts; sending either again to a server already there is refused with 409, never done twice. */
+  async power(serverId: string, action: 'os-stop' | 'os-start'): Promise<void> {
+    await this.#http.post(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, { json: { [action]: null }, retry: SENT_ONCE });
   }
 
   /** The root disk of a flavor in GiB (0: the size of the image, as for volume-backed flavors). */

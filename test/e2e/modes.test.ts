@@ -637,12 +637,18 @@ describe('modes', { concurrency: true }, () => {
       const old = (name: string, days: number, properties: Record<string, string>) =>
         cloud.addImage({ region: 'GRA7', name: `${server.name}-${name}`, createdAt: new Date(Date.now() - days * DAY), properties });
       const nova = old('horizon', 2, unmanagedProps(server));
-      const volume = cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot for ${server.name}-volume` });
-      const volumeBacked = old('volume', 3, { block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: volume.id, boot_index: 0 }]), bdm_v2: 'True' });
+      const byHand = (name: string, days: number) => {
+        const volume = cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot for ${server.name}-${name}` });
+        return old(name, days, { block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: volume.id, boot_index: 0 }]), bdm_v2: 'True' });
+      };
+      // Volume-backed snapshots taken by hand record no instance: they are one group of their own under the policy.
+      const newestByHand = byHand('volume-new', 3);
+      const volumeBacked = byHand('volume', 4);
       const uploaded = old('uploaded', 4, { os_distro: 'debian' });
       const s = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${server.name}-*`, 'keep-last': '1', 'include-unmanaged': 'true' });
       assertSuccess(s);
       assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted([nova.id, volumeBacked.id]));
+      assert.ok(cloud.image(newestByHand.id), 'the newest of the snapshots that record no instance stays');
       assert.ok(cloud.image(managed!.id));
       assert.ok(cloud.image(uploaded.id), 'an uploaded image is not a snapshot');
       assert.ok(!tableRows(s, PRUNE_TABLE).some((r) => r[1] === uploaded.id), 'not even in scope');

@@ -8,6 +8,8 @@ import { after, afterEach, before, beforeEach } from 'node:test';
 import { Cloud, type CloudOptions } from '../../src/openstack/cloud.ts';
 import type { Credentials } from '../../src/openstack/identity.ts';
 import { DEFAULT_NAME_TEMPLATE } from '../../src/name-template.ts';
+import type { Selection } from '../../src/selection.ts';
+import type { FleetResult } from '../../src/modes/fleet.ts';
 import type { Failure, Outcome } from '../../src/modes/outcome.ts';
 import type { CommonSettings, CreateSettings, DeleteSettings, PruneSettings, RestoreSettings, Retention } from '../../src/settings.ts';
 
@@ -161,6 +163,9 @@ export interface ServerOptions {
   flavorId?: string;
   /** Nova's fault of a server in ERROR. */
   fault?: string;
+  metadata?: Record<string, string>;
+  /** Server tags (shown from microversion 2.26). */
+  tags?: string[];
 }
 
 /** A server as Nova's GET /servers/{id} and /servers/detail show it. */
@@ -172,7 +177,8 @@ export function serverBody(options: ServerOptions = {}) {
     status: options.status ?? 'ACTIVE',
     tenant_id: PROJECT_ID,
     user_id: 'u-0001',
-    metadata: {},
+    metadata: options.metadata ?? {},
+    tags: options.tags ?? [],
     hostId: 'f0e1d2c3b4a5',
     image: options.volumeBacked ? '' : { id: options.imageId ?? BOOT_IMAGE_ID, links: [{ rel: 'bookmark', href: `${COMPUTE_ORIGIN}/${PROJECT_ID}/images/${options.imageId ?? BOOT_IMAGE_ID}` }] },
     flavor: options.flavorId
@@ -278,10 +284,15 @@ export const glanceNotFound = (id: string) => ({ message: `No image found with I
 
 const COMMON: CommonSettings = { region: REGION, iface: 'public', credentials: PASSWORD_CREDENTIALS, rateLimit: 0, dryRun: false, provenance: {} };
 
+/** The servers named, and those with every tag and metadata pair given. */
+export const selection = (...names: string[]): Selection => ({ names, tags: [], metadata: {}, allowEmpty: false });
+
 export const createSettings = (overrides: Partial<CreateSettings> = {}): CreateSettings => ({
   ...COMMON,
   mode: 'create',
-  instance: SERVER_ID,
+  servers: selection(SERVER_ID),
+  stopServer: false,
+  concurrency: 4,
   template: DEFAULT_NAME_TEMPLATE,
   metadata: {},
   wait: true,
@@ -303,7 +314,8 @@ export const retention = (overrides: Partial<Retention> = {}): Retention => ({ p
 export const restoreSettings = (overrides: Partial<RestoreSettings> = {}): RestoreSettings => ({
   ...COMMON,
   mode: 'restore',
-  instance: SERVER_ID,
+  servers: selection(SERVER_ID),
+  concurrency: 4,
   snapshot: { newest: true },
   allowOtherInstance: false,
   snapshotBefore: false,
@@ -313,11 +325,12 @@ export const restoreSettings = (overrides: Partial<RestoreSettings> = {}): Resto
 
 export const pruneSettings = (overrides: Partial<PruneSettings> = {}): PruneSettings => ({ ...COMMON, mode: 'prune', retention: retention(), ...overrides });
 
-/** The result of a mode that must have succeeded. */
-export function succeeded<R>(outcome: Outcome<R>): R {
+/** The result of a mode that must have succeeded, for one server (not a fleet). */
+export function succeeded<R>(outcome: Outcome<R>): Exclude<R, FleetResult> {
   assert.equal(outcome.failure, undefined, outcome.failure?.message);
   assert.ok(outcome.result, 'a result');
-  return outcome.result;
+  assert.notEqual((outcome.result as { mode?: string }).mode, 'fleet', 'one server, not a fleet');
+  return outcome.result as Exclude<R, FleetResult>;
 }
 
 /** The failure of a mode that must have failed. */

@@ -44,7 +44,7 @@ describe('findServer', () => {
     const scope = nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody({ name: 'web' }) });
     const server = await c.findServer(SERVER_ID);
     scope.done();
-    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, volumeBacked: false, volumeIds: [], imageId: BOOT_IMAGE_ID, flavorId: undefined, fault: undefined });
+    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, volumeBacked: false, volumeIds: [], imageId: BOOT_IMAGE_ID, flavorId: undefined, fault: undefined, metadata: {}, tags: [] });
     assert.deepEqual(unmatched, []);
   });
 

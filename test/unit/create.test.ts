@@ -282,7 +282,8 @@ describe('create with retention: prune after the snapshot is active', () => {
       .query(true)
       .reply(200, { images: [managed('old-1', 'web-20240102-000000', '2024-01-02T00:00:00Z'), managed('old-2', 'web-20240101-000000', '2024-01-01T00:00:00Z')] });
     const { result, failure } = await create(newCloud(), createSettings({ retention: retention({ policy: { last: 1 }, maxDeletes: 10, concurrency: 2 }) }));
-    assert.equal(result?.prune?.refused, 'the new snapshot was not listed');
+    assert.equal(result?.mode, 'create');
+    assert.equal(result.prune?.refused, 'the new snapshot was not listed');
     assert.deepEqual(result.prune.deletions, []);
     assert.equal(failure?.message, 'Prune refused: the new snapshot was not listed', 'the step fails for it');
     assert.match(stdout(), /pruning is skipped/);

@@ -215,7 +215,7 @@ describe('run: prune and delete', () => {
     nock(IMAGE_ORIGIN)
       .get('/v2/images')
       .query(true)
-      .reply(200, { images: [managed('n1', 1), managed('n2', 2), volumeBackedImageBody(['cs-1'], { id: 'n3', name: 'web-n3', created_at: new Date(Date.now() - 3 * 3_600_000).toISOString(), managed_by: 'openstack-snapshot-action' })] })
+      .reply(200, { images: [managed('n1', 1), managed('n2', 2), volumeBackedImageBody(['cs-1'], { id: 'n3', name: 'web-n3', created_at: new Date(Date.now() - 3 * 3_600_000).toISOString(), managed_by: 'openstack-snapshot-action', source_instance_id: SERVER_ID })] })
       .delete('/v2/images/n3')
       .reply(204);
     nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/cs-1`).reply(202);

@@ -134,10 +134,12 @@ describe('prune: the scope', () => {
     assert.deepEqual(unmatched, []);
   });
 
-  it('include-unmanaged without an instance adds image_type=snapshot and bdm_v2=True queries', async () => {
+  it('include-unmanaged without an instance adds image_type=snapshot and bdm_v2=True queries; the policy applies per instance', async () => {
     mockAuth();
     const [managed] = snapshots(1);
     const unmanaged = imageBody({ id: 'horizon-1', name: 'by hand', created_at: '2025-01-01T00:00:00Z' });
+    // Volume-backed snapshots taken by hand record no instance: together they are one group, whose newest stays.
+    const newer = volumeBackedImageBody(['cinder-snap-2'], { id: 'bfv-2', name: 'bfv by hand', created_at: '2024-12-02T00:00:00Z' });
     const volumeBacked = volumeBackedImageBody(['cinder-snap-1'], { id: 'bfv-1', name: 'bfv by hand', created_at: '2024-12-01T00:00:00Z' });
     const scope = nock(IMAGE_ORIGIN)
       .get('/v2/images')
@@ -148,19 +150,32 @@ describe('prune: the scope', () => {
       .reply(200, { images: [unmanaged, imageBody({ ...managed, image_type: 'snapshot' })] })
       .get('/v2/images')
       .query({ ...BASE_QUERY, bdm_v2: 'True' })
-      .reply(200, { images: [volumeBacked] });
+      .reply(200, { images: [newer, volumeBacked] });
     const deleted: string[] = [];
     deletions(deleted);
     const cinder = nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/cinder-snap-1`).reply(202);
     const result = succeeded(await prune(newCloud(), pruneWith({ includeUnmanaged: true })));
     scope.done();
     cinder.done();
-    assert.equal(result.decisions.length, 3, 'an image found by two queries counts once');
+    assert.equal(result.decisions.length, 4, 'an image found by two queries counts once');
     assert.deepEqual(deleted.sort(), ['bfv-1', 'horizon-1']);
     assert.deepEqual(
       result.deletions.find((d) => d.image.id === 'bfv-1')!.volumeSnapshots,
       [{ id: 'cinder-snap-1', outcome: 'deleted' }],
     );
+  });
+
+  it('keep-last over several servers keeps that many of each, never that many of the fleet', async () => {
+    mockAuth();
+    const OTHER = '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a';
+    const web = snapshots(3);
+    const db = snapshots(3, (i) => ({ id: `db-${i}`, name: `db-${i}`, source_instance_id: OTHER, instance_uuid: OTHER, created_at: new Date(Date.UTC(2025, 0, 9, 12 - i)).toISOString() }));
+    listed([...web, ...db]);
+    const deleted: string[] = [];
+    deletions(deleted);
+    const result = succeeded(await prune(newCloud(), pruneWith({ policy: { last: 2 } })));
+    assert.deepEqual(deleted.sort(), ['db-2', 'img-02']);
+    assert.deepEqual(result.decisions.filter((d) => d.keep).map((d) => d.snapshot.id), ['img-00', 'img-01', 'db-0', 'db-1'], 'newest first across the servers');
   });
 
   it('include-unmanaged with an instance adds image_type=snapshot + instance_uuid (no bdm_v2 query)', async () => {

@@ -53,7 +53,8 @@ describe('settings: a valid create', () => {
     const s = readAs('create');
     assert.equal(s.region, 'GRA11');
     assert.equal(s.iface, 'public');
-    assert.equal(s.instance, 'web');
+    assert.deepEqual(s.servers, { names: ['web'], tags: [], metadata: {}, allowEmpty: false });
+    assert.equal(s.stopServer, false);
     assert.equal(s.template, '{instance}-{timestamp}');
     assert.equal(s.wait, true);
     assert.equal(s.timeoutMs, 2 * 3_600_000);
@@ -118,7 +119,7 @@ describe('settings: a valid create', () => {
     assert.deepEqual(snapshotOf({}), { newest: true });
     inputs({ 'allow-other-instance': 'true', 'snapshot-before': 'true', timeout: '20m' });
     const s = readAs('restore');
-    assert.deepEqual([s.instance, s.allowOtherInstance, s.snapshotBefore, s.timeoutMs], ['web', true, true, 20 * 60_000]);
+    assert.deepEqual([s.servers.names, s.allowOtherInstance, s.snapshotBefore, s.timeoutMs], [['web'], true, true, 20 * 60_000]);
   });
 
   it('prune: snapshot-name is the glob, with the deletion knobs', () => {
@@ -173,7 +174,7 @@ describe('settings: every problem names the input and what is valid', () => {
 
   it('create without an instance, or with a blank one', () => {
     inputs({ ...PASSWORD_AUTH });
-    onlyProblem(/^instance: required for mode create: the name or ID of the server to snapshot$/);
+    onlyProblem(/^instance: required for mode create: the name or ID of the server \(one a line\), or instance-tags \/ instance-metadata to select servers$/);
     inputs({ instance: '   ' });
     onlyProblem(/^instance: is blank; give a server name or ID$/);
   });

@@ -1,0 +1,53 @@
+import pMap from 'p-map';
+import { log, t, within } from '../log.ts';
+import type { Server } from '../openstack/compute.ts';
+import type { CreateResult } from './create.ts';
+import { explain, type Failure, type Outcome } from './outcome.ts';
+import type { RestoreResult } from './restore.ts';
+
+/** One server of a fleet: what its run gave. */
+export interface FleetItem {
+  server: Server;
+  result?: CreateResult | RestoreResult;
+  failure?: Failure;
+}
+
+/** Several servers done in one step. */
+export interface FleetResult {
+  mode: 'fleet';
+  of: 'create' | 'restore';
+  items: FleetItem[];
+}
+
+/**
+ * Run `each` for every server, `concurrency` at a time (the client holds the rate ceiling for all
+ * of them). One server's failure does not stop the others: the step fails at the end, naming each.
+ */
+export async function forEachServer(
+  of: FleetResult['of'],
+  servers: readonly Server[],
+  options: { concurrency: number; region: string },
+  each: (server: Server) => Promise<Outcome<CreateResult | RestoreResult>>,
+): Promise<Outcome<FleetResult>> {
+  log.info(t`${servers.length} server(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
+  const items = await pMap(
+    servers,
+    (server) =>
+      within(server.name, async (): Promise<FleetItem> => {
+        try {
+          const outcome = await each(server);
+          if (outcome.failure) log.warning(t`${outcome.failure.message}`);
+          return { server, ...outcome };
+        } catch (error) {
+          const message = explain(error, options);
+          log.warning(t`${message}`);
+          return { server, failure: { message } };
+        }
+      }),
+    { concurrency: options.concurrency },
+  );
+  const failed = items.filter((item) => item.failure);
+  const result: FleetResult = { mode: 'fleet', of, items };
+  if (!failed.length) return { result };
+  return { result, failure: { message: `${failed.length} of ${items.length} server(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
+}
