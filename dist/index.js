@@ -35557,7 +35557,7 @@ async function stopForSnapshot(compute, server, deadline) {
 }
 /**
  * Start the server again as soon as Nova has captured its disk and lets it be started (it refuses
- * os-start with 409 until the snapshot's task is over). Returns how long it was down.
+ * os-start with 409 until the snapshot's task is over), and wait until it runs. Returns how long it was down.
  */
 async function startWhenCaptured(compute, server, stoppedAt, deadline) {
     await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? ''));
@@ -35573,8 +35573,12 @@ async function startWhenCaptured(compute, server, stoppedAt, deadline) {
         }
     }
     untrack(server);
+    const up = await until(compute, server, deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
     const downMs = Date.now() - stoppedAt;
-    log.info(t `Started server ${server.name} again: it was down ${formatDuration(downMs)}`);
+    if (!up.done)
+        log.warning(t `Server ${server.name} was started again but is still ${up.server.status} (task_state ${up.server.taskState ?? 'none'}); check it with: openstack server show ${server.id}`);
+    else
+        log.info(t `Started server ${server.name} again: it was down ${formatDuration(downMs)}`);
     return downMs;
 }
 /** After a failure: start the server again if this run stopped it and has not started it (best effort, said in the log). */

@@ -115,13 +115,14 @@ describe('stop-server: a consistent snapshot', () => {
   it('stops, snapshots, starts again once the disk is captured, and reports the downtime', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody() });
-    const actions = nova([{ status: 'SHUTOFF' }, { status: 'SHUTOFF', taskState: 'image_snapshot' }, { status: 'SHUTOFF', taskState: 'image_uploading' }]);
+    const actions = nova([{ status: 'SHUTOFF' }, { status: 'SHUTOFF', taskState: 'image_snapshot' }, { status: 'SHUTOFF', taskState: 'image_uploading' }, { status: 'SHUTOFF', taskState: 'powering-on' }, {}]);
     nock(IMAGE_ORIGIN).get('/v2/images/image-s').reply(200, imageBody({ id: 'image-s', status: 'active' }));
     const result = succeeded(await create(newCloud(), createSettings({ servers: selection(SERVER_ID), stopServer: true })));
     assert.deepEqual(actions, ['os-stop', 'createImage', 'os-start']);
     assert.equal(result.mode === 'create' && result.consistency, 'stopped');
     assert.ok(result.mode === 'create' && result.downtimeMs !== undefined);
     assert.match(stdout(), /Started server web again: it was down/);
+    assert.ok(nock.isDone(), 'it waited until the server was ACTIVE again');
     assert.deepEqual(unmatched, []);
   });
 

@@ -65,7 +65,7 @@ export async function stopForSnapshot(compute: Compute, server: Server, deadline
 
 /**
  * Start the server again as soon as Nova has captured its disk and lets it be started (it refuses
- * os-start with 409 until the snapshot's task is over). Returns how long it was down.
+ * os-start with 409 until the snapshot's task is over), and wait until it runs. Returns how long it was down.
  */
 export async function startWhenCaptured(compute: Compute, server: Server, stoppedAt: number, deadline: Deadline): Promise<number> {
   await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? ''));
@@ -79,8 +79,10 @@ export async function startWhenCaptured(compute: Compute, server: Server, stoppe
     }
   }
   untrack(server);
+  const up = await until(compute, server, deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
   const downMs = Date.now() - stoppedAt;
-  log.info(t`Started server ${server.name} again: it was down ${formatDuration(downMs)}`);
+  if (!up.done) log.warning(t`Server ${server.name} was started again but is still ${up.server.status} (task_state ${up.server.taskState ?? 'none'}); check it with: openstack server show ${server.id}`);
+  else log.info(t`Started server ${server.name} again: it was down ${formatDuration(downMs)}`);
   return downMs;
 }
 
