@@ -112,23 +112,22 @@ function serverAction(req: NovaReq, server: ServerRec): Reply {
   if (!allowed || !isObject(args)) return fault(400, 'badRequest', `There is no such action: ${action}`, req.h);
   // raise_http_conflict_for_instance_invalid_state
   const conflict = (attr: string, state: string) => fault(409, 'conflictingRequest', `Cannot '${action}' instance ${server.id} while it is in ${attr} ${state}`, req.h);
-  const { vmState, taskState } = req.w.state(server);
-  // Rebuild checks its image first (_get_image comes before the state check).
-  if (action === 'rebuild') {
-    const refused = rebuildRefusal(req, server, args);
-    if (refused) return refused;
+  // The request's schema first, then the state (check_instance_state wraps the compute API call), then what the call checks.
+  const required = action === 'rebuild' ? 'imageRef' : 'name';
+  if (typeof args[required] !== 'string' || !args[required]) {
+    return fault(400, 'badRequest', `Invalid input for field/attribute ${action}. Value: ${JSON.stringify(args)}. '${required}' is a required property`, req.h);
   }
+  const { vmState, taskState } = req.w.state(server);
   if (!allowed.includes(vmState)) return conflict('vm_state', vmState);
   if (taskState !== null) return conflict('task_state', taskState);
-  return action === 'rebuild' ? rebuild(req, server, String(args.imageRef)) : createImage(req, server, args);
+  return action === 'rebuild' ? rebuild(req, server, args.imageRef as string) : createImage(req, server, args.name as string, args.metadata);
 }
 
-function createImage(req: NovaReq, server: ServerRec, args: Record<string, unknown>): Reply {
+function createImage(req: NovaReq, server: ServerRec, name: string, requested: unknown): Reply {
   const { w, ctx } = req;
-  if (typeof args.name !== 'string' || !args.name) return fault(400, 'badRequest', "Invalid input for field/attribute createImage. Value: {}. 'name' is a required property", req.h);
-  const metadata = isObject(args.metadata) ? (args.metadata as Record<string, string>) : {};
+  const metadata = isObject(requested) ? (requested as Record<string, string>) : {};
   let imageId: string;
-  if (server.volumeBacked) imageId = w.volumeBackedSnapshot(server, args.name, metadata).id;
+  if (server.volumeBacked) imageId = w.volumeBackedSnapshot(server, name, metadata).id;
   else {
     const f = w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'createImage' }, true);
     let outcome: { outcome: SnapshotOutcome; afterMs?: number } | null = null;
@@ -137,7 +136,7 @@ function createImage(req: NovaReq, server: ServerRec, args: Record<string, unkno
       const spec = f.spec;
       outcome = spec.kind === 'image-killed' ? { outcome: 'killed', afterMs: spec.afterMs } : spec.kind === 'image-vanish' ? { outcome: 'vanish', afterMs: spec.afterMs } : { outcome: 'stuck' };
     }
-    imageId = w.startImageSnapshot(server, args.name, metadata, outcome).id;
+    imageId = w.startImageSnapshot(server, name, metadata, outcome).id;
   }
   if (atLeast(req.v, '2.45')) return json(202, { image_id: imageId }, req.h);
   // Before 2.45: no body, the image only in Location (Nova builds it from the Glance endpoint it
@@ -145,11 +144,8 @@ function createImage(req: NovaReq, server: ServerRec, args: Record<string, unkno
   return empty(202, { ...req.h, Location: `${w.base}/glance/${server.region}//images/${imageId}` });
 }
 
-/** Why Nova refuses to rebuild with this image (400), before looking at the server's state. */
-function rebuildRefusal(req: NovaReq, server: ServerRec, args: Record<string, unknown>): Reply | undefined {
-  const ref = args.imageRef;
-  if (typeof ref !== 'string') return fault(400, 'badRequest', `Invalid input for field/attribute rebuild. Value: ${JSON.stringify(args)}. 'imageRef' is a required property`, req.h);
-  const image = req.w.region(server.region).images.get(ref);
+/** Why Nova refuses to rebuild with this image (400), in nova/compute/api.py's order. */
+function rebuildRefusal(req: NovaReq, server: ServerRec, ref: string): Reply | undefined {  const image = req.w.region(server.region).images.get(ref);
   if (!image || (image.owner !== req.w.demo.projectId && image.visibility !== 'public')) return fault(400, 'badRequest', 'Cannot find image for rebuild', req.h);
   // Before 2.93 the boot volume of a volume-backed server cannot be reimaged: only its own image is accepted.
   if (server.volumeBacked && ref !== server.imageRef && !atLeast(req.v, '2.93')) {
@@ -166,6 +162,8 @@ function rebuildRefusal(req: NovaReq, server: ServerRec, args: Record<string, un
  * cloud that failed in nova-compute, the volume left reserved, so here it ends in ERROR so.
  */
 function rebuild(req: NovaReq, server: ServerRec, imageRef: string): Reply {
+  const refused = rebuildRefusal(req, server, imageRef);
+  if (refused) return refused;
   req.w.startRebuild(server, imageRef, server.volumeBacked && atLeast(req.v, '2.93'));
   const detail = serverDetail(req, server);
   // Before 2.75 the answer has the base attributes only.

@@ -136,12 +136,12 @@ const TASK_STATUS: Record<string, string> = {
 
 export const POWER_STATE: Record<string, number> = { active: 1, paused: 3, stopped: 4, suspended: 7, shelved_offloaded: 4, error: 0, building: 0 };
 
-/** The rebuild's task states over its duration (nova/compute/manager.py _do_rebuild_instance), then powering_off for a stopped server. */
+/** The rebuild's task states over its duration (nova/compute/manager.py _do_rebuild_instance), then powering-off (sic) for a stopped server. */
 const REBUILD_PHASES: [number, string][] = [
   [0.2, 'rebuilding'],
   [0.4, 'rebuild_block_device_mapping'],
   [1, 'rebuild_spawning'],
-  [1.2, 'powering_off'],
+  [1.2, 'powering-off'],
 ];
 
 const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -254,7 +254,7 @@ export class World {
   #applyRebuild(s: ServerRec, now: number): void {
     const job = s.rebuild;
     if (!job) return;
-    // A stopped server is powered off again after the spawn: its rebuild has the powering_off phase.
+    // A stopped server is powered off again after the spawn: its rebuild has the powering-off phase.
     const last = job.endVmState === 'stopped' ? REBUILD_PHASES.length : REBUILD_PHASES.length - 1;
     const end = job.start + REBUILD_PHASES[last - 1]![0] * job.durationMs;
     if (now < end) return;
@@ -273,7 +273,7 @@ export class World {
       const at = (now - rebuild.start) / Math.max(rebuild.durationMs, 1);
       const phase = REBUILD_PHASES.findIndex(([until]) => at < until);
       // The spawn done, Nova shows it ACTIVE while it powers a stopped server off.
-      if (phase === REBUILD_PHASES.length - 1) return { vmState: 'active', taskState: 'powering_off' };
+      if (phase === REBUILD_PHASES.length - 1) return { vmState: 'active', taskState: 'powering-off' };
       if (phase >= 0) return { vmState: s.vmState, taskState: REBUILD_PHASES[phase]![1] };
     }
     return { vmState: s.vmState, taskState: this.#snapshotTaskState(s, now) };
