@@ -136,13 +136,20 @@ const TASK_STATUS: Record<string, string> = {
 
 export const POWER_STATE: Record<string, number> = { active: 1, paused: 3, stopped: 4, suspended: 7, shelved_offloaded: 4, error: 0, building: 0 };
 
-/** The rebuild's task states over its duration (nova/compute/manager.py _do_rebuild_instance), then powering-off (sic) for a stopped server. */
-const REBUILD_PHASES: [number, string][] = [
+/**
+ * A rebuild's states over its duration (nova/compute/manager.py _do_rebuild_instance): the task
+ * states in the vm_state it had, then for a stopped server the spawn's ACTIVE with no task for a
+ * moment (seen on the loopback cloud), then ACTIVE powering-off (sic), then stopped.
+ */
+const REBUILD_PHASES: [until: number, taskState: string | null, vmState?: string][] = [
   [0.2, 'rebuilding'],
   [0.4, 'rebuild_block_device_mapping'],
   [1, 'rebuild_spawning'],
-  [1.2, 'powering-off'],
+  [1.05, null, 'active'],
+  [1.2, 'powering-off', 'active'],
 ];
+/** Where the rebuild of a server that was not stopped ends: after the spawn. */
+const SPAWNED = 3;
 
 const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
 export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
@@ -254,8 +261,8 @@ export class World {
   #applyRebuild(s: ServerRec, now: number): void {
     const job = s.rebuild;
     if (!job) return;
-    // A stopped server is powered off again after the spawn: its rebuild has the powering-off phase.
-    const last = job.endVmState === 'stopped' ? REBUILD_PHASES.length : REBUILD_PHASES.length - 1;
+    // A stopped server is powered off again after the spawn.
+    const last = job.endVmState === 'stopped' ? REBUILD_PHASES.length : SPAWNED;
     const end = job.start + REBUILD_PHASES[last - 1]![0] * job.durationMs;
     if (now < end) return;
     s.rebuild = null;
@@ -271,10 +278,8 @@ export class World {
     const rebuild = s.rebuild;
     if (rebuild) {
       const at = (now - rebuild.start) / Math.max(rebuild.durationMs, 1);
-      const phase = REBUILD_PHASES.findIndex(([until]) => at < until);
-      // The spawn done, Nova shows it ACTIVE while it powers a stopped server off.
-      if (phase === REBUILD_PHASES.length - 1) return { vmState: 'active', taskState: 'powering-off' };
-      if (phase >= 0) return { vmState: s.vmState, taskState: REBUILD_PHASES[phase]![1] };
+      const phase = REBUILD_PHASES.find(([until]) => at < until);
+      if (phase) return { vmState: phase[2] ?? s.vmState, taskState: phase[1] };
     }
     return { vmState: s.vmState, taskState: this.#snapshotTaskState(s, now) };
   }
