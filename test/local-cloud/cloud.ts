@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { handleVolume } from './cinder.ts';
 import { statusFaultReply, type ArmedFault } from './faults.ts';
 import { handleImage } from './glance.ts';
-import { catalog, handleIdentity, serviceUnauthorized } from './keystone.ts';
+import { handleIdentity, serviceUnauthorized } from './keystone.ts';
 import { handleCompute } from './nova.ts';
 import type { DemoCredentials, EndpointInterface, FaultSpec, Image, ImageSpec, LocalCloudOptions, RequestRecord, ServiceName, Server, ServerSpec, VolumeSnapshot, VolumeSnapshotSpec, VolumeSpec } from './types.ts';
 import { isObject, parseJson, pyJson, type Ctx, type Reply } from './http.ts';
@@ -176,19 +176,9 @@ export class LocalCloud {
     return this.world.faults.armed;
   }
 
-  /** Invalidate every token issued so far (clients must authenticate again). */
-  expireTokens(): void {
-    this.world.expireTokens();
-  }
-
   /** Move the cloud's clock forward (snapshots, rebuilds, token expiry, Cinder deletes). */
   advance(ms: number): void {
     this.world.advance(ms);
-  }
-
-  /** The service catalog a token gets. */
-  catalog(): unknown[] {
-    return catalog(this.world);
   }
 
   // ---------------------------------------------------------------------------------------------

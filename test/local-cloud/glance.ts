@@ -6,7 +6,7 @@ import { serviceUnauthorized } from './keystone.ts';
 import type { ImageRec, World } from './world.ts';
 import { empty, header, isoZ, json, uuid, webobError, type Ctx, type Reply } from './http.ts';
 
-export function imageJson(img: ImageRec): Record<string, unknown> {
+function imageJson(img: ImageRec): Record<string, unknown> {
   return {
     ...Object.fromEntries(img.props),
     name: img.name,

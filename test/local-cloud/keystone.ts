@@ -26,7 +26,7 @@ function endpointUrl(w: World, type: ServiceType, region: string, iface: Endpoin
   }
 }
 
-export function catalog(w: World): unknown[] {
+function catalog(w: World): unknown[] {
   const regions = [...w.regions.values()];
   const services: [ServiceType, string, string[]][] = [
     ['identity', 'keystone', regions.map((r) => r.name)],

@@ -152,7 +152,7 @@ const REBUILD_PHASES: [until: number, taskState: string | null, vmState?: string
 const SPAWNED = 3;
 
 const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
-export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
+const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 export class World {
   readonly regions = new Map<string, RegionState>();
@@ -584,9 +584,5 @@ export class World {
   validToken(id: string | undefined): TokenRec | null {
     const t = id ? this.tokens.get(id) : undefined;
     return t && !t.revoked && this.now() < t.expiresAt ? t : null;
-  }
-
-  expireTokens(): void {
-    for (const t of this.tokens.values()) t.revoked = true;
   }
 }
