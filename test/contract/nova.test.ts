@@ -3,6 +3,7 @@
 // image it makes looks like, and 409 while the server is busy.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { imageRoot } from '../../src/openstack/image.ts';
 import { LocalCloud } from '../local-cloud/cloud.ts';
 import { send, Session, until, watchTasks } from './client.ts';
 import { localOnly, openTarget, type Target } from './target.ts';
@@ -131,6 +132,8 @@ describe('contract: Nova', () => {
       assert.equal(answer.text, '');
       const id = (answer.headers.get('location') ?? '').split('/').pop()!;
       assert.match(id, UUID);
+      // Nova's own making: the region's Glance root, version stripped, then a double slash.
+      assert.equal(answer.headers.get('location'), `${imageRoot(session.endpoint(['image']))}//images/${id}`);
       assert.ok(await session.image(id));
       await watchTasks(session, serverId);
     });
