@@ -83,6 +83,14 @@ describe('contract: Glance', () => {
     assert.match(answer.body.message, /could not be deleted because it is in use/);
   });
 
+  test('the unversioned root: 300 with the current v2 version (what the openstack CLI discovers)', async () => {
+    const answer = await send('GET', `${session.endpoint(['image'])}/`);
+    assert.equal(answer.status, 300);
+    const current = answer.body.versions.find((v: { status: string }) => v.status === 'CURRENT');
+    assert.match(current.id, /^v2\.\d+$/);
+    assert.match(current.links[0].href, /\/v2\/$/);
+  });
+
   test('without a token: 401 with Www-Authenticate', async () => {
     const answer = await send('GET', `${session.endpoint(['image'])}/v2/images?limit=1`);
     assert.equal(answer.status, 401);

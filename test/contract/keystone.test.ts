@@ -62,6 +62,13 @@ describe('contract: Keystone', () => {
     }
   });
 
+  test('GET /v3 without a token: the version document (the openstack CLI, the benchmarks\' yardstick, starts there)', async () => {
+    const answer = await send('GET', target.authUrl);
+    assert.equal(answer.status, 200);
+    assert.match(answer.body.version.id, /^v3\.\d+$/);
+    assert.equal(answer.body.version.status, 'stable');
+  });
+
   test('an unknown token: 401 from Nova, Glance and Cinder (what makes the action authenticate again)', async () => {
     const bogus = { token: 'gAAAAAnot-a-token' };
     const nova = await send('GET', `${session.endpoint(['compute'])}/servers/detail?limit=1`, bogus);

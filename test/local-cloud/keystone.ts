@@ -116,6 +116,11 @@ function issueToken(w: World, ctx: Ctx): Reply {
 
 export function handleIdentity(w: World, ctx: Ctx): Reply {
   if (ctx.rest === '/v3/auth/tokens' && ctx.method === 'POST') return issueToken(w, ctx);
+  // The version document, which the openstack CLI (the benchmarks' yardstick) discovers first.
+  if (ctx.rest === '/v3' && ctx.method === 'GET') {
+    const self = `${w.base}/identity${ctx.iface === 'public' ? '' : `-${ctx.iface}`}/v3/`;
+    return json(200, { version: { id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z', links: [{ rel: 'self', href: self }], 'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }] } });
+  }
   return ksError(w, 404, 'The resource could not be found.');
 }
 
