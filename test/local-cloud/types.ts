@@ -1,6 +1,7 @@
 // Public types of the local cloud (see cloud.ts).
 
 export type ServiceName = 'identity' | 'compute' | 'image' | 'volume';
+/** 'local': a path no service answers (recorded all the same). */
 export type RecordService = ServiceName | 'local';
 export type EndpointInterface = 'public' | 'internal' | 'admin';
 
