@@ -21,10 +21,10 @@ function snapshotJson(s: VolSnapRec, detail: boolean): Record<string, unknown> {
 }
 
 export function handleVolume(w: World, ctx: Ctx): Reply {
+  if (!w.validToken(header(ctx, 'x-auth-token'))) return serviceUnauthorized(w, ctx);
   const m = /^\/v3\/([0-9a-f]{32})(\/.*)$/.exec(ctx.rest);
   const region = w.regions.get(ctx.region ?? '');
   if (!m || m[1] !== w.demo.projectId || !region?.hasCinder) return webobError(404, 'The resource could not be found.', ctx);
-  if (!w.validToken(header(ctx, 'x-auth-token'))) return serviceUnauthorized(w, ctx);
   const rid = `req-${uuid()}`;
   const h = { 'OpenStack-API-Version': 'volume 3.0', Vary: 'OpenStack-API-Version', 'X-Openstack-Request-Id': rid };
   const root = `${w.base}/volume${ctx.iface === 'public' ? '' : `-${ctx.iface}`}/${region.name}/v3/${m[1]}`;

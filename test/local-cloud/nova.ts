@@ -39,11 +39,12 @@ function negotiate(w: World, ctx: Ctx): { v: Version; h: Record<string, string> 
 }
 
 export function handleCompute(w: World, ctx: Ctx): Reply {
+  // keystonemiddleware comes first in Nova's pipeline: a bad token is 401 whatever else is wrong.
+  if (!w.validToken(header(ctx, 'x-auth-token'))) return serviceUnauthorized(w, ctx);
   const m = /^\/v2\.1\/([0-9a-f]{32})(\/.*)$/.exec(ctx.rest);
   if (!m || m[1] !== w.demo.projectId) return webobError(404, 'The resource could not be found.', ctx);
   const negotiated = negotiate(w, ctx);
   if ('status' in negotiated) return negotiated;
-  if (!w.validToken(header(ctx, 'x-auth-token'))) return serviceUnauthorized(w, ctx);
   const req: NovaReq = { w, ctx, ...negotiated, root: `${w.base}/compute${ctx.iface === 'public' ? '' : `-${ctx.iface}`}/${ctx.region}/v2.1/${m[1]}` };
   w.settle();
   const sub = m[2]!;
@@ -58,7 +59,7 @@ export function handleCompute(w: World, ctx: Ctx): Reply {
 
 function serverDetail(req: NovaReq, s: ServerRec): Record<string, unknown> {
   const { vmState, taskState } = req.w.state(s);
-  const detail: Record<string, unknown> = {
+  return {
     id: s.id,
     name: s.name,
     status: WorldClass.statusOf(vmState, taskState),
@@ -78,7 +79,6 @@ function serverDetail(req: NovaReq, s: ServerRec): Record<string, unknown> {
     'OS-EXT-STS:power_state': POWER_STATE[vmState] ?? 0,
     'os-extended-volumes:volumes_attached': s.rootVolumeId ? [{ id: s.rootVolumeId, delete_on_termination: false }] : [],
   };
-  return detail;
 }
 
 /** GET /servers/detail: the name filter is a case-insensitive regex (MySQL REGEXP), newest first, keyset pages with a next link. */
