@@ -49,6 +49,14 @@ describe('contract: Glance', () => {
     assert.deepEqual(created, [...created].sort((a, b) => b - a), 'newest first');
   });
 
+  test('a page that holds the last images exactly still links to a next one, which is empty and links nowhere', async () => {
+    const full = await session.glance('GET', listing({ limit: '3' }));
+    assert.equal(full.body.images.length, 3);
+    assert.ok(full.body.next, 'a full page has a next link, last or not');
+    const after = await session.glance('GET', full.body.next);
+    assert.deepEqual([after.body.images, after.body.next], [[], undefined]);
+  });
+
   test('a filter that matches nothing lists nothing; without a limit (Glance\'s default page size) the three are listed', async () => {
     assert.deepEqual((await session.glance('GET', listing({ status: 'queued' }))).body.images, []);
     assert.deepEqual((await session.glance('GET', listing({ contract_set: `${target.tag}-none` }))).body.images, []);

@@ -29,7 +29,6 @@ function negotiate(w: World, ctx: Ctx): { v: Version; h: Record<string, string> 
   const rid = `req-${uuid()}`;
   const echo = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}`, 'X-OpenStack-Nova-API-Version': v, Vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version', 'X-Openstack-Request-Id': rid, 'X-Compute-Request-Id': rid });
   if (asked === undefined) return { v: [2, 1], h: echo('2.1') };
-  if (!/^[1-9]\d*\.(0|[1-9]\d*)$/.test(asked)) return fault(400, 'badRequest', `API Version String ${asked} is of invalid format. Must be of format MajorNum.MinorNum.`);
   const v = parseVersion(asked);
   // Refused before Nova acts: the action falls back to the base version.
   if (!atLeast(v, '2.1') || !atLeast(parseVersion(w.maxMicroversion), asked)) {
