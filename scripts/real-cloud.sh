@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The end-to-end tier against a real OpenStack (test/real/*.test.ts), run with the built dist/.
+# The end-to-end tier against a real OpenStack (test/real/*.test.ts), run with the built dist/,
+# and the contract suite (test/contract/*.test.ts) against the same cloud (OSA_CONTRACT_TARGET=real).
 #
-#   scripts/real-cloud.sh [test files...]      (default: test/real/*.test.ts)
+#   scripts/real-cloud.sh [test files...]      (default: test/real/*.test.ts test/contract/*.test.ts)
 #
 # Which cloud:
 #   - OS_AUTH_URL set to anything but the loopback's (127.0.0.1:5000): that cloud, from the OS_*
@@ -107,7 +108,8 @@ if [ "${OSA_REAL_BUILD:-1}" != 0 ]; then
 fi
 
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(test/real/*.test.ts)
+[ ${#files[@]} -gt 0 ] || files=(test/real/*.test.ts test/contract/*.test.ts)
+export OSA_CONTRACT_TARGET=real
 say "running ${files[*]}"
 t=$SECONDS
 "$NODE" --test --test-concurrency=1 "${files[@]}"

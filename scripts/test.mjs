@@ -1,5 +1,6 @@
 // `npm test`: build dist/ (the end-to-end tests run the bundle as the runner does), type-check,
-// then run every test file with Node's own runner. Runs under the Node 24 that `npm ci` installs.
+// then run every test file with Node's own runner: unit, the contract suite against the local
+// cloud, end-to-end. Runs under the Node 24 that `npm ci` installs.
 import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 
@@ -9,7 +10,7 @@ const run = (cmd, args, opts = {}) => {
 };
 
 const tiers = process.argv.slice(2);
-const patterns = tiers.length ? tiers.map((t) => `test/${t}/**/*.test.ts`) : ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'];
+const patterns = tiers.length ? tiers.map((t) => `test/${t}/**/*.test.ts`) : ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/e2e/**/*.test.ts'];
 if (!process.version.startsWith('v24')) {
   console.error(`npm test needs the Node 24 that 'npm ci' installs (found ${process.version}); run it through npm.`);
   process.exit(1);

@@ -1,7 +1,9 @@
 // The FAULT MATRIX as data: every fault of the local cloud alone and some combined, in create,
 // delete and prune. faults.test.ts runs the table; secrets.test.ts reuses it. Each scenario
-// seeds its own server and images (unique names) and says what must come out; runScenario()
-// arms the faults, runs the action and checks, for every scenario alike:
+// seeds its own server and images (unique names) through a builder per mode (create, deleting,
+// pruning), which also sets that mode's usual expectations, so a scenario states only its faults
+// and what is special about it; runScenario() arms the faults, runs the action and checks, for
+// every scenario alike:
 //   - the outcome (success, or an error containing the given fragments),
 //   - that every armed fault was actually applied (a fault that never fired proves nothing),
 //   - the number of snapshots Nova made for the server (never a duplicate),
@@ -166,16 +168,28 @@ function bystanders(cloud: LocalCloud, s: Server): void {
   seedSnapshots(cloud, server(cloud), 1);
 }
 
-function create(name: string, arrange: (cloud: LocalCloud, s: Server) => Omit<Arranged, 'inputs' | 'server'> & { inputs?: Record<string, string> }, extra: Partial<FaultScenario> = {}): FaultScenario {
+type Options = Partial<Omit<FaultScenario, 'name' | 'mode' | 'arrange'>>;
+/** What a scenario says of itself: its faults, and whatever it changes of its builder's defaults. */
+type Special = Partial<Omit<Arranged, 'faults'>> & Pick<Arranged, 'faults'>;
+
+/**
+ * A create of a server of its own (among bystanders, unless said), by name, expected to succeed
+ * with one snapshot; the scenario's inputs are added to those.
+ */
+function create(
+  name: string,
+  arrange: (cloud: LocalCloud, s: Server) => Special,
+  { server: serverOpts, bystanders: withBystanders = true, ...options }: Options & { server?: Parameters<typeof server>[1]; bystanders?: boolean } = {},
+): FaultScenario {
   return {
     name,
     mode: 'create',
-    ...extra,
+    ...options,
     arrange(cloud) {
-      const s = server(cloud);
-      bystanders(cloud, s);
+      const s = server(cloud, serverOpts);
+      if (withBystanders) bystanders(cloud, s);
       const a = arrange(cloud, s);
-      return { ...a, server: s, inputs: { ...passwordInputs(cloud), instance: s.name, ...a.inputs } };
+      return { expect: 'ok', ...a, server: s, inputs: { ...passwordInputs(cloud), instance: s.name, ...a.inputs } };
     },
   };
 }
@@ -229,6 +243,40 @@ function pruneWorld(cloud: LocalCloud, opts: { count?: number; volumeBacked?: bo
   const doomed = snaps.slice(2);
   const doomedVolumes = volumes.slice(2);
   return { s, snaps, doomed, doomedVolumes, inputs: { ...passwordInputs(cloud), mode: 'prune', instance: s.name, 'keep-last': '2' } };
+}
+
+type Deletion = ReturnType<typeof deletion>;
+type PruneWorld = ReturnType<typeof pruneWorld>;
+
+/**
+ * A delete of the target of `deletion()`, by ID unless the scenario's inputs name it otherwise,
+ * expected to succeed, to delete it (with its volume snapshot) and nothing else.
+ */
+function deleting(name: string, arrange: (d: Deletion, cloud: LocalCloud) => Special, { volumeBacked, ...options }: Options & { volumeBacked?: boolean } = {}): FaultScenario {
+  return {
+    name,
+    mode: 'delete',
+    ...options,
+    arrange(cloud) {
+      const d = deletion(cloud, { volumeBacked });
+      const a = arrange(d, cloud);
+      return { expect: 'ok', deletable: d.deletable, gone: [d.target.id], ...a, server: d.s, inputs: { ...passwordInputs(cloud), mode: 'delete', ...(a.inputs ?? { 'image-id': d.target.id }) } };
+    },
+  };
+}
+
+/** A prune of `pruneWorld()` with keep-last 2 (the scenario's inputs added), expected to delete exactly the doomed three and say so. */
+function pruning(name: string, arrange: (p: PruneWorld, cloud: LocalCloud) => Special, { world, ...options }: Options & { world?: Parameters<typeof pruneWorld>[1] } = {}): FaultScenario {
+  return {
+    name,
+    mode: 'prune',
+    ...options,
+    arrange(cloud) {
+      const p = pruneWorld(cloud, world);
+      const a = arrange(p, cloud);
+      return { expect: 'ok', deletable: ids(p.doomed), gone: ids(p.doomed), check: prunedExactly(p.doomed), ...a, server: p.s, inputs: { ...p.inputs, ...a.inputs } };
+    },
+  };
 }
 
 /** The prune deleted exactly `doomed` and says so in its outputs and summary. */
@@ -408,43 +456,43 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     }),
     { reauth: true, cloud: { snapshotSeconds: 4, tokenTtlSeconds: 3 } },
   ),
-  {
-    name: 'create: server busy at start (task_state), free after 1.5 s',
-    mode: 'create',
-    arrange(cloud) {
-      const s = server(cloud, { taskState: 'image_uploading' });
-      return {
-        server: s,
-        inputs: { ...passwordInputs(cloud), instance: s.name },
-        faults: [],
-        expect: 'ok',
-        during: () => {
-          const timer = setTimeout(() => cloud.setServer(s.id, { taskState: null }), 1_500);
-          return () => clearTimeout(timer);
-        },
-        check: (o) => {
-          reportsTheSnapshot(o);
-          assert.match(o.step.run.stdout, /task_state image_uploading\): waiting until it can be snapshotted/);
-          assert.equal(createAttempts(o.step.records, s.id).length, 1, 'createImage only once the server was free');
-        },
-      };
-    },
-  },
-  {
-    name: 'create: server busy for longer than the timeout',
-    mode: 'create',
-    arrange(cloud) {
-      const s = server(cloud, { status: 'REBOOT' });
-      return {
-        server: s,
-        inputs: { ...passwordInputs(cloud), instance: s.name, timeout: '3s' },
-        faults: [],
-        expect: [`Timed out waiting for server ${s.name} (${s.id}) to be free`, 'REBOOT', 'task_state rebooting'],
-        snapshots: 0,
-        check: (o) => assert.equal(createAttempts(o.step.records, s.id).length, 0),
-      };
-    },
-  },
+  create(
+    'create: server busy at start (task_state), free after 1.5 s',
+    (cloud, s) => ({
+      faults: [],
+      // Freed 1.5 s after the action first asked Nova about it: on a loaded machine the action
+      // may start later than 1.5 s, and must still find the server busy.
+      during: () => {
+        const from = cloud.requests.length;
+        let timer: NodeJS.Timeout | undefined;
+        const watch = setInterval(() => {
+          if (timer || !cloud.requests.slice(from).some((r) => r.service === 'compute')) return;
+          timer = setTimeout(() => cloud.setServer(s.id, { taskState: null }), 1_500);
+        }, 20);
+        return () => {
+          clearInterval(watch);
+          clearTimeout(timer);
+        };
+      },
+      check: (o) => {
+        reportsTheSnapshot(o);
+        assert.match(o.step.run.stdout, /task_state image_uploading\): waiting until it can be snapshotted/);
+        assert.equal(createAttempts(o.step.records, s.id).length, 1, 'createImage only once the server was free');
+      },
+    }),
+    { server: { taskState: 'image_uploading' } },
+  ),
+  create(
+    'create: server busy for longer than the timeout',
+    (_cloud, s) => ({
+      inputs: { timeout: '3s' },
+      faults: [],
+      expect: [`Timed out waiting for server ${s.name} (${s.id}) to be free`, 'REBOOT', 'task_state rebooting'],
+      snapshots: 0,
+      check: (o) => assert.equal(createAttempts(o.step.records, s.id).length, 0),
+    }),
+    { server: { status: 'REBOOT' } },
+  ),
   create('create: 409 (busy task_state) on createImage: waits, sends again, one snapshot', (_c, s) => ({
     faults: [status(409, createImage(s.id), 1, undefined, NOVA_BUSY(s.id))],
     expect: 'ok',
@@ -555,18 +603,14 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     expect: ['is killed'],
     check: (o) => namesFailedImage(o, /^killed$/),
   })),
-  {
-    name: 'create with keep-last: response lost + DELETE 503 in its prune',
-    mode: 'create',
-    arrange(cloud) {
-      const s = server(cloud);
+  create(
+    'create with keep-last: response lost + DELETE 503 in its prune',
+    (cloud, s) => {
       const old = seedSnapshots(cloud, s, 3);
       seedSnapshots(cloud, server(cloud), 2);
       return {
-        server: s,
-        inputs: { ...passwordInputs(cloud), instance: s.name, 'keep-last': '2' },
+        inputs: { 'keep-last': '2' },
         faults: [{ kind: 'lose-response', match: createImage(s.id) }, status(503, IMAGE_DELETE)],
-        expect: 'ok',
         deletable: ids(old.slice(1)),
         gone: ids(old.slice(1)),
         check: (o) => {
@@ -575,17 +619,14 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         },
       };
     },
-  },
-
-  {
-    name: 'create with keep-last: the prune cannot list (503 for good): snapshot reported, nothing deleted',
-    mode: 'create',
-    arrange(cloud) {
-      const s = server(cloud);
+    { bystanders: false },
+  ),
+  create(
+    'create with keep-last: the prune cannot list (503 for good): snapshot reported, nothing deleted',
+    (cloud, s) => {
       const old = seedSnapshots(cloud, s, 3);
       return {
-        server: s,
-        inputs: { ...passwordInputs(cloud), instance: s.name, 'keep-last': '1' },
+        inputs: { 'keep-last': '1' },
         faults: [forever(503, { ...IMAGE_LIST, path: /\/v2\/images\?.*managed_by=/ })],
         expect: ['answered 503'],
         deletable: [],
@@ -597,457 +638,198 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         },
       };
     },
-  },
+    { bystanders: false },
+  ),
 
   // ----- delete
-  {
-    name: 'delete: 500 burst (2) on GET image',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [status(500, IMAGE_GET, 2)],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-        check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]),
-      };
+  deleting('delete: 500 burst (2) on GET image', (d) => ({
+    faults: [status(500, IMAGE_GET, 2)],
+    check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]),
+  })),
+  deleting('delete: 503 on the DELETE', (d) => ({
+    faults: [status(503, deleteOf(d.target.id))],
+    check: (o) => {
+      assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
+      assert.equal(deletes(o.step.records).length, 2);
     },
-  },
-  {
-    name: 'delete: 503 on the DELETE',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [status(503, deleteOf(d.target.id))],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-        check: (o) => {
-          assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
-          assert.equal(deletes(o.step.records).length, 2);
-        },
-      };
+  })),
+  deleting('delete: connection reset on the DELETE', (d) => ({
+    inputs: { 'snapshot-name': d.target.name! },
+    faults: [{ kind: 'reset', match: deleteOf(d.target.id) }],
+    check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]),
+  })),
+  deleting('delete: DELETE executed but its response lost', (d) => ({
+    faults: [{ kind: 'lose-response', match: deleteOf(d.target.id) }],
+    check: (o) => {
+      assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
+      assert.equal(o.step.run.outputs['deleted-count'], '1');
     },
-  },
-  {
-    name: 'delete: connection reset on the DELETE',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'snapshot-name': d.target.name! },
-        faults: [{ kind: 'reset', match: deleteOf(d.target.id) }],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-        check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]),
-      };
+  })),
+  deleting('delete: slow DELETE answer (2 s, executed at once)', (d) => ({
+    faults: [{ kind: 'delay', ms: 2_000, match: deleteOf(d.target.id) }],
+    check: (o) => {
+      assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
+      assert.equal(deletes(o.step.records).length, 1, 'not sent twice');
     },
-  },
-  {
-    name: 'delete: DELETE executed but its response lost',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [{ kind: 'lose-response', match: deleteOf(d.target.id) }],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-        check: (o) => {
-          assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
-          assert.equal(o.step.run.outputs['deleted-count'], '1');
-        },
-      };
+  })),
+  deleting('delete: 429 with Retry-After: 1 on the DELETE is honoured', (d) => ({
+    faults: [status(429, deleteOf(d.target.id), 1, { 'Retry-After': '1' })],
+    check: (o) => {
+      const gap = gapAfterFault(o.step.records, (r) => r.method === 'DELETE');
+      assert.ok(gap >= 950, `waited ${gap} ms`);
     },
-  },
-  {
-    name: 'delete: slow DELETE answer (2 s, executed at once)',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [{ kind: 'delay', ms: 2_000, match: deleteOf(d.target.id) }],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-        check: (o) => {
-          assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
-          assert.equal(deletes(o.step.records).length, 1, 'not sent twice');
-        },
-      };
+  })),
+  deleting(
+    'delete: 401 on the DELETE (token expired): re-authenticates',
+    (d) => ({
+      faults: [{ kind: 'expire-token', match: deleteOf(d.target.id) }],
+      check: (o) => assert.equal(tokenPosts(o.step.records).length, 2),
+    }),
+    { reauth: true },
+  ),
+  deleting('delete by name: 503 on the image list', (d) => ({
+    inputs: { 'snapshot-name': d.target.name!, instance: d.s.name },
+    faults: [status(503, IMAGE_LIST)],
+  })),
+  deleting(
+    'delete: volume-backed, 503 on the Cinder DELETE',
+    (d) => ({
+      faults: [status(503, VOLUME_DELETE)],
+      gone: d.deletable,
+      check: (o) => assert.deepEqual(jsonOutput(o.step, 'volume-snapshot-ids'), [d.volumeId]),
+    }),
+    { volumeBacked: true },
+  ),
+  deleting(
+    'delete: volume-backed, Cinder DELETE fails for good: image deleted, volume snapshot reported',
+    (d) => ({
+      faults: [forever(500, VOLUME_DELETE)],
+      deletable: [d.target.id],
+      check: (o) => {
+        assert.match(o.step.run.stdout, new RegExp(`::warning::Could not delete volume snapshot ${d.volumeId}.*openstack volume snapshot delete ${d.volumeId}`));
+        const [[name, id, volumes]] = tableRows(o.step, DELETE_TABLE) as [[string, string, string]];
+        assert.deepEqual([name, id], [d.target.name, d.target.id]);
+        assert.match(volumes, new RegExp(`^${d.volumeId} \\(failed: DELETE .* answered 500: `));
+        assert.deepEqual(jsonOutput(o.step, 'volume-snapshot-ids'), []);
+      },
+    }),
+    { volumeBacked: true },
+  ),
+  deleting('delete: 503 on every DELETE: retry limit hit, clear error, image kept', (d) => ({
+    faults: [forever(503, deleteOf(d.target.id))],
+    expect: ['DELETE', `/v2/images/${d.target.id}`, 'answered 503'],
+    deletable: [],
+    gone: [],
+    check: (o) => {
+      assert.equal(deletes(o.step.records).length, 6, 'one try and five retries');
+      assert.ok(o.cloud.image(d.target.id));
     },
-  },
-  {
-    name: 'delete: 429 with Retry-After: 1 on the DELETE is honoured',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [status(429, deleteOf(d.target.id), 1, { 'Retry-After': '1' })],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-        check: (o) => {
-          const gap = gapAfterFault(o.step.records, (r) => r.method === 'DELETE');
-          assert.ok(gap >= 950, `waited ${gap} ms`);
-        },
-      };
-    },
-  },
-  {
-    name: 'delete: 401 on the DELETE (token expired): re-authenticates',
-    mode: 'delete',
-    reauth: true,
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [{ kind: 'expire-token', match: deleteOf(d.target.id) }],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-        check: (o) => assert.equal(tokenPosts(o.step.records).length, 2),
-      };
-    },
-  },
-  {
-    name: 'delete by name: 503 on the image list',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'snapshot-name': d.target.name!, instance: d.s.name },
-        faults: [status(503, IMAGE_LIST)],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-      };
-    },
-  },
-  {
-    name: 'delete: volume-backed, 503 on the Cinder DELETE',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud, { volumeBacked: true });
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [status(503, VOLUME_DELETE)],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: d.deletable,
-        check: (o) => assert.deepEqual(jsonOutput(o.step, 'volume-snapshot-ids'), [d.volumeId]),
-      };
-    },
-  },
-  {
-    name: 'delete: volume-backed, Cinder DELETE fails for good: image deleted, volume snapshot reported',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud, { volumeBacked: true });
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [forever(500, VOLUME_DELETE)],
-        expect: 'ok',
-        deletable: [d.target.id],
-        gone: [d.target.id],
-        check: (o) => {
-          assert.match(o.step.run.stdout, new RegExp(`::warning::Could not delete volume snapshot ${d.volumeId}.*openstack volume snapshot delete ${d.volumeId}`));
-          const [[name, id, volumes]] = tableRows(o.step, DELETE_TABLE) as [[string, string, string]];
-          assert.deepEqual([name, id], [d.target.name, d.target.id]);
-          assert.match(volumes, new RegExp(`^${d.volumeId} \\(failed: DELETE .* answered 500: `));
-          assert.deepEqual(jsonOutput(o.step, 'volume-snapshot-ids'), []);
-        },
-      };
-    },
-  },
-  {
-    name: 'delete: 503 on every DELETE: retry limit hit, clear error, image kept',
-    mode: 'delete',
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'image-id': d.target.id },
-        faults: [forever(503, deleteOf(d.target.id))],
-        expect: ['DELETE', `/v2/images/${d.target.id}`, 'answered 503'],
-        deletable: [],
-        check: (o) => {
-          assert.equal(deletes(o.step.records).length, 6, 'one try and five retries');
-          assert.ok(o.cloud.image(d.target.id));
-        },
-      };
-    },
-  },
-  {
-    name: 'delete: token 502 + list reset + DELETE 500 + 401 on the confirming GET',
-    mode: 'delete',
-    reauth: true,
-    arrange(cloud) {
-      const d = deletion(cloud);
-      return {
-        server: d.s,
-        inputs: { ...passwordInputs(cloud), mode: 'delete', 'snapshot-name': d.target.name! },
-        faults: [
-          status(502, TOKEN),
-          { kind: 'reset', match: IMAGE_LIST },
-          status(500, deleteOf(d.target.id)),
-          { kind: 'expire-token', match: IMAGE_GET },
-        ],
-        expect: 'ok',
-        deletable: d.deletable,
-        gone: [d.target.id],
-      };
-    },
-  },
+  })),
+  deleting(
+    'delete: token 502 + list reset + DELETE 500 + 401 on the confirming GET',
+    (d) => ({
+      inputs: { 'snapshot-name': d.target.name! },
+      faults: [status(502, TOKEN), { kind: 'reset', match: IMAGE_LIST }, status(500, deleteOf(d.target.id)), { kind: 'expire-token', match: IMAGE_GET }],
+    }),
+    { reauth: true },
+  ),
 
   // ----- prune
-  {
-    name: 'prune: 500 on the image list',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return { server: p.s, inputs: p.inputs, faults: [status(500, IMAGE_LIST)], expect: 'ok', deletable: ids(p.doomed), gone: ids(p.doomed), check: prunedExactly(p.doomed) };
-    },
-  },
-  {
-    name: 'prune: 503 on one DELETE',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [status(503, deleteOf(p.doomed[0]!.id))],
-        expect: 'ok',
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed),
-        check: prunedExactly(p.doomed),
-      };
-    },
-  },
-  {
-    name: 'prune: connection reset on one DELETE',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [{ kind: 'reset', match: deleteOf(p.doomed[1]!.id) }],
-        expect: 'ok',
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed),
-        check: prunedExactly(p.doomed),
-      };
-    },
-  },
-  {
-    name: 'prune: 429 (Retry-After: 1) on two DELETEs',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [status(429, IMAGE_DELETE, 2, { 'Retry-After': '1' })],
-        expect: 'ok',
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed),
-        check: prunedExactly(p.doomed),
-      };
-    },
-  },
-  {
-    name: 'prune: token expires during concurrent DELETEs: one re-authentication',
-    mode: 'prune',
-    reauth: true,
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [{ kind: 'expire-token', match: IMAGE_DELETE }],
-        expect: 'ok',
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed),
-        check: (o) => {
-          prunedExactly(p.doomed)(o);
-          assert.equal(tokenPosts(o.step.records).length, 2, 'the concurrent 401s share one new token');
-        },
-      };
-    },
-  },
-  {
-    name: 'prune: slow image list (2 s before Glance answers)',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [{ kind: 'delay', ms: 2_000, beforeExecute: true, match: IMAGE_LIST }],
-        expect: 'ok',
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed),
-        check: prunedExactly(p.doomed),
-      };
-    },
-  },
-  {
-    name: 'prune: one image in use (409): the others deleted, the step fails naming it',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      const busy = p.doomed[1]!;
-      cloud.markInUse(busy.id);
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [],
-        expect: ['1 snapshot(s) could not be deleted'],
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed.filter((i) => i !== busy)),
-        check: (o) => {
-          assert.ok(o.cloud.image(busy.id));
-          assert.match(o.step.run.stdout, new RegExp(`::warning::Glance refused to delete image ${busy.id}.*it is in use`));
-          assert.equal(deletes(o.step.records).filter((r) => r.path.endsWith(busy.id)).length, 1, 'a 409 is not retried');
-        },
-      };
-    },
-  },
-  {
-    name: 'prune: a DELETE executed but its response lost',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [{ kind: 'lose-response', match: deleteOf(p.doomed[0]!.id) }],
-        expect: 'ok',
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed),
-        check: prunedExactly(p.doomed),
-      };
-    },
-  },
-  {
-    name: 'prune: one DELETE fails for good: the others deleted, the step fails naming it',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      const stuck = p.doomed[0]!;
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [forever(500, deleteOf(stuck.id))],
-        expect: ['1 snapshot(s) could not be deleted'],
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed.slice(1)),
-        check: (o) => {
-          assert.ok(o.cloud.image(stuck.id), 'the one that failed is still there');
-          assert.match(o.step.run.stdout, new RegExp(`::warning::deleting image ${stuck.id} failed: DELETE .* answered 500`));
-          assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-image-ids')), sorted(ids(p.doomed.slice(1))));
-          assert.match(tableRows(o.step, PRUNE_TABLE).find((r) => r[1] === stuck.id)?.[4] ?? '', /^failed: /);
-        },
-      };
-    },
-  },
-  {
-    name: 'prune: two Glance pages, 503 on the second',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud, { count: 1_003 });
+  pruning('prune: 500 on the image list', () => ({ faults: [status(500, IMAGE_LIST)] })),
+  pruning('prune: 503 on one DELETE', (p) => ({ faults: [status(503, deleteOf(p.doomed[0]!.id))] })),
+  pruning('prune: connection reset on one DELETE', (p) => ({ faults: [{ kind: 'reset', match: deleteOf(p.doomed[1]!.id) }] })),
+  pruning('prune: 429 (Retry-After: 1) on two DELETEs', () => ({ faults: [status(429, IMAGE_DELETE, 2, { 'Retry-After': '1' })] })),
+  pruning(
+    'prune: token expires during concurrent DELETEs: one re-authentication',
+    (p) => ({
+      faults: [{ kind: 'expire-token', match: IMAGE_DELETE }],
+      check: (o) => {
+        prunedExactly(p.doomed)(o);
+        assert.equal(tokenPosts(o.step.records).length, 2, 'the concurrent 401s share one new token');
+      },
+    }),
+    { reauth: true },
+  ),
+  pruning('prune: slow image list (2 s before Glance answers)', () => ({ faults: [{ kind: 'delay', ms: 2_000, beforeExecute: true, match: IMAGE_LIST }] })),
+  pruning('prune: one image in use (409): the others deleted, the step fails naming it', (p, cloud) => {
+    const busy = p.doomed[1]!;
+    cloud.markInUse(busy.id);
+    return {
+      faults: [],
+      expect: ['1 snapshot(s) could not be deleted'],
+      gone: ids(p.doomed.filter((i) => i !== busy)),
+      check: (o) => {
+        assert.ok(o.cloud.image(busy.id));
+        assert.match(o.step.run.stdout, new RegExp(`::warning::Glance refused to delete image ${busy.id}.*it is in use`));
+        assert.equal(deletes(o.step.records).filter((r) => r.path.endsWith(busy.id)).length, 1, 'a 409 is not retried');
+      },
+    };
+  }),
+  pruning('prune: a DELETE executed but its response lost', (p) => ({ faults: [{ kind: 'lose-response', match: deleteOf(p.doomed[0]!.id) }] })),
+  pruning('prune: one DELETE fails for good: the others deleted, the step fails naming it', (p) => {
+    const stuck = p.doomed[0]!;
+    return {
+      faults: [forever(500, deleteOf(stuck.id))],
+      expect: ['1 snapshot(s) could not be deleted'],
+      gone: ids(p.doomed.slice(1)),
+      check: (o) => {
+        assert.ok(o.cloud.image(stuck.id), 'the one that failed is still there');
+        assert.match(o.step.run.stdout, new RegExp(`::warning::deleting image ${stuck.id} failed: DELETE .* answered 500`));
+        assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-image-ids')), sorted(ids(p.doomed.slice(1))));
+        assert.match(tableRows(o.step, PRUNE_TABLE).find((r) => r[1] === stuck.id)?.[4] ?? '', /^failed: /);
+      },
+    };
+  }),
+  pruning(
+    'prune: two Glance pages, 503 on the second',
+    (p) => {
       const doomed = p.snaps.slice(1_000);
       return {
-        server: p.s,
-        inputs: { ...p.inputs, 'keep-last': '1000' },
+        inputs: { 'keep-last': '1000' },
         faults: [status(503, SECOND_PAGE)],
-        expect: 'ok',
         deletable: ids(doomed),
         gone: ids(doomed),
         check: (o) => assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-image-ids')), sorted(ids(doomed))),
       };
     },
-  },
-  {
-    name: 'prune: volume-backed snapshots, 503 on a Cinder DELETE',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud, { volumeBacked: true });
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [status(503, VOLUME_DELETE)],
-        expect: 'ok',
-        deletable: [...ids(p.doomed), ...p.doomedVolumes],
-        gone: [...ids(p.doomed), ...p.doomedVolumes],
-        check: (o) => {
-          prunedExactly(p.doomed)(o);
-          assert.deepEqual(sorted(jsonOutput(o.step, 'volume-snapshot-ids')), sorted(p.doomedVolumes));
-        },
-      };
+    { world: { count: 1_003 } },
+  ),
+  pruning(
+    'prune: volume-backed snapshots, 503 on a Cinder DELETE',
+    (p) => ({
+      faults: [status(503, VOLUME_DELETE)],
+      deletable: [...ids(p.doomed), ...p.doomedVolumes],
+      gone: [...ids(p.doomed), ...p.doomedVolumes],
+      check: (o) => {
+        prunedExactly(p.doomed)(o);
+        assert.deepEqual(sorted(jsonOutput(o.step, 'volume-snapshot-ids')), sorted(p.doomedVolumes));
+      },
+    }),
+    { world: { volumeBacked: true } },
+  ),
+  pruning('prune dry-run: token 503 + list 500: still no mutating request', () => ({
+    inputs: { 'dry-run': 'true' },
+    faults: [status(503, TOKEN), status(500, IMAGE_LIST)],
+    deletable: [],
+    gone: [],
+    check: (o) => {
+      assert.equal(mutating(o.step.records).length, 0);
+      assert.match(summaryText(o.step.run.summary), /would delete: 3\./);
     },
-  },
-  {
-    name: 'prune dry-run: token 503 + list 500: still no mutating request',
-    mode: 'prune',
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return {
-        server: p.s,
-        inputs: { ...p.inputs, 'dry-run': 'true' },
-        faults: [status(503, TOKEN), status(500, IMAGE_LIST)],
-        expect: 'ok',
-        deletable: [],
-        check: (o) => {
-          assert.equal(mutating(o.step.records).length, 0);
-          assert.match(summaryText(o.step.run.summary), /would delete: 3\./);
-        },
-      };
-    },
-  },
-  {
-    name: 'prune: token 503 + server lookup 502 + list reset + 401 and 429 on DELETEs',
-    mode: 'prune',
-    reauth: true,
-    arrange(cloud) {
-      const p = pruneWorld(cloud);
-      return {
-        server: p.s,
-        inputs: p.inputs,
-        faults: [
-          status(503, TOKEN),
-          status(502, SERVER_LIST),
-          { kind: 'reset', match: IMAGE_LIST },
-          { kind: 'expire-token', match: IMAGE_DELETE },
-          status(429, IMAGE_DELETE, 1, { 'Retry-After': '1' }),
-        ],
-        expect: 'ok',
-        deletable: ids(p.doomed),
-        gone: ids(p.doomed),
-        check: prunedExactly(p.doomed),
-      };
-    },
-  },
+  })),
+  pruning(
+    'prune: token 503 + server lookup 502 + list reset + 401 and 429 on DELETEs',
+    () => ({
+      faults: [
+        status(503, TOKEN),
+        status(502, SERVER_LIST),
+        { kind: 'reset', match: IMAGE_LIST },
+        { kind: 'expire-token', match: IMAGE_DELETE },
+        status(429, IMAGE_DELETE, 1, { 'Retry-After': '1' }),
+      ],
+    }),
+    { reauth: true },
+  ),
 ];
 
 // Opt-in: a response held past got's 60 s per-request timeout (not configurable from the inputs).

@@ -1,360 +1,171 @@
-// Nova (compute) v2.1: version documents, microversion negotiation, server list/show with the regex
-// name filter and paging, and the createImage server action (image-backed and volume-backed).
-// Behaviour and bodies checked against the real Nova 26 (Zed) of the openstack-loopback cloud.
-import type { Ctx } from './context.ts';
-import { header } from './context.ts';
-import { authenticate, serviceUnauthorized } from './keystone.ts';
+// Nova v2.1: microversions, servers (show, list with the name filter and paging) and the server
+// actions createImage (image- and volume-backed) and rebuild. Bodies and statuses as the loopback
+// cloud's Nova 26 (Zed), messages from nova/api/openstack/compute/servers.py and nova/compute/api.py.
+import { serviceUnauthorized } from './keystone.ts';
 import type { ServerRec, SnapshotOutcome, World } from './world.ts';
 import { POWER_STATE, World as WorldClass } from './world.ts';
-import { empty, isObject, isoMicroNaive, isoZ, lastWins, pyJson, pyRepr, pyStr, queryPairs, requestId, urlencode, webobError } from './util.ts';
-import type { Reply } from './util.ts';
+import { empty, fault, header, isObject, isoZ, json, nextLink, page, parseJson, uuid, webobError, type Ctx, type Reply } from './http.ts';
 
 type Version = [number, number];
-const MIN_VERSION: Version = [2, 1];
-const parseV = (s: string): Version => {
-  const [a = '0', b = '0'] = s.split('.');
-  return [Number(a), Number(b)];
+const parseVersion = (s: string): Version => s.split('.').map(Number) as Version;
+const atLeast = (v: Version, s: string) => {
+  const [major, minor] = parseVersion(s);
+  return v[0] > major || (v[0] === major && v[1] >= minor);
 };
-const cmpV = (a: Version, b: Version) => a[0] - b[0] || a[1] - b[1];
-const vStr = (v: Version) => `${v[0]}.${v[1]}`;
-const ge = (v: Version, s: string) => cmpV(v, parseV(s)) >= 0;
-
-function novaJson(status: number, body: unknown, headers: Record<string, string>): Reply {
-  return { status, headers: { 'Content-Type': 'application/json', ...headers }, body: pyJson(body) };
-}
-function novaFault(status: number, key: string, message: string, headers: Record<string, string>): Reply {
-  return { status, headers: { 'Content-Type': 'application/json; charset=UTF-8', ...headers }, body: pyJson({ [key]: { code: status, message } }) };
-}
-const badRequest = (msg: string, h: Record<string, string>) => novaFault(400, 'badRequest', msg, h);
-
-/** OpenStack-API-Version: compute X.Y (preferred) or X-OpenStack-Nova-API-Version: X.Y (microversion_parse). */
-function requestedVersion(ctx: Ctx): string | null {
-  const std = header(ctx, 'openstack-api-version');
-  if (std) {
-    for (const part of std.split(',')) {
-      const [svc, ver] = part.trim().split(/\s+/);
-      if (svc?.toLowerCase() === 'compute' && ver) return ver;
-    }
-  }
-  const legacy = header(ctx, 'x-openstack-nova-api-version');
-  return legacy ? legacy.split(',')[0]!.trim() : null;
-}
-
-function versionDoc(w: World, ctx: Ctx) {
-  return {
-    id: 'v2.1',
-    status: 'CURRENT',
-    version: w.maxMicroversion,
-    min_version: '2.1',
-    updated: '2013-07-23T11:33:21Z',
-    links: [
-      { rel: 'self', href: `${w.base}${ctx.prefix}/v2.1/` },
-      { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
-    ],
-    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
-  };
-}
 
 interface NovaReq {
   w: World;
   ctx: Ctx;
   v: Version;
-  /** Response headers common to this request (microversion echo, request ids). */
+  /** Headers of every answer: the microversion echoed, the request ID. */
   h: Record<string, string>;
-  /** '/<project_id>' when the URL carried the project id, else ''. */
-  pidPart: string;
+  /** The endpoint: http://…/compute/REGION/v2.1/PROJECT. */
+  root: string;
 }
 
-const notFoundResource = (ctx: Ctx, h: Record<string, string>) => webobError(404, 'The resource could not be found.', ctx.headers, { extraHeaders: h });
+/** The microversion asked for (OpenStack-API-Version: compute X.Y), the answer's headers, or the refusal. */
+function negotiate(w: World, ctx: Ctx): { v: Version; h: Record<string, string> } | Reply {
+  const asked = /(?:^|,)\s*compute\s+([^\s,]+)/i.exec(header(ctx, 'openstack-api-version') ?? '')?.[1];
+  const rid = `req-${uuid()}`;
+  const echo = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}`, 'X-OpenStack-Nova-API-Version': v, Vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version', 'X-Openstack-Request-Id': rid, 'X-Compute-Request-Id': rid });
+  if (asked === undefined) return { v: [2, 1], h: echo('2.1') };
+  const v = parseVersion(asked);
+  // Refused before Nova acts: the action falls back to the base version.
+  if (!atLeast(v, '2.1') || !atLeast(parseVersion(w.maxMicroversion), asked)) {
+    return fault(406, 'computeFault', `Version ${asked} is not supported by the API. Minimum is 2.1 and maximum is ${w.maxMicroversion}.`, echo(asked));
+  }
+  return { v, h: echo(asked) };
+}
 
 export function handleCompute(w: World, ctx: Ctx): Reply {
-  const rid = requestId();
-  const ids = { 'X-Openstack-Request-Id': rid, 'X-Compute-Request-Id': rid };
-  const rest = ctx.rest;
-  if (rest === '' || rest === '/') {
-    return novaJson(
-      200,
-      {
-        versions: [
-          { id: 'v2.0', status: 'SUPPORTED', version: '', min_version: '', updated: '2011-01-21T11:33:21Z', links: [{ rel: 'self', href: `${w.base}${ctx.prefix}/v2/` }] },
-          { id: 'v2.1', status: 'CURRENT', version: w.maxMicroversion, min_version: '2.1', updated: '2013-07-23T11:33:21Z', links: [{ rel: 'self', href: `${w.base}${ctx.prefix}/v2.1/` }] },
-        ],
-      },
-      {},
-    );
-  }
-  if (!(rest === '/v2.1' || rest.startsWith('/v2.1/'))) return notFoundResource(ctx, ids);
-
-  const versionHeaders = (v: string) => ({
-    'OpenStack-API-Version': `compute ${v}`,
-    'X-OpenStack-Nova-API-Version': v,
-    Vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version',
-  });
-  // Microversion negotiation.
-  const raw = requestedVersion(ctx);
-  let v: Version = MIN_VERSION;
-  const max = parseV(w.maxMicroversion);
-  if (raw !== null) {
-    if (raw === 'latest') v = max;
-    else if (!/^([1-9]\d*)\.([1-9]\d*|0)$/.test(raw)) {
-      return badRequest(`API Version String ${raw} is of invalid format. Must be of format MajorNum.MinorNum.`, ids);
-    } else {
-      v = parseV(raw);
-      if (cmpV(v, MIN_VERSION) < 0 || cmpV(v, max) > 0) {
-        return novaFault(406, 'computeFault', `Version ${raw} is not supported by the API. Minimum is 2.1 and maximum is ${w.maxMicroversion}.`, {
-          ...versionHeaders(raw),
-          ...ids,
-        });
-      }
-    }
-  }
-  const h = { ...versionHeaders(vStr(v)), ...ids };
-
-  // The version document needs no token.
-  if (rest === '/v2.1' || rest === '/v2.1/') return novaJson(200, { version: versionDoc(w, ctx) }, h);
-
-  const token = authenticate(w, ctx);
-  if (!token) return serviceUnauthorized(w, ctx);
-
-  let sub = rest.slice('/v2.1'.length); // '/servers...' or '/<pid>/servers...'
-  let pidPart = '';
-  const m = /^\/([0-9a-f-]{16,})(\/.*)?$/i.exec(sub);
-  if (m && !/^\/servers/.test(sub)) {
-    const pid = m[1]!;
-    if (m[2] === undefined) return notFoundResource(ctx, h);
-    if (pid !== token.projectId) {
-      return badRequest(`Malformed request URL: URL's project_id '${pid}' doesn't match Context's project_id '${token.projectId}'`, h);
-    }
-    pidPart = `/${pid}`;
-    sub = m[2];
-    if (sub === '/') return novaJson(200, { version: versionDoc(w, ctx) }, h);
-  }
-  const req: NovaReq = { w, ctx, v, h, pidPart };
+  // keystonemiddleware comes first in Nova's pipeline: a bad token is 401 whatever else is wrong.
+  if (!w.validToken(header(ctx, 'x-auth-token'))) return serviceUnauthorized(w, ctx);
+  const m = /^\/v2\.1\/([0-9a-f]{32})(\/.*)$/.exec(ctx.rest);
+  if (!m || m[1] !== w.demo.projectId) return webobError(404, 'The resource could not be found.', ctx);
+  const negotiated = negotiate(w, ctx);
+  if ('status' in negotiated) return negotiated;
+  const req: NovaReq = { w, ctx, ...negotiated, root: `${w.base}/compute${ctx.iface === 'public' ? '' : `-${ctx.iface}`}/${ctx.region}/v2.1/${m[1]}` };
   w.settle();
-
-  if (sub === '/servers' || sub === '/servers/detail') {
-    if (ctx.method !== 'GET') return notFoundResource(ctx, h);
-    return listServers(req, sub === '/servers/detail');
-  }
+  const sub = m[2]!;
+  if (sub === '/servers/detail' && ctx.method === 'GET') return listServers(req);
   const sm = /^\/servers\/([^/]+)(\/action)?$/.exec(sub);
-  if (sm) {
-    const id = decodeURIComponent(sm[1]!);
-    const region = w.regions.get(ctx.region ?? '');
-    const server = region?.servers.get(id);
-    if (sm[2]) {
-      if (ctx.method !== 'POST') return notFoundResource(ctx, h);
-      return serverAction(req, id, server);
-    }
-    if (ctx.method !== 'GET') return notFoundResource(ctx, h);
-    if (!server || server.projectId !== token.projectId) return novaFault(404, 'itemNotFound', `Instance ${id} could not be found.`, h);
-    return novaJson(200, { server: serverDetail(req, server) }, h);
-  }
-  return notFoundResource(ctx, h);
+  if (!sm || ctx.method !== (sm[2] ? 'POST' : 'GET')) return webobError(404, 'The resource could not be found.', ctx, req.h);
+  const id = decodeURIComponent(sm[1]!);
+  const server = w.region(ctx.region!).servers.get(id);
+  if (!server) return fault(404, 'itemNotFound', `Instance ${id} could not be found.`, req.h);
+  return sm[2] ? serverAction(req, server) : json(200, { server: serverDetail(req, server) }, req.h);
 }
 
-function computeRoot(req: NovaReq): string {
-  return `${req.w.base}${req.ctx.prefix}`;
+function serverDetail(req: NovaReq, s: ServerRec): Record<string, unknown> {
+  const { vmState, taskState } = req.w.state(s);
+  return {
+    id: s.id,
+    name: s.name,
+    status: WorldClass.statusOf(vmState, taskState),
+    tenant_id: s.projectId,
+    user_id: s.userId,
+    metadata: {},
+    hostId: s.hostId,
+    // "" for a server booted from a volume.
+    image: s.volumeBacked ? '' : { id: s.imageRef, links: [{ rel: 'bookmark', href: `${req.root.replace('/v2.1', '')}/images/${s.imageRef}` }] },
+    flavor: { id: 'b2-7', links: [{ rel: 'bookmark', href: `${req.root.replace('/v2.1', '')}/flavors/b2-7` }] },
+    created: isoZ(s.createdAt),
+    updated: isoZ(s.updatedAt),
+    addresses: {},
+    links: [{ rel: 'self', href: `${req.root}/servers/${s.id}` }],
+    'OS-EXT-STS:task_state': taskState,
+    'OS-EXT-STS:vm_state': vmState,
+    'OS-EXT-STS:power_state': POWER_STATE[vmState] ?? 0,
+    'os-extended-volumes:volumes_attached': s.rootVolumeId ? [{ id: s.rootVolumeId, delete_on_termination: false }] : [],
+  };
 }
 
-function serverLinks(req: NovaReq, id: string) {
-  const root = computeRoot(req);
-  return [
-    { rel: 'self', href: `${root}/v2.1${req.pidPart}/servers/${id}` },
-    { rel: 'bookmark', href: `${root}${req.pidPart}/servers/${id}` },
-  ];
-}
-
-function serverDetail(req: NovaReq, s: ServerRec): Map<string, unknown> {
-  const { w, v } = req;
-  const now = w.now();
-  const task = w.taskState(s, now);
-  const root = computeRoot(req);
-  const o = new Map<string, unknown>([
-    ['id', s.id],
-    ['name', s.name],
-    ['status', WorldClass.statusOf(s.vmState, task)],
-    ['tenant_id', s.projectId],
-    ['user_id', s.userId],
-    ['metadata', {}],
-    ['hostId', s.hostId],
-    ['image', s.volumeBacked ? '' : { id: s.imageRef, links: [{ rel: 'bookmark', href: `${root}${req.pidPart}/images/${s.imageRef}` }] }],
-    [
-      'flavor',
-      ge(v, '2.47')
-        ? { vcpus: 2, ram: 7000, disk: 50, ephemeral: 0, swap: 0, original_name: 'b2-7', extra_specs: {} }
-        : { id: 'b2-7', links: [{ rel: 'bookmark', href: `${root}${req.pidPart}/flavors/b2-7` }] },
-    ],
-    ['created', isoZ(s.createdAt)],
-    ['updated', isoZ(w.serverUpdatedAt(s, now))],
-    ['addresses', {}],
-    ['accessIPv4', ''],
-    ['accessIPv6', ''],
-    ['links', serverLinks(req, s.id)],
-    ['OS-DCF:diskConfig', 'MANUAL'],
-    ['progress', 0],
-    ['OS-EXT-AZ:availability_zone', 'nova'],
-    ['config_drive', ''],
-    ['key_name', null],
-    ['OS-SRV-USG:launched_at', s.launchedAt === null ? null : isoMicroNaive(s.launchedAt)],
-    ['OS-SRV-USG:terminated_at', null],
-    ['OS-EXT-STS:task_state', task],
-    ['OS-EXT-STS:vm_state', s.vmState],
-    ['OS-EXT-STS:power_state', POWER_STATE[s.vmState] ?? 0],
-    [
-      'os-extended-volumes:volumes_attached',
-      s.volumeBacked && s.rootVolumeId ? [ge(v, '2.3') ? { id: s.rootVolumeId, delete_on_termination: false } : { id: s.rootVolumeId }] : [],
-    ],
-  ]);
-  if (ge(v, '2.9')) o.set('locked', false);
-  if (ge(v, '2.73')) o.set('locked_reason', null);
-  if (ge(v, '2.19')) o.set('description', null);
-  if (ge(v, '2.26')) o.set('tags', []);
-  if (ge(v, '2.63')) o.set('trusted_image_certificates', null);
-  if (ge(v, '2.90')) o.set('OS-EXT-SRV-ATTR:hostname', s.name.toLowerCase().replace(/[^a-z0-9-]/g, '-'));
-  if (ge(v, '2.71')) o.set('server_groups', []);
-  return o;
-}
-
-function listServers(req: NovaReq, detail: boolean): Reply {
-  const { w, ctx, h } = req;
-  const pairs = queryPairs(ctx.url.search);
-  const params = lastWins(pairs);
-  let nameRe: RegExp | null = null;
+/** GET /servers/detail: the name filter is a case-insensitive regex (MySQL REGEXP), newest first, keyset pages with a next link. */
+function listServers(req: NovaReq): Reply {
+  const params = req.ctx.url.searchParams;
   const name = params.get('name');
-  if (name !== undefined) {
-    // Python re semantics approximated with JS RegExp; MariaDB REGEXP on a _ci column is case-insensitive.
-    try {
-      if (name === '') throw new Error('empty');
-      nameRe = new RegExp(name, 'i');
-    } catch {
-      return badRequest(`Invalid input for query parameters name. Value: ${name}. ${pyRepr(name)} is not a 'regex'`, h);
-    }
-  }
-  const limitRaw = params.get('limit');
-  let limit = 1000;
-  if (limitRaw !== undefined) {
-    if (!/^[0-9]*$/.test(limitRaw)) {
-      return badRequest(`Invalid input for query parameters limit. Value: ${limitRaw}. ${pyRepr(limitRaw)} does not match '^[0-9]*$'`, h);
-    }
-    if (limitRaw !== '') limit = Math.min(Number(limitRaw), 1000);
-  }
-  const status = params.get('status');
-  const region = w.regions.get(ctx.region ?? '');
-  const all = [...(region?.servers.values() ?? [])].filter((s) => s.projectId === w.demo.projectId);
-  const now = w.now();
-  const filtered = all.filter((s) => {
-    if (nameRe && !nameRe.test(s.name)) return false;
-    if (status !== undefined && WorldClass.statusOf(s.vmState, w.taskState(s, now)).toLowerCase() !== status.toLowerCase()) return false;
-    return true;
-  });
-  // Default sort: created_at desc, id desc.
-  const cmp = (a: ServerRec, b: ServerRec) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-  filtered.sort(cmp);
-  let start = 0;
-  const marker = params.get('marker');
-  if (marker !== undefined) {
-    const m = all.find((s) => s.id === marker);
-    if (!m) return badRequest(`marker [${marker}] not found`, h);
-    start = filtered.findIndex((s) => cmp(s, m) > 0);
-    if (start < 0) start = filtered.length;
-  }
-  const page = limit === 0 ? [] : filtered.slice(start, start + limit);
-  const servers = page.map((s) => (detail ? serverDetail(req, s) : new Map<string, unknown>([['id', s.id], ['name', s.name], ['links', serverLinks(req, s.id)]])));
-  const body: Record<string, unknown> = { servers };
-  if (limit > 0 && page.length === limit) {
-    // nova: OrderedDict(sorted(request.params.items())), then params["marker"] = last id.
-    const sorted = [...pairs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-    const od = new Map<string, string>();
-    for (const [k, val] of sorted) od.set(k, val);
-    od.set('marker', page[page.length - 1]!.id);
-    body.servers_links = [{ rel: 'next', href: `${computeRoot(req)}/v2.1${req.pidPart}/servers${detail ? '/detail' : ''}?${urlencode(od)}` }];
-  }
-  return novaJson(200, body, h);
+  const pattern = name === null ? undefined : new RegExp(name, 'i');
+  const all = [...req.w.region(req.ctx.region!).servers.values()]
+    .filter((s) => !pattern || pattern.test(s.name))
+    .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+  const servers = page(all, params);
+  if (!servers) return fault(400, 'badRequest', `marker [${params.get('marker')}] not found`, req.h);
+  return json(200, { servers: servers.map((s) => serverDetail(req, s)), servers_links: nextLink(`${req.root}/servers/detail`, params, servers) }, req.h);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Server actions
 
-const invalid = (field: string, value: unknown, why: string) => `Invalid input for field/attribute ${field}. Value: ${pyStr(value)}. ${why}`;
-const METADATA_KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
+/** The vm_states each action is allowed in (nova/compute/api.py check_instance_state); every action needs task_state None. */
+const ALLOWED_VM_STATES: Record<string, string[]> = {
+  createImage: ['active', 'stopped', 'paused', 'suspended'],
+  rebuild: ['active', 'stopped', 'error'],
+};
 
-/** nova/api/openstack/compute/schemas/servers.py create_image + parameter_types (name, metadata). */
-function validateCreateImage(ci: unknown): string | null {
-  if (!isObject(ci)) return invalid('createImage', ci, `${pyRepr(ci)} is not of type 'object'`);
-  for (const k of Object.keys(ci)) {
-    if (k !== 'name' && k !== 'metadata') {
-      const extra = Object.keys(ci).filter((x) => x !== 'name' && x !== 'metadata');
-      return invalid('createImage', ci, `Additional properties are not allowed (${extra.map(pyRepr).join(', ')} ${extra.length > 1 ? 'were' : 'was'} unexpected)`);
-    }
+function serverAction(req: NovaReq, server: ServerRec): Reply {
+  const body = parseJson(req.ctx.body);
+  if (!isObject(body) || Object.keys(body).length !== 1) return fault(400, 'badRequest', 'Malformed request body', req.h);
+  const action = Object.keys(body)[0]!;
+  const args = body[action];
+  const allowed = ALLOWED_VM_STATES[action];
+  if (!allowed || !isObject(args)) return fault(400, 'badRequest', `There is no such action: ${action}`, req.h);
+  // raise_http_conflict_for_instance_invalid_state
+  const conflict = (attr: string, state: string) => fault(409, 'conflictingRequest', `Cannot '${action}' instance ${server.id} while it is in ${attr} ${state}`, req.h);
+  // The request's schema first, then the state (check_instance_state wraps the compute API call), then what the call checks.
+  const required = action === 'rebuild' ? 'imageRef' : 'name';
+  if (typeof args[required] !== 'string' || !args[required]) {
+    return fault(400, 'badRequest', `Invalid input for field/attribute ${action}. Value: ${JSON.stringify(args)}. '${required}' is a required property`, req.h);
   }
-  if (!('name' in ci)) return invalid('createImage', ci, "'name' is a required property");
-  const name = ci.name;
-  if (typeof name !== 'string') return invalid('name', name, `${pyRepr(name)} is not of type 'string'`);
-  if (name.length < 1) return invalid('name', name, `${pyRepr(name)} is too short`);
-  if (name.length > 255) return invalid('name', name, `${pyRepr(name)} is too long`);
-  // eslint-disable-next-line no-control-regex
-  if (name.trim() !== name || /[\x00-\x1f\x7f]/.test(name)) {
-    return "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.";
-  }
-  if ('metadata' in ci) {
-    const md = ci.metadata;
-    if (!isObject(md)) return invalid('metadata', md, `${pyRepr(md)} is not of type 'object'`);
-    for (const [k, val] of Object.entries(md)) {
-      if (!METADATA_KEY.test(k)) return invalid('metadata', md, `${pyRepr(k)} does not match any of the regexes: '^[a-zA-Z0-9-_:. ]{1,255}$'`);
-      if (typeof val !== 'string') return invalid(k, val, `${pyRepr(val)} is not of type 'string'`);
-      if (val.length > 255) return invalid(k, val, `${pyRepr(val)} is too long`);
-    }
-  }
-  return null;
+  const { vmState, taskState } = req.w.state(server);
+  if (!allowed.includes(vmState)) return conflict('vm_state', vmState);
+  if (taskState !== null) return conflict('task_state', taskState);
+  return action === 'rebuild' ? rebuild(req, server, args.imageRef as string) : createImage(req, server, args.name as string, args.metadata);
 }
 
-const SNAPSHOT_VM_STATES = new Set(['active', 'stopped', 'paused', 'suspended']);
-
-function serverAction(req: NovaReq, id: string, server: ServerRec | undefined): Reply {
-  const { w, ctx, h } = req;
-  let body: unknown;
-  try {
-    body = JSON.parse(ctx.body.toString('utf8'));
-  } catch {
-    return badRequest('Malformed request body', h);
-  }
-  // The real one: JSON arrays and null fall through to a 404, other non-objects are malformed.
-  if (Array.isArray(body) || body === null) return novaFault(404, 'itemNotFound', 'The resource could not be found.', h);
-  if (!isObject(body) || Object.keys(body).length !== 1) return badRequest('Malformed request body', h);
-  const action = Object.keys(body)[0]!;
-  if (action !== 'createImage') {
-    // Only createImage is implemented here; anything else is answered like an unknown action.
-    return badRequest(`There is no such action: ${action}`, h);
-  }
-  const error = validateCreateImage(body.createImage);
-  if (error) return badRequest(error, h);
-  if (!server || server.projectId !== w.demo.projectId) return novaFault(404, 'itemNotFound', `Instance ${id} could not be found.`, h);
-  const ci = body.createImage as { name: string; metadata?: Record<string, string> };
-  const conflict = (attr: string, state: string | null) =>
-    novaFault(409, 'conflictingRequest', `Cannot 'createImage' instance ${server.id} while it is in ${attr} ${state === null ? 'None' : state}`, h);
-  if (!SNAPSHOT_VM_STATES.has(server.vmState)) return conflict('vm_state', server.vmState);
-  const task = w.taskState(server);
-  if (task !== null) return conflict('task_state', task);
-  if (server.launchedAt === null) return conflict('launched_at', null);
-
+function createImage(req: NovaReq, server: ServerRec, name: string, requested: unknown): Reply {
+  const { w, ctx } = req;
+  const metadata = isObject(requested) ? (requested as Record<string, string>) : {};
   let imageId: string;
-  if (server.volumeBacked) {
-    imageId = w.volumeBackedSnapshot(server, ci.name, ci.metadata ?? {}).image.id;
-  } else {
-    const f = w.faults.takeSnapshotFault({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'createImage' });
-    let fault: { outcome: SnapshotOutcome; afterMs?: number } | null = null;
+  if (server.volumeBacked) imageId = w.volumeBackedSnapshot(server, name, metadata).id;
+  else {
+    const f = w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'createImage' }, true);
+    let outcome: { outcome: SnapshotOutcome; afterMs?: number } | null = null;
     if (f) {
       ctx.record.fault = f.spec.kind;
       const spec = f.spec;
-      if (spec.kind === 'image-killed') fault = { outcome: 'killed', ...(spec.afterMs !== undefined ? { afterMs: spec.afterMs } : {}) };
-      else if (spec.kind === 'image-vanish') fault = { outcome: 'vanish', ...(spec.afterMs !== undefined ? { afterMs: spec.afterMs } : {}) };
-      else fault = { outcome: 'stuck' };
+      outcome = spec.kind === 'image-killed' ? { outcome: 'killed', afterMs: spec.afterMs } : spec.kind === 'image-vanish' ? { outcome: 'vanish', afterMs: spec.afterMs } : { outcome: 'stuck' };
     }
-    imageId = w.startImageSnapshot(server, ci.name, ci.metadata ?? {}, fault).id;
+    imageId = w.startImageSnapshot(server, name, metadata, outcome).id;
   }
-  if (ge(req.v, '2.45')) return novaJson(202, { image_id: imageId }, h);
-  // < 2.45: empty body + Location. Nova discovers the Glance endpoint through the version document
-  // (.../v2/), strips the version to '.../' and appends '/images/<id>': hence the double slash the
-  // real cloud sends (http://127.0.0.1:9292//images/<id>).
-  return empty(202, { ...h, Location: `${w.base}/glance/${server.region}//images/${imageId}` });
+  if (atLeast(req.v, '2.45')) return json(202, { image_id: imageId }, req.h);
+  // Before 2.45: no body, the image only in Location (Nova builds it from the Glance endpoint it
+  // found, version stripped: hence the double slash the loopback cloud sends).
+  return empty(202, { ...req.h, Location: `${w.base}/glance/${server.region}//images/${imageId}` });
+}
+
+/** Why Nova refuses to rebuild with this image (400), in nova/compute/api.py's order. */
+function rebuildRefusal(req: NovaReq, server: ServerRec, ref: string): Reply | undefined {  const image = req.w.region(server.region).images.get(ref);
+  if (!image || (image.owner !== req.w.demo.projectId && image.visibility !== 'public')) return fault(400, 'badRequest', 'Cannot find image for rebuild', req.h);
+  // Before 2.93 the boot volume of a volume-backed server cannot be reimaged: only its own image is accepted.
+  if (server.volumeBacked && ref !== server.imageRef && !atLeast(req.v, '2.93')) {
+    return fault(400, 'badRequest', `Image ${ref} is unacceptable: Unable to rebuild with a different image for a volume-backed server.`, req.h);
+  }
+  if (image.status !== 'active') return fault(400, 'badRequest', `Image ${ref} is not active.`, req.h);
+  return undefined;
+}
+
+/**
+ * 202 with the server (status REBUILD, the new image, an adminPass), then rebuilding ->
+ * rebuild_block_device_mapping -> rebuild_spawning -> its state before. From 2.93 a volume-backed
+ * server's boot volume is reimaged (reimage_boot_volume, whatever the image): on the loopback
+ * cloud that failed in nova-compute, the volume left reserved, so here it ends in ERROR so.
+ */
+function rebuild(req: NovaReq, server: ServerRec, imageRef: string): Reply {
+  const refused = rebuildRefusal(req, server, imageRef);
+  if (refused) return refused;
+  req.w.startRebuild(server, imageRef, server.volumeBacked && atLeast(req.v, '2.93'));
+  const detail = serverDetail(req, server);
+  // Before 2.75 the answer has the base attributes only.
+  if (!atLeast(req.v, '2.75')) for (const key of Object.keys(detail)) if (/^(OS-EXT-STS|os-extended-volumes):/.test(key)) delete detail[key];
+  return json(202, { server: { ...detail, adminPass: uuid().slice(0, 12) } }, { ...req.h, Location: `${req.root}/servers/${server.id}` });
 }

@@ -1,31 +1,21 @@
-// Public types of the local OpenStack-compatible cloud (see cloud.ts).
+// Public types of the local cloud (see cloud.ts).
 
 export type ServiceName = 'identity' | 'compute' | 'image' | 'volume';
+/** 'local': a path no service answers (recorded all the same). */
 export type RecordService = ServiceName | 'local';
 export type EndpointInterface = 'public' | 'internal' | 'admin';
 
 export interface LocalCloudOptions {
   /** Default 0 (a free port). Always binds 127.0.0.1. */
   port?: number;
-  /** Default ['GRA7', 'SBG5']. Every region gets compute + image endpoints. */
-  regions?: string[];
-  /** Regions with a volumev3 (Cinder) endpoint. Default ['GRA7']. */
-  cinderRegions?: string[];
   /** Duration of an image-backed snapshot (queued -> saving at half-time -> active). Default 2. */
   snapshotSeconds?: number;
-  /** Nova's maximum microversion. Default '2.93'; '2.38' emulates an old (Newton) OVH region. */
+  /** Duration of a rebuild (rebuilding -> rebuild_block_device_mapping -> rebuild_spawning). Default 1. */
+  rebuildSeconds?: number;
+  /** Nova's maximum microversion. Default '2.93' (the loopback cloud's); '2.38' is an old OVH region. */
   maxMicroversion?: string;
-  /** Keystone token lifetime. Default 43200 (12 h, like the real loopback cloud; OVH uses 24 h). */
+  /** Keystone token lifetime. Default 43200 (12 h, like the loopback cloud). */
   tokenTtlSeconds?: number;
-  /** Image endpoint in the catalog: 'root' (unversioned, like OVH; default) or 'versioned' (.../v2). */
-  imageEndpointStyle?: 'root' | 'versioned';
-  /**
-   * Compute endpoint in the catalog: 'project' = .../v2.1/<project_id> (like OVH; default) or
-   * 'plain' = .../v2.1 (like the loopback cloud). Both URL forms are always served.
-   */
-  computeEndpointStyle?: 'project' | 'plain';
-  /** Seed one public base image ("Ubuntu 22.04", owned by another project) per region. Default true. */
-  baseImages?: boolean;
 }
 
 export interface DemoCredentials {
@@ -38,23 +28,20 @@ export interface DemoCredentials {
   projectDomainName: string;
   appCredId: string;
   appCredSecret: string;
-  appCredName: string;
 }
 
 export interface ServerSpec {
   region: string;
   name: string;
-  /** Boot-from-volume server: snapshots go through Cinder. Only in cinderRegions. */
+  /** Boot-from-volume server (GRA7 only, the region with Cinder): snapshots go through Cinder. */
   volumeBacked?: boolean;
-  /** Nova status (ACTIVE, SHUTOFF, PAUSED, SUSPENDED, ERROR, BUILD, SHELVED_OFFLOADED, ...). Default ACTIVE. */
+  /** Nova status (ACTIVE, SHUTOFF, PAUSED, ERROR, REBOOT, ...). Default ACTIVE. */
   status?: string;
-  /** OS-EXT-STS:task_state. Default null. */
+  /** OS-EXT-STS:task_state. Default: the status's (null for ACTIVE). */
   taskState?: string | null;
   id?: string;
   createdAt?: Date | string;
-  /** Root volume size in GB for volume-backed servers (default 1). */
-  volumeSize?: number;
-  /** The image an image-backed server was booted from (default: the region's base image). */
+  /** The image the server (or its boot volume) was made from. Default: the region's base image. */
   imageRef?: string;
 }
 
@@ -66,7 +53,7 @@ export interface VolumeSpec {
   id?: string;
 }
 
-/** A server as the tests see it (a plain snapshot of the current state). */
+/** A server as the tests see it (a copy of the current state). */
 export interface Server {
   id: string;
   region: string;
@@ -76,8 +63,8 @@ export interface Server {
   taskState: string | null;
   volumeBacked: boolean;
   rootVolumeId: string | null;
+  /** The image it was booted (or last rebuilt) from; for a volume-backed server, its boot volume's. */
   imageRef: string;
-  projectId: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -87,7 +74,6 @@ export interface ImageSpec {
   name: string;
   id?: string;
   createdAt?: Date | string;
-  updatedAt?: Date | string;
   /** Default 'active'. */
   status?: string;
   protected?: boolean;
@@ -95,19 +81,14 @@ export interface ImageSpec {
   visibility?: string;
   /** Default: the demo project. */
   owner?: string;
-  /** Custom (top-level) properties. Values must be strings, like in Glance. */
+  /** Custom (top-level) properties. Strings, as Glance stores them. */
   properties?: Record<string, string>;
   /** Default 65536 for active images, null otherwise. */
   size?: number | null;
-  diskFormat?: string | null;
-  containerFormat?: string | null;
   minDisk?: number;
-  minRam?: number;
-  tags?: string[];
-  osHidden?: boolean;
 }
 
-/** An image as the tests see it (a plain snapshot; custom properties under `properties`). */
+/** An image as the tests see it (custom properties under `properties`). */
 export interface Image {
   id: string;
   region: string;
@@ -117,13 +98,6 @@ export interface Image {
   protected: boolean;
   owner: string | null;
   size: number | null;
-  diskFormat: string | null;
-  containerFormat: string | null;
-  checksum: string | null;
-  minDisk: number;
-  minRam: number;
-  osHidden: boolean;
-  tags: string[];
   createdAt: string;
   updatedAt: string;
   properties: Record<string, string>;
@@ -134,14 +108,10 @@ export interface VolumeSnapshot {
   id: string;
   region: string;
   name: string | null;
-  description: string | null;
   status: string;
   volumeId: string;
   size: number;
-  projectId: string;
   createdAt: string;
-  updatedAt: string;
-  metadata: Record<string, string>;
 }
 
 export interface VolumeSnapshotSpec {
@@ -149,7 +119,6 @@ export interface VolumeSnapshotSpec {
   name: string;
   volumeId?: string;
   status?: string;
-  size?: number;
   createdAt?: Date | string;
   id?: string;
 }
@@ -162,13 +131,13 @@ export interface RequestRecord {
   path: string;
   service: RecordService;
   region: string | null;
-  /** Which catalog interface's URL was used (null for /_local and unknown paths). */
+  /** Which catalog interface's URL was used (null for unknown paths). */
   interface: EndpointInterface | null;
   /** HTTP status sent; 0 when the connection was reset without a response. */
   status: number;
-  /** true for createImage (any POST but the token POST), DELETE, PATCH, PUT; false for GET and the token POST and for /_local. */
+  /** Anything but a GET and the token POST: what a dry run must never send. */
   mutating: boolean;
-  /** The server action name for POST .../action (e.g. 'createImage'). */
+  /** The server action of POST .../action (createImage, rebuild). */
   action?: string;
   /** The fault kind applied to this request, if any. */
   fault?: string;
@@ -180,13 +149,13 @@ export interface FaultMatch {
   /** Tested against the path including the query string. */
   path?: RegExp;
   region?: string;
-  action?: 'createImage';
+  action?: 'createImage' | 'rebuild';
 }
 
 export type FaultKind =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: 'reset' }
-  /** Respond only after `ms`. By default the request is executed at once and only the answer is held back;
+  /** Answer only after `ms`. By default the request is executed at once and only the answer is held back;
    *  with beforeExecute: true it waits first, then executes (even if the client has gone by then). */
   | { kind: 'delay'; ms: number; beforeExecute?: boolean }
   | { kind: 'lose-response' }
@@ -197,7 +166,7 @@ export type FaultKind =
 
 export type FaultSpec = {
   match: FaultMatch;
-  /** How many matching requests it applies to. Default 1. Infinity (or -1 over the admin API) = forever. */
+  /** How many matching requests it applies to. Default 1; Infinity: forever. */
   times?: number;
   /** Skip the first N matching requests. Default 0. */
   after?: number;

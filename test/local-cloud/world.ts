@@ -1,20 +1,10 @@
-// The local cloud's state: projects, tokens, servers, images, volume snapshots, snapshot jobs.
-// Time-based transitions (snapshot progress, Cinder deletes, token expiry) are computed lazily from
-// timestamps against a clock that tests can move forward (advance()), so no timers are needed and
-// thousands of objects cost nothing.
-import type {
-  DemoCredentials,
-  Image,
-  ImageSpec,
-  LocalCloudOptions,
-  Server,
-  ServerSpec,
-  VolumeSnapshot,
-  VolumeSnapshotSpec,
-  VolumeSpec,
-} from './types.ts';
+// The local cloud's state: tokens, servers, images, volume snapshots, and the jobs that move them
+// (snapshots, rebuilds, Cinder deletes). Jobs are computed lazily from timestamps against a clock
+// tests can move forward (advance()), so no timers run and thousands of objects cost nothing.
+import { randomBytes } from 'node:crypto';
+import type { DemoCredentials, Image, ImageSpec, LocalCloudOptions, Server, ServerSpec, VolumeSnapshot, VolumeSnapshotSpec, VolumeSpec } from './types.ts';
 import { FaultBook } from './faults.ts';
-import { EMPTY_MD5, EMPTY_SHA512, ci, floorSecond, hex32, isoZ, isoMicroNaive, randomHex, toMs, uuid } from './util.ts';
+import { floorSecond, hex32, isoMicroNaive, isoZ, toMs, uuid } from './http.ts';
 
 export interface TokenRec {
   id: string;
@@ -37,14 +27,22 @@ export interface SnapshotJob {
   start: number;
   durationMs: number;
   outcome: SnapshotOutcome;
-  /** When the image leaves queued for saving (Infinity if never). */
+  /** When the image leaves queued for saving (Infinity: never). */
   savingAt: number;
-  /** When the image reaches its final state (active / killed / gone). Infinity for stuck. */
+  /** When the image reaches its final state (active / killed / gone); Infinity for stuck. */
   finalAt: number;
   /** When the server's task_state returns to null. */
   taskEndAt: number;
   /** 0 = queued, 1 = saving, 2 = final state applied. */
   phase: number;
+}
+
+/** A rebuild in progress: Nova's task states, then the server's state before it (a stopped one is powered off again). */
+export interface RebuildJob {
+  start: number;
+  durationMs: number;
+  /** vm_state when it ends: the one before, or error (a volume-backed reimage that fails in nova-compute). */
+  endVmState: string;
 }
 
 export interface ServerRec {
@@ -57,37 +55,32 @@ export interface ServerRec {
   taskState: string | null;
   volumeBacked: boolean;
   rootVolumeId: string | null;
-  volumeSize: number;
+  /** in-use, or reserved (left so by a failed reimage of the boot volume). */
+  rootVolumeStatus: string;
+  /** The boot image; for a volume-backed server, the image its boot volume was made from. */
   imageRef: string;
   createdAt: number;
   updatedAt: number;
-  launchedAt: number | null;
   hostId: string;
   job: SnapshotJob | null;
+  rebuild: RebuildJob | null;
 }
 
 export interface ImageRec {
   id: string;
   region: string;
   name: string | null;
-  nameKey: string | null;
   status: string;
   visibility: string;
   protected: boolean;
   owner: string | null;
   size: number | null;
-  virtualSize: number | null;
   diskFormat: string | null;
   containerFormat: string | null;
   checksum: string | null;
-  osHashAlgo: string | null;
-  osHashValue: string | null;
   minDisk: number;
-  minRam: number;
-  osHidden: boolean;
   createdAt: number;
   updatedAt: number;
-  tags: string[];
   props: Map<string, string>;
   inUse: boolean;
   job: SnapshotJob | null;
@@ -97,14 +90,11 @@ export interface VolSnapRec {
   id: string;
   region: string;
   name: string | null;
-  description: string | null;
   status: string;
   volumeId: string;
   size: number;
   projectId: string;
   createdAt: number;
-  updatedAt: number;
-  metadata: Record<string, string>;
   deleteAt: number | null;
 }
 
@@ -116,103 +106,83 @@ export interface RegionState {
   volSnaps: Map<string, VolSnapRec>;
   /** Volumes other than the servers' root volumes. */
   volumes: Map<string, VolumeSpec & { id: string }>;
-  /** Bumped on every change that can affect an image listing (used by Glance's list cache). */
-  version: number;
-  listCache: Map<string, { version: number; sorted: ImageRec[] }>;
 }
 
-/** Nova status -> vm_state (nova/api/openstack/common.py _STATE_MAP, reversed). */
-const STATUS_TO_VM: Record<string, { vm: string; task?: string }> = {
-  ACTIVE: { vm: 'active' },
-  SHUTOFF: { vm: 'stopped' },
-  PAUSED: { vm: 'paused' },
-  SUSPENDED: { vm: 'suspended' },
-  ERROR: { vm: 'error' },
-  BUILD: { vm: 'building' },
-  SHELVED: { vm: 'shelved' },
-  SHELVED_OFFLOADED: { vm: 'shelved_offloaded' },
-  RESCUE: { vm: 'rescued' },
-  VERIFY_RESIZE: { vm: 'resized' },
-  SOFT_DELETED: { vm: 'soft_deleted' },
-  DELETED: { vm: 'deleted' },
-  REBOOT: { vm: 'active', task: 'rebooting' },
-  HARD_REBOOT: { vm: 'active', task: 'rebooting_hard' },
-  PASSWORD: { vm: 'active', task: 'updating_password' },
-  REBUILD: { vm: 'active', task: 'rebuilding' },
-  MIGRATING: { vm: 'active', task: 'migrating' },
-  RESIZE: { vm: 'active', task: 'resize_prep' },
+/** Nova status -> vm_state and task_state (nova/api/openstack/common.py _STATE_MAP, reversed). */
+const STATUS_TO_VM: Record<string, [string, string?]> = {
+  ACTIVE: ['active'],
+  SHUTOFF: ['stopped'],
+  PAUSED: ['paused'],
+  SUSPENDED: ['suspended'],
+  ERROR: ['error'],
+  BUILD: ['building'],
+  SHELVED_OFFLOADED: ['shelved_offloaded'],
+  RESCUE: ['rescued'],
+  REBOOT: ['active', 'rebooting'],
+  HARD_REBOOT: ['active', 'rebooting_hard'],
+  REBUILD: ['active', 'rebuilding'],
+  RESIZE: ['active', 'resize_prep'],
 };
-
-const VM_TO_STATUS: Record<string, string> = {
-  active: 'ACTIVE',
-  stopped: 'SHUTOFF',
-  paused: 'PAUSED',
-  suspended: 'SUSPENDED',
-  error: 'ERROR',
-  building: 'BUILD',
-  shelved: 'SHELVED',
-  shelved_offloaded: 'SHELVED_OFFLOADED',
-  rescued: 'RESCUE',
-  resized: 'VERIFY_RESIZE',
-  soft_deleted: 'SOFT_DELETED',
-  deleted: 'DELETED',
-};
-
-const ACTIVE_TASK_STATUS: Record<string, string> = {
+const VM_TO_STATUS: Record<string, string> = Object.fromEntries(Object.entries(STATUS_TO_VM).filter(([, [, task]]) => !task).map(([status, [vm]]) => [vm, status]));
+/** The task states that change what Nova shows as status (_STATE_MAP): any for an active server, REBUILD also for a stopped or errored one. */
+const TASK_STATUS: Record<string, string> = {
   rebooting: 'REBOOT',
-  reboot_pending: 'REBOOT',
-  reboot_started: 'REBOOT',
   rebooting_hard: 'HARD_REBOOT',
-  reboot_pending_hard: 'HARD_REBOOT',
-  reboot_started_hard: 'HARD_REBOOT',
-  updating_password: 'PASSWORD',
   rebuilding: 'REBUILD',
   rebuild_block_device_mapping: 'REBUILD',
   rebuild_spawning: 'REBUILD',
-  migrating: 'MIGRATING',
   resize_prep: 'RESIZE',
-  resize_migrating: 'RESIZE',
-  resize_migrated: 'RESIZE',
-  resize_finish: 'RESIZE',
 };
 
-export const POWER_STATE: Record<string, number> = { active: 1, paused: 3, stopped: 4, suspended: 7, shelved_offloaded: 4, shelved: 4, error: 0, building: 0 };
+export const POWER_STATE: Record<string, number> = { active: 1, paused: 3, stopped: 4, suspended: 7, shelved_offloaded: 4, error: 0, building: 0 };
+
+/**
+ * A rebuild's states over its duration (nova/compute/manager.py _do_rebuild_instance): the task
+ * states in the vm_state it had, then for a stopped server the spawn's ACTIVE with no task for a
+ * moment (seen on the loopback cloud), then ACTIVE powering-off (sic), then stopped.
+ */
+const REBUILD_PHASES: [until: number, taskState: string | null, vmState?: string][] = [
+  [0.2, 'rebuilding'],
+  [0.4, 'rebuild_block_device_mapping'],
+  [1, 'rebuild_spawning'],
+  [1.05, null, 'active'],
+  [1.2, 'powering-off', 'active'],
+];
+/** Where the rebuild of a server that was not stopped ends: after the spawn. */
+const SPAWNED = 3;
+
+const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
+const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 export class World {
-  readonly regions: Map<string, RegionState> = new Map();
-  readonly tokens: Map<string, TokenRec> = new Map();
-  readonly jobs: Set<SnapshotJob> = new Set();
-  readonly deletingSnaps: Set<VolSnapRec> = new Set();
+  readonly regions = new Map<string, RegionState>();
+  readonly tokens = new Map<string, TokenRec>();
+  readonly jobs = new Set<SnapshotJob>();
   readonly faults = new FaultBook();
   readonly demo: DemoCredentials;
-  readonly domainId = 'default';
   readonly otherProjectId = hex32();
   readonly roles = [
     { id: hex32(), name: 'member' },
     { id: hex32(), name: 'reader' },
   ];
   readonly snapshotMs: number;
+  readonly rebuildMs: number;
   readonly maxMicroversion: string;
   readonly tokenTtlMs: number;
-  readonly imageEndpointStyle: 'root' | 'versioned';
-  readonly computeEndpointStyle: 'project' | 'plain';
-  readonly catalogIds: Map<string, string> = new Map();
   /** http://127.0.0.1:PORT, set once listening. */
   base = '';
-  private offset = 0;
-  private readonly baseImageIds: Map<string, string> = new Map();
+  #offset = 0;
+  readonly #baseImageIds = new Map<string, string>();
 
   constructor(opts: LocalCloudOptions) {
-    const regions = opts.regions ?? ['GRA7', 'SBG5'];
-    const cinder = opts.cinderRegions ?? ['GRA7'];
-    for (const r of regions) {
-      this.regions.set(r, { name: r, hasCinder: cinder.includes(r), images: new Map(), servers: new Map(), volSnaps: new Map(), volumes: new Map(), version: 0, listCache: new Map() });
+    // Two regions like the loopback cloud; Cinder only in GRA7.
+    for (const name of ['GRA7', 'SBG5']) {
+      this.regions.set(name, { name, hasCinder: name === 'GRA7', images: new Map(), servers: new Map(), volSnaps: new Map(), volumes: new Map() });
     }
     this.snapshotMs = Math.max(0, (opts.snapshotSeconds ?? 2) * 1000);
+    this.rebuildMs = Math.max(0, (opts.rebuildSeconds ?? 1) * 1000);
     this.maxMicroversion = opts.maxMicroversion ?? '2.93';
     this.tokenTtlMs = (opts.tokenTtlSeconds ?? 43200) * 1000;
-    this.imageEndpointStyle = opts.imageEndpointStyle ?? 'root';
-    this.computeEndpointStyle = opts.computeEndpointStyle ?? 'project';
     this.demo = {
       username: 'demo',
       password: 'demo-secret-pw',
@@ -223,36 +193,20 @@ export class World {
       projectDomainName: 'Default',
       appCredId: hex32(),
       appCredSecret: `${randomHex(24)}-${randomHex(16)}`,
-      appCredName: 'local-demo-appcred',
     };
-    if (opts.baseImages ?? true) {
-      for (const r of regions) {
-        const img = this.addImage({
-          region: r,
-          name: 'Ubuntu 22.04',
-          visibility: 'public',
-          owner: this.otherProjectId,
-          createdAt: new Date(Date.UTC(2024, 0, 15, 9, 30, 0)),
-          size: 2361393152,
-          diskFormat: 'qcow2',
-          containerFormat: 'bare',
-          minDisk: 0,
-          properties: { os_distro: 'ubuntu', os_version: '22.04', hw_disk_bus: 'scsi' },
-        });
-        this.baseImageIds.set(r, img.id);
-      }
+    // A public image of another project in each region, which servers are booted from.
+    for (const region of this.regions.keys()) {
+      const image = this.addImage({ region, name: 'Ubuntu 22.04', visibility: 'public', owner: this.otherProjectId, createdAt: new Date(Date.UTC(2024, 0, 15, 9, 30)), size: 2361393152 });
+      this.#baseImageIds.set(region, image.id);
     }
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Clock
-
   now(): number {
-    return Date.now() + this.offset;
+    return Date.now() + this.#offset;
   }
 
   advance(ms: number): void {
-    this.offset += ms;
+    this.#offset += ms;
   }
 
   region(name: string): RegionState {
@@ -261,104 +215,90 @@ export class World {
     return r;
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Lazy transitions
-
+  /** Apply every transition due by now. */
   settle(now = this.now()): void {
-    for (const job of this.jobs) this.applyJob(job, now);
-    for (const s of this.deletingSnaps) {
-      if (s.deleteAt !== null && now >= s.deleteAt) {
-        this.regions.get(s.region)?.volSnaps.delete(s.id);
-        this.deletingSnaps.delete(s);
-      }
+    for (const job of this.jobs) this.#applyJob(job, now);
+    for (const region of this.regions.values()) {
+      for (const snap of region.volSnaps.values()) if (snap.deleteAt !== null && now >= snap.deleteAt) region.volSnaps.delete(snap.id);
+      for (const server of region.servers.values()) this.#applyRebuild(server, now);
     }
   }
 
-  private applyJob(job: SnapshotJob, now: number): void {
-    const region = this.regions.get(job.region);
-    const img = region?.images.get(job.imageId);
-    if (region && img && img.job === job) {
+  #applyJob(job: SnapshotJob, now: number): void {
+    const region = this.region(job.region);
+    const img = region.images.get(job.imageId);
+    if (img?.job === job) {
       if (job.phase < 1 && now >= job.savingAt) {
-        img.status = 'saving';
-        img.diskFormat = 'qcow2';
-        img.containerFormat = 'bare';
-        img.updatedAt = floorSecond(job.savingAt);
+        Object.assign(img, { status: 'saving', diskFormat: 'qcow2', containerFormat: 'bare', updatedAt: floorSecond(job.savingAt) });
         job.phase = 1;
-        region.version++;
       }
       if (job.phase < 2 && now >= job.finalAt) {
         job.phase = 2;
-        region.version++;
         img.job = null;
+        img.updatedAt = floorSecond(job.finalAt);
         if (job.outcome === 'active') {
-          img.status = 'active';
-          img.diskFormat = 'qcow2';
-          img.containerFormat = 'bare';
-          img.size = 65536;
-          img.checksum = randomHex(16);
-          img.osHashAlgo = 'sha512';
-          img.osHashValue = randomHex(64);
+          Object.assign(img, { status: 'active', diskFormat: 'qcow2', containerFormat: 'bare', size: 65536, checksum: randomHex(16) });
           img.props.set('image_location', 'snapshot');
           img.props.set('image_state', 'available');
           img.props.set('owner_id', img.owner ?? '');
-          img.updatedAt = floorSecond(job.finalAt);
-        } else if (job.outcome === 'killed') {
-          img.status = 'killed';
-          img.updatedAt = floorSecond(job.finalAt);
-        } else if (job.outcome === 'vanish') {
-          // nova's @delete_image_on_error: the image is deleted, GET -> 404.
-          region.images.delete(img.id);
-        }
+        } else if (job.outcome === 'killed') img.status = 'killed';
+        // nova's @delete_image_on_error: the image is deleted, GET -> 404.
+        else if (job.outcome === 'vanish') region.images.delete(img.id);
       }
-    } else {
-      job.phase = 2;
-    }
-    const server = region?.servers.get(job.serverId);
-    if (server && server.job === job && now >= job.taskEndAt) {
+    } else job.phase = 2;
+    const server = region.servers.get(job.serverId);
+    if (server?.job === job && now >= job.taskEndAt) {
       server.job = null;
       server.taskState = null;
       server.updatedAt = floorSecond(job.taskEndAt);
     }
-    const serverDone = !server || server.job !== job;
-    if (serverDone && (job.phase >= 2 || job.outcome === 'stuck')) {
-      if (img && img.job === job && job.outcome === 'stuck') img.job = null;
+    if (server?.job !== job && (job.phase >= 2 || job.outcome === 'stuck')) {
+      if (img?.job === job) img.job = null;
       this.jobs.delete(job);
     }
   }
 
-  /** The server's task_state now (a running snapshot job drives it). */
-  taskState(s: ServerRec, now = this.now()): string | null {
+  #applyRebuild(s: ServerRec, now: number): void {
+    const job = s.rebuild;
+    if (!job) return;
+    // A stopped server is powered off again after the spawn.
+    const last = job.endVmState === 'stopped' ? REBUILD_PHASES.length : SPAWNED;
+    const end = job.start + REBUILD_PHASES[last - 1]![0] * job.durationMs;
+    if (now < end) return;
+    s.rebuild = null;
+    s.vmState = job.endVmState;
+    s.taskState = null;
+    if (job.endVmState === 'error') s.rootVolumeStatus = 'reserved';
+    s.updatedAt = floorSecond(end);
+  }
+
+  /** The server's vm_state and task_state now (a running snapshot or rebuild drives them). */
+  state(s: ServerRec, now = this.now()): { vmState: string; taskState: string | null } {
+    this.#applyRebuild(s, now);
+    const rebuild = s.rebuild;
+    if (rebuild) {
+      const at = (now - rebuild.start) / Math.max(rebuild.durationMs, 1);
+      const phase = REBUILD_PHASES.find(([until]) => at < until);
+      if (phase) return { vmState: phase[2] ?? s.vmState, taskState: phase[1] };
+    }
+    return { vmState: s.vmState, taskState: this.#snapshotTaskState(s, now) };
+  }
+
+  #snapshotTaskState(s: ServerRec, now: number): string | null {
     const job = s.job;
     if (!job || now >= job.taskEndAt) return s.taskState;
     const rel = now - job.start;
-    if (job.outcome === 'stuck') {
-      // Stock fake driver (OSL_SNAPSHOT_MODE=queued): pending -> image_snapshot -> image_uploading -> None in ~0.15 s.
-      if (rel < 50) return 'image_snapshot_pending';
-      if (rel < 100) return 'image_snapshot';
-      return 'image_uploading';
-    }
-    const d = job.durationMs;
-    if (rel < 0.025 * d) return 'image_snapshot_pending';
-    if (rel < 0.05 * d) return 'image_snapshot';
-    if (rel < 0.5 * d) return 'image_pending_upload';
-    return 'image_uploading';
-  }
-
-  serverUpdatedAt(s: ServerRec, now = this.now()): number {
-    const job = s.job;
-    if (!job || now >= job.taskEndAt) return s.updatedAt;
-    const d = job.durationMs;
-    const marks = job.outcome === 'stuck' ? [0, 50, 100] : [0, 0.025 * d, 0.05 * d, 0.5 * d];
-    let last = job.start;
-    for (const m of marks) if (job.start + m <= now) last = job.start + m;
-    return floorSecond(Math.max(s.updatedAt, last));
+    // Stock fake driver (loopback OSL_SNAPSHOT_MODE=queued): pending -> image_snapshot -> image_uploading -> None in ~0.15 s.
+    const marks: [number, string][] =
+      job.outcome === 'stuck'
+        ? [[50, 'image_snapshot_pending'], [100, 'image_snapshot']]
+        : [[0.025 * job.durationMs, 'image_snapshot_pending'], [0.05 * job.durationMs, 'image_snapshot'], [0.5 * job.durationMs, 'image_pending_upload']];
+    return marks.find(([until]) => rel < until)?.[1] ?? 'image_uploading';
   }
 
   static statusOf(vmState: string, taskState: string | null): string {
-    if (vmState === 'active' && taskState && ACTIVE_TASK_STATUS[taskState]) return ACTIVE_TASK_STATUS[taskState];
-    if (vmState === 'stopped' && taskState && ACTIVE_TASK_STATUS[taskState] && ACTIVE_TASK_STATUS[taskState] !== 'REBOOT') {
-      return ACTIVE_TASK_STATUS[taskState];
-    }
+    const byTask = taskState ? TASK_STATUS[taskState] : undefined;
+    if (byTask && (vmState === 'active' || (byTask === 'REBUILD' && (vmState === 'stopped' || vmState === 'error')))) return byTask;
     return VM_TO_STATUS[vmState] ?? 'UNKNOWN';
   }
 
@@ -369,33 +309,35 @@ export class World {
     const region = this.region(spec.region);
     const id = spec.id ?? uuid();
     if (this.findServer(id)) throw new Error(`server ${id} already exists`);
-    if (spec.volumeBacked && !region.hasCinder) {
-      throw new Error(`region ${spec.region} has no Cinder (cinderRegions); a volume-backed server cannot exist there`);
-    }
-    const map = STATUS_TO_VM[(spec.status ?? 'ACTIVE').toUpperCase()];
-    if (!map) throw new Error(`unknown server status ${spec.status}`);
-    const now = this.now();
-    const created = floorSecond(toMs(spec.createdAt, now));
+    if (spec.volumeBacked && !region.hasCinder) throw new Error(`region ${spec.region} has no Cinder: a volume-backed server cannot exist there`);
+    const [vmState, taskState] = this.#statusToVm(spec.status ?? 'ACTIVE');
+    const created = floorSecond(toMs(spec.createdAt, this.now()));
     const s: ServerRec = {
       id,
       region: spec.region,
       name: spec.name,
       projectId: this.demo.projectId,
       userId: this.demo.userId,
-      vmState: map.vm,
-      taskState: spec.taskState !== undefined ? spec.taskState : (map.task ?? null),
+      vmState,
+      taskState: spec.taskState !== undefined ? spec.taskState : taskState,
       volumeBacked: !!spec.volumeBacked,
       rootVolumeId: spec.volumeBacked ? uuid() : null,
-      volumeSize: spec.volumeSize ?? 1,
-      imageRef: spec.volumeBacked ? '' : (spec.imageRef ?? this.baseImageIds.get(spec.region) ?? uuid()),
+      rootVolumeStatus: 'in-use',
+      imageRef: spec.imageRef ?? this.#baseImageIds.get(spec.region)!,
       createdAt: created,
       updatedAt: created + 1000,
-      launchedAt: map.vm === 'building' ? null : created + 1000,
       hostId: randomHex(28),
       job: null,
+      rebuild: null,
     };
     region.servers.set(id, s);
     return s;
+  }
+
+  #statusToVm(status: string): [string, string | null] {
+    const map = STATUS_TO_VM[status.toUpperCase()];
+    if (!map) throw new Error(`unknown server status ${status}`);
+    return [map[0], map[1] ?? null];
   }
 
   findServer(id: string): ServerRec | undefined {
@@ -410,108 +352,84 @@ export class World {
     this.settle();
     const s = this.findServer(id);
     if (!s) throw new Error(`no server ${id}`);
-    const now = this.now();
-    if (patch.status !== undefined) {
-      const map = STATUS_TO_VM[patch.status.toUpperCase()];
-      if (!map) throw new Error(`unknown server status ${patch.status}`);
-      s.vmState = map.vm;
-      if (patch.taskState === undefined) s.taskState = map.task ?? null;
-      if (s.launchedAt === null && map.vm !== 'building') s.launchedAt = now;
-    }
+    if (patch.status !== undefined) [s.vmState, s.taskState] = this.#statusToVm(patch.status);
     if (patch.taskState !== undefined) {
       s.taskState = patch.taskState;
-      s.job = null; // an explicit task_state overrides a running snapshot's (the image carries on)
+      // An explicit task_state overrides a running snapshot's (the image carries on).
+      s.job = null;
     }
     if (patch.name !== undefined) s.name = patch.name;
-    s.updatedAt = floorSecond(now);
+    s.updatedAt = floorSecond(this.now());
     return s;
   }
 
+  /**
+   * Nova's rebuild accepted: the new image at once (nova-api sets image_ref; a volume-backed server
+   * keeps its ""), the task states for rebuildMs, then the state before (or, `failing`, ERROR).
+   */
+  startRebuild(s: ServerRec, imageRef: string, failing: boolean): void {
+    if (!s.volumeBacked) s.imageRef = imageRef;
+    s.rebuild = { start: this.now(), durationMs: this.rebuildMs, endVmState: failing ? 'error' : s.vmState === 'stopped' ? 'stopped' : 'active' };
+    s.updatedAt = floorSecond(this.now());
+    this.#applyRebuild(s, this.now()); // rebuildSeconds: 0 finishes at once
+  }
+
   serverView(s: ServerRec): Server {
-    const now = this.now();
-    const task = this.taskState(s, now);
+    const { vmState, taskState } = this.state(s);
     return {
       id: s.id,
       region: s.region,
       name: s.name,
-      status: World.statusOf(s.vmState, task),
-      vmState: s.vmState,
-      taskState: task,
+      status: World.statusOf(vmState, taskState),
+      vmState,
+      taskState,
       volumeBacked: s.volumeBacked,
       rootVolumeId: s.rootVolumeId,
       imageRef: s.imageRef,
-      projectId: s.projectId,
       createdAt: isoZ(s.createdAt),
-      updatedAt: isoZ(this.serverUpdatedAt(s, now)),
+      updatedAt: isoZ(s.updatedAt),
     };
   }
 
   // ---------------------------------------------------------------------------------------------
   // Images
 
-  private makeImage(spec: ImageSpec, now: number): ImageRec {
+  #makeImage(spec: ImageSpec & { diskFormat?: string }, now: number): ImageRec {
     const status = spec.status ?? 'active';
     const active = status === 'active';
     const size = spec.size !== undefined ? spec.size : active ? 65536 : null;
     const created = floorSecond(toMs(spec.createdAt, now));
-    const props = new Map<string, string>();
-    if (spec.properties) {
-      for (const [k, v] of Object.entries(spec.properties)) {
-        if (typeof v !== 'string') throw new Error(`image property ${k} must be a string (Glance stores strings)`);
-        props.set(k, v);
-      }
-    }
-    const hasData = size !== null && active;
+    for (const [k, v] of Object.entries(spec.properties ?? {})) if (typeof v !== 'string') throw new Error(`image property ${k} must be a string (Glance stores strings)`);
     return {
       id: spec.id ?? uuid(),
       region: spec.region,
       name: spec.name,
-      nameKey: spec.name === null ? null : ci(spec.name),
       status,
       visibility: spec.visibility ?? 'private',
       protected: spec.protected ?? false,
       owner: spec.owner ?? this.demo.projectId,
       size,
-      virtualSize: null,
-      diskFormat: spec.diskFormat !== undefined ? spec.diskFormat : active || status === 'saving' ? 'qcow2' : null,
-      containerFormat: spec.containerFormat !== undefined ? spec.containerFormat : active || status === 'saving' ? 'bare' : null,
-      checksum: hasData ? (size === 0 ? EMPTY_MD5 : randomHex(16)) : null,
-      osHashAlgo: hasData ? 'sha512' : null,
-      osHashValue: hasData ? (size === 0 ? EMPTY_SHA512 : randomHex(64)) : null,
+      diskFormat: spec.diskFormat ?? (active || status === 'saving' ? 'qcow2' : null),
+      containerFormat: active || status === 'saving' ? 'bare' : null,
+      checksum: active && size !== null ? (size === 0 ? EMPTY_MD5 : randomHex(16)) : null,
       minDisk: spec.minDisk ?? 0,
-      minRam: spec.minRam ?? 0,
-      osHidden: spec.osHidden ?? false,
       createdAt: created,
-      updatedAt: spec.updatedAt !== undefined ? floorSecond(toMs(spec.updatedAt, now)) : created,
-      tags: spec.tags ? [...spec.tags] : [],
-      props,
+      updatedAt: created,
+      props: new Map(Object.entries(spec.properties ?? {})),
       inUse: false,
       job: null,
     };
   }
 
   addImage(spec: ImageSpec): ImageRec {
-    const region = this.region(spec.region);
-    const img = this.makeImage(spec, this.now());
+    const img = this.#makeImage(spec, this.now());
     if (this.findImage(img.id)) throw new Error(`image ${img.id} already exists`);
-    region.images.set(img.id, img);
-    region.version++;
+    this.region(spec.region).images.set(img.id, img);
     return img;
   }
 
-  addImages(regionName: string, count: number, fn?: (i: number) => Partial<ImageSpec>): ImageRec[] {
-    const region = this.region(regionName);
-    const now = this.now();
-    const out: ImageRec[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const partial = fn ? fn(i) : {};
-      const img = this.makeImage({ name: `image-${i}`, ...partial, region: regionName }, now);
-      if (partial.id !== undefined && region.images.has(img.id)) throw new Error(`image ${img.id} already exists`);
-      region.images.set(img.id, img);
-      out[i] = img;
-    }
-    region.version++;
-    return out;
+  addImages(region: string, count: number, fn?: (i: number) => Partial<ImageSpec>): ImageRec[] {
+    return Array.from({ length: count }, (_, i) => this.addImage({ name: `image-${i}`, ...fn?.(i), region }));
   }
 
   findImage(id: string): ImageRec | undefined {
@@ -522,38 +440,21 @@ export class World {
     return undefined;
   }
 
-  touchImage(img: ImageRec): void {
-    img.updatedAt = floorSecond(this.now());
-    const r = this.regions.get(img.region);
-    if (r) r.version++;
-  }
-
   deleteImage(img: ImageRec): void {
     const region = this.region(img.region);
     region.images.delete(img.id);
-    // A deletion keeps every other row's filter result and order: patch the cached sorted listings
-    // instead of invalidating them, so "list a page, delete, next page" stays O(n) per page.
-    const next = region.version + 1;
-    for (const entry of region.listCache.values()) {
-      if (entry.version !== region.version) continue;
-      const i = entry.sorted.indexOf(img);
-      if (i >= 0) entry.sorted.splice(i, 1);
-      entry.version = next;
-    }
-    region.version = next;
     const job = img.job;
-    if (job) {
-      // The upload fails once the image is gone; nova resets the task_state.
-      job.phase = 2;
-      img.job = null;
-      const server = region.servers.get(job.serverId);
-      if (server && server.job === job) {
-        server.job = null;
-        server.taskState = null;
-        server.updatedAt = floorSecond(this.now());
-      }
-      this.jobs.delete(job);
+    if (!job) return;
+    // The upload fails once the image is gone; Nova resets the task_state.
+    job.phase = 2;
+    img.job = null;
+    const server = region.servers.get(job.serverId);
+    if (server?.job === job) {
+      server.job = null;
+      server.taskState = null;
+      server.updatedAt = floorSecond(this.now());
     }
+    this.jobs.delete(job);
   }
 
   imageView(img: ImageRec): Image {
@@ -566,13 +467,6 @@ export class World {
       protected: img.protected,
       owner: img.owner,
       size: img.size,
-      diskFormat: img.diskFormat,
-      containerFormat: img.containerFormat,
-      checksum: img.checksum,
-      minDisk: img.minDisk,
-      minRam: img.minRam,
-      osHidden: img.osHidden,
-      tags: [...img.tags],
       createdAt: isoZ(img.createdAt),
       updatedAt: isoZ(img.updatedAt),
       properties: Object.fromEntries(img.props),
@@ -583,14 +477,18 @@ export class World {
   // ---------------------------------------------------------------------------------------------
   // Snapshots (Nova createImage)
 
-  /** Image-backed snapshot: a queued Glance image that progresses over snapshotMs. */
-  startImageSnapshot(
-    s: ServerRec,
-    name: string,
-    metadata: Record<string, string>,
-    fault: { outcome: SnapshotOutcome; afterMs?: number } | null,
-  ): ImageRec {
-    const region = this.region(s.region);
+  /** Nova's own properties on a snapshot image, then the request's metadata. */
+  #snapshotProps(own: [string, string][], metadata: Record<string, string>): Map<string, string> {
+    const common: [string, string][] = [
+      ['owner_user_name', this.demo.username],
+      ['owner_project_name', this.demo.projectName],
+      ['boot_roles', this.roles.map((r) => r.name).join(',')],
+    ];
+    return new Map([...common, ...own, ...Object.entries(metadata)]);
+  }
+
+  /** Image-backed snapshot: a queued Glance image that progresses over snapshotMs (or as a fault says). */
+  startImageSnapshot(s: ServerRec, name: string, metadata: Record<string, string>, fault: { outcome: SnapshotOutcome; afterMs?: number } | null): ImageRec {
     const now = this.now();
     const d = this.snapshotMs;
     const outcome = fault?.outcome ?? 'active';
@@ -598,141 +496,93 @@ export class World {
     let savingAt = now + d / 2;
     let finalAt = now + d;
     let taskEndAt = now + d;
-    if (outcome === 'killed') {
-      finalAt = at(0.75 * d);
-      taskEndAt = finalAt;
-    } else if (outcome === 'vanish') {
-      finalAt = at(0.5 * d);
-      taskEndAt = finalAt;
-    } else if (outcome === 'stuck') {
-      savingAt = Number.POSITIVE_INFINITY;
-      finalAt = Number.POSITIVE_INFINITY;
+    if (outcome === 'killed') taskEndAt = finalAt = at(0.75 * d);
+    else if (outcome === 'vanish') taskEndAt = finalAt = at(0.5 * d);
+    else if (outcome === 'stuck') {
+      savingAt = finalAt = Number.POSITIVE_INFINITY;
       taskEndAt = now + Math.min(150, Math.max(d, 1));
     }
     if (savingAt >= finalAt) savingAt = Number.POSITIVE_INFINITY;
-    const props = new Map<string, string>([
-      ['base_image_ref', s.imageRef],
-      ['owner_user_name', this.demo.username],
-      ['owner_project_name', this.demo.projectName],
-      ['boot_roles', this.roles.map((r) => r.name).join(',')],
-      ['instance_uuid', s.id],
-      ['user_id', this.demo.userId],
-      ['image_type', 'snapshot'],
-    ]);
-    for (const [k, v] of Object.entries(metadata)) props.set(k, v);
-    const img: ImageRec = {
-      ...this.makeImage({ region: s.region, name, status: 'queued', size: null, minDisk: s.volumeSize }, now),
-      props,
-    };
+    const img = this.#makeImage({ region: s.region, name, status: 'queued', size: null, minDisk: 1 }, now);
+    img.props = this.#snapshotProps(
+      [
+        ['base_image_ref', s.imageRef],
+        ['instance_uuid', s.id],
+        ['user_id', this.demo.userId],
+        ['image_type', 'snapshot'],
+      ],
+      metadata,
+    );
     const job: SnapshotJob = { region: s.region, serverId: s.id, imageId: img.id, start: now, durationMs: d, outcome, savingAt, finalAt, taskEndAt, phase: 0 };
     img.job = job;
     s.job = job;
     s.taskState = null;
     s.updatedAt = floorSecond(now);
-    region.images.set(img.id, img);
-    region.version++;
+    this.region(s.region).images.set(img.id, img);
     this.jobs.add(job);
-    this.applyJob(job, now); // snapshotSeconds: 0 finishes at once
+    this.#applyJob(job, now); // snapshotSeconds: 0 finishes at once
     return img;
   }
 
-  /** Volume-backed snapshot: a Cinder snapshot plus an active, size-0 image holding the BDM. */
-  volumeBackedSnapshot(s: ServerRec, name: string, metadata: Record<string, string>): { image: ImageRec; snapshot: VolSnapRec } {
-    const region = this.region(s.region);
-    const now = this.now();
-    const snap = this.addVolumeSnapshot({ region: s.region, name: `snapshot for ${name}`, volumeId: s.rootVolumeId ?? uuid(), size: s.volumeSize });
-    // Verbatim key order of the real one (openstack-loopback README).
-    const bdm = `[{"source_type": "snapshot", "snapshot_id": "${snap.id}", "encryption_secret_uuid": null, "destination_type": "volume", "encrypted": null, "volume_size": ${s.volumeSize}, "image_id": null, "delete_on_termination": false, "boot_index": 0, "no_device": null, "volume_type": null, "device_name": "/dev/sda", "disk_bus": null, "encryption_format": null, "encryption_options": null, "guest_format": null, "device_type": null, "volume_id": null, "tag": null}]`;
-    const props = new Map<string, string>([
-      ['signature_verified', 'False'],
-      ['base_image_ref', ''],
-      ['owner_user_name', this.demo.username],
-      ['owner_project_name', this.demo.projectName],
-      ['boot_roles', this.roles.map((r) => r.name).join(',')],
-    ]);
-    for (const [k, v] of Object.entries(metadata)) props.set(k, v);
-    props.set('root_device_name', '/dev/sda');
-    props.set('block_device_mapping', bdm);
-    props.set('bdm_v2', 'True');
-    const img: ImageRec = {
-      ...this.makeImage({ region: s.region, name, status: 'active', size: 0, diskFormat: 'qcow2', containerFormat: 'bare', minDisk: s.volumeSize }, now),
-      props,
-    };
-    region.images.set(img.id, img);
-    region.version++;
-    return { image: img, snapshot: snap };
+  /** Volume-backed snapshot: a Cinder snapshot plus an active, size-0 image holding the BDM, at once (loopback README). */
+  volumeBackedSnapshot(s: ServerRec, name: string, metadata: Record<string, string>): ImageRec {
+    const snap = this.addVolumeSnapshot({ region: s.region, name: `snapshot for ${name}`, volumeId: s.rootVolumeId! });
+    // Verbatim key order of the real one.
+    const bdm = `[{"source_type": "snapshot", "snapshot_id": "${snap.id}", "encryption_secret_uuid": null, "destination_type": "volume", "encrypted": null, "volume_size": 1, "image_id": null, "delete_on_termination": false, "boot_index": 0, "no_device": null, "volume_type": null, "device_name": "/dev/sda", "disk_bus": null, "encryption_format": null, "encryption_options": null, "guest_format": null, "device_type": null, "volume_id": null, "tag": null}]`;
+    const img = this.#makeImage({ region: s.region, name, size: 0, minDisk: 1 }, this.now());
+    img.props = this.#snapshotProps([['base_image_ref', '']], metadata);
+    for (const [k, v] of [['root_device_name', '/dev/sda'], ['block_device_mapping', bdm], ['bdm_v2', 'True']] as const) img.props.set(k, v);
+    this.region(s.region).images.set(img.id, img);
+    return img;
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Cinder snapshots
+  // Cinder
 
   addVolumeSnapshot(spec: VolumeSnapshotSpec): VolSnapRec {
     const region = this.region(spec.region);
     if (!region.hasCinder) throw new Error(`region ${spec.region} has no Cinder`);
-    const now = this.now();
-    const created = floorSecond(toMs(spec.createdAt, now));
     const snap: VolSnapRec = {
       id: spec.id ?? uuid(),
       region: spec.region,
       name: spec.name,
-      description: null,
       status: spec.status ?? 'available',
       volumeId: spec.volumeId ?? uuid(),
-      size: spec.size ?? 1,
+      size: 1,
       projectId: this.demo.projectId,
-      createdAt: created,
-      updatedAt: created,
-      metadata: {},
+      createdAt: floorSecond(toMs(spec.createdAt, this.now())),
       deleteAt: null,
     };
     region.volSnaps.set(snap.id, snap);
     return snap;
   }
 
-  /** Every volume of the region as Cinder lists it: the servers' root volumes (attached), then the others. */
-  volumes(region: string): { id: string; snapshotId: string | null; serverId: string | null }[] {
+  /** Every volume of the region as Cinder lists it: the servers' root volumes, then the others. */
+  volumes(region: string): { id: string; status: string; snapshotId: string | null; serverId: string | null; imageId: string | null }[] {
     const r = this.region(region);
     return [
-      ...[...r.servers.values()].flatMap((s) => (s.rootVolumeId ? [{ id: s.rootVolumeId, snapshotId: null, serverId: s.id }] : [])),
-      ...[...r.volumes.values()].map((v) => ({ id: v.id, snapshotId: v.snapshotId ?? null, serverId: v.serverId ?? null })),
+      ...[...r.servers.values()].flatMap((s) =>
+        s.rootVolumeId ? [{ id: s.rootVolumeId, status: s.rootVolumeStatus, snapshotId: null, serverId: s.rootVolumeStatus === 'in-use' ? s.id : null, imageId: s.imageRef }] : [],
+      ),
+      ...[...r.volumes.values()].map((v) => ({ id: v.id, status: v.serverId ? 'in-use' : 'available', snapshotId: v.snapshotId ?? null, serverId: v.serverId ?? null, imageId: null })),
     ];
   }
 
+  /** Cinder deletes in the background: 'deleting', then gone 200 ms later (as on the loopback cloud). */
   deleteVolumeSnapshot(snap: VolSnapRec): void {
-    const now = this.now();
     snap.status = 'deleting';
-    snap.updatedAt = floorSecond(now);
-    snap.deleteAt = now + 200;
-    this.deletingSnaps.add(snap);
+    snap.deleteAt = this.now() + 200;
   }
 
   volSnapView(s: VolSnapRec): VolumeSnapshot {
-    return {
-      id: s.id,
-      region: s.region,
-      name: s.name,
-      description: s.description,
-      status: s.status,
-      volumeId: s.volumeId,
-      size: s.size,
-      projectId: s.projectId,
-      createdAt: isoMicroNaive(s.createdAt),
-      updatedAt: isoMicroNaive(s.updatedAt),
-      metadata: { ...s.metadata },
-    };
+    return { id: s.id, region: s.region, name: s.name, status: s.status, volumeId: s.volumeId, size: s.size, createdAt: isoMicroNaive(s.createdAt) };
   }
 
   // ---------------------------------------------------------------------------------------------
   // Tokens
 
   validToken(id: string | undefined): TokenRec | null {
-    if (!id) return null;
-    const t = this.tokens.get(id);
-    if (!t || t.revoked || this.now() >= t.expiresAt) return null;
-    return t;
-  }
-
-  expireTokens(): void {
-    for (const t of this.tokens.values()) t.revoked = true;
+    const t = id ? this.tokens.get(id) : undefined;
+    return t && !t.revoked && this.now() < t.expiresAt ? t : null;
   }
 }

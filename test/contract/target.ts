@@ -1,0 +1,114 @@
+// What the contract suite runs against: the local cloud (default), or with OSA_CONTRACT_TARGET=real
+// the real cloud of test/real/cloud.ts (the loopback one unless OS_* say otherwise). The contract
+// requests themselves go through client.ts; this only arranges (images, a server of its own,
+// server states) and cleans up, with whatever each cloud offers for that.
+import { LocalCloud } from '../local-cloud/cloud.ts';
+import { Api, cleanupRegion, eventually, loadConfig, RUN_PROPERTY } from '../real/cloud.ts';
+
+export const REAL = process.env.OSA_CONTRACT_TARGET === 'real';
+
+/** node:test options for a check only the local cloud can make (faults, the clock, states the shared cloud must not be put in). */
+export const localOnly = (why: string) => ({ skip: REAL ? `local cloud only: ${why}` : false });
+
+export interface Credentials {
+  username: string;
+  password: string;
+  userDomainName: string;
+  projectName: string;
+  projectDomainName: string;
+}
+
+export interface Target {
+  authUrl: string;
+  password: Credentials;
+  appcred: { id: string; secret: string };
+  /** Both regions; only the first has Cinder and the volume-backed server. */
+  region: string;
+  region2: string;
+  /** Names of the image-backed server (in both regions) and of the volume-backed one. */
+  server: string;
+  volumeServer: string;
+  /** Unique to this run: starts every name, and is the RUN_PROPERTY of every image, so cleanup finds them. */
+  tag: string;
+  /** The local cloud, when that is the target. */
+  local?: LocalCloud;
+  /** An image in Glance (active unless said), tagged with the run. */
+  seedImage(name: string, properties: Record<string, string>, opts?: { active?: boolean; protected?: boolean }): Promise<string>;
+  /** A server of this run's own (to snapshot, stop and rebuild), deleted by cleanup. */
+  scratchServer(): Promise<string>;
+  /** Put a server of this run in a state by Nova's own actions (real) or by hand (local). */
+  setState(id: string, state: 'SHUTOFF' | 'PAUSED' | 'ACTIVE'): Promise<void>;
+  /** Delete everything this run made. */
+  close(): Promise<void>;
+}
+
+export async function openTarget(): Promise<Target> {
+  return REAL ? realTarget() : localTarget();
+}
+
+async function localTarget(): Promise<Target> {
+  const cloud = await LocalCloud.start({ snapshotSeconds: 1, rebuildSeconds: 1 });
+  // As the loopback cloud is provisioned.
+  for (const region of cloud.regionNames) cloud.addServer({ region, name: 'osl-test-server' });
+  cloud.addServer({ region: 'GRA7', name: 'osl-volume-server', volumeBacked: true });
+  const tag = `osa-contract-${process.pid}`;
+  return {
+    authUrl: cloud.authUrl,
+    password: cloud.demo,
+    appcred: { id: cloud.demo.appCredId, secret: cloud.demo.appCredSecret },
+    region: 'GRA7',
+    region2: 'SBG5',
+    server: 'osl-test-server',
+    volumeServer: 'osl-volume-server',
+    tag,
+    local: cloud,
+    seedImage: async (name, properties, opts = {}) =>
+      cloud.addImage({ region: 'GRA7', name, status: opts.active === false ? 'queued' : 'active', protected: opts.protected, properties: { [RUN_PROPERTY]: tag, ...properties } }).id,
+    scratchServer: async () => cloud.addServer({ region: 'GRA7', name: `${tag}-server` }).id,
+    setState: async (id, status) => void cloud.setServer(id, { status }),
+    close: () => cloud.stop(),
+  };
+}
+
+const NOVA_ACTION: Record<string, string> = { SHUTOFF: 'os-stop', PAUSED: 'pause', ACTIVE: 'os-start' };
+
+async function realTarget(): Promise<Target> {
+  const cfg = loadConfig();
+  if (!cfg.password || !cfg.appcred || !cfg.region2 || !cfg.volumeInstance) throw new Error('the contract needs a password, an application credential, two regions and a volume-backed server (the loopback cloud has them)');
+  const api = await Api.connect(cfg);
+  const region = cfg.region;
+  const servers: string[] = [];
+  return {
+    authUrl: cfg.authUrl,
+    password: { ...cfg.password, projectName: cfg.password.projectName ?? 'demo' },
+    appcred: cfg.appcred,
+    region,
+    region2: cfg.region2,
+    server: cfg.instance,
+    volumeServer: cfg.volumeInstance,
+    tag: cfg.tag,
+    async seedImage(name, properties, opts = {}) {
+      const image = await api.seedImage(region, name, properties, opts.active !== false);
+      if (opts.protected) await api.setProtected(region, image.id, true);
+      return image.id;
+    },
+    async scratchServer() {
+      const image = (await api.listImages(region, { name: 'osl-tiny-image' }))[0];
+      if (!image) throw new Error('no osl-tiny-image to boot a server from');
+      const server = await api.createServer(region, { name: `${cfg.tag}-server`, flavorRef: 'osl-tiny', imageRef: image.id });
+      servers.push(server.id);
+      return server.id;
+    },
+    async setState(id, status) {
+      await api.request('compute', region, 'POST', `/servers/${id}/action`, { json: { [NOVA_ACTION[status]!]: null } });
+      await eventually(`server ${id} ${status}`, async () => {
+        const s = await api.getServer(region, id);
+        return s?.status === status && s['OS-EXT-STS:task_state'] === null ? true : undefined;
+      });
+    },
+    async close() {
+      for (const id of servers) await api.deleteServer(region, id);
+      for (const r of [region, cfg.region2!]) await cleanupRegion(api, r);
+    },
+  };
+}
