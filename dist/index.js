@@ -35501,10 +35501,30 @@ async function selectServers(compute, selection) {
 const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
 /** Servers this run stopped and has not started yet: started again whatever happens, a cancelled job included. */
 const stoppedHere = new Map();
+/** The runner gives a cancelled step 7.5 s after SIGINT before it sends SIGTERM, and 2.5 s more before SIGKILL. */
+const CANCEL_GRACE_MS = 7_000;
+/** Nova refuses os-start (409) while the snapshot task runs: asked again until it accepts, within the grace. */
+async function startBefore(compute, id, deadline) {
+    for (;;) {
+        try {
+            await compute.power(id, 'os-start');
+            return true;
+        }
+        catch (error) {
+            if (!(error instanceof ConflictError) || Date.now() + 500 > deadline)
+                return false;
+            await new Promise((done) => setTimeout(done, 500));
+        }
+    }
+}
 function onCancel(signal) {
     log.warning(t `${signal}: starting the ${stoppedHere.size} server(s) this run stopped before it ends`);
-    const starts = [...stoppedHere].map(([id, compute]) => compute.power(id, 'os-start').catch(() => undefined));
-    void Promise.race([Promise.all(starts), new Promise((done) => setTimeout(done, 5_000))]).then(() => process.exit(1));
+    const deadline = Date.now() + (signal === 'SIGTERM' ? 2_000 : CANCEL_GRACE_MS);
+    const starts = [...stoppedHere].map(async ([id, compute]) => {
+        if (!(await startBefore(compute, id, deadline)))
+            log.warning(t `Server ${id} could not be started before the step ended: start it with: openstack server start ${id}`);
+    });
+    void Promise.all(starts).finally(() => process.exit(1));
 }
 function track(server, compute) {
     if (!stoppedHere.size)

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCloud } from '../local-cloud/cloud.ts';
 import type { Image, LocalCloudOptions, RequestRecord, Server } from '../local-cloud/cloud.ts';
-import { errorsOf, runAction, type ActionRun } from '../support/run-action.ts';
+import { errorsOf, runAction, type ActionRun, type RunOptions } from '../support/run-action.ts';
 import { PROXY_VARIABLES, userinfoSecrets } from '../../src/urls.ts';
 
 export { LocalCloud };
@@ -152,10 +152,10 @@ const URL_ENV = ['OS_AUTH_URL', ...PROXY_VARIABLES];
  * cloud's records and new tokens to the run (one run per cloud at a time) and asserts, for every
  * run, that no secret leaked and that every secret it was given or issued was masked.
  */
-export async function step(cloud: LocalCloud, inputs: Record<string, string>, env: Record<string, string | undefined> = {}): Promise<Step> {
+export async function step(cloud: LocalCloud, inputs: Record<string, string>, env: Record<string, string | undefined> = {}, options: RunOptions = {}): Promise<Step> {
   const before = cloud.requests.length;
   const tokensBefore = new Set(cloud.world.tokens.keys());
-  const run = await runAction(inputs, { ...STEP_DEBUG, ...env });
+  const run = await runAction(inputs, { ...STEP_DEBUG, ...env }, options);
   const records = cloud.requests.slice(before);
   const newTokens = [...cloud.world.tokens.keys()].filter((t) => !tokensBefore.has(t));
   const given: Secret[] = [

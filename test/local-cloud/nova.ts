@@ -64,7 +64,8 @@ function serverDetail(req: NovaReq, s: ServerRec): Record<string, unknown> {
     status: WorldClass.statusOf(vmState, taskState),
     tenant_id: s.projectId,
     user_id: s.userId,
-    metadata: {},
+    metadata: s.metadata,
+    ...(atLeast(req.v, '2.26') ? { tags: s.tags } : {}),
     hostId: s.hostId,
     // "" for a server booted from a volume.
     image: s.volumeBacked ? '' : { id: s.imageRef, links: [{ rel: 'bookmark', href: `${req.root.replace('/v2.1', '')}/images/${s.imageRef}` }] },
@@ -85,8 +86,11 @@ function listServers(req: NovaReq): Reply {
   const params = req.ctx.url.searchParams;
   const name = params.get('name');
   const pattern = name === null ? undefined : new RegExp(name, 'i');
+  // tags= (all of them) from 2.26; below it Nova ignores the filter.
+  const tags = atLeast(req.v, '2.26') ? (params.get('tags')?.split(',').filter(Boolean) ?? []) : [];
   const all = [...req.w.region(req.ctx.region!).servers.values()]
     .filter((s) => !pattern || pattern.test(s.name))
+    .filter((s) => tags.every((tag) => s.tags.includes(tag)))
     .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
   const servers = page(all, params);
   if (!servers) return fault(400, 'badRequest', `marker [${params.get('marker')}] not found`, req.h);
@@ -100,7 +104,11 @@ function listServers(req: NovaReq): Reply {
 const ALLOWED_VM_STATES: Record<string, string[]> = {
   createImage: ['active', 'stopped', 'paused', 'suspended'],
   rebuild: ['active', 'stopped', 'error'],
+  'os-stop': ['active', 'rescued', 'error'],
+  'os-start': ['stopped'],
 };
+/** Actions whose body is `{"action": null}`. */
+const POWER = new Set(['os-stop', 'os-start']);
 
 function serverAction(req: NovaReq, server: ServerRec): Reply {
   const body = parseJson(req.ctx.body);
@@ -108,9 +116,17 @@ function serverAction(req: NovaReq, server: ServerRec): Reply {
   const action = Object.keys(body)[0]!;
   const args = body[action];
   const allowed = ALLOWED_VM_STATES[action];
-  if (!allowed || !isObject(args)) return fault(400, 'badRequest', `There is no such action: ${action}`, req.h);
+  if (!allowed || (!isObject(args) && !POWER.has(action))) return fault(400, 'badRequest', `There is no such action: ${action}`, req.h);
   // raise_http_conflict_for_instance_invalid_state
   const conflict = (attr: string, state: string) => fault(409, 'conflictingRequest', `Cannot '${action}' instance ${server.id} while it is in ${attr} ${state}`, req.h);
+  if (POWER.has(action)) {
+    const { vmState, taskState } = req.w.state(server);
+    if (!allowed.includes(vmState)) return conflict('vm_state', vmState);
+    if (taskState !== null) return conflict('task_state', taskState);
+    req.w.startPower(server, action === 'os-stop' ? 'stopped' : 'active');
+    return empty(202, req.h);
+  }
+  if (!isObject(args)) return fault(400, 'badRequest', `There is no such action: ${action}`, req.h);
   // The request's schema first, then the state (check_instance_state wraps the compute API call), then what the call checks.
   const required = action === 'rebuild' ? 'imageRef' : 'name';
   if (typeof args[required] !== 'string' || !args[required]) {

@@ -12,6 +12,8 @@ export interface LocalCloudOptions {
   snapshotSeconds?: number;
   /** Duration of a rebuild (rebuilding -> rebuild_block_device_mapping -> rebuild_spawning). Default 1. */
   rebuildSeconds?: number;
+  /** Duration of os-stop / os-start (powering-off, powering-on). Default 0.5. */
+  powerSeconds?: number;
   /** Nova's maximum microversion. Default '2.93' (the loopback cloud's); '2.38' is an old OVH region. */
   maxMicroversion?: string;
   /** Keystone token lifetime. Default 43200 (12 h, like the loopback cloud). */
@@ -43,6 +45,9 @@ export interface ServerSpec {
   createdAt?: Date | string;
   /** The image the server (or its boot volume) was made from. Default: the region's base image. */
   imageRef?: string;
+  metadata?: Record<string, string>;
+  /** Nova server tags (shown and filtered on from microversion 2.26). */
+  tags?: string[];
 }
 
 /** A volume beside the servers' root volumes: made from a Cinder snapshot, attached to a server, or both. */
@@ -149,7 +154,7 @@ export interface FaultMatch {
   /** Tested against the path including the query string. */
   path?: RegExp;
   region?: string;
-  action?: 'createImage' | 'rebuild';
+  action?: 'createImage' | 'rebuild' | 'os-stop' | 'os-start';
 }
 
 export type FaultKind =

@@ -64,6 +64,10 @@ export interface ServerRec {
   hostId: string;
   job: SnapshotJob | null;
   rebuild: RebuildJob | null;
+  /** os-stop / os-start in progress: powering-off or powering-on until `at`, then `to`. */
+  power: { at: number; to: 'stopped' | 'active' } | null;
+  metadata: Record<string, string>;
+  tags: string[];
 }
 
 export interface ImageRec {
@@ -167,6 +171,7 @@ export class World {
   ];
   readonly snapshotMs: number;
   readonly rebuildMs: number;
+  readonly powerMs: number;
   readonly maxMicroversion: string;
   readonly tokenTtlMs: number;
   /** http://127.0.0.1:PORT, set once listening. */
@@ -181,6 +186,7 @@ export class World {
     }
     this.snapshotMs = Math.max(0, (opts.snapshotSeconds ?? 2) * 1000);
     this.rebuildMs = Math.max(0, (opts.rebuildSeconds ?? 1) * 1000);
+    this.powerMs = Math.max(0, (opts.powerSeconds ?? 0.5) * 1000);
     this.maxMicroversion = opts.maxMicroversion ?? '2.93';
     this.tokenTtlMs = (opts.tokenTtlSeconds ?? 43200) * 1000;
     this.demo = {
@@ -275,6 +281,12 @@ export class World {
   /** The server's vm_state and task_state now (a running snapshot or rebuild drives them). */
   state(s: ServerRec, now = this.now()): { vmState: string; taskState: string | null } {
     this.#applyRebuild(s, now);
+    if (s.power && now >= s.power.at) {
+      s.vmState = s.power.to;
+      s.updatedAt = floorSecond(s.power.at);
+      s.power = null;
+    }
+    if (s.power) return { vmState: s.vmState, taskState: s.power.to === 'stopped' ? 'powering-off' : 'powering-on' };
     const rebuild = s.rebuild;
     if (rebuild) {
       const at = (now - rebuild.start) / Math.max(rebuild.durationMs, 1);
@@ -329,6 +341,9 @@ export class World {
       hostId: randomHex(28),
       job: null,
       rebuild: null,
+      power: null,
+      metadata: { ...spec.metadata },
+      tags: [...(spec.tags ?? [])],
     };
     region.servers.set(id, s);
     return s;
@@ -372,6 +387,12 @@ export class World {
     s.rebuild = { start: this.now(), durationMs: this.rebuildMs, endVmState: failing ? 'error' : s.vmState === 'stopped' ? 'stopped' : 'active' };
     s.updatedAt = floorSecond(this.now());
     this.#applyRebuild(s, this.now()); // rebuildSeconds: 0 finishes at once
+  }
+
+  /** os-stop or os-start accepted: the task state for powerMs, then the new vm_state. */
+  startPower(s: ServerRec, to: 'stopped' | 'active'): void {
+    s.power = { at: this.now() + this.powerMs, to };
+    s.updatedAt = floorSecond(this.now());
   }
 
   serverView(s: ServerRec): Server {

@@ -51,7 +51,12 @@ export function parseOutputs(text: string): Record<string, string> {
  * over action.yml's defaults, with output and summary files. `env` is all the rest of the
  * environment the step sees (nothing of this process's OS_* leaks in).
  */
-export async function runAction(inputs: Record<string, string>, env: Record<string, string | undefined> = {}): Promise<ActionRun> {
+export interface RunOptions {
+  /** Send this signal once stdout matches: the job cancelled at that point (the runner sends SIGINT, then SIGTERM). */
+  cancelOn?: { pattern: RegExp; signal: NodeJS.Signals };
+}
+
+export async function runAction(inputs: Record<string, string>, env: Record<string, string | undefined> = {}, options: RunOptions = {}): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), 'osa-run-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
@@ -80,7 +85,11 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
   const child = spawn(process.execPath, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  let cancelled = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk;
+    if (options.cancelOn && !cancelled && options.cancelOn.pattern.test(stdout)) cancelled = child.kill(options.cancelOn.signal);
+  });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
   const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? -1)));
   const result = {

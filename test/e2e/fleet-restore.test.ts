@@ -1,0 +1,88 @@
+// Restore and fleets as a user runs them: dist/index.js against the local cloud, results checked
+// in the cloud's own state. Restore: a snapshot, the server changed, the roll-back. Fleets: one
+// failing server among several, and stop-server with the job cancelled mid-snapshot.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { assertFailure, assertSuccess, eventually, jsonOutput, managedProps, mutating, passwordInputs, snapshotsOf, startCloud, step, unique, type LocalCloud } from './harness.ts';
+
+let cloud: LocalCloud;
+let creds: Record<string, string>;
+before(async () => {
+  cloud = await startCloud({ snapshotSeconds: 1, rebuildSeconds: 1, powerSeconds: 0.5 });
+  creds = passwordInputs(cloud);
+});
+after(() => cloud.stop());
+
+const rebuilds = (s: Awaited<ReturnType<typeof step>>) => s.records.filter((r) => r.action === 'rebuild' && r.status === 202);
+type Row = { instance_id: string; instance_name: string; image_id: string | null; status: string; error: string | null; consistency?: string; downtime_seconds?: number | null };
+
+describe('mode restore', () => {
+  test('snapshot, the server changed, restore: it runs the snapshot again, ACTIVE, with its ID and name', async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+    const created = await step(cloud, { ...creds, instance: server.name });
+    assertSuccess(created);
+    const snapshot = created.run.outputs['image-id']!;
+    // The bad release: the server now runs another image.
+    const other = cloud.addImage({ region: 'GRA7', name: unique('release'), properties: {} });
+    cloud.world.findServer(server.id)!.imageRef = other.id;
+
+    const s = await step(cloud, { ...creds, mode: 'restore', instance: server.name });
+    assertSuccess(s);
+    assert.equal(rebuilds(s).length, 1, 'one rebuild');
+    assert.deepEqual([s.run.outputs['image-id'], s.run.outputs['previous-image-id'], s.run.outputs['instance-id']], [snapshot, other.id, server.id]);
+    const now = cloud.server(server.id)!;
+    assert.deepEqual([now.status, now.taskState, now.imageRef, now.name], ['ACTIVE', null, snapshot, server.name]);
+    assert.match(s.run.summary, /Server restored/);
+  });
+
+  test("dry run sends nothing that changes the cloud; another instance's snapshot is refused before any change", async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+    const neighbour = cloud.addServer({ region: 'GRA7', name: unique('db') });
+    const theirs = cloud.addImage({ region: 'GRA7', name: unique('db-snap'), properties: managedProps(neighbour) });
+    const mine = cloud.addImage({ region: 'GRA7', name: unique('web-snap'), properties: managedProps(server) });
+    const dry = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'dry-run': 'true', 'snapshot-before': 'true' });
+    assertSuccess(dry);
+    assert.deepEqual(mutating(dry.records).filter((r) => r.service !== 'identity'), []);
+    assert.match(dry.run.stdout, new RegExp(`Dry run: would rebuild server ${server.name} .* from image ${mine.id}`));
+    const refused = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'image-id': theirs.id });
+    assertFailure(refused, [`it is a snapshot of ${neighbour.id}`, 'allow-other-instance: true']);
+    assert.deepEqual(rebuilds(refused), []);
+    assert.equal(cloud.server(server.id)!.imageRef, server.imageRef, 'the server is unchanged');
+  });
+});
+
+describe('fleets', () => {
+  test('three servers, one failing: the others are snapshotted, the step fails naming it, one row each', async () => {
+    const servers = [1, 2, 3].map((n) => cloud.addServer({ region: 'GRA7', name: unique(`web-${n}`), tags: ['fleet-a'] }));
+    cloud.fault({ match: { action: 'createImage', path: new RegExp(servers[1]!.id) }, kind: 'status', status: 400, body: { badRequest: { code: 400, message: 'quota exceeded' } } });
+    const s = await step(cloud, { ...creds, 'instance-tags': 'fleet-a', concurrency: '2' });
+    assertFailure(s, [`1 of 3 server(s) failed: ${servers[1]!.name}:`, 'quota exceeded']);
+    const rows = jsonOutput<Row[]>(s, 'images');
+    assert.deepEqual(rows.map((r) => r.instance_id).sort(), servers.map((x) => x.id).sort());
+    for (const [i, server] of servers.entries()) {
+      const row = rows.find((r) => r.instance_id === server.id)!;
+      if (i === 1) assert.deepEqual([row.status, snapshotsOf(cloud, server).length], ['failed', 0]);
+      else assert.deepEqual([row.status, row.image_id, row.error], ['active', snapshotsOf(cloud, server)[0]?.id, null]);
+    }
+    assert.match(s.run.stdout, new RegExp(`\\[${servers[1]!.name}\\] `), 'each server says which lines are its own');
+  });
+
+  test('stop-server: stopped for the snapshot, running again after it, with the downtime', async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('db') });
+    const s = await step(cloud, { ...creds, instance: server.name, 'stop-server': 'true' });
+    assertSuccess(s);
+    const actions = s.records.filter((r) => r.action && r.status === 202).map((r) => r.action);
+    assert.deepEqual(actions, ['os-stop', 'createImage', 'os-start']);
+    assert.equal(s.run.outputs.consistency, 'stopped');
+    assert.ok(Number(s.run.outputs['downtime-seconds']) > 0);
+    assert.deepEqual([cloud.server(server.id)!.status, cloud.server(server.id)!.taskState], ['ACTIVE', null]);
+  });
+
+  test('the job cancelled mid-snapshot (SIGTERM) still starts the server it stopped', async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('db') });
+    const s = await step(cloud, { ...creds, instance: server.name, 'stop-server': 'true' }, {}, { cancelOn: { pattern: /Snapshot requested/, signal: 'SIGTERM' } });
+    assert.notEqual(s.run.code, 0, 'the run was cancelled');
+    assert.ok(s.records.some((r) => r.action === 'os-start'), 'os-start was sent before the process ended');
+    assert.ok(await eventually(() => cloud.server(server.id)?.status === 'ACTIVE'), `the server runs again (${cloud.server(server.id)?.status})`);
+  });
+});
