@@ -38,6 +38,8 @@ export interface Target {
   scratchServer(): Promise<string>;
   /** Put a server of this run in a state by Nova's own actions (real) or by hand (local). */
   setState(id: string, state: 'SHUTOFF' | 'PAUSED' | 'ACTIVE'): Promise<void>;
+  /** Give a server of this run a Nova tag (real: PUT /servers/{id}/tags/{tag}). */
+  tagServer(id: string, tag: string): Promise<void>;
   /** Delete everything this run made. */
   close(): Promise<void>;
 }
@@ -66,6 +68,7 @@ async function localTarget(): Promise<Target> {
       cloud.addImage({ region: 'GRA7', name, status: opts.active === false ? 'queued' : 'active', protected: opts.protected, properties: { [RUN_PROPERTY]: tag, ...properties } }).id,
     scratchServer: async () => cloud.addServer({ region: 'GRA7', name: `${tag}-server` }).id,
     setState: async (id, status) => void cloud.setServer(id, { status }),
+    tagServer: async (id, tag) => void cloud.world.findServer(id)?.tags.push(tag),
     close: () => cloud.stop(),
   };
 }
@@ -105,6 +108,9 @@ async function realTarget(): Promise<Target> {
         const s = await api.getServer(region, id);
         return s?.status === status && s['OS-EXT-STS:task_state'] === null ? true : undefined;
       });
+    },
+    async tagServer(id, tag) {
+      await api.request('compute', region, 'PUT', `/servers/${id}/tags/${encodeURIComponent(tag)}`, { headers: { 'openstack-api-version': 'compute 2.26' } });
     },
     async close() {
       for (const id of servers) await api.deleteServer(region, id);

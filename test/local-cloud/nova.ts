@@ -118,7 +118,9 @@ function serverAction(req: NovaReq, server: ServerRec): Reply {
   const allowed = ALLOWED_VM_STATES[action];
   if (!allowed || (!isObject(args) && !POWER.has(action))) return fault(400, 'badRequest', `There is no such action: ${action}`, req.h);
   // raise_http_conflict_for_instance_invalid_state
-  const conflict = (attr: string, state: string) => fault(409, 'conflictingRequest', `Cannot '${action}' instance ${server.id} while it is in ${attr} ${state}`, req.h);
+  // Nova names os-stop and os-start by their methods (servers.py _stop_server, _start_server).
+  const named = action.replace(/^os-/, '');
+  const conflict = (attr: string, state: string) => fault(409, 'conflictingRequest', `Cannot '${named}' instance ${server.id} while it is in ${attr} ${state}`, req.h);
   if (POWER.has(action)) {
     const { vmState, taskState } = req.w.state(server);
     if (!allowed.includes(vmState)) return conflict('vm_state', vmState);
