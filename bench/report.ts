@@ -148,7 +148,7 @@ function coldStartSection(c: ColdStartResult, builds: BenchResults['meta']['buil
     'spawn of `node <build>/index.js` → its first request at the server (a delete of a missing image on the local cloud, behind the proxy); the builds and Node alone interleaved run by run.',
     '',
     table(
-      ['', 'index.js', 'spawn → first request', 'whole run (2 requests)'],
+      ['', 'JavaScript', 'spawn → first request', 'whole run (2 requests)'],
       [
         ...builds.map((b) => [b.label, `${(b.bytes / 1e6).toFixed(2)} MB`, fmtRange(c.firstRequestMs[b.label] ?? [], fmtMs), fmtRange(c.totalMs[b.label] ?? [], fmtMs)]),
         ['Node alone: `node -e "fetch(url)"`', '', fmtRange(c.nodeFloorMs, fmtMs), ''],

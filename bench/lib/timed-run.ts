@@ -4,7 +4,7 @@
 // optionally its peak RSS through /usr/bin/time) and pointed at the build under test: a frozen
 // copy of a dist/ directory, so that someone rebuilding dist/ mid-benchmark changes nothing.
 import childProcess, { type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -18,6 +18,7 @@ export interface Build {
   path: string;
   /** Where it was copied from. */
   source: string;
+  /** All its JavaScript (a build may split into chunks). */
   bytes: number;
 }
 
@@ -66,7 +67,8 @@ export function freezeBuild(spec: string): Build {
   frozen.push(dir);
   cpSync(dirname(index), dir, { recursive: true });
   const path = join(dir, basename(index));
-  return { label: label ?? basename(dirname(index)), path, source: index, bytes: statSync(path).size };
+  const bytes = readdirSync(dir).filter((f) => f.endsWith('.js')).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  return { label: label ?? basename(dirname(index)), path, source: index, bytes };
 }
 
 export function releaseBuilds(): void {
