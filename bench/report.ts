@@ -85,7 +85,8 @@ function sequence(records: ProxyRecord[][]): string {
     .map((k, i) => {
       const ms = median(records.map((rs) => rs[i]!.tEnd - rs[i]!.t));
       const gap = median(records.map((rs) => (i ? rs[i]!.t - rs[i - 1]!.tEnd : Number.NaN)));
-      return `${i ? `(+${fmtMs(gap)}) ` : ''}${k} ${fmtMs(ms)}`;
+      // A request sent before the previous one was answered ran beside it.
+      return `${!i ? '' : gap < 0 ? '(beside it) ' : `(+${fmtMs(gap)}) `}${k} ${fmtMs(ms)}`;
     })
     .join(' → ');
 }
