@@ -1,25 +1,25 @@
-// Prune at scale: N snapshots of one server in scope, `keep-last: 1`, so N-1 deletions.
-//   action, unthrottled (`rate-limit: 0`), and at the default ceiling (10 requests/s);
-//   the CLI's best case: ONE `openstack image delete id1 id2 …` over the same N-1 images.
+// Prune at scale: N snapshots of one server in scope, `keep-last: 1`, so N − 1 deletions:
+//   the action unthrottled (`rate-limit: 0`) and at the default ceiling (10 requests/s);
+//   the CLI's best case: ONE `openstack image delete id1 id2 …` over the same N − 1 images.
 // Requests are counted at the server (local cloud: its request log; real cloud: the proxy); peak
-// memory is the process's max RSS from /usr/bin/time.
+// memory is the process's max RSS from /usr/bin/time. On the real cloud, also how fast Glance
+// itself takes DELETEs from this process, and how busy its one process is meanwhile.
+import { readFileSync } from 'node:fs';
+import pMap from 'p-map';
 import { LocalCloud } from '../../test/local-cloud/cloud.ts';
-import { now } from '../lib/clock.ts';
 import { openstack } from '../lib/cli.ts';
-import { pool } from '../lib/openstack.ts';
-import { countBy, type ProxyRecord } from '../lib/proxy.ts';
+import { now } from '../lib/clock.ts';
+import { countBy } from '../lib/proxy.ts';
+import { REGION, type RealCloud } from '../lib/real.ts';
 import { median } from '../lib/stats.ts';
-import { measureServiceCpu, RUN_PROPERTY, type RealCloud } from '../lib/real.ts';
-import { tail, timedRun } from '../lib/timed-run.ts';
+import { tail, timedRun, type Build } from '../lib/timed-run.ts';
 
 const MANAGED_BY = 'openstack-snapshot-action';
-
 export type PruneWay = 'action-unthrottled' | 'action-ceiling' | 'cli';
 
 export interface PruneRun {
   cloud: 'local' | 'real';
   way: PruneWay;
-  /** Images in scope. */
   n: number;
   deleted: number;
   wallMs: number;
@@ -28,113 +28,74 @@ export interface PruneRun {
   maxRssKb: number;
   /** Most requests that arrived within any 1-second window. */
   peakPerSecond: number;
-  /** From the first request's arrival to the last one's. */
-  requestSpanMs: number;
-  /** Time to make the N images (not part of wallMs). */
-  seedMs: number;
-  /** DELETEs per second between the first DELETE's arrival and the last one's answer (or arrival, on the local cloud). */
-  deletesPerSecond: number;
-  /** Median time a DELETE took at the proxy (real cloud only). */
-  deleteLatencyMs?: number;
-  /** Real cloud: CPU seconds per wall second of the loopback services during the run (1 = one core busy). */
+  /** Real cloud: CPU seconds per wall second of the loopback services during the run. */
   serverBusy?: Record<string, number>;
-  ceiling?: number;
 }
 
-/** Most arrivals within any window of `windowMs`. */
-function peakRate(times: number[], windowMs = 1000): number {
+export interface CapacityProbe {
+  concurrency: number;
+  n: number;
+  perSecond: number;
+  latencyMs: number;
+  serverBusy: Record<string, number>;
+}
+
+function peakRate(times: number[]): number {
   const ts = [...times].sort((a, b) => a - b);
   let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < ts.length; hi += 1) {
-    while (ts[hi]! - ts[lo]! >= windowMs) lo += 1;
+  for (let lo = 0, hi = 0; hi < ts.length; hi += 1) {
+    while (ts[hi]! - ts[lo]! >= 1000) lo += 1;
     best = Math.max(best, hi - lo + 1);
   }
   return best;
 }
 
-function deleteStats(records: { method: string; t: number; tEnd?: number }[]): { deletesPerSecond: number; deleteLatencyMs?: number } {
-  const deletes = records.filter((r) => r.method === 'DELETE');
-  if (deletes.length < 2) return { deletesPerSecond: Number.NaN };
-  const end = Math.max(...deletes.map((r) => r.tEnd ?? r.t));
-  const span = end - deletes[0]!.t;
-  const withEnd = deletes.filter((r) => r.tEnd !== undefined);
-  return { deletesPerSecond: (deletes.length / span) * 1000, ...(withEnd.length ? { deleteLatencyMs: median(withEnd.map((r) => r.tEnd! - r.t)) } : {}) };
-}
-
-const pruneInputs = (instance: string, rateLimit: number, n: number) => ({
+const inputs = (instance: string, way: PruneWay, n: number) => ({
   mode: 'prune',
   instance,
   'keep-last': '1',
   'max-deletes': String(Math.max(100, n)),
-  'rate-limit': String(rateLimit),
+  'rate-limit': way === 'action-ceiling' ? '10' : '0',
 });
 
-// ------------------------------------------------------------------------------------------------
-// Local cloud
+/** One way over `doomed` (the N − 1 the action would delete): wall time, peak RSS, deletions. */
+async function runWay(build: Build, way: PruneWay, instance: string, n: number, doomed: string[], env: Record<string, string>) {
+  if (way === 'cli') {
+    const run = await openstack(['image', 'delete', ...doomed], env, { memory: true });
+    if (run.code !== 0) throw new Error(`CLI delete failed (exit ${run.code}): ${run.stderr.slice(-1000)}`);
+    return { wallMs: run.exitAt - run.spawnAt, maxRssKb: run.maxRssKb!, deleted: doomed.length };
+  }
+  const run = await timedRun(build, inputs(instance, way, n), env, true);
+  if (run.code !== 0) throw new Error(`prune (${way}) failed: ${tail(run)}`);
+  return { wallMs: run.exitAt - run.spawnAt, maxRssKb: run.maxRssKb!, deleted: Number(run.outputs['deleted-count']) };
+}
 
-export async function pruneLocal(n: number, ways: PruneWay[], log: (s: string) => void): Promise<PruneRun[]> {
-  const cloud = await LocalCloud.start({ snapshotSeconds: 2 });
+export async function pruneLocal(build: Build, n: number, ways: PruneWay[], log: (s: string) => void): Promise<PruneRun[]> {
+  const cloud = await LocalCloud.start();
   const out: PruneRun[] = [];
   try {
     const server = cloud.addServer({ region: 'GRA7', name: 'web-1' });
-    const env = cloud.openrc();
-    let round = 0;
-    const seed = (): { ids: string[]; ms: number } => {
-      const t = now();
-      const base = Date.now() - 60_000;
-      round += 1;
-      const images = cloud.addImages('GRA7', n, (i) => ({
-        name: `web-1-prune-${round}-${String(i).padStart(5, '0')}`,
-        createdAt: new Date(base - i * 60_000),
-        properties: { managed_by: MANAGED_BY, source_instance_id: server.id, image_type: 'snapshot', instance_uuid: server.id },
-      }));
-      return { ids: images.map((i) => i.id), ms: now() - t };
-    };
     const inScope = () => cloud.images('GRA7').filter((i) => i.properties.source_instance_id === server.id && i.status === 'active');
-
-    for (const way of ways) {
-      const { ids, ms } = seed();
+    for (const [round, way] of ways.entries()) {
+      const base = Date.now() - 60_000;
+      const ids = cloud
+        .addImages('GRA7', n, (i) => ({
+          name: `web-1-prune-${round}-${i}`,
+          createdAt: new Date(base - i * 60_000),
+          properties: { managed_by: MANAGED_BY, source_instance_id: server.id, image_type: 'snapshot', instance_uuid: server.id },
+        }))
+        .map((i) => i.id);
       cloud.resetRequests();
-      let wallMs: number;
-      let maxRssKb: number;
-      let deleted: number;
-      if (way === 'cli') {
-        // ids[0] is the newest: the one keep-last 1 keeps.
-        const run = await openstack(['image', 'delete', ...ids.slice(1)], env, { memory: true });
-        if (run.code !== 0) throw new Error(`local CLI delete failed (exit ${run.code}): ${run.stderr.slice(-1000)}`);
-        wallMs = run.exitAt - run.spawnAt;
-        maxRssKb = run.maxRssKb ?? Number.NaN;
-        deleted = n - inScope().length;
-      } else {
-        const ceiling = way === 'action-ceiling' ? 10 : 0;
-        const run = await timedRun(pruneInputs(server.id, ceiling, n), env, { memory: true });
-        if (run.code !== 0) throw new Error(`local prune (${way}) failed: ${tail(run)}`);
-        wallMs = run.exitAt - run.spawnAt;
-        maxRssKb = run.maxRssKb ?? Number.NaN;
-        deleted = Number(run.outputs['deleted-count']);
-      }
+      // ids[0] is the newest: the one keep-last 1 keeps.
+      const run = await runWay(build, way, server.id, n, ids.slice(1), cloud.openrc());
       const left = inScope();
       if (left.length !== 1) throw new Error(`local prune (${way}): ${left.length} images left in scope, expected 1`);
       const records = cloud.requests.filter((r) => r.service !== 'local');
-      out.push({
-        cloud: 'local',
-        way,
-        n,
-        deleted,
-        wallMs,
-        requests: records.length,
-        by: countBy(records.map((r) => ({ service: r.service, method: r.method, path: r.path.replace(/^\/(identity|compute|glance|volume)(-\w+)?(\/[A-Z0-9]+)?/, '') }))),
-        maxRssKb,
-        peakPerSecond: peakRate(records.map((r) => r.t)),
-        requestSpanMs: records.length ? records.at(-1)!.t - records[0]!.t : 0,
-        seedMs: ms,
-        ...deleteStats(records),
-        ...(way === 'action-ceiling' ? { ceiling: 10 } : {}),
-      });
-      log(`  local ${way}: ${deleted} deleted in ${(wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(maxRssKb / 1024).toFixed(0)} MB`);
-      // The image keep-last kept goes too, so the next round's scope is exactly its own N.
-      for (const image of left) cloud.world.deleteImage(cloud.world.findImage(image.id)!);
+      const path = (p: string) => p.replace(/^\/(identity|compute|glance|volume)(-\w+)?(\/[A-Z0-9]+)?/, '');
+      out.push({ cloud: 'local', way, n, ...run, requests: records.length, by: countBy(records.map((r) => ({ ...r, path: path(r.path) }))), peakPerSecond: peakRate(records.map((r) => r.t)) });
+      log(`  local ${way}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB`);
+      // The kept one goes too, so the next round's scope is exactly its own N.
+      cloud.world.deleteImage(cloud.world.findImage(left[0]!.id)!);
     }
   } finally {
     await cloud.stop();
@@ -142,111 +103,77 @@ export async function pruneLocal(n: number, ways: PruneWay[], log: (s: string) =
   return out;
 }
 
-// ------------------------------------------------------------------------------------------------
-// Real cloud
-
-async function seedReal(real: RealCloud, n: number, round: number): Promise<{ ids: string[]; ms: number }> {
-  const t = now();
-  await real.api.authenticate();
-  const ids: string[] = [];
-  // 8 in flight: Glance takes ~40 ms an image then (POST /v2/images, then PUT of 1 byte).
-  await pool(
-    Array.from({ length: n }, (_, i) => i),
-    8,
-    async (i) => {
-      ids[i] = await real.api.tinyImage(`osa-bench-${real.tag}-prune-${round}-${String(i).padStart(5, '0')}`, {
-        managed_by: MANAGED_BY,
-        source_instance_id: real.serverId,
-        [RUN_PROPERTY]: real.tag,
-      });
-    },
-  );
-  return { ids, ms: now() - t };
+/** N private 1-byte images of the bench server, as the action's prune sees its snapshots (8 in flight). */
+async function seedReal(real: RealCloud, n: number, round: number): Promise<string[]> {
+  const properties = { managed_by: MANAGED_BY, source_instance_id: real.serverId };
+  return pMap(Array.from({ length: n }, (_, i) => i), async (i) => (await real.api.seedImage(REGION, `${real.cfg.tag}-prune-${round}-${i}`, properties)).id, { concurrency: 8 });
 }
 
-async function scopeReal(real: RealCloud): Promise<{ id: string; created_at: string }[]> {
-  await real.api.authenticate();
-  return real.api.images({ managed_by: MANAGED_BY, source_instance_id: real.serverId, owner: real.api.projectId, status: 'active', sort: 'created_at:desc,id:desc' });
-}
+/** The action's scope, newest first (its sort: created_at desc, then id desc). */
+const scopeReal = (real: RealCloud) =>
+  real.api.listImages(REGION, { managed_by: MANAGED_BY, source_instance_id: real.serverId, owner: real.api.projectId, status: 'active', sort: 'created_at:desc,id:desc', limit: '1000' });
 
-export async function pruneReal(real: RealCloud, n: number, ways: PruneWay[], log: (s: string) => void): Promise<PruneRun[]> {
+export async function pruneReal(build: Build, real: RealCloud, n: number, ways: PruneWay[], log: (s: string) => void): Promise<PruneRun[]> {
   const out: PruneRun[] = [];
   for (const [round, way] of ways.entries()) {
-    const { ms } = await seedReal(real, n, round);
+    const t = now();
+    await seedReal(real, n, round);
     const scope = await scopeReal(real);
     if (scope.length !== n) throw new Error(`real prune: ${scope.length} images in scope after seeding, expected ${n}`);
-    log(`  real: seeded ${n} images in ${(ms / 1000).toFixed(1)} s`);
+    log(`  real: seeded ${n} images in ${((now() - t) / 1000).toFixed(1)} s`);
     const from = real.proxy.records.length;
-    const { value: measured, busy } = await measureServiceCpu(SERVICES, async () => {
-      if (way === 'cli') {
-        // The newest (the action's sort: created_at desc, then id desc) is the one keep-last 1 keeps.
-        const doomed = scope.slice(1).map((i) => i.id);
-        const run = await openstack(['image', 'delete', ...doomed], real.osEnv, { memory: true });
-        if (run.code !== 0) throw new Error(`real CLI delete failed (exit ${run.code}): ${run.stderr.slice(-1000)}`);
-        return { wallMs: run.exitAt - run.spawnAt, maxRssKb: run.maxRssKb ?? Number.NaN, deleted: doomed.length };
-      }
-      const run = await timedRun(pruneInputs(real.serverId, way === 'action-ceiling' ? 10 : 0, n), real.osEnv, { memory: true });
-      if (run.code !== 0) throw new Error(`real prune (${way}) failed: ${tail(run)}`);
-      return { wallMs: run.exitAt - run.spawnAt, maxRssKb: run.maxRssKb ?? Number.NaN, deleted: Number(run.outputs['deleted-count']) };
-    });
-    const { wallMs, maxRssKb, deleted } = measured;
+    const { value: run, busy } = await busyWhile(() => runWay(build, way, real.serverId, n, scope.slice(1).map((i) => i.id), real.osEnv));
     const records = real.proxy.since(from);
     const left = await scopeReal(real);
     if (left.length !== 1) throw new Error(`real prune (${way}): ${left.length} images left in scope, expected 1`);
-    out.push({
-      cloud: 'real',
-      way,
-      n,
-      deleted,
-      wallMs,
-      requests: records.length,
-      by: countBy(records),
-      maxRssKb,
-      peakPerSecond: peakRate(records.map((r) => r.t)),
-      requestSpanMs: records.length ? records.at(-1)!.t - records[0]!.t : 0,
-      seedMs: ms,
-      ...deleteStats(records),
-      serverBusy: busy,
-      ...(way === 'action-ceiling' ? { ceiling: 10 } : {}),
-    });
-    log(
-      `  real ${way}: ${deleted} deleted in ${(wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(maxRssKb / 1024).toFixed(0)} MB, CPU ${Object.entries(busy)
-        .map(([k, v]) => `${k} ${(v * 100).toFixed(0)} %`)
-        .join(', ')}`,
-    );
-    await real.api.deleteImage(left[0]!.id);
+    out.push({ cloud: 'real', way, n, ...run, requests: records.length, by: countBy(records), peakPerSecond: peakRate(records.map((r) => r.t)), serverBusy: busy });
+    log(`  real ${way}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB, glance ${((busy.glance ?? Number.NaN) * 100).toFixed(0)} % CPU`);
+    await real.api.deleteImage(REGION, left[0]!.id);
   }
   return out;
 }
 
-const SERVICES = ['glance-gra7', 'mariadb', 'keystone'];
-
-export interface CapacityProbe {
-  concurrency: number;
-  n: number;
-  wallMs: number;
-  perSecond: number;
-  latencyMs: number;
-  serverBusy: Record<string, number>;
-}
-
-/**
- * How many DELETEs a second the real cloud's Glance can take at all: `n` DELETEs from this process
- * (fetch, no start-up) with 1, 4 and 8 in flight, and how busy Glance's one process was. If the rate does not grow with concurrency, the
- * server is the bottleneck, whatever the client.
- */
+/** `n` DELETEs from this process (no start-up) at 1, 4 and 8 in flight: if the rate does not grow, the server is the bottleneck. */
 export async function glanceCapacity(real: RealCloud, n: number, log: (s: string) => void): Promise<CapacityProbe[]> {
   const out: CapacityProbe[] = [];
   for (const [round, concurrency] of [1, 4, 8].entries()) {
-    const { ids } = await seedReal(real, n, 100 + round);
-    await real.api.authenticate();
+    const ids = await seedReal(real, n, 100 + round);
     const from = real.proxy.records.length;
     const t = now();
-    const { busy } = await measureServiceCpu(SERVICES, () => pool(ids, concurrency, (id) => real.api.deleteImage(id)));
-    const wallMs = now() - t;
-    const records: ProxyRecord[] = real.proxy.since(from).filter((r) => r.method === 'DELETE');
-    out.push({ concurrency, n, wallMs, perSecond: (n / wallMs) * 1000, latencyMs: median(records.map((r) => r.tEnd - r.t)), serverBusy: busy });
+    const { busy } = await busyWhile(() => pMap(ids, (id) => real.api.deleteImage(REGION, id), { concurrency }));
+    const deletes = real.proxy.since(from).filter((r) => r.method === 'DELETE');
+    out.push({ concurrency, n, perSecond: (n / (now() - t)) * 1000, latencyMs: median(deletes.map((r) => r.tEnd - r.t)), serverBusy: busy });
   }
-  log(`  Glance capacity: ${out.map((c) => `${c.concurrency} in flight: ${c.perSecond.toFixed(0)} DELETE/s (${c.latencyMs.toFixed(0)} ms each, glance ${((c.serverBusy['glance-gra7'] ?? Number.NaN) * 100).toFixed(0)} % CPU)`).join('; ')}`);
+  log(`  Glance alone: ${out.map((c) => `${c.concurrency} in flight ${c.perSecond.toFixed(0)} DELETE/s`).join(', ')}`);
   return out;
+}
+
+/** The loopback services whose CPU use is read from /proc (their PID files, checked against OSL_SERVICE as stop.sh does). */
+const SERVICES = { glance: 'glance-gra7', mariadb: 'mariadb', keystone: 'keystone' };
+
+function cpuSeconds(service: string): number | undefined {
+  try {
+    const pid = readFileSync(`${process.env.OSL ?? '/tmp/osl'}/run/${service}.pid`, 'utf8').trim();
+    if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`OSL_SERVICE=${service}`)) return undefined;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // utime and stime: fields 14 and 15 of proc(5), 11 and 12 after "(comm) ".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds per wall second of each service while `fn` runs (1 = one core busy). */
+async function busyWhile<T>(fn: () => Promise<T>): Promise<{ value: T; busy: Record<string, number> }> {
+  const before = Object.entries(SERVICES).map(([k, s]) => [k, s, cpuSeconds(s)] as const);
+  const t = now();
+  const value = await fn();
+  const wall = (now() - t) / 1000;
+  const busy: Record<string, number> = {};
+  for (const [k, s, a] of before) {
+    const b = cpuSeconds(s);
+    if (a !== undefined && b !== undefined) busy[k] = (b - a) / wall;
+  }
+  return { value, busy };
 }

@@ -1,10 +1,10 @@
 // Debian's python3-openstackclient (/usr/bin/openstack), timed like the action: spawn to exit,
-// optionally with its peak RSS through /usr/bin/time. Only the OS_* variables given are set (no
-// pyenv on PATH: /usr/bin first).
+// optionally with its peak RSS through /usr/bin/time. Only the OS_* variables given are set, and
+// /usr/bin comes first on PATH (not pyenv's python).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { now } from './clock.ts';
 
 export const OPENSTACK = '/usr/bin/openstack';
@@ -19,15 +19,9 @@ export interface CliRun {
 }
 
 export async function openstack(args: string[], osEnv: Record<string, string>, opts: { memory?: boolean; timeoutMs?: number } = {}): Promise<CliRun> {
-  const env: Record<string, string> = { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8', ...osEnv };
-  let cmd = OPENSTACK;
-  let argv = args;
-  let rssDir: string | undefined;
-  if (opts.memory) {
-    rssDir = mkdtempSync(join(tmpdir(), 'osa-bench-cli-'));
-    cmd = '/usr/bin/time';
-    argv = ['-f', '%M', '-o', join(rssDir, 'rss'), OPENSTACK, ...args];
-  }
+  const env = { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8', ...osEnv };
+  const rssFile = opts.memory ? join(mkdtempSync(join(tmpdir(), 'osa-bench-cli-')), 'rss') : undefined;
+  const [cmd, argv] = rssFile ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, OPENSTACK, ...args]] : [OPENSTACK, args];
   const spawnAt = now();
   const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let exitAt = Number.NaN;
@@ -38,11 +32,11 @@ export async function openstack(args: string[], osEnv: Record<string, string>, o
   child.stderr.on('data', (c: Buffer) => (stderr += c));
   const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs) : undefined;
   const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? -1)));
-  if (timer) clearTimeout(timer);
+  clearTimeout(timer);
   const run: CliRun = { code, stdout, stderr, spawnAt, exitAt };
-  if (rssDir) {
-    run.maxRssKb = Number(readFileSync(join(rssDir, 'rss'), 'utf8').trim().split('\n').pop());
-    rmSync(rssDir, { recursive: true, force: true });
+  if (rssFile) {
+    run.maxRssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+    rmSync(dirname(rssFile), { recursive: true, force: true });
   }
   return run;
 }

@@ -21,14 +21,11 @@ export interface ProxyRecord {
   /** When the proxy finished sending the response. */
   tEnd: number;
   service: string;
-  upstreamPort: number;
   method: string;
   path: string;
   status: number;
   /** Glance GET /v2/images/{id}: what the answer said. */
   image?: { id: string; status: string; createdAt: string; updatedAt: string };
-  /** Nova createImage: the image ID of the answer (2.45 body). */
-  createdImageId?: string;
   error?: string;
 }
 
@@ -37,18 +34,13 @@ const IMAGE_GET = /^\/(?:v2\/)?images\/([0-9a-f-]{36})\/?(?:\?.*)?$/i;
 
 export class CountingProxy {
   readonly records: ProxyRecord[] = [];
-  /** upstream port -> listener port */
-  readonly portMap = new Map<number, number>();
   readonly #servers: Server[] = [];
-  readonly #upstreams: Upstream[];
   #rewrites: [RegExp, string][] = [];
 
-  private constructor(upstreams: Upstream[]) {
-    this.#upstreams = upstreams;
-  }
-
   static async start(upstreams: Upstream[]): Promise<CountingProxy> {
-    const proxy = new CountingProxy(upstreams);
+    const proxy = new CountingProxy();
+    /** upstream port -> listener port */
+    const ports = new Map<number, number>();
     for (const upstream of upstreams) {
       const server = createServer((req, res) => void proxy.#handle(upstream, req, res));
       server.keepAliveTimeout = 5_000;
@@ -56,11 +48,11 @@ export class CountingProxy {
         server.once('error', fail);
         server.listen(0, '127.0.0.1', () => done());
       });
-      proxy.portMap.set(upstream.port, (server.address() as AddressInfo).port);
+      ports.set(upstream.port, (server.address() as AddressInfo).port);
       proxy.#servers.push(server);
     }
     proxy.#rewrites = upstreams.flatMap((u) => {
-      const to = `127.0.0.1:${proxy.portMap.get(u.port)}`;
+      const to = `127.0.0.1:${ports.get(u.port)}`;
       const hosts = u.host === '127.0.0.1' ? ['127.0.0.1', 'localhost'] : [u.host];
       // Not followed by another digit: :5000 must not match :50001.
       return hosts.map((h): [RegExp, string] => [new RegExp(`(//)${h.replace(/\./g, '\\.')}:${u.port}(?!\\d)`, 'g'), `$1${to}`]);
@@ -93,7 +85,7 @@ export class CountingProxy {
   }
 
   async #handle(upstream: Upstream, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rec: ProxyRecord = { t: now(), tEnd: 0, service: upstream.service, upstreamPort: upstream.port, method: req.method ?? 'GET', path: req.url ?? '/', status: 0 };
+    const rec: ProxyRecord = { t: now(), tEnd: 0, service: upstream.service, method: req.method ?? 'GET', path: req.url ?? '/', status: 0 };
     this.records.push(rec);
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) {
@@ -144,23 +136,15 @@ export class CountingProxy {
     rec.tEnd = now();
   }
 
+  /** A Glance GET of one image: what the answer said (the report bounds the active moment with it). */
   #inspect(rec: ProxyRecord, status: number, text: string): void {
-    if (status !== 200 && status !== 202) return;
+    if (status !== 200 || rec.service !== 'image' || rec.method !== 'GET' || !IMAGE_GET.test(rec.path)) return;
     try {
-      if (rec.service === 'image' && rec.method === 'GET' && IMAGE_GET.test(rec.path)) {
-        const body = JSON.parse(text) as { id: string; status: string; created_at: string; updated_at: string };
-        rec.image = { id: body.id, status: body.status, createdAt: body.created_at, updatedAt: body.updated_at };
-      } else if (rec.service === 'compute' && rec.method === 'POST' && /\/action$/.test(rec.path)) {
-        const body = JSON.parse(text) as { image_id?: string };
-        if (body.image_id) rec.createdImageId = body.image_id;
-      }
+      const body = JSON.parse(text) as { id: string; status: string; created_at: string; updated_at: string };
+      rec.image = { id: body.id, status: body.status, createdAt: body.created_at, updatedAt: body.updated_at };
     } catch {
       // not JSON after all
     }
-  }
-
-  get upstreams(): readonly Upstream[] {
-    return this.#upstreams;
   }
 }
 

@@ -1,52 +1,21 @@
-// Small statistics helpers: medians over runs, and formatting for the report.
+// Medians over runs, and how the report writes figures: `1.23 s (1.10 s–1.40 s, n=5)`.
 
 export function median(values: readonly number[]): number {
-  const xs = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (xs.length === 0) return Number.NaN;
+  const xs = values.filter(Number.isFinite).sort((a, b) => a - b);
   const mid = xs.length >> 1;
+  if (!xs.length) return Number.NaN;
   return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
 }
 
-export function min(values: readonly number[]): number {
-  return values.length ? Math.min(...values) : Number.NaN;
-}
+export const fmtS = (ms: number, digits = 2) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(digits)} s` : 'n/a');
+export const fmtMs = (ms: number) => (Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'n/a');
+export const fmtX = (ratio: number) => (Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : 'n/a');
+export const fmtPct = (ratio: number, digits = 1) => (Number.isFinite(ratio) ? `${(ratio * 100).toFixed(digits)} %` : 'n/a');
+export const fmtMB = (kb: number) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(0)} MB` : 'n/a');
 
-export function max(values: readonly number[]): number {
-  return values.length ? Math.max(...values) : Number.NaN;
-}
-
-/** median and range, as the report shows it: `1.23 s (1.10–1.40, n=5)`. */
-export interface Summary {
-  median: number;
-  min: number;
-  max: number;
-  n: number;
-}
-
-export function summarize(values: readonly number[]): Summary {
-  const xs = values.filter((v) => Number.isFinite(v));
-  return { median: median(xs), min: min(xs), max: max(xs), n: xs.length };
-}
-
-export function fmtS(ms: number, digits = 2): string {
-  return Number.isFinite(ms) ? `${(ms / 1000).toFixed(digits)} s` : 'n/a';
-}
-
-export function fmtMs(ms: number): string {
-  return Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'n/a';
-}
-
-export function fmtX(ratio: number, digits = 2): string {
-  return Number.isFinite(ratio) ? `${ratio.toFixed(digits)}×` : 'n/a';
-}
-
-export function fmtPct(ratio: number, digits = 0): string {
-  return Number.isFinite(ratio) ? `${(ratio * 100).toFixed(digits)} %` : 'n/a';
-}
-
-/** `median (min–max, n=N)` with a formatter. */
-export function fmtSummary(s: Summary, f: (v: number) => string): string {
-  if (s.n === 0) return 'n/a';
-  if (s.n === 1) return `${f(s.median)} (n=1)`;
-  return `${f(s.median)} (${f(s.min)}–${f(s.max)}, n=${s.n})`;
+/** `median (min–max, n=N)`. */
+export function fmtRange(values: readonly number[], f: (v: number) => string): string {
+  const xs = values.filter(Number.isFinite);
+  if (xs.length < 2) return xs.length ? `${f(xs[0]!)} (n=1)` : 'n/a';
+  return `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))}, n=${xs.length})`;
 }

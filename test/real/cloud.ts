@@ -1,5 +1,6 @@
 // The real cloud the tier runs against, and a small independent OpenStack client (plain fetch)
-// that checks what the action did through the APIs: Keystone, Glance, Nova and Cinder.
+// that checks what the action did through the APIs: Keystone, Glance, Nova and Cinder. The
+// benchmark (bench/) uses the same client for its own work: setup, seeding and the floor.
 //
 // The cloud comes from the openrc variables (OS_AUTH_URL, OS_USERNAME, OS_PASSWORD,
 // OS_PROJECT_ID / OS_PROJECT_NAME, OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME,
@@ -236,6 +237,11 @@ export class Api {
       if (match) return match.url.replace(/\/+$/, '');
     }
     return undefined;
+  }
+
+  /** Every endpoint of the catalog, by service type: what a proxy put in front of the cloud must listen for. */
+  catalogEndpoints(): { type: string; url: string }[] {
+    return this.#catalog.flatMap((entry) => entry.endpoints.map((e) => ({ type: entry.type, url: e.url })));
   }
 
   #base(service: 'image' | 'compute' | 'volume', region: string): string {
