@@ -6,7 +6,7 @@ import { Deadline, poll } from '../openstack/wait.ts';
 import type { DeleteSettings } from '../settings.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
 import { StepError, type Outcome } from './outcome.ts';
-import { ofInstance, plan, refusal, resolveInstance } from './safety.ts';
+import { listServers, ofInstance, plan, refusal, resolveInstance } from './safety.ts';
 
 export interface DeleteResult {
   mode: 'delete';
@@ -60,6 +60,10 @@ export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promis
   const dryRun = settings.dryRun;
   const instance = await instanceOf(cloud, settings);
   const { target } = settings;
+  // Nova's in-use listing beside Glance's lookup: each service checks a new token with Keystone on
+  // its first request (about a second on the loopback cloud), so the two checks overlap.
+  const servers = listServers(cloud);
+  servers.catch(() => undefined);
   const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId) : await byName(cloud, target.name, instance);
   if (!image) {
     if ('imageId' in target) {
@@ -80,7 +84,7 @@ export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promis
     const recorded = image.instances;
     throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
   }
-  const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id });
+  const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id, servers });
   if (held.length) throw refuse(`${held[0]!.reason}. Set delete-in-use: true to delete it all the same`);
   const deletion = await deleteSnapshot(cloud, planned[0]!, dryRun);
   if (deletion.outcome !== 'would-delete') await confirmGone(cloud, image, deletion.outcome);

@@ -87,12 +87,11 @@ const group = <T>(pairs: [string, T][]) => {
 export async function plan(
   cloud: Cloud,
   candidates: readonly Image[],
-  options: { allowInUse?: boolean; instanceId?: string } = {},
+  options: { allowInUse?: boolean; instanceId?: string; servers?: Promise<Server[]> } = {},
 ): Promise<{ planned: Planned[]; held: Held[] }> {
   if (!candidates.length) return { planned: [], held: [] };
-  const compute = await cloud.compute();
   const servers: [string, string][] = [];
-  for await (const server of compute.servers()) if (server.imageId) servers.push([server.imageId, `${server.name} (${server.id})`]);
+  for (const server of await (options.servers ?? listServers(cloud))) if (server.imageId) servers.push([server.imageId, `${server.name} (${server.id})`]);
   const bootedFrom = group(servers);
   const volumeBacked = candidates.some((image) => image.volumeSnapshotIds.length);
   // Without Cinder (not in this region's catalog) nothing can be checked, so no volume snapshot is deleted.
@@ -141,4 +140,11 @@ export async function plan(
     planned.push({ image, volumeSnapshots });
   }
   return { planned, held };
+}
+
+/** Every server of the project: what the candidates are checked against (a server booted from one). */
+export async function listServers(cloud: Cloud): Promise<Server[]> {
+  const servers: Server[] = [];
+  for await (const server of (await cloud.compute()).servers()) servers.push(server);
+  return servers;
 }

@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * How long to wait before the next look at something that is still running: half a second at
- * first, so a short job is noticed promptly (benchmarked: with 1 s, detection was most of the
- * action's overhead over the fewest possible requests), then 9 % of the time already spent, so
+ * How long to wait before the next look at something that is still running: a quarter of a second
+ * at first, so a short job is noticed promptly (benchmarked: a 4.4 s snapshot is seen 0.14 s after
+ * it is active instead of 0.27 s with half a second), then 9 % of the time already spent, so
  * a long one costs few requests and is still noticed within 10 % of its duration (the last
  * request and the exit come on top of the interval), up to a ceiling.
  */
 export function nextPollDelay(elapsedMs: number, maxMs = 15_000): number {
-  return Math.round(Math.min(maxMs, Math.max(500, elapsedMs * 0.09)));
+  return Math.round(Math.min(maxMs, Math.max(250, elapsedMs * 0.09)));
 }
 
 /** A look cut short by the deadline: no news, which is not the same as "gone". */
