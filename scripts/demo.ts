@@ -1,6 +1,7 @@
 // `npm run demo`: the action's main job on a laptop, no cloud account. Starts the project's local
 // OpenStack, gives server web-1 a week of older snapshots, then runs the built dist/index.js the
-// way a runner does: create a snapshot, then prune what a keep-daily policy does not keep.
+// way a runner does: create a snapshot, then prune what a keep-daily policy does not keep; then a
+// bad deploy changes the server and the roll-back restores it from the snapshot.
 import { LocalCloud } from '../test/local-cloud/cloud.ts';
 import { runAction, type ActionRun } from '../test/support/run-action.ts';
 
@@ -28,7 +29,7 @@ function show(title: string, run: ActionRun): void {
   console.log(summaryText(run.summary));
 }
 
-const cloud = await LocalCloud.start({ snapshotSeconds: 3 });
+const cloud = await LocalCloud.start({ snapshotSeconds: 3, rebuildSeconds: 2 });
 try {
   const web = cloud.addServer({ region: 'GRA7', name: 'web-1' });
   for (let day = 1; day <= 7; day += 1) {
@@ -51,7 +52,15 @@ try {
     region: 'GRA7',
   };
   console.log(`Local OpenStack at ${cloud.url}: server web-1 (${web.id}) with 7 daily snapshots and one made by hand.`);
-  show('create, then prune with keep-daily 3', await runAction({ ...credentials, instance: 'web-1', 'keep-daily': '3' }));
+  const created = await runAction({ ...credentials, instance: 'web-1', 'keep-daily': '3' });
+  show('create, then prune with keep-daily 3', created);
+  // The deploy goes wrong: web-1 now runs another image. The roll-back step restores the snapshot.
+  const release = cloud.addImage({ region: 'GRA7', name: 'bad-release', properties: {} });
+  cloud.world.findServer(web.id)!.imageRef = release.id;
+  show('restore (the roll-back after a failed deploy)', await runAction({ ...credentials, mode: 'restore', instance: 'web-1', 'image-id': created.outputs['image-id'] ?? '' }));
+  const now = cloud.server(web.id)!;
+  console.log(`
+web-1 is ${now.status} on image ${now.imageRef} (the snapshot: ${created.outputs['image-id']}), same ID ${now.id}`);
   show('prune dry-run, keep-last 1', await runAction({ ...credentials, mode: 'prune', instance: 'web-1', 'keep-last': '1', 'dry-run': 'true' }));
   const left = cloud.images('GRA7').filter((image) => image.owner === cloud.demo.projectId);
   console.log(`\nImages left in GRA7: ${left.map((image) => image.name).join(', ')}`);
