@@ -3,6 +3,7 @@
 import type { ColdStartResult } from './cases/cold-start.ts';
 import { isCreateImage, type CreateDeleteResult, type WayRun } from './cases/create-delete.ts';
 import { SHORT_SECONDS, worstPhase, type DetectionRun } from './cases/detection.ts';
+import type { FleetRun } from './cases/fleet.ts';
 import type { CapacityProbe, PruneRun } from './cases/prune.ts';
 import { countBy, type ProxyRecord } from './lib/proxy.ts';
 import { fmtMB, fmtMs, fmtPct, fmtRange, fmtS, fmtX, median } from './lib/stats.ts';
@@ -25,6 +26,7 @@ export interface BenchResults {
   detection?: DetectionRun[];
   prune?: PruneRun[];
   glanceCapacity?: CapacityProbe[];
+  fleets?: FleetRun[];
   skipped: string[];
   errors: string[];
 }
@@ -227,7 +229,28 @@ function goals(r: BenchResults): string[] {
     if (fast) rows.push([`prune ${fast.n} (${cloud}), peak memory`, '≤ 150 MB', fmtMB(fast.maxRssKb), verdict(fast.maxRssKb <= 150 * 1024)]);
     if (ceiling) rows.push([`prune ${ceiling.n} (${cloud}) at 10 req/s`, '≤ 1.10 × N ÷ 10/s', `${fmtS(ceiling.wallMs, 1)} vs ${fmtS(ceiling.deleted * 100, 1)}, peak ${ceiling.peakPerSecond} req in 1 s`, verdict(ceiling.wallMs <= ceiling.deleted * 110)]);
   }
+  for (const f of r.fleets ?? []) {
+    const slowest = Math.max(...f.singles.map((s) => s.wallMs));
+    const total = f.singles.reduce((sum, s) => sum + s.requests, 0);
+    rows.push([`fleet of ${f.n} (${f.cloud}), wall time vs its slowest single step`, '≤ 1.25×', `${fmtS(f.fleet.wallMs, 1)} vs ${fmtS(slowest, 1)}: ${fmtX(f.fleet.wallMs / slowest)}`, verdict(f.fleet.wallMs <= 1.25 * slowest)]);
+    rows.push([`fleet of ${f.n} (${f.cloud}), requests vs one step each`, 'fewer', `${f.fleet.requests} vs ${total}`, verdict(f.fleet.requests < total)]);
+    rows.push([`fleet of ${f.n} (${f.cloud}), request rate`, `≤ ${f.ceiling} in any 1 s`, `peak ${f.fleet.peakPerSecond}`, verdict(f.fleet.peakPerSecond <= f.ceiling)]);
+  }
   return rows.length ? ['## Goals', '', table(['goal', 'target', 'measured', 'result'], rows)] : [];
+}
+
+function fleetSection(runs: FleetRun[]): string[] {
+  const rows = runs.map((f) => {
+    const walls = f.singles.map((s) => s.wallMs);
+    return [f.cloud, f.n, fmtS(f.fleet.wallMs, 1), f.fleet.requests, f.fleet.peakPerSecond, fmtS(Math.max(...walls), 1), fmtS(median(walls), 1), f.singles.reduce((sum, s) => sum + s.requests, 0)];
+  });
+  return [
+    '## A fleet in one step, beside one step per server',
+    '',
+    `N servers selected by a tag, \`mode: create\`, \`rate-limit: ${runs[0]?.ceiling}\`: one step at \`concurrency\` N (at most 32), then each server in a step of its own, all at once (as a matrix of jobs). Requests counted at the server; the peak is the most requests in any 1-second window of the fleet's step.`,
+    '',
+    table(['cloud', 'servers', 'fleet wall', 'fleet requests', 'fleet peak/s', 'slowest single', 'median single', 'singles requests'], rows),
+  ];
 }
 
 const METHOD = `## Method
@@ -259,6 +282,7 @@ export function renderReport(r: BenchResults): string {
     r.detection && detectionSection(r.detection),
     r.coldStart && coldStartSection(r.coldStart, m.builds),
     r.prune && pruneSection(r.prune, r.glanceCapacity),
+    r.fleets && fleetSection(r.fleets),
   ];
   for (const s of sections) if (s) out.push('', ...s);
   out.push('', METHOD, '');

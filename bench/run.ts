@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { coldStart } from './cases/cold-start.ts';
 import { createDelete } from './cases/create-delete.ts';
 import { detection } from './cases/detection.ts';
+import { fleetLocal, fleetReal, type FleetRun } from './cases/fleet.ts';
 import { glanceCapacity, pruneLocal, pruneReal, type PruneRun } from './cases/prune.ts';
 import { cliVersion } from './lib/cli.ts';
 import { now } from './lib/clock.ts';
@@ -17,9 +18,9 @@ import { freezeBuild, releaseBuilds } from './lib/timed-run.ts';
 import { renderReport, type BenchResults } from './report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const CASES = ['cold-start', 'create-delete', 'detection', 'prune-local', 'prune-real'] as const;
+const CASES = ['cold-start', 'create-delete', 'detection', 'prune-local', 'prune-real', 'fleet-local', 'fleet-real'] as const;
 type Case = (typeof CASES)[number];
-const ALIASES: Record<string, Case[]> = { all: [...CASES], real: ['create-delete', 'prune-real'], local: ['cold-start', 'detection', 'prune-local'] };
+const ALIASES: Record<string, Case[]> = { all: [...CASES], real: ['create-delete', 'prune-real', 'fleet-real'], local: ['cold-start', 'detection', 'prune-local', 'fleet-local'] };
 
 const HELP = `npm run bench [-- options]
   --quick              fewer runs and smaller scales: about 3 minutes
@@ -33,6 +34,8 @@ const HELP = `npm run bench [-- options]
   --short-runs N       4.4-second snapshots on the local cloud (default 5, quick 2)
   --prune-local N      images in scope on the local cloud (default 5000, quick 1000)
   --prune-real N       images in scope on the real cloud (default 500, quick 100)
+  --fleet-local N      servers of the local fleet (default 50, quick 20)
+  --fleet-real N       servers of the real fleet, booted and deleted (default 10, quick 5)
   --keep-server        keep ${SERVER_NAME} at the end (it is reused when present)
   --out FILE           the raw results (default bench/results/results.json, git-ignored)
   --report FILE        the report (default bench/results/REPORT.md)
@@ -50,6 +53,8 @@ const { values } = parseArgs({
     'short-runs': { type: 'string' },
     'prune-local': { type: 'string' },
     'prune-real': { type: 'string' },
+    'fleet-local': { type: 'string' },
+    'fleet-real': { type: 'string' },
     'keep-server': { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench/results/results.json') },
     report: { type: 'string', default: join(ROOT, 'bench/results/REPORT.md') },
@@ -89,6 +94,8 @@ const opts = {
   shortRuns: int(values['short-runs'], 5, 2),
   pruneLocal: int(values['prune-local'], 5000, 1000),
   pruneReal: int(values['prune-real'], 500, 100),
+  fleetLocal: int(values['fleet-local'], 50, 20),
+  fleetReal: int(values['fleet-real'], 10, 5),
 };
 const distSpecs = values.dist ?? ['dist'];
 
@@ -157,7 +164,7 @@ try {
   results.meta.cli = await cliVersion();
   log(`builds: ${builds.map((b) => `${b.label} (${b.source}, ${b.bytes} bytes)`).join('; ')}; ${results.meta.cli}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
-  if (cases.has('create-delete') || cases.has('prune-real')) {
+  if (cases.has('create-delete') || cases.has('prune-real') || cases.has('fleet-real')) {
     const why = realAvailable();
     if (why) results.skipped.push(`real-cloud cases (create-delete, prune-real): ${why}`);
     else real = await step('real cloud: proxy and bench server', () => openReal(log));
@@ -183,6 +190,17 @@ try {
     results.skipped.push('local prune at the 10 req/s ceiling: it would only measure the clock; the ceiling is measured on the real cloud');
   }
   if (prune.length) results.prune = prune;
+  const fleets: FleetRun[] = [];
+  if (cases.has('fleet-real') && real) {
+    const r = real;
+    const run = await step(`a fleet of ${opts.fleetReal} on the real cloud`, () => fleetReal(baseline, r, opts.fleetReal, log));
+    if (run) fleets.push(run);
+  }
+  if (cases.has('fleet-local')) {
+    const run = await step(`a fleet of ${opts.fleetLocal} on the local cloud`, () => fleetLocal(baseline, opts.fleetLocal, log));
+    if (run) fleets.push(run);
+  }
+  if (fleets.length) results.fleets = fleets;
 } finally {
   if (real) await closeReal(real, values['keep-server'], log).catch((e: Error) => log(`cleanup: ${e.message}`));
   releaseBuilds();

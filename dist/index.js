@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6207);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5038);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6207:
+/***/ 5038:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32541,10 +32541,24 @@ class Deadline {
     }
 }
 /**
- * Call `check` until it reports done or the deadline passes. The first look is immediate: some
- * jobs (volume-backed snapshots) are finished by the time they are accepted.
+ * Poll times shared by several waits: ticks from one origin, spaced by nextPollDelay, so that
+ * waits started at different moments look at the same instants (and can share one request).
  */
-async function poll(check, deadline) {
+class PollGrid {
+    #origin = Date.now();
+    #tick = this.#origin;
+    /** Milliseconds from `now` to the next tick after it. */
+    delay(now) {
+        while (this.#tick <= now)
+            this.#tick += nextPollDelay(this.#tick - this.#origin);
+        return this.#tick - now;
+    }
+}
+/**
+ * Call `check` until it reports done or the deadline passes, on its own schedule or a shared grid.
+ * The first look is immediate: some jobs (volume-backed snapshots) are finished by the time they are accepted.
+ */
+async function poll(check, deadline, grid) {
     const start = Date.now();
     let polls = 0;
     let last;
@@ -32557,7 +32571,7 @@ async function poll(check, deadline) {
         const now = Date.now();
         if (now >= deadline.at)
             return { done: false, last, polls };
-        await (0,promises_namespaceObject.setTimeout)(Math.min(nextPollDelay(now - start), deadline.at - now));
+        await (0,promises_namespaceObject.setTimeout)(Math.min(grid ? grid.delay(now) : nextPollDelay(now - start), deadline.at - now));
     }
 }
 
@@ -32662,12 +32676,12 @@ const DEAD = new Set(['killed', 'deleted', 'pending_delete', 'deactivated']);
  * Poll Glance until the image is active (the image), or a failure that says what became of it:
  * dead or gone at once, or still on its way at the deadline, with how to check it.
  */
-async function untilActive(images, compute, server, imageId, deadline) {
+async function untilActive(images, compute, server, imageId, deadline, looks) {
     const started = Date.now();
     let lastStatus = '';
     let last;
     const outcome = await poll(async () => {
-        const look = await deadline.look((signal) => images.get(imageId, signal));
+        const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
         if (look === CUT_SHORT)
             return { done: false, value: last };
         last = look;
@@ -32677,7 +32691,7 @@ async function untilActive(images, compute, server, imageId, deadline) {
             lastStatus = status;
         }
         return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
-    }, deadline);
+    }, deadline, looks?.grid);
     const image = outcome.done ? outcome.value : outcome.last;
     if (outcome.done && image?.status === 'active')
         return { image, polls: outcome.polls };
@@ -34661,6 +34675,47 @@ async function settle(compute, images, server, requestId) {
         return { done: !!now && !busy(now), value: undefined };
     }, Deadline.after(SETTLE_MS));
     return outcome.done ? outcome.value : made();
+}
+
+;// CONCATENATED MODULE: ./src/modes/create/looks.ts
+
+/** How long a look waits for others to share its request: the waits of one grid wake within a few ms. */
+const GATHER_MS = 10;
+/**
+ * The looks at new images of a fleet: the waits poll on one grid, and the looks asked for at
+ * about the same moment go to Glance as one listing (`id=in:…`) instead of one GET each.
+ */
+class ImageLooks {
+    grid = new PollGrid();
+    #images;
+    #pending = new Map();
+    #timer;
+    constructor(images) {
+        this.#images = images;
+    }
+    /** The image as Glance shows it now, or undefined once it is gone. */
+    look(id) {
+        return new Promise((resolve, reject) => {
+            this.#pending.set(id, [...(this.#pending.get(id) ?? []), { resolve, reject }]);
+            this.#timer ??= setTimeout(() => void this.#flush(), GATHER_MS);
+        });
+    }
+    async #flush() {
+        const batch = this.#pending;
+        this.#pending = new Map();
+        this.#timer = undefined;
+        try {
+            const found = await this.#images.some([...batch.keys()]);
+            for (const [id, waiters] of batch)
+                for (const waiter of waiters)
+                    waiter.resolve(found.get(id));
+        }
+        catch (error) {
+            for (const waiters of batch.values())
+                for (const waiter of waiters)
+                    waiter.reject(error);
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/p-map/index.js
@@ -46990,7 +47045,9 @@ function createHttp(options = {}) {
     const { log, onRequest } = options;
     const redact = options.redact ?? ((text) => text);
     const throttle = options.rateLimit
-        ? pThrottle({ limit: Math.max(1, Math.floor(options.rateLimit)), interval: 1000, strict: true })(() => undefined)
+        ? // The window is a little longer than a second: requests leave the client a few ms apart from where the
+            // throttle let them go, and a server counting arrivals in any 1-s window must still see no more than the limit.
+            pThrottle({ limit: Math.max(1, Math.floor(options.rateLimit)), interval: 1050, strict: true })(() => undefined)
         : undefined;
     const hooks = {
         beforeRequest: [
@@ -47153,6 +47210,14 @@ class ImageService {
         return linkedPages(this.#http, `${this.root}/v2/images?${search}`, (page) => page.images.map(toImage), 
         // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
         (page) => (page.next ? new URL(`${this.root}${page.next}`) : undefined));
+    }
+    /** Several images in one request (Glance's `id=in:` filter): those Glance still has, by ID. */
+    async some(ids) {
+        const found = new Map();
+        for await (const image of this.list({ id: `in:${ids.join(',')}` }))
+            if (ids.includes(image.id))
+                found.set(image.id, image);
+        return found;
     }
     async listAll(query) {
         const images = [];
@@ -47783,6 +47848,7 @@ function outcome(result) {
 
 
 
+
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings, server) {
     const p = settings.provenance;
@@ -47809,7 +47875,9 @@ async function create_create(cloud, settings) {
         return snapshotServer(cloud, settings, only);
     if (!servers.length)
         log.notice(t `No server matches the selection: nothing to snapshot (${Input.AllowEmptySelection})`);
-    return forEachServer('create', servers, settings, (server) => snapshotServer(cloud, settings, server));
+    // The servers' images are watched together: one listing per look instead of one GET per image.
+    const looks = new ImageLooks(await cloud.images());
+    return forEachServer('create', servers, settings, (server) => snapshotServer(cloud, settings, server, looks));
 }
 /** How far the snapshot can be trusted: taken of a stopped disk, with the guest's filesystems frozen by Nova, or as a crash would leave it. */
 function consistencyOf(wasRunning, image) {
@@ -47821,7 +47889,7 @@ function consistencyOf(wasRunning, image) {
  * Snapshot one server: wait until it can be, (stop it,) request the image at most once, (start it
  * as soon as its disk is captured,) wait until the image is active, then prune its snapshots.
  */
-async function snapshotServer(cloud, settings, found) {
+async function snapshotServer(cloud, settings, found, looks) {
     const deadline = Deadline.after(settings.timeoutMs);
     const compute = await cloud.compute();
     const images = await cloud.images();
@@ -47852,7 +47920,7 @@ async function snapshotServer(cloud, settings, found) {
     let polls = 1;
     try {
         if (settings.wait) {
-            const active = await untilActive(images, compute, server, imageId, deadline);
+            const active = await untilActive(images, compute, server, imageId, deadline, looks);
             if (!('image' in active))
                 return { failure: active };
             ({ image, polls } = active);

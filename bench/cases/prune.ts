@@ -11,7 +11,7 @@ import { openstack } from '../lib/cli.ts';
 import { now } from '../lib/clock.ts';
 import { countBy } from '../lib/proxy.ts';
 import { REGION, type RealCloud } from '../lib/real.ts';
-import { median } from '../lib/stats.ts';
+import { median, peakRate } from '../lib/stats.ts';
 import { tail, timedRun, type Build } from '../lib/timed-run.ts';
 
 const MANAGED_BY = 'openstack-snapshot-action';
@@ -38,16 +38,6 @@ export interface CapacityProbe {
   perSecond: number;
   latencyMs: number;
   serverBusy: Record<string, number>;
-}
-
-function peakRate(times: number[]): number {
-  const ts = [...times].sort((a, b) => a - b);
-  let best = 0;
-  for (let lo = 0, hi = 0; hi < ts.length; hi += 1) {
-    while (ts[hi]! - ts[lo]! >= 1000) lo += 1;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
 }
 
 const inputs = (instance: string, way: PruneWay, n: number) => ({

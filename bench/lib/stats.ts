@@ -19,3 +19,14 @@ export function fmtRange(values: readonly number[], f: (v: number) => string): s
   if (xs.length < 2) return xs.length ? `${f(xs[0]!)} (n=1)` : 'n/a';
   return `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))}, n=${xs.length})`;
 }
+
+/** Most requests that arrived within any 1-second window (times in ms). */
+export function peakRate(times: readonly number[]): number {
+  const ts = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let lo = 0, hi = 0; hi < ts.length; hi += 1) {
+    while (ts[hi]! - ts[lo]! >= 1000) lo += 1;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}

@@ -10,6 +10,7 @@ import { provenanceProperties } from '../provenance.ts';
 import type { CreateSettings, Retention } from '../settings.ts';
 import { untilActive } from './create/active.ts';
 import { createImageOnce, type ImageRequest } from './create/create-image.ts';
+import { ImageLooks } from './create/looks.ts';
 import { busy, SNAPSHOT, untilFree } from './ready.ts';
 import { forEachServer, type FleetResult } from './fleet.ts';
 import { isSingle, selectServers } from './selection.ts';
@@ -60,7 +61,9 @@ export async function create(cloud: Cloud, settings: CreateSettings): Promise<Ou
   const [only] = servers;
   if (only && isSingle(settings.servers)) return snapshotServer(cloud, settings, only);
   if (!servers.length) log.notice(t`No server matches the selection: nothing to snapshot (${Input.AllowEmptySelection})`);
-  return forEachServer('create', servers, settings, (server) => snapshotServer(cloud, settings, server));
+  // The servers' images are watched together: one listing per look instead of one GET per image.
+  const looks = new ImageLooks(await cloud.images());
+  return forEachServer('create', servers, settings, (server) => snapshotServer(cloud, settings, server, looks));
 }
 
 /** How far the snapshot can be trusted: taken of a stopped disk, with the guest's filesystems frozen by Nova, or as a crash would leave it. */
@@ -73,7 +76,7 @@ function consistencyOf(wasRunning: boolean, image: Image | undefined): Consisten
  * Snapshot one server: wait until it can be, (stop it,) request the image at most once, (start it
  * as soon as its disk is captured,) wait until the image is active, then prune its snapshots.
  */
-export async function snapshotServer(cloud: Cloud, settings: CreateSettings, found: Server): Promise<Outcome<CreateResult>> {
+export async function snapshotServer(cloud: Cloud, settings: CreateSettings, found: Server, looks?: ImageLooks): Promise<Outcome<CreateResult>> {
   const deadline = Deadline.after(settings.timeoutMs);
   const compute = await cloud.compute();
   const images = await cloud.images();
@@ -100,7 +103,7 @@ export async function snapshotServer(cloud: Cloud, settings: CreateSettings, fou
   let polls = 1;
   try {
     if (settings.wait) {
-      const active = await untilActive(images, compute, server, imageId, deadline);
+      const active = await untilActive(images, compute, server, imageId, deadline, looks);
       if (!('image' in active)) return { failure: active };
       ({ image, polls } = active);
     } else image = await images.get(imageId);

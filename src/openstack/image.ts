@@ -125,6 +125,13 @@ export class ImageService {
     );
   }
 
+  /** Several images in one request (Glance's `id=in:` filter): those Glance still has, by ID. */
+  async some(ids: readonly string[]): Promise<Map<string, Image>> {
+    const found = new Map<string, Image>();
+    for await (const image of this.list({ id: `in:${ids.join(',')}` })) if (ids.includes(image.id)) found.set(image.id, image);
+    return found;
+  }
+
   async listAll(query: Record<string, string>): Promise<Image[]> {
     const images: Image[] = [];
     for await (const image of this.list(query)) images.push(image);

@@ -46,13 +46,28 @@ export class Deadline {
   }
 }
 
+/**
+ * Poll times shared by several waits: ticks from one origin, spaced by nextPollDelay, so that
+ * waits started at different moments look at the same instants (and can share one request).
+ */
+export class PollGrid {
+  readonly #origin = Date.now();
+  #tick = this.#origin;
+
+  /** Milliseconds from `now` to the next tick after it. */
+  delay(now: number): number {
+    while (this.#tick <= now) this.#tick += nextPollDelay(this.#tick - this.#origin);
+    return this.#tick - now;
+  }
+}
+
 export type PollOutcome<T> = { done: true; value: T; polls: number } | { done: false; last: T | undefined; polls: number };
 
 /**
- * Call `check` until it reports done or the deadline passes. The first look is immediate: some
- * jobs (volume-backed snapshots) are finished by the time they are accepted.
+ * Call `check` until it reports done or the deadline passes, on its own schedule or a shared grid.
+ * The first look is immediate: some jobs (volume-backed snapshots) are finished by the time they are accepted.
  */
-export async function poll<T>(check: () => Promise<{ done: boolean; value: T }>, deadline: Deadline): Promise<PollOutcome<T>> {
+export async function poll<T>(check: () => Promise<{ done: boolean; value: T }>, deadline: Deadline, grid?: PollGrid): Promise<PollOutcome<T>> {
   const start = Date.now();
   let polls = 0;
   let last: T | undefined;
@@ -63,6 +78,6 @@ export async function poll<T>(check: () => Promise<{ done: boolean; value: T }>,
     if (result.done) return { done: true, value: result.value, polls };
     const now = Date.now();
     if (now >= deadline.at) return { done: false, last, polls };
-    await sleep(Math.min(nextPollDelay(now - start), deadline.at - now));
+    await sleep(Math.min(grid ? grid.delay(now) : nextPollDelay(now - start), deadline.at - now));
   }
 }

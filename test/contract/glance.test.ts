@@ -30,6 +30,12 @@ describe('contract: Glance', () => {
     assert.equal(image.contract_set, target.tag);
   });
 
+  test('id=in:a,b: those images in one listing (how a fleet looks at its new snapshots); an unknown ID is just not listed', async () => {
+    const answer = await session.glance('GET', `/v2/images?${new URLSearchParams({ limit: '1000', id: `in:${set[0]},${set[2]},00000000-0000-4000-8000-000000000000` })}`);
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(answer.body.images.map((i: { id: string }) => i.id).sort(), [set[0], set[2]].sort());
+  });
+
   test('an unknown image: 404', async () => {
     assert.equal((await session.glance('GET', '/v2/images/00000000-0000-4000-8000-000000000000')).status, 404);
   });

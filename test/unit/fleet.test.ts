@@ -30,16 +30,28 @@ const idOf = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
 const web = (n: number, options: ServerOptions = {}) => serverBody({ id: idOf(n), name: `web-${n}`, ...options });
 const listing = (query: Record<string, string>, ...servers: ReturnType<typeof serverBody>[]) => nock(COMPUTE_ORIGIN).get(DETAIL).query({ limit: '1000', ...query }).reply(200, { servers });
 
-/** Each server's createImage (202 with an image ID, or `status`), and its image active at the first look. */
-function snapshots(...servers: { n: number; status?: number }[]) {
+/**
+ * Each server's createImage (202 with an image ID, or `status`), and Glance's listing by `id=in:`,
+ * which shows each image active; returns the listings' ID sets as they come.
+ */
+function snapshots(...servers: { n: number; status?: number }[]): string[][] {
   for (const { n, status } of servers) {
     const scope = nock(COMPUTE_ORIGIN).post(`${COMPUTE_PATH}/servers/${idOf(n)}/action`);
     if (status) scope.reply(status, { badRequest: { code: status, message: `web-${n} refused` } });
-    else {
-      scope.reply(202, { image_id: `image-${n}` });
-      nock(IMAGE_ORIGIN).get(`/v2/images/image-${n}`).reply(200, imageBody({ id: `image-${n}`, status: 'active' }));
-    }
+    else scope.reply(202, { image_id: `image-${n}` });
   }
+  const listings: string[][] = [];
+  nock(IMAGE_ORIGIN)
+    .persist()
+    .get('/v2/images')
+    .query((q) => String(q.id).startsWith('in:'))
+    // nock 15 hands reply functions the fetch Request.
+    .reply((request: Request) => {
+      const ids = new URL(request.url).searchParams.get('id')!.slice(3).split(',');
+      listings.push(ids);
+      return [200, { images: ids.map((id) => imageBody({ id, status: 'active' })) }];
+    });
+  return listings;
 }
 
 describe('fleets: which servers', () => {
@@ -81,6 +93,17 @@ describe('fleets: which servers', () => {
 });
 
 describe('fleets: one failure does not stop the others', () => {
+  it("the images are watched together: one Glance listing looks at several servers' snapshots, no GET per image", async () => {
+    mockAuth();
+    listing({}, web(1), web(2), web(3));
+    const listings = snapshots({ n: 1 }, { n: 2 }, { n: 3 });
+    const { result } = await create(newCloud(), createSettings({ servers: selection('web-1', 'web-2', 'web-3') }));
+    assert.deepEqual(result?.mode === 'fleet' && result.items.map((item) => item.result?.mode === 'create' && item.result.image.status), ['active', 'active', 'active']);
+    assert.ok(listings.length < 3, `${listings.length} listings for 3 images: ${JSON.stringify(listings)}`);
+    assert.deepEqual(listings.flat().sort(), ['image-1', 'image-2', 'image-3']);
+    assert.deepEqual(unmatched, [], 'no GET of a single image');
+  });
+
   it('the others are snapshotted; the step fails at the end, naming the one that failed and why', async () => {
     mockAuth();
     listing({}, web(1), web(2), web(3));

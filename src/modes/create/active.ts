@@ -4,6 +4,7 @@ import type { Compute, Server } from '../../openstack/compute.ts';
 import type { Image, ImageService, ImageStatus } from '../../openstack/image.ts';
 import { CUT_SHORT, poll, type Deadline } from '../../openstack/wait.ts';
 import type { Failure } from '../outcome.ts';
+import type { ImageLooks } from './looks.ts';
 
 /** Glance statuses from which an image never becomes active. */
 const DEAD = new Set<ImageStatus>(['killed', 'deleted', 'pending_delete', 'deactivated']);
@@ -12,12 +13,19 @@ const DEAD = new Set<ImageStatus>(['killed', 'deleted', 'pending_delete', 'deact
  * Poll Glance until the image is active (the image), or a failure that says what became of it:
  * dead or gone at once, or still on its way at the deadline, with how to check it.
  */
-export async function untilActive(images: ImageService, compute: Compute, server: Server, imageId: string, deadline: Deadline): Promise<{ image: Image; polls: number } | Failure> {
+export async function untilActive(
+  images: ImageService,
+  compute: Compute,
+  server: Server,
+  imageId: string,
+  deadline: Deadline,
+  looks?: ImageLooks,
+): Promise<{ image: Image; polls: number } | Failure> {
   const started = Date.now();
   let lastStatus = '';
   let last: Image | undefined;
   const outcome = await poll(async () => {
-    const look = await deadline.look((signal) => images.get(imageId, signal));
+    const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
     if (look === CUT_SHORT) return { done: false, value: last };
     last = look;
     const status = look?.status ?? 'gone';
@@ -26,7 +34,7 @@ export async function untilActive(images: ImageService, compute: Compute, server
       lastStatus = status;
     }
     return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
-  }, deadline);
+  }, deadline, looks?.grid);
   const image = outcome.done ? outcome.value : outcome.last;
   if (outcome.done && image?.status === 'active') return { image, polls: outcome.polls };
   if (outcome.done) {
