@@ -3,7 +3,7 @@
 // failing server among several, and stop-server with the job cancelled mid-snapshot.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { assertFailure, assertSuccess, eventually, jsonOutput, managedProps, mutating, passwordInputs, snapshotsOf, startCloud, step, unique, type LocalCloud } from './harness.ts';
+import { assertFailure, assertSuccess, eventually, ids, jsonOutput, managedProps, mutating, passwordInputs, seedSnapshots, snapshotsOf, sorted, startCloud, step, unique, type LocalCloud } from './harness.ts';
 
 let cloud: LocalCloud;
 let creds: Record<string, string>;
@@ -65,6 +65,21 @@ describe('fleets', () => {
       else assert.deepEqual([row.status, row.image_id, row.error], ['active', snapshotsOf(cloud, server)[0]?.id, null]);
     }
     assert.match(s.run.stdout, new RegExp(`\\[${servers[1]!.name}\\] `), 'each server says which lines are its own');
+  });
+
+  test("prune without instance keeps keep-last of each server, never that many of the fleet; a fleet's create prunes each server's own", async () => {
+    const prefix = unique('fleet');
+    const servers = [1, 2].map((n) => cloud.addServer({ region: 'GRA7', name: `${prefix}-${n}`, tags: [prefix] }));
+    const [a, b] = servers.map((server) => seedSnapshots(cloud, server, 3)) as [ReturnType<typeof seedSnapshots>, ReturnType<typeof seedSnapshots>];
+    const pruned = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${prefix}-*`, 'keep-last': '2' });
+    assertSuccess(pruned);
+    assert.deepEqual(sorted(jsonOutput(pruned, 'deleted-image-ids')), sorted(ids([a[2]!, b[2]!])), 'the oldest of each');
+    for (const image of [...a.slice(0, 2), ...b.slice(0, 2)]) assert.ok(cloud.image(image.id), `${image.name} stays`);
+
+    const created = await step(cloud, { ...creds, 'instance-tags': prefix, 'keep-last': '2' });
+    assertSuccess(created);
+    assert.deepEqual(sorted(jsonOutput(created, 'deleted-image-ids')), sorted(ids([a[1]!, b[1]!])), "each server's oldest, after its new one");
+    for (const server of servers) assert.equal(snapshotsOf(cloud, server).length, 2, `${server.name} keeps two`);
   });
 
   test('stop-server: stopped for the snapshot, running again after it, with the downtime', async () => {
