@@ -60,9 +60,9 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
     case undefined:
       return undefined;
     case 'application-credential': {
-      const id = require(Input.ApplicationCredentialId, credentialId, 'an application credential');
-      const given = require(Input.ApplicationCredentialSecret, secret, 'an application credential');
-      return authUrl && id && given ? { method: 'application-credential', authUrl, id, secret: given } : undefined;
+      if (!credentialId) problems.push(`${Input.ApplicationCredentialId}: required with ${Input.ApplicationCredentialSecret} (or OS_APPLICATION_CREDENTIAL_ID)`);
+      if (!secret) problems.push(`${Input.ApplicationCredentialSecret}: required with ${Input.ApplicationCredentialId} (or OS_APPLICATION_CREDENTIAL_SECRET)`);
+      return authUrl && credentialId && secret ? { method: 'application-credential', authUrl, id: credentialId, secret } : undefined;
     }
     case 'password': {
       if (!username) problems.push(`${Input.Username}: required for password authentication (or OS_USERNAME); or give ${Input.ApplicationCredentialId} and ${Input.ApplicationCredentialSecret}`);
@@ -96,13 +96,11 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
   }
 }
 
-/** The OS_* variables of the inputs read here besides the ones spelled out. */
+/** The OS_* variables of the inputs read by name below. */
 const ENV: Partial<Record<string, string[]>> = {
-  [Input.ApplicationCredentialId]: ['OS_APPLICATION_CREDENTIAL_ID'],
   [Input.ApplicationCredentialSecret]: ['OS_APPLICATION_CREDENTIAL_SECRET'],
   [Input.Password]: ['OS_PASSWORD'],
   [Input.Token]: ['OS_TOKEN'],
-  [Input.ClientId]: ['OS_CLIENT_ID'],
   [Input.ClientSecret]: ['OS_CLIENT_SECRET'],
   [Input.IdentityProvider]: ['OS_IDENTITY_PROVIDER'],
 };
