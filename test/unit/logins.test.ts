@@ -12,27 +12,12 @@ import type { ClientCredentials } from '../../src/openstack/federation.ts';
 import { Identity, type Credentials } from '../../src/openstack/identity.ts';
 import { LoginError, type LoginStage } from '../../src/openstack/login-errors.ts';
 import { AUTH_ORIGIN, AUTH_URL, mockAuth, PROJECT_ID, TOKEN, unmatched, useNock } from '../support/nock.ts';
+import { ACCESS_TOKEN, CLIENT, CLIENT_SECRET, FEDERATION_PATH, GIVEN_TOKEN, ISSUER, mockFederation, mockIssuer, UNSCOPED } from './login-fixtures.ts';
 
 useNock();
 
-export const ISSUER = 'https://iam.ovh.example';
-export const CLIENT_ID = 'sa-0123456789';
-export const CLIENT_SECRET = 'client-secret-that-must-stay-secret';
-export const ACCESS_TOKEN = 'eyJ-access-token-that-must-stay-secret';
-export const UNSCOPED = 'gAAAAAB-unscoped-federated-token';
-export const GIVEN_TOKEN = 'gAAAAAB-given-token-that-must-stay-secret';
-export const FEDERATION_PATH = '/v3/OS-FEDERATION/identity_providers/ovhcloud-emea/protocols/openid/auth';
-
 const KEYSTONE_401 = { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } };
 
-export const CLIENT: ClientCredentials = {
-  kind: 'oidc-client-credentials',
-  clientId: CLIENT_ID,
-  clientSecret: CLIENT_SECRET,
-  discoveryEndpoint: `${ISSUER}/.well-known/openid-configuration`,
-  scope: 'openid',
-  tokenType: 'access_token',
-};
 const federated = (bearer: Extract<Credentials, { method: 'federated' }>['bearer'] = CLIENT): Credentials => ({
   method: 'federated',
   authUrl: AUTH_URL,
@@ -43,27 +28,6 @@ const federated = (bearer: Extract<Credentials, { method: 'federated' }>['bearer
   projectDomainName: 'Default',
 });
 const rescope = (token: string) => ({ auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { id: PROJECT_ID } } } });
-
-/** The issuer: its discovery document and a token endpoint that checks the client's basic auth. */
-export function mockIssuer(options: { times?: number; accessToken?: string } = {}) {
-  const basic = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
-  return nock(ISSUER)
-    .get('/.well-known/openid-configuration')
-    .times(options.times ?? 1)
-    .reply(200, { issuer: ISSUER, token_endpoint: `${ISSUER}/oauth2/token` })
-    .post('/oauth2/token', (body: Record<string, string>) => body.grant_type === 'client_credentials' && body.scope === 'openid')
-    .matchHeader('authorization', basic)
-    .times(options.times ?? 1)
-    .reply(200, { access_token: options.accessToken ?? ACCESS_TOKEN, token_type: 'Bearer', expires_in: 3600 });
-}
-
-/** Keystone's federation URL accepting `bearer` with an unscoped token. */
-export const mockFederation = (bearer = ACCESS_TOKEN, times = 1) =>
-  nock(AUTH_ORIGIN)
-    .post(FEDERATION_PATH)
-    .matchHeader('authorization', `Bearer ${bearer}`)
-    .times(times)
-    .reply(201, { token: { expires_at: new Date(Date.now() + 3_600_000).toISOString(), methods: ['mapped'] } }, { 'X-Subject-Token': UNSCOPED });
 
 /** The refusal `promise` ends in: a LoginError of `stage` whose words name `input`. */
 async function refusedAt(promise: Promise<unknown>, stage: LoginStage, input: RegExp): Promise<string> {
