@@ -155,13 +155,13 @@ function clientCredentials(text: Read, problems: string[], clientSecret: string 
   };
 }
 
-/** The workflow's permissions that let a job ask GitHub for an ID token. */
-export const ID_TOKEN_PERMISSION = 'permissions:\n  id-token: write\n  contents: read';
+/** The permissions that let a job ask GitHub for an ID token: YAML on one line, as a problem is one line. */
+const ID_TOKEN_PERMISSION = 'permissions: { id-token: write, contents: read }';
 
 /** GitHub's OIDC token of this job, asked for at each login (the runner gives one only with id-token: write). */
 function githubBearer(text: Read, problems: string[], authUrl: string | undefined): ExternalBearer | undefined {
   if (!process.env.ACTIONS_ID_TOKEN_REQUEST_URL) {
-    problems.push(`${Input.AuthType}: github-oidc needs an ID token from GitHub, and this job may not ask for one; give the job (or the workflow) this:\n${ID_TOKEN_PERMISSION}`);
+    problems.push(`${Input.AuthType}: github-oidc needs an ID token from GitHub, and this job may not ask for one; add to the job (or the workflow): ${ID_TOKEN_PERMISSION}`);
     return undefined;
   }
   // Default: the cloud's own Keystone, so that a token meant for one cloud is refused by any other.

@@ -150,7 +150,7 @@ describe('auth-type', () => {
       inputs({ ...BASE, 'auth-type': 'github-oidc', 'identity-provider': 'github' });
       const found = problems();
       assert.equal(found.length, 1, found.join('\n'));
-      assert.match(found[0]!, /^auth-type: github-oidc needs an ID token from GitHub.*\npermissions:\n {2}id-token: write\n/s);
+      assert.match(found[0]!, /^auth-type: github-oidc needs an ID token from GitHub.*: permissions: \{ id-token: write, contents: read \}$/);
     });
 
     it('with the runner’s ID token URL: a federated login whose audience defaults to the Keystone origin', () => {
