@@ -51,7 +51,7 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
     problems.push(`${Input.ProjectId} or ${Input.ProjectName}: required for ${what} (or OS_PROJECT_ID / OS_TENANT_ID, OS_PROJECT_NAME / OS_TENANT_NAME)`);
     return false;
   };
-  const require = (name: string, value: string | undefined, what: string) => {
+  const required = (name: string, value: string | undefined, what: string) => {
     if (!value) problems.push(`${name}: required for ${what} (or ${ENV[name]![0]})`);
     return value;
   };
@@ -81,13 +81,13 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
       };
     }
     case 'token': {
-      const given = require(Input.Token, token, 'a token login');
+      const given = required(Input.Token, token, 'a token login');
       const scoped = requireProject('a token login');
       return authUrl && given && scoped ? { method: 'token', authUrl, token: given, ...project } : undefined;
     }
     case 'oidc-client-credentials':
     case 'github-oidc': {
-      const identityProvider = require(Input.IdentityProvider, text(Input.IdentityProvider, 'OS_IDENTITY_PROVIDER'), authType);
+      const identityProvider = required(Input.IdentityProvider, text(Input.IdentityProvider, 'OS_IDENTITY_PROVIDER'), authType);
       const protocol = text(Input.Protocol, 'OS_PROTOCOL') ?? 'openid';
       const bearer = authType === 'github-oidc' ? githubBearer(text, problems, authUrl) : clientCredentials(text, problems, clientSecret);
       const scoped = requireProject(authType);
