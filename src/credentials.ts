@@ -33,7 +33,8 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
     }
   }
 
-  const secrets = [Input.ApplicationCredentialSecret, Input.Password, Input.Token, Input.ClientSecret].map((name) => text(name, ...ENV[name]!));
+  const read = (name: string) => text(name, ...ENV[name]!);
+  const secrets = [Input.ApplicationCredentialSecret, Input.Password, Input.Token, Input.ClientSecret].map(read);
   // Masked before anything else can print them.
   for (const value of secrets) if (value) core.setSecret(value);
   const [secret, password, token, clientSecret] = secrets;
@@ -87,7 +88,7 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
     }
     case 'oidc-client-credentials':
     case 'github-oidc': {
-      const identityProvider = required(Input.IdentityProvider, text(Input.IdentityProvider, 'OS_IDENTITY_PROVIDER'), authType);
+      const identityProvider = required(Input.IdentityProvider, read(Input.IdentityProvider), authType);
       const protocol = text(Input.Protocol, 'OS_PROTOCOL') ?? 'openid';
       const bearer = authType === 'github-oidc' ? githubBearer(text, problems, authUrl) : clientCredentials(text, problems, clientSecret);
       const scoped = requireProject(authType);
@@ -96,7 +97,7 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
   }
 }
 
-/** The OS_* variables of the inputs read by name below. */
+/** The OS_* variable of each input `read` reads. */
 const ENV: Partial<Record<string, string[]>> = {
   [Input.ApplicationCredentialSecret]: ['OS_APPLICATION_CREDENTIAL_SECRET'],
   [Input.Password]: ['OS_PASSWORD'],
@@ -105,7 +106,7 @@ const ENV: Partial<Record<string, string[]>> = {
   [Input.IdentityProvider]: ['OS_IDENTITY_PROVIDER'],
 };
 
-export type AuthType = 'password' | 'application-credential' | 'token' | 'oidc-client-credentials' | 'github-oidc';
+type AuthType = 'password' | 'application-credential' | 'token' | 'oidc-client-credentials' | 'github-oidc';
 
 /** The action's names and the openstack CLI's (OS_AUTH_TYPE) for each way to log in. */
 const AUTH_TYPES: Record<string, AuthType> = {
