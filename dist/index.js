@@ -48462,7 +48462,7 @@ class Identity {
                 return this.#issue(tokens, { json: applicationCredentialBody(credentials.id, credentials.secret) }, refused);
             case 'token': {
                 const stage = this.#logins > 0 ? 'expired' : 'token';
-                return this.#issue(tokens, { json: rescopeBody(credentials.token, credentials) }, (url, error) => new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired' : ''}`, 401, { cause: error }));
+                return this.#issue(tokens, { json: rescopeBody(credentials.token, credentials) }, (url, error) => new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired (or was revoked)' : ''}`, 401, { cause: error }));
             }
             case 'federated':
                 return this.#federated(credentials, tokens);
@@ -48997,7 +48997,8 @@ function readCredentials(text, problems) {
             log.warning(t `${Input.AuthUrl} is http://${url.host}: the password or secret, and every token, travel unencrypted; use https`);
         }
     }
-    const secrets = [Input.ApplicationCredentialSecret, Input.Password, Input.Token, Input.ClientSecret].map((name) => text(name, ...ENV[name]));
+    const read = (name) => text(name, ...ENV[name]);
+    const secrets = [Input.ApplicationCredentialSecret, Input.Password, Input.Token, Input.ClientSecret].map(read);
     // Masked before anything else can print them.
     for (const value of secrets)
         if (value)
@@ -49058,7 +49059,7 @@ function readCredentials(text, problems) {
         }
         case 'oidc-client-credentials':
         case 'github-oidc': {
-            const identityProvider = required(Input.IdentityProvider, text(Input.IdentityProvider, 'OS_IDENTITY_PROVIDER'), authType);
+            const identityProvider = required(Input.IdentityProvider, read(Input.IdentityProvider), authType);
             const protocol = text(Input.Protocol, 'OS_PROTOCOL') ?? 'openid';
             const bearer = authType === 'github-oidc' ? githubBearer(text, problems, authUrl) : clientCredentials(text, problems, clientSecret);
             const scoped = requireProject(authType);
@@ -49066,7 +49067,7 @@ function readCredentials(text, problems) {
         }
     }
 }
-/** The OS_* variables of the inputs read by name below. */
+/** The OS_* variable of each input `read` reads. */
 const ENV = {
     [Input.ApplicationCredentialSecret]: ['OS_APPLICATION_CREDENTIAL_SECRET'],
     [Input.Password]: ['OS_PASSWORD'],

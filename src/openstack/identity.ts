@@ -183,7 +183,7 @@ export class Identity {
       case 'token': {
         const stage = this.#logins > 0 ? 'expired' : 'token';
         return this.#issue(tokens, { json: rescopeBody(credentials.token, credentials) }, (url, error) =>
-          new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired' : ''}`, 401, { cause: error }),
+          new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired (or was revoked)' : ''}`, 401, { cause: error }),
         );
       }
       case 'federated':

@@ -65,7 +65,7 @@ describe('token login', () => {
     await identity.token();
     await sleep(200);
     const words = await refusedAt(identity.token(), 'expired', /a token login cannot renew its token.*application-credential-id/);
-    assert.match(words, /when renewing: it has expired/);
+    assert.match(words, /when renewing: it has expired \(or was revoked\)/);
     assert.deepEqual(unmatched, []);
   });
 });
