@@ -3,6 +3,7 @@ import { setGlobalProxyFromEnv } from 'node:http';
 import { join, log, t } from './log.ts';
 import { runMode } from './modes/run.ts';
 import { Cloud } from './openstack/cloud.ts';
+import { describeLogin } from './openstack/identity.ts';
 import { report } from './report.ts';
 import { readSettings, SettingsError, type Settings } from './settings.ts';
 import { PROXY_VARIABLES } from './urls.ts';
@@ -26,7 +27,7 @@ export async function run(): Promise<void> {
     log: { debug: log.debug },
     onToken: core.setSecret,
   });
-  const who = settings.credentials.method === 'password' ? t`user ${settings.credentials.username}` : t`application credential ${settings.credentials.id}`;
+  const who = t`${describeLogin(settings.credentials)}`;
   log.info(t`Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
   const outcome = await runMode(cloud, settings);
   await report(outcome, cloud.requests).catch((error: unknown) => log.warning(t`The job summary could not be written: ${error}`));

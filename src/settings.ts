@@ -10,6 +10,7 @@ import type { Credentials, Interface } from './openstack/identity.ts';
 import { PROVENANCE_KEYS, readProvenance, type Provenance } from './provenance.ts';
 import type { Policy } from './retention.ts';
 import { readCredentials } from './credentials.ts';
+import { withCloudsYaml } from './clouds-yaml.ts';
 import { PROXY_VARIABLES, proxyProblems, userinfoSecrets } from './urls.ts';
 
 export type Mode = 'create' | 'delete' | 'prune' | 'restore';
@@ -121,7 +122,9 @@ const POLICY_INPUTS = [
  */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const problems: string[] = [];
-  const { text, bool, integer, duration } = inputReader(env, problems);
+  const { text: given, bool, integer, duration } = inputReader(env, problems);
+  // clouds.yaml fills in what the inputs and OS_* leave out (region and interface too).
+  const text = withCloudsYaml(given, env, problems);
 
   const modeText = (core.getInput(Input.Mode) || 'create').toLowerCase();
   const mode = MODES.find((m) => m === modeText);

@@ -1,5 +1,6 @@
 import { Input } from '../constants.ts';
 import { AmbiguousError, AuthError, CatalogError, NotFoundError } from '../openstack/errors.ts';
+import { LoginError, type LoginStage } from '../openstack/login-errors.ts';
 
 /** A failure already worded for the user: what happened and what to do. */
 export class StepError extends Error {
@@ -19,6 +20,15 @@ export interface Outcome<Result> {
   failure?: Failure;
 }
 
+/** Which inputs to fix when a token, OIDC or federated login fails. */
+const LOGIN_ADVICE: Record<LoginStage, string> = {
+  token: `check the ${Input.Token} input (or OS_TOKEN): it may have expired or been revoked; and ${Input.ProjectId} / ${Input.ProjectName}: the token's user must have a role there`,
+  expired: `a ${Input.Token} login cannot renew its token; for runs longer than the token lives, log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret})`,
+  issuer: `check ${Input.ClientId} and ${Input.ClientSecret} (or OS_CLIENT_ID, OS_CLIENT_SECRET), and ${Input.DiscoveryEndpoint} (the issuer)`,
+  federation: `check ${Input.IdentityProvider} and ${Input.Protocol} (Keystone's names for them), and that the token's audience (${Input.OidcAudience} for github-oidc) and claims are what the identity provider's mapping expects`,
+  scope: `the identity provider's mapping gives no role on that project: check ${Input.ProjectId} / ${Input.ProjectName} and ${Input.ProjectDomainName}, or ask the cloud's operator to map this identity to the project`,
+};
+
 /**
  * The words for a failure: the OpenStack layer's typed errors say what the cloud answered, and
  * here it is said which input to change. Anything else is shown as it is.
@@ -37,6 +47,7 @@ export function explain(error: unknown, where: { region: string }): string {
     }
     return `The ${error.service} service of region ${error.region} has no ${error.iface} endpoint (it has: ${error.offered.join(', ')}); set the ${Input.Interface} input`;
   }
+  if (error instanceof LoginError) return `${error.message}: ${LOGIN_ADVICE[error.stage]}`;
   if (error instanceof AuthError) return `${error.message}: check the password or secret, the domain and the project`;
   return error instanceof Error ? error.message : String(error);
 }

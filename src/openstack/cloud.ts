@@ -1,7 +1,7 @@
 import type { Got } from 'got';
 import { createHttp, type Logger } from './client.ts';
 import { Compute } from './compute.ts';
-import { Identity, type Credentials, type Interface } from './identity.ts';
+import { Identity, secretsOf, type Credentials, type Interface } from './identity.ts';
 import { ImageService } from './image.ts';
 import { Secrets } from './secrets.ts';
 import { VOLUME_SERVICE_TYPES, VolumeService } from './volume.ts';
@@ -30,9 +30,8 @@ export class Cloud {
 
   constructor(options: CloudOptions) {
     // Every secret this client holds or is given: a service that echoes one in an error body must not put it in a message.
-    const credentials = options.credentials;
     const secrets = new Secrets();
-    secrets.add(credentials.method === 'password' ? credentials.password : credentials.secret);
+    for (const secret of secretsOf(options.credentials)) secrets.add(secret);
     const base = createHttp({
       rateLimit: options.rateLimit,
       requestTimeoutMs: options.requestTimeoutMs,
@@ -42,7 +41,7 @@ export class Cloud {
       },
       redact: secrets.redact,
     });
-    this.identity = new Identity(base, credentials, (token) => {
+    this.identity = new Identity(base, options.credentials, (token) => {
       secrets.add(token);
       options.onToken?.(token);
     });

@@ -1,19 +1,61 @@
 import type { Got } from 'got';
 import { IDEMPOTENT_METHODS } from './client.ts';
 import { AuthError, CatalogError, ProtocolError, statusOf } from './errors.ts';
+import { clientCredentialsToken, federationUrl, type BearerSource } from './federation.ts';
+import { LoginError } from './login-errors.ts';
+
+/** The project a login is scoped to: by ID, or by name in a domain. */
+export interface ProjectScope {
+  projectId?: string;
+  projectName?: string;
+  projectDomainName: string;
+}
 
 export type Credentials =
-  | {
+  | ({
       method: 'password';
       authUrl: string;
       username: string;
       password: string;
       userDomainName: string;
-      projectId?: string;
-      projectName?: string;
-      projectDomainName: string;
+      /** Wins over the name when given. */
+      userDomainId?: string;
+    } & ProjectScope)
+  | { method: 'application-credential'; authUrl: string; id: string; secret: string }
+  /** A token issued elsewhere: rescoped to the project; it cannot be renewed. */
+  | ({ method: 'token'; authUrl: string; token: string } & ProjectScope)
+  /** Keystone federation: an OIDC bearer token for an unscoped token, then rescoped. Renewed by doing it all again. */
+  | ({ method: 'federated'; authUrl: string; identityProvider: string; protocol: string; bearer: BearerSource } & ProjectScope);
+
+/** Who a login speaks for, in messages. */
+export function describeLogin(credentials: Credentials): string {
+  switch (credentials.method) {
+    case 'password':
+      return `user ${credentials.username} (domain ${credentials.userDomainId ?? credentials.userDomainName})`;
+    case 'application-credential':
+      return `application credential ${credentials.id}`;
+    case 'token':
+      return 'a token';
+    case 'federated': {
+      const subject = credentials.bearer.kind === 'external' ? credentials.bearer.subject : `OIDC client ${credentials.bearer.clientId}`;
+      return `${subject} via identity provider ${credentials.identityProvider} (protocol ${credentials.protocol})`;
     }
-  | { method: 'application-credential'; authUrl: string; id: string; secret: string };
+  }
+}
+
+/** The secrets a login holds (tokens it gets are added as they come). */
+export function secretsOf(credentials: Credentials): string[] {
+  switch (credentials.method) {
+    case 'password':
+      return [credentials.password];
+    case 'application-credential':
+      return [credentials.secret];
+    case 'token':
+      return [credentials.token];
+    case 'federated':
+      return credentials.bearer.kind === 'oidc-client-credentials' ? [credentials.bearer.clientSecret] : [];
+  }
+}
 
 export type Interface = 'public' | 'internal' | 'admin';
 
@@ -40,31 +82,36 @@ interface TokenBody {
   token: { expires_at: string; project?: { id: string }; catalog?: CatalogEntry[] };
 }
 
+interface Issued {
+  value: string;
+  body: TokenBody['token'];
+}
+
 /** keystoneauth's rule: renew a token that expires within two minutes. */
 const REFRESH_MARGIN_MS = 120_000;
 
-function authBody(credentials: Credentials): unknown {
-  if (credentials.method === 'application-credential') {
-    // The credential carries its own scope: Keystone refuses an explicit one.
-    return {
-      auth: {
-        identity: { methods: ['application_credential'], application_credential: { id: credentials.id, secret: credentials.secret } },
-      },
-    };
-  }
-  const project = credentials.projectId
-    ? { id: credentials.projectId }
-    : { name: credentials.projectName, domain: { name: credentials.projectDomainName } };
+const projectOf = (scope: ProjectScope) =>
+  scope.projectId ? { id: scope.projectId } : { name: scope.projectName, domain: { name: scope.projectDomainName } };
+
+/** A token exchanged for one scoped to the project. */
+const rescopeBody = (token: string, scope: ProjectScope) => ({
+  auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: projectOf(scope) } },
+});
+
+function passwordBody(credentials: Extract<Credentials, { method: 'password' }>): unknown {
+  const domain = credentials.userDomainId ? { id: credentials.userDomainId } : { name: credentials.userDomainName };
   return {
     auth: {
-      identity: {
-        methods: ['password'],
-        password: { user: { name: credentials.username, domain: { name: credentials.userDomainName }, password: credentials.password } },
-      },
-      scope: { project },
+      identity: { methods: ['password'], password: { user: { name: credentials.username, domain, password: credentials.password } } },
+      scope: { project: projectOf(credentials) },
     },
   };
 }
+
+// The credential carries its own scope: Keystone refuses an explicit one.
+const applicationCredentialBody = (id: string, secret: string) => ({
+  auth: { identity: { methods: ['application_credential'], application_credential: { id, secret } } },
+});
 
 /** Keystone v3: one token at a time, renewed before it expires or after a 401. */
 export class Identity {
@@ -73,6 +120,8 @@ export class Identity {
   readonly #onToken: (token: string) => void;
   #current: Promise<Token> | undefined;
   #latest: string | undefined;
+  /** Logins that succeeded: a token login refused after one has expired. */
+  #logins = 0;
 
   constructor(http: Got, credentials: Credentials, onToken: (token: string) => void = () => undefined) {
     this.#http = http;
@@ -102,37 +151,81 @@ export class Identity {
     // The token on its way replaces every earlier one: a 401 to an earlier token, arriving while
     // this runs, must not start another authentication (concurrent requests share this one).
     this.#latest = undefined;
-    const url = `${this.#credentials.authUrl.replace(/\/+$/, '')}/auth/tokens`;
+    try {
+      const { value, body } = await this.#login();
+      this.#latest = value;
+      this.#logins += 1;
+      const expiresAt = new Date(body.expires_at);
+      return {
+        value,
+        expiresAt,
+        // A rescoped token expires with the one it came from: asking early would only give the same again.
+        // A short-lived token (tests, strict clouds) is renewed at a quarter of its life instead.
+        refreshMarginMs: this.#credentials.method === 'token' ? 0 : Math.min(REFRESH_MARGIN_MS, (expiresAt.getTime() - Date.now()) / 4),
+        projectId: body.project?.id ?? '',
+        catalog: body.catalog ?? [],
+      };
+    } catch (error) {
+      this.#current = undefined;
+      throw error;
+    }
+  }
+
+  #login(): Promise<Issued> {
+    const credentials = this.#credentials;
+    const tokens = `${credentials.authUrl.replace(/\/+$/, '')}/auth/tokens`;
+    const refused = (url: string, error: unknown) => new AuthError(describeLogin(credentials), url, { cause: error });
+    switch (credentials.method) {
+      case 'password':
+        return this.#issue(tokens, { json: passwordBody(credentials) }, refused);
+      case 'application-credential':
+        return this.#issue(tokens, { json: applicationCredentialBody(credentials.id, credentials.secret) }, refused);
+      case 'token': {
+        const stage = this.#logins > 0 ? 'expired' : 'token';
+        return this.#issue(tokens, { json: rescopeBody(credentials.token, credentials) }, (url, error) =>
+          new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired (or was revoked)' : ''}`, 401, { cause: error }),
+        );
+      }
+      case 'federated':
+        return this.#federated(credentials, tokens);
+    }
+  }
+
+  /** Bearer token → unscoped token at the identity provider's URL → token scoped to the project. */
+  async #federated(credentials: Extract<Credentials, { method: 'federated' }>, tokens: string): Promise<Issued> {
+    const source = credentials.bearer;
+    const bearer = source.kind === 'external' ? await source.get() : await clientCredentialsToken(this.#http, source);
+    this.#onToken(bearer);
+    const who = describeLogin(credentials);
+    const url = federationUrl(credentials.authUrl, credentials.identityProvider, credentials.protocol);
+    const unscoped = await this.#issue(
+      url,
+      { headers: { authorization: `Bearer ${bearer}` } },
+      (at, error) => new LoginError('federation', `Keystone refused the bearer token of ${who} at ${at} (${statusOf(error)})`, statusOf(error), { cause: error }),
+      // Keystone answers an unknown identity provider or protocol with 404, a rejected assertion with 401.
+      [401, 403, 404],
+    );
+    const project = credentials.projectId ?? `${credentials.projectName} (domain ${credentials.projectDomainName})`;
+    return this.#issue(tokens, { json: rescopeBody(unscoped.value, credentials) }, (at, error) =>
+      new LoginError('scope', `Keystone refused to scope the token of ${who} to project ${project} at ${at}`, 401, { cause: error }),
+    );
+  }
+
+  /** A POST that Keystone answers with a token in X-Subject-Token; a refusal becomes `refused`'s error. */
+  async #issue(url: string, options: { json?: unknown; headers?: Record<string, string> }, refused: (url: string, error: unknown) => Error, refusals = [401]): Promise<Issued> {
     try {
       const response = await this.#http.post<TokenBody>(url, {
-        json: authBody(this.#credentials),
+        ...options,
         // Asking for a token creates nothing a retry could duplicate.
         retry: { methods: [...IDEMPOTENT_METHODS, 'POST'] },
       });
       const value = response.headers['x-subject-token'];
       if (typeof value !== 'string' || !value) throw new ProtocolError(`Keystone at ${url} answered without an X-Subject-Token header`);
       this.#onToken(value);
-      this.#latest = value;
-      const body = response.body.token;
-      const expiresAt = new Date(body.expires_at);
-      return {
-        value,
-        expiresAt,
-        // A short-lived token (tests, strict clouds) is renewed at a quarter of its life instead.
-        refreshMarginMs: Math.min(REFRESH_MARGIN_MS, (expiresAt.getTime() - Date.now()) / 4),
-        projectId: body.project?.id ?? '',
-        catalog: body.catalog ?? [],
-      };
+      return { value, body: response.body.token };
     } catch (error) {
-      this.#current = undefined;
-      if (statusOf(error) === 401) {
-        const who =
-          this.#credentials.method === 'application-credential'
-            ? `application credential ${this.#credentials.id}`
-            : `user ${this.#credentials.username} (domain ${this.#credentials.userDomainName})`;
-        throw new AuthError(who, url, { cause: error });
-      }
-      throw error;
+      const status = statusOf(error);
+      throw status !== undefined && refusals.includes(status) ? refused(url, error) : error;
     }
   }
 

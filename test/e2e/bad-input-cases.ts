@@ -162,6 +162,27 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     inputs: (b) => ({ ...b, 'auth-url': 'ftp://joe:url-pa55@auth.example/v3' }),
     expect: ['auth-url: "ftp://***@auth.example/v3" is not an http(s) URL'],
   },
+  {
+    name: 'an auth-type the action does not know: the valid ones, in both spellings',
+    inputs: (b) => ({ ...b, 'auth-type': 'v3kerberos' }),
+    expect: ['auth-type: "v3kerberos" is not a login', 'password, v3password', 'v3oidcclientcredentials, github-oidc'],
+  },
+  {
+    name: 'github-oidc in a job that may not ask for an ID token: the permissions to add',
+    inputs: (b) => ({ ...without(b, 'username', 'password'), 'auth-type': 'github-oidc', 'identity-provider': 'github' }),
+    expect: ['auth-type: github-oidc needs an ID token from GitHub', 'add to the job (or the workflow): permissions: { id-token: write, contents: read }'],
+  },
+  {
+    name: 'a token login without the token: the token input',
+    inputs: (b) => ({ ...without(b, 'username', 'password'), 'auth-type': 'v3token' }),
+    expect: ['token: required for a token login (or OS_TOKEN)'],
+  },
+  {
+    name: 'a cloud of clouds.yaml where there is no clouds.yaml: the places looked in',
+    inputs: (b) => ({ ...b, cloud: 'prod' }),
+    env: { OS_CLIENT_CONFIG_FILE: '/nonexistent/osa/clouds.yaml' },
+    expect: ['cloud: "prod" was asked for (or OS_CLOUD)', 'no clouds.yaml in /nonexistent/osa/clouds.yaml'],
+  },
 ];
 
 /** Run one case and check it; shared by bad-inputs.test.ts and secrets.test.ts. */

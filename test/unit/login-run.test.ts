@@ -1,0 +1,129 @@
+// The whole action logging in through federation: every secret and token of the flow is masked
+// (::add-mask::) and shows nowhere else.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import nock from 'nock';
+
+import { run } from '../../src/main.ts';
+import { actionDefaults } from '../support/run-action.ts';
+import {
+  clearActionEnv as clearEnv,
+  IMAGE_ID,
+  IMAGE_ORIGIN,
+  imageBody,
+  mockAuth,
+  mockSnapshotAccepted,
+  PROJECT_ID,
+  serverBody,
+  SERVER_ID,
+  setInputs,
+  stdout,
+  TOKEN,
+  unmatched,
+  useNock,
+  useProject,
+} from '../support/nock.ts';
+import { ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, ISSUER, mockFederation, mockIssuer, UNSCOPED } from './login-fixtures.ts';
+
+useNock();
+useProject();
+
+const RUNNER = 'https://pipelines.actions.example';
+const GITHUB_ID_TOKEN = 'eyJ-github-id-token-that-must-stay-secret';
+const REQUEST_TOKEN = 'runner-request-token';
+
+let dir = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'osa-login-run-'));
+  process.env.GITHUB_OUTPUT = join(dir, 'output');
+  process.env.GITHUB_STEP_SUMMARY = join(dir, 'summary');
+});
+beforeEach(() => {
+  for (const file of ['output', 'summary']) writeFileSync(join(dir, file), '');
+  clearEnv();
+  process.exitCode = undefined;
+});
+afterEach(() => {
+  clearEnv();
+  delete process.env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  delete process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  process.exitCode = undefined;
+});
+after(() => {
+  delete process.env.GITHUB_OUTPUT;
+  delete process.env.GITHUB_STEP_SUMMARY;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const BASE = { 'auth-url': 'https://auth.cloud.ovh.net/v3', 'project-id': PROJECT_ID, region: 'GRA11', instance: SERVER_ID, 'identity-provider': 'ovhcloud-emea' };
+
+/** A snapshot of the server that becomes active at once. */
+function snapshotWorks(): void {
+  mockAuth();
+  mockSnapshotAccepted(serverBody({ name: 'web' }));
+  nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
+}
+
+/** Each secret masked, and shown nowhere but in its mask command (stdout, outputs, summary). */
+function assertMasked(...secrets: string[]): void {
+  const lines = stdout().split('\n');
+  const files = ['output', 'summary'].map((file) => readFileSync(join(dir, file), 'utf8'));
+  for (const secret of secrets) {
+    assert.ok(lines.includes(`::add-mask::${secret}`), `${secret} is masked`);
+    assert.ok(!lines.some((line) => !line.startsWith('::add-mask::') && line.includes(secret)), `stdout shows ${secret}`);
+    for (const text of files) assert.ok(!text.includes(secret), `a file shows ${secret}`);
+  }
+}
+
+const errors = () => stdout().split('\n').filter((line) => line.startsWith('::error'));
+
+describe('run: federated logins', () => {
+  it('oidc-client-credentials: client secret, access token, unscoped and scoped tokens are all masked', async () => {
+    setInputs({
+      ...actionDefaults(),
+      ...BASE,
+      'auth-type': 'oidc-client-credentials',
+      'client-id': CLIENT_ID,
+      'client-secret': CLIENT_SECRET,
+      'discovery-endpoint': `${ISSUER}/.well-known/openid-configuration`,
+    });
+    mockIssuer();
+    mockFederation();
+    snapshotWorks();
+    await run();
+    assert.equal(process.exitCode, undefined, errors().join('\n'));
+    assert.match(stdout(), /as OIDC client sa-0123456789 via identity provider ovhcloud-emea \(protocol openid\)/);
+    assertMasked(CLIENT_SECRET, ACCESS_TOKEN, UNSCOPED, TOKEN);
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('github-oidc: the runner’s ID token is asked for with the audience, exchanged, and masked', async () => {
+    process.env.ACTIONS_ID_TOKEN_REQUEST_URL = `${RUNNER}/idtoken?api-version=2.0`;
+    process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = REQUEST_TOKEN;
+    setInputs({ ...actionDefaults(), ...BASE, 'auth-type': 'github-oidc', 'oidc-audience': 'keystone-gra' });
+    const runner = nock(RUNNER)
+      .get('/idtoken')
+      .query({ 'api-version': '2.0', audience: 'keystone-gra' })
+      .matchHeader('authorization', `Bearer ${REQUEST_TOKEN}`)
+      .reply(200, { value: GITHUB_ID_TOKEN });
+    mockFederation(GITHUB_ID_TOKEN);
+    snapshotWorks();
+    await run();
+    assert.equal(process.exitCode, undefined, errors().join('\n'));
+    runner.done();
+    assertMasked(GITHUB_ID_TOKEN, UNSCOPED, TOKEN);
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('a bad client secret fails the step with the inputs to fix, the secret masked', async () => {
+    setInputs({ ...actionDefaults(), ...BASE, 'auth-type': 'oidc-client-credentials', 'client-id': CLIENT_ID, 'client-secret': CLIENT_SECRET, 'access-token-endpoint': `${ISSUER}/token` });
+    nock(ISSUER).post('/token').reply(401, { error: 'invalid_client' });
+    await run();
+    assert.equal(process.exitCode, 1);
+    assert.match(errors().join('\n'), /OIDC issuer refused client sa-0123456789 .*check client-id and client-secret/);
+    assertMasked(CLIENT_SECRET);
+  });
+});
