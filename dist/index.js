@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6635);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5781);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6635:
+/***/ 5781:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48363,6 +48363,29 @@ async function runMode(cloud, settings) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/openstack/catalog.ts
+
+/** The URL of a service (any of `types`) for a region and interface; CatalogError says what the catalog has instead. */
+function findEndpoint(catalog, types, region, iface) {
+    const service = types.join(' or ');
+    const services = catalog.filter((entry) => types.includes(entry.type));
+    if (services.length === 0)
+        throw new CatalogError('service', service, region, iface, []);
+    const regionOf = (endpoint) => endpoint.region_id ?? endpoint.region ?? '';
+    const endpoints = services.flatMap((entry) => entry.endpoints);
+    // Region IDs are compared as given first, then case-insensitively (gra11 for GRA11).
+    const exact = endpoints.filter((endpoint) => regionOf(endpoint) === region);
+    const inRegion = exact.length ? exact : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
+    if (inRegion.length === 0) {
+        const regions = [...new Set(catalog.flatMap((entry) => entry.endpoints.map(regionOf)))].filter(Boolean).sort();
+        throw new CatalogError('region', types[0], region, iface, regions);
+    }
+    const match = inRegion.find((endpoint) => endpoint.interface === iface);
+    if (!match)
+        throw new CatalogError('interface', types[0], region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
+    return match.url.replace(/\/+$/, '');
+}
+
 ;// CONCATENATED MODULE: ./src/openstack/federation.ts
 
 
@@ -48410,6 +48433,7 @@ async function clientCredentialsToken(http, source) {
 const federationUrl = (authUrl, identityProvider, protocol) => `${authUrl.replace(/\/+$/, '')}/OS-FEDERATION/identity_providers/${encodeURIComponent(identityProvider)}/protocols/${encodeURIComponent(protocol)}/auth`;
 
 ;// CONCATENATED MODULE: ./src/openstack/identity.ts
+
 
 
 
@@ -48593,25 +48617,6 @@ class Identity {
             },
         });
     }
-}
-function findEndpoint(catalog, types, region, iface) {
-    const service = types.join(' or ');
-    const services = catalog.filter((entry) => types.includes(entry.type));
-    if (services.length === 0)
-        throw new CatalogError('service', service, region, iface, []);
-    const regionOf = (endpoint) => endpoint.region_id ?? endpoint.region ?? '';
-    const endpoints = services.flatMap((entry) => entry.endpoints);
-    // Region IDs are compared as given first, then case-insensitively (gra11 for GRA11).
-    const exact = endpoints.filter((endpoint) => regionOf(endpoint) === region);
-    const inRegion = exact.length ? exact : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
-    if (inRegion.length === 0) {
-        const regions = [...new Set(catalog.flatMap((entry) => entry.endpoints.map(regionOf)))].filter(Boolean).sort();
-        throw new CatalogError('region', types[0], region, iface, regions);
-    }
-    const match = inRegion.find((endpoint) => endpoint.interface === iface);
-    if (!match)
-        throw new CatalogError('interface', types[0], region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
-    return match.url.replace(/\/+$/, '');
 }
 
 ;// CONCATENATED MODULE: ./src/openstack/secrets.ts
@@ -48937,6 +48942,7 @@ async function report({ result, failure }, apiRequests) {
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
+
 /**
  * Readers of the action's inputs that gather every problem in `problems` (each names the input
  * and what would be valid) instead of stopping at the first.
@@ -48980,6 +48986,28 @@ function inputReader(env, problems) {
         }
     };
     return { text, bool, integer, duration };
+}
+const POLICY_INPUTS = [
+    [Input.KeepLast, 'last'],
+    [Input.KeepHourly, 'hourly'],
+    [Input.KeepDaily, 'daily'],
+    [Input.KeepWeekly, 'weekly'],
+    [Input.KeepMonthly, 'monthly'],
+    [Input.KeepYearly, 'yearly'],
+];
+/** The keep-* inputs as a policy, and whether any was given (a keep-* given but invalid is reported as such, not also as "no policy"). */
+function readPolicy(integer, duration) {
+    const policy = {};
+    for (const [name, key] of POLICY_INPUTS) {
+        const value = integer(name, undefined, 1);
+        if (value !== undefined)
+            policy[key] = value;
+    }
+    const within = duration(Input.KeepWithin, getInput(Input.KeepWithin) || undefined);
+    if (within !== undefined)
+        policy.within = within;
+    const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => getInput(name));
+    return { policy, hasPolicy };
 }
 
 ;// CONCATENATED MODULE: ./src/urls.ts
@@ -49343,14 +49371,6 @@ class SettingsError extends Error {
         this.problems = problems;
     }
 }
-const POLICY_INPUTS = [
-    [Input.KeepLast, 'last'],
-    [Input.KeepHourly, 'hourly'],
-    [Input.KeepDaily, 'daily'],
-    [Input.KeepWeekly, 'weekly'],
-    [Input.KeepMonthly, 'monthly'],
-    [Input.KeepYearly, 'yearly'],
-];
 /**
  * Every input, with the openrc `OS_*` variables as fallbacks for the cloud ones, into one
  * validated object. All problems are gathered and reported together; nothing here talks to
@@ -49393,17 +49413,7 @@ function readSettings(env = process.env) {
         ...PROVENANCE_KEYS,
     ]);
     problems.push(...metadataProblems.map((p) => `${Input.Metadata}: ${p}`));
-    const policy = {};
-    for (const [name, key] of POLICY_INPUTS) {
-        const value = integer(name, undefined, 1);
-        if (value !== undefined)
-            policy[key] = value;
-    }
-    const within = duration(Input.KeepWithin, getInput(Input.KeepWithin) || undefined);
-    if (within !== undefined)
-        policy.within = within;
-    // A keep-* given but invalid is reported as such, not also as "no policy".
-    const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => getInput(name));
+    const { policy, hasPolicy } = readPolicy(integer, duration);
     const concurrency = integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
     // Read (and checked) only where a policy applies: mode prune, and create with keep-*.
     const retention = mode === 'prune' || (mode === 'create' && hasPolicy)

@@ -1,5 +1,7 @@
 import * as core from '@actions/core';
+import { Input } from './constants.ts';
 import { parseDuration } from './duration.ts';
+import type { Policy } from './retention.ts';
 
 /**
  * Readers of the action's inputs that gather every problem in `problems` (each names the input
@@ -39,4 +41,28 @@ export function inputReader(env: NodeJS.ProcessEnv, problems: string[]) {
     }
   };
   return { text, bool, integer, duration };
+}
+
+const POLICY_INPUTS = [
+  [Input.KeepLast, 'last'],
+  [Input.KeepHourly, 'hourly'],
+  [Input.KeepDaily, 'daily'],
+  [Input.KeepWeekly, 'weekly'],
+  [Input.KeepMonthly, 'monthly'],
+  [Input.KeepYearly, 'yearly'],
+] as const;
+
+type Reader = ReturnType<typeof inputReader>;
+
+/** The keep-* inputs as a policy, and whether any was given (a keep-* given but invalid is reported as such, not also as "no policy"). */
+export function readPolicy(integer: Reader['integer'], duration: Reader['duration']): { policy: Policy; hasPolicy: boolean } {
+  const policy: Policy = {};
+  for (const [name, key] of POLICY_INPUTS) {
+    const value = integer(name, undefined, 1);
+    if (value !== undefined) policy[key] = value;
+  }
+  const within = duration(Input.KeepWithin, core.getInput(Input.KeepWithin) || undefined);
+  if (within !== undefined) policy.within = within;
+  const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => core.getInput(name));
+  return { policy, hasPolicy };
 }

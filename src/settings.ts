@@ -1,12 +1,13 @@
 import * as core from '@actions/core';
 import { Input, Property } from './constants.ts';
 import { hasWildcard } from './glob.ts';
-import { inputReader } from './inputs.ts';
+import { inputReader, readPolicy } from './inputs.ts';
 import { readSelection, selectionProblems, type Selection } from './selection.ts';
 import { parseMetadata } from './metadata.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from './name-template.ts';
 import { isUuid } from './openstack/compute.ts';
-import type { Credentials, Interface } from './openstack/identity.ts';
+import type { Interface } from './openstack/catalog.ts';
+import type { Credentials } from './openstack/identity.ts';
 import { PROVENANCE_KEYS, readProvenance, type Provenance } from './provenance.ts';
 import type { Policy } from './retention.ts';
 import { readCredentials } from './credentials.ts';
@@ -106,15 +107,6 @@ export class SettingsError extends Error {
   }
 }
 
-const POLICY_INPUTS = [
-  [Input.KeepLast, 'last'],
-  [Input.KeepHourly, 'hourly'],
-  [Input.KeepDaily, 'daily'],
-  [Input.KeepWeekly, 'weekly'],
-  [Input.KeepMonthly, 'monthly'],
-  [Input.KeepYearly, 'yearly'],
-] as const;
-
 /**
  * Every input, with the openrc `OS_*` variables as fallbacks for the cloud ones, into one
  * validated object. All problems are gathered and reported together; nothing here talks to
@@ -160,15 +152,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   ]);
   problems.push(...metadataProblems.map((p) => `${Input.Metadata}: ${p}`));
 
-  const policy: Policy = {};
-  for (const [name, key] of POLICY_INPUTS) {
-    const value = integer(name, undefined, 1);
-    if (value !== undefined) policy[key] = value;
-  }
-  const within = duration(Input.KeepWithin, core.getInput(Input.KeepWithin) || undefined);
-  if (within !== undefined) policy.within = within;
-  // A keep-* given but invalid is reported as such, not also as "no policy".
-  const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => core.getInput(name));
+  const { policy, hasPolicy } = readPolicy(integer, duration);
 
   const concurrency = integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
   // Read (and checked) only where a policy applies: mode prune, and create with keep-*.

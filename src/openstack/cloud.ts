@@ -1,7 +1,8 @@
 import type { Got } from 'got';
 import { createHttp, type Logger } from './client.ts';
 import { Compute } from './compute.ts';
-import { Identity, secretsOf, type Credentials, type Interface } from './identity.ts';
+import type { Interface } from './catalog.ts';
+import { Identity, secretsOf, type Credentials } from './identity.ts';
 import { ImageService } from './image.ts';
 import { Secrets } from './secrets.ts';
 import { VOLUME_SERVICE_TYPES, VolumeService } from './volume.ts';

@@ -1,6 +1,7 @@
 import type { Got } from 'got';
 import { IDEMPOTENT_METHODS } from './client.ts';
-import { AuthError, CatalogError, ProtocolError, statusOf } from './errors.ts';
+import { findEndpoint, type CatalogEntry, type Interface } from './catalog.ts';
+import { AuthError, ProtocolError, statusOf } from './errors.ts';
 import { clientCredentialsToken, federationUrl, type BearerSource } from './federation.ts';
 import { LoginError } from './login-errors.ts';
 
@@ -55,19 +56,6 @@ export function secretsOf(credentials: Credentials): string[] {
     case 'federated':
       return credentials.bearer.kind === 'oidc-client-credentials' ? [credentials.bearer.clientSecret] : [];
   }
-}
-
-export type Interface = 'public' | 'internal' | 'admin';
-
-interface CatalogEndpoint {
-  interface: string;
-  region?: string;
-  region_id?: string;
-  url: string;
-}
-interface CatalogEntry {
-  type: string;
-  endpoints: CatalogEndpoint[];
 }
 
 export interface Token {
@@ -254,22 +242,4 @@ export class Identity {
       },
     });
   }
-}
-
-export function findEndpoint(catalog: CatalogEntry[], types: readonly string[], region: string, iface: Interface): string {
-  const service = types.join(' or ');
-  const services = catalog.filter((entry) => types.includes(entry.type));
-  if (services.length === 0) throw new CatalogError('service', service, region, iface, []);
-  const regionOf = (endpoint: CatalogEndpoint) => endpoint.region_id ?? endpoint.region ?? '';
-  const endpoints = services.flatMap((entry) => entry.endpoints);
-  // Region IDs are compared as given first, then case-insensitively (gra11 for GRA11).
-  const exact = endpoints.filter((endpoint) => regionOf(endpoint) === region);
-  const inRegion = exact.length ? exact : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
-  if (inRegion.length === 0) {
-    const regions = [...new Set(catalog.flatMap((entry) => entry.endpoints.map(regionOf)))].filter(Boolean).sort();
-    throw new CatalogError('region', types[0]!, region, iface, regions);
-  }
-  const match = inRegion.find((endpoint) => endpoint.interface === iface);
-  if (!match) throw new CatalogError('interface', types[0]!, region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
-  return match.url.replace(/\/+$/, '');
 }

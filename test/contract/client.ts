@@ -2,7 +2,7 @@
 // uses, so that an answer's shape is checked as the action will read it.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findEndpoint, type Interface } from '../../src/openstack/identity.ts';
+import { findEndpoint, type Interface } from '../../src/openstack/catalog.ts';
 import { imageRoot } from '../../src/openstack/image.ts';
 import { VOLUME_SERVICE_TYPES } from '../../src/openstack/volume.ts';
 import type { Credentials, Target } from './target.ts';

@@ -6,7 +6,8 @@ import nock from 'nock';
 import { createHttp } from '../../src/openstack/client.ts';
 import { explain } from '../../src/modes/outcome.ts';
 import { AuthError, CatalogError } from '../../src/openstack/errors.ts';
-import { findEndpoint, Identity, type Credentials } from '../../src/openstack/identity.ts';
+import { findEndpoint } from '../../src/openstack/catalog.ts';
+import { Identity, type Credentials } from '../../src/openstack/identity.ts';
 import {
   APP_SECRET,
   AUTH_ORIGIN,
