@@ -141,8 +141,8 @@ export interface Step {
   unmasked: string[];
 }
 
-const SECRET_INPUTS = ['password', 'application-credential-secret'];
-const SECRET_ENV = ['OS_PASSWORD', 'OS_APPLICATION_CREDENTIAL_SECRET'];
+const SECRET_INPUTS = ['password', 'application-credential-secret', 'token', 'client-secret'];
+const SECRET_ENV = ['OS_PASSWORD', 'OS_APPLICATION_CREDENTIAL_SECRET', 'OS_TOKEN', 'OS_CLIENT_SECRET'];
 /** URLs whose userinfo (user:password@) is a secret too. */
 const URL_INPUTS = ['auth-url'];
 const URL_ENV = ['OS_AUTH_URL', ...PROXY_VARIABLES];
