@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
-import { decide, describePolicy, PolicyError, validatePolicy } from '../../src/retention.ts';
+import { decide, decideEach, describePolicy, PolicyError, validatePolicy } from '../../src/retention.ts';
 import type { Policy, Rule, Snapshot } from '../../src/retention.ts';
 
 // Run far from UTC (half-hour offset, DST) so any slip into local time breaks the boundary tests.
@@ -113,6 +113,16 @@ describe('decide: shape', () => {
   it('refuses invalid dates rather than guess', () => {
     assert.throws(() => decide([snap('bad', { createdAt: new Date('nope') })], { last: 1 }, NOW), RangeError);
     assert.throws(() => decide([snap('2024-01-01T00:00')], { last: 1 }, new Date('nope')), RangeError);
+  });
+});
+
+describe('decideEach: the policy per group (one instance\'s snapshots each)', () => {
+  it('keeps the n newest of each group, and lists every decision newest first across the groups', () => {
+    const web = ['2024-01-01T00:00', '2024-01-03T00:00', '2024-01-05T00:00'].map((iso) => snap(iso, { id: `web-${iso}` }));
+    const db = ['2024-01-02T00:00', '2024-01-04T00:00'].map((iso) => snap(iso, { id: `db-${iso}` }));
+    const decisions = decideEach([web, db], { last: 1 }, new Date('2024-02-01T00:00Z'));
+    assert.deepEqual(decisions.filter((d) => d.keep).map((d) => d.snapshot.id), ['web-2024-01-05T00:00', 'db-2024-01-04T00:00']);
+    assert.deepEqual(decisions.map((d) => d.snapshot.createdAt.toISOString().slice(0, 10)), ['2024-01-05', '2024-01-04', '2024-01-03', '2024-01-02', '2024-01-01']);
   });
 });
 
