@@ -35422,36 +35422,6 @@ function createPuller(iterator) {
 	};
 }
 
-;// CONCATENATED MODULE: ./src/modes/fleet.ts
-
-
-
-/**
- * Run `each` for every server, `concurrency` at a time (the client holds the rate ceiling for all
- * of them). One server's failure does not stop the others: the step fails at the end, naming each.
- */
-async function forEachServer(of, servers, options, each) {
-    log.info(t `${servers.length} server(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
-    const items = await pMap(servers, (server) => within(server.name, async () => {
-        try {
-            const outcome = await each(server);
-            if (outcome.failure)
-                log.warning(t `${outcome.failure.message}`);
-            return { server, ...outcome };
-        }
-        catch (error) {
-            const message = explain(error, options);
-            log.warning(t `${message}`);
-            return { server, failure: { message } };
-        }
-    }), { concurrency: options.concurrency });
-    const failed = items.filter((item) => item.failure);
-    const result = { mode: 'fleet', of, items };
-    if (!failed.length)
-        return { result };
-    return { result, failure: { message: `${failed.length} of ${items.length} server(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
-}
-
 ;// CONCATENATED MODULE: ./src/metadata.ts
 /** Nova's rules for createImage metadata (parameter_types.metadata). */
 const KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
@@ -35583,6 +35553,51 @@ async function selectServers(compute, selection) {
             chosen.set(server.id, server);
     }
     return [...chosen.values()];
+}
+
+;// CONCATENATED MODULE: ./src/modes/fleet.ts
+
+
+
+
+
+/**
+ * Run `each` for the servers the settings select: one server named once is a step of its own
+ * (its result is the mode's); several are a fleet. `inFleet` says which.
+ */
+async function forSelection(cloud, settings, of, each) {
+    const servers = await selectServers(await cloud.compute(), settings.servers);
+    const [only] = servers;
+    if (only && isSingle(settings.servers))
+        return each(only, false);
+    if (!servers.length)
+        log.notice(t `No server matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
+    return forEachServer(of, servers, settings, (server) => each(server, true));
+}
+/**
+ * Run `each` for every server, `concurrency` at a time (the client holds the rate ceiling for all
+ * of them). One server's failure does not stop the others: the step fails at the end, naming each.
+ */
+async function forEachServer(of, servers, options, each) {
+    log.info(t `${servers.length} server(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
+    const items = await pMap(servers, (server) => within(server.name, async () => {
+        try {
+            const outcome = await each(server);
+            if (outcome.failure)
+                log.warning(t `${outcome.failure.message}`);
+            return { server, ...outcome };
+        }
+        catch (error) {
+            const message = explain(error, options);
+            log.warning(t `${message}`);
+            return { server, failure: { message } };
+        }
+    }), { concurrency: options.concurrency });
+    const failed = items.filter((item) => item.failure);
+    const result = { mode: 'fleet', of, items };
+    if (!failed.length)
+        return { result };
+    return { result, failure: { message: `${failed.length} of ${items.length} server(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
 }
 
 ;// CONCATENATED MODULE: ./src/modes/create/stopped.ts
@@ -47887,7 +47902,6 @@ function outcome(result) {
 
 
 
-
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings, server) {
     const p = settings.provenance;
@@ -47908,15 +47922,9 @@ function imageRequest(settings, server) {
 }
 /** Every server of the selection, each snapshotted on its own; one server named once is a step of its own. */
 async function create_create(cloud, settings) {
-    const servers = await selectServers(await cloud.compute(), settings.servers);
-    const [only] = servers;
-    if (only && isSingle(settings.servers))
-        return snapshotServer(cloud, settings, only);
-    if (!servers.length)
-        log.notice(t `No server matches the selection: nothing to snapshot (${Input.AllowEmptySelection})`);
-    // The servers' images are watched together: one listing per look instead of one GET per image.
+    // A fleet's images are watched together: one listing per look instead of one GET per image.
     const looks = new ImageLooks(await cloud.images());
-    return forEachServer('create', servers, settings, (server) => snapshotServer(cloud, settings, server, looks));
+    return forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined));
 }
 /** How far the snapshot can be trusted: taken of a stopped disk, with the guest's filesystems frozen by Nova, or as a crash would leave it. */
 function consistencyOf(wasRunning, image) {
@@ -48266,7 +48274,6 @@ async function untilRebuilt(compute, server, imageId, deadline) {
 
 
 
-
 const volumeBacked = (server) => new StepError(`Server ${server.name} (${server.id}) is volume-backed: it is not rebuilt, and nothing was changed. Nova cannot restore a volume-backed server from its snapshot safely ` +
     `(below microversion 2.93 it refuses; at 2.93, seen on Zed, the rebuild fails on the compute host and leaves the boot volume reserved until an admin resets it). ` +
     `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot a server from it, ` +
@@ -48288,13 +48295,7 @@ function backupSettings(settings, server, image, deadline) {
 }
 /** Every server of the selection, each rolled back on its own (from its own newest snapshot when several). */
 async function restore(cloud, settings) {
-    const servers = await selectServers(await cloud.compute(), settings.servers);
-    const [only] = servers;
-    if (only && isSingle(settings.servers))
-        return restoreServer(cloud, settings, only);
-    if (!servers.length)
-        log.notice(t `No server matches the selection: nothing to restore (${Input.AllowEmptySelection})`);
-    return forEachServer('restore', servers, settings, (server) => restoreServer(cloud, settings, server));
+    return forSelection(cloud, settings, 'restore', (server) => restoreServer(cloud, settings, server));
 }
 /**
  * Roll a server back to a snapshot: choose it (given, or the newest), refuse what must not be

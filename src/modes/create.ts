@@ -12,8 +12,7 @@ import { untilActive } from './create/active.ts';
 import { createImageOnce, type ImageRequest } from './create/create-image.ts';
 import { ImageLooks } from './create/looks.ts';
 import { busy, SNAPSHOT, untilFree } from './ready.ts';
-import { forEachServer, type FleetResult } from './fleet.ts';
-import { isSingle, selectServers } from './selection.ts';
+import { forSelection, type FleetResult } from './fleet.ts';
 import { startAgain, startWhenCaptured, stopForSnapshot } from './create/stopped.ts';
 import { explain, StepError, type Outcome } from './outcome.ts';
 import { prune, type PruneResult } from './prune.ts';
@@ -57,13 +56,9 @@ function imageRequest(settings: CreateSettings, server: Server): ImageRequest {
 
 /** Every server of the selection, each snapshotted on its own; one server named once is a step of its own. */
 export async function create(cloud: Cloud, settings: CreateSettings): Promise<Outcome<CreateResult | FleetResult>> {
-  const servers = await selectServers(await cloud.compute(), settings.servers);
-  const [only] = servers;
-  if (only && isSingle(settings.servers)) return snapshotServer(cloud, settings, only);
-  if (!servers.length) log.notice(t`No server matches the selection: nothing to snapshot (${Input.AllowEmptySelection})`);
-  // The servers' images are watched together: one listing per look instead of one GET per image.
+  // A fleet's images are watched together: one listing per look instead of one GET per image.
   const looks = new ImageLooks(await cloud.images());
-  return forEachServer('create', servers, settings, (server) => snapshotServer(cloud, settings, server, looks));
+  return forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined));
 }
 
 /** How far the snapshot can be trusted: taken of a stopped disk, with the guest's filesystems frozen by Nova, or as a crash would leave it. */

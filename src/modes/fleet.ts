@@ -1,9 +1,13 @@
 import pMap from 'p-map';
+import { Input } from '../constants.ts';
 import { log, t, within } from '../log.ts';
+import type { Cloud } from '../openstack/cloud.ts';
 import type { Server } from '../openstack/compute.ts';
+import type { Selection } from '../selection.ts';
 import type { CreateResult } from './create.ts';
 import { explain, type Failure, type Outcome } from './outcome.ts';
 import type { RestoreResult } from './restore.ts';
+import { isSingle, selectServers } from './selection.ts';
 
 /** One server of a fleet: what its run gave. */
 export interface FleetItem {
@@ -20,10 +24,27 @@ export interface FleetResult {
 }
 
 /**
+ * Run `each` for the servers the settings select: one server named once is a step of its own
+ * (its result is the mode's); several are a fleet. `inFleet` says which.
+ */
+export async function forSelection<R extends CreateResult | RestoreResult>(
+  cloud: Cloud,
+  settings: { servers: Selection; concurrency: number; region: string },
+  of: FleetResult['of'],
+  each: (server: Server, inFleet: boolean) => Promise<Outcome<R>>,
+): Promise<Outcome<R | FleetResult>> {
+  const servers = await selectServers(await cloud.compute(), settings.servers);
+  const [only] = servers;
+  if (only && isSingle(settings.servers)) return each(only, false);
+  if (!servers.length) log.notice(t`No server matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
+  return forEachServer(of, servers, settings, (server) => each(server, true));
+}
+
+/**
  * Run `each` for every server, `concurrency` at a time (the client holds the rate ceiling for all
  * of them). One server's failure does not stop the others: the step fails at the end, naming each.
  */
-export async function forEachServer(
+async function forEachServer(
   of: FleetResult['of'],
   servers: readonly Server[],
   options: { concurrency: number; region: string },

@@ -6,8 +6,7 @@ import type { Image } from '../openstack/image.ts';
 import { Deadline } from '../openstack/wait.ts';
 import type { CreateSettings, RestoreSettings } from '../settings.ts';
 import { snapshotServer, type CreateResult } from './create.ts';
-import { forEachServer, type FleetResult } from './fleet.ts';
-import { isSingle, selectServers } from './selection.ts';
+import { forSelection, type FleetResult } from './fleet.ts';
 import { StepError, type Outcome } from './outcome.ts';
 import { REBUILD, untilFree } from './ready.ts';
 import { chooseSnapshot, restoreRefusal } from './restore/choose.ts';
@@ -55,11 +54,7 @@ function backupSettings(settings: RestoreSettings, server: Server, image: Image,
 
 /** Every server of the selection, each rolled back on its own (from its own newest snapshot when several). */
 export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<Outcome<RestoreResult | FleetResult>> {
-  const servers = await selectServers(await cloud.compute(), settings.servers);
-  const [only] = servers;
-  if (only && isSingle(settings.servers)) return restoreServer(cloud, settings, only);
-  if (!servers.length) log.notice(t`No server matches the selection: nothing to restore (${Input.AllowEmptySelection})`);
-  return forEachServer('restore', servers, settings, (server) => restoreServer(cloud, settings, server));
+  return forSelection(cloud, settings, 'restore', (server) => restoreServer(cloud, settings, server));
 }
 
 /**
