@@ -113,3 +113,23 @@ describe('workflows: the repository\'s and those the documents give users', () =
     });
   });
 });
+
+describe('the repository\'s other GitHub files', () => {
+  const read = (path: string) => parse(readFileSync(join(ROOT, '.github', path), 'utf8')) as Record<string, unknown>;
+
+  it('Dependabot updates the npm packages and the actions', () => {
+    const { version, updates } = read('dependabot.yml') as { version: number; updates: { 'package-ecosystem': string; directory: string; schedule: { interval: string } }[] };
+    assert.equal(version, 2);
+    assert.deepEqual(updates.map((u) => [u['package-ecosystem'], u.directory, u.schedule.interval]), [['npm', '/', 'weekly'], ['github-actions', '/', 'weekly']]);
+  });
+
+  it('every issue form has a name, a description and fields with ids of their own', () => {
+    for (const form of ['bug_report.yml', 'feature_request.yml']) {
+      const { name, description, body } = read(`ISSUE_TEMPLATE/${form}`) as { name: string; description: string; body: { type: string; id?: string }[] };
+      assert.ok(name && description && body.length, form);
+      const ids = body.filter((field) => field.type !== 'markdown').map((field) => field.id);
+      assert.ok(ids.every(Boolean), `${form}: a field without id`);
+      assert.equal(new Set(ids).size, ids.length, `${form}: two fields with one id`);
+    }
+  });
+});
