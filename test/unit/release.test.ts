@@ -50,8 +50,9 @@ describe('release: the tag, package.json and the CHANGELOG', () => {
   it('the major tag moves only to the highest release of its major version that is no pre-release', () => {
     const tags = ['v1', 'v1.0.0', 'v1.1.0', 'v1.10.0-rc.1', 'v2.0.0'];
     assert.equal(majorToMove('v1.2.0', tags), 'v1', 'above every v1.x.y (v1.10.0-rc.1 is a pre-release, v2 another major)');
-    assert.equal(majorToMove('v1.10.0', [...tags, 'v1.10.0']), 'v1', '1.10 is above 1.2: numbers, not text');
+    assert.equal(majorToMove('v1.10.0', [...tags, 'v1.9.0', 'v1.10.0']), 'v1', '1.10 is above 1.9: numbers, not text');
     assert.equal(majorToMove('v1.0.1', tags), undefined, 'a fix of an older minor: v1 stays on v1.1.0');
+    assert.equal(majorToMove('v1.1.0', ['v1.1.0', 'v1.1.1']), undefined, 'tagged again below the highest patch');
     assert.equal(majorToMove('v1.2.0-rc.1', tags), undefined, 'a pre-release');
     assert.equal(majorToMove('v2.0.1', tags), 'v2');
   });
