@@ -31,12 +31,14 @@ export interface ActionRun {
   durationMs: number;
 }
 
-/** Parse GITHUB_OUTPUT as @actions/core writes it: `name<<delimiter`, value lines, `delimiter`. */
+/** Parse GITHUB_OUTPUT as the runner reads it: `name=value`, or (as @actions/core writes it) `name<<delimiter`, value lines, `delimiter`. */
 export function parseOutputs(text: string): Record<string, string> {
   const outputs: Record<string, string> = {};
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i += 1) {
-    const head = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    const single = /^([^<=]+)=(.*)$/.exec(lines[i]!);
+    if (single) outputs[single[1]!] = single[2]!;
+    const head = /^([^<=]+)<<(.+)$/.exec(lines[i]!);
     if (!head) continue;
     const [, name, delimiter] = head;
     const value: string[] = [];
