@@ -90,10 +90,16 @@ export function loadCloud(name: string, env: NodeJS.ProcessEnv, problems: string
   return values;
 }
 
+/** The key of clouds.yaml each input stands for. */
+const KEY_OF: Record<string, string> = Object.fromEntries(Object.entries({ ...TOP_KEYS, ...AUTH_KEYS }).map(([key, input]) => [input, key]));
+
 /** `read` falling back to the cloud of `cloud` (or OS_CLOUD): inputs and OS_* win over the file, as in the openstack CLI. */
 export function withCloudsYaml(read: Read, env: NodeJS.ProcessEnv, problems: string[]): Read {
   const name = read(Input.Cloud, 'OS_CLOUD');
   if (!name) return read;
   const cloud = loadCloud(name, env, problems);
-  return (input, ...envNames) => read(input, ...envNames) ?? cloud.get(input);
+  return Object.assign((input: string, ...envNames: string[]) => read(input, ...envNames) ?? cloud.get(input), {
+    from: (input: string, ...envNames: string[]) =>
+      read(input, ...envNames) === undefined && cloud.has(input) ? `${KEY_OF[input]} of cloud "${name}" in clouds.yaml` : read.from(input, ...envNames),
+  });
 }
