@@ -1,10 +1,11 @@
 import * as core from '@actions/core';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { parse } from 'yaml';
+import { dirname, join, resolve } from 'node:path';
+import { isNode, isPair, isScalar, LineCounter, parseDocument, visit, type ErrorCode } from 'yaml';
 import { Input } from './constants.ts';
 import type { Read } from './credentials.ts';
+import { log, t } from './log.ts';
 
 /** The input each key of a cloud's `auth` section stands for. */
 const AUTH_KEYS: Record<string, string> = {
@@ -31,11 +32,23 @@ const AUTH_KEYS: Record<string, string> = {
 const TOP_KEYS: Record<string, string> = { region_name: Input.Region, interface: Input.Interface, auth_type: Input.AuthType };
 const SECRET_KEYS = new Set(['password', 'application_credential_secret', 'token', 'client_secret']);
 
-/** Where the openstack CLI looks, in its order: the first file that exists is read. */
-export function configPlaces(env: NodeJS.ProcessEnv, cwd: string, home: string, base: 'clouds' | 'secure'): string[] {
-  const given = env[base === 'clouds' ? 'OS_CLIENT_CONFIG_FILE' : 'OS_CLIENT_SECURE_FILE'];
-  const dirs = [cwd, join(home, '.config', 'openstack'), '/etc/openstack'];
-  return [...(given ? [given] : []), ...dirs.map((dir) => join(dir, `${base}.yaml`))];
+/** A clouds.yaml far bigger than any needs is refused before it is read (60 MiB took 15 s and 2.2 GB). */
+const MAX_BYTES = 1024 * 1024;
+
+/**
+ * Where clouds.yaml is looked for, the first that exists being read: OS_CLIENT_CONFIG_FILE, then
+ * the openstack CLI's places but the current directory, which in a job is the repository's
+ * content: its clouds.yaml is read only when OS_CLIENT_CONFIG_FILE names it.
+ */
+export function cloudsPlaces(env: NodeJS.ProcessEnv, cwd: string, home: string): string[] {
+  const given = env.OS_CLIENT_CONFIG_FILE;
+  return [...(given ? [resolve(cwd, given)] : []), join(home, '.config', 'openstack', 'clouds.yaml'), '/etc/openstack/clouds.yaml'];
+}
+
+/** The secure.yaml of `clouds`: the one OS_CLIENT_SECURE_FILE names, else the one beside it; never another folder's, whose secrets would go to this file's auth_url. */
+function secureFile(env: NodeJS.ProcessEnv, cwd: string, clouds: string): string | undefined {
+  const given = env.OS_CLIENT_SECURE_FILE;
+  return [...(given ? [resolve(cwd, given)] : []), join(dirname(clouds), 'secure.yaml')].find((path) => existsSync(path));
 }
 
 type Tree = Record<string, unknown>;
@@ -48,31 +61,84 @@ function merge(under: Tree, over: Tree): Tree {
   return result;
 }
 
-function readClouds(path: string | undefined): Tree {
-  if (!path) return {};
-  const document: unknown = parse(readFileSync(path, 'utf8'));
-  return isTree(document) && isTree(document.clouds) ? document.clouds : {};
+/** The parser's faults in words: its own messages may quote the file, and the file holds secrets. */
+const YAML_FAULTS: Partial<Record<ErrorCode, string>> = {
+  BAD_SCALAR_START: 'a value starts with a character such as @ or ` (quote the value)',
+  BLOCK_AS_IMPLICIT_KEY: 'a value holds ": " (quote the value)',
+  BAD_INDENT: 'the indentation is wrong',
+  MISSING_CHAR: 'a character is missing, such as a closing quote',
+  DUPLICATE_KEY: 'a key is given twice',
+  TAB_AS_INDENT: 'a tab indents a line (use spaces)',
+};
+/** The tag YAML gives any text: the one tag a secret may have. */
+const TEXT_TAG = 'tag:yaml.org,2002:str';
+const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
+
+/**
+ * The clouds of a clouds.yaml or secure.yaml, every value as the text written (`0123` is not 123);
+ * a problem goes to `problems`, naming the file, line and column, never quoting it.
+ */
+function readClouds(path: string, problems: string[]): Tree | undefined {
+  if (statSync(path).size > MAX_BYTES) {
+    problems.push(`${Input.Cloud}: ${path} is over 1 MiB, more than any clouds.yaml or secure.yaml needs: refused`);
+    return undefined;
+  }
+  const lines = new LineCounter();
+  // Silent: the parser's warnings go to stderr, the line quoted; merge keys (<<) as the CLI reads them.
+  const document = parseDocument(readFileSync(path, 'utf8'), { lineCounter: lines, logLevel: 'silent', prettyErrors: false, merge: true });
+  const [fault] = document.errors;
+  if (fault) {
+    const { line, col } = lines.linePos(fault.pos[0]);
+    problems.push(`${Input.Cloud}: ${path}, line ${line}, column ${col}: not valid YAML: ${YAML_FAULTS[fault.code] ?? fault.code}; the line is not shown, as it may hold a secret`);
+    return undefined;
+  }
+  let refused = false;
+  visit(document, {
+    Scalar(_, node) {
+      if (NOT_TEXT.has(typeof node.value) && node.source !== undefined) node.value = node.source;
+    },
+    Pair(_, { key, value }, ancestors) {
+      if (!isScalar(key) || !SECRET_KEYS.has(String(key.value)) || !isNode(value) || !value.tag || value.tag === TEXT_TAG) return;
+      // A tag would make a secret into something else (a vault, code): refused, never shown.
+      const keys = [...ancestors.filter(isPair), { key }].map((p) => (isScalar(p.key) ? String(p.key.value) : '?'));
+      problems.push(`${Input.Cloud}: ${path}, line ${lines.linePos(key.range?.[0] ?? 0).line}: ${keys.join('.')} has the tag ${value.tag.replace(/^tag:yaml\.org,2002:/, '!!')}: refused, a secret is read as the text written`);
+      refused = true;
+    },
+  });
+  if (refused) return undefined;
+  const tree: unknown = document.toJS();
+  return isTree(tree) && isTree(tree.clouds) ? tree.clouds : {};
+}
+
+/** `readClouds`, a file that cannot be read at all being a problem too. */
+function readFile(path: string, problems: string[]): Tree | undefined {
+  try {
+    return readClouds(path, problems);
+  } catch (error) {
+    problems.push(`${Input.Cloud}: ${path} cannot be read: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 /**
- * The named cloud of clouds.yaml (secure.yaml merged), as values of the inputs it stands for;
- * its secrets are masked as soon as they are read. A problem goes to `problems`.
+ * The named cloud of clouds.yaml (with the secure.yaml beside it, or OS_CLIENT_SECURE_FILE's),
+ * as values of the inputs it stands for; its secrets are masked as soon as they are read. A
+ * problem goes to `problems`.
  */
 export function loadCloud(name: string, env: NodeJS.ProcessEnv, problems: string[], cwd = process.cwd(), home = homedir()): Map<string, string> {
   const values = new Map<string, string>();
-  const places = configPlaces(env, cwd, home, 'clouds');
+  const places = cloudsPlaces(env, cwd, home);
   const file = places.find((path) => existsSync(path));
   if (!file) {
-    problems.push(`${Input.Cloud}: "${name}" was asked for (or OS_CLOUD), but there is no clouds.yaml in ${places.join(', ')}`);
+    const unread = existsSync(join(cwd, 'clouds.yaml')) ? ' (./clouds.yaml, in the workspace, is read only when OS_CLIENT_CONFIG_FILE names it)' : '';
+    problems.push(`${Input.Cloud}: "${name}" was asked for (or OS_CLOUD), but there is no clouds.yaml in ${places.join(', ')}${unread}`);
     return values;
   }
-  let clouds: Tree;
-  try {
-    clouds = merge(readClouds(file), readClouds(configPlaces(env, cwd, home, 'secure').find((path) => existsSync(path))));
-  } catch (error) {
-    problems.push(`${Input.Cloud}: ${file} (or secure.yaml) cannot be read: ${(error as Error).message}`);
-    return values;
-  }
+  const files = [file, secureFile(env, cwd, file)].filter((path) => path !== undefined);
+  const trees = files.map((path) => readFile(path, problems));
+  if (trees.some((tree) => !tree)) return values;
+  log.info(t`Cloud "${name}" read from ${files.join(' and ')}`);
+  const clouds = trees.reduce<Tree>((under, over) => merge(under, over!), {});
   const cloud = clouds[name];
   if (!isTree(cloud)) {
     problems.push(`${Input.Cloud}: no cloud "${name}" in ${file}; it has: ${Object.keys(clouds).join(', ') || '(none)'}`);
@@ -83,17 +149,27 @@ export function loadCloud(name: string, env: NodeJS.ProcessEnv, problems: string
     for (const [key, input] of Object.entries(keys)) {
       const value = section[key];
       if (value === undefined || value === null || value === '') continue;
-      if (SECRET_KEYS.has(key)) core.setSecret(String(value));
-      values.set(input, String(value));
+      if (typeof value !== 'string') {
+        problems.push(`${Input.Cloud}: ${key} of cloud "${name}" is a list or a mapping; give text`);
+        continue;
+      }
+      if (SECRET_KEYS.has(key)) core.setSecret(value);
+      values.set(input, value);
     }
   }
   return values;
 }
+
+/** The key of clouds.yaml each input stands for. */
+const KEY_OF: Record<string, string> = Object.fromEntries(Object.entries({ ...TOP_KEYS, ...AUTH_KEYS }).map(([key, input]) => [input, key]));
 
 /** `read` falling back to the cloud of `cloud` (or OS_CLOUD): inputs and OS_* win over the file, as in the openstack CLI. */
 export function withCloudsYaml(read: Read, env: NodeJS.ProcessEnv, problems: string[]): Read {
   const name = read(Input.Cloud, 'OS_CLOUD');
   if (!name) return read;
   const cloud = loadCloud(name, env, problems);
-  return (input, ...envNames) => read(input, ...envNames) ?? cloud.get(input);
+  return Object.assign((input: string, ...envNames: string[]) => read(input, ...envNames) ?? cloud.get(input), {
+    from: (input: string, ...envNames: string[]) =>
+      read(input, ...envNames) === undefined && cloud.has(input) ? `${KEY_OF[input]} of cloud "${name}" in clouds.yaml` : read.from(input, ...envNames),
+  });
 }

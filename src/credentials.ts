@@ -5,32 +5,48 @@ import type { ClientCredentials, ExternalBearer } from './openstack/federation.t
 import type { Credentials, ProjectScope } from './openstack/identity.ts';
 import { isLoopback, redactUrl, userinfoSecrets, withoutUserinfo } from './urls.ts';
 
-/** An input, else the first of these OS_* variables that is set. */
-export type Read = (name: string, ...envNames: string[]) => string | undefined;
+/** An input, else the first of these OS_* variables that is set (else the cloud of clouds.yaml). */
+export interface Read {
+  (name: string, ...envNames: string[]): string | undefined;
+  /** Where that value comes from (the input, the OS_* variable, the key of clouds.yaml), for a problem about it. */
+  from(name: string, ...envNames: string[]): string;
+}
+
+/** A URL as read, its credentials masked before anything can print it; as it may be shown. */
+function masked(raw: string): string {
+  for (const secret of userinfoSecrets(raw)) core.setSecret(secret);
+  return redactUrl(raw);
+}
+
+/** Warnings about a URL to be used: the credentials in it (`removed` says why they are not used), plain http to another machine (`exposed` then travel unencrypted). */
+function warnUrl(from: string, raw: string, removed: string, exposed: string): void {
+  if (redactUrl(raw) !== raw) log.warning(t`${from}: the user name and password in the URL are not used ${removed}`);
+  const url = new URL(withoutUserinfo(raw));
+  if (url.protocol === 'http:' && !isLoopback(url)) log.warning(t`${from} is http://${url.host}: ${exposed} travel unencrypted; use https`);
+}
 
 /** The credentials of the inputs (or OS_*), masked as soon as they are read; each problem goes to `problems`. */
 export function readCredentials(text: Read, problems: string[]): Credentials | undefined {
   const rawAuthUrl = text(Input.AuthUrl, 'OS_AUTH_URL');
+  const from = text.from(Input.AuthUrl, 'OS_AUTH_URL');
   // Credentials in the URL are masked before anything can print it, and never sent: Keystone v3 takes them in the body.
-  for (const secret of rawAuthUrl ? userinfoSecrets(rawAuthUrl) : []) core.setSecret(secret);
-  const shown = rawAuthUrl && redactUrl(rawAuthUrl);
+  const shown = rawAuthUrl && masked(rawAuthUrl);
   let authUrl: string | undefined;
   if (!rawAuthUrl) {
     problems.push(`${Input.AuthUrl}: required (or OS_AUTH_URL), e.g. https://auth.cloud.ovh.net/v3`);
   } else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl) || !URL.canParse(rawAuthUrl)) {
-    problems.push(`${Input.AuthUrl}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
+    problems.push(`${from}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
   } else if (/\/v2(\.0)?\/?$/.test(rawAuthUrl)) {
-    problems.push(`${Input.AuthUrl}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
+    problems.push(`${from}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
   } else {
     const trimmed = withoutUserinfo(rawAuthUrl).replace(/\/+$/, '');
     authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
-    if (shown !== rawAuthUrl) {
-      log.warning(t`${Input.AuthUrl}: the user name and password in the URL are not used (Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs`);
-    }
-    const url = new URL(authUrl);
-    if (url.protocol === 'http:' && !isLoopback(url)) {
-      log.warning(t`${Input.AuthUrl} is http://${url.host}: the password or secret, and every token, travel unencrypted; use https`);
-    }
+    warnUrl(
+      from,
+      rawAuthUrl,
+      '(Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs',
+      'the password or secret, and every token,',
+    );
   }
 
   const read = (name: string) => text(name, ...ENV[name]!);
@@ -126,7 +142,7 @@ function readAuthType(text: Read, problems: string[], given: { application: bool
   const raw = text(Input.AuthType, 'OS_AUTH_TYPE');
   if (!raw) return given.application ? 'application-credential' : given.token ? 'token' : 'password';
   const type = AUTH_TYPES[raw.toLowerCase()];
-  if (!type) problems.push(`${Input.AuthType}: "${raw}" is not a login this action knows; use ${Object.keys(AUTH_TYPES).join(', ')}`);
+  if (!type) problems.push(`${text.from(Input.AuthType, 'OS_AUTH_TYPE')}: "${raw}" is not a login this action knows; use ${Object.keys(AUTH_TYPES).join(', ')}`);
   return type;
 }
 
@@ -135,16 +151,15 @@ function clientCredentials(text: Read, problems: string[], clientSecret: string 
   const clientId = text(Input.ClientId, 'OS_CLIENT_ID');
   if (!clientId) problems.push(`${Input.ClientId}: required for ${what} (or OS_CLIENT_ID), the ID of the service account`);
   if (!clientSecret) problems.push(`${Input.ClientSecret}: required for ${what} (or OS_CLIENT_SECRET), from a secret`);
-  const discoveryEndpoint = text(Input.DiscoveryEndpoint, 'OS_DISCOVERY_ENDPOINT');
-  const tokenEndpoint = text(Input.AccessTokenEndpoint, 'OS_ACCESS_TOKEN_ENDPOINT');
+  const discoveryEndpoint = issuerUrl(text, problems, Input.DiscoveryEndpoint, 'OS_DISCOVERY_ENDPOINT');
+  const tokenEndpoint = issuerUrl(text, problems, Input.AccessTokenEndpoint, 'OS_ACCESS_TOKEN_ENDPOINT');
   if (!discoveryEndpoint && !tokenEndpoint) {
     problems.push(`${Input.DiscoveryEndpoint}: required for ${what} (or OS_DISCOVERY_ENDPOINT), the issuer's .well-known/openid-configuration URL; or give ${Input.AccessTokenEndpoint}`);
   }
-  for (const [name, url] of [[Input.DiscoveryEndpoint, discoveryEndpoint], [Input.AccessTokenEndpoint, tokenEndpoint]] as const) {
-    if (url && !/^https?:\/\//i.test(url)) problems.push(`${name}: "${url}" is not an http(s) URL`);
-  }
   const tokenType = (text(Input.AccessTokenType, 'OS_ACCESS_TOKEN_TYPE') ?? 'access_token').toLowerCase();
-  if (tokenType !== 'access_token' && tokenType !== 'id_token') problems.push(`${Input.AccessTokenType}: "${tokenType}" is not a token type; use access_token or id_token`);
+  if (tokenType !== 'access_token' && tokenType !== 'id_token') {
+    problems.push(`${text.from(Input.AccessTokenType, 'OS_ACCESS_TOKEN_TYPE')}: "${tokenType}" is not a token type; use access_token or id_token`);
+  }
   if (!clientId || !clientSecret || (!discoveryEndpoint && !tokenEndpoint)) return undefined;
   return {
     kind: 'oidc-client-credentials',
@@ -154,6 +169,17 @@ function clientCredentials(text: Read, problems: string[], clientSecret: string 
     scope: text(Input.OpenidScope, 'OS_OPENID_SCOPE') ?? 'openid',
     tokenType: tokenType === 'id_token' ? 'id_token' : 'access_token',
   };
+}
+
+/** An endpoint of the OIDC issuer, without the credentials it may hold (masked at once: the client authenticates with its ID and secret). */
+function issuerUrl(text: Read, problems: string[], name: string, envName: string): string | undefined {
+  const raw = text(name, envName);
+  if (!raw) return undefined;
+  const from = text.from(name, envName);
+  const shown = masked(raw);
+  if (!/^https?:\/\//i.test(raw) || !URL.canParse(raw)) problems.push(`${from}: "${shown}" is not an http(s) URL`);
+  else warnUrl(from, raw, `(the client authenticates with ${Input.ClientId} and ${Input.ClientSecret}) and were removed`, 'the client secret and every token');
+  return withoutUserinfo(raw);
 }
 
 /** The permissions that let a job ask GitHub for an ID token: YAML on one line, as a problem is one line. */

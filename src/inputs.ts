@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { Input } from './constants.ts';
+import type { Read } from './credentials.ts';
 import { parseDuration } from './duration.ts';
 import type { Policy } from './retention.ts';
 
@@ -8,10 +9,15 @@ import type { Policy } from './retention.ts';
  * and what would be valid) instead of stopping at the first.
  */
 export function inputReader(env: NodeJS.ProcessEnv, problems: string[]) {
-  const text = (name: string, ...envNames: string[]): string | undefined => {
-    const value = core.getInput(name) || envNames.map((n) => env[n]?.trim()).find((v) => v);
-    return value || undefined;
-  };
+  /** Where `text` finds a value: the input, else the first of these OS_* variables that is set. */
+  const origin = (name: string, ...envNames: string[]) => (core.getInput(name) ? name : envNames.find((n) => env[n]?.trim()));
+  const text: Read = Object.assign(
+    (name: string, ...envNames: string[]) => {
+      const from = origin(name, ...envNames);
+      return from === name ? core.getInput(name) : from && env[from]!.trim();
+    },
+    { from: (name: string, ...envNames: string[]) => origin(name, ...envNames) ?? name },
+  );
   const bool = (name: string, fallback: boolean): boolean => {
     if (!core.getInput(name)) return fallback;
     try {

@@ -125,9 +125,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const region = text(Input.Region, 'OS_REGION_NAME');
   if (!region) problems.push(`${Input.Region}: required (or OS_REGION_NAME), e.g. GRA11; the error after authentication lists the project's regions`);
 
-  const ifaceText = (text(Input.Interface, 'OS_INTERFACE', 'OS_ENDPOINT_TYPE') ?? 'public').toLowerCase().replace(/url$/, '');
+  const ifaceNames = [Input.Interface, 'OS_INTERFACE', 'OS_ENDPOINT_TYPE'] as const;
+  const ifaceText = (text(...ifaceNames) ?? 'public').toLowerCase().replace(/url$/, '');
   const iface = INTERFACES.find((i) => i === ifaceText);
-  if (!iface) problems.push(`${Input.Interface}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
+  if (!iface) problems.push(`${text.from(...ifaceNames)}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
 
   const credentials = readCredentials(text, problems);
 

@@ -14,7 +14,7 @@ export interface CloudOptions {
   rateLimit?: number;
   requestTimeoutMs?: number;
   log?: Logger;
-  /** Every token Keystone issues goes through here first (to be masked). */
+  /** Every token a login gets, and the OIDC client's basic credentials, go through here first (to be masked). */
   onToken?: (token: string) => void;
 }
 

@@ -37,10 +37,14 @@ async function tokenEndpoint(http: Got, source: ClientCredentials): Promise<stri
   return document.token_endpoint;
 }
 
-/** The client credentials grant, as keystoneauth sends it: HTTP basic auth, the scope in the form. */
-export async function clientCredentialsToken(http: Got, source: ClientCredentials): Promise<string> {
+/**
+ * The client credentials grant, as keystoneauth sends it: HTTP basic auth, the scope in the form.
+ * The basic credentials go to `onSecret` before they are sent: an issuer may echo the header.
+ */
+export async function clientCredentialsToken(http: Got, source: ClientCredentials, onSecret: (value: string) => void): Promise<string> {
   const url = await tokenEndpoint(http, source);
   const basic = Buffer.from(`${source.clientId}:${source.clientSecret}`).toString('base64');
+  onSecret(basic);
   let body: Record<string, unknown>;
   try {
     const response = await http.post<Record<string, unknown>>(url, {

@@ -105,6 +105,7 @@ const applicationCredentialBody = (id: string, secret: string) => ({
 export class Identity {
   readonly #http: Got;
   readonly #credentials: Credentials;
+  /** Each token, and each credential derived for a login (the OIDC client's basic auth), before it is sent or used. */
   readonly #onToken: (token: string) => void;
   #current: Promise<Token> | undefined;
   #latest: string | undefined;
@@ -182,7 +183,7 @@ export class Identity {
   /** Bearer token → unscoped token at the identity provider's URL → token scoped to the project. */
   async #federated(credentials: Extract<Credentials, { method: 'federated' }>, tokens: string): Promise<Issued> {
     const source = credentials.bearer;
-    const bearer = source.kind === 'external' ? await source.get() : await clientCredentialsToken(this.#http, source);
+    const bearer = source.kind === 'external' ? await source.get() : await clientCredentialsToken(this.#http, source, this.#onToken);
     this.#onToken(bearer);
     const who = describeLogin(credentials);
     const url = federationUrl(credentials.authUrl, credentials.identityProvider, credentials.protocol);

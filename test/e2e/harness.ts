@@ -144,8 +144,8 @@ export interface Step {
 const SECRET_INPUTS = ['password', 'application-credential-secret', 'token', 'client-secret'];
 const SECRET_ENV = ['OS_PASSWORD', 'OS_APPLICATION_CREDENTIAL_SECRET', 'OS_TOKEN', 'OS_CLIENT_SECRET'];
 /** URLs whose userinfo (user:password@) is a secret too. */
-const URL_INPUTS = ['auth-url'];
-const URL_ENV = ['OS_AUTH_URL', ...PROXY_VARIABLES];
+const URL_INPUTS = ['auth-url', 'discovery-endpoint', 'access-token-endpoint'];
+const URL_ENV = ['OS_AUTH_URL', 'OS_DISCOVERY_ENDPOINT', 'OS_ACCESS_TOKEN_ENDPOINT', ...PROXY_VARIABLES];
 
 /**
  * Run dist/index.js as the runner does, with step debug on, against `cloud`. Attributes the

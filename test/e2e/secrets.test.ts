@@ -9,7 +9,13 @@
 // assertions, re-runs the re-authenticating scenarios of the fault matrix and the credential cases
 // of the bad-input table (the lists are shared, not copied), and proves the detector itself works.
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
 import { BAD_INPUT_CASES, runBadInput } from './bad-input-cases.ts';
 import { FAULT_SCENARIOS, runScenario } from './fault-scenarios.ts';
 import {
@@ -192,6 +198,71 @@ describe('secrets', { concurrency: true }, () => {
     test('the debug environment is the one the runner sets', () => {
       assert.deepEqual(STEP_DEBUG, { RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true' });
     });
+  });
+
+  // clouds.yaml and secure.yaml whose secret the runner cannot mask (it never came from secrets.*):
+  // a parse error and the parser's warnings (stderr) quote the line. The unit test's cases, through dist/.
+  describe('clouds.yaml and secure.yaml that do not parse, or tag a secret', { concurrency: 1 }, () => {
+    let cloud: LocalCloud;
+    let dir = '';
+    before(async () => {
+      cloud = await startCloud();
+      dir = mkdtempSync(join(tmpdir(), 'osa-e2e-yaml-'));
+    });
+    after(async () => {
+      await cloud.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    for (const [i, c] of YAML_CASES.entries()) {
+      test(`${c.name} (${c.file}): the file, line and column, never the secret; nothing on stderr`, async () => {
+        const secret = `Yaml-${unique('s3cret')}-Zq9`;
+        const folder = join(dir, String(i));
+        mkdirSync(folder);
+        for (const name of ['clouds.yaml', 'secure.yaml']) writeFileSync(join(folder, name), name === c.file ? c.text(secret) : VALID_YAML);
+        const { OS_PASSWORD: _, ...openrc } = cloud.openrc();
+        const env = { ...openrc, OS_CLIENT_CONFIG_FILE: join(folder, 'clouds.yaml'), OS_CLIENT_SECURE_FILE: join(folder, 'secure.yaml') };
+        const s = await step(cloud, { instance: 'web', cloud: 'c' }, env);
+        assertFailure(s, [`cloud: ${join(folder, c.file)}`, c.column ? `line ${c.line}, column ${c.column}` : `line ${c.line}: clouds.c.auth.password`]);
+        assert.deepEqual(findLeaks(s.run, [{ label: 'the secret of the file', value: secret }]), []);
+        assert.equal(s.run.stderr, '', 'nothing on stderr');
+        assert.equal(s.records.length, 0, 'refused before any request');
+      });
+    }
+  });
+
+  // The runner's working directory is the checked-out repository: its clouds.yaml is the
+  // repository's content, and must not take the password of ~/.config/openstack/secure.yaml.
+  test('a clouds.yaml in the workspace is not read (unless named): the password goes only to its own cloud', async () => {
+    const cloud = await startCloud();
+    const collected: string[] = [];
+    const collector = createServer((request, response) => {
+      collected.push(`${request.method} ${request.url}`);
+      response.writeHead(401).end();
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'osa-e2e-workspace-'));
+    try {
+      const home = join(dir, 'home');
+      const workspace = join(dir, 'workspace');
+      mkdirSync(join(home, '.config', 'openstack'), { recursive: true });
+      mkdirSync(workspace);
+      const auth = [`      auth_url: ${cloud.authUrl}`, `      username: ${cloud.demo.username}`, `      project_name: ${cloud.demo.projectName}`];
+      writeFileSync(join(home, '.config', 'openstack', 'clouds.yaml'), ['clouds:', '  c:', '    region_name: GRA7', '    auth:', ...auth, ''].join('\n'));
+      writeFileSync(join(home, '.config', 'openstack', 'secure.yaml'), ['clouds:', '  c:', '    auth:', `      password: ${cloud.demo.password}`, ''].join('\n'));
+      const { port } = collector.address() as AddressInfo;
+      writeFileSync(join(workspace, 'clouds.yaml'), ['clouds:', '  c:', '    region_name: GRA7', '    auth:', `      auth_url: http://127.0.0.1:${port}/v3`, `      username: ${cloud.demo.username}`, `      project_name: x`, ''].join('\n'));
+      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+      const s = await step(cloud, { instance: server.name, cloud: 'c' }, { HOME: home }, { cwd: workspace });
+      assertSuccess(s);
+      assert.deepEqual(collected, [], 'nothing went to the workspace file’s auth_url');
+      assert.ok(maskedValues(s.run).has(cloud.demo.password), 'the password of secure.yaml was masked');
+      const read = `Cloud "c" read from ${join(home, '.config', 'openstack', 'clouds.yaml')} and ${join(home, '.config', 'openstack', 'secure.yaml')}`;
+      assert.ok(s.run.stdout.split('\n').includes(read), s.run.stdout);
+    } finally {
+      collector.close();
+      await cloud.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   // The fault matrix's scenarios that authenticate more than once, run again here (same table).

@@ -56,6 +56,8 @@ export function parseOutputs(text: string): Record<string, string> {
 export interface RunOptions {
   /** Send this signal once stdout matches: the job cancelled at that point (the runner sends SIGINT, then SIGTERM). */
   cancelOn?: { pattern: RegExp; signal: NodeJS.Signals };
+  /** The step's working directory (the runner's is the checked-out workspace); default: this process's. */
+  cwd?: string;
 }
 
 export async function runAction(inputs: Record<string, string>, env: Record<string, string | undefined> = {}, options: RunOptions = {}): Promise<ActionRun> {
@@ -84,7 +86,7 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
     else childEnv[k] = v;
   }
   const started = Date.now();
-  const child = spawn(process.execPath, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DIST], { env: childEnv, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let cancelled = false;

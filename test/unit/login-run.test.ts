@@ -118,6 +118,53 @@ describe('run: federated logins', () => {
     assert.deepEqual(unmatched, []);
   });
 
+  it('an issuer that echoes the Authorization header: the basic credentials (base64 of id:secret) are masked before the request, and shown nowhere', async () => {
+    setInputs({ ...actionDefaults(), ...BASE, 'auth-type': 'oidc-client-credentials', 'client-id': CLIENT_ID, 'client-secret': CLIENT_SECRET, 'access-token-endpoint': `${ISSUER}/token` });
+    const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
+    let authorization = '';
+    nock(ISSUER)
+      .post('/token')
+      .matchHeader('authorization', (value) => ((authorization = value ?? ''), true))
+      .reply(() => {
+        // Masked before the request left: the mask command is already out.
+        assert.ok(stdout().split('\n').includes(`::add-mask::${basic}`), 'masked before the request');
+        return [403, `Forbidden: Authorization: ${authorization}`, { 'content-type': 'text/plain' }];
+      });
+    await run();
+    assert.equal(process.exitCode, 1);
+    assert.match(errors().join('\n'), /POST https:\/\/iam\.ovh\.example\/token answered 403: Forbidden: Authorization: Basic \*\*\*/);
+    assertMasked(CLIENT_SECRET, basic);
+  });
+
+  it('user:password in the discovery endpoint: masked, never sent nor shown (debug lines included), with a warning', async () => {
+    const password = 'd1sc0very-pa55';
+    setInputs({
+      ...actionDefaults(),
+      ...BASE,
+      'auth-type': 'oidc-client-credentials',
+      'client-id': CLIENT_ID,
+      'client-secret': CLIENT_SECRET,
+      'discovery-endpoint': `https://joe:${password}@iam.ovh.example/.well-known/openid-configuration`,
+    });
+    // The discovery document is asked for without the URL's credentials (no basic auth of them).
+    // Once refused, then answered: the retry's debug line names the URL too.
+    nock(ISSUER, { badheaders: ['authorization'] })
+      .get('/.well-known/openid-configuration')
+      .reply(503, 'busy')
+      .get('/.well-known/openid-configuration')
+      .reply(200, { token_endpoint: `${ISSUER}/token` });
+    nock(ISSUER).post('/token').reply(200, { access_token: ACCESS_TOKEN });
+    mockFederation();
+    snapshotWorks();
+    await run();
+    assert.equal(process.exitCode, undefined, errors().join('\n'));
+    assert.match(stdout(), /::debug::retry #1 of GET https:\/\/iam\.ovh\.example\/\.well-known\/openid-configuration/);
+    assert.match(stdout(), /::warning::discovery-endpoint: the user name and password in the URL are not used/);
+    assertMasked(password, `joe:${password}`);
+    assert.ok(!stdout().split('\n').some((line) => !line.startsWith('::add-mask::') && line.includes('joe')), 'the user name is not shown either');
+    assert.deepEqual(unmatched, []);
+  });
+
   it('a bad client secret fails the step with the inputs to fix, the secret masked', async () => {
     setInputs({ ...actionDefaults(), ...BASE, 'auth-type': 'oidc-client-credentials', 'client-id': CLIENT_ID, 'client-secret': CLIENT_SECRET, 'access-token-endpoint': `${ISSUER}/token` });
     nock(ISSUER).post('/token').reply(401, { error: 'invalid_client' });

@@ -71,7 +71,7 @@ describe('token login', () => {
 });
 
 describe('oidc-client-credentials (keystoneauth v3oidcclientcredentials)', () => {
-  it('discovery → client credentials grant (basic auth) → federation with the bearer → rescoped token; every token to onToken', async () => {
+  it('discovery → client credentials grant (basic auth) → federation with the bearer → rescoped token; the basic credentials and every token to onToken', async () => {
     const issuer = mockIssuer();
     const federation = mockFederation();
     const keystone = mockAuth({ body: (body) => (assert.deepEqual(body, rescope(UNSCOPED)), true) });
@@ -80,7 +80,7 @@ describe('oidc-client-credentials (keystoneauth v3oidcclientcredentials)', () =>
     for (const scope of [issuer, federation, keystone]) scope.done();
     assert.equal(token.value, TOKEN);
     assert.equal(token.projectId, PROJECT_ID);
-    assert.deepEqual(seen, [ACCESS_TOKEN, UNSCOPED, TOKEN]);
+    assert.deepEqual(seen, [Buffer.from(`${CLIENT.clientId}:${CLIENT.clientSecret}`).toString('base64'), ACCESS_TOKEN, UNSCOPED, TOKEN]);
   });
 
   it('the token endpoint given directly, and id_token asked for', async () => {
