@@ -79,8 +79,10 @@ const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
  * a problem goes to `problems`, naming the file, line and column, never quoting it.
  */
 function readClouds(path: string, problems: string[]): Tree | undefined {
-  if (statSync(path).size > MAX_BYTES) {
-    problems.push(`${Input.Cloud}: ${path} is over 1 MiB, more than any clouds.yaml or secure.yaml needs: refused`);
+  const stat = statSync(path);
+  // Not a regular file (a FIFO, /dev/zero) could be read forever: refused as too big is.
+  if (!stat.isFile() || stat.size > MAX_BYTES) {
+    problems.push(`${Input.Cloud}: ${path} is ${stat.isFile() ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
     return undefined;
   }
   const lines = new LineCounter();

@@ -1,6 +1,7 @@
 // How the inputs, OS_* and clouds.yaml choose a login: auth-type, the cloud of clouds.yaml with
 // secure.yaml merged (inputs and OS_* winning), and the problems each names.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -375,6 +376,16 @@ describe('clouds.yaml', () => {
     const problems: string[] = [];
     assert.equal(loadCloud('c', { OS_CLIENT_CONFIG_FILE: big }, problems).size, 0);
     assert.deepEqual(problems, [`cloud: ${big} is over 1 MiB, more than any clouds.yaml or secure.yaml needs: refused`]);
+    rmSync(files, { recursive: true });
+  });
+
+  it('a file that is not a regular file (a FIFO) is refused, not read', () => {
+    const files = mkdtempSync(join(tmpdir(), 'osa-fifo-'));
+    const fifo = join(files, 'clouds.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const problems: string[] = [];
+    assert.equal(loadCloud('c', { OS_CLIENT_CONFIG_FILE: fifo }, problems).size, 0);
+    assert.deepEqual(problems, [`cloud: ${fifo} is not a regular file: refused`]);
     rmSync(files, { recursive: true });
   });
 
