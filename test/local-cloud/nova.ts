@@ -89,6 +89,7 @@ function listServers(req: NovaReq): Reply {
   // tags= (all of them) from 2.26; below it Nova ignores the filter.
   const tags = atLeast(req.v, '2.26') ? (params.get('tags')?.split(',').filter(Boolean) ?? []) : [];
   const all = [...req.w.region(req.ctx.region!).servers.values()]
+    .filter((s) => s.projectId === req.w.demo.projectId)
     .filter((s) => !pattern || pattern.test(s.name))
     .filter((s) => tags.every((tag) => s.tags.includes(tag)))
     .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
