@@ -48,6 +48,8 @@ export interface CreateSettings extends CommonSettings {
   concurrency: number;
   /** The name template (name-template.ts). */
   template: string;
+  /** The template is the action's own (restore's snapshot-before), not snapshot-name: its `{instance}` part is shortened to fit. */
+  fitName?: boolean;
   metadata: Record<string, string>;
   wait: boolean;
   timeoutMs: number;

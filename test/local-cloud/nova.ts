@@ -135,6 +135,8 @@ function serverAction(req: NovaReq, server: ServerRec): Reply {
   if (typeof args[required] !== 'string' || !args[required]) {
     return fault(400, 'badRequest', `Invalid input for field/attribute ${action}. Value: ${JSON.stringify(args)}. '${required}' is a required property`, req.h);
   }
+  // parameter_types.name: at most 255 characters.
+  if (action === 'createImage' && (args.name as string).length > 255) return fault(400, 'badRequest', `Invalid input for field/attribute name. Value: ${args.name}. '${args.name}' is too long`, req.h);
   const { vmState, taskState } = req.w.state(server);
   if (!allowed.includes(vmState)) return conflict('vm_state', vmState);
   if (taskState !== null) return conflict('task_state', taskState);
