@@ -1,4 +1,4 @@
-/** Nova's rules for createImage metadata (parameter_types.metadata). */
+/** Nova's rules for metadata, of a server as of a createImage (parameter_types.metadata). */
 const KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
 const MAX_VALUE = 255;
 /** Glance base attributes and namespaces a property may not take. */
@@ -9,10 +9,11 @@ const RESERVED = new Set([
 ]);
 
 /**
- * Parse `key=value` lines (blank lines and `#` comments skipped). Returns the properties and
- * the problems, each naming its line, so all of them are reported at once.
+ * Parse `key=value` lines (blank lines and `#` comments skipped). Returns the pairs and the
+ * problems, each naming its line, so all of them are reported at once. An image's properties
+ * also may not take Glance's attributes; a server's metadata has only Nova's rules.
  */
-export function parseMetadata(text: string, reservedByAction: readonly string[]): { metadata: Record<string, string>; problems: string[] } {
+export function parseMetadata(text: string, of: 'image' | 'server', reservedByAction: readonly string[] = []): { metadata: Record<string, string>; problems: string[] } {
   const metadata: Record<string, string> = {};
   const problems: string[] = [];
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -27,7 +28,7 @@ export function parseMetadata(text: string, reservedByAction: readonly string[])
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     if (!KEY.test(key)) problems.push(`${where}: the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space`);
-    else if (RESERVED.has(key) || key.startsWith('os_glance')) problems.push(`${where}: "${key}" is an image attribute OpenStack sets itself`);
+    else if (of === 'image' && (RESERVED.has(key) || key.startsWith('os_glance'))) problems.push(`${where}: "${key}" is an image attribute OpenStack sets itself`);
     else if (reservedByAction.includes(key)) problems.push(`${where}: "${key}" is set by this action itself`);
     else if (value.length > MAX_VALUE) problems.push(`${where}: the value is ${value.length} characters long, Nova takes at most ${MAX_VALUE}`);
     else if (key in metadata) problems.push(`${where}: "${key}" is given twice`);

@@ -48,6 +48,17 @@ export function renderName(template: string, values: NameValues): string {
   return template.replace(TOKEN, (_, token: string) => TOKENS[token]!(values)).trim();
 }
 
+/** The name with its `{instance}` part shortened (by whole characters) until it is at most `max` long. */
+export function renderFitted(template: string, values: NameValues, max: number): string {
+  const chars = Array.from(values.instance);
+  let name = renderName(template, values);
+  while (name.length > max && chars.length) {
+    chars.pop();
+    name = renderName(template, { ...values, instance: chars.join('') });
+  }
+  return name;
+}
+
 /**
  * The glob that matches every name the template makes for this instance: what a create's own
  * prune may touch. Tokens that change from run to run become `*`.

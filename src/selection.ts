@@ -22,7 +22,7 @@ export function readSelection(problems: string[], bool: (name: string, fallback:
   const names = [...new Set(core.getInput(Input.Instance).split(/\r?\n/).map((line) => line.trim()).filter(Boolean))];
   const tags = [...new Set(core.getInput(Input.InstanceTags).split(/[,\n]/).map((tag) => tag.trim()).filter(Boolean))];
   for (const tag of tags) if (tag.length > 60 || tag.includes('/')) problems.push(`${Input.InstanceTags}: "${tag}" is not a Nova server tag (at most 60 characters, no "/")`);
-  const parsed = parseMetadata(core.getInput(Input.InstanceMetadata), []);
+  const parsed = parseMetadata(core.getInput(Input.InstanceMetadata), 'server');
   problems.push(...parsed.problems.map((p) => `${Input.InstanceMetadata}: ${p}`));
   return { names, tags, metadata: parsed.metadata, allowEmpty: bool(Input.AllowEmptySelection, false) };
 }
@@ -37,6 +37,17 @@ export function selectionProblems(mode: Mode | undefined, selection: Selection, 
   if (mode === 'create' || mode === 'restore') {
     if (!given && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
       return [`${Input.Instance}: required for mode ${mode}: the name or ID of the server (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select servers`];
+    }
+    // They add up: a name beside a selector would rebuild every server the selector picks too.
+    if (mode === 'restore' && selection.names.length && hasSelector(selection)) {
+      const selector = [
+        ...(selection.tags.length ? [`${Input.InstanceTags}: ${selection.tags.join(',')}`] : []),
+        ...(Object.keys(selection.metadata).length ? [`${Input.InstanceMetadata}: ${Object.entries(selection.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`] : []),
+      ].join(' and ');
+      return [
+        `${Input.Instance} and ${Input.InstanceTags} / ${Input.InstanceMetadata}: mode restore takes the servers by name or by selector, not both: they add up, so ${selector} rebuilds every server it picks besides those named. ` +
+          `Give only ${Input.Instance}, or only the selector to restore every server it picks`,
+      ];
     }
     if (mode === 'restore' && several && exactSnapshot) {
       return [`${Input.ImageId} / ${Input.SnapshotName}: an exact snapshot is one server's; give one instance, or leave them out (or give a glob) to restore each server from its own newest snapshot`];

@@ -48,6 +48,8 @@ export interface CreateSettings extends CommonSettings {
   concurrency: number;
   /** The name template (name-template.ts). */
   template: string;
+  /** The template is the action's own (restore's snapshot-before), not snapshot-name: its `{instance}` part is shortened to fit. */
+  fitName?: boolean;
   metadata: Record<string, string>;
   wait: boolean;
   timeoutMs: number;
@@ -147,7 +149,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (imageId && !isUuid(imageId)) problems.push(`${Input.ImageId}: "${imageId}" is not an image ID; give the UUID of the image (e.g. from the image-id output of mode create, or openstack image list)`);
   const timeoutMs = duration(Input.Timeout, core.getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
 
-  const { metadata, problems: metadataProblems } = parseMetadata(core.getInput(Input.Metadata), [
+  const { metadata, problems: metadataProblems } = parseMetadata(core.getInput(Input.Metadata), 'image', [
     ...Object.values(Property),
     ...PROVENANCE_KEYS,
   ]);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Input, MANAGED_BY, Property } from '../constants.ts';
 import { log, t } from '../log.ts';
-import { renderName, templateGlob } from '../name-template.ts';
+import { renderFitted, renderName, templateGlob } from '../name-template.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Server } from '../openstack/compute.ts';
 import type { Image } from '../openstack/image.ts';
@@ -39,8 +39,9 @@ export type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings: CreateSettings, server: Server): ImageRequest {
   const p = settings.provenance;
-  const values = { instance: server.name, instance_id: server.id, region: settings.region, now: new Date() };
-  const name = renderName(settings.template, { ...values, sha: p.sha, run_id: p.runId, run_attempt: p.runAttempt, repo: p.repository, ref_name: p.refName });
+  const values = { instance: server.name, instance_id: server.id, region: settings.region, now: new Date(), sha: p.sha, run_id: p.runId, run_attempt: p.runAttempt, repo: p.repository, ref_name: p.refName };
+  // Glance takes 255 characters: the action's own template is made to fit, the user's is refused (before any change).
+  const name = settings.fitName ? renderFitted(settings.template, values, 255) : renderName(settings.template, values);
   if (!name || name.length > 255) throw new StepError(`${Input.SnapshotName}: the template "${settings.template}" gives "${name}", which is not 1 to 255 characters`);
   const metadata = {
     ...settings.metadata,
@@ -136,7 +137,8 @@ function withPrune(result: CreateResult, pruned: Outcome<PruneResult>): Outcome<
 /** The prune after a create covers only what this template names, for this server. */
 function pruneAfter(cloud: Cloud, settings: CreateSettings, retention: Retention, server: Server, justCreated?: string): Promise<Outcome<PruneResult>> {
   const nameGlob = templateGlob(settings.template, { instance: server.name, instance_id: server.id, region: settings.region });
-  return prune(cloud, { ...settings, retention, nameGlob, server, justCreated });
+  // A backup restore took (snapshot-before) may match the glob: it is not the template's to count or delete.
+  return prune(cloud, { ...settings, retention, nameGlob, server, justCreated, withoutBackups: true });
 }
 
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */

@@ -33,7 +33,7 @@ export async function forSelection<R extends CreateResult | RestoreResult>(
   of: FleetResult['of'],
   each: (server: Server, inFleet: boolean) => Promise<Outcome<R>>,
 ): Promise<Outcome<R | FleetResult>> {
-  const servers = await selectServers(await cloud.compute(), settings.servers);
+  const servers = await selectServers(await cloud.compute(), settings.servers, await cloud.projectId());
   const [only] = servers;
   if (only && isSingle(settings.servers)) return each(only, false);
   if (!servers.length) log.notice(t`No server matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);

@@ -86,6 +86,8 @@ export interface PruneScope extends CommonSettings {
   /** create's own prune: the server it found, and the snapshot it made (which must be among those listed). */
   server?: Server;
   justCreated?: string;
+  /** Leave out the snapshots restore took before a rebuild (create's own prune: they are not the template's, whatever their name). */
+  withoutBackups?: boolean;
 }
 
 /**
@@ -101,11 +103,15 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
   const matcher = glob ? globToRegExp(glob) : undefined;
 
   const inScope = new Map<string, Image>();
+  const backups = new Set<string>();
   for (const { query, accept } of await scopeQueries(cloud, instance.server, instance.id, options, exactName)) {
     for await (const image of images.list(query)) {
-      if (matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name))) inScope.set(image.id, image);
+      if (!(matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name)))) continue;
+      if (settings.withoutBackups && image.beforeRestoreOf) backups.add(image.id);
+      else inScope.set(image.id, image);
     }
   }
+  if (backups.size) log.info(t`Left out of this prune: ${backups.size} snapshot(s) taken before a restore (${[...backups].join(', ')}); they are neither counted nor deleted`);
   const policy = describePolicy(options.policy);
   const result: PruneResult = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
   if (justCreated && !inScope.has(justCreated)) {

@@ -8,7 +8,7 @@ import type { CreateSettings, RestoreSettings } from '../settings.ts';
 import { snapshotServer, type CreateResult } from './create.ts';
 import { forSelection, type FleetResult } from './fleet.ts';
 import { StepError, type Outcome } from './outcome.ts';
-import { REBUILD, untilFree } from './ready.ts';
+import { busy, REBUILD, untilFree } from './ready.ts';
 import { chooseSnapshot, restoreRefusal } from './restore/choose.ts';
 import { rebuildOnce, untilRebuilt } from './restore/rebuild.ts';
 
@@ -46,6 +46,7 @@ function backupSettings(settings: RestoreSettings, server: Server, image: Image,
     stopServer: false,
     concurrency: 1,
     template: '{instance}-before-restore-{timestamp}',
+    fitName: true,
     metadata: { [Property.BeforeRestoreOf]: image.id },
     wait: true,
     timeoutMs: Math.max(0, deadline.at - Date.now()),
@@ -74,6 +75,9 @@ export async function restoreServer(cloud: Cloud, settings: RestoreSettings, fou
   const previousImageId = server.imageId;
   const result: RestoreResult = { mode: 'restore', dryRun: settings.dryRun, server, image, previousImageId, durationMs: 0 };
   if (settings.dryRun) {
+    // It refuses what the real run would (a state Nova cannot rebuild, or snapshot for snapshot-before), waiting for nothing.
+    if (!busy(server)) server = await untilFree(compute, server, REBUILD, deadline);
+    if (settings.snapshotBefore) await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
     const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
     log.info(t`Dry run: would rebuild server ${server.name} (${server.id}) from image ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
     return { result };

@@ -4,6 +4,7 @@ import { isUuid, type Server } from '../openstack/compute.ts';
 import { CatalogError, NotFoundError } from '../openstack/errors.ts';
 import type { Image } from '../openstack/image.ts';
 import type { Volume, VolumeSnapshot } from '../openstack/volume.ts';
+import { ofProject } from './selection.ts';
 
 /** One image a run may delete, with the Cinder snapshots behind it and whether each may go too. */
 export interface Planned {
@@ -21,7 +22,7 @@ export interface Held {
 export async function resolveInstance(cloud: Cloud, settings: { instance?: string }, doing: string): Promise<{ server?: Server; id?: string }> {
   if (!settings.instance) return {};
   try {
-    const server = await (await cloud.compute()).findServer(settings.instance);
+    const server = ofProject(await (await cloud.compute()).findServer(settings.instance), await cloud.projectId());
     return { server, id: server.id };
   } catch (error) {
     // The snapshots of a deleted server are still worth deleting: its ID still names them.

@@ -9,6 +9,18 @@ export const isSingle = (selection: Selection) => selection.names.length === 1 &
 
 const sameId = (a: string, b: string) => a.replace(/-/g, '').toLowerCase() === b.replace(/-/g, '').toLowerCase();
 
+/**
+ * The server, if it is of this project: an admin login is shown any project's server by its ID,
+ * so a mistyped UUID could otherwise reach another project's.
+ */
+export function ofProject(server: Server, projectId: string): Server {
+  if (server.projectId === projectId) return server;
+  throw new StepError(
+    `${Input.Instance}: server ${server.name} (${server.id}) belongs to project ${server.projectId ?? '(none shown)'}, not to this one (${projectId}), ` +
+      `so nothing was done to it or its snapshots. Check the name or ID (a login with the admin role is shown other projects' servers by ID)`,
+  );
+}
+
 /** The server carries every tag and metadata pair of the selector. */
 function matches(server: Server, selection: Selection): boolean {
   return selection.tags.every((tag) => server.tags?.includes(tag)) && Object.entries(selection.metadata).every(([key, value]) => server.metadata[key] === value);
@@ -17,10 +29,11 @@ function matches(server: Server, selection: Selection): boolean {
 /**
  * The servers of the selection, each once: every name matched exactly (none or several is an
  * error before anything is done), plus what the selector picks. One listing serves them all.
+ * Each must be of the project `projectId`.
  */
-export async function selectServers(compute: Compute, selection: Selection): Promise<Server[]> {
+export async function selectServers(compute: Compute, selection: Selection, projectId: string): Promise<Server[]> {
   const [only] = selection.names;
-  if (only !== undefined && isSingle(selection)) return [await compute.findServer(only)];
+  if (only !== undefined && isSingle(selection)) return [ofProject(await compute.findServer(only), projectId)];
   // Nova filters on tags (all of them) itself; names need the whole listing.
   const query: Record<string, string> = !selection.names.length && selection.tags.length ? { tags: selection.tags.join(',') } : {};
   const listed: Server[] = [];
@@ -44,5 +57,5 @@ export async function selectServers(compute: Compute, selection: Selection): Pro
     }
     for (const server of picked) chosen.set(server.id, server);
   }
-  return [...chosen.values()];
+  return [...chosen.values()].map((server) => ofProject(server, projectId));
 }

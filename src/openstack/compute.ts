@@ -7,6 +7,8 @@ export interface Server {
   name: string;
   status: string;
   taskState: string | null;
+  /** Its project (Nova's `tenant_id`): an admin login is shown any project's server by its ID. */
+  projectId?: string;
   /** Booted from a volume: its snapshot is Cinder snapshots plus an empty image. */
   volumeBacked: boolean;
   /** Attached volumes: Nova names the snapshots of a volume-backed server only through them. */
@@ -25,6 +27,7 @@ interface ServerBody {
   id: string;
   name: string;
   status: string;
+  tenant_id?: string;
   image?: unknown;
   flavor?: { id?: string };
   fault?: { message?: string };
@@ -58,6 +61,7 @@ function toServer(body: ServerBody): Server {
     name: body.name,
     status: body.status,
     taskState: body['OS-EXT-STS:task_state'] ?? null,
+    projectId: body.tenant_id,
     // Nova shows "" (not an image reference) for a server booted from a volume.
     volumeBacked: !body.image || (typeof body.image === 'object' && !(body.image as { id?: string }).id),
     volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),

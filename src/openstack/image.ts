@@ -24,6 +24,8 @@ export interface Image {
   instances: string[];
   /** This action made it (its managed_by property). */
   managed: boolean;
+  /** Restore took it of the server just before rebuilding it (snapshot-before): the image it then restored. */
+  beforeRestoreOf: string | null;
   /**
    * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
    * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
@@ -61,6 +63,7 @@ export function toImage(body: Record<string, unknown>): Image {
     owner: text(body.owner),
     instances: [...new Set([body[Property.InstanceId], body.instance_uuid].filter((id): id is string => typeof id === 'string' && id !== ''))],
     managed,
+    beforeRestoreOf: text(body[Property.BeforeRestoreOf]) || null,
     instanceSnapshot: body.image_type === 'snapshot' || managed || (String(body.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds.length > 0),
     volumeSnapshotIds,
     properties: body,

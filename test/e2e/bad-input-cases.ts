@@ -147,6 +147,11 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     inputs: (b) => ({ ...b, mode: 'restore', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666', 'snapshot-name': 'web-1' }),
     expect: ['image-id and snapshot-name: give one of them'],
   },
+  {
+    name: 'restore with instance and instance-tags (they add up: every tagged server would be rebuilt)',
+    inputs: (b) => ({ ...b, mode: 'restore', 'instance-tags': 'prod' }),
+    expect: ['instance and instance-tags / instance-metadata: mode restore takes the servers by name or by selector, not both', 'instance-tags: prod rebuilds every server it picks'],
+  },
   { name: 'keep-* in mode restore', inputs: (b) => ({ ...b, mode: 'restore', 'keep-last': '2' }), expect: ['keep-*: retention inputs are for modes prune and create; mode restore deletes nothing'] },
   { name: 'allow-other-instance in mode create', inputs: (b) => ({ ...b, 'allow-other-instance': 'true' }), expect: ['allow-other-instance: only for mode restore'] },
   { name: 'snapshot-before in mode delete', inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'snapshot-before': 'true' }), expect: ['snapshot-before: only for mode restore'] },

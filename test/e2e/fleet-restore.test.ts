@@ -51,6 +51,55 @@ describe('mode restore', () => {
   });
 });
 
+describe('restore: the backups it takes (snapshot-before)', () => {
+  test('restore twice: the second is not rolled forward onto the first one\'s backup; a create with keep-last: 2 then keeps the known-good snapshot', async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
+    const created = await step(cloud, { ...creds, instance: server.name });
+    assertSuccess(created);
+    const good = created.run.outputs['image-id']!;
+    const bad = cloud.addImage({ region: 'GRA7', name: unique('release'), properties: {} });
+    cloud.world.findServer(server.id)!.imageRef = bad.id;
+
+    const first = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
+    assertSuccess(first);
+    const backup = first.run.outputs['backup-image-id']!;
+    assert.deepEqual([first.run.outputs['image-id'], cloud.image(backup)?.properties.taken_before_restore_of], [good, good]);
+    // The roll-back run again (a re-run of the job, or by hand).
+    const second = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
+    assertSuccess(second);
+    assert.equal(second.run.outputs['image-id'], good, 'the known-good snapshot again, not the backup of the bad state');
+    assert.equal(cloud.server(server.id)!.imageRef, good);
+    assert.match(second.run.stdout, new RegExp(`Skipped 1 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${backup}\\.`));
+
+    // Both backups match the template's glob ({instance}-*): neither counts against keep-last, nor is deleted.
+    const next = await step(cloud, { ...creds, instance: server.name, 'keep-last': '2' });
+    assertSuccess(next);
+    assert.deepEqual(jsonOutput(next, 'deleted-image-ids'), []);
+    for (const id of [good, backup, second.run.outputs['backup-image-id']!, next.run.outputs['image-id']!]) assert.ok(cloud.image(id), `${id} stays`);
+  });
+
+  test("a server name of 250 characters: the backup's name is shortened to fit, and the restore goes on", async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: `${unique('web')}-${'x'.repeat(230)}`.slice(0, 250) });
+    seedSnapshots(cloud, server, 1);
+    const s = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'snapshot-before': 'true' });
+    assertSuccess(s);
+    const backup = cloud.image(s.run.outputs['backup-image-id']!)!;
+    assert.ok(backup.name!.length <= 255 && backup.name!.startsWith(server.name.slice(0, 200)), backup.name!);
+    assert.match(backup.name!, /-before-restore-\d{8}-\d{6}$/);
+    assert.doesNotMatch(s.run.stdout, /snapshot-name/);
+  });
+
+  test('a dry run of a server in ERROR refuses as the real run does: Nova cannot snapshot it for snapshot-before; nothing sent', async () => {
+    const server = cloud.addServer({ region: 'GRA7', name: unique('web'), status: 'ERROR' });
+    seedSnapshots(cloud, server, 1);
+    for (const dry of ['true', 'false']) {
+      const s = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'snapshot-before': 'true', 'dry-run': dry });
+      assertFailure(s, [`Server ${server.name} (${server.id}) is ERROR: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`]);
+      assert.deepEqual(mutating(s.records).filter((r) => r.service !== 'identity'), [], `dry-run: ${dry}`);
+    }
+  });
+});
+
 describe('fleets', () => {
   test('three servers, one failing: the others are snapshotted, the step fails naming it, one row each', async () => {
     const servers = [1, 2, 3].map((n) => cloud.addServer({ region: 'GRA7', name: unique(`web-${n}`), tags: ['fleet-a'] }));

@@ -39,6 +39,26 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
 
   const web = () => cloud.addServer({ region: 'GRA7', name: unique('web') });
 
+  test("another project's server given by UUID (an admin login is shown it): create, restore, delete and prune refuse it, and nothing changes", async () => {
+    const theirs = cloud.addServer({ region: 'GRA7', name: unique('theirs'), projectId: cloud.world.otherProjectId });
+    // Snapshots in this project that record it: a prune or delete scoped to it could reach them.
+    const seeded = seedSnapshots(cloud, theirs, 2);
+    const modes: Record<string, string>[] = [
+      { instance: theirs.id, 'stop-server': 'true' },
+      { mode: 'restore', instance: theirs.id, 'snapshot-before': 'true' },
+      { mode: 'delete', instance: theirs.id, 'image-id': seeded[1]!.id },
+      { mode: 'prune', instance: theirs.id, 'keep-last': '1' },
+    ];
+    for (const inputs of modes) {
+      const s = await step(cloud, { ...creds, ...inputs });
+      assertFailure(s, [`instance: server ${theirs.name} (${theirs.id}) belongs to project ${cloud.world.otherProjectId}, not to this one (${cloud.demo.projectId})`]);
+      assert.deepEqual(mutating(s.records).filter((r) => r.service !== 'identity'), [], inputs.mode ?? 'create');
+    }
+    for (const image of seeded) assert.ok(cloud.image(image.id), `${image.name} stays`);
+    const now = cloud.server(theirs.id)!;
+    assert.deepEqual([now.status, now.imageRef], ['ACTIVE', theirs.imageRef]);
+  });
+
   test('dry-run in mode delete sends no DELETE, and planned-image-ids names what would go', async () => {
     const [image] = seedSnapshots(cloud, web(), 1);
     const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image!.id, 'dry-run': 'true' });

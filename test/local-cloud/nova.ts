@@ -89,6 +89,7 @@ function listServers(req: NovaReq): Reply {
   // tags= (all of them) from 2.26; below it Nova ignores the filter.
   const tags = atLeast(req.v, '2.26') ? (params.get('tags')?.split(',').filter(Boolean) ?? []) : [];
   const all = [...req.w.region(req.ctx.region!).servers.values()]
+    .filter((s) => s.projectId === req.w.demo.projectId)
     .filter((s) => !pattern || pattern.test(s.name))
     .filter((s) => tags.every((tag) => s.tags.includes(tag)))
     .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
@@ -134,6 +135,8 @@ function serverAction(req: NovaReq, server: ServerRec): Reply {
   if (typeof args[required] !== 'string' || !args[required]) {
     return fault(400, 'badRequest', `Invalid input for field/attribute ${action}. Value: ${JSON.stringify(args)}. '${required}' is a required property`, req.h);
   }
+  // parameter_types.name: at most 255 characters.
+  if (action === 'createImage' && (args.name as string).length > 255) return fault(400, 'badRequest', `Invalid input for field/attribute name. Value: ${args.name}. '${args.name}' is too long`, req.h);
   const { vmState, taskState } = req.w.state(server);
   if (!allowed.includes(vmState)) return conflict('vm_state', vmState);
   if (taskState !== null) return conflict('task_state', taskState);

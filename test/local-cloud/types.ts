@@ -48,6 +48,11 @@ export interface ServerSpec {
   metadata?: Record<string, string>;
   /** Nova server tags (shown and filtered on from microversion 2.26). */
   tags?: string[];
+  /**
+   * Its project (`tenant_id`; default the demo project). Another project's server is shown by its
+   * ID, as Nova shows it to a login with the admin role, and never in the project's listing (no all_tenants).
+   */
+  projectId?: string;
 }
 
 /** A volume beside the servers' root volumes: made from a Cinder snapshot, attached to a server, or both. */

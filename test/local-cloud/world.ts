@@ -328,7 +328,7 @@ export class World {
       id,
       region: spec.region,
       name: spec.name,
-      projectId: this.demo.projectId,
+      projectId: spec.projectId ?? this.demo.projectId,
       userId: this.demo.userId,
       vmState,
       taskState: spec.taskState !== undefined ? spec.taskState : taskState,

@@ -57,6 +57,20 @@ describe('mode restore on the real cloud', () => {
     assert.ok(idle(snapshot)(now), `Nova shows ${now?.status}/${now?.['OS-EXT-STS:task_state']} on ${imageOf(now)}`);
     assert.deepEqual([now?.id, now?.name], [server.id, `${TAG}-restore`]);
     console.log(`# restore: ${wallMs} ms wall, ${run.outputs['api-requests']} API requests, rebuild ${run.outputs['duration-seconds']} s`);
+
+    // Run again with snapshot-before, twice (a re-run of the roll-back): the second must not pick the first one's backup.
+    const first = await runAction({ mode: 'restore', instance: server.id, region: R1, 'snapshot-before': 'true', ...auth() });
+    assert.equal(first.code, 0, log(first));
+    const backup = first.outputs['backup-image-id']!;
+    // Restore's backups carry no run tag of the tier's: each is removed by its ID.
+    cleanups.push(() => api.deleteImage(R1, backup));
+    assert.equal((await api.getImage(R1, backup))?.taken_before_restore_of, snapshot, 'Glance shows the backup marked');
+    const again = await runAction({ mode: 'restore', instance: server.id, region: R1, 'snapshot-before': 'true', ...auth() });
+    if (again.outputs['backup-image-id']) cleanups.push(() => api.deleteImage(R1, again.outputs['backup-image-id']!));
+    assert.equal(again.code, 0, log(again));
+    assert.equal(again.outputs['image-id'], snapshot, 'the known-good snapshot, not the backup');
+    assert.match(again.stdout, new RegExp(`Skipped 1 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${backup}\\.`));
+    assert.ok(idle(snapshot)(await api.getServer(R1, server.id)), 'Nova runs the known-good snapshot');
   });
 
   test('a volume-backed server is refused before any change: its status and its volumes stay as they were', SLOW, async (t) => {

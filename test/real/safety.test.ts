@@ -74,6 +74,42 @@ describe('the real services and the deletion guarantees', () => {
     assert.ok(await api.getImage(R1, booted.id), 'the image a server runs from stays');
   });
 
+  test("the demo project's server, by UUID, to an admin login scoped to project admin: create, restore, delete and prune refuse it; Nova and Glance show nothing changed", SLOW, async (t) => {
+    if (!cfg.loopback) return t.skip("needs the loopback cloud's admin user and its second project");
+    const adminCfg = { ...cfg, password: { username: 'admin', password: 'admin', userDomainName: 'Default', projectName: 'admin', projectDomainName: 'Default' } };
+    const admin = await Api.connect(adminCfg);
+    cleanups.push(() => cleanupRegion(admin, R1));
+    assert.notEqual(admin.projectId, api.projectId);
+    // Snapshots in the admin project that record the demo server: a prune or delete scoped to it would reach them.
+    const older = await admin.seedImage(R1, `${TAG}-theirs-1`, { managed_by: 'openstack-snapshot-action', source_instance_id: main.id, image_type: 'snapshot', instance_uuid: main.id });
+    await new Promise((done) => setTimeout(done, 1100));
+    const newer = await admin.seedImage(R1, `${TAG}-theirs-2`, { managed_by: 'openstack-snapshot-action', source_instance_id: main.id, image_type: 'snapshot', instance_uuid: main.id });
+    // An admin token sees every project's images: all that record the server, before and after.
+    const recording = async () => (await admin.listImages(R1, { instance_uuid: main.id })).map((image) => image.id).sort();
+    const was = { server: await admin.getServer(R1, main.id), images: await recording() };
+    assert.deepEqual([was.server?.tenant_id, was.server?.status], [api.projectId, 'ACTIVE'], 'the admin login is shown the demo server by its ID');
+
+    const runs: Record<string, string>[] = [
+      { mode: 'create', 'stop-server': 'true' },
+      { mode: 'restore', 'snapshot-before': 'true' },
+      { mode: 'delete', 'image-id': older.id },
+      { mode: 'prune', 'keep-last': '1', 'snapshot-name': `${TAG}-theirs-*` },
+    ];
+    for (const inputs of runs) {
+      const run = await runAction({ ...inputs, instance: main.id, region: R1, ...passwordInputs(adminCfg) });
+      assert.equal(run.code, 1, log(run));
+      assert.match(errorsOf(run)[0]!, new RegExp(`^instance: server ${main.name} \\(${main.id}\\) belongs to project ${api.projectId}, not to this one \\(${admin.projectId}\\)`), inputs.mode);
+    }
+    const now = { server: await admin.getServer(R1, main.id), images: await recording() };
+    assert.deepEqual(now.images, was.images, 'no snapshot made, none deleted');
+    assert.ok(now.images.includes(older.id) && now.images.includes(newer.id));
+    assert.deepEqual(
+      [now.server?.status, now.server?.['OS-EXT-STS:task_state'], (now.server?.image as { id?: string })?.id, now.server?.updated],
+      [was.server?.status, was.server?.['OS-EXT-STS:task_state'], (was.server?.image as { id?: string })?.id, was.server?.updated],
+      'Nova shows the server as it was: not stopped, not rebuilt',
+    );
+  });
+
   test("a volume-backed snapshot: only the Cinder snapshot Nova made for it goes, never one taken by hand, nor one a volume was made from", SLOW, async (t) => {
     if (!cfg.volumeInstance || !api.hasVolumes(R1)) return t.skip('no volume-backed server (set OSA_E2E_VOLUME_INSTANCE)');
     const server = await byNameOrId(cfg.volumeInstance);

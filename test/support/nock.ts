@@ -166,6 +166,8 @@ export interface ServerOptions {
   metadata?: Record<string, string>;
   /** Server tags (shown from microversion 2.26). */
   tags?: string[];
+  /** Its project (`tenant_id`; default PROJECT_ID): an admin login sees other projects' servers by ID. */
+  projectId?: string;
 }
 
 /** A server as Nova's GET /servers/{id} and /servers/detail show it. */
@@ -175,7 +177,7 @@ export function serverBody(options: ServerOptions = {}) {
     id,
     name: options.name ?? 'web',
     status: options.status ?? 'ACTIVE',
-    tenant_id: PROJECT_ID,
+    tenant_id: options.projectId ?? PROJECT_ID,
     user_id: 'u-0001',
     metadata: options.metadata ?? {},
     tags: options.tags ?? [],

@@ -5,7 +5,7 @@ import nock from 'nock';
 import { explain } from '../../src/modes/outcome.ts';
 import { AmbiguousError, NotFoundError } from '../../src/openstack/errors.ts';
 import { literalFragment } from '../../src/openstack/compute.ts';
-import { BOOT_IMAGE_ID, COMPUTE_ORIGIN, COMPUTE_PATH, mockAuth, newCloud, serverBody, SERVER_ID, unmatched, useNock } from '../support/nock.ts';
+import { BOOT_IMAGE_ID, COMPUTE_ORIGIN, COMPUTE_PATH, mockAuth, newCloud, PROJECT_ID, serverBody, SERVER_ID, unmatched, useNock } from '../support/nock.ts';
 
 useNock();
 
@@ -44,7 +44,7 @@ describe('findServer', () => {
     const scope = nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody({ name: 'web' }) });
     const server = await c.findServer(SERVER_ID);
     scope.done();
-    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, volumeBacked: false, volumeIds: [], imageId: BOOT_IMAGE_ID, flavorId: undefined, fault: undefined, metadata: {}, tags: [] });
+    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, projectId: PROJECT_ID, volumeBacked: false, volumeIds: [], imageId: BOOT_IMAGE_ID, flavorId: undefined, fault: undefined, metadata: {}, tags: [] });
     assert.deepEqual(unmatched, []);
   });
 

@@ -274,6 +274,34 @@ describe('create with retention: prune after the snapshot is active', () => {
     assert.deepEqual(unmatched, []);
   });
 
+  it("never counts nor deletes the backups a restore took (snapshot-before), though the template's glob matches their names", async () => {
+    snapshotAccepted();
+    imageStatuses('active');
+    const now = new Date().toISOString();
+    const backup = (id: string, createdAt: string) => ({ ...managed(id, `web-before-restore-${id}`, createdAt), taken_before_restore_of: 'known-good' });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query({ limit: '1000', owner: PROJECT_ID, status: 'active', sort: 'created_at:desc', managed_by: 'openstack-snapshot-action', source_instance_id: SERVER_ID })
+      .reply(200, {
+        images: [
+          managed(IMAGE_ID, 'web-20990101-000000', now),
+          backup('backup-2', '2024-01-04T00:00:00Z'),
+          backup('backup-1', '2024-01-03T00:00:00Z'),
+          managed('known-good', 'web-20240102-000000', '2024-01-02T00:00:00Z'),
+        ],
+      });
+    const result = succeeded(await create(newCloud(), createSettings({ retention: retention({ policy: { last: 2 }, maxDeletes: 10, concurrency: 2 }) })));
+    assert.deepEqual(
+      result.prune!.decisions.map((d) => [d.snapshot.id, d.keep]),
+      [
+        [IMAGE_ID, true],
+        ['known-good', true],
+      ],
+    );
+    assert.deepEqual(result.prune!.deletions, []);
+    assert.deepEqual(unmatched, [], 'no DELETE');
+  });
+
   it('when the new snapshot is not listed, nothing is pruned', async () => {
     snapshotAccepted();
     imageStatuses('active');

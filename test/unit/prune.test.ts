@@ -98,6 +98,15 @@ describe('prune: the scope', () => {
     assert.deepEqual(unmatched, []);
   });
 
+  it("mode prune treats the backups restore took (snapshot-before) as the managed snapshots they are: counted, and deleted by the policy", async () => {
+    mockAuth();
+    listed(snapshots(3, (i) => (i === 2 ? { taken_before_restore_of: 'img-known-good' } : {})));
+    const deleted: string[] = [];
+    deletions(deleted);
+    succeeded(await prune(newCloud(), pruneWith({ policy: { last: 1 } })));
+    assert.deepEqual(deleted.sort(), ['img-01', 'img-02']);
+  });
+
   it('with an instance: resolves it and adds source_instance_id', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/detail`).query({ limit: '1000', name: 'web' }).reply(200, { servers: [serverBody({ name: 'web' })] });

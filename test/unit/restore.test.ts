@@ -230,3 +230,81 @@ describe('restore: the rebuild and its wait', () => {
     assert.deepEqual(unmatched, []);
   });
 });
+
+describe('restore: the backups taken before a restore (snapshot-before)', () => {
+  const BACKUP_ID = '0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9';
+  // As restore's snapshot-before makes them: the action's marks, the instance, and what was being restored.
+  const backup = (overrides: Record<string, unknown> = {}) =>
+    snapshot({ id: BACKUP_ID, name: 'web-before-restore-20250103-000000', taken_before_restore_of: SNAPSHOT_ID, ...overrides });
+
+  it('the newest skips them (a re-run must not roll forward onto the state just rolled back from), and says which and why', async () => {
+    const bodies = nova({}, rebuilt());
+    newestListed(backup(), backup({ id: 'backup-2' }), snapshot());
+    const result = succeeded(await restore(newCloud(), restoreSettings()));
+    assert.equal(result.image.id, SNAPSHOT_ID);
+    assert.deepEqual(bodies, [{ rebuild: { imageRef: SNAPSHOT_ID } }]);
+    assert.match(stdout(), new RegExp(`Skipped 2 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${BACKUP_ID}, backup-2\\. .*image-id or .*snapshot-name`));
+  });
+
+  it('a glob that matches their names skips them too', async () => {
+    nova({}, rebuilt());
+    newestListed(backup(), snapshot());
+    const result = succeeded(await restore(newCloud(), restoreSettings({ snapshot: { newest: true, nameGlob: 'web-*' } })));
+    assert.equal(result.image.id, SNAPSHOT_ID);
+  });
+
+  it('only backups: an error that names them and how to restore one, and no rebuild', async () => {
+    nova();
+    newestListed(backup());
+    await assert.rejects(restore(newCloud(), restoreSettings()), new RegExp(`There is no active snapshot of server web .* made by this action.*1 taken before a restore \\(${BACKUP_ID}\\), which only its image-id or exact snapshot-name restores`));
+    assert.deepEqual(unmatched, []);
+  });
+
+  it('given by image-id, or named exactly: restored', async () => {
+    nova({}, rebuilt({ imageId: BACKUP_ID }));
+    nock(IMAGE_ORIGIN).get(`/v2/images/${BACKUP_ID}`).reply(200, backup());
+    assert.equal(succeeded(await restore(newCloud(), restoreSettings({ snapshot: { imageId: BACKUP_ID } }))).image.id, BACKUP_ID);
+    nova({}, rebuilt({ imageId: BACKUP_ID }));
+    const name = 'web-before-restore-20250103-000000';
+    nock(IMAGE_ORIGIN).get('/v2/images').query({ limit: '1000', name, owner: PROJECT_ID }).reply(200, { images: [backup()] });
+    assert.equal(succeeded(await restore(newCloud(), restoreSettings({ snapshot: { name } }))).image.id, BACKUP_ID);
+    assert.deepEqual(unmatched, []);
+  });
+});
+
+describe('restore: snapshot-before, its name and the states it needs', () => {
+  it("a server name of 250 characters: the backup's name is shortened to Glance's 255, the server's name kept whole", async () => {
+    const BACKUP_ID = '0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9';
+    const name = `${'w'.repeat(249)}é`;
+    const sent: { name: string; metadata: Record<string, string> }[] = [];
+    mockAuth();
+    nock(COMPUTE_ORIGIN)
+      .get(SERVER_PATH)
+      .times(2)
+      .reply(200, { server: serverBody({ name }) })
+      .post(`${SERVER_PATH}/action`, (body: { createImage?: { name: string; metadata: Record<string, string> } }) => !!body.createImage && !!sent.push(body.createImage))
+      .reply(202, { image_id: BACKUP_ID })
+      .post(`${SERVER_PATH}/action`, (body: { rebuild?: unknown }) => !!body.rebuild)
+      .reply(202, {})
+      .get(SERVER_PATH)
+      .reply(200, { server: serverBody(rebuilt({ name })) });
+    nock(IMAGE_ORIGIN).get(`/v2/images/${BACKUP_ID}`).reply(200, imageBody({ id: BACKUP_ID, status: 'active' }));
+    newestListed(snapshot());
+    succeeded(await restore(newCloud(), restoreSettings({ snapshotBefore: true })));
+    const [backup] = sent;
+    assert.ok(backup && backup.name.length <= 255, `${backup?.name.length} characters`);
+    assert.match(backup.name, /^w{200,}-before-restore-\d{8}-\d{6}$/);
+    assert.equal(backup.metadata.source_instance_name, name);
+  });
+
+  it('a dry run of a server in ERROR refuses as the real run does (Nova cannot snapshot it), sending nothing', async () => {
+    const refusal = /Server web .* is ERROR: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED/;
+    nova({ status: 'ERROR' });
+    newestListed(snapshot());
+    await assert.rejects(restore(newCloud(), restoreSettings({ snapshotBefore: true })), refusal);
+    nova({ status: 'ERROR' });
+    newestListed(snapshot());
+    await assert.rejects(restore(newCloud(), restoreSettings({ snapshotBefore: true, dryRun: true })), refusal);
+    assert.deepEqual(unmatched, []);
+  });
+});

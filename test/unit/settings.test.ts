@@ -179,6 +179,24 @@ describe('settings: every problem names the input and what is valid', () => {
     onlyProblem(/^instance: is blank; give a server name or ID$/);
   });
 
+  it('restore with names and a selector: refused (they add up, and could rebuild every tagged server); a selector alone is the explicit ask', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'restore', instance: 'web', 'instance-tags': 'prod' });
+    onlyProblem(/^instance and instance-tags \/ instance-metadata: mode restore takes the servers by name or by selector, not both: they add up, so instance-tags: prod rebuilds every server it picks besides those named/);
+    inputs({ 'instance-tags': '', 'instance-metadata': 'role=db' });
+    onlyProblem(/^instance and instance-tags \/ instance-metadata: mode restore/);
+    inputs({ instance: '', 'instance-metadata': '', 'instance-tags': 'prod' });
+    assert.deepEqual(readAs('restore').servers, { names: [], tags: ['prod'], metadata: {}, allowEmpty: false });
+    inputs({ mode: 'create', instance: 'web' });
+    assert.deepEqual(readAs('create').servers.names, ['web'], 'create still adds them up');
+  });
+
+  it("instance-metadata takes server metadata keys by Nova's rules, also those that are image attribute names", () => {
+    inputs({ ...PASSWORD_AUTH, 'instance-metadata': 'status=prod\nname=web\nos_glance_x=1\nmanaged_by=me' });
+    assert.deepEqual(readAs('create').servers.metadata, { status: 'prod', name: 'web', os_glance_x: '1', managed_by: 'me' });
+    inputs({ instance: 'web', 'instance-metadata': 'bad/key=1' });
+    onlyProblem(/^instance-metadata: line 1 .*the key must be 1 to 255 of the characters/);
+  });
+
   it('no region anywhere', () => {
     const { region: _, ...rest } = PASSWORD_AUTH;
     inputs({ ...rest, instance: 'web' });

@@ -41,13 +41,22 @@ export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, se
   const globbed = snapshot.nameGlob ? ` whose name matches "${snapshot.nameGlob}"` : '';
   // Newest first: the first that passes every check is the one (the rest of the listing is never fetched).
   const query = { owner, status: 'active', sort: 'created_at:desc', [Property.ManagedBy]: MANAGED_BY, [Property.InstanceId]: server.id };
+  // The server as it was before a roll-back: as the newest, it would roll forward onto the state rolled back from.
+  const skipped: string[] = [];
   for await (const image of images.list(query)) {
-    if (image.managed && image.status === 'active' && image.owner === owner && ofServer(image, server) && (!matcher || (image.name !== null && matcher.test(image.name)))) {
-      log.info(t`Restoring image ${label(image)}: the newest active snapshot ${where} made by this action${globbed}`);
-      return image;
+    if (!(image.managed && image.status === 'active' && image.owner === owner && ofServer(image, server) && (!matcher || (image.name !== null && matcher.test(image.name))))) continue;
+    if (image.beforeRestoreOf) {
+      skipped.push(image.id);
+      continue;
     }
+    if (skipped.length) {
+      log.info(t`Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the server as it was before a roll-back, never chosen as the newest; give the ${Input.ImageId} or the exact ${Input.SnapshotName} of one to restore it`);
+    }
+    log.info(t`Restoring image ${label(image)}: the newest active snapshot ${where} made by this action${globbed}`);
+    return image;
   }
-  throw new StepError(`There is no active snapshot ${where} made by this action${globbed}: give ${Input.ImageId} or ${Input.SnapshotName}, or take one first with mode create`);
+  const backups = skipped.length ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.ImageId} or exact ${Input.SnapshotName} restores` : '';
+  throw new StepError(`There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.ImageId} or ${Input.SnapshotName}, or take one first with mode create`);
 }
 
 /** Why this image may not be restored onto this server; undefined when it may. Only reads. */
