@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { setGlobalProxyFromEnv } from 'node:http';
+import { Cancellation } from './cancel.ts';
 import { join, log, t } from './log.ts';
 import { runMode } from './modes/run.ts';
 import { Cloud } from './openstack/cloud.ts';
@@ -29,8 +30,16 @@ export async function run(): Promise<void> {
   });
   const who = t`${describeLogin(settings.credentials)}`;
   log.info(t`Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
-  const outcome = await runMode(cloud, settings);
-  await report(outcome, cloud.requests).catch((error: unknown) => log.warning(t`The job summary could not be written: ${error}`));
-  if (outcome.failure) log.fail(t`${outcome.failure.message}`);
-  else log.info(t`Done with ${cloud.requests} API requests`);
+  // Only a create stops servers: it handles the runner's signals for the whole run, to start them
+  // again when the job is cancelled. Any other mode ends at once on a signal, as Node does.
+  const cancel = new Cancellation();
+  const unwatch = settings.mode === 'create' ? cancel.watchSignals() : undefined;
+  try {
+    const outcome = await runMode(cloud, settings, cancel);
+    await report(outcome, cloud.requests).catch((error: unknown) => log.warning(t`The job summary could not be written: ${error}`));
+    if (outcome.failure) log.fail(t`${outcome.failure.message}`);
+    else log.info(t`Done with ${cloud.requests} API requests`);
+  } finally {
+    unwatch?.();
+  }
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Cancellation, Cancelled } from '../cancel.ts';
 import { Input, MANAGED_BY, Property } from '../constants.ts';
+import { formatDuration } from '../duration.ts';
 import { log, t } from '../log.ts';
 import { renderFitted, renderName, templateGlob } from '../name-template.ts';
 import type { Cloud } from '../openstack/cloud.ts';
@@ -13,7 +15,7 @@ import { createImageOnce, type ImageRequest } from './create/create-image.ts';
 import { ImageLooks } from './create/looks.ts';
 import { busy, SNAPSHOT, untilFree } from './ready.ts';
 import { forSelection, type FleetResult } from './fleet.ts';
-import { startAgain, startWhenCaptured, stopForSnapshot } from './create/stopped.ts';
+import { RESTART_MS, startAgain, startWhenCaptured, stopForSnapshot, type Restart } from './create/stopped.ts';
 import { explain, StepError, type Outcome } from './outcome.ts';
 import { prune, type PruneResult } from './prune.ts';
 
@@ -55,57 +57,91 @@ function imageRequest(settings: CreateSettings, server: Server): ImageRequest {
   return { server, name, metadata };
 }
 
-/** Every server of the selection, each snapshotted on its own; one server named once is a step of its own. */
-export async function create(cloud: Cloud, settings: CreateSettings): Promise<Outcome<CreateResult | FleetResult>> {
+/**
+ * Every server of the selection, each snapshotted on its own; one server named once is a step of
+ * its own. Once the job is cancelled, no server is begun.
+ */
+export async function create(cloud: Cloud, settings: CreateSettings, cancel = new Cancellation()): Promise<Outcome<CreateResult | FleetResult>> {
   // A fleet's images are watched together: one listing per look instead of one GET per image.
   const looks = new ImageLooks(await cloud.images());
-  return forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined));
+  const outcome = await forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel), cancel);
+  // A cancelled job fails, even when what was under way could end.
+  return cancel.cancelled && !outcome.failure ? { ...outcome, failure: { message: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails').message } } : outcome;
 }
 
-/** How far the snapshot can be trusted: taken of a stopped disk, with the guest's filesystems frozen by Nova, or as a crash would leave it. */
-function consistencyOf(wasRunning: boolean, image: Image | undefined): Consistency {
-  if (!wasRunning) return 'stopped';
+/**
+ * How far the snapshot can be trusted: taken of a stopped disk (SHUTOFF, or stopped for it), with
+ * the guest's filesystems frozen by Nova, or as a crash would leave it. Nova quiesces only a
+ * running guest: a PAUSED or SUSPENDED one is taken as it stands, crash-consistent.
+ */
+function consistencyOf(server: Server, stopped: boolean, image: Image | undefined): Consistency {
+  if (stopped || server.status === 'SHUTOFF') return 'stopped';
+  if (server.status !== 'ACTIVE') return 'crash-consistent';
   return /^(yes|true)$/i.test(String(image?.properties.hw_qemu_guest_agent ?? '')) ? 'quiesced' : 'crash-consistent';
+}
+
+/**
+ * A token login cannot renew its token: a server stopped with one that expires before the
+ * deadline (and the time to start it again) could be left down. Refused before it is stopped.
+ */
+async function refuseShortToken(cloud: Cloud, settings: CreateSettings, server: Server, deadline: Deadline): Promise<void> {
+  if (settings.credentials.method !== 'token') return;
+  const { expiresAt } = await cloud.identity.token();
+  if (expiresAt.getTime() >= deadline.at + RESTART_MS) return;
+  throw new StepError(
+    `${Input.StopServer}: the token expires at ${expiresAt.toISOString()}, before the ${Input.Timeout} of ${formatDuration(deadline.budgetMs)} (and a minute to start the server again) is over, ` +
+      `and a token login cannot renew it: server ${server.name} was not stopped, nor snapshotted. Log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret}) ` +
+      `or a password, which are renewed; or give a token that lives longer, or a shorter ${Input.Timeout}`,
+  );
 }
 
 /**
  * Snapshot one server: wait until it can be, (stop it,) request the image at most once, (start it
  * as soon as its disk is captured,) wait until the image is active, then prune its snapshots.
  */
-export async function snapshotServer(cloud: Cloud, settings: CreateSettings, found: Server, looks?: ImageLooks): Promise<Outcome<CreateResult>> {
-  const deadline = Deadline.after(settings.timeoutMs);
+export async function snapshotServer(cloud: Cloud, settings: CreateSettings, found: Server, looks?: ImageLooks, cancel = new Cancellation()): Promise<Outcome<CreateResult>> {
+  // Every wait of the snapshot ends at the cancel; starting the server again has its own time.
+  const deadline = Deadline.after(settings.timeoutMs, cancel.signal);
   const compute = await cloud.compute();
   const images = await cloud.images();
   let server = found;
   log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
   // A dry run waits for nothing: it says what it would wait for.
-  if (!settings.dryRun || !busy(server)) server = await untilFree(compute, server, SNAPSHOT, deadline);
+  if (!settings.dryRun || !busy(server)) server = await untilFree(compute, server, SNAPSHOT, deadline).catch(cutShort(cancel, server));
   const request = imageRequest(settings, server);
   if (settings.dryRun) return dryRun(cloud, settings, request);
 
-  const stopped = settings.stopServer ? await stopForSnapshot(compute, server, deadline) : undefined;
-  const wasRunning = server.status === 'ACTIVE' && !stopped;
-  let downtimeMs: number | undefined;
+  if (settings.stopServer && server.status === 'ACTIVE') await refuseShortToken(cloud, settings, server, deadline);
+  const stopped = settings.stopServer ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
   const started = Date.now();
   let imageId: string;
   try {
-    imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline);
-    log.info(t`Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
-    if (stopped) downtimeMs = await startWhenCaptured(compute, server, stopped.stoppedAt, deadline);
-  } finally {
-    if (stopped) await startAgain(compute, server, stopped.stoppedAt);
+    cancel.check(t`the snapshot of server ${server.name} was requested`);
+    imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline).catch(cutShort(cancel, server));
+  } catch (error) {
+    if (stopped) await startAgain(compute, stopped, cancel);
+    throw error;
   }
+  log.info(t`Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+  // From here on, whatever happens, the outcome names the image.
+  const restart: Restart | undefined = stopped ? await startWhenCaptured(compute, stopped, deadline, cancel) : undefined;
+  const down = restart && 'problem' in restart ? restart.problem : undefined;
+  /** A failure about the image, and about the server if it was not seen running again. */
+  const fail = (message: string) => ({ failure: { imageId, message: down ? `${message.replace(/\.?$/, '.')} ${down}` : message } });
+  const cancelled = () => fail(cancel.error(t`after snapshot ${imageId} of server ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`).message);
+  if (cancel.cancelled) return cancelled();
   let image: Image | undefined;
   let polls = 1;
   try {
     if (settings.wait) {
       const active = await untilActive(images, compute, server, imageId, deadline, looks);
-      if (!('image' in active)) return { failure: active };
+      if (cancel.cancelled) return cancelled();
+      if (!('image' in active)) return fail(active.message);
       ({ image, polls } = active);
     } else image = await images.get(imageId);
   } catch (error) {
     const why = explain(error, settings);
-    return { failure: { imageId, message: `Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status` } };
+    return fail(`Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status`);
   }
   const result: CreateResult = {
     mode: 'create',
@@ -115,9 +151,11 @@ export async function snapshotServer(cloud: Cloud, settings: CreateSettings, fou
     volumeSnapshotIds: image?.volumeSnapshotIds ?? [],
     durationMs: Date.now() - started,
     polls,
-    consistency: consistencyOf(wasRunning, image),
-    ...(downtimeMs !== undefined ? { downtimeMs } : {}),
+    consistency: consistencyOf(server, !!stopped, image),
+    ...(restart && 'downtimeMs' in restart ? { downtimeMs: restart.downtimeMs } : {}),
   };
+  // The snapshot stands, but the server it was taken of may not run again: the step fails for it.
+  if (down) return { result, failure: { imageId, message: down } };
   const { retention } = settings;
   if (!retention) return { result };
   // Only after the snapshot is active (untilActive returned a failure otherwise).
@@ -127,6 +165,13 @@ export async function snapshotServer(cloud: Cloud, settings: CreateSettings, fou
     // The snapshot stands: its outputs are still written, and the step fails for the prune.
     return { result, failure: { message: `Snapshot ${imageId} is active, but the prune after it failed: ${explain(error, settings)}` } };
   }
+}
+
+/** A wait cut short by the cancel fails for it, not for a timeout. */
+function cutShort(cancel: Cancellation, server: Server): (error: unknown) => never {
+  return (error) => {
+    throw cancel.cancelled && !(error instanceof Cancelled) ? cancel.error(t`before server ${server.name} was snapshotted`) : error;
+  };
 }
 
 /** The create's outcome with its prune's: the step fails when the prune does. */
@@ -146,7 +191,7 @@ async function dryRun(cloud: Cloud, settings: CreateSettings, { server, name }: 
   log.info(t`Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`);
   const stops = settings.stopServer && server.status === 'ACTIVE';
   if (stops) log.info(t`Dry run: would stop server ${server.name} first, and start it again once its disk is captured`);
-  const consistency = stops || server.status !== 'ACTIVE' ? 'stopped' : 'crash-consistent';
+  const consistency = stops || server.status === 'SHUTOFF' ? 'stopped' : 'crash-consistent';
   const result: CreateResult = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0, consistency };
   const { retention } = settings;
   if (!retention) return { result };

@@ -1,4 +1,5 @@
 import pMap from 'p-map';
+import type { Cancellation } from '../cancel.ts';
 import { Input } from '../constants.ts';
 import { log, t, within } from '../log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
@@ -25,19 +26,21 @@ export interface FleetResult {
 
 /**
  * Run `each` for the servers the settings select: one server named once is a step of its own
- * (its result is the mode's); several are a fleet. `inFleet` says which.
+ * (its result is the mode's); several are a fleet. `inFleet` says which. Once `cancel` is set,
+ * no further server is begun.
  */
 export async function forSelection<R extends CreateResult | RestoreResult>(
   cloud: Cloud,
   settings: { servers: Selection; concurrency: number; region: string },
   of: FleetResult['of'],
   each: (server: Server, inFleet: boolean) => Promise<Outcome<R>>,
+  cancel?: Cancellation,
 ): Promise<Outcome<R | FleetResult>> {
   const servers = await selectServers(await cloud.compute(), settings.servers, await cloud.projectId());
   const [only] = servers;
   if (only && isSingle(settings.servers)) return each(only, false);
   if (!servers.length) log.notice(t`No server matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
-  return forEachServer(of, servers, settings, (server) => each(server, true));
+  return forEachServer(of, servers, settings, (server) => each(server, true), cancel);
 }
 
 /**
@@ -49,6 +52,7 @@ async function forEachServer(
   servers: readonly Server[],
   options: { concurrency: number; region: string },
   each: (server: Server) => Promise<Outcome<CreateResult | RestoreResult>>,
+  cancel?: Cancellation,
 ): Promise<Outcome<FleetResult>> {
   log.info(t`${servers.length} server(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
   const items = await pMap(
@@ -56,6 +60,7 @@ async function forEachServer(
     (server) =>
       within(server.name, async (): Promise<FleetItem> => {
         try {
+          cancel?.check(t`server ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
           const outcome = await each(server);
           if (outcome.failure) log.warning(t`${outcome.failure.message}`);
           return { server, ...outcome };

@@ -1,3 +1,4 @@
+import type { Cancellation } from '../cancel.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Settings } from '../settings.ts';
 import { create, type CreateResult } from './create.ts';
@@ -9,10 +10,10 @@ import { restore, type RestoreResult } from './restore.ts';
 
 export type Result = CreateResult | DeleteResult | PruneResult | RestoreResult | FleetResult;
 
-/** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. */
-export async function runMode(cloud: Cloud, settings: Settings): Promise<Outcome<Result>> {
+/** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. A create honours `cancel`. */
+export async function runMode(cloud: Cloud, settings: Settings, cancel?: Cancellation): Promise<Outcome<Result>> {
   try {
-    if (settings.mode === 'create') return await create(cloud, settings);
+    if (settings.mode === 'create') return await create(cloud, settings, cancel);
     if (settings.mode === 'delete') return await deleteMode(cloud, settings);
     if (settings.mode === 'restore') return await restore(cloud, settings);
     return await prune(cloud, settings);

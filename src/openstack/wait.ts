@@ -14,22 +14,24 @@ export function nextPollDelay(elapsedMs: number, maxMs = 15_000): number {
 /** A look cut short by the deadline: no news, which is not the same as "gone". */
 export const CUT_SHORT = Symbol('cut short');
 
-/** The one point in time a whole wait (with every request in it) must end by. */
+/** The one point in time a whole wait (with every request in it) must end by, or the moment `cut` aborts if earlier. */
 export class Deadline {
   /** What the wait was given (for messages). */
   readonly budgetMs: number;
   readonly at: number;
-  constructor(budgetMs: number) {
+  readonly cut: AbortSignal | undefined;
+  constructor(budgetMs: number, cut?: AbortSignal) {
     this.budgetMs = budgetMs;
     this.at = Date.now() + budgetMs;
+    this.cut = cut;
   }
 
-  static after(ms: number): Deadline {
-    return new Deadline(ms);
+  static after(ms: number, cut?: AbortSignal): Deadline {
+    return new Deadline(ms, cut);
   }
 
   get passed(): boolean {
-    return Date.now() >= this.at;
+    return Date.now() >= this.at || !!this.cut?.aborted;
   }
 
   /**
@@ -38,7 +40,8 @@ export class Deadline {
    */
   async look<T>(request: (signal: AbortSignal) => Promise<T>): Promise<T | typeof CUT_SHORT> {
     try {
-      return await request(AbortSignal.timeout(Math.max(1_000, this.at - Date.now())));
+      const timeout = AbortSignal.timeout(Math.max(1_000, this.at - Date.now()));
+      return await request(this.cut ? AbortSignal.any([timeout, this.cut]) : timeout);
     } catch (error) {
       if (this.passed) return CUT_SHORT;
       throw error;
@@ -77,7 +80,8 @@ export async function poll<T>(check: () => Promise<{ done: boolean; value: T }>,
     last = result.value;
     if (result.done) return { done: true, value: result.value, polls };
     const now = Date.now();
-    if (now >= deadline.at) return { done: false, last, polls };
-    await sleep(Math.min(grid ? grid.delay(now) : nextPollDelay(now - start), deadline.at - now));
+    if (deadline.passed) return { done: false, last, polls };
+    // A cut wakes the wait at once.
+    await sleep(Math.min(grid ? grid.delay(now) : nextPollDelay(now - start), deadline.at - now), undefined, { signal: deadline.cut }).catch(() => undefined);
   }
 }

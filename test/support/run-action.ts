@@ -54,11 +54,21 @@ export function parseOutputs(text: string): Record<string, string> {
  * environment the step sees (nothing of this process's OS_* leaks in).
  */
 export interface RunOptions {
-  /** Send this signal once stdout matches: the job cancelled at that point (the runner sends SIGINT, then SIGTERM). */
-  cancelOn?: { pattern: RegExp; signal: NodeJS.Signals };
+  /**
+   * Send this signal once stdout matches: the job cancelled at that point. 'runner' is what the
+   * runner does: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that.
+   */
+  cancelOn?: { pattern: RegExp; signal: NodeJS.Signals | 'runner' };
   /** The step's working directory (the runner's is the checked-out workspace); default: this process's. */
   cwd?: string;
 }
+
+/** The runner's cancel: SIGINT, then SIGTERM and SIGKILL, each only if the process is still there. */
+const RUNNER_SIGNALS: [NodeJS.Signals, number][] = [
+  ['SIGINT', 0],
+  ['SIGTERM', 7_500],
+  ['SIGKILL', 10_000],
+];
 
 export async function runAction(inputs: Record<string, string>, env: Record<string, string | undefined> = {}, options: RunOptions = {}): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), 'osa-run-'));
@@ -90,12 +100,19 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
   let stdout = '';
   let stderr = '';
   let cancelled = false;
+  const timers: NodeJS.Timeout[] = [];
+  const cancel = (signal: NodeJS.Signals | 'runner') => {
+    if (signal !== 'runner') return child.kill(signal);
+    for (const [name, ms] of RUNNER_SIGNALS) timers.push(setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill(name), ms));
+    return true;
+  };
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk;
-    if (options.cancelOn && !cancelled && options.cancelOn.pattern.test(stdout)) cancelled = child.kill(options.cancelOn.signal);
+    if (options.cancelOn && !cancelled && options.cancelOn.pattern.test(stdout)) cancelled = cancel(options.cancelOn.signal);
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
   const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? -1)));
+  for (const timer of timers) clearTimeout(timer);
   const result = {
     code,
     stdout,

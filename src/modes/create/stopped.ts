@@ -1,50 +1,32 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cancellation } from '../../cancel.ts';
+import { Input } from '../../constants.ts';
 import { formatDuration } from '../../duration.ts';
 import { log, t } from '../../log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
-import { ConflictError } from '../../openstack/errors.ts';
+import { ConflictError, refusedBeforeActing, statusOf } from '../../openstack/errors.ts';
 import { CUT_SHORT, Deadline, poll } from '../../openstack/wait.ts';
 import { StepError } from '../outcome.ts';
 
 /** Task states while Nova still reads the disk; from image_uploading on, the disk has been captured. */
 const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
+/** How long Nova is given to accept os-start once the run tries to start a server again (it refuses while a snapshot's task runs). */
+export const RESTART_MS = 60_000;
+/** Between two os-start requests that Nova refused or did not clearly answer. */
+const RETRY_MS = 500;
+/** os-start requests without a clear answer (5xx, none) before the server is named as down. */
+const UNCLEAR_ATTEMPTS = 3;
 
-/** Servers this run stopped and has not started yet: started again whatever happens, a cancelled job included. */
-const stoppedHere = new Map<string, Compute>();
-
-/** The runner gives a cancelled step 7.5 s after SIGINT before it sends SIGTERM, and 2.5 s more before SIGKILL. */
-const CANCEL_GRACE_MS = 7_000;
-
-/** Nova refuses os-start (409) while the snapshot task runs: asked again until it accepts, within the grace. */
-async function startBefore(compute: Compute, id: string, deadline: number): Promise<boolean> {
-  for (;;) {
-    try {
-      await compute.power(id, 'os-start');
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || Date.now() + 500 > deadline) return false;
-      await new Promise((done) => setTimeout(done, 500));
-    }
-  }
+/** A server this run stopped (Nova accepted the os-stop, or may have): started again or named as down, whatever happens. */
+export interface Stopped {
+  server: Server;
+  stoppedAt: number;
+  /** The duty is met: the server was started again, or named as down. */
+  release: () => void;
 }
 
-function onCancel(signal: NodeJS.Signals): void {
-  log.warning(t`${signal}: starting the ${stoppedHere.size} server(s) this run stopped before it ends`);
-  const deadline = Date.now() + (signal === 'SIGTERM' ? 2_000 : CANCEL_GRACE_MS);
-  const starts = [...stoppedHere].map(async ([id, compute]) => {
-    if (!(await startBefore(compute, id, deadline))) log.warning(t`Server ${id} could not be started before the step ended: start it with: openstack server start ${id}`);
-  });
-  void Promise.all(starts).finally(() => process.exit(1));
-}
-
-function track(server: Server, compute: Compute): void {
-  if (!stoppedHere.size) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, onCancel);
-  stoppedHere.set(server.id, compute);
-}
-
-function untrack(server: Server): void {
-  stoppedHere.delete(server.id);
-  if (!stoppedHere.size) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeListener(signal, onCancel);
-}
+/** How it went when the server was started again: how long it was down, or why that is not known (already said in the log). */
+export type Restart = { downtimeMs: number } | { problem: string };
 
 /** Poll the server until `done`, within the deadline; the last look otherwise. */
 async function until(compute: Compute, server: Server, deadline: Deadline, done: (s: Server) => boolean): Promise<{ done: boolean; server: Server }> {
@@ -58,66 +40,119 @@ async function until(compute: Compute, server: Server, deadline: Deadline, done:
   return { done: outcome.done, server: seen };
 }
 
+/** Nova refused the os-stop before acting: the server was not stopped by this run, so it is never started by it. */
+function refusedStop(server: Server, error: unknown): StepError {
+  const why =
+    statusOf(error) === 403
+      ? `this login lacks the policy to stop servers (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopServer}`
+      : 'it may have been stopped or changed by someone else meanwhile';
+  return new StepError(`Nova refused to stop server ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
+}
+
 /**
  * Stop a running server for a consistent snapshot and wait until it is SHUTOFF; undefined when
- * it was not running (a SHUTOFF server is left so). From here on the server is started again
- * whatever happens: by `startAgain`, or on SIGINT/SIGTERM.
+ * it was not running (a SHUTOFF server is left so). Once Nova accepted the os-stop (or may have),
+ * the server is started again whatever happens, a cancel included; a refused os-stop stops nothing.
  */
-export async function stopForSnapshot(compute: Compute, server: Server, deadline: Deadline): Promise<{ server: Server; stoppedAt: number } | undefined> {
+export async function stopForSnapshot(compute: Compute, server: Server, deadline: Deadline, cancel: Cancellation): Promise<Stopped | undefined> {
   if (server.status !== 'ACTIVE') {
     log.info(t`Server ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
     return undefined;
   }
-  track(server, compute);
+  cancel.check(t`server ${server.name} was stopped`);
   const stoppedAt = Date.now();
+  let unclear: unknown;
   try {
     await compute.power(server.id, 'os-stop');
+  } catch (error) {
+    if (refusedBeforeActing(error)) throw refusedStop(server, error);
+    // No clear answer (5xx, none): Nova may have stopped it, so it is started again like one it did.
+    unclear = error;
+  }
+  const stopped: Stopped = {
+    server,
+    stoppedAt,
+    release: cancel.owe(t`Server ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
+  };
+  try {
+    if (unclear) throw unclear;
     log.info(t`Stopping server ${server.name} for a consistent snapshot`);
     const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
+    if (cancel.cancelled) throw cancel.error(t`while server ${server.name} was being stopped, before its snapshot was requested`);
     if (!off.done) throw new StepError(`Server ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
-    return { server: off.server, stoppedAt };
+    return { ...stopped, server: off.server };
   } catch (error) {
-    await startAgain(compute, server, stoppedAt);
+    await startAgain(compute, stopped, cancel);
     throw error;
+  }
+}
+
+/** The server runs, or is being started: by an os-start whose answer was lost, by someone else, or it was never stopped. */
+const started = (s: Server | undefined) => !!s && ((s.status === 'ACTIVE' && s.taskState === null) || s.taskState === 'powering-on');
+
+/**
+ * os-start until Nova accepts it or the server is seen started. A 409 (the snapshot's task runs)
+ * is waited out for RESTART_MS, or after a cancel until shortly before the runner kills the step.
+ * False when the server is still down: it has then been named, with the command to start it.
+ */
+async function start(compute: Compute, stopped: Stopped, cancel: Cancellation): Promise<boolean> {
+  const { server } = stopped;
+  const deadline = Deadline.after(RESTART_MS, cancel.signal);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await compute.power(server.id, 'os-start');
+      stopped.release();
+      return true;
+    } catch (error) {
+      const now = await compute.getServer(server.id).catch(() => undefined);
+      if (started(now)) {
+        stopped.release();
+        return true;
+      }
+      const limit = cancel.cancelled ? cancel.grace() : deadline;
+      const busy = error instanceof ConflictError;
+      if ((!busy && (refusedBeforeActing(error) || attempt >= UNCLEAR_ATTEMPTS)) || Date.now() + RETRY_MS >= limit.at) {
+        log.warning(t`Server ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+        stopped.release();
+        return false;
+      }
+      await sleep(RETRY_MS);
+      // Nova accepts os-start once the snapshot's task is over: looked at rather than asked again, unless the job is ending.
+      if (busy && !cancel.cancelled) await until(compute, server, deadline, (s) => s.taskState === null).catch(() => undefined);
+    }
   }
 }
 
 /**
  * Start the server again as soon as Nova has captured its disk and lets it be started (it refuses
- * os-start with 409 until the snapshot's task is over), and wait until it runs. Returns how long it was down.
+ * os-start with 409 until the snapshot's task is over), and wait until it runs: how long it was
+ * down, or, when it is not seen running by the deadline, why not (its downtime is then unknown).
  */
-export async function startWhenCaptured(compute: Compute, server: Server, stoppedAt: number, deadline: Deadline): Promise<number> {
-  await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? ''));
-  for (;;) {
-    try {
-      await compute.power(server.id, 'os-start');
-      break;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || deadline.passed) throw error;
-      await until(compute, server, deadline, (s) => s.taskState === null);
-    }
+export async function startWhenCaptured(compute: Compute, stopped: Stopped, deadline: Deadline, cancel: Cancellation): Promise<Restart> {
+  const { server } = stopped;
+  // A look that fails is no reason not to try to start it.
+  await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
+  if (!(await start(compute, stopped, cancel))) return { problem: `Server ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
+  let seen: string | undefined;
+  try {
+    const up = await until(compute, server, cancel.cancelled ? cancel.grace() : deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
+    if (!up.done) seen = `it is still ${up.server.status} (task_state ${up.server.taskState ?? 'none'})`;
+  } catch (error) {
+    seen = `looking at it failed: ${error instanceof Error ? error.message : String(error)}`;
   }
-  untrack(server);
-  const up = await until(compute, server, deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
-  const downMs = Date.now() - stoppedAt;
-  if (!up.done) log.warning(t`Server ${server.name} was started again but is still ${up.server.status} (task_state ${up.server.taskState ?? 'none'}); check it with: openstack server show ${server.id}`);
-  else log.info(t`Started server ${server.name} again: it was down ${formatDuration(downMs)}`);
-  return downMs;
+  if (seen) {
+    const problem = `Server ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: ${seen}, so its downtime is unknown. Check it with: openstack server show ${server.id}; if it is still SHUTOFF, start it with: openstack server start ${server.id}`;
+    log.warning(t`${problem}`);
+    return { problem };
+  }
+  const downtimeMs = Date.now() - stopped.stoppedAt;
+  log.info(t`Started server ${server.name} again: it was down ${formatDuration(downtimeMs)}`);
+  return { downtimeMs };
 }
 
-/** After a failure: start the server again if this run stopped it and has not started it (best effort, said in the log). */
-export async function startAgain(compute: Compute, server: Server, stoppedAt: number): Promise<void> {
-  if (!stoppedHere.has(server.id)) return;
-  try {
-    await compute.power(server.id, 'os-start').catch(async (error: unknown) => {
-      // Still busy with the snapshot: Nova starts it once the task is over.
-      if (!(error instanceof ConflictError)) throw error;
-      await until(compute, server, Deadline.after(60_000), (s) => s.taskState === null);
-      await compute.power(server.id, 'os-start');
-    });
-    log.info(t`Started server ${server.name} again after the failure: it was down ${formatDuration(Date.now() - stoppedAt)}`);
-  } catch (error) {
-    log.warning(t`Server ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+/** After a failure or a cancel, before any snapshot was requested: start the server this run stopped (said in the log). */
+export async function startAgain(compute: Compute, stopped: Stopped, cancel: Cancellation): Promise<void> {
+  if (await start(compute, stopped, cancel)) {
+    log.info(t`Started server ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
   }
-  untrack(server);
 }
