@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5781);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4831);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5781:
+/***/ 4831:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32375,8 +32375,6 @@ const log = {
     output: (name, value) => setOutput(name, neutralise(value)),
 };
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/constants.ts
 /** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
 const Input = {
@@ -32463,270 +32461,6 @@ const Property = {
     BeforeRestoreOf: 'taken_before_restore_of',
 };
 const MANAGED_BY = 'openstack-snapshot-action';
-
-;// CONCATENATED MODULE: ./src/name-template.ts
-const pad = (n) => String(n).padStart(2, '0');
-const dateOf = (d) => `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
-const timeOf = (d) => `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
-const TOKENS = {
-    instance: (v) => v.instance,
-    instance_id: (v) => v.instance_id,
-    region: (v) => v.region,
-    date: (v) => dateOf(v.now),
-    time: (v) => timeOf(v.now),
-    timestamp: (v) => `${dateOf(v.now)}-${timeOf(v.now)}`,
-    sha: (v) => (v.sha ?? '').slice(0, 7),
-    run_id: (v) => v.run_id ?? '',
-    run_attempt: (v) => v.run_attempt ?? '',
-    repo: (v) => (v.repo ?? '').split('/').pop() ?? '',
-    ref_name: (v) => v.ref_name ?? '',
-};
-const DEFAULT_NAME_TEMPLATE = '{instance}-{timestamp}';
-const TEMPLATE_TOKENS = Object.keys(TOKENS);
-const TOKEN = /\{([^{}]*)\}/g;
-/** Problems with a template, found before any request: unknown tokens, stray braces. */
-function templateProblems(template) {
-    const problems = [];
-    if (!template.trim())
-        problems.push('it is empty');
-    const unknown = [...template.matchAll(TOKEN)].map((m) => m[1]).filter((token) => !(token in TOKENS));
-    if (unknown.length)
-        problems.push(`unknown ${unknown.map((t) => `{${t}}`).join(', ')}; valid tokens are ${TEMPLATE_TOKENS.map((t) => `{${t}}`).join(' ')}`);
-    if (/[{}]/.test(template.replace(TOKEN, '')))
-        problems.push('it has a "{" or "}" that is not part of a {token}');
-    return problems;
-}
-function renderName(template, values) {
-    return template.replace(TOKEN, (_, token) => TOKENS[token](values)).trim();
-}
-/**
- * The glob that matches every name the template makes for this instance: what a create's own
- * prune may touch. Tokens that change from run to run become `*`.
- */
-function templateGlob(template, values) {
-    const fixed = { instance: values.instance, instance_id: values.instance_id, region: values.region };
-    const escape = (text) => text.replace(/[*?]/g, '?');
-    return template.replace(TOKEN, (_, token) => (token in fixed ? escape(fixed[token]) : '*')).trim();
-}
-
-;// CONCATENATED MODULE: external "node:timers/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: ./src/openstack/wait.ts
-
-/**
- * How long to wait before the next look at something that is still running: a quarter of a second
- * at first, so a short job is noticed promptly (benchmarked: a 4.4 s snapshot is seen 0.14 s after
- * it is active instead of 0.27 s with half a second), then 9 % of the time already spent, so
- * a long one costs few requests and is still noticed within 10 % of its duration (the last
- * request and the exit come on top of the interval), up to a ceiling.
- */
-function nextPollDelay(elapsedMs, maxMs = 15_000) {
-    return Math.round(Math.min(maxMs, Math.max(250, elapsedMs * 0.09)));
-}
-/** A look cut short by the deadline: no news, which is not the same as "gone". */
-const CUT_SHORT = Symbol('cut short');
-/** The one point in time a whole wait (with every request in it) must end by. */
-class Deadline {
-    /** What the wait was given (for messages). */
-    budgetMs;
-    at;
-    constructor(budgetMs) {
-        this.budgetMs = budgetMs;
-        this.at = Date.now() + budgetMs;
-    }
-    static after(ms) {
-        return new Deadline(ms);
-    }
-    get passed() {
-        return Date.now() >= this.at;
-    }
-    /**
-     * A request, its retries included, aborted at the deadline; CUT_SHORT when that is why it
-     * failed. The second of grace lets the last look be made even when the deadline has come.
-     */
-    async look(request) {
-        try {
-            return await request(AbortSignal.timeout(Math.max(1_000, this.at - Date.now())));
-        }
-        catch (error) {
-            if (this.passed)
-                return CUT_SHORT;
-            throw error;
-        }
-    }
-}
-/**
- * Poll times shared by several waits: ticks from one origin, spaced by nextPollDelay, so that
- * waits started at different moments look at the same instants (and can share one request).
- */
-class PollGrid {
-    #origin = Date.now();
-    #tick = this.#origin;
-    /** Milliseconds from `now` to the next tick after it. */
-    delay(now) {
-        while (this.#tick <= now)
-            this.#tick += nextPollDelay(this.#tick - this.#origin);
-        return this.#tick - now;
-    }
-}
-/**
- * Call `check` until it reports done or the deadline passes, on its own schedule or a shared grid.
- * The first look is immediate: some jobs (volume-backed snapshots) are finished by the time they are accepted.
- */
-async function poll(check, deadline, grid) {
-    const start = Date.now();
-    let polls = 0;
-    let last;
-    for (;;) {
-        const result = await check();
-        polls += 1;
-        last = result.value;
-        if (result.done)
-            return { done: true, value: result.value, polls };
-        const now = Date.now();
-        if (now >= deadline.at)
-            return { done: false, last, polls };
-        await (0,promises_namespaceObject.setTimeout)(Math.min(grid ? grid.delay(now) : nextPollDelay(now - start), deadline.at - now));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/provenance.ts
-/** The runner's own variables: all @actions/github's `context` would give here, without octokit in the bundle. */
-function readProvenance(env = process.env) {
-    const repository = env.GITHUB_REPOSITORY || undefined;
-    const runId = env.GITHUB_RUN_ID || undefined;
-    return {
-        repository,
-        sha: env.GITHUB_SHA || undefined,
-        runId,
-        runAttempt: env.GITHUB_RUN_ATTEMPT || undefined,
-        workflow: env.GITHUB_WORKFLOW || undefined,
-        refName: env.GITHUB_REF_NAME || undefined,
-        runUrl: repository && runId ? `${env.GITHUB_SERVER_URL || 'https://github.com'}/${repository}/actions/runs/${runId}` : undefined,
-    };
-}
-/** The image properties that record the provenance (Nova takes values of at most 255 characters). */
-function provenanceProperties(p) {
-    const entries = [
-        ['github_repository', p.repository],
-        ['github_sha', p.sha],
-        ['github_run_id', p.runId],
-        ['github_run_attempt', p.runAttempt],
-        ['github_workflow', p.workflow],
-        ['github_ref_name', p.refName],
-    ];
-    return Object.fromEntries(entries.filter((e) => !!e[1]).map(([k, v]) => [k, v.slice(0, 255)]));
-}
-const PROVENANCE_KEYS = ['github_repository', 'github_sha', 'github_run_id', 'github_run_attempt', 'github_workflow', 'github_ref_name'];
-
-;// CONCATENATED MODULE: ./src/duration.ts
-// Durations as written in workflow inputs (`keep-within: 30d`, timeouts) and as shown in logs.
-class DurationError extends Error {
-    name = 'DurationError';
-}
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-const UNIT_MS = { s: SECOND, m: MINUTE, h: HOUR, d: DAY, w: 7 * DAY };
-const HELP = 'use a number followed by s, m, h, d or w, such as 90s, 45m, 2h or 1h30m';
-/**
- * Parses `90s`, `45m`, `2h`, `1h30m`, `7d`, `2w`, `1d12h` (case-insensitive; `1h 30m` too, so
- * formatDuration's output reads back) into milliseconds. Units are summed in any order. `m` is
- * minutes, never months.
- */
-function parseDuration(text) {
-    const input = text.trim();
-    const shown = JSON.stringify(input);
-    // A bare number could mean seconds to one reader and days to another; make the author say which.
-    if (/^\d+$/.test(input)) {
-        throw new DurationError(`${shown} has no unit: write ${input}s, ${input}m, ${input}h, ${input}d or ${input}w`);
-    }
-    if (!/^(?:\d+[smhdw]\s*)+$/i.test(input))
-        throw new DurationError(`${shown} is not a duration: ${HELP}`);
-    let total = 0;
-    for (const [, amount, unit] of input.matchAll(/(\d+)([smhdw])/gi)) {
-        total += Number(amount) * UNIT_MS[unit.toLowerCase()];
-    }
-    if (total === 0)
-        throw new DurationError(`${shown} adds up to zero: a duration must be longer than that; ${HELP}`);
-    // Beyond this, milliseconds are no longer exact integers.
-    if (!Number.isSafeInteger(total))
-        throw new DurationError(`${shown} is too long to be a usable duration`);
-    return total;
-}
-/** Short form for logs: `850ms`, `4.2s` below a minute, otherwise whole `d h m s` parts such as `1h 5m 3s`. */
-function formatDuration(ms) {
-    // A log helper must not throw; show odd values as they are.
-    if (!Number.isFinite(ms))
-        return String(ms);
-    if (ms < 0)
-        return `-${formatDuration(-ms)}`;
-    if (Math.round(ms) < SECOND)
-        return `${Math.round(ms)}ms`;
-    // Decide on the rounded value so 59.96 s prints as `1m`, never `60.0s`.
-    const tenths = Math.round(ms / 100);
-    if (tenths < 600)
-        return `${(tenths / 10).toFixed(1)}s`;
-    let seconds = Math.round(ms / SECOND);
-    const parts = [];
-    for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]]) {
-        const count = Math.floor(seconds / size);
-        seconds -= count * size;
-        if (count > 0)
-            parts.push(`${count}${unit}`);
-    }
-    return parts.join(' ');
-}
-/** A moment as Glance writes one (ISO 8601 to the second, UTC). */
-const isoSeconds = (date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-;// CONCATENATED MODULE: ./src/modes/create/active.ts
-
-
-
-/** Glance statuses from which an image never becomes active. */
-const DEAD = new Set(['killed', 'deleted', 'pending_delete', 'deactivated']);
-/**
- * Poll Glance until the image is active (the image), or a failure that says what became of it:
- * dead or gone at once, or still on its way at the deadline, with how to check it.
- */
-async function untilActive(images, compute, server, imageId, deadline, looks) {
-    const started = Date.now();
-    let lastStatus = '';
-    let last;
-    const outcome = await poll(async () => {
-        const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
-        if (look === CUT_SHORT)
-            return { done: false, value: last };
-        last = look;
-        const status = look?.status ?? 'gone';
-        if (status !== lastStatus) {
-            log.info(t `[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
-            lastStatus = status;
-        }
-        return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
-    }, deadline, looks?.grid);
-    const image = outcome.done ? outcome.value : outcome.last;
-    if (outcome.done && image?.status === 'active')
-        return { image, polls: outcome.polls };
-    if (outcome.done) {
-        return {
-            imageId,
-            message: image
-                ? `The snapshot failed: image ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, image-id: ${imageId}) and try again`
-                : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`,
-        };
-    }
-    const now = await compute.getServer(server.id).catch(() => undefined);
-    return {
-        imageId,
-        message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
-            `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
-            `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
-            `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,
-    };
-}
 
 ;// CONCATENATED MODULE: ./node_modules/@sindresorhus/is/distribution/utilities.js
 function keysOf(value) {
@@ -34611,6 +34345,375 @@ function explain(error, where) {
     return error instanceof Error ? error.message : String(error);
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/openstack/wait.ts
+
+/**
+ * How long to wait before the next look at something that is still running: a quarter of a second
+ * at first, so a short job is noticed promptly (benchmarked: a 4.4 s snapshot is seen 0.14 s after
+ * it is active instead of 0.27 s with half a second), then 9 % of the time already spent, so
+ * a long one costs few requests and is still noticed within 10 % of its duration (the last
+ * request and the exit come on top of the interval), up to a ceiling.
+ */
+function nextPollDelay(elapsedMs, maxMs = 15_000) {
+    return Math.round(Math.min(maxMs, Math.max(250, elapsedMs * 0.09)));
+}
+/** A look cut short by the deadline: no news, which is not the same as "gone". */
+const CUT_SHORT = Symbol('cut short');
+/** The one point in time a whole wait (with every request in it) must end by, or the moment `cut` aborts if earlier. */
+class Deadline {
+    /** What the wait was given (for messages). */
+    budgetMs;
+    at;
+    cut;
+    constructor(budgetMs, cut) {
+        this.budgetMs = budgetMs;
+        this.at = Date.now() + budgetMs;
+        this.cut = cut;
+    }
+    static after(ms, cut) {
+        return new Deadline(ms, cut);
+    }
+    get passed() {
+        return Date.now() >= this.at || !!this.cut?.aborted;
+    }
+    /**
+     * A request, its retries included, aborted at the deadline; CUT_SHORT when that is why it
+     * failed. The second of grace lets the last look be made even when the deadline has come.
+     */
+    async look(request) {
+        try {
+            const timeout = AbortSignal.timeout(Math.max(1_000, this.at - Date.now()));
+            return await request(this.cut ? AbortSignal.any([timeout, this.cut]) : timeout);
+        }
+        catch (error) {
+            if (this.passed)
+                return CUT_SHORT;
+            throw error;
+        }
+    }
+}
+/**
+ * Poll times shared by several waits: ticks from one origin, spaced by nextPollDelay, so that
+ * waits started at different moments look at the same instants (and can share one request).
+ */
+class PollGrid {
+    #origin = Date.now();
+    #tick = this.#origin;
+    /** Milliseconds from `now` to the next tick after it. */
+    delay(now) {
+        while (this.#tick <= now)
+            this.#tick += nextPollDelay(this.#tick - this.#origin);
+        return this.#tick - now;
+    }
+}
+/**
+ * Call `check` until it reports done or the deadline passes, on its own schedule or a shared grid.
+ * The first look is immediate: some jobs (volume-backed snapshots) are finished by the time they are accepted.
+ */
+async function poll(check, deadline, grid) {
+    const start = Date.now();
+    let polls = 0;
+    let last;
+    for (;;) {
+        const result = await check();
+        polls += 1;
+        last = result.value;
+        if (result.done)
+            return { done: true, value: result.value, polls };
+        const now = Date.now();
+        if (deadline.passed)
+            return { done: false, last, polls };
+        // A cut wakes the wait at once.
+        await (0,promises_namespaceObject.setTimeout)(Math.min(grid ? grid.delay(now) : nextPollDelay(now - start), deadline.at - now), undefined, { signal: deadline.cut }).catch(() => undefined);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cancel.ts
+
+
+
+/** The runner cancels a step with SIGINT, sends SIGTERM 7.5 s later and SIGKILL 2.5 s after that. */
+const KILLED_AFTER_MS = { SIGINT: 10_000, SIGTERM: 2_500 };
+/** Restarts are given up this long before SIGKILL, so the outcome can still be reported. */
+const REPORT_MS = 1_000;
+/** The last moment to name what is left undone and exit, before SIGKILL. */
+const LAST_CHANCE_MS = 400;
+/** What the cancel cut short or kept from being done. */
+class Cancelled extends StepError {
+    name = 'Cancelled';
+}
+/**
+ * The job being cancelled, for the whole run: set by the first SIGINT or SIGTERM. From then on
+ * nothing new is stopped or snapshotted, and the run only starts again the servers it stopped
+ * (its duties), within what the runner leaves it before SIGKILL.
+ */
+class Cancellation {
+    #controller = new AbortController();
+    signal = this.#controller.signal;
+    /** Set by the first signal: which one, and when the runner will kill the process. */
+    #by;
+    /** What the run must still do, with what to say if it cannot. */
+    #duties = new Set();
+    get cancelled() {
+        return this.signal.aborted;
+    }
+    /** The first signal cancels; a later one only says that the run is still ending. */
+    cancel(name) {
+        const starting = this.#duties.size ? t `; starting the ${this.#duties.size} server(s) this run stopped before it ends` : '';
+        if (this.#by) {
+            log.warning(t `${name}: the job is already cancelled${starting}`);
+            return;
+        }
+        this.#by = { name, killAt: Date.now() + (KILLED_AFTER_MS[name] ?? KILLED_AFTER_MS.SIGTERM) };
+        log.warning(t `${name}: the job is cancelled: nothing more is stopped or snapshotted${starting}`);
+        this.#controller.abort();
+    }
+    /** The failure of what the cancel cut short, or kept from being done (`what`: "before …", "while …"). */
+    error(what) {
+        return new Cancelled(`The job was cancelled (${this.#by?.name ?? 'cancelled'}) ${what}`);
+    }
+    /** Nothing new is begun once the job is cancelled: `what` is what would have been done. */
+    check(what) {
+        if (this.cancelled)
+            throw this.error(`before ${what}`);
+    }
+    /** After a cancel: what is left to restart servers in, until shortly before SIGKILL. */
+    grace() {
+        return new Deadline(Math.max(0, (this.#by?.killAt ?? Date.now()) - REPORT_MS - Date.now()));
+    }
+    /** A duty of the run (a server it stopped): `unmet` is said if the process has to end before `done` is called. */
+    owe(unmet) {
+        this.#duties.add(unmet);
+        return () => this.#duties.delete(unmet);
+    }
+    /** Just before SIGKILL: every duty left is named, and the step fails (the runner would kill it anyway). */
+    lastChance() {
+        for (const unmet of this.#duties)
+            log.warning(unmet);
+        log.fail(t `The job was cancelled (${this.#by?.name ?? ''}) and the runner ends it now`);
+        process.exit(1);
+    }
+    /**
+     * The runner's signals, handled for the whole run: the first one cancels, later ones do not kill
+     * the process before its duties are done; shortly before SIGKILL, what is left is named. Returns
+     * what ends the watch.
+     */
+    watchSignals() {
+        let lastChance;
+        const handler = (name) => {
+            const first = !this.#by;
+            this.cancel(name);
+            if (first)
+                lastChance = setTimeout(() => this.lastChance(), this.#by.killAt - Date.now() - LAST_CHANCE_MS).unref();
+        };
+        const signals = ['SIGINT', 'SIGTERM'];
+        for (const name of signals)
+            process.on(name, handler);
+        return () => {
+            clearTimeout(lastChance);
+            for (const name of signals)
+                process.removeListener(name, handler);
+        };
+    }
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/duration.ts
+// Durations as written in workflow inputs (`keep-within: 30d`, timeouts) and as shown in logs.
+class DurationError extends Error {
+    name = 'DurationError';
+}
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const UNIT_MS = { s: SECOND, m: MINUTE, h: HOUR, d: DAY, w: 7 * DAY };
+const HELP = 'use a number followed by s, m, h, d or w, such as 90s, 45m, 2h or 1h30m';
+/**
+ * Parses `90s`, `45m`, `2h`, `1h30m`, `7d`, `2w`, `1d12h` (case-insensitive; `1h 30m` too, so
+ * formatDuration's output reads back) into milliseconds. Units are summed in any order. `m` is
+ * minutes, never months.
+ */
+function parseDuration(text) {
+    const input = text.trim();
+    const shown = JSON.stringify(input);
+    // A bare number could mean seconds to one reader and days to another; make the author say which.
+    if (/^\d+$/.test(input)) {
+        throw new DurationError(`${shown} has no unit: write ${input}s, ${input}m, ${input}h, ${input}d or ${input}w`);
+    }
+    if (!/^(?:\d+[smhdw]\s*)+$/i.test(input))
+        throw new DurationError(`${shown} is not a duration: ${HELP}`);
+    let total = 0;
+    for (const [, amount, unit] of input.matchAll(/(\d+)([smhdw])/gi)) {
+        total += Number(amount) * UNIT_MS[unit.toLowerCase()];
+    }
+    if (total === 0)
+        throw new DurationError(`${shown} adds up to zero: a duration must be longer than that; ${HELP}`);
+    // Beyond this, milliseconds are no longer exact integers.
+    if (!Number.isSafeInteger(total))
+        throw new DurationError(`${shown} is too long to be a usable duration`);
+    return total;
+}
+/** Short form for logs: `850ms`, `4.2s` below a minute, otherwise whole `d h m s` parts such as `1h 5m 3s`. */
+function formatDuration(ms) {
+    // A log helper must not throw; show odd values as they are.
+    if (!Number.isFinite(ms))
+        return String(ms);
+    if (ms < 0)
+        return `-${formatDuration(-ms)}`;
+    if (Math.round(ms) < SECOND)
+        return `${Math.round(ms)}ms`;
+    // Decide on the rounded value so 59.96 s prints as `1m`, never `60.0s`.
+    const tenths = Math.round(ms / 100);
+    if (tenths < 600)
+        return `${(tenths / 10).toFixed(1)}s`;
+    let seconds = Math.round(ms / SECOND);
+    const parts = [];
+    for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]]) {
+        const count = Math.floor(seconds / size);
+        seconds -= count * size;
+        if (count > 0)
+            parts.push(`${count}${unit}`);
+    }
+    return parts.join(' ');
+}
+/** A moment as Glance writes one (ISO 8601 to the second, UTC). */
+const isoSeconds = (date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+;// CONCATENATED MODULE: ./src/name-template.ts
+const pad = (n) => String(n).padStart(2, '0');
+const dateOf = (d) => `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
+const timeOf = (d) => `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
+const TOKENS = {
+    instance: (v) => v.instance,
+    instance_id: (v) => v.instance_id,
+    region: (v) => v.region,
+    date: (v) => dateOf(v.now),
+    time: (v) => timeOf(v.now),
+    timestamp: (v) => `${dateOf(v.now)}-${timeOf(v.now)}`,
+    sha: (v) => (v.sha ?? '').slice(0, 7),
+    run_id: (v) => v.run_id ?? '',
+    run_attempt: (v) => v.run_attempt ?? '',
+    repo: (v) => (v.repo ?? '').split('/').pop() ?? '',
+    ref_name: (v) => v.ref_name ?? '',
+};
+const DEFAULT_NAME_TEMPLATE = '{instance}-{timestamp}';
+const TEMPLATE_TOKENS = Object.keys(TOKENS);
+const TOKEN = /\{([^{}]*)\}/g;
+/** Problems with a template, found before any request: unknown tokens, stray braces. */
+function templateProblems(template) {
+    const problems = [];
+    if (!template.trim())
+        problems.push('it is empty');
+    const unknown = [...template.matchAll(TOKEN)].map((m) => m[1]).filter((token) => !(token in TOKENS));
+    if (unknown.length)
+        problems.push(`unknown ${unknown.map((t) => `{${t}}`).join(', ')}; valid tokens are ${TEMPLATE_TOKENS.map((t) => `{${t}}`).join(' ')}`);
+    if (/[{}]/.test(template.replace(TOKEN, '')))
+        problems.push('it has a "{" or "}" that is not part of a {token}');
+    return problems;
+}
+function renderName(template, values) {
+    return template.replace(TOKEN, (_, token) => TOKENS[token](values)).trim();
+}
+/** The name with its `{instance}` part shortened (by whole characters) until it is at most `max` long. */
+function renderFitted(template, values, max) {
+    const chars = Array.from(values.instance);
+    let name = renderName(template, values);
+    while (name.length > max && chars.length) {
+        chars.pop();
+        name = renderName(template, { ...values, instance: chars.join('') });
+    }
+    return name;
+}
+/**
+ * The glob that matches every name the template makes for this instance: what a create's own
+ * prune may touch. Tokens that change from run to run become `*`.
+ */
+function templateGlob(template, values) {
+    const fixed = { instance: values.instance, instance_id: values.instance_id, region: values.region };
+    const escape = (text) => text.replace(/[*?]/g, '?');
+    return template.replace(TOKEN, (_, token) => (token in fixed ? escape(fixed[token]) : '*')).trim();
+}
+
+;// CONCATENATED MODULE: ./src/provenance.ts
+/** The runner's own variables: all @actions/github's `context` would give here, without octokit in the bundle. */
+function readProvenance(env = process.env) {
+    const repository = env.GITHUB_REPOSITORY || undefined;
+    const runId = env.GITHUB_RUN_ID || undefined;
+    return {
+        repository,
+        sha: env.GITHUB_SHA || undefined,
+        runId,
+        runAttempt: env.GITHUB_RUN_ATTEMPT || undefined,
+        workflow: env.GITHUB_WORKFLOW || undefined,
+        refName: env.GITHUB_REF_NAME || undefined,
+        runUrl: repository && runId ? `${env.GITHUB_SERVER_URL || 'https://github.com'}/${repository}/actions/runs/${runId}` : undefined,
+    };
+}
+/** The image properties that record the provenance (Nova takes values of at most 255 characters). */
+function provenanceProperties(p) {
+    const entries = [
+        ['github_repository', p.repository],
+        ['github_sha', p.sha],
+        ['github_run_id', p.runId],
+        ['github_run_attempt', p.runAttempt],
+        ['github_workflow', p.workflow],
+        ['github_ref_name', p.refName],
+    ];
+    return Object.fromEntries(entries.filter((e) => !!e[1]).map(([k, v]) => [k, v.slice(0, 255)]));
+}
+const PROVENANCE_KEYS = ['github_repository', 'github_sha', 'github_run_id', 'github_run_attempt', 'github_workflow', 'github_ref_name'];
+
+;// CONCATENATED MODULE: ./src/modes/create/active.ts
+
+
+
+/** Glance statuses from which an image never becomes active. */
+const DEAD = new Set(['killed', 'deleted', 'pending_delete', 'deactivated']);
+/**
+ * Poll Glance until the image is active (the image), or a failure that says what became of it:
+ * dead or gone at once, or still on its way at the deadline, with how to check it.
+ */
+async function untilActive(images, compute, server, imageId, deadline, looks) {
+    const started = Date.now();
+    let lastStatus = '';
+    let last;
+    const outcome = await poll(async () => {
+        const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
+        if (look === CUT_SHORT)
+            return { done: false, value: last };
+        last = look;
+        const status = look?.status ?? 'gone';
+        if (status !== lastStatus) {
+            log.info(t `[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
+            lastStatus = status;
+        }
+        return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
+    }, deadline, looks?.grid);
+    const image = outcome.done ? outcome.value : outcome.last;
+    if (outcome.done && image?.status === 'active')
+        return { image, polls: outcome.polls };
+    if (outcome.done) {
+        return {
+            imageId,
+            message: image
+                ? `The snapshot failed: image ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, image-id: ${imageId}) and try again`
+                : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`,
+        };
+    }
+    const now = await compute.getServer(server.id).catch(() => undefined);
+    return {
+        imageId,
+        message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
+            `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
+            `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
+            `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/modes/ready.ts
 
 
@@ -35423,7 +35526,7 @@ function createPuller(iterator) {
 }
 
 ;// CONCATENATED MODULE: ./src/metadata.ts
-/** Nova's rules for createImage metadata (parameter_types.metadata). */
+/** Nova's rules for metadata, of a server as of a createImage (parameter_types.metadata). */
 const KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
 const MAX_VALUE = 255;
 /** Glance base attributes and namespaces a property may not take. */
@@ -35433,10 +35536,11 @@ const RESERVED = new Set([
     'os_hidden', 'os_hash_algo', 'os_hash_value', 'image_type', 'instance_uuid', 'block_device_mapping', 'bdm_v2',
 ]);
 /**
- * Parse `key=value` lines (blank lines and `#` comments skipped). Returns the properties and
- * the problems, each naming its line, so all of them are reported at once.
+ * Parse `key=value` lines (blank lines and `#` comments skipped). Returns the pairs and the
+ * problems, each naming its line, so all of them are reported at once. An image's properties
+ * also may not take Glance's attributes; a server's metadata has only Nova's rules.
  */
-function parseMetadata(text, reservedByAction) {
+function parseMetadata(text, of, reservedByAction = []) {
     const metadata = {};
     const problems = [];
     text.split(/\r?\n/).forEach((raw, index) => {
@@ -35453,7 +35557,7 @@ function parseMetadata(text, reservedByAction) {
         const value = line.slice(eq + 1).trim();
         if (!KEY.test(key))
             problems.push(`${where}: the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space`);
-        else if (RESERVED.has(key) || key.startsWith('os_glance'))
+        else if (of === 'image' && (RESERVED.has(key) || key.startsWith('os_glance')))
             problems.push(`${where}: "${key}" is an image attribute OpenStack sets itself`);
         else if (reservedByAction.includes(key))
             problems.push(`${where}: "${key}" is set by this action itself`);
@@ -35478,7 +35582,7 @@ function readSelection(problems, bool) {
     for (const tag of tags)
         if (tag.length > 60 || tag.includes('/'))
             problems.push(`${Input.InstanceTags}: "${tag}" is not a Nova server tag (at most 60 characters, no "/")`);
-    const parsed = parseMetadata(getInput(Input.InstanceMetadata), []);
+    const parsed = parseMetadata(getInput(Input.InstanceMetadata), 'server');
     problems.push(...parsed.problems.map((p) => `${Input.InstanceMetadata}: ${p}`));
     return { names, tags, metadata: parsed.metadata, allowEmpty: bool(Input.AllowEmptySelection, false) };
 }
@@ -35491,6 +35595,17 @@ function selectionProblems(mode, selection, exactSnapshot) {
     if (mode === 'create' || mode === 'restore') {
         if (!given && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
             return [`${Input.Instance}: required for mode ${mode}: the name or ID of the server (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select servers`];
+        }
+        // They add up: a name beside a selector would rebuild every server the selector picks too.
+        if (mode === 'restore' && selection.names.length && hasSelector(selection)) {
+            const selector = [
+                ...(selection.tags.length ? [`${Input.InstanceTags}: ${selection.tags.join(',')}`] : []),
+                ...(Object.keys(selection.metadata).length ? [`${Input.InstanceMetadata}: ${Object.entries(selection.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`] : []),
+            ].join(' and ');
+            return [
+                `${Input.Instance} and ${Input.InstanceTags} / ${Input.InstanceMetadata}: mode restore takes the servers by name or by selector, not both: they add up, so ${selector} rebuilds every server it picks besides those named. ` +
+                    `Give only ${Input.Instance}, or only the selector to restore every server it picks`,
+            ];
         }
         if (mode === 'restore' && several && exactSnapshot) {
             return [`${Input.ImageId} / ${Input.SnapshotName}: an exact snapshot is one server's; give one instance, or leave them out (or give a glob) to restore each server from its own newest snapshot`];
@@ -35513,6 +35628,16 @@ function selectionProblems(mode, selection, exactSnapshot) {
 /** Exactly one server, named once and by nothing else: the path of one step, one server. */
 const isSingle = (selection) => selection.names.length === 1 && !hasSelector(selection);
 const sameId = (a, b) => a.replace(/-/g, '').toLowerCase() === b.replace(/-/g, '').toLowerCase();
+/**
+ * The server, if it is of this project: an admin login is shown any project's server by its ID,
+ * so a mistyped UUID could otherwise reach another project's.
+ */
+function ofProject(server, projectId) {
+    if (server.projectId === projectId)
+        return server;
+    throw new StepError(`${Input.Instance}: server ${server.name} (${server.id}) belongs to project ${server.projectId ?? '(none shown)'}, not to this one (${projectId}), ` +
+        `so nothing was done to it or its snapshots. Check the name or ID (a login with the admin role is shown other projects' servers by ID)`);
+}
 /** The server carries every tag and metadata pair of the selector. */
 function matches(server, selection) {
     return selection.tags.every((tag) => server.tags?.includes(tag)) && Object.entries(selection.metadata).every(([key, value]) => server.metadata[key] === value);
@@ -35520,11 +35645,12 @@ function matches(server, selection) {
 /**
  * The servers of the selection, each once: every name matched exactly (none or several is an
  * error before anything is done), plus what the selector picks. One listing serves them all.
+ * Each must be of the project `projectId`.
  */
-async function selectServers(compute, selection) {
+async function selectServers(compute, selection, projectId) {
     const [only] = selection.names;
     if (only !== undefined && isSingle(selection))
-        return [await compute.findServer(only)];
+        return [ofProject(await compute.findServer(only), projectId)];
     // Nova filters on tags (all of them) itself; names need the whole listing.
     const query = !selection.names.length && selection.tags.length ? { tags: selection.tags.join(',') } : {};
     const listed = [];
@@ -35552,7 +35678,7 @@ async function selectServers(compute, selection) {
         for (const server of picked)
             chosen.set(server.id, server);
     }
-    return [...chosen.values()];
+    return [...chosen.values()].map((server) => ofProject(server, projectId));
 }
 
 ;// CONCATENATED MODULE: ./src/modes/fleet.ts
@@ -35563,25 +35689,27 @@ async function selectServers(compute, selection) {
 
 /**
  * Run `each` for the servers the settings select: one server named once is a step of its own
- * (its result is the mode's); several are a fleet. `inFleet` says which.
+ * (its result is the mode's); several are a fleet. `inFleet` says which. Once `cancel` is set,
+ * no further server is begun.
  */
-async function forSelection(cloud, settings, of, each) {
-    const servers = await selectServers(await cloud.compute(), settings.servers);
+async function forSelection(cloud, settings, of, each, cancel) {
+    const servers = await selectServers(await cloud.compute(), settings.servers, await cloud.projectId());
     const [only] = servers;
     if (only && isSingle(settings.servers))
         return each(only, false);
     if (!servers.length)
         log.notice(t `No server matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
-    return forEachServer(of, servers, settings, (server) => each(server, true));
+    return forEachServer(of, servers, settings, (server) => each(server, true), cancel);
 }
 /**
  * Run `each` for every server, `concurrency` at a time (the client holds the rate ceiling for all
  * of them). One server's failure does not stop the others: the step fails at the end, naming each.
  */
-async function forEachServer(of, servers, options, each) {
+async function forEachServer(of, servers, options, each, cancel) {
     log.info(t `${servers.length} server(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
     const items = await pMap(servers, (server) => within(server.name, async () => {
         try {
+            cancel?.check(t `server ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
             const outcome = await each(server);
             if (outcome.failure)
                 log.warning(t `${outcome.failure.message}`);
@@ -35606,47 +35734,16 @@ async function forEachServer(of, servers, options, each) {
 
 
 
+
+
 /** Task states while Nova still reads the disk; from image_uploading on, the disk has been captured. */
 const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
-/** Servers this run stopped and has not started yet: started again whatever happens, a cancelled job included. */
-const stoppedHere = new Map();
-/** The runner gives a cancelled step 7.5 s after SIGINT before it sends SIGTERM, and 2.5 s more before SIGKILL. */
-const CANCEL_GRACE_MS = 7_000;
-/** Nova refuses os-start (409) while the snapshot task runs: asked again until it accepts, within the grace. */
-async function startBefore(compute, id, deadline) {
-    for (;;) {
-        try {
-            await compute.power(id, 'os-start');
-            return true;
-        }
-        catch (error) {
-            if (!(error instanceof ConflictError) || Date.now() + 500 > deadline)
-                return false;
-            await new Promise((done) => setTimeout(done, 500));
-        }
-    }
-}
-function onCancel(signal) {
-    log.warning(t `${signal}: starting the ${stoppedHere.size} server(s) this run stopped before it ends`);
-    const deadline = Date.now() + (signal === 'SIGTERM' ? 2_000 : CANCEL_GRACE_MS);
-    const starts = [...stoppedHere].map(async ([id, compute]) => {
-        if (!(await startBefore(compute, id, deadline)))
-            log.warning(t `Server ${id} could not be started before the step ended: start it with: openstack server start ${id}`);
-    });
-    void Promise.all(starts).finally(() => process.exit(1));
-}
-function track(server, compute) {
-    if (!stoppedHere.size)
-        for (const signal of ['SIGINT', 'SIGTERM'])
-            process.once(signal, onCancel);
-    stoppedHere.set(server.id, compute);
-}
-function untrack(server) {
-    stoppedHere.delete(server.id);
-    if (!stoppedHere.size)
-        for (const signal of ['SIGINT', 'SIGTERM'])
-            process.removeListener(signal, onCancel);
-}
+/** How long Nova is given to accept os-start once the run tries to start a server again (it refuses while a snapshot's task runs). */
+const RESTART_MS = 60_000;
+/** Between two os-start requests that Nova refused or did not clearly answer. */
+const RETRY_MS = 500;
+/** os-start requests without a clear answer (5xx, none) before the server is named as down. */
+const UNCLEAR_ATTEMPTS = 3;
 /** Poll the server until `done`, within the deadline; the last look otherwise. */
 async function until(compute, server, deadline, done) {
     let seen = server;
@@ -35659,75 +35756,126 @@ async function until(compute, server, deadline, done) {
     }, deadline);
     return { done: outcome.done, server: seen };
 }
+/** Nova refused the os-stop before acting: the server was not stopped by this run, so it is never started by it. */
+function refusedStop(server, error) {
+    const why = statusOf(error) === 403
+        ? `this login lacks the policy to stop servers (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopServer}`
+        : 'it may have been stopped or changed by someone else meanwhile';
+    return new StepError(`Nova refused to stop server ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
+}
 /**
  * Stop a running server for a consistent snapshot and wait until it is SHUTOFF; undefined when
- * it was not running (a SHUTOFF server is left so). From here on the server is started again
- * whatever happens: by `startAgain`, or on SIGINT/SIGTERM.
+ * it was not running (a SHUTOFF server is left so). Once Nova accepted the os-stop (or may have),
+ * the server is started again whatever happens, a cancel included; a refused os-stop stops nothing.
  */
-async function stopForSnapshot(compute, server, deadline) {
+async function stopForSnapshot(compute, server, deadline, cancel) {
     if (server.status !== 'ACTIVE') {
         log.info(t `Server ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
         return undefined;
     }
-    track(server, compute);
+    cancel.check(t `server ${server.name} was stopped`);
     const stoppedAt = Date.now();
+    let unclear;
     try {
         await compute.power(server.id, 'os-stop');
-        log.info(t `Stopping server ${server.name} for a consistent snapshot`);
-        const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
-        if (!off.done)
-            throw new StepError(`Server ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
-        return { server: off.server, stoppedAt };
     }
     catch (error) {
-        await startAgain(compute, server, stoppedAt);
+        if (refusedBeforeActing(error))
+            throw refusedStop(server, error);
+        // No clear answer (5xx, none): Nova may have stopped it, so it is started again like one it did.
+        unclear = error;
+    }
+    const stopped = {
+        server,
+        stoppedAt,
+        release: cancel.owe(t `Server ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
+    };
+    try {
+        if (unclear)
+            throw unclear;
+        log.info(t `Stopping server ${server.name} for a consistent snapshot`);
+        const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
+        if (cancel.cancelled)
+            throw cancel.error(t `while server ${server.name} was being stopped, before its snapshot was requested`);
+        if (!off.done)
+            throw new StepError(`Server ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
+        return { ...stopped, server: off.server };
+    }
+    catch (error) {
+        await startAgain(compute, stopped, cancel);
         throw error;
+    }
+}
+/** The server runs, or is being started: by an os-start whose answer was lost, by someone else, or it was never stopped. */
+const started = (s) => !!s && ((s.status === 'ACTIVE' && s.taskState === null) || s.taskState === 'powering-on');
+/**
+ * os-start until Nova accepts it or the server is seen started. A 409 (the snapshot's task runs)
+ * is waited out for RESTART_MS, or after a cancel until shortly before the runner kills the step.
+ * False when the server is still down: it has then been named, with the command to start it.
+ */
+async function start(compute, stopped, cancel) {
+    const { server } = stopped;
+    const deadline = Deadline.after(RESTART_MS, cancel.signal);
+    for (let attempt = 1;; attempt += 1) {
+        try {
+            await compute.power(server.id, 'os-start');
+            stopped.release();
+            return true;
+        }
+        catch (error) {
+            const now = await compute.getServer(server.id).catch(() => undefined);
+            if (started(now)) {
+                stopped.release();
+                return true;
+            }
+            const limit = cancel.cancelled ? cancel.grace() : deadline;
+            const busy = error instanceof ConflictError;
+            if ((!busy && (refusedBeforeActing(error) || attempt >= UNCLEAR_ATTEMPTS)) || Date.now() + RETRY_MS >= limit.at) {
+                log.warning(t `Server ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+                stopped.release();
+                return false;
+            }
+            await (0,promises_namespaceObject.setTimeout)(RETRY_MS);
+            // Nova accepts os-start once the snapshot's task is over: looked at rather than asked again, unless the job is ending.
+            if (busy && !cancel.cancelled)
+                await until(compute, server, deadline, (s) => s.taskState === null).catch(() => undefined);
+        }
     }
 }
 /**
  * Start the server again as soon as Nova has captured its disk and lets it be started (it refuses
- * os-start with 409 until the snapshot's task is over), and wait until it runs. Returns how long it was down.
+ * os-start with 409 until the snapshot's task is over), and wait until it runs: how long it was
+ * down, or, when it is not seen running by the deadline, why not (its downtime is then unknown).
  */
-async function startWhenCaptured(compute, server, stoppedAt, deadline) {
-    await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? ''));
-    for (;;) {
-        try {
-            await compute.power(server.id, 'os-start');
-            break;
-        }
-        catch (error) {
-            if (!(error instanceof ConflictError) || deadline.passed)
-                throw error;
-            await until(compute, server, deadline, (s) => s.taskState === null);
-        }
-    }
-    untrack(server);
-    const up = await until(compute, server, deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
-    const downMs = Date.now() - stoppedAt;
-    if (!up.done)
-        log.warning(t `Server ${server.name} was started again but is still ${up.server.status} (task_state ${up.server.taskState ?? 'none'}); check it with: openstack server show ${server.id}`);
-    else
-        log.info(t `Started server ${server.name} again: it was down ${formatDuration(downMs)}`);
-    return downMs;
-}
-/** After a failure: start the server again if this run stopped it and has not started it (best effort, said in the log). */
-async function startAgain(compute, server, stoppedAt) {
-    if (!stoppedHere.has(server.id))
-        return;
+async function startWhenCaptured(compute, stopped, deadline, cancel) {
+    const { server } = stopped;
+    // A look that fails is no reason not to try to start it.
+    await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
+    if (!(await start(compute, stopped, cancel)))
+        return { problem: `Server ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
+    let seen;
     try {
-        await compute.power(server.id, 'os-start').catch(async (error) => {
-            // Still busy with the snapshot: Nova starts it once the task is over.
-            if (!(error instanceof ConflictError))
-                throw error;
-            await until(compute, server, Deadline.after(60_000), (s) => s.taskState === null);
-            await compute.power(server.id, 'os-start');
-        });
-        log.info(t `Started server ${server.name} again after the failure: it was down ${formatDuration(Date.now() - stoppedAt)}`);
+        const up = await until(compute, server, cancel.cancelled ? cancel.grace() : deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
+        if (!up.done)
+            seen = `it is still ${up.server.status} (task_state ${up.server.taskState ?? 'none'})`;
     }
     catch (error) {
-        log.warning(t `Server ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+        seen = `looking at it failed: ${error instanceof Error ? error.message : String(error)}`;
     }
-    untrack(server);
+    if (seen) {
+        const problem = `Server ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: ${seen}, so its downtime is unknown. Check it with: openstack server show ${server.id}; if it is still SHUTOFF, start it with: openstack server start ${server.id}`;
+        log.warning(t `${problem}`);
+        return { problem };
+    }
+    const downtimeMs = Date.now() - stopped.stoppedAt;
+    log.info(t `Started server ${server.name} again: it was down ${formatDuration(downtimeMs)}`);
+    return { downtimeMs };
+}
+/** After a failure or a cancel, before any snapshot was requested: start the server this run stopped (said in the log). */
+async function startAgain(compute, stopped, cancel) {
+    if (await start(compute, stopped, cancel)) {
+        log.info(t `Started server ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/glob.ts
@@ -47216,6 +47364,7 @@ function toImage(body) {
         owner: text(body.owner),
         instances: [...new Set([body[Property.InstanceId], body.instance_uuid].filter((id) => typeof id === 'string' && id !== ''))],
         managed,
+        beforeRestoreOf: text(body[Property.BeforeRestoreOf]) || null,
         instanceSnapshot: body.image_type === 'snapshot' || managed || (String(body.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds.length > 0),
         volumeSnapshotIds,
         properties: body,
@@ -47500,6 +47649,7 @@ function toServer(body) {
         name: body.name,
         status: body.status,
         taskState: body['OS-EXT-STS:task_state'] ?? null,
+        projectId: body.tenant_id,
         // Nova shows "" (not an image reference) for a server booted from a volume.
         volumeBacked: !body.image || (typeof body.image === 'object' && !body.image.id),
         volumeIds: (body['os-extended-volumes:volumes_attached'] ?? []).map((volume) => volume.id),
@@ -47631,12 +47781,13 @@ class Compute {
 
 
 
+
 /** The instance a delete or prune is narrowed to: its server, or only its ID once the server is deleted. */
 async function resolveInstance(cloud, settings, doing) {
     if (!settings.instance)
         return {};
     try {
-        const server = await (await cloud.compute()).findServer(settings.instance);
+        const server = ofProject(await (await cloud.compute()).findServer(settings.instance), await cloud.projectId());
         return { server, id: server.id };
     }
     catch (error) {
@@ -47831,12 +47982,19 @@ async function prune(cloud, settings) {
     const exactName = glob && !hasWildcard(glob) ? glob : undefined;
     const matcher = glob ? globToRegExp(glob) : undefined;
     const inScope = new Map();
+    const backups = new Set();
     for (const { query, accept } of await scopeQueries(cloud, instance.server, instance.id, options, exactName)) {
         for await (const image of images.list(query)) {
-            if (matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name)))
+            if (!(matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name))))
+                continue;
+            if (settings.withoutBackups && image.beforeRestoreOf)
+                backups.add(image.id);
+            else
                 inScope.set(image.id, image);
         }
     }
+    if (backups.size)
+        log.info(t `Left out of this prune: ${backups.size} snapshot(s) taken before a restore (${[...backups].join(', ')}); they are neither counted nor deleted`);
     const policy = describePolicy(options.policy);
     const result = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
     if (justCreated && !inScope.has(justCreated)) {
@@ -47902,11 +48060,14 @@ function outcome(result) {
 
 
 
+
+
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings, server) {
     const p = settings.provenance;
-    const values = { instance: server.name, instance_id: server.id, region: settings.region, now: new Date() };
-    const name = renderName(settings.template, { ...values, sha: p.sha, run_id: p.runId, run_attempt: p.runAttempt, repo: p.repository, ref_name: p.refName });
+    const values = { instance: server.name, instance_id: server.id, region: settings.region, now: new Date(), sha: p.sha, run_id: p.runId, run_attempt: p.runAttempt, repo: p.repository, ref_name: p.refName };
+    // Glance takes 255 characters: the action's own template is made to fit, the user's is refused (before any change).
+    const name = settings.fitName ? renderFitted(settings.template, values, 255) : renderName(settings.template, values);
     if (!name || name.length > 255)
         throw new StepError(`${Input.SnapshotName}: the template "${settings.template}" gives "${name}", which is not 1 to 255 characters`);
     const metadata = {
@@ -47920,56 +48081,92 @@ function imageRequest(settings, server) {
     };
     return { server, name, metadata };
 }
-/** Every server of the selection, each snapshotted on its own; one server named once is a step of its own. */
-async function create_create(cloud, settings) {
+/**
+ * Every server of the selection, each snapshotted on its own; one server named once is a step of
+ * its own. Once the job is cancelled, no server is begun.
+ */
+async function create_create(cloud, settings, cancel = new Cancellation()) {
     // A fleet's images are watched together: one listing per look instead of one GET per image.
     const looks = new ImageLooks(await cloud.images());
-    return forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined));
+    const outcome = await forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel), cancel);
+    // A cancelled job fails, even when what was under way could end.
+    return cancel.cancelled && !outcome.failure ? { ...outcome, failure: { message: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails').message } } : outcome;
 }
-/** How far the snapshot can be trusted: taken of a stopped disk, with the guest's filesystems frozen by Nova, or as a crash would leave it. */
-function consistencyOf(wasRunning, image) {
-    if (!wasRunning)
+/**
+ * How far the snapshot can be trusted: taken of a stopped disk (SHUTOFF, or stopped for it), with
+ * the guest's filesystems frozen by Nova, or as a crash would leave it. Nova quiesces only a
+ * running guest: a PAUSED or SUSPENDED one is taken as it stands, crash-consistent.
+ */
+function consistencyOf(server, stopped, image) {
+    if (stopped || server.status === 'SHUTOFF')
         return 'stopped';
+    if (server.status !== 'ACTIVE')
+        return 'crash-consistent';
     return /^(yes|true)$/i.test(String(image?.properties.hw_qemu_guest_agent ?? '')) ? 'quiesced' : 'crash-consistent';
+}
+/**
+ * A token login cannot renew its token: a server stopped with one that expires before the
+ * deadline (and the time to start it again) could be left down. Refused before it is stopped.
+ */
+async function refuseShortToken(cloud, settings, server, deadline) {
+    if (settings.credentials.method !== 'token')
+        return;
+    const { expiresAt } = await cloud.identity.token();
+    if (expiresAt.getTime() >= deadline.at + RESTART_MS)
+        return;
+    throw new StepError(`${Input.StopServer}: the token expires at ${expiresAt.toISOString()}, before the ${Input.Timeout} of ${formatDuration(deadline.budgetMs)} (and a minute to start the server again) is over, ` +
+        `and a token login cannot renew it: server ${server.name} was not stopped, nor snapshotted. Log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret}) ` +
+        `or a password, which are renewed; or give a token that lives longer, or a shorter ${Input.Timeout}`);
 }
 /**
  * Snapshot one server: wait until it can be, (stop it,) request the image at most once, (start it
  * as soon as its disk is captured,) wait until the image is active, then prune its snapshots.
  */
-async function snapshotServer(cloud, settings, found, looks) {
-    const deadline = Deadline.after(settings.timeoutMs);
+async function snapshotServer(cloud, settings, found, looks, cancel = new Cancellation()) {
+    // Every wait of the snapshot ends at the cancel; starting the server again has its own time.
+    const deadline = Deadline.after(settings.timeoutMs, cancel.signal);
     const compute = await cloud.compute();
     const images = await cloud.images();
     let server = found;
     log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
     // A dry run waits for nothing: it says what it would wait for.
     if (!settings.dryRun || !busy(server))
-        server = await untilFree(compute, server, SNAPSHOT, deadline);
+        server = await untilFree(compute, server, SNAPSHOT, deadline).catch(cutShort(cancel, server));
     const request = imageRequest(settings, server);
     if (settings.dryRun)
         return dryRun(cloud, settings, request);
-    const stopped = settings.stopServer ? await stopForSnapshot(compute, server, deadline) : undefined;
-    const wasRunning = server.status === 'ACTIVE' && !stopped;
-    let downtimeMs;
+    if (settings.stopServer && server.status === 'ACTIVE')
+        await refuseShortToken(cloud, settings, server, deadline);
+    const stopped = settings.stopServer ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
     const started = Date.now();
     let imageId;
     try {
-        imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline);
-        log.info(t `Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
-        if (stopped)
-            downtimeMs = await startWhenCaptured(compute, server, stopped.stoppedAt, deadline);
+        cancel.check(t `the snapshot of server ${server.name} was requested`);
+        imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline).catch(cutShort(cancel, server));
     }
-    finally {
+    catch (error) {
         if (stopped)
-            await startAgain(compute, server, stopped.stoppedAt);
+            await startAgain(compute, stopped, cancel);
+        throw error;
     }
+    log.info(t `Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+    // From here on, whatever happens, the outcome names the image.
+    const restart = stopped ? await startWhenCaptured(compute, stopped, deadline, cancel) : undefined;
+    const down = restart && 'problem' in restart ? restart.problem : undefined;
+    /** A failure about the image, and about the server if it was not seen running again. */
+    const fail = (message) => ({ failure: { imageId, message: down ? `${message.replace(/\.?$/, '.')} ${down}` : message } });
+    const cancelled = () => fail(cancel.error(t `after snapshot ${imageId} of server ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`).message);
+    if (cancel.cancelled)
+        return cancelled();
     let image;
     let polls = 1;
     try {
         if (settings.wait) {
             const active = await untilActive(images, compute, server, imageId, deadline, looks);
+            if (cancel.cancelled)
+                return cancelled();
             if (!('image' in active))
-                return { failure: active };
+                return fail(active.message);
             ({ image, polls } = active);
         }
         else
@@ -47977,7 +48174,7 @@ async function snapshotServer(cloud, settings, found, looks) {
     }
     catch (error) {
         const why = explain(error, settings);
-        return { failure: { imageId, message: `Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status` } };
+        return fail(`Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status`);
     }
     const result = {
         mode: 'create',
@@ -47987,9 +48184,12 @@ async function snapshotServer(cloud, settings, found, looks) {
         volumeSnapshotIds: image?.volumeSnapshotIds ?? [],
         durationMs: Date.now() - started,
         polls,
-        consistency: consistencyOf(wasRunning, image),
-        ...(downtimeMs !== undefined ? { downtimeMs } : {}),
+        consistency: consistencyOf(server, !!stopped, image),
+        ...(restart && 'downtimeMs' in restart ? { downtimeMs: restart.downtimeMs } : {}),
     };
+    // The snapshot stands, but the server it was taken of may not run again: the step fails for it.
+    if (down)
+        return { result, failure: { imageId, message: down } };
     const { retention } = settings;
     if (!retention)
         return { result };
@@ -48002,6 +48202,12 @@ async function snapshotServer(cloud, settings, found, looks) {
         return { result, failure: { message: `Snapshot ${imageId} is active, but the prune after it failed: ${explain(error, settings)}` } };
     }
 }
+/** A wait cut short by the cancel fails for it, not for a timeout. */
+function cutShort(cancel, server) {
+    return (error) => {
+        throw cancel.cancelled && !(error instanceof Cancelled) ? cancel.error(t `before server ${server.name} was snapshotted`) : error;
+    };
+}
 /** The create's outcome with its prune's: the step fails when the prune does. */
 function withPrune(result, pruned) {
     return { result: { ...result, prune: pruned.result }, ...(pruned.failure ? { failure: pruned.failure } : {}) };
@@ -48009,7 +48215,8 @@ function withPrune(result, pruned) {
 /** The prune after a create covers only what this template names, for this server. */
 function pruneAfter(cloud, settings, retention, server, justCreated) {
     const nameGlob = templateGlob(settings.template, { instance: server.name, instance_id: server.id, region: settings.region });
-    return prune(cloud, { ...settings, retention, nameGlob, server, justCreated });
+    // A backup restore took (snapshot-before) may match the glob: it is not the template's to count or delete.
+    return prune(cloud, { ...settings, retention, nameGlob, server, justCreated, withoutBackups: true });
 }
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
 async function dryRun(cloud, settings, { server, name }) {
@@ -48017,7 +48224,7 @@ async function dryRun(cloud, settings, { server, name }) {
     const stops = settings.stopServer && server.status === 'ACTIVE';
     if (stops)
         log.info(t `Dry run: would stop server ${server.name} first, and start it again once its disk is captured`);
-    const consistency = stops || server.status !== 'ACTIVE' ? 'stopped' : 'crash-consistent';
+    const consistency = stops || server.status === 'SHUTOFF' ? 'stopped' : 'crash-consistent';
     const result = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0, consistency };
     const { retention } = settings;
     if (!retention)
@@ -48148,13 +48355,23 @@ async function chooseSnapshot(cloud, settings, server) {
     const globbed = snapshot.nameGlob ? ` whose name matches "${snapshot.nameGlob}"` : '';
     // Newest first: the first that passes every check is the one (the rest of the listing is never fetched).
     const query = { owner, status: 'active', sort: 'created_at:desc', [Property.ManagedBy]: MANAGED_BY, [Property.InstanceId]: server.id };
+    // The server as it was before a roll-back: as the newest, it would roll forward onto the state rolled back from.
+    const skipped = [];
     for await (const image of images.list(query)) {
-        if (image.managed && image.status === 'active' && image.owner === owner && ofServer(image, server) && (!matcher || (image.name !== null && matcher.test(image.name)))) {
-            log.info(t `Restoring image ${label(image)}: the newest active snapshot ${where} made by this action${globbed}`);
-            return image;
+        if (!(image.managed && image.status === 'active' && image.owner === owner && ofServer(image, server) && (!matcher || (image.name !== null && matcher.test(image.name)))))
+            continue;
+        if (image.beforeRestoreOf) {
+            skipped.push(image.id);
+            continue;
         }
+        if (skipped.length) {
+            log.info(t `Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the server as it was before a roll-back, never chosen as the newest; give the ${Input.ImageId} or the exact ${Input.SnapshotName} of one to restore it`);
+        }
+        log.info(t `Restoring image ${label(image)}: the newest active snapshot ${where} made by this action${globbed}`);
+        return image;
     }
-    throw new StepError(`There is no active snapshot ${where} made by this action${globbed}: give ${Input.ImageId} or ${Input.SnapshotName}, or take one first with mode create`);
+    const backups = skipped.length ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.ImageId} or exact ${Input.SnapshotName} restores` : '';
+    throw new StepError(`There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.ImageId} or ${Input.SnapshotName}, or take one first with mode create`);
 }
 /** Why this image may not be restored onto this server; undefined when it may. Only reads. */
 async function restoreRefusal(compute, image, server, projectId, allowOtherInstance) {
@@ -48288,6 +48505,7 @@ function backupSettings(settings, server, image, deadline) {
         stopServer: false,
         concurrency: 1,
         template: '{instance}-before-restore-{timestamp}',
+        fitName: true,
         metadata: { [Property.BeforeRestoreOf]: image.id },
         wait: true,
         timeoutMs: Math.max(0, deadline.at - Date.now()),
@@ -48316,6 +48534,11 @@ async function restoreServer(cloud, settings, found) {
     const previousImageId = server.imageId;
     const result = { mode: 'restore', dryRun: settings.dryRun, server, image, previousImageId, durationMs: 0 };
     if (settings.dryRun) {
+        // It refuses what the real run would (a state Nova cannot rebuild, or snapshot for snapshot-before), waiting for nothing.
+        if (!busy(server))
+            server = await untilFree(compute, server, REBUILD, deadline);
+        if (settings.snapshotBefore)
+            await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
         const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
         log.info(t `Dry run: would rebuild server ${server.name} (${server.id}) from image ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
         return { result };
@@ -48348,11 +48571,11 @@ async function restoreServer(cloud, settings, found) {
 
 
 
-/** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. */
-async function runMode(cloud, settings) {
+/** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. A create honours `cancel`. */
+async function runMode(cloud, settings, cancel) {
     try {
         if (settings.mode === 'create')
-            return await create_create(cloud, settings);
+            return await create_create(cloud, settings, cancel);
         if (settings.mode === 'delete')
             return await deleteMode(cloud, settings);
         if (settings.mode === 'restore')
@@ -48403,10 +48626,14 @@ async function tokenEndpoint(http, source) {
     sameOrigin(discovery, document.token_endpoint, `the token_endpoint of ${discovery}`);
     return document.token_endpoint;
 }
-/** The client credentials grant, as keystoneauth sends it: HTTP basic auth, the scope in the form. */
-async function clientCredentialsToken(http, source) {
+/**
+ * The client credentials grant, as keystoneauth sends it: HTTP basic auth, the scope in the form.
+ * The basic credentials go to `onSecret` before they are sent: an issuer may echo the header.
+ */
+async function clientCredentialsToken(http, source, onSecret) {
     const url = await tokenEndpoint(http, source);
     const basic = Buffer.from(`${source.clientId}:${source.clientSecret}`).toString('base64');
+    onSecret(basic);
     let body;
     try {
         const response = await http.post(url, {
@@ -48491,6 +48718,7 @@ const applicationCredentialBody = (id, secret) => ({
 class Identity {
     #http;
     #credentials;
+    /** Each token, and each credential derived for a login (the OIDC client's basic auth), before it is sent or used. */
     #onToken;
     #current;
     #latest;
@@ -48564,7 +48792,7 @@ class Identity {
     /** Bearer token → unscoped token at the identity provider's URL → token scoped to the project. */
     async #federated(credentials, tokens) {
         const source = credentials.bearer;
-        const bearer = source.kind === 'external' ? await source.get() : await clientCredentialsToken(this.#http, source);
+        const bearer = source.kind === 'external' ? await source.get() : await clientCredentialsToken(this.#http, source, this.#onToken);
         this.#onToken(bearer);
         const who = describeLogin(credentials);
         const url = federationUrl(credentials.authUrl, credentials.identityProvider, credentials.protocol);
@@ -48949,10 +49177,12 @@ async function report({ result, failure }, apiRequests) {
  * and what would be valid) instead of stopping at the first.
  */
 function inputReader(env, problems) {
-    const text = (name, ...envNames) => {
-        const value = getInput(name) || envNames.map((n) => env[n]?.trim()).find((v) => v);
-        return value || undefined;
-    };
+    /** Where `text` finds a value: the input, else the first of these OS_* variables that is set. */
+    const origin = (name, ...envNames) => (getInput(name) ? name : envNames.find((n) => env[n]?.trim()));
+    const text = Object.assign((name, ...envNames) => {
+        const from = origin(name, ...envNames);
+        return from === name ? getInput(name) : from && env[from].trim();
+    }, { from: (name, ...envNames) => origin(name, ...envNames) ?? name });
     const bool = (name, fallback) => {
         if (!getInput(name))
             return fallback;
@@ -49066,33 +49296,40 @@ function proxyProblems(env) {
 
 
 
+/** A URL as read, its credentials masked before anything can print it; as it may be shown. */
+function masked(raw) {
+    for (const secret of userinfoSecrets(raw))
+        setSecret(secret);
+    return redactUrl(raw);
+}
+/** Warnings about a URL to be used: the credentials in it (`removed` says why they are not used), plain http to another machine (`exposed` then travel unencrypted). */
+function warnUrl(from, raw, removed, exposed) {
+    if (redactUrl(raw) !== raw)
+        log.warning(t `${from}: the user name and password in the URL are not used ${removed}`);
+    const url = new URL(withoutUserinfo(raw));
+    if (url.protocol === 'http:' && !isLoopback(url))
+        log.warning(t `${from} is http://${url.host}: ${exposed} travel unencrypted; use https`);
+}
 /** The credentials of the inputs (or OS_*), masked as soon as they are read; each problem goes to `problems`. */
 function readCredentials(text, problems) {
     const rawAuthUrl = text(Input.AuthUrl, 'OS_AUTH_URL');
+    const from = text.from(Input.AuthUrl, 'OS_AUTH_URL');
     // Credentials in the URL are masked before anything can print it, and never sent: Keystone v3 takes them in the body.
-    for (const secret of rawAuthUrl ? userinfoSecrets(rawAuthUrl) : [])
-        setSecret(secret);
-    const shown = rawAuthUrl && redactUrl(rawAuthUrl);
+    const shown = rawAuthUrl && masked(rawAuthUrl);
     let authUrl;
     if (!rawAuthUrl) {
         problems.push(`${Input.AuthUrl}: required (or OS_AUTH_URL), e.g. https://auth.cloud.ovh.net/v3`);
     }
     else if (!/^https?:\/\/[^/\s]+/i.test(rawAuthUrl) || !URL.canParse(rawAuthUrl)) {
-        problems.push(`${Input.AuthUrl}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
+        problems.push(`${from}: "${shown}" is not an http(s) URL; e.g. https://auth.cloud.ovh.net/v3`);
     }
     else if (/\/v2(\.0)?\/?$/.test(rawAuthUrl)) {
-        problems.push(`${Input.AuthUrl}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
+        problems.push(`${from}: "${shown}" is Keystone v2, which is gone; use the /v3 URL`);
     }
     else {
         const trimmed = withoutUserinfo(rawAuthUrl).replace(/\/+$/, '');
         authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
-        if (shown !== rawAuthUrl) {
-            log.warning(t `${Input.AuthUrl}: the user name and password in the URL are not used (Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs`);
-        }
-        const url = new URL(authUrl);
-        if (url.protocol === 'http:' && !isLoopback(url)) {
-            log.warning(t `${Input.AuthUrl} is http://${url.host}: the password or secret, and every token, travel unencrypted; use https`);
-        }
+        warnUrl(from, rawAuthUrl, '(Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs', 'the password or secret, and every token,');
     }
     const read = (name) => text(name, ...ENV[name]);
     const secrets = [Input.ApplicationCredentialSecret, Input.Password, Input.Token, Input.ClientSecret].map(read);
@@ -49191,7 +49428,7 @@ function readAuthType(text, problems, given) {
         return given.application ? 'application-credential' : given.token ? 'token' : 'password';
     const type = AUTH_TYPES[raw.toLowerCase()];
     if (!type)
-        problems.push(`${Input.AuthType}: "${raw}" is not a login this action knows; use ${Object.keys(AUTH_TYPES).join(', ')}`);
+        problems.push(`${text.from(Input.AuthType, 'OS_AUTH_TYPE')}: "${raw}" is not a login this action knows; use ${Object.keys(AUTH_TYPES).join(', ')}`);
     return type;
 }
 function clientCredentials(text, problems, clientSecret) {
@@ -49201,18 +49438,15 @@ function clientCredentials(text, problems, clientSecret) {
         problems.push(`${Input.ClientId}: required for ${what} (or OS_CLIENT_ID), the ID of the service account`);
     if (!clientSecret)
         problems.push(`${Input.ClientSecret}: required for ${what} (or OS_CLIENT_SECRET), from a secret`);
-    const discoveryEndpoint = text(Input.DiscoveryEndpoint, 'OS_DISCOVERY_ENDPOINT');
-    const tokenEndpoint = text(Input.AccessTokenEndpoint, 'OS_ACCESS_TOKEN_ENDPOINT');
+    const discoveryEndpoint = issuerUrl(text, problems, Input.DiscoveryEndpoint, 'OS_DISCOVERY_ENDPOINT');
+    const tokenEndpoint = issuerUrl(text, problems, Input.AccessTokenEndpoint, 'OS_ACCESS_TOKEN_ENDPOINT');
     if (!discoveryEndpoint && !tokenEndpoint) {
         problems.push(`${Input.DiscoveryEndpoint}: required for ${what} (or OS_DISCOVERY_ENDPOINT), the issuer's .well-known/openid-configuration URL; or give ${Input.AccessTokenEndpoint}`);
     }
-    for (const [name, url] of [[Input.DiscoveryEndpoint, discoveryEndpoint], [Input.AccessTokenEndpoint, tokenEndpoint]]) {
-        if (url && !/^https?:\/\//i.test(url))
-            problems.push(`${name}: "${url}" is not an http(s) URL`);
-    }
     const tokenType = (text(Input.AccessTokenType, 'OS_ACCESS_TOKEN_TYPE') ?? 'access_token').toLowerCase();
-    if (tokenType !== 'access_token' && tokenType !== 'id_token')
-        problems.push(`${Input.AccessTokenType}: "${tokenType}" is not a token type; use access_token or id_token`);
+    if (tokenType !== 'access_token' && tokenType !== 'id_token') {
+        problems.push(`${text.from(Input.AccessTokenType, 'OS_ACCESS_TOKEN_TYPE')}: "${tokenType}" is not a token type; use access_token or id_token`);
+    }
     if (!clientId || !clientSecret || (!discoveryEndpoint && !tokenEndpoint))
         return undefined;
     return {
@@ -49223,6 +49457,19 @@ function clientCredentials(text, problems, clientSecret) {
         scope: text(Input.OpenidScope, 'OS_OPENID_SCOPE') ?? 'openid',
         tokenType: tokenType === 'id_token' ? 'id_token' : 'access_token',
     };
+}
+/** An endpoint of the OIDC issuer, without the credentials it may hold (masked at once: the client authenticates with its ID and secret). */
+function issuerUrl(text, problems, name, envName) {
+    const raw = text(name, envName);
+    if (!raw)
+        return undefined;
+    const from = text.from(name, envName);
+    const shown = masked(raw);
+    if (!/^https?:\/\//i.test(raw) || !URL.canParse(raw))
+        problems.push(`${from}: "${shown}" is not an http(s) URL`);
+    else
+        warnUrl(from, raw, `(the client authenticates with ${Input.ClientId} and ${Input.ClientSecret}) and were removed`, 'the client secret and every token');
+    return withoutUserinfo(raw);
 }
 /** The permissions that let a job ask GitHub for an ID token: YAML on one line, as a problem is one line. */
 const ID_TOKEN_PERMISSION = 'permissions: { id-token: write, contents: read }';
@@ -49246,6 +49493,7 @@ const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var yaml_dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/clouds-yaml.ts
+
 
 
 
@@ -49276,11 +49524,21 @@ const AUTH_KEYS = {
 };
 const TOP_KEYS = { region_name: Input.Region, interface: Input.Interface, auth_type: Input.AuthType };
 const SECRET_KEYS = new Set(['password', 'application_credential_secret', 'token', 'client_secret']);
-/** Where the openstack CLI looks, in its order: the first file that exists is read. */
-function configPlaces(env, cwd, home, base) {
-    const given = env[base === 'clouds' ? 'OS_CLIENT_CONFIG_FILE' : 'OS_CLIENT_SECURE_FILE'];
-    const dirs = [cwd, (0,external_node_path_namespaceObject.join)(home, '.config', 'openstack'), '/etc/openstack'];
-    return [...(given ? [given] : []), ...dirs.map((dir) => (0,external_node_path_namespaceObject.join)(dir, `${base}.yaml`))];
+/** A clouds.yaml far bigger than any needs is refused before it is read (60 MiB took 15 s and 2.2 GB). */
+const MAX_BYTES = 1024 * 1024;
+/**
+ * Where clouds.yaml is looked for, the first that exists being read: OS_CLIENT_CONFIG_FILE, then
+ * the openstack CLI's places but the current directory, which in a job is the repository's
+ * content: its clouds.yaml is read only when OS_CLIENT_CONFIG_FILE names it.
+ */
+function cloudsPlaces(env, cwd, home) {
+    const given = env.OS_CLIENT_CONFIG_FILE;
+    return [...(given ? [(0,external_node_path_namespaceObject.resolve)(cwd, given)] : []), (0,external_node_path_namespaceObject.join)(home, '.config', 'openstack', 'clouds.yaml'), '/etc/openstack/clouds.yaml'];
+}
+/** The secure.yaml of `clouds`: the one OS_CLIENT_SECURE_FILE names, else the one beside it; never another folder's, whose secrets would go to this file's auth_url. */
+function secureFile(env, cwd, clouds) {
+    const given = env.OS_CLIENT_SECURE_FILE;
+    return [...(given ? [(0,external_node_path_namespaceObject.resolve)(cwd, given)] : []), (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(clouds), 'secure.yaml')].find((path) => (0,external_node_fs_namespaceObject.existsSync)(path));
 }
 const isTree = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
 /** `over` laid on `under`, section by section (secure.yaml holds only the secret keys). */
@@ -49290,32 +49548,88 @@ function merge(under, over) {
         result[key] = isTree(value) && isTree(result[key]) ? merge(result[key], value) : value;
     return result;
 }
-function readClouds(path) {
-    if (!path)
-        return {};
-    const document = (0,yaml_dist/* parse */.qg)((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-    return isTree(document) && isTree(document.clouds) ? document.clouds : {};
+/** The parser's faults in words: its own messages may quote the file, and the file holds secrets. */
+const YAML_FAULTS = {
+    BAD_SCALAR_START: 'a value starts with a character such as @ or ` (quote the value)',
+    BLOCK_AS_IMPLICIT_KEY: 'a value holds ": " (quote the value)',
+    BAD_INDENT: 'the indentation is wrong',
+    MISSING_CHAR: 'a character is missing, such as a closing quote',
+    DUPLICATE_KEY: 'a key is given twice',
+    TAB_AS_INDENT: 'a tab indents a line (use spaces)',
+};
+/** The tag YAML gives any text: the one tag a secret may have. */
+const TEXT_TAG = 'tag:yaml.org,2002:str';
+const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
+/**
+ * The clouds of a clouds.yaml or secure.yaml, every value as the text written (`0123` is not 123);
+ * a problem goes to `problems`, naming the file, line and column, never quoting it.
+ */
+function readClouds(path, problems) {
+    const stat = (0,external_node_fs_namespaceObject.statSync)(path);
+    // Not a regular file (a FIFO, /dev/zero) could be read forever: refused as too big is.
+    if (!stat.isFile() || stat.size > MAX_BYTES) {
+        problems.push(`${Input.Cloud}: ${path} is ${stat.isFile() ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
+        return undefined;
+    }
+    const lines = new yaml_dist/* LineCounter */.HN();
+    // Silent: the parser's warnings go to stderr, the line quoted; merge keys (<<) as the CLI reads them.
+    const document = (0,yaml_dist/* parseDocument */.Tp)((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'), { lineCounter: lines, logLevel: 'silent', prettyErrors: false, merge: true });
+    const [fault] = document.errors;
+    if (fault) {
+        const { line, col } = lines.linePos(fault.pos[0]);
+        problems.push(`${Input.Cloud}: ${path}, line ${line}, column ${col}: not valid YAML: ${YAML_FAULTS[fault.code] ?? fault.code}; the line is not shown, as it may hold a secret`);
+        return undefined;
+    }
+    let refused = false;
+    (0,yaml_dist/* visit */.YR)(document, {
+        Scalar(_, node) {
+            if (NOT_TEXT.has(typeof node.value) && node.source !== undefined)
+                node.value = node.source;
+        },
+        Pair(_, { key, value }, ancestors) {
+            if (!(0,yaml_dist/* isScalar */.jn)(key) || !SECRET_KEYS.has(String(key.value)) || !(0,yaml_dist/* isNode */.Ll)(value) || !value.tag || value.tag === TEXT_TAG)
+                return;
+            // A tag would make a secret into something else (a vault, code): refused, never shown.
+            const keys = [...ancestors.filter(yaml_dist/* isPair */.tO), { key }].map((p) => ((0,yaml_dist/* isScalar */.jn)(p.key) ? String(p.key.value) : '?'));
+            problems.push(`${Input.Cloud}: ${path}, line ${lines.linePos(key.range?.[0] ?? 0).line}: ${keys.join('.')} has the tag ${value.tag.replace(/^tag:yaml\.org,2002:/, '!!')}: refused, a secret is read as the text written`);
+            refused = true;
+        },
+    });
+    if (refused)
+        return undefined;
+    const tree = document.toJS();
+    return isTree(tree) && isTree(tree.clouds) ? tree.clouds : {};
+}
+/** `readClouds`, a file that cannot be read at all being a problem too. */
+function readFile(path, problems) {
+    try {
+        return readClouds(path, problems);
+    }
+    catch (error) {
+        problems.push(`${Input.Cloud}: ${path} cannot be read: ${error.message}`);
+        return undefined;
+    }
 }
 /**
- * The named cloud of clouds.yaml (secure.yaml merged), as values of the inputs it stands for;
- * its secrets are masked as soon as they are read. A problem goes to `problems`.
+ * The named cloud of clouds.yaml (with the secure.yaml beside it, or OS_CLIENT_SECURE_FILE's),
+ * as values of the inputs it stands for; its secrets are masked as soon as they are read. A
+ * problem goes to `problems`.
  */
 function loadCloud(name, env, problems, cwd = process.cwd(), home = (0,external_node_os_namespaceObject.homedir)()) {
     const values = new Map();
-    const places = configPlaces(env, cwd, home, 'clouds');
+    const places = cloudsPlaces(env, cwd, home);
     const file = places.find((path) => (0,external_node_fs_namespaceObject.existsSync)(path));
     if (!file) {
-        problems.push(`${Input.Cloud}: "${name}" was asked for (or OS_CLOUD), but there is no clouds.yaml in ${places.join(', ')}`);
+        const unread = (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(cwd, 'clouds.yaml')) ? ' (./clouds.yaml, in the workspace, is read only when OS_CLIENT_CONFIG_FILE names it)' : '';
+        problems.push(`${Input.Cloud}: "${name}" was asked for (or OS_CLOUD), but there is no clouds.yaml in ${places.join(', ')}${unread}`);
         return values;
     }
-    let clouds;
-    try {
-        clouds = merge(readClouds(file), readClouds(configPlaces(env, cwd, home, 'secure').find((path) => (0,external_node_fs_namespaceObject.existsSync)(path))));
-    }
-    catch (error) {
-        problems.push(`${Input.Cloud}: ${file} (or secure.yaml) cannot be read: ${error.message}`);
+    const files = [file, secureFile(env, cwd, file)].filter((path) => path !== undefined);
+    const trees = files.map((path) => readFile(path, problems));
+    if (trees.some((tree) => !tree))
         return values;
-    }
+    log.info(t `Cloud "${name}" read from ${files.join(' and ')}`);
+    const clouds = trees.reduce((under, over) => merge(under, over), {});
     const cloud = clouds[name];
     if (!isTree(cloud)) {
         problems.push(`${Input.Cloud}: no cloud "${name}" in ${file}; it has: ${Object.keys(clouds).join(', ') || '(none)'}`);
@@ -49327,20 +49641,28 @@ function loadCloud(name, env, problems, cwd = process.cwd(), home = (0,external_
             const value = section[key];
             if (value === undefined || value === null || value === '')
                 continue;
+            if (typeof value !== 'string') {
+                problems.push(`${Input.Cloud}: ${key} of cloud "${name}" is a list or a mapping; give text`);
+                continue;
+            }
             if (SECRET_KEYS.has(key))
-                setSecret(String(value));
-            values.set(input, String(value));
+                setSecret(value);
+            values.set(input, value);
         }
     }
     return values;
 }
+/** The key of clouds.yaml each input stands for. */
+const KEY_OF = Object.fromEntries(Object.entries({ ...TOP_KEYS, ...AUTH_KEYS }).map(([key, input]) => [input, key]));
 /** `read` falling back to the cloud of `cloud` (or OS_CLOUD): inputs and OS_* win over the file, as in the openstack CLI. */
 function withCloudsYaml(read, env, problems) {
     const name = read(Input.Cloud, 'OS_CLOUD');
     if (!name)
         return read;
     const cloud = loadCloud(name, env, problems);
-    return (input, ...envNames) => read(input, ...envNames) ?? cloud.get(input);
+    return Object.assign((input, ...envNames) => read(input, ...envNames) ?? cloud.get(input), {
+        from: (input, ...envNames) => read(input, ...envNames) === undefined && cloud.has(input) ? `${KEY_OF[input]} of cloud "${name}" in clouds.yaml` : read.from(input, ...envNames),
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/settings.ts
@@ -49389,10 +49711,11 @@ function readSettings(env = process.env) {
     const region = text(Input.Region, 'OS_REGION_NAME');
     if (!region)
         problems.push(`${Input.Region}: required (or OS_REGION_NAME), e.g. GRA11; the error after authentication lists the project's regions`);
-    const ifaceText = (text(Input.Interface, 'OS_INTERFACE', 'OS_ENDPOINT_TYPE') ?? 'public').toLowerCase().replace(/url$/, '');
+    const ifaceNames = [Input.Interface, 'OS_INTERFACE', 'OS_ENDPOINT_TYPE'];
+    const ifaceText = (text(...ifaceNames) ?? 'public').toLowerCase().replace(/url$/, '');
     const iface = INTERFACES.find((i) => i === ifaceText);
     if (!iface)
-        problems.push(`${Input.Interface}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
+        problems.push(`${text.from(...ifaceNames)}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
     const credentials = readCredentials(text, problems);
     const instance = getInput(Input.Instance) || undefined;
     // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
@@ -49409,7 +49732,7 @@ function readSettings(env = process.env) {
     if (imageId && !isUuid(imageId))
         problems.push(`${Input.ImageId}: "${imageId}" is not an image ID; give the UUID of the image (e.g. from the image-id output of mode create, or openstack image list)`);
     const timeoutMs = duration(Input.Timeout, getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
-    const { metadata, problems: metadataProblems } = parseMetadata(getInput(Input.Metadata), [
+    const { metadata, problems: metadataProblems } = parseMetadata(getInput(Input.Metadata), 'image', [
         ...Object.values(Property),
         ...PROVENANCE_KEYS,
     ]);
@@ -49524,6 +49847,7 @@ function validated(value) {
 
 
 
+
 /** Read the inputs, run the mode, report its outcome, fail the step if it failed. */
 async function run() {
     let settings;
@@ -49547,12 +49871,21 @@ async function run() {
     });
     const who = t `${describeLogin(settings.credentials)}`;
     log.info(t `Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
-    const outcome = await runMode(cloud, settings);
-    await report(outcome, cloud.requests).catch((error) => log.warning(t `The job summary could not be written: ${error}`));
-    if (outcome.failure)
-        log.fail(t `${outcome.failure.message}`);
-    else
-        log.info(t `Done with ${cloud.requests} API requests`);
+    // Only a create stops servers: it handles the runner's signals for the whole run, to start them
+    // again when the job is cancelled. Any other mode ends at once on a signal, as Node does.
+    const cancel = new Cancellation();
+    const unwatch = settings.mode === 'create' ? cancel.watchSignals() : undefined;
+    try {
+        const outcome = await runMode(cloud, settings, cancel);
+        await report(outcome, cloud.requests).catch((error) => log.warning(t `The job summary could not be written: ${error}`));
+        if (outcome.failure)
+            log.fail(t `${outcome.failure.message}`);
+        else
+            log.info(t `Done with ${cloud.requests} API requests`);
+    }
+    finally {
+        unwatch?.();
+    }
 }
 
 
@@ -52405,9 +52738,9 @@ __webpack_unused_export__ = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
 __webpack_unused_export__ = identity.isMap;
-__webpack_unused_export__ = identity.isNode;
-__webpack_unused_export__ = identity.isPair;
-__webpack_unused_export__ = identity.isScalar;
+exports.Ll = identity.isNode;
+exports.tO = identity.isPair;
+exports.jn = identity.isScalar;
 __webpack_unused_export__ = identity.isSeq;
 __webpack_unused_export__ = Pair.Pair;
 __webpack_unused_export__ = Scalar.Scalar;
@@ -52415,13 +52748,13 @@ __webpack_unused_export__ = YAMLMap.YAMLMap;
 __webpack_unused_export__ = YAMLSeq.YAMLSeq;
 __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
-__webpack_unused_export__ = lineCounter.LineCounter;
+exports.HN = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-exports.qg = publicApi.parse;
+__webpack_unused_export__ = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
-__webpack_unused_export__ = publicApi.parseDocument;
+exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
-__webpack_unused_export__ = visit.visit;
+exports.YR = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
 
