@@ -17,6 +17,7 @@ const AUTH_KEYS: Record<string, string> = {
   project_id: Input.ProjectId,
   project_name: Input.ProjectName,
   project_domain_name: Input.ProjectDomainName,
+  project_domain_id: Input.ProjectDomainId,
   application_credential_id: Input.ApplicationCredentialId,
   application_credential_secret: Input.ApplicationCredentialSecret,
   token: Input.Token,

@@ -26,7 +26,7 @@ const LOGIN_ADVICE: Record<LoginStage, string> = {
   expired: `a ${Input.Token} login cannot renew its token; for runs longer than the token lives, log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret})`,
   issuer: `check ${Input.ClientId} and ${Input.ClientSecret} (or OS_CLIENT_ID, OS_CLIENT_SECRET), and ${Input.DiscoveryEndpoint} (the issuer)`,
   federation: `check ${Input.IdentityProvider} and ${Input.Protocol} (Keystone's names for them), and that the token's audience (${Input.OidcAudience} for github-oidc) and claims are what the identity provider's mapping expects`,
-  scope: `the identity provider's mapping gives no role on that project: check ${Input.ProjectId} / ${Input.ProjectName} and ${Input.ProjectDomainName}, or ask the cloud's operator to map this identity to the project`,
+  scope: `the identity provider's mapping gives no role on that project: check ${Input.ProjectId} / ${Input.ProjectName} and ${Input.ProjectDomainName} / ${Input.ProjectDomainId}, or ask the cloud's operator to map this identity to the project`,
 };
 
 /**
