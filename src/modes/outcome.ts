@@ -1,5 +1,5 @@
 import { Input } from '../constants.ts';
-import { AmbiguousError, AuthError, CatalogError, NotFoundError } from '../openstack/errors.ts';
+import { AmbiguousError, AuthError, CatalogError, codeOf, NotFoundError, untrustedOrigin } from '../openstack/errors.ts';
 import { LoginError, type LoginStage } from '../openstack/login-errors.ts';
 
 /** A failure already worded for the user: what happened and what to do. */
@@ -46,6 +46,10 @@ export function explain(error: unknown, where: { region: string }): string {
       return `Region "${error.region}" is not in the catalog for ${error.service}: this project's regions are ${error.offered.join(', ') || '(none)'}; set the ${Input.Region} input (or OS_REGION_NAME) to one of them`;
     }
     return `The ${error.service} service of region ${error.region} has no ${error.iface} endpoint (it has: ${error.offered.join(', ')}); set the ${Input.Interface} input`;
+  }
+  const untrusted = untrustedOrigin(error);
+  if (untrusted) {
+    return `The TLS certificate of ${untrusted} is not signed by a CA this run trusts (${codeOf(error)}): give the cloud's CA certificates (PEM) in the ${Input.Cacert} input (or OS_CACERT, or cacert in clouds.yaml)`;
   }
   if (error instanceof LoginError) return `${error.message}: ${LOGIN_ADVICE[error.stage]}`;
   if (error instanceof AuthError) return `${error.message}: check the password or secret, the domain and the project`;
