@@ -17,6 +17,7 @@ const AUTH_KEYS: Record<string, string> = {
   project_id: Input.ProjectId,
   project_name: Input.ProjectName,
   project_domain_name: Input.ProjectDomainName,
+  project_domain_id: Input.ProjectDomainId,
   application_credential_id: Input.ApplicationCredentialId,
   application_credential_secret: Input.ApplicationCredentialSecret,
   token: Input.Token,
@@ -29,7 +30,15 @@ const AUTH_KEYS: Record<string, string> = {
   openid_scope: Input.OpenidScope,
   access_token_type: Input.AccessTokenType,
 };
-const TOP_KEYS: Record<string, string> = { region_name: Input.Region, interface: Input.Interface, auth_type: Input.AuthType };
+const TOP_KEYS: Record<string, string> = {
+  region_name: Input.Region,
+  interface: Input.Interface,
+  auth_type: Input.AuthType,
+  cacert: Input.Cacert,
+  verify: Input.Insecure,
+};
+/** `verify` says the opposite of `insecure`: its YAML 1.1 booleans (the CLI's PyYAML reads `no` as false) turned over; anything else is left for the input's check. */
+const NOT_VERIFY: Record<string, string> = { true: 'false', yes: 'false', on: 'false', false: 'true', no: 'true', off: 'true' };
 const SECRET_KEYS = new Set(['password', 'application_credential_secret', 'token', 'client_secret']);
 
 /** A clouds.yaml far bigger than any needs is refused before it is read (60 MiB took 15 s and 2.2 GB). */
@@ -156,7 +165,7 @@ export function loadCloud(name: string, env: NodeJS.ProcessEnv, problems: string
         continue;
       }
       if (SECRET_KEYS.has(key)) core.setSecret(value);
-      values.set(input, value);
+      values.set(input, key === 'verify' ? (NOT_VERIFY[value.toLowerCase()] ?? value) : value);
     }
   }
   return values;

@@ -58,10 +58,12 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
   const credentialId = text(Input.ApplicationCredentialId, 'OS_APPLICATION_CREDENTIAL_ID');
   const username = text(Input.Username, 'OS_USERNAME');
   const authType = readAuthType(text, problems, { application: Boolean(credentialId || secret), token: Boolean(token && !username && !password) });
+  const projectDomainId = text(Input.ProjectDomainId, 'OS_PROJECT_DOMAIN_ID');
   const project: ProjectScope = {
     projectId: text(Input.ProjectId, 'OS_PROJECT_ID', 'OS_TENANT_ID'),
     projectName: text(Input.ProjectName, 'OS_PROJECT_NAME', 'OS_TENANT_NAME'),
     projectDomainName: text(Input.ProjectDomainName, 'OS_PROJECT_DOMAIN_NAME') ?? 'Default',
+    ...(projectDomainId ? { projectDomainId } : {}),
   };
   const requireProject = (what: string) => {
     if (project.projectId || project.projectName) return true;

@@ -24,6 +24,7 @@ export async function run(): Promise<void> {
     credentials: settings.credentials,
     region: settings.region,
     iface: settings.iface,
+    tls: settings.tls,
     rateLimit: settings.rateLimit,
     log: { debug: log.debug },
     onToken: core.setSecret,

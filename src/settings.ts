@@ -7,11 +7,13 @@ import { parseMetadata } from './metadata.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from './name-template.ts';
 import { isUuid } from './openstack/compute.ts';
 import type { Interface } from './openstack/catalog.ts';
+import type { TlsOptions } from './openstack/client.ts';
 import type { Credentials } from './openstack/identity.ts';
 import { PROVENANCE_KEYS, readProvenance, type Provenance } from './provenance.ts';
 import type { Policy } from './retention.ts';
 import { readCredentials } from './credentials.ts';
 import { withCloudsYaml } from './clouds-yaml.ts';
+import { readTls } from './tls.ts';
 import { PROXY_VARIABLES, proxyProblems, userinfoSecrets } from './urls.ts';
 
 export type Mode = 'create' | 'delete' | 'prune' | 'restore';
@@ -23,6 +25,8 @@ export interface CommonSettings {
   region: string;
   iface: Interface;
   credentials: Credentials;
+  /** The CAs trusted (cacert), or no check at all (insecure). */
+  tls: TlsOptions;
   /** Requests per second at most (0: no ceiling). */
   rateLimit: number;
   /** Send nothing that changes the cloud: say what would be done. */
@@ -133,6 +137,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (!iface) problems.push(`${text.from(...ifaceNames)}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
 
   const credentials = readCredentials(text, problems);
+  const tls = readTls(text, problems);
 
   const instance = core.getInput(Input.Instance) || undefined;
   // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
@@ -212,7 +217,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
   const dryRun = bool(Input.DryRun, false);
   if (problems.length || !mode || !region || !iface || !credentials) throw new SettingsError(problems);
-  const common: CommonSettings = { region, iface, credentials, rateLimit, dryRun, provenance: readProvenance(env) };
+  const common: CommonSettings = { region, iface, credentials, tls, rateLimit, dryRun, provenance: readProvenance(env) };
   switch (mode) {
     case 'create':
       return {

@@ -1,5 +1,5 @@
 import { Input } from '../constants.ts';
-import { AmbiguousError, AuthError, CatalogError, NotFoundError } from '../openstack/errors.ts';
+import { AmbiguousError, AuthError, CatalogError, codeOf, NotFoundError, untrustedOrigin } from '../openstack/errors.ts';
 import { LoginError, type LoginStage } from '../openstack/login-errors.ts';
 
 /** A failure already worded for the user: what happened and what to do. */
@@ -26,7 +26,7 @@ const LOGIN_ADVICE: Record<LoginStage, string> = {
   expired: `a ${Input.Token} login cannot renew its token; for runs longer than the token lives, log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret})`,
   issuer: `check ${Input.ClientId} and ${Input.ClientSecret} (or OS_CLIENT_ID, OS_CLIENT_SECRET), and ${Input.DiscoveryEndpoint} (the issuer)`,
   federation: `check ${Input.IdentityProvider} and ${Input.Protocol} (Keystone's names for them), and that the token's audience (${Input.OidcAudience} for github-oidc) and claims are what the identity provider's mapping expects`,
-  scope: `the identity provider's mapping gives no role on that project: check ${Input.ProjectId} / ${Input.ProjectName} and ${Input.ProjectDomainName}, or ask the cloud's operator to map this identity to the project`,
+  scope: `the identity provider's mapping gives no role on that project: check ${Input.ProjectId} / ${Input.ProjectName} and ${Input.ProjectDomainName} / ${Input.ProjectDomainId}, or ask the cloud's operator to map this identity to the project`,
 };
 
 /**
@@ -46,6 +46,10 @@ export function explain(error: unknown, where: { region: string }): string {
       return `Region "${error.region}" is not in the catalog for ${error.service}: this project's regions are ${error.offered.join(', ') || '(none)'}; set the ${Input.Region} input (or OS_REGION_NAME) to one of them`;
     }
     return `The ${error.service} service of region ${error.region} has no ${error.iface} endpoint (it has: ${error.offered.join(', ')}); set the ${Input.Interface} input`;
+  }
+  const untrusted = untrustedOrigin(error);
+  if (untrusted) {
+    return `The TLS certificate of ${untrusted} is not signed by a CA this run trusts (${codeOf(error)}): give the cloud's CA certificates (PEM) in the ${Input.Cacert} input (or OS_CACERT, or cacert in clouds.yaml)`;
   }
   if (error instanceof LoginError) return `${error.message}: ${LOGIN_ADVICE[error.stage]}`;
   if (error instanceof AuthError) return `${error.message}: check the password or secret, the domain and the project`;

@@ -38,9 +38,9 @@ const volumeBacked = (server: Server) =>
 
 /** The create settings of the snapshot taken just before the rebuild: the same server, tagged with what is being restored. */
 function backupSettings(settings: RestoreSettings, server: Server, image: Image, deadline: Deadline): CreateSettings {
-  const { region, iface, credentials, rateLimit, dryRun, provenance } = settings;
+  const { region, iface, credentials, tls, rateLimit, dryRun, provenance } = settings;
   return {
-    region, iface, credentials, rateLimit, dryRun, provenance,
+    region, iface, credentials, tls, rateLimit, dryRun, provenance,
     mode: 'create',
     servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
     stopServer: false,

@@ -6,6 +6,14 @@ export interface Logger {
   debug(message: string): void;
 }
 
+/** How the certificate of every host is checked. */
+export interface TlsOptions {
+  /** PEM certificates of the CAs trusted instead of Node's default ones (as the openstack CLI's cacert replaces requests' bundle). */
+  ca?: string;
+  /** Check no certificate at all. */
+  insecure: boolean;
+}
+
 export interface HttpOptions {
   /** Per-request timeout; got sets none by default. */
   requestTimeoutMs?: number;
@@ -19,6 +27,7 @@ export interface HttpOptions {
   onRequest?: (method: string, url: URL) => void;
   /** Removes every secret (password, credential secret, tokens) from text from the cloud, before anything reshapes it. */
   redact?: (text: string) => string;
+  tls?: TlsOptions;
 }
 
 /** Every string in a decoded body, redacted where it stands: an echoed secret is gone before any message is cut out of it. */
@@ -109,6 +118,8 @@ export function createHttp(options: HttpOptions = {}): Got {
       maxRetryAfter: 120_000,
     },
     hooks,
+    // Keystone, every endpoint of the catalog and the OIDC issuer: all go through this client.
+    https: { certificateAuthority: options.tls?.ca, rejectUnauthorized: !options.tls?.insecure },
   };
   return got.extend(defaults);
 }

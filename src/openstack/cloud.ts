@@ -1,5 +1,5 @@
 import type { Got } from 'got';
-import { createHttp, type Logger } from './client.ts';
+import { createHttp, type Logger, type TlsOptions } from './client.ts';
 import { Compute } from './compute.ts';
 import type { Interface } from './catalog.ts';
 import { Identity, secretsOf, type Credentials } from './identity.ts';
@@ -13,6 +13,7 @@ export interface CloudOptions {
   iface: Interface;
   rateLimit?: number;
   requestTimeoutMs?: number;
+  tls?: TlsOptions;
   log?: Logger;
   /** Every token a login gets, and the OIDC client's basic credentials, go through here first (to be masked). */
   onToken?: (token: string) => void;
@@ -36,6 +37,7 @@ export class Cloud {
     const base = createHttp({
       rateLimit: options.rateLimit,
       requestTimeoutMs: options.requestTimeoutMs,
+      tls: options.tls,
       log: options.log,
       onRequest: () => {
         this.#requests += 1;

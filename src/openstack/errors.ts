@@ -116,6 +116,14 @@ export function codeOf(error: unknown): string | undefined {
   return error instanceof RequestError ? error.code : undefined;
 }
 
+/** Node's codes for a certificate that no trusted CA signed: a self-signed one, or a private CA's that is not trusted. */
+const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_UNTRUSTED']);
+
+/** The origin whose certificate no trusted CA signed, when that is why the request failed. */
+export function untrustedOrigin(error: unknown): string | undefined {
+  return error instanceof RequestError && UNTRUSTED.has(error.code) && error.options.url ? new URL(error.options.url).origin : undefined;
+}
+
 /** The failure leaves no doubt that the service refused the request before acting on it (a 4xx, but a timeout's 408). */
 export function refusedBeforeActing(error: unknown): boolean {
   const status = statusOf(error);

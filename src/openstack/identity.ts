@@ -10,6 +10,8 @@ export interface ProjectScope {
   projectId?: string;
   projectName?: string;
   projectDomainName: string;
+  /** Wins over the name when given, as in keystoneauth. */
+  projectDomainId?: string;
 }
 
 export type Credentials =
@@ -79,7 +81,9 @@ interface Issued {
 const REFRESH_MARGIN_MS = 120_000;
 
 const projectOf = (scope: ProjectScope) =>
-  scope.projectId ? { id: scope.projectId } : { name: scope.projectName, domain: { name: scope.projectDomainName } };
+  scope.projectId
+    ? { id: scope.projectId }
+    : { name: scope.projectName, domain: scope.projectDomainId ? { id: scope.projectDomainId } : { name: scope.projectDomainName } };
 
 /** A token exchanged for one scoped to the project. */
 const rescopeBody = (token: string, scope: ProjectScope) => ({
@@ -194,7 +198,7 @@ export class Identity {
       // Keystone answers an unknown identity provider or protocol with 404, a rejected assertion with 401.
       [401, 403, 404],
     );
-    const project = credentials.projectId ?? `${credentials.projectName} (domain ${credentials.projectDomainName})`;
+    const project = credentials.projectId ?? `${credentials.projectName} (domain ${credentials.projectDomainId ?? credentials.projectDomainName})`;
     return this.#issue(tokens, { json: rescopeBody(unscoped.value, credentials) }, (at, error) =>
       new LoginError('scope', `Keystone refused to scope the token of ${who} to project ${project} at ${at}`, 401, { cause: error }),
     );

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { handleVolume } from './cinder.ts';
@@ -43,7 +44,7 @@ export class LocalCloud {
   private constructor(world: World, http: HttpServer) {
     this.world = world;
     this.#http = http;
-    this.url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    this.url = `${http instanceof HttpsServer ? 'https' : 'http'}://127.0.0.1:${(http.address() as AddressInfo).port}`;
     this.authUrl = `${this.url}/identity/v3`;
     world.base = this.url;
     this.demo = world.demo;
@@ -53,9 +54,10 @@ export class LocalCloud {
 
   static async start(opts: LocalCloudOptions = {}): Promise<LocalCloud> {
     let cloud: LocalCloud | undefined;
-    const http = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       if (cloud) void cloud.#onRequest(req, res);
-    });
+    };
+    const http = opts.tls ? createHttpsServer(opts.tls, onRequest) : createServer(onRequest);
     http.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);

@@ -18,6 +18,8 @@ export interface LocalCloudOptions {
   maxMicroversion?: string;
   /** Keystone token lifetime. Default 43200 (12 h, like the loopback cloud). */
   tokenTtlSeconds?: number;
+  /** Serve HTTPS with this key and certificate (PEM), the catalog's endpoints too. Default: plain HTTP. */
+  tls?: { key: string; cert: string };
 }
 
 export interface DemoCredentials {

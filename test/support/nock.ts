@@ -284,7 +284,7 @@ export const glanceNotFound = (id: string) => ({ message: `No image found with I
 
 // ---------------------------------------------------------------- Settings and the cloud
 
-const COMMON: CommonSettings = { region: REGION, iface: 'public', credentials: PASSWORD_CREDENTIALS, rateLimit: 0, dryRun: false, provenance: {} };
+const COMMON: CommonSettings = { region: REGION, iface: 'public', credentials: PASSWORD_CREDENTIALS, tls: { insecure: false }, rateLimit: 0, dryRun: false, provenance: {} };
 
 /** The servers named, and those with every tag and metadata pair given. */
 export const selection = (...names: string[]): Selection => ({ names, tags: [], metadata: {}, allowEmpty: false });

@@ -140,6 +140,16 @@ describe('oidc-client-credentials (keystoneauth v3oidcclientcredentials)', () =>
     nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(401, KEYSTONE_401);
     await refusedAt(new Identity(createHttp(), federated()).token(), 'scope', /mapping gives no role on that project: check project-id/);
   });
+
+  it('a project by name in a domain given by ID: rescoped there, and a refusal names that domain and project-domain-id', async () => {
+    mockIssuer();
+    mockFederation();
+    const bodies: unknown[] = [];
+    nock(AUTH_ORIGIN).post('/v3/auth/tokens', (body) => (bodies.push(body), true)).reply(401, KEYSTONE_401);
+    const credentials = { ...federated(), projectId: undefined, projectName: 'web', projectDomainId: 'd-0001' } as Credentials;
+    const words = await refusedAt(new Identity(createHttp(), credentials).token(), 'scope', /to project web \(domain d-0001\) .*check project-id \/ project-name and project-domain-name \/ project-domain-id/);
+    assert.deepEqual((bodies[0] as { auth: { scope: unknown } }).auth.scope, { project: { name: 'web', domain: { id: 'd-0001' } } }, words);
+  });
 });
 
 describe('an external bearer (github-oidc, handed in as a function)', () => {
