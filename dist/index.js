@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4831);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7137);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4831:
+/***/ 7137:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32398,6 +32398,7 @@ const Input = {
     ProjectId: 'project-id',
     ProjectName: 'project-name',
     ProjectDomainName: 'project-domain-name',
+    ProjectDomainId: 'project-domain-id',
     ApplicationCredentialId: 'application-credential-id',
     ApplicationCredentialSecret: 'application-credential-secret',
     AuthType: 'auth-type',
@@ -32414,6 +32415,8 @@ const Input = {
     AccessTokenType: 'access-token-type',
     OidcAudience: 'oidc-audience',
     Interface: 'interface',
+    Cacert: 'cacert',
+    Insecure: 'insecure',
     KeepLast: 'keep-last',
     KeepWithin: 'keep-within',
     KeepHourly: 'keep-hourly',
@@ -34284,6 +34287,12 @@ function statusOf(error) {
 function codeOf(error) {
     return error instanceof RequestError ? error.code : undefined;
 }
+/** Node's codes for a certificate that no trusted CA signed: a self-signed one, or a private CA's that is not trusted. */
+const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_UNTRUSTED']);
+/** The origin whose certificate no trusted CA signed, when that is why the request failed. */
+function untrustedOrigin(error) {
+    return error instanceof RequestError && UNTRUSTED.has(error.code) && error.options.url ? new URL(error.options.url).origin : undefined;
+}
 /** The failure leaves no doubt that the service refused the request before acting on it (a 4xx, but a timeout's 408). */
 function refusedBeforeActing(error) {
     const status = statusOf(error);
@@ -34317,7 +34326,7 @@ const LOGIN_ADVICE = {
     expired: `a ${Input.Token} login cannot renew its token; for runs longer than the token lives, log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret})`,
     issuer: `check ${Input.ClientId} and ${Input.ClientSecret} (or OS_CLIENT_ID, OS_CLIENT_SECRET), and ${Input.DiscoveryEndpoint} (the issuer)`,
     federation: `check ${Input.IdentityProvider} and ${Input.Protocol} (Keystone's names for them), and that the token's audience (${Input.OidcAudience} for github-oidc) and claims are what the identity provider's mapping expects`,
-    scope: `the identity provider's mapping gives no role on that project: check ${Input.ProjectId} / ${Input.ProjectName} and ${Input.ProjectDomainName}, or ask the cloud's operator to map this identity to the project`,
+    scope: `the identity provider's mapping gives no role on that project: check ${Input.ProjectId} / ${Input.ProjectName} and ${Input.ProjectDomainName} / ${Input.ProjectDomainId}, or ask the cloud's operator to map this identity to the project`,
 };
 /**
  * The words for a failure: the OpenStack layer's typed errors say what the cloud answered, and
@@ -34337,6 +34346,10 @@ function explain(error, where) {
             return `Region "${error.region}" is not in the catalog for ${error.service}: this project's regions are ${error.offered.join(', ') || '(none)'}; set the ${Input.Region} input (or OS_REGION_NAME) to one of them`;
         }
         return `The ${error.service} service of region ${error.region} has no ${error.iface} endpoint (it has: ${error.offered.join(', ')}); set the ${Input.Interface} input`;
+    }
+    const untrusted = untrustedOrigin(error);
+    if (untrusted) {
+        return `The TLS certificate of ${untrusted} is not signed by a CA this run trusts (${codeOf(error)}): give the cloud's CA certificates (PEM) in the ${Input.Cacert} input (or OS_CACERT, or cacert in clouds.yaml)`;
     }
     if (error instanceof LoginError)
         return `${error.message}: ${LOGIN_ADVICE[error.stage]}`;
@@ -47309,6 +47322,8 @@ function createHttp(options = {}) {
             maxRetryAfter: 120_000,
         },
         hooks,
+        // Keystone, every endpoint of the catalog and the OIDC issuer: all go through this client.
+        https: { certificateAuthority: options.tls?.ca, rejectUnauthorized: !options.tls?.insecure },
     };
     return source.extend(defaults);
 }
@@ -48497,9 +48512,9 @@ const volumeBacked = (server) => new StepError(`Server ${server.name} (${server.
     `or, with the server stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`);
 /** The create settings of the snapshot taken just before the rebuild: the same server, tagged with what is being restored. */
 function backupSettings(settings, server, image, deadline) {
-    const { region, iface, credentials, rateLimit, dryRun, provenance } = settings;
+    const { region, iface, credentials, tls, rateLimit, dryRun, provenance } = settings;
     return {
-        region, iface, credentials, rateLimit, dryRun, provenance,
+        region, iface, credentials, tls, rateLimit, dryRun, provenance,
         mode: 'create',
         servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
         stopServer: false,
@@ -48696,7 +48711,9 @@ function secretsOf(credentials) {
 }
 /** keystoneauth's rule: renew a token that expires within two minutes. */
 const REFRESH_MARGIN_MS = 120_000;
-const projectOf = (scope) => scope.projectId ? { id: scope.projectId } : { name: scope.projectName, domain: { name: scope.projectDomainName } };
+const projectOf = (scope) => scope.projectId
+    ? { id: scope.projectId }
+    : { name: scope.projectName, domain: scope.projectDomainId ? { id: scope.projectDomainId } : { name: scope.projectDomainName } };
 /** A token exchanged for one scoped to the project. */
 const rescopeBody = (token, scope) => ({
     auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: projectOf(scope) } },
@@ -48799,7 +48816,7 @@ class Identity {
         const unscoped = await this.#issue(url, { headers: { authorization: `Bearer ${bearer}` } }, (at, error) => new LoginError('federation', `Keystone refused the bearer token of ${who} at ${at} (${statusOf(error)})`, statusOf(error), { cause: error }), 
         // Keystone answers an unknown identity provider or protocol with 404, a rejected assertion with 401.
         [401, 403, 404]);
-        const project = credentials.projectId ?? `${credentials.projectName} (domain ${credentials.projectDomainName})`;
+        const project = credentials.projectId ?? `${credentials.projectName} (domain ${credentials.projectDomainId ?? credentials.projectDomainName})`;
         return this.#issue(tokens, { json: rescopeBody(unscoped.value, credentials) }, (at, error) => new LoginError('scope', `Keystone refused to scope the token of ${who} to project ${project} at ${at}`, 401, { cause: error }));
     }
     /** A POST that Keystone answers with a token in X-Subject-Token; a refusal becomes `refused`'s error. */
@@ -48965,6 +48982,7 @@ class Cloud {
         const base = createHttp({
             rateLimit: options.rateLimit,
             requestTimeoutMs: options.requestTimeoutMs,
+            tls: options.tls,
             log: options.log,
             onRequest: () => {
                 this.#requests += 1;
@@ -49341,10 +49359,12 @@ function readCredentials(text, problems) {
     const credentialId = text(Input.ApplicationCredentialId, 'OS_APPLICATION_CREDENTIAL_ID');
     const username = text(Input.Username, 'OS_USERNAME');
     const authType = readAuthType(text, problems, { application: Boolean(credentialId || secret), token: Boolean(token && !username && !password) });
+    const projectDomainId = text(Input.ProjectDomainId, 'OS_PROJECT_DOMAIN_ID');
     const project = {
         projectId: text(Input.ProjectId, 'OS_PROJECT_ID', 'OS_TENANT_ID'),
         projectName: text(Input.ProjectName, 'OS_PROJECT_NAME', 'OS_TENANT_NAME'),
         projectDomainName: text(Input.ProjectDomainName, 'OS_PROJECT_DOMAIN_NAME') ?? 'Default',
+        ...(projectDomainId ? { projectDomainId } : {}),
     };
     const requireProject = (what) => {
         if (project.projectId || project.projectName)
@@ -49510,6 +49530,7 @@ const AUTH_KEYS = {
     project_id: Input.ProjectId,
     project_name: Input.ProjectName,
     project_domain_name: Input.ProjectDomainName,
+    project_domain_id: Input.ProjectDomainId,
     application_credential_id: Input.ApplicationCredentialId,
     application_credential_secret: Input.ApplicationCredentialSecret,
     token: Input.Token,
@@ -49522,7 +49543,15 @@ const AUTH_KEYS = {
     openid_scope: Input.OpenidScope,
     access_token_type: Input.AccessTokenType,
 };
-const TOP_KEYS = { region_name: Input.Region, interface: Input.Interface, auth_type: Input.AuthType };
+const TOP_KEYS = {
+    region_name: Input.Region,
+    interface: Input.Interface,
+    auth_type: Input.AuthType,
+    cacert: Input.Cacert,
+    verify: Input.Insecure,
+};
+/** `verify` says the opposite of `insecure`: its YAML 1.1 booleans (the CLI's PyYAML reads `no` as false) turned over; anything else is left for the input's check. */
+const NOT_VERIFY = { true: 'false', yes: 'false', on: 'false', false: 'true', no: 'true', off: 'true' };
 const SECRET_KEYS = new Set(['password', 'application_credential_secret', 'token', 'client_secret']);
 /** A clouds.yaml far bigger than any needs is refused before it is read (60 MiB took 15 s and 2.2 GB). */
 const MAX_BYTES = 1024 * 1024;
@@ -49647,7 +49676,7 @@ function loadCloud(name, env, problems, cwd = process.cwd(), home = (0,external_
             }
             if (SECRET_KEYS.has(key))
                 setSecret(value);
-            values.set(input, value);
+            values.set(input, key === 'verify' ? (NOT_VERIFY[value.toLowerCase()] ?? value) : value);
         }
     }
     return values;
@@ -49665,7 +49694,82 @@ function withCloudsYaml(read, env, problems) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/tls.ts
+
+
+
+
+
+
+/** A CA bundle far bigger than any needs is refused before it is read (Mozilla's whole bundle is about 250 KiB). */
+const tls_MAX_BYTES = 4 * 1024 * 1024;
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+/**
+ * How every request to the cloud checks its certificate, as the openstack CLI does: `cacert` (or
+ * OS_CACERT, or clouds.yaml's `cacert`) is the bundle of CAs trusted, instead of the default ones;
+ * `insecure` (or OS_INSECURE, or clouds.yaml's `verify: false`) checks nothing, and wins over cacert.
+ * A problem goes to `problems`.
+ */
+function readTls(text, problems, cwd = process.cwd(), home = (0,external_node_os_namespaceObject.homedir)()) {
+    const insecure = readInsecure(text, problems);
+    const path = text(Input.Cacert, 'OS_CACERT');
+    const from = text.from(Input.Cacert, 'OS_CACERT');
+    if (insecure) {
+        log.warning(t `${text.from(Input.Insecure, 'OS_INSECURE')}: TLS certificates are not verified, so anyone in the network path can pose as the cloud and read the password, secrets and tokens sent to it; give the cloud's CA in ${Input.Cacert} instead`);
+        // The CLI's rule: insecure is the most aggressive setting, so it wins.
+        if (path)
+            log.warning(t `${from} is not used: ${Input.Insecure} wins over it, as in the openstack CLI`);
+        return { insecure };
+    }
+    return path ? { insecure, ca: readBundle(path.replace(/^~(?=$|\/)/, home), from, problems, cwd) } : { insecure };
+}
+function readInsecure(text, problems) {
+    const raw = text(Input.Insecure, 'OS_INSECURE');
+    if (!raw || /^false$/i.test(raw))
+        return false;
+    if (/^true$/i.test(raw))
+        return true;
+    problems.push(`${text.from(Input.Insecure, 'OS_INSECURE')}: "${raw}" is not a boolean; use true or false`);
+    return false;
+}
+/** The PEM certificates of the bundle at `path`, each checked to be one; undefined and a problem when there is none. */
+function readBundle(path, from, problems, cwd) {
+    const file = (0,external_node_path_namespaceObject.resolve)(cwd, path);
+    let pem;
+    try {
+        const stat = (0,external_node_fs_namespaceObject.statSync)(file);
+        // Not a regular file (a FIFO, /dev/zero) could be read forever: refused as too big is.
+        if (!stat.isFile() || stat.size > tls_MAX_BYTES) {
+            problems.push(`${from}: ${file} is ${stat.isFile() ? 'over 4 MiB, more than any bundle of CA certificates needs' : 'not a regular file'}; give a PEM file of CA certificates`);
+            return undefined;
+        }
+        pem = (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8');
+    }
+    catch (error) {
+        const code = error.code;
+        problems.push(`${from}: ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? error.message})`}; give a PEM file of CA certificates`);
+        return undefined;
+    }
+    const certificates = pem.match(PEM_CERTIFICATE) ?? [];
+    const unreadable = certificates.findIndex((certificate) => !parses(certificate));
+    if (!certificates.length || unreadable >= 0) {
+        problems.push(`${from}: ${file} ${certificates.length ? `has a certificate that cannot be read (#${unreadable + 1} of the file)` : 'has no certificate'}; give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- …)`);
+        return undefined;
+    }
+    return certificates.join('\n');
+}
+function parses(certificate) {
+    try {
+        new external_node_crypto_.X509Certificate(certificate);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/settings.ts
+
 
 
 
@@ -49717,6 +49821,7 @@ function readSettings(env = process.env) {
     if (!iface)
         problems.push(`${text.from(...ifaceNames)}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
     const credentials = readCredentials(text, problems);
+    const tls = readTls(text, problems);
     const instance = getInput(Input.Instance) || undefined;
     // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
     if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
@@ -49805,7 +49910,7 @@ function readSettings(env = process.env) {
     const dryRun = bool(Input.DryRun, false);
     if (problems.length || !mode || !region || !iface || !credentials)
         throw new SettingsError(problems);
-    const common = { region, iface, credentials, rateLimit, dryRun, provenance: readProvenance(env) };
+    const common = { region, iface, credentials, tls, rateLimit, dryRun, provenance: readProvenance(env) };
     switch (mode) {
         case 'create':
             return {
@@ -49865,6 +49970,7 @@ async function run() {
         credentials: settings.credentials,
         region: settings.region,
         iface: settings.iface,
+        tls: settings.tls,
         rateLimit: settings.rateLimit,
         log: { debug: log.debug },
         onToken: setSecret,
