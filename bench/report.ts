@@ -247,7 +247,7 @@ function fleetSection(runs: FleetRun[]): string[] {
   return [
     '## A fleet in one step, beside one step per server',
     '',
-    `N servers selected by a tag, \`mode: create\`, \`rate-limit: ${runs[0]?.ceiling}\`: one step at \`concurrency\` N (at most 32), then each server in a step of its own, all at once (as a matrix of jobs). Requests counted at the server; the peak is the most requests in any 1-second window of the fleet's step.`,
+    `N servers selected by a tag, \`mode: create\`, \`rate-limit: ${runs[0]?.ceiling}\`: one step at \`max-parallel\` N (at most 32), then each server in a step of its own, all at once (as a matrix of jobs). Requests counted at the server; the peak is the most requests in any 1-second window of the fleet's step.`,
     '',
     table(['cloud', 'servers', 'fleet wall', 'fleet requests', 'fleet peak/s', 'slowest single', 'median single', 'singles requests'], rows),
   ];

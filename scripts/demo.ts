@@ -51,16 +51,16 @@ try {
     'project-name': cloud.demo.projectName,
     region: 'GRA7',
   };
-  console.log(`Local OpenStack at ${cloud.url}: server web-1 (${web.id}) with 7 daily snapshots and one made by hand.`);
+  console.log(`Local OpenStack at ${cloud.url}: instance web-1 (${web.id}) with 7 daily snapshots and one made by hand.`);
   const created = await runAction({ ...credentials, instance: 'web-1', 'keep-daily': '3' });
   show('create, then prune with keep-daily 3', created);
   // The deploy goes wrong: web-1 now runs another image. The roll-back step restores the snapshot.
   const release = cloud.addImage({ region: 'GRA7', name: 'bad-release', properties: {} });
   cloud.world.findServer(web.id)!.imageRef = release.id;
-  show('restore (the roll-back after a failed deploy)', await runAction({ ...credentials, mode: 'restore', instance: 'web-1', 'image-id': created.outputs['image-id'] ?? '' }));
+  show('restore (the roll-back after a failed deploy)', await runAction({ ...credentials, mode: 'restore', instance: 'web-1', 'snapshot-id': created.outputs['snapshot-id'] ?? '' }));
   const now = cloud.server(web.id)!;
   console.log(`
-web-1 is ${now.status} on image ${now.imageRef} (the snapshot: ${created.outputs['image-id']}), same ID ${now.id}`);
+web-1 is ${now.status} on image ${now.imageRef} (the snapshot: ${created.outputs['snapshot-id']}), same ID ${now.id}`);
   show('prune dry-run, keep-last 1', await runAction({ ...credentials, mode: 'prune', instance: 'web-1', 'keep-last': '1', 'dry-run': 'true' }));
   const left = cloud.images('GRA7').filter((image) => image.owner === cloud.demo.projectId);
   console.log(`\nImages left in GRA7: ${left.map((image) => image.name).join(', ')}`);

@@ -33,7 +33,7 @@ export class Cancellation {
 
   /** The first signal cancels; a later one only says that the run is still ending. */
   cancel(name: string): void {
-    const starting = this.#duties.size ? t`; starting the ${this.#duties.size} server(s) this run stopped before it ends` : '';
+    const starting = this.#duties.size ? t`; starting the ${this.#duties.size} instance(s) this run stopped before it ends` : '';
     if (this.#by) {
       log.warning(t`${name}: the job is already cancelled${starting}`);
       return;

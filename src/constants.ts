@@ -6,10 +6,10 @@ export const Input = {
   InstanceTags: 'instance-tags',
   InstanceMetadata: 'instance-metadata',
   AllowEmptySelection: 'allow-empty-selection',
-  StopServer: 'stop-server',
+  StopInstance: 'stop-instance',
   SnapshotName: 'snapshot-name',
-  ImageId: 'image-id',
-  Metadata: 'metadata',
+  SnapshotId: 'snapshot-id',
+  SnapshotProperties: 'snapshot-properties',
   Wait: 'wait',
   Timeout: 'timeout',
   IgnoreMissing: 'ignore-missing',
@@ -52,27 +52,38 @@ export const Input = {
   AllowOtherInstance: 'allow-other-instance',
   SnapshotBefore: 'snapshot-before',
   MaxDeletes: 'max-deletes',
-  Concurrency: 'concurrency',
+  MaxParallel: 'max-parallel',
   RateLimit: 'rate-limit',
 } as const;
 
+/**
+ * Inputs renamed before the first release. The runner still passes a `with:` key it does not
+ * know (as INPUT_<NAME>, with a warning), so one given under its old name fails the step instead of being ignored.
+ */
+export const RENAMED_INPUTS: Readonly<Record<string, string>> = {
+  'image-id': Input.SnapshotId,
+  metadata: Input.SnapshotProperties,
+  'stop-server': Input.StopInstance,
+  concurrency: Input.MaxParallel,
+};
+
 export const Output = {
-  ImageId: 'image-id',
-  ImageName: 'image-name',
-  ImageStatus: 'image-status',
-  ImageSize: 'image-size',
+  SnapshotId: 'snapshot-id',
+  SnapshotName: 'snapshot-name',
+  SnapshotStatus: 'snapshot-status',
+  SnapshotSize: 'snapshot-size',
   InstanceId: 'instance-id',
   InstanceName: 'instance-name',
   VolumeBacked: 'volume-backed',
   VolumeSnapshotIds: 'volume-snapshot-ids',
   Duration: 'duration-seconds',
-  DeletedImageIds: 'deleted-image-ids',
+  DeletedSnapshotIds: 'deleted-snapshot-ids',
   DeletedCount: 'deleted-count',
-  PlannedImageIds: 'planned-image-ids',
-  KeptImageIds: 'kept-image-ids',
+  PlannedSnapshotIds: 'planned-snapshot-ids',
+  KeptSnapshotIds: 'kept-snapshot-ids',
   PreviousImageId: 'previous-image-id',
-  BackupImageId: 'backup-image-id',
-  Images: 'images',
+  BackupSnapshotId: 'backup-snapshot-id',
+  Snapshots: 'snapshots',
   Consistency: 'consistency',
   DowntimeSeconds: 'downtime-seconds',
   ApiRequests: 'api-requests',

@@ -29,9 +29,9 @@ const json = (values: string[]) => JSON.stringify(values);
 /** What was deleted, and what the run chose to delete (under dry run: what it would delete). */
 function deletionOutputs(deletions: Deletion[], withVolumeSnapshots: boolean): void {
   const done = deletions.filter((d) => d.outcome === 'deleted');
-  log.output(Output.DeletedImageIds, json(done.map((d) => d.image.id)));
+  log.output(Output.DeletedSnapshotIds, json(done.map((d) => d.image.id)));
   log.output(Output.DeletedCount, String(done.length));
-  log.output(Output.PlannedImageIds, json(deletions.map((d) => d.image.id)));
+  log.output(Output.PlannedSnapshotIds, json(deletions.map((d) => d.image.id)));
   // `volume-snapshot-ids` is left to create, where it names the new image's snapshots.
   if (withVolumeSnapshots) {
     log.output(Output.VolumeSnapshotIds, json(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
@@ -40,10 +40,10 @@ function deletionOutputs(deletions: Deletion[], withVolumeSnapshots: boolean): v
 
 function createSection(result: CreateResult): void {
   const { image, server } = result;
-  if (image.id) log.output(Output.ImageId, image.id);
-  log.output(Output.ImageName, image.name);
-  log.output(Output.ImageStatus, image.status);
-  log.output(Output.ImageSize, image.size === null ? '' : String(image.size));
+  if (image.id) log.output(Output.SnapshotId, image.id);
+  log.output(Output.SnapshotName, image.name);
+  log.output(Output.SnapshotStatus, image.status);
+  log.output(Output.SnapshotSize, image.size === null ? '' : String(image.size));
   log.output(Output.InstanceId, server.id);
   log.output(Output.InstanceName, server.name);
   log.output(Output.VolumeBacked, String(server.volumeBacked));
@@ -51,10 +51,10 @@ function createSection(result: CreateResult): void {
   log.output(Output.Duration, seconds(result.durationMs));
   log.output(Output.Consistency, result.consistency);
   log.output(Output.DowntimeSeconds, result.downtimeMs === undefined ? '' : seconds(result.downtimeMs));
-  log.output(Output.Images, JSON.stringify([imageRow({ server, result })]));
+  log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
   core.summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
   table(
-    ['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'],
+    ['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'],
     [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]],
   );
 }
@@ -64,7 +64,7 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
   const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
   const held = new Map(result.held.map((h) => [h.image.id, h.reason]));
   const kept = result.decisions.filter((d) => d.keep || held.has(d.snapshot.id));
-  log.output(Output.KeptImageIds, json(kept.map((d) => d.snapshot.id)));
+  log.output(Output.KeptSnapshotIds, json(kept.map((d) => d.snapshot.id)));
   deletionOutputs(result.refused ? [] : result.deletions, !withinCreate);
   const verb = result.dryRun ? 'would delete' : 'deleted';
   core.summary
@@ -83,7 +83,7 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
     const image = result.images.get(d.snapshot.id)!;
     return [image.name ?? '', image.id, isoSeconds(image.createdAt), size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
   });
-  table(['Snapshot', 'Image ID', 'Created', 'Size', 'Result'], rows);
+  table(['Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'], rows);
   if (result.decisions.length > MAX_ROWS) core.summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
 }
 
@@ -93,41 +93,41 @@ function deleteSection(result: DeleteResult): void {
   if (result.missing) core.summary.addRaw(html(`Nothing to delete: ${result.missing} was not found.`), true);
   else {
     const volumes = (d: Deletion) => d.volumeSnapshots.map((v) => `${v.id} (${v.outcome}${v.reason ? `: ${v.reason}` : ''})`).join(', ') || '–';
-    table(['Snapshot', 'Image ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
+    table(['Snapshot', 'Snapshot ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
   }
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
-/** What became of one server, as a row of the `images` output (snake_case, as the image properties are). */
+/** What became of one instance, as a row of the `snapshots` output (snake_case, as the image properties are). */
 function imageRow({ server, result, failure }: FleetItem) {
   const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
   if (result?.mode === 'create') {
     const { image } = result;
-    return { ...base, image_id: image.id || null, image_name: image.name, status: image.status, duration_seconds: Number(seconds(result.durationMs)), consistency: result.consistency, downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)) };
+    return { ...base, snapshot_id: image.id || null, snapshot_name: image.name, status: image.status, duration_seconds: Number(seconds(result.durationMs)), consistency: result.consistency, downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)) };
   }
   if (result?.mode === 'restore') {
-    return { ...base, image_id: result.image.id, image_name: result.image.name, status: result.server.status, duration_seconds: Number(seconds(result.durationMs)), previous_image_id: result.previousImageId ?? null };
+    return { ...base, snapshot_id: result.image.id, snapshot_name: result.image.name, status: result.server.status, duration_seconds: Number(seconds(result.durationMs)), previous_image_id: result.previousImageId ?? null };
   }
-  return { ...base, image_id: failure?.imageId ?? null, image_name: null, status: 'failed', duration_seconds: null };
+  return { ...base, snapshot_id: failure?.imageId ?? null, snapshot_name: null, status: 'failed', duration_seconds: null };
 }
 
-/** A fleet: the `images` output, one summary row per server, and what the prunes after the snapshots deleted. */
+/** A fleet: the `snapshots` output, one summary row per instance, and what the prunes after the snapshots deleted. */
 function fleetSection(result: FleetResult): void {
   const rows = result.items.map(imageRow);
-  log.output(Output.Images, JSON.stringify(rows));
+  log.output(Output.Snapshots, JSON.stringify(rows));
   const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
   if (pruned.length) {
     deletionOutputs(pruned.flatMap((p) => (p.refused ? [] : p.deletions)), false);
-    log.output(Output.KeptImageIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
+    log.output(Output.KeptSnapshotIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
   }
   const failed = rows.filter((row) => row.error).length;
-  core.summary.addHeading(`${result.of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} server(s)${failed ? `: ${failed} failed` : ''}`, 2);
+  core.summary.addHeading(`${result.of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} instance(s)${failed ? `: ${failed} failed` : ''}`, 2);
   table(
-    ['Instance', 'Image', 'Status', 'Took', result.of === 'create' ? 'Consistency' : 'Ran before', 'Error'],
+    ['Instance', 'Snapshot', 'Status', 'Took', result.of === 'create' ? 'Consistency' : 'Ran before', 'Error'],
     rows.map((row) => [
       `${row.instance_name} (${row.instance_id})`,
-      row.image_id ? `${row.image_name ?? ''} (${row.image_id})` : '–',
+      row.snapshot_id ? `${row.snapshot_name ?? ''} (${row.snapshot_id})` : '–',
       row.status,
       row.duration_seconds === null ? '–' : `${row.duration_seconds} s`,
       ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? '–',
@@ -138,17 +138,17 @@ function fleetSection(result: FleetResult): void {
 
 function restoreSection(result: RestoreResult): void {
   const { image, server } = result;
-  log.output(Output.ImageId, image.id);
-  log.output(Output.ImageName, image.name ?? '');
+  log.output(Output.SnapshotId, image.id);
+  log.output(Output.SnapshotName, image.name ?? '');
   log.output(Output.PreviousImageId, result.previousImageId ?? '');
   log.output(Output.InstanceId, server.id);
   log.output(Output.InstanceName, server.name);
   log.output(Output.Duration, seconds(result.durationMs));
-  log.output(Output.Images, JSON.stringify([imageRow({ server, result })]));
-  if (result.backup) log.output(Output.BackupImageId, result.backup.image.id);
-  core.summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Server restored', 2);
+  log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
+  if (result.backup) log.output(Output.BackupSnapshotId, result.backup.image.id);
+  core.summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
   table(
-    ['Server', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'],
+    ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'],
     [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? '–', result.backup?.image.id ?? '–', server.status, `${(result.durationMs / 1000).toFixed(1)} s`]],
   );
 }
@@ -165,9 +165,9 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
   else if (result) pruneSection(result, false);
   if (failure?.imageId && !result) {
     // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
-    log.output(Output.ImageId, failure.imageId);
+    log.output(Output.SnapshotId, failure.imageId);
     core.summary.addHeading('Snapshot not active', 2);
-    table(['Image ID', 'What happened'], [[failure.imageId, failure.message]]);
+    table(['Snapshot ID', 'What happened'], [[failure.imageId, failure.message]]);
   } else if (failure && result && !(result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined)?.refused) {
     // A refused prune says so in its own section.
     paragraph('Failed:', failure.message);

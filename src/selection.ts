@@ -36,7 +36,7 @@ export function selectionProblems(mode: Mode | undefined, selection: Selection, 
   const given = selection.names.length > 0 || hasSelector(selection);
   if (mode === 'create' || mode === 'restore') {
     if (!given && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
-      return [`${Input.Instance}: required for mode ${mode}: the name or ID of the server (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select servers`];
+      return [`${Input.Instance}: required for mode ${mode}: the name or ID of the instance (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select instances`];
     }
     // They add up: a name beside a selector would rebuild every server the selector picks too.
     if (mode === 'restore' && selection.names.length && hasSelector(selection)) {
@@ -45,17 +45,17 @@ export function selectionProblems(mode: Mode | undefined, selection: Selection, 
         ...(Object.keys(selection.metadata).length ? [`${Input.InstanceMetadata}: ${Object.entries(selection.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`] : []),
       ].join(' and ');
       return [
-        `${Input.Instance} and ${Input.InstanceTags} / ${Input.InstanceMetadata}: mode restore takes the servers by name or by selector, not both: they add up, so ${selector} rebuilds every server it picks besides those named. ` +
-          `Give only ${Input.Instance}, or only the selector to restore every server it picks`,
+        `${Input.Instance} and ${Input.InstanceTags} / ${Input.InstanceMetadata}: mode restore takes the instances by name or by selector, not both: they add up, so ${selector} rebuilds every instance it picks besides those named. ` +
+          `Give only ${Input.Instance}, or only the selector to restore every instance it picks`,
       ];
     }
     if (mode === 'restore' && several && exactSnapshot) {
-      return [`${Input.ImageId} / ${Input.SnapshotName}: an exact snapshot is one server's; give one instance, or leave them out (or give a glob) to restore each server from its own newest snapshot`];
+      return [`${Input.SnapshotId} / ${Input.SnapshotName}: an exact snapshot is one instance's; give one instance, or leave them out (or give a glob) to restore each instance from its own newest snapshot`];
     }
     return [];
   }
   const problems: string[] = [];
-  if (selection.names.length > 1) problems.push(`${Input.Instance}: mode ${mode} takes one server name or ID (one line)`);
+  if (selection.names.length > 1) problems.push(`${Input.Instance}: mode ${mode} takes one instance name or ID (one line)`);
   if (hasSelector(selection) || selection.allowEmpty) problems.push(`${Input.InstanceTags}, ${Input.InstanceMetadata}, ${Input.AllowEmptySelection}: only for modes create and restore`);
   return problems;
 }

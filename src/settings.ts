@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { Input, Property } from './constants.ts';
+import { Input, Output, Property, RENAMED_INPUTS } from './constants.ts';
 import { hasWildcard } from './glob.ts';
 import { inputReader, readPolicy } from './inputs.ts';
 import { readSelection, selectionProblems, type Selection } from './selection.ts';
@@ -44,10 +44,10 @@ export interface Retention {
 
 export interface CreateSettings extends CommonSettings {
   mode: 'create';
-  /** The servers to snapshot, each on its own (a fleet under one rate ceiling, `concurrency` at a time). */
+  /** The servers to snapshot, each on its own (a fleet under one rate ceiling, `concurrency`: max-parallel, at a time). */
   servers: Selection;
-  /** Stop each running server before its snapshot, and start it again as soon as its disk is captured. */
-  stopServer: boolean;
+  /** Stop each running instance before its snapshot, and start it again as soon as its disk is captured. */
+  stopInstance: boolean;
   /** Servers snapshotted at once. */
   concurrency: number;
   /** The name template (name-template.ts). */
@@ -124,6 +124,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   // clouds.yaml fills in what the inputs and OS_* leave out (region and interface too).
   const text = withCloudsYaml(given, env, problems);
 
+  for (const [old, now] of Object.entries(RENAMED_INPUTS)) {
+    // Given at all (even empty, e.g. an output of a step that made none): it is a with: key of the workflow.
+    if (process.env[`INPUT_${old.toUpperCase()}`] !== undefined) problems.push(`${old} was renamed ${now}; give it as ${now} (the old name is not read)`);
+  }
+
   const modeText = (core.getInput(Input.Mode) || 'create').toLowerCase();
   const mode = MODES.find((m) => m === modeText);
   if (!mode) problems.push(`${Input.Mode}: "${modeText}" is not a mode; use create, delete, prune or restore`);
@@ -142,7 +147,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const instance = core.getInput(Input.Instance) || undefined;
   // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
   if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
-    problems.push(`${Input.Instance}: is blank; give a server name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
+    problems.push(`${Input.Instance}: is blank; give an instance name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
   }
   const servers = readSelection(problems, bool);
   const snapshotName = core.getInput(Input.SnapshotName) || undefined;
@@ -150,19 +155,19 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (!snapshotName && process.env[`INPUT_${Input.SnapshotName.toUpperCase().replace(/ /g, '_')}`]?.length) {
     problems.push(`${Input.SnapshotName}: is blank; give a name${mode === 'prune' ? ' or a glob, or leave the input out to cover every name' : mode === 'create' ? ' template, or leave the input out for the default {instance}-{timestamp}' : ''}`);
   }
-  const imageId = core.getInput(Input.ImageId) || undefined;
-  if (imageId && !isUuid(imageId)) problems.push(`${Input.ImageId}: "${imageId}" is not an image ID; give the UUID of the image (e.g. from the image-id output of mode create, or openstack image list)`);
+  const imageId = core.getInput(Input.SnapshotId) || undefined;
+  if (imageId && !isUuid(imageId)) problems.push(`${Input.SnapshotId}: "${imageId}" is not a snapshot ID; give the UUID of the snapshot (e.g. from the ${Output.SnapshotId} output of mode create, or openstack image list)`);
   const timeoutMs = duration(Input.Timeout, core.getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
 
-  const { metadata, problems: metadataProblems } = parseMetadata(core.getInput(Input.Metadata), 'image', [
+  const { metadata, problems: metadataProblems } = parseMetadata(core.getInput(Input.SnapshotProperties), 'image', [
     ...Object.values(Property),
     ...PROVENANCE_KEYS,
   ]);
-  problems.push(...metadataProblems.map((p) => `${Input.Metadata}: ${p}`));
+  problems.push(...metadataProblems.map((p) => `${Input.SnapshotProperties}: ${p}`));
 
   const { policy, hasPolicy } = readPolicy(integer, duration);
 
-  const concurrency = integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
+  const concurrency = integer(Input.MaxParallel, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
   // Read (and checked) only where a policy applies: mode prune, and create with keep-*.
   const retention: Retention | undefined =
     mode === 'prune' || (mode === 'create' && hasPolicy)
@@ -181,13 +186,13 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
   problems.push(...selectionProblems(mode, servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));
   if (mode === 'create') {
-    if (imageId) problems.push(`${Input.ImageId}: only for modes delete and restore; mode create makes a new image`);
+    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
     const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
     if (hasPolicy && !wait) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
   } else if (mode === 'delete') {
-    if (!imageId && !snapshotName) problems.push(`${Input.ImageId} or ${Input.SnapshotName}: mode delete needs the image ID or the exact name of the snapshot to delete`);
-    if (imageId && snapshotName) problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
+    if (!imageId && !snapshotName) problems.push(`${Input.SnapshotId} or ${Input.SnapshotName}: mode delete needs the ID or the exact name of the snapshot to delete`);
+    if (imageId && snapshotName) problems.push(`${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
     if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
   } else if (mode === 'prune') {
     if (!hasPolicy) {
@@ -195,17 +200,17 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         `keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`,
       );
     }
-    if (imageId) problems.push(`${Input.ImageId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
+    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
   } else if (mode === 'restore') {
-    if (imageId && snapshotName) problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
+    if (imageId && snapshotName) problems.push(`${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
     if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
   }
   if (mode !== 'restore') {
     if (allowOtherInstance) problems.push(`${Input.AllowOtherInstance}: only for mode restore`);
     if (snapshotBefore) problems.push(`${Input.SnapshotBefore}: only for mode restore`);
   }
-  const stopServer = bool(Input.StopServer, false);
-  if (mode !== 'create' && stopServer) problems.push(`${Input.StopServer}: only for mode create`);
+  const stopInstance = bool(Input.StopInstance, false);
+  if (mode !== 'create' && stopInstance) problems.push(`${Input.StopInstance}: only for mode create`);
   if (mode !== 'delete' && deleteInUse) problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
 
   // The proxy's password is masked before the proxy is used or any problem is shown.
@@ -224,7 +229,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         ...common,
         mode,
         servers,
-        stopServer,
+        stopInstance,
         concurrency,
         template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
         metadata,

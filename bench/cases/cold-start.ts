@@ -19,7 +19,7 @@ export interface ColdStartResult {
   nodeFloorMs: number[];
 }
 
-const MISSING = { mode: 'delete', 'image-id': '00000000-0000-4000-8000-000000000000' };
+const MISSING = { mode: 'delete', 'snapshot-id': '00000000-0000-4000-8000-000000000000' };
 
 export async function coldStart(builds: Build[], runs: number, log: (s: string) => void): Promise<ColdStartResult> {
   const cloud = await LocalCloud.start();

@@ -90,12 +90,12 @@ async function runAction(real: RealCloud, build: Build, way: string, iteration: 
   const p = real.proxy;
   let from = p.records.length;
   const name = `${real.cfg.tag}-${way.replace(/\W+/g, '-')}-${iteration}`;
-  const create = await timedRun(build, { instance: SERVER_NAME, 'snapshot-name': name, metadata: `${RUN_PROPERTY}=${real.cfg.tag}`, timeout: `${TIMEOUT_S}s` }, real.osEnv);
+  const create = await timedRun(build, { instance: SERVER_NAME, 'snapshot-name': name, 'snapshot-properties': `${RUN_PROPERTY}=${real.cfg.tag}`, timeout: `${TIMEOUT_S}s` }, real.osEnv);
   const createRecords = p.since(from);
-  const imageId = create.outputs['image-id'];
+  const imageId = create.outputs['snapshot-id'];
   if (create.code !== 0 || !imageId) throw new Error(`action create failed: ${tail(create)}`);
   from = p.records.length;
-  const del = await timedRun(build, { mode: 'delete', 'image-id': imageId }, real.osEnv);
+  const del = await timedRun(build, { mode: 'delete', 'snapshot-id': imageId }, real.osEnv);
   if (del.code !== 0) throw new Error(`action delete failed: ${tail(del)}`);
   const wall = create.exitAt - create.spawnAt + (del.exitAt - del.spawnAt);
   return measure(way, iteration, imageId, { startAt: create.spawnAt, endAt: create.exitAt, records: createRecords }, { startAt: del.spawnAt, endAt: del.exitAt, records: p.since(from) }, wall);

@@ -1,5 +1,5 @@
 // A fleet in one step beside the same servers one step each (as a matrix of jobs would do them):
-// N servers selected by a tag, mode create, one step at `concurrency` N (at most 32) under one
+// N servers selected by a tag, mode create, one step at `max-parallel` N (at most 32) under one
 // ceiling, then each server in a step of its own, all at once. Requests are counted at the server
 // (local cloud: its request log; real cloud: the proxy). Goals (issue "Fleets"): the fleet's wall
 // time within 1.25× of its slowest single step, fewer requests than the singles together, and the
@@ -36,9 +36,9 @@ const CEILING = 20;
 
 async function measure(build: Build, arena: Arena, log: (s: string) => void): Promise<FleetRun> {
   const n = arena.serverIds.length;
-  const common = { 'rate-limit': String(CEILING), 'snapshot-name': `${arena.tag}-{instance}-{timestamp}`, metadata: `${RUN_PROPERTY}=${arena.runTag}` };
+  const common = { 'rate-limit': String(CEILING), 'snapshot-name': `${arena.tag}-{instance}-{timestamp}`, 'snapshot-properties': `${RUN_PROPERTY}=${arena.runTag}` };
   let mark = arena.mark();
-  const fleetRun = await timedRun(build, { ...common, 'instance-tags': arena.tag, concurrency: String(Math.min(32, n)) }, arena.env);
+  const fleetRun = await timedRun(build, { ...common, 'instance-tags': arena.tag, 'max-parallel': String(Math.min(32, n)) }, arena.env);
   if (fleetRun.code !== 0) throw new Error(`fleet step failed: ${tail(fleetRun)}`);
   const times = arena.requestsSince(mark);
   const fleet = { wallMs: fleetRun.exitAt - fleetRun.spawnAt, requests: times.length, peakPerSecond: peakRate(times) };

@@ -31,7 +31,7 @@ export interface CreateResult {
   polls: number;
   /** How consistent the disk was when captured. */
   consistency: Consistency;
-  /** How long the server was stopped for it (stop-server). */
+  /** How long the server was stopped for it (stop-instance). */
   downtimeMs?: number;
   prune?: PruneResult;
 }
@@ -89,8 +89,8 @@ async function refuseShortToken(cloud: Cloud, settings: CreateSettings, server: 
   const { expiresAt } = await cloud.identity.token();
   if (expiresAt.getTime() >= deadline.at + RESTART_MS) return;
   throw new StepError(
-    `${Input.StopServer}: the token expires at ${expiresAt.toISOString()}, before the ${Input.Timeout} of ${formatDuration(deadline.budgetMs)} (and a minute to start the server again) is over, ` +
-      `and a token login cannot renew it: server ${server.name} was not stopped, nor snapshotted. Log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret}) ` +
+    `${Input.StopInstance}: the token expires at ${expiresAt.toISOString()}, before the ${Input.Timeout} of ${formatDuration(deadline.budgetMs)} (and a minute to start the instance again) is over, ` +
+      `and a token login cannot renew it: instance ${server.name} was not stopped, nor snapshotted. Log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret}) ` +
       `or a password, which are renewed; or give a token that lives longer, or a shorter ${Input.Timeout}`,
   );
 }
@@ -105,30 +105,30 @@ export async function snapshotServer(cloud: Cloud, settings: CreateSettings, fou
   const compute = await cloud.compute();
   const images = await cloud.images();
   let server = found;
-  log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
+  log.info(t`Instance: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
   // A dry run waits for nothing: it says what it would wait for.
   if (!settings.dryRun || !busy(server)) server = await untilFree(compute, server, SNAPSHOT, deadline).catch(cutShort(cancel, server));
   const request = imageRequest(settings, server);
   if (settings.dryRun) return dryRun(cloud, settings, request);
 
-  if (settings.stopServer && server.status === 'ACTIVE') await refuseShortToken(cloud, settings, server, deadline);
-  const stopped = settings.stopServer ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
+  if (settings.stopInstance && server.status === 'ACTIVE') await refuseShortToken(cloud, settings, server, deadline);
+  const stopped = settings.stopInstance ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
   const started = Date.now();
   let imageId: string;
   try {
-    cancel.check(t`the snapshot of server ${server.name} was requested`);
+    cancel.check(t`the snapshot of instance ${server.name} was requested`);
     imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline).catch(cutShort(cancel, server));
   } catch (error) {
     if (stopped) await startAgain(compute, stopped, cancel);
     throw error;
   }
-  log.info(t`Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+  log.info(t`Snapshot requested: ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
   // From here on, whatever happens, the outcome names the image.
   const restart: Restart | undefined = stopped ? await startWhenCaptured(compute, stopped, deadline, cancel) : undefined;
   const down = restart && 'problem' in restart ? restart.problem : undefined;
   /** A failure about the image, and about the server if it was not seen running again. */
   const fail = (message: string) => ({ failure: { imageId, message: down ? `${message.replace(/\.?$/, '.')} ${down}` : message } });
-  const cancelled = () => fail(cancel.error(t`after snapshot ${imageId} of server ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`).message);
+  const cancelled = () => fail(cancel.error(t`after snapshot ${imageId} of instance ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`).message);
   if (cancel.cancelled) return cancelled();
   let image: Image | undefined;
   let polls = 1;
@@ -170,7 +170,7 @@ export async function snapshotServer(cloud: Cloud, settings: CreateSettings, fou
 /** A wait cut short by the cancel fails for it, not for a timeout. */
 function cutShort(cancel: Cancellation, server: Server): (error: unknown) => never {
   return (error) => {
-    throw cancel.cancelled && !(error instanceof Cancelled) ? cancel.error(t`before server ${server.name} was snapshotted`) : error;
+    throw cancel.cancelled && !(error instanceof Cancelled) ? cancel.error(t`before instance ${server.name} was snapshotted`) : error;
   };
 }
 
@@ -188,9 +188,9 @@ function pruneAfter(cloud: Cloud, settings: CreateSettings, retention: Retention
 
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
 async function dryRun(cloud: Cloud, settings: CreateSettings, { server, name }: ImageRequest): Promise<Outcome<CreateResult>> {
-  log.info(t`Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`);
-  const stops = settings.stopServer && server.status === 'ACTIVE';
-  if (stops) log.info(t`Dry run: would stop server ${server.name} first, and start it again once its disk is captured`);
+  log.info(t`Dry run: would snapshot instance ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`);
+  const stops = settings.stopInstance && server.status === 'ACTIVE';
+  if (stops) log.info(t`Dry run: would stop instance ${server.name} first, and start it again once its disk is captured`);
   const consistency = stops || server.status === 'SHUTOFF' ? 'stopped' : 'crash-consistent';
   const result: CreateResult = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0, consistency };
   const { retention } = settings;

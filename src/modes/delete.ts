@@ -1,3 +1,4 @@
+import { Input } from '../constants.ts';
 import { isoSeconds } from '../duration.ts';
 import { log, t } from '../log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
@@ -34,8 +35,8 @@ async function byName(cloud: Cloud, name: string, instance: Awaited<ReturnType<t
   if (instance) matches = matches.filter((image) => ofInstance(image, instance.id, instance.snapshots));
   if (matches.length > 1) {
     throw new StepError(
-      `${matches.length} images are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
-        `${matches.map((image) => `${image.id} (created ${isoSeconds(image.createdAt)})`).join(', ')}. Set image-id to the one to delete`,
+      `${matches.length} snapshots are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
+        `${matches.map((image) => `${image.id} (created ${isoSeconds(image.createdAt)})`).join(', ')}. Set ${Input.SnapshotId} to the one to delete`,
     );
   }
   return matches[0];
@@ -50,7 +51,7 @@ async function confirmGone(cloud: Cloud, image: Image, answered: 'deleted' | 'mi
   }, Deadline.after(CONFIRM_MS));
   if (!gone.done) {
     throw new StepError(
-      `Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
+      `Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} snapshot ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
         `still shows it as ${gone.last?.status}; check it with: openstack image show ${image.id}`,
     );
   }
@@ -67,17 +68,17 @@ export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promis
   const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId) : await byName(cloud, target.name, instance);
   if (!image) {
     if ('imageId' in target) {
-      log.notice(t`Image ${target.imageId} is already gone: nothing to delete`);
+      log.notice(t`Snapshot ${target.imageId} is already gone: nothing to delete`);
       return { result: { mode: 'delete', dryRun, deletions: [], missing: target.imageId } };
     }
-    const what = `No image named "${target.name}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
+    const what = `No snapshot named "${target.name}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
     if (settings.ignoreMissing) {
       log.notice(t`${what}: nothing to delete (ignore-missing)`);
       return { result: { mode: 'delete', dryRun, deletions: [], missing: target.name } };
     }
     throw new StepError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
   }
-  const refuse = (why: string) => new StepError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
+  const refuse = (why: string) => new StepError(`Snapshot ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
   const refused = refusal(image, await cloud.projectId());
   if (refused) throw refuse(refused);
   if (instance && !ofInstance(image, instance.id, instance.snapshots)) {

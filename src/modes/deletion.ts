@@ -23,24 +23,24 @@ export interface Deletion {
 export async function deleteSnapshot(cloud: Cloud, { image, volumeSnapshots: snapshots }: Planned, dryRun: boolean): Promise<Deletion> {
   const label = t`${image.id} "${image.name ?? ''}"`;
   const kept = snapshots.filter((s) => s.keep).map((s) => ({ id: s.id, outcome: 'kept' as const, reason: s.keep! }));
-  for (const s of kept) log.warning(t`Volume snapshot ${s.id} named by image ${label} is left alone: ${s.reason}`);
+  for (const s of kept) log.warning(t`Volume snapshot ${s.id} named by snapshot ${label} is left alone: ${s.reason}`);
   const doomed = snapshots.filter((s) => !s.keep).map((s) => s.id);
   if (dryRun) {
-    log.info(t`Dry run: would delete image ${label}${doomed.length ? t` and volume snapshots ${doomed.join(', ')}` : ''}`);
+    log.info(t`Dry run: would delete snapshot ${label}${doomed.length ? t` and volume snapshots ${doomed.join(', ')}` : ''}`);
     return { image, outcome: 'would-delete', volumeSnapshots: [...doomed.map((id) => ({ id, outcome: 'would-delete' as const })), ...kept] };
   }
   const outcome = await deleteImage(await cloud.images(), image);
-  log.info(outcome === 'deleted' ? t`Deleted image ${label}` : t`Image ${label} was already gone`);
+  log.info(outcome === 'deleted' ? t`Deleted snapshot ${label}` : t`Snapshot ${label} was already gone`);
   const volumeSnapshots: Deletion['volumeSnapshots'] = [];
   if (doomed.length) {
     const volumes = await cloud.volumes();
     for (const id of doomed) {
       try {
         const result = await volumes.deleteSnapshot(id);
-        log.info(result === 'deleted' ? t`Deleted volume snapshot ${id} of image ${image.id}` : t`Volume snapshot ${id} of image ${image.id} was already gone`);
+        log.info(result === 'deleted' ? t`Deleted volume snapshot ${id} of snapshot ${image.id}` : t`Volume snapshot ${id} of snapshot ${image.id} was already gone`);
         volumeSnapshots.push({ id, outcome: result });
       } catch (error) {
-        log.warning(t`Could not delete volume snapshot ${id} of image ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
+        log.warning(t`Could not delete volume snapshot ${id} of snapshot ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
         volumeSnapshots.push({ id, outcome: 'failed', reason: String((error as Error).message) });
       }
     }
@@ -53,7 +53,7 @@ async function deleteImage(images: ImageService, image: Image): Promise<'deleted
   try {
     return await images.delete(image.id);
   } catch (error) {
-    const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
+    const label = `snapshot ${image.id}${image.name ? ` (${image.name})` : ''}`;
     if (statusOf(error) === 403) {
       throw new StepError(
         `Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`,

@@ -39,12 +39,12 @@ export async function forSelection<R extends CreateResult | RestoreResult>(
   const servers = await selectServers(await cloud.compute(), settings.servers, await cloud.projectId());
   const [only] = servers;
   if (only && isSingle(settings.servers)) return each(only, false);
-  if (!servers.length) log.notice(t`No server matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
+  if (!servers.length) log.notice(t`No instance matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
   return forEachServer(of, servers, settings, (server) => each(server, true), cancel);
 }
 
 /**
- * Run `each` for every server, `concurrency` at a time (the client holds the rate ceiling for all
+ * Run `each` for every server, `concurrency` (max-parallel) at a time (the client holds the rate ceiling for all
  * of them). One server's failure does not stop the others: the step fails at the end, naming each.
  */
 async function forEachServer(
@@ -54,13 +54,13 @@ async function forEachServer(
   each: (server: Server) => Promise<Outcome<CreateResult | RestoreResult>>,
   cancel?: Cancellation,
 ): Promise<Outcome<FleetResult>> {
-  log.info(t`${servers.length} server(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
+  log.info(t`${servers.length} instance(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
   const items = await pMap(
     servers,
     (server) =>
       within(server.name, async (): Promise<FleetItem> => {
         try {
-          cancel?.check(t`server ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
+          cancel?.check(t`instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
           const outcome = await each(server);
           if (outcome.failure) log.warning(t`${outcome.failure.message}`);
           return { server, ...outcome };
@@ -75,5 +75,5 @@ async function forEachServer(
   const failed = items.filter((item) => item.failure);
   const result: FleetResult = { mode: 'fleet', of, items };
   if (!failed.length) return { result };
-  return { result, failure: { message: `${failed.length} of ${items.length} server(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
+  return { result, failure: { message: `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
 }

@@ -35,10 +35,10 @@ const LOGIN_ADVICE: Record<LoginStage, string> = {
  */
 export function explain(error: unknown, where: { region: string }): string {
   if (error instanceof NotFoundError && error.kind === 'server') {
-    return `No server named or with ID "${error.key}" in region ${where.region}: check the ${Input.Instance} input and the region (server names are matched exactly)`;
+    return `No instance named or with ID "${error.key}" in region ${where.region}: check the ${Input.Instance} input and the region (instance names are matched exactly)`;
   }
   if (error instanceof AmbiguousError && error.kind === 'server') {
-    return `${error.ids.length} servers are named "${error.key}" in region ${where.region} (${error.ids.join(', ')}): set the ${Input.Instance} input to the ID of the one to snapshot`;
+    return `${error.ids.length} instances are named "${error.key}" in region ${where.region} (${error.ids.join(', ')}): set the ${Input.Instance} input to the ID of the one to snapshot`;
   }
   if (error instanceof CatalogError) {
     if (error.problem === 'service') return `The catalog has no ${error.service} service: this cloud or this project does not offer it`;

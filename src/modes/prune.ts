@@ -115,7 +115,7 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
   const policy = describePolicy(options.policy);
   const result: PruneResult = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
   if (justCreated && !inScope.has(justCreated)) {
-    log.warning(t`The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
+    log.warning(t`The new snapshot ${justCreated} is not among the snapshots listed for pruning; pruning is skipped so nothing is deleted in its place`);
     return outcome({ ...result, refused: 'the new snapshot was not listed' });
   }
 
@@ -145,7 +145,7 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
       try {
         result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
       } catch (error) {
-        const message = error instanceof StepError ? error.message : `deleting image ${item.image.id} failed: ${(error as Error).message}`;
+        const message = error instanceof StepError ? error.message : `deleting snapshot ${item.image.id} failed: ${(error as Error).message}`;
         log.warning(t`${message}`);
         result.failures.push({ image: item.image, error: message });
       }

@@ -16,7 +16,7 @@ export const busy = (server: Server) => server.taskState !== null || TRANSITIONA
 
 function refused(server: Server, action: Action): StepError {
   const states = `${action.states.slice(0, -1).join(', ')} or ${action.states.at(-1)}`;
-  return new StepError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can ${action.verb} a server that is ${states}`);
+  return new StepError(`Instance ${server.name} (${server.id}) is ${server.status}: Nova can ${action.verb} an instance that is ${states}`);
 }
 
 /**
@@ -29,18 +29,18 @@ export async function untilFree(compute: Compute, server: Server, action: Action
     if (accepted(server)) return server;
     throw refused(server, action);
   }
-  if (!stale) log.info(t`Server ${server.name} is ${server.status}${server.taskState ? t` (task_state ${server.taskState})` : ''}: waiting until it can be ${action.done}`);
+  if (!stale) log.info(t`Instance ${server.name} is ${server.status}${server.taskState ? t` (task_state ${server.taskState})` : ''}: waiting until it can be ${action.done}`);
   let seen = server;
   const outcome = await poll(async () => {
     const look = await deadline.look((signal) => compute.getServer(server.id, signal));
     if (look === CUT_SHORT) return { done: false, value: seen };
-    if (!look) throw new StepError(`Server ${server.name} (${server.id}) was deleted while waiting to ${action.verb} it`);
+    if (!look) throw new StepError(`Instance ${server.name} (${server.id}) was deleted while waiting to ${action.verb} it`);
     seen = look;
     return { done: !busy(look), value: look };
   }, deadline);
   if (!outcome.done) {
     throw new StepError(
-      `Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. ` +
+      `Timed out waiting for instance ${server.name} (${server.id}) to be free: it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. ` +
         `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`,
     );
   }

@@ -30,10 +30,10 @@ export interface RestoreResult {
 
 const volumeBacked = (server: Server) =>
   new StepError(
-    `Server ${server.name} (${server.id}) is volume-backed: it is not rebuilt, and nothing was changed. Nova cannot restore a volume-backed server from its snapshot safely ` +
+    `Instance ${server.name} (${server.id}) is volume-backed: it is not rebuilt, and nothing was changed. Nova cannot restore a volume-backed instance from its snapshot safely ` +
       `(below microversion 2.93 it refuses; at 2.93, seen on Zed, the rebuild fails on the compute host and leaves the boot volume reserved until an admin resets it). ` +
-      `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot a server from it, ` +
-      `or, with the server stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`,
+      `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot an instance from it, ` +
+      `or, with the instance stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`,
   );
 
 /** The create settings of the snapshot taken just before the rebuild: the same server, tagged with what is being restored. */
@@ -43,7 +43,7 @@ function backupSettings(settings: RestoreSettings, server: Server, image: Image,
     region, iface, credentials, tls, rateLimit, dryRun, provenance,
     mode: 'create',
     servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
-    stopServer: false,
+    stopInstance: false,
     concurrency: 1,
     template: '{instance}-before-restore-{timestamp}',
     fitName: true,
@@ -67,11 +67,11 @@ export async function restoreServer(cloud: Cloud, settings: RestoreSettings, fou
   const deadline = Deadline.after(settings.timeoutMs);
   const compute = await cloud.compute();
   let server = found;
-  log.info(t`Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t`, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
+  log.info(t`Instance: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t`, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
   if (server.volumeBacked) throw volumeBacked(server);
   const image = await chooseSnapshot(cloud, settings, server);
   const why = await restoreRefusal(compute, image, server, await cloud.projectId(), settings.allowOtherInstance);
-  if (why) throw new StepError(`Image ${image.id} "${image.name ?? ''}" is not restored onto server ${server.name}: ${why}`);
+  if (why) throw new StepError(`Snapshot ${image.id} "${image.name ?? ''}" is not restored onto instance ${server.name}: ${why}`);
   const previousImageId = server.imageId;
   const result: RestoreResult = { mode: 'restore', dryRun: settings.dryRun, server, image, previousImageId, durationMs: 0 };
   if (settings.dryRun) {
@@ -79,25 +79,25 @@ export async function restoreServer(cloud: Cloud, settings: RestoreSettings, fou
     if (!busy(server)) server = await untilFree(compute, server, REBUILD, deadline);
     if (settings.snapshotBefore) await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
     const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
-    log.info(t`Dry run: would rebuild server ${server.name} (${server.id}) from image ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
+    log.info(t`Dry run: would rebuild instance ${server.name} (${server.id}) from snapshot ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
     return { result };
   }
   server = await untilFree(compute, server, REBUILD, deadline);
-  if (server.status === 'SHUTOFF') log.info(t`Server ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
+  if (server.status === 'SHUTOFF') log.info(t`Instance ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
   if (settings.snapshotBefore) {
     const taken = await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
     if (taken.failure || !taken.result) {
-      return { failure: { message: `The snapshot before the restore failed, so server ${server.name} was not rebuilt: ${taken.failure?.message}` } };
+      return { failure: { message: `The snapshot before the restore failed, so instance ${server.name} was not rebuilt: ${taken.failure?.message}` } };
     }
     result.backup = taken.result;
-    log.info(t`Snapshot of the server as it was: image ${taken.result.image.id} (${Input.SnapshotBefore})`);
+    log.info(t`Snapshot of the instance as it was: ${taken.result.image.id} (${Input.SnapshotBefore})`);
   }
   const started = Date.now();
   server = await rebuildOnce(compute, server, image.id, deadline);
-  log.info(t`Rebuild requested: server ${server.name} from image ${image.id} (Nova microversion ${compute.microversion})`);
+  log.info(t`Rebuild requested: instance ${server.name} from snapshot ${image.id} (Nova microversion ${compute.microversion})`);
   const rebuilt = await untilRebuilt(compute, server, image.id, deadline);
   Object.assign(result, { server: rebuilt.server, durationMs: Date.now() - started });
   if ('failure' in rebuilt) return { result, failure: rebuilt.failure };
-  log.info(t`Server ${server.name} is ${rebuilt.server.status} on image ${image.id} again`);
+  log.info(t`Instance ${server.name} is ${rebuilt.server.status} on snapshot ${image.id} again`);
   return { result };
 }

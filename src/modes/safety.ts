@@ -27,7 +27,7 @@ export async function resolveInstance(cloud: Cloud, settings: { instance?: strin
   } catch (error) {
     // The snapshots of a deleted server are still worth deleting: its ID still names them.
     if (error instanceof NotFoundError && isUuid(settings.instance)) {
-      log.info(t`Server ${settings.instance} is not found; ${doing} the snapshots that name it`);
+      log.info(t`Instance ${settings.instance} is not found; ${doing} the snapshots that name it`);
       return { id: settings.instance };
     }
     throw error;
@@ -66,10 +66,10 @@ function whyKeep(
   if (snapshot.name !== `snapshot for ${image.name}`) return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
   const volume = known.volumeById.get(snapshot.volumeId);
   if (volume?.serverIds.length && known.owner.length && !volume.serverIds.some((server) => known.owner.includes(server))) {
-    return `it is a snapshot of volume ${volume.id}, attached to server ${volume.serverIds.join(', ')}, not to the image's instance`;
+    return `it is a snapshot of volume ${volume.id}, attached to instance ${volume.serverIds.join(', ')}, not to the snapshot's instance`;
   }
   if (known.madeFrom.has(id)) return `volume ${known.madeFrom.get(id)!.join(', ')} was created from it`;
-  if (known.namedBy.has(id)) return `image ${known.namedBy.get(id)!.join(', ')} still names it`;
+  if (known.namedBy.has(id)) return `snapshot ${known.namedBy.get(id)!.join(', ')} still names it`;
   return undefined;
 }
 
@@ -120,7 +120,7 @@ export async function plan(
   for (const image of candidates) {
     const snapshotIds = image.volumeSnapshotIds;
     const uses = [
-      ...(bootedFrom.get(image.id) ?? []).map((server) => `server ${server} was booted from it`),
+      ...(bootedFrom.get(image.id) ?? []).map((server) => `instance ${server} was booted from it`),
       ...snapshotIds.flatMap((id) => (madeFrom.get(id) ?? []).map((volume) => `volume ${volume} was created from its volume snapshot ${id}`)),
     ];
     if (uses.length && !options.allowInUse) {

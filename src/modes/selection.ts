@@ -16,8 +16,8 @@ const sameId = (a: string, b: string) => a.replace(/-/g, '').toLowerCase() === b
 export function ofProject(server: Server, projectId: string): Server {
   if (server.projectId === projectId) return server;
   throw new StepError(
-    `${Input.Instance}: server ${server.name} (${server.id}) belongs to project ${server.projectId ?? '(none shown)'}, not to this one (${projectId}), ` +
-      `so nothing was done to it or its snapshots. Check the name or ID (a login with the admin role is shown other projects' servers by ID)`,
+    `${Input.Instance}: instance ${server.name} (${server.id}) belongs to project ${server.projectId ?? '(none shown)'}, not to this one (${projectId}), ` +
+      `so nothing was done to it or its snapshots. Check the name or ID (a login with the admin role is shown other projects' instances by ID)`,
   );
 }
 
@@ -53,7 +53,7 @@ export async function selectServers(compute: Compute, selection: Selection, proj
     const picked = listed.filter((server) => matches(server, selection));
     if (!picked.length && !selection.allowEmpty) {
       const what = [...selection.tags.map((tag) => `tag ${tag}`), ...Object.entries(selection.metadata).map(([k, v]) => `metadata ${k}=${v}`)].join(' and ');
-      throw new StepError(`No server has ${what}: check ${Input.InstanceTags} and ${Input.InstanceMetadata}, or set ${Input.AllowEmptySelection}: true if an empty fleet is fine`);
+      throw new StepError(`No instance has ${what}: check ${Input.InstanceTags} and ${Input.InstanceMetadata}, or set ${Input.AllowEmptySelection}: true if an empty fleet is fine`);
     }
     for (const server of picked) chosen.set(server.id, server);
   }

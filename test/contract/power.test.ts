@@ -1,4 +1,4 @@
-// Nova's os-stop / os-start, as stop-server sends them (POST /servers/{id}/action {"os-stop": null}
+// Nova's os-stop / os-start, as stop-instance sends them (POST /servers/{id}/action {"os-stop": null}
 // at the action's microversion), and the server tags a fleet is selected by (2.26): the answers,
 // the task states, and the refusals. On a server of the run's own.
 import assert from 'node:assert/strict';

@@ -81,6 +81,6 @@ describe('ci.yml: the `uses: ./` job', () => {
       ran.push(name);
     }
     assert.deepEqual(ran, ["Start the project's local OpenStack", 'Snapshot before a (pretend) deploy', 'Check the outputs', 'Delete it again']);
-    assert.equal(outputs.get('snapshot')?.['image-status'], 'active');
+    assert.equal(outputs.get('snapshot')?.['snapshot-status'], 'active');
   });
 });

@@ -138,19 +138,19 @@ function searchedByRequestId(o: Outcome): void {
 /** The one new snapshot is active and the outputs name it. */
 function reportsTheSnapshot(o: Outcome): void {
   assert.equal(o.newSnapshots.length, 1);
-  assert.equal(o.step.run.outputs['image-id'], o.newSnapshots[0]!.id);
-  assert.equal(o.step.run.outputs['image-status'], 'active');
+  assert.equal(o.step.run.outputs['snapshot-id'], o.newSnapshots[0]!.id);
+  assert.equal(o.step.run.outputs['snapshot-status'], 'active');
   assert.equal(o.newSnapshots[0]!.status, 'active');
 }
 
 /** The failed snapshot's ID is still an output, the error names it, and the cloud has it in this state (or no longer has it). */
 function namesFailedImage(o: Outcome, state: 'gone' | RegExp): void {
-  const id = o.step.run.outputs['image-id'];
-  assert.ok(id, `image-id is set when the snapshot failed\n${describeRun(o.step)}`);
+  const id = o.step.run.outputs['snapshot-id'];
+  assert.ok(id, `snapshot-id is set when the snapshot failed\n${describeRun(o.step)}`);
   assert.ok(o.step.errors[0]!.includes(id), 'the error names the image');
   assert.deepEqual(ids(o.newSnapshots).filter((i) => i !== id), [], 'no other image');
   // The job summary says so too.
-  assert.deepEqual(tableRows(o.step, ['Image ID', 'What happened']).map((r) => r[0]), [id]);
+  assert.deepEqual(tableRows(o.step, ['Snapshot ID', 'What happened']).map((r) => r[0]), [id]);
   if (state === 'gone') assert.equal(o.cloud.image(id), undefined, 'the image is gone');
   else assert.match(o.cloud.image(id)?.status ?? 'gone', state);
 }
@@ -260,7 +260,7 @@ function deleting(name: string, arrange: (d: Deletion, cloud: LocalCloud) => Spe
     arrange(cloud) {
       const d = deletion(cloud, { volumeBacked });
       const a = arrange(d, cloud);
-      return { expect: 'ok', deletable: d.deletable, gone: [d.target.id], ...a, server: d.s, inputs: { ...passwordInputs(cloud), mode: 'delete', ...(a.inputs ?? { 'image-id': d.target.id }) } };
+      return { expect: 'ok', deletable: d.deletable, gone: [d.target.id], ...a, server: d.s, inputs: { ...passwordInputs(cloud), mode: 'delete', ...(a.inputs ?? { 'snapshot-id': d.target.id }) } };
     },
   };
 }
@@ -282,7 +282,7 @@ function pruning(name: string, arrange: (p: PruneWorld, cloud: LocalCloud) => Sp
 /** The prune deleted exactly `doomed` and says so in its outputs and summary. */
 function prunedExactly(doomed: { id: string }[]) {
   return (o: Outcome) => {
-    assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-image-ids')), sorted(ids(doomed)));
+    assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-snapshot-ids')), sorted(ids(doomed)));
     assert.equal(o.step.run.outputs['deleted-count'], String(doomed.length));
     const rows = tableRows(o.step, PRUNE_TABLE);
     for (const image of doomed) assert.equal(rows.find((r) => r[1] === image.id)?.[4], 'deleted', `summary row of ${image.id}`);
@@ -372,7 +372,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       reportsTheSnapshot(o);
       searchedByRequestId(o);
       assert.equal(createAttempts(o.step.records, s.id).length, 1, 'never sent again');
-      assert.match(o.step.run.stdout, /The snapshot was made after all: image /);
+      assert.match(o.step.run.stdout, /The snapshot was made after all: /);
     },
   })),
   create('create: slow createImage answer (3 s, under the client timeout)', (_c, s) => ({
@@ -487,7 +487,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     (_cloud, s) => ({
       inputs: { timeout: '3s' },
       faults: [],
-      expect: [`Timed out waiting for server ${s.name} (${s.id}) to be free`, 'REBOOT', 'task_state rebooting'],
+      expect: [`Timed out waiting for instance ${s.name} (${s.id}) to be free`, 'REBOOT', 'task_state rebooting'],
       snapshots: 0,
       check: (o) => assert.equal(createAttempts(o.step.records, s.id).length, 0),
     }),
@@ -504,32 +504,32 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   })),
   create('create: the image goes killed', (_c, s) => ({
     faults: [{ kind: 'image-killed', match: createImage(s.id) }],
-    expect: ['The snapshot failed: image', 'is killed', 'mode: delete'],
+    expect: ['The snapshot failed: snapshot', 'is killed', 'mode: delete'],
     check: (o) => namesFailedImage(o, /^killed$/),
   })),
   create('create: the image disappears (404) mid-wait', (_c, s) => ({
     faults: [{ kind: 'image-vanish', match: createImage(s.id) }],
-    expect: ['The snapshot failed: image', 'disappeared while it was being made', `openstack server show ${s.id}`],
+    expect: ['The snapshot failed: snapshot', 'disappeared while it was being made', `openstack server show ${s.id}`],
     check: (o) => namesFailedImage(o, 'gone'),
   })),
   create('create: stuck snapshot, timeout 3s', (_c, s) => ({
     inputs: { timeout: '3s' },
     faults: [{ kind: 'stuck', match: createImage(s.id) }],
-    expect: ['Timed out', 'waiting for image', 'to become active', 'still queued', 'openstack image show'],
+    expect: ['Timed out', 'waiting for snapshot', 'to become active', 'still queued', 'openstack image show'],
     check: (o) => {
       namesFailedImage(o, /^queued$/);
       assert.ok(o.step.run.durationMs < 10_000);
     },
   })),
   create(
-    'create: 503 on every image poll: retry limit hit, clear error, image-id still set',
+    'create: 503 on every image poll: retry limit hit, clear error, snapshot-id still set',
     () => ({
       faults: [forever(503, IMAGE_GET)],
       expect: ['answered 503', '/v2/images/'],
       check: (o) => {
         // One try and got's five retries per poll, then the error.
         assert.equal(o.step.records.filter((r) => isImageGet(r) && r.status === 503).length, 6);
-        // README: image-id is "also set when the wait failed or timed out".
+        // README: snapshot-id is "also set when the wait failed or timed out".
         namesFailedImage(o, /^(queued|saving|active)$/);
       },
     }),
@@ -540,7 +540,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     (_c, s) => ({
       inputs: { timeout: '3s' },
       faults: [{ kind: 'stuck', match: createImage(s.id) }, { kind: 'delay', ms: 8_000, match: IMAGE_GET, after: 1 }],
-      expect: ['Timed out', 'waiting for image', 'still queued'],
+      expect: ['Timed out', 'waiting for snapshot', 'still queued'],
       check: (o) => {
         namesFailedImage(o, /^queued$/);
         // The per-request timeout is got's 60 s whatever the timeout input says: a hung Glance
@@ -615,7 +615,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         gone: ids(old.slice(1)),
         check: (o) => {
           reportsTheSnapshot(o);
-          assert.deepEqual(sorted(jsonOutput(o.step, 'kept-image-ids')), sorted([o.newSnapshots[0]!.id, old[0]!.id]));
+          assert.deepEqual(sorted(jsonOutput(o.step, 'kept-snapshot-ids')), sorted([o.newSnapshots[0]!.id, old[0]!.id]));
         },
       };
     },
@@ -633,8 +633,8 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         check: (o) => {
           for (const image of old) assert.ok(o.cloud.image(image.id));
           assert.equal(o.newSnapshots[0]?.status, 'active', 'the snapshot itself succeeded');
-          assert.equal(o.step.run.outputs['image-id'], o.newSnapshots[0]!.id, 'later steps still get the new snapshot');
-          assert.equal(o.step.run.outputs['image-status'], 'active');
+          assert.equal(o.step.run.outputs['snapshot-id'], o.newSnapshots[0]!.id, 'later steps still get the new snapshot');
+          assert.equal(o.step.run.outputs['snapshot-status'], 'active');
         },
       };
     },
@@ -644,31 +644,31 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   // ----- delete
   deleting('delete: 500 burst (2) on GET image', (d) => ({
     faults: [status(500, IMAGE_GET, 2)],
-    check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]),
+    check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]),
   })),
   deleting('delete: 503 on the DELETE', (d) => ({
     faults: [status(503, deleteOf(d.target.id))],
     check: (o) => {
-      assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
+      assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]);
       assert.equal(deletes(o.step.records).length, 2);
     },
   })),
   deleting('delete: connection reset on the DELETE', (d) => ({
     inputs: { 'snapshot-name': d.target.name! },
     faults: [{ kind: 'reset', match: deleteOf(d.target.id) }],
-    check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]),
+    check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]),
   })),
   deleting('delete: DELETE executed but its response lost', (d) => ({
     faults: [{ kind: 'lose-response', match: deleteOf(d.target.id) }],
     check: (o) => {
-      assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
+      assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]);
       assert.equal(o.step.run.outputs['deleted-count'], '1');
     },
   })),
   deleting('delete: slow DELETE answer (2 s, executed at once)', (d) => ({
     faults: [{ kind: 'delay', ms: 2_000, match: deleteOf(d.target.id) }],
     check: (o) => {
-      assert.deepEqual(jsonOutput(o.step, 'deleted-image-ids'), [d.target.id]);
+      assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]);
       assert.equal(deletes(o.step.records).length, 1, 'not sent twice');
     },
   })),
@@ -760,7 +760,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       gone: ids(p.doomed.filter((i) => i !== busy)),
       check: (o) => {
         assert.ok(o.cloud.image(busy.id));
-        assert.match(o.step.run.stdout, new RegExp(`::warning::Glance refused to delete image ${busy.id}.*it is in use`));
+        assert.match(o.step.run.stdout, new RegExp(`::warning::Glance refused to delete snapshot ${busy.id}.*it is in use`));
         assert.equal(deletes(o.step.records).filter((r) => r.path.endsWith(busy.id)).length, 1, 'a 409 is not retried');
       },
     };
@@ -774,8 +774,8 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       gone: ids(p.doomed.slice(1)),
       check: (o) => {
         assert.ok(o.cloud.image(stuck.id), 'the one that failed is still there');
-        assert.match(o.step.run.stdout, new RegExp(`::warning::deleting image ${stuck.id} failed: DELETE .* answered 500`));
-        assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-image-ids')), sorted(ids(p.doomed.slice(1))));
+        assert.match(o.step.run.stdout, new RegExp(`::warning::deleting snapshot ${stuck.id} failed: DELETE .* answered 500`));
+        assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-snapshot-ids')), sorted(ids(p.doomed.slice(1))));
         assert.match(tableRows(o.step, PRUNE_TABLE).find((r) => r[1] === stuck.id)?.[4] ?? '', /^failed: /);
       },
     };
@@ -789,7 +789,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         faults: [status(503, SECOND_PAGE)],
         deletable: ids(doomed),
         gone: ids(doomed),
-        check: (o) => assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-image-ids')), sorted(ids(doomed))),
+        check: (o) => assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-snapshot-ids')), sorted(ids(doomed))),
       };
     },
     { world: { count: 1_003 } },

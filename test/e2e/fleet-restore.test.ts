@@ -1,6 +1,6 @@
 // Restore and fleets as a user runs them: dist/index.js against the local cloud, results checked
 // in the cloud's own state. Restore: a snapshot, the server changed, the roll-back. Fleets: one
-// failing server among several, and stop-server with the job cancelled mid-snapshot.
+// failing server among several, and stop-instance with the job cancelled mid-snapshot.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertFailure, assertSuccess, eventually, ids, jsonOutput, managedProps, mutating, passwordInputs, seedSnapshots, snapshotsOf, sorted, startCloud, step, unique, type LocalCloud } from './harness.ts';
@@ -14,14 +14,14 @@ before(async () => {
 after(() => cloud.stop());
 
 const rebuilds = (s: Awaited<ReturnType<typeof step>>) => s.records.filter((r) => r.action === 'rebuild' && r.status === 202);
-type Row = { instance_id: string; instance_name: string; image_id: string | null; status: string; error: string | null; consistency?: string; downtime_seconds?: number | null };
+type Row = { instance_id: string; instance_name: string; snapshot_id: string | null; status: string; error: string | null; consistency?: string; downtime_seconds?: number | null };
 
 describe('mode restore', () => {
   test('snapshot, the server changed, restore: it runs the snapshot again, ACTIVE, with its ID and name', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
     const created = await step(cloud, { ...creds, instance: server.name });
     assertSuccess(created);
-    const snapshot = created.run.outputs['image-id']!;
+    const snapshot = created.run.outputs['snapshot-id']!;
     // The bad release: the server now runs another image.
     const other = cloud.addImage({ region: 'GRA7', name: unique('release'), properties: {} });
     cloud.world.findServer(server.id)!.imageRef = other.id;
@@ -29,10 +29,10 @@ describe('mode restore', () => {
     const s = await step(cloud, { ...creds, mode: 'restore', instance: server.name });
     assertSuccess(s);
     assert.equal(rebuilds(s).length, 1, 'one rebuild');
-    assert.deepEqual([s.run.outputs['image-id'], s.run.outputs['previous-image-id'], s.run.outputs['instance-id']], [snapshot, other.id, server.id]);
+    assert.deepEqual([s.run.outputs['snapshot-id'], s.run.outputs['previous-image-id'], s.run.outputs['instance-id']], [snapshot, other.id, server.id]);
     const now = cloud.server(server.id)!;
     assert.deepEqual([now.status, now.taskState, now.imageRef, now.name], ['ACTIVE', null, snapshot, server.name]);
-    assert.match(s.run.summary, /Server restored/);
+    assert.match(s.run.summary, /Instance restored/);
   });
 
   test("dry run sends nothing that changes the cloud; another instance's snapshot is refused before any change", async () => {
@@ -43,8 +43,8 @@ describe('mode restore', () => {
     const dry = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'dry-run': 'true', 'snapshot-before': 'true' });
     assertSuccess(dry);
     assert.deepEqual(mutating(dry.records).filter((r) => r.service !== 'identity'), []);
-    assert.match(dry.run.stdout, new RegExp(`Dry run: would rebuild server ${server.name} .* from image ${mine.id}`));
-    const refused = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'image-id': theirs.id });
+    assert.match(dry.run.stdout, new RegExp(`Dry run: would rebuild instance ${server.name} .* from snapshot ${mine.id}`));
+    const refused = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'snapshot-id': theirs.id });
     assertFailure(refused, [`it is a snapshot of ${neighbour.id}`, 'allow-other-instance: true']);
     assert.deepEqual(rebuilds(refused), []);
     assert.equal(cloud.server(server.id)!.imageRef, server.imageRef, 'the server is unchanged');
@@ -56,26 +56,26 @@ describe('restore: the backups it takes (snapshot-before)', () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
     const created = await step(cloud, { ...creds, instance: server.name });
     assertSuccess(created);
-    const good = created.run.outputs['image-id']!;
+    const good = created.run.outputs['snapshot-id']!;
     const bad = cloud.addImage({ region: 'GRA7', name: unique('release'), properties: {} });
     cloud.world.findServer(server.id)!.imageRef = bad.id;
 
     const first = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
     assertSuccess(first);
-    const backup = first.run.outputs['backup-image-id']!;
-    assert.deepEqual([first.run.outputs['image-id'], cloud.image(backup)?.properties.taken_before_restore_of], [good, good]);
+    const backup = first.run.outputs['backup-snapshot-id']!;
+    assert.deepEqual([first.run.outputs['snapshot-id'], cloud.image(backup)?.properties.taken_before_restore_of], [good, good]);
     // The roll-back run again (a re-run of the job, or by hand).
     const second = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
     assertSuccess(second);
-    assert.equal(second.run.outputs['image-id'], good, 'the known-good snapshot again, not the backup of the bad state');
+    assert.equal(second.run.outputs['snapshot-id'], good, 'the known-good snapshot again, not the backup of the bad state');
     assert.equal(cloud.server(server.id)!.imageRef, good);
     assert.match(second.run.stdout, new RegExp(`Skipped 1 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${backup}\\.`));
 
     // Both backups match the template's glob ({instance}-*): neither counts against keep-last, nor is deleted.
     const next = await step(cloud, { ...creds, instance: server.name, 'keep-last': '2' });
     assertSuccess(next);
-    assert.deepEqual(jsonOutput(next, 'deleted-image-ids'), []);
-    for (const id of [good, backup, second.run.outputs['backup-image-id']!, next.run.outputs['image-id']!]) assert.ok(cloud.image(id), `${id} stays`);
+    assert.deepEqual(jsonOutput(next, 'deleted-snapshot-ids'), []);
+    for (const id of [good, backup, second.run.outputs['backup-snapshot-id']!, next.run.outputs['snapshot-id']!]) assert.ok(cloud.image(id), `${id} stays`);
   });
 
   test("a server name of 250 characters: the backup's name is shortened to fit, and the restore goes on", async () => {
@@ -83,7 +83,7 @@ describe('restore: the backups it takes (snapshot-before)', () => {
     seedSnapshots(cloud, server, 1);
     const s = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'snapshot-before': 'true' });
     assertSuccess(s);
-    const backup = cloud.image(s.run.outputs['backup-image-id']!)!;
+    const backup = cloud.image(s.run.outputs['backup-snapshot-id']!)!;
     assert.ok(backup.name!.length <= 255 && backup.name!.startsWith(server.name.slice(0, 200)), backup.name!);
     assert.match(backup.name!, /-before-restore-\d{8}-\d{6}$/);
     assert.doesNotMatch(s.run.stdout, /snapshot-name/);
@@ -94,7 +94,7 @@ describe('restore: the backups it takes (snapshot-before)', () => {
     seedSnapshots(cloud, server, 1);
     for (const dry of ['true', 'false']) {
       const s = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'snapshot-before': 'true', 'dry-run': dry });
-      assertFailure(s, [`Server ${server.name} (${server.id}) is ERROR: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`]);
+      assertFailure(s, [`Instance ${server.name} (${server.id}) is ERROR: Nova can snapshot an instance that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`]);
       assert.deepEqual(mutating(s.records).filter((r) => r.service !== 'identity'), [], `dry-run: ${dry}`);
     }
   });
@@ -104,14 +104,14 @@ describe('fleets', () => {
   test('three servers, one failing: the others are snapshotted, the step fails naming it, one row each', async () => {
     const servers = [1, 2, 3].map((n) => cloud.addServer({ region: 'GRA7', name: unique(`web-${n}`), tags: ['fleet-a'] }));
     cloud.fault({ match: { action: 'createImage', path: new RegExp(servers[1]!.id) }, kind: 'status', status: 400, body: { badRequest: { code: 400, message: 'quota exceeded' } } });
-    const s = await step(cloud, { ...creds, 'instance-tags': 'fleet-a', concurrency: '2' });
-    assertFailure(s, [`1 of 3 server(s) failed: ${servers[1]!.name}:`, 'quota exceeded']);
-    const rows = jsonOutput<Row[]>(s, 'images');
+    const s = await step(cloud, { ...creds, 'instance-tags': 'fleet-a', 'max-parallel': '2' });
+    assertFailure(s, [`1 of 3 instance(s) failed: ${servers[1]!.name}:`, 'quota exceeded']);
+    const rows = jsonOutput<Row[]>(s, 'snapshots');
     assert.deepEqual(rows.map((r) => r.instance_id).sort(), servers.map((x) => x.id).sort());
     for (const [i, server] of servers.entries()) {
       const row = rows.find((r) => r.instance_id === server.id)!;
       if (i === 1) assert.deepEqual([row.status, snapshotsOf(cloud, server).length], ['failed', 0]);
-      else assert.deepEqual([row.status, row.image_id, row.error], ['active', snapshotsOf(cloud, server)[0]?.id, null]);
+      else assert.deepEqual([row.status, row.snapshot_id, row.error], ['active', snapshotsOf(cloud, server)[0]?.id, null]);
     }
     assert.match(s.run.stdout, new RegExp(`\\[${servers[1]!.name}\\] `), 'each server says which lines are its own');
   });
@@ -122,18 +122,18 @@ describe('fleets', () => {
     const [a, b] = servers.map((server) => seedSnapshots(cloud, server, 3)) as [ReturnType<typeof seedSnapshots>, ReturnType<typeof seedSnapshots>];
     const pruned = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${prefix}-*`, 'keep-last': '2' });
     assertSuccess(pruned);
-    assert.deepEqual(sorted(jsonOutput(pruned, 'deleted-image-ids')), sorted(ids([a[2]!, b[2]!])), 'the oldest of each');
+    assert.deepEqual(sorted(jsonOutput(pruned, 'deleted-snapshot-ids')), sorted(ids([a[2]!, b[2]!])), 'the oldest of each');
     for (const image of [...a.slice(0, 2), ...b.slice(0, 2)]) assert.ok(cloud.image(image.id), `${image.name} stays`);
 
     const created = await step(cloud, { ...creds, 'instance-tags': prefix, 'keep-last': '2' });
     assertSuccess(created);
-    assert.deepEqual(sorted(jsonOutput(created, 'deleted-image-ids')), sorted(ids([a[1]!, b[1]!])), "each server's oldest, after its new one");
+    assert.deepEqual(sorted(jsonOutput(created, 'deleted-snapshot-ids')), sorted(ids([a[1]!, b[1]!])), "each server's oldest, after its new one");
     for (const server of servers) assert.equal(snapshotsOf(cloud, server).length, 2, `${server.name} keeps two`);
   });
 
-  test('stop-server: stopped for the snapshot, running again after it, with the downtime', async () => {
+  test('stop-instance: stopped for the snapshot, running again after it, with the downtime', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db') });
-    const s = await step(cloud, { ...creds, instance: server.name, 'stop-server': 'true' });
+    const s = await step(cloud, { ...creds, instance: server.name, 'stop-instance': 'true' });
     assertSuccess(s);
     const actions = s.records.filter((r) => r.action && r.status === 202).map((r) => r.action);
     assert.deepEqual(actions, ['os-stop', 'createImage', 'os-start']);
@@ -144,7 +144,7 @@ describe('fleets', () => {
 
   test('the job cancelled mid-snapshot (SIGTERM) still starts the server it stopped', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db') });
-    const s = await step(cloud, { ...creds, instance: server.name, 'stop-server': 'true' }, {}, { cancelOn: { pattern: /Snapshot requested/, signal: 'SIGTERM' } });
+    const s = await step(cloud, { ...creds, instance: server.name, 'stop-instance': 'true' }, {}, { cancelOn: { pattern: /Snapshot requested/, signal: 'SIGTERM' } });
     assert.notEqual(s.run.code, 0, 'the run was cancelled');
     assert.ok(s.records.some((r) => r.action === 'os-start'), 'os-start was sent before the process ended');
     assert.ok(await eventually(() => cloud.server(server.id)?.status === 'ACTIVE'), `the server runs again (${cloud.server(server.id)?.status})`);

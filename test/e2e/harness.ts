@@ -242,9 +242,9 @@ export function summaryText(html: string): string {
   return decode(html.replace(/<\/(h\d|p|tr|table)>/g, '\n').replace(/<br\s*\/?>/g, '\n'));
 }
 
-export const CREATE_TABLE = ['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'];
-export const PRUNE_TABLE = ['Snapshot', 'Image ID', 'Created', 'Size', 'Result'];
-export const DELETE_TABLE = ['Snapshot', 'Image ID', 'Volume snapshots'];
+export const CREATE_TABLE = ['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'];
+export const PRUNE_TABLE = ['Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'];
+export const DELETE_TABLE = ['Snapshot', 'Snapshot ID', 'Volume snapshots'];
 
 /** The rows (header excluded) of the summary table with exactly these column headers; fails when there is none. */
 export function tableRows(s: Step, header: readonly string[]): string[][] {

@@ -43,7 +43,7 @@ import {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The outputs and cloud state of a successful image-backed create. */
-/** `status`: what image-status must be (a pattern when the cloud moves on after the run, as with wait: false). */
+/** `status`: what snapshot-status must be (a pattern when the cloud moves on after the run, as with wait: false). */
 function checkCreated(cloud: LocalCloud, s: Step, server: Server, opts: { status?: string | RegExp; region?: string } = {}) {
   assertSuccess(s);
   const out = s.run.outputs;
@@ -51,14 +51,14 @@ function checkCreated(cloud: LocalCloud, s: Step, server: Server, opts: { status
   assert.equal(images.length, 1, `exactly one snapshot of ${server.name}\n${describeRun(s)}`);
   const image = images[0]!;
   assert.equal(executedCreates(s.records, server.id).length, 1, 'one createImage executed');
-  assert.equal(out['image-id'], image.id);
-  assert.match(out['image-name']!, new RegExp(`^${server.name}-\\d{8}-\\d{6}$`));
-  assert.equal(image.name, out['image-name']);
+  assert.equal(out['snapshot-id'], image.id);
+  assert.match(out['snapshot-name']!, new RegExp(`^${server.name}-\\d{8}-\\d{6}$`));
+  assert.equal(image.name, out['snapshot-name']);
   const status = opts.status ?? 'active';
   if (typeof status === 'string') {
-    assert.equal(out['image-status'], status);
+    assert.equal(out['snapshot-status'], status);
     assert.equal(image.status, status);
-  } else assert.match(out['image-status']!, status);
+  } else assert.match(out['snapshot-status']!, status);
   assert.equal(out['instance-id'], server.id);
   assert.equal(out['instance-name'], server.name);
   assert.equal(out['volume-backed'], 'false');
@@ -78,7 +78,7 @@ function checkCreated(cloud: LocalCloud, s: Step, server: Server, opts: { status
   assert.match(summaryText(s.run.summary), /Snapshot created/);
   const rows = tableRows(s, CREATE_TABLE);
   assert.equal(rows.length, 1);
-  assert.deepEqual(rows[0]!.slice(0, 4), [image.name, image.id, out['image-status'], `${server.name} (${server.id})`]);
+  assert.deepEqual(rows[0]!.slice(0, 4), [image.name, image.id, out['snapshot-status'], `${server.name} (${server.id})`]);
   return image;
 }
 
@@ -164,7 +164,7 @@ describe('modes', { concurrency: true }, () => {
     });
   });
 
-  describe('create: kinds of server and options', { concurrency: 1 }, () => {
+  describe('create: kinds of instance and options', { concurrency: 1 }, () => {
     let cloud: LocalCloud;
     let creds: Record<string, string>;
     before(async () => {
@@ -183,11 +183,11 @@ describe('modes', { concurrency: true }, () => {
       const image = images[0]!;
       const newVolumes = cloud.volumeSnapshots('GRA7').filter((v) => !volumesBefore.has(v.id));
       assert.equal(newVolumes.length, 1, 'one Cinder snapshot made');
-      assert.equal(s.run.outputs['image-id'], image.id);
+      assert.equal(s.run.outputs['snapshot-id'], image.id);
       assert.equal(s.run.outputs['volume-backed'], 'true');
       assert.deepEqual(jsonOutput(s, 'volume-snapshot-ids'), [newVolumes[0]!.id]);
-      assert.equal(s.run.outputs['image-size'], '0');
-      assert.equal(s.run.outputs['image-status'], 'active');
+      assert.equal(s.run.outputs['snapshot-size'], '0');
+      assert.equal(s.run.outputs['snapshot-status'], 'active');
       assert.ok(image.properties.block_device_mapping?.includes(newVolumes[0]!.id));
       const [row] = tableRows(s, CREATE_TABLE);
       assert.equal(row![3], `${server.name} (${server.id}), volume-backed`);
@@ -214,18 +214,18 @@ describe('modes', { concurrency: true }, () => {
       assert.ok(await eventually(() => cloud.image(image.id)?.status === 'active', 3_000));
     });
 
-    test('metadata and a name template', async () => {
+    test('snapshot-properties and a name template', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const s = await step(cloud, {
         ...creds,
         instance: server.name,
         'snapshot-name': '{instance}-{sha}-{run_id}-{region}',
-        metadata: 'purpose=pre-deploy\n# a comment\n\nticket = OPS-12',
+        'snapshot-properties': 'purpose=pre-deploy\n# a comment\n\nticket = OPS-12',
       });
       assertSuccess(s);
       const [image] = snapshotsOf(cloud, server);
       assert.equal(image?.name, `${server.name}-0123456-4242-GRA7`);
-      assert.equal(s.run.outputs['image-name'], image?.name);
+      assert.equal(s.run.outputs['snapshot-name'], image?.name);
       assert.equal(image?.properties.purpose, 'pre-deploy');
       assert.equal(image?.properties.ticket, 'OPS-12');
     });
@@ -256,11 +256,11 @@ describe('modes', { concurrency: true }, () => {
       const otherTemplate = seedSnapshots(cloud, server, 1, { name: () => `nightly-${server.name}`, startHoursAgo: 400 });
       const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '2' });
       assertSuccess(s);
-      const created = s.run.outputs['image-id']!;
+      const created = s.run.outputs['snapshot-id']!;
       assert.equal(cloud.image(created)?.status, 'active');
       // The new one and the newest old one are kept; the two older ones go.
-      assert.deepEqual(sorted(jsonOutput(s, 'kept-image-ids')), sorted([created, old[0]!.id]));
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted([old[1]!.id, old[2]!.id]));
+      assert.deepEqual(sorted(jsonOutput(s, 'kept-snapshot-ids')), sorted([created, old[0]!.id]));
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted([old[1]!.id, old[2]!.id]));
       assert.equal(s.run.outputs['deleted-count'], '2');
       for (const gone of [old[1]!, old[2]!]) assert.equal(cloud.image(gone.id), undefined);
       for (const kept of [old[0]!, ...horizon, ...othersOld, ...otherTemplate]) assert.ok(cloud.image(kept.id), `${kept.name} is still there`);
@@ -309,7 +309,7 @@ describe('modes', { concurrency: true }, () => {
       assertFailure(s, ['is killed']);
       const killed = snapshotsOf(cloud, server).filter((i) => i.status === 'killed');
       assert.equal(killed.length, 1);
-      assert.equal(s.run.outputs['image-id'], killed[0]!.id);
+      assert.equal(s.run.outputs['snapshot-id'], killed[0]!.id);
       for (const image of old) assert.ok(cloud.image(image.id), `${image.name} is still there`);
       assert.equal(deletes(s.records).length, 0, 'no DELETE sent');
       assert.equal(executedCreates(s.records, server.id).length, 1);
@@ -328,11 +328,11 @@ describe('modes', { concurrency: true }, () => {
     test('by ID', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const [target, neighbour] = seedSnapshots(cloud, server, 2);
-      const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': target!.id });
+      const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': target!.id });
       assertSuccess(s);
       assert.equal(cloud.image(target!.id), undefined);
       assert.ok(cloud.image(neighbour!.id));
-      assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), [target!.id]);
+      assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [target!.id]);
       assert.equal(s.run.outputs['deleted-count'], '1');
       assert.equal(s.run.outputs['volume-snapshot-ids'], '[]');
       assert.equal(deletes(s.records).length, 1);
@@ -349,7 +349,7 @@ describe('modes', { concurrency: true }, () => {
       assert.equal(cloud.image(target!.id), undefined);
       assert.ok(cloud.image(neighbour!.id));
       assert.ok(cloud.image(lookalike.id));
-      assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), [target!.id]);
+      assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [target!.id]);
       assert.deepEqual(tableRows(s, DELETE_TABLE), [[target!.name, target!.id, '–']]);
     });
 
@@ -361,13 +361,13 @@ describe('modes', { concurrency: true }, () => {
       const ofB = cloud.addImage({ region: 'GRA7', name, properties: managedProps(b) });
       // Without the instance the name is ambiguous: nothing is deleted and both IDs are named.
       const ambiguous = await step(cloud, { ...creds, mode: 'delete', 'snapshot-name': name });
-      assertFailure(ambiguous, ['2 images are named', ofA.id, ofB.id, 'image-id']);
+      assertFailure(ambiguous, ['2 snapshots are named', ofA.id, ofB.id, 'snapshot-id']);
       assert.equal(mutating(ambiguous.records).length, 0);
       const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-name': name, instance: b.name });
       assertSuccess(s);
       assert.equal(cloud.image(ofB.id), undefined);
       assert.ok(cloud.image(ofA.id));
-      assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), [ofB.id]);
+      assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [ofB.id]);
     });
 
     test('by name: names are matched exactly, though Glance compares them case-insensitively', async () => {
@@ -394,11 +394,11 @@ describe('modes', { concurrency: true }, () => {
 
     test('an image ID that is already gone: success with a notice', async () => {
       const gone = '0b9e4e8c-3f47-4d2a-9a37-6d1c2b7f0e11';
-      const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': gone });
+      const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': gone });
       assertSuccess(s);
-      assert.match(s.run.stdout, new RegExp(`::notice::Image ${gone} is already gone`));
+      assert.match(s.run.stdout, new RegExp(`::notice::Snapshot ${gone} is already gone`));
       assert.equal(s.run.outputs['deleted-count'], '0');
-      assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), []);
+      assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), []);
       assert.equal(mutating(s.records).length, 0);
       assert.match(summaryText(s.run.summary), new RegExp(`Nothing to delete: ${gone} was not found`));
     });
@@ -407,7 +407,7 @@ describe('modes', { concurrency: true }, () => {
       const name = unique('nothing');
       const before = cloud.images('GRA7').length;
       const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-name': name });
-      assertFailure(s, [`No image named "${name}"`, 'region GRA7', 'ignore-missing']);
+      assertFailure(s, [`No snapshot named "${name}"`, 'region GRA7', 'ignore-missing']);
       assert.equal(mutating(s.records).length, 0);
       assert.equal(cloud.images('GRA7').length, before);
     });
@@ -416,7 +416,7 @@ describe('modes', { concurrency: true }, () => {
       const name = unique('nothing');
       const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-name': name, 'ignore-missing': 'true' });
       assertSuccess(s);
-      assert.match(s.run.stdout, new RegExp(`::notice::No image named "${name}" in region GRA7: nothing to delete`));
+      assert.match(s.run.stdout, new RegExp(`::notice::No snapshot named "${name}" in region GRA7: nothing to delete`));
       assert.equal(s.run.outputs['deleted-count'], '0');
       assert.equal(mutating(s.records).length, 0);
     });
@@ -424,7 +424,7 @@ describe('modes', { concurrency: true }, () => {
     test('a protected image is refused before any DELETE', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const image = cloud.addImage({ region: 'GRA7', name: unique('golden'), protected: true, properties: managedProps(server) });
-      const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image.id });
+      const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image.id });
       assertFailure(s, [image.id, 'is protected', 'openstack image set --unprotected']);
       assert.ok(cloud.image(image.id));
       assert.equal(deletes(s.records).length, 0);
@@ -447,7 +447,7 @@ describe('modes', { concurrency: true }, () => {
       const { image, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-1` });
       const volume = { id: volumeSnapshotId };
       const keepVolume = cloud.addVolumeSnapshot({ region: 'GRA7', name: 'unrelated' });
-      const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image!.id });
+      const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image!.id });
       assertSuccess(s);
       assert.equal(cloud.image(image!.id), undefined);
       assert.ok(await eventually(() => !cloud.volumeSnapshots('GRA7').some((v) => v.id === volume.id)), 'the Cinder snapshot is gone');
@@ -472,9 +472,9 @@ describe('modes', { concurrency: true }, () => {
       const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '2' });
       assertSuccess(s);
       const doomed = snaps.slice(2);
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted(ids(doomed)));
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(doomed)));
       assert.equal(s.run.outputs['deleted-count'], '3');
-      assert.deepEqual(jsonOutput(s, 'kept-image-ids'), ids(snaps.slice(0, 2)));
+      assert.deepEqual(jsonOutput(s, 'kept-snapshot-ids'), ids(snaps.slice(0, 2)));
       assert.deepEqual(sorted(ids(snapshotsOf(cloud, server))), sorted(ids(snaps.slice(0, 2))));
       assert.equal(deletes(s.records).length, 3);
       assert.match(summaryText(s.run.summary), /^Prune\n/m);
@@ -520,8 +520,8 @@ describe('modes', { concurrency: true }, () => {
       assert.ok(lists.every((r) => /[?&]limit=1000\b/.test(r.path)), 'pages of 1000');
       // The five oldest are on the second page: only following `next` finds them.
       const doomed = snaps.slice(1_000);
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted(ids(doomed)));
-      assert.equal(jsonOutput(s, 'kept-image-ids').length, 1_000);
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(doomed)));
+      assert.equal(jsonOutput(s, 'kept-snapshot-ids').length, 1_000);
       for (const image of doomed) assert.equal(cloud.image(image.id), undefined);
       assert.equal(snapshotsOf(cloud, server).length, 1_000);
       assert.match(summaryText(s.run.summary), /In scope: 1005; kept: 1000; deleted: 5\./);
@@ -533,9 +533,9 @@ describe('modes', { concurrency: true }, () => {
       const snaps = seedSnapshots(cloud, gone, 5, { hoursApart: 24 });
       const s = await step(cloud, { ...creds, mode: 'prune', instance: gone.id, 'keep-within': '2d' });
       assertSuccess(s);
-      assert.match(s.run.stdout, new RegExp(`Server ${gone.id} is not found; pruning the snapshots that name it`));
+      assert.match(s.run.stdout, new RegExp(`Instance ${gone.id} is not found; pruning the snapshots that name it`));
       // Within 2 days of the newest: the newest and the next one (24 h older); 48 h is not strictly within.
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted(ids(snaps.slice(2))));
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(snaps.slice(2))));
       assert.match(summaryText(s.run.summary), /Policy: keep-within 2d\. In scope: 5; kept: 2; deleted: 3\./);
     });
 
@@ -581,10 +581,10 @@ describe('modes', { concurrency: true }, () => {
       const s = await step(cloud, { ...creds, mode: 'prune', instance: n.server.name, 'keep-last': '1' });
       assertSuccess(s);
       const doomed = n.managed.slice(1);
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted(ids(doomed)));
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(doomed)));
       for (const image of doomed) assert.equal(cloud.image(image.id), undefined);
       for (const image of [n.managed[0]!, n.unmanaged, n.protectedOne, ...n.ofOther, n.foreign]) assert.ok(cloud.image(image.id), `${image.name} stays`);
-      assert.deepEqual(sorted(jsonOutput(s, 'kept-image-ids')), sorted([n.managed[0]!.id, n.protectedOne.id]));
+      assert.deepEqual(sorted(jsonOutput(s, 'kept-snapshot-ids')), sorted([n.managed[0]!.id, n.protectedOne.id]));
       const rows = tableRows(s, PRUNE_TABLE);
       assert.deepEqual(rows.find((r) => r[1] === n.protectedOne.id)?.[4], 'kept (protected)');
       assert.ok(!rows.some((r) => [n.unmanaged.id, n.foreign.id, ...ids(n.ofOther)].includes(r[1]!)), 'out-of-scope images are not even listed');
@@ -595,7 +595,7 @@ describe('modes', { concurrency: true }, () => {
       const s = await step(cloud, { ...creds, mode: 'prune', instance: n.server.name, 'keep-last': '1', 'include-unmanaged': 'true' });
       assertSuccess(s);
       const doomed = [...n.managed.slice(1), n.unmanaged];
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted(ids(doomed)));
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(doomed)));
       for (const image of doomed) assert.equal(cloud.image(image.id), undefined);
       for (const image of [n.managed[0]!, n.protectedOne, ...n.ofOther, n.foreign]) assert.ok(cloud.image(image.id), `${image.name} stays`);
       assert.equal(deletes(s.records).length, doomed.length, 'no DELETE for anything else');
@@ -612,7 +612,7 @@ describe('modes', { concurrency: true }, () => {
       const other = cloud.addImage({ region: 'GRA7', name: `${server.name}-other`, createdAt: new Date(Date.now() - 4 * DAY), size: 0, properties: bdm(theirs.id) });
       const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1', 'include-unmanaged': 'true' });
       assertSuccess(s);
-      assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), [byHand.id]);
+      assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [byHand.id]);
       assert.deepEqual(jsonOutput(s, 'volume-snapshot-ids'), [mine.id]);
       assert.ok(cloud.image(managed!.id));
       assert.equal(cloud.image(byHand.id), undefined);
@@ -627,7 +627,7 @@ describe('modes', { concurrency: true }, () => {
       const inProgress = cloud.addImage({ region: 'GRA7', name: `${server.name}-running`, status: 'queued', createdAt: new Date(Date.now() - 10 * DAY), properties: managedProps(server) });
       const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
       assertSuccess(s);
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted(ids(snaps.slice(1))));
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(snaps.slice(1))));
       assert.equal(cloud.image(inProgress.id)?.status, 'queued');
     });
 
@@ -647,7 +647,7 @@ describe('modes', { concurrency: true }, () => {
       const uploaded = old('uploaded', 4, { os_distro: 'debian' });
       const s = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${server.name}-*`, 'keep-last': '1', 'include-unmanaged': 'true' });
       assertSuccess(s);
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted([nova.id, volumeBacked.id]));
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted([nova.id, volumeBacked.id]));
       assert.ok(cloud.image(newestByHand.id), 'the newest of the snapshots that record no instance stays');
       assert.ok(cloud.image(managed!.id));
       assert.ok(cloud.image(uploaded.id), 'an uploaded image is not a snapshot');
@@ -662,7 +662,7 @@ describe('modes', { concurrency: true }, () => {
       const s = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${server.name}-nightly-?`, 'keep-last': '2' });
       assertSuccess(s);
       const doomed = nightly.slice(2);
-      assert.deepEqual(sorted(jsonOutput(s, 'deleted-image-ids')), sorted(ids(doomed)));
+      assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(doomed)));
       for (const image of [...nightly.slice(0, 2), ...weekly, ...lookalike]) assert.ok(cloud.image(image.id), `${image.name} stays`);
       assert.equal(tableRows(s, PRUNE_TABLE).length, 4, 'only the nightly ones are in scope');
       assert.equal(tokenPosts(s.records).length, 1);

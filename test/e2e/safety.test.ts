@@ -44,14 +44,14 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     // Snapshots in this project that record it: a prune or delete scoped to it could reach them.
     const seeded = seedSnapshots(cloud, theirs, 2);
     const modes: Record<string, string>[] = [
-      { instance: theirs.id, 'stop-server': 'true' },
+      { instance: theirs.id, 'stop-instance': 'true' },
       { mode: 'restore', instance: theirs.id, 'snapshot-before': 'true' },
-      { mode: 'delete', instance: theirs.id, 'image-id': seeded[1]!.id },
+      { mode: 'delete', instance: theirs.id, 'snapshot-id': seeded[1]!.id },
       { mode: 'prune', instance: theirs.id, 'keep-last': '1' },
     ];
     for (const inputs of modes) {
       const s = await step(cloud, { ...creds, ...inputs });
-      assertFailure(s, [`instance: server ${theirs.name} (${theirs.id}) belongs to project ${cloud.world.otherProjectId}, not to this one (${cloud.demo.projectId})`]);
+      assertFailure(s, [`instance: instance ${theirs.name} (${theirs.id}) belongs to project ${cloud.world.otherProjectId}, not to this one (${cloud.demo.projectId})`]);
       assert.deepEqual(mutating(s.records).filter((r) => r.service !== 'identity'), [], inputs.mode ?? 'create');
     }
     for (const image of seeded) assert.ok(cloud.image(image.id), `${image.name} stays`);
@@ -59,26 +59,26 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assert.deepEqual([now.status, now.imageRef], ['ACTIVE', theirs.imageRef]);
   });
 
-  test('dry-run in mode delete sends no DELETE, and planned-image-ids names what would go', async () => {
+  test('dry-run in mode delete sends no DELETE, and planned-snapshot-ids names what would go', async () => {
     const [image] = seedSnapshots(cloud, web(), 1);
-    const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image!.id, 'dry-run': 'true' });
+    const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image!.id, 'dry-run': 'true' });
     assertSuccess(s);
     assert.deepEqual(mutating(s.records), []);
     assert.ok(cloud.image(image!.id));
-    assert.deepEqual(jsonOutput(s, 'planned-image-ids'), [image!.id]);
-    assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), []);
+    assert.deepEqual(jsonOutput(s, 'planned-snapshot-ids'), [image!.id]);
+    assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), []);
     assert.match(summaryText(s.run.summary), /dry run: nothing deleted/);
   });
 
-  test('dry-run in create with keep-*: no snapshot, no DELETE; planned-image-ids is the plan', async () => {
+  test('dry-run in create with keep-*: no snapshot, no DELETE; planned-snapshot-ids is the plan', async () => {
     const server = web();
     const old = seedSnapshots(cloud, server, 3);
     const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '1', 'dry-run': 'true' });
     assertSuccess(s);
     assert.deepEqual(mutating(s.records), [], 'no createImage, no DELETE');
-    assert.deepEqual(jsonOutput(s, 'planned-image-ids').sort(), [old[1]!.id, old[2]!.id].sort());
-    assert.match(s.run.outputs['image-name']!, new RegExp(`^${server.name}-\\d{8}-\\d{6}$`));
-    assert.equal(s.run.outputs['image-id'], undefined);
+    assert.deepEqual(jsonOutput(s, 'planned-snapshot-ids').sort(), [old[1]!.id, old[2]!.id].sort());
+    assert.match(s.run.outputs['snapshot-name']!, new RegExp(`^${server.name}-\\d{8}-\\d{6}$`));
+    assert.equal(s.run.outputs['snapshot-id'], undefined);
     for (const image of old) assert.ok(cloud.image(image.id));
   });
 
@@ -92,8 +92,8 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
   ] as const) {
     test(`delete refuses ${what}`, async () => {
       const image = arrange();
-      const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image.id });
-      assertFailure(s, [`Image ${image.id}`, 'is not deleted', reason]);
+      const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image.id });
+      assertFailure(s, [`Snapshot ${image.id}`, 'is not deleted', reason]);
       assert.deepEqual(mutating(s.records), []);
       assert.ok(cloud.image(image.id));
     });
@@ -102,10 +102,10 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
   test("delete with instance refuses another server's snapshot, by ID and by name", async () => {
     const [theirs] = seedSnapshots(cloud, web(), 1);
     const mine = web();
-    const byId = await step(cloud, { ...creds, mode: 'delete', instance: mine.name, 'image-id': theirs!.id });
+    const byId = await step(cloud, { ...creds, mode: 'delete', instance: mine.name, 'snapshot-id': theirs!.id });
     assertFailure(byId, [`it is not a snapshot of instance ${mine.name}`]);
     const byName = await step(cloud, { ...creds, mode: 'delete', instance: mine.name, 'snapshot-name': theirs!.name! });
-    assertFailure(byName, [`No image named "${theirs!.name}" for instance ${mine.name}`]);
+    assertFailure(byName, [`No snapshot named "${theirs!.name}" for instance ${mine.name}`]);
     assert.deepEqual([...mutating(byId.records), ...mutating(byName.records)], []);
     assert.ok(cloud.image(theirs!.id));
   });
@@ -116,16 +116,16 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     const clone = cloud.addServer({ region: 'GRA7', name: unique('clone'), imageRef: snaps[2]!.id });
     const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
     assertSuccess(s);
-    assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), [snaps[1]!.id]);
+    assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [snaps[1]!.id]);
     assert.ok(cloud.image(snaps[2]!.id), 'the image in use stays');
-    assert.ok(jsonOutput(s, 'kept-image-ids').includes(snaps[2]!.id));
+    assert.ok(jsonOutput(s, 'kept-snapshot-ids').includes(snaps[2]!.id));
     const row = tableRows(s, PRUNE_TABLE).find((r) => r[1] === snaps[2]!.id)!;
-    assert.equal(row[4], `kept: in use: server ${clone.name} (${clone.id}) was booted from it`);
+    assert.equal(row[4], `kept: in use: instance ${clone.name} (${clone.id}) was booted from it`);
 
-    const refused = await step(cloud, { ...creds, mode: 'delete', 'image-id': snaps[2]!.id });
-    assertFailure(refused, [`server ${clone.name} (${clone.id}) was booted from it`, 'delete-in-use: true']);
+    const refused = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': snaps[2]!.id });
+    assertFailure(refused, [`instance ${clone.name} (${clone.id}) was booted from it`, 'delete-in-use: true']);
     assert.deepEqual(mutating(refused.records), []);
-    const forced = await step(cloud, { ...creds, mode: 'delete', 'image-id': snaps[2]!.id, 'delete-in-use': 'true' });
+    const forced = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': snaps[2]!.id, 'delete-in-use': 'true' });
     assertSuccess(forced);
     assert.equal(cloud.image(snaps[2]!.id), undefined);
   });
@@ -138,7 +138,7 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     const [theirs] = seedSnapshots(cloud, web(), 1, { name: () => `${server.name}-${stamp(new Date(Date.now() - 8 * DAY))}`, startHoursAgo: 8 * 24 });
     const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '1', 'snapshot-name': '{instance}-{timestamp}' });
     assertSuccess(s);
-    assert.deepEqual(jsonOutput(s, 'deleted-image-ids').sort(), [older!.id, guarded!.id].sort());
+    assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids').sort(), [older!.id, guarded!.id].sort());
     for (const image of [booted!, golden, theirs!]) assert.ok(cloud.image(image.id), `${image.name} stays`);
   });
 
@@ -149,7 +149,7 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     const restored = cloud.addVolume({ region: 'GRA7', snapshotId: used!.volumeSnapshotId });
     const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
     assertSuccess(s);
-    assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), []);
+    assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), []);
     assert.ok(cloud.image(used!.image.id) && cloud.image(newest!.image.id));
     assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === used!.volumeSnapshotId));
     assert.match(tableRows(s, PRUNE_TABLE).find((r) => r[1] === used!.image.id)![4]!, new RegExp(`in use: volume ${restored} was created from its volume snapshot`));
@@ -163,11 +163,11 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     const [keep, edited] = seedSnapshots(cloud, server, 2, { props: { block_device_mapping: bdm, bdm_v2: 'True' } });
     const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
     assertSuccess(s);
-    assert.deepEqual(jsonOutput(s, 'deleted-image-ids'), [edited!.id]);
+    assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [edited!.id]);
     assert.deepEqual(jsonOutput(s, 'volume-snapshot-ids'), []);
-    assert.match(s.run.stdout, new RegExp(`::warning::Volume snapshot ${theirs.id} named by image ${edited!.id} .* is left alone: it is named "nightly by hand"`));
+    assert.match(s.run.stdout, new RegExp(`::warning::Volume snapshot ${theirs.id} named by snapshot ${edited!.id} .* is left alone: it is named "nightly by hand"`));
     // The same through delete, now that `keep` is the only image left naming it.
-    const d = await step(cloud, { ...creds, mode: 'delete', 'image-id': keep!.id });
+    const d = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': keep!.id });
     assertSuccess(d);
     assert.deepEqual(deletes(d.records).map((r) => r.service), ['image']);
     assert.ok(await eventually(() => cloud.volumeSnapshots('GRA7').some((v) => v.id === theirs.id)), "the other server's snapshot stays");
@@ -177,9 +177,9 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
     const { image, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-1` });
     const copy = cloud.addImage({ region: 'GRA7', name: `${server.name}-copy`, properties: { ...managedProps(server), block_device_mapping: String(cloud.image(image.id)!.properties.block_device_mapping), bdm_v2: 'True' } });
-    const s = await step(cloud, { ...creds, mode: 'delete', 'image-id': image.id });
+    const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image.id });
     assertSuccess(s);
-    assert.match(s.run.stdout, new RegExp(`is left alone: image ${copy.id} still names it`));
+    assert.match(s.run.stdout, new RegExp(`is left alone: snapshot ${copy.id} still names it`));
     assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === volumeSnapshotId));
     assert.deepEqual(deletes(s.records).map((r) => r.service), ['image']);
   });
@@ -202,7 +202,7 @@ describe('text from the cloud is data', { concurrency: 1 }, () => {
     seedSnapshots(cloud, server, 1);
     const runs = [
       await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1', 'dry-run': 'true' }),
-      await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'image-id': images[0]!.id }),
+      await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'snapshot-id': images[0]!.id }),
       await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1' }),
     ];
     for (const s of runs) {
@@ -246,7 +246,7 @@ describe('credentials go only to the endpoint they were meant for', { concurrenc
       const [image] = seedSnapshots(cloud, cloud.addServer({ region: 'GRA7', name: unique('web') }), 1);
       cloud.fault({ kind: 'status', status, headers: { Location: `${origin}/stolen` }, match });
       try {
-        const s = await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'image-id': image!.id });
+        const s = await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'snapshot-id': image!.id });
         assertFailure(s, [`redirect from http://127.0.0.1`, `points to ${origin}`, 'refused, so that no token or password goes to another host']);
         assert.deepEqual(reached, [], 'nothing reached the other host');
         assert.deepEqual(mutating(s.records), []);

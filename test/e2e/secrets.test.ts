@@ -130,7 +130,7 @@ describe('secrets', { concurrency: true }, () => {
       seedSnapshots(cloud, server, 3, { name: (i) => `${server.name}-${i}\n::stop-commands::zzz\r::stop-commands::yyy` });
       cloud.fault({ kind: 'expire-token', match: { service: 'image', method: 'DELETE' } });
       try {
-        const s = await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1', concurrency: '1' });
+        const s = await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1', 'max-parallel': '1' });
         assertSuccess(s);
         assert.equal(tokenPosts(s.records).length, 2, 'a second token, issued after the names were logged');
         checkDebugAndMasks(s, 2);
@@ -153,7 +153,7 @@ describe('secrets', { concurrency: true }, () => {
     test('delete', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const [image] = seedSnapshots(cloud, server, 1);
-      const s = await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'image-id': image!.id });
+      const s = await step(cloud, { ...passwordInputs(cloud), mode: 'delete', 'snapshot-id': image!.id });
       assertSuccess(s);
       checkDebugAndMasks(s, 1);
     });

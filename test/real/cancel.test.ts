@@ -1,4 +1,4 @@
-// stop-server with the job cancelled as the runner cancels it (SIGINT, SIGTERM 7.5 s later, SIGKILL
+// stop-instance with the job cancelled as the runner cancels it (SIGINT, SIGTERM 7.5 s later, SIGKILL
 // 2.5 s after that), on the real loopback cloud, whose os-stop, os-start and snapshot tasks are
 // Nova's own: checked through Nova that the server runs again (or that the run named it), and
 // through Glance that no snapshot was requested after the signal. One server is booted here
@@ -27,10 +27,10 @@ after(async () => {
   console.log(`# cleanup ${R1}: ${(await cleanupRegion(api, R1)).join(', ') || 'nothing left'}`);
 });
 
-/** A stop-server create of the booted server, cancelled by the runner once the log shows `at`. */
+/** A stop-instance create of the booted server, cancelled by the runner once the log shows `at`. */
 function cancelledCreate(name: string, at: RegExp): Promise<ActionRun> {
   return runAction(
-    { mode: 'create', region: R1, instance: server!.id, 'stop-server': 'true', 'snapshot-name': `${TAG}-${name}-{timestamp}`, metadata: `${RUN_PROPERTY}=${TAG}`, ...auth() },
+    { mode: 'create', region: R1, instance: server!.id, 'stop-instance': 'true', 'snapshot-name': `${TAG}-${name}-{timestamp}`, 'snapshot-properties': `${RUN_PROPERTY}=${TAG}`, ...auth() },
     {},
     { cancelOn: { pattern: at, signal: 'runner' } },
   );
@@ -48,14 +48,14 @@ async function runsAgainOrNamed(run: ActionRun): Promise<void> {
 
 const ourImages = async (name: string) => (await api.listImages(R1, { [RUN_PROPERTY]: TAG, owner: api.projectId })).filter((i) => i.name?.startsWith(`${TAG}-${name}-`));
 
-describe('stop-server, the job cancelled, on the real cloud', () => {
+describe('stop-instance, the job cancelled, on the real cloud', () => {
   test('cancelled while the server is being stopped, then while its snapshot is being made: it runs again each time', { timeout: 300_000 }, async (t) => {
     if (!cfg.loopback) return t.skip('boots a server: only on the loopback cloud, where it costs nothing');
     const main = (await api.getServer(R1, cfg.instance)) ?? (await api.serverNamed(R1, cfg.instance));
     server = await api.createServer(R1, { name: `${TAG}-cancel`, imageRef: (main.image as { id: string }).id, flavorRef: 'osl-tiny', metadata: { [RUN_PROPERTY]: TAG } });
     assert.equal(server.status, 'ACTIVE');
 
-    const stopping = await cancelledCreate('stopping', /Stopping server/);
+    const stopping = await cancelledCreate('stopping', /Stopping instance/);
     assert.equal(stopping.code, 1, `failed on its own before SIGKILL\n${log(stopping)}`);
     await runsAgainOrNamed(stopping);
 
@@ -64,7 +64,7 @@ describe('stop-server, the job cancelled, on the real cloud', () => {
     await runsAgainOrNamed(snapshotting);
     const [image] = await ourImages('snapshotting');
     assert.ok(image, 'the snapshot requested before the signal');
-    assert.equal(snapshotting.outputs['image-id'], image.id, 'its ID is in the outputs');
+    assert.equal(snapshotting.outputs['snapshot-id'], image.id, 'its ID is in the outputs');
     assert.equal(image.source_instance_id, server.id);
     // Checked last: a createImage sent as the process ended may reach Glance seconds later.
     assert.deepEqual(await ourImages('stopping'), [], 'no snapshot was requested after the signal');

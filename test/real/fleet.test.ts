@@ -40,27 +40,27 @@ describe('a fleet on the real cloud', () => {
       mode: 'create',
       region: R1,
       'instance-tags': `${TAG}-fleet`,
-      'stop-server': 'true',
-      concurrency: '3',
+      'stop-instance': 'true',
+      'max-parallel': '3',
       'snapshot-name': `${TAG}-fleet-{instance}-{timestamp}`,
-      metadata: `${RUN_PROPERTY}=${TAG}`,
+      'snapshot-properties': `${RUN_PROPERTY}=${TAG}`,
       ...auth(),
     });
     const wallMs = Date.now() - started;
     assert.equal(run.code, 0, log(run));
-    const rows = JSON.parse(run.outputs.images ?? '[]') as { instance_id: string; image_id: string; status: string; consistency: string; downtime_seconds: number }[];
+    const rows = JSON.parse(run.outputs.snapshots ?? '[]') as { instance_id: string; snapshot_id: string; status: string; consistency: string; downtime_seconds: number }[];
     assert.deepEqual(rows.map((r) => r.instance_id).sort(), servers.map((s) => s.id).sort());
     for (const server of servers) {
       const row = rows.find((r) => r.instance_id === server.id)!;
       assert.deepEqual([row.status, row.consistency], ['active', 'stopped']);
       assert.ok(row.downtime_seconds > 0);
-      const image = await api.getImage(R1, row.image_id);
+      const image = await api.getImage(R1, row.snapshot_id);
       assert.equal(image?.status, 'active');
       assert.equal(image?.source_instance_id, server.id, 'the snapshot is of that server');
       const now = await api.getServer(R1, server.id);
       assert.deepEqual([now?.status, now?.['OS-EXT-STS:task_state']], ['ACTIVE', null], `${server.name} runs again`);
     }
     const requests = Number(run.outputs['api-requests']);
-    console.log(`# fleet of 3 with stop-server: ${wallMs} ms wall, ${requests} API requests, downtime ${rows.map((r) => r.downtime_seconds).join(', ')} s`);
+    console.log(`# fleet of 3 with stop-instance: ${wallMs} ms wall, ${requests} API requests, downtime ${rows.map((r) => r.downtime_seconds).join(', ')} s`);
   });
 });

@@ -65,14 +65,14 @@ describe('logins', () => {
   test('clouds.yaml with secure.yaml: the cloud input logs in; the region input wins over the file’s', SLOW, async () => {
     const env = { OS_CLIENT_CONFIG_FILE: join(dir, 'clouds.yaml'), OS_CLIENT_SECURE_FILE: join(dir, 'secure.yaml') };
     const run = await runAction(
-      { mode: 'create', cloud: 'osa-real', region: R1, instance: server.id, 'snapshot-name': `${TAG}-{instance}-clouds`, metadata: `${RUN_PROPERTY}=${TAG}` },
+      { mode: 'create', cloud: 'osa-real', region: R1, instance: server.id, 'snapshot-name': `${TAG}-{instance}-clouds`, 'snapshot-properties': `${RUN_PROPERTY}=${TAG}` },
       env,
     );
     succeeded(run);
     const { secret } = authSections();
     assert.ok(run.stdout.split('\n').includes(`::add-mask::${Object.values(secret)[0]}`), 'the secret of secure.yaml is masked');
-    const image = await api.getImage(R1, run.outputs['image-id']!);
-    assert.ok(image, `image ${run.outputs['image-id']} is not in Glance of ${R1}`);
+    const image = await api.getImage(R1, run.outputs['snapshot-id']!);
+    assert.ok(image, `image ${run.outputs['snapshot-id']} is not in Glance of ${R1}`);
     assert.equal(image.status, 'active');
     assert.equal(image.owner, api.projectId);
     assert.equal(image.instance_uuid, server.id);
@@ -87,7 +87,7 @@ describe('logins', () => {
 
   test('a token login: the tier’s own token, rescoped to the project, deletes an image (gone from Glance)', SLOW, async () => {
     const seeded = await api.seedImage(R1, `${TAG}-token-login`, { [RUN_PROPERTY]: TAG, managed_by: 'openstack-snapshot-action' }, false);
-    const run = await runAction({ mode: 'delete', 'auth-url': cfg.authUrl, token: api.token, 'project-id': api.projectId, region: R1, 'image-id': seeded.id });
+    const run = await runAction({ mode: 'delete', 'auth-url': cfg.authUrl, token: api.token, 'project-id': api.projectId, region: R1, 'snapshot-id': seeded.id });
     succeeded(run);
     assert.ok(run.stdout.split('\n').includes(`::add-mask::${api.token}`), 'the token is masked');
     assert.match(run.stdout, /as a token \(/);
@@ -243,7 +243,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
     const run = await runAction({
       ...federated(),
       mode: 'delete',
-      'image-id': image.id,
+      'snapshot-id': image.id,
       'auth-type': 'oidc-client-credentials',
       'client-id': CLIENT_ID,
       'client-secret': CLIENT_SECRET,
@@ -257,7 +257,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
   test('github-oidc: the runner’s ID token for the audience, exchanged the same way', SLOW, async () => {
     const image = await seed('github');
     const run = await runAction(
-      { ...federated(), mode: 'delete', 'image-id': image.id, 'auth-type': 'github-oidc', 'oidc-audience': AUDIENCE },
+      { ...federated(), mode: 'delete', 'snapshot-id': image.id, 'auth-type': 'github-oidc', 'oidc-audience': AUDIENCE },
       { ACTIONS_ID_TOKEN_REQUEST_URL: `${issuer.url}/idtoken?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token' },
     );
     succeeded(run);
@@ -267,7 +267,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
 
   test('a wrong audience: the front refuses the token; the error names identity-provider, protocol and oidc-audience', SLOW, async () => {
     const run = await runAction(
-      { ...federated(), mode: 'delete', 'image-id': randomUUID(), 'auth-type': 'github-oidc', 'oidc-audience': 'someone-else' },
+      { ...federated(), mode: 'delete', 'snapshot-id': randomUUID(), 'auth-type': 'github-oidc', 'oidc-audience': 'someone-else' },
       { ACTIONS_ID_TOKEN_REQUEST_URL: `${issuer.url}/idtoken?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token' },
     );
     assert.equal(run.code, 1, log(run));
@@ -278,7 +278,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
     const run = await runAction({
       ...federated(),
       mode: 'delete',
-      'image-id': randomUUID(),
+      'snapshot-id': randomUUID(),
       'auth-type': 'oidc-client-credentials',
       'client-id': CLIENT_ID,
       'client-secret': 'not-the-secret',

@@ -86,10 +86,10 @@ test(`prune sees all ${COUNT} snapshots across Glance pages of ${PAGE}, and dele
   console.log(`# prune over ${COUNT} took ${((Date.now() - started) / 1000).toFixed(1)} s, ${run.outputs['api-requests']} API requests`);
   assert.equal(run.code, 0, run.stdout.split('\n').slice(-40).join('\n'));
   assert.deepEqual(errorsOf(run), []);
-  assert.match(run.stdout, new RegExp(`Server ${instanceId} is not found; pruning the snapshots that name it`));
+  assert.match(run.stdout, new RegExp(`Instance ${instanceId} is not found; pruning the snapshots that name it`));
   assert.match(run.stdout, new RegExp(`${COUNT} snapshot\\(s\\) in scope; policy keep-last ${keepLast} keeps ${keepLast + 1} and deletes 4`));
-  assert.deepEqual(new Set(JSON.parse(run.outputs['deleted-image-ids']!)), new Set(doomed));
-  const kept = new Set(JSON.parse(run.outputs['kept-image-ids']!) as string[]);
+  assert.deepEqual(new Set(JSON.parse(run.outputs['deleted-snapshot-ids']!)), new Set(doomed));
+  const kept = new Set(JSON.parse(run.outputs['kept-snapshot-ids']!) as string[]);
   assert.equal(kept.size, keepLast + 1);
   assert.ok(kept.has(oldest.id), 'the protected oldest (second page) is kept');
   for (const id of doomed) assert.equal(await api.getImage(R1, id), undefined, `${id} is deleted`);

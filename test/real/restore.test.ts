@@ -37,9 +37,9 @@ describe('mode restore on the real cloud', () => {
     cleanups.push(() => api.deleteServer(R1, server.id));
     assert.equal(server.status, 'ACTIVE', JSON.stringify(server.fault ?? {}));
 
-    const created = await runAction({ mode: 'create', instance: server.id, region: R1, 'snapshot-name': `${TAG}-restore-{timestamp}`, metadata: `${RUN_PROPERTY}=${TAG}`, ...auth() });
+    const created = await runAction({ mode: 'create', instance: server.id, region: R1, 'snapshot-name': `${TAG}-restore-{timestamp}`, 'snapshot-properties': `${RUN_PROPERTY}=${TAG}`, ...auth() });
     assert.equal(created.code, 0, log(created));
-    const snapshot = created.outputs['image-id']!;
+    const snapshot = created.outputs['snapshot-id']!;
 
     // The bad release: the server now runs another image.
     const other = await api.seedImage(R1, `${TAG}-bad-release`, {});
@@ -50,8 +50,8 @@ describe('mode restore on the real cloud', () => {
     const run = await runAction({ mode: 'restore', instance: `${TAG}-restore`, region: R1, ...auth() });
     const wallMs = Date.now() - started;
     assert.equal(run.code, 0, log(run));
-    assert.match(run.stdout, new RegExp(`Restoring image ${snapshot} .*: the newest active snapshot of server ${TAG}-restore`));
-    assert.equal(run.outputs['image-id'], snapshot);
+    assert.match(run.stdout, new RegExp(`Restoring snapshot ${snapshot} .*: the newest active one of instance ${TAG}-restore`));
+    assert.equal(run.outputs['snapshot-id'], snapshot);
     assert.equal(run.outputs['previous-image-id'], other.id);
     const now = await api.getServer(R1, server.id);
     assert.ok(idle(snapshot)(now), `Nova shows ${now?.status}/${now?.['OS-EXT-STS:task_state']} on ${imageOf(now)}`);
@@ -61,14 +61,14 @@ describe('mode restore on the real cloud', () => {
     // Run again with snapshot-before, twice (a re-run of the roll-back): the second must not pick the first one's backup.
     const first = await runAction({ mode: 'restore', instance: server.id, region: R1, 'snapshot-before': 'true', ...auth() });
     assert.equal(first.code, 0, log(first));
-    const backup = first.outputs['backup-image-id']!;
+    const backup = first.outputs['backup-snapshot-id']!;
     // Restore's backups carry no run tag of the tier's: each is removed by its ID.
     cleanups.push(() => api.deleteImage(R1, backup));
     assert.equal((await api.getImage(R1, backup))?.taken_before_restore_of, snapshot, 'Glance shows the backup marked');
     const again = await runAction({ mode: 'restore', instance: server.id, region: R1, 'snapshot-before': 'true', ...auth() });
-    if (again.outputs['backup-image-id']) cleanups.push(() => api.deleteImage(R1, again.outputs['backup-image-id']!));
+    if (again.outputs['backup-snapshot-id']) cleanups.push(() => api.deleteImage(R1, again.outputs['backup-snapshot-id']!));
     assert.equal(again.code, 0, log(again));
-    assert.equal(again.outputs['image-id'], snapshot, 'the known-good snapshot, not the backup');
+    assert.equal(again.outputs['snapshot-id'], snapshot, 'the known-good snapshot, not the backup');
     assert.match(again.stdout, new RegExp(`Skipped 1 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${backup}\\.`));
     assert.ok(idle(snapshot)(await api.getServer(R1, server.id)), 'Nova runs the known-good snapshot');
   });

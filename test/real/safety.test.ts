@@ -50,7 +50,7 @@ describe('the real services and the deletion guarantees', () => {
     const lines = run.stdout.split(/\r\n|\r|\n/);
     assert.deepEqual(lines.filter((l) => /^\s*::stop-commands|##\[/.test(l)), []);
     assert.ok(run.stdout.includes('x\\n::error::forged\\r::stop-commands::zzz #\\u0023[error]legacy'), 'the name is in the log, escaped');
-    assert.deepEqual(json(run.outputs['deleted-image-ids']), [older.id]);
+    assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [older.id]);
     assert.equal(await api.getImage(R1, older.id), undefined);
     assert.ok(await api.getImage(R1, newer.id));
   });
@@ -65,10 +65,10 @@ describe('the real services and the deletion guarantees', () => {
     assert.equal(clone.status, 'ACTIVE', JSON.stringify(clone.fault ?? {}));
     const prune = await runAction({ mode: 'prune', instance: main.id, region: R1, 'snapshot-name': `${TAG}-inuse-*`, 'keep-last': '1', ...auth() });
     assert.equal(prune.code, 0, log(prune));
-    assert.deepEqual(json(prune.outputs['deleted-image-ids']), []);
-    assert.deepEqual(json(prune.outputs['kept-image-ids']).sort(), [booted.id, newest.id].sort());
-    assert.match(prune.summary, new RegExp(`in use: server ${TAG}-clone \\(${clone.id}\\) was booted from it`));
-    const del = await runAction({ mode: 'delete', 'image-id': booted.id, region: R1, ...auth() });
+    assert.deepEqual(json(prune.outputs['deleted-snapshot-ids']), []);
+    assert.deepEqual(json(prune.outputs['kept-snapshot-ids']).sort(), [booted.id, newest.id].sort());
+    assert.match(prune.summary, new RegExp(`in use: instance ${TAG}-clone \\(${clone.id}\\) was booted from it`));
+    const del = await runAction({ mode: 'delete', 'snapshot-id': booted.id, region: R1, ...auth() });
     assert.equal(del.code, 1, log(del));
     assert.match(errorsOf(del)[0]!, /was booted from it\. Set delete-in-use: true/);
     assert.ok(await api.getImage(R1, booted.id), 'the image a server runs from stays');
@@ -90,15 +90,15 @@ describe('the real services and the deletion guarantees', () => {
     assert.deepEqual([was.server?.tenant_id, was.server?.status], [api.projectId, 'ACTIVE'], 'the admin login is shown the demo server by its ID');
 
     const runs: Record<string, string>[] = [
-      { mode: 'create', 'stop-server': 'true' },
+      { mode: 'create', 'stop-instance': 'true' },
       { mode: 'restore', 'snapshot-before': 'true' },
-      { mode: 'delete', 'image-id': older.id },
+      { mode: 'delete', 'snapshot-id': older.id },
       { mode: 'prune', 'keep-last': '1', 'snapshot-name': `${TAG}-theirs-*` },
     ];
     for (const inputs of runs) {
       const run = await runAction({ ...inputs, instance: main.id, region: R1, ...passwordInputs(adminCfg) });
       assert.equal(run.code, 1, log(run));
-      assert.match(errorsOf(run)[0]!, new RegExp(`^instance: server ${main.name} \\(${main.id}\\) belongs to project ${api.projectId}, not to this one \\(${admin.projectId}\\)`), inputs.mode);
+      assert.match(errorsOf(run)[0]!, new RegExp(`^instance: instance ${main.name} \\(${main.id}\\) belongs to project ${api.projectId}, not to this one \\(${admin.projectId}\\)`), inputs.mode);
     }
     const now = { server: await admin.getServer(R1, main.id), images: await recording() };
     assert.deepEqual(now.images, was.images, 'no snapshot made, none deleted');
@@ -113,12 +113,12 @@ describe('the real services and the deletion guarantees', () => {
   test("a volume-backed snapshot: only the Cinder snapshot Nova made for it goes, never one taken by hand, nor one a volume was made from", SLOW, async (t) => {
     if (!cfg.volumeInstance || !api.hasVolumes(R1)) return t.skip('no volume-backed server (set OSA_E2E_VOLUME_INSTANCE)');
     const server = await byNameOrId(cfg.volumeInstance);
-    const created = await runAction({ mode: 'create', instance: server.id, region: R1, 'snapshot-name': `${TAG}-own-{timestamp}`, metadata: `osa_e2e_run=${TAG}`, ...auth() });
+    const created = await runAction({ mode: 'create', instance: server.id, region: R1, 'snapshot-name': `${TAG}-own-{timestamp}`, 'snapshot-properties': `osa_e2e_run=${TAG}`, ...auth() });
     assert.equal(created.code, 0, log(created));
-    const imageId = created.outputs['image-id']!;
+    const imageId = created.outputs['snapshot-id']!;
     const [novas] = bdmSnapshotIds((await api.getImage(R1, imageId))!);
     const nova = await api.getVolumeSnapshot(R1, novas!);
-    assert.equal(nova?.name, `snapshot for ${created.outputs['image-name']}`, 'Nova names the Cinder snapshot after the image');
+    assert.equal(nova?.name, `snapshot for ${created.outputs['snapshot-name']}`, 'Nova names the Cinder snapshot after the image');
 
     // Someone's own snapshot of the same volume, slipped into the image's block_device_mapping.
     const byHand = await api.createVolumeSnapshot(R1, nova!.volume_id, `${TAG}-by-hand`);
@@ -128,13 +128,13 @@ describe('the real services and the deletion guarantees', () => {
 
     // A volume restored from Nova's snapshot puts the image in use.
     const restored = await api.createVolumeFromSnapshot(R1, nova!.id, `${TAG}-restored`);
-    const refused = await runAction({ mode: 'delete', 'image-id': imageId, region: R1, ...auth() });
+    const refused = await runAction({ mode: 'delete', 'snapshot-id': imageId, region: R1, ...auth() });
     assert.equal(refused.code, 1, log(refused));
     assert.match(errorsOf(refused)[0]!, new RegExp(`in use: volume ${restored} was created from its volume snapshot ${nova!.id}`));
     assert.ok(await api.getImage(R1, imageId));
     await api.deleteVolume(R1, restored);
 
-    const run = await runAction({ mode: 'delete', 'image-id': imageId, region: R1, ...auth() });
+    const run = await runAction({ mode: 'delete', 'snapshot-id': imageId, region: R1, ...auth() });
     assert.equal(run.code, 0, log(run));
     assert.deepEqual(json(run.outputs['volume-snapshot-ids']), [nova!.id]);
     assert.equal(await api.getImage(R1, imageId), undefined);

@@ -107,18 +107,18 @@ function assertActionProperties(image: Image, server: Server, kase: string): voi
 
 /** The image-backed snapshot the create just reported, checked through Glance. */
 async function assertImageBackedSnapshot(region: string, run: ActionRun, server: Server, kase: string): Promise<Image> {
-  const id = run.outputs['image-id']!;
+  const id = run.outputs['snapshot-id']!;
   assert.match(id, UUID);
   const image = await api.getImage(region, id);
   assert.ok(image, `image ${id} is not in Glance of ${region}`);
   assert.equal(image.status, 'active');
-  assert.equal(image.name, run.outputs['image-name']);
+  assert.equal(image.name, run.outputs['snapshot-name']);
   assertActionProperties(image, server, kase);
   // Nova's own record of the source, independent of the action's.
   assert.equal(image.image_type, 'snapshot');
   assert.equal(image.instance_uuid, server.id);
-  assert.equal(run.outputs['image-status'], 'active');
-  assert.equal(run.outputs['image-size'], String(image.size));
+  assert.equal(run.outputs['snapshot-status'], 'active');
+  assert.equal(run.outputs['snapshot-size'], String(image.size));
   assert.equal(run.outputs['instance-id'], server.id);
   assert.equal(run.outputs['instance-name'], server.name);
   assert.equal(run.outputs['volume-backed'], 'false');
@@ -193,11 +193,11 @@ describe('create', () => {
       instance: main.name,
       region: R1,
       'snapshot-name': `${TAG}-{instance}-{timestamp}`,
-      metadata: metadata('by-name'),
+      'snapshot-properties': metadata('by-name'),
       ...authInputs(),
     });
     succeeded(run);
-    assert.match(run.outputs['image-name']!, new RegExp(`^${TAG}-${main.name}-\\d{8}-\\d{6}$`));
+    assert.match(run.outputs['snapshot-name']!, new RegExp(`^${TAG}-${main.name}-\\d{8}-\\d{6}$`));
     made.byName = await assertImageBackedSnapshot(R1, run, main, 'by-name');
     if (prefixServer) {
       assert.notEqual(made.byName.source_instance_id, prefixServer.id);
@@ -215,11 +215,11 @@ describe('create', () => {
       instance: server.id,
       region,
       'snapshot-name': `${TAG}-{region}-{instance_id}`,
-      metadata: metadata('by-id'),
+      'snapshot-properties': metadata('by-id'),
       ...(cfg.appcred ? appcredInputs(cfg) : passwordInputs(cfg)),
     });
     succeeded(run);
-    assert.equal(run.outputs['image-name'], `${TAG}-${region}-${server.id}`);
+    assert.equal(run.outputs['snapshot-name'], `${TAG}-${region}-${server.id}`);
     made.byId = await assertImageBackedSnapshot(region, run, server, 'by-id');
     // Each region has its own Glance: the image exists only in the region it was made in.
     if (region !== R1 && api.endpoint(['image'], R1) !== api.endpoint(['image'], region)) {
@@ -230,7 +230,7 @@ describe('create', () => {
   test(`from the OS_* variables alone (no auth or region inputs)${cfg.loopback ? ', on the server whose name has the prefix' : ''}`, SLOW, async () => {
     const target = prefixServer ?? main;
     const run = await runAction(
-      { mode: 'create', instance: target.name, 'snapshot-name': `${TAG}-{instance}-env`, metadata: metadata('openrc') },
+      { mode: 'create', instance: target.name, 'snapshot-name': `${TAG}-{instance}-env`, 'snapshot-properties': metadata('openrc') },
       openrcEnv(cfg),
     );
     succeeded(run);
@@ -246,14 +246,14 @@ describe('create', () => {
       region: R1,
       timeout: '2s',
       'snapshot-name': `${TAG}-timeout-{timestamp}`,
-      metadata: metadata('timeout'),
+      'snapshot-properties': metadata('timeout'),
       ...authInputs(),
     });
     const error = failed(run);
-    const id = run.outputs['image-id'];
-    assert.match(id ?? '', UUID, `image-id is an output of the failed run:\n${log(run)}`);
-    assert.match(error, new RegExp(`^Timed out \\(timeout 2(\\.0)?s\\) waiting for image ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still (queued|saving)`));
-    assert.match(error, new RegExp(`mode delete with image-id ${id}`));
+    const id = run.outputs['snapshot-id'];
+    assert.match(id ?? '', UUID, `snapshot-id is an output of the failed run:\n${log(run)}`);
+    assert.match(error, new RegExp(`^Timed out \\(timeout 2(\\.0)?s\\) waiting for snapshot ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still (queued|saving)`));
+    assert.match(error, new RegExp(`mode delete with snapshot-id ${id}`));
     assert.match(run.outputs['api-requests'] ?? '', /^\d+$/);
     const image = await api.getImage(R1, id!);
     assert.ok(image, 'the image stays');
@@ -289,13 +289,13 @@ describe('create', () => {
       region: region2,
       timeout: '8s',
       'snapshot-name': `${TAG}-never-{timestamp}`,
-      metadata: metadata('never'),
+      'snapshot-properties': metadata('never'),
       ...authInputs(),
     });
     const error = failed(run);
-    const id = run.outputs['image-id']!;
+    const id = run.outputs['snapshot-id']!;
     assert.match(id ?? '', UUID, log(run));
-    assert.match(error, new RegExp(`^Timed out \\(timeout 8(\\.0)?s\\) waiting for image ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued, and server ${other.name} has task_state none\\.`));
+    assert.match(error, new RegExp(`^Timed out \\(timeout 8(\\.0)?s\\) waiting for snapshot ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued, and instance ${other.name} has task_state none\\.`));
 
     // Nova is done with the server at once (the driver uploaded nothing); the image is left queued.
     await untilServerIdle(region2, other.id, 30_000);
@@ -305,9 +305,9 @@ describe('create', () => {
     assert.equal(image?.size, null);
     assertActionProperties(image!, other, 'never');
 
-    const deleted = await runAction({ mode: 'delete', 'image-id': id, region: region2, ...authInputs() });
+    const deleted = await runAction({ mode: 'delete', 'snapshot-id': id, region: region2, ...authInputs() });
     succeeded(deleted);
-    assert.deepEqual(json(deleted.outputs['deleted-image-ids']), [id]);
+    assert.deepEqual(json(deleted.outputs['deleted-snapshot-ids']), [id]);
     assert.equal(await api.getImage(region2, id), undefined);
   });
 });
@@ -316,19 +316,19 @@ describe('delete', () => {
   test(`by ID${cfg.region2 ? ' in the second region' : ''}`, SLOW, async () => {
     const region = made.byId ? (cfg.region2 ?? R1) : R1;
     const image = made.byId ?? (await seedSnapshot(R1, `${TAG}-delete-by-id`, main.id));
-    const run = await runAction({ mode: 'delete', 'image-id': image.id, region, ...authInputs() });
+    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region, ...authInputs() });
     succeeded(run);
-    assert.deepEqual(json(run.outputs['deleted-image-ids']), [image.id]);
+    assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [image.id]);
     assert.equal(run.outputs['deleted-count'], '1');
     assert.deepEqual(json(run.outputs['volume-snapshot-ids']), []);
     assert.equal(await api.getImage(region, image.id), undefined, 'Glance answers 404');
     assert.match(run.summary, /Snapshot deleted/);
 
     // Again: the image is gone, which is what was asked.
-    const again = await runAction({ mode: 'delete', 'image-id': image.id, region, ...authInputs() });
+    const again = await runAction({ mode: 'delete', 'snapshot-id': image.id, region, ...authInputs() });
     succeeded(again);
     assert.equal(again.outputs['deleted-count'], '0');
-    assert.match(again.stdout, new RegExp(`::notice::Image ${image.id} is already gone`));
+    assert.match(again.stdout, new RegExp(`::notice::Snapshot ${image.id} is already gone`));
   });
 
   test('by name: refuses when two images have the name, deletes the one of the given instance', SLOW, async () => {
@@ -337,19 +337,19 @@ describe('delete', () => {
 
     const ambiguous = await runAction({ mode: 'delete', 'snapshot-name': image.name!, region: R1, ...authInputs() });
     const error = failed(ambiguous);
-    assert.match(error, new RegExp(`^2 images are named "${image.name}"`));
+    assert.match(error, new RegExp(`^2 snapshots are named "${image.name}"`));
     assert.ok(error.includes(image.id) && error.includes(decoy.id), error);
     assert.ok(await api.getImage(R1, image.id));
     assert.ok(await api.getImage(R1, decoy.id));
 
     const run = await runAction({ mode: 'delete', 'snapshot-name': image.name!, instance: main.name, region: R1, ...authInputs() });
     succeeded(run);
-    assert.deepEqual(json(run.outputs['deleted-image-ids']), [image.id]);
+    assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [image.id]);
     assert.equal(await api.getImage(R1, image.id), undefined);
     assert.equal((await api.getImage(R1, decoy.id))?.status, 'active', 'the other instance’s image is untouched');
 
     const missing = await runAction({ mode: 'delete', 'snapshot-name': `${TAG}-no-such-image`, region: R1, ...authInputs() });
-    assert.match(failed(missing), new RegExp(`^No image named "${TAG}-no-such-image" in region ${R1}`));
+    assert.match(failed(missing), new RegExp(`^No snapshot named "${TAG}-no-such-image" in region ${R1}`));
     const ignored = await runAction({ mode: 'delete', 'snapshot-name': `${TAG}-no-such-image`, region: R1, 'ignore-missing': 'true', ...authInputs() });
     succeeded(ignored);
     assert.equal(ignored.outputs['deleted-count'], '0');
@@ -359,16 +359,16 @@ describe('delete', () => {
     const image = made.fromEnv ?? (await seedSnapshot(R1, `${TAG}-protected`, main.id));
     assert.equal((await api.setProtected(R1, image.id, true)).protected, true);
 
-    const run = await runAction({ mode: 'delete', 'image-id': image.id, region: R1, ...authInputs() });
+    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs() });
     const error = failed(run);
-    assert.match(error, new RegExp(`^Image ${image.id} "${image.name}" is not deleted: it is protected \\(unprotect it first with: openstack image set --unprotected ${image.id}`));
+    assert.match(error, new RegExp(`^Snapshot ${image.id} "${image.name}" is not deleted: it is protected \\(unprotect it first with: openstack image set --unprotected ${image.id}`));
     assert.equal(run.outputs['deleted-count'], undefined);
     const still = await api.getImage(R1, image.id);
     assert.equal(still?.status, 'active');
     assert.equal(still?.protected, true);
 
     await api.setProtected(R1, image.id, false);
-    const retry = await runAction({ mode: 'delete', 'image-id': image.id, region: R1, ...authInputs() });
+    const retry = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs() });
     succeeded(retry);
     assert.equal(await api.getImage(R1, image.id), undefined);
   });
@@ -386,7 +386,7 @@ describe('volume-backed server', () => {
    */
   async function volumeSnapshotOf(run: ActionRun): Promise<Image> {
     succeeded(run);
-    const id = run.outputs['image-id']!;
+    const id = run.outputs['snapshot-id']!;
     const image = await api.getImage(R1, id);
     assert.ok(image);
     assert.equal(image.status, 'active');
@@ -394,7 +394,7 @@ describe('volume-backed server', () => {
     assertActionProperties(image, volumeServer!, 'volume');
     assert.equal(image.image_type, undefined, 'Nova does not tag a volume-backed snapshot');
     assert.equal(run.outputs['volume-backed'], 'true');
-    assert.equal(run.outputs['image-size'], '0');
+    assert.equal(run.outputs['snapshot-size'], '0');
     const snapshotIds = bdmSnapshotIds(image);
     assert.equal(snapshotIds.length, 1, String(image.block_device_mapping));
     const snapshot = await api.getVolumeSnapshot(R1, snapshotIds[0]!);
@@ -405,14 +405,14 @@ describe('volume-backed server', () => {
     return image;
   }
   const assertSnapshotIdsOutput = (run: ActionRun, image: Image) =>
-    assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(image), 'volume-snapshot-ids: "those behind the new image (create)"');
+    assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(image), 'volume-snapshot-ids: "those behind the new snapshot (create)"');
   async function assertVolumeSnapshot(run: ActionRun): Promise<Image> {
     const image = await volumeSnapshotOf(run);
     assertSnapshotIdsOutput(run, image);
     return image;
   }
   const createVolumeSnapshot = (extra: Record<string, string> = {}) =>
-    runAction({ mode: 'create', instance: volumeServer!.name, region: R1, 'snapshot-name': template, metadata: metadata('volume'), ...authInputs(), ...extra });
+    runAction({ mode: 'create', instance: volumeServer!.name, region: R1, 'snapshot-name': template, 'snapshot-properties': metadata('volume'), ...authInputs(), ...extra });
 
   test('create: the image is active at once with size 0, and names a Cinder snapshot of the boot volume', SLOW, async (t) => {
     if (skipReason()) return t.skip(skipReason());
@@ -425,7 +425,7 @@ describe('volume-backed server', () => {
     await sleep(1100); // {timestamp} has whole seconds: a distinct name and created_at
     const run = await createVolumeSnapshot({ 'keep-last': '1' });
     vm.second = await volumeSnapshotOf(run);
-    assert.deepEqual(json(run.outputs['kept-image-ids']), [vm.second.id]);
+    assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [vm.second.id]);
     assert.equal(await api.getImage(R1, vm.first.id), undefined, 'the older snapshot is deleted');
     assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(vm.first)[0]!), 'and its Cinder snapshot too');
     assert.match(run.summary, /Prune/);
@@ -439,8 +439,8 @@ describe('volume-backed server', () => {
     vm.third = await assertVolumeSnapshot(await createVolumeSnapshot());
     const run = await runAction({ mode: 'prune', instance: volumeServer!.name, region: R1, 'snapshot-name': `${TAG}-vol-*`, 'keep-last': '1', ...authInputs() });
     succeeded(run);
-    assert.deepEqual(json(run.outputs['deleted-image-ids']), [vm.second.id]);
-    assert.deepEqual(json(run.outputs['kept-image-ids']), [vm.third.id]);
+    assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [vm.second.id]);
+    assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [vm.third.id]);
     assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(vm.second));
     assert.equal(await api.getImage(R1, vm.second.id), undefined);
     assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(vm.second)[0]!), 'its Cinder snapshot is gone');
@@ -451,9 +451,9 @@ describe('volume-backed server', () => {
     if (skipReason()) return t.skip(skipReason());
     const image = vm.third ?? (await assertVolumeSnapshot(await createVolumeSnapshot()));
     const [snapshotId] = bdmSnapshotIds(image);
-    const run = await runAction({ mode: 'delete', 'image-id': image.id, region: R1, ...authInputs() });
+    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs() });
     succeeded(run);
-    assert.deepEqual(json(run.outputs['deleted-image-ids']), [image.id]);
+    assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [image.id]);
     assert.deepEqual(json(run.outputs['volume-snapshot-ids']), [snapshotId]);
     assert.equal(await api.getImage(R1, image.id), undefined);
     assert.ok(await api.volumeSnapshotGone(R1, snapshotId!), `Cinder snapshot ${snapshotId} is gone`);
@@ -492,7 +492,7 @@ describe('volume-backed server', () => {
           ...authInputs(),
         });
         succeeded(run);
-        assert.deepEqual(json(run.outputs['kept-image-ids']), [ordered()[0]!.id], `in scope: ${run.outputs['kept-image-ids']}`);
+        assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [ordered()[0]!.id], `in scope: ${run.outputs['kept-snapshot-ids']}`);
       },
     );
 
@@ -508,8 +508,8 @@ describe('volume-backed server', () => {
         ...authInputs(),
       });
       succeeded(run);
-      assert.deepEqual(json(run.outputs['kept-image-ids']), [newest!.id]);
-      assert.deepEqual(json(run.outputs['deleted-image-ids']), [older!.id]);
+      assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [newest!.id]);
+      assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [older!.id]);
       assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(older!));
       assert.equal(await api.getImage(R1, older!.id), undefined);
       assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(older!)[0]!));
@@ -571,8 +571,8 @@ describe('prune', () => {
   test('dry run: reports what the policy would delete and deletes nothing', SLOW, async () => {
     const run = await runAction({ mode: 'prune', instance: main.name, region: R1, 'snapshot-name': glob, 'keep-last': String(KEEP_LAST), 'dry-run': 'true', ...authInputs() });
     succeeded(run);
-    assert.deepEqual(new Set(json(run.outputs['kept-image-ids']) as string[]), new Set(expectedKept));
-    assert.deepEqual(json(run.outputs['deleted-image-ids']), []);
+    assert.deepEqual(new Set(json(run.outputs['kept-snapshot-ids']) as string[]), new Set(expectedKept));
+    assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), []);
     assert.equal(run.outputs['deleted-count'], '0');
     assert.match(run.stdout, new RegExp(`::notice title=openstack-snapshot-action::Dry run: ${COUNT - expectedKept.length} snapshot\\(s\\) would be deleted, ${expectedKept.length} kept`));
     assert.match(run.summary, /Prune \(dry run\)/);
@@ -587,14 +587,14 @@ describe('prune', () => {
       region: R1,
       'snapshot-name': glob,
       'keep-last': String(KEEP_LAST),
-      concurrency: '8',
+      'max-parallel': '8',
       'rate-limit': '0',
       ...authInputs(),
     });
     succeeded(run);
     const doomed = bulk.map((i) => i.id).filter((id) => !expectedKept.includes(id));
-    assert.deepEqual(new Set(json(run.outputs['kept-image-ids']) as string[]), new Set(expectedKept));
-    assert.deepEqual(new Set(json(run.outputs['deleted-image-ids']) as string[]), new Set(doomed));
+    assert.deepEqual(new Set(json(run.outputs['kept-snapshot-ids']) as string[]), new Set(expectedKept));
+    assert.deepEqual(new Set(json(run.outputs['deleted-snapshot-ids']) as string[]), new Set(doomed));
     assert.equal(run.outputs['deleted-count'], String(doomed.length));
     const remaining = await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' });
     assert.deepEqual(new Set(remaining.map((i) => i.id)), new Set(expectedKept), 'Glance holds exactly the kept set');

@@ -164,7 +164,7 @@ export interface ServerOptions {
   /** Nova's fault of a server in ERROR. */
   fault?: string;
   metadata?: Record<string, string>;
-  /** Server tags (shown from microversion 2.26). */
+  /** Instance tags (shown from microversion 2.26). */
   tags?: string[];
   /** Its project (`tenant_id`; default PROJECT_ID): an admin login sees other projects' servers by ID. */
   projectId?: string;
@@ -293,7 +293,7 @@ export const createSettings = (overrides: Partial<CreateSettings> = {}): CreateS
   ...COMMON,
   mode: 'create',
   servers: selection(SERVER_ID),
-  stopServer: false,
+  stopInstance: false,
   concurrency: 4,
   template: DEFAULT_NAME_TEMPLATE,
   metadata: {},

@@ -71,7 +71,7 @@ function asWorkflow(where: string, block: string): Workflow {
   const jobs = workflow.jobs as Record<string, Job>;
   if (!Array.isArray(value)) return { where, own: false, text: stringify(workflow), jobs };
   // A step list continues the job "above": the steps it names but does not have are that job's
-  // steps of this action (`steps.snapshot.outputs.image-id`).
+  // steps of this action (`steps.snapshot.outputs.snapshot-id`).
   const steps = jobs.example!.steps!;
   const have = new Set(steps.map((s) => s.id));
   const named = [...new Set([...block.matchAll(/\bsteps\.([\w-]+)\./g)].map((m) => m[1]!))].filter((id) => !have.has(id));

@@ -102,7 +102,7 @@ describe('findServer', () => {
     await assert.rejects(c.findServer('web'), (error: Error) => {
       assert.ok(error instanceof NotFoundError);
       assert.deepEqual([error.kind, error.key], ['server', 'web']);
-      assert.match(explain(error, { region: 'GRA11' }), /No server named or with ID "web" in region GRA11: check the instance input/);
+      assert.match(explain(error, { region: 'GRA11' }), /No instance named or with ID "web" in region GRA11: check the instance input/);
       return true;
     });
   });
@@ -129,7 +129,7 @@ describe('findServer', () => {
       assert.ok(error instanceof AmbiguousError);
       assert.deepEqual(error.ids, [SERVER_ID, ID_2]);
       const words = explain(error, { region: 'GRA11' });
-      assert.match(words, /2 servers are named "web" in region GRA11/);
+      assert.match(words, /2 instances are named "web" in region GRA11/);
       assert.ok(words.includes(SERVER_ID) && words.includes(ID_2), words);
       assert.match(words, /set the instance input to the ID/);
       return true;

@@ -103,7 +103,7 @@ describe('create: an old Nova (before 2.45)', () => {
     refused.done();
     plain.done();
     assert.equal(result.image.id, IMAGE_ID);
-    assert.match(stdout(), new RegExp(`Snapshot requested: image ${IMAGE_ID} .*\\(Nova microversion 2\\.1\\)`));
+    assert.match(stdout(), new RegExp(`Snapshot requested: ${IMAGE_ID} .*\\(Nova microversion 2\\.1\\)`));
   });
 });
 
@@ -120,7 +120,7 @@ describe('create: waiting for the image', () => {
     assert.deepEqual(result.volumeSnapshotIds, []);
     assert.equal(result.server.volumeBacked, false);
     const log = stdout();
-    for (const status of ['queued', 'saving', 'active']) assert.match(log, new RegExp(`image ${IMAGE_ID}: ${status}`));
+    for (const status of ['queued', 'saving', 'active']) assert.match(log, new RegExp(`snapshot ${IMAGE_ID}: ${status}`));
     assert.deepEqual(unmatched, []);
   });
 
@@ -129,7 +129,7 @@ describe('create: waiting for the image', () => {
     imageStatuses('queued', 'killed');
     const error = await failure(create(newCloud(), createSettings()));
     assert.equal(error.imageId, IMAGE_ID);
-    assert.match(error.message, new RegExp(`image ${IMAGE_ID} is killed\\. Nothing will make it active; delete it \\(mode: delete, image-id: ${IMAGE_ID}\\)`));
+    assert.match(error.message, new RegExp(`snapshot ${IMAGE_ID} is killed\\. Nothing will make it active; delete it \\(mode: delete, snapshot-id: ${IMAGE_ID}\\)`));
     assert.ok(nock.isDone(), 'no poll after killed');
   });
 
@@ -154,7 +154,7 @@ describe('create: waiting for the image', () => {
       .reply(404, { message: `No image found with ID ${IMAGE_ID}`, code: '404 Not Found', title: 'Not Found' });
     const error = await failure(create(newCloud(), createSettings()));
     assert.equal(error.imageId, IMAGE_ID);
-    assert.match(error.message, new RegExp(`image ${IMAGE_ID} disappeared while it was being made`));
+    assert.match(error.message, new RegExp(`snapshot ${IMAGE_ID} disappeared while it was being made`));
     assert.match(error.message, new RegExp(`openstack server show ${SERVER_ID}`));
   });
 
@@ -166,11 +166,11 @@ describe('create: waiting for the image', () => {
     const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_500 })));
     assert.ok(since(start) >= 1_400 && since(start) < 3_500, `took ${since(start)} ms`);
     assert.equal(error.imageId, IMAGE_ID);
-    assert.match(error.message, new RegExp(`^Timed out \\(timeout [\\d.]+s\\) waiting for image ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still saving`));
-    assert.match(error.message, /server web has task_state image_uploading/);
+    assert.match(error.message, new RegExp(`^Timed out \\(timeout [\\d.]+s\\) waiting for snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still saving`));
+    assert.match(error.message, /instance web has task_state image_uploading/);
     assert.match(error.message, /The snapshot goes on in the cloud/);
     assert.match(error.message, new RegExp(`openstack image show ${IMAGE_ID} -c status`));
-    assert.match(error.message, new RegExp(`mode delete with image-id ${IMAGE_ID}`));
+    assert.match(error.message, new RegExp(`mode delete with snapshot-id ${IMAGE_ID}`));
     assert.deepEqual(unmatched, []);
   });
 
@@ -179,7 +179,7 @@ describe('create: waiting for the image', () => {
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).times(10).reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(404, { itemNotFound: { code: 404, message: 'Instance could not be found.' } });
     const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_000 })));
-    assert.match(error.message, new RegExp(`image ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued\\. The snapshot goes on`));
+    assert.match(error.message, new RegExp(`snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued\\. The snapshot goes on`));
   });
 
   it('a createImage that uses up the whole timeout: the image is still looked at, and reported as queued, not gone', async () => {
@@ -198,7 +198,7 @@ describe('create: waiting for the image', () => {
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).delay(50).reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
     const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_000 })));
     assert.equal(error.imageId, IMAGE_ID);
-    assert.match(error.message, /: it is still queued, and server web has task_state image_uploading\./);
+    assert.match(error.message, /: it is still queued, and instance web has task_state image_uploading\./);
     assert.doesNotMatch(error.message, /disappeared/);
     assert.deepEqual(unmatched, []);
   });
@@ -231,7 +231,7 @@ describe('create: waiting for the image', () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).times(10).reply(200, { server: serverBody({ name: 'web', taskState: 'image_snapshot_pending' }) });
     await assert.rejects(create(newCloud(), createSettings({ timeoutMs: 1_200 })), (error: Error) => {
-      assert.match(error.message, new RegExp(`Timed out waiting for server web \\(${SERVER_ID}\\) to be free: it is still ACTIVE with task_state image_snapshot_pending`));
+      assert.match(error.message, new RegExp(`Timed out waiting for instance web \\(${SERVER_ID}\\) to be free: it is still ACTIVE with task_state image_snapshot_pending`));
       assert.match(error.message, /openstack server show/);
       return true;
     });

@@ -68,7 +68,7 @@ describe('delete by image ID', () => {
     const result = succeeded(await deleteMode(newCloud(), byId()));
     assert.equal(result.missing, IMAGE_ID);
     assert.deepEqual(result.deletions, []);
-    assert.match(stdout(), new RegExp(`::notice::Image ${IMAGE_ID} is already gone: nothing to delete`));
+    assert.match(stdout(), new RegExp(`::notice::Snapshot ${IMAGE_ID} is already gone: nothing to delete`));
     assert.deepEqual(unmatched, [], 'no DELETE sent');
   });
 
@@ -90,7 +90,7 @@ describe('delete by image ID', () => {
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody({ protected: true }));
     await assert.rejects(deleteMode(newCloud(), byId()), (error: Error) => {
       assert.ok(error instanceof StepError);
-      assert.match(error.message, new RegExp(`Image ${IMAGE_ID} "web-20250101-000000" is not deleted: it is protected`));
+      assert.match(error.message, new RegExp(`Snapshot ${IMAGE_ID} "web-20250101-000000" is not deleted: it is protected`));
       assert.match(error.message, new RegExp(`openstack image set --unprotected ${IMAGE_ID}`));
       return true;
     });
@@ -106,7 +106,7 @@ describe('delete by image ID', () => {
       .reply(409, { message: 'Image is in use by a store', code: '409 Conflict', title: 'Conflict' });
     await assert.rejects(deleteMode(newCloud(), byId()), (error: Error) => {
       assert.ok(error instanceof StepError);
-      assert.match(error.message, new RegExp(`Glance refused to delete image ${IMAGE_ID} \\(web-20250101-000000\\): it is in use`));
+      assert.match(error.message, new RegExp(`Glance refused to delete snapshot ${IMAGE_ID} \\(web-20250101-000000\\): it is in use`));
       return true;
     });
     assert.deepEqual(unmatched, []);
@@ -119,7 +119,7 @@ describe('delete by image ID', () => {
       .reply(200, imageBody())
       .delete(IMAGE_PATH)
       .reply(403, { message: `Image ${IMAGE_ID} is protected and cannot be deleted.<br /><br />\n\n\n`, code: '403 Forbidden', title: 'Forbidden' });
-    await assert.rejects(deleteMode(newCloud(), byId()), /Glance refused to delete image .*: it is protected \(or this user may not delete it\)/);
+    await assert.rejects(deleteMode(newCloud(), byId()), /Glance refused to delete snapshot .*: it is protected \(or this user may not delete it\)/);
   });
 
   it('waits while Glance still shows the image, and accepts pending_delete', async () => {
@@ -149,7 +149,7 @@ describe('delete by image ID', () => {
   it('a 404 to the DELETE while Glance still shows the image: a bounded error, not a two-hour wait', async () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody()).delete(IMAGE_PATH).reply(404, glanceNotFound(IMAGE_ID)).get(IMAGE_PATH).times(30).reply(200, imageBody());
-    await assert.rejects(deleteMode(newCloud(), byId()), new RegExp(`Glance answered 404 to the DELETE of image ${IMAGE_ID}, but 10 s later still shows it as active`));
+    await assert.rejects(deleteMode(newCloud(), byId()), new RegExp(`Glance answered 404 to the DELETE of snapshot ${IMAGE_ID}, but 10 s later still shows it as active`));
   });
 });
 
@@ -174,7 +174,7 @@ describe('delete by exact name', () => {
         images: [imageBody({ id: 'img-a', name: 'nightly', created_at: '2025-01-02T00:00:00Z' }), imageBody({ id: 'img-b', name: 'nightly', created_at: '2025-01-01T00:00:00Z' })],
       });
     await assert.rejects(deleteMode(newCloud(), byName('nightly')), (error: Error) => {
-      assert.match(error.message, /2 images are named "nightly": img-a \(created 2025-01-02T00:00:00Z\), img-b \(created 2025-01-01T00:00:00Z\)\. Set image-id/);
+      assert.match(error.message, /2 snapshots are named "nightly": img-a \(created 2025-01-02T00:00:00Z\), img-b \(created 2025-01-01T00:00:00Z\)\. Set snapshot-id/);
       return true;
     });
     assert.deepEqual(unmatched, []);
@@ -198,7 +198,7 @@ describe('delete by exact name', () => {
   it('none with the name: an error naming it and the region', async () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get('/v2/images').query(nameQuery('nope')).reply(200, { images: [] });
-    await assert.rejects(deleteMode(newCloud(), byName('nope')), /No image named "nope" in region GRA11\. Check snapshot-name \(matched exactly\) and region, or set ignore-missing: true/);
+    await assert.rejects(deleteMode(newCloud(), byName('nope')), /No snapshot named "nope" in region GRA11\. Check snapshot-name \(matched exactly\) and region, or set ignore-missing: true/);
   });
 
   it('none with the name and ignore-missing: success with a notice', async () => {
@@ -207,7 +207,7 @@ describe('delete by exact name', () => {
     const result = succeeded(await deleteMode(newCloud(), byName('nope', { ignoreMissing: true })));
     assert.equal(result.missing, 'nope');
     assert.deepEqual(result.deletions, []);
-    assert.match(stdout(), /::notice::No image named "nope" in region GRA11: nothing to delete \(ignore-missing\)/);
+    assert.match(stdout(), /::notice::No snapshot named "nope" in region GRA11: nothing to delete \(ignore-missing\)/);
   });
 });
 
@@ -291,7 +291,7 @@ describe('delete refuses what it was not asked to delete, before any DELETE', ()
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody(overrides));
     await assert.rejects(deleteMode(newCloud(), byId(options)), (error: Error) => {
-      assert.match(error.message, new RegExp(`^Image ${IMAGE_ID} "[^"]*" is not deleted: `));
+      assert.match(error.message, new RegExp(`^Snapshot ${IMAGE_ID} "[^"]*" is not deleted: `));
       assert.match(error.message, why);
       return true;
     });
@@ -307,7 +307,7 @@ describe('delete refuses what it was not asked to delete, before any DELETE', ()
   it('an image a server was booted from; delete-in-use: true deletes it', async () => {
     project.servers.push(serverBody({ id: 'booted-1', name: 'clone' }));
     project.servers[0]!.image = { id: IMAGE_ID, links: [] };
-    await refused({}, /in use: server clone \(booted-1\) was booted from it\. Set delete-in-use: true/);
+    await refused({}, /in use: instance clone \(booted-1\) was booted from it\. Set delete-in-use: true/);
     mockAuth();
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody());
     const glance = deletable(imageBody());
@@ -319,7 +319,7 @@ describe('delete refuses what it was not asked to delete, before any DELETE', ()
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody());
     const result = succeeded(await deleteMode(newCloud(), byId({ dryRun: true })));
     assert.equal(result.deletions[0]!.outcome, 'would-delete');
-    assert.match(stdout(), new RegExp(`Dry run: would delete image ${IMAGE_ID}`));
+    assert.match(stdout(), new RegExp(`Dry run: would delete snapshot ${IMAGE_ID}`));
     assert.deepEqual(unmatched, [], 'no DELETE sent');
   });
 });
@@ -348,7 +348,7 @@ describe("a volume-backed image's Cinder snapshots: only those Nova made for it,
   it("a snapshot of another server's volume", () => {
     project.volumeSnapshots.push(novaVolumeSnapshot(SNAP, NAME, 'vol-of-db'));
     project.volumes.push({ id: 'vol-of-db', attachments: [{ server_id: 'db-server' }] });
-    return keeps(/it is a snapshot of volume vol-of-db, attached to server db-server, not to the image's instance/);
+    return keeps(/it is a snapshot of volume vol-of-db, attached to instance db-server, not to the snapshot's instance/);
   });
   it("another project's snapshot (seen by an admin)", () => {
     project.volumeSnapshots.push({ ...novaVolumeSnapshot(SNAP, NAME), 'os-extended-snapshot-attributes:project_id': 'other-project' });
@@ -357,7 +357,7 @@ describe("a volume-backed image's Cinder snapshots: only those Nova made for it,
   it('a snapshot that another remaining image still names', () => {
     project.volumeSnapshots.push(novaVolumeSnapshot(SNAP, NAME));
     project.images.push(volumeBackedImageBody([SNAP], { id: 'copy-of-it' }));
-    return keeps(/image copy-of-it still names it/);
+    return keeps(/snapshot copy-of-it still names it/);
   });
   it('a volume created from its Cinder snapshot puts the image in use: refused', async () => {
     project.volumeSnapshots.push(novaVolumeSnapshot(SNAP, NAME));

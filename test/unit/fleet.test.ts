@@ -84,7 +84,7 @@ describe('fleets: which servers', () => {
   it('a selector that matches nothing is an error, unless allow-empty-selection', async () => {
     mockAuth();
     listing({ tags: 'nope' });
-    await assert.rejects(create(newCloud(), createSettings({ servers: { ...selection(), tags: ['nope'] } })), /No server has tag nope: .*allow-empty-selection: true/);
+    await assert.rejects(create(newCloud(), createSettings({ servers: { ...selection(), tags: ['nope'] } })), /No instance has tag nope: .*allow-empty-selection: true/);
     mockAuth();
     listing({ tags: 'nope' });
     const { result, failure } = await create(newCloud(), createSettings({ servers: { ...selection(), tags: ['nope'], allowEmpty: true } }));
@@ -109,14 +109,14 @@ describe('fleets: one failure does not stop the others', () => {
     listing({}, web(1), web(2), web(3));
     snapshots({ n: 1 }, { n: 2, status: 400 }, { n: 3 });
     const outcome = await create(newCloud(), createSettings({ servers: selection('web-1', 'web-2', 'web-3'), concurrency: 2 }));
-    assert.match(failed(outcome).message, /^1 of 3 server\(s\) failed: web-2: .*answered 400: web-2 refused/);
+    assert.match(failed(outcome).message, /^1 of 3 instance\(s\) failed: web-2: .*answered 400: web-2 refused/);
     assert.deepEqual(outcome.result?.mode === 'fleet' && outcome.result.items.map((item) => item.result?.mode === 'create' ? item.result.image.status : 'failed'), ['active', 'failed', 'active']);
     assert.match(stdout(), /^\[web-2\] ::warning::|\[web-2\] /m);
     assert.deepEqual(unmatched, []);
   });
 });
 
-describe('stop-server: a consistent snapshot', () => {
+describe('stop-instance: a consistent snapshot', () => {
   /** Nova's answers to os-stop, createImage and os-start, in the order they come; returns the actions sent. */
   function nova(looks: ServerOptions[], createStatus = 202) {
     const actions: string[] = [];
@@ -140,11 +140,11 @@ describe('stop-server: a consistent snapshot', () => {
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody() });
     const actions = nova([{ status: 'SHUTOFF' }, { status: 'SHUTOFF', taskState: 'image_snapshot' }, { status: 'SHUTOFF', taskState: 'image_uploading' }, { status: 'SHUTOFF', taskState: 'powering-on' }, {}]);
     nock(IMAGE_ORIGIN).get('/v2/images/image-s').reply(200, imageBody({ id: 'image-s', status: 'active' }));
-    const result = succeeded(await create(newCloud(), createSettings({ servers: selection(SERVER_ID), stopServer: true })));
+    const result = succeeded(await create(newCloud(), createSettings({ servers: selection(SERVER_ID), stopInstance: true })));
     assert.deepEqual(actions, ['os-stop', 'createImage', 'os-start']);
     assert.equal(result.mode === 'create' && result.consistency, 'stopped');
     assert.ok(result.mode === 'create' && result.downtimeMs !== undefined);
-    assert.match(stdout(), /Started server web again: it was down/);
+    assert.match(stdout(), /Started instance web again: it was down/);
     assert.ok(nock.isDone(), 'it waited until the server was ACTIVE again');
     assert.deepEqual(unmatched, []);
   });
@@ -153,7 +153,7 @@ describe('stop-server: a consistent snapshot', () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody() });
     const actions = nova([{ status: 'SHUTOFF' }], 400);
-    await assert.rejects(create(newCloud(), createSettings({ stopServer: true })), /answered 400/);
+    await assert.rejects(create(newCloud(), createSettings({ stopInstance: true })), /answered 400/);
     assert.deepEqual(actions, ['os-stop', 'createImage', 'os-start']);
   });
 
@@ -161,7 +161,7 @@ describe('stop-server: a consistent snapshot', () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody({ status: 'SHUTOFF' }) }).post(`${SERVER_PATH}/action`, (body: Record<string, unknown>) => 'createImage' in body).reply(202, { image_id: 'image-s' });
     nock(IMAGE_ORIGIN).get('/v2/images/image-s').reply(200, imageBody({ id: 'image-s', status: 'active' }));
-    const off = succeeded(await create(newCloud(), createSettings({ stopServer: true })));
+    const off = succeeded(await create(newCloud(), createSettings({ stopInstance: true })));
     assert.equal(off.mode === 'create' && off.consistency, 'stopped');
     for (const [agent, consistency] of [['yes', 'quiesced'], [undefined, 'crash-consistent']] as const) {
       mockAuth();

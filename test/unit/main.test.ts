@@ -112,10 +112,10 @@ describe('run: create', () => {
     await run();
     assert.equal(process.exitCode, undefined, errors().join('\n'));
     const out = outputs();
-    assert.equal(out['image-id'], IMAGE_ID);
-    assert.match(out['image-name']!, /^web-\d{8}$/);
-    assert.equal(out['image-status'], 'active');
-    assert.equal(out['image-size'], '65536');
+    assert.equal(out['snapshot-id'], IMAGE_ID);
+    assert.match(out['snapshot-name']!, /^web-\d{8}$/);
+    assert.equal(out['snapshot-status'], 'active');
+    assert.equal(out['snapshot-size'], '65536');
     assert.equal(out['instance-id'], SERVER_ID);
     assert.equal(out['instance-name'], 'web');
     assert.equal(out['volume-backed'], 'false');
@@ -140,45 +140,45 @@ describe('run: create', () => {
     assert.equal(process.exitCode, undefined, errors().join('\n'));
     assert.equal(outputs()['volume-backed'], 'true');
     assert.equal(outputs()['volume-snapshot-ids'], '["snap-a"]');
-    assert.equal(outputs()['image-size'], '0');
+    assert.equal(outputs()['snapshot-size'], '0');
   });
 
-  it('a timeout fails the step but still writes image-id for later steps', async () => {
+  it('a timeout fails the step but still writes snapshot-id for later steps', async () => {
     inputs({ ...PASSWORD_INPUTS, instance: SERVER_ID, timeout: '2s' });
     snapshotAccepted();
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).times(10).reply(200, imageBody({ id: IMAGE_ID, status: 'queued', size: null }));
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
     await run();
     assert.equal(process.exitCode, 1);
-    assert.equal(outputs()['image-id'], IMAGE_ID);
+    assert.equal(outputs()['snapshot-id'], IMAGE_ID);
     assert.match(outputs()['api-requests']!, /^\d+$/);
     assert.equal(errors().length, 1);
-    assert.match(errors()[0]!, new RegExp(`Timed out \\(timeout .*\\) waiting for image ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued`));
+    assert.match(errors()[0]!, new RegExp(`Timed out \\(timeout .*\\) waiting for snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued`));
     assert.match(summary(), /<h2>Snapshot not active<\/h2>/);
     assert.ok(summary().includes(`<td>${IMAGE_ID}</td>`), summary());
     assert.match(summary(), /The snapshot goes on in the cloud/);
     assertNoSecrets(PASSWORD, TOKEN);
   });
 
-  it('a failed snapshot (killed) also gives image-id, so a later step can delete it', async () => {
+  it('a failed snapshot (killed) also gives snapshot-id, so a later step can delete it', async () => {
     inputs({ ...PASSWORD_INPUTS, instance: SERVER_ID });
     snapshotAccepted();
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'killed' }));
     await run();
     assert.equal(process.exitCode, 1);
-    assert.equal(outputs()['image-id'], IMAGE_ID);
-    assert.match(summary(), new RegExp(`<td>${IMAGE_ID}</td><td>The snapshot failed: image ${IMAGE_ID} is killed`));
+    assert.equal(outputs()['snapshot-id'], IMAGE_ID);
+    assert.match(summary(), new RegExp(`<td>${IMAGE_ID}</td><td>The snapshot failed: snapshot ${IMAGE_ID} is killed`));
   });
 
-  it('a failure before any snapshot gives no image-id', async () => {
+  it('a failure before any snapshot gives no snapshot-id', async () => {
     inputs({ ...PASSWORD_INPUTS, instance: 'web' });
     mockAuth();
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/detail`).query(true).reply(200, { servers: [] });
     await run();
     assert.equal(process.exitCode, 1);
-    assert.equal(outputs()['image-id'], undefined);
+    assert.equal(outputs()['snapshot-id'], undefined);
     assert.equal(outputs()['api-requests'], '2');
-    assert.match(errors()[0]!, /No server named or with ID "web" in region GRA11/);
+    assert.match(errors()[0]!, /No instance named or with ID "web" in region GRA11/);
   });
 });
 
@@ -223,9 +223,9 @@ describe('run: prune and delete', () => {
     await run();
     assert.equal(process.exitCode, undefined, errors().join('\n'));
     const out = outputs();
-    assert.equal(out['deleted-image-ids'], '["n3"]');
+    assert.equal(out['deleted-snapshot-ids'], '["n3"]');
     assert.equal(out['deleted-count'], '1');
-    assert.equal(out['kept-image-ids'], '["n1","n2"]');
+    assert.equal(out['kept-snapshot-ids'], '["n1","n2"]');
     assert.equal(out['volume-snapshot-ids'], '["cs-1"]');
     // auth, the listing; the checks: servers, volumes, the project's images, the Cinder snapshot; two DELETEs.
     assert.equal(out['api-requests'], '8');
@@ -276,12 +276,12 @@ describe('run: prune and delete', () => {
     await run();
     assert.equal(process.exitCode, 1);
     assert.match(errors()[0]!, /1 snapshot\(s\) could not be deleted/);
-    assert.equal(outputs()['deleted-image-ids'], '["n3"]');
-    assert.match(summary(), /<td>n2<\/td>.*<td>failed: Glance refused to delete image n2/s);
+    assert.equal(outputs()['deleted-snapshot-ids'], '["n3"]');
+    assert.match(summary(), /<td>n2<\/td>.*<td>failed: Glance refused to delete snapshot n2/s);
   });
 
-  it('delete by image-id: outputs and summary', async () => {
-    inputs({ ...PASSWORD_INPUTS, mode: 'delete', 'image-id': IMAGE_ID });
+  it('delete by snapshot-id: outputs and summary', async () => {
+    inputs({ ...PASSWORD_INPUTS, mode: 'delete', 'snapshot-id': IMAGE_ID });
     mockAuth();
     nock(IMAGE_ORIGIN)
       .get(`/v2/images/${IMAGE_ID}`)
@@ -292,7 +292,7 @@ describe('run: prune and delete', () => {
       .reply(404, { message: 'not found' });
     await run();
     assert.equal(process.exitCode, undefined, errors().join('\n'));
-    assert.equal(outputs()['deleted-image-ids'], JSON.stringify([IMAGE_ID]));
+    assert.equal(outputs()['deleted-snapshot-ids'], JSON.stringify([IMAGE_ID]));
     assert.equal(outputs()['deleted-count'], '1');
     assert.match(summary(), /<h2>Snapshot deleted<\/h2>/);
     assert.ok(summary().includes(`<td>${IMAGE_ID}</td>`));
@@ -300,7 +300,7 @@ describe('run: prune and delete', () => {
   });
 
   it('delete of an image already gone succeeds, and says so', async () => {
-    inputs({ ...PASSWORD_INPUTS, mode: 'delete', 'image-id': IMAGE_ID });
+    inputs({ ...PASSWORD_INPUTS, mode: 'delete', 'snapshot-id': IMAGE_ID });
     mockAuth();
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(404, { message: 'not found' });
     await run();

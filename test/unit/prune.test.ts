@@ -132,14 +132,14 @@ describe('prune: the scope', () => {
     await prune(newCloud(), pruneWith({}, { instance: SERVER_ID }));
     list.done();
     assert.deepEqual(deleted, ['img-01']);
-    assert.match(stdout(), new RegExp(`Server ${SERVER_ID} is not found; pruning the snapshots that name it`));
+    assert.match(stdout(), new RegExp(`Instance ${SERVER_ID} is not found; pruning the snapshots that name it`));
   });
 
   it('with a server name that does not exist: an error, nothing listed', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/detail`).query(true).reply(200, { servers: [] });
     const outcome = await runMode(newCloud(), pruneWith({}, { instance: 'web' }));
-    assert.match(failed(outcome).message, /No server named or with ID "web" in region GRA11/);
+    assert.match(failed(outcome).message, /No instance named or with ID "web" in region GRA11/);
     assert.deepEqual(unmatched, []);
   });
 
@@ -366,7 +366,7 @@ describe('prune: what is deleted', () => {
     assert.deepEqual(result.failures.map((f) => f.image.id).sort(), ['img-02', 'img-03']);
     assert.match(result.failures.find((f) => f.image.id === 'img-02')!.error, /it is protected/);
     assert.match(result.failures.find((f) => f.image.id === 'img-03')!.error, /it is in use/);
-    assert.match(stdout(), /::warning::Glance refused to delete image img-03/);
+    assert.match(stdout(), /::warning::Glance refused to delete snapshot img-03/);
   });
 
   it('an image already gone when deleted counts as deleted-or-missing, not a failure', async () => {
@@ -378,7 +378,7 @@ describe('prune: what is deleted', () => {
     assert.equal(result.deletions[0]!.outcome, 'missing');
   });
 
-  it('keeps at most `concurrency` DELETEs in flight', async () => {
+  it('keeps at most `max-parallel` DELETEs in flight', async () => {
     mockAuth();
     listed(snapshots(9));
     let inFlight = 0;

@@ -61,7 +61,7 @@ describe('restore: which snapshot', () => {
     assert.equal(result.image.id, SNAPSHOT_ID);
     assert.equal(result.previousImageId, BOOT_IMAGE_ID);
     assert.deepEqual([result.server.status, result.server.imageId], ['ACTIVE', SNAPSHOT_ID]);
-    assert.match(stdout(), new RegExp(`Restoring image ${SNAPSHOT_ID} .*: the newest active snapshot of server web`));
+    assert.match(stdout(), new RegExp(`Restoring snapshot ${SNAPSHOT_ID} .*: the newest active one of instance web`));
     assert.deepEqual(unmatched, []);
   });
 
@@ -72,7 +72,7 @@ describe('restore: which snapshot', () => {
     assert.equal(result.image.id, SNAPSHOT_ID);
   });
 
-  it('image-id: that image; an exact snapshot-name: the one of that name', async () => {
+  it('snapshot-id: that image; an exact snapshot-name: the one of that name', async () => {
     nova({}, rebuilt());
     nock(IMAGE_ORIGIN).get(`/v2/images/${SNAPSHOT_ID}`).reply(200, snapshot());
     assert.equal(succeeded(await restore(newCloud(), restoreSettings({ snapshot: { imageId: SNAPSHOT_ID } }))).image.id, SNAPSHOT_ID);
@@ -85,10 +85,10 @@ describe('restore: which snapshot', () => {
   it('a name two snapshots of the instance have, or none: an error, and no rebuild', async () => {
     nova();
     nock(IMAGE_ORIGIN).get('/v2/images').query(true).reply(200, { images: [snapshot({ name: 'dup' }), snapshot({ id: 'other-dup', name: 'dup' })] });
-    await assert.rejects(restore(newCloud(), restoreSettings({ snapshot: { name: 'dup' } })), /2 snapshots of server web .* are named "dup": .*Set image-id/);
+    await assert.rejects(restore(newCloud(), restoreSettings({ snapshot: { name: 'dup' } })), /2 snapshots of instance web .* are named "dup": .*Set snapshot-id/);
     nova();
     newestListed();
-    await assert.rejects(restore(newCloud(), restoreSettings()), /There is no active snapshot of server web .* made by this action: give image-id or snapshot-name/);
+    await assert.rejects(restore(newCloud(), restoreSettings()), /There is no active snapshot of instance web .* made by this action: give snapshot-id or snapshot-name/);
     assert.deepEqual(unmatched, []);
   });
 });
@@ -100,13 +100,13 @@ describe('restore refuses, before any change', () => {
     await assert.rejects(restore(newCloud(), restoreSettings({ snapshot: { imageId: SNAPSHOT_ID } })), why);
     assert.deepEqual(unmatched, [], 'no rebuild sent');
   };
-  it('an image that is not active', () => refused(snapshot({ status: 'queued' }), /is not restored onto server web: it is queued, not active/));
+  it('an image that is not active', () => refused(snapshot({ status: 'queued' }), /is not restored onto instance web: it is queued, not active/));
   it("another project's image", () => refused(snapshot({ owner: 'other-project' }), /it belongs to project other-project/));
   it("another instance's snapshot", () => refused(snapshot({ source_instance_id: OTHER_SERVER, instance_uuid: OTHER_SERVER }), /it is a snapshot of 9f8e.*; set allow-other-instance: true/));
-  it('the empty image of a volume-backed snapshot', () => refused(volumeBackedImageBody(['snap-1'], { id: SNAPSHOT_ID, managed_by: MANAGED_BY, source_instance_id: SERVER_ID }), /volume-backed server: its data is in Cinder snapshots/));
+  it('the empty image of a volume-backed snapshot', () => refused(volumeBackedImageBody(['snap-1'], { id: SNAPSHOT_ID, managed_by: MANAGED_BY, source_instance_id: SERVER_ID }), /volume-backed instance: its data is in Cinder snapshots/));
   it("a disk larger than the flavor's", async () => {
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/flavors/d2-2`).reply(200, { flavor: { id: 'd2-2', disk: 25 } });
-    await refused(snapshot({ min_disk: 50 }), /its disk needs 50 GiB, more than the 25 GiB root disk of the server's flavor d2-2/, { flavorId: 'd2-2' });
+    await refused(snapshot({ min_disk: 50 }), /its disk needs 50 GiB, more than the 25 GiB root disk of the instance's flavor d2-2/, { flavorId: 'd2-2' });
   });
   it('a volume-backed server: nothing is looked up or sent, and the error says what to do instead', async () => {
     nova({ volumeBacked: true });
@@ -125,7 +125,7 @@ describe('restore refuses, before any change', () => {
     newestListed(snapshot());
     const result = succeeded(await restore(newCloud(), restoreSettings({ dryRun: true, snapshotBefore: true })));
     assert.equal(result.dryRun, true);
-    assert.match(stdout(), new RegExp(`Dry run: would rebuild server web \\(${SERVER_ID}\\) from image ${SNAPSHOT_ID} after a snapshot of it as it is now; it runs image ${BOOT_IMAGE_ID} now`));
+    assert.match(stdout(), new RegExp(`Dry run: would rebuild instance web \\(${SERVER_ID}\\) from snapshot ${SNAPSHOT_ID} after a snapshot of it as it is now; it runs image ${BOOT_IMAGE_ID} now`));
     assert.deepEqual(unmatched, []);
   });
 });
@@ -135,7 +135,7 @@ describe('restore: the rebuild and its wait', () => {
     nova({}, rebuilt({ status: 'ERROR', fault: 'No valid host was found.' }));
     newestListed(snapshot());
     const failure = failed(await restore(newCloud(), restoreSettings()));
-    assert.match(failure.message, /The rebuild of server web .* failed: Nova put it in ERROR: No valid host was found\. See: openstack server show/);
+    assert.match(failure.message, /The rebuild of instance web .* failed: Nova put it in ERROR: No valid host was found\. See: openstack server show/);
   });
 
   it('a SHUTOFF server is rebuilt and stays SHUTOFF, and the log says so', async () => {
@@ -145,14 +145,14 @@ describe('restore: the rebuild and its wait', () => {
     const result = succeeded(await restore(newCloud(), restoreSettings()));
     assert.equal(result.server.status, 'SHUTOFF');
     assert.ok(nock.isDone(), 'every look was made: it did not stop at the ACTIVE in between');
-    assert.match(stdout(), /Server web is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF/);
+    assert.match(stdout(), /Instance web is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF/);
   });
 
   it('timeout: says what the server is still doing and how to check it', async () => {
     nova({}, ...Array.from({ length: 10 }, () => rebuilt({ status: 'REBUILD', taskState: 'rebuild_spawning' })));
     newestListed(snapshot());
     const failure = failed(await restore(newCloud(), restoreSettings({ timeoutMs: 1_200 })));
-    assert.match(failure.message, /^Timed out \(timeout [\d.]+s\) waiting for the rebuild of server web .*: it is still REBUILD with task_state rebuild_spawning\. The rebuild goes on.*openstack server show/);
+    assert.match(failure.message, /^Timed out \(timeout [\d.]+s\) waiting for the rebuild of instance web .*: it is still REBUILD with task_state rebuild_spawning\. The rebuild goes on.*openstack server show/);
   });
 
   it('a rebuild whose answer was lost is looked for, not sent again: under way, it is waited for', async () => {
@@ -243,7 +243,7 @@ describe('restore: the backups taken before a restore (snapshot-before)', () => 
     const result = succeeded(await restore(newCloud(), restoreSettings()));
     assert.equal(result.image.id, SNAPSHOT_ID);
     assert.deepEqual(bodies, [{ rebuild: { imageRef: SNAPSHOT_ID } }]);
-    assert.match(stdout(), new RegExp(`Skipped 2 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${BACKUP_ID}, backup-2\\. .*image-id or .*snapshot-name`));
+    assert.match(stdout(), new RegExp(`Skipped 2 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${BACKUP_ID}, backup-2\\. .*snapshot-id or .*snapshot-name`));
   });
 
   it('a glob that matches their names skips them too', async () => {
@@ -256,11 +256,11 @@ describe('restore: the backups taken before a restore (snapshot-before)', () => 
   it('only backups: an error that names them and how to restore one, and no rebuild', async () => {
     nova();
     newestListed(backup());
-    await assert.rejects(restore(newCloud(), restoreSettings()), new RegExp(`There is no active snapshot of server web .* made by this action.*1 taken before a restore \\(${BACKUP_ID}\\), which only its image-id or exact snapshot-name restores`));
+    await assert.rejects(restore(newCloud(), restoreSettings()), new RegExp(`There is no active snapshot of instance web .* made by this action.*1 taken before a restore \\(${BACKUP_ID}\\), which only its snapshot-id or exact snapshot-name restores`));
     assert.deepEqual(unmatched, []);
   });
 
-  it('given by image-id, or named exactly: restored', async () => {
+  it('given by snapshot-id, or named exactly: restored', async () => {
     nova({}, rebuilt({ imageId: BACKUP_ID }));
     nock(IMAGE_ORIGIN).get(`/v2/images/${BACKUP_ID}`).reply(200, backup());
     assert.equal(succeeded(await restore(newCloud(), restoreSettings({ snapshot: { imageId: BACKUP_ID } }))).image.id, BACKUP_ID);
@@ -298,7 +298,7 @@ describe('restore: snapshot-before, its name and the states it needs', () => {
   });
 
   it('a dry run of a server in ERROR refuses as the real run does (Nova cannot snapshot it), sending nothing', async () => {
-    const refusal = /Server web .* is ERROR: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED/;
+    const refusal = /Instance web .* is ERROR: Nova can snapshot an instance that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED/;
     nova({ status: 'ERROR' });
     newestListed(snapshot());
     await assert.rejects(restore(newCloud(), restoreSettings({ snapshotBefore: true })), refusal);

@@ -235,7 +235,7 @@ describe('create mode: at most one snapshot however createImage fails', () => {
       assert.equal(result.image.id, IMAGE_ID);
       assert.equal(result.image.status, 'active');
       assert.match(stdout(), new RegExp(`::warning::createImage failed without a clear answer \\(${label === 'a 502' ? '502' : 'ECONNRESET'}\\)`));
-      assert.match(stdout(), new RegExp(`The snapshot was made after all: image ${IMAGE_ID}`));
+      assert.match(stdout(), new RegExp(`The snapshot was made after all: ${IMAGE_ID}`));
       assert.deepEqual(unmatched, []);
     });
   }
@@ -302,13 +302,13 @@ describe('create mode: at most one snapshot however createImage fails', () => {
     nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
     await create(newCloud(), createSettings());
     assert.equal(posts.length, 1);
-    assert.match(stdout(), /Server web is REBOOT: waiting until it can be snapshotted/);
+    assert.match(stdout(), /Instance web is REBOOT: waiting until it can be snapshotted/);
   });
 
   it('a server in a state Nova cannot snapshot is refused without a POST', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).times(2).reply(200, { server: serverBody({ name: 'web', status: 'ERROR' }) });
-    await assert.rejects(create(newCloud(), createSettings()), /is ERROR: Nova can snapshot a server that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED/);
+    await assert.rejects(create(newCloud(), createSettings()), /is ERROR: Nova can snapshot an instance that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED/);
     assert.deepEqual(unmatched, []);
   });
 

@@ -54,7 +54,7 @@ describe('settings: a valid create', () => {
     assert.equal(s.region, 'GRA11');
     assert.equal(s.iface, 'public');
     assert.deepEqual(s.servers, { names: ['web'], tags: [], metadata: {}, allowEmpty: false });
-    assert.equal(s.stopServer, false);
+    assert.equal(s.stopInstance, false);
     assert.equal(s.template, '{instance}-{timestamp}');
     assert.equal(s.wait, true);
     assert.equal(s.timeoutMs, 2 * 3_600_000);
@@ -75,7 +75,7 @@ describe('settings: a valid create', () => {
   });
 
   it('delete: the target is the ID or the exact name; nothing in use is deleted by default', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': IMAGE_UUID });
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': IMAGE_UUID });
     const byId = readAs('delete');
     assert.deepEqual(byId.target, { imageId: IMAGE_UUID });
     assert.equal(byId.ignoreMissing, false);
@@ -93,8 +93,8 @@ describe('settings: a valid create', () => {
     assert.equal(readSettings().credentials.authUrl, 'https://keystone.example.com:5000/v3');
   });
 
-  it('parses metadata lines, timeout, wait and the retention inputs of a create', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', metadata: '# a comment\nteam = ops\n\nenv=prod', timeout: '1h30m', 'keep-last': '3', 'keep-within': '7d' });
+  it('parses snapshot-properties lines, timeout, wait and the retention inputs of a create', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-properties': '# a comment\nteam = ops\n\nenv=prod', timeout: '1h30m', 'keep-last': '3', 'keep-within': '7d' });
     const s = readAs('create');
     assert.deepEqual(s.metadata, { team: 'ops', env: 'prod' });
     assert.equal(s.timeoutMs, 90 * 60_000);
@@ -113,7 +113,7 @@ describe('settings: a valid create', () => {
       inputs({ ...PASSWORD_AUTH, mode: 'restore', instance: 'web', ...extra });
       return readAs('restore').snapshot;
     };
-    assert.deepEqual(snapshotOf({ 'image-id': IMAGE_UUID }), { imageId: IMAGE_UUID });
+    assert.deepEqual(snapshotOf({ 'snapshot-id': IMAGE_UUID }), { imageId: IMAGE_UUID });
     assert.deepEqual(snapshotOf({ 'snapshot-name': 'web-release-2' }), { name: 'web-release-2' });
     assert.deepEqual(snapshotOf({ 'snapshot-name': 'web-release-*' }), { newest: true, nameGlob: 'web-release-*' });
     assert.deepEqual(snapshotOf({}), { newest: true });
@@ -123,7 +123,7 @@ describe('settings: a valid create', () => {
   });
 
   it('prune: snapshot-name is the glob, with the deletion knobs', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'snapshot-name': 'web-*', 'keep-daily': '7', 'dry-run': 'true', 'max-deletes': '20', concurrency: '8', 'include-unmanaged': 'true' });
+    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'snapshot-name': 'web-*', 'keep-daily': '7', 'dry-run': 'true', 'max-deletes': '20', 'max-parallel': '8', 'include-unmanaged': 'true' });
     const s = readAs('prune');
     assert.equal(s.nameGlob, 'web-*');
     assert.deepEqual(s.retention, { includeUnmanaged: true, policy: { daily: 7 }, maxDeletes: 20, concurrency: 8 });
@@ -144,14 +144,14 @@ describe('settings: every problem names the input and what is valid', () => {
     onlyProblem(/^timeout: "soon" is not a duration: use a number followed by s, m, h, d or w/);
   });
 
-  it('malformed metadata: each bad line, by number', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', metadata: 'team=ops\nnovalue\nmanaged_by=me\nname=x\nbad/key=1' });
+  it('malformed snapshot-properties: each bad line, by number', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-properties': 'team=ops\nnovalue\nmanaged_by=me\nname=x\nbad/key=1' });
     const found = problems();
     assert.equal(found.length, 4, found.join('\n'));
-    assert.match(found[0]!, /^metadata: line 2 \("novalue"\) is not key=value$/);
-    assert.match(found[1]!, /^metadata: line 3 .*"managed_by" is set by this action itself/);
-    assert.match(found[2]!, /^metadata: line 4 .*"name" is an image attribute OpenStack sets itself/);
-    assert.match(found[3]!, /^metadata: line 5 .*the key must be 1 to 255 of the characters/);
+    assert.match(found[0]!, /^snapshot-properties: line 2 \("novalue"\) is not key=value$/);
+    assert.match(found[1]!, /^snapshot-properties: line 3 .*"managed_by" is set by this action itself/);
+    assert.match(found[2]!, /^snapshot-properties: line 4 .*"name" is an image attribute OpenStack sets itself/);
+    assert.match(found[3]!, /^snapshot-properties: line 5 .*the key must be 1 to 255 of the characters/);
   });
 
   it('missing credentials: auth-url, username, password and project are each named', () => {
@@ -174,14 +174,14 @@ describe('settings: every problem names the input and what is valid', () => {
 
   it('create without an instance, or with a blank one', () => {
     inputs({ ...PASSWORD_AUTH });
-    onlyProblem(/^instance: required for mode create: the name or ID of the server \(one a line\), or instance-tags \/ instance-metadata to select servers$/);
+    onlyProblem(/^instance: required for mode create: the name or ID of the instance \(one a line\), or instance-tags \/ instance-metadata to select instances$/);
     inputs({ instance: '   ' });
-    onlyProblem(/^instance: is blank; give a server name or ID$/);
+    onlyProblem(/^instance: is blank; give an instance name or ID$/);
   });
 
   it('restore with names and a selector: refused (they add up, and could rebuild every tagged server); a selector alone is the explicit ask', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'restore', instance: 'web', 'instance-tags': 'prod' });
-    onlyProblem(/^instance and instance-tags \/ instance-metadata: mode restore takes the servers by name or by selector, not both: they add up, so instance-tags: prod rebuilds every server it picks besides those named/);
+    onlyProblem(/^instance and instance-tags \/ instance-metadata: mode restore takes the instances by name or by selector, not both: they add up, so instance-tags: prod rebuilds every instance it picks besides those named/);
     inputs({ 'instance-tags': '', 'instance-metadata': 'role=db' });
     onlyProblem(/^instance and instance-tags \/ instance-metadata: mode restore/);
     inputs({ instance: '', 'instance-metadata': '', 'instance-tags': 'prod' });
@@ -203,24 +203,24 @@ describe('settings: every problem names the input and what is valid', () => {
     onlyProblem(/^region: required \(or OS_REGION_NAME\), e\.g\. GRA11/);
   });
 
-  it('delete with both image-id and snapshot-name, or neither', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': IMAGE_UUID, 'snapshot-name': 'web-1' });
-    onlyProblem(/^image-id and snapshot-name: give one of them, not both/);
+  it('delete with both snapshot-id and snapshot-name, or neither', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': IMAGE_UUID, 'snapshot-name': 'web-1' });
+    onlyProblem(/^snapshot-id and snapshot-name: give one of them, not both/);
     clearEnv();
     inputs({ ...PASSWORD_AUTH, mode: 'delete' });
-    onlyProblem(/^image-id or snapshot-name: mode delete needs the image ID or the exact name/);
+    onlyProblem(/^snapshot-id or snapshot-name: mode delete needs the ID or the exact name/);
   });
 
   it('delete with retention inputs', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': IMAGE_UUID, 'keep-last': '2' });
+    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': IMAGE_UUID, 'keep-last': '2' });
     onlyProblem(/^keep-\*: retention inputs are for modes prune and create/);
   });
 
-  it('image-id that is not an image ID', () => {
+  it('snapshot-id that is not a snapshot ID', () => {
     for (const value of ['latest', 'abc', `${IMAGE_UUID}x`]) {
       clearEnv();
-      inputs({ ...PASSWORD_AUTH, mode: 'delete', 'image-id': value });
-      onlyProblem(new RegExp(`^image-id: "${value}" is not an image ID; give the UUID of the image`));
+      inputs({ ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': value });
+      onlyProblem(new RegExp(`^snapshot-id: "${value}" is not a snapshot ID; give the UUID of the snapshot`));
     }
   });
 
@@ -237,9 +237,9 @@ describe('settings: every problem names the input and what is valid', () => {
     onlyProblem(/^delete-in-use: only for mode delete/);
   });
 
-  it('image-id outside delete', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', 'image-id': IMAGE_UUID });
-    onlyProblem(/^image-id: only for modes delete and restore; mode create makes a new image/);
+  it('snapshot-id outside delete', () => {
+    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-id': IMAGE_UUID });
+    onlyProblem(/^snapshot-id: only for modes delete and restore; mode create makes a new snapshot/);
   });
 
   it('prune without a policy: names every keep-* input', () => {
@@ -261,10 +261,20 @@ describe('settings: every problem names the input and what is valid', () => {
     assert.match(found[0]!, /^keep-within: "0d" adds up to zero/);
   });
 
-  it('concurrency outside 1 to 32, and max-deletes of 0', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', concurrency: '33', 'max-deletes': '0' });
+  it('an input under its name before the renames: each named with its new name, even given empty, never ignored', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'restore', instance: 'web', 'image-id': '', metadata: 'a=b', 'stop-server': 'true', concurrency: '2' });
+    assert.deepEqual(problems().filter((p) => /was renamed/.test(p)), [
+      'image-id was renamed snapshot-id; give it as snapshot-id (the old name is not read)',
+      'metadata was renamed snapshot-properties; give it as snapshot-properties (the old name is not read)',
+      'stop-server was renamed stop-instance; give it as stop-instance (the old name is not read)',
+      'concurrency was renamed max-parallel; give it as max-parallel (the old name is not read)',
+    ]);
+  });
+
+  it('max-parallel outside 1 to 32, and max-deletes of 0', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', 'max-parallel': '33', 'max-deletes': '0' });
     const found = problems();
-    assert.ok(found.some((p) => /^concurrency: "33" is not valid; use a whole number from 1 to 32$/.test(p)), found.join('\n'));
+    assert.ok(found.some((p) => /^max-parallel: "33" is not valid; use a whole number from 1 to 32$/.test(p)), found.join('\n'));
     assert.ok(found.some((p) => /^max-deletes: "0" is not valid; use a whole number from 1 up$/.test(p)), found.join('\n'));
   });
 
@@ -306,7 +316,7 @@ describe('settings: every problem names the input and what is valid', () => {
   });
 
   it('reports every problem at once', () => {
-    inputs({ mode: 'prune', timeout: 'forever', metadata: 'oops', 'keep-last': '0', 'auth-url': 'https://auth.cloud.ovh.net/v2.0' });
+    inputs({ mode: 'prune', timeout: 'forever', 'snapshot-properties': 'oops', 'keep-last': '0', 'auth-url': 'https://auth.cloud.ovh.net/v2.0' });
     let error: unknown;
     try {
       readSettings();
@@ -316,7 +326,7 @@ describe('settings: every problem names the input and what is valid', () => {
     assert.ok(error instanceof SettingsError);
     const text = error.message;
     assert.match(text, /^Invalid inputs:\n- /);
-    for (const input of ['region:', 'auth-url:', 'username:', 'password:', 'project-id or project-name:', 'timeout:', 'metadata:', 'keep-last:']) {
+    for (const input of ['region:', 'auth-url:', 'username:', 'password:', 'project-id or project-name:', 'timeout:', 'snapshot-properties:', 'keep-last:']) {
       assert.ok(text.includes(`\n- ${input}`), `${input} missing from:\n${text}`);
     }
     // The invalid keep-last is the policy's problem; "no policy at all" would be a second, wrong one.
@@ -453,7 +463,7 @@ describe('settings: the defaults action.yml declares are the code’s', () => {
   // The runner applies action.yml's defaults; a bare `node dist/index.js` (and the OS_* path) relies on the code's.
   for (const [mode, extra] of [
     ['create', { instance: 'web', 'keep-last': '2' }],
-    ['delete', { 'image-id': IMAGE_UUID }],
+    ['delete', { 'snapshot-id': IMAGE_UUID }],
     ['prune', { 'keep-daily': '7' }],
     ['restore', { instance: 'web' }],
   ] as const) {

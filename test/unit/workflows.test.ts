@@ -94,11 +94,11 @@ describe('workflows: the repository\'s and those the documents give users', () =
       assert.deepEqual(unsafe.map((s) => `${s.at}: if: ${s.step.if}`), []);
     });
 
-    it('stop-server with several servers stops one at a time', () => {
+    it('stop-instance with several servers stops one at a time', () => {
       const together = all.flatMap(steps).filter(({ step }) => {
         const w = step.with ?? {};
         const fleet = Boolean(w['instance-tags'] || w['instance-metadata'] || String(w.instance ?? '').trim().includes('\n'));
-        return isThisAction(step) && String(w['stop-server']) === 'true' && fleet && String(w.concurrency) !== '1';
+        return isThisAction(step) && String(w['stop-instance']) === 'true' && fleet && String(w['max-parallel']) !== '1';
       });
       assert.deepEqual(together.map((s) => s.at), []);
     });

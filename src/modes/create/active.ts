@@ -1,3 +1,4 @@
+import { Input } from '../../constants.ts';
 import { formatDuration } from '../../duration.ts';
 import { log, t } from '../../log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
@@ -30,7 +31,7 @@ export async function untilActive(
     last = look;
     const status = look?.status ?? 'gone';
     if (status !== lastStatus) {
-      log.info(t`[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
+      log.info(t`[${formatDuration(Date.now() - started)}] snapshot ${imageId}: ${status}`);
       lastStatus = status;
     }
     return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
@@ -41,17 +42,17 @@ export async function untilActive(
     return {
       imageId,
       message: image
-        ? `The snapshot failed: image ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, image-id: ${imageId}) and try again`
-        : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`,
+        ? `The snapshot failed: snapshot ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, ${Input.SnapshotId}: ${imageId}) and try again`
+        : `The snapshot failed: snapshot ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the instance's fault with openstack server show ${server.id})`,
     };
   }
   const now = await compute.getServer(server.id).catch(() => undefined);
   return {
     imageId,
     message:
-      `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
-      `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
+      `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for snapshot ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
+      `${now ? `, and instance ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
       `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
-      `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,
+      `or run this action again with a longer timeout. To give it up: mode delete with ${Input.SnapshotId} ${imageId}`,
   };
 }

@@ -33,16 +33,16 @@ export async function createImageOnce(compute: Compute, images: ImageService, re
     } catch (error) {
       if (attempt >= MAX_CREATE_ATTEMPTS || deadline.passed) throw error;
       if (error instanceof ConflictError) {
-        log.info(t`Nova answered 409 (${error.message}); waiting for the server to be free`);
+        log.info(t`Nova answered 409 (${error.message}); waiting for the instance to be free`);
         server = await untilFree(compute, server, SNAPSHOT, deadline, true);
         continue;
       }
       // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
       if (refusedBeforeActing(error) || error instanceof CrossHostError) throw error;
-      log.warning(t`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the image it may have made`);
+      log.warning(t`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the snapshot it may have made`);
       const found = await settle(compute, images, server, requestId);
       if (found) {
-        log.info(t`The snapshot was made after all: image ${found.id}`);
+        log.info(t`The snapshot was made after all: ${found.id}`);
         return found.id;
       }
       server = await untilFree(compute, server, SNAPSHOT, deadline, true);

@@ -44,9 +44,9 @@ async function until(compute: Compute, server: Server, deadline: Deadline, done:
 function refusedStop(server: Server, error: unknown): StepError {
   const why =
     statusOf(error) === 403
-      ? `this login lacks the policy to stop servers (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopServer}`
+      ? `this login lacks the policy to stop instances (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopInstance}`
       : 'it may have been stopped or changed by someone else meanwhile';
-  return new StepError(`Nova refused to stop server ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
+  return new StepError(`Nova refused to stop instance ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
 }
 
 /**
@@ -56,10 +56,10 @@ function refusedStop(server: Server, error: unknown): StepError {
  */
 export async function stopForSnapshot(compute: Compute, server: Server, deadline: Deadline, cancel: Cancellation): Promise<Stopped | undefined> {
   if (server.status !== 'ACTIVE') {
-    log.info(t`Server ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
+    log.info(t`Instance ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
     return undefined;
   }
-  cancel.check(t`server ${server.name} was stopped`);
+  cancel.check(t`instance ${server.name} was stopped`);
   const stoppedAt = Date.now();
   let unclear: unknown;
   try {
@@ -72,14 +72,14 @@ export async function stopForSnapshot(compute: Compute, server: Server, deadline
   const stopped: Stopped = {
     server,
     stoppedAt,
-    release: cancel.owe(t`Server ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
+    release: cancel.owe(t`Instance ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
   };
   try {
     if (unclear) throw unclear;
-    log.info(t`Stopping server ${server.name} for a consistent snapshot`);
+    log.info(t`Stopping instance ${server.name} for a consistent snapshot`);
     const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
-    if (cancel.cancelled) throw cancel.error(t`while server ${server.name} was being stopped, before its snapshot was requested`);
-    if (!off.done) throw new StepError(`Server ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
+    if (cancel.cancelled) throw cancel.error(t`while instance ${server.name} was being stopped, before its snapshot was requested`);
+    if (!off.done) throw new StepError(`Instance ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
     return { ...stopped, server: off.server };
   } catch (error) {
     await startAgain(compute, stopped, cancel);
@@ -112,7 +112,7 @@ async function start(compute: Compute, stopped: Stopped, cancel: Cancellation): 
       const limit = cancel.cancelled ? cancel.grace() : deadline;
       const busy = error instanceof ConflictError;
       if ((!busy && (refusedBeforeActing(error) || attempt >= UNCLEAR_ATTEMPTS)) || Date.now() + RETRY_MS >= limit.at) {
-        log.warning(t`Server ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+        log.warning(t`Instance ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
         stopped.release();
         return false;
       }
@@ -132,7 +132,7 @@ export async function startWhenCaptured(compute: Compute, stopped: Stopped, dead
   const { server } = stopped;
   // A look that fails is no reason not to try to start it.
   await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
-  if (!(await start(compute, stopped, cancel))) return { problem: `Server ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
+  if (!(await start(compute, stopped, cancel))) return { problem: `Instance ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
   let seen: string | undefined;
   try {
     const up = await until(compute, server, cancel.cancelled ? cancel.grace() : deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
@@ -141,18 +141,18 @@ export async function startWhenCaptured(compute: Compute, stopped: Stopped, dead
     seen = `looking at it failed: ${error instanceof Error ? error.message : String(error)}`;
   }
   if (seen) {
-    const problem = `Server ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: ${seen}, so its downtime is unknown. Check it with: openstack server show ${server.id}; if it is still SHUTOFF, start it with: openstack server start ${server.id}`;
+    const problem = `Instance ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: ${seen}, so its downtime is unknown. Check it with: openstack server show ${server.id}; if it is still SHUTOFF, start it with: openstack server start ${server.id}`;
     log.warning(t`${problem}`);
     return { problem };
   }
   const downtimeMs = Date.now() - stopped.stoppedAt;
-  log.info(t`Started server ${server.name} again: it was down ${formatDuration(downtimeMs)}`);
+  log.info(t`Started instance ${server.name} again: it was down ${formatDuration(downtimeMs)}`);
   return { downtimeMs };
 }
 
 /** After a failure or a cancel, before any snapshot was requested: start the server this run stopped (said in the log). */
 export async function startAgain(compute: Compute, stopped: Stopped, cancel: Cancellation): Promise<void> {
   if (await start(compute, stopped, cancel)) {
-    log.info(t`Started server ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
+    log.info(t`Started instance ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
   }
 }

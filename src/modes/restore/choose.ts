@@ -17,24 +17,24 @@ const label = (image: Image) => `${image.id} "${image.name ?? ''}" (created ${is
 export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, server: Server): Promise<Image> {
   const images = await cloud.images();
   const { snapshot } = settings;
-  const where = `of server ${server.name} (${server.id}) in region ${settings.region}`;
+  const where = `of instance ${server.name} (${server.id}) in region ${settings.region}`;
   if ('imageId' in snapshot) {
     const image = await images.get(snapshot.imageId);
-    if (!image) throw new StepError(`${Input.ImageId}: there is no image ${snapshot.imageId} in region ${settings.region}`);
-    log.info(t`Restoring image ${label(image)}: given by ${Input.ImageId}`);
+    if (!image) throw new StepError(`${Input.SnapshotId}: there is no image ${snapshot.imageId} in region ${settings.region}`);
+    log.info(t`Restoring snapshot ${label(image)}: given by ${Input.SnapshotId}`);
     return image;
   }
   const owner = await cloud.projectId();
   if ('name' in snapshot) {
     const named = (await images.listAll({ ...exactNameFilter(snapshot.name), owner })).filter((image) => image.name === snapshot.name);
     const matches = settings.allowOtherInstance ? named : named.filter((image) => ofServer(image, server));
-    if (matches.length > 1) throw new StepError(`${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.ImageId} to the one to restore`);
+    if (matches.length > 1) throw new StepError(`${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.SnapshotId} to the one to restore`);
     const [image] = matches;
     if (!image) {
       const others = named.length ? `; ${named.length} image(s) of that name are snapshots of other instances (${Input.AllowOtherInstance}: true restores one)` : '';
-      throw new StepError(`No snapshot named "${snapshot.name}" ${where}${others}. Check ${Input.SnapshotName} (matched exactly), or give ${Input.ImageId}`);
+      throw new StepError(`No snapshot named "${snapshot.name}" ${where}${others}. Check ${Input.SnapshotName} (matched exactly), or give ${Input.SnapshotId}`);
     }
-    log.info(t`Restoring image ${label(image)}: the snapshot named exactly so`);
+    log.info(t`Restoring snapshot ${label(image)}: named exactly so`);
     return image;
   }
   const matcher = snapshot.nameGlob ? globToRegExp(snapshot.nameGlob) : undefined;
@@ -50,13 +50,13 @@ export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, se
       continue;
     }
     if (skipped.length) {
-      log.info(t`Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the server as it was before a roll-back, never chosen as the newest; give the ${Input.ImageId} or the exact ${Input.SnapshotName} of one to restore it`);
+      log.info(t`Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the instance as it was before a roll-back, never chosen as the newest; give the ${Input.SnapshotId} or the exact ${Input.SnapshotName} of one to restore it`);
     }
-    log.info(t`Restoring image ${label(image)}: the newest active snapshot ${where} made by this action${globbed}`);
+    log.info(t`Restoring snapshot ${label(image)}: the newest active one ${where} made by this action${globbed}`);
     return image;
   }
-  const backups = skipped.length ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.ImageId} or exact ${Input.SnapshotName} restores` : '';
-  throw new StepError(`There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.ImageId} or ${Input.SnapshotName}, or take one first with mode create`);
+  const backups = skipped.length ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.SnapshotId} or exact ${Input.SnapshotName} restores` : '';
+  throw new StepError(`There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.SnapshotId} or ${Input.SnapshotName}, or take one first with mode create`);
 }
 
 /** Why this image may not be restored onto this server; undefined when it may. Only reads. */
@@ -64,9 +64,9 @@ export async function restoreRefusal(compute: Compute, image: Image, server: Ser
   if (image.status !== 'active') return `it is ${image.status}, not active`;
   if (image.owner !== projectId) return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
   if (!image.instanceSnapshot) return 'it is not an instance snapshot (no image_type=snapshot, not made by this action)';
-  if (image.volumeSnapshotIds.length) return 'it is the snapshot of a volume-backed server: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild a server from it';
+  if (image.volumeSnapshotIds.length) return 'it is the snapshot of a volume-backed instance: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild an instance from it';
   if (!allowOtherInstance && !ofServer(image, server)) {
-    return `it is a snapshot of ${image.instances.join(' and ') || 'no recorded instance'}, not of server ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
+    return `it is a snapshot of ${image.instances.join(' and ') || 'no recorded instance'}, not of instance ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
   }
   if (!server.flavorId) return undefined;
   // A flavor deleted since the server was made cannot be read: Nova makes the same check itself.
@@ -75,6 +75,6 @@ export async function restoreRefusal(compute: Compute, image: Image, server: Ser
     throw error;
   });
   const needs = Math.max(image.minDisk, Math.ceil((image.size ?? 0) / 1024 ** 3));
-  if (disk > 0 && needs > disk) return `its disk needs ${needs} GiB, more than the ${disk} GiB root disk of the server's flavor ${server.flavorId}`;
+  if (disk > 0 && needs > disk) return `its disk needs ${needs} GiB, more than the ${disk} GiB root disk of the instance's flavor ${server.flavorId}`;
   return undefined;
 }

@@ -25,7 +25,7 @@ export async function rebuildOnce(compute: Compute, server: Server, imageId: str
       return current;
     } catch (error) {
       if (error instanceof ConflictError && attempt < MAX_ATTEMPTS && !deadline.passed) {
-        log.info(t`Nova answered 409 (${error.message}); waiting for the server to be free`);
+        log.info(t`Nova answered 409 (${error.message}); waiting for the instance to be free`);
         current = await untilFree(compute, current, REBUILD, deadline, true);
         continue;
       }
@@ -36,8 +36,8 @@ export async function rebuildOnce(compute: Compute, server: Server, imageId: str
         return current;
       }
       throw new StepError(
-        `The rebuild of server ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}) and Nova shows no rebuild under way ` +
-          `(${now ? `${now.status}, task_state ${now.taskState ?? 'none'}` : 'the server is not found'}). It is not sent again, since a rebuild replaces the disk; ` +
+        `The rebuild of instance ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}) and Nova shows no rebuild under way ` +
+          `(${now ? `${now.status}, task_state ${now.taskState ?? 'none'}` : 'the instance is not found'}). It is not sent again, since a rebuild replaces the disk; ` +
           `check with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image, then run the step again`,
       );
     }
@@ -57,10 +57,10 @@ export async function untilRebuilt(compute: Compute, server: Server, imageId: st
   const outcome = await poll(async () => {
     const look = await deadline.look((signal) => compute.getServer(server.id, signal));
     if (look === CUT_SHORT) return { done: false, value: seen };
-    if (!look) throw new StepError(`Server ${server.name} (${server.id}) was deleted during its rebuild`);
+    if (!look) throw new StepError(`Instance ${server.name} (${server.id}) was deleted during its rebuild`);
     seen = look;
     const state = `${look.status}${look.taskState ? ` (${look.taskState})` : ''}`;
-    if (state !== lastState) log.info(t`[${formatDuration(Date.now() - started)}] server ${server.name}: ${state}`);
+    if (state !== lastState) log.info(t`[${formatDuration(Date.now() - started)}] instance ${server.name}: ${state}`);
     lastState = state;
     const settled = look.taskState === null && look.status !== 'REBUILD';
     return { done: settled && (look.status === 'ERROR' || (look.status === expected && look.imageId === imageId)), value: look };
@@ -69,14 +69,14 @@ export async function untilRebuilt(compute: Compute, server: Server, imageId: st
   if (!outcome.done) {
     const failure = {
       message:
-        `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of server ${server.name} (${server.id}) from image ${imageId}: ` +
+        `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of instance ${server.name} (${server.id}) from snapshot ${imageId}: ` +
         `it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. The rebuild goes on in the cloud; check it with: ${check}`,
     };
     return { server: seen, failure };
   }
   const now = outcome.value;
   if (now.status === 'ERROR') {
-    return { server: now, failure: { message: `The rebuild of server ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}` } };
+    return { server: now, failure: { message: `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}` } };
   }
   return { server: now };
 }

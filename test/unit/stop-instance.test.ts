@@ -1,4 +1,4 @@
-// stop-server against a scripted Nova: the job cancelled (from the first signal nothing new is
+// stop-instance against a scripted Nova: the job cancelled (from the first signal nothing new is
 // stopped or snapshotted, the server is started again or named), a start Nova accepts but never
 // does, a refused os-stop, a token that would expire, an os-start without a clear answer, and
 // what the snapshot's consistency is called.
@@ -74,13 +74,13 @@ function accept(action: string, server: Server): [number, unknown?] {
 const web = (n = 0): Server => ({ id: n ? `00000000-0000-4000-8000-00000000000${n}` : SERVER_ID, name: n ? `web-${n}` : 'web', status: 'ACTIVE', taskState: null });
 const glanceActive = () => nock(IMAGE_ORIGIN).persist().get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
 
-describe('stop-server: the job cancelled', () => {
+describe('stop-instance: the job cancelled', () => {
   it('before the server is stopped: no os-stop, no createImage', async () => {
     mockAuth();
     const actions = nova([web()]);
     const cancel = new Cancellation();
     cancel.cancel('SIGINT');
-    await assert.rejects(create(newCloud(), createSettings({ stopServer: true }), cancel), /The job was cancelled \(SIGINT\) before server web was stopped/);
+    await assert.rejects(create(newCloud(), createSettings({ stopInstance: true }), cancel), /The job was cancelled \(SIGINT\) before instance web was stopped/);
     assert.deepEqual(actions.get(SERVER_ID), []);
   });
 
@@ -94,9 +94,9 @@ describe('stop-server: the job cancelled', () => {
       setTimeout(() => Object.assign(server, { status: 'SHUTOFF', taskState: null }), 300);
       return [202];
     });
-    await assert.rejects(create(newCloud(), createSettings({ stopServer: true }), cancel), /The job was cancelled \(SIGINT\) while server web was being stopped, before its snapshot was requested/);
+    await assert.rejects(create(newCloud(), createSettings({ stopInstance: true }), cancel), /The job was cancelled \(SIGINT\) while instance web was being stopped, before its snapshot was requested/);
     assert.deepEqual(actions.get(SERVER_ID)!.filter((a) => a.endsWith('202')), ['os-stop 202', 'os-start 202']);
-    assert.match(stdout(), /Started server web again after the cancel/);
+    assert.match(stdout(), /Started instance web again after the cancel/);
   });
 
   it('during the upload: os-start is asked again until Nova accepts it; the image is named, not waited for', async () => {
@@ -112,9 +112,9 @@ describe('stop-server: the job cancelled', () => {
       if (action === 'os-start') server.taskState = null;
       return undefined;
     });
-    const failure = failed(await create(newCloud(), createSettings({ stopServer: true }), cancel));
+    const failure = failed(await create(newCloud(), createSettings({ stopInstance: true }), cancel));
     assert.equal(failure.imageId, IMAGE_ID);
-    assert.match(failure.message, new RegExp(`^The job was cancelled \\(SIGINT\\) after snapshot ${IMAGE_ID} of server web was requested: it goes on in the cloud`));
+    assert.match(failure.message, new RegExp(`^The job was cancelled \\(SIGINT\\) after snapshot ${IMAGE_ID} of instance web was requested: it goes on in the cloud`));
     assert.deepEqual(actions.get(SERVER_ID), ['os-stop 202', 'createImage 202', 'os-start 409', 'os-start 409', 'os-start 202']);
     assert.deepEqual(unmatched, [], 'the image is not waited for');
   });
@@ -132,10 +132,10 @@ describe('stop-server: the job cancelled', () => {
       return action === 'os-start' ? conflict(action, 'task_state image_uploading') : undefined;
     });
     const started = Date.now();
-    const failure = failed(await create(newCloud(), createSettings({ stopServer: true }), cancel));
+    const failure = failed(await create(newCloud(), createSettings({ stopInstance: true }), cancel));
     assert.ok(Date.now() - started < 2_500, `it ended before the runner kills it (${Date.now() - started} ms)`);
     assert.equal(failure.imageId, IMAGE_ID);
-    assert.match(failure.message, new RegExp(`Server web \\(${SERVER_ID}\\) is still down: start it with: openstack server start ${SERVER_ID}`));
+    assert.match(failure.message, new RegExp(`Instance web \\(${SERVER_ID}\\) is still down: start it with: openstack server start ${SERVER_ID}`));
     assert.match(stdout(), new RegExp(`could not be started again: .*task_state image_uploading.*openstack server start ${SERVER_ID}`));
   });
 
@@ -148,32 +148,32 @@ describe('stop-server: the job cancelled', () => {
       if (action === 'os-stop') cancel.cancel('SIGINT');
       return undefined;
     });
-    const outcome = await create(newCloud(), createSettings({ servers: selection('web-1', 'web-2'), stopServer: true, concurrency: 1 }), cancel);
+    const outcome = await create(newCloud(), createSettings({ servers: selection('web-1', 'web-2'), stopInstance: true, concurrency: 1 }), cancel);
     assert.deepEqual(actions.get(servers[0]!.id), ['os-stop 202', 'os-start 202']);
     assert.deepEqual(actions.get(servers[1]!.id), []);
-    assert.match(failed(outcome).message, /^2 of 2 server\(s\) failed: .*web-2: The job was cancelled \(SIGINT\) before server web-2 was snapshotted: it was not touched/);
+    assert.match(failed(outcome).message, /^2 of 2 instance\(s\) failed: .*web-2: The job was cancelled \(SIGINT\) before instance web-2 was snapshotted: it was not touched/);
   });
 });
 
-describe('stop-server: started again, but not seen running', () => {
+describe('stop-instance: started again, but not seen running', () => {
   it('os-start accepted, the server still SHUTOFF at the deadline: the step fails, the downtime is unknown, the image is kept', async () => {
     mockAuth();
     const actions = nova([web()], (action) => (action === 'os-start' ? [202] : undefined));
     glanceActive();
-    const outcome = await create(newCloud(), createSettings({ stopServer: true, timeoutMs: 1_500 }));
+    const outcome = await create(newCloud(), createSettings({ stopInstance: true, timeoutMs: 1_500 }));
     assert.deepEqual(actions.get(SERVER_ID), ['os-stop 202', 'createImage 202', 'os-start 202']);
     const failure = failed(outcome);
     assert.equal(failure.imageId, IMAGE_ID);
-    assert.match(failure.message, new RegExp(`^Server web \\(${SERVER_ID}\\) was started again \\(Nova accepted os-start\\) but was not seen running: it is still SHUTOFF \\(task_state none\\), so its downtime is unknown`));
+    assert.match(failure.message, new RegExp(`^Instance web \\(${SERVER_ID}\\) was started again \\(Nova accepted os-start\\) but was not seen running: it is still SHUTOFF \\(task_state none\\), so its downtime is unknown`));
     assert.equal(outcome.result?.mode === 'create' && outcome.result.downtimeMs, undefined);
     assert.equal(outcome.result?.mode === 'create' && outcome.result.image.id, IMAGE_ID);
   });
 });
 
-describe('stop-server: a refused os-stop stops nothing, so starts nothing', () => {
+describe('stop-instance: a refused os-stop stops nothing, so starts nothing', () => {
   for (const [status, words] of [
     [409, /Nothing was stopped, and nothing is started: it may have been stopped or changed by someone else meanwhile/],
-    [403, /this login lacks the policy to stop servers \(os_compute_api:servers:stop\)/],
+    [403, /this login lacks the policy to stop instances \(os_compute_api:servers:stop\)/],
   ] as const) {
     it(`${status}: no os-start, no snapshot, no warning that it was left stopped`, async () => {
       mockAuth();
@@ -183,21 +183,21 @@ describe('stop-server: a refused os-stop stops nothing, so starts nothing', () =
         if (status === 409) server.status = 'SHUTOFF';
         return status === 409 ? conflict(action, 'vm_state stopped') : [403, { forbidden: { code: 403, message: 'Policy doesn\'t allow os_compute_api:servers:stop to be performed.' } }];
       });
-      await assert.rejects(create(newCloud(), createSettings({ stopServer: true })), (error: Error) => (assert.match(error.message, words), assert.match(error.message, /^Nova refused to stop server web/), true));
+      await assert.rejects(create(newCloud(), createSettings({ stopInstance: true })), (error: Error) => (assert.match(error.message, words), assert.match(error.message, /^Nova refused to stop instance web/), true));
       assert.deepEqual(actions.get(SERVER_ID), [`os-stop ${status}`]);
-      assert.doesNotMatch(stdout(), /could not be started|Started server/);
+      assert.doesNotMatch(stdout(), /could not be started|Started instance/);
     });
   }
 });
 
-describe('stop-server with a token login, and answers that are not clear', () => {
+describe('stop-instance with a token login, and answers that are not clear', () => {
   const token: Credentials = { method: 'token', authUrl: AUTH_URL, token: 'gAAAAA-given-token', projectId: PROJECT_ID, projectDomainName: 'Default' };
 
   it('a token that expires before the timeout is over: refused before anything is stopped, naming the inputs to use', async () => {
     mockAuth({ expiresAt: new Date(Date.now() + 20 * 60_000) });
     const actions = nova([web()]);
-    await assert.rejects(create(newCloud({ credentials: token }), createSettings({ credentials: token, stopServer: true, timeoutMs: 30 * 60_000 })), (error: Error) => {
-      assert.match(error.message, /^stop-server: the token expires at .*, before the timeout of 30m .*a token login cannot renew it: server web was not stopped/);
+    await assert.rejects(create(newCloud({ credentials: token }), createSettings({ credentials: token, stopInstance: true, timeoutMs: 30 * 60_000 })), (error: Error) => {
+      assert.match(error.message, /^stop-instance: the token expires at .*, before the timeout of 30m .*a token login cannot renew it: instance web was not stopped/);
       assert.match(error.message, /application-credential-id, application-credential-secret/);
       return true;
     });
@@ -208,7 +208,7 @@ describe('stop-server with a token login, and answers that are not clear', () =>
     mockAuth();
     const actions = nova([web()]);
     glanceActive();
-    succeeded(await create(newCloud({ credentials: token }), createSettings({ credentials: token, stopServer: true, timeoutMs: 5_000 })));
+    succeeded(await create(newCloud({ credentials: token }), createSettings({ credentials: token, stopInstance: true, timeoutMs: 5_000 })));
     assert.deepEqual(actions.get(SERVER_ID), ['os-stop 202', 'createImage 202', 'os-start 202']);
   });
 
@@ -216,7 +216,7 @@ describe('stop-server with a token login, and answers that are not clear', () =>
     mockAuth();
     const actions = nova([web()], (action, _server, count) => (action === 'os-start' && count === 1 ? [500, { computeFault: { code: 500, message: 'Unexpected API Error.' } }] : undefined));
     glanceActive();
-    const result = succeeded(await create(newCloud(), createSettings({ stopServer: true })));
+    const result = succeeded(await create(newCloud(), createSettings({ stopInstance: true })));
     assert.equal(result.image.id, IMAGE_ID);
     assert.deepEqual(actions.get(SERVER_ID), ['os-stop 202', 'createImage 202', 'os-start 500', 'os-start 202']);
     assert.ok(result.downtimeMs !== undefined);
@@ -227,10 +227,10 @@ describe('stop-server with a token login, and answers that are not clear', () =>
     nock(AUTH_ORIGIN).post('/v3/auth/tokens').times(10).reply(401, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
     nova([web()], (action) => (action === 'os-start' ? [401, { error: { code: 401, message: 'The request you have made requires authentication.' } }] : undefined));
     glanceActive();
-    const failure = failed(await create(newCloud({ credentials: token }), createSettings({ credentials: token, stopServer: true, timeoutMs: 2_000 })));
+    const failure = failed(await create(newCloud({ credentials: token }), createSettings({ credentials: token, stopInstance: true, timeoutMs: 2_000 })));
     assert.equal(failure.imageId, IMAGE_ID);
     assert.match(failure.message, new RegExp(`is still down: start it with: openstack server start ${SERVER_ID}`));
-    assert.match(stdout(), new RegExp(`Server web \\(${SERVER_ID}\\) was stopped for the snapshot and could not be started again: .*openstack server start ${SERVER_ID}`));
+    assert.match(stdout(), new RegExp(`Instance web \\(${SERVER_ID}\\) was stopped for the snapshot and could not be started again: .*openstack server start ${SERVER_ID}`));
   });
 });
 
@@ -241,11 +241,11 @@ describe('consistency', () => {
       const server = { ...web(), status };
       nova([server]);
       glanceActive();
-      const result = succeeded(await create(newCloud(), createSettings({ stopServer: true })));
+      const result = succeeded(await create(newCloud(), createSettings({ stopInstance: true })));
       assert.equal(result.consistency, 'crash-consistent');
       mockAuth();
       nova([server]);
-      const dry = succeeded(await create(newCloud(), createSettings({ stopServer: true, dryRun: true })));
+      const dry = succeeded(await create(newCloud(), createSettings({ stopInstance: true, dryRun: true })));
       assert.equal(dry.consistency, 'crash-consistent');
     });
   }
