@@ -51,7 +51,7 @@ describe('e2e: a cloud whose certificate a private CA signed', () => {
     assertSuccess(s);
     assert.deepEqual(new Set(s.records.map((r) => r.service)), new Set(['identity', 'compute', 'image']), describeRun(s));
     assert.equal(snapshotsOf(cloud, server).length, 1);
-    assert.equal(s.run.outputs['image-status'], 'active');
+    assert.equal(s.run.outputs['snapshot-status'], 'active');
     assert.deepEqual(warnings(s), []);
   });
 
