@@ -32384,10 +32384,10 @@ const Input = {
     InstanceTags: 'instance-tags',
     InstanceMetadata: 'instance-metadata',
     AllowEmptySelection: 'allow-empty-selection',
-    StopServer: 'stop-server',
+    StopInstance: 'stop-instance',
     SnapshotName: 'snapshot-name',
-    ImageId: 'image-id',
-    Metadata: 'metadata',
+    SnapshotId: 'snapshot-id',
+    SnapshotProperties: 'snapshot-properties',
     Wait: 'wait',
     Timeout: 'timeout',
     IgnoreMissing: 'ignore-missing',
@@ -32430,26 +32430,36 @@ const Input = {
     AllowOtherInstance: 'allow-other-instance',
     SnapshotBefore: 'snapshot-before',
     MaxDeletes: 'max-deletes',
-    Concurrency: 'concurrency',
+    MaxParallel: 'max-parallel',
     RateLimit: 'rate-limit',
 };
+/**
+ * Inputs renamed before the first release. The runner still passes a `with:` key it does not
+ * know (as INPUT_<NAME>, with a warning), so one given under its old name fails the step instead of being ignored.
+ */
+const RENAMED_INPUTS = {
+    'image-id': Input.SnapshotId,
+    metadata: Input.SnapshotProperties,
+    'stop-server': Input.StopInstance,
+    concurrency: Input.MaxParallel,
+};
 const Output = {
-    ImageId: 'image-id',
-    ImageName: 'image-name',
-    ImageStatus: 'image-status',
-    ImageSize: 'image-size',
+    SnapshotId: 'snapshot-id',
+    SnapshotName: 'snapshot-name',
+    SnapshotStatus: 'snapshot-status',
+    SnapshotSize: 'snapshot-size',
     InstanceId: 'instance-id',
     InstanceName: 'instance-name',
     VolumeBacked: 'volume-backed',
     VolumeSnapshotIds: 'volume-snapshot-ids',
     Duration: 'duration-seconds',
-    DeletedImageIds: 'deleted-image-ids',
+    DeletedSnapshotIds: 'deleted-snapshot-ids',
     DeletedCount: 'deleted-count',
-    PlannedImageIds: 'planned-image-ids',
-    KeptImageIds: 'kept-image-ids',
+    PlannedSnapshotIds: 'planned-snapshot-ids',
+    KeptSnapshotIds: 'kept-snapshot-ids',
     PreviousImageId: 'previous-image-id',
-    BackupImageId: 'backup-image-id',
-    Images: 'images',
+    BackupSnapshotId: 'backup-snapshot-id',
+    Snapshots: 'snapshots',
     Consistency: 'consistency',
     DowntimeSeconds: 'downtime-seconds',
     ApiRequests: 'api-requests',
@@ -34334,10 +34344,10 @@ const LOGIN_ADVICE = {
  */
 function explain(error, where) {
     if (error instanceof NotFoundError && error.kind === 'server') {
-        return `No server named or with ID "${error.key}" in region ${where.region}: check the ${Input.Instance} input and the region (server names are matched exactly)`;
+        return `No instance named or with ID "${error.key}" in region ${where.region}: check the ${Input.Instance} input and the region (instance names are matched exactly)`;
     }
     if (error instanceof AmbiguousError && error.kind === 'server') {
-        return `${error.ids.length} servers are named "${error.key}" in region ${where.region} (${error.ids.join(', ')}): set the ${Input.Instance} input to the ID of the one to snapshot`;
+        return `${error.ids.length} instances are named "${error.key}" in region ${where.region} (${error.ids.join(', ')}): set the ${Input.Instance} input to the ID of the one to snapshot`;
     }
     if (error instanceof CatalogError) {
         if (error.problem === 'service')
@@ -34474,7 +34484,7 @@ class Cancellation {
     }
     /** The first signal cancels; a later one only says that the run is still ending. */
     cancel(name) {
-        const starting = this.#duties.size ? t `; starting the ${this.#duties.size} server(s) this run stopped before it ends` : '';
+        const starting = this.#duties.size ? t `; starting the ${this.#duties.size} instance(s) this run stopped before it ends` : '';
         if (this.#by) {
             log.warning(t `${name}: the job is already cancelled${starting}`);
             return;
@@ -34684,6 +34694,7 @@ const PROVENANCE_KEYS = ['github_repository', 'github_sha', 'github_run_id', 'gi
 
 
 
+
 /** Glance statuses from which an image never becomes active. */
 const DEAD = new Set(['killed', 'deleted', 'pending_delete', 'deactivated']);
 /**
@@ -34701,7 +34712,7 @@ async function untilActive(images, compute, server, imageId, deadline, looks) {
         last = look;
         const status = look?.status ?? 'gone';
         if (status !== lastStatus) {
-            log.info(t `[${formatDuration(Date.now() - started)}] image ${imageId}: ${status}`);
+            log.info(t `[${formatDuration(Date.now() - started)}] snapshot ${imageId}: ${status}`);
             lastStatus = status;
         }
         return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
@@ -34713,17 +34724,17 @@ async function untilActive(images, compute, server, imageId, deadline, looks) {
         return {
             imageId,
             message: image
-                ? `The snapshot failed: image ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, image-id: ${imageId}) and try again`
-                : `The snapshot failed: image ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the server's fault with openstack server show ${server.id})`,
+                ? `The snapshot failed: snapshot ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, ${Input.SnapshotId}: ${imageId}) and try again`
+                : `The snapshot failed: snapshot ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the instance's fault with openstack server show ${server.id})`,
         };
     }
     const now = await compute.getServer(server.id).catch(() => undefined);
     return {
         imageId,
-        message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for image ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
-            `${now ? `, and server ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
+        message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for snapshot ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
+            `${now ? `, and instance ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
             `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
-            `or run this action again with a longer timeout. To give it up: mode delete with image-id ${imageId}`,
+            `or run this action again with a longer timeout. To give it up: mode delete with ${Input.SnapshotId} ${imageId}`,
     };
 }
 
@@ -34740,7 +34751,7 @@ const REBUILD = { verb: 'rebuild', done: 'rebuilt', states: ['ACTIVE', 'SHUTOFF'
 const busy = (server) => server.taskState !== null || TRANSITIONAL.has(server.status);
 function refused(server, action) {
     const states = `${action.states.slice(0, -1).join(', ')} or ${action.states.at(-1)}`;
-    return new StepError(`Server ${server.name} (${server.id}) is ${server.status}: Nova can ${action.verb} a server that is ${states}`);
+    return new StepError(`Instance ${server.name} (${server.id}) is ${server.status}: Nova can ${action.verb} an instance that is ${states}`);
 }
 /**
  * The server once Nova would accept the action on it, within the deadline. `server` is what was
@@ -34754,19 +34765,19 @@ async function untilFree(compute, server, action, deadline, stale = false) {
         throw refused(server, action);
     }
     if (!stale)
-        log.info(t `Server ${server.name} is ${server.status}${server.taskState ? t ` (task_state ${server.taskState})` : ''}: waiting until it can be ${action.done}`);
+        log.info(t `Instance ${server.name} is ${server.status}${server.taskState ? t ` (task_state ${server.taskState})` : ''}: waiting until it can be ${action.done}`);
     let seen = server;
     const outcome = await poll(async () => {
         const look = await deadline.look((signal) => compute.getServer(server.id, signal));
         if (look === CUT_SHORT)
             return { done: false, value: seen };
         if (!look)
-            throw new StepError(`Server ${server.name} (${server.id}) was deleted while waiting to ${action.verb} it`);
+            throw new StepError(`Instance ${server.name} (${server.id}) was deleted while waiting to ${action.verb} it`);
         seen = look;
         return { done: !busy(look), value: look };
     }, deadline);
     if (!outcome.done) {
-        throw new StepError(`Timed out waiting for server ${server.name} (${server.id}) to be free: it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. ` +
+        throw new StepError(`Timed out waiting for instance ${server.name} (${server.id}) to be free: it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. ` +
             `Another snapshot or operation is running; check it with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state`);
     }
     if (!accepted(outcome.value))
@@ -34801,17 +34812,17 @@ async function createImageOnce(compute, images, request, deadline) {
             if (attempt >= MAX_CREATE_ATTEMPTS || deadline.passed)
                 throw error;
             if (error instanceof ConflictError) {
-                log.info(t `Nova answered 409 (${error.message}); waiting for the server to be free`);
+                log.info(t `Nova answered 409 (${error.message}); waiting for the instance to be free`);
                 server = await untilFree(compute, server, SNAPSHOT, deadline, true);
                 continue;
             }
             // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
             if (refusedBeforeActing(error) || error instanceof CrossHostError)
                 throw error;
-            log.warning(t `createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}); looking for the image it may have made`);
+            log.warning(t `createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}); looking for the snapshot it may have made`);
             const found = await settle(compute, images, server, requestId);
             if (found) {
-                log.info(t `The snapshot was made after all: image ${found.id}`);
+                log.info(t `The snapshot was made after all: ${found.id}`);
                 return found.id;
             }
             server = await untilFree(compute, server, SNAPSHOT, deadline, true);
@@ -35607,7 +35618,7 @@ function selectionProblems(mode, selection, exactSnapshot) {
     const given = selection.names.length > 0 || hasSelector(selection);
     if (mode === 'create' || mode === 'restore') {
         if (!given && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
-            return [`${Input.Instance}: required for mode ${mode}: the name or ID of the server (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select servers`];
+            return [`${Input.Instance}: required for mode ${mode}: the name or ID of the instance (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select instances`];
         }
         // They add up: a name beside a selector would rebuild every server the selector picks too.
         if (mode === 'restore' && selection.names.length && hasSelector(selection)) {
@@ -35616,18 +35627,18 @@ function selectionProblems(mode, selection, exactSnapshot) {
                 ...(Object.keys(selection.metadata).length ? [`${Input.InstanceMetadata}: ${Object.entries(selection.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`] : []),
             ].join(' and ');
             return [
-                `${Input.Instance} and ${Input.InstanceTags} / ${Input.InstanceMetadata}: mode restore takes the servers by name or by selector, not both: they add up, so ${selector} rebuilds every server it picks besides those named. ` +
-                    `Give only ${Input.Instance}, or only the selector to restore every server it picks`,
+                `${Input.Instance} and ${Input.InstanceTags} / ${Input.InstanceMetadata}: mode restore takes the instances by name or by selector, not both: they add up, so ${selector} rebuilds every instance it picks besides those named. ` +
+                    `Give only ${Input.Instance}, or only the selector to restore every instance it picks`,
             ];
         }
         if (mode === 'restore' && several && exactSnapshot) {
-            return [`${Input.ImageId} / ${Input.SnapshotName}: an exact snapshot is one server's; give one instance, or leave them out (or give a glob) to restore each server from its own newest snapshot`];
+            return [`${Input.SnapshotId} / ${Input.SnapshotName}: an exact snapshot is one instance's; give one instance, or leave them out (or give a glob) to restore each instance from its own newest snapshot`];
         }
         return [];
     }
     const problems = [];
     if (selection.names.length > 1)
-        problems.push(`${Input.Instance}: mode ${mode} takes one server name or ID (one line)`);
+        problems.push(`${Input.Instance}: mode ${mode} takes one instance name or ID (one line)`);
     if (hasSelector(selection) || selection.allowEmpty)
         problems.push(`${Input.InstanceTags}, ${Input.InstanceMetadata}, ${Input.AllowEmptySelection}: only for modes create and restore`);
     return problems;
@@ -35648,8 +35659,8 @@ const sameId = (a, b) => a.replace(/-/g, '').toLowerCase() === b.replace(/-/g, '
 function ofProject(server, projectId) {
     if (server.projectId === projectId)
         return server;
-    throw new StepError(`${Input.Instance}: server ${server.name} (${server.id}) belongs to project ${server.projectId ?? '(none shown)'}, not to this one (${projectId}), ` +
-        `so nothing was done to it or its snapshots. Check the name or ID (a login with the admin role is shown other projects' servers by ID)`);
+    throw new StepError(`${Input.Instance}: instance ${server.name} (${server.id}) belongs to project ${server.projectId ?? '(none shown)'}, not to this one (${projectId}), ` +
+        `so nothing was done to it or its snapshots. Check the name or ID (a login with the admin role is shown other projects' instances by ID)`);
 }
 /** The server carries every tag and metadata pair of the selector. */
 function matches(server, selection) {
@@ -35686,7 +35697,7 @@ async function selectServers(compute, selection, projectId) {
         const picked = listed.filter((server) => matches(server, selection));
         if (!picked.length && !selection.allowEmpty) {
             const what = [...selection.tags.map((tag) => `tag ${tag}`), ...Object.entries(selection.metadata).map(([k, v]) => `metadata ${k}=${v}`)].join(' and ');
-            throw new StepError(`No server has ${what}: check ${Input.InstanceTags} and ${Input.InstanceMetadata}, or set ${Input.AllowEmptySelection}: true if an empty fleet is fine`);
+            throw new StepError(`No instance has ${what}: check ${Input.InstanceTags} and ${Input.InstanceMetadata}, or set ${Input.AllowEmptySelection}: true if an empty fleet is fine`);
         }
         for (const server of picked)
             chosen.set(server.id, server);
@@ -35711,18 +35722,18 @@ async function forSelection(cloud, settings, of, each, cancel) {
     if (only && isSingle(settings.servers))
         return each(only, false);
     if (!servers.length)
-        log.notice(t `No server matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
+        log.notice(t `No instance matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
     return forEachServer(of, servers, settings, (server) => each(server, true), cancel);
 }
 /**
- * Run `each` for every server, `concurrency` at a time (the client holds the rate ceiling for all
+ * Run `each` for every server, `concurrency` (max-parallel) at a time (the client holds the rate ceiling for all
  * of them). One server's failure does not stop the others: the step fails at the end, naming each.
  */
 async function forEachServer(of, servers, options, each, cancel) {
-    log.info(t `${servers.length} server(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
+    log.info(t `${servers.length} instance(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
     const items = await pMap(servers, (server) => within(server.name, async () => {
         try {
-            cancel?.check(t `server ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
+            cancel?.check(t `instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
             const outcome = await each(server);
             if (outcome.failure)
                 log.warning(t `${outcome.failure.message}`);
@@ -35738,7 +35749,7 @@ async function forEachServer(of, servers, options, each, cancel) {
     const result = { mode: 'fleet', of, items };
     if (!failed.length)
         return { result };
-    return { result, failure: { message: `${failed.length} of ${items.length} server(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
+    return { result, failure: { message: `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
 }
 
 ;// CONCATENATED MODULE: ./src/modes/create/stopped.ts
@@ -35772,9 +35783,9 @@ async function until(compute, server, deadline, done) {
 /** Nova refused the os-stop before acting: the server was not stopped by this run, so it is never started by it. */
 function refusedStop(server, error) {
     const why = statusOf(error) === 403
-        ? `this login lacks the policy to stop servers (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopServer}`
+        ? `this login lacks the policy to stop instances (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopInstance}`
         : 'it may have been stopped or changed by someone else meanwhile';
-    return new StepError(`Nova refused to stop server ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
+    return new StepError(`Nova refused to stop instance ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
 }
 /**
  * Stop a running server for a consistent snapshot and wait until it is SHUTOFF; undefined when
@@ -35783,10 +35794,10 @@ function refusedStop(server, error) {
  */
 async function stopForSnapshot(compute, server, deadline, cancel) {
     if (server.status !== 'ACTIVE') {
-        log.info(t `Server ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
+        log.info(t `Instance ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
         return undefined;
     }
-    cancel.check(t `server ${server.name} was stopped`);
+    cancel.check(t `instance ${server.name} was stopped`);
     const stoppedAt = Date.now();
     let unclear;
     try {
@@ -35801,17 +35812,17 @@ async function stopForSnapshot(compute, server, deadline, cancel) {
     const stopped = {
         server,
         stoppedAt,
-        release: cancel.owe(t `Server ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
+        release: cancel.owe(t `Instance ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
     };
     try {
         if (unclear)
             throw unclear;
-        log.info(t `Stopping server ${server.name} for a consistent snapshot`);
+        log.info(t `Stopping instance ${server.name} for a consistent snapshot`);
         const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
         if (cancel.cancelled)
-            throw cancel.error(t `while server ${server.name} was being stopped, before its snapshot was requested`);
+            throw cancel.error(t `while instance ${server.name} was being stopped, before its snapshot was requested`);
         if (!off.done)
-            throw new StepError(`Server ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
+            throw new StepError(`Instance ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
         return { ...stopped, server: off.server };
     }
     catch (error) {
@@ -35844,7 +35855,7 @@ async function start(compute, stopped, cancel) {
             const limit = cancel.cancelled ? cancel.grace() : deadline;
             const busy = error instanceof ConflictError;
             if ((!busy && (refusedBeforeActing(error) || attempt >= UNCLEAR_ATTEMPTS)) || Date.now() + RETRY_MS >= limit.at) {
-                log.warning(t `Server ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+                log.warning(t `Instance ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
                 stopped.release();
                 return false;
             }
@@ -35865,7 +35876,7 @@ async function startWhenCaptured(compute, stopped, deadline, cancel) {
     // A look that fails is no reason not to try to start it.
     await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
     if (!(await start(compute, stopped, cancel)))
-        return { problem: `Server ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
+        return { problem: `Instance ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
     let seen;
     try {
         const up = await until(compute, server, cancel.cancelled ? cancel.grace() : deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
@@ -35876,18 +35887,18 @@ async function startWhenCaptured(compute, stopped, deadline, cancel) {
         seen = `looking at it failed: ${error instanceof Error ? error.message : String(error)}`;
     }
     if (seen) {
-        const problem = `Server ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: ${seen}, so its downtime is unknown. Check it with: openstack server show ${server.id}; if it is still SHUTOFF, start it with: openstack server start ${server.id}`;
+        const problem = `Instance ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: ${seen}, so its downtime is unknown. Check it with: openstack server show ${server.id}; if it is still SHUTOFF, start it with: openstack server start ${server.id}`;
         log.warning(t `${problem}`);
         return { problem };
     }
     const downtimeMs = Date.now() - stopped.stoppedAt;
-    log.info(t `Started server ${server.name} again: it was down ${formatDuration(downtimeMs)}`);
+    log.info(t `Started instance ${server.name} again: it was down ${formatDuration(downtimeMs)}`);
     return { downtimeMs };
 }
 /** After a failure or a cancel, before any snapshot was requested: start the server this run stopped (said in the log). */
 async function startAgain(compute, stopped, cancel) {
     if (await start(compute, stopped, cancel)) {
-        log.info(t `Started server ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
+        log.info(t `Started instance ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
     }
 }
 
@@ -47601,25 +47612,25 @@ async function deleteSnapshot(cloud, { image, volumeSnapshots: snapshots }, dryR
     const label = t `${image.id} "${image.name ?? ''}"`;
     const kept = snapshots.filter((s) => s.keep).map((s) => ({ id: s.id, outcome: 'kept', reason: s.keep }));
     for (const s of kept)
-        log.warning(t `Volume snapshot ${s.id} named by image ${label} is left alone: ${s.reason}`);
+        log.warning(t `Volume snapshot ${s.id} named by snapshot ${label} is left alone: ${s.reason}`);
     const doomed = snapshots.filter((s) => !s.keep).map((s) => s.id);
     if (dryRun) {
-        log.info(t `Dry run: would delete image ${label}${doomed.length ? t ` and volume snapshots ${doomed.join(', ')}` : ''}`);
+        log.info(t `Dry run: would delete snapshot ${label}${doomed.length ? t ` and volume snapshots ${doomed.join(', ')}` : ''}`);
         return { image, outcome: 'would-delete', volumeSnapshots: [...doomed.map((id) => ({ id, outcome: 'would-delete' })), ...kept] };
     }
     const outcome = await deleteImage(await cloud.images(), image);
-    log.info(outcome === 'deleted' ? t `Deleted image ${label}` : t `Image ${label} was already gone`);
+    log.info(outcome === 'deleted' ? t `Deleted snapshot ${label}` : t `Snapshot ${label} was already gone`);
     const volumeSnapshots = [];
     if (doomed.length) {
         const volumes = await cloud.volumes();
         for (const id of doomed) {
             try {
                 const result = await volumes.deleteSnapshot(id);
-                log.info(result === 'deleted' ? t `Deleted volume snapshot ${id} of image ${image.id}` : t `Volume snapshot ${id} of image ${image.id} was already gone`);
+                log.info(result === 'deleted' ? t `Deleted volume snapshot ${id} of snapshot ${image.id}` : t `Volume snapshot ${id} of snapshot ${image.id} was already gone`);
                 volumeSnapshots.push({ id, outcome: result });
             }
             catch (error) {
-                log.warning(t `Could not delete volume snapshot ${id} of image ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
+                log.warning(t `Could not delete volume snapshot ${id} of snapshot ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
                 volumeSnapshots.push({ id, outcome: 'failed', reason: String(error.message) });
             }
         }
@@ -47632,7 +47643,7 @@ async function deleteImage(images, image) {
         return await images.delete(image.id);
     }
     catch (error) {
-        const label = `image ${image.id}${image.name ? ` (${image.name})` : ''}`;
+        const label = `snapshot ${image.id}${image.name ? ` (${image.name})` : ''}`;
         if (statusOf(error) === 403) {
             throw new StepError(`Glance refused to delete ${label}: it is protected (or this user may not delete it). Unprotect it first (openstack image set --unprotected ${image.id}) if it really should go`, { cause: error });
         }
@@ -47808,7 +47819,7 @@ async function resolveInstance(cloud, settings, doing) {
     catch (error) {
         // The snapshots of a deleted server are still worth deleting: its ID still names them.
         if (error instanceof NotFoundError && isUuid(settings.instance)) {
-            log.info(t `Server ${settings.instance} is not found; ${doing} the snapshots that name it`);
+            log.info(t `Instance ${settings.instance} is not found; ${doing} the snapshots that name it`);
             return { id: settings.instance };
         }
         throw error;
@@ -47846,12 +47857,12 @@ function whyKeep(id, snapshot, image, known) {
         return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
     const volume = known.volumeById.get(snapshot.volumeId);
     if (volume?.serverIds.length && known.owner.length && !volume.serverIds.some((server) => known.owner.includes(server))) {
-        return `it is a snapshot of volume ${volume.id}, attached to server ${volume.serverIds.join(', ')}, not to the image's instance`;
+        return `it is a snapshot of volume ${volume.id}, attached to instance ${volume.serverIds.join(', ')}, not to the snapshot's instance`;
     }
     if (known.madeFrom.has(id))
         return `volume ${known.madeFrom.get(id).join(', ')} was created from it`;
     if (known.namedBy.has(id))
-        return `image ${known.namedBy.get(id).join(', ')} still names it`;
+        return `snapshot ${known.namedBy.get(id).join(', ')} still names it`;
     return undefined;
 }
 const safety_group = (pairs) => {
@@ -47901,7 +47912,7 @@ async function plan(cloud, candidates, options = {}) {
     for (const image of candidates) {
         const snapshotIds = image.volumeSnapshotIds;
         const uses = [
-            ...(bootedFrom.get(image.id) ?? []).map((server) => `server ${server} was booted from it`),
+            ...(bootedFrom.get(image.id) ?? []).map((server) => `instance ${server} was booted from it`),
             ...snapshotIds.flatMap((id) => (madeFrom.get(id) ?? []).map((volume) => `volume ${volume} was created from its volume snapshot ${id}`)),
         ];
         if (uses.length && !options.allowInUse) {
@@ -48013,7 +48024,7 @@ async function prune(cloud, settings) {
     const policy = describePolicy(options.policy);
     const result = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
     if (justCreated && !inScope.has(justCreated)) {
-        log.warning(t `The new snapshot ${justCreated} is not among the images listed for pruning; pruning is skipped so nothing is deleted in its place`);
+        log.warning(t `The new snapshot ${justCreated} is not among the snapshots listed for pruning; pruning is skipped so nothing is deleted in its place`);
         return outcome({ ...result, refused: 'the new snapshot was not listed' });
     }
     result.decisions = decideEach(byInstance(inScope.values(), instance.id), options.policy, new Date());
@@ -48041,7 +48052,7 @@ async function prune(cloud, settings) {
             result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
         }
         catch (error) {
-            const message = error instanceof StepError ? error.message : `deleting image ${item.image.id} failed: ${error.message}`;
+            const message = error instanceof StepError ? error.message : `deleting snapshot ${item.image.id} failed: ${error.message}`;
             log.warning(t `${message}`);
             result.failures.push({ image: item.image, error: message });
         }
@@ -48129,8 +48140,8 @@ async function refuseShortToken(cloud, settings, server, deadline) {
     const { expiresAt } = await cloud.identity.token();
     if (expiresAt.getTime() >= deadline.at + RESTART_MS)
         return;
-    throw new StepError(`${Input.StopServer}: the token expires at ${expiresAt.toISOString()}, before the ${Input.Timeout} of ${formatDuration(deadline.budgetMs)} (and a minute to start the server again) is over, ` +
-        `and a token login cannot renew it: server ${server.name} was not stopped, nor snapshotted. Log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret}) ` +
+    throw new StepError(`${Input.StopInstance}: the token expires at ${expiresAt.toISOString()}, before the ${Input.Timeout} of ${formatDuration(deadline.budgetMs)} (and a minute to start the instance again) is over, ` +
+        `and a token login cannot renew it: instance ${server.name} was not stopped, nor snapshotted. Log in with an application credential (${Input.ApplicationCredentialId}, ${Input.ApplicationCredentialSecret}) ` +
         `or a password, which are renewed; or give a token that lives longer, or a shorter ${Input.Timeout}`);
 }
 /**
@@ -48143,20 +48154,20 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
     const compute = await cloud.compute();
     const images = await cloud.images();
     let server = found;
-    log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
+    log.info(t `Instance: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : ''}, region ${settings.region}`);
     // A dry run waits for nothing: it says what it would wait for.
     if (!settings.dryRun || !busy(server))
         server = await untilFree(compute, server, SNAPSHOT, deadline).catch(cutShort(cancel, server));
     const request = imageRequest(settings, server);
     if (settings.dryRun)
         return dryRun(cloud, settings, request);
-    if (settings.stopServer && server.status === 'ACTIVE')
+    if (settings.stopInstance && server.status === 'ACTIVE')
         await refuseShortToken(cloud, settings, server, deadline);
-    const stopped = settings.stopServer ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
+    const stopped = settings.stopInstance ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
     const started = Date.now();
     let imageId;
     try {
-        cancel.check(t `the snapshot of server ${server.name} was requested`);
+        cancel.check(t `the snapshot of instance ${server.name} was requested`);
         imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline).catch(cutShort(cancel, server));
     }
     catch (error) {
@@ -48164,13 +48175,13 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
             await startAgain(compute, stopped, cancel);
         throw error;
     }
-    log.info(t `Snapshot requested: image ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+    log.info(t `Snapshot requested: ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
     // From here on, whatever happens, the outcome names the image.
     const restart = stopped ? await startWhenCaptured(compute, stopped, deadline, cancel) : undefined;
     const down = restart && 'problem' in restart ? restart.problem : undefined;
     /** A failure about the image, and about the server if it was not seen running again. */
     const fail = (message) => ({ failure: { imageId, message: down ? `${message.replace(/\.?$/, '.')} ${down}` : message } });
-    const cancelled = () => fail(cancel.error(t `after snapshot ${imageId} of server ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`).message);
+    const cancelled = () => fail(cancel.error(t `after snapshot ${imageId} of instance ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`).message);
     if (cancel.cancelled)
         return cancelled();
     let image;
@@ -48220,7 +48231,7 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
 /** A wait cut short by the cancel fails for it, not for a timeout. */
 function cutShort(cancel, server) {
     return (error) => {
-        throw cancel.cancelled && !(error instanceof Cancelled) ? cancel.error(t `before server ${server.name} was snapshotted`) : error;
+        throw cancel.cancelled && !(error instanceof Cancelled) ? cancel.error(t `before instance ${server.name} was snapshotted`) : error;
     };
 }
 /** The create's outcome with its prune's: the step fails when the prune does. */
@@ -48235,10 +48246,10 @@ function pruneAfter(cloud, settings, retention, server, justCreated) {
 }
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
 async function dryRun(cloud, settings, { server, name }) {
-    log.info(t `Dry run: would snapshot server ${server.name} (${server.id}) as "${name}"${busy(server) ? t `, once it is no longer ${server.taskState ?? server.status}` : ''}`);
-    const stops = settings.stopServer && server.status === 'ACTIVE';
+    log.info(t `Dry run: would snapshot instance ${server.name} (${server.id}) as "${name}"${busy(server) ? t `, once it is no longer ${server.taskState ?? server.status}` : ''}`);
+    const stops = settings.stopInstance && server.status === 'ACTIVE';
     if (stops)
-        log.info(t `Dry run: would stop server ${server.name} first, and start it again once its disk is captured`);
+        log.info(t `Dry run: would stop instance ${server.name} first, and start it again once its disk is captured`);
     const consistency = stops || server.status === 'SHUTOFF' ? 'stopped' : 'crash-consistent';
     const result = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0, consistency };
     const { retention } = settings;
@@ -48250,6 +48261,7 @@ async function dryRun(cloud, settings, { server, name }) {
 }
 
 ;// CONCATENATED MODULE: ./src/modes/delete.ts
+
 
 
 
@@ -48274,8 +48286,8 @@ async function byName(cloud, name, instance) {
     if (instance)
         matches = matches.filter((image) => ofInstance(image, instance.id, instance.snapshots));
     if (matches.length > 1) {
-        throw new StepError(`${matches.length} images are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
-            `${matches.map((image) => `${image.id} (created ${isoSeconds(image.createdAt)})`).join(', ')}. Set image-id to the one to delete`);
+        throw new StepError(`${matches.length} snapshots are named "${name}"${instance ? ` for instance ${instance.label}` : ''}: ` +
+            `${matches.map((image) => `${image.id} (created ${isoSeconds(image.createdAt)})`).join(', ')}. Set ${Input.SnapshotId} to the one to delete`);
     }
     return matches[0];
 }
@@ -48287,7 +48299,7 @@ async function confirmGone(cloud, image, answered) {
         return { done: !now || now.status === 'deleted' || now.status === 'pending_delete', value: now };
     }, Deadline.after(CONFIRM_MS));
     if (!gone.done) {
-        throw new StepError(`Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} image ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
+        throw new StepError(`Glance answered ${answered === 'deleted' ? 'the DELETE of' : '404 to the DELETE of'} snapshot ${image.id}, but ${CONFIRM_MS / 1000} s later ` +
             `still shows it as ${gone.last?.status}; check it with: openstack image show ${image.id}`);
     }
 }
@@ -48302,17 +48314,17 @@ async function deleteMode(cloud, settings) {
     const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId) : await byName(cloud, target.name, instance);
     if (!image) {
         if ('imageId' in target) {
-            log.notice(t `Image ${target.imageId} is already gone: nothing to delete`);
+            log.notice(t `Snapshot ${target.imageId} is already gone: nothing to delete`);
             return { result: { mode: 'delete', dryRun, deletions: [], missing: target.imageId } };
         }
-        const what = `No image named "${target.name}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
+        const what = `No snapshot named "${target.name}"${instance ? ` for instance ${instance.label}` : ''} in region ${settings.region}`;
         if (settings.ignoreMissing) {
             log.notice(t `${what}: nothing to delete (ignore-missing)`);
             return { result: { mode: 'delete', dryRun, deletions: [], missing: target.name } };
         }
         throw new StepError(`${what}. Check snapshot-name (matched exactly) and region, or set ignore-missing: true`);
     }
-    const refuse = (why) => new StepError(`Image ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
+    const refuse = (why) => new StepError(`Snapshot ${image.id} "${image.name ?? ''}" is not deleted: ${why}`);
     const refused = refusal(image, await cloud.projectId());
     if (refused)
         throw refuse(refused);
@@ -48344,12 +48356,12 @@ const label = (image) => `${image.id} "${image.name ?? ''}" (created ${isoSecond
 async function chooseSnapshot(cloud, settings, server) {
     const images = await cloud.images();
     const { snapshot } = settings;
-    const where = `of server ${server.name} (${server.id}) in region ${settings.region}`;
+    const where = `of instance ${server.name} (${server.id}) in region ${settings.region}`;
     if ('imageId' in snapshot) {
         const image = await images.get(snapshot.imageId);
         if (!image)
-            throw new StepError(`${Input.ImageId}: there is no image ${snapshot.imageId} in region ${settings.region}`);
-        log.info(t `Restoring image ${label(image)}: given by ${Input.ImageId}`);
+            throw new StepError(`${Input.SnapshotId}: there is no image ${snapshot.imageId} in region ${settings.region}`);
+        log.info(t `Restoring snapshot ${label(image)}: given by ${Input.SnapshotId}`);
         return image;
     }
     const owner = await cloud.projectId();
@@ -48357,13 +48369,13 @@ async function chooseSnapshot(cloud, settings, server) {
         const named = (await images.listAll({ ...exactNameFilter(snapshot.name), owner })).filter((image) => image.name === snapshot.name);
         const matches = settings.allowOtherInstance ? named : named.filter((image) => ofServer(image, server));
         if (matches.length > 1)
-            throw new StepError(`${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.ImageId} to the one to restore`);
+            throw new StepError(`${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.SnapshotId} to the one to restore`);
         const [image] = matches;
         if (!image) {
             const others = named.length ? `; ${named.length} image(s) of that name are snapshots of other instances (${Input.AllowOtherInstance}: true restores one)` : '';
-            throw new StepError(`No snapshot named "${snapshot.name}" ${where}${others}. Check ${Input.SnapshotName} (matched exactly), or give ${Input.ImageId}`);
+            throw new StepError(`No snapshot named "${snapshot.name}" ${where}${others}. Check ${Input.SnapshotName} (matched exactly), or give ${Input.SnapshotId}`);
         }
-        log.info(t `Restoring image ${label(image)}: the snapshot named exactly so`);
+        log.info(t `Restoring snapshot ${label(image)}: named exactly so`);
         return image;
     }
     const matcher = snapshot.nameGlob ? globToRegExp(snapshot.nameGlob) : undefined;
@@ -48380,13 +48392,13 @@ async function chooseSnapshot(cloud, settings, server) {
             continue;
         }
         if (skipped.length) {
-            log.info(t `Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the server as it was before a roll-back, never chosen as the newest; give the ${Input.ImageId} or the exact ${Input.SnapshotName} of one to restore it`);
+            log.info(t `Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the instance as it was before a roll-back, never chosen as the newest; give the ${Input.SnapshotId} or the exact ${Input.SnapshotName} of one to restore it`);
         }
-        log.info(t `Restoring image ${label(image)}: the newest active snapshot ${where} made by this action${globbed}`);
+        log.info(t `Restoring snapshot ${label(image)}: the newest active one ${where} made by this action${globbed}`);
         return image;
     }
-    const backups = skipped.length ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.ImageId} or exact ${Input.SnapshotName} restores` : '';
-    throw new StepError(`There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.ImageId} or ${Input.SnapshotName}, or take one first with mode create`);
+    const backups = skipped.length ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.SnapshotId} or exact ${Input.SnapshotName} restores` : '';
+    throw new StepError(`There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.SnapshotId} or ${Input.SnapshotName}, or take one first with mode create`);
 }
 /** Why this image may not be restored onto this server; undefined when it may. Only reads. */
 async function restoreRefusal(compute, image, server, projectId, allowOtherInstance) {
@@ -48397,9 +48409,9 @@ async function restoreRefusal(compute, image, server, projectId, allowOtherInsta
     if (!image.instanceSnapshot)
         return 'it is not an instance snapshot (no image_type=snapshot, not made by this action)';
     if (image.volumeSnapshotIds.length)
-        return 'it is the snapshot of a volume-backed server: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild a server from it';
+        return 'it is the snapshot of a volume-backed instance: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild an instance from it';
     if (!allowOtherInstance && !ofServer(image, server)) {
-        return `it is a snapshot of ${image.instances.join(' and ') || 'no recorded instance'}, not of server ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
+        return `it is a snapshot of ${image.instances.join(' and ') || 'no recorded instance'}, not of instance ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
     }
     if (!server.flavorId)
         return undefined;
@@ -48411,7 +48423,7 @@ async function restoreRefusal(compute, image, server, projectId, allowOtherInsta
     });
     const needs = Math.max(image.minDisk, Math.ceil((image.size ?? 0) / 1024 ** 3));
     if (disk > 0 && needs > disk)
-        return `its disk needs ${needs} GiB, more than the ${disk} GiB root disk of the server's flavor ${server.flavorId}`;
+        return `its disk needs ${needs} GiB, more than the ${disk} GiB root disk of the instance's flavor ${server.flavorId}`;
     return undefined;
 }
 
@@ -48440,7 +48452,7 @@ async function rebuildOnce(compute, server, imageId, deadline) {
         }
         catch (error) {
             if (error instanceof ConflictError && attempt < MAX_ATTEMPTS && !deadline.passed) {
-                log.info(t `Nova answered 409 (${error.message}); waiting for the server to be free`);
+                log.info(t `Nova answered 409 (${error.message}); waiting for the instance to be free`);
                 current = await untilFree(compute, current, REBUILD, deadline, true);
                 continue;
             }
@@ -48451,8 +48463,8 @@ async function rebuildOnce(compute, server, imageId, deadline) {
                 log.info(t `The rebuild request got no clear answer, but Nova shows it under way (${now.status}, task_state ${now.taskState ?? 'none'})`);
                 return current;
             }
-            throw new StepError(`The rebuild of server ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}) and Nova shows no rebuild under way ` +
-                `(${now ? `${now.status}, task_state ${now.taskState ?? 'none'}` : 'the server is not found'}). It is not sent again, since a rebuild replaces the disk; ` +
+            throw new StepError(`The rebuild of instance ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}) and Nova shows no rebuild under way ` +
+                `(${now ? `${now.status}, task_state ${now.taskState ?? 'none'}` : 'the instance is not found'}). It is not sent again, since a rebuild replaces the disk; ` +
                 `check with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image, then run the step again`);
         }
     }
@@ -48472,11 +48484,11 @@ async function untilRebuilt(compute, server, imageId, deadline) {
         if (look === CUT_SHORT)
             return { done: false, value: seen };
         if (!look)
-            throw new StepError(`Server ${server.name} (${server.id}) was deleted during its rebuild`);
+            throw new StepError(`Instance ${server.name} (${server.id}) was deleted during its rebuild`);
         seen = look;
         const state = `${look.status}${look.taskState ? ` (${look.taskState})` : ''}`;
         if (state !== lastState)
-            log.info(t `[${formatDuration(Date.now() - started)}] server ${server.name}: ${state}`);
+            log.info(t `[${formatDuration(Date.now() - started)}] instance ${server.name}: ${state}`);
         lastState = state;
         const settled = look.taskState === null && look.status !== 'REBUILD';
         return { done: settled && (look.status === 'ERROR' || (look.status === expected && look.imageId === imageId)), value: look };
@@ -48484,14 +48496,14 @@ async function untilRebuilt(compute, server, imageId, deadline) {
     const check = `openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image -c fault`;
     if (!outcome.done) {
         const failure = {
-            message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of server ${server.name} (${server.id}) from image ${imageId}: ` +
+            message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of instance ${server.name} (${server.id}) from snapshot ${imageId}: ` +
                 `it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. The rebuild goes on in the cloud; check it with: ${check}`,
         };
         return { server: seen, failure };
     }
     const now = outcome.value;
     if (now.status === 'ERROR') {
-        return { server: now, failure: { message: `The rebuild of server ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}` } };
+        return { server: now, failure: { message: `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}` } };
     }
     return { server: now };
 }
@@ -48506,10 +48518,10 @@ async function untilRebuilt(compute, server, imageId, deadline) {
 
 
 
-const volumeBacked = (server) => new StepError(`Server ${server.name} (${server.id}) is volume-backed: it is not rebuilt, and nothing was changed. Nova cannot restore a volume-backed server from its snapshot safely ` +
+const volumeBacked = (server) => new StepError(`Instance ${server.name} (${server.id}) is volume-backed: it is not rebuilt, and nothing was changed. Nova cannot restore a volume-backed instance from its snapshot safely ` +
     `(below microversion 2.93 it refuses; at 2.93, seen on Zed, the rebuild fails on the compute host and leaves the boot volume reserved until an admin resets it). ` +
-    `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot a server from it, ` +
-    `or, with the server stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`);
+    `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot an instance from it, ` +
+    `or, with the instance stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`);
 /** The create settings of the snapshot taken just before the rebuild: the same server, tagged with what is being restored. */
 function backupSettings(settings, server, image, deadline) {
     const { region, iface, credentials, tls, rateLimit, dryRun, provenance } = settings;
@@ -48517,7 +48529,7 @@ function backupSettings(settings, server, image, deadline) {
         region, iface, credentials, tls, rateLimit, dryRun, provenance,
         mode: 'create',
         servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
-        stopServer: false,
+        stopInstance: false,
         concurrency: 1,
         template: '{instance}-before-restore-{timestamp}',
         fitName: true,
@@ -48539,13 +48551,13 @@ async function restoreServer(cloud, settings, found) {
     const deadline = Deadline.after(settings.timeoutMs);
     const compute = await cloud.compute();
     let server = found;
-    log.info(t `Server: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t `, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
+    log.info(t `Instance: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t `, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
     if (server.volumeBacked)
         throw volumeBacked(server);
     const image = await chooseSnapshot(cloud, settings, server);
     const why = await restoreRefusal(compute, image, server, await cloud.projectId(), settings.allowOtherInstance);
     if (why)
-        throw new StepError(`Image ${image.id} "${image.name ?? ''}" is not restored onto server ${server.name}: ${why}`);
+        throw new StepError(`Snapshot ${image.id} "${image.name ?? ''}" is not restored onto instance ${server.name}: ${why}`);
     const previousImageId = server.imageId;
     const result = { mode: 'restore', dryRun: settings.dryRun, server, image, previousImageId, durationMs: 0 };
     if (settings.dryRun) {
@@ -48555,28 +48567,28 @@ async function restoreServer(cloud, settings, found) {
         if (settings.snapshotBefore)
             await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
         const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
-        log.info(t `Dry run: would rebuild server ${server.name} (${server.id}) from image ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
+        log.info(t `Dry run: would rebuild instance ${server.name} (${server.id}) from snapshot ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
         return { result };
     }
     server = await untilFree(compute, server, REBUILD, deadline);
     if (server.status === 'SHUTOFF')
-        log.info(t `Server ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
+        log.info(t `Instance ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
     if (settings.snapshotBefore) {
         const taken = await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
         if (taken.failure || !taken.result) {
-            return { failure: { message: `The snapshot before the restore failed, so server ${server.name} was not rebuilt: ${taken.failure?.message}` } };
+            return { failure: { message: `The snapshot before the restore failed, so instance ${server.name} was not rebuilt: ${taken.failure?.message}` } };
         }
         result.backup = taken.result;
-        log.info(t `Snapshot of the server as it was: image ${taken.result.image.id} (${Input.SnapshotBefore})`);
+        log.info(t `Snapshot of the instance as it was: ${taken.result.image.id} (${Input.SnapshotBefore})`);
     }
     const started = Date.now();
     server = await rebuildOnce(compute, server, image.id, deadline);
-    log.info(t `Rebuild requested: server ${server.name} from image ${image.id} (Nova microversion ${compute.microversion})`);
+    log.info(t `Rebuild requested: instance ${server.name} from snapshot ${image.id} (Nova microversion ${compute.microversion})`);
     const rebuilt = await untilRebuilt(compute, server, image.id, deadline);
     Object.assign(result, { server: rebuilt.server, durationMs: Date.now() - started });
     if ('failure' in rebuilt)
         return { result, failure: rebuilt.failure };
-    log.info(t `Server ${server.name} is ${rebuilt.server.status} on image ${image.id} again`);
+    log.info(t `Instance ${server.name} is ${rebuilt.server.status} on snapshot ${image.id} again`);
     return { result };
 }
 
@@ -49039,9 +49051,9 @@ const json = (values) => JSON.stringify(values);
 /** What was deleted, and what the run chose to delete (under dry run: what it would delete). */
 function deletionOutputs(deletions, withVolumeSnapshots) {
     const done = deletions.filter((d) => d.outcome === 'deleted');
-    log.output(Output.DeletedImageIds, json(done.map((d) => d.image.id)));
+    log.output(Output.DeletedSnapshotIds, json(done.map((d) => d.image.id)));
     log.output(Output.DeletedCount, String(done.length));
-    log.output(Output.PlannedImageIds, json(deletions.map((d) => d.image.id)));
+    log.output(Output.PlannedSnapshotIds, json(deletions.map((d) => d.image.id)));
     // `volume-snapshot-ids` is left to create, where it names the new image's snapshots.
     if (withVolumeSnapshots) {
         log.output(Output.VolumeSnapshotIds, json(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
@@ -49050,10 +49062,10 @@ function deletionOutputs(deletions, withVolumeSnapshots) {
 function createSection(result) {
     const { image, server } = result;
     if (image.id)
-        log.output(Output.ImageId, image.id);
-    log.output(Output.ImageName, image.name);
-    log.output(Output.ImageStatus, image.status);
-    log.output(Output.ImageSize, image.size === null ? '' : String(image.size));
+        log.output(Output.SnapshotId, image.id);
+    log.output(Output.SnapshotName, image.name);
+    log.output(Output.SnapshotStatus, image.status);
+    log.output(Output.SnapshotSize, image.size === null ? '' : String(image.size));
     log.output(Output.InstanceId, server.id);
     log.output(Output.InstanceName, server.name);
     log.output(Output.VolumeBacked, String(server.volumeBacked));
@@ -49061,16 +49073,16 @@ function createSection(result) {
     log.output(Output.Duration, seconds(result.durationMs));
     log.output(Output.Consistency, result.consistency);
     log.output(Output.DowntimeSeconds, result.downtimeMs === undefined ? '' : seconds(result.downtimeMs));
-    log.output(Output.Images, JSON.stringify([imageRow({ server, result })]));
+    log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
     summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
-    table(['Snapshot', 'Image ID', 'Status', 'Instance', 'Size', 'Took'], [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]]);
+    table(['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'], [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]]);
 }
 function pruneSection(result, withinCreate) {
     const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
     const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
     const held = new Map(result.held.map((h) => [h.image.id, h.reason]));
     const kept = result.decisions.filter((d) => d.keep || held.has(d.snapshot.id));
-    log.output(Output.KeptImageIds, json(kept.map((d) => d.snapshot.id)));
+    log.output(Output.KeptSnapshotIds, json(kept.map((d) => d.snapshot.id)));
     deletionOutputs(result.refused ? [] : result.deletions, !withinCreate);
     const verb = result.dryRun ? 'would delete' : 'deleted';
     summary
@@ -49094,7 +49106,7 @@ function pruneSection(result, withinCreate) {
         const image = result.images.get(d.snapshot.id);
         return [image.name ?? '', image.id, isoSeconds(image.createdAt), size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
     });
-    table(['Snapshot', 'Image ID', 'Created', 'Size', 'Result'], rows);
+    table(['Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'], rows);
     if (result.decisions.length > MAX_ROWS)
         summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
 }
@@ -49105,36 +49117,36 @@ function deleteSection(result) {
         summary.addRaw(html(`Nothing to delete: ${result.missing} was not found.`), true);
     else {
         const volumes = (d) => d.volumeSnapshots.map((v) => `${v.id} (${v.outcome}${v.reason ? `: ${v.reason}` : ''})`).join(', ') || '–';
-        table(['Snapshot', 'Image ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
+        table(['Snapshot', 'Snapshot ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
     }
 }
 const seconds = (ms) => (ms / 1000).toFixed(1);
-/** What became of one server, as a row of the `images` output (snake_case, as the image properties are). */
+/** What became of one instance, as a row of the `snapshots` output (snake_case, as the image properties are). */
 function imageRow({ server, result, failure }) {
     const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
     if (result?.mode === 'create') {
         const { image } = result;
-        return { ...base, image_id: image.id || null, image_name: image.name, status: image.status, duration_seconds: Number(seconds(result.durationMs)), consistency: result.consistency, downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)) };
+        return { ...base, snapshot_id: image.id || null, snapshot_name: image.name, status: image.status, duration_seconds: Number(seconds(result.durationMs)), consistency: result.consistency, downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)) };
     }
     if (result?.mode === 'restore') {
-        return { ...base, image_id: result.image.id, image_name: result.image.name, status: result.server.status, duration_seconds: Number(seconds(result.durationMs)), previous_image_id: result.previousImageId ?? null };
+        return { ...base, snapshot_id: result.image.id, snapshot_name: result.image.name, status: result.server.status, duration_seconds: Number(seconds(result.durationMs)), previous_image_id: result.previousImageId ?? null };
     }
-    return { ...base, image_id: failure?.imageId ?? null, image_name: null, status: 'failed', duration_seconds: null };
+    return { ...base, snapshot_id: failure?.imageId ?? null, snapshot_name: null, status: 'failed', duration_seconds: null };
 }
-/** A fleet: the `images` output, one summary row per server, and what the prunes after the snapshots deleted. */
+/** A fleet: the `snapshots` output, one summary row per instance, and what the prunes after the snapshots deleted. */
 function fleetSection(result) {
     const rows = result.items.map(imageRow);
-    log.output(Output.Images, JSON.stringify(rows));
+    log.output(Output.Snapshots, JSON.stringify(rows));
     const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
     if (pruned.length) {
         deletionOutputs(pruned.flatMap((p) => (p.refused ? [] : p.deletions)), false);
-        log.output(Output.KeptImageIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
+        log.output(Output.KeptSnapshotIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
     }
     const failed = rows.filter((row) => row.error).length;
-    summary.addHeading(`${result.of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} server(s)${failed ? `: ${failed} failed` : ''}`, 2);
-    table(['Instance', 'Image', 'Status', 'Took', result.of === 'create' ? 'Consistency' : 'Ran before', 'Error'], rows.map((row) => [
+    summary.addHeading(`${result.of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} instance(s)${failed ? `: ${failed} failed` : ''}`, 2);
+    table(['Instance', 'Snapshot', 'Status', 'Took', result.of === 'create' ? 'Consistency' : 'Ran before', 'Error'], rows.map((row) => [
         `${row.instance_name} (${row.instance_id})`,
-        row.image_id ? `${row.image_name ?? ''} (${row.image_id})` : '–',
+        row.snapshot_id ? `${row.snapshot_name ?? ''} (${row.snapshot_id})` : '–',
         row.status,
         row.duration_seconds === null ? '–' : `${row.duration_seconds} s`,
         ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? '–',
@@ -49143,17 +49155,17 @@ function fleetSection(result) {
 }
 function restoreSection(result) {
     const { image, server } = result;
-    log.output(Output.ImageId, image.id);
-    log.output(Output.ImageName, image.name ?? '');
+    log.output(Output.SnapshotId, image.id);
+    log.output(Output.SnapshotName, image.name ?? '');
     log.output(Output.PreviousImageId, result.previousImageId ?? '');
     log.output(Output.InstanceId, server.id);
     log.output(Output.InstanceName, server.name);
     log.output(Output.Duration, seconds(result.durationMs));
-    log.output(Output.Images, JSON.stringify([imageRow({ server, result })]));
+    log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
     if (result.backup)
-        log.output(Output.BackupImageId, result.backup.image.id);
-    summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Server restored', 2);
-    table(['Server', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? '–', result.backup?.image.id ?? '–', server.status, `${(result.durationMs / 1000).toFixed(1)} s`]]);
+        log.output(Output.BackupSnapshotId, result.backup.image.id);
+    summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
+    table(['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? '–', result.backup?.image.id ?? '–', server.status, `${(result.durationMs / 1000).toFixed(1)} s`]]);
 }
 /** Outputs for later steps, and the job summary: what the mode did, and why the step fails if it does. */
 async function report({ result, failure }, apiRequests) {
@@ -49173,9 +49185,9 @@ async function report({ result, failure }, apiRequests) {
         pruneSection(result, false);
     if (failure?.imageId && !result) {
         // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
-        log.output(Output.ImageId, failure.imageId);
+        log.output(Output.SnapshotId, failure.imageId);
         summary.addHeading('Snapshot not active', 2);
-        table(['Image ID', 'What happened'], [[failure.imageId, failure.message]]);
+        table(['Snapshot ID', 'What happened'], [[failure.imageId, failure.message]]);
     }
     else if (failure && result && !(result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined)?.refused) {
         // A refused prune says so in its own section.
@@ -49808,6 +49820,11 @@ function readSettings(env = process.env) {
     const { text: given, bool, integer, duration } = inputReader(env, problems);
     // clouds.yaml fills in what the inputs and OS_* leave out (region and interface too).
     const text = withCloudsYaml(given, env, problems);
+    for (const [old, now] of Object.entries(RENAMED_INPUTS)) {
+        // Given at all (even empty, e.g. an output of a step that made none): it is a with: key of the workflow.
+        if (process.env[`INPUT_${old.toUpperCase()}`] !== undefined)
+            problems.push(`${old} was renamed ${now}; give it as ${now} (the old name is not read)`);
+    }
     const modeText = (getInput(Input.Mode) || 'create').toLowerCase();
     const mode = MODES.find((m) => m === modeText);
     if (!mode)
@@ -49825,7 +49842,7 @@ function readSettings(env = process.env) {
     const instance = getInput(Input.Instance) || undefined;
     // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
     if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
-        problems.push(`${Input.Instance}: is blank; give a server name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
+        problems.push(`${Input.Instance}: is blank; give an instance name or ID${mode === 'create' ? '' : ', or leave the input out to cover every instance'}`);
     }
     const servers = readSelection(problems, bool);
     const snapshotName = getInput(Input.SnapshotName) || undefined;
@@ -49833,17 +49850,17 @@ function readSettings(env = process.env) {
     if (!snapshotName && process.env[`INPUT_${Input.SnapshotName.toUpperCase().replace(/ /g, '_')}`]?.length) {
         problems.push(`${Input.SnapshotName}: is blank; give a name${mode === 'prune' ? ' or a glob, or leave the input out to cover every name' : mode === 'create' ? ' template, or leave the input out for the default {instance}-{timestamp}' : ''}`);
     }
-    const imageId = getInput(Input.ImageId) || undefined;
+    const imageId = getInput(Input.SnapshotId) || undefined;
     if (imageId && !isUuid(imageId))
-        problems.push(`${Input.ImageId}: "${imageId}" is not an image ID; give the UUID of the image (e.g. from the image-id output of mode create, or openstack image list)`);
+        problems.push(`${Input.SnapshotId}: "${imageId}" is not a snapshot ID; give the UUID of the snapshot (e.g. from the ${Output.SnapshotId} output of mode create, or openstack image list)`);
     const timeoutMs = duration(Input.Timeout, getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
-    const { metadata, problems: metadataProblems } = parseMetadata(getInput(Input.Metadata), 'image', [
+    const { metadata, problems: metadataProblems } = parseMetadata(getInput(Input.SnapshotProperties), 'image', [
         ...Object.values(Property),
         ...PROVENANCE_KEYS,
     ]);
-    problems.push(...metadataProblems.map((p) => `${Input.Metadata}: ${p}`));
+    problems.push(...metadataProblems.map((p) => `${Input.SnapshotProperties}: ${p}`));
     const { policy, hasPolicy } = readPolicy(integer, duration);
-    const concurrency = integer(Input.Concurrency, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
+    const concurrency = integer(Input.MaxParallel, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
     // Read (and checked) only where a policy applies: mode prune, and create with keep-*.
     const retention = mode === 'prune' || (mode === 'create' && hasPolicy)
         ? {
@@ -49861,7 +49878,7 @@ function readSettings(env = process.env) {
     problems.push(...selectionProblems(mode, servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));
     if (mode === 'create') {
         if (imageId)
-            problems.push(`${Input.ImageId}: only for modes delete and restore; mode create makes a new image`);
+            problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
         const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
         problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
         if (hasPolicy && !wait)
@@ -49869,9 +49886,9 @@ function readSettings(env = process.env) {
     }
     else if (mode === 'delete') {
         if (!imageId && !snapshotName)
-            problems.push(`${Input.ImageId} or ${Input.SnapshotName}: mode delete needs the image ID or the exact name of the snapshot to delete`);
+            problems.push(`${Input.SnapshotId} or ${Input.SnapshotName}: mode delete needs the ID or the exact name of the snapshot to delete`);
         if (imageId && snapshotName)
-            problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
+            problems.push(`${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
         if (hasPolicy)
             problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
     }
@@ -49880,11 +49897,11 @@ function readSettings(env = process.env) {
             problems.push(`keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`);
         }
         if (imageId)
-            problems.push(`${Input.ImageId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
+            problems.push(`${Input.SnapshotId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
     }
     else if (mode === 'restore') {
         if (imageId && snapshotName)
-            problems.push(`${Input.ImageId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
+            problems.push(`${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
         if (hasPolicy)
             problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
     }
@@ -49894,9 +49911,9 @@ function readSettings(env = process.env) {
         if (snapshotBefore)
             problems.push(`${Input.SnapshotBefore}: only for mode restore`);
     }
-    const stopServer = bool(Input.StopServer, false);
-    if (mode !== 'create' && stopServer)
-        problems.push(`${Input.StopServer}: only for mode create`);
+    const stopInstance = bool(Input.StopInstance, false);
+    if (mode !== 'create' && stopInstance)
+        problems.push(`${Input.StopInstance}: only for mode create`);
     if (mode !== 'delete' && deleteInUse)
         problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
     // The proxy's password is masked before the proxy is used or any problem is shown.
@@ -49917,7 +49934,7 @@ function readSettings(env = process.env) {
                 ...common,
                 mode,
                 servers,
-                stopServer,
+                stopInstance,
                 concurrency,
                 template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
                 metadata,
