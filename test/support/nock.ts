@@ -11,7 +11,7 @@ import { DEFAULT_NAME_TEMPLATE } from '../../src/name-template.ts';
 import type { Selection } from '../../src/selection.ts';
 import type { FleetResult } from '../../src/modes/fleet.ts';
 import type { Failure, Outcome } from '../../src/modes/outcome.ts';
-import type { CommonSettings, CreateSettings, DeleteSettings, PruneSettings, RestoreSettings, Retention } from '../../src/settings.ts';
+import { readSettings, SettingsError, type CommonSettings, type CreateSettings, type DeleteSettings, type PruneSettings, type RestoreSettings, type Retention } from '../../src/settings.ts';
 
 export const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
 export const REGION = 'GRA11';
@@ -355,6 +355,17 @@ export function clearActionEnv(): void {
 /** Set inputs the way the runner does: INPUT_<NAME>, upper case, hyphens kept. */
 export function setInputs(values: Record<string, string>): void {
   for (const [name, value] of Object.entries(values)) process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
+}
+
+/** The problems readSettings reports for the current inputs (it must refuse them). */
+export function settingsProblems(): string[] {
+  try {
+    readSettings();
+  } catch (error) {
+    assert.ok(error instanceof SettingsError, String(error));
+    return error.problems;
+  }
+  assert.fail('the inputs were accepted');
 }
 
 // ---------------------------------------------------------------- What the deletion checks read

@@ -8,23 +8,13 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
 import { cloudsPlaces, loadCloud } from '../../src/clouds-yaml.ts';
-import { readSettings, SettingsError } from '../../src/settings.ts';
-import { captureStdout, clearActionEnv as clearEnv, PROJECT_ID, releaseStdout, setInputs as inputs, stdout } from '../support/nock.ts';
+import { readSettings } from '../../src/settings.ts';
+import { captureStdout, clearActionEnv as clearEnv, PROJECT_ID, releaseStdout, setInputs as inputs, stdout, settingsProblems as problems } from '../support/nock.ts';
 import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
 
 const BASE = { 'auth-url': 'https://auth.cloud.ovh.net/v3', region: 'GRA11', instance: 'web', 'project-id': PROJECT_ID };
 const CLOUD_PASSWORD = 'pw-from-secure-yaml';
 const CLOUD_SECRET = 'ac-secret-from-secure-yaml';
-
-function problems(): string[] {
-  try {
-    readSettings();
-  } catch (error) {
-    assert.ok(error instanceof SettingsError, String(error));
-    return error.problems;
-  }
-  assert.fail('the inputs were accepted');
-}
 
 let dir = '';
 before(() => {

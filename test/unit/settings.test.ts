@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 
 import { readSettings, SettingsError, type Settings } from '../../src/settings.ts';
 import { actionDefaults } from '../support/run-action.ts';
-import { APP_SECRET, captureStdout, IMAGE_ID as IMAGE_UUID, clearActionEnv as clearEnv, PASSWORD, PROJECT_ID, releaseStdout, setInputs as inputs, stdout } from '../support/nock.ts';
+import { APP_SECRET, captureStdout, IMAGE_ID as IMAGE_UUID, clearActionEnv as clearEnv, PASSWORD, PROJECT_ID, releaseStdout, setInputs as inputs, stdout, settingsProblems as problems } from '../support/nock.ts';
 
 const PASSWORD_AUTH = {
   'auth-url': 'https://auth.cloud.ovh.net/v3',
@@ -12,17 +12,6 @@ const PASSWORD_AUTH = {
   'project-id': PROJECT_ID,
   region: 'GRA11',
 };
-
-/** The problems readSettings reports for the current inputs (it must fail). */
-function problems(): string[] {
-  try {
-    readSettings();
-  } catch (error) {
-    assert.ok(error instanceof SettingsError, String(error));
-    return error.problems;
-  }
-  assert.fail('the inputs were accepted');
-}
 
 /** The settings of the current inputs, which must be of `mode`. */
 function readAs<M extends Settings['mode']>(mode: M): Extract<Settings, { mode: M }> {

@@ -11,8 +11,8 @@ import nock from 'nock';
 import { explain } from '../../src/modes/outcome.ts';
 import { createHttp } from '../../src/openstack/client.ts';
 import { Identity } from '../../src/openstack/identity.ts';
-import { readSettings, SettingsError } from '../../src/settings.ts';
-import { AUTH_ORIGIN, AUTH_URL, captureStdout, clearActionEnv, netError, PASSWORD, PROJECT_ID, releaseStdout, setInputs, stdout, useNock } from '../support/nock.ts';
+import { readSettings } from '../../src/settings.ts';
+import { AUTH_ORIGIN, AUTH_URL, captureStdout, clearActionEnv, netError, PASSWORD, PROJECT_ID, releaseStdout, setInputs, stdout, useNock, settingsProblems as problems } from '../support/nock.ts';
 import { makeTestCa } from '../support/tls.ts';
 
 useNock();
@@ -37,16 +37,6 @@ afterEach(() => {
   releaseStdout();
   clearActionEnv();
 });
-
-function problems(): string[] {
-  try {
-    readSettings();
-  } catch (error) {
-    assert.ok(error instanceof SettingsError, String(error));
-    return error.problems;
-  }
-  assert.fail('the inputs were accepted');
-}
 
 const warnings = () => stdout().split('\n').filter((line) => line.startsWith('::warning'));
 
