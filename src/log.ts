@@ -65,6 +65,9 @@ export function within<T>(label: string, work: () => Promise<T>): Promise<T> {
   return prefix.run(`[${neutralise(label)}] `, work);
 }
 
+/** Set while a group is open: the runner folds no group inside another. */
+const grouped = new AsyncLocalStorage<boolean>();
+
 /** A line that starts like a workflow command (only the action's own words could) is shown, not run. */
 const line = (message: Text) => (prefix.getStore() ?? '') + String(message).replace(/^(\s*)::/gm, '$1\\::');
 
@@ -80,4 +83,17 @@ export const log = {
   debug: (raw: string) => core.debug(neutralise(raw)),
   /** Outputs are data for later steps: one line each, whatever the cloud put in a name. */
   output: (name: string, value: string) => core.setOutput(name, neutralise(value)),
+  /**
+   * The lines `work` logs, folded under `title` in the log (a long listing). Inside another group
+   * (a prune after each snapshot of a fleet) they are logged as they come.
+   */
+  group: async <T>(title: Text, work: () => Promise<T>): Promise<T> => {
+    if (grouped.getStore()) return work();
+    core.startGroup(line(title));
+    try {
+      return await grouped.run(true, work);
+    } finally {
+      core.endGroup();
+    }
+  },
 };

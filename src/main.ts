@@ -5,9 +5,12 @@ import { join, log, t } from './log.ts';
 import { runMode } from './modes/run.ts';
 import { Cloud } from './openstack/cloud.ts';
 import { describeLogin } from './openstack/identity.ts';
-import { report } from './report.ts';
+import { report, reportInvalidInput } from './report.ts';
 import { readSettings, SettingsError, type Settings } from './settings.ts';
 import { PROXY_VARIABLES } from './urls.ts';
+
+/** A summary that cannot be written does not change how the step ends. */
+const summarise = (writing: Promise<void>) => writing.catch((error: unknown) => log.warning(t`The job summary could not be written: ${error}`));
 
 /** Read the inputs, run the mode, report its outcome, fail the step if it failed. */
 export async function run(): Promise<void> {
@@ -15,7 +18,9 @@ export async function run(): Promise<void> {
   try {
     settings = readSettings();
   } catch (error) {
-    log.fail(error instanceof SettingsError ? join([t`Invalid input${error.problems.length > 1 ? 's' : ''}:`, ...error.problems.map((p) => t`- ${p}`)], '\n') : t`${error}`);
+    const problems = error instanceof SettingsError ? error.problems : [error instanceof Error ? error.message : String(error)];
+    await summarise(reportInvalidInput(problems));
+    log.fail(error instanceof SettingsError ? join([t`Invalid input${problems.length > 1 ? 's' : ''}:`, ...problems.map((p) => t`- ${p}`)], '\n') : t`${error}`);
     return;
   }
   // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
@@ -37,7 +42,7 @@ export async function run(): Promise<void> {
   const unwatch = settings.mode === 'create' ? cancel.watchSignals() : undefined;
   try {
     const outcome = await runMode(cloud, settings, cancel);
-    await report(outcome, cloud.requests).catch((error: unknown) => log.warning(t`The job summary could not be written: ${error}`));
+    await summarise(report(outcome, cloud.requests, settings));
     if (outcome.failure) log.fail(t`${outcome.failure.message}`);
     else log.info(t`Done with ${cloud.requests} API requests`);
   } finally {

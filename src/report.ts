@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { Output } from './constants.ts';
+import { Input, Output, Property } from './constants.ts';
 import { isoSeconds } from './duration.ts';
 import { neutralise, log } from './log.ts';
 import type { CreateResult } from './modes/create.ts';
@@ -10,6 +10,9 @@ import type { FleetItem, FleetResult } from './modes/fleet.ts';
 import type { Outcome } from './modes/outcome.ts';
 import type { PruneResult } from './modes/prune.ts';
 import type { RestoreResult } from './modes/restore.ts';
+import type { Image } from './openstack/image.ts';
+import type { Decision, Rule } from './retention.ts';
+import type { Settings } from './settings.ts';
 
 /** GitHub keeps at most 1 MiB of summary per step: long prunes show this many rows. */
 const MAX_ROWS = 500;
@@ -17,13 +20,23 @@ const MAX_ROWS = 500;
 /** Summary text is HTML in Markdown: names and messages come from the cloud and from users, so all of it is escaped here. */
 const html = (text: string) =>
   neutralise(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/\|/g, '&#124;');
-/** A table whose every cell is data. */
-const table = (header: string[], rows: string[][]) =>
-  core.summary.addTable([header.map((data) => ({ data: html(data), header: true })), ...rows.map((row) => row.map(html))]);
+/** A cell with no value. */
+const NONE = '–';
+/** A table whose every cell is data; a column with no value in any row is left out. */
+function table(header: string[], rows: string[][]) {
+  const shown = header.map((_, i) => !rows.length || rows.some((row) => row[i] !== '' && row[i] !== NONE));
+  const some = <T>(cells: T[]) => cells.filter((_, i) => shown[i]);
+  core.summary.addTable([some(header).map((data) => ({ data: html(data), header: true })), ...rows.map((row) => some(row).map(html))]);
+}
 /** A paragraph: `label` is the action's words, `text` is data. */
 const paragraph = (label: string, text: string) => core.summary.addRaw(`<p>${label ? `<b>${label}</b> ` : ''}${html(text)}</p>`, true);
-const size = (bytes: number | null | undefined) =>
-  bytes === null || bytes === undefined ? '–' : bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+function size(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return NONE;
+  let power = 0;
+  while (power < UNITS.length - 1 && bytes >= 1024 ** (power + 1)) power++;
+  return power ? `${(bytes / 1024 ** power).toFixed(1)} ${UNITS[power]}` : `${bytes} B`;
+}
 const json = (values: string[]) => JSON.stringify(values);
 
 /** What was deleted, and what the run chose to delete (under dry run: what it would delete). */
@@ -59,6 +72,40 @@ function createSection(result: CreateResult): void {
   );
 }
 
+/** What each reason a prune table gives for keeping a snapshot means: explained once under the table. */
+const REASONS: Record<Rule, string> = {
+  last: `one of the newest (${Input.KeepLast})`,
+  within: `taken within ${Input.KeepWithin} of the newest snapshot`,
+  hourly: `the newest of its hour (${Input.KeepHourly})`,
+  daily: `the newest of its day, UTC (${Input.KeepDaily})`,
+  weekly: `the newest of its ISO week (${Input.KeepWeekly})`,
+  monthly: `the newest of its month, UTC (${Input.KeepMonthly})`,
+  yearly: `the newest of its year, UTC (${Input.KeepYearly})`,
+  oldest: 'the oldest: there are fewer hours, days, weeks, months or years of snapshots than the policy keeps',
+  newest: 'the newest snapshot (not dated in the future): always kept',
+  protected: 'protected in Glance',
+  future: 'dated in the future: a wrong clock must not cost a snapshot',
+};
+
+/** Who a snapshot records it is of, by name where a snapshot in scope records the name: the prune table's groups. */
+function instanceLabels(images: Iterable<Image>): (image: Image) => string {
+  const names = new Map<string, string>();
+  for (const { properties } of images) {
+    const [id, name] = [properties[Property.InstanceId], properties[Property.InstanceName]];
+    if (typeof id === 'string' && typeof name === 'string' && name) names.set(id, name);
+  }
+  return (image) => image.instances.map((id) => (names.has(id) ? `${names.get(id)} (${id})` : id)).join(', ') || '(none recorded)';
+}
+
+/** The space the deleted snapshots took (under dry run: would free), as Glance sizes them. */
+function freed(deletions: Deletion[], dryRun: boolean): string {
+  const gone = deletions.filter((d) => d.outcome !== 'missing');
+  const bytes = gone.reduce((sum, d) => sum + (d.image.size ?? 0), 0);
+  const volumes = gone.reduce((sum, d) => sum + d.volumeSnapshots.filter((v) => v.outcome === 'deleted' || v.outcome === 'would-delete').length, 0);
+  const unsized = gone.some((d) => d.image.size === null) ? 'at least ' : '';
+  return `${dryRun ? 'Would free' : 'Space freed'}: ${unsized}${size(bytes)}${volumes ? `, and ${volumes} volume snapshot(s) (sized by Cinder)` : ''}.`;
+}
+
 function pruneSection(result: PruneResult, withinCreate: boolean): void {
   const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
   const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
@@ -69,7 +116,7 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
   const verb = result.dryRun ? 'would delete' : 'deleted';
   core.summary
     .addHeading(`Prune${result.dryRun ? ' (dry run)' : ''}`, 2)
-    .addRaw(`Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.`, true);
+    .addRaw(`Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.${result.refused ? '' : ` ${html(freed(result.deletions, result.dryRun))}`}`, true);
   if (result.refused) paragraph('Refused:', result.refused);
   const fate = (id: string, keep: boolean, reasons: string[]) => {
     if (keep) return `kept (${reasons.join(', ')})`;
@@ -79,12 +126,23 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
     if (outcome === 'deleted' || outcome === 'missing') return 'deleted';
     return outcome === 'would-delete' ? 'would delete' : 'not deleted';
   };
-  const rows = result.decisions.slice(0, MAX_ROWS).map((d) => {
+  // One group per instance (the one with the newest snapshot first), newest first within each.
+  const instanceOf = instanceLabels(result.images.values());
+  const groups = new Map<string, Decision[]>();
+  for (const d of result.decisions) {
+    const key = instanceOf(result.images.get(d.snapshot.id)!);
+    groups.set(key, groups.get(key) ?? []).get(key)!.push(d);
+  }
+  const shown = [...groups.values()].flat().slice(0, MAX_ROWS);
+  const rows = shown.map((d) => {
     const image = result.images.get(d.snapshot.id)!;
-    return [image.name ?? '', image.id, isoSeconds(image.createdAt), size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
+    return [instanceOf(image), image.name ?? '', image.id, isoSeconds(image.createdAt), size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
   });
-  table(['Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'], rows);
+  table(['Instance', 'Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'], rows);
   if (result.decisions.length > MAX_ROWS) core.summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
+  const reasons = new Set(shown.flatMap((d) => (d.keep ? d.reasons : [])));
+  const legend = Object.entries(REASONS).filter(([rule]) => reasons.has(rule as Rule));
+  if (legend.length) core.summary.addRaw(`<p><b>Kept:</b><br>${legend.map(([rule, meaning]) => `<code>${rule}</code>: ${html(meaning)}`).join('<br>')}</p>`, true);
 }
 
 function deleteSection(result: DeleteResult): void {
@@ -117,8 +175,9 @@ function fleetSection(result: FleetResult): void {
   const rows = result.items.map(imageRow);
   log.output(Output.Snapshots, JSON.stringify(rows));
   const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
+  const deletions = pruned.flatMap((p) => (p.refused ? [] : p.deletions));
   if (pruned.length) {
-    deletionOutputs(pruned.flatMap((p) => (p.refused ? [] : p.deletions)), false);
+    deletionOutputs(deletions, false);
     log.output(Output.KeptSnapshotIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
   }
   const failed = rows.filter((row) => row.error).length;
@@ -134,6 +193,10 @@ function fleetSection(result: FleetResult): void {
       row.error ?? '',
     ]),
   );
+  if (pruned.length) {
+    const dryRun = pruned[0]!.dryRun;
+    paragraph('Pruned after the snapshots:', `${dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, dryRun)}`);
+  }
 }
 
 function restoreSection(result: RestoreResult): void {
@@ -149,13 +212,25 @@ function restoreSection(result: RestoreResult): void {
   core.summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
   table(
     ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'],
-    [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? '–', result.backup?.image.id ?? '–', server.status, `${(result.durationMs / 1000).toFixed(1)} s`]],
+    [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? NONE, result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE, server.status, `${(result.durationMs / 1000).toFixed(1)} s`]],
   );
 }
 
-/** Outputs for later steps, and the job summary: what the mode did, and why the step fails if it does. */
-export async function report({ result, failure }: Outcome<Result>, apiRequests: number): Promise<void> {
+/** Only on a runner (or a test that gives it a file): summary.write() throws without one. */
+async function write(): Promise<void> {
+  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.write();
+}
+
+/** The job summary of a step whose inputs are refused: nothing ran, so it sets no output. */
+export async function reportInvalidInput(problems: string[]): Promise<void> {
+  core.summary.addHeading(problems.length > 1 ? 'Invalid inputs' : 'Invalid input', 2).addList(problems.map(html));
+  await write();
+}
+
+/** Outputs for later steps, and the job summary: where and what the mode did, and why the step fails if it does. */
+export async function report({ result, failure }: Outcome<Result>, apiRequests: number, run: Pick<Settings, 'mode' | 'region' | 'dryRun'>): Promise<void> {
   log.output(Output.ApiRequests, String(apiRequests));
+  core.summary.addRaw(`<p><b>Region</b> ${html(run.region)} · <b>Mode</b> ${run.mode}${run.dryRun ? ' (dry run: nothing changed)' : ''}</p>`, true);
   if (result?.mode === 'create') {
     createSection(result);
     if (result.prune) pruneSection(result.prune, true);
@@ -163,7 +238,11 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
   else if (result?.mode === 'restore') restoreSection(result);
   else if (result?.mode === 'fleet') fleetSection(result);
   else if (result) pruneSection(result, false);
-  if (failure?.imageId && !result) {
+  if (failure && !result && !failure.imageId) {
+    // Failed before the mode had anything to show (the login, an instance not found): why.
+    core.summary.addHeading('Failed', 2);
+    paragraph('', failure.message);
+  } else if (failure?.imageId && !result) {
     // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
     log.output(Output.SnapshotId, failure.imageId);
     core.summary.addHeading('Snapshot not active', 2);
@@ -172,6 +251,5 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
     // A refused prune says so in its own section.
     paragraph('Failed:', failure.message);
   }
-  // Only on a runner (or a test that gives it a file): summary.write() throws without one.
-  if (process.env.GITHUB_STEP_SUMMARY && (result || failure?.imageId)) await core.summary.write();
+  await write();
 }

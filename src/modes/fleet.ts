@@ -55,22 +55,25 @@ async function forEachServer(
   cancel?: Cancellation,
 ): Promise<Outcome<FleetResult>> {
   log.info(t`${servers.length} instance(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
-  const items = await pMap(
-    servers,
-    (server) =>
-      within(server.name, async (): Promise<FleetItem> => {
-        try {
-          cancel?.check(t`instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
-          const outcome = await each(server);
-          if (outcome.failure) log.warning(t`${outcome.failure.message}`);
-          return { server, ...outcome };
-        } catch (error) {
-          const message = explain(error, options);
-          log.warning(t`${message}`);
-          return { server, failure: { message } };
-        }
-      }),
-    { concurrency: options.concurrency },
+  // Many lines per instance, interleaved: folded in the log (the warnings still show as annotations).
+  const items = await log.group(t`${of === 'create' ? 'Snapshots' : 'Restores'} of ${servers.length} instance(s)`, () =>
+    pMap(
+      servers,
+      (server) =>
+        within(server.name, async (): Promise<FleetItem> => {
+          try {
+            cancel?.check(t`instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
+            const outcome = await each(server);
+            if (outcome.failure) log.warning(t`${outcome.failure.message}`);
+            return { server, ...outcome };
+          } catch (error) {
+            const message = explain(error, options);
+            log.warning(t`${message}`);
+            return { server, failure: { message } };
+          }
+        }),
+      { concurrency: options.concurrency },
+    ),
   );
   const failed = items.filter((item) => item.failure);
   const result: FleetResult = { mode: 'fleet', of, items };

@@ -139,19 +139,22 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
     result.refused = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
     return outcome(result);
   }
-  await pMap(
-    planned,
-    async (item) => {
-      try {
-        result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
-      } catch (error) {
-        const message = error instanceof StepError ? error.message : `deleting snapshot ${item.image.id} failed: ${(error as Error).message}`;
-        log.warning(t`${message}`);
-        result.failures.push({ image: item.image, error: message });
-      }
-    },
-    { concurrency: options.concurrency },
-  );
+  const deleteEach = () =>
+    pMap(
+      planned,
+      async (item) => {
+        try {
+          result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
+        } catch (error) {
+          const message = error instanceof StepError ? error.message : `deleting snapshot ${item.image.id} failed: ${(error as Error).message}`;
+          log.warning(t`${message}`);
+          result.failures.push({ image: item.image, error: message });
+        }
+      },
+      { concurrency: options.concurrency },
+    );
+  // A line or more per snapshot: folded in the log.
+  if (planned.length) await log.group(t`${settings.dryRun ? 'Would delete' : 'Deleting'} ${planned.length} snapshot(s)`, deleteEach);
   if (settings.dryRun) log.notice(t`Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, { title: 'openstack-snapshot-action' });
   return outcome(result);
 }

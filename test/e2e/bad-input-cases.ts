@@ -5,7 +5,7 @@
 // an ambiguous server name) may authenticate and look, but never mutate.
 import assert from 'node:assert/strict';
 import type { LocalCloud } from '../local-cloud/cloud.ts';
-import { assertFailure, mutating, passwordInputs, step, unique, worldIds, type Step } from './harness.ts';
+import { assertFailure, mutating, passwordInputs, step, summaryText, unique, worldIds, type Step } from './harness.ts';
 
 export interface BadInputCase {
   name: string;
@@ -207,13 +207,19 @@ export async function runBadInput(cloud: LocalCloud, c: BadInputCase, instance: 
   const error = assertFailure(s, expect);
   assert.equal(mutating(s.records).length, 0, 'no mutating request');
   assert.deepEqual(worldIds(cloud), before, 'the cloud is unchanged');
+  // The job summary says why too; the outputs are what they were before summaries of failures.
+  const summary = summaryText(s.run.summary).replace(/\n+/g, '\n');
   if (c.needsCloud) {
     assert.ok(s.records.length > 0, 'this error needs the cloud (authentication, a lookup)');
+    assert.equal(summary, `Region ${inputs.region} · Mode ${inputs.mode ?? 'create'}\nFailed\n${error}`);
+    assert.deepEqual(Object.keys(s.run.outputs), ['api-requests']);
   } else {
     assert.equal(s.records.length, 0, `an input error is found before any request\n${error}`);
     const problems = error.split('\n').filter((l) => l.startsWith('- '));
     assert.match(error, /^Invalid inputs?:\n/);
     assert.equal(problems.length, c.problems ?? 1, `problems listed:\n${error}`);
+    assert.equal(summary, [error.split(':\n')[0], ...problems.map((p) => p.slice(2))].join('\n'));
+    assert.deepEqual(s.run.outputs, {});
   }
   return s;
 }

@@ -285,7 +285,7 @@ function prunedExactly(doomed: { id: string }[]) {
     assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-snapshot-ids')), sorted(ids(doomed)));
     assert.equal(o.step.run.outputs['deleted-count'], String(doomed.length));
     const rows = tableRows(o.step, PRUNE_TABLE);
-    for (const image of doomed) assert.equal(rows.find((r) => r[1] === image.id)?.[4], 'deleted', `summary row of ${image.id}`);
+    for (const image of doomed) assert.equal(rows.find((r) => r[2] === image.id)?.[5], 'deleted', `summary row of ${image.id}`);
   };
 }
 
@@ -776,7 +776,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         assert.ok(o.cloud.image(stuck.id), 'the one that failed is still there');
         assert.match(o.step.run.stdout, new RegExp(`::warning::deleting snapshot ${stuck.id} failed: DELETE .* answered 500`));
         assert.deepEqual(sorted(jsonOutput(o.step, 'deleted-snapshot-ids')), sorted(ids(p.doomed.slice(1))));
-        assert.match(tableRows(o.step, PRUNE_TABLE).find((r) => r[1] === stuck.id)?.[4] ?? '', /^failed: /);
+        assert.match(tableRows(o.step, PRUNE_TABLE).find((r) => r[2] === stuck.id)?.[5] ?? '', /^failed: /);
       },
     };
   }),

@@ -3,7 +3,7 @@
 // failing server among several, and stop-instance with the job cancelled mid-snapshot.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { assertFailure, assertSuccess, eventually, ids, jsonOutput, managedProps, mutating, passwordInputs, seedSnapshots, snapshotsOf, sorted, startCloud, step, unique, type LocalCloud } from './harness.ts';
+import { assertFailure, assertSuccess, eventually, ids, jsonOutput, managedProps, mutating, passwordInputs, seedSnapshots, snapshotsOf, sorted, startCloud, step, summaryText, tableRows, unique, type LocalCloud } from './harness.ts';
 
 let cloud: LocalCloud;
 let creds: Record<string, string>;
@@ -33,6 +33,9 @@ describe('mode restore', () => {
     const now = cloud.server(server.id)!;
     assert.deepEqual([now.status, now.taskState, now.imageRef, now.name], ['ACTIVE', null, snapshot, server.name]);
     assert.match(s.run.summary, /Instance restored/);
+    // No snapshot was taken before: that column, empty, is left out.
+    const [row] = tableRows(s, ['Instance', 'Restored from', 'Ran before', 'Status', 'Took']);
+    assert.deepEqual(row!.slice(0, 4), [`${server.name} (${server.id})`, `${created.run.outputs['snapshot-name']} (${snapshot})`, other.id, 'ACTIVE']);
   });
 
   test("dry run sends nothing that changes the cloud; another instance's snapshot is refused before any change", async () => {
@@ -63,6 +66,8 @@ describe('restore: the backups it takes (snapshot-before)', () => {
     const first = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
     assertSuccess(first);
     const backup = first.run.outputs['backup-snapshot-id']!;
+    // The snapshot taken before: its name beside its ID.
+    assert.equal(tableRows(first, ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'])[0]![3], `${cloud.image(backup)!.name} (${backup})`);
     assert.deepEqual([first.run.outputs['snapshot-id'], cloud.image(backup)?.properties.taken_before_restore_of], [good, good]);
     // The roll-back run again (a re-run of the job, or by hand).
     const second = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
@@ -114,6 +119,8 @@ describe('fleets', () => {
       else assert.deepEqual([row.status, row.snapshot_id, row.error], ['active', snapshotsOf(cloud, server)[0]?.id, null]);
     }
     assert.match(s.run.stdout, new RegExp(`\\[${servers[1]!.name}\\] `), 'each server says which lines are its own');
+    // One failed: the Error column is there.
+    assert.equal(tableRows(s, ['Instance', 'Snapshot', 'Status', 'Took', 'Consistency', 'Error']).length, 3);
   });
 
   test("prune without instance keeps keep-last of each server, never that many of the fleet; a fleet's create prunes each server's own", async () => {
@@ -129,6 +136,14 @@ describe('fleets', () => {
     assertSuccess(created);
     assert.deepEqual(sorted(jsonOutput(created, 'deleted-snapshot-ids')), sorted(ids([a[1]!, b[1]!])), "each server's oldest, after its new one");
     for (const server of servers) assert.equal(snapshotsOf(cloud, server).length, 2, `${server.name} keeps two`);
+    // None failed: no Error column; what the prunes freed (64 KiB each) under the table.
+    assert.equal(tableRows(created, ['Instance', 'Snapshot', 'Status', 'Took', 'Consistency']).length, 2);
+    assert.match(summaryText(created.run.summary), /\nPruned after the snapshots: deleted 2 snapshot\(s\)\. Space freed: 128\.0 KiB\.$/);
+    // The instances' lines, interleaved, are one folded group in the log.
+    const lines = created.run.stdout.split('\n');
+    const [start, end] = [lines.indexOf('::group::Snapshots of 2 instance(s)'), lines.indexOf('::endgroup::')];
+    assert.ok(start >= 0 && end > start && lines.lastIndexOf('::endgroup::') === end, created.run.stdout);
+    for (const server of servers) assert.ok(lines.slice(start + 1, end).some((l) => l.startsWith(`[${server.name}] Deleted snapshot `)), `${server.name}'s deletions are in the group`);
   });
 
   test('stop-instance: stopped for the snapshot, running again after it, with the downtime', async () => {

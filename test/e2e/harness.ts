@@ -239,11 +239,11 @@ export function summaryTables(html: string): string[][][] {
 
 /** The summary as plain text (headings and paragraphs), for phrases outside tables. */
 export function summaryText(html: string): string {
-  return decode(html.replace(/<\/(h\d|p|tr|table)>/g, '\n').replace(/<br\s*\/?>/g, '\n'));
+  return decode(html.replace(/<\/(h\d|p|tr|table|li)>/g, '\n').replace(/<br\s*\/?>/g, '\n'));
 }
 
 export const CREATE_TABLE = ['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'];
-export const PRUNE_TABLE = ['Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'];
+export const PRUNE_TABLE = ['Instance', 'Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'];
 export const DELETE_TABLE = ['Snapshot', 'Snapshot ID', 'Volume snapshots'];
 
 /** The rows (header excluded) of the summary table with exactly these column headers; fails when there is none. */

@@ -76,7 +76,8 @@ function checkCreated(cloud: LocalCloud, s: Step, server: Server, opts: { status
   assert.equal(image.region, opts.region ?? 'GRA7');
   // The job summary: one row for the snapshot.
   assert.match(summaryText(s.run.summary), /Snapshot created/);
-  const rows = tableRows(s, CREATE_TABLE);
+  // A snapshot not active yet has no size: that column, empty, is left out.
+  const rows = tableRows(s, out['snapshot-size'] ? CREATE_TABLE : CREATE_TABLE.filter((column) => column !== 'Size'));
   assert.equal(rows.length, 1);
   assert.deepEqual(rows[0]!.slice(0, 4), [image.name, image.id, out['snapshot-status'], `${server.name} (${server.id})`]);
   return image;
@@ -275,7 +276,7 @@ describe('modes', { concurrency: true }, () => {
       assert.match(text, /Policy: keep-last 2\. In scope: 4; kept: 2; deleted: 2\./);
       const rows = tableRows(s, PRUNE_TABLE);
       assert.deepEqual(
-        rows.map((r) => [r[1], r[4]]),
+        rows.map((r) => [r[2], r[5]]),
         [
           [created, 'kept (last, newest)'],
           [old[0]!.id, 'kept (last)'],
@@ -337,7 +338,8 @@ describe('modes', { concurrency: true }, () => {
       assert.equal(s.run.outputs['volume-snapshot-ids'], '[]');
       assert.equal(deletes(s.records).length, 1);
       assert.match(summaryText(s.run.summary), /Snapshot deleted/);
-      assert.deepEqual(tableRows(s, DELETE_TABLE), [[target!.name, target!.id, '–']]);
+      // No volume snapshots: that column, empty, is left out.
+      assert.deepEqual(tableRows(s, ['Snapshot', 'Snapshot ID']), [[target!.name, target!.id]]);
     });
 
     test('by name', async () => {
@@ -350,7 +352,8 @@ describe('modes', { concurrency: true }, () => {
       assert.ok(cloud.image(neighbour!.id));
       assert.ok(cloud.image(lookalike.id));
       assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [target!.id]);
-      assert.deepEqual(tableRows(s, DELETE_TABLE), [[target!.name, target!.id, '–']]);
+      // No volume snapshots: that column, empty, is left out.
+      assert.deepEqual(tableRows(s, ['Snapshot', 'Snapshot ID']), [[target!.name, target!.id]]);
     });
 
     test('by name and instance: the namesake of another instance stays', async () => {
@@ -480,9 +483,45 @@ describe('modes', { concurrency: true }, () => {
       assert.match(summaryText(s.run.summary), /^Prune\n/m);
       assert.match(summaryText(s.run.summary), /Policy: keep-last 2\. In scope: 5; kept: 2; deleted: 3\./);
       assert.deepEqual(
-        tableRows(s, PRUNE_TABLE).map((r) => [r[0], r[1], r[4]]),
+        tableRows(s, PRUNE_TABLE).map((r) => [r[1], r[2], r[5]]),
         snaps.map((i, n) => [i.name, i.id, n === 0 ? 'kept (last, newest)' : n === 1 ? 'kept (last)' : 'deleted']),
       );
+    });
+
+    test('the summary: region and mode first, a group per instance, the space freed, the kept reasons explained; the deletions folded in the log', async () => {
+      const prefix = unique('sum');
+      const [a, b] = ['a', 'b'].map((n) => cloud.addServer({ region: 'GRA7', name: `${prefix}-${n}` })) as [Server, Server];
+      const snapshot = (server: Server, hoursAgo: number, size: number) =>
+        cloud.addImage({ region: 'GRA7', name: `${server.name}-${hoursAgo}h`, createdAt: new Date(Date.now() - hoursAgo * HOUR), size, properties: managedProps(server) });
+      const MiB = 1024 ** 2;
+      // Interleaved in time: the table groups them anyway.
+      const [a1, b2, a25, b26, a49] = [snapshot(a, 1, 3 * 1024 * MiB), snapshot(b, 2, 100 * MiB), snapshot(a, 25, 1536 * MiB), snapshot(b, 26, 200 * MiB), snapshot(a, 49, 512 * MiB)];
+      // A volume-backed snapshot taken by hand records no instance.
+      const { image: byHand } = volumeBackedSnapshot(cloud, a, { name: `${prefix}-hand`, createdAt: new Date(Date.now() - 30 * HOUR), properties: {} });
+      const s = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${prefix}-*`, 'include-unmanaged': 'true', 'keep-last': '1' });
+      assertSuccess(s);
+      const text = summaryText(s.run.summary);
+      assert.match(text, /^Region GRA7 · Mode prune\n+Prune\n/);
+      // 1.5 GiB + 512 MiB + 200 MiB.
+      assert.match(text, /In scope: 6; kept: 3; deleted: 3\. Space freed: 2\.2 GiB\.\n/);
+      const label = (server: Server) => `${server.name} (${server.id})`;
+      assert.deepEqual(
+        tableRows(s, PRUNE_TABLE).map((r) => [r[0], r[2], r[4], r[5]]),
+        [
+          [label(a), a1.id, '3.0 GiB', 'kept (last, newest)'],
+          [label(a), a25.id, '1.5 GiB', 'deleted'],
+          [label(a), a49.id, '512.0 MiB', 'deleted'],
+          [label(b), b2.id, '100.0 MiB', 'kept (last, newest)'],
+          [label(b), b26.id, '200.0 MiB', 'deleted'],
+          ['(none recorded)', byHand.id, '0 B', 'kept (last, newest)'],
+        ],
+      );
+      assert.match(text, /\n\nKept:\nlast: one of the newest \(keep-last\)\nnewest: the newest snapshot \(not dated in the future\): always kept$/);
+      // In the log, the deletions are one folded group.
+      const lines = s.run.stdout.split('\n');
+      const [start, end] = [lines.indexOf('::group::Deleting 3 snapshot(s)'), lines.indexOf('::endgroup::')];
+      assert.ok(start >= 0 && end > start, s.run.stdout);
+      assert.deepEqual(sorted(lines.slice(start + 1, end).filter((l) => !l.startsWith('::debug::'))), sorted([a25, b26, a49].map((i) => `Deleted snapshot ${i.id} "${i.name}"`)));
     });
 
     test('dry-run deletes nothing and says what it would delete', async () => {
@@ -496,9 +535,11 @@ describe('modes', { concurrency: true }, () => {
       assert.match(s.run.stdout, /::notice title=openstack-snapshot-action::Dry run: 3 snapshot\(s\) would be deleted, 1 kept/);
       const text = summaryText(s.run.summary);
       assert.match(text, /Prune \(dry run\)/);
-      assert.match(text, /In scope: 4; kept: 1; would delete: 3\./);
+      assert.match(text, /^Region GRA7 · Mode prune \(dry run: nothing changed\)\n/);
+      assert.match(text, /In scope: 4; kept: 1; would delete: 3\. Would free: 192\.0 KiB\.\n/);
+      assert.match(s.run.stdout, /^::group::Would delete 3 snapshot\(s\)\n(Dry run: would delete snapshot .*\n){3}::endgroup::$/m);
       assert.deepEqual(
-        tableRows(s, PRUNE_TABLE).map((r) => r[4]),
+        tableRows(s, PRUNE_TABLE).map((r) => r[5]),
         ['kept (last, newest)', 'would delete', 'would delete', 'would delete'],
       );
     });
@@ -586,8 +627,8 @@ describe('modes', { concurrency: true }, () => {
       for (const image of [n.managed[0]!, n.unmanaged, n.protectedOne, ...n.ofOther, n.foreign]) assert.ok(cloud.image(image.id), `${image.name} stays`);
       assert.deepEqual(sorted(jsonOutput(s, 'kept-snapshot-ids')), sorted([n.managed[0]!.id, n.protectedOne.id]));
       const rows = tableRows(s, PRUNE_TABLE);
-      assert.deepEqual(rows.find((r) => r[1] === n.protectedOne.id)?.[4], 'kept (protected)');
-      assert.ok(!rows.some((r) => [n.unmanaged.id, n.foreign.id, ...ids(n.ofOther)].includes(r[1]!)), 'out-of-scope images are not even listed');
+      assert.deepEqual(rows.find((r) => r[2] === n.protectedOne.id)?.[5], 'kept (protected)');
+      assert.ok(!rows.some((r) => [n.unmanaged.id, n.foreign.id, ...ids(n.ofOther)].includes(r[2]!)), 'out-of-scope images are not even listed');
     });
 
     test('include-unmanaged on: Nova snapshots of the instance too, never protected or foreign ones', async () => {
@@ -651,7 +692,7 @@ describe('modes', { concurrency: true }, () => {
       assert.ok(cloud.image(newestByHand.id), 'the newest of the snapshots that record no instance stays');
       assert.ok(cloud.image(managed!.id));
       assert.ok(cloud.image(uploaded.id), 'an uploaded image is not a snapshot');
-      assert.ok(!tableRows(s, PRUNE_TABLE).some((r) => r[1] === uploaded.id), 'not even in scope');
+      assert.ok(!tableRows(s, PRUNE_TABLE).some((r) => r[2] === uploaded.id), 'not even in scope');
     });
 
     test('a glob scopes the prune to matching names (no instance)', async () => {

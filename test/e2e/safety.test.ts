@@ -119,8 +119,8 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [snaps[1]!.id]);
     assert.ok(cloud.image(snaps[2]!.id), 'the image in use stays');
     assert.ok(jsonOutput(s, 'kept-snapshot-ids').includes(snaps[2]!.id));
-    const row = tableRows(s, PRUNE_TABLE).find((r) => r[1] === snaps[2]!.id)!;
-    assert.equal(row[4], `kept: in use: instance ${clone.name} (${clone.id}) was booted from it`);
+    const row = tableRows(s, PRUNE_TABLE).find((r) => r[2] === snaps[2]!.id)!;
+    assert.equal(row[5], `kept: in use: instance ${clone.name} (${clone.id}) was booted from it`);
 
     const refused = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': snaps[2]!.id });
     assertFailure(refused, [`instance ${clone.name} (${clone.id}) was booted from it`, 'delete-in-use: true']);
@@ -152,7 +152,7 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), []);
     assert.ok(cloud.image(used!.image.id) && cloud.image(newest!.image.id));
     assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === used!.volumeSnapshotId));
-    assert.match(tableRows(s, PRUNE_TABLE).find((r) => r[1] === used!.image.id)![4]!, new RegExp(`in use: volume ${restored} was created from its volume snapshot`));
+    assert.match(tableRows(s, PRUNE_TABLE).find((r) => r[2] === used!.image.id)![5]!, new RegExp(`in use: volume ${restored} was created from its volume snapshot`));
   });
 
   test("prune and delete leave a Cinder snapshot that Nova did not make for the image: another server's, named by an edited block_device_mapping", async () => {

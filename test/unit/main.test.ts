@@ -205,6 +205,28 @@ describe('run: invalid inputs and refused credentials', () => {
   });
 });
 
+describe('run: the job summary of a step that fails on its inputs or its login', () => {
+  it('invalid inputs: a heading and each problem, escaped; still no output', async () => {
+    inputs({ ...PASSWORD_INPUTS, mode: '<img src=x>|' });
+    await run();
+    assert.equal(process.exitCode, 1);
+    assert.equal(summary(), '<h2>Invalid input</h2>\n<ul><li>mode: &quot;&lt;img src=x&gt;&#124;&quot; is not a mode; use create, delete, prune or restore</li></ul>\n');
+    assert.deepEqual(outputs(), {});
+  });
+
+  it('a refused login: the region and mode, a heading and the error, escaped; the outputs as before', async () => {
+    inputs({ ...PASSWORD_INPUTS, username: '<b>me</b>', instance: 'web' });
+    nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(401, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
+    await run();
+    assert.equal(process.exitCode, 1);
+    const error = errors()[0]!;
+    assert.match(error, /Keystone refused the credentials of user <b>me<\/b>/);
+    const message = error.replace(/^::error::/, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    assert.equal(summary(), `<p><b>Region</b> GRA11 · <b>Mode</b> create</p>\n<h2>Failed</h2>\n<p>${message}</p>\n`);
+    assert.deepEqual(outputs(), { 'api-requests': '1' });
+  });
+});
+
 const managed = (id: string, hoursAgo: number, extra: Record<string, unknown> = {}) =>
   imageBody({ id, name: `web-${id}`, created_at: new Date(Date.now() - hoursAgo * 3_600_000).toISOString(), managed_by: 'openstack-snapshot-action', ...extra });
 
@@ -231,7 +253,7 @@ describe('run: prune and delete', () => {
     assert.equal(out['api-requests'], '8');
     const s = summary();
     assert.match(s, /<h2>Prune<\/h2>/);
-    assert.match(s, /Policy: keep-last 2\. In scope: 3; kept: 2; deleted: 1\./);
+    assert.match(s, /Policy: keep-last 2\. In scope: 3; kept: 2; deleted: 1\. Space freed: 0 B, and 1 volume snapshot\(s\) \(sized by Cinder\)\.\n/);
     assert.match(s, /<td>n1<\/td>.*<td>kept \(last, newest\)<\/td>/s);
     assert.match(s, /<td>n3<\/td>.*<td>deleted<\/td>/s);
     assertNoSecrets(PASSWORD, TOKEN);
@@ -240,12 +262,14 @@ describe('run: prune and delete', () => {
   it('prune dry-run: the summary says what would go; nothing is deleted', async () => {
     inputs({ ...PASSWORD_INPUTS, mode: 'prune', 'keep-last': '1', 'dry-run': 'true' });
     mockAuth();
-    nock(IMAGE_ORIGIN).get('/v2/images').query(true).reply(200, { images: [managed('n1', 1), managed('n2', 2)] });
+    // n3's size is not known yet to Glance: the space is at least the others'.
+    nock(IMAGE_ORIGIN).get('/v2/images').query(true).reply(200, { images: [managed('n1', 1), managed('n2', 2), managed('n3', 3, { size: null })] });
     await run();
     assert.equal(process.exitCode, undefined, errors().join('\n'));
     assert.equal(outputs()['deleted-count'], '0');
     assert.match(summary(), /<h2>Prune \(dry run\)<\/h2>/);
     assert.match(summary(), /<td>n2<\/td>.*<td>would delete<\/td>/s);
+    assert.match(summary(), /would delete: 2\. Would free: at least 64\.0 KiB\.\n/);
     assert.deepEqual(unmatched, []);
   });
 
