@@ -32220,13 +32220,13 @@ function info(message) {
  * @param name The name of the output group
  */
 function startGroup(name) {
-    issue('group', name);
+    command_issue('group', name);
 }
 /**
  * End an output group.
  */
 function endGroup() {
-    issue('endgroup');
+    command_issue('endgroup');
 }
 /**
  * Wrap an asynchronous function call in a group.
@@ -32361,6 +32361,8 @@ const prefix = new external_node_async_hooks_.AsyncLocalStorage();
 function within(label, work) {
     return prefix.run(`[${neutralise(label)}] `, work);
 }
+/** Set while a group is open: the runner folds no group inside another. */
+const grouped = new external_node_async_hooks_.AsyncLocalStorage();
 /** A line that starts like a workflow command (only the action's own words could) is shown, not run. */
 const line = (message) => (prefix.getStore() ?? '') + String(message).replace(/^(\s*)::/gm, '$1\\::');
 /** The only way the action writes to the runner's log. */
@@ -32373,6 +32375,21 @@ const log = {
     debug: (raw) => debug(neutralise(raw)),
     /** Outputs are data for later steps: one line each, whatever the cloud put in a name. */
     output: (name, value) => setOutput(name, neutralise(value)),
+    /**
+     * The lines `work` logs, folded under `title` in the log (a long listing). Inside another group
+     * (a prune after each snapshot of a fleet) they are logged as they come.
+     */
+    group: async (title, work) => {
+        if (grouped.getStore())
+            return work();
+        startGroup(line(title));
+        try {
+            return await grouped.run(true, work);
+        }
+        finally {
+            endGroup();
+        }
+    },
 };
 
 ;// CONCATENATED MODULE: ./src/constants.ts
@@ -35731,7 +35748,8 @@ async function forSelection(cloud, settings, of, each, cancel) {
  */
 async function forEachServer(of, servers, options, each, cancel) {
     log.info(t `${servers.length} instance(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
-    const items = await pMap(servers, (server) => within(server.name, async () => {
+    // Many lines per instance, interleaved: folded in the log (the warnings still show as annotations).
+    const items = await log.group(t `${of === 'create' ? 'Snapshots' : 'Restores'} of ${servers.length} instance(s)`, () => pMap(servers, (server) => within(server.name, async () => {
         try {
             cancel?.check(t `instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
             const outcome = await each(server);
@@ -35744,7 +35762,7 @@ async function forEachServer(of, servers, options, each, cancel) {
             log.warning(t `${message}`);
             return { server, failure: { message } };
         }
-    }), { concurrency: options.concurrency });
+    }), { concurrency: options.concurrency }));
     const failed = items.filter((item) => item.failure);
     const result = { mode: 'fleet', of, items };
     if (!failed.length)
@@ -48047,7 +48065,7 @@ async function prune(cloud, settings) {
         result.refused = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
         return outcome(result);
     }
-    await pMap(planned, async (item) => {
+    const deleteEach = () => pMap(planned, async (item) => {
         try {
             result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
         }
@@ -48057,6 +48075,9 @@ async function prune(cloud, settings) {
             result.failures.push({ image: item.image, error: message });
         }
     }, { concurrency: options.concurrency });
+    // A line or more per snapshot: folded in the log.
+    if (planned.length)
+        await log.group(t `${settings.dryRun ? 'Would delete' : 'Deleting'} ${planned.length} snapshot(s)`, deleteEach);
     if (settings.dryRun)
         log.notice(t `Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, { title: 'openstack-snapshot-action' });
     return outcome(result);
@@ -49042,11 +49063,25 @@ class Cloud {
 const MAX_ROWS = 500;
 /** Summary text is HTML in Markdown: names and messages come from the cloud and from users, so all of it is escaped here. */
 const html = (text) => neutralise(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/\|/g, '&#124;');
-/** A table whose every cell is data. */
-const table = (header, rows) => summary.addTable([header.map((data) => ({ data: html(data), header: true })), ...rows.map((row) => row.map(html))]);
+/** A cell with no value. */
+const NONE = '–';
+/** A table whose every cell is data; a column with no value in any row is left out. */
+function table(header, rows) {
+    const shown = header.map((_, i) => !rows.length || rows.some((row) => row[i] !== '' && row[i] !== NONE));
+    const some = (cells) => cells.filter((_, i) => shown[i]);
+    summary.addTable([some(header).map((data) => ({ data: html(data), header: true })), ...rows.map((row) => some(row).map(html))]);
+}
 /** A paragraph: `label` is the action's words, `text` is data. */
 const paragraph = (label, text) => summary.addRaw(`<p>${label ? `<b>${label}</b> ` : ''}${html(text)}</p>`, true);
-const size = (bytes) => bytes === null || bytes === undefined ? '–' : bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+function size(bytes) {
+    if (bytes === null || bytes === undefined)
+        return NONE;
+    let power = 0;
+    while (power < UNITS.length - 1 && bytes >= 1024 ** (power + 1))
+        power++;
+    return power ? `${(bytes / 1024 ** power).toFixed(1)} ${UNITS[power]}` : `${bytes} B`;
+}
 const json = (values) => JSON.stringify(values);
 /** What was deleted, and what the run chose to delete (under dry run: what it would delete). */
 function deletionOutputs(deletions, withVolumeSnapshots) {
@@ -49077,6 +49112,38 @@ function createSection(result) {
     summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
     table(['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'], [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]]);
 }
+/** What each reason a prune table gives for keeping a snapshot means: explained once under the table. */
+const REASONS = {
+    last: `one of the newest (${Input.KeepLast})`,
+    within: `taken within ${Input.KeepWithin} of the newest snapshot`,
+    hourly: `the newest of its hour (${Input.KeepHourly})`,
+    daily: `the newest of its day, UTC (${Input.KeepDaily})`,
+    weekly: `the newest of its ISO week (${Input.KeepWeekly})`,
+    monthly: `the newest of its month, UTC (${Input.KeepMonthly})`,
+    yearly: `the newest of its year, UTC (${Input.KeepYearly})`,
+    oldest: 'the oldest: there are fewer hours, days, weeks, months or years of snapshots than the policy keeps',
+    newest: 'the newest snapshot (not dated in the future): always kept',
+    protected: 'protected in Glance',
+    future: 'dated in the future: a wrong clock must not cost a snapshot',
+};
+/** Who a snapshot records it is of, by name where a snapshot in scope records the name: the prune table's groups. */
+function instanceLabels(images) {
+    const names = new Map();
+    for (const { properties } of images) {
+        const [id, name] = [properties[Property.InstanceId], properties[Property.InstanceName]];
+        if (typeof id === 'string' && typeof name === 'string' && name)
+            names.set(id, name);
+    }
+    return (image) => image.instances.map((id) => (names.has(id) ? `${names.get(id)} (${id})` : id)).join(', ') || '(none recorded)';
+}
+/** The space the deleted snapshots took (under dry run: would free), as Glance sizes them. */
+function freed(deletions, dryRun) {
+    const gone = deletions.filter((d) => d.outcome !== 'missing');
+    const bytes = gone.reduce((sum, d) => sum + (d.image.size ?? 0), 0);
+    const volumes = gone.reduce((sum, d) => sum + d.volumeSnapshots.filter((v) => v.outcome === 'deleted' || v.outcome === 'would-delete').length, 0);
+    const unsized = gone.some((d) => d.image.size === null) ? 'at least ' : '';
+    return `${dryRun ? 'Would free' : 'Space freed'}: ${unsized}${size(bytes)}${volumes ? `, and ${volumes} volume snapshot(s) (sized by Cinder)` : ''}.`;
+}
 function pruneSection(result, withinCreate) {
     const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
     const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
@@ -49087,7 +49154,7 @@ function pruneSection(result, withinCreate) {
     const verb = result.dryRun ? 'would delete' : 'deleted';
     summary
         .addHeading(`Prune${result.dryRun ? ' (dry run)' : ''}`, 2)
-        .addRaw(`Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.`, true);
+        .addRaw(`Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.${result.refused ? '' : ` ${html(freed(result.deletions, result.dryRun))}`}`, true);
     if (result.refused)
         paragraph('Refused:', result.refused);
     const fate = (id, keep, reasons) => {
@@ -49102,13 +49169,25 @@ function pruneSection(result, withinCreate) {
             return 'deleted';
         return outcome === 'would-delete' ? 'would delete' : 'not deleted';
     };
-    const rows = result.decisions.slice(0, MAX_ROWS).map((d) => {
+    // One group per instance (the one with the newest snapshot first), newest first within each.
+    const instanceOf = instanceLabels(result.images.values());
+    const groups = new Map();
+    for (const d of result.decisions) {
+        const key = instanceOf(result.images.get(d.snapshot.id));
+        groups.set(key, groups.get(key) ?? []).get(key).push(d);
+    }
+    const shown = [...groups.values()].flat().slice(0, MAX_ROWS);
+    const rows = shown.map((d) => {
         const image = result.images.get(d.snapshot.id);
-        return [image.name ?? '', image.id, isoSeconds(image.createdAt), size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
+        return [instanceOf(image), image.name ?? '', image.id, isoSeconds(image.createdAt), size(image.size), fate(d.snapshot.id, d.keep, d.reasons)];
     });
-    table(['Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'], rows);
+    table(['Instance', 'Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'], rows);
     if (result.decisions.length > MAX_ROWS)
         summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
+    const reasons = new Set(shown.flatMap((d) => (d.keep ? d.reasons : [])));
+    const legend = Object.entries(REASONS).filter(([rule]) => reasons.has(rule));
+    if (legend.length)
+        summary.addRaw(`<p><b>Kept:</b><br>${legend.map(([rule, meaning]) => `<code>${rule}</code>: ${html(meaning)}`).join('<br>')}</p>`, true);
 }
 function deleteSection(result) {
     deletionOutputs(result.deletions, true);
@@ -49138,8 +49217,9 @@ function fleetSection(result) {
     const rows = result.items.map(imageRow);
     log.output(Output.Snapshots, JSON.stringify(rows));
     const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
+    const deletions = pruned.flatMap((p) => (p.refused ? [] : p.deletions));
     if (pruned.length) {
-        deletionOutputs(pruned.flatMap((p) => (p.refused ? [] : p.deletions)), false);
+        deletionOutputs(deletions, false);
         log.output(Output.KeptSnapshotIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
     }
     const failed = rows.filter((row) => row.error).length;
@@ -49152,6 +49232,10 @@ function fleetSection(result) {
         ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? '–',
         row.error ?? '',
     ]));
+    if (pruned.length) {
+        const dryRun = pruned[0].dryRun;
+        paragraph('Pruned after the snapshots:', `${dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, dryRun)}`);
+    }
 }
 function restoreSection(result) {
     const { image, server } = result;
@@ -49165,11 +49249,22 @@ function restoreSection(result) {
     if (result.backup)
         log.output(Output.BackupSnapshotId, result.backup.image.id);
     summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
-    table(['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? '–', result.backup?.image.id ?? '–', server.status, `${(result.durationMs / 1000).toFixed(1)} s`]]);
+    table(['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? NONE, result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE, server.status, `${(result.durationMs / 1000).toFixed(1)} s`]]);
 }
-/** Outputs for later steps, and the job summary: what the mode did, and why the step fails if it does. */
-async function report({ result, failure }, apiRequests) {
+/** Only on a runner (or a test that gives it a file): summary.write() throws without one. */
+async function write() {
+    if (process.env.GITHUB_STEP_SUMMARY)
+        await summary.write();
+}
+/** The job summary of a step whose inputs are refused: nothing ran, so it sets no output. */
+async function reportInvalidInput(problems) {
+    summary.addHeading(problems.length > 1 ? 'Invalid inputs' : 'Invalid input', 2).addList(problems.map(html));
+    await write();
+}
+/** Outputs for later steps, and the job summary: where and what the mode did, and why the step fails if it does. */
+async function report({ result, failure }, apiRequests, run) {
     log.output(Output.ApiRequests, String(apiRequests));
+    summary.addRaw(`<p><b>Region</b> ${html(run.region)} · <b>Mode</b> ${run.mode}${run.dryRun ? ' (dry run: nothing changed)' : ''}</p>`, true);
     if (result?.mode === 'create') {
         createSection(result);
         if (result.prune)
@@ -49183,7 +49278,12 @@ async function report({ result, failure }, apiRequests) {
         fleetSection(result);
     else if (result)
         pruneSection(result, false);
-    if (failure?.imageId && !result) {
+    if (failure && !result && !failure.imageId) {
+        // Failed before the mode had anything to show (the login, an instance not found): why.
+        summary.addHeading('Failed', 2);
+        paragraph('', failure.message);
+    }
+    else if (failure?.imageId && !result) {
         // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
         log.output(Output.SnapshotId, failure.imageId);
         summary.addHeading('Snapshot not active', 2);
@@ -49193,9 +49293,7 @@ async function report({ result, failure }, apiRequests) {
         // A refused prune says so in its own section.
         paragraph('Failed:', failure.message);
     }
-    // Only on a runner (or a test that gives it a file): summary.write() throws without one.
-    if (process.env.GITHUB_STEP_SUMMARY && (result || failure?.imageId))
-        await summary.write();
+    await write();
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
@@ -49970,6 +50068,8 @@ function validated(value) {
 
 
 
+/** A summary that cannot be written does not change how the step ends. */
+const summarise = (writing) => writing.catch((error) => log.warning(t `The job summary could not be written: ${error}`));
 /** Read the inputs, run the mode, report its outcome, fail the step if it failed. */
 async function run() {
     let settings;
@@ -49977,7 +50077,9 @@ async function run() {
         settings = readSettings();
     }
     catch (error) {
-        log.fail(error instanceof SettingsError ? join([t `Invalid input${error.problems.length > 1 ? 's' : ''}:`, ...error.problems.map((p) => t `- ${p}`)], '\n') : t `${error}`);
+        const problems = error instanceof SettingsError ? error.problems : [error instanceof Error ? error.message : String(error)];
+        await summarise(reportInvalidInput(problems));
+        log.fail(error instanceof SettingsError ? join([t `Invalid input${problems.length > 1 ? 's' : ''}:`, ...problems.map((p) => t `- ${p}`)], '\n') : t `${error}`);
         return;
     }
     // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
@@ -50000,7 +50102,7 @@ async function run() {
     const unwatch = settings.mode === 'create' ? cancel.watchSignals() : undefined;
     try {
         const outcome = await runMode(cloud, settings, cancel);
-        await report(outcome, cloud.requests).catch((error) => log.warning(t `The job summary could not be written: ${error}`));
+        await summarise(report(outcome, cloud.requests, settings));
         if (outcome.failure)
             log.fail(t `${outcome.failure.message}`);
         else
