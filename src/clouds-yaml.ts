@@ -1,8 +1,9 @@
 import * as core from '@actions/core';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { isNode, isPair, isScalar, LineCounter, parseDocument, visit, type ErrorCode } from 'yaml';
+import { readBoundedText } from './bounded-file.ts';
 import { Input } from './constants.ts';
 import type { Read } from './credentials.ts';
 import { log, t } from './log.ts';
@@ -88,15 +89,14 @@ const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
  * a problem goes to `problems`, naming the file, line and column, never quoting it.
  */
 function readClouds(path: string, problems: string[]): Tree | undefined {
-  const stat = statSync(path);
-  // Not a regular file (a FIFO, /dev/zero) could be read forever: refused as too big is.
-  if (!stat.isFile() || stat.size > MAX_BYTES) {
-    problems.push(`${Input.Cloud}: ${path} is ${stat.isFile() ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
+  const read = readBoundedText(path, MAX_BYTES);
+  if ('refused' in read) {
+    problems.push(`${Input.Cloud}: ${path} is ${read.refused === 'too big' ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
     return undefined;
   }
   const lines = new LineCounter();
   // Silent: the parser's warnings go to stderr, the line quoted; merge keys (<<) as the CLI reads them.
-  const document = parseDocument(readFileSync(path, 'utf8'), { lineCounter: lines, logLevel: 'silent', prettyErrors: false, merge: true });
+  const document = parseDocument(read.text, { lineCounter: lines, logLevel: 'silent', prettyErrors: false, merge: true });
   const [fault] = document.errors;
   if (fault) {
     const { line, col } = lines.linePos(fault.pos[0]);

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
+import { readBoundedText } from './bounded-file.ts';
 import { Input } from './constants.ts';
 import type { Read } from './credentials.ts';
 import { log, t } from './log.ts';
@@ -45,13 +45,12 @@ function readBundle(path: string, from: string, problems: string[], cwd: string)
   const file = resolve(cwd, path);
   let pem: string;
   try {
-    const stat = statSync(file);
-    // Not a regular file (a FIFO, /dev/zero) could be read forever: refused as too big is.
-    if (!stat.isFile() || stat.size > MAX_BYTES) {
-      problems.push(`${from}: ${file} is ${stat.isFile() ? 'over 4 MiB, more than any bundle of CA certificates needs' : 'not a regular file'}; give a PEM file of CA certificates`);
+    const read = readBoundedText(file, MAX_BYTES);
+    if ('refused' in read) {
+      problems.push(`${from}: ${file} is ${read.refused === 'too big' ? 'over 4 MiB, more than any bundle of CA certificates needs' : 'not a regular file'}; give a PEM file of CA certificates`);
       return undefined;
     }
-    pem = readFileSync(file, 'utf8');
+    pem = read.text;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     problems.push(`${from}: ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`}; give a PEM file of CA certificates`);
