@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7137);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4078);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7137:
+/***/ 4078:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -49622,7 +49622,24 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var yaml_dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/bounded-file.ts
+
+/**
+ * The text of a configuration file, read only when it is a regular file of at most `maxBytes`:
+ * a FIFO or /dev/zero could be read forever, and a huge file costs seconds and gigabytes.
+ * Otherwise why it was not read. What fs throws (a missing file) is thrown.
+ */
+function readBoundedText(path, maxBytes) {
+    const stat = (0,external_node_fs_namespaceObject.statSync)(path);
+    if (!stat.isFile())
+        return { refused: 'not a regular file' };
+    if (stat.size > maxBytes)
+        return { refused: 'too big' };
+    return { text: (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8') };
+}
+
 ;// CONCATENATED MODULE: ./src/clouds-yaml.ts
+
 
 
 
@@ -49704,15 +49721,14 @@ const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
  * a problem goes to `problems`, naming the file, line and column, never quoting it.
  */
 function readClouds(path, problems) {
-    const stat = (0,external_node_fs_namespaceObject.statSync)(path);
-    // Not a regular file (a FIFO, /dev/zero) could be read forever: refused as too big is.
-    if (!stat.isFile() || stat.size > MAX_BYTES) {
-        problems.push(`${Input.Cloud}: ${path} is ${stat.isFile() ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
+    const read = readBoundedText(path, MAX_BYTES);
+    if ('refused' in read) {
+        problems.push(`${Input.Cloud}: ${path} is ${read.refused === 'too big' ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
         return undefined;
     }
     const lines = new yaml_dist/* LineCounter */.HN();
     // Silent: the parser's warnings go to stderr, the line quoted; merge keys (<<) as the CLI reads them.
-    const document = (0,yaml_dist/* parseDocument */.Tp)((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'), { lineCounter: lines, logLevel: 'silent', prettyErrors: false, merge: true });
+    const document = (0,yaml_dist/* parseDocument */.Tp)(read.text, { lineCounter: lines, logLevel: 'silent', prettyErrors: false, merge: true });
     const [fault] = document.errors;
     if (fault) {
         const { line, col } = lines.linePos(fault.pos[0]);
@@ -49847,13 +49863,12 @@ function readBundle(path, from, problems, cwd) {
     const file = (0,external_node_path_namespaceObject.resolve)(cwd, path);
     let pem;
     try {
-        const stat = (0,external_node_fs_namespaceObject.statSync)(file);
-        // Not a regular file (a FIFO, /dev/zero) could be read forever: refused as too big is.
-        if (!stat.isFile() || stat.size > tls_MAX_BYTES) {
-            problems.push(`${from}: ${file} is ${stat.isFile() ? 'over 4 MiB, more than any bundle of CA certificates needs' : 'not a regular file'}; give a PEM file of CA certificates`);
+        const read = readBoundedText(file, tls_MAX_BYTES);
+        if ('refused' in read) {
+            problems.push(`${from}: ${file} is ${read.refused === 'too big' ? 'over 4 MiB, more than any bundle of CA certificates needs' : 'not a regular file'}; give a PEM file of CA certificates`);
             return undefined;
         }
-        pem = (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8');
+        pem = read.text;
     }
     catch (error) {
         const code = error.code;

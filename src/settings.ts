@@ -44,7 +44,7 @@ export interface Retention {
 
 export interface CreateSettings extends CommonSettings {
   mode: 'create';
-  /** The servers to snapshot, each on its own (a fleet under one rate ceiling, `concurrency`: max-parallel, at a time). */
+  /** The servers to snapshot, each on its own (a fleet under one rate ceiling, `concurrency` (max-parallel) at a time). */
   servers: Selection;
   /** Stop each running instance before its snapshot, and start it again as soon as its disk is captured. */
   stopInstance: boolean;
