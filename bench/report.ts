@@ -31,7 +31,8 @@ export interface BenchResults {
   errors: string[];
 }
 
-const table = (head: string[], rows: (string | number)[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const table = (head: string[], rows: (string | number)[][]) =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const verdict = (ok: boolean | undefined) => (ok === undefined ? '– n/a' : ok ? '✅ met' : '❌ missed');
 const lastEnd = (records: ProxyRecord[]) => Math.max(...records.map((r) => r.tEnd));
 
@@ -107,7 +108,13 @@ function createDeleteSection(cd: CreateDeleteResult): string[] {
       ['', ...ways],
       [
         ['wall time', ...col((r) => r.wallMs, fmtS)],
-        ["cloud's work (Glance updated_at − created_at)", ...col((r) => r.glanceWorkMs, (v) => fmtS(v, 0))],
+        [
+          "cloud's work (Glance updated_at − created_at)",
+          ...col(
+            (r) => r.glanceWorkMs,
+            (v) => fmtS(v, 0),
+          ),
+        ],
         ['overhead = wall − cloud’s work', ...col(overheadCoarse, fmtS)],
         ['overhead, fine', ...col(overhead, fmtS)],
         ['requests, create step', ...col((r) => r.create.records.length, count)],
@@ -118,11 +125,23 @@ function createDeleteSection(cd: CreateDeleteResult): string[] {
     '',
     ...ways
       .filter((w) => w !== 'floor')
-      .map((w) => `- ${w} overhead ÷ floor overhead, pair by pair: ${fmtRange(pairs(cd.runs, w, (x, y) => overhead(x) / overhead(y)), fmtX)} fine; ${fmtRange(pairs(cd.runs, w, (x, y) => overheadCoarse(x) / overheadCoarse(y)), fmtX)} by Glance's timestamps.`),
+      .map(
+        (w) =>
+          `- ${w} overhead ÷ floor overhead, pair by pair: ${fmtRange(
+            pairs(cd.runs, w, (x, y) => overhead(x) / overhead(y)),
+            fmtX,
+          )} fine; ${fmtRange(
+            pairs(cd.runs, w, (x, y) => overheadCoarse(x) / overheadCoarse(y)),
+            fmtX,
+          )} by Glance's timestamps.`,
+      ),
     '',
     "**Where the overhead goes** (median ms per phase). The requests themselves cost about the same whoever sends them (Keystone and Nova dominate and vary by hundreds of ms on this loaded machine, which scatters the pair-by-pair ratios); the phases that are the client's own are steadier:",
     '',
-    table(['phase', ...ways], (Object.keys(PHASES) as Phase[]).map((p) => [PHASES[p], ...ways.map((w) => fmtMs(median(of(w).map((r) => phases(r)[p]))))])),
+    table(
+      ['phase', ...ways],
+      (Object.keys(PHASES) as Phase[]).map((p) => [PHASES[p], ...ways.map((w) => fmtMs(median(of(w).map((r) => phases(r)[p]))))]),
+    ),
     '',
   ];
   // Phase by phase over the floor's (medians): where a way's extra overhead is, largest first.
@@ -132,12 +151,19 @@ function createDeleteSection(cd: CreateDeleteResult): string[] {
     const extra = (Object.keys(PHASES) as Phase[]).filter((p) => p !== 'cloud').map((p): [Phase, number] => [p, phaseMedian(w, p) - phaseMedian('floor', p)]);
     const total = extra.reduce((sum, [, ms]) => sum + ms, 0);
     const own = extra.filter(([p]) => CLIENT_PHASES.includes(p)).reduce((sum, [, ms]) => sum + ms, 0);
-    const top = extra.sort((a, b) => b[1] - a[1]).slice(0, 4).map(([p, ms]) => `${PHASES[p].replace(/ \(.*\)$/, '')} ${ms >= 0 ? '+' : ''}${fmtMs(ms)}`);
+    const top = extra
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 4)
+      .map(([p, ms]) => `${PHASES[p].replace(/ \(.*\)$/, '')} ${ms >= 0 ? '+' : ''}${fmtMs(ms)}`);
     out.push(
       `- ${w}: ${fmtMs(total)} over the floor's ${fmtS(floorOverhead)} by the phase medians (${fmtX((floorOverhead + total) / floorOverhead)}; the 1.15× budget is ${fmtMs(floorOverhead * 0.15)}), most in: ${top.join('; ')}. Its own phases alone (start-ups, detection, exits): ${fmtMs(own)} (${fmtX((floorOverhead + own) / floorOverhead)}).`,
     );
   }
-  out.push('', '**The requests of each step**, as the proxy saw them: kind, median duration, and (+gap) the median time since the previous answer, the client\'s own time between requests. Polls of the image are folded into a count.', '');
+  out.push(
+    '',
+    "**The requests of each step**, as the proxy saw them: kind, median duration, and (+gap) the median time since the previous answer, the client's own time between requests. Polls of the image are folded into a count.",
+    '',
+  );
   for (const w of ways) {
     const runs = of(w);
     const polls = median(runs.map((r) => r.polls));
@@ -160,7 +186,12 @@ function coldStartSection(c: ColdStartResult, builds: BenchResults['meta']['buil
     table(
       ['', 'JavaScript', 'spawn → first request', 'whole run (2 requests)'],
       [
-        ...builds.map((b) => [b.label, `${(b.bytes / 1e6).toFixed(2)} MB`, fmtRange(c.firstRequestMs[b.label] ?? [], fmtMs), fmtRange(c.totalMs[b.label] ?? [], fmtMs)]),
+        ...builds.map((b) => [
+          b.label,
+          `${(b.bytes / 1e6).toFixed(2)} MB`,
+          fmtRange(c.firstRequestMs[b.label] ?? [], fmtMs),
+          fmtRange(c.totalMs[b.label] ?? [], fmtMs),
+        ]),
         ['Node alone: `node -e "fetch(url)"`', '', fmtRange(c.nodeFloorMs, fmtMs), ''],
       ],
     ),
@@ -171,7 +202,15 @@ function detectionSection(runs: DetectionRun[]): string[] {
   const rows = runs.map((r) => {
     const short = r.snapshotSeconds === SHORT_SECONDS;
     const worst = short ? worstPhase(r, 0, 10, true) : worstPhase(r, 10);
-    return [`${r.snapshotSeconds} s`, r.build, fmtS(r.delayMs), fmtPct(r.ratio), fmtMs(r.exitAfterSeenMs), r.pollAt.length, `${short ? fmtS(worst.delayMs) : fmtPct(worst.ratio)} (active just after ${worst.atS.toFixed(1)} s)`];
+    return [
+      `${r.snapshotSeconds} s`,
+      r.build,
+      fmtS(r.delayMs),
+      fmtPct(r.ratio),
+      fmtMs(r.exitAfterSeenMs),
+      r.pollAt.length,
+      `${short ? fmtS(worst.delayMs) : fmtPct(worst.ratio)} (active just after ${worst.atS.toFixed(1)} s)`,
+    ];
   });
   return [
     '## Detection delay (local cloud, exact)',
@@ -183,7 +222,12 @@ function detectionSection(runs: DetectionRun[]): string[] {
 }
 
 function pruneSection(runs: PruneRun[], capacity: CapacityProbe[] | undefined): string[] {
-  const busy = (b?: Record<string, number>) => (b ? Object.entries(b).map(([k, v]) => `${k} ${fmtPct(v, 0)}`).join(', ') : '');
+  const busy = (b?: Record<string, number>) =>
+    b
+      ? Object.entries(b)
+          .map(([k, v]) => `${k} ${fmtPct(v, 0)}`)
+          .join(', ')
+      : '';
   const out = [
     '## Prune at scale',
     '',
@@ -194,11 +238,25 @@ function pruneSection(runs: PruneRun[], capacity: CapacityProbe[] | undefined): 
       runs.map((r) => [r.cloud, r.way, r.n, r.deleted, fmtS(r.wallMs, 1), r.requests, r.peakPerSecond, fmtMB(r.maxRssKb), busy(r.serverBusy)]),
     ),
     '',
-    ...runs.map((r) => `- ${r.cloud} ${r.way}: ${Object.entries(r.by).map(([k, v]) => `${v}× ${k}`).join(', ')}`),
+    ...runs.map(
+      (r) =>
+        `- ${r.cloud} ${r.way}: ${Object.entries(r.by)
+          .map(([k, v]) => `${v}× ${k}`)
+          .join(', ')}`,
+    ),
   ];
   if (capacity?.length) {
-    out.push('', "**Glance's own DELETE rate** (real cloud): DELETEs from the benchmark process itself (no start-up). If the rate does not grow with concurrency, Glance (one eventlet process) is the bottleneck for any client:", '');
-    out.push(table(['in flight', 'N', 'DELETEs/s', 'median latency', 'server CPU'], capacity.map((c) => [c.concurrency, c.n, c.perSecond.toFixed(1), fmtMs(c.latencyMs), busy(c.serverBusy)])));
+    out.push(
+      '',
+      "**Glance's own DELETE rate** (real cloud): DELETEs from the benchmark process itself (no start-up). If the rate does not grow with concurrency, Glance (one eventlet process) is the bottleneck for any client:",
+      '',
+    );
+    out.push(
+      table(
+        ['in flight', 'N', 'DELETEs/s', 'median latency', 'server CPU'],
+        capacity.map((c) => [c.concurrency, c.n, c.perSecond.toFixed(1), fmtMs(c.latencyMs), busy(c.serverBusy)]),
+      ),
+    );
   }
   return out;
 }
@@ -209,10 +267,20 @@ function goals(r: BenchResults): string[] {
   for (const w of [...new Set(cd?.runs.map((x) => x.way))].filter((w) => w.startsWith('action'))) {
     const fine = median(pairs(cd!.runs, w, (x, y) => overhead(x) / overhead(y)));
     const coarse = median(pairs(cd!.runs, w, (x, y) => overheadCoarse(x) / overheadCoarse(y)));
-    rows.push([`create + wait + delete, ${w}: overhead ÷ floor's`, '≤ 1.15×', `${fmtX(fine)} fine, ${fmtX(coarse)} by Glance's timestamps (median of pairs)`, verdict(fine <= 1.15 && coarse <= 1.15)]);
+    rows.push([
+      `create + wait + delete, ${w}: overhead ÷ floor's`,
+      '≤ 1.15×',
+      `${fmtX(fine)} fine, ${fmtX(coarse)} by Glance's timestamps (median of pairs)`,
+      verdict(fine <= 1.15 && coarse <= 1.15),
+    ]);
   }
   for (const [label, ms] of Object.entries(r.coldStart?.firstRequestMs ?? {})) {
-    rows.push([`cold start, ${label}: spawn → first request`, '< 100 ms', `${fmtMs(median(ms))} (Node alone ${fmtMs(median(r.coldStart!.nodeFloorMs))})`, verdict(median(ms) < 100)]);
+    rows.push([
+      `cold start, ${label}: spawn → first request`,
+      '< 100 ms',
+      `${fmtMs(median(ms))} (Node alone ${fmtMs(median(r.coldStart!.nodeFloorMs))})`,
+      verdict(median(ms) < 100),
+    ]);
   }
   for (const d of r.detection ?? []) {
     const short = d.snapshotSeconds === SHORT_SECONDS;
@@ -220,21 +288,49 @@ function goals(r: BenchResults): string[] {
     if (short) {
       const all = r.detection!.filter((x) => x.build === d.build && x.snapshotSeconds === SHORT_SECONDS).map((x) => x.delayMs);
       rows.push([`detection, ${SHORT_SECONDS} s snapshot, ${d.build}`, '≤ 1 s', fmtRange(all, fmtS), verdict(median(all) <= 1000)]);
-    } else rows.push([`detection, ${d.snapshotSeconds} s snapshot, ${d.build}`, '≤ 10 %', `${fmtPct(d.ratio)} (worst phase ${fmtPct(worstPhase(d, 10).ratio)})`, verdict(d.ratio <= 0.1)]);
+    } else
+      rows.push([
+        `detection, ${d.snapshotSeconds} s snapshot, ${d.build}`,
+        '≤ 10 %',
+        `${fmtPct(d.ratio)} (worst phase ${fmtPct(worstPhase(d, 10).ratio)})`,
+        verdict(d.ratio <= 0.1),
+      ]);
   }
   for (const cloud of ['real', 'local'] as const) {
     const of = (way: string) => r.prune?.find((p) => p.cloud === cloud && p.way === way);
     const [fast, cli, ceiling] = [of('action-unthrottled'), of('cli'), of('action-ceiling')];
-    if (fast && cli) rows.push([`prune ${fast.n} (${cloud}), unthrottled vs the CLI`, '≥ 5× faster', `${fmtS(fast.wallMs, 1)} vs ${fmtS(cli.wallMs, 1)}: ${fmtX(cli.wallMs / fast.wallMs)}`, verdict(cli.wallMs / fast.wallMs >= 5)]);
+    if (fast && cli)
+      rows.push([
+        `prune ${fast.n} (${cloud}), unthrottled vs the CLI`,
+        '≥ 5× faster',
+        `${fmtS(fast.wallMs, 1)} vs ${fmtS(cli.wallMs, 1)}: ${fmtX(cli.wallMs / fast.wallMs)}`,
+        verdict(cli.wallMs / fast.wallMs >= 5),
+      ]);
     if (fast) rows.push([`prune ${fast.n} (${cloud}), peak memory`, '≤ 150 MB', fmtMB(fast.maxRssKb), verdict(fast.maxRssKb <= 150 * 1024)]);
-    if (ceiling) rows.push([`prune ${ceiling.n} (${cloud}) at 10 req/s`, '≤ 1.10 × N ÷ 10/s', `${fmtS(ceiling.wallMs, 1)} vs ${fmtS(ceiling.deleted * 100, 1)}, peak ${ceiling.peakPerSecond} req in 1 s`, verdict(ceiling.wallMs <= ceiling.deleted * 110)]);
+    if (ceiling)
+      rows.push([
+        `prune ${ceiling.n} (${cloud}) at 10 req/s`,
+        '≤ 1.10 × N ÷ 10/s',
+        `${fmtS(ceiling.wallMs, 1)} vs ${fmtS(ceiling.deleted * 100, 1)}, peak ${ceiling.peakPerSecond} req in 1 s`,
+        verdict(ceiling.wallMs <= ceiling.deleted * 110),
+      ]);
   }
   for (const f of r.fleets ?? []) {
     const slowest = Math.max(...f.singles.map((s) => s.wallMs));
     const total = f.singles.reduce((sum, s) => sum + s.requests, 0);
-    rows.push([`fleet of ${f.n} (${f.cloud}), wall time vs its slowest single step`, '≤ 1.25×', `${fmtS(f.fleet.wallMs, 1)} vs ${fmtS(slowest, 1)}: ${fmtX(f.fleet.wallMs / slowest)}`, verdict(f.fleet.wallMs <= 1.25 * slowest)]);
+    rows.push([
+      `fleet of ${f.n} (${f.cloud}), wall time vs its slowest single step`,
+      '≤ 1.25×',
+      `${fmtS(f.fleet.wallMs, 1)} vs ${fmtS(slowest, 1)}: ${fmtX(f.fleet.wallMs / slowest)}`,
+      verdict(f.fleet.wallMs <= 1.25 * slowest),
+    ]);
     rows.push([`fleet of ${f.n} (${f.cloud}), requests vs one step each`, 'fewer', `${f.fleet.requests} vs ${total}`, verdict(f.fleet.requests < total)]);
-    rows.push([`fleet of ${f.n} (${f.cloud}), request rate`, `≤ ${f.ceiling} in any 1 s`, `peak ${f.fleet.peakPerSecond}`, verdict(f.fleet.peakPerSecond <= f.ceiling)]);
+    rows.push([
+      `fleet of ${f.n} (${f.cloud}), request rate`,
+      `≤ ${f.ceiling} in any 1 s`,
+      `peak ${f.fleet.peakPerSecond}`,
+      verdict(f.fleet.peakPerSecond <= f.ceiling),
+    ]);
   }
   return rows.length ? ['## Goals', '', table(['goal', 'target', 'measured', 'result'], rows)] : [];
 }
@@ -242,7 +338,16 @@ function goals(r: BenchResults): string[] {
 function fleetSection(runs: FleetRun[]): string[] {
   const rows = runs.map((f) => {
     const walls = f.singles.map((s) => s.wallMs);
-    return [f.cloud, f.n, fmtS(f.fleet.wallMs, 1), f.fleet.requests, f.fleet.peakPerSecond, fmtS(Math.max(...walls), 1), fmtS(median(walls), 1), f.singles.reduce((sum, s) => sum + s.requests, 0)];
+    return [
+      f.cloud,
+      f.n,
+      fmtS(f.fleet.wallMs, 1),
+      f.fleet.requests,
+      f.fleet.peakPerSecond,
+      fmtS(Math.max(...walls), 1),
+      fmtS(median(walls), 1),
+      f.singles.reduce((sum, s) => sum + s.requests, 0),
+    ];
   });
   return [
     '## A fleet in one step, beside one step per server',
@@ -271,7 +376,12 @@ export function renderReport(r: BenchResults): string {
     `Generated by \`${m.command}\` on ${m.startedAt} (${m.durationS.toFixed(0)} s). Node ${m.node}, ${m.cli}, ${m.cpus} CPUs, load average ${load(m.loadAvg[0])} at the start and ${load(m.loadAvg[1])} at the end (the loopback cloud and other people's tests share the machine: every figure is a median, and ratios are taken pair by pair within one iteration).`,
     '',
     `Builds: ${m.builds.map((b) => `${b.label} (\`${b.source}\`, ${b.bytes.toLocaleString('en')} bytes)`).join('; ')}.`,
-    ...(m.real ? ['', `Real cloud: the OpenStack Zed loopback cloud, region ${m.real.region}, user demo, server \`${m.real.server}\` (${m.real.serverId}), nova-compute snapshot mode ${m.real.snapshotMode}.`] : []),
+    ...(m.real
+      ? [
+          '',
+          `Real cloud: the OpenStack Zed loopback cloud, region ${m.real.region}, user demo, server \`${m.real.server}\` (${m.real.serverId}), nova-compute snapshot mode ${m.real.snapshotMode}.`,
+        ]
+      : []),
     ...(r.skipped.length ? ['', '**Skipped:**', '', ...r.skipped.map((s) => `- ${s}`)] : []),
     ...(r.errors.length ? ['', '**Errors:**', '', ...r.errors.map((e) => `- ${e.split('\n')[0]}`)] : []),
     '',

@@ -20,7 +20,11 @@ import { renderReport, type BenchResults } from './report.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 const CASES = ['cold-start', 'create-delete', 'detection', 'prune-local', 'prune-real', 'fleet-local', 'fleet-real'] as const;
 type Case = (typeof CASES)[number];
-const ALIASES: Record<string, Case[]> = { all: [...CASES], real: ['create-delete', 'prune-real', 'fleet-real'], local: ['cold-start', 'detection', 'prune-local', 'fleet-local'] };
+const ALIASES: Record<string, Case[]> = {
+  all: [...CASES],
+  real: ['create-delete', 'prune-real', 'fleet-real'],
+  local: ['cold-start', 'detection', 'prune-local', 'fleet-local'],
+};
 
 const HELP = `npm run bench [-- options]
   --quick              fewer runs and smaller scales: about 3 minutes
@@ -162,7 +166,11 @@ try {
   const [baseline] = builds as [(typeof builds)[0]];
   results.meta.builds = builds.map(({ label, source, bytes }) => ({ label, source, bytes }));
   results.meta.cli = await cliVersion();
-  log(`builds: ${builds.map((b) => `${b.label} (${b.source}, ${b.bytes} bytes)`).join('; ')}; ${results.meta.cli}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  log(
+    `builds: ${builds.map((b) => `${b.label} (${b.source}, ${b.bytes} bytes)`).join('; ')}; ${results.meta.cli}; load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
 
   if (cases.has('create-delete') || cases.has('prune-real') || cases.has('fleet-real')) {
     const why = realAvailable();
@@ -173,7 +181,9 @@ try {
   // Alone: nothing else may compete for the CPU while start-up is timed.
   if (cases.has('cold-start')) results.coldStart = await step(`cold start (${opts.coldRuns} runs per build)`, () => coldStart(builds, opts.coldRuns, log));
   // The local-cloud detection runs mostly sleep between polls: they run alongside create-delete.
-  const detecting = cases.has('detection') ? step(`detection on the local cloud (${opts.long.join('/')} s once, 4.4 s ×${opts.shortRuns})`, () => detection(builds, opts.long, opts.shortRuns, log)) : undefined;
+  const detecting = cases.has('detection')
+    ? step(`detection on the local cloud (${opts.long.join('/')} s once, 4.4 s ×${opts.shortRuns})`, () => detection(builds, opts.long, opts.shortRuns, log))
+    : undefined;
   if (cases.has('create-delete') && real) {
     const r = real;
     results.createDelete = await step(`create + wait + delete on the real cloud (${opts.runs} iterations)`, () => createDelete(r, builds, opts.runs, log));
@@ -182,11 +192,17 @@ try {
   const prune: PruneRun[] = [];
   if (cases.has('prune-real') && real) {
     const r = real;
-    prune.push(...((await step(`prune ${opts.pruneReal} on the real cloud`, () => pruneReal(baseline, r, opts.pruneReal, ['action-unthrottled', 'cli', 'action-ceiling'], log))) ?? []));
+    prune.push(
+      ...((await step(`prune ${opts.pruneReal} on the real cloud`, () =>
+        pruneReal(baseline, r, opts.pruneReal, ['action-unthrottled', 'cli', 'action-ceiling'], log),
+      )) ?? []),
+    );
     results.glanceCapacity = await step("Glance's own DELETE rate (real cloud)", () => glanceCapacity(r, quick ? 50 : 100, log));
   }
   if (cases.has('prune-local')) {
-    prune.push(...((await step(`prune ${opts.pruneLocal} on the local cloud`, () => pruneLocal(baseline, opts.pruneLocal, ['action-unthrottled', 'cli'], log))) ?? []));
+    prune.push(
+      ...((await step(`prune ${opts.pruneLocal} on the local cloud`, () => pruneLocal(baseline, opts.pruneLocal, ['action-unthrottled', 'cli'], log))) ?? []),
+    );
     results.skipped.push('local prune at the 10 req/s ceiling: it would only measure the clock; the ceiling is measured on the real cloud');
   }
   if (prune.length) results.prune = prune;

@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4078);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8771);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4078:
+/***/ 8771:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32301,7 +32301,7 @@ function getIDToken(aud) {
 var external_node_http_ = __nccwpck_require__(7067);
 // EXTERNAL MODULE: external "node:async_hooks"
 var external_node_async_hooks_ = __nccwpck_require__(6698);
-;// CONCATENATED MODULE: ./src/log.ts
+;// CONCATENATED MODULE: ./src/lib/log.ts
 
 
 /** Makes a Text: only this module can, so `t` and `join` are the only ways to one. */
@@ -32336,9 +32336,7 @@ const NAMED = { '\n': '\\n', '\r': '\\r' };
  * anywhere in a line. A new line is the only way to start a `::command::`, so none can be forged.
  */
 function neutralise(value) {
-    return value
-        .replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-        .replace(/##\[/g, '#\\u0023[');
+    return value.replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).replace(/##\[/g, '#\\u0023[');
 }
 function fragment(value) {
     if (value instanceof Text)
@@ -32392,7 +32390,8 @@ const log = {
     },
 };
 
-;// CONCATENATED MODULE: ./src/constants.ts
+;// CONCATENATED MODULE: ./src/lib/constants.ts
+const MODES = ['create', 'delete', 'prune', 'restore'];
 /** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
 const Input = {
     Mode: 'mode',
@@ -34214,7 +34213,10 @@ class AbortError extends RequestError {
 /** The message an OpenStack service put in an error body, whatever the service's shape. */
 function apiMessage(body) {
     if (typeof body === 'string') {
-        const text = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+        const text = body
+            .replace(/<[^>]*>/g, ' ')
+            .replace(/\s+/g, ' ')
+            .trim();
         return text || undefined;
     }
     if (body === null || typeof body !== 'object')
@@ -34222,7 +34224,10 @@ function apiMessage(body) {
     const record = body;
     // Glance JSON: {message, code, title}; Keystone/OVH: {error: {message}}; Nova/Cinder: {badRequest: {message}}.
     if (typeof record.message === 'string')
-        return record.message.replace(/<br \/>/g, ' ').replace(/\s+/g, ' ').trim();
+        return record.message
+            .replace(/<br \/>/g, ' ')
+            .replace(/\s+/g, ' ')
+            .trim();
     for (const value of Object.values(record)) {
         if (value && typeof value === 'object' && typeof value.message === 'string') {
             return String(value.message).trim();
@@ -34315,7 +34320,14 @@ function codeOf(error) {
     return error instanceof RequestError ? error.code : undefined;
 }
 /** Node's codes for a certificate that no trusted CA signed: a self-signed one, or a private CA's that is not trusted. */
-const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_UNTRUSTED']);
+const UNTRUSTED = new Set([
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'CERT_UNTRUSTED',
+]);
 /** The origin whose certificate no trusted CA signed, when that is why the request failed. */
 function untrustedOrigin(error) {
     return error instanceof RequestError && UNTRUSTED.has(error.code) && error.options.url ? new URL(error.options.url).origin : undefined;
@@ -34387,7 +34399,7 @@ function explain(error, where) {
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: ./src/openstack/wait.ts
+;// CONCATENATED MODULE: ./src/lib/wait.ts
 
 /**
  * How long to wait before the next look at something that is still running: a quarter of a second
@@ -34470,7 +34482,7 @@ async function poll(check, deadline, grid) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/cancel.ts
+;// CONCATENATED MODULE: ./src/modes/cancel.ts
 
 
 
@@ -34561,7 +34573,7 @@ class Cancellation {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/duration.ts
+;// CONCATENATED MODULE: ./src/lib/duration.ts
 // Durations as written in workflow inputs (`keep-within: 30d`, timeouts) and as shown in logs.
 class DurationError extends Error {
     name = 'DurationError';
@@ -34612,7 +34624,12 @@ function formatDuration(ms) {
         return `${(tenths / 10).toFixed(1)}s`;
     let seconds = Math.round(ms / SECOND);
     const parts = [];
-    for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]]) {
+    for (const [unit, size] of [
+        ['d', 86_400],
+        ['h', 3_600],
+        ['m', 60],
+        ['s', 1],
+    ]) {
         const count = Math.floor(seconds / size);
         seconds -= count * size;
         if (count > 0)
@@ -34623,7 +34640,7 @@ function formatDuration(ms) {
 /** A moment as Glance writes one (ISO 8601 to the second, UTC). */
 const isoSeconds = (date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-;// CONCATENATED MODULE: ./src/name-template.ts
+;// CONCATENATED MODULE: ./src/lib/name-template.ts
 const pad = (n) => String(n).padStart(2, '0');
 const dateOf = (d) => `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
 const timeOf = (d) => `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
@@ -34678,7 +34695,7 @@ function templateGlob(template, values) {
     return template.replace(TOKEN, (_, token) => (token in fixed ? escape(fixed[token]) : '*')).trim();
 }
 
-;// CONCATENATED MODULE: ./src/provenance.ts
+;// CONCATENATED MODULE: ./src/lib/provenance.ts
 /** The runner's own variables: all @actions/github's `context` would give here, without octokit in the bundle. */
 function readProvenance(env = process.env) {
     const repository = env.GITHUB_REPOSITORY || undefined;
@@ -34755,7 +34772,7 @@ async function untilActive(images, compute, server, imageId, deadline, looks) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/modes/ready.ts
+;// CONCATENATED MODULE: ./src/modes/server-wait.ts
 
 
 
@@ -35566,15 +35583,40 @@ function createPuller(iterator) {
 	};
 }
 
-;// CONCATENATED MODULE: ./src/metadata.ts
+;// CONCATENATED MODULE: ./src/settings/metadata.ts
 /** Nova's rules for metadata, of a server as of a createImage (parameter_types.metadata). */
 const KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
 const MAX_VALUE = 255;
 /** Glance base attributes and namespaces a property may not take. */
 const RESERVED = new Set([
-    'id', 'name', 'status', 'container_format', 'disk_format', 'size', 'virtual_size', 'checksum', 'created_at', 'updated_at',
-    'visibility', 'protected', 'owner', 'min_ram', 'min_disk', 'tags', 'locations', 'direct_url', 'self', 'file', 'schema',
-    'os_hidden', 'os_hash_algo', 'os_hash_value', 'image_type', 'instance_uuid', 'block_device_mapping', 'bdm_v2',
+    'id',
+    'name',
+    'status',
+    'container_format',
+    'disk_format',
+    'size',
+    'virtual_size',
+    'checksum',
+    'created_at',
+    'updated_at',
+    'visibility',
+    'protected',
+    'owner',
+    'min_ram',
+    'min_disk',
+    'tags',
+    'locations',
+    'direct_url',
+    'self',
+    'file',
+    'schema',
+    'os_hidden',
+    'os_hash_algo',
+    'os_hash_value',
+    'image_type',
+    'instance_uuid',
+    'block_device_mapping',
+    'bdm_v2',
 ]);
 /**
  * Parse `key=value` lines (blank lines and `#` comments skipped). Returns the pairs and the
@@ -35612,14 +35654,24 @@ function parseMetadata(text, of, reservedByAction = []) {
     return { metadata, problems };
 }
 
-;// CONCATENATED MODULE: ./src/selection.ts
+;// CONCATENATED MODULE: ./src/settings/selection.ts
 
 
 
 /** The selection of the inputs; what is wrong goes to `problems`, each naming its input. */
 function readSelection(problems, bool) {
-    const names = [...new Set(getInput(Input.Instance).split(/\r?\n/).map((line) => line.trim()).filter(Boolean))];
-    const tags = [...new Set(getInput(Input.InstanceTags).split(/[,\n]/).map((tag) => tag.trim()).filter(Boolean))];
+    const names = [
+        ...new Set(getInput(Input.Instance)
+            .split(/\r?\n/)
+            .map((line) => line.trim())
+            .filter(Boolean)),
+    ];
+    const tags = [
+        ...new Set(getInput(Input.InstanceTags)
+            .split(/[,\n]/)
+            .map((tag) => tag.trim())
+            .filter(Boolean)),
+    ];
     for (const tag of tags)
         if (tag.length > 60 || tag.includes('/'))
             problems.push(`${Input.InstanceTags}: "${tag}" is not a Nova server tag (at most 60 characters, no "/")`);
@@ -35635,13 +35687,21 @@ function selectionProblems(mode, selection, exactSnapshot) {
     const given = selection.names.length > 0 || hasSelector(selection);
     if (mode === 'create' || mode === 'restore') {
         if (!given && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
-            return [`${Input.Instance}: required for mode ${mode}: the name or ID of the instance (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select instances`];
+            return [
+                `${Input.Instance}: required for mode ${mode}: the name or ID of the instance (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select instances`,
+            ];
         }
         // They add up: a name beside a selector would rebuild every server the selector picks too.
         if (mode === 'restore' && selection.names.length && hasSelector(selection)) {
             const selector = [
                 ...(selection.tags.length ? [`${Input.InstanceTags}: ${selection.tags.join(',')}`] : []),
-                ...(Object.keys(selection.metadata).length ? [`${Input.InstanceMetadata}: ${Object.entries(selection.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`] : []),
+                ...(Object.keys(selection.metadata).length
+                    ? [
+                        `${Input.InstanceMetadata}: ${Object.entries(selection.metadata)
+                            .map(([k, v]) => `${k}=${v}`)
+                            .join(', ')}`,
+                    ]
+                    : []),
             ].join(' and ');
             return [
                 `${Input.Instance} and ${Input.InstanceTags} / ${Input.InstanceMetadata}: mode restore takes the instances by name or by selector, not both: they add up, so ${selector} rebuilds every instance it picks besides those named. ` +
@@ -35649,7 +35709,9 @@ function selectionProblems(mode, selection, exactSnapshot) {
             ];
         }
         if (mode === 'restore' && several && exactSnapshot) {
-            return [`${Input.SnapshotId} / ${Input.SnapshotName}: an exact snapshot is one instance's; give one instance, or leave them out (or give a glob) to restore each instance from its own newest snapshot`];
+            return [
+                `${Input.SnapshotId} / ${Input.SnapshotName}: an exact snapshot is one instance's; give one instance, or leave them out (or give a glob) to restore each instance from its own newest snapshot`,
+            ];
         }
         return [];
     }
@@ -35661,7 +35723,7 @@ function selectionProblems(mode, selection, exactSnapshot) {
     return problems;
 }
 
-;// CONCATENATED MODULE: ./src/modes/selection.ts
+;// CONCATENATED MODULE: ./src/modes/servers.ts
 
 
 
@@ -35681,7 +35743,7 @@ function ofProject(server, projectId) {
 }
 /** The server carries every tag and metadata pair of the selector. */
 function matches(server, selection) {
-    return selection.tags.every((tag) => server.tags?.includes(tag)) && Object.entries(selection.metadata).every(([key, value]) => server.metadata[key] === value);
+    return (selection.tags.every((tag) => server.tags?.includes(tag)) && Object.entries(selection.metadata).every(([key, value]) => server.metadata[key] === value));
 }
 /**
  * The servers of the selection, each once: every name matched exactly (none or several is an
@@ -35767,7 +35829,12 @@ async function forEachServer(of, servers, options, each, cancel) {
     const result = { mode: 'fleet', of, items };
     if (!failed.length)
         return { result };
-    return { result, failure: { message: `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
+    return {
+        result,
+        failure: {
+            message: `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}`,
+        },
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/modes/create/stopped.ts
@@ -35920,7 +35987,7 @@ async function startAgain(compute, stopped, cancel) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/glob.ts
+;// CONCATENATED MODULE: ./src/lib/glob.ts
 // Shell-style name patterns for selecting snapshots: `*` is any run of characters (none too), `?`
 // exactly one character, everything else literal. There is no escape: `*` and `?` always wildcard.
 // The characters with a meaning in a regex outside a class; under the `u` flag only these may be escaped.
@@ -47490,7 +47557,7 @@ class ImageService {
     }
 }
 
-;// CONCATENATED MODULE: ./src/retention.ts
+;// CONCATENATED MODULE: ./src/lib/retention.ts
 // Which snapshots to keep, with restic `forget` semantics (restic internal/data/snapshot_policy.go).
 
 class PolicyError extends Error {
@@ -47617,7 +47684,7 @@ function describePolicy(p) {
     return parts.length > 0 ? parts.join(', ') : 'no retention policy';
 }
 
-;// CONCATENATED MODULE: ./src/modes/deletion.ts
+;// CONCATENATED MODULE: ./src/modes/delete/deletion.ts
 
 
 
@@ -47821,7 +47888,7 @@ class Compute {
     }
 }
 
-;// CONCATENATED MODULE: ./src/modes/safety.ts
+;// CONCATENATED MODULE: ./src/modes/delete/guard.ts
 
 
 
@@ -47883,7 +47950,7 @@ function whyKeep(id, snapshot, image, known) {
         return `snapshot ${known.namedBy.get(id).join(', ')} still names it`;
     return undefined;
 }
-const safety_group = (pairs) => {
+const guard_group = (pairs) => {
     const map = new Map();
     for (const [key, value] of pairs)
         map.set(key, [...(map.get(key) ?? []), value]);
@@ -47902,7 +47969,7 @@ async function plan(cloud, candidates, options = {}) {
     for (const server of await (options.servers ?? listServers(cloud)))
         if (server.imageId)
             servers.push([server.imageId, `${server.name} (${server.id})`]);
-    const bootedFrom = safety_group(servers);
+    const bootedFrom = guard_group(servers);
     const volumeBacked = candidates.some((image) => image.volumeSnapshotIds.length);
     // Without Cinder (not in this region's catalog) nothing can be checked, so no volume snapshot is deleted.
     const volumes = volumeBacked
@@ -47913,7 +47980,7 @@ async function plan(cloud, candidates, options = {}) {
         })
         : undefined;
     const allVolumes = volumes && !(volumes instanceof CatalogError) ? await volumes.volumes() : [];
-    const madeFrom = safety_group(allVolumes.flatMap((v) => (v.snapshotId ? [[v.snapshotId, v.id]] : [])));
+    const madeFrom = guard_group(allVolumes.flatMap((v) => (v.snapshotId ? [[v.snapshotId, v.id]] : [])));
     const volumeById = new Map(allVolumes.map((v) => [v.id, v]));
     const doomed = new Set(candidates.map((image) => image.id));
     const projectId = await cloud.projectId();
@@ -47924,7 +47991,7 @@ async function plan(cloud, candidates, options = {}) {
                 naming.push(...other.volumeSnapshotIds.map((id) => [id, other.id]));
         }
     }
-    const namedBy = safety_group(naming);
+    const namedBy = guard_group(naming);
     const planned = [];
     const held = [];
     for (const image of candidates) {
@@ -47960,7 +48027,7 @@ async function listServers(cloud) {
     return servers;
 }
 
-;// CONCATENATED MODULE: ./src/modes/prune.ts
+;// CONCATENATED MODULE: ./src/modes/prune/prune.ts
 
 
 
@@ -48079,7 +48146,9 @@ async function prune(cloud, settings) {
     if (planned.length)
         await log.group(t `${settings.dryRun ? 'Would delete' : 'Deleting'} ${planned.length} snapshot(s)`, deleteEach);
     if (settings.dryRun)
-        log.notice(t `Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, { title: 'openstack-snapshot-action' });
+        log.notice(t `Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, {
+            title: 'openstack-snapshot-action',
+        });
     return outcome(result);
 }
 /** A prune fails the step when it refused to delete, or when a deletion failed. */
@@ -48092,7 +48161,7 @@ function outcome(result) {
     return { result, ...(failure ? { failure } : {}) };
 }
 
-;// CONCATENATED MODULE: ./src/modes/create.ts
+;// CONCATENATED MODULE: ./src/modes/create/create.ts
 
 
 
@@ -48112,7 +48181,17 @@ function outcome(result) {
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings, server) {
     const p = settings.provenance;
-    const values = { instance: server.name, instance_id: server.id, region: settings.region, now: new Date(), sha: p.sha, run_id: p.runId, run_attempt: p.runAttempt, repo: p.repository, ref_name: p.refName };
+    const values = {
+        instance: server.name,
+        instance_id: server.id,
+        region: settings.region,
+        now: new Date(),
+        sha: p.sha,
+        run_id: p.runId,
+        run_attempt: p.runAttempt,
+        repo: p.repository,
+        ref_name: p.refName,
+    };
     // Glance takes 255 characters: the action's own template is made to fit, the user's is refused (before any change).
     const name = settings.fitName ? renderFitted(settings.template, values, 255) : renderName(settings.template, values);
     if (!name || name.length > 255)
@@ -48137,7 +48216,9 @@ async function create_create(cloud, settings, cancel = new Cancellation()) {
     const looks = new ImageLooks(await cloud.images());
     const outcome = await forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel), cancel);
     // A cancelled job fails, even when what was under way could end.
-    return cancel.cancelled && !outcome.failure ? { ...outcome, failure: { message: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails').message } } : outcome;
+    return cancel.cancelled && !outcome.failure
+        ? { ...outcome, failure: { message: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails').message } }
+        : outcome;
 }
 /**
  * How far the snapshot can be trusted: taken of a stopped disk (SHUTOFF, or stopped for it), with
@@ -48272,7 +48353,16 @@ async function dryRun(cloud, settings, { server, name }) {
     if (stops)
         log.info(t `Dry run: would stop instance ${server.name} first, and start it again once its disk is captured`);
     const consistency = stops || server.status === 'SHUTOFF' ? 'stopped' : 'crash-consistent';
-    const result = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0, consistency };
+    const result = {
+        mode: 'create',
+        dryRun: true,
+        server,
+        image: { id: '', name, status: 'dry-run', size: null },
+        volumeSnapshotIds: [],
+        durationMs: 0,
+        polls: 0,
+        consistency,
+    };
     const { retention } = settings;
     if (!retention)
         return { result };
@@ -48281,7 +48371,7 @@ async function dryRun(cloud, settings, { server, name }) {
     return withPrune(result, await pruneAfter(cloud, settings, retention, server));
 }
 
-;// CONCATENATED MODULE: ./src/modes/delete.ts
+;// CONCATENATED MODULE: ./src/modes/delete/delete.ts
 
 
 
@@ -48393,7 +48483,9 @@ async function chooseSnapshot(cloud, settings, server) {
             throw new StepError(`${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.SnapshotId} to the one to restore`);
         const [image] = matches;
         if (!image) {
-            const others = named.length ? `; ${named.length} image(s) of that name are snapshots of other instances (${Input.AllowOtherInstance}: true restores one)` : '';
+            const others = named.length
+                ? `; ${named.length} image(s) of that name are snapshots of other instances (${Input.AllowOtherInstance}: true restores one)`
+                : '';
             throw new StepError(`No snapshot named "${snapshot.name}" ${where}${others}. Check ${Input.SnapshotName} (matched exactly), or give ${Input.SnapshotId}`);
         }
         log.info(t `Restoring snapshot ${label(image)}: named exactly so`);
@@ -48406,7 +48498,11 @@ async function chooseSnapshot(cloud, settings, server) {
     // The server as it was before a roll-back: as the newest, it would roll forward onto the state rolled back from.
     const skipped = [];
     for await (const image of images.list(query)) {
-        if (!(image.managed && image.status === 'active' && image.owner === owner && ofServer(image, server) && (!matcher || (image.name !== null && matcher.test(image.name)))))
+        if (!(image.managed &&
+            image.status === 'active' &&
+            image.owner === owner &&
+            ofServer(image, server) &&
+            (!matcher || (image.name !== null && matcher.test(image.name)))))
             continue;
         if (image.beforeRestoreOf) {
             skipped.push(image.id);
@@ -48418,7 +48514,9 @@ async function chooseSnapshot(cloud, settings, server) {
         log.info(t `Restoring snapshot ${label(image)}: the newest active one ${where} made by this action${globbed}`);
         return image;
     }
-    const backups = skipped.length ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.SnapshotId} or exact ${Input.SnapshotName} restores` : '';
+    const backups = skipped.length
+        ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.SnapshotId} or exact ${Input.SnapshotName} restores`
+        : '';
     throw new StepError(`There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.SnapshotId} or ${Input.SnapshotName}, or take one first with mode create`);
 }
 /** Why this image may not be restored onto this server; undefined when it may. Only reads. */
@@ -48524,12 +48622,17 @@ async function untilRebuilt(compute, server, imageId, deadline) {
     }
     const now = outcome.value;
     if (now.status === 'ERROR') {
-        return { server: now, failure: { message: `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}` } };
+        return {
+            server: now,
+            failure: {
+                message: `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}`,
+            },
+        };
     }
     return { server: now };
 }
 
-;// CONCATENATED MODULE: ./src/modes/restore.ts
+;// CONCATENATED MODULE: ./src/modes/restore/restore.ts
 
 
 
@@ -48547,7 +48650,13 @@ const volumeBacked = (server) => new StepError(`Instance ${server.name} (${serve
 function backupSettings(settings, server, image, deadline) {
     const { region, iface, credentials, tls, rateLimit, dryRun, provenance } = settings;
     return {
-        region, iface, credentials, tls, rateLimit, dryRun, provenance,
+        region,
+        iface,
+        credentials,
+        tls,
+        rateLimit,
+        dryRun,
+        provenance,
         mode: 'create',
         servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
         stopInstance: false,
@@ -48833,7 +48942,9 @@ class Identity {
                 return this.#issue(tokens, { json: applicationCredentialBody(credentials.id, credentials.secret) }, refused);
             case 'token': {
                 const stage = this.#logins > 0 ? 'expired' : 'token';
-                return this.#issue(tokens, { json: rescopeBody(credentials.token, credentials) }, (url, error) => new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired (or was revoked)' : ''}`, 401, { cause: error }));
+                return this.#issue(tokens, { json: rescopeBody(credentials.token, credentials) }, (url, error) => new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired (or was revoked)' : ''}`, 401, {
+                    cause: error,
+                }));
             }
             case 'federated':
                 return this.#federated(credentials, tokens);
@@ -49110,7 +49221,16 @@ function createSection(result) {
     log.output(Output.DowntimeSeconds, result.downtimeMs === undefined ? '' : seconds(result.downtimeMs));
     log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
     summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
-    table(['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'], [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]]);
+    table(['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'], [
+        [
+            image.name,
+            image.id || '–',
+            image.status,
+            `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`,
+            size(image.size),
+            `${(result.durationMs / 1000).toFixed(1)} s`,
+        ],
+    ]);
 }
 /** What each reason a prune table gives for keeping a snapshot means: explained once under the table. */
 const REASONS = {
@@ -49174,7 +49294,10 @@ function pruneSection(result, withinCreate) {
     const groups = new Map();
     for (const d of result.decisions) {
         const key = instanceOf(result.images.get(d.snapshot.id));
-        groups.set(key, groups.get(key) ?? []).get(key).push(d);
+        groups
+            .set(key, groups.get(key) ?? [])
+            .get(key)
+            .push(d);
     }
     const shown = [...groups.values()].flat().slice(0, MAX_ROWS);
     const rows = shown.map((d) => {
@@ -49205,10 +49328,25 @@ function imageRow({ server, result, failure }) {
     const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
     if (result?.mode === 'create') {
         const { image } = result;
-        return { ...base, snapshot_id: image.id || null, snapshot_name: image.name, status: image.status, duration_seconds: Number(seconds(result.durationMs)), consistency: result.consistency, downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)) };
+        return {
+            ...base,
+            snapshot_id: image.id || null,
+            snapshot_name: image.name,
+            status: image.status,
+            duration_seconds: Number(seconds(result.durationMs)),
+            consistency: result.consistency,
+            downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
+        };
     }
     if (result?.mode === 'restore') {
-        return { ...base, snapshot_id: result.image.id, snapshot_name: result.image.name, status: result.server.status, duration_seconds: Number(seconds(result.durationMs)), previous_image_id: result.previousImageId ?? null };
+        return {
+            ...base,
+            snapshot_id: result.image.id,
+            snapshot_name: result.image.name,
+            status: result.server.status,
+            duration_seconds: Number(seconds(result.durationMs)),
+            previous_image_id: result.previousImageId ?? null,
+        };
     }
     return { ...base, snapshot_id: failure?.imageId ?? null, snapshot_name: null, status: 'failed', duration_seconds: null };
 }
@@ -49249,7 +49387,16 @@ function restoreSection(result) {
     if (result.backup)
         log.output(Output.BackupSnapshotId, result.backup.image.id);
     summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
-    table(['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? NONE, result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE, server.status, `${(result.durationMs / 1000).toFixed(1)} s`]]);
+    table(['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [
+        [
+            `${server.name} (${server.id})`,
+            `${image.name ?? ''} (${image.id})`,
+            result.previousImageId ?? NONE,
+            result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE,
+            server.status,
+            `${(result.durationMs / 1000).toFixed(1)} s`,
+        ],
+    ]);
 }
 /** Only on a runner (or a test that gives it a file): summary.write() throws without one. */
 async function write() {
@@ -49296,7 +49443,7 @@ async function report({ result, failure }, apiRequests, run) {
     await write();
 }
 
-;// CONCATENATED MODULE: ./src/inputs.ts
+;// CONCATENATED MODULE: ./src/settings/readers.ts
 
 
 
@@ -49369,7 +49516,7 @@ function readPolicy(integer, duration) {
     return { policy, hasPolicy };
 }
 
-;// CONCATENATED MODULE: ./src/urls.ts
+;// CONCATENATED MODULE: ./src/settings/urls.ts
 /** URLs from inputs and the environment: shown without their credentials, checked before any request. */
 const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
 /** `scheme://user:pass@host…` as it may be shown (`scheme://***@host…`), whether or not it parses. */
@@ -49419,7 +49566,7 @@ function proxyProblems(env) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/credentials.ts
+;// CONCATENATED MODULE: ./src/settings/credentials.ts
 
 
 
@@ -49622,7 +49769,7 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var yaml_dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/bounded-file.ts
+;// CONCATENATED MODULE: ./src/settings/bounded-file.ts
 
 /**
  * The text of a configuration file, read only when it is a regular file of at most `maxBytes`:
@@ -49638,7 +49785,7 @@ function readBoundedText(path, maxBytes) {
     return { text: (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8') };
 }
 
-;// CONCATENATED MODULE: ./src/clouds-yaml.ts
+;// CONCATENATED MODULE: ./src/settings/clouds-yaml.ts
 
 
 
@@ -49790,7 +49937,10 @@ function loadCloud(name, env, problems, cwd = process.cwd(), home = (0,external_
         problems.push(`${Input.Cloud}: no cloud "${name}" in ${file}; it has: ${Object.keys(clouds).join(', ') || '(none)'}`);
         return values;
     }
-    const sections = [[cloud, TOP_KEYS], [isTree(cloud.auth) ? cloud.auth : {}, AUTH_KEYS]];
+    const sections = [
+        [cloud, TOP_KEYS],
+        [isTree(cloud.auth) ? cloud.auth : {}, AUTH_KEYS],
+    ];
     for (const [section, keys] of sections) {
         for (const [key, input] of Object.entries(keys)) {
             const value = section[key];
@@ -49820,7 +49970,7 @@ function withCloudsYaml(read, env, problems) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/tls.ts
+;// CONCATENATED MODULE: ./src/settings/tls.ts
 
 
 
@@ -49893,7 +50043,7 @@ function parses(certificate) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/settings.ts
+;// CONCATENATED MODULE: ./src/settings/settings.ts
 
 
 
@@ -49907,7 +50057,6 @@ function parses(certificate) {
 
 
 
-const MODES = ['create', 'delete', 'prune', 'restore'];
 const INTERFACES = ['public', 'internal', 'admin'];
 const DEFAULTS = {
     timeout: '2h',
@@ -50060,7 +50209,11 @@ function readSettings(env = process.env) {
         case 'prune':
             return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
         case 'restore': {
-            const snapshot = imageId ? { imageId } : snapshotName && !hasWildcard(snapshotName) ? { name: snapshotName } : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
+            const snapshot = imageId
+                ? { imageId }
+                : snapshotName && !hasWildcard(snapshotName)
+                    ? { name: snapshotName }
+                    : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
             return { ...common, mode, servers, concurrency, snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
         }
     }

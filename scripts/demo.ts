@@ -22,7 +22,12 @@ function summaryText(html: string): string {
 function show(title: string, run: ActionRun): void {
   console.log(`\n=== ${title}: exit ${run.code} in ${(run.durationMs / 1000).toFixed(1)} s`);
   console.log('--- log');
-  console.log(run.stdout.split('\n').filter((l) => l && !l.startsWith('::debug::') && !l.startsWith('::add-mask::')).join('\n'));
+  console.log(
+    run.stdout
+      .split('\n')
+      .filter((l) => l && !l.startsWith('::debug::') && !l.startsWith('::add-mask::'))
+      .join('\n'),
+  );
   console.log('--- outputs');
   for (const [name, value] of Object.entries(run.outputs)) console.log(`${name} = ${value.length > 120 ? `${value.slice(0, 117)}...` : value}`);
   console.log('--- job summary');
@@ -42,7 +47,12 @@ try {
       properties: { managed_by: 'openstack-snapshot-action', source_instance_id: web.id, image_type: 'snapshot', instance_uuid: web.id },
     });
   }
-  cloud.addImage({ region: 'GRA7', name: 'golden-image-by-hand', createdAt: new Date(Date.now() - 30 * DAY), properties: { image_type: 'snapshot', instance_uuid: web.id } });
+  cloud.addImage({
+    region: 'GRA7',
+    name: 'golden-image-by-hand',
+    createdAt: new Date(Date.now() - 30 * DAY),
+    properties: { image_type: 'snapshot', instance_uuid: web.id },
+  });
 
   const credentials = {
     'auth-url': cloud.authUrl,
@@ -57,7 +67,10 @@ try {
   // The deploy goes wrong: web-1 now runs another image. The roll-back step restores the snapshot.
   const release = cloud.addImage({ region: 'GRA7', name: 'bad-release', properties: {} });
   cloud.world.findServer(web.id)!.imageRef = release.id;
-  show('restore (the roll-back after a failed deploy)', await runAction({ ...credentials, mode: 'restore', instance: 'web-1', 'snapshot-id': created.outputs['snapshot-id'] ?? '' }));
+  show(
+    'restore (the roll-back after a failed deploy)',
+    await runAction({ ...credentials, mode: 'restore', instance: 'web-1', 'snapshot-id': created.outputs['snapshot-id'] ?? '' }),
+  );
   const now = cloud.server(web.id)!;
   console.log(`
 web-1 is ${now.status} on image ${now.imageRef} (the snapshot: ${created.outputs['snapshot-id']}), same ID ${now.id}`);

@@ -29,9 +29,13 @@ export function changelogSection(changelog: string, version: string): { notes: s
   const lines = changelog.split('\n');
   const start = lines.findIndex((l) => l.startsWith(`## [${version}]`));
   if (start < 0) return { problem: `CHANGELOG.md has no section "## [${version}] - YYYY-MM-DD"` };
-  if (!/^## \[[^\]]+\] - \d{4}-\d{2}-\d{2}$/.test(lines[start]!)) return { problem: `CHANGELOG.md's section of ${version} has no date: "## [${version}] - YYYY-MM-DD"` };
+  if (!/^## \[[^\]]+\] - \d{4}-\d{2}-\d{2}$/.test(lines[start]!))
+    return { problem: `CHANGELOG.md's section of ${version} has no date: "## [${version}] - YYYY-MM-DD"` };
   const end = lines.findIndex((l, i) => i > start && (l.startsWith('## ') || /^\[[^\]]+\]: /.test(l)));
-  const notes = lines.slice(start + 1, end < 0 ? undefined : end).join('\n').trim();
+  const notes = lines
+    .slice(start + 1, end < 0 ? undefined : end)
+    .join('\n')
+    .trim();
   return notes ? { notes } : { problem: `CHANGELOG.md's section of ${version} is empty` };
 }
 
@@ -40,7 +44,8 @@ export function checkRelease(tag: string, packageVersion: string, changelog: str
   if (!parseTag(tag)) return { problems: [`${tag} is not a release tag: use vMAJOR.MINOR.PATCH, e.g. v1.2.3 (or v1.2.3-rc.1)`] };
   const version = tag.slice(1);
   const problems: string[] = [];
-  if (packageVersion !== version) problems.push(`package.json's version is ${packageVersion}, the tag says ${version}: set "version": "${version}" and tag again`);
+  if (packageVersion !== version)
+    problems.push(`package.json's version is ${packageVersion}, the tag says ${version}: set "version": "${version}" and tag again`);
   const section = changelogSection(changelog, version);
   if ('problem' in section) problems.push(section.problem);
   return { problems, ...('notes' in section ? { notes: section.notes } : {}) };

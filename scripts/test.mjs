@@ -9,7 +9,10 @@ if (!process.version.startsWith('v24')) {
   // One line that says what to do. The `node` devDependency brings Node 24 by an install script.
   const found = `found Node ${process.version}`;
   if (!existsSync('node_modules')) console.error(`npm test needs the project's Node 24 (${found}): run 'npm ci' first, then 'npm test'.`);
-  else if (!existsSync('node_modules/node/bin/node')) console.error(`npm test needs Node 24, which 'npm ci' installs by the install script of the 'node' devDependency (${found}; were scripts ignored?): run 'npm rebuild node', then 'npm test'.`);
+  else if (!existsSync('node_modules/node/bin/node'))
+    console.error(
+      `npm test needs Node 24, which 'npm ci' installs by the install script of the 'node' devDependency (${found}; were scripts ignored?): run 'npm rebuild node', then 'npm test'.`,
+    );
   else console.error(`npm test needs the project's Node 24 (${found}): run it as 'npm test', which puts node_modules/.bin/node first on the PATH.`);
   process.exit(1);
 }

@@ -1,13 +1,13 @@
 import * as core from '@actions/core';
 import { setGlobalProxyFromEnv } from 'node:http';
-import { Cancellation } from './cancel.ts';
-import { join, log, t } from './log.ts';
+import { Cancellation } from './modes/cancel.ts';
+import { join, log, t } from './lib/log.ts';
 import { runMode } from './modes/run.ts';
 import { Cloud } from './openstack/cloud.ts';
 import { describeLogin } from './openstack/identity.ts';
 import { report, reportInvalidInput } from './report.ts';
-import { readSettings, SettingsError, type Settings } from './settings.ts';
-import { PROXY_VARIABLES } from './urls.ts';
+import { readSettings, SettingsError, type Settings } from './settings/settings.ts';
+import { PROXY_VARIABLES } from './settings/urls.ts';
 
 /** A summary that cannot be written does not change how the step ends. */
 const summarise = (writing: Promise<void>) => writing.catch((error: unknown) => log.warning(t`The job summary could not be written: ${error}`));
@@ -20,7 +20,9 @@ export async function run(): Promise<void> {
   } catch (error) {
     const problems = error instanceof SettingsError ? error.problems : [error instanceof Error ? error.message : String(error)];
     await summarise(reportInvalidInput(problems));
-    log.fail(error instanceof SettingsError ? join([t`Invalid input${problems.length > 1 ? 's' : ''}:`, ...problems.map((p) => t`- ${p}`)], '\n') : t`${error}`);
+    log.fail(
+      error instanceof SettingsError ? join([t`Invalid input${problems.length > 1 ? 's' : ''}:`, ...problems.map((p) => t`- ${p}`)], '\n') : t`${error}`,
+    );
     return;
   }
   // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
@@ -35,7 +37,9 @@ export async function run(): Promise<void> {
     onToken: core.setSecret,
   });
   const who = t`${describeLogin(settings.credentials)}`;
-  log.info(t`Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
+  log.info(
+    t`Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`,
+  );
   // Only a create stops servers: it handles the runner's signals for the whole run, to start them
   // again when the job is cancelled. Any other mode ends at once on a signal, as Node does.
   const cancel = new Cancellation();

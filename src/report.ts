@@ -1,18 +1,18 @@
 import * as core from '@actions/core';
-import { Input, Output, Property } from './constants.ts';
-import { isoSeconds } from './duration.ts';
-import { neutralise, log } from './log.ts';
-import type { CreateResult } from './modes/create.ts';
-import type { DeleteResult } from './modes/delete.ts';
+import { Input, Output, Property } from './lib/constants.ts';
+import { isoSeconds } from './lib/duration.ts';
+import { neutralise, log } from './lib/log.ts';
+import type { CreateResult } from './modes/create/create.ts';
+import type { DeleteResult } from './modes/delete/delete.ts';
 import type { Result } from './modes/run.ts';
-import type { Deletion } from './modes/deletion.ts';
+import type { Deletion } from './modes/delete/deletion.ts';
 import type { FleetItem, FleetResult } from './modes/fleet.ts';
 import type { Outcome } from './modes/outcome.ts';
-import type { PruneResult } from './modes/prune.ts';
-import type { RestoreResult } from './modes/restore.ts';
+import type { PruneResult } from './modes/prune/prune.ts';
+import type { RestoreResult } from './modes/restore/restore.ts';
 import type { Image } from './openstack/image.ts';
-import type { Decision, Rule } from './retention.ts';
-import type { Settings } from './settings.ts';
+import type { Decision, Rule } from './lib/retention.ts';
+import type { Settings } from './settings/settings.ts';
 
 /** GitHub keeps at most 1 MiB of summary per step: long prunes show this many rows. */
 const MAX_ROWS = 500;
@@ -68,7 +68,16 @@ function createSection(result: CreateResult): void {
   core.summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
   table(
     ['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'],
-    [[image.name, image.id || '–', image.status, `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`, size(image.size), `${(result.durationMs / 1000).toFixed(1)} s`]],
+    [
+      [
+        image.name,
+        image.id || '–',
+        image.status,
+        `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`,
+        size(image.size),
+        `${(result.durationMs / 1000).toFixed(1)} s`,
+      ],
+    ],
   );
 }
 
@@ -116,7 +125,10 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
   const verb = result.dryRun ? 'would delete' : 'deleted';
   core.summary
     .addHeading(`Prune${result.dryRun ? ' (dry run)' : ''}`, 2)
-    .addRaw(`Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.${result.refused ? '' : ` ${html(freed(result.deletions, result.dryRun))}`}`, true);
+    .addRaw(
+      `Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.${result.refused ? '' : ` ${html(freed(result.deletions, result.dryRun))}`}`,
+      true,
+    );
   if (result.refused) paragraph('Refused:', result.refused);
   const fate = (id: string, keep: boolean, reasons: string[]) => {
     if (keep) return `kept (${reasons.join(', ')})`;
@@ -131,7 +143,10 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
   const groups = new Map<string, Decision[]>();
   for (const d of result.decisions) {
     const key = instanceOf(result.images.get(d.snapshot.id)!);
-    groups.set(key, groups.get(key) ?? []).get(key)!.push(d);
+    groups
+      .set(key, groups.get(key) ?? [])
+      .get(key)!
+      .push(d);
   }
   const shown = [...groups.values()].flat().slice(0, MAX_ROWS);
   const rows = shown.map((d) => {
@@ -142,7 +157,8 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
   if (result.decisions.length > MAX_ROWS) core.summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
   const reasons = new Set(shown.flatMap((d) => (d.keep ? d.reasons : [])));
   const legend = Object.entries(REASONS).filter(([rule]) => reasons.has(rule as Rule));
-  if (legend.length) core.summary.addRaw(`<p><b>Kept:</b><br>${legend.map(([rule, meaning]) => `<code>${rule}</code>: ${html(meaning)}`).join('<br>')}</p>`, true);
+  if (legend.length)
+    core.summary.addRaw(`<p><b>Kept:</b><br>${legend.map(([rule, meaning]) => `<code>${rule}</code>: ${html(meaning)}`).join('<br>')}</p>`, true);
 }
 
 function deleteSection(result: DeleteResult): void {
@@ -151,27 +167,45 @@ function deleteSection(result: DeleteResult): void {
   if (result.missing) core.summary.addRaw(html(`Nothing to delete: ${result.missing} was not found.`), true);
   else {
     const volumes = (d: Deletion) => d.volumeSnapshots.map((v) => `${v.id} (${v.outcome}${v.reason ? `: ${v.reason}` : ''})`).join(', ') || '–';
-    table(['Snapshot', 'Snapshot ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
+    table(
+      ['Snapshot', 'Snapshot ID', 'Volume snapshots'],
+      result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]),
+    );
   }
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 /** What became of one instance, as a row of the `snapshots` output (snake_case, as the image properties are). */
-function imageRow({ server, result, failure }: FleetItem) {
+function imageRow({ server, result, failure }: FleetItem<CreateResult | RestoreResult>) {
   const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
   if (result?.mode === 'create') {
     const { image } = result;
-    return { ...base, snapshot_id: image.id || null, snapshot_name: image.name, status: image.status, duration_seconds: Number(seconds(result.durationMs)), consistency: result.consistency, downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)) };
+    return {
+      ...base,
+      snapshot_id: image.id || null,
+      snapshot_name: image.name,
+      status: image.status,
+      duration_seconds: Number(seconds(result.durationMs)),
+      consistency: result.consistency,
+      downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
+    };
   }
   if (result?.mode === 'restore') {
-    return { ...base, snapshot_id: result.image.id, snapshot_name: result.image.name, status: result.server.status, duration_seconds: Number(seconds(result.durationMs)), previous_image_id: result.previousImageId ?? null };
+    return {
+      ...base,
+      snapshot_id: result.image.id,
+      snapshot_name: result.image.name,
+      status: result.server.status,
+      duration_seconds: Number(seconds(result.durationMs)),
+      previous_image_id: result.previousImageId ?? null,
+    };
   }
   return { ...base, snapshot_id: failure?.imageId ?? null, snapshot_name: null, status: 'failed', duration_seconds: null };
 }
 
 /** A fleet: the `snapshots` output, one summary row per instance, and what the prunes after the snapshots deleted. */
-function fleetSection(result: FleetResult): void {
+function fleetSection(result: FleetResult<CreateResult | RestoreResult>): void {
   const rows = result.items.map(imageRow);
   log.output(Output.Snapshots, JSON.stringify(rows));
   const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
@@ -212,7 +246,16 @@ function restoreSection(result: RestoreResult): void {
   core.summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
   table(
     ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'],
-    [[`${server.name} (${server.id})`, `${image.name ?? ''} (${image.id})`, result.previousImageId ?? NONE, result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE, server.status, `${(result.durationMs / 1000).toFixed(1)} s`]],
+    [
+      [
+        `${server.name} (${server.id})`,
+        `${image.name ?? ''} (${image.id})`,
+        result.previousImageId ?? NONE,
+        result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE,
+        server.status,
+        `${(result.durationMs / 1000).toFixed(1)} s`,
+      ],
+    ],
   );
 }
 

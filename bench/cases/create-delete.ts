@@ -90,7 +90,11 @@ async function runAction(real: RealCloud, build: Build, way: string, iteration: 
   const p = real.proxy;
   let from = p.records.length;
   const name = `${real.cfg.tag}-${way.replace(/\W+/g, '-')}-${iteration}`;
-  const create = await timedRun(build, { instance: SERVER_NAME, 'snapshot-name': name, 'snapshot-properties': `${RUN_PROPERTY}=${real.cfg.tag}`, timeout: `${TIMEOUT_S}s` }, real.osEnv);
+  const create = await timedRun(
+    build,
+    { instance: SERVER_NAME, 'snapshot-name': name, 'snapshot-properties': `${RUN_PROPERTY}=${real.cfg.tag}`, timeout: `${TIMEOUT_S}s` },
+    real.osEnv,
+  );
   const createRecords = p.since(from);
   const imageId = create.outputs['snapshot-id'];
   if (create.code !== 0 || !imageId) throw new Error(`action create failed: ${tail(create)}`);
@@ -98,22 +102,54 @@ async function runAction(real: RealCloud, build: Build, way: string, iteration: 
   const del = await timedRun(build, { mode: 'delete', 'snapshot-id': imageId }, real.osEnv);
   if (del.code !== 0) throw new Error(`action delete failed: ${tail(del)}`);
   const wall = create.exitAt - create.spawnAt + (del.exitAt - del.spawnAt);
-  return measure(way, iteration, imageId, { startAt: create.spawnAt, endAt: create.exitAt, records: createRecords }, { startAt: del.spawnAt, endAt: del.exitAt, records: p.since(from) }, wall);
+  return measure(
+    way,
+    iteration,
+    imageId,
+    { startAt: create.spawnAt, endAt: create.exitAt, records: createRecords },
+    { startAt: del.spawnAt, endAt: del.exitAt, records: p.since(from) },
+    wall,
+  );
 }
 
 async function runCli(real: RealCloud, iteration: number): Promise<WayRun> {
   const p = real.proxy;
   let from = p.records.length;
-  const args = ['server', 'image', 'create', '--name', `${real.cfg.tag}-cli-${iteration}`, '--property', `${RUN_PROPERTY}=${real.cfg.tag}`, '--wait', '-f', 'value', '-c', 'id', SERVER_NAME];
+  const args = [
+    'server',
+    'image',
+    'create',
+    '--name',
+    `${real.cfg.tag}-cli-${iteration}`,
+    '--property',
+    `${RUN_PROPERTY}=${real.cfg.tag}`,
+    '--wait',
+    '-f',
+    'value',
+    '-c',
+    'id',
+    SERVER_NAME,
+  ];
   const create = await openstack(args, real.osEnv, { timeoutMs: TIMEOUT_S * 1000 });
   const createRecords = p.since(from);
-  const imageId = create.stdout.split('\n').reverse().find((l) => UUID.test(l))?.trim();
+  const imageId = create.stdout
+    .split('\n')
+    .reverse()
+    .find((l) => UUID.test(l))
+    ?.trim();
   if (create.code !== 0 || !imageId) throw new Error(`cli create failed (exit ${create.code}): ${create.stdout.slice(-500)} ${create.stderr.slice(-1500)}`);
   from = p.records.length;
   const del = await openstack(['image', 'delete', imageId], real.osEnv);
   if (del.code !== 0) throw new Error(`cli delete failed (exit ${del.code}): ${del.stderr.slice(-1500)}`);
   const wall = create.exitAt - create.spawnAt + (del.exitAt - del.spawnAt);
-  return measure('cli', iteration, imageId, { startAt: create.spawnAt, endAt: create.exitAt, records: createRecords }, { startAt: del.spawnAt, endAt: del.exitAt, records: p.since(from) }, wall);
+  return measure(
+    'cli',
+    iteration,
+    imageId,
+    { startAt: create.spawnAt, endAt: create.exitAt, records: createRecords },
+    { startAt: del.spawnAt, endAt: del.exitAt, records: p.since(from) },
+    wall,
+  );
 }
 
 async function runFloor(real: RealCloud, iteration: number): Promise<WayRun> {
@@ -138,7 +174,14 @@ async function runFloor(real: RealCloud, iteration: number): Promise<WayRun> {
   const deleteStart = now();
   if ((await (await Api.connect(real.cfg)).deleteImage(REGION, imageId)) !== 'deleted') throw new Error(`floor: image ${imageId} was gone before its DELETE`);
   const end = now();
-  return measure('floor', iteration, imageId, { startAt: start, endAt: sawActive, records: createRecords }, { startAt: deleteStart, endAt: end, records: p.since(from) }, end - start);
+  return measure(
+    'floor',
+    iteration,
+    imageId,
+    { startAt: start, endAt: sawActive, records: createRecords },
+    { startAt: deleteStart, endAt: end, records: p.since(from) },
+    end - start,
+  );
 }
 
 export async function createDelete(real: RealCloud, builds: Build[], iterations: number, log: (s: string) => void): Promise<CreateDeleteResult> {
@@ -161,7 +204,9 @@ export async function createDelete(real: RealCloud, builds: Build[], iterations:
         try {
           const r = await run(i);
           runs.push(r);
-          log(`  #${i} ${way.padEnd(14)} wall ${(r.wallMs / 1000).toFixed(2)} s, overhead ${((r.wallMs - r.cloudWorkMs) / 1000).toFixed(2)} s, ${r.create.records.length}+${r.delete.records.length} requests, ${r.polls} polls`);
+          log(
+            `  #${i} ${way.padEnd(14)} wall ${(r.wallMs / 1000).toFixed(2)} s, overhead ${((r.wallMs - r.cloudWorkMs) / 1000).toFixed(2)} s, ${r.create.records.length}+${r.delete.records.length} requests, ${r.polls} polls`,
+          );
           break;
         } catch (error) {
           failures.push(`#${i} ${way} attempt ${attempt}: ${(error as Error).message}`);
@@ -176,4 +221,3 @@ export async function createDelete(real: RealCloud, builds: Build[], iterations:
   }
   return { runs, failures };
 }
-

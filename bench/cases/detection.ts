@@ -66,7 +66,10 @@ async function runs(build: Build, seconds: number, count: number): Promise<Detec
 export async function detection(builds: Build[], longSeconds: number[], shortRuns: number, log: (s: string) => void): Promise<DetectionRun[]> {
   const sets = builds.flatMap((b) => [runs(b, SHORT_SECONDS, shortRuns), ...longSeconds.map((s) => runs(b, s, 1))]);
   const all = (await Promise.all(sets)).flat();
-  for (const r of all) log(`  ${r.build} ${r.snapshotSeconds} s snapshot: exit ${(r.delayMs / 1000).toFixed(2)} s after active (${(r.ratio * 100).toFixed(1)} %), ${r.pollAt.length} polls`);
+  for (const r of all)
+    log(
+      `  ${r.build} ${r.snapshotSeconds} s snapshot: exit ${(r.delayMs / 1000).toFixed(2)} s after active (${(r.ratio * 100).toFixed(1)} %), ${r.pollAt.length} polls`,
+    );
   return all;
 }
 

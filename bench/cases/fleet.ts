@@ -36,20 +36,30 @@ const CEILING = 20;
 
 async function measure(build: Build, arena: Arena, log: (s: string) => void): Promise<FleetRun> {
   const n = arena.serverIds.length;
-  const common = { 'rate-limit': String(CEILING), 'snapshot-name': `${arena.tag}-{instance}-{timestamp}`, 'snapshot-properties': `${RUN_PROPERTY}=${arena.runTag}` };
+  const common = {
+    'rate-limit': String(CEILING),
+    'snapshot-name': `${arena.tag}-{instance}-{timestamp}`,
+    'snapshot-properties': `${RUN_PROPERTY}=${arena.runTag}`,
+  };
   let mark = arena.mark();
   const fleetRun = await timedRun(build, { ...common, 'instance-tags': arena.tag, 'max-parallel': String(Math.min(32, n)) }, arena.env);
   if (fleetRun.code !== 0) throw new Error(`fleet step failed: ${tail(fleetRun)}`);
   const times = arena.requestsSince(mark);
   const fleet = { wallMs: fleetRun.exitAt - fleetRun.spawnAt, requests: times.length, peakPerSecond: peakRate(times) };
   mark = arena.mark();
-  const singles = await pMap(arena.serverIds, async (id) => {
-    const run = await timedRun(build, { ...common, instance: id }, arena.env);
-    if (run.code !== 0) throw new Error(`single step of ${id} failed: ${tail(run)}`);
-    return { wallMs: run.exitAt - run.spawnAt, requests: Number(run.outputs['api-requests']) };
-  }, { concurrency: n });
+  const singles = await pMap(
+    arena.serverIds,
+    async (id) => {
+      const run = await timedRun(build, { ...common, instance: id }, arena.env);
+      if (run.code !== 0) throw new Error(`single step of ${id} failed: ${tail(run)}`);
+      return { wallMs: run.exitAt - run.spawnAt, requests: Number(run.outputs['api-requests']) };
+    },
+    { concurrency: n },
+  );
   const total = arena.requestsSince(mark).length;
-  log(`  ${arena.cloud} fleet of ${n}: ${(fleet.wallMs / 1000).toFixed(1)} s, ${fleet.requests} requests, peak ${fleet.peakPerSecond}/s; one step each: slowest ${(Math.max(...singles.map((s) => s.wallMs)) / 1000).toFixed(1)} s, ${total} requests`);
+  log(
+    `  ${arena.cloud} fleet of ${n}: ${(fleet.wallMs / 1000).toFixed(1)} s, ${fleet.requests} requests, peak ${fleet.peakPerSecond}/s; one step each: slowest ${(Math.max(...singles.map((s) => s.wallMs)) / 1000).toFixed(1)} s, ${total} requests`,
+  );
   return { cloud: arena.cloud, n, ceiling: CEILING, fleet, singles };
 }
 
@@ -59,7 +69,22 @@ export async function fleetLocal(build: Build, n: number, log: (s: string) => vo
     const tag = 'bench-fleet';
     const serverIds = Array.from({ length: n }, (_, i) => cloud.addServer({ region: 'GRA7', name: `web-${i + 1}`, tags: [tag] }).id);
     const records = () => cloud.requests.filter((r) => r.service !== 'local');
-    return await measure(build, { cloud: 'local', serverIds, tag, runTag: tag, env: cloud.openrc(), mark: () => records().length, requestsSince: (m) => records().slice(m).map((r) => r.t) }, log);
+    return await measure(
+      build,
+      {
+        cloud: 'local',
+        serverIds,
+        tag,
+        runTag: tag,
+        env: cloud.openrc(),
+        mark: () => records().length,
+        requestsSince: (m) =>
+          records()
+            .slice(m)
+            .map((r) => r.t),
+      },
+      log,
+    );
   } finally {
     await cloud.stop();
   }
@@ -73,9 +98,21 @@ export async function fleetReal(build: Build, real: RealCloud, n: number, log: (
   const servers: Server[] = [];
   try {
     // Each is kept as soon as it is made, so that a failure (the project's instance quota) deletes those already booted.
-    await pMap(Array.from({ length: n }, (_, i) => i), async (i) => void servers.push(await real.api.createServer(REGION, { name: `${tag}-${i + 1}`, imageRef, flavorRef: 'osl-tiny', tags: [tag] })), { concurrency: 5 });
+    await pMap(
+      Array.from({ length: n }, (_, i) => i),
+      async (i) => void servers.push(await real.api.createServer(REGION, { name: `${tag}-${i + 1}`, imageRef, flavorRef: 'osl-tiny', tags: [tag] })),
+      { concurrency: 5 },
+    );
     if (servers.some((s) => s.status !== 'ACTIVE')) throw new Error(`fleet servers: ${servers.map((s) => s.status).join(', ')}`);
-    const arena: Arena = { cloud: 'real', serverIds: servers.map((s) => s.id), tag, runTag: real.cfg.tag, env: real.osEnv, mark: () => real.proxy.records.length, requestsSince: (m) => real.proxy.since(m).map((r) => r.t) };
+    const arena: Arena = {
+      cloud: 'real',
+      serverIds: servers.map((s) => s.id),
+      tag,
+      runTag: real.cfg.tag,
+      env: real.osEnv,
+      mark: () => real.proxy.records.length,
+      requestsSince: (m) => real.proxy.since(m).map((r) => r.t),
+    };
     return await measure(build, arena, log);
   } finally {
     await pMap(servers, (s) => real.api.deleteServer(REGION, s.id), { concurrency: 5 });

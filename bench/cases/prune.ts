@@ -82,8 +82,18 @@ export async function pruneLocal(build: Build, n: number, ways: PruneWay[], log:
       if (left.length !== 1) throw new Error(`local prune (${way}): ${left.length} images left in scope, expected 1`);
       const records = cloud.requests.filter((r) => r.service !== 'local');
       const path = (p: string) => p.replace(/^\/(identity|compute|glance|volume)(-\w+)?(\/[A-Z0-9]+)?/, '');
-      out.push({ cloud: 'local', way, n, ...run, requests: records.length, by: countBy(records.map((r) => ({ ...r, path: path(r.path) }))), peakPerSecond: peakRate(records.map((r) => r.t)) });
-      log(`  local ${way}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB`);
+      out.push({
+        cloud: 'local',
+        way,
+        n,
+        ...run,
+        requests: records.length,
+        by: countBy(records.map((r) => ({ ...r, path: path(r.path) }))),
+        peakPerSecond: peakRate(records.map((r) => r.t)),
+      });
+      log(
+        `  local ${way}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB`,
+      );
       // The kept one goes too, so the next round's scope is exactly its own N.
       cloud.world.deleteImage(cloud.world.findImage(left[0]!.id)!);
     }
@@ -96,12 +106,23 @@ export async function pruneLocal(build: Build, n: number, ways: PruneWay[], log:
 /** N private 1-byte images of the bench server, as the action's prune sees its snapshots (8 in flight). */
 async function seedReal(real: RealCloud, n: number, round: number): Promise<string[]> {
   const properties = { managed_by: MANAGED_BY, source_instance_id: real.serverId };
-  return pMap(Array.from({ length: n }, (_, i) => i), async (i) => (await real.api.seedImage(REGION, `${real.cfg.tag}-prune-${round}-${i}`, properties)).id, { concurrency: 8 });
+  return pMap(
+    Array.from({ length: n }, (_, i) => i),
+    async (i) => (await real.api.seedImage(REGION, `${real.cfg.tag}-prune-${round}-${i}`, properties)).id,
+    { concurrency: 8 },
+  );
 }
 
 /** The action's scope, newest first (its sort: created_at desc, then id desc). */
 const scopeReal = (real: RealCloud) =>
-  real.api.listImages(REGION, { managed_by: MANAGED_BY, source_instance_id: real.serverId, owner: real.api.projectId, status: 'active', sort: 'created_at:desc,id:desc', limit: '1000' });
+  real.api.listImages(REGION, {
+    managed_by: MANAGED_BY,
+    source_instance_id: real.serverId,
+    owner: real.api.projectId,
+    status: 'active',
+    sort: 'created_at:desc,id:desc',
+    limit: '1000',
+  });
 
 export async function pruneReal(build: Build, real: RealCloud, n: number, ways: PruneWay[], log: (s: string) => void): Promise<PruneRun[]> {
   const out: PruneRun[] = [];
@@ -112,12 +133,32 @@ export async function pruneReal(build: Build, real: RealCloud, n: number, ways: 
     if (scope.length !== n) throw new Error(`real prune: ${scope.length} images in scope after seeding, expected ${n}`);
     log(`  real: seeded ${n} images in ${((now() - t) / 1000).toFixed(1)} s`);
     const from = real.proxy.records.length;
-    const { value: run, busy } = await busyWhile(() => runWay(build, way, real.serverId, n, scope.slice(1).map((i) => i.id), real.osEnv));
+    const { value: run, busy } = await busyWhile(() =>
+      runWay(
+        build,
+        way,
+        real.serverId,
+        n,
+        scope.slice(1).map((i) => i.id),
+        real.osEnv,
+      ),
+    );
     const records = real.proxy.since(from);
     const left = await scopeReal(real);
     if (left.length !== 1) throw new Error(`real prune (${way}): ${left.length} images left in scope, expected 1`);
-    out.push({ cloud: 'real', way, n, ...run, requests: records.length, by: countBy(records), peakPerSecond: peakRate(records.map((r) => r.t)), serverBusy: busy });
-    log(`  real ${way}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB, glance ${((busy.glance ?? Number.NaN) * 100).toFixed(0)} % CPU`);
+    out.push({
+      cloud: 'real',
+      way,
+      n,
+      ...run,
+      requests: records.length,
+      by: countBy(records),
+      peakPerSecond: peakRate(records.map((r) => r.t)),
+      serverBusy: busy,
+    });
+    log(
+      `  real ${way}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB, glance ${((busy.glance ?? Number.NaN) * 100).toFixed(0)} % CPU`,
+    );
     await real.api.deleteImage(REGION, left[0]!.id);
   }
   return out;

@@ -158,7 +158,8 @@ export function countBy(records: readonly { service: string; method: string; pat
     else if (r.service === 'image' && r.method === 'GET' && /\/v2\/images\/[^/?]+/.test(r.path)) key = 'image GET /v2/images/{id}';
     else if (r.service === 'image' && r.method === 'GET' && /\/v2\/images(\?|$)/.test(r.path)) key = 'image GET /v2/images (list)';
     else if (r.service === 'image' && r.method === 'DELETE') key = 'image DELETE';
-    else if (r.method === 'GET' && /^\/(v\d[\d.]*\/?)?(\?.*)?$/.test(r.path.replace(/^\/(glance|compute|identity)\/[^/]*/, '') || '/')) key = `${r.service} GET (version discovery)`;
+    else if (r.method === 'GET' && /^\/(v\d[\d.]*\/?)?(\?.*)?$/.test(r.path.replace(/^\/(glance|compute|identity)\/[^/]*/, '') || '/'))
+      key = `${r.service} GET (version discovery)`;
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;

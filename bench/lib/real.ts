@@ -25,7 +25,8 @@ export interface RealCloud {
 
 export function realAvailable(): string | undefined {
   const cfg = loadConfig();
-  if (!cfg.loopback || !existsSync(`${cfg.oslState}/demo.env`)) return `${cfg.oslState}/demo.env is missing (is the loopback cloud up? see ../shared/openstack-loopback)`;
+  if (!cfg.loopback || !existsSync(`${cfg.oslState}/demo.env`))
+    return `${cfg.oslState}/demo.env is missing (is the loopback cloud up? see ../shared/openstack-loopback)`;
   if (!existsSync('/usr/bin/openstack')) return '/usr/bin/openstack is missing';
   return undefined;
 }
@@ -72,9 +73,11 @@ async function ensureServer(api: Api, log: (s: string) => void): Promise<string>
 
 /** Until the server can be snapshotted again (ACTIVE, no task). */
 export async function untilIdle(api: Api, id: string, timeoutMs = 180_000): Promise<void> {
-  await api.waitServer(REGION, id, (s) => !s || s.status === 'ERROR' || (s.status === 'ACTIVE' && !s['OS-EXT-STS:task_state']), timeoutMs).then((s) => {
-    if (s?.status !== 'ACTIVE') throw new Error(`${SERVER_NAME} is ${s?.status ?? 'gone'}`);
-  });
+  await api
+    .waitServer(REGION, id, (s) => !s || s.status === 'ERROR' || (s.status === 'ACTIVE' && !s['OS-EXT-STS:task_state']), timeoutMs)
+    .then((s) => {
+      if (s?.status !== 'ACTIVE') throw new Error(`${SERVER_NAME} is ${s?.status ?? 'gone'}`);
+    });
 }
 
 /** If GRA7's nova-compute is in queued mode, wait (at most 10 minutes) until it is back. */

@@ -67,7 +67,9 @@ export function freezeBuild(spec: string): Build {
   frozen.push(dir);
   cpSync(dirname(index), dir, { recursive: true });
   const path = join(dir, basename(index));
-  const bytes = readdirSync(dir).filter((f) => f.endsWith('.js')).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  const bytes = readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
   return { label: label ?? basename(dirname(index)), path, source: index, bytes };
 }
 

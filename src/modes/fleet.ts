@@ -1,27 +1,25 @@
 import pMap from 'p-map';
-import type { Cancellation } from '../cancel.ts';
-import { Input } from '../constants.ts';
-import { log, t, within } from '../log.ts';
+import type { Cancellation } from './cancel.ts';
+import { Input } from '../lib/constants.ts';
+import { log, t, within } from '../lib/log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Server } from '../openstack/compute.ts';
-import type { Selection } from '../selection.ts';
-import type { CreateResult } from './create.ts';
+import type { Selection } from '../settings/selection.ts';
 import { explain, type Failure, type Outcome } from './outcome.ts';
-import type { RestoreResult } from './restore.ts';
-import { isSingle, selectServers } from './selection.ts';
+import { isSingle, selectServers } from './servers.ts';
 
 /** One server of a fleet: what its run gave. */
-export interface FleetItem {
+export interface FleetItem<R = unknown> {
   server: Server;
-  result?: CreateResult | RestoreResult;
+  result?: R;
   failure?: Failure;
 }
 
 /** Several servers done in one step. */
-export interface FleetResult {
+export interface FleetResult<R = unknown> {
   mode: 'fleet';
   of: 'create' | 'restore';
-  items: FleetItem[];
+  items: FleetItem<R>[];
 }
 
 /**
@@ -29,13 +27,13 @@ export interface FleetResult {
  * (its result is the mode's); several are a fleet. `inFleet` says which. Once `cancel` is set,
  * no further server is begun.
  */
-export async function forSelection<R extends CreateResult | RestoreResult>(
+export async function forSelection<R>(
   cloud: Cloud,
   settings: { servers: Selection; concurrency: number; region: string },
   of: FleetResult['of'],
   each: (server: Server, inFleet: boolean) => Promise<Outcome<R>>,
   cancel?: Cancellation,
-): Promise<Outcome<R | FleetResult>> {
+): Promise<Outcome<R | FleetResult<R>>> {
   const servers = await selectServers(await cloud.compute(), settings.servers, await cloud.projectId());
   const [only] = servers;
   if (only && isSingle(settings.servers)) return each(only, false);
@@ -47,20 +45,20 @@ export async function forSelection<R extends CreateResult | RestoreResult>(
  * Run `each` for every server, `concurrency` (max-parallel) at a time (the client holds the rate ceiling for all
  * of them). One server's failure does not stop the others: the step fails at the end, naming each.
  */
-async function forEachServer(
+async function forEachServer<R>(
   of: FleetResult['of'],
   servers: readonly Server[],
   options: { concurrency: number; region: string },
-  each: (server: Server) => Promise<Outcome<CreateResult | RestoreResult>>,
+  each: (server: Server) => Promise<Outcome<R>>,
   cancel?: Cancellation,
-): Promise<Outcome<FleetResult>> {
+): Promise<Outcome<FleetResult<R>>> {
   log.info(t`${servers.length} instance(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
   // Many lines per instance, interleaved: folded in the log (the warnings still show as annotations).
   const items = await log.group(t`${of === 'create' ? 'Snapshots' : 'Restores'} of ${servers.length} instance(s)`, () =>
     pMap(
       servers,
       (server) =>
-        within(server.name, async (): Promise<FleetItem> => {
+        within(server.name, async (): Promise<FleetItem<R>> => {
           try {
             cancel?.check(t`instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
             const outcome = await each(server);
@@ -76,7 +74,12 @@ async function forEachServer(
     ),
   );
   const failed = items.filter((item) => item.failure);
-  const result: FleetResult = { mode: 'fleet', of, items };
+  const result: FleetResult<R> = { mode: 'fleet', of, items };
   if (!failed.length) return { result };
-  return { result, failure: { message: `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}` } };
+  return {
+    result,
+    failure: {
+      message: `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}`,
+    },
+  };
 }

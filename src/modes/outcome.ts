@@ -1,4 +1,4 @@
-import { Input } from '../constants.ts';
+import { Input } from '../lib/constants.ts';
 import { AmbiguousError, AuthError, CatalogError, codeOf, NotFoundError, untrustedOrigin } from '../openstack/errors.ts';
 import { LoginError, type LoginStage } from '../openstack/login-errors.ts';
 

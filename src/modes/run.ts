@@ -1,14 +1,14 @@
-import type { Cancellation } from '../cancel.ts';
+import type { Cancellation } from './cancel.ts';
 import type { Cloud } from '../openstack/cloud.ts';
-import type { Settings } from '../settings.ts';
-import { create, type CreateResult } from './create.ts';
-import { deleteMode, type DeleteResult } from './delete.ts';
+import type { Settings } from '../settings/settings.ts';
+import { create, type CreateResult } from './create/create.ts';
+import { deleteMode, type DeleteResult } from './delete/delete.ts';
 import type { FleetResult } from './fleet.ts';
 import { explain, type Outcome } from './outcome.ts';
-import { prune, type PruneResult } from './prune.ts';
-import { restore, type RestoreResult } from './restore.ts';
+import { prune, type PruneResult } from './prune/prune.ts';
+import { restore, type RestoreResult } from './restore/restore.ts';
 
-export type Result = CreateResult | DeleteResult | PruneResult | RestoreResult | FleetResult;
+export type Result = CreateResult | DeleteResult | PruneResult | RestoreResult | FleetResult<CreateResult | RestoreResult>;
 
 /** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. A create honours `cancel`. */
 export async function runMode(cloud: Cloud, settings: Settings, cancel?: Cancellation): Promise<Outcome<Result>> {

@@ -42,7 +42,8 @@ function redactBody(body: unknown, redact: (text: string) => string): unknown {
 export function sameOrigin(from: string | URL, to: string | URL, what: string): void {
   const expected = new URL(from).origin;
   const target = new URL(to).origin;
-  if (target !== expected) throw new CrossHostError(`${what} points to ${target}, not to ${expected}: refused, so that no token or password goes to another host`);
+  if (target !== expected)
+    throw new CrossHostError(`${what} points to ${target}, not to ${expected}: refused, so that no token or password goes to another host`);
 }
 
 /** Methods got may repeat on its own: repeating them cannot create anything twice. */

@@ -149,7 +149,11 @@ export class Compute {
     for await (const server of this.servers(fragment ? { name: fragment } : {})) if (server.name === nameOrId) matches.push(server);
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) throw new NotFoundError('server', nameOrId);
-    throw new AmbiguousError('server', nameOrId, matches.map((server) => server.id));
+    throw new AmbiguousError(
+      'server',
+      nameOrId,
+      matches.map((server) => server.id),
+    );
   }
 
   /**

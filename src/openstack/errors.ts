@@ -6,13 +6,20 @@ import { RequestError } from 'got';
 /** The message an OpenStack service put in an error body, whatever the service's shape. */
 export function apiMessage(body: unknown): string | undefined {
   if (typeof body === 'string') {
-    const text = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+    const text = body
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
     return text || undefined;
   }
   if (body === null || typeof body !== 'object') return undefined;
   const record = body as Record<string, unknown>;
   // Glance JSON: {message, code, title}; Keystone/OVH: {error: {message}}; Nova/Cinder: {badRequest: {message}}.
-  if (typeof record.message === 'string') return record.message.replace(/<br \/>/g, ' ').replace(/\s+/g, ' ').trim();
+  if (typeof record.message === 'string')
+    return record.message
+      .replace(/<br \/>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
   for (const value of Object.values(record)) {
     if (value && typeof value === 'object' && typeof (value as Record<string, unknown>).message === 'string') {
       return String((value as Record<string, unknown>).message).trim();
@@ -79,7 +86,9 @@ export class CatalogError extends OpenStackError {
   /** What the catalog does have: the project's regions, or the region's interfaces. */
   readonly offered: readonly string[];
   constructor(problem: CatalogError['problem'], service: string, region: string, iface: string, offered: readonly string[]) {
-    super(`the catalog has no ${problem === 'service' ? `${service} service` : problem === 'region' ? `${service} endpoint in region ${region}` : `${iface} endpoint of ${service} in ${region}`}`);
+    super(
+      `the catalog has no ${problem === 'service' ? `${service} service` : problem === 'region' ? `${service} endpoint in region ${region}` : `${iface} endpoint of ${service} in ${region}`}`,
+    );
     this.problem = problem;
     this.service = service;
     this.region = region;
@@ -117,7 +126,14 @@ export function codeOf(error: unknown): string | undefined {
 }
 
 /** Node's codes for a certificate that no trusted CA signed: a self-signed one, or a private CA's that is not trusted. */
-const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_UNTRUSTED']);
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_UNTRUSTED',
+]);
 
 /** The origin whose certificate no trusted CA signed, when that is why the request failed. */
 export function untrustedOrigin(error: unknown): string | undefined {

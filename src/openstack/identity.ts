@@ -175,8 +175,13 @@ export class Identity {
         return this.#issue(tokens, { json: applicationCredentialBody(credentials.id, credentials.secret) }, refused);
       case 'token': {
         const stage = this.#logins > 0 ? 'expired' : 'token';
-        return this.#issue(tokens, { json: rescopeBody(credentials.token, credentials) }, (url, error) =>
-          new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired (or was revoked)' : ''}`, 401, { cause: error }),
+        return this.#issue(
+          tokens,
+          { json: rescopeBody(credentials.token, credentials) },
+          (url, error) =>
+            new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired (or was revoked)' : ''}`, 401, {
+              cause: error,
+            }),
         );
       }
       case 'federated':
@@ -194,18 +199,26 @@ export class Identity {
     const unscoped = await this.#issue(
       url,
       { headers: { authorization: `Bearer ${bearer}` } },
-      (at, error) => new LoginError('federation', `Keystone refused the bearer token of ${who} at ${at} (${statusOf(error)})`, statusOf(error), { cause: error }),
+      (at, error) =>
+        new LoginError('federation', `Keystone refused the bearer token of ${who} at ${at} (${statusOf(error)})`, statusOf(error), { cause: error }),
       // Keystone answers an unknown identity provider or protocol with 404, a rejected assertion with 401.
       [401, 403, 404],
     );
     const project = credentials.projectId ?? `${credentials.projectName} (domain ${credentials.projectDomainId ?? credentials.projectDomainName})`;
-    return this.#issue(tokens, { json: rescopeBody(unscoped.value, credentials) }, (at, error) =>
-      new LoginError('scope', `Keystone refused to scope the token of ${who} to project ${project} at ${at}`, 401, { cause: error }),
+    return this.#issue(
+      tokens,
+      { json: rescopeBody(unscoped.value, credentials) },
+      (at, error) => new LoginError('scope', `Keystone refused to scope the token of ${who} to project ${project} at ${at}`, 401, { cause: error }),
     );
   }
 
   /** A POST that Keystone answers with a token in X-Subject-Token; a refusal becomes `refused`'s error. */
-  async #issue(url: string, options: { json?: unknown; headers?: Record<string, string> }, refused: (url: string, error: unknown) => Error, refusals = [401]): Promise<Issued> {
+  async #issue(
+    url: string,
+    options: { json?: unknown; headers?: Record<string, string> },
+    refused: (url: string, error: unknown) => Error,
+    refusals = [401],
+  ): Promise<Issued> {
     try {
       const response = await this.#http.post<TokenBody>(url, {
         ...options,

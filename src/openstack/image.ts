@@ -1,6 +1,6 @@
 import type { Got } from 'got';
 import { linkedPages } from './client.ts';
-import { MANAGED_BY, Property } from '../constants.ts';
+import { MANAGED_BY, Property } from '../lib/constants.ts';
 import { statusOf, type ApiError } from './errors.ts';
 
 /** Glance v2 image statuses (an unknown one is kept as Glance gave it). */

@@ -88,7 +88,8 @@ export class VolumeService {
       (page) => page.volumes,
       (page) => nextLink(page.volumes_links),
     );
-    for await (const v of pages) volumes.push({ id: v.id, snapshotId: v.snapshot_id ?? null, serverIds: (v.attachments ?? []).flatMap((a) => (a.server_id ? [a.server_id] : [])) });
+    for await (const v of pages)
+      volumes.push({ id: v.id, snapshotId: v.snapshot_id ?? null, serverIds: (v.attachments ?? []).flatMap((a) => (a.server_id ? [a.server_id] : [])) });
     return volumes;
   }
 

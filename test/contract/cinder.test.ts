@@ -53,7 +53,10 @@ describe('contract: Cinder', () => {
     const volume = answer.body.volumes.find((v: { id: string }) => v.id === server.volumeId);
     assert.ok(volume, 'the boot volume is listed');
     assert.equal(volume.snapshot_id, null);
-    assert.deepEqual(volume.attachments.map((a: { server_id: string }) => a.server_id), [server.id]);
+    assert.deepEqual(
+      volume.attachments.map((a: { server_id: string }) => a.server_id),
+      [server.id],
+    );
   });
 
   test('DELETE /snapshots/{id}: 202 with no body, then deleting, then 404', async () => {

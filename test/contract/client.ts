@@ -44,7 +44,9 @@ export async function send(method: string, url: string, opts: { token?: string; 
 export const passwordAuth = (c: Credentials, scope: unknown = { project: { name: c.projectName, domain: { name: c.projectDomainName } } }) => ({
   auth: { identity: { methods: ['password'], password: { user: { name: c.username, domain: { name: c.userDomainName }, password: c.password } } }, scope },
 });
-export const appcredAuth = (id: string, secret: string) => ({ auth: { identity: { methods: ['application_credential'], application_credential: { id, secret } } } });
+export const appcredAuth = (id: string, secret: string) => ({
+  auth: { identity: { methods: ['application_credential'], application_credential: { id, secret } } },
+});
 
 /** A token and its catalog, and the services' requests as the action sends them. */
 export class Session {
@@ -73,7 +75,11 @@ export class Session {
   /** Nova at the action's microversion (null: none, the base version). */
   nova(method: string, path: string, opts: { json?: unknown; version?: string | null; region?: string } = {}): Promise<Answer> {
     const version = opts.version === undefined ? MICROVERSION : opts.version;
-    return send(method, `${this.endpoint(['compute'], opts.region)}${path}`, { token: this.token, json: opts.json, headers: version ? { 'openstack-api-version': `compute ${version}` } : {} });
+    return send(method, `${this.endpoint(['compute'], opts.region)}${path}`, {
+      token: this.token,
+      json: opts.json,
+      headers: version ? { 'openstack-api-version': `compute ${version}` } : {},
+    });
   }
 
   /** Glance, from the unversioned root (`next` links are paths from there). */
@@ -108,7 +114,10 @@ export class Session {
 
   /** createImage as compute.ts sends it, tagged so that the run's cleanup finds the image. */
   createImage(serverId: string, name: string, version?: string | null): Promise<Answer> {
-    return this.nova('POST', `/servers/${serverId}/action`, { json: { createImage: { name: `${this.#target.tag}-${name}`, metadata: { osa_e2e_run: this.#target.tag } } }, version });
+    return this.nova('POST', `/servers/${serverId}/action`, {
+      json: { createImage: { name: `${this.#target.tag}-${name}`, metadata: { osa_e2e_run: this.#target.tag } } },
+      version,
+    });
   }
 }
 

@@ -31,7 +31,10 @@ describe('contract: Glance', () => {
   });
 
   test('id=in:a,b: those images in one listing (how a fleet looks at its new snapshots); an unknown ID is just not listed', async () => {
-    const answer = await session.glance('GET', `/v2/images?${new URLSearchParams({ limit: '1000', id: `in:${set[0]},${set[2]},00000000-0000-4000-8000-000000000000` })}`);
+    const answer = await session.glance(
+      'GET',
+      `/v2/images?${new URLSearchParams({ limit: '1000', id: `in:${set[0]},${set[2]},00000000-0000-4000-8000-000000000000` })}`,
+    );
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(answer.body.images.map((i: { id: string }) => i.id).sort(), [set[0], set[2]].sort());
   });
@@ -52,7 +55,11 @@ describe('contract: Glance', () => {
     const listed = [...first.body.images, ...second.body.images];
     assert.deepEqual(listed.map((i) => i.id).sort(), [...set].sort());
     const created = listed.map((i) => Date.parse(i.created_at));
-    assert.deepEqual(created, [...created].sort((a, b) => b - a), 'newest first');
+    assert.deepEqual(
+      created,
+      [...created].sort((a, b) => b - a),
+      'newest first',
+    );
   });
 
   test('a page that holds the last images exactly still links to a next one, which is empty and links nowhere', async () => {
@@ -63,7 +70,7 @@ describe('contract: Glance', () => {
     assert.deepEqual([after.body.images, after.body.next], [[], undefined]);
   });
 
-  test('a filter that matches nothing lists nothing; without a limit (Glance\'s default page size) the three are listed', async () => {
+  test("a filter that matches nothing lists nothing; without a limit (Glance's default page size) the three are listed", async () => {
     assert.deepEqual((await session.glance('GET', listing({ status: 'queued' }))).body.images, []);
     assert.deepEqual((await session.glance('GET', listing({ contract_set: `${target.tag}-none` }))).body.images, []);
     assert.equal((await session.glance('GET', listing({}))).body.images.length, 3);

@@ -36,7 +36,10 @@ describe('contract: Keystone', () => {
     for (const region of [target.region, target.region2]) {
       for (const type of ['compute', 'image', 'identity']) {
         const urls = (['public', 'internal', 'admin'] as const).map((iface) => session.endpoint([type], region, iface));
-        assert.ok(urls.every((url) => /^https?:\/\//.test(url)), `${type} in ${region}: ${urls.join(', ')}`);
+        assert.ok(
+          urls.every((url) => /^https?:\/\//.test(url)),
+          `${type} in ${region}: ${urls.join(', ')}`,
+        );
       }
     }
     assert.ok(session.endpoint(['block-storage', 'volumev3'], target.region));
@@ -64,7 +67,7 @@ describe('contract: Keystone', () => {
     }
   });
 
-  test('GET /v3 without a token: the version document (the openstack CLI, the benchmarks\' yardstick, starts there)', async () => {
+  test("GET /v3 without a token: the version document (the openstack CLI, the benchmarks' yardstick, starts there)", async () => {
     const answer = await send('GET', target.authUrl);
     assert.equal(answer.status, 200);
     assert.match(answer.body.version.id, /^v3\.\d+$/);
@@ -74,7 +77,10 @@ describe('contract: Keystone', () => {
   test('an unknown token: 401 from Nova, Glance and Cinder (what makes the action authenticate again)', async () => {
     const bogus = { token: 'gAAAAAnot-a-token' };
     // Before anything else: even a microversion Nova would refuse gets the 401.
-    const nova = await send('GET', `${session.endpoint(['compute'])}/servers/detail?limit=1`, { ...bogus, headers: { 'openstack-api-version': 'compute 2.999' } });
+    const nova = await send('GET', `${session.endpoint(['compute'])}/servers/detail?limit=1`, {
+      ...bogus,
+      headers: { 'openstack-api-version': 'compute 2.999' },
+    });
     const glance = await send('GET', `${session.endpoint(['image'])}/v2/images?limit=1`, bogus);
     const cinder = await send('GET', `${session.endpoint(['volumev3'])}/snapshots?limit=1`, bogus);
     assert.deepEqual([nova.status, glance.status, cinder.status], [401, 401, 401]);

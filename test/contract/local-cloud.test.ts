@@ -6,7 +6,7 @@ import type { LocalCloud } from '../local-cloud/cloud.ts';
 import { send, Session } from './client.ts';
 import { localOnly, openTarget, type Target } from './target.ts';
 
-describe('contract: the local cloud\'s faults, clock and request log', localOnly('these are the test double\'s own'), () => {
+describe("contract: the local cloud's faults, clock and request log", localOnly("these are the test double's own"), () => {
   let target: Target;
   let cloud: LocalCloud;
   let session: Session;
@@ -35,7 +35,7 @@ describe('contract: the local cloud\'s faults, clock and request log', localOnly
     cloud.advance(2_000);
   });
 
-  test('status: as many times as said, after the first N matches, with the given headers; a 5xx is a front end\'s HTML page, a 429 OVH\'s JSON', async () => {
+  test("status: as many times as said, after the first N matches, with the given headers; a 5xx is a front end's HTML page, a 429 OVH's JSON", async () => {
     const id = image();
     cloud.fault({ kind: 'status', status: 503, match: { service: 'image', path: imagePath(id) }, times: 2, after: 1 });
     cloud.fault({ kind: 'status', status: 429, headers: { 'Retry-After': '2' }, match: { service: 'image', region: 'SBG5' } });
@@ -48,7 +48,10 @@ describe('contract: the local cloud\'s faults, clock and request log', localOnly
     const front = await session.nova('GET', `/servers/${serverId}`);
     assert.deepEqual([front.status, front.headers.get('content-type')], [502, 'text/html']);
     assert.equal(lastRecord().fault, 'status');
-    assert.deepEqual(cloud.faults.map((f) => f.applied), [2, 1, 1]);
+    assert.deepEqual(
+      cloud.faults.map((f) => f.applied),
+      [2, 1, 1],
+    );
   });
 
   test('reset: the connection is closed and the request is not executed', async () => {
@@ -74,7 +77,10 @@ describe('contract: the local cloud\'s faults, clock and request log', localOnly
     const answers = [session.glance('DELETE', `/v2/images/${held}`), session.glance('DELETE', `/v2/images/${waiting}`)];
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual([cloud.image(held), !!cloud.image(waiting)], [undefined, true]);
-    assert.deepEqual((await Promise.all(answers)).map((a) => a.status), [204, 204]);
+    assert.deepEqual(
+      (await Promise.all(answers)).map((a) => a.status),
+      [204, 204],
+    );
     assert.ok(Date.now() - started >= 300);
   });
 

@@ -29,19 +29,23 @@ describe('contract: Nova', () => {
     assert.match(refused.body.computeFault.message, /^Version 2\.999 is not supported by the API\. Minimum is 2\.1 and maximum is 2\.\d+\.$/);
   });
 
-  test('a Nova whose maximum is 2.38 refuses 2.45 with 406 and answers createImage at 2.1 with a Location', localOnly('the loopback Nova goes up to 2.93'), async () => {
-    const old = await LocalCloud.start({ maxMicroversion: '2.38' });
-    try {
-      const server = old.addServer({ region: 'GRA7', name: 'old' });
-      const oldSession = await Session.open({ ...target, authUrl: old.authUrl, password: old.demo });
-      assert.equal((await oldSession.nova('GET', `/servers/${server.id}`)).status, 406);
-      const created = await oldSession.createImage(server.id, 'old', null);
-      assert.equal(created.status, 202);
-      assert.match(created.headers.get('location') ?? '', /\/images\/[0-9a-f-]{36}$/);
-    } finally {
-      await old.stop();
-    }
-  });
+  test(
+    'a Nova whose maximum is 2.38 refuses 2.45 with 406 and answers createImage at 2.1 with a Location',
+    localOnly('the loopback Nova goes up to 2.93'),
+    async () => {
+      const old = await LocalCloud.start({ maxMicroversion: '2.38' });
+      try {
+        const server = old.addServer({ region: 'GRA7', name: 'old' });
+        const oldSession = await Session.open({ ...target, authUrl: old.authUrl, password: old.demo });
+        assert.equal((await oldSession.nova('GET', `/servers/${server.id}`)).status, 406);
+        const created = await oldSession.createImage(server.id, 'old', null);
+        assert.equal(created.status, 202);
+        assert.match(created.headers.get('location') ?? '', /\/images\/[0-9a-f-]{36}$/);
+      } finally {
+        await old.stop();
+      }
+    },
+  );
 
   test('GET /servers/{id}: id, name, status, task_state, the image (an object for an image-backed server, "" for a volume-backed one), attached volumes', async () => {
     const byName = await session.serverNamed(target.server);
@@ -104,11 +108,14 @@ describe('contract: Nova', () => {
 
     test('the server stays ACTIVE while task_state goes image_* and back to null', async () => {
       const { seen, server } = await watchTasks(session, serverId);
-      assert.ok(seen.every(([task, status]) => task?.startsWith('image_') && status === 'ACTIVE'), JSON.stringify(seen));
+      assert.ok(
+        seen.every(([task, status]) => task?.startsWith('image_') && status === 'ACTIVE'),
+        JSON.stringify(seen),
+      );
       assert.equal(server.status, 'ACTIVE');
     });
 
-    test('the image: private, Nova\'s properties (image_type, instance_uuid, base_image_ref, owner_project_name, user_id), the request\'s metadata; active with data', async () => {
+    test("the image: private, Nova's properties (image_type, instance_uuid, base_image_ref, owner_project_name, user_id), the request's metadata; active with data", async () => {
       const server = await session.server(serverId);
       const image = await until('the snapshot to be active', async () => {
         const i = await session.image(imageId);

@@ -23,7 +23,11 @@ describe('contract: Nova os-stop, os-start and server tags', () => {
     const answer = await power('os-stop');
     assert.equal(answer.status, 202, answer.text);
     const { seen, server } = await watchTasks(session, serverId, (s) => s.status === 'SHUTOFF' && s['OS-EXT-STS:task_state'] === null);
-    assert.deepEqual(seen.filter(([task]) => task), seen.length ? [['powering-off', 'ACTIVE']] : [], JSON.stringify(seen));
+    assert.deepEqual(
+      seen.filter(([task]) => task),
+      seen.length ? [['powering-off', 'ACTIVE']] : [],
+      JSON.stringify(seen),
+    );
     assert.equal(server['OS-EXT-STS:vm_state'], 'stopped');
     const again = await power('os-stop');
     assert.equal(again.status, 409);
@@ -40,7 +44,11 @@ describe('contract: Nova os-stop, os-start and server tags', () => {
     const answer = await power('os-start');
     assert.equal(answer.status, 202, answer.text);
     const { seen } = await watchTasks(session, serverId, (s) => s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null);
-    assert.deepEqual(seen.filter(([task]) => task), seen.length ? [['powering-on', 'SHUTOFF']] : [], JSON.stringify(seen));
+    assert.deepEqual(
+      seen.filter(([task]) => task),
+      seen.length ? [['powering-on', 'SHUTOFF']] : [],
+      JSON.stringify(seen),
+    );
   });
 
   test('tags: shown from 2.26, and tags= lists only the servers with all of them', async () => {
@@ -48,7 +56,10 @@ describe('contract: Nova os-stop, os-start and server tags', () => {
     await target.tagServer(serverId, tag);
     const listed = await session.nova('GET', `/servers/detail?${new URLSearchParams({ limit: '1000', tags: tag })}`);
     assert.equal(listed.status, 200, listed.text);
-    assert.deepEqual(listed.body.servers.map((s: { id: string; tags: string[] }) => [s.id, s.tags]), [[serverId, [tag]]]);
+    assert.deepEqual(
+      listed.body.servers.map((s: { id: string; tags: string[] }) => [s.id, s.tags]),
+      [[serverId, [tag]]],
+    );
     const none = await session.nova('GET', `/servers/detail?${new URLSearchParams({ limit: '1000', tags: `${tag},other` })}`);
     assert.deepEqual(none.body.servers, []);
     const old = await session.nova('GET', `/servers/${serverId}`, { version: null });

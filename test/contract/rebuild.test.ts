@@ -18,10 +18,15 @@ describe('contract: Nova rebuild', () => {
   let serverId: string;
   let bootImage: string;
   let snapshot: string;
-  const rebuild = (id: string, imageRef: string, version?: string) => session.nova('POST', `/servers/${id}/action`, { json: { rebuild: { imageRef } }, version });
+  const rebuild = (id: string, imageRef: string, version?: string) =>
+    session.nova('POST', `/servers/${id}/action`, { json: { rebuild: { imageRef } }, version });
   /** The states seen are Nova's, in its order (some are too short to be seen every time). */
   const inOrder = (seen: [string | null, string][], states: [string | null, string][]) =>
-    assert.deepEqual(seen, states.filter((state) => seen.some((s) => JSON.stringify(s) === JSON.stringify(state))), JSON.stringify(seen));
+    assert.deepEqual(
+      seen,
+      states.filter((state) => seen.some((s) => JSON.stringify(s) === JSON.stringify(state))),
+      JSON.stringify(seen),
+    );
 
   before(async () => {
     target = await openTarget();

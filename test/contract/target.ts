@@ -65,7 +65,13 @@ async function localTarget(): Promise<Target> {
     tag,
     local: cloud,
     seedImage: async (name, properties, opts = {}) =>
-      cloud.addImage({ region: 'GRA7', name, status: opts.active === false ? 'queued' : 'active', protected: opts.protected, properties: { [RUN_PROPERTY]: tag, ...properties } }).id,
+      cloud.addImage({
+        region: 'GRA7',
+        name,
+        status: opts.active === false ? 'queued' : 'active',
+        protected: opts.protected,
+        properties: { [RUN_PROPERTY]: tag, ...properties },
+      }).id,
     scratchServer: async () => cloud.addServer({ region: 'GRA7', name: `${tag}-server` }).id,
     setState: async (id, status) => void cloud.setServer(id, { status }),
     tagServer: async (id, tag) => void cloud.world.findServer(id)?.tags.push(tag),
@@ -77,7 +83,8 @@ const NOVA_ACTION: Record<string, string> = { SHUTOFF: 'os-stop', PAUSED: 'pause
 
 async function realTarget(): Promise<Target> {
   const cfg = loadConfig();
-  if (!cfg.password || !cfg.appcred || !cfg.region2 || !cfg.volumeInstance) throw new Error('the contract needs a password, an application credential, two regions and a volume-backed server (the loopback cloud has them)');
+  if (!cfg.password || !cfg.appcred || !cfg.region2 || !cfg.volumeInstance)
+    throw new Error('the contract needs a password, an application credential, two regions and a volume-backed server (the loopback cloud has them)');
   const api = await Api.connect(cfg);
   const region = cfg.region;
   const servers: string[] = [];

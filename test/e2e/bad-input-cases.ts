@@ -34,40 +34,81 @@ export function badInputBase(cloud: LocalCloud, instance: string): Record<string
 
 export const BAD_INPUT_CASES: BadInputCase[] = [
   { name: 'unknown mode', inputs: (b) => ({ ...b, mode: 'snapshot' }), expect: ['mode: "snapshot" is not a mode', 'use create, delete, prune or restore'] },
-  { name: 'timeout with an unknown unit (45x)', inputs: (b) => ({ ...b, timeout: '45x' }), expect: ['timeout: "45x" is not a duration', '90s, 45m, 2h or 1h30m'] },
+  {
+    name: 'timeout with an unknown unit (45x)',
+    inputs: (b) => ({ ...b, timeout: '45x' }),
+    expect: ['timeout: "45x" is not a duration', '90s, 45m, 2h or 1h30m'],
+  },
   { name: 'timeout of zero (0s)', inputs: (b) => ({ ...b, timeout: '0s' }), expect: ['timeout: "0s" adds up to zero', '90s, 45m, 2h'] },
   { name: 'timeout without a unit (10)', inputs: (b) => ({ ...b, timeout: '10' }), expect: ['timeout: "10" has no unit', 'write 10s, 10m, 10h, 10d or 10w'] },
   // An invalid keep-* is reported as itself, not also as "no policy": one problem.
-  { name: 'keep-last 0 (prune)', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '0' }), problems: 1, expect: ['keep-last: "0" is not valid', 'a whole number from 1 up'] },
+  {
+    name: 'keep-last 0 (prune)',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '0' }),
+    problems: 1,
+    expect: ['keep-last: "0" is not valid', 'a whole number from 1 up'],
+  },
   {
     name: 'negative keep-daily (prune)',
     inputs: (b) => ({ ...b, mode: 'prune', 'keep-daily': '-3', 'keep-last': '5' }),
     expect: ['keep-daily: "-3" is not valid', 'a whole number from 1 up'],
   },
-  { name: 'fractional keep-weekly (create)', inputs: (b) => ({ ...b, 'keep-weekly': '2.5' }), expect: ['keep-weekly: "2.5" is not valid', 'a whole number from 1 up'] },
-  { name: 'keep-within that is not a duration', inputs: (b) => ({ ...b, mode: 'prune', 'keep-within': 'forever' }), expect: ['keep-within: "forever" is not a duration', '90s, 45m, 2h'] },
+  {
+    name: 'fractional keep-weekly (create)',
+    inputs: (b) => ({ ...b, 'keep-weekly': '2.5' }),
+    expect: ['keep-weekly: "2.5" is not valid', 'a whole number from 1 up'],
+  },
+  {
+    name: 'keep-within that is not a duration',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-within': 'forever' }),
+    expect: ['keep-within: "forever" is not a duration', '90s, 45m, 2h'],
+  },
   { name: 'keep-within of zero', inputs: (b) => ({ ...b, mode: 'prune', 'keep-within': '0d' }), expect: ['keep-within: "0d" adds up to zero'] },
   {
     name: 'prune without any policy',
     inputs: (b) => ({ ...b, mode: 'prune' }),
     expect: ['keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly', 'mode prune needs at least one'],
   },
-  { name: 'keep-* in mode delete', inputs: (b) => ({ ...without(b, 'instance'), mode: 'delete', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666', 'keep-last': '2' }), expect: ['keep-*', 'for modes prune and create'] },
+  {
+    name: 'keep-* in mode delete',
+    inputs: (b) => ({ ...without(b, 'instance'), mode: 'delete', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666', 'keep-last': '2' }),
+    expect: ['keep-*', 'for modes prune and create'],
+  },
   { name: 'keep-* with wait: false (create)', inputs: (b) => ({ ...b, 'keep-last': '3', wait: 'false' }), expect: ['wait:', 'need wait: true'] },
-  { name: 'snapshot-properties line without =', inputs: (b) => ({ ...b, 'snapshot-properties': 'purpose' }), expect: ['snapshot-properties: line 1 ("purpose") is not key=value'] },
-  { name: 'snapshot-properties key with a bad character', inputs: (b) => ({ ...b, 'snapshot-properties': 'team/name=ops' }), expect: ['snapshot-properties: line 1', 'the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space'] },
+  {
+    name: 'snapshot-properties line without =',
+    inputs: (b) => ({ ...b, 'snapshot-properties': 'purpose' }),
+    expect: ['snapshot-properties: line 1 ("purpose") is not key=value'],
+  },
+  {
+    name: 'snapshot-properties key with a bad character',
+    inputs: (b) => ({ ...b, 'snapshot-properties': 'team/name=ops' }),
+    expect: ['snapshot-properties: line 1', 'the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space'],
+  },
   {
     name: 'snapshot-properties value longer than 255',
     inputs: (b) => ({ ...b, 'snapshot-properties': `ok=fine\nnote=${'x'.repeat(256)}` }),
     expect: ['snapshot-properties: line 2', 'the value is 256 characters long, Nova takes at most 255'],
   },
-  { name: 'snapshot-properties key the action sets (managed_by)', inputs: (b) => ({ ...b, 'snapshot-properties': 'managed_by=me' }), expect: ['snapshot-properties: line 1', '"managed_by" is set by this action itself'] },
-  { name: 'snapshot-properties key Glance owns (name)', inputs: (b) => ({ ...b, 'snapshot-properties': 'name=other' }), expect: ['snapshot-properties: line 1', '"name" is an image attribute OpenStack sets itself'] },
+  {
+    name: 'snapshot-properties key the action sets (managed_by)',
+    inputs: (b) => ({ ...b, 'snapshot-properties': 'managed_by=me' }),
+    expect: ['snapshot-properties: line 1', '"managed_by" is set by this action itself'],
+  },
+  {
+    name: 'snapshot-properties key Glance owns (name)',
+    inputs: (b) => ({ ...b, 'snapshot-properties': 'name=other' }),
+    expect: ['snapshot-properties: line 1', '"name" is an image attribute OpenStack sets itself'],
+  },
   {
     name: 'region not in the catalog',
     needsCloud: true,
     inputs: (b) => ({ ...b, region: 'XYZ9' }),
-    expect: (cloud) => ['Region "XYZ9" is not in the catalog', `this project's regions are ${[...cloud.regionNames].sort().join(', ')}`, 'set the region input'],
+    expect: (cloud) => [
+      'Region "XYZ9" is not in the catalog',
+      `this project's regions are ${[...cloud.regionNames].sort().join(', ')}`,
+      'set the region input',
+    ],
   },
   {
     name: 'ambiguous instance name (two servers)',
@@ -82,10 +123,22 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     expect: (_cloud, ctx) => [`2 instances are named "${ctx.name}" in region GRA7`, ctx.a!, ctx.b!, 'set the instance input to the ID'],
   },
   { name: 'no auth-url', inputs: (b) => without(b, 'auth-url'), expect: ['auth-url: required (or OS_AUTH_URL)', 'https://auth.cloud.ovh.net/v3'] },
-  { name: 'auth-url that is not a URL', inputs: (b) => ({ ...b, 'auth-url': 'auth.cloud.ovh.net/v3' }), expect: ['auth-url: "auth.cloud.ovh.net/v3" is not an http(s) URL'] },
-  { name: 'Keystone v2 auth-url', inputs: (b, cloud) => ({ ...b, 'auth-url': `${cloud.url}/identity/v2.0` }), expect: ['auth-url:', '/identity/v2.0" is Keystone v2', 'use the /v3 URL'] },
+  {
+    name: 'auth-url that is not a URL',
+    inputs: (b) => ({ ...b, 'auth-url': 'auth.cloud.ovh.net/v3' }),
+    expect: ['auth-url: "auth.cloud.ovh.net/v3" is not an http(s) URL'],
+  },
+  {
+    name: 'Keystone v2 auth-url',
+    inputs: (b, cloud) => ({ ...b, 'auth-url': `${cloud.url}/identity/v2.0` }),
+    expect: ['auth-url:', '/identity/v2.0" is Keystone v2', 'use the /v3 URL'],
+  },
   { name: 'no password', inputs: (b) => without(b, 'password'), expect: ['password: required for password authentication (or OS_PASSWORD)'] },
-  { name: 'no username', inputs: (b) => without(b, 'username'), expect: ['username: required for password authentication (or OS_USERNAME)', 'application-credential-id'] },
+  {
+    name: 'no username',
+    inputs: (b) => without(b, 'username'),
+    expect: ['username: required for password authentication (or OS_USERNAME)', 'application-credential-id'],
+  },
   { name: 'no project', inputs: (b) => without(b, 'project-name'), expect: ['project-id or project-name: required for password authentication'] },
   {
     name: 'application credential ID without its secret',
@@ -103,34 +156,90 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666', 'snapshot-name': 'web-1-x' }),
     expect: ['snapshot-id and snapshot-name: give one of them, not both'],
   },
-  { name: 'delete with neither snapshot-id nor snapshot-name', inputs: (b) => ({ ...b, mode: 'delete' }), expect: ['snapshot-id or snapshot-name: mode delete needs the ID or the exact name'] },
-  { name: 'snapshot-id in mode create', inputs: (b) => ({ ...b, 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['snapshot-id: only for modes delete and restore'] },
-  { name: 'snapshot-id in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['snapshot-id: only for modes delete and restore'] },
+  {
+    name: 'delete with neither snapshot-id nor snapshot-name',
+    inputs: (b) => ({ ...b, mode: 'delete' }),
+    expect: ['snapshot-id or snapshot-name: mode delete needs the ID or the exact name'],
+  },
+  {
+    name: 'snapshot-id in mode create',
+    inputs: (b) => ({ ...b, 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }),
+    expect: ['snapshot-id: only for modes delete and restore'],
+  },
+  {
+    name: 'snapshot-id in mode prune',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }),
+    expect: ['snapshot-id: only for modes delete and restore'],
+  },
   {
     name: 'unknown template token',
     inputs: (b) => ({ ...b, 'snapshot-name': '{instance}-{branch}' }),
     expect: ['snapshot-name: unknown {branch}', 'valid tokens are {instance} {instance_id} {region} {date} {time} {timestamp}'],
   },
-  { name: 'stray brace in the template', inputs: (b) => ({ ...b, 'snapshot-name': '{instance}-}' }), expect: ['snapshot-name: it has a "{" or "}" that is not part of a {token}'] },
+  {
+    name: 'stray brace in the template',
+    inputs: (b) => ({ ...b, 'snapshot-name': '{instance}-}' }),
+    expect: ['snapshot-name: it has a "{" or "}" that is not part of a {token}'],
+  },
   { name: 'wait that is not a boolean', inputs: (b) => ({ ...b, wait: 'yes' }), expect: ['wait: "yes" is not a boolean; use true or false'] },
-  { name: 'dry-run that is not a boolean', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'dry-run': 'maybe' }), expect: ['dry-run: "maybe" is not a boolean; use true or false'] },
+  {
+    name: 'dry-run that is not a boolean',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'dry-run': 'maybe' }),
+    expect: ['dry-run: "maybe" is not a boolean; use true or false'],
+  },
   {
     name: 'ignore-missing that is not a boolean',
     inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'ignore-missing': 'on' }),
     expect: ['ignore-missing: "on" is not a boolean; use true or false'],
   },
-  { name: 'max-parallel 0', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-parallel': '0' }), expect: ['max-parallel: "0" is not valid', 'a whole number from 1 to 32'] },
-  { name: 'max-parallel 33', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-parallel': '33' }), expect: ['max-parallel: "33" is not valid', 'from 1 to 32'] },
+  {
+    name: 'max-parallel 0',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-parallel': '0' }),
+    expect: ['max-parallel: "0" is not valid', 'a whole number from 1 to 32'],
+  },
+  {
+    name: 'max-parallel 33',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-parallel': '33' }),
+    expect: ['max-parallel: "33" is not valid', 'from 1 to 32'],
+  },
   // Inputs renamed before the first release: one given under its old name is an error, not ignored.
-  { name: 'image-id (renamed snapshot-id)', inputs: (b) => ({ ...b, mode: 'restore', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }), expect: ['image-id was renamed snapshot-id; give it as snapshot-id'] },
+  {
+    name: 'image-id (renamed snapshot-id)',
+    inputs: (b) => ({ ...b, mode: 'restore', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }),
+    expect: ['image-id was renamed snapshot-id; give it as snapshot-id'],
+  },
   // The roll-back of an old workflow: the old output name gives "", which must not restore the newest snapshot instead.
-  { name: 'image-id given empty (renamed snapshot-id)', inputs: (b) => ({ ...b, mode: 'restore', 'image-id': '' }), expect: ['image-id was renamed snapshot-id; give it as snapshot-id'] },
-  { name: 'metadata (renamed snapshot-properties)', inputs: (b) => ({ ...b, metadata: 'purpose=pre-deploy' }), expect: ['metadata was renamed snapshot-properties; give it as snapshot-properties'] },
-  { name: 'stop-server (renamed stop-instance)', inputs: (b) => ({ ...b, 'stop-server': 'true' }), expect: ['stop-server was renamed stop-instance; give it as stop-instance'] },
-  { name: 'concurrency (renamed max-parallel)', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', concurrency: '2' }), expect: ['concurrency was renamed max-parallel; give it as max-parallel'] },
-  { name: 'max-deletes 0', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-deletes': '0' }), expect: ['max-deletes: "0" is not valid', 'a whole number from 1 up'] },
+  {
+    name: 'image-id given empty (renamed snapshot-id)',
+    inputs: (b) => ({ ...b, mode: 'restore', 'image-id': '' }),
+    expect: ['image-id was renamed snapshot-id; give it as snapshot-id'],
+  },
+  {
+    name: 'metadata (renamed snapshot-properties)',
+    inputs: (b) => ({ ...b, metadata: 'purpose=pre-deploy' }),
+    expect: ['metadata was renamed snapshot-properties; give it as snapshot-properties'],
+  },
+  {
+    name: 'stop-server (renamed stop-instance)',
+    inputs: (b) => ({ ...b, 'stop-server': 'true' }),
+    expect: ['stop-server was renamed stop-instance; give it as stop-instance'],
+  },
+  {
+    name: 'concurrency (renamed max-parallel)',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', concurrency: '2' }),
+    expect: ['concurrency was renamed max-parallel; give it as max-parallel'],
+  },
+  {
+    name: 'max-deletes 0',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-deletes': '0' }),
+    expect: ['max-deletes: "0" is not valid', 'a whole number from 1 up'],
+  },
   { name: 'rate-limit -1', inputs: (b) => ({ ...b, 'rate-limit': '-1' }), expect: ['rate-limit: "-1" is not valid', 'or 0 for no ceiling'] },
-  { name: 'interface bogus', inputs: (b) => ({ ...b, interface: 'bogus' }), expect: ['interface: "bogus" is not an endpoint interface', 'use public, internal or admin'] },
+  {
+    name: 'interface bogus',
+    inputs: (b) => ({ ...b, interface: 'bogus' }),
+    expect: ['interface: "bogus" is not an endpoint interface', 'use public, internal or admin'],
+  },
   { name: 'blank instance (create)', inputs: (b) => ({ ...b, instance: '   ' }), problems: 1, expect: ['instance: is blank', 'give an instance name or ID'] },
   {
     name: 'blank instance (prune) does not widen the scope to the whole project',
@@ -144,10 +253,26 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     expect: ['Invalid inputs:', 'timeout: "soon" is not a duration', 'keep-last: "0" is not valid', 'interface: "bogus" is not an endpoint interface'],
   },
   // Issue "Nothing deleted that the user did not mean": each used to end in success, or widen a prune.
-  { name: 'snapshot-id that is not an ID (latest)', inputs: (b) => ({ ...without(b, 'instance'), mode: 'delete', 'snapshot-id': 'latest' }), expect: ['snapshot-id: "latest" is not a snapshot ID', 'give the UUID of the snapshot'] },
-  { name: 'snapshot-name given but blank (prune)', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' }), expect: ['snapshot-name: is blank', 'leave the input out to cover every name'] },
-  { name: 'snapshot-name given but blank (create)', inputs: (b) => ({ ...b, 'snapshot-name': ' ' }), expect: ['snapshot-name: is blank', 'the default {instance}-{timestamp}'] },
-  { name: 'delete-in-use in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }), expect: ['delete-in-use: only for mode delete'] },
+  {
+    name: 'snapshot-id that is not an ID (latest)',
+    inputs: (b) => ({ ...without(b, 'instance'), mode: 'delete', 'snapshot-id': 'latest' }),
+    expect: ['snapshot-id: "latest" is not a snapshot ID', 'give the UUID of the snapshot'],
+  },
+  {
+    name: 'snapshot-name given but blank (prune)',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' }),
+    expect: ['snapshot-name: is blank', 'leave the input out to cover every name'],
+  },
+  {
+    name: 'snapshot-name given but blank (create)',
+    inputs: (b) => ({ ...b, 'snapshot-name': ' ' }),
+    expect: ['snapshot-name: is blank', 'the default {instance}-{timestamp}'],
+  },
+  {
+    name: 'delete-in-use in mode prune',
+    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }),
+    expect: ['delete-in-use: only for mode delete'],
+  },
   { name: 'restore without instance', inputs: (b) => ({ ...without(b, 'instance'), mode: 'restore' }), expect: ['instance: required for mode restore'] },
   {
     name: 'restore with both snapshot-id and snapshot-name',
@@ -157,11 +282,26 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   {
     name: 'restore with instance and instance-tags (they add up: every tagged server would be rebuilt)',
     inputs: (b) => ({ ...b, mode: 'restore', 'instance-tags': 'prod' }),
-    expect: ['instance and instance-tags / instance-metadata: mode restore takes the instances by name or by selector, not both', 'instance-tags: prod rebuilds every instance it picks'],
+    expect: [
+      'instance and instance-tags / instance-metadata: mode restore takes the instances by name or by selector, not both',
+      'instance-tags: prod rebuilds every instance it picks',
+    ],
   },
-  { name: 'keep-* in mode restore', inputs: (b) => ({ ...b, mode: 'restore', 'keep-last': '2' }), expect: ['keep-*: retention inputs are for modes prune and create; mode restore deletes nothing'] },
-  { name: 'allow-other-instance in mode create', inputs: (b) => ({ ...b, 'allow-other-instance': 'true' }), expect: ['allow-other-instance: only for mode restore'] },
-  { name: 'snapshot-before in mode delete', inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'snapshot-before': 'true' }), expect: ['snapshot-before: only for mode restore'] },
+  {
+    name: 'keep-* in mode restore',
+    inputs: (b) => ({ ...b, mode: 'restore', 'keep-last': '2' }),
+    expect: ['keep-*: retention inputs are for modes prune and create; mode restore deletes nothing'],
+  },
+  {
+    name: 'allow-other-instance in mode create',
+    inputs: (b) => ({ ...b, 'allow-other-instance': 'true' }),
+    expect: ['allow-other-instance: only for mode restore'],
+  },
+  {
+    name: 'snapshot-before in mode delete',
+    inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'snapshot-before': 'true' }),
+    expect: ['snapshot-before: only for mode restore'],
+  },
   { name: 'restore with a timeout that is no duration', inputs: (b) => ({ ...b, mode: 'restore', timeout: '10' }), expect: ['timeout:'] },
   {
     name: 'a malformed HTTPS_PROXY (with a password): named, shown without the password',
@@ -223,4 +363,3 @@ export async function runBadInput(cloud: LocalCloud, c: BadInputCase, instance: 
   }
   return s;
 }
-

@@ -22,10 +22,19 @@ type Row = { instance_id: string; snapshot_id: string | null; status: string; er
 describe('stop-instance, the job cancelled as the runner cancels it', () => {
   test('during the upload (Nova refuses os-start for 7.6 s): it keeps asking through SIGTERM, the server runs again, exit 1 before SIGKILL, snapshot-id kept', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db') });
-    const s = await step(cloud, { ...creds, instance: server.name, 'stop-instance': 'true' }, {}, { cancelOn: { pattern: /Snapshot requested/, signal: 'runner' } });
+    const s = await step(
+      cloud,
+      { ...creds, instance: server.name, 'stop-instance': 'true' },
+      {},
+      { cancelOn: { pattern: /Snapshot requested/, signal: 'runner' } },
+    );
     assert.equal(s.run.code, 1, `it ended on its own, failed, not killed\n${describeRun(s)}`);
     const actions = actionsOn(s, server.id);
-    assert.deepEqual(actions.filter((a) => a.endsWith('202')), ['os-stop 202', 'createImage 202', 'os-start 202'], actions.join(', '));
+    assert.deepEqual(
+      actions.filter((a) => a.endsWith('202')),
+      ['os-stop 202', 'createImage 202', 'os-start 202'],
+      actions.join(', '),
+    );
     assert.ok(actions.filter((a) => a === 'os-start 409').length >= 2, 'it asked again while Nova refused');
     assert.ok(await eventually(() => runs(server.id)), `the server runs again (${cloud.server(server.id)?.status})`);
     assertFailure(s, ['The job was cancelled (SIGINT) after snapshot', 'it goes on in the cloud']);
@@ -36,11 +45,19 @@ describe('stop-instance, the job cancelled as the runner cancels it', () => {
 
   test('while the server is being stopped: no createImage is sent, it is started again, the step fails', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db') });
-    const s = await step(cloud, { ...creds, instance: server.name, 'stop-instance': 'true' }, {}, { cancelOn: { pattern: /Stopping instance/, signal: 'runner' } });
+    const s = await step(
+      cloud,
+      { ...creds, instance: server.name, 'stop-instance': 'true' },
+      {},
+      { cancelOn: { pattern: /Stopping instance/, signal: 'runner' } },
+    );
     assert.equal(s.run.code, 1, describeRun(s));
     const actions = actionsOn(s, server.id);
     assert.ok(!actions.some((a) => a.startsWith('createImage')), `no snapshot after the signal: ${actions.join(', ')}`);
-    assert.deepEqual(actions.filter((a) => a.endsWith('202')), ['os-stop 202', 'os-start 202']);
+    assert.deepEqual(
+      actions.filter((a) => a.endsWith('202')),
+      ['os-stop 202', 'os-start 202'],
+    );
     assert.ok(await eventually(() => runs(server.id)), `the server runs again (${cloud.server(server.id)?.status})`);
     assertFailure(s, [`The job was cancelled (SIGINT) while instance ${server.name} was being stopped`]);
     assert.match(s.run.stdout, new RegExp(`Started instance ${server.name} again after the cancel`));
@@ -49,7 +66,12 @@ describe('stop-instance, the job cancelled as the runner cancels it', () => {
   test('a fleet: no server is begun after the signal; the one stopped runs again; a row for each', async () => {
     const tag = unique('fleet');
     const servers = [1, 2, 3].map((n) => cloud.addServer({ region: 'GRA7', name: `${tag}-${n}`, tags: [tag] }));
-    const s = await step(cloud, { ...creds, 'instance-tags': tag, 'stop-instance': 'true', 'max-parallel': '1' }, {}, { cancelOn: { pattern: /Stopping instance/, signal: 'runner' } });
+    const s = await step(
+      cloud,
+      { ...creds, 'instance-tags': tag, 'stop-instance': 'true', 'max-parallel': '1' },
+      {},
+      { cancelOn: { pattern: /Stopping instance/, signal: 'runner' } },
+    );
     assert.equal(s.run.code, 1, describeRun(s));
     const touched = servers.filter((server) => actionsOn(s, server.id).length);
     assert.equal(touched.length, 1, `only the server under way when the signal came: ${touched.map((x) => x.name).join(', ')}`);
@@ -67,7 +89,12 @@ describe('stop-instance, the job cancelled as the runner cancels it', () => {
     const secondAction = /(→ POST \S+\/action[\s\S]*){2}/;
     const s = await step(cloud, { ...creds, instance: server.name, 'stop-instance': 'true' }, {}, { cancelOn: { pattern: secondAction, signal: 'runner' } });
     assert.equal(s.run.code, 1, `it ended on its own, failed, not killed\n${describeRun(s)}`);
-    assert.match(s.run.stdout, new RegExp(`::warning::Instance ${server.name} \\(${server.id}\\) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`));
+    assert.match(
+      s.run.stdout,
+      new RegExp(
+        `::warning::Instance ${server.name} \\(${server.id}\\) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`,
+      ),
+    );
     assertFailure(s, ['The job was cancelled (SIGINT) and the runner ends it now']);
   });
 });
@@ -80,7 +107,11 @@ describe('stop-instance: os-start accepted, but the server never runs', () => {
       // A front that answers 202 and drops the request: Nova never starts it.
       fast.fault({ match: { action: 'os-start' }, kind: 'status', status: 202, body: '' });
       const s = await step(fast, { ...passwordInputs(fast), instance: server.name, 'stop-instance': 'true', timeout: '4s' });
-      assertFailure(s, [`Instance ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: it is still SHUTOFF`, 'its downtime is unknown', `openstack server start ${server.id}`]);
+      assertFailure(s, [
+        `Instance ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: it is still SHUTOFF`,
+        'its downtime is unknown',
+        `openstack server start ${server.id}`,
+      ]);
       assert.equal(s.run.outputs['downtime-seconds'], '');
       assert.equal(s.run.outputs['snapshot-status'], 'active');
       assert.ok(s.run.outputs['snapshot-id']);

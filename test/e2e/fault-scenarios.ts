@@ -112,7 +112,9 @@ const serverGet = (id: string): FaultMatch => ({ service: 'compute', method: 'GE
 const createImage = (id: string): FaultMatch => ({ action: 'createImage', path: new RegExp(`/servers/${id}/action$`) });
 const deleteOf = (id: string): FaultMatch => ({ service: 'image', method: 'DELETE', path: new RegExp(`/v2/images/${id}$`) });
 
-const NOVA_BUSY = (id: string) => ({ conflictingRequest: { code: 409, message: `Cannot 'createImage' instance ${id} while it is in task_state image_snapshot` } });
+const NOVA_BUSY = (id: string) => ({
+  conflictingRequest: { code: 409, message: `Cannot 'createImage' instance ${id} while it is in task_state image_snapshot` },
+});
 
 // ---------------------------------------------------------------------------------------------
 // Record helpers for scenario checks
@@ -148,9 +150,16 @@ function namesFailedImage(o: Outcome, state: 'gone' | RegExp): void {
   const id = o.step.run.outputs['snapshot-id'];
   assert.ok(id, `snapshot-id is set when the snapshot failed\n${describeRun(o.step)}`);
   assert.ok(o.step.errors[0]!.includes(id), 'the error names the image');
-  assert.deepEqual(ids(o.newSnapshots).filter((i) => i !== id), [], 'no other image');
+  assert.deepEqual(
+    ids(o.newSnapshots).filter((i) => i !== id),
+    [],
+    'no other image',
+  );
   // The job summary says so too.
-  assert.deepEqual(tableRows(o.step, ['Snapshot ID', 'What happened']).map((r) => r[0]), [id]);
+  assert.deepEqual(
+    tableRows(o.step, ['Snapshot ID', 'What happened']).map((r) => r[0]),
+    [id],
+  );
   if (state === 'gone') assert.equal(o.cloud.image(id), undefined, 'the image is gone');
   else assert.match(o.cloud.image(id)?.status ?? 'gone', state);
 }
@@ -252,7 +261,11 @@ type PruneWorld = ReturnType<typeof pruneWorld>;
  * A delete of the target of `deletion()`, by ID unless the scenario's inputs name it otherwise,
  * expected to succeed, to delete it (with its volume snapshot) and nothing else.
  */
-function deleting(name: string, arrange: (d: Deletion, cloud: LocalCloud) => Special, { volumeBacked, ...options }: Options & { volumeBacked?: boolean } = {}): FaultScenario {
+function deleting(
+  name: string,
+  arrange: (d: Deletion, cloud: LocalCloud) => Special,
+  { volumeBacked, ...options }: Options & { volumeBacked?: boolean } = {},
+): FaultScenario {
   return {
     name,
     mode: 'delete',
@@ -260,13 +273,24 @@ function deleting(name: string, arrange: (d: Deletion, cloud: LocalCloud) => Spe
     arrange(cloud) {
       const d = deletion(cloud, { volumeBacked });
       const a = arrange(d, cloud);
-      return { expect: 'ok', deletable: d.deletable, gone: [d.target.id], ...a, server: d.s, inputs: { ...passwordInputs(cloud), mode: 'delete', ...(a.inputs ?? { 'snapshot-id': d.target.id }) } };
+      return {
+        expect: 'ok',
+        deletable: d.deletable,
+        gone: [d.target.id],
+        ...a,
+        server: d.s,
+        inputs: { ...passwordInputs(cloud), mode: 'delete', ...(a.inputs ?? { 'snapshot-id': d.target.id }) },
+      };
     },
   };
 }
 
 /** A prune of `pruneWorld()` with keep-last 2 (the scenario's inputs added), expected to delete exactly the doomed three and say so. */
-function pruning(name: string, arrange: (p: PruneWorld, cloud: LocalCloud) => Special, { world, ...options }: Options & { world?: Parameters<typeof pruneWorld>[1] } = {}): FaultScenario {
+function pruning(
+  name: string,
+  arrange: (p: PruneWorld, cloud: LocalCloud) => Special,
+  { world, ...options }: Options & { world?: Parameters<typeof pruneWorld>[1] } = {},
+): FaultScenario {
   return {
     name,
     mode: 'prune',
@@ -274,7 +298,15 @@ function pruning(name: string, arrange: (p: PruneWorld, cloud: LocalCloud) => Sp
     arrange(cloud) {
       const p = pruneWorld(cloud, world);
       const a = arrange(p, cloud);
-      return { expect: 'ok', deletable: ids(p.doomed), gone: ids(p.doomed), check: prunedExactly(p.doomed), ...a, server: p.s, inputs: { ...p.inputs, ...a.inputs } };
+      return {
+        expect: 'ok',
+        deletable: ids(p.doomed),
+        gone: ids(p.doomed),
+        check: prunedExactly(p.doomed),
+        ...a,
+        server: p.s,
+        inputs: { ...p.inputs, ...a.inputs },
+      };
     },
   };
 }
@@ -321,17 +353,14 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     expect: 'ok',
     check: reportsTheSnapshot,
   })),
-  create(
-    'create: 503 burst (2) on the token POST',
-    () => ({
-      faults: [status(503, TOKEN, 2)],
-      expect: 'ok',
-      check: (o) => {
-        reportsTheSnapshot(o);
-        assert.equal(tokenPosts(o.step.records).length, 3);
-      },
-    }),
-  ),
+  create('create: 503 burst (2) on the token POST', () => ({
+    faults: [status(503, TOKEN, 2)],
+    expect: 'ok',
+    check: (o) => {
+      reportsTheSnapshot(o);
+      assert.equal(tokenPosts(o.step.records).length, 3);
+    },
+  })),
   create('create: 503 on createImage (not executed): searched, sent again, one snapshot', (_c, s) => ({
     faults: [status(503, createImage(s.id))],
     expect: 'ok',
@@ -539,7 +568,10 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     'create: stuck snapshot, a poll held 8 s, timeout 3s: the step ends by its timeout',
     (_c, s) => ({
       inputs: { timeout: '3s' },
-      faults: [{ kind: 'stuck', match: createImage(s.id) }, { kind: 'delay', ms: 8_000, match: IMAGE_GET, after: 1 }],
+      faults: [
+        { kind: 'stuck', match: createImage(s.id) },
+        { kind: 'delay', ms: 8_000, match: IMAGE_GET, after: 1 },
+      ],
       expect: ['Timed out', 'waiting for snapshot', 'still queued'],
       check: (o) => {
         namesFailedImage(o, /^queued$/);
@@ -558,7 +590,10 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       check: (o) => {
         reportsTheSnapshot(o);
         searchedByRequestId(o);
-        assert.ok(o.step.records.some((r) => r.status === 406), 'microversion 2.45 was refused first');
+        assert.ok(
+          o.step.records.some((r) => r.status === 406),
+          'microversion 2.45 was refused first',
+        );
         assert.match(o.step.run.stdout, /Nova microversion 2\.1\)/);
       },
     }),
@@ -588,10 +623,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     },
   })),
   create('create: reset on createImage, then 409 on the resend', (_c, s) => ({
-    faults: [
-      { kind: 'reset', match: createImage(s.id) },
-      status(409, createImage(s.id), 1, undefined, NOVA_BUSY(s.id)),
-    ],
+    faults: [{ kind: 'reset', match: createImage(s.id) }, status(409, createImage(s.id), 1, undefined, NOVA_BUSY(s.id))],
     expect: 'ok',
     check: (o) => {
       reportsTheSnapshot(o);
@@ -706,7 +738,10 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       faults: [forever(500, VOLUME_DELETE)],
       deletable: [d.target.id],
       check: (o) => {
-        assert.match(o.step.run.stdout, new RegExp(`::warning::Could not delete volume snapshot ${d.volumeId}.*openstack volume snapshot delete ${d.volumeId}`));
+        assert.match(
+          o.step.run.stdout,
+          new RegExp(`::warning::Could not delete volume snapshot ${d.volumeId}.*openstack volume snapshot delete ${d.volumeId}`),
+        );
         const [[name, id, volumes]] = tableRows(o.step, DELETE_TABLE) as [[string, string, string]];
         assert.deepEqual([name, id], [d.target.name, d.target.id]);
         assert.match(volumes, new RegExp(`^${d.volumeId} \\(failed: DELETE .* answered 500: `));
@@ -835,16 +870,23 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
 // Opt-in: a response held past got's 60 s per-request timeout (not configurable from the inputs).
 if (process.env.OSA_E2E_SLOW === '1') {
   FAULT_SCENARIOS.push(
-    create('create: image poll answered after 65 s: client timeout, retried', () => ({
-      faults: [{ kind: 'delay', ms: 65_000, match: IMAGE_GET }],
-      expect: 'ok',
-      check: (o) => {
-        reportsTheSnapshot(o);
-        const polls = o.step.records.filter(isImageGet);
-        assert.ok(polls.some((r) => r.fault === 'delay'), 'the held poll');
-        assert.ok(o.step.run.durationMs >= 60_000, 'got gave up on it after its 60 s request timeout');
-      },
-    }), { timeoutMs: 150_000 }),
+    create(
+      'create: image poll answered after 65 s: client timeout, retried',
+      () => ({
+        faults: [{ kind: 'delay', ms: 65_000, match: IMAGE_GET }],
+        expect: 'ok',
+        check: (o) => {
+          reportsTheSnapshot(o);
+          const polls = o.step.records.filter(isImageGet);
+          assert.ok(
+            polls.some((r) => r.fault === 'delay'),
+            'the held poll',
+          );
+          assert.ok(o.step.run.durationMs >= 60_000, 'got gave up on it after its 60 s request timeout');
+        },
+      }),
+      { timeoutMs: 150_000 },
+    ),
   );
 }
 
@@ -891,7 +933,8 @@ export async function runScenario(shared: LocalCloud, scenario: FaultScenario, v
     // Every fault fired (as often as armed; "forever" ones at least once).
     for (const f of armed) {
       const times = f.spec.times ?? 1;
-      if (Number.isFinite(times)) assert.equal(f.applied, times, `fault ${f.spec.kind} ${JSON.stringify(f.spec.match)} applied ${f.applied} of ${times} times\n${describeRun(s)}`);
+      if (Number.isFinite(times))
+        assert.equal(f.applied, times, `fault ${f.spec.kind} ${JSON.stringify(f.spec.match)} applied ${f.applied} of ${times} times\n${describeRun(s)}`);
       else assert.ok(f.applied >= 1, `fault ${f.spec.kind} never applied`);
     }
     // Snapshots: exactly as many as expected, never a duplicate.

@@ -3,7 +3,25 @@
 // failing server among several, and stop-instance with the job cancelled mid-snapshot.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { assertFailure, assertSuccess, eventually, ids, jsonOutput, managedProps, mutating, passwordInputs, seedSnapshots, snapshotsOf, sorted, startCloud, step, summaryText, tableRows, unique, type LocalCloud } from './harness.ts';
+import {
+  assertFailure,
+  assertSuccess,
+  eventually,
+  ids,
+  jsonOutput,
+  managedProps,
+  mutating,
+  passwordInputs,
+  seedSnapshots,
+  snapshotsOf,
+  sorted,
+  startCloud,
+  step,
+  summaryText,
+  tableRows,
+  unique,
+  type LocalCloud,
+} from './harness.ts';
 
 let cloud: LocalCloud;
 let creds: Record<string, string>;
@@ -14,7 +32,15 @@ before(async () => {
 after(() => cloud.stop());
 
 const rebuilds = (s: Awaited<ReturnType<typeof step>>) => s.records.filter((r) => r.action === 'rebuild' && r.status === 202);
-type Row = { instance_id: string; instance_name: string; snapshot_id: string | null; status: string; error: string | null; consistency?: string; downtime_seconds?: number | null };
+type Row = {
+  instance_id: string;
+  instance_name: string;
+  snapshot_id: string | null;
+  status: string;
+  error: string | null;
+  consistency?: string;
+  downtime_seconds?: number | null;
+};
 
 describe('mode restore', () => {
   test('snapshot, the server changed, restore: it runs the snapshot again, ACTIVE, with its ID and name', async () => {
@@ -45,7 +71,10 @@ describe('mode restore', () => {
     const mine = cloud.addImage({ region: 'GRA7', name: unique('web-snap'), properties: managedProps(server) });
     const dry = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'dry-run': 'true', 'snapshot-before': 'true' });
     assertSuccess(dry);
-    assert.deepEqual(mutating(dry.records).filter((r) => r.service !== 'identity'), []);
+    assert.deepEqual(
+      mutating(dry.records).filter((r) => r.service !== 'identity'),
+      [],
+    );
     assert.match(dry.run.stdout, new RegExp(`Dry run: would rebuild instance ${server.name} .* from snapshot ${mine.id}`));
     const refused = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'snapshot-id': theirs.id });
     assertFailure(refused, [`it is a snapshot of ${neighbour.id}`, 'allow-other-instance: true']);
@@ -55,7 +84,7 @@ describe('mode restore', () => {
 });
 
 describe('restore: the backups it takes (snapshot-before)', () => {
-  test('restore twice: the second is not rolled forward onto the first one\'s backup; a create with keep-last: 2 then keeps the known-good snapshot', async () => {
+  test("restore twice: the second is not rolled forward onto the first one's backup; a create with keep-last: 2 then keeps the known-good snapshot", async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
     const created = await step(cloud, { ...creds, instance: server.name });
     assertSuccess(created);
@@ -67,7 +96,10 @@ describe('restore: the backups it takes (snapshot-before)', () => {
     assertSuccess(first);
     const backup = first.run.outputs['backup-snapshot-id']!;
     // The snapshot taken before: its name beside its ID.
-    assert.equal(tableRows(first, ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'])[0]![3], `${cloud.image(backup)!.name} (${backup})`);
+    assert.equal(
+      tableRows(first, ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'])[0]![3],
+      `${cloud.image(backup)!.name} (${backup})`,
+    );
     assert.deepEqual([first.run.outputs['snapshot-id'], cloud.image(backup)?.properties.taken_before_restore_of], [good, good]);
     // The roll-back run again (a re-run of the job, or by hand).
     const second = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
@@ -100,7 +132,11 @@ describe('restore: the backups it takes (snapshot-before)', () => {
     for (const dry of ['true', 'false']) {
       const s = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'snapshot-before': 'true', 'dry-run': dry });
       assertFailure(s, [`Instance ${server.name} (${server.id}) is ERROR: Nova can snapshot an instance that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED`]);
-      assert.deepEqual(mutating(s.records).filter((r) => r.service !== 'identity'), [], `dry-run: ${dry}`);
+      assert.deepEqual(
+        mutating(s.records).filter((r) => r.service !== 'identity'),
+        [],
+        `dry-run: ${dry}`,
+      );
     }
   });
 });
@@ -108,7 +144,12 @@ describe('restore: the backups it takes (snapshot-before)', () => {
 describe('fleets', () => {
   test('three servers, one failing: the others are snapshotted, the step fails naming it, one row each', async () => {
     const servers = [1, 2, 3].map((n) => cloud.addServer({ region: 'GRA7', name: unique(`web-${n}`), tags: ['fleet-a'] }));
-    cloud.fault({ match: { action: 'createImage', path: new RegExp(servers[1]!.id) }, kind: 'status', status: 400, body: { badRequest: { code: 400, message: 'quota exceeded' } } });
+    cloud.fault({
+      match: { action: 'createImage', path: new RegExp(servers[1]!.id) },
+      kind: 'status',
+      status: 400,
+      body: { badRequest: { code: 400, message: 'quota exceeded' } },
+    });
     const s = await step(cloud, { ...creds, 'instance-tags': 'fleet-a', 'max-parallel': '2' });
     assertFailure(s, [`1 of 3 instance(s) failed: ${servers[1]!.name}:`, 'quota exceeded']);
     const rows = jsonOutput<Row[]>(s, 'snapshots');
@@ -143,7 +184,11 @@ describe('fleets', () => {
     const lines = created.run.stdout.split('\n');
     const [start, end] = [lines.indexOf('::group::Snapshots of 2 instance(s)'), lines.indexOf('::endgroup::')];
     assert.ok(start >= 0 && end > start && lines.lastIndexOf('::endgroup::') === end, created.run.stdout);
-    for (const server of servers) assert.ok(lines.slice(start + 1, end).some((l) => l.startsWith(`[${server.name}] Deleted snapshot `)), `${server.name}'s deletions are in the group`);
+    for (const server of servers)
+      assert.ok(
+        lines.slice(start + 1, end).some((l) => l.startsWith(`[${server.name}] Deleted snapshot `)),
+        `${server.name}'s deletions are in the group`,
+      );
   });
 
   test('stop-instance: stopped for the snapshot, running again after it, with the downtime', async () => {
@@ -159,9 +204,17 @@ describe('fleets', () => {
 
   test('the job cancelled mid-snapshot (SIGTERM) still starts the server it stopped', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db') });
-    const s = await step(cloud, { ...creds, instance: server.name, 'stop-instance': 'true' }, {}, { cancelOn: { pattern: /Snapshot requested/, signal: 'SIGTERM' } });
+    const s = await step(
+      cloud,
+      { ...creds, instance: server.name, 'stop-instance': 'true' },
+      {},
+      { cancelOn: { pattern: /Snapshot requested/, signal: 'SIGTERM' } },
+    );
     assert.notEqual(s.run.code, 0, 'the run was cancelled');
-    assert.ok(s.records.some((r) => r.action === 'os-start'), 'os-start was sent before the process ended');
+    assert.ok(
+      s.records.some((r) => r.action === 'os-start'),
+      'os-start was sent before the process ended',
+    );
     assert.ok(await eventually(() => cloud.server(server.id)?.status === 'ACTIVE'), `the server runs again (${cloud.server(server.id)?.status})`);
   });
 });

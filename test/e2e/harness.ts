@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCloud } from '../local-cloud/cloud.ts';
 import type { Image, LocalCloudOptions, RequestRecord, Server } from '../local-cloud/cloud.ts';
 import { errorsOf, runAction, type ActionRun, type RunOptions } from '../support/run-action.ts';
-import { PROXY_VARIABLES, userinfoSecrets } from '../../src/urls.ts';
+import { PROXY_VARIABLES, userinfoSecrets } from '../../src/settings/urls.ts';
 
 export { LocalCloud };
 export type { ActionRun, Image, RequestRecord, Server };
@@ -105,7 +105,10 @@ export function findLeaks(run: ActionRun, secrets: readonly Secret[]): Leak[] {
       for (const secret of secrets) {
         if (!secret.value) continue;
         // Also as an error body's text comes out once tags are cut and spaces folded (a mask would no longer match it).
-        const reshaped = secret.value.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+        const reshaped = secret.value
+          .replace(/<[^>]*>/g, ' ')
+          .replace(/\s+/g, ' ')
+          .trim();
         const forms = [...new Set([secret.value, escapeData(secret.value), escapeProperty(secret.value), ...(reshaped.length >= 4 ? [reshaped] : [])])];
         const form = forms.find((f) => line.includes(f));
         if (form) leaks.push({ secret: secret.label, where, line: line.replaceAll(form, `<${secret.label}>`) });
@@ -152,7 +155,12 @@ const URL_ENV = ['OS_AUTH_URL', 'OS_DISCOVERY_ENDPOINT', 'OS_ACCESS_TOKEN_ENDPOI
  * cloud's records and new tokens to the run (one run per cloud at a time) and asserts, for every
  * run, that no secret leaked and that every secret it was given or issued was masked.
  */
-export async function step(cloud: LocalCloud, inputs: Record<string, string>, env: Record<string, string | undefined> = {}, options: RunOptions = {}): Promise<Step> {
+export async function step(
+  cloud: LocalCloud,
+  inputs: Record<string, string>,
+  env: Record<string, string | undefined> = {},
+  options: RunOptions = {},
+): Promise<Step> {
   const before = cloud.requests.length;
   const tokensBefore = new Set(cloud.world.tokens.keys());
   const run = await runAction(inputs, { ...STEP_DEBUG, ...env }, options);
@@ -297,11 +305,26 @@ export function seedSnapshots(
  * A volume-backed snapshot as Nova makes it: an image whose block_device_mapping names a Cinder
  * snapshot of the server's root volume, called "snapshot for <image name>".
  */
-export function volumeBackedSnapshot(cloud: LocalCloud, server: Server, image: { name: string; createdAt?: Date; properties?: Record<string, string> }): { image: Image; volumeSnapshotId: string } {
+export function volumeBackedSnapshot(
+  cloud: LocalCloud,
+  server: Server,
+  image: { name: string; createdAt?: Date; properties?: Record<string, string> },
+): { image: Image; volumeSnapshotId: string } {
   const volumeSnapshotId = randomUUID();
   const bdm = { block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: volumeSnapshotId, boot_index: 0 }]), bdm_v2: 'True' };
-  const added = cloud.addImage({ region: server.region, name: image.name, createdAt: image.createdAt, size: 0, properties: { ...(image.properties ?? managedProps(server)), ...bdm } });
-  cloud.addVolumeSnapshot({ region: server.region, id: volumeSnapshotId, name: `snapshot for ${image.name}`, volumeId: cloud.server(server.id)?.rootVolumeId ?? undefined });
+  const added = cloud.addImage({
+    region: server.region,
+    name: image.name,
+    createdAt: image.createdAt,
+    size: 0,
+    properties: { ...(image.properties ?? managedProps(server)), ...bdm },
+  });
+  cloud.addVolumeSnapshot({
+    region: server.region,
+    id: volumeSnapshotId,
+    name: `snapshot for ${image.name}`,
+    volumeId: cloud.server(server.id)?.rootVolumeId ?? undefined,
+  });
   return { image: added, volumeSnapshotId };
 }
 
@@ -317,7 +340,12 @@ export function snapshotsOf(cloud: LocalCloud, server: Pick<Server, 'id' | 'regi
 
 /** Every image and volume snapshot of every region, by ID. */
 export function worldIds(cloud: LocalCloud): Set<string> {
-  return new Set(cloud.regionNames.flatMap((r) => [...cloud.images(r).map((i) => i.id), ...(cloud.cinderRegions.includes(r) ? cloud.volumeSnapshots(r).map((s) => s.id) : [])]));
+  return new Set(
+    cloud.regionNames.flatMap((r) => [
+      ...cloud.images(r).map((i) => i.id),
+      ...(cloud.cinderRegions.includes(r) ? cloud.volumeSnapshots(r).map((s) => s.id) : []),
+    ]),
+  );
 }
 
 export const ids = (images: readonly { id: string }[]) => images.map((i) => i.id);

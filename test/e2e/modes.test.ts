@@ -99,14 +99,20 @@ describe('modes', { concurrency: true }, () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const s = await step(cloud, { ...creds, instance: server.name });
       checkCreated(cloud, s, server);
-      assert.ok(s.records.some((r) => r.path.includes('/servers/detail')), 'looked the name up in the server list');
+      assert.ok(
+        s.records.some((r) => r.path.includes('/servers/detail')),
+        'looked the name up in the server list',
+      );
     });
 
     test('by ID', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const s = await step(cloud, { ...creds, instance: server.id });
       checkCreated(cloud, s, server);
-      assert.ok(s.records.some((r) => r.method === 'GET' && r.path.endsWith(`/servers/${server.id}`)), 'fetched the server by ID');
+      assert.ok(
+        s.records.some((r) => r.method === 'GET' && r.path.endsWith(`/servers/${server.id}`)),
+        'fetched the server by ID',
+      );
       assert.ok(!s.records.some((r) => r.path.includes('/servers/detail')), 'no name lookup for an ID');
     });
 
@@ -133,16 +139,11 @@ describe('modes', { concurrency: true }, () => {
 
     test('with OS_* environment variables only (openrc)', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
-      const s = await step(
-        cloud,
-        { instance: server.name },
-        cloud.openrc(),
-      );
+      const s = await step(cloud, { instance: server.name }, cloud.openrc());
       checkCreated(cloud, s, server);
       assert.equal(s.newTokens.length, 1);
       assert.equal(cloud.world.tokens.get(s.newTokens[0]!)?.appCred, false);
     });
-
 
     test('through the internal endpoints (interface: internal)', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
@@ -239,8 +240,14 @@ describe('modes', { concurrency: true }, () => {
         checkCreated(old, s, server);
         const creates = s.records.filter((r) => r.action === 'createImage');
         // 2.45 is refused with 406 before Nova acts; the base version answers with a Location header.
-        assert.equal(creates.some((r) => r.status === 202), true);
-        assert.ok(s.records.some((r) => r.status === 406), 'the microversion was refused once');
+        assert.equal(
+          creates.some((r) => r.status === 202),
+          true,
+        );
+        assert.ok(
+          s.records.some((r) => r.status === 406),
+          'the microversion was refused once',
+        );
         assert.equal(executedCreates(s.records, server.id).length, 1);
         assert.match(s.run.stdout, /Nova microversion 2\.1\)/);
       } finally {
@@ -272,7 +279,10 @@ describe('modes', { concurrency: true }, () => {
       assert.equal(deletes(s.records).length, 2);
       const text = summaryText(s.run.summary);
       assert.match(text, /Snapshot created/);
-      assert.deepEqual(tableRows(s, CREATE_TABLE).map((r) => r[1]), [created]);
+      assert.deepEqual(
+        tableRows(s, CREATE_TABLE).map((r) => r[1]),
+        [created],
+      );
       assert.match(text, /Policy: keep-last 2\. In scope: 4; kept: 2; deleted: 2\./);
       const rows = tableRows(s, PRUNE_TABLE);
       assert.deepEqual(
@@ -289,7 +299,10 @@ describe('modes', { concurrency: true }, () => {
     // Found by this suite: the create's prune used to overwrite volume-snapshot-ids with the IDs it deleted.
     test('with keep-last on a volume-backed server: volume-snapshot-ids are the new snapshot’s', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-      const { image: old, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-${stamp(new Date(Date.now() - DAY))}`, createdAt: new Date(Date.now() - DAY) });
+      const { image: old, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, {
+        name: `${server.name}-${stamp(new Date(Date.now() - DAY))}`,
+        createdAt: new Date(Date.now() - DAY),
+      });
       const oldVolume = { id: volumeSnapshotId };
       const volumesBefore = new Set(cloud.volumeSnapshots('GRA7').map((v) => v.id));
       const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '1' });
@@ -492,10 +505,22 @@ describe('modes', { concurrency: true }, () => {
       const prefix = unique('sum');
       const [a, b] = ['a', 'b'].map((n) => cloud.addServer({ region: 'GRA7', name: `${prefix}-${n}` })) as [Server, Server];
       const snapshot = (server: Server, hoursAgo: number, size: number) =>
-        cloud.addImage({ region: 'GRA7', name: `${server.name}-${hoursAgo}h`, createdAt: new Date(Date.now() - hoursAgo * HOUR), size, properties: managedProps(server) });
+        cloud.addImage({
+          region: 'GRA7',
+          name: `${server.name}-${hoursAgo}h`,
+          createdAt: new Date(Date.now() - hoursAgo * HOUR),
+          size,
+          properties: managedProps(server),
+        });
       const MiB = 1024 ** 2;
       // Interleaved in time: the table groups them anyway.
-      const [a1, b2, a25, b26, a49] = [snapshot(a, 1, 3 * 1024 * MiB), snapshot(b, 2, 100 * MiB), snapshot(a, 25, 1536 * MiB), snapshot(b, 26, 200 * MiB), snapshot(a, 49, 512 * MiB)];
+      const [a1, b2, a25, b26, a49] = [
+        snapshot(a, 1, 3 * 1024 * MiB),
+        snapshot(b, 2, 100 * MiB),
+        snapshot(a, 25, 1536 * MiB),
+        snapshot(b, 26, 200 * MiB),
+        snapshot(a, 49, 512 * MiB),
+      ];
       // A volume-backed snapshot taken by hand records no instance.
       const { image: byHand } = volumeBackedSnapshot(cloud, a, { name: `${prefix}-hand`, createdAt: new Date(Date.now() - 30 * HOUR), properties: {} });
       const s = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${prefix}-*`, 'include-unmanaged': 'true', 'keep-last': '1' });
@@ -521,7 +546,10 @@ describe('modes', { concurrency: true }, () => {
       const lines = s.run.stdout.split('\n');
       const [start, end] = [lines.indexOf('::group::Deleting 3 snapshot(s)'), lines.indexOf('::endgroup::')];
       assert.ok(start >= 0 && end > start, s.run.stdout);
-      assert.deepEqual(sorted(lines.slice(start + 1, end).filter((l) => !l.startsWith('::debug::'))), sorted([a25, b26, a49].map((i) => `Deleted snapshot ${i.id} "${i.name}"`)));
+      assert.deepEqual(
+        sorted(lines.slice(start + 1, end).filter((l) => !l.startsWith('::debug::'))),
+        sorted([a25, b26, a49].map((i) => `Deleted snapshot ${i.id} "${i.name}"`)),
+      );
     });
 
     test('dry-run deletes nothing and says what it would delete', async () => {
@@ -557,8 +585,14 @@ describe('modes', { concurrency: true }, () => {
       assertSuccess(s);
       const lists = s.records.filter((r) => r.method === 'GET' && /\/v2\/images\?/.test(r.path));
       assert.ok(lists.length >= 2, `${lists.length} list requests`);
-      assert.ok(lists.some((r) => /[?&]marker=/.test(r.path)), 'a request carried the marker of the next link');
-      assert.ok(lists.every((r) => /[?&]limit=1000\b/.test(r.path)), 'pages of 1000');
+      assert.ok(
+        lists.some((r) => /[?&]marker=/.test(r.path)),
+        'a request carried the marker of the next link',
+      );
+      assert.ok(
+        lists.every((r) => /[?&]limit=1000\b/.test(r.path)),
+        'pages of 1000',
+      );
       // The five oldest are on the second page: only following `next` finds them.
       const doomed = snaps.slice(1_000);
       assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(doomed)));
@@ -596,7 +630,12 @@ describe('modes', { concurrency: true }, () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const other = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const managed = seedSnapshots(cloud, server, 3);
-      const unmanaged = cloud.addImage({ region: 'GRA7', name: `${server.name}-horizon`, createdAt: new Date(Date.now() - 10 * DAY), properties: unmanagedProps(server) });
+      const unmanaged = cloud.addImage({
+        region: 'GRA7',
+        name: `${server.name}-horizon`,
+        createdAt: new Date(Date.now() - 10 * DAY),
+        properties: unmanagedProps(server),
+      });
       const protectedOne = cloud.addImage({
         region: 'GRA7',
         name: `${server.name}-golden`,
@@ -644,13 +683,26 @@ describe('modes', { concurrency: true }, () => {
 
     test('include-unmanaged on a volume-backed server: its Cinder-backed snapshots, not another volume’s', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-      const bdm = (snapshotId: string) => ({ block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: snapshotId, boot_index: 0 }]), bdm_v2: 'True' });
+      const bdm = (snapshotId: string) => ({
+        block_device_mapping: JSON.stringify([{ source_type: 'snapshot', snapshot_id: snapshotId, boot_index: 0 }]),
+        bdm_v2: 'True',
+      });
       const [managed] = seedSnapshots(cloud, server, 1);
       // Nova's own volume-backed snapshots (Horizon's) carry no instance property: only the Cinder snapshot ties them to the server.
-      const { image: byHand, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-by-hand`, createdAt: new Date(Date.now() - 3 * DAY), properties: {} });
+      const { image: byHand, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, {
+        name: `${server.name}-by-hand`,
+        createdAt: new Date(Date.now() - 3 * DAY),
+        properties: {},
+      });
       const mine = { id: volumeSnapshotId };
       const theirs = cloud.addVolumeSnapshot({ region: 'GRA7', name: `snapshot for ${server.name}-other` });
-      const other = cloud.addImage({ region: 'GRA7', name: `${server.name}-other`, createdAt: new Date(Date.now() - 4 * DAY), size: 0, properties: bdm(theirs.id) });
+      const other = cloud.addImage({
+        region: 'GRA7',
+        name: `${server.name}-other`,
+        createdAt: new Date(Date.now() - 4 * DAY),
+        size: 0,
+        properties: bdm(theirs.id),
+      });
       const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1', 'include-unmanaged': 'true' });
       assertSuccess(s);
       assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [byHand.id]);
@@ -665,7 +717,13 @@ describe('modes', { concurrency: true }, () => {
     test('a snapshot still being made is never pruned', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const snaps = seedSnapshots(cloud, server, 3);
-      const inProgress = cloud.addImage({ region: 'GRA7', name: `${server.name}-running`, status: 'queued', createdAt: new Date(Date.now() - 10 * DAY), properties: managedProps(server) });
+      const inProgress = cloud.addImage({
+        region: 'GRA7',
+        name: `${server.name}-running`,
+        status: 'queued',
+        createdAt: new Date(Date.now() - 10 * DAY),
+        properties: managedProps(server),
+      });
       const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
       assertSuccess(s);
       assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted(ids(snaps.slice(1))));

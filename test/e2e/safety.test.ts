@@ -51,8 +51,14 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     ];
     for (const inputs of modes) {
       const s = await step(cloud, { ...creds, ...inputs });
-      assertFailure(s, [`instance: instance ${theirs.name} (${theirs.id}) belongs to project ${cloud.world.otherProjectId}, not to this one (${cloud.demo.projectId})`]);
-      assert.deepEqual(mutating(s.records).filter((r) => r.service !== 'identity'), [], inputs.mode ?? 'create');
+      assertFailure(s, [
+        `instance: instance ${theirs.name} (${theirs.id}) belongs to project ${cloud.world.otherProjectId}, not to this one (${cloud.demo.projectId})`,
+      ]);
+      assert.deepEqual(
+        mutating(s.records).filter((r) => r.service !== 'identity'),
+        [],
+        inputs.mode ?? 'create',
+      );
     }
     for (const image of seeded) assert.ok(cloud.image(image.id), `${image.name} stays`);
     const now = cloud.server(theirs.id)!;
@@ -88,7 +94,11 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
       () => cloud.addImage({ region: 'GRA7', name: unique('base'), owner: cloud.world.otherProjectId, visibility: 'public', properties: managedProps(web()) }),
       /it belongs to project .*, not to this one/,
     ],
-    ['an image of this project that is not a snapshot', () => cloud.addImage({ region: 'GRA7', name: unique('uploaded'), properties: { os_distro: 'debian' } }), /it is not an instance snapshot/],
+    [
+      'an image of this project that is not a snapshot',
+      () => cloud.addImage({ region: 'GRA7', name: unique('uploaded'), properties: { os_distro: 'debian' } }),
+      /it is not an instance snapshot/,
+    ],
   ] as const) {
     test(`delete refuses ${what}`, async () => {
       const image = arrange();
@@ -134,7 +144,13 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     const server = web();
     const [older, booted, guarded] = seedSnapshots(cloud, server, 3);
     cloud.addServer({ region: 'GRA7', name: unique('clone'), imageRef: booted!.id });
-    const golden = cloud.addImage({ region: 'GRA7', name: `${server.name}-${stamp(new Date(Date.now() - 9 * DAY))}`, protected: true, createdAt: new Date(Date.now() - 9 * DAY), properties: managedProps(server) });
+    const golden = cloud.addImage({
+      region: 'GRA7',
+      name: `${server.name}-${stamp(new Date(Date.now() - 9 * DAY))}`,
+      protected: true,
+      createdAt: new Date(Date.now() - 9 * DAY),
+      properties: managedProps(server),
+    });
     const [theirs] = seedSnapshots(cloud, web(), 1, { name: () => `${server.name}-${stamp(new Date(Date.now() - 8 * DAY))}`, startHoursAgo: 8 * 24 });
     const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '1', 'snapshot-name': '{instance}-{timestamp}' });
     assertSuccess(s);
@@ -152,7 +168,10 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), []);
     assert.ok(cloud.image(used!.image.id) && cloud.image(newest!.image.id));
     assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === used!.volumeSnapshotId));
-    assert.match(tableRows(s, PRUNE_TABLE).find((r) => r[2] === used!.image.id)![5]!, new RegExp(`in use: volume ${restored} was created from its volume snapshot`));
+    assert.match(
+      tableRows(s, PRUNE_TABLE).find((r) => r[2] === used!.image.id)![5]!,
+      new RegExp(`in use: volume ${restored} was created from its volume snapshot`),
+    );
   });
 
   test("prune and delete leave a Cinder snapshot that Nova did not make for the image: another server's, named by an edited block_device_mapping", async () => {
@@ -165,23 +184,36 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assertSuccess(s);
     assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [edited!.id]);
     assert.deepEqual(jsonOutput(s, 'volume-snapshot-ids'), []);
-    assert.match(s.run.stdout, new RegExp(`::warning::Volume snapshot ${theirs.id} named by snapshot ${edited!.id} .* is left alone: it is named "nightly by hand"`));
+    assert.match(
+      s.run.stdout,
+      new RegExp(`::warning::Volume snapshot ${theirs.id} named by snapshot ${edited!.id} .* is left alone: it is named "nightly by hand"`),
+    );
     // The same through delete, now that `keep` is the only image left naming it.
     const d = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': keep!.id });
     assertSuccess(d);
-    assert.deepEqual(deletes(d.records).map((r) => r.service), ['image']);
+    assert.deepEqual(
+      deletes(d.records).map((r) => r.service),
+      ['image'],
+    );
     assert.ok(await eventually(() => cloud.volumeSnapshots('GRA7').some((v) => v.id === theirs.id)), "the other server's snapshot stays");
   });
 
   test('a Cinder snapshot that another remaining image still names is left alone', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
     const { image, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-1` });
-    const copy = cloud.addImage({ region: 'GRA7', name: `${server.name}-copy`, properties: { ...managedProps(server), block_device_mapping: String(cloud.image(image.id)!.properties.block_device_mapping), bdm_v2: 'True' } });
+    const copy = cloud.addImage({
+      region: 'GRA7',
+      name: `${server.name}-copy`,
+      properties: { ...managedProps(server), block_device_mapping: String(cloud.image(image.id)!.properties.block_device_mapping), bdm_v2: 'True' },
+    });
     const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image.id });
     assertSuccess(s);
     assert.match(s.run.stdout, new RegExp(`is left alone: snapshot ${copy.id} still names it`));
     assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === volumeSnapshotId));
-    assert.deepEqual(deletes(s.records).map((r) => r.service), ['image']);
+    assert.deepEqual(
+      deletes(s.records).map((r) => r.service),
+      ['image'],
+    );
   });
 });
 
@@ -198,7 +230,9 @@ describe('text from the cloud is data', { concurrency: 1 }, () => {
 
   test('image names that try to forge workflow commands are shown, not run (prune, dry-run prune, delete)', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
-    const images = FORGERIES.map((name, i) => cloud.addImage({ region: 'GRA7', name: `${server.name}-${name}`, createdAt: new Date(Date.now() - (i + 2) * DAY), properties: managedProps(server) }));
+    const images = FORGERIES.map((name, i) =>
+      cloud.addImage({ region: 'GRA7', name: `${server.name}-${name}`, createdAt: new Date(Date.now() - (i + 2) * DAY), properties: managedProps(server) }),
+    );
     seedSnapshots(cloud, server, 1);
     const runs = [
       await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1', 'dry-run': 'true' }),
@@ -208,8 +242,16 @@ describe('text from the cloud is data', { concurrency: 1 }, () => {
     for (const s of runs) {
       assertSuccess(s);
       const lines = s.run.stdout.split(/\r\n|\r|\n|\u2028/);
-      assert.deepEqual(lines.filter((l) => /^\s*::(error|warning|stop-commands)/.test(l) && /forged|zzz|separator/.test(l)), [], 'no forged command line');
-      assert.deepEqual(lines.filter((l) => l.includes('##[')), [], 'no legacy command');
+      assert.deepEqual(
+        lines.filter((l) => /^\s*::(error|warning|stop-commands)/.test(l) && /forged|zzz|separator/.test(l)),
+        [],
+        'no forged command line',
+      );
+      assert.deepEqual(
+        lines.filter((l) => l.includes('##[')),
+        [],
+        'no legacy command',
+      );
       assert.ok(s.run.stdout.includes('x\\n::error::forged') || s.run.stdout.includes('x\\r::stop-commands::zzz'), 'the name is shown, escaped');
       assert.doesNotMatch(s.run.summary, /\n::|<script|\r/);
       for (const value of Object.values(s.run.outputs)) assert.doesNotMatch(value, /[\r\n\u2028]/);

@@ -48,7 +48,15 @@ function checkDebugAndMasks(s: Step, expectTokens: number): void {
 
 describe('secrets', { concurrency: true }, () => {
   describe('the leak detector', () => {
-    const fake = (stdout: string, extra: Partial<ActionRun> = {}): ActionRun => ({ code: 0, stdout, stderr: '', outputs: {}, summary: '', durationMs: 1, ...extra });
+    const fake = (stdout: string, extra: Partial<ActionRun> = {}): ActionRun => ({
+      code: 0,
+      stdout,
+      stderr: '',
+      outputs: {},
+      summary: '',
+      durationMs: 1,
+      ...extra,
+    });
     const secret = { label: 'password', value: 's3cr3t-value' };
 
     test('finds a secret escaped as a workflow command carries it', () => {
@@ -69,7 +77,10 @@ describe('secrets', { concurrency: true }, () => {
         leaks.map((l) => l.where),
         ['stdout', 'stderr', 'GITHUB_OUTPUT', 'GITHUB_STEP_SUMMARY'],
       );
-      assert.ok(leaks.every((l) => !l.line.includes(secret.value)), 'the report itself does not repeat the secret');
+      assert.ok(
+        leaks.every((l) => !l.line.includes(secret.value)),
+        'the report itself does not repeat the secret',
+      );
     });
 
     test('every token the cloud issued is looked for', async () => {
@@ -77,8 +88,21 @@ describe('secrets', { concurrency: true }, () => {
       const cloud = await startCloud();
       try {
         const s = await step(cloud, { mode: 'bogus' });
-        cloud.world.tokens.set('bogus', { id: 'bogus', projectId: '', userId: '', methods: [], issuedAt: 0, expiresAt: 0, revoked: true, auditId: '', appCred: false });
-        assert.ok(findLeaks(s.run, cloudSecrets(cloud)).some((l) => l.secret.startsWith('token')), 'a value the cloud calls a token is reported');
+        cloud.world.tokens.set('bogus', {
+          id: 'bogus',
+          projectId: '',
+          userId: '',
+          methods: [],
+          issuedAt: 0,
+          expiresAt: 0,
+          revoked: true,
+          auditId: '',
+          appCred: false,
+        });
+        assert.ok(
+          findLeaks(s.run, cloudSecrets(cloud)).some((l) => l.secret.startsWith('token')),
+          'a value the cloud calls a token is reported',
+        );
       } finally {
         await cloud.stop();
       }
@@ -134,7 +158,11 @@ describe('secrets', { concurrency: true }, () => {
         assertSuccess(s);
         assert.equal(tokenPosts(s.records).length, 2, 'a second token, issued after the names were logged');
         checkDebugAndMasks(s, 2);
-        assert.deepEqual(s.run.stdout.split(/\r\n|\r|\n/).filter((l) => /^\s*::stop-commands::/.test(l)), [], 'no line stops the commands');
+        assert.deepEqual(
+          s.run.stdout.split(/\r\n|\r|\n/).filter((l) => /^\s*::stop-commands::/.test(l)),
+          [],
+          'no line stops the commands',
+        );
       } finally {
         cloud.clearFaults();
       }
@@ -147,7 +175,10 @@ describe('secrets', { concurrency: true }, () => {
       const s = await step(cloud, { ...inputs, 'auth-url': authUrl, instance: server.name });
       assertSuccess(s);
       assert.match(s.run.stdout, /::warning::auth-url: the user name and password in the URL are not used/);
-      assert.ok(s.given.some((g) => g.value === 'url-pa55:w0rd'), 'the decoded password is one of the secrets checked');
+      assert.ok(
+        s.given.some((g) => g.value === 'url-pa55:w0rd'),
+        'the decoded password is one of the secrets checked',
+      );
     });
 
     test('delete', async () => {
@@ -185,11 +216,7 @@ describe('secrets', { concurrency: true }, () => {
 
     test('OS_* environment (openrc) credentials', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
-      const s = await step(
-        cloud,
-        { instance: server.name },
-        cloud.openrc(),
-      );
+      const s = await step(cloud, { instance: server.name }, cloud.openrc());
       assertSuccess(s);
       checkDebugAndMasks(s, 1);
       assert.ok(s.given.some((g) => g.label === 'OS_PASSWORD'));
@@ -248,9 +275,24 @@ describe('secrets', { concurrency: true }, () => {
       mkdirSync(workspace);
       const auth = [`      auth_url: ${cloud.authUrl}`, `      username: ${cloud.demo.username}`, `      project_name: ${cloud.demo.projectName}`];
       writeFileSync(join(home, '.config', 'openstack', 'clouds.yaml'), ['clouds:', '  c:', '    region_name: GRA7', '    auth:', ...auth, ''].join('\n'));
-      writeFileSync(join(home, '.config', 'openstack', 'secure.yaml'), ['clouds:', '  c:', '    auth:', `      password: ${cloud.demo.password}`, ''].join('\n'));
+      writeFileSync(
+        join(home, '.config', 'openstack', 'secure.yaml'),
+        ['clouds:', '  c:', '    auth:', `      password: ${cloud.demo.password}`, ''].join('\n'),
+      );
       const { port } = collector.address() as AddressInfo;
-      writeFileSync(join(workspace, 'clouds.yaml'), ['clouds:', '  c:', '    region_name: GRA7', '    auth:', `      auth_url: http://127.0.0.1:${port}/v3`, `      username: ${cloud.demo.username}`, `      project_name: x`, ''].join('\n'));
+      writeFileSync(
+        join(workspace, 'clouds.yaml'),
+        [
+          'clouds:',
+          '  c:',
+          '    region_name: GRA7',
+          '    auth:',
+          `      auth_url: http://127.0.0.1:${port}/v3`,
+          `      username: ${cloud.demo.username}`,
+          `      project_name: x`,
+          '',
+        ].join('\n'),
+      );
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const s = await step(cloud, { instance: server.name, cloud: 'c' }, { HOME: home }, { cwd: workspace });
       assertSuccess(s);

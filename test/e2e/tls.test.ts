@@ -41,7 +41,11 @@ describe('e2e: a cloud whose certificate a private CA signed', () => {
 
   test('without cacert: the run fails before sending anything, naming the host, the reason and cacert', async () => {
     const { s, server } = await create({});
-    assertFailure(s, [new URL(cloud.url).origin, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'give the cloud\'s CA certificates (PEM) in the cacert input (or OS_CACERT']);
+    assertFailure(s, [
+      new URL(cloud.url).origin,
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      "give the cloud's CA certificates (PEM) in the cacert input (or OS_CACERT",
+    ]);
     assert.deepEqual(s.records, [], 'no request reached the cloud');
     assert.deepEqual(snapshotsOf(cloud, server), []);
   });
@@ -78,7 +82,11 @@ describe('e2e: a cloud whose certificate a private CA signed', () => {
     assertSuccess(s);
     assert.equal(snapshotsOf(cloud, server).length, 1);
     const [warning, ...more] = warnings(s);
-    assert.match(warning ?? '', /insecure: TLS certificates are not verified, so anyone in the network path can pose as the cloud and read the password, secrets and tokens sent to it/, describeRun(s));
+    assert.match(
+      warning ?? '',
+      /insecure: TLS certificates are not verified, so anyone in the network path can pose as the cloud and read the password, secrets and tokens sent to it/,
+      describeRun(s),
+    );
     assert.deepEqual(more, []);
   });
 });

@@ -33,7 +33,9 @@ export function handleVolume(w: World, ctx: Ctx): Reply {
   const sub = m[2]!;
   if (sub === '/snapshots' && ctx.method === 'GET') {
     const volumeId = params.get('volume_id');
-    const all = [...region.volSnaps.values()].filter((s) => volumeId === null || s.volumeId === volumeId).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    const all = [...region.volSnaps.values()]
+      .filter((s) => volumeId === null || s.volumeId === volumeId)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
     const snapshots = page(all, params);
     if (!snapshots) return fault(404, 'itemNotFound', `Snapshot ${params.get('marker')} could not be found.`, h);
     return json(200, { snapshots: snapshots.map((s) => snapshotJson(s, false)), snapshots_links: nextLink(`${root}/snapshots`, params, snapshots) }, h);
@@ -55,7 +57,8 @@ export function handleVolume(w: World, ctx: Ctx): Reply {
   if (!sm || (ctx.method !== 'GET' && ctx.method !== 'DELETE')) return webobError(404, 'The resource could not be found.', ctx, h);
   if (!snap) return fault(404, 'itemNotFound', `Snapshot ${decodeURIComponent(sm[1]!)} could not be found.`, h);
   if (ctx.method === 'GET') return json(200, { snapshot: snapshotJson(snap, true) }, h);
-  if (snap.status !== 'available' && snap.status !== 'error') return fault(400, 'badRequest', 'Invalid snapshot: Snapshot status must be available or error and must not be part of a group.', h);
+  if (snap.status !== 'available' && snap.status !== 'error')
+    return fault(400, 'badRequest', 'Invalid snapshot: Snapshot status must be available or error and must not be part of a group.', h);
   w.deleteVolumeSnapshot(snap);
   return empty(202, h);
 }

@@ -18,14 +18,33 @@ import { statusFaultReply, type ArmedFault } from './faults.ts';
 import { handleImage } from './glance.ts';
 import { handleIdentity, serviceUnauthorized } from './keystone.ts';
 import { handleCompute } from './nova.ts';
-import type { DemoCredentials, EndpointInterface, FaultSpec, Image, ImageSpec, LocalCloudOptions, RequestRecord, ServiceName, Server, ServerSpec, VolumeSnapshot, VolumeSnapshotSpec, VolumeSpec } from './types.ts';
+import type {
+  DemoCredentials,
+  EndpointInterface,
+  FaultSpec,
+  Image,
+  ImageSpec,
+  LocalCloudOptions,
+  RequestRecord,
+  ServiceName,
+  Server,
+  ServerSpec,
+  VolumeSnapshot,
+  VolumeSnapshotSpec,
+  VolumeSpec,
+} from './types.ts';
 import { isObject, parseJson, pyJson, type Ctx, type Reply } from './http.ts';
 import { World } from './world.ts';
 
 export type * from './types.ts';
 
 const SERVICES: Record<string, ServiceName> = { identity: 'identity', compute: 'compute', glance: 'image', volume: 'volume' };
-const HANDLERS: Record<ServiceName, (w: World, ctx: Ctx) => Reply> = { identity: handleIdentity, compute: handleCompute, image: handleImage, volume: handleVolume };
+const HANDLERS: Record<ServiceName, (w: World, ctx: Ctx) => Reply> = {
+  identity: handleIdentity,
+  compute: handleCompute,
+  image: handleImage,
+  volume: handleVolume,
+};
 
 export class LocalCloud {
   readonly url: string;
@@ -215,7 +234,11 @@ export class LocalCloud {
       return HANDLERS[ctx.service as ServiceName](this.world, ctx);
     } catch (e) {
       // A bug of the double shows as a 500 naming it (and fails the test that met it).
-      return { status: 500, headers: { 'Content-Type': 'application/json' }, body: pyJson({ error: { code: 500, message: `local cloud bug: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` } }) };
+      return {
+        status: 500,
+        headers: { 'Content-Type': 'application/json' },
+        body: pyJson({ error: { code: 500, message: `local cloud bug: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` } }),
+      };
     }
   }
 
@@ -242,7 +265,12 @@ export class LocalCloud {
       return; // the client went away mid-body
     }
     const body = Buffer.concat(chunks);
-    if (!route) return this.#send(res, rec, method, { status: 404, headers: { 'Content-Type': 'text/plain; charset=UTF-8' }, body: '404 Not Found\n\nThe resource could not be found.\n\n   ' });
+    if (!route)
+      return this.#send(res, rec, method, {
+        status: 404,
+        headers: { 'Content-Type': 'text/plain; charset=UTF-8' },
+        body: '404 Not Found\n\nThe resource could not be found.\n\n   ',
+      });
     const ctx: Ctx = { method, url, headers: req.headers, body, ...route, record: rec };
     if (route.service === 'compute' && method === 'POST' && /\/action$/.test(route.rest)) {
       const parsed = parseJson(body);

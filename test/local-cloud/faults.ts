@@ -71,10 +71,15 @@ export function statusFaultReply(spec: Extract<FaultSpec, { kind: 'status' }>): 
   const typed = (type: string): Record<string, string> => (Object.keys(given).some((h) => h.toLowerCase() === 'content-type') ? {} : { 'Content-Type': type });
   if (spec.body !== undefined) {
     const text = typeof spec.body === 'string';
-    return { status: spec.status, headers: { ...typed(text ? 'text/plain; charset=UTF-8' : 'application/json'), ...given }, body: text ? (spec.body as string) : pyJson(spec.body) };
+    return {
+      status: spec.status,
+      headers: { ...typed(text ? 'text/plain; charset=UTF-8' : 'application/json'), ...given },
+      body: text ? (spec.body as string) : pyJson(spec.body),
+    };
   }
   // OVH's documented rate-limit body (api_rate_limits guide).
-  if (spec.status === 429) return { ...json(429, { error: { status: '429 Too Many Requests', message: 'Too Many Requests' } }), headers: { ...typed('application/json'), ...given } };
+  if (spec.status === 429)
+    return { ...json(429, { error: { status: '429 Too Many Requests', message: 'Too Many Requests' } }), headers: { ...typed('application/json'), ...given } };
   // A load balancer's page (haproxy/nginx style).
   const title = `${spec.status} ${statusTitle(spec.status)}`;
   return {

@@ -42,7 +42,15 @@ const same = (a: unknown, b: string, key?: string) =>
 export function handleImage(w: World, ctx: Ctx): Reply {
   // The version list at the root, which the openstack CLI (the benchmarks' yardstick) discovers.
   if (ctx.rest === '' || ctx.rest === '/') {
-    return json(300, { versions: [{ id: 'v2.16', status: 'CURRENT', links: [{ rel: 'self', href: `${w.base}/glance${ctx.iface === 'public' ? '' : `-${ctx.iface}`}/${ctx.region}/v2/` }] }] });
+    return json(300, {
+      versions: [
+        {
+          id: 'v2.16',
+          status: 'CURRENT',
+          links: [{ rel: 'self', href: `${w.base}/glance${ctx.iface === 'public' ? '' : `-${ctx.iface}`}/${ctx.region}/v2/` }],
+        },
+      ],
+    });
   }
   const token = w.validToken(header(ctx, 'x-auth-token'));
   if (!token) return serviceUnauthorized(w, ctx);
@@ -50,7 +58,8 @@ export function handleImage(w: World, ctx: Ctx): Reply {
   const err = (status: number, message: string) => webobError(status, message, ctx, rid);
   const region = w.region(ctx.region!);
   w.settle();
-  if (ctx.rest === '/v2/images' && ctx.method === 'GET') return listImages(ctx, [...region.images.values()], token.projectId, rid) ?? err(400, `No image found with ID ${ctx.url.searchParams.get('marker')}`);
+  if (ctx.rest === '/v2/images' && ctx.method === 'GET')
+    return listImages(ctx, [...region.images.values()], token.projectId, rid) ?? err(400, `No image found with ID ${ctx.url.searchParams.get('marker')}`);
   const m = /^\/v2\/images\/([^/]+)$/.exec(ctx.rest);
   if (!m) return err(404, 'The resource could not be found.');
   const id = decodeURIComponent(m[1]!);
@@ -61,7 +70,11 @@ export function handleImage(w: World, ctx: Ctx): Reply {
   if (!visible) return err(404, `Failed to find image ${id} to delete`);
   if (visible.owner !== token.projectId) return err(403, 'You do not own this image');
   if (visible.protected) return err(403, `Image ${id} is protected and cannot be deleted.`);
-  if (visible.inUse) return err(409, `Image ${id} could not be deleted because it is in use: The image cannot be deleted because it is in use through the backend store outside of Glance.`);
+  if (visible.inUse)
+    return err(
+      409,
+      `Image ${id} could not be deleted because it is in use: The image cannot be deleted because it is in use through the backend store outside of Glance.`,
+    );
   w.deleteImage(visible);
   return empty(204, rid);
 }
@@ -85,7 +98,15 @@ function listImages(ctx: Ctx, images: ImageRec[], project: string, rid: Record<s
   if (marker === null) return pageReply(listed, limit, params, rid);
   // Keyset paging: what sorts after the marker image, which must exist.
   const known = images.find((img) => img.id === marker && visibleTo(img, project));
-  return known && pageReply(listed.filter((img) => order(img, known) > 0), limit, params, rid);
+  return (
+    known &&
+    pageReply(
+      listed.filter((img) => order(img, known) > 0),
+      limit,
+      params,
+      rid,
+    )
+  );
 }
 
 function pageReply(rest: ImageRec[], limit: number, params: URLSearchParams, rid: Record<string, string>): Reply {
@@ -93,5 +114,9 @@ function pageReply(rest: ImageRec[], limit: number, params: URLSearchParams, rid
   // The next link is relative (from the unversioned root), the query re-encoded, the marker last.
   const next = new URLSearchParams([...params].filter(([k]) => k !== 'marker'));
   if (items.length > 0) next.set('marker', items[items.length - 1]!.id);
-  return json(200, { images: items.map(imageJson), ...(items.length === limit && limit > 0 ? { next: `/v2/images?${next}` } : {}), schema: '/v2/schemas/images' }, rid);
+  return json(
+    200,
+    { images: items.map(imageJson), ...(items.length === limit && limit > 0 ? { next: `/v2/images?${next}` } : {}), schema: '/v2/schemas/images' },
+    rid,
+  );
 }

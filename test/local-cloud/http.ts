@@ -51,7 +51,11 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
   body: pyJson(body),
 });
 
-export const empty = (status: number, headers: Record<string, string> = {}): Reply => ({ status, headers: { 'Content-Type': 'text/html; charset=UTF-8', ...headers }, body: '' });
+export const empty = (status: number, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { 'Content-Type': 'text/html; charset=UTF-8', ...headers },
+  body: '',
+});
 
 /** Nova's and Cinder's fault bodies: {"badRequest": {"code": 400, "message": ...}}. */
 export const fault = (status: number, key: string, message: string, headers: Record<string, string> = {}): Reply =>

@@ -35,7 +35,9 @@ function catalog(w: World): unknown[] {
     ['volumev3', 'cinderv3', regions.filter((r) => r.hasCinder).map((r) => r.name)],
   ];
   return services.map(([type, name, names]) => ({
-    endpoints: names.flatMap((region) => IFACES.map((iface) => ({ id: hex32(), interface: iface, region_id: region, url: endpointUrl(w, type, region, iface), region }))),
+    endpoints: names.flatMap((region) =>
+      IFACES.map((iface) => ({ id: hex32(), interface: iface, region_id: region, url: endpointUrl(w, type, region, iface), region })),
+    ),
     id: hex32(),
     type,
     name,
@@ -71,7 +73,12 @@ function authenticateBody(w: World, auth: Record<string, unknown>): 'password' |
     return ac.secret === w.demo.appCredSecret ? 'appcred' : ksError(w, 401, UNAUTH);
   }
   const password = isObject(identity.password) && isObject(identity.password.user) ? identity.password.user : undefined;
-  if (!methods.includes('password') || !password) return ksError(w, 400, 'Expecting to find user in password. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.');
+  if (!methods.includes('password') || !password)
+    return ksError(
+      w,
+      400,
+      'Expecting to find user in password. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
+    );
   if (!names(password, w.demo.userId, w.demo.username) || password.password !== w.demo.password) return ksError(w, 401, UNAUTH);
   const project = isObject(auth.scope) && isObject(auth.scope.project) ? auth.scope.project : undefined;
   // Unscoped: the user's default project (demo), like the loopback's demo user.
@@ -119,7 +126,15 @@ export function handleIdentity(w: World, ctx: Ctx): Reply {
   // The version document, which the openstack CLI (the benchmarks' yardstick) discovers first.
   if (ctx.rest === '/v3' && ctx.method === 'GET') {
     const self = `${w.base}/identity${ctx.iface === 'public' ? '' : `-${ctx.iface}`}/v3/`;
-    return json(200, { version: { id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z', links: [{ rel: 'self', href: self }], 'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }] } });
+    return json(200, {
+      version: {
+        id: 'v3.14',
+        status: 'stable',
+        updated: '2020-04-07T00:00:00Z',
+        links: [{ rel: 'self', href: self }],
+        'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
+      },
+    });
   }
   return ksError(w, 404, 'The resource could not be found.');
 }

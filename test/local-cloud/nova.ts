@@ -27,7 +27,13 @@ interface NovaReq {
 function negotiate(w: World, ctx: Ctx): { v: Version; h: Record<string, string> } | Reply {
   const asked = /(?:^|,)\s*compute\s+([^\s,]+)/i.exec(header(ctx, 'openstack-api-version') ?? '')?.[1];
   const rid = `req-${uuid()}`;
-  const echo = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}`, 'X-OpenStack-Nova-API-Version': v, Vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version', 'X-Openstack-Request-Id': rid, 'X-Compute-Request-Id': rid });
+  const echo = (v: string) => ({
+    'OpenStack-API-Version': `compute ${v}`,
+    'X-OpenStack-Nova-API-Version': v,
+    Vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version',
+    'X-Openstack-Request-Id': rid,
+    'X-Compute-Request-Id': rid,
+  });
   if (asked === undefined) return { v: [2, 1], h: echo('2.1') };
   const v = parseVersion(asked);
   // Refused before Nova acts: the action falls back to the base version.
@@ -121,7 +127,8 @@ function serverAction(req: NovaReq, server: ServerRec): Reply {
   // raise_http_conflict_for_instance_invalid_state
   // Nova names os-stop and os-start by their methods (servers.py _stop_server, _start_server).
   const named = action.replace(/^os-/, '');
-  const conflict = (attr: string, state: string) => fault(409, 'conflictingRequest', `Cannot '${named}' instance ${server.id} while it is in ${attr} ${state}`, req.h);
+  const conflict = (attr: string, state: string) =>
+    fault(409, 'conflictingRequest', `Cannot '${named}' instance ${server.id} while it is in ${attr} ${state}`, req.h);
   if (POWER.has(action)) {
     const { vmState, taskState } = req.w.state(server);
     if (!allowed.includes(vmState)) return conflict('vm_state', vmState);
@@ -136,7 +143,8 @@ function serverAction(req: NovaReq, server: ServerRec): Reply {
     return fault(400, 'badRequest', `Invalid input for field/attribute ${action}. Value: ${JSON.stringify(args)}. '${required}' is a required property`, req.h);
   }
   // parameter_types.name: at most 255 characters.
-  if (action === 'createImage' && (args.name as string).length > 255) return fault(400, 'badRequest', `Invalid input for field/attribute name. Value: ${args.name}. '${args.name}' is too long`, req.h);
+  if (action === 'createImage' && (args.name as string).length > 255)
+    return fault(400, 'badRequest', `Invalid input for field/attribute name. Value: ${args.name}. '${args.name}' is too long`, req.h);
   const { vmState, taskState } = req.w.state(server);
   if (!allowed.includes(vmState)) return conflict('vm_state', vmState);
   if (taskState !== null) return conflict('task_state', taskState);
@@ -154,7 +162,12 @@ function createImage(req: NovaReq, server: ServerRec, name: string, requested: u
     if (f) {
       ctx.record.fault = f.spec.kind;
       const spec = f.spec;
-      outcome = spec.kind === 'image-killed' ? { outcome: 'killed', afterMs: spec.afterMs } : spec.kind === 'image-vanish' ? { outcome: 'vanish', afterMs: spec.afterMs } : { outcome: 'stuck' };
+      outcome =
+        spec.kind === 'image-killed'
+          ? { outcome: 'killed', afterMs: spec.afterMs }
+          : spec.kind === 'image-vanish'
+            ? { outcome: 'vanish', afterMs: spec.afterMs }
+            : { outcome: 'stuck' };
     }
     imageId = w.startImageSnapshot(server, name, metadata, outcome).id;
   }
@@ -165,8 +178,10 @@ function createImage(req: NovaReq, server: ServerRec, name: string, requested: u
 }
 
 /** Why Nova refuses to rebuild with this image (400), in nova/compute/api.py's order. */
-function rebuildRefusal(req: NovaReq, server: ServerRec, ref: string): Reply | undefined {  const image = req.w.region(server.region).images.get(ref);
-  if (!image || (image.owner !== req.w.demo.projectId && image.visibility !== 'public')) return fault(400, 'badRequest', 'Cannot find image for rebuild', req.h);
+function rebuildRefusal(req: NovaReq, server: ServerRec, ref: string): Reply | undefined {
+  const image = req.w.region(server.region).images.get(ref);
+  if (!image || (image.owner !== req.w.demo.projectId && image.visibility !== 'public'))
+    return fault(400, 'badRequest', 'Cannot find image for rebuild', req.h);
   // Before 2.93 the boot volume of a volume-backed server cannot be reimaged: only its own image is accepted.
   if (server.volumeBacked && ref !== server.imageRef && !atLeast(req.v, '2.93')) {
     return fault(400, 'badRequest', `Image ${ref} is unacceptable: Unable to rebuild with a different image for a volume-backed server.`, req.h);

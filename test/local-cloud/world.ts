@@ -127,7 +127,11 @@ const STATUS_TO_VM: Record<string, [string, string?]> = {
   REBUILD: ['active', 'rebuilding'],
   RESIZE: ['active', 'resize_prep'],
 };
-const VM_TO_STATUS: Record<string, string> = Object.fromEntries(Object.entries(STATUS_TO_VM).filter(([, [, task]]) => !task).map(([status, [vm]]) => [vm, status]));
+const VM_TO_STATUS: Record<string, string> = Object.fromEntries(
+  Object.entries(STATUS_TO_VM)
+    .filter(([, [, task]]) => !task)
+    .map(([status, [vm]]) => [vm, status]),
+);
 /** The task states that change what Nova shows as status (_STATE_MAP): any for an active server, REBUILD also for a stopped or errored one. */
 const TASK_STATUS: Record<string, string> = {
   rebooting: 'REBOOT',
@@ -202,7 +206,14 @@ export class World {
     };
     // A public image of another project in each region, which servers are booted from.
     for (const region of this.regions.keys()) {
-      const image = this.addImage({ region, name: 'Ubuntu 22.04', visibility: 'public', owner: this.otherProjectId, createdAt: new Date(Date.UTC(2024, 0, 15, 9, 30)), size: 2361393152 });
+      const image = this.addImage({
+        region,
+        name: 'Ubuntu 22.04',
+        visibility: 'public',
+        owner: this.otherProjectId,
+        createdAt: new Date(Date.UTC(2024, 0, 15, 9, 30)),
+        size: 2361393152,
+      });
       this.#baseImageIds.set(region, image.id);
     }
   }
@@ -303,8 +314,15 @@ export class World {
     // Stock fake driver (loopback OSL_SNAPSHOT_MODE=queued): pending -> image_snapshot -> image_uploading -> None in ~0.15 s.
     const marks: [number, string][] =
       job.outcome === 'stuck'
-        ? [[50, 'image_snapshot_pending'], [100, 'image_snapshot']]
-        : [[0.025 * job.durationMs, 'image_snapshot_pending'], [0.05 * job.durationMs, 'image_snapshot'], [0.5 * job.durationMs, 'image_pending_upload']];
+        ? [
+            [50, 'image_snapshot_pending'],
+            [100, 'image_snapshot'],
+          ]
+        : [
+            [0.025 * job.durationMs, 'image_snapshot_pending'],
+            [0.05 * job.durationMs, 'image_snapshot'],
+            [0.5 * job.durationMs, 'image_pending_upload'],
+          ];
     return marks.find(([until]) => rel < until)?.[1] ?? 'image_uploading';
   }
 
@@ -420,7 +438,8 @@ export class World {
     const active = status === 'active';
     const size = spec.size !== undefined ? spec.size : active ? 65536 : null;
     const created = floorSecond(toMs(spec.createdAt, now));
-    for (const [k, v] of Object.entries(spec.properties ?? {})) if (typeof v !== 'string') throw new Error(`image property ${k} must be a string (Glance stores strings)`);
+    for (const [k, v] of Object.entries(spec.properties ?? {}))
+      if (typeof v !== 'string') throw new Error(`image property ${k} must be a string (Glance stores strings)`);
     return {
       id: spec.id ?? uuid(),
       region: spec.region,
@@ -552,7 +571,12 @@ export class World {
     const bdm = `[{"source_type": "snapshot", "snapshot_id": "${snap.id}", "encryption_secret_uuid": null, "destination_type": "volume", "encrypted": null, "volume_size": 1, "image_id": null, "delete_on_termination": false, "boot_index": 0, "no_device": null, "volume_type": null, "device_name": "/dev/sda", "disk_bus": null, "encryption_format": null, "encryption_options": null, "guest_format": null, "device_type": null, "volume_id": null, "tag": null}]`;
     const img = this.#makeImage({ region: s.region, name, size: 0, minDisk: 1 }, this.now());
     img.props = this.#snapshotProps([['base_image_ref', '']], metadata);
-    for (const [k, v] of [['root_device_name', '/dev/sda'], ['block_device_mapping', bdm], ['bdm_v2', 'True']] as const) img.props.set(k, v);
+    for (const [k, v] of [
+      ['root_device_name', '/dev/sda'],
+      ['block_device_mapping', bdm],
+      ['bdm_v2', 'True'],
+    ] as const)
+      img.props.set(k, v);
     this.region(s.region).images.set(img.id, img);
     return img;
   }
@@ -583,9 +607,17 @@ export class World {
     const r = this.region(region);
     return [
       ...[...r.servers.values()].flatMap((s) =>
-        s.rootVolumeId ? [{ id: s.rootVolumeId, status: s.rootVolumeStatus, snapshotId: null, serverId: s.rootVolumeStatus === 'in-use' ? s.id : null, imageId: s.imageRef }] : [],
+        s.rootVolumeId
+          ? [{ id: s.rootVolumeId, status: s.rootVolumeStatus, snapshotId: null, serverId: s.rootVolumeStatus === 'in-use' ? s.id : null, imageId: s.imageRef }]
+          : [],
       ),
-      ...[...r.volumes.values()].map((v) => ({ id: v.id, status: v.serverId ? 'in-use' : 'available', snapshotId: v.snapshotId ?? null, serverId: v.serverId ?? null, imageId: null })),
+      ...[...r.volumes.values()].map((v) => ({
+        id: v.id,
+        status: v.serverId ? 'in-use' : 'available',
+        snapshotId: v.snapshotId ?? null,
+        serverId: v.serverId ?? null,
+        imageId: null,
+      })),
     ];
   }
 

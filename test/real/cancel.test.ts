@@ -12,7 +12,12 @@ const cfg = loadConfig();
 const R1 = cfg.region;
 const TAG = cfg.tag;
 const auth = () => (cfg.password ? passwordInputs(cfg) : appcredInputs(cfg));
-const log = (run: ActionRun) => `exit ${run.code}\n${run.stdout.split('\n').filter((l) => !l.startsWith('::debug::')).slice(-40).join('\n')}\n${run.stderr.slice(-2000)}`;
+const log = (run: ActionRun) =>
+  `exit ${run.code}\n${run.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('::debug::'))
+    .slice(-40)
+    .join('\n')}\n${run.stderr.slice(-2000)}`;
 
 let api: Api;
 let server: Server | undefined;
@@ -30,7 +35,15 @@ after(async () => {
 /** A stop-instance create of the booted server, cancelled by the runner once the log shows `at`. */
 function cancelledCreate(name: string, at: RegExp): Promise<ActionRun> {
   return runAction(
-    { mode: 'create', region: R1, instance: server!.id, 'stop-instance': 'true', 'snapshot-name': `${TAG}-${name}-{timestamp}`, 'snapshot-properties': `${RUN_PROPERTY}=${TAG}`, ...auth() },
+    {
+      mode: 'create',
+      region: R1,
+      instance: server!.id,
+      'stop-instance': 'true',
+      'snapshot-name': `${TAG}-${name}-{timestamp}`,
+      'snapshot-properties': `${RUN_PROPERTY}=${TAG}`,
+      ...auth(),
+    },
     {},
     { cancelOn: { pattern: at, signal: 'runner' } },
   );
@@ -39,20 +52,28 @@ function cancelledCreate(name: string, at: RegExp): Promise<ActionRun> {
 /** Through Nova: the server runs again (Nova may still be starting it), or the run named it as down. */
 async function runsAgainOrNamed(run: ActionRun): Promise<void> {
   const named = run.stdout.includes(`openstack server start ${server!.id}`);
-  const now = await api.waitServer(R1, server!.id, (s) => named || (s?.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null), 30_000).catch(() => undefined);
+  const now = await api
+    .waitServer(R1, server!.id, (s) => named || (s?.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null), 30_000)
+    .catch(() => undefined);
   assert.ok(named || now, `server ${server!.id} runs again or was named as down\n${log(run)}`);
   // What a later test needs, and what a user would do with the named command.
   if (named) await api.request('compute', R1, 'POST', `/servers/${server!.id}/action`, { json: { 'os-start': null }, ok: [202, 409] });
   await api.waitServer(R1, server!.id, (s) => s?.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null, 120_000);
 }
 
-const ourImages = async (name: string) => (await api.listImages(R1, { [RUN_PROPERTY]: TAG, owner: api.projectId })).filter((i) => i.name?.startsWith(`${TAG}-${name}-`));
+const ourImages = async (name: string) =>
+  (await api.listImages(R1, { [RUN_PROPERTY]: TAG, owner: api.projectId })).filter((i) => i.name?.startsWith(`${TAG}-${name}-`));
 
 describe('stop-instance, the job cancelled, on the real cloud', () => {
   test('cancelled while the server is being stopped, then while its snapshot is being made: it runs again each time', { timeout: 300_000 }, async (t) => {
     if (!cfg.loopback) return t.skip('boots a server: only on the loopback cloud, where it costs nothing');
     const main = (await api.getServer(R1, cfg.instance)) ?? (await api.serverNamed(R1, cfg.instance));
-    server = await api.createServer(R1, { name: `${TAG}-cancel`, imageRef: (main.image as { id: string }).id, flavorRef: 'osl-tiny', metadata: { [RUN_PROPERTY]: TAG } });
+    server = await api.createServer(R1, {
+      name: `${TAG}-cancel`,
+      imageRef: (main.image as { id: string }).id,
+      flavorRef: 'osl-tiny',
+      metadata: { [RUN_PROPERTY]: TAG },
+    });
     assert.equal(server.status, 'ACTIVE');
 
     const stopping = await cancelledCreate('stopping', /Stopping instance/);

@@ -144,7 +144,12 @@ export function openrcEnv(cfg: RealConfig): Record<string, string> {
       OS_PROJECT_DOMAIN_NAME: p.projectDomainName,
     };
   }
-  return { ...base, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_ID: cfg.appcred!.id, OS_APPLICATION_CREDENTIAL_SECRET: cfg.appcred!.secret };
+  return {
+    ...base,
+    OS_AUTH_TYPE: 'v3applicationcredential',
+    OS_APPLICATION_CREDENTIAL_ID: cfg.appcred!.id,
+    OS_APPLICATION_CREDENTIAL_SECRET: cfg.appcred!.secret,
+  };
 }
 
 export interface Image {
@@ -409,7 +414,9 @@ export class Api {
 
   /** A Cinder snapshot taken by hand, as `openstack volume snapshot create --force` does (the volume may be in use). */
   async createVolumeSnapshot(region: string, volumeId: string, name: string): Promise<VolumeSnapshot> {
-    const r = await this.request<{ snapshot: VolumeSnapshot }>('volume', region, 'POST', '/snapshots', { json: { snapshot: { volume_id: volumeId, name, force: true } } });
+    const r = await this.request<{ snapshot: VolumeSnapshot }>('volume', region, 'POST', '/snapshots', {
+      json: { snapshot: { volume_id: volumeId, name, force: true } },
+    });
     return eventually(`volume snapshot ${r.body.snapshot.id} available`, async () => {
       const snapshot = await this.getVolumeSnapshot(region, r.body.snapshot.id);
       return snapshot?.status === 'available' ? snapshot : undefined;
@@ -418,7 +425,9 @@ export class Api {
 
   /** A volume made from a Cinder snapshot (what puts the snapshot, and its image, in use); waits until available. */
   async createVolumeFromSnapshot(region: string, snapshotId: string, name: string): Promise<string> {
-    const r = await this.request<{ volume: { id: string } }>('volume', region, 'POST', '/volumes', { json: { volume: { size: 1, snapshot_id: snapshotId, name } } });
+    const r = await this.request<{ volume: { id: string } }>('volume', region, 'POST', '/volumes', {
+      json: { volume: { size: 1, snapshot_id: snapshotId, name } },
+    });
     const id = r.body.volume.id;
     await eventually(`volume ${id} available`, async () => {
       const v = await this.request<{ volume: { status: string } }>('volume', region, 'GET', `/volumes/${id}`);
@@ -430,7 +439,9 @@ export class Api {
 
   async deleteVolume(region: string, id: string): Promise<void> {
     await this.request('volume', region, 'DELETE', `/volumes/${id}`, { ok: [202, 404] });
-    await eventually(`volume ${id} gone`, async () => ((await this.request('volume', region, 'GET', `/volumes/${id}`, { ok: [200, 404] })).status === 404 ? true : undefined));
+    await eventually(`volume ${id} gone`, async () =>
+      (await this.request('volume', region, 'GET', `/volumes/${id}`, { ok: [200, 404] })).status === 404 ? true : undefined,
+    );
   }
 
   async listVolumeSnapshots(region: string): Promise<VolumeSnapshot[]> {
@@ -486,7 +497,11 @@ export async function cleanupRegion(api: Api, region: string): Promise<string[]>
     for (const id of bdmSnapshotIds(image)) volumeSnapshots.add(id);
     if (image.status === 'saving') {
       // Deleting it mid-upload makes Nova's upload fail loudly; it finishes within seconds here.
-      await eventually(`image ${image.id} to finish saving`, async () => ((await api.getImage(region, image.id))?.status === 'saving' ? undefined : true), 60_000).catch(() => undefined);
+      await eventually(
+        `image ${image.id} to finish saving`,
+        async () => ((await api.getImage(region, image.id))?.status === 'saving' ? undefined : true),
+        60_000,
+      ).catch(() => undefined);
     }
     if (image.protected) await api.setProtected(region, image.id, false).catch(() => undefined);
     if ((await api.deleteImage(region, image.id)) === 'deleted') removed.push(`image ${image.id} (${image.name})`);

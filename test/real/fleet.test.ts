@@ -31,9 +31,14 @@ describe('a fleet on the real cloud', () => {
     const main = (await api.getServer(R1, cfg.instance)) ?? (await api.serverNamed(R1, cfg.instance));
     const imageRef = (main.image as { id: string }).id;
     for (const n of [1, 2, 3]) {
-      servers.push(await api.createServer(R1, { name: `${TAG}-fleet-${n}`, imageRef, flavorRef: 'osl-tiny', tags: [`${TAG}-fleet`], metadata: { [RUN_PROPERTY]: TAG } }));
+      servers.push(
+        await api.createServer(R1, { name: `${TAG}-fleet-${n}`, imageRef, flavorRef: 'osl-tiny', tags: [`${TAG}-fleet`], metadata: { [RUN_PROPERTY]: TAG } }),
+      );
     }
-    assert.deepEqual(servers.map((s) => s.status), ['ACTIVE', 'ACTIVE', 'ACTIVE']);
+    assert.deepEqual(
+      servers.map((s) => s.status),
+      ['ACTIVE', 'ACTIVE', 'ACTIVE'],
+    );
 
     const started = Date.now();
     const run = await runAction({
@@ -48,7 +53,13 @@ describe('a fleet on the real cloud', () => {
     });
     const wallMs = Date.now() - started;
     assert.equal(run.code, 0, log(run));
-    const rows = JSON.parse(run.outputs.snapshots ?? '[]') as { instance_id: string; snapshot_id: string; status: string; consistency: string; downtime_seconds: number }[];
+    const rows = JSON.parse(run.outputs.snapshots ?? '[]') as {
+      instance_id: string;
+      snapshot_id: string;
+      status: string;
+      consistency: string;
+      downtime_seconds: number;
+    }[];
     assert.deepEqual(rows.map((r) => r.instance_id).sort(), servers.map((s) => s.id).sort());
     for (const server of servers) {
       const row = rows.find((r) => r.instance_id === server.id)!;

@@ -36,10 +36,16 @@ function succeeded(run: ActionRun): void {
 function authSections(): { open: Record<string, string>; secret: Record<string, string>; authType?: string } {
   if (cfg.password) {
     const p = cfg.password;
-    const project: Record<string, string> = p.projectId ? { project_id: p.projectId } : { project_name: p.projectName!, project_domain_name: p.projectDomainName };
+    const project: Record<string, string> = p.projectId
+      ? { project_id: p.projectId }
+      : { project_name: p.projectName!, project_domain_name: p.projectDomainName };
     return { open: { auth_url: cfg.authUrl, username: p.username, user_domain_name: p.userDomainName, ...project }, secret: { password: p.password } };
   }
-  return { open: { auth_url: cfg.authUrl, application_credential_id: cfg.appcred!.id }, secret: { application_credential_secret: cfg.appcred!.secret }, authType: 'v3applicationcredential' };
+  return {
+    open: { auth_url: cfg.authUrl, application_credential_id: cfg.appcred!.id },
+    secret: { application_credential_secret: cfg.appcred!.secret },
+    authType: 'v3applicationcredential',
+  };
 }
 
 before(async () => {
@@ -58,14 +64,25 @@ after(async () => {
   if (!api) return;
   const removed = await cleanupRegion(api, R1);
   console.log(`# cleanup ${R1}: ${removed.length ? removed.join(', ') : 'nothing left'}`);
-  assert.deepEqual((await api.listImages(R1, { [RUN_PROPERTY]: TAG, owner: api.projectId })).map((i) => i.id), [], `images of this run left in ${R1}`);
+  assert.deepEqual(
+    (await api.listImages(R1, { [RUN_PROPERTY]: TAG, owner: api.projectId })).map((i) => i.id),
+    [],
+    `images of this run left in ${R1}`,
+  );
 });
 
 describe('logins', () => {
   test('clouds.yaml with secure.yaml: the cloud input logs in; the region input wins over the file’s', SLOW, async () => {
     const env = { OS_CLIENT_CONFIG_FILE: join(dir, 'clouds.yaml'), OS_CLIENT_SECURE_FILE: join(dir, 'secure.yaml') };
     const run = await runAction(
-      { mode: 'create', cloud: 'osa-real', region: R1, instance: server.id, 'snapshot-name': `${TAG}-{instance}-clouds`, 'snapshot-properties': `${RUN_PROPERTY}=${TAG}` },
+      {
+        mode: 'create',
+        cloud: 'osa-real',
+        region: R1,
+        instance: server.id,
+        'snapshot-name': `${TAG}-{instance}-clouds`,
+        'snapshot-properties': `${RUN_PROPERTY}=${TAG}`,
+      },
       env,
     );
     succeeded(run);
@@ -87,7 +104,14 @@ describe('logins', () => {
 
   test('a token login: the tier’s own token, rescoped to the project, deletes an image (gone from Glance)', SLOW, async () => {
     const seeded = await api.seedImage(R1, `${TAG}-token-login`, { [RUN_PROPERTY]: TAG, managed_by: 'openstack-snapshot-action' }, false);
-    const run = await runAction({ mode: 'delete', 'auth-url': cfg.authUrl, token: api.token, 'project-id': api.projectId, region: R1, 'snapshot-id': seeded.id });
+    const run = await runAction({
+      mode: 'delete',
+      'auth-url': cfg.authUrl,
+      token: api.token,
+      'project-id': api.projectId,
+      region: R1,
+      'snapshot-id': seeded.id,
+    });
     succeeded(run);
     assert.ok(run.stdout.split('\n').includes(`::add-mask::${api.token}`), 'the token is masked');
     assert.match(run.stdout, /as a token \(/);
@@ -133,7 +157,9 @@ function startIssuer(keys: { privateKey: KeyObject }): Promise<{ url: string; se
     if (request.method === 'GET' && url.pathname === '/idtoken') return send(200, { value: jwt(url.searchParams.get('audience') ?? '') });
     if (request.method === 'POST' && url.pathname === '/token') {
       const expected = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
-      return request.headers.authorization === expected ? send(200, { access_token: jwt(AUDIENCE), token_type: 'Bearer' }) : send(401, { error: 'invalid_client' });
+      return request.headers.authorization === expected
+        ? send(200, { access_token: jwt(AUDIENCE), token_type: 'Bearer' })
+        : send(401, { error: 'invalid_client' });
     }
     send(404, { error: 'not found' });
   });
@@ -186,10 +212,18 @@ async function admin(token: string, method: string, path: string, body?: unknown
 
 /** The loopback's admin, from its openrc. */
 function adminConfig(): RealConfig {
-  const vars = Object.fromEntries([...readFileSync(join(cfg.oslState, 'admin.env'), 'utf8').matchAll(/^export (OS_\w+)=(.*)$/gm)].map((m) => [m[1], m[2]!.replace(/^"(.*)"$/, '$1')]));
+  const vars = Object.fromEntries(
+    [...readFileSync(join(cfg.oslState, 'admin.env'), 'utf8').matchAll(/^export (OS_\w+)=(.*)$/gm)].map((m) => [m[1], m[2]!.replace(/^"(.*)"$/, '$1')]),
+  );
   return {
     ...cfg,
-    password: { username: vars.OS_USERNAME!, password: vars.OS_PASSWORD!, userDomainName: 'Default', projectName: vars.OS_PROJECT_NAME!, projectDomainName: 'Default' },
+    password: {
+      username: vars.OS_USERNAME!,
+      password: vars.OS_PASSWORD!,
+      userDomainName: 'Default',
+      projectName: vars.OS_PROJECT_NAME!,
+      projectDomainName: 'Default',
+    },
   };
 }
 
@@ -214,10 +248,17 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
     undo.push(() => admin(token, 'DELETE', `/groups/${group}`));
     const member = ((await admin(token, 'GET', '/roles?name=member')).roles as { id: string }[])[0]!.id;
     await admin(token, 'PUT', `/projects/${api.projectId}/groups/${group}/roles/${member}`);
-    const rules = [{ remote: [{ type: 'HTTP_OIDC_SUB' }, { type: 'HTTP_OIDC_ISS', any_one_of: [issuer.url] }], local: [{ user: { name: '{0}', type: 'ephemeral' }, group: { id: group } }] }];
+    const rules = [
+      {
+        remote: [{ type: 'HTTP_OIDC_SUB' }, { type: 'HTTP_OIDC_ISS', any_one_of: [issuer.url] }],
+        local: [{ user: { name: '{0}', type: 'ephemeral' }, group: { id: group } }],
+      },
+    ];
     await admin(token, 'PUT', `/OS-FEDERATION/mappings/${MAPPING}`, { mapping: { rules } });
     undo.push(() => admin(token, 'DELETE', `/OS-FEDERATION/mappings/${MAPPING}`));
-    await admin(token, 'PUT', `/OS-FEDERATION/identity_providers/${IDP}/protocols/${PROTOCOL}`, { protocol: { mapping_id: MAPPING, remote_id_attribute: 'HTTP_OIDC_ISS' } });
+    await admin(token, 'PUT', `/OS-FEDERATION/identity_providers/${IDP}/protocols/${PROTOCOL}`, {
+      protocol: { mapping_id: MAPPING, remote_id_attribute: 'HTTP_OIDC_ISS' },
+    });
     undo.push(() => admin(token, 'DELETE', `/OS-FEDERATION/identity_providers/${IDP}/protocols/${PROTOCOL}`));
   });
 
@@ -232,27 +273,34 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
     const lines = run.stdout.split('\n');
     for (const secret of secrets) {
       assert.ok(lines.includes(`::add-mask::${secret}`), `not masked: ${secret.slice(0, 12)}…`);
-      assert.ok(!lines.some((line) => !line.startsWith('::add-mask::') && line.includes(secret)) && !run.stderr.includes(secret), `shown: ${secret.slice(0, 12)}…`);
+      assert.ok(
+        !lines.some((line) => !line.startsWith('::add-mask::') && line.includes(secret)) && !run.stderr.includes(secret),
+        `shown: ${secret.slice(0, 12)}…`,
+      );
     }
     issued.length = 0;
   };
   const seed = (kase: string) => api.seedImage(R1, `${TAG}-${kase}`, { [RUN_PROPERTY]: TAG, managed_by: 'openstack-snapshot-action' }, false);
 
-  test('oidc-client-credentials: issuer → validating front → Keystone → rescoped; deletes an image (gone from Glance); the secret and tokens masked', SLOW, async () => {
-    const image = await seed('oidc');
-    const run = await runAction({
-      ...federated(),
-      mode: 'delete',
-      'snapshot-id': image.id,
-      'auth-type': 'oidc-client-credentials',
-      'client-id': CLIENT_ID,
-      'client-secret': CLIENT_SECRET,
-      'discovery-endpoint': `${issuer.url}/.well-known/openid-configuration`,
-    });
-    succeeded(run);
-    assertMasked(run, [CLIENT_SECRET, ...issued]);
-    assert.equal(await api.getImage(R1, image.id), undefined, 'the image is gone from Glance');
-  });
+  test(
+    'oidc-client-credentials: issuer → validating front → Keystone → rescoped; deletes an image (gone from Glance); the secret and tokens masked',
+    SLOW,
+    async () => {
+      const image = await seed('oidc');
+      const run = await runAction({
+        ...federated(),
+        mode: 'delete',
+        'snapshot-id': image.id,
+        'auth-type': 'oidc-client-credentials',
+        'client-id': CLIENT_ID,
+        'client-secret': CLIENT_SECRET,
+        'discovery-endpoint': `${issuer.url}/.well-known/openid-configuration`,
+      });
+      succeeded(run);
+      assertMasked(run, [CLIENT_SECRET, ...issued]);
+      assert.equal(await api.getImage(R1, image.id), undefined, 'the image is gone from Glance');
+    },
+  );
 
   test('github-oidc: the runner’s ID token for the audience, exchanged the same way', SLOW, async () => {
     const image = await seed('github');

@@ -17,7 +17,12 @@ export const KNOB_LOG = join(tmpdir(), `osa-real-loopback-${process.pid}.log`);
 
 function run(cfg: RealConfig, args: string[], extraEnv: Record<string, string>): Promise<void> {
   return new Promise((done, fail) => {
-    appendFileSync(KNOB_LOG, `\n$ ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v} `).join('')}${args.join(' ')}\n`);
+    appendFileSync(
+      KNOB_LOG,
+      `\n$ ${Object.entries(extraEnv)
+        .map(([k, v]) => `${k}=${v} `)
+        .join('')}${args.join(' ')}\n`,
+    );
     const child = spawn(args[0]!, args.slice(1), { cwd: cfg.oslDir, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (chunk: Buffer) => appendFileSync(KNOB_LOG, chunk));
     child.stderr.on('data', (chunk: Buffer) => appendFileSync(KNOB_LOG, chunk));

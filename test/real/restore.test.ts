@@ -37,7 +37,14 @@ describe('mode restore on the real cloud', () => {
     cleanups.push(() => api.deleteServer(R1, server.id));
     assert.equal(server.status, 'ACTIVE', JSON.stringify(server.fault ?? {}));
 
-    const created = await runAction({ mode: 'create', instance: server.id, region: R1, 'snapshot-name': `${TAG}-restore-{timestamp}`, 'snapshot-properties': `${RUN_PROPERTY}=${TAG}`, ...auth() });
+    const created = await runAction({
+      mode: 'create',
+      instance: server.id,
+      region: R1,
+      'snapshot-name': `${TAG}-restore-{timestamp}`,
+      'snapshot-properties': `${RUN_PROPERTY}=${TAG}`,
+      ...auth(),
+    });
     assert.equal(created.code, 0, log(created));
     const snapshot = created.outputs['snapshot-id']!;
 
@@ -77,7 +84,8 @@ describe('mode restore on the real cloud', () => {
     if (!cfg.volumeInstance || !api.hasVolumes(R1)) return t.skip('no volume-backed server (set OSA_E2E_VOLUME_INSTANCE)');
     const server = (await api.getServer(R1, cfg.volumeInstance)) ?? (await api.serverNamed(R1, cfg.volumeInstance));
     const volumes = (server['os-extended-volumes:volumes_attached'] as { id: string }[]).map((v) => v.id);
-    const statuses = async () => Promise.all(volumes.map(async (id) => (await api.request<{ volume: { status: string } }>('volume', R1, 'GET', `/volumes/${id}`)).body.volume.status));
+    const statuses = async () =>
+      Promise.all(volumes.map(async (id) => (await api.request<{ volume: { status: string } }>('volume', R1, 'GET', `/volumes/${id}`)).body.volume.status));
     const before = await statuses();
     const run = await runAction({ mode: 'restore', instance: server.id, region: R1, ...auth() });
     assert.equal(run.code, 1, log(run));

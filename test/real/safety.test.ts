@@ -48,7 +48,10 @@ describe('the real services and the deletion guarantees', () => {
     assert.equal(run.code, 0, log(run));
     assert.deepEqual(errorsOf(run), [], 'no forged ::error::');
     const lines = run.stdout.split(/\r\n|\r|\n/);
-    assert.deepEqual(lines.filter((l) => /^\s*::stop-commands|##\[/.test(l)), []);
+    assert.deepEqual(
+      lines.filter((l) => /^\s*::stop-commands|##\[/.test(l)),
+      [],
+    );
     assert.ok(run.stdout.includes('x\\n::error::forged\\r::stop-commands::zzz #\\u0023[error]legacy'), 'the name is in the log, escaped');
     assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [older.id]);
     assert.equal(await api.getImage(R1, older.id), undefined);
@@ -74,46 +77,74 @@ describe('the real services and the deletion guarantees', () => {
     assert.ok(await api.getImage(R1, booted.id), 'the image a server runs from stays');
   });
 
-  test("the demo project's server, by UUID, to an admin login scoped to project admin: create, restore, delete and prune refuse it; Nova and Glance show nothing changed", SLOW, async (t) => {
-    if (!cfg.loopback) return t.skip("needs the loopback cloud's admin user and its second project");
-    const adminCfg = { ...cfg, password: { username: 'admin', password: 'admin', userDomainName: 'Default', projectName: 'admin', projectDomainName: 'Default' } };
-    const admin = await Api.connect(adminCfg);
-    cleanups.push(() => cleanupRegion(admin, R1));
-    assert.notEqual(admin.projectId, api.projectId);
-    // Snapshots in the admin project that record the demo server: a prune or delete scoped to it would reach them.
-    const older = await admin.seedImage(R1, `${TAG}-theirs-1`, { managed_by: 'openstack-snapshot-action', source_instance_id: main.id, image_type: 'snapshot', instance_uuid: main.id });
-    await new Promise((done) => setTimeout(done, 1100));
-    const newer = await admin.seedImage(R1, `${TAG}-theirs-2`, { managed_by: 'openstack-snapshot-action', source_instance_id: main.id, image_type: 'snapshot', instance_uuid: main.id });
-    // An admin token sees every project's images: all that record the server, before and after.
-    const recording = async () => (await admin.listImages(R1, { instance_uuid: main.id })).map((image) => image.id).sort();
-    const was = { server: await admin.getServer(R1, main.id), images: await recording() };
-    assert.deepEqual([was.server?.tenant_id, was.server?.status], [api.projectId, 'ACTIVE'], 'the admin login is shown the demo server by its ID');
+  test(
+    "the demo project's server, by UUID, to an admin login scoped to project admin: create, restore, delete and prune refuse it; Nova and Glance show nothing changed",
+    SLOW,
+    async (t) => {
+      if (!cfg.loopback) return t.skip("needs the loopback cloud's admin user and its second project");
+      const adminCfg = {
+        ...cfg,
+        password: { username: 'admin', password: 'admin', userDomainName: 'Default', projectName: 'admin', projectDomainName: 'Default' },
+      };
+      const admin = await Api.connect(adminCfg);
+      cleanups.push(() => cleanupRegion(admin, R1));
+      assert.notEqual(admin.projectId, api.projectId);
+      // Snapshots in the admin project that record the demo server: a prune or delete scoped to it would reach them.
+      const older = await admin.seedImage(R1, `${TAG}-theirs-1`, {
+        managed_by: 'openstack-snapshot-action',
+        source_instance_id: main.id,
+        image_type: 'snapshot',
+        instance_uuid: main.id,
+      });
+      await new Promise((done) => setTimeout(done, 1100));
+      const newer = await admin.seedImage(R1, `${TAG}-theirs-2`, {
+        managed_by: 'openstack-snapshot-action',
+        source_instance_id: main.id,
+        image_type: 'snapshot',
+        instance_uuid: main.id,
+      });
+      // An admin token sees every project's images: all that record the server, before and after.
+      const recording = async () => (await admin.listImages(R1, { instance_uuid: main.id })).map((image) => image.id).sort();
+      const was = { server: await admin.getServer(R1, main.id), images: await recording() };
+      assert.deepEqual([was.server?.tenant_id, was.server?.status], [api.projectId, 'ACTIVE'], 'the admin login is shown the demo server by its ID');
 
-    const runs: Record<string, string>[] = [
-      { mode: 'create', 'stop-instance': 'true' },
-      { mode: 'restore', 'snapshot-before': 'true' },
-      { mode: 'delete', 'snapshot-id': older.id },
-      { mode: 'prune', 'keep-last': '1', 'snapshot-name': `${TAG}-theirs-*` },
-    ];
-    for (const inputs of runs) {
-      const run = await runAction({ ...inputs, instance: main.id, region: R1, ...passwordInputs(adminCfg) });
-      assert.equal(run.code, 1, log(run));
-      assert.match(errorsOf(run)[0]!, new RegExp(`^instance: instance ${main.name} \\(${main.id}\\) belongs to project ${api.projectId}, not to this one \\(${admin.projectId}\\)`), inputs.mode);
-    }
-    const now = { server: await admin.getServer(R1, main.id), images: await recording() };
-    assert.deepEqual(now.images, was.images, 'no snapshot made, none deleted');
-    assert.ok(now.images.includes(older.id) && now.images.includes(newer.id));
-    assert.deepEqual(
-      [now.server?.status, now.server?.['OS-EXT-STS:task_state'], (now.server?.image as { id?: string })?.id, now.server?.updated],
-      [was.server?.status, was.server?.['OS-EXT-STS:task_state'], (was.server?.image as { id?: string })?.id, was.server?.updated],
-      'Nova shows the server as it was: not stopped, not rebuilt',
-    );
-  });
+      const runs: Record<string, string>[] = [
+        { mode: 'create', 'stop-instance': 'true' },
+        { mode: 'restore', 'snapshot-before': 'true' },
+        { mode: 'delete', 'snapshot-id': older.id },
+        { mode: 'prune', 'keep-last': '1', 'snapshot-name': `${TAG}-theirs-*` },
+      ];
+      for (const inputs of runs) {
+        const run = await runAction({ ...inputs, instance: main.id, region: R1, ...passwordInputs(adminCfg) });
+        assert.equal(run.code, 1, log(run));
+        assert.match(
+          errorsOf(run)[0]!,
+          new RegExp(`^instance: instance ${main.name} \\(${main.id}\\) belongs to project ${api.projectId}, not to this one \\(${admin.projectId}\\)`),
+          inputs.mode,
+        );
+      }
+      const now = { server: await admin.getServer(R1, main.id), images: await recording() };
+      assert.deepEqual(now.images, was.images, 'no snapshot made, none deleted');
+      assert.ok(now.images.includes(older.id) && now.images.includes(newer.id));
+      assert.deepEqual(
+        [now.server?.status, now.server?.['OS-EXT-STS:task_state'], (now.server?.image as { id?: string })?.id, now.server?.updated],
+        [was.server?.status, was.server?.['OS-EXT-STS:task_state'], (was.server?.image as { id?: string })?.id, was.server?.updated],
+        'Nova shows the server as it was: not stopped, not rebuilt',
+      );
+    },
+  );
 
-  test("a volume-backed snapshot: only the Cinder snapshot Nova made for it goes, never one taken by hand, nor one a volume was made from", SLOW, async (t) => {
+  test('a volume-backed snapshot: only the Cinder snapshot Nova made for it goes, never one taken by hand, nor one a volume was made from', SLOW, async (t) => {
     if (!cfg.volumeInstance || !api.hasVolumes(R1)) return t.skip('no volume-backed server (set OSA_E2E_VOLUME_INSTANCE)');
     const server = await byNameOrId(cfg.volumeInstance);
-    const created = await runAction({ mode: 'create', instance: server.id, region: R1, 'snapshot-name': `${TAG}-own-{timestamp}`, 'snapshot-properties': `osa_e2e_run=${TAG}`, ...auth() });
+    const created = await runAction({
+      mode: 'create',
+      instance: server.id,
+      region: R1,
+      'snapshot-name': `${TAG}-own-{timestamp}`,
+      'snapshot-properties': `osa_e2e_run=${TAG}`,
+      ...auth(),
+    });
     assert.equal(created.code, 0, log(created));
     const imageId = created.outputs['snapshot-id']!;
     const [novas] = bdmSnapshotIds((await api.getImage(R1, imageId))!);
@@ -124,7 +155,9 @@ describe('the real services and the deletion guarantees', () => {
     const byHand = await api.createVolumeSnapshot(R1, nova!.volume_id, `${TAG}-by-hand`);
     cleanups.push(() => api.deleteVolumeSnapshot(R1, byHand.id));
     const mapping = JSON.parse(String((await api.getImage(R1, imageId))!.block_device_mapping)) as Record<string, unknown>[];
-    await api.patchImage(R1, imageId, [{ op: 'replace', path: '/block_device_mapping', value: JSON.stringify([...mapping, { ...mapping[0], snapshot_id: byHand.id, boot_index: null }]) }]);
+    await api.patchImage(R1, imageId, [
+      { op: 'replace', path: '/block_device_mapping', value: JSON.stringify([...mapping, { ...mapping[0], snapshot_id: byHand.id, boot_index: null }]) },
+    ]);
 
     // A volume restored from Nova's snapshot puts the image in use.
     const restored = await api.createVolumeFromSnapshot(R1, nova!.id, `${TAG}-restored`);

@@ -166,9 +166,11 @@ before(async () => {
       assert.equal(prefixServer.status, 'ACTIVE', `${name} did not boot: ${JSON.stringify(prefixServer.fault ?? {})}`);
     }
   }
-  console.log(`# tier ${TAG}: ${cfg.loopback ? 'loopback cloud' : cfg.authUrl}, ${R1} ${main.name} ${main.id}` +
-    `${other ? `, ${cfg.region2} ${other.name} ${other.id}` : ''}${volumeServer ? `, volume-backed ${volumeServer.name}` : ''}` +
-    `${prefixServer ? `, prefix server ${prefixServer.name} ${prefixServer.id}${prefixServerIsOurs ? ' (created)' : ''}` : ''}`);
+  console.log(
+    `# tier ${TAG}: ${cfg.loopback ? 'loopback cloud' : cfg.authUrl}, ${R1} ${main.name} ${main.id}` +
+      `${other ? `, ${cfg.region2} ${other.name} ${other.id}` : ''}${volumeServer ? `, volume-backed ${volumeServer.name}` : ''}` +
+      `${prefixServer ? `, prefix server ${prefixServer.name} ${prefixServer.id}${prefixServerIsOurs ? ' (created)' : ''}` : ''}`,
+  );
 });
 
 after(async () => {
@@ -177,7 +179,11 @@ after(async () => {
     const removed = await cleanupRegion(api, region);
     console.log(`# cleanup ${region}: ${removed.length ? removed.join(', ') : 'nothing left'}`);
     const left = await api.listImages(region, { [RUN_PROPERTY]: TAG, owner: api.projectId });
-    assert.deepEqual(left.map((i) => i.id), [], `images of this run left in ${region}`);
+    assert.deepEqual(
+      left.map((i) => i.id),
+      [],
+      `images of this run left in ${region}`,
+    );
   }
   if (prefixServer && prefixServerIsOurs) {
     await api.deleteServer(R1, prefixServer.id);
@@ -186,24 +192,28 @@ after(async () => {
 });
 
 describe('create', () => {
-  test(`by name with ${cfg.password ? 'password' : 'application credential'} inputs: snapshots the server named exactly so, not the one its name is a prefix of`, SLOW, async (t) => {
-    if (!cfg.loopback) t.diagnostic('no server whose name has this one as a prefix: only the loopback cloud makes one cheaply');
-    const run = await runAction({
-      mode: 'create',
-      instance: main.name,
-      region: R1,
-      'snapshot-name': `${TAG}-{instance}-{timestamp}`,
-      'snapshot-properties': metadata('by-name'),
-      ...authInputs(),
-    });
-    succeeded(run);
-    assert.match(run.outputs['snapshot-name']!, new RegExp(`^${TAG}-${main.name}-\\d{8}-\\d{6}$`));
-    made.byName = await assertImageBackedSnapshot(R1, run, main, 'by-name');
-    if (prefixServer) {
-      assert.notEqual(made.byName.source_instance_id, prefixServer.id);
-      assert.notEqual(made.byName.instance_uuid, prefixServer.id);
-    }
-  });
+  test(
+    `by name with ${cfg.password ? 'password' : 'application credential'} inputs: snapshots the server named exactly so, not the one its name is a prefix of`,
+    SLOW,
+    async (t) => {
+      if (!cfg.loopback) t.diagnostic('no server whose name has this one as a prefix: only the loopback cloud makes one cheaply');
+      const run = await runAction({
+        mode: 'create',
+        instance: main.name,
+        region: R1,
+        'snapshot-name': `${TAG}-{instance}-{timestamp}`,
+        'snapshot-properties': metadata('by-name'),
+        ...authInputs(),
+      });
+      succeeded(run);
+      assert.match(run.outputs['snapshot-name']!, new RegExp(`^${TAG}-${main.name}-\\d{8}-\\d{6}$`));
+      made.byName = await assertImageBackedSnapshot(R1, run, main, 'by-name');
+      if (prefixServer) {
+        assert.notEqual(made.byName.source_instance_id, prefixServer.id);
+        assert.notEqual(made.byName.instance_uuid, prefixServer.id);
+      }
+    },
+  );
 
   test(`by ID in ${cfg.region2 ? 'the second region' : R1} with ${cfg.appcred ? 'an application credential' : 'a password'}`, SLOW, async (t) => {
     if (!cfg.region2) t.diagnostic('no second region (set OSA_E2E_REGION2 and OSA_E2E_INSTANCE2): the first one is used');
@@ -252,7 +262,12 @@ describe('create', () => {
     const error = failed(run);
     const id = run.outputs['snapshot-id'];
     assert.match(id ?? '', UUID, `snapshot-id is an output of the failed run:\n${log(run)}`);
-    assert.match(error, new RegExp(`^Timed out \\(timeout 2(\\.0)?s\\) waiting for snapshot ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still (queued|saving)`));
+    assert.match(
+      error,
+      new RegExp(
+        `^Timed out \\(timeout 2(\\.0)?s\\) waiting for snapshot ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still (queued|saving)`,
+      ),
+    );
     assert.match(error, new RegExp(`mode delete with snapshot-id ${id}`));
     assert.match(run.outputs['api-requests'] ?? '', /^\d+$/);
     const image = await api.getImage(R1, id!);
@@ -295,7 +310,12 @@ describe('create', () => {
     const error = failed(run);
     const id = run.outputs['snapshot-id']!;
     assert.match(id ?? '', UUID, log(run));
-    assert.match(error, new RegExp(`^Timed out \\(timeout 8(\\.0)?s\\) waiting for snapshot ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued, and instance ${other.name} has task_state none\\.`));
+    assert.match(
+      error,
+      new RegExp(
+        `^Timed out \\(timeout 8(\\.0)?s\\) waiting for snapshot ${id} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued, and instance ${other.name} has task_state none\\.`,
+      ),
+    );
 
     // Nova is done with the server at once (the driver uploaded nothing); the image is left queued.
     await untilServerIdle(region2, other.id, 30_000);
@@ -361,7 +381,12 @@ describe('delete', () => {
 
     const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs() });
     const error = failed(run);
-    assert.match(error, new RegExp(`^Snapshot ${image.id} "${image.name}" is not deleted: it is protected \\(unprotect it first with: openstack image set --unprotected ${image.id}`));
+    assert.match(
+      error,
+      new RegExp(
+        `^Snapshot ${image.id} "${image.name}" is not deleted: it is protected \\(unprotect it first with: openstack image set --unprotected ${image.id}`,
+      ),
+    );
     assert.equal(run.outputs['deleted-count'], undefined);
     const still = await api.getImage(R1, image.id);
     assert.equal(still?.status, 'active');
@@ -378,7 +403,9 @@ describe('volume-backed server', () => {
   const vm: { first?: Image; second?: Image; third?: Image } = {};
   const template = `${TAG}-vol-{timestamp}`;
   const skipReason = () =>
-    !volumeServer ? `no volume-backed server (set OSA_E2E_VOLUME_INSTANCE${cfg.loopback ? '; the loopback cloud has osl-volume-server unless OSL_NO_CINDER=1' : ''})` : undefined;
+    !volumeServer
+      ? `no volume-backed server (set OSA_E2E_VOLUME_INSTANCE${cfg.loopback ? '; the loopback cloud has osl-volume-server unless OSL_NO_CINDER=1' : ''})`
+      : undefined;
 
   /**
    * The volume-backed snapshot the create reported: Glance image + Cinder snapshot. The
@@ -412,7 +439,15 @@ describe('volume-backed server', () => {
     return image;
   }
   const createVolumeSnapshot = (extra: Record<string, string> = {}) =>
-    runAction({ mode: 'create', instance: volumeServer!.name, region: R1, 'snapshot-name': template, 'snapshot-properties': metadata('volume'), ...authInputs(), ...extra });
+    runAction({
+      mode: 'create',
+      instance: volumeServer!.name,
+      region: R1,
+      'snapshot-name': template,
+      'snapshot-properties': metadata('volume'),
+      ...authInputs(),
+      ...extra,
+    });
 
   test('create: the image is active at once with size 0, and names a Cinder snapshot of the boot volume', SLOW, async (t) => {
     if (skipReason()) return t.skip(skipReason());
@@ -437,7 +472,14 @@ describe('volume-backed server', () => {
     if (!vm.second) return t.skip('needs the snapshot of the previous test');
     await sleep(1100);
     vm.third = await assertVolumeSnapshot(await createVolumeSnapshot());
-    const run = await runAction({ mode: 'prune', instance: volumeServer!.name, region: R1, 'snapshot-name': `${TAG}-vol-*`, 'keep-last': '1', ...authInputs() });
+    const run = await runAction({
+      mode: 'prune',
+      instance: volumeServer!.name,
+      region: R1,
+      'snapshot-name': `${TAG}-vol-*`,
+      'keep-last': '1',
+      ...authInputs(),
+    });
     succeeded(run);
     assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [vm.second.id]);
     assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [vm.third.id]);
@@ -466,35 +508,37 @@ describe('volume-backed server', () => {
       // As Horizon or `openstack server image create` would: createImage with no action properties.
       for (const n of [1, 2]) {
         const id = await api.novaCreateImage(R1, volumeServer!.id, `${TAG}-unmanaged-${n}`, {});
-        unmanaged.push(await eventually(`image ${id} active`, async () => {
-          const image = await api.getImage(R1, id);
-          return image?.status === 'active' ? image : undefined;
-        }, 30_000));
+        unmanaged.push(
+          await eventually(
+            `image ${id} active`,
+            async () => {
+              const image = await api.getImage(R1, id);
+              return image?.status === 'active' ? image : undefined;
+            },
+            30_000,
+          ),
+        );
         await sleep(1100);
       }
     });
     // Newest first, as the policy sorts them.
     const ordered = () => [...unmanaged].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || (a.id < b.id ? -1 : 1));
 
-    test(
-      'prune narrowed to the instance finds them too (through the Cinder snapshots of its volumes)',
-      SLOW,
-      async (t) => {
-        if (skipReason()) return t.skip(skipReason());
-        const run = await runAction({
-          mode: 'prune',
-          instance: volumeServer!.name,
-          region: R1,
-          'snapshot-name': `${TAG}-unmanaged-*`,
-          'include-unmanaged': 'true',
-          'keep-last': '1',
-          'dry-run': 'true',
-          ...authInputs(),
-        });
-        succeeded(run);
-        assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [ordered()[0]!.id], `in scope: ${run.outputs['kept-snapshot-ids']}`);
-      },
-    );
+    test('prune narrowed to the instance finds them too (through the Cinder snapshots of its volumes)', SLOW, async (t) => {
+      if (skipReason()) return t.skip(skipReason());
+      const run = await runAction({
+        mode: 'prune',
+        instance: volumeServer!.name,
+        region: R1,
+        'snapshot-name': `${TAG}-unmanaged-*`,
+        'include-unmanaged': 'true',
+        'keep-last': '1',
+        'dry-run': 'true',
+        ...authInputs(),
+      });
+      succeeded(run);
+      assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [ordered()[0]!.id], `in scope: ${run.outputs['kept-snapshot-ids']}`);
+    });
 
     test('prune with include-unmanaged (no instance) finds them by their block device mapping', SLOW, async (t) => {
       if (skipReason()) return t.skip(skipReason());
@@ -562,43 +606,68 @@ describe('prune', () => {
   });
 
   test('refuses, deleting nothing, when the policy would delete more than max-deletes', SLOW, async () => {
-    const run = await runAction({ mode: 'prune', instance: main.name, region: R1, 'snapshot-name': glob, 'keep-last': String(KEEP_LAST), 'max-deletes': '10', ...authInputs() });
-    const error = failed(run);
-    assert.match(error, new RegExp(`^Prune refused: the policy would delete ${COUNT - KEEP_LAST - 1} snapshots, more than max-deletes \\(10\\)`));
-    assert.equal((await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
-  });
-
-  test('dry run: reports what the policy would delete and deletes nothing', SLOW, async () => {
-    const run = await runAction({ mode: 'prune', instance: main.name, region: R1, 'snapshot-name': glob, 'keep-last': String(KEEP_LAST), 'dry-run': 'true', ...authInputs() });
-    succeeded(run);
-    assert.deepEqual(new Set(json(run.outputs['kept-snapshot-ids']) as string[]), new Set(expectedKept));
-    assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), []);
-    assert.equal(run.outputs['deleted-count'], '0');
-    assert.match(run.stdout, new RegExp(`::notice title=openstack-snapshot-action::Dry run: ${COUNT - expectedKept.length} snapshot\\(s\\) would be deleted, ${expectedKept.length} kept`));
-    assert.match(run.summary, /Prune \(dry run\)/);
-    assert.equal((run.summary.match(/would delete/g) ?? []).length - 1, COUNT - expectedKept.length, 'one "would delete" row per doomed snapshot');
-    assert.equal((await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
-  });
-
-  test(`keep-last ${KEEP_LAST} over ${COUNT}: exactly the ${KEEP_LAST} newest and the protected one remain, nothing out of scope is touched`, SLOW, async () => {
     const run = await runAction({
       mode: 'prune',
       instance: main.name,
       region: R1,
       'snapshot-name': glob,
       'keep-last': String(KEEP_LAST),
-      'max-parallel': '8',
-      'rate-limit': '0',
+      'max-deletes': '10',
+      ...authInputs(),
+    });
+    const error = failed(run);
+    assert.match(error, new RegExp(`^Prune refused: the policy would delete ${COUNT - KEEP_LAST - 1} snapshots, more than max-deletes \\(10\\)`));
+    assert.equal((await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
+  });
+
+  test('dry run: reports what the policy would delete and deletes nothing', SLOW, async () => {
+    const run = await runAction({
+      mode: 'prune',
+      instance: main.name,
+      region: R1,
+      'snapshot-name': glob,
+      'keep-last': String(KEEP_LAST),
+      'dry-run': 'true',
       ...authInputs(),
     });
     succeeded(run);
-    const doomed = bulk.map((i) => i.id).filter((id) => !expectedKept.includes(id));
     assert.deepEqual(new Set(json(run.outputs['kept-snapshot-ids']) as string[]), new Set(expectedKept));
-    assert.deepEqual(new Set(json(run.outputs['deleted-snapshot-ids']) as string[]), new Set(doomed));
-    assert.equal(run.outputs['deleted-count'], String(doomed.length));
-    const remaining = await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' });
-    assert.deepEqual(new Set(remaining.map((i) => i.id)), new Set(expectedKept), 'Glance holds exactly the kept set');
-    for (const decoy of decoys) assert.ok(await api.getImage(R1, decoy.id), `${decoy.name} is untouched`);
-    assert.equal((await api.getImage(R1, protectedOne.id))?.protected, true);
+    assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), []);
+    assert.equal(run.outputs['deleted-count'], '0');
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `::notice title=openstack-snapshot-action::Dry run: ${COUNT - expectedKept.length} snapshot\\(s\\) would be deleted, ${expectedKept.length} kept`,
+      ),
+    );
+    assert.match(run.summary, /Prune \(dry run\)/);
+    assert.equal((run.summary.match(/would delete/g) ?? []).length - 1, COUNT - expectedKept.length, 'one "would delete" row per doomed snapshot');
+    assert.equal((await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
   });
+
+  test(
+    `keep-last ${KEEP_LAST} over ${COUNT}: exactly the ${KEEP_LAST} newest and the protected one remain, nothing out of scope is touched`,
+    SLOW,
+    async () => {
+      const run = await runAction({
+        mode: 'prune',
+        instance: main.name,
+        region: R1,
+        'snapshot-name': glob,
+        'keep-last': String(KEEP_LAST),
+        'max-parallel': '8',
+        'rate-limit': '0',
+        ...authInputs(),
+      });
+      succeeded(run);
+      const doomed = bulk.map((i) => i.id).filter((id) => !expectedKept.includes(id));
+      assert.deepEqual(new Set(json(run.outputs['kept-snapshot-ids']) as string[]), new Set(expectedKept));
+      assert.deepEqual(new Set(json(run.outputs['deleted-snapshot-ids']) as string[]), new Set(doomed));
+      assert.equal(run.outputs['deleted-count'], String(doomed.length));
+      const remaining = await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' });
+      assert.deepEqual(new Set(remaining.map((i) => i.id)), new Set(expectedKept), 'Glance holds exactly the kept set');
+      for (const decoy of decoys) assert.ok(await api.getImage(R1, decoy.id), `${decoy.name} is untouched`);
+      assert.equal((await api.getImage(R1, protectedOne.id))?.protected, true);
+    },
+  );
 });

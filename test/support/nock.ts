@@ -7,11 +7,20 @@ import nock from 'nock';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import { Cloud, type CloudOptions } from '../../src/openstack/cloud.ts';
 import type { Credentials } from '../../src/openstack/identity.ts';
-import { DEFAULT_NAME_TEMPLATE } from '../../src/name-template.ts';
-import type { Selection } from '../../src/selection.ts';
+import { DEFAULT_NAME_TEMPLATE } from '../../src/lib/name-template.ts';
+import type { Selection } from '../../src/settings/selection.ts';
 import type { FleetResult } from '../../src/modes/fleet.ts';
 import type { Failure, Outcome } from '../../src/modes/outcome.ts';
-import { readSettings, SettingsError, type CommonSettings, type CreateSettings, type DeleteSettings, type PruneSettings, type RestoreSettings, type Retention } from '../../src/settings.ts';
+import {
+  readSettings,
+  SettingsError,
+  type CommonSettings,
+  type CreateSettings,
+  type DeleteSettings,
+  type PruneSettings,
+  type RestoreSettings,
+  type Retention,
+} from '../../src/settings/settings.ts';
 
 export const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
 export const REGION = 'GRA11';
@@ -100,7 +109,10 @@ export function catalog(options: CatalogOptions = {}) {
       type: 'volumev3',
       name: 'cinderv3',
       id: 'volume-0',
-      endpoints: [endpoint('public', REGION, `${VOLUME_ORIGIN}${VOLUME_PATH}`), endpoint('public', 'SBG5', `https://volume.compute.sbg5.cloud.ovh.net${VOLUME_PATH}`)],
+      endpoints: [
+        endpoint('public', REGION, `${VOLUME_ORIGIN}${VOLUME_PATH}`),
+        endpoint('public', 'SBG5', `https://volume.compute.sbg5.cloud.ovh.net${VOLUME_PATH}`),
+      ],
     });
   }
   return entries;
@@ -182,7 +194,12 @@ export function serverBody(options: ServerOptions = {}) {
     metadata: options.metadata ?? {},
     tags: options.tags ?? [],
     hostId: 'f0e1d2c3b4a5',
-    image: options.volumeBacked ? '' : { id: options.imageId ?? BOOT_IMAGE_ID, links: [{ rel: 'bookmark', href: `${COMPUTE_ORIGIN}/${PROJECT_ID}/images/${options.imageId ?? BOOT_IMAGE_ID}` }] },
+    image: options.volumeBacked
+      ? ''
+      : {
+          id: options.imageId ?? BOOT_IMAGE_ID,
+          links: [{ rel: 'bookmark', href: `${COMPUTE_ORIGIN}/${PROJECT_ID}/images/${options.imageId ?? BOOT_IMAGE_ID}` }],
+        },
     flavor: options.flavorId
       ? { id: options.flavorId, links: [{ rel: 'bookmark', href: `${COMPUTE_ORIGIN}/${PROJECT_ID}/flavors/${options.flavorId}` }] }
       : { vcpus: 2, ram: 7000, disk: 50, ephemeral: 0, swap: 0, original_name: 'b2-7', extra_specs: {} },
@@ -284,7 +301,15 @@ export const glanceNotFound = (id: string) => ({ message: `No image found with I
 
 // ---------------------------------------------------------------- Settings and the cloud
 
-const COMMON: CommonSettings = { region: REGION, iface: 'public', credentials: PASSWORD_CREDENTIALS, tls: { insecure: false }, rateLimit: 0, dryRun: false, provenance: {} };
+const COMMON: CommonSettings = {
+  region: REGION,
+  iface: 'public',
+  credentials: PASSWORD_CREDENTIALS,
+  tls: { insecure: false },
+  rateLimit: 0,
+  dryRun: false,
+  provenance: {},
+};
 
 /** The servers named, and those with every tag and metadata pair given. */
 export const selection = (...names: string[]): Selection => ({ names, tags: [], metadata: {}, allowEmpty: false });
@@ -311,7 +336,13 @@ export const deleteSettings = (overrides: Partial<DeleteSettings> = {}): DeleteS
   ...overrides,
 });
 
-export const retention = (overrides: Partial<Retention> = {}): Retention => ({ policy: { last: 1 }, includeUnmanaged: false, maxDeletes: 100, concurrency: 4, ...overrides });
+export const retention = (overrides: Partial<Retention> = {}): Retention => ({
+  policy: { last: 1 },
+  includeUnmanaged: false,
+  maxDeletes: 100,
+  concurrency: 4,
+  ...overrides,
+});
 
 export const restoreSettings = (overrides: Partial<RestoreSettings> = {}): RestoreSettings => ({
   ...COMMON,
@@ -383,7 +414,12 @@ export const project = {
 };
 
 /** A Cinder snapshot as Nova makes it for the image `imageName`. */
-export const novaVolumeSnapshot = (id: string, imageName: string, volumeId = 'vol-root-0001') => ({ id, name: `snapshot for ${imageName}`, volume_id: volumeId, status: 'available' });
+export const novaVolumeSnapshot = (id: string, imageName: string, volumeId = 'vol-root-0001') => ({
+  id,
+  name: `snapshot for ${imageName}`,
+  volume_id: volumeId,
+  status: 'available',
+});
 
 export function useProject(): void {
   beforeEach(() => {
@@ -401,7 +437,9 @@ export function useProject(): void {
       .get(new RegExp(`^${VOLUME_PATH}/snapshots/[^/?]+$`))
       .reply((request: Request) => {
         const snapshot = project.volumeSnapshots.find((s) => new URL(request.url).pathname.endsWith(`/${s.id}`));
-        return snapshot ? [200, { snapshot: { status: 'available', ...snapshot } }] : [404, { itemNotFound: { code: 404, message: 'Snapshot could not be found.' } }];
+        return snapshot
+          ? [200, { snapshot: { status: 'available', ...snapshot } }]
+          : [404, { itemNotFound: { code: 404, message: 'Snapshot could not be found.' } }];
       });
     nock(IMAGE_ORIGIN)
       .persist()

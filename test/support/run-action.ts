@@ -127,5 +127,8 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
 
 /** The `::error::` lines of a run, the way the runner shows them. */
 export function errorsOf(run: ActionRun): string[] {
-  return run.stdout.split('\n').filter((l) => l.startsWith('::error')).map((l) => l.replace(/^::error[^:]*::/, '').replace(/%0A/g, '\n'));
+  return run.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::error'))
+    .map((l) => l.replace(/^::error[^:]*::/, '').replace(/%0A/g, '\n'));
 }

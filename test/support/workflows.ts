@@ -60,8 +60,18 @@ function yamlBlocks(markdown: string): { line: number; text: string }[] {
 
 /** A block as the workflow a user pastes it into: a step list or a job's keys become a job, jobs get a trigger. */
 function asWorkflow(where: string, block: string): Workflow {
-  const indent = Math.min(...block.split('\n').filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
-  const value: unknown = parse(block.split('\n').map((l) => l.slice(indent)).join('\n'));
+  const indent = Math.min(
+    ...block
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => /^ */.exec(l)![0].length),
+  );
+  const value: unknown = parse(
+    block
+      .split('\n')
+      .map((l) => l.slice(indent))
+      .join('\n'),
+  );
   let workflow: Obj;
   if (Array.isArray(value)) workflow = { jobs: { example: { 'runs-on': 'ubuntu-latest', steps: value } } };
   else if (isObj(value) && 'jobs' in value) workflow = value;

@@ -16,7 +16,7 @@ const ID_3 = '66666666-7777-4888-9999-000000000000';
 
 async function compute() {
   mockAuth();
-  return (await newCloud().compute());
+  return await newCloud().compute();
 }
 
 describe('literalFragment', () => {
@@ -41,16 +41,33 @@ describe('literalFragment', () => {
 describe('findServer', () => {
   it('by UUID: GET /servers/{id}, no listing', async () => {
     const c = await compute();
-    const scope = nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody({ name: 'web' }) });
+    const scope = nock(COMPUTE_ORIGIN)
+      .get(`${COMPUTE_PATH}/servers/${SERVER_ID}`)
+      .reply(200, { server: serverBody({ name: 'web' }) });
     const server = await c.findServer(SERVER_ID);
     scope.done();
-    assert.deepEqual(server, { id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState: null, projectId: PROJECT_ID, volumeBacked: false, volumeIds: [], imageId: BOOT_IMAGE_ID, flavorId: undefined, fault: undefined, metadata: {}, tags: [] });
+    assert.deepEqual(server, {
+      id: SERVER_ID,
+      name: 'web',
+      status: 'ACTIVE',
+      taskState: null,
+      projectId: PROJECT_ID,
+      volumeBacked: false,
+      volumeIds: [],
+      imageId: BOOT_IMAGE_ID,
+      flavorId: undefined,
+      fault: undefined,
+      metadata: {},
+      tags: [],
+    });
     assert.deepEqual(unmatched, []);
   });
 
   it('reads task_state and volume-backed ("image": "")', async () => {
     const c = await compute();
-    nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody({ taskState: 'image_uploading', volumeBacked: true }) });
+    nock(COMPUTE_ORIGIN)
+      .get(`${COMPUTE_PATH}/servers/${SERVER_ID}`)
+      .reply(200, { server: serverBody({ taskState: 'image_uploading', volumeBacked: true }) });
     const server = await c.findServer(SERVER_ID);
     assert.equal(server.taskState, 'image_uploading');
     assert.equal(server.volumeBacked, true);
@@ -98,7 +115,10 @@ describe('findServer', () => {
 
   it('none found: the error names the instance and the region', async () => {
     const c = await compute();
-    nock(COMPUTE_ORIGIN).get(DETAIL).query({ limit: '1000', name: 'web' }).reply(200, { servers: [serverBody({ name: 'web-2' })] });
+    nock(COMPUTE_ORIGIN)
+      .get(DETAIL)
+      .query({ limit: '1000', name: 'web' })
+      .reply(200, { servers: [serverBody({ name: 'web-2' })] });
     await assert.rejects(c.findServer('web'), (error: Error) => {
       assert.ok(error instanceof NotFoundError);
       assert.deepEqual([error.kind, error.key], ['server', 'web']);
@@ -146,7 +166,10 @@ describe('findServer', () => {
       .get(DETAIL)
       .query({ limit: '1000', name: 'web', marker: ID_2 })
       // Nova behind a proxy may put its own host in the link: the path's query is all that is used.
-      .reply(200, { servers: [serverBody({ id: ID_3, name: 'web-3' })], servers_links: [{ rel: 'next', href: `http://nova-internal:8774/v2.1/servers/detail?limit=1000&name=web&marker=${ID_3}` }] })
+      .reply(200, {
+        servers: [serverBody({ id: ID_3, name: 'web-3' })],
+        servers_links: [{ rel: 'next', href: `http://nova-internal:8774/v2.1/servers/detail?limit=1000&name=web&marker=${ID_3}` }],
+      })
       .get(DETAIL)
       .query({ limit: '1000', name: 'web', marker: ID_3 })
       .reply(200, { servers: [serverBody({ id: SERVER_ID, name: 'web' })] });
@@ -159,7 +182,10 @@ describe('findServer', () => {
     nock(COMPUTE_ORIGIN)
       .get(DETAIL)
       .query({ limit: '1000', name: 'web' })
-      .reply(200, { servers: [serverBody({ id: ID_2, name: 'web' })], servers_links: [{ rel: 'next', href: `${COMPUTE_ORIGIN}${DETAIL}?limit=1000&name=web&marker=${ID_2}` }] })
+      .reply(200, {
+        servers: [serverBody({ id: ID_2, name: 'web' })],
+        servers_links: [{ rel: 'next', href: `${COMPUTE_ORIGIN}${DETAIL}?limit=1000&name=web&marker=${ID_2}` }],
+      })
       .get(DETAIL)
       .query({ limit: '1000', name: 'web', marker: ID_2 })
       .reply(200, { servers: [serverBody({ id: SERVER_ID, name: 'web' })] });
@@ -193,7 +219,11 @@ describe('createImage', () => {
       .post(ACTION)
       .reply(() => {
         posts++;
-        return [202, '', { Location: 'http://127.0.0.1:9292/images/087636ee-2b78-407b-ad3a-211a26339f9d', 'Content-Type': 'text/html; charset=UTF-8', 'Content-Length': '0' }];
+        return [
+          202,
+          '',
+          { Location: 'http://127.0.0.1:9292/images/087636ee-2b78-407b-ad3a-211a26339f9d', 'Content-Type': 'text/html; charset=UTF-8', 'Content-Length': '0' },
+        ];
       });
     const id = await c.createImage(SERVER_ID, 'web-snap', {}, 5_000);
     refused.done();
@@ -203,7 +233,9 @@ describe('createImage', () => {
     assert.equal(c.microversion, '2.1');
 
     // What was learnt sticks: the next request goes without the header at once.
-    const later = nock(COMPUTE_ORIGIN, { badheaders: ['openstack-api-version'] }).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody() });
+    const later = nock(COMPUTE_ORIGIN, { badheaders: ['openstack-api-version'] })
+      .get(`${COMPUTE_PATH}/servers/${SERVER_ID}`)
+      .reply(200, { server: serverBody() });
     await c.getServer(SERVER_ID);
     later.done();
   });
@@ -232,9 +264,14 @@ describe('createImage', () => {
     const c = await compute();
     nock(COMPUTE_ORIGIN)
       .post(ACTION)
-      .reply(409, { conflictingRequest: { code: 409, message: `Cannot 'createImage' instance ${SERVER_ID} while it is in task_state image_snapshot_pending` } });
+      .reply(409, {
+        conflictingRequest: { code: 409, message: `Cannot 'createImage' instance ${SERVER_ID} while it is in task_state image_snapshot_pending` },
+      });
     await assert.rejects(c.createImage(SERVER_ID, 'web-snap', {}, 5_000), (error: Error) => {
-      assert.match(error.message, /POST https:\/\/compute\.gra11\.cloud\.ovh\.net\/.*\/action answered 409: Cannot 'createImage' instance .* task_state image_snapshot_pending/);
+      assert.match(
+        error.message,
+        /POST https:\/\/compute\.gra11\.cloud\.ovh\.net\/.*\/action answered 409: Cannot 'createImage' instance .* task_state image_snapshot_pending/,
+      );
       return true;
     });
   });

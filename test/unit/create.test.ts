@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 import type { Outcome } from '../../src/modes/outcome.ts';
 
-import { create } from '../../src/modes/create.ts';
+import { create } from '../../src/modes/create/create.ts';
 import {
   COMPUTE_ORIGIN,
   IMAGE_ID,
@@ -52,14 +52,16 @@ describe('create: the request', () => {
   it('names the snapshot from the template and tags it with the action, the instance, a request ID, metadata and provenance', async () => {
     const bodies = snapshotAccepted();
     imageStatuses('active');
-    const result = succeeded(await create(
-      newCloud(),
-      createSettings({
-        template: '{instance}-{region}-{sha}-{run_id}',
-        metadata: { team: 'ops' },
-        provenance: { repository: 'octo/app', sha: '0123456789abcdef', runId: '4242', runAttempt: '1', workflow: 'deploy', refName: 'main' },
-      }),
-    ));
+    const result = succeeded(
+      await create(
+        newCloud(),
+        createSettings({
+          template: '{instance}-{region}-{sha}-{run_id}',
+          metadata: { team: 'ops' },
+          provenance: { repository: 'octo/app', sha: '0123456789abcdef', runId: '4242', runAttempt: '1', workflow: 'deploy', refName: 'main' },
+        }),
+      ),
+    );
     assert.equal(bodies.length, 1);
     const { name, metadata } = bodies[0]!.createImage;
     assert.equal(name, 'web-GRA11-0123456-4242');
@@ -92,7 +94,9 @@ describe('create: an old Nova (before 2.45)', () => {
   it('falls back after the 406 and reads the image ID from the Location header', async () => {
     mockAuth();
     const old = { computeFault: { code: 406, message: 'Version 2.45 is not supported by the API. Minimum is 2.1 and maximum is 2.38.' } };
-    const refused = nock(COMPUTE_ORIGIN, { reqheaders: { 'openstack-api-version': 'compute 2.45' } }).get(SERVER_PATH).reply(406, old);
+    const refused = nock(COMPUTE_ORIGIN, { reqheaders: { 'openstack-api-version': 'compute 2.45' } })
+      .get(SERVER_PATH)
+      .reply(406, old);
     const plain = nock(COMPUTE_ORIGIN, { badheaders: ['openstack-api-version'] })
       .get(SERVER_PATH)
       .reply(200, { server: serverBody({ name: 'web' }) })
@@ -129,7 +133,10 @@ describe('create: waiting for the image', () => {
     imageStatuses('queued', 'killed');
     const error = await failure(create(newCloud(), createSettings()));
     assert.equal(error.imageId, IMAGE_ID);
-    assert.match(error.message, new RegExp(`snapshot ${IMAGE_ID} is killed\\. Nothing will make it active; delete it \\(mode: delete, snapshot-id: ${IMAGE_ID}\\)`));
+    assert.match(
+      error.message,
+      new RegExp(`snapshot ${IMAGE_ID} is killed\\. Nothing will make it active; delete it \\(mode: delete, snapshot-id: ${IMAGE_ID}\\)`),
+    );
     assert.ok(nock.isDone(), 'no poll after killed');
   });
 
@@ -160,13 +167,23 @@ describe('create: waiting for the image', () => {
 
   it('timeout: names the image, its last status and the server task_state, says the snapshot goes on and how to check it', async () => {
     snapshotAccepted();
-    nock(IMAGE_ORIGIN).get(IMAGE_PATH).times(10).reply(200, imageBody({ id: IMAGE_ID, status: 'saving', size: null }));
-    nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .times(10)
+      .reply(200, imageBody({ id: IMAGE_ID, status: 'saving', size: null }));
+    nock(COMPUTE_ORIGIN)
+      .get(SERVER_PATH)
+      .reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
     const start = Date.now();
     const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_500 })));
     assert.ok(since(start) >= 1_400 && since(start) < 3_500, `took ${since(start)} ms`);
     assert.equal(error.imageId, IMAGE_ID);
-    assert.match(error.message, new RegExp(`^Timed out \\(timeout [\\d.]+s\\) waiting for snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still saving`));
+    assert.match(
+      error.message,
+      new RegExp(
+        `^Timed out \\(timeout [\\d.]+s\\) waiting for snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still saving`,
+      ),
+    );
     assert.match(error.message, /instance web has task_state image_uploading/);
     assert.match(error.message, /The snapshot goes on in the cloud/);
     assert.match(error.message, new RegExp(`openstack image show ${IMAGE_ID} -c status`));
@@ -176,10 +193,18 @@ describe('create: waiting for the image', () => {
 
   it('timeout while the server is gone too: still names the image and its status', async () => {
     snapshotAccepted();
-    nock(IMAGE_ORIGIN).get(IMAGE_PATH).times(10).reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
-    nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(404, { itemNotFound: { code: 404, message: 'Instance could not be found.' } });
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .times(10)
+      .reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
+    nock(COMPUTE_ORIGIN)
+      .get(SERVER_PATH)
+      .reply(404, { itemNotFound: { code: 404, message: 'Instance could not be found.' } });
     const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_000 })));
-    assert.match(error.message, new RegExp(`snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued\\. The snapshot goes on`));
+    assert.match(
+      error.message,
+      new RegExp(`snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued\\. The snapshot goes on`),
+    );
   });
 
   it('a createImage that uses up the whole timeout: the image is still looked at, and reported as queued, not gone', async () => {
@@ -195,7 +220,10 @@ describe('create: waiting for the image', () => {
       .get(SERVER_PATH)
       .reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
     // Glance takes a realistic moment to answer (the real one: ~10 ms).
-    nock(IMAGE_ORIGIN).get(IMAGE_PATH).delay(50).reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .delay(50)
+      .reply(200, imageBody({ id: IMAGE_ID, status: 'queued' }));
     const error = await failure(create(newCloud(), createSettings({ timeoutMs: 1_000 })));
     assert.equal(error.imageId, IMAGE_ID);
     assert.match(error.message, /: it is still queued, and instance web has task_state image_uploading\./);
@@ -206,7 +234,9 @@ describe('create: waiting for the image', () => {
   it('a volume-backed server: the image is active at the first poll and its Cinder snapshots are reported', async () => {
     const snapshots = ['0cd5c12a-8597-42cd-aa55-e1d16458aacb', '1de6d23b-9608-43de-bb66-f2e27569bbdc'];
     snapshotAccepted(serverBody({ name: 'web', volumeBacked: true }));
-    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, volumeBackedImageBody(snapshots, { id: IMAGE_ID }));
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, volumeBackedImageBody(snapshots, { id: IMAGE_ID }));
     const start = Date.now();
     const result = succeeded(await create(newCloud(), createSettings()));
     assert.ok(since(start) < 900, 'no second poll');
@@ -229,9 +259,15 @@ describe('create: waiting for the image', () => {
 
   it('a server that stays busy past the timeout: no createImage, and the error says what to check', async () => {
     mockAuth();
-    nock(COMPUTE_ORIGIN).get(SERVER_PATH).times(10).reply(200, { server: serverBody({ name: 'web', taskState: 'image_snapshot_pending' }) });
+    nock(COMPUTE_ORIGIN)
+      .get(SERVER_PATH)
+      .times(10)
+      .reply(200, { server: serverBody({ name: 'web', taskState: 'image_snapshot_pending' }) });
     await assert.rejects(create(newCloud(), createSettings({ timeoutMs: 1_200 })), (error: Error) => {
-      assert.match(error.message, new RegExp(`Timed out waiting for instance web \\(${SERVER_ID}\\) to be free: it is still ACTIVE with task_state image_snapshot_pending`));
+      assert.match(
+        error.message,
+        new RegExp(`Timed out waiting for instance web \\(${SERVER_ID}\\) to be free: it is still ACTIVE with task_state image_snapshot_pending`),
+      );
       assert.match(error.message, /openstack server show/);
       return true;
     });
@@ -250,7 +286,14 @@ describe('create with retention: prune after the snapshot is active', () => {
     const now = new Date().toISOString();
     const list = nock(IMAGE_ORIGIN)
       .get('/v2/images')
-      .query({ limit: '1000', owner: PROJECT_ID, status: 'active', sort: 'created_at:desc', managed_by: 'openstack-snapshot-action', source_instance_id: SERVER_ID })
+      .query({
+        limit: '1000',
+        owner: PROJECT_ID,
+        status: 'active',
+        sort: 'created_at:desc',
+        managed_by: 'openstack-snapshot-action',
+        source_instance_id: SERVER_ID,
+      })
       .reply(200, {
         images: [
           managed(IMAGE_ID, 'web-20990101-000000', now),
@@ -281,7 +324,14 @@ describe('create with retention: prune after the snapshot is active', () => {
     const backup = (id: string, createdAt: string) => ({ ...managed(id, `web-before-restore-${id}`, createdAt), taken_before_restore_of: 'known-good' });
     nock(IMAGE_ORIGIN)
       .get('/v2/images')
-      .query({ limit: '1000', owner: PROJECT_ID, status: 'active', sort: 'created_at:desc', managed_by: 'openstack-snapshot-action', source_instance_id: SERVER_ID })
+      .query({
+        limit: '1000',
+        owner: PROJECT_ID,
+        status: 'active',
+        sort: 'created_at:desc',
+        managed_by: 'openstack-snapshot-action',
+        source_instance_id: SERVER_ID,
+      })
       .reply(200, {
         images: [
           managed(IMAGE_ID, 'web-20990101-000000', now),
@@ -308,7 +358,9 @@ describe('create with retention: prune after the snapshot is active', () => {
     nock(IMAGE_ORIGIN)
       .get('/v2/images')
       .query(true)
-      .reply(200, { images: [managed('old-1', 'web-20240102-000000', '2024-01-02T00:00:00Z'), managed('old-2', 'web-20240101-000000', '2024-01-01T00:00:00Z')] });
+      .reply(200, {
+        images: [managed('old-1', 'web-20240102-000000', '2024-01-02T00:00:00Z'), managed('old-2', 'web-20240101-000000', '2024-01-01T00:00:00Z')],
+      });
     const { result, failure } = await create(newCloud(), createSettings({ retention: retention({ policy: { last: 1 }, maxDeletes: 10, concurrency: 2 }) }));
     assert.equal(result?.mode, 'create');
     assert.equal(result.prune?.refused, 'the new snapshot was not listed');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nock from 'nock';
 
-import { create } from '../../src/modes/create.ts';
+import { create } from '../../src/modes/create/create.ts';
 import { CrossHostError } from '../../src/openstack/errors.ts';
 import { Secrets } from '../../src/openstack/secrets.ts';
 import {
@@ -45,7 +45,9 @@ describe('credentials go only to the endpoint they were meant for', () => {
   for (const status of [302, 307]) {
     it(`a ${status} from Glance to another host is refused; the token never reaches it`, async () => {
       mockAuth();
-      nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(status, '', { location: `${ELSEWHERE}/v2/images/${IMAGE_ID}` });
+      nock(IMAGE_ORIGIN)
+        .get(`/v2/images/${IMAGE_ID}`)
+        .reply(status, '', { location: `${ELSEWHERE}/v2/images/${IMAGE_ID}` });
       const other = elsewhere();
       await refused((await newCloud().images()).get(IMAGE_ID));
       assert.equal(other.pendingMocks().length, 2, 'the other host got nothing');
@@ -53,7 +55,9 @@ describe('credentials go only to the endpoint they were meant for', () => {
   }
 
   it('a 307 from Keystone to another host is refused: the password body is not sent there', async () => {
-    nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(307, '', { location: `${ELSEWHERE}/v3/auth/tokens` });
+    nock(AUTH_ORIGIN)
+      .post('/v3/auth/tokens')
+      .reply(307, '', { location: `${ELSEWHERE}/v3/auth/tokens` });
     const other = elsewhere();
     await refused(newCloud().identity.token());
     assert.equal(other.pendingMocks().length, 2);
@@ -61,7 +65,9 @@ describe('credentials go only to the endpoint they were meant for', () => {
 
   it('a 302 from Nova to another host is refused', async () => {
     mockAuth();
-    nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(302, '', { location: `${ELSEWHERE}/servers/${SERVER_ID}` });
+    nock(COMPUTE_ORIGIN)
+      .get(`${COMPUTE_PATH}/servers/${SERVER_ID}`)
+      .reply(302, '', { location: `${ELSEWHERE}/servers/${SERVER_ID}` });
     const other = elsewhere();
     await refused((await newCloud().compute()).getServer(SERVER_ID));
     assert.equal(other.pendingMocks().length, 2);
@@ -95,7 +101,10 @@ describe('a secret a service echoes back is removed before the message is made',
   const password = 'pa<w>ss  wo&rd';
 
   it('from a Keystone error body (HTML or JSON), in every form', async () => {
-    for (const body of [`<html><body>Bad request: password ${password} rejected</body></html>`, { error: { message: `password ${password} rejected`, code: 400 } }]) {
+    for (const body of [
+      `<html><body>Bad request: password ${password} rejected</body></html>`,
+      { error: { message: `password ${password} rejected`, code: 400 } },
+    ]) {
       nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(400, body);
       const cloud = newCloud({ credentials: { ...(PASSWORD_CREDENTIALS as Extract<typeof PASSWORD_CREDENTIALS, { method: 'password' }>), password } });
       await assert.rejects(cloud.identity.token(), (error: Error) => {
@@ -122,7 +131,14 @@ describe('Secrets: every form a body may quote a secret in', () => {
   it('as is, JSON, ASCII-only JSON, HTML (with and without quotes), URL-encoded', () => {
     const secrets = new Secrets();
     secrets.add('é<"x">&\'y z');
-    const quoted = [`é<"x">&'y z`, `é<\\"x\\">&'y z`, `\\u00e9<\\"x\\">&'y z`, `é&lt;&quot;x&quot;&gt;&amp;&#x27;y z`, `é&lt;"x"&gt;&amp;'y z`, `%C3%A9%3C%22x%22%3E%26'y%20z`];
+    const quoted = [
+      `é<"x">&'y z`,
+      `é<\\"x\\">&'y z`,
+      `\\u00e9<\\"x\\">&'y z`,
+      `é&lt;&quot;x&quot;&gt;&amp;&#x27;y z`,
+      `é&lt;"x"&gt;&amp;'y z`,
+      `%C3%A9%3C%22x%22%3E%26'y%20z`,
+    ];
     assert.equal(secrets.redact(quoted.join(' | ')), quoted.map(() => '***').join(' | '));
   });
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import nock from 'nock';
 
-import { deleteMode } from '../../src/modes/delete.ts';
-import type { DeleteSettings } from '../../src/settings.ts';
+import { deleteMode } from '../../src/modes/delete/delete.ts';
+import type { DeleteSettings } from '../../src/settings/settings.ts';
 import { StepError } from '../../src/modes/outcome.ts';
 import {
   catalog,
@@ -87,7 +87,9 @@ describe('delete by image ID', () => {
 
   it('a protected image is refused and no DELETE is sent', async () => {
     mockAuth();
-    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody({ protected: true }));
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, imageBody({ protected: true }));
     await assert.rejects(deleteMode(newCloud(), byId()), (error: Error) => {
       assert.ok(error instanceof StepError);
       assert.match(error.message, new RegExp(`Snapshot ${IMAGE_ID} "web-20250101-000000" is not deleted: it is protected`));
@@ -148,8 +150,18 @@ describe('delete by image ID', () => {
 
   it('a 404 to the DELETE while Glance still shows the image: a bounded error, not a two-hour wait', async () => {
     mockAuth();
-    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, imageBody()).delete(IMAGE_PATH).reply(404, glanceNotFound(IMAGE_ID)).get(IMAGE_PATH).times(30).reply(200, imageBody());
-    await assert.rejects(deleteMode(newCloud(), byId()), new RegExp(`Glance answered 404 to the DELETE of snapshot ${IMAGE_ID}, but 10 s later still shows it as active`));
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, imageBody())
+      .delete(IMAGE_PATH)
+      .reply(404, glanceNotFound(IMAGE_ID))
+      .get(IMAGE_PATH)
+      .times(30)
+      .reply(200, imageBody());
+    await assert.rejects(
+      deleteMode(newCloud(), byId()),
+      new RegExp(`Glance answered 404 to the DELETE of snapshot ${IMAGE_ID}, but 10 s later still shows it as active`),
+    );
   });
 });
 
@@ -157,7 +169,10 @@ describe('delete by exact name', () => {
   it('finds the one image with the name in this project and deletes it', async () => {
     mockAuth();
     const image = imageBody({ name: 'web-release-1.2' });
-    nock(IMAGE_ORIGIN).get('/v2/images').query(nameQuery('web-release-1.2')).reply(200, { images: [image] });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query(nameQuery('web-release-1.2'))
+      .reply(200, { images: [image] });
     const glance = deletable(image);
     const result = succeeded(await deleteMode(newCloud(), byName('web-release-1.2')));
     glance.done();
@@ -171,10 +186,16 @@ describe('delete by exact name', () => {
       .get('/v2/images')
       .query(nameQuery('nightly'))
       .reply(200, {
-        images: [imageBody({ id: 'img-a', name: 'nightly', created_at: '2025-01-02T00:00:00Z' }), imageBody({ id: 'img-b', name: 'nightly', created_at: '2025-01-01T00:00:00Z' })],
+        images: [
+          imageBody({ id: 'img-a', name: 'nightly', created_at: '2025-01-02T00:00:00Z' }),
+          imageBody({ id: 'img-b', name: 'nightly', created_at: '2025-01-01T00:00:00Z' }),
+        ],
       });
     await assert.rejects(deleteMode(newCloud(), byName('nightly')), (error: Error) => {
-      assert.match(error.message, /2 snapshots are named "nightly": img-a \(created 2025-01-02T00:00:00Z\), img-b \(created 2025-01-01T00:00:00Z\)\. Set snapshot-id/);
+      assert.match(
+        error.message,
+        /2 snapshots are named "nightly": img-a \(created 2025-01-02T00:00:00Z\), img-b \(created 2025-01-01T00:00:00Z\)\. Set snapshot-id/,
+      );
       return true;
     });
     assert.deepEqual(unmatched, []);
@@ -198,7 +219,10 @@ describe('delete by exact name', () => {
   it('none with the name: an error naming it and the region', async () => {
     mockAuth();
     nock(IMAGE_ORIGIN).get('/v2/images').query(nameQuery('nope')).reply(200, { images: [] });
-    await assert.rejects(deleteMode(newCloud(), byName('nope')), /No snapshot named "nope" in region GRA11\. Check snapshot-name \(matched exactly\) and region, or set ignore-missing: true/);
+    await assert.rejects(
+      deleteMode(newCloud(), byName('nope')),
+      /No snapshot named "nope" in region GRA11\. Check snapshot-name \(matched exactly\) and region, or set ignore-missing: true/,
+    );
   });
 
   it('none with the name and ignore-missing: success with a notice', async () => {
@@ -243,7 +267,9 @@ describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
     const image = volumeBackedImageBody([SNAP_A]);
     nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, image);
     deletable(image);
-    nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/${SNAP_A}`).reply(403, { forbidden: { code: 403, message: 'Policy does not allow volume:delete_snapshot' } });
+    nock(VOLUME_ORIGIN)
+      .delete(`${VOLUME_PATH}/snapshots/${SNAP_A}`)
+      .reply(403, { forbidden: { code: 403, message: 'Policy does not allow volume:delete_snapshot' } });
     const result = succeeded(await deleteMode(newCloud(), byId()));
     assert.equal(result.deletions[0]!.volumeSnapshots[0]!.outcome, 'failed');
     assert.match(stdout(), new RegExp(`::warning::Could not delete volume snapshot ${SNAP_A} .*openstack volume snapshot delete ${SNAP_A}`));
@@ -269,7 +295,9 @@ describe('delete a volume-backed snapshot: its Cinder snapshots go too', () => {
 
   it('a protected volume-backed image keeps its Cinder snapshots', async () => {
     mockAuth();
-    nock(IMAGE_ORIGIN).get(IMAGE_PATH).reply(200, volumeBackedImageBody([SNAP_A], { protected: true }));
+    nock(IMAGE_ORIGIN)
+      .get(IMAGE_PATH)
+      .reply(200, volumeBackedImageBody([SNAP_A], { protected: true }));
     await assert.rejects(deleteMode(newCloud(), byId()), /is protected/);
     assert.deepEqual(unmatched, []);
   });
@@ -298,11 +326,17 @@ describe('delete refuses what it was not asked to delete, before any DELETE', ()
     assert.deepEqual(unmatched, [], 'no DELETE sent');
   };
 
-  it("another project's image (an admin credential could delete it)", () => refused({ owner: 'other-project', visibility: 'public' }, /it belongs to project other-project, not to this one/));
-  it('an image that is not an instance snapshot', () => refused({ image_type: undefined, managed_by: undefined, instance_uuid: undefined, source_instance_id: undefined }, /it is not an instance snapshot/));
+  it("another project's image (an admin credential could delete it)", () =>
+    refused({ owner: 'other-project', visibility: 'public' }, /it belongs to project other-project, not to this one/));
+  it('an image that is not an instance snapshot', () =>
+    refused({ image_type: undefined, managed_by: undefined, instance_uuid: undefined, source_instance_id: undefined }, /it is not an instance snapshot/));
   it('with instance, a snapshot of another server', async () => {
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody() });
-    await refused({ instance_uuid: 'other-server', source_instance_id: 'other-server' }, new RegExp(`it is not a snapshot of instance web \\(${SERVER_ID}\\); it records other-server`), { instance: SERVER_ID });
+    await refused(
+      { instance_uuid: 'other-server', source_instance_id: 'other-server' },
+      new RegExp(`it is not a snapshot of instance web \\(${SERVER_ID}\\); it records other-server`),
+      { instance: SERVER_ID },
+    );
   });
   it('an image a server was booted from; delete-in-use: true deletes it', async () => {
     project.servers.push(serverBody({ id: 'booted-1', name: 'clone' }));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
-import { DurationError, formatDuration, parseDuration } from '../../src/duration.ts';
+import { DurationError, formatDuration, parseDuration } from '../../src/lib/duration.ts';
 
 const S = 1_000;
 const M = 60 * S;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nock from 'nock';
-import { create } from '../../src/modes/create.ts';
+import { create } from '../../src/modes/create/create.ts';
 import { NotFoundError } from '../../src/openstack/errors.ts';
 import {
   COMPUTE_ORIGIN,
@@ -28,7 +28,11 @@ useNock();
 const DETAIL = `${COMPUTE_PATH}/servers/detail`;
 const idOf = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
 const web = (n: number, options: ServerOptions = {}) => serverBody({ id: idOf(n), name: `web-${n}`, ...options });
-const listing = (query: Record<string, string>, ...servers: ReturnType<typeof serverBody>[]) => nock(COMPUTE_ORIGIN).get(DETAIL).query({ limit: '1000', ...query }).reply(200, { servers });
+const listing = (query: Record<string, string>, ...servers: ReturnType<typeof serverBody>[]) =>
+  nock(COMPUTE_ORIGIN)
+    .get(DETAIL)
+    .query({ limit: '1000', ...query })
+    .reply(200, { servers });
 
 /**
  * Each server's createImage (202 with an image ID, or `status`), and Glance's listing by `id=in:`,
@@ -61,18 +65,27 @@ describe('fleets: which servers', () => {
     snapshots({ n: 1 }, { n: 2 });
     const { result } = await create(newCloud(), createSettings({ servers: selection('web-1', 'web-2') }));
     assert.equal(result?.mode, 'fleet');
-    assert.deepEqual(result.items.map((item) => [item.server.name, item.result?.mode === 'create' && item.result.image.id]), [['web-1', 'image-1'], ['web-2', 'image-2']]);
+    assert.deepEqual(
+      result.items.map((item) => [item.server.name, item.result?.mode === 'create' && item.result.image.id]),
+      [
+        ['web-1', 'image-1'],
+        ['web-2', 'image-2'],
+      ],
+    );
     assert.deepEqual(unmatched, []);
   });
 
   it('a line that matches no server is an error before any snapshot', async () => {
     mockAuth();
     listing({}, web(1));
-    await assert.rejects(create(newCloud(), createSettings({ servers: selection('web-1', 'web-9') })), (error: Error) => error instanceof NotFoundError && error.key === 'web-9');
+    await assert.rejects(
+      create(newCloud(), createSettings({ servers: selection('web-1', 'web-9') })),
+      (error: Error) => error instanceof NotFoundError && error.key === 'web-9',
+    );
     assert.deepEqual(unmatched, [], 'no createImage');
   });
 
-  it('tags are Nova\'s filter, metadata is matched here; names and the selector add up', async () => {
+  it("tags are Nova's filter, metadata is matched here; names and the selector add up", async () => {
     mockAuth();
     listing({ tags: 'role-web' }, web(1, { tags: ['role-web'], metadata: { tier: 'front' } }), web(2, { tags: ['role-web'], metadata: { tier: 'back' } }));
     snapshots({ n: 1 });
@@ -84,7 +97,10 @@ describe('fleets: which servers', () => {
   it('a selector that matches nothing is an error, unless allow-empty-selection', async () => {
     mockAuth();
     listing({ tags: 'nope' });
-    await assert.rejects(create(newCloud(), createSettings({ servers: { ...selection(), tags: ['nope'] } })), /No instance has tag nope: .*allow-empty-selection: true/);
+    await assert.rejects(
+      create(newCloud(), createSettings({ servers: { ...selection(), tags: ['nope'] } })),
+      /No instance has tag nope: .*allow-empty-selection: true/,
+    );
     mockAuth();
     listing({ tags: 'nope' });
     const { result, failure } = await create(newCloud(), createSettings({ servers: { ...selection(), tags: ['nope'], allowEmpty: true } }));
@@ -98,7 +114,11 @@ describe('fleets: one failure does not stop the others', () => {
     listing({}, web(1), web(2), web(3));
     const listings = snapshots({ n: 1 }, { n: 2 }, { n: 3 });
     const { result } = await create(newCloud(), createSettings({ servers: selection('web-1', 'web-2', 'web-3') }));
-    assert.deepEqual(result?.mode === 'fleet' && result.items.map((item) => item.result?.mode === 'create' && item.result.image.status), ['active', 'active', 'active']);
+    assert.deepEqual(result?.mode === 'fleet' && result.items.map((item) => item.result?.mode === 'create' && item.result.image.status), [
+      'active',
+      'active',
+      'active',
+    ]);
     assert.ok(listings.length < 3, `${listings.length} listings for 3 images: ${JSON.stringify(listings)}`);
     assert.deepEqual(listings.flat().sort(), ['image-1', 'image-2', 'image-3']);
     assert.deepEqual(unmatched, [], 'no GET of a single image');
@@ -110,7 +130,10 @@ describe('fleets: one failure does not stop the others', () => {
     snapshots({ n: 1 }, { n: 2, status: 400 }, { n: 3 });
     const outcome = await create(newCloud(), createSettings({ servers: selection('web-1', 'web-2', 'web-3'), concurrency: 2 }));
     assert.match(failed(outcome).message, /^1 of 3 instance\(s\) failed: web-2: .*answered 400: web-2 refused/);
-    assert.deepEqual(outcome.result?.mode === 'fleet' && outcome.result.items.map((item) => item.result?.mode === 'create' ? item.result.image.status : 'failed'), ['active', 'failed', 'active']);
+    assert.deepEqual(
+      outcome.result?.mode === 'fleet' && outcome.result.items.map((item) => (item.result?.mode === 'create' ? item.result.image.status : 'failed')),
+      ['active', 'failed', 'active'],
+    );
     assert.match(stdout(), /^\[web-2\] ::warning::|\[web-2\] /m);
     assert.deepEqual(unmatched, []);
   });
@@ -138,8 +161,16 @@ describe('stop-instance: a consistent snapshot', () => {
   it('stops, snapshots, starts again once the disk is captured, and reports the downtime', async () => {
     mockAuth();
     nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody() });
-    const actions = nova([{ status: 'SHUTOFF' }, { status: 'SHUTOFF', taskState: 'image_snapshot' }, { status: 'SHUTOFF', taskState: 'image_uploading' }, { status: 'SHUTOFF', taskState: 'powering-on' }, {}]);
-    nock(IMAGE_ORIGIN).get('/v2/images/image-s').reply(200, imageBody({ id: 'image-s', status: 'active' }));
+    const actions = nova([
+      { status: 'SHUTOFF' },
+      { status: 'SHUTOFF', taskState: 'image_snapshot' },
+      { status: 'SHUTOFF', taskState: 'image_uploading' },
+      { status: 'SHUTOFF', taskState: 'powering-on' },
+      {},
+    ]);
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images/image-s')
+      .reply(200, imageBody({ id: 'image-s', status: 'active' }));
     const result = succeeded(await create(newCloud(), createSettings({ servers: selection(SERVER_ID), stopInstance: true })));
     assert.deepEqual(actions, ['os-stop', 'createImage', 'os-start']);
     assert.equal(result.mode === 'create' && result.consistency, 'stopped');
@@ -159,14 +190,25 @@ describe('stop-instance: a consistent snapshot', () => {
 
   it('a server already SHUTOFF is left so; a running one with a guest agent is quiesced, without one crash-consistent', async () => {
     mockAuth();
-    nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody({ status: 'SHUTOFF' }) }).post(`${SERVER_PATH}/action`, (body: Record<string, unknown>) => 'createImage' in body).reply(202, { image_id: 'image-s' });
-    nock(IMAGE_ORIGIN).get('/v2/images/image-s').reply(200, imageBody({ id: 'image-s', status: 'active' }));
+    nock(COMPUTE_ORIGIN)
+      .get(SERVER_PATH)
+      .reply(200, { server: serverBody({ status: 'SHUTOFF' }) })
+      .post(`${SERVER_PATH}/action`, (body: Record<string, unknown>) => 'createImage' in body)
+      .reply(202, { image_id: 'image-s' });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images/image-s')
+      .reply(200, imageBody({ id: 'image-s', status: 'active' }));
     const off = succeeded(await create(newCloud(), createSettings({ stopInstance: true })));
     assert.equal(off.mode === 'create' && off.consistency, 'stopped');
-    for (const [agent, consistency] of [['yes', 'quiesced'], [undefined, 'crash-consistent']] as const) {
+    for (const [agent, consistency] of [
+      ['yes', 'quiesced'],
+      [undefined, 'crash-consistent'],
+    ] as const) {
       mockAuth();
       nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody() }).post(`${SERVER_PATH}/action`).reply(202, { image_id: 'image-s' });
-      nock(IMAGE_ORIGIN).get('/v2/images/image-s').reply(200, imageBody({ id: 'image-s', status: 'active', hw_qemu_guest_agent: agent }));
+      nock(IMAGE_ORIGIN)
+        .get('/v2/images/image-s')
+        .reply(200, imageBody({ id: 'image-s', status: 'active', hw_qemu_guest_agent: agent }));
       const running = succeeded(await create(newCloud(), createSettings()));
       assert.equal(running.mode === 'create' && running.consistency, consistency);
     }

@@ -101,7 +101,9 @@ describe('Keystone authentication', () => {
 
   it('sends the token as X-Auth-Token to the services', async () => {
     mockAuth();
-    const nova = nock(COMPUTE_ORIGIN, { reqheaders: { 'x-auth-token': TOKEN } }).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody() });
+    const nova = nock(COMPUTE_ORIGIN, { reqheaders: { 'x-auth-token': TOKEN } })
+      .get(`${COMPUTE_PATH}/servers/${SERVER_ID}`)
+      .reply(200, { server: serverBody() });
     const cloud = newCloud();
     const server = await (await cloud.compute()).getServer(SERVER_ID);
     nova.done();
@@ -111,7 +113,10 @@ describe('Keystone authentication', () => {
 
   it('a 401 from Keystone names the user and domain, is not retried, and does not show the password', async () => {
     let posts = 0;
-    nock(AUTH_ORIGIN).post('/v3/auth/tokens').times(3).reply(() => (posts++, [401, KEYSTONE_401]));
+    nock(AUTH_ORIGIN)
+      .post('/v3/auth/tokens')
+      .times(3)
+      .reply(() => (posts++, [401, KEYSTONE_401]));
     const error = await new Identity(createHttp(), PASSWORD_CREDENTIALS).token().then(
       () => assert.fail('authenticated'),
       (e: unknown) => e as Error,
@@ -148,7 +153,9 @@ describe('Keystone authentication', () => {
   });
 
   it('Keystone answering 503 is asked again (a token request creates nothing twice)', async () => {
-    nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(503, { error: { code: 503, message: 'Service Unavailable' } });
+    nock(AUTH_ORIGIN)
+      .post('/v3/auth/tokens')
+      .reply(503, { error: { code: 503, message: 'Service Unavailable' } });
     const scope = mockAuth();
     assert.equal((await new Identity(createHttp(), PASSWORD_CREDENTIALS).token()).value, TOKEN);
     scope.done();
@@ -223,8 +230,12 @@ describe('re-authentication on a 401 from a service', () => {
     mockAuth({ token: 'revoked' });
     mockAuth({ token: 'fresh' });
     const seen: string[] = [];
-    nock(COMPUTE_ORIGIN, { reqheaders: { 'x-auth-token': 'revoked' } }).get(SERVER_PATH).reply(401, NOVA_401);
-    const ok = nock(COMPUTE_ORIGIN, { reqheaders: { 'x-auth-token': 'fresh' } }).get(SERVER_PATH).reply(200, { server: serverBody() });
+    nock(COMPUTE_ORIGIN, { reqheaders: { 'x-auth-token': 'revoked' } })
+      .get(SERVER_PATH)
+      .reply(401, NOVA_401);
+    const ok = nock(COMPUTE_ORIGIN, { reqheaders: { 'x-auth-token': 'fresh' } })
+      .get(SERVER_PATH)
+      .reply(200, { server: serverBody() });
     const cloud = newCloud({ onToken: (t) => seen.push(t) });
     const server = await (await cloud.compute()).getServer(SERVER_ID);
     ok.done();

@@ -60,7 +60,10 @@ describe('image listing follows Glance pages through got.paginate', () => {
 
   it('a single page without next is one request', async () => {
     mockAuth();
-    const scope = nock('https://image.compute.gra11.cloud.ovh.net').get('/v2/images').query({ limit: '1000', name: 'x y' }).reply(200, { images: [imageBody()] });
+    const scope = nock('https://image.compute.gra11.cloud.ovh.net')
+      .get('/v2/images')
+      .query({ limit: '1000', name: 'x y' })
+      .reply(200, { images: [imageBody()] });
     const images = await (await newCloud().images()).listAll({ name: 'x y' });
     scope.done();
     assert.equal(images.length, 1);
@@ -82,7 +85,9 @@ describe('image listing follows Glance pages through got.paginate', () => {
 describe('ImageService.get', () => {
   it('undefined for a 404', async () => {
     mockAuth();
-    nock('https://image.compute.gra11.cloud.ovh.net').get('/v2/images/missing').reply(404, { message: 'No image found with ID missing', code: '404 Not Found' });
+    nock('https://image.compute.gra11.cloud.ovh.net')
+      .get('/v2/images/missing')
+      .reply(404, { message: 'No image found with ID missing', code: '404 Not Found' });
     assert.equal(await (await newCloud().images()).get('missing'), undefined);
   });
 

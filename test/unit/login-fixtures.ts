@@ -40,4 +40,3 @@ export const mockFederation = (bearer = ACCESS_TOKEN, times = 1) =>
     .matchHeader('authorization', `Bearer ${bearer}`)
     .times(times)
     .reply(201, { token: { expires_at: new Date(Date.now() + 3_600_000).toISOString(), methods: ['mapped'] } }, { 'X-Subject-Token': UNSCOPED });
-

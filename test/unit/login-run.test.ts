@@ -58,13 +58,21 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const BASE = { 'auth-url': 'https://auth.cloud.ovh.net/v3', 'project-id': PROJECT_ID, region: 'GRA11', instance: SERVER_ID, 'identity-provider': 'ovhcloud-emea' };
+const BASE = {
+  'auth-url': 'https://auth.cloud.ovh.net/v3',
+  'project-id': PROJECT_ID,
+  region: 'GRA11',
+  instance: SERVER_ID,
+  'identity-provider': 'ovhcloud-emea',
+};
 
 /** A snapshot of the server that becomes active at once. */
 function snapshotWorks(): void {
   mockAuth();
   mockSnapshotAccepted(serverBody({ name: 'web' }));
-  nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
+  nock(IMAGE_ORIGIN)
+    .get(`/v2/images/${IMAGE_ID}`)
+    .reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
 }
 
 /** Each secret masked, and shown nowhere but in its mask command (stdout, outputs, summary). */
@@ -78,7 +86,10 @@ function assertMasked(...secrets: string[]): void {
   }
 }
 
-const errors = () => stdout().split('\n').filter((line) => line.startsWith('::error'));
+const errors = () =>
+  stdout()
+    .split('\n')
+    .filter((line) => line.startsWith('::error'));
 
 describe('run: federated logins', () => {
   it('oidc-client-credentials: client secret, access token, unscoped and scoped tokens are all masked', async () => {
@@ -119,7 +130,14 @@ describe('run: federated logins', () => {
   });
 
   it('an issuer that echoes the Authorization header: the basic credentials (base64 of id:secret) are masked before the request, and shown nowhere', async () => {
-    setInputs({ ...actionDefaults(), ...BASE, 'auth-type': 'oidc-client-credentials', 'client-id': CLIENT_ID, 'client-secret': CLIENT_SECRET, 'access-token-endpoint': `${ISSUER}/token` });
+    setInputs({
+      ...actionDefaults(),
+      ...BASE,
+      'auth-type': 'oidc-client-credentials',
+      'client-id': CLIENT_ID,
+      'client-secret': CLIENT_SECRET,
+      'access-token-endpoint': `${ISSUER}/token`,
+    });
     const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
     let authorization = '';
     nock(ISSUER)
@@ -161,12 +179,24 @@ describe('run: federated logins', () => {
     assert.match(stdout(), /::debug::retry #1 of GET https:\/\/iam\.ovh\.example\/\.well-known\/openid-configuration/);
     assert.match(stdout(), /::warning::discovery-endpoint: the user name and password in the URL are not used/);
     assertMasked(password, `joe:${password}`);
-    assert.ok(!stdout().split('\n').some((line) => !line.startsWith('::add-mask::') && line.includes('joe')), 'the user name is not shown either');
+    assert.ok(
+      !stdout()
+        .split('\n')
+        .some((line) => !line.startsWith('::add-mask::') && line.includes('joe')),
+      'the user name is not shown either',
+    );
     assert.deepEqual(unmatched, []);
   });
 
   it('a bad client secret fails the step with the inputs to fix, the secret masked', async () => {
-    setInputs({ ...actionDefaults(), ...BASE, 'auth-type': 'oidc-client-credentials', 'client-id': CLIENT_ID, 'client-secret': CLIENT_SECRET, 'access-token-endpoint': `${ISSUER}/token` });
+    setInputs({
+      ...actionDefaults(),
+      ...BASE,
+      'auth-type': 'oidc-client-credentials',
+      'client-id': CLIENT_ID,
+      'client-secret': CLIENT_SECRET,
+      'access-token-endpoint': `${ISSUER}/token`,
+    });
     nock(ISSUER).post('/token').reply(401, { error: 'invalid_client' });
     await run();
     assert.equal(process.exitCode, 1);

@@ -7,9 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
-import { cloudsPlaces, loadCloud } from '../../src/clouds-yaml.ts';
-import { readSettings } from '../../src/settings.ts';
-import { captureStdout, clearActionEnv as clearEnv, PROJECT_ID, releaseStdout, setInputs as inputs, stdout, settingsProblems as problems } from '../support/nock.ts';
+import { cloudsPlaces, loadCloud } from '../../src/settings/clouds-yaml.ts';
+import { readSettings } from '../../src/settings/settings.ts';
+import {
+  captureStdout,
+  clearActionEnv as clearEnv,
+  PROJECT_ID,
+  releaseStdout,
+  setInputs as inputs,
+  stdout,
+  settingsProblems as problems,
+} from '../support/nock.ts';
 import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
 
 const BASE = { 'auth-url': 'https://auth.cloud.ovh.net/v3', region: 'GRA11', instance: 'web', 'project-id': PROJECT_ID };
@@ -42,7 +50,16 @@ before(() => {
   );
   writeFileSync(
     join(dir, 'secure.yaml'),
-    ['clouds:', '  ovh:', '    auth:', `      password: ${CLOUD_PASSWORD}`, '  appcred:', '    auth:', `      application_credential_secret: ${CLOUD_SECRET}`, ''].join('\n'),
+    [
+      'clouds:',
+      '  ovh:',
+      '    auth:',
+      `      password: ${CLOUD_PASSWORD}`,
+      '  appcred:',
+      '    auth:',
+      `      application_credential_secret: ${CLOUD_SECRET}`,
+      '',
+    ].join('\n'),
   );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,12 +106,18 @@ describe('auth-type', () => {
     inputs({ ...BASE, 'auth-type': 'kerberos', username: 'u', password: 'p' });
     const found = problems();
     assert.equal(found.length, 1, found.join('\n'));
-    assert.match(found[0]!, /^auth-type: "kerberos" is not a login .*password, v3password, application-credential, v3applicationcredential, token, v3token, oidc-client-credentials, v3oidcclientcredentials, github-oidc$/);
+    assert.match(
+      found[0]!,
+      /^auth-type: "kerberos" is not a login .*password, v3password, application-credential, v3applicationcredential, token, v3token, oidc-client-credentials, v3oidcclientcredentials, github-oidc$/,
+    );
   });
 
   it('a token login without a token or a project names both inputs', () => {
     inputs({ 'auth-url': BASE['auth-url'], region: 'GRA11', instance: 'web', 'auth-type': 'token' });
-    assert.deepEqual(problems().map((p) => p.split(':')[0]), ['token', 'project-id or project-name']);
+    assert.deepEqual(
+      problems().map((p) => p.split(':')[0]),
+      ['token', 'project-id or project-name'],
+    );
   });
 
   it('oidc-client-credentials: the OVH variables, masked; scope and protocol default', () => {
@@ -130,7 +153,10 @@ describe('auth-type', () => {
 
   it('oidc-client-credentials without its inputs names each', () => {
     inputs({ ...BASE, 'auth-type': 'oidc-client-credentials' });
-    assert.deepEqual(problems().map((p) => p.split(':')[0]), ['identity-provider', 'client-id', 'client-secret', 'discovery-endpoint']);
+    assert.deepEqual(
+      problems().map((p) => p.split(':')[0]),
+      ['identity-provider', 'client-id', 'client-secret', 'discovery-endpoint'],
+    );
   });
 
   it('a bad value from an OS_* variable names the variable (OS_AUTH_TYPE, OS_INTERFACE, OS_AUTH_URL)', () => {
@@ -157,7 +183,10 @@ describe('auth-type', () => {
 
   describe('oidc-client-credentials endpoints', () => {
     const oidc = { ...BASE, 'auth-type': 'oidc-client-credentials', 'identity-provider': 'idp', 'client-id': 'sa-1', 'client-secret': 'sa-secret-1' };
-    const warnings = () => stdout().split('\n').filter((line) => line.startsWith('::warning'));
+    const warnings = () =>
+      stdout()
+        .split('\n')
+        .filter((line) => line.startsWith('::warning'));
 
     it('credentials in the URL are masked before anything can print them, removed, and warned of', () => {
       inputs({ ...oidc, 'discovery-endpoint': 'https://joe:d1sc%3Avery@iam.ovh.example/.well-known/openid-configuration' });
@@ -187,7 +216,9 @@ describe('auth-type', () => {
     it('http:// to another machine is warned of; to this one (loopback) it is not', () => {
       inputs({ ...oidc, 'access-token-endpoint': 'http://iam.ovh.example/token' });
       readSettings();
-      assert.deepEqual(warnings(), ['::warning::access-token-endpoint is http://iam.ovh.example: the client secret and every token travel unencrypted; use https']);
+      assert.deepEqual(warnings(), [
+        '::warning::access-token-endpoint is http://iam.ovh.example: the client secret and every token travel unencrypted; use https',
+      ]);
       clearEnv();
       captureStdout();
       inputs({ ...oidc, 'discovery-endpoint': 'http://127.0.0.1:8080/.well-known/openid-configuration' });
@@ -272,7 +303,10 @@ describe('clouds.yaml', () => {
     const found: string[] = [];
     assert.equal(loadCloud('ovh', {}, found, empty, empty).size, 0);
     assert.equal(found.length, 1);
-    assert.match(found[0]!, new RegExp(`^cloud: "ovh" was asked for .*no clouds\\.yaml in ${empty}/\\.config/openstack/clouds\\.yaml, /etc/openstack/clouds\\.yaml$`));
+    assert.match(
+      found[0]!,
+      new RegExp(`^cloud: "ovh" was asked for .*no clouds\\.yaml in ${empty}/\\.config/openstack/clouds\\.yaml, /etc/openstack/clouds\\.yaml$`),
+    );
     writeFileSync(join(empty, 'clouds.yaml'), 'clouds: {}\n');
     found.length = 0;
     loadCloud('ovh', {}, found, empty, empty);
@@ -281,7 +315,11 @@ describe('clouds.yaml', () => {
   });
 
   it('the places: OS_CLIENT_CONFIG_FILE (relative to the current directory), ~/.config/openstack, /etc/openstack; the first that exists is read', () => {
-    assert.deepEqual(cloudsPlaces({ OS_CLIENT_CONFIG_FILE: '/x/c.yaml' }, '/work', '/home/u'), ['/x/c.yaml', '/home/u/.config/openstack/clouds.yaml', '/etc/openstack/clouds.yaml']);
+    assert.deepEqual(cloudsPlaces({ OS_CLIENT_CONFIG_FILE: '/x/c.yaml' }, '/work', '/home/u'), [
+      '/x/c.yaml',
+      '/home/u/.config/openstack/clouds.yaml',
+      '/etc/openstack/clouds.yaml',
+    ]);
     assert.deepEqual(cloudsPlaces({ OS_CLIENT_CONFIG_FILE: 'clouds.yaml' }, '/work', '/home/u')[0], '/work/clouds.yaml');
     assert.deepEqual(cloudsPlaces({}, '/work', '/home/u'), ['/home/u/.config/openstack/clouds.yaml', '/etc/openstack/clouds.yaml']);
   });
@@ -307,14 +345,24 @@ describe('clouds.yaml', () => {
       assert.equal(cloud.get('region'), 'FROM-HOME');
       assert.equal(cloud.get('auth-url'), 'https://keystone.home.example/v3');
       assert.equal(cloud.get('password'), 'pw-from-home');
-      assert.ok(stdout().split('\n').includes(`Cloud "c" read from ${join(homeDir(), 'clouds.yaml')} and ${join(homeDir(), 'secure.yaml')}`), stdout());
+      assert.ok(
+        stdout()
+          .split('\n')
+          .includes(`Cloud "c" read from ${join(homeDir(), 'clouds.yaml')} and ${join(homeDir(), 'secure.yaml')}`),
+        stdout(),
+      );
     });
 
     it('named by OS_CLIENT_CONFIG_FILE, ./clouds.yaml is read, but never with the secure.yaml of another folder', () => {
       const cloud = loadCloud('c', { OS_CLIENT_CONFIG_FILE: 'clouds.yaml' }, [], cwd, home);
       assert.equal(cloud.get('region'), 'FROM-CWD');
       assert.equal(cloud.get('password'), undefined, 'the password of ~/.config/openstack/secure.yaml does not go to this file’s auth_url');
-      assert.ok(stdout().split('\n').includes(`Cloud "c" read from ${join(cwd, 'clouds.yaml')}`), stdout());
+      assert.ok(
+        stdout()
+          .split('\n')
+          .includes(`Cloud "c" read from ${join(cwd, 'clouds.yaml')}`),
+        stdout(),
+      );
     });
 
     it('the secure.yaml next to the clouds.yaml, or the one OS_CLIENT_SECURE_FILE names', () => {
@@ -330,7 +378,20 @@ describe('clouds.yaml', () => {
     const files = mkdtempSync(join(tmpdir(), 'osa-text-'));
     writeFileSync(
       join(files, 'clouds.yaml'),
-      ['clouds:', '  c:', '    region_name: 0x1F', '    auth:', '      username: 0042', '      password: 0123', '      project_id: 1e3', '  d:', '    auth:', '      token: 31', '      application_credential_secret: !!str 0099', ''].join('\n'),
+      [
+        'clouds:',
+        '  c:',
+        '    region_name: 0x1F',
+        '    auth:',
+        '      username: 0042',
+        '      password: 0123',
+        '      project_id: 1e3',
+        '  d:',
+        '    auth:',
+        '      token: 31',
+        '      application_credential_secret: !!str 0099',
+        '',
+      ].join('\n'),
     );
     const env = { OS_CLIENT_CONFIG_FILE: join(files, 'clouds.yaml') };
     const problems: string[] = [];
@@ -350,7 +411,18 @@ describe('clouds.yaml', () => {
     const files = mkdtempSync(join(tmpdir(), 'osa-merge-'));
     writeFileSync(
       join(files, 'clouds.yaml'),
-      ['defaults: &ovh', '  region_name: SBG5', '  auth:', '    auth_url: https://auth.cloud.ovh.net/v3', '    username: u', 'clouds:', '  c:', '    <<: *ovh', '    interface: internal', ''].join('\n'),
+      [
+        'defaults: &ovh',
+        '  region_name: SBG5',
+        '  auth:',
+        '    auth_url: https://auth.cloud.ovh.net/v3',
+        '    username: u',
+        'clouds:',
+        '  c:',
+        '    <<: *ovh',
+        '    interface: internal',
+        '',
+      ].join('\n'),
     );
     const problems: string[] = [];
     const cloud = loadCloud('c', { OS_CLIENT_CONFIG_FILE: join(files, 'clouds.yaml') }, problems);
@@ -408,5 +480,4 @@ describe('clouds.yaml', () => {
       });
     }
   });
-
 });

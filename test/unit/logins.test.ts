@@ -128,7 +128,9 @@ describe('oidc-client-credentials (keystoneauth v3oidcclientcredentials)', () =>
   ] as const) {
     it(`${why} (Keystone ${status} on the federation URL): names identity-provider, protocol and the audience`, async () => {
       mockIssuer();
-      nock(AUTH_ORIGIN).post(FEDERATION_PATH).reply(status, { error: { code: status, message: 'refused', title: 'x' } });
+      nock(AUTH_ORIGIN)
+        .post(FEDERATION_PATH)
+        .reply(status, { error: { code: status, message: 'refused', title: 'x' } });
       const words = await refusedAt(new Identity(createHttp(), federated()).token(), 'federation', /check identity-provider and protocol .*oidc-audience/);
       assert.match(words, new RegExp(`ovhcloud-emea.*\\(${status}\\)`));
     });
@@ -145,9 +147,15 @@ describe('oidc-client-credentials (keystoneauth v3oidcclientcredentials)', () =>
     mockIssuer();
     mockFederation();
     const bodies: unknown[] = [];
-    nock(AUTH_ORIGIN).post('/v3/auth/tokens', (body) => (bodies.push(body), true)).reply(401, KEYSTONE_401);
+    nock(AUTH_ORIGIN)
+      .post('/v3/auth/tokens', (body) => (bodies.push(body), true))
+      .reply(401, KEYSTONE_401);
     const credentials = { ...federated(), projectId: undefined, projectName: 'web', projectDomainId: 'd-0001' } as Credentials;
-    const words = await refusedAt(new Identity(createHttp(), credentials).token(), 'scope', /to project web \(domain d-0001\) .*check project-id \/ project-name and project-domain-name \/ project-domain-id/);
+    const words = await refusedAt(
+      new Identity(createHttp(), credentials).token(),
+      'scope',
+      /to project web \(domain d-0001\) .*check project-id \/ project-name and project-domain-name \/ project-domain-id/,
+    );
     assert.deepEqual((bodies[0] as { auth: { scope: unknown } }).auth.scope, { project: { name: 'web', domain: { id: 'd-0001' } } }, words);
   });
 });

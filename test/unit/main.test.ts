@@ -66,7 +66,9 @@ const errors = () =>
 
 /** No secret anywhere but in the ::add-mask:: commands that hide it. */
 function assertNoSecrets(...secrets: string[]): void {
-  const lines = stdout().split('\n').filter((line) => !line.startsWith('::add-mask::'));
+  const lines = stdout()
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'));
   for (const secret of secrets) {
     assert.ok(!lines.some((line) => line.includes(secret)), `stdout shows ${secret}`);
     assert.ok(!readFileSync(outputFile, 'utf8').includes(secret), `the outputs show ${secret}`);
@@ -108,7 +110,9 @@ describe('run: create', () => {
   it('writes every output and a summary table, and shows no secret', async () => {
     inputs({ ...PASSWORD_INPUTS, instance: SERVER_ID, 'snapshot-name': 'web-{date}' });
     snapshotAccepted();
-    nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'active', size: 65536 }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${IMAGE_ID}`)
+      .reply(200, imageBody({ id: IMAGE_ID, status: 'active', size: 65536 }));
     await run();
     assert.equal(process.exitCode, undefined, errors().join('\n'));
     const out = outputs();
@@ -135,7 +139,9 @@ describe('run: create', () => {
   it('a volume-backed server: volume-backed and volume-snapshot-ids outputs', async () => {
     inputs({ ...PASSWORD_INPUTS, instance: SERVER_ID });
     snapshotAccepted(serverBody({ name: 'web', volumeBacked: true }));
-    nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, volumeBackedImageBody(['snap-a'], { id: IMAGE_ID }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${IMAGE_ID}`)
+      .reply(200, volumeBackedImageBody(['snap-a'], { id: IMAGE_ID }));
     await run();
     assert.equal(process.exitCode, undefined, errors().join('\n'));
     assert.equal(outputs()['volume-backed'], 'true');
@@ -146,14 +152,24 @@ describe('run: create', () => {
   it('a timeout fails the step but still writes snapshot-id for later steps', async () => {
     inputs({ ...PASSWORD_INPUTS, instance: SERVER_ID, timeout: '2s' });
     snapshotAccepted();
-    nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).times(10).reply(200, imageBody({ id: IMAGE_ID, status: 'queued', size: null }));
-    nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${IMAGE_ID}`)
+      .times(10)
+      .reply(200, imageBody({ id: IMAGE_ID, status: 'queued', size: null }));
+    nock(COMPUTE_ORIGIN)
+      .get(SERVER_PATH)
+      .reply(200, { server: serverBody({ name: 'web', taskState: 'image_uploading' }) });
     await run();
     assert.equal(process.exitCode, 1);
     assert.equal(outputs()['snapshot-id'], IMAGE_ID);
     assert.match(outputs()['api-requests']!, /^\d+$/);
     assert.equal(errors().length, 1);
-    assert.match(errors()[0]!, new RegExp(`Timed out \\(timeout .*\\) waiting for snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued`));
+    assert.match(
+      errors()[0]!,
+      new RegExp(
+        `Timed out \\(timeout .*\\) waiting for snapshot ${IMAGE_ID} to become active, [\\d.]+m?s after the snapshot was requested: it is still queued`,
+      ),
+    );
     assert.match(summary(), /<h2>Snapshot not active<\/h2>/);
     assert.ok(summary().includes(`<td>${IMAGE_ID}</td>`), summary());
     assert.match(summary(), /The snapshot goes on in the cloud/);
@@ -163,7 +179,9 @@ describe('run: create', () => {
   it('a failed snapshot (killed) also gives snapshot-id, so a later step can delete it', async () => {
     inputs({ ...PASSWORD_INPUTS, instance: SERVER_ID });
     snapshotAccepted();
-    nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'killed' }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${IMAGE_ID}`)
+      .reply(200, imageBody({ id: IMAGE_ID, status: 'killed' }));
     await run();
     assert.equal(process.exitCode, 1);
     assert.equal(outputs()['snapshot-id'], IMAGE_ID);
@@ -195,8 +213,16 @@ describe('run: invalid inputs and refused credentials', () => {
   });
 
   it('Keystone refusing an application credential: a clear error that shows no secret', async () => {
-    inputs({ 'auth-url': 'https://auth.cloud.ovh.net/v3', region: 'GRA11', instance: 'web', 'application-credential-id': 'ac-1', 'application-credential-secret': APP_SECRET });
-    nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(401, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
+    inputs({
+      'auth-url': 'https://auth.cloud.ovh.net/v3',
+      region: 'GRA11',
+      instance: 'web',
+      'application-credential-id': 'ac-1',
+      'application-credential-secret': APP_SECRET,
+    });
+    nock(AUTH_ORIGIN)
+      .post('/v3/auth/tokens')
+      .reply(401, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
     await run();
     assert.equal(process.exitCode, 1);
     assert.match(errors()[0]!, /Keystone refused the credentials of application credential ac-1/);
@@ -210,25 +236,40 @@ describe('run: the job summary of a step that fails on its inputs or its login',
     inputs({ ...PASSWORD_INPUTS, mode: '<img src=x>|' });
     await run();
     assert.equal(process.exitCode, 1);
-    assert.equal(summary(), '<h2>Invalid input</h2>\n<ul><li>mode: &quot;&lt;img src=x&gt;&#124;&quot; is not a mode; use create, delete, prune or restore</li></ul>\n');
+    assert.equal(
+      summary(),
+      '<h2>Invalid input</h2>\n<ul><li>mode: &quot;&lt;img src=x&gt;&#124;&quot; is not a mode; use create, delete, prune or restore</li></ul>\n',
+    );
     assert.deepEqual(outputs(), {});
   });
 
   it('a refused login: the region and mode, a heading and the error, escaped; the outputs as before', async () => {
     inputs({ ...PASSWORD_INPUTS, username: '<b>me</b>', instance: 'web' });
-    nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(401, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
+    nock(AUTH_ORIGIN)
+      .post('/v3/auth/tokens')
+      .reply(401, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
     await run();
     assert.equal(process.exitCode, 1);
     const error = errors()[0]!;
     assert.match(error, /Keystone refused the credentials of user <b>me<\/b>/);
-    const message = error.replace(/^::error::/, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const message = error
+      .replace(/^::error::/, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;');
     assert.equal(summary(), `<p><b>Region</b> GRA11 · <b>Mode</b> create</p>\n<h2>Failed</h2>\n<p>${message}</p>\n`);
     assert.deepEqual(outputs(), { 'api-requests': '1' });
   });
 });
 
 const managed = (id: string, hoursAgo: number, extra: Record<string, unknown> = {}) =>
-  imageBody({ id, name: `web-${id}`, created_at: new Date(Date.now() - hoursAgo * 3_600_000).toISOString(), managed_by: 'openstack-snapshot-action', ...extra });
+  imageBody({
+    id,
+    name: `web-${id}`,
+    created_at: new Date(Date.now() - hoursAgo * 3_600_000).toISOString(),
+    managed_by: 'openstack-snapshot-action',
+    ...extra,
+  });
 
 describe('run: prune and delete', () => {
   it('prune: deleted and kept outputs, and a table of decisions', async () => {
@@ -237,7 +278,19 @@ describe('run: prune and delete', () => {
     nock(IMAGE_ORIGIN)
       .get('/v2/images')
       .query(true)
-      .reply(200, { images: [managed('n1', 1), managed('n2', 2), volumeBackedImageBody(['cs-1'], { id: 'n3', name: 'web-n3', created_at: new Date(Date.now() - 3 * 3_600_000).toISOString(), managed_by: 'openstack-snapshot-action', source_instance_id: SERVER_ID })] })
+      .reply(200, {
+        images: [
+          managed('n1', 1),
+          managed('n2', 2),
+          volumeBackedImageBody(['cs-1'], {
+            id: 'n3',
+            name: 'web-n3',
+            created_at: new Date(Date.now() - 3 * 3_600_000).toISOString(),
+            managed_by: 'openstack-snapshot-action',
+            source_instance_id: SERVER_ID,
+          }),
+        ],
+      })
       .delete('/v2/images/n3')
       .reply(204);
     nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/cs-1`).reply(202);
@@ -263,7 +316,10 @@ describe('run: prune and delete', () => {
     inputs({ ...PASSWORD_INPUTS, mode: 'prune', 'keep-last': '1', 'dry-run': 'true' });
     mockAuth();
     // n3's size is not known yet to Glance: the space is at least the others'.
-    nock(IMAGE_ORIGIN).get('/v2/images').query(true).reply(200, { images: [managed('n1', 1), managed('n2', 2), managed('n3', 3, { size: null })] });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query(true)
+      .reply(200, { images: [managed('n1', 1), managed('n2', 2), managed('n3', 3, { size: null })] });
     await run();
     assert.equal(process.exitCode, undefined, errors().join('\n'));
     assert.equal(outputs()['deleted-count'], '0');
@@ -276,7 +332,10 @@ describe('run: prune and delete', () => {
   it('prune refused by max-deletes fails the step, deletes nothing and says why in the summary', async () => {
     inputs({ ...PASSWORD_INPUTS, mode: 'prune', 'keep-last': '1', 'max-deletes': '1' });
     mockAuth();
-    nock(IMAGE_ORIGIN).get('/v2/images').query(true).reply(200, { images: [managed('n1', 1), managed('n2', 2), managed('n3', 3)] });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query(true)
+      .reply(200, { images: [managed('n1', 1), managed('n2', 2), managed('n3', 3)] });
     await run();
     assert.equal(process.exitCode, 1);
     assert.match(errors()[0]!, /Prune refused: the policy would delete 2 snapshots, more than max-deletes \(1\)/);

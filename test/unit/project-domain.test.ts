@@ -8,7 +8,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
 import { createHttp } from '../../src/openstack/client.ts';
 import { Identity, type Credentials } from '../../src/openstack/identity.ts';
-import { readSettings } from '../../src/settings.ts';
+import { readSettings } from '../../src/settings/settings.ts';
 import { AUTH_URL, captureStdout, clearActionEnv, mockAuth, PASSWORD, PROJECT_ID, releaseStdout, setInputs, useNock } from '../support/nock.ts';
 
 useNock();
@@ -64,10 +64,19 @@ describe('project-domain-id', () => {
     return bodies[0]?.auth.scope;
   }
 
-  const password = { method: 'password', authUrl: AUTH_URL, username: 'ops', password: PASSWORD, userDomainName: 'Default', projectName: 'web-project' } as const;
+  const password = {
+    method: 'password',
+    authUrl: AUTH_URL,
+    username: 'ops',
+    password: PASSWORD,
+    userDomainName: 'Default',
+    projectName: 'web-project',
+  } as const;
 
   it('scopes the project by name in the domain of that ID (scope.project.domain.id)', async () => {
-    assert.deepEqual(await scopeSent({ ...password, projectDomainName: 'Default', projectDomainId: 'd-0001' }), { project: { name: 'web-project', domain: { id: 'd-0001' } } });
+    assert.deepEqual(await scopeSent({ ...password, projectDomainName: 'Default', projectDomainId: 'd-0001' }), {
+      project: { name: 'web-project', domain: { id: 'd-0001' } },
+    });
   });
 
   it('with project-domain-name too: the ID wins, as in keystoneauth', async () => {
@@ -77,12 +86,24 @@ describe('project-domain-id', () => {
   });
 
   it('a token login is rescoped the same way', async () => {
-    assert.deepEqual(await scopeSent({ method: 'token', authUrl: AUTH_URL, token: 'gAAAAA-given', projectName: 'web-project', projectDomainName: 'Default', projectDomainId: 'd-0001' }), {
-      project: { name: 'web-project', domain: { id: 'd-0001' } },
-    });
+    assert.deepEqual(
+      await scopeSent({
+        method: 'token',
+        authUrl: AUTH_URL,
+        token: 'gAAAAA-given',
+        projectName: 'web-project',
+        projectDomainName: 'Default',
+        projectDomainId: 'd-0001',
+      }),
+      {
+        project: { name: 'web-project', domain: { id: 'd-0001' } },
+      },
+    );
   });
 
   it('a project ID needs no domain: the scope is the ID alone', async () => {
-    assert.deepEqual(await scopeSent({ ...password, projectName: undefined, projectId: PROJECT_ID, projectDomainName: 'Default', projectDomainId: 'd-0001' }), { project: { id: PROJECT_ID } });
+    assert.deepEqual(await scopeSent({ ...password, projectName: undefined, projectId: PROJECT_ID, projectDomainName: 'Default', projectDomainId: 'd-0001' }), {
+      project: { id: PROJECT_ID },
+    });
   });
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nock from 'nock';
 import { runMode } from '../../src/modes/run.ts';
-import type { Settings } from '../../src/settings.ts';
+import type { Settings } from '../../src/settings/settings.ts';
 import {
   COMPUTE_ORIGIN,
   COMPUTE_PATH,
@@ -34,13 +34,18 @@ const cases: [string, Settings][] = [
   ['prune', pruneSettings({ instance: THEIRS })],
 ];
 
-describe("a server of another project, given by UUID: refused before anything is changed (an admin login sees it)", () => {
+describe('a server of another project, given by UUID: refused before anything is changed (an admin login sees it)', () => {
   for (const [mode, settings] of cases) {
     it(`mode ${mode}`, async () => {
       mockAuth();
-      nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${THEIRS}`).reply(200, { server: serverBody({ id: THEIRS, name: 'osl-test-server', projectId: OTHER_PROJECT }) });
+      nock(COMPUTE_ORIGIN)
+        .get(`${COMPUTE_PATH}/servers/${THEIRS}`)
+        .reply(200, { server: serverBody({ id: THEIRS, name: 'osl-test-server', projectId: OTHER_PROJECT }) });
       const { message } = failed(await runMode(newCloud(), settings));
-      assert.match(message, new RegExp(`^instance: instance osl-test-server \\(${THEIRS}\\) belongs to project ${OTHER_PROJECT}, not to this one \\(${PROJECT_ID}\\)`));
+      assert.match(
+        message,
+        new RegExp(`^instance: instance osl-test-server \\(${THEIRS}\\) belongs to project ${OTHER_PROJECT}, not to this one \\(${PROJECT_ID}\\)`),
+      );
       assert.deepEqual(unmatched, [], 'nothing else is looked up or sent');
     });
   }
@@ -49,7 +54,10 @@ describe("a server of another project, given by UUID: refused before anything is
     mockAuth();
     const { tenant_id: _, ...body } = serverBody({ id: THEIRS });
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${THEIRS}`).reply(200, { server: body });
-    assert.match(failed(await runMode(newCloud(), restoreSettings({ servers: selection(THEIRS) }))).message, /^instance: instance web .* belongs to project \(none shown\)/);
+    assert.match(
+      failed(await runMode(newCloud(), restoreSettings({ servers: selection(THEIRS) }))).message,
+      /^instance: instance web .* belongs to project \(none shown\)/,
+    );
     assert.deepEqual(unmatched, []);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { provenanceProperties, readProvenance } from '../../src/provenance.ts';
+import { provenanceProperties, readProvenance } from '../../src/lib/provenance.ts';
 
 describe('provenance: from the runner’s GITHUB_* variables', () => {
   it('reads the run, and builds its URL on the given server (GHES too)', () => {
@@ -13,7 +13,15 @@ describe('provenance: from the runner’s GITHUB_* variables', () => {
       GITHUB_REF_NAME: 'main',
       GITHUB_SERVER_URL: 'https://ghe.example',
     });
-    assert.deepEqual(p, { repository: 'octo/app', sha: 'abc123', runId: '42', runAttempt: '2', workflow: 'deploy', refName: 'main', runUrl: 'https://ghe.example/octo/app/actions/runs/42' });
+    assert.deepEqual(p, {
+      repository: 'octo/app',
+      sha: 'abc123',
+      runId: '42',
+      runAttempt: '2',
+      workflow: 'deploy',
+      refName: 'main',
+      runUrl: 'https://ghe.example/octo/app/actions/runs/42',
+    });
     assert.equal(readProvenance({ GITHUB_REPOSITORY: 'octo/app', GITHUB_RUN_ID: '7' }).runUrl, 'https://github.com/octo/app/actions/runs/7');
   });
 

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 
-import { prune } from '../../src/modes/prune.ts';
+import { prune } from '../../src/modes/prune/prune.ts';
 import { runMode } from '../../src/modes/run.ts';
-import type { PruneSettings, Retention } from '../../src/settings.ts';
+import type { PruneSettings, Retention } from '../../src/settings/settings.ts';
 import {
   COMPUTE_ORIGIN,
   COMPUTE_PATH,
@@ -66,15 +66,17 @@ function listed(images: unknown[], extra: Record<string, string> = {}) {
 
 /** Glance answering every DELETE it gets with 204, recording the IDs. */
 function deletions(deleted: string[], delayMs = 0) {
-  return nock(IMAGE_ORIGIN)
-    .delete(/^\/v2\/images\/[^/]+$/)
-    .times(100)
-    // nock 15 hands reply functions the fetch Request.
-    .reply(async (request: Request) => {
-      deleted.push(new URL(request.url).pathname.split('/').pop()!);
-      if (delayMs) await sleep(delayMs);
-      return [204, ''];
-    });
+  return (
+    nock(IMAGE_ORIGIN)
+      .delete(/^\/v2\/images\/[^/]+$/)
+      .times(100)
+      // nock 15 hands reply functions the fetch Request.
+      .reply(async (request: Request) => {
+        deleted.push(new URL(request.url).pathname.split('/').pop()!);
+        if (delayMs) await sleep(delayMs);
+        return [204, ''];
+      })
+  );
 }
 
 describe('prune: the scope', () => {
@@ -98,7 +100,7 @@ describe('prune: the scope', () => {
     assert.deepEqual(unmatched, []);
   });
 
-  it("mode prune treats the backups restore took (snapshot-before) as the managed snapshots they are: counted, and deleted by the policy", async () => {
+  it('mode prune treats the backups restore took (snapshot-before) as the managed snapshots they are: counted, and deleted by the policy', async () => {
     mockAuth();
     listed(snapshots(3, (i) => (i === 2 ? { taken_before_restore_of: 'img-known-good' } : {})));
     const deleted: string[] = [];
@@ -109,7 +111,10 @@ describe('prune: the scope', () => {
 
   it('with an instance: resolves it and adds source_instance_id', async () => {
     mockAuth();
-    nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/detail`).query({ limit: '1000', name: 'web' }).reply(200, { servers: [serverBody({ name: 'web' })] });
+    nock(COMPUTE_ORIGIN)
+      .get(`${COMPUTE_PATH}/servers/detail`)
+      .query({ limit: '1000', name: 'web' })
+      .reply(200, { servers: [serverBody({ name: 'web' })] });
     const list = listed(snapshots(2), { source_instance_id: SERVER_ID });
     const deleted: string[] = [];
     deletions(deleted);
@@ -168,23 +173,30 @@ describe('prune: the scope', () => {
     cinder.done();
     assert.equal(result.decisions.length, 4, 'an image found by two queries counts once');
     assert.deepEqual(deleted.sort(), ['bfv-1', 'horizon-1']);
-    assert.deepEqual(
-      result.deletions.find((d) => d.image.id === 'bfv-1')!.volumeSnapshots,
-      [{ id: 'cinder-snap-1', outcome: 'deleted' }],
-    );
+    assert.deepEqual(result.deletions.find((d) => d.image.id === 'bfv-1')!.volumeSnapshots, [{ id: 'cinder-snap-1', outcome: 'deleted' }]);
   });
 
   it('keep-last over several servers keeps that many of each, never that many of the fleet', async () => {
     mockAuth();
     const OTHER = '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a';
     const web = snapshots(3);
-    const db = snapshots(3, (i) => ({ id: `db-${i}`, name: `db-${i}`, source_instance_id: OTHER, instance_uuid: OTHER, created_at: new Date(Date.UTC(2025, 0, 9, 12 - i)).toISOString() }));
+    const db = snapshots(3, (i) => ({
+      id: `db-${i}`,
+      name: `db-${i}`,
+      source_instance_id: OTHER,
+      instance_uuid: OTHER,
+      created_at: new Date(Date.UTC(2025, 0, 9, 12 - i)).toISOString(),
+    }));
     listed([...web, ...db]);
     const deleted: string[] = [];
     deletions(deleted);
     const result = succeeded(await prune(newCloud(), pruneWith({ policy: { last: 2 } })));
     assert.deepEqual(deleted.sort(), ['db-2', 'img-02']);
-    assert.deepEqual(result.decisions.filter((d) => d.keep).map((d) => d.snapshot.id), ['img-00', 'img-01', 'db-0', 'db-1'], 'newest first across the servers');
+    assert.deepEqual(
+      result.decisions.filter((d) => d.keep).map((d) => d.snapshot.id),
+      ['img-00', 'img-01', 'db-0', 'db-1'],
+      'newest first across the servers',
+    );
   });
 
   it('include-unmanaged with an instance adds image_type=snapshot + instance_uuid (no bdm_v2 query)', async () => {
@@ -227,7 +239,10 @@ describe('prune: the scope', () => {
     deletions(deleted);
     nock(VOLUME_ORIGIN).delete(`${VOLUME_PATH}/snapshots/snap-old`).reply(202);
     const result = succeeded(await prune(newCloud(), pruneWith({ includeUnmanaged: true }, { instance: SERVER_ID })));
-    assert.deepEqual(result.decisions.map((d) => d.snapshot.id), ['bfv-new', 'bfv-old']);
+    assert.deepEqual(
+      result.decisions.map((d) => d.snapshot.id),
+      ['bfv-new', 'bfv-old'],
+    );
     assert.deepEqual(deleted, ['bfv-old']);
     assert.deepEqual(unmatched, []);
   });
@@ -246,7 +261,11 @@ describe('prune: the scope', () => {
     ];
     nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody() });
     // Answers whatever the query says.
-    nock(IMAGE_ORIGIN).get('/v2/images').query(true).times(3).reply(200, { images: [...mine, ...unrelated] });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query(true)
+      .times(3)
+      .reply(200, { images: [...mine, ...unrelated] });
     const deleted: string[] = [];
     deletions(deleted);
     const result = succeeded(await prune(newCloud(), pruneWith({ includeUnmanaged: false }, { instance: SERVER_ID })));
@@ -276,7 +295,8 @@ describe('prune: the scope', () => {
     mockAuth();
     const all = snapshots(7);
     const query = { ...BASE_QUERY, ...MANAGED };
-    const next = (marker: string) => `/v2/images?limit=1000&owner=${PROJECT_ID}&status=active&sort=created_at%3Adesc&managed_by=openstack-snapshot-action&marker=${marker}`;
+    const next = (marker: string) =>
+      `/v2/images?limit=1000&owner=${PROJECT_ID}&status=active&sort=created_at%3Adesc&managed_by=openstack-snapshot-action&marker=${marker}`;
     const pages = nock(IMAGE_ORIGIN)
       .get('/v2/images')
       .query(query)
@@ -308,7 +328,11 @@ describe('prune: the scope', () => {
 describe('prune: what is deleted', () => {
   it('dry-run sends no DELETE and reports what would go', async () => {
     mockAuth();
-    listed(snapshots(3, (i) => (i === 2 ? volumeBackedImageBody(['cinder-x'], { id: 'img-02', name: 'web-02', created_at: '2025-01-10T10:00:00.000Z', ...MANAGED }) : {})));
+    listed(
+      snapshots(3, (i) =>
+        i === 2 ? volumeBackedImageBody(['cinder-x'], { id: 'img-02', name: 'web-02', created_at: '2025-01-10T10:00:00.000Z', ...MANAGED }) : {},
+      ),
+    );
     const result = succeeded(await prune(newCloud(), pruneWith({}, { dryRun: true })));
     assert.deepEqual(unmatched, [], 'no DELETE');
     assert.deepEqual(result.deletions.map((d) => [d.image.id, d.outcome]).sort(), [

@@ -21,7 +21,11 @@ interface Claim {
 }
 
 const plain = (text: string) => text.replace(/`/g, '').trim();
-const modeList = (text: string) => plain(text).split(/,\s*/).map((m) => (m === 'all modes' ? 'all' : m)).sort();
+const modeList = (text: string) =>
+  plain(text)
+    .split(/,\s*/)
+    .map((m) => (m === 'all modes' ? 'all' : m))
+    .sort();
 
 /** action.yml: `[modes] … Falls back to OS_A, then OS_B. Default: X.` (or `Unset: …` for how the login is chosen), or a `default:` key. */
 function actionClaim(entry: Entry): Claim {
@@ -72,7 +76,11 @@ function credentialsTable(): Map<string, Claim> {
   const claims = new Map<string, Claim>();
   for (const [name, fallback, note = ''] of table('Credentials')) {
     const inputs = names(name!);
-    const variables = fallback ? fallback.split(/\s*\/\s*/).map((v, _, all) => v.split(/,\s*/).map((one) => (plain(one).startsWith('_') ? plain(all[0]!).replace(/_[^_]+$/, plain(one)) : plain(one)))) : [];
+    const variables = fallback
+      ? fallback
+          .split(/\s*\/\s*/)
+          .map((v, _, all) => v.split(/,\s*/).map((one) => (plain(one).startsWith('_') ? plain(all[0]!).replace(/_[^_]+$/, plain(one)) : plain(one))))
+      : [];
     const defaults = new Map<string, string>();
     const pair = /\bdefault `([^`]+)` \/ `([^`]+)`/.exec(note);
     const single = /\bdefault (`[^`]+`|the [^;|]+?)(?:\s*\(|;|$)/.exec(note) ?? /`([^`]+)` \(default\)/.exec(note);
@@ -110,11 +118,15 @@ describe('README and action.yml agree', () => {
 
   it('on the modes, the default and the OS_* fallbacks of every input', () => {
     const differ: string[] = [];
-    for (const [source, claims] of [['Inputs', inputsTable], ['Credentials', credentials]] as const) {
+    for (const [source, claims] of [
+      ['Inputs', inputsTable],
+      ['Credentials', credentials],
+    ] as const) {
       for (const [name, claim] of claims) {
         const yml = actionClaim(action.inputs[name]!);
         for (const field of ['modes', 'default', 'fallbacks'] as const) {
-          if (JSON.stringify(claim[field]) !== JSON.stringify(yml[field])) differ.push(`${name} ${field}: README (${source}) ${JSON.stringify(claim[field])}, action.yml ${JSON.stringify(yml[field])}`);
+          if (JSON.stringify(claim[field]) !== JSON.stringify(yml[field]))
+            differ.push(`${name} ${field}: README (${source}) ${JSON.stringify(claim[field])}, action.yml ${JSON.stringify(yml[field])}`);
         }
       }
     }
@@ -123,10 +135,13 @@ describe('README and action.yml agree', () => {
 
   it('on the modes of every output', () => {
     const differ = [...outputsTable].filter(([name, claim]) => JSON.stringify(claim.modes) !== JSON.stringify(actionClaim(action.outputs[name]!).modes));
-    assert.deepEqual(differ.map(([name, claim]) => `${name}: README ${claim.modes}, action.yml ${actionClaim(action.outputs[name]!).modes}`), []);
+    assert.deepEqual(
+      differ.map(([name, claim]) => `${name}: README ${claim.modes}, action.yml ${actionClaim(action.outputs[name]!).modes}`),
+      [],
+    );
   });
 
-  it('on the logins: where the README lists them under create, it lists all of action.yml\'s', () => {
+  it("on the logins: where the README lists them under create, it lists all of action.yml's", () => {
     const logins = /How to log in: ([^(]+?) \(/.exec(action.inputs['auth-type']!.description)![1]!.split(/,\s*|\s+or\s+/);
     const create = readme.split(/^### /m).find((s) => s.startsWith('create\n'))!;
     const step1 = /^1\. [\s\S]*?(?=^2\. )/m.exec(create)![0].replace(/application credential/g, 'application-credential');

@@ -42,9 +42,13 @@ describe('release: the tag, package.json and the CHANGELOG', () => {
 
   it('refuses a tag that package.json or the CHANGELOG does not name, saying what to do', () => {
     assert.deepEqual(checkRelease('v1.2.0', '1.2.0', CHANGELOG), { problems: [], notes: '### Added\n- an input' });
-    assert.deepEqual(checkRelease('v1.2.0', '1.1.0', CHANGELOG).problems, ['package.json\'s version is 1.1.0, the tag says 1.2.0: set "version": "1.2.0" and tag again']);
+    assert.deepEqual(checkRelease('v1.2.0', '1.1.0', CHANGELOG).problems, [
+      'package.json\'s version is 1.1.0, the tag says 1.2.0: set "version": "1.2.0" and tag again',
+    ]);
     assert.deepEqual(checkRelease('v1.3.0', '1.3.0', CHANGELOG).problems, ['CHANGELOG.md has no section "## [1.3.0] - YYYY-MM-DD"']);
-    assert.deepEqual(checkRelease('release-1', '1.2.0', CHANGELOG).problems, ['release-1 is not a release tag: use vMAJOR.MINOR.PATCH, e.g. v1.2.3 (or v1.2.3-rc.1)']);
+    assert.deepEqual(checkRelease('release-1', '1.2.0', CHANGELOG).problems, [
+      'release-1 is not a release tag: use vMAJOR.MINOR.PATCH, e.g. v1.2.3 (or v1.2.3-rc.1)',
+    ]);
   });
 
   it('the major tag moves only to the highest release of its major version that is no pre-release', () => {
@@ -58,7 +62,7 @@ describe('release: the tag, package.json and the CHANGELOG', () => {
   });
 });
 
-describe('this repository\'s CHANGELOG', () => {
+describe("this repository's CHANGELOG", () => {
   const changelog = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8');
   const sections = [...changelog.matchAll(/^## \[([^\]]+)\](.*)$/gm)].map((m) => ({ name: m[1]!, rest: m[2]! }));
 
@@ -68,6 +72,7 @@ describe('this repository\'s CHANGELOG', () => {
   });
 
   it('every section has its compare link', () => {
-    for (const { name } of sections) assert.match(changelog, new RegExp(`^\\[${name.replace(/\./g, '\\.')}\\]: https://github\\.com/\\S+$`, 'm'), `no link for [${name}]`);
+    for (const { name } of sections)
+      assert.match(changelog, new RegExp(`^\\[${name.replace(/\./g, '\\.')}\\]: https://github\\.com/\\S+$`, 'm'), `no link for [${name}]`);
   });
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nock from 'nock';
-import { MANAGED_BY } from '../../src/constants.ts';
-import { restore } from '../../src/modes/restore.ts';
+import { MANAGED_BY } from '../../src/lib/constants.ts';
+import { restore } from '../../src/modes/restore/restore.ts';
 import {
   BOOT_IMAGE_ID,
   COMPUTE_ORIGIN,
@@ -44,7 +44,9 @@ const newestListed = (...images: Record<string, unknown>[]) =>
 function nova(before: ServerOptions = {}, ...after: ServerOptions[]): unknown[] {
   mockAuth();
   const bodies: unknown[] = [];
-  const scope = nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody(before) });
+  const scope = nock(COMPUTE_ORIGIN)
+    .get(SERVER_PATH)
+    .reply(200, { server: serverBody(before) });
   if (!after.length) return bodies;
   scope.post(`${SERVER_PATH}/action`, (body: unknown) => (bodies.push(body), true)).reply(202, { server: { id: SERVER_ID } });
   for (const look of after) scope.get(SERVER_PATH).reply(200, { server: serverBody(look) });
@@ -52,7 +54,7 @@ function nova(before: ServerOptions = {}, ...after: ServerOptions[]): unknown[] 
 }
 
 describe('restore: which snapshot', () => {
-  it("the newest active snapshot this action made of the instance: rebuilt from it once, waited for until ACTIVE on it", async () => {
+  it('the newest active snapshot this action made of the instance: rebuilt from it once, waited for until ACTIVE on it', async () => {
     const bodies = nova({}, rebuilt({ status: 'REBUILD', taskState: 'rebuild_spawning' }), rebuilt());
     // The newest is skipped: it also records another instance, so it is not this one's.
     newestListed(snapshot({ id: 'newer-but-shared', instance_uuid: OTHER_SERVER }), snapshot(), snapshot({ id: 'older' }));
@@ -77,18 +79,30 @@ describe('restore: which snapshot', () => {
     nock(IMAGE_ORIGIN).get(`/v2/images/${SNAPSHOT_ID}`).reply(200, snapshot());
     assert.equal(succeeded(await restore(newCloud(), restoreSettings({ snapshot: { imageId: SNAPSHOT_ID } }))).image.id, SNAPSHOT_ID);
     nova({}, rebuilt());
-    nock(IMAGE_ORIGIN).get('/v2/images').query({ limit: '1000', name: 'web-release-2', owner: PROJECT_ID }).reply(200, { images: [snapshot({ name: 'web-release-2' })] });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query({ limit: '1000', name: 'web-release-2', owner: PROJECT_ID })
+      .reply(200, { images: [snapshot({ name: 'web-release-2' })] });
     assert.equal(succeeded(await restore(newCloud(), restoreSettings({ snapshot: { name: 'web-release-2' } }))).image.id, SNAPSHOT_ID);
     assert.deepEqual(unmatched, []);
   });
 
   it('a name two snapshots of the instance have, or none: an error, and no rebuild', async () => {
     nova();
-    nock(IMAGE_ORIGIN).get('/v2/images').query(true).reply(200, { images: [snapshot({ name: 'dup' }), snapshot({ id: 'other-dup', name: 'dup' })] });
-    await assert.rejects(restore(newCloud(), restoreSettings({ snapshot: { name: 'dup' } })), /2 snapshots of instance web .* are named "dup": .*Set snapshot-id/);
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query(true)
+      .reply(200, { images: [snapshot({ name: 'dup' }), snapshot({ id: 'other-dup', name: 'dup' })] });
+    await assert.rejects(
+      restore(newCloud(), restoreSettings({ snapshot: { name: 'dup' } })),
+      /2 snapshots of instance web .* are named "dup": .*Set snapshot-id/,
+    );
     nova();
     newestListed();
-    await assert.rejects(restore(newCloud(), restoreSettings()), /There is no active snapshot of instance web .* made by this action: give snapshot-id or snapshot-name/);
+    await assert.rejects(
+      restore(newCloud(), restoreSettings()),
+      /There is no active snapshot of instance web .* made by this action: give snapshot-id or snapshot-name/,
+    );
     assert.deepEqual(unmatched, []);
   });
 });
@@ -102,10 +116,17 @@ describe('restore refuses, before any change', () => {
   };
   it('an image that is not active', () => refused(snapshot({ status: 'queued' }), /is not restored onto instance web: it is queued, not active/));
   it("another project's image", () => refused(snapshot({ owner: 'other-project' }), /it belongs to project other-project/));
-  it("another instance's snapshot", () => refused(snapshot({ source_instance_id: OTHER_SERVER, instance_uuid: OTHER_SERVER }), /it is a snapshot of 9f8e.*; set allow-other-instance: true/));
-  it('the empty image of a volume-backed snapshot', () => refused(volumeBackedImageBody(['snap-1'], { id: SNAPSHOT_ID, managed_by: MANAGED_BY, source_instance_id: SERVER_ID }), /volume-backed instance: its data is in Cinder snapshots/));
+  it("another instance's snapshot", () =>
+    refused(snapshot({ source_instance_id: OTHER_SERVER, instance_uuid: OTHER_SERVER }), /it is a snapshot of 9f8e.*; set allow-other-instance: true/));
+  it('the empty image of a volume-backed snapshot', () =>
+    refused(
+      volumeBackedImageBody(['snap-1'], { id: SNAPSHOT_ID, managed_by: MANAGED_BY, source_instance_id: SERVER_ID }),
+      /volume-backed instance: its data is in Cinder snapshots/,
+    ));
   it("a disk larger than the flavor's", async () => {
-    nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/flavors/d2-2`).reply(200, { flavor: { id: 'd2-2', disk: 25 } });
+    nock(COMPUTE_ORIGIN)
+      .get(`${COMPUTE_PATH}/flavors/d2-2`)
+      .reply(200, { flavor: { id: 'd2-2', disk: 25 } });
     await refused(snapshot({ min_disk: 50 }), /its disk needs 50 GiB, more than the 25 GiB root disk of the instance's flavor d2-2/, { flavorId: 'd2-2' });
   });
   it('a volume-backed server: nothing is looked up or sent, and the error says what to do instead', async () => {
@@ -114,9 +135,11 @@ describe('restore refuses, before any change', () => {
     assert.deepEqual(unmatched, []);
   });
 
-  it('allow-other-instance: true restores another instance\'s snapshot', async () => {
+  it("allow-other-instance: true restores another instance's snapshot", async () => {
     nova({}, rebuilt());
-    nock(IMAGE_ORIGIN).get(`/v2/images/${SNAPSHOT_ID}`).reply(200, snapshot({ source_instance_id: OTHER_SERVER, instance_uuid: OTHER_SERVER }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${SNAPSHOT_ID}`)
+      .reply(200, snapshot({ source_instance_id: OTHER_SERVER, instance_uuid: OTHER_SERVER }));
     succeeded(await restore(newCloud(), restoreSettings({ snapshot: { imageId: SNAPSHOT_ID }, allowOtherInstance: true })));
   });
 
@@ -125,13 +148,18 @@ describe('restore refuses, before any change', () => {
     newestListed(snapshot());
     const result = succeeded(await restore(newCloud(), restoreSettings({ dryRun: true, snapshotBefore: true })));
     assert.equal(result.dryRun, true);
-    assert.match(stdout(), new RegExp(`Dry run: would rebuild instance web \\(${SERVER_ID}\\) from snapshot ${SNAPSHOT_ID} after a snapshot of it as it is now; it runs image ${BOOT_IMAGE_ID} now`));
+    assert.match(
+      stdout(),
+      new RegExp(
+        `Dry run: would rebuild instance web \\(${SERVER_ID}\\) from snapshot ${SNAPSHOT_ID} after a snapshot of it as it is now; it runs image ${BOOT_IMAGE_ID} now`,
+      ),
+    );
     assert.deepEqual(unmatched, []);
   });
 });
 
 describe('restore: the rebuild and its wait', () => {
-  it('ERROR: fails at once with Nova\'s fault', async () => {
+  it("ERROR: fails at once with Nova's fault", async () => {
     nova({}, rebuilt({ status: 'ERROR', fault: 'No valid host was found.' }));
     newestListed(snapshot());
     const failure = failed(await restore(newCloud(), restoreSettings()));
@@ -140,7 +168,13 @@ describe('restore: the rebuild and its wait', () => {
 
   it('a SHUTOFF server is rebuilt and stays SHUTOFF, and the log says so', async () => {
     // As the loopback Nova shows it: spawned (ACTIVE, no task) before it is powered off again.
-    nova({ status: 'SHUTOFF' }, rebuilt({ status: 'SHUTOFF', taskState: 'rebuilding' }), rebuilt({ status: 'ACTIVE' }), rebuilt({ status: 'ACTIVE', taskState: 'powering-off' }), rebuilt({ status: 'SHUTOFF' }));
+    nova(
+      { status: 'SHUTOFF' },
+      rebuilt({ status: 'SHUTOFF', taskState: 'rebuilding' }),
+      rebuilt({ status: 'ACTIVE' }),
+      rebuilt({ status: 'ACTIVE', taskState: 'powering-off' }),
+      rebuilt({ status: 'SHUTOFF' }),
+    );
     newestListed(snapshot());
     const result = succeeded(await restore(newCloud(), restoreSettings()));
     assert.equal(result.server.status, 'SHUTOFF');
@@ -152,7 +186,10 @@ describe('restore: the rebuild and its wait', () => {
     nova({}, ...Array.from({ length: 10 }, () => rebuilt({ status: 'REBUILD', taskState: 'rebuild_spawning' })));
     newestListed(snapshot());
     const failure = failed(await restore(newCloud(), restoreSettings({ timeoutMs: 1_200 })));
-    assert.match(failure.message, /^Timed out \(timeout [\d.]+s\) waiting for the rebuild of instance web .*: it is still REBUILD with task_state rebuild_spawning\. The rebuild goes on.*openstack server show/);
+    assert.match(
+      failure.message,
+      /^Timed out \(timeout [\d.]+s\) waiting for the rebuild of instance web .*: it is still REBUILD with task_state rebuild_spawning\. The rebuild goes on.*openstack server show/,
+    );
   });
 
   it('a rebuild whose answer was lost is looked for, not sent again: under way, it is waited for', async () => {
@@ -183,7 +220,10 @@ describe('restore: the rebuild and its wait', () => {
       .post(`${SERVER_PATH}/action`)
       .reply(() => (posts++, [502, 'Bad Gateway']));
     newestListed(snapshot());
-    await assert.rejects(restore(newCloud(), restoreSettings()), /got no clear answer \(502\) and Nova shows no rebuild under way \(ACTIVE, task_state none\)\. It is not sent again/);
+    await assert.rejects(
+      restore(newCloud(), restoreSettings()),
+      /got no clear answer \(502\) and Nova shows no rebuild under way \(ACTIVE, task_state none\)\. It is not sent again/,
+    );
     assert.equal(posts, 1);
   });
 
@@ -222,7 +262,9 @@ describe('restore: the rebuild and its wait', () => {
       .reply(202, {})
       .get(SERVER_PATH)
       .reply(200, { server: serverBody(rebuilt()) });
-    nock(IMAGE_ORIGIN).get(`/v2/images/${BACKUP_ID}`).reply(200, imageBody({ id: BACKUP_ID, status: 'active' }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${BACKUP_ID}`)
+      .reply(200, imageBody({ id: BACKUP_ID, status: 'active' }));
     newestListed(snapshot());
     const result = succeeded(await restore(newCloud(), restoreSettings({ snapshotBefore: true })));
     assert.deepEqual(order, [`createImage ${SNAPSHOT_ID}`, 'rebuild']);
@@ -243,7 +285,10 @@ describe('restore: the backups taken before a restore (snapshot-before)', () => 
     const result = succeeded(await restore(newCloud(), restoreSettings()));
     assert.equal(result.image.id, SNAPSHOT_ID);
     assert.deepEqual(bodies, [{ rebuild: { imageRef: SNAPSHOT_ID } }]);
-    assert.match(stdout(), new RegExp(`Skipped 2 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${BACKUP_ID}, backup-2\\. .*snapshot-id or .*snapshot-name`));
+    assert.match(
+      stdout(),
+      new RegExp(`Skipped 2 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${BACKUP_ID}, backup-2\\. .*snapshot-id or .*snapshot-name`),
+    );
   });
 
   it('a glob that matches their names skips them too', async () => {
@@ -256,7 +301,12 @@ describe('restore: the backups taken before a restore (snapshot-before)', () => 
   it('only backups: an error that names them and how to restore one, and no rebuild', async () => {
     nova();
     newestListed(backup());
-    await assert.rejects(restore(newCloud(), restoreSettings()), new RegExp(`There is no active snapshot of instance web .* made by this action.*1 taken before a restore \\(${BACKUP_ID}\\), which only its snapshot-id or exact snapshot-name restores`));
+    await assert.rejects(
+      restore(newCloud(), restoreSettings()),
+      new RegExp(
+        `There is no active snapshot of instance web .* made by this action.*1 taken before a restore \\(${BACKUP_ID}\\), which only its snapshot-id or exact snapshot-name restores`,
+      ),
+    );
     assert.deepEqual(unmatched, []);
   });
 
@@ -266,7 +316,10 @@ describe('restore: the backups taken before a restore (snapshot-before)', () => 
     assert.equal(succeeded(await restore(newCloud(), restoreSettings({ snapshot: { imageId: BACKUP_ID } }))).image.id, BACKUP_ID);
     nova({}, rebuilt({ imageId: BACKUP_ID }));
     const name = 'web-before-restore-20250103-000000';
-    nock(IMAGE_ORIGIN).get('/v2/images').query({ limit: '1000', name, owner: PROJECT_ID }).reply(200, { images: [backup()] });
+    nock(IMAGE_ORIGIN)
+      .get('/v2/images')
+      .query({ limit: '1000', name, owner: PROJECT_ID })
+      .reply(200, { images: [backup()] });
     assert.equal(succeeded(await restore(newCloud(), restoreSettings({ snapshot: { name } }))).image.id, BACKUP_ID);
     assert.deepEqual(unmatched, []);
   });
@@ -282,13 +335,18 @@ describe('restore: snapshot-before, its name and the states it needs', () => {
       .get(SERVER_PATH)
       .times(2)
       .reply(200, { server: serverBody({ name }) })
-      .post(`${SERVER_PATH}/action`, (body: { createImage?: { name: string; metadata: Record<string, string> } }) => !!body.createImage && !!sent.push(body.createImage))
+      .post(
+        `${SERVER_PATH}/action`,
+        (body: { createImage?: { name: string; metadata: Record<string, string> } }) => !!body.createImage && !!sent.push(body.createImage),
+      )
       .reply(202, { image_id: BACKUP_ID })
       .post(`${SERVER_PATH}/action`, (body: { rebuild?: unknown }) => !!body.rebuild)
       .reply(202, {})
       .get(SERVER_PATH)
       .reply(200, { server: serverBody(rebuilt({ name })) });
-    nock(IMAGE_ORIGIN).get(`/v2/images/${BACKUP_ID}`).reply(200, imageBody({ id: BACKUP_ID, status: 'active' }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${BACKUP_ID}`)
+      .reply(200, imageBody({ id: BACKUP_ID, status: 'active' }));
     newestListed(snapshot());
     succeeded(await restore(newCloud(), restoreSettings({ snapshotBefore: true })));
     const [backup] = sent;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
-import { decide, decideEach, describePolicy, PolicyError, validatePolicy } from '../../src/retention.ts';
-import type { Policy, Rule, Snapshot } from '../../src/retention.ts';
+import { decide, decideEach, describePolicy, PolicyError, validatePolicy } from '../../src/lib/retention.ts';
+import type { Policy, Rule, Snapshot } from '../../src/lib/retention.ts';
 
 // Run far from UTC (half-hour offset, DST) so any slip into local time breaks the boundary tests.
 process.env.TZ = 'America/St_Johns';
@@ -35,8 +35,7 @@ describe('validatePolicy', () => {
   it('refuses an empty policy', () => {
     assert.throws(() => validatePolicy({}), {
       name: 'PolicyError',
-      message:
-        'no retention policy given: set at least one of keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly',
+      message: 'no retention policy given: set at least one of keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly',
     });
   });
 
@@ -116,13 +115,19 @@ describe('decide: shape', () => {
   });
 });
 
-describe('decideEach: the policy per group (one instance\'s snapshots each)', () => {
+describe("decideEach: the policy per group (one instance's snapshots each)", () => {
   it('keeps the n newest of each group, and lists every decision newest first across the groups', () => {
     const web = ['2024-01-01T00:00', '2024-01-03T00:00', '2024-01-05T00:00'].map((iso) => snap(iso, { id: `web-${iso}` }));
     const db = ['2024-01-02T00:00', '2024-01-04T00:00'].map((iso) => snap(iso, { id: `db-${iso}` }));
     const decisions = decideEach([web, db], { last: 1 }, new Date('2024-02-01T00:00Z'));
-    assert.deepEqual(decisions.filter((d) => d.keep).map((d) => d.snapshot.id), ['web-2024-01-05T00:00', 'db-2024-01-04T00:00']);
-    assert.deepEqual(decisions.map((d) => d.snapshot.createdAt.toISOString().slice(0, 10)), ['2024-01-05', '2024-01-04', '2024-01-03', '2024-01-02', '2024-01-01']);
+    assert.deepEqual(
+      decisions.filter((d) => d.keep).map((d) => d.snapshot.id),
+      ['web-2024-01-05T00:00', 'db-2024-01-04T00:00'],
+    );
+    assert.deepEqual(
+      decisions.map((d) => d.snapshot.createdAt.toISOString().slice(0, 10)),
+      ['2024-01-05', '2024-01-04', '2024-01-03', '2024-01-02', '2024-01-01'],
+    );
   });
 });
 
@@ -151,11 +156,7 @@ describe('decide: keep-within', () => {
   const days = Array.from({ length: 10 }, (_, i) => snap(`2024-01-${String(i + 1).padStart(2, '0')}T12:00`));
 
   it('is relative to the newest snapshot, not to now', () => {
-    assert.deepEqual(kept(days, { within: 3 * DAY }, new Date('2026-01-01T00:00Z')), [
-      '2024-01-10T12:00',
-      '2024-01-09T12:00',
-      '2024-01-08T12:00',
-    ]);
+    assert.deepEqual(kept(days, { within: 3 * DAY }, new Date('2026-01-01T00:00Z')), ['2024-01-10T12:00', '2024-01-09T12:00', '2024-01-08T12:00']);
   });
 
   it('excludes a snapshot exactly d older than the newest', () => {
@@ -176,28 +177,26 @@ describe('decide: keep-within', () => {
 
   it('keeps everything when the window reaches the oldest, and nothing extra when it does not', () => {
     assert.equal(kept(days, { within: 30 * DAY }).length, 10);
-    assert.equal(Object.values(reasons(days, { within: DAY + 1 })).flat().includes('oldest'), false);
+    assert.equal(
+      Object.values(reasons(days, { within: DAY + 1 }))
+        .flat()
+        .includes('oldest'),
+      false,
+    );
   });
 });
 
 describe('decide: bucket rules', () => {
   it('hourly: newest of each UTC hour', () => {
-    const s = ['2024-05-01T10:00', '2024-05-01T10:30', '2024-05-01T10:59:59.999', '2024-05-01T11:00', '2024-05-01T12:15'].map((iso) =>
-      snap(iso),
-    );
+    const s = ['2024-05-01T10:00', '2024-05-01T10:30', '2024-05-01T10:59:59.999', '2024-05-01T11:00', '2024-05-01T12:15'].map((iso) => snap(iso));
     assert.deepEqual(kept(s, { hourly: 2 }), ['2024-05-01T12:15', '2024-05-01T11:00']);
     assert.deepEqual(kept(s, { hourly: 3 }), ['2024-05-01T12:15', '2024-05-01T11:00', '2024-05-01T10:59:59.999']);
   });
 
   it('daily: newest of each UTC day, across a year boundary', () => {
-    const s = [
-      '2023-12-30T08:00',
-      '2023-12-31T00:00',
-      '2023-12-31T23:59:59.999',
-      '2024-01-01T00:00',
-      '2024-01-01T18:00',
-      '2024-01-02T03:00',
-    ].map((iso) => snap(iso));
+    const s = ['2023-12-30T08:00', '2023-12-31T00:00', '2023-12-31T23:59:59.999', '2024-01-01T00:00', '2024-01-01T18:00', '2024-01-02T03:00'].map((iso) =>
+      snap(iso),
+    );
     assert.deepEqual(kept(s, { daily: 3 }), ['2024-01-02T03:00', '2024-01-01T18:00', '2023-12-31T23:59:59.999']);
   });
 
@@ -246,9 +245,7 @@ describe('decide: bucket rules', () => {
   });
 
   it('yearly: newest of each year', () => {
-    const s = ['2022-12-31T23:59:59.999', '2023-01-01T00:00', '2023-06-01T00:00', '2023-12-31T23:59:59.999', '2024-01-01T00:00'].map((iso) =>
-      snap(iso),
-    );
+    const s = ['2022-12-31T23:59:59.999', '2023-01-01T00:00', '2023-06-01T00:00', '2023-12-31T23:59:59.999', '2024-01-01T00:00'].map((iso) => snap(iso));
     assert.deepEqual(kept(s, { yearly: 2 }), ['2024-01-01T00:00', '2023-12-31T23:59:59.999']);
     assert.deepEqual(kept(s, { yearly: 3 }), ['2024-01-01T00:00', '2023-12-31T23:59:59.999', '2022-12-31T23:59:59.999']);
   });
@@ -455,12 +452,17 @@ describe('decide: properties', () => {
 
   it('(2) keeps the newest, and the newest not dated in the future as newest', () => {
     fc.assert(
-      fc.property(snapshotsArb.filter((s) => s.length > 0), policyArb, nowArb, (snapshots, policy, now) => {
-        const decisions = decide(snapshots, policy, now);
-        assert.equal(decisions[0].keep, true);
-        const real = decisions.find((d) => d.snapshot.createdAt <= now);
-        if (real) assert.ok(real.reasons.includes('newest'));
-      }),
+      fc.property(
+        snapshotsArb.filter((s) => s.length > 0),
+        policyArb,
+        nowArb,
+        (snapshots, policy, now) => {
+          const decisions = decide(snapshots, policy, now);
+          assert.equal(decisions[0].keep, true);
+          const real = decisions.find((d) => d.snapshot.createdAt <= now);
+          if (real) assert.ok(real.reasons.includes('newest'));
+        },
+      ),
       RUNS,
     );
   });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 
-import { create } from '../../src/modes/create.ts';
+import { create } from '../../src/modes/create/create.ts';
 import { createHttp } from '../../src/openstack/client.ts';
 import { statusOf } from '../../src/openstack/errors.ts';
 import {
@@ -49,11 +49,7 @@ describe('retries of requests that are safe to repeat', () => {
 
   it('a GET is retried after a connection reset', async () => {
     const { http, sent } = counted();
-    nock(ORIGIN)
-      .get('/thing')
-      .replyWithError(netError('ECONNRESET', 'socket hang up'))
-      .get('/thing')
-      .reply(200, { ok: true });
+    nock(ORIGIN).get('/thing').replyWithError(netError('ECONNRESET', 'socket hang up')).get('/thing').reply(200, { ok: true });
     assert.deepEqual((await http(`${ORIGIN}/thing`)).body, { ok: true });
     assert.equal(sent.length, 2);
   });
@@ -81,7 +77,10 @@ describe('retries of requests that are safe to repeat', () => {
   for (const status of [400, 403, 404, 409]) {
     it(`a ${status} is not retried`, async () => {
       const { http, sent } = counted();
-      nock(ORIGIN).get('/thing').times(3).reply(status, { message: `refused with ${status}` });
+      nock(ORIGIN)
+        .get('/thing')
+        .times(3)
+        .reply(status, { message: `refused with ${status}` });
       await assert.rejects(http(`${ORIGIN}/thing`), (error: Error) => {
         assert.equal(statusOf(error), status);
         assert.match(error.message, new RegExp(`GET ${ORIGIN}/thing answered ${status}: refused with ${status}`));
@@ -226,8 +225,17 @@ describe('create mode: at most one snapshot however createImage fails', () => {
       const search = nock(IMAGE_ORIGIN)
         .get('/v2/images')
         .query((q) => q.limit === '1000' && q.snapshot_request_id === posts[0]?.requestId && Object.keys(q).length === 2)
-        .reply(() => [200, { images: [imageBody({ id: IMAGE_ID, status: 'queued', snapshot_request_id: posts[0]!.requestId })], first: '/v2/images', schema: '/v2/schemas/images' }]);
-      nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
+        .reply(() => [
+          200,
+          {
+            images: [imageBody({ id: IMAGE_ID, status: 'queued', snapshot_request_id: posts[0]!.requestId })],
+            first: '/v2/images',
+            schema: '/v2/schemas/images',
+          },
+        ]);
+      nock(IMAGE_ORIGIN)
+        .get(`/v2/images/${IMAGE_ID}`)
+        .reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
 
       const result = succeeded(await create(newCloud(), createSettings()));
       search.done();
@@ -253,7 +261,9 @@ describe('create mode: at most one snapshot however createImage fails', () => {
       .get('/v2/images')
       .query((q) => q.snapshot_request_id === posts[0]?.requestId)
       .reply(200, { images: [] });
-    nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${IMAGE_ID}`)
+      .reply(200, imageBody({ id: IMAGE_ID }));
 
     const result = succeeded(await create(newCloud(), createSettings()));
     search.done();
@@ -277,10 +287,15 @@ describe('create mode: at most one snapshot however createImage fails', () => {
       .reply(200, { server: idle() });
     novaAction(
       posts,
-      () => [409, { conflictingRequest: { code: 409, message: `Cannot 'createImage' instance ${SERVER_ID} while it is in task_state image_snapshot_pending` } }],
+      () => [
+        409,
+        { conflictingRequest: { code: 409, message: `Cannot 'createImage' instance ${SERVER_ID} while it is in task_state image_snapshot_pending` } },
+      ],
       () => [202, { image_id: IMAGE_ID }],
     );
-    nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${IMAGE_ID}`)
+      .reply(200, imageBody({ id: IMAGE_ID }));
 
     const result = succeeded(await create(newCloud(), createSettings()));
     assert.equal(posts.length, 2);
@@ -299,7 +314,9 @@ describe('create mode: at most one snapshot however createImage fails', () => {
       .get(SERVER_PATH)
       .reply(200, { server: idle() });
     novaAction(posts, () => [202, { image_id: IMAGE_ID }]);
-    nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID }));
+    nock(IMAGE_ORIGIN)
+      .get(`/v2/images/${IMAGE_ID}`)
+      .reply(200, imageBody({ id: IMAGE_ID }));
     await create(newCloud(), createSettings());
     assert.equal(posts.length, 1);
     assert.match(stdout(), /Instance web is REBOOT: waiting until it can be snapshotted/);
@@ -307,7 +324,10 @@ describe('create mode: at most one snapshot however createImage fails', () => {
 
   it('a server in a state Nova cannot snapshot is refused without a POST', async () => {
     mockAuth();
-    nock(COMPUTE_ORIGIN).get(SERVER_PATH).times(2).reply(200, { server: serverBody({ name: 'web', status: 'ERROR' }) });
+    nock(COMPUTE_ORIGIN)
+      .get(SERVER_PATH)
+      .times(2)
+      .reply(200, { server: serverBody({ name: 'web', status: 'ERROR' }) });
     await assert.rejects(create(newCloud(), createSettings()), /is ERROR: Nova can snapshot an instance that is ACTIVE, SHUTOFF, SUSPENDED or PAUSED/);
     assert.deepEqual(unmatched, []);
   });

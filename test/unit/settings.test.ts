@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 
-import { readSettings, SettingsError, type Settings } from '../../src/settings.ts';
+import { readSettings, SettingsError, type Settings } from '../../src/settings/settings.ts';
 import { actionDefaults } from '../support/run-action.ts';
-import { APP_SECRET, captureStdout, IMAGE_ID as IMAGE_UUID, clearActionEnv as clearEnv, PASSWORD, PROJECT_ID, releaseStdout, setInputs as inputs, stdout, settingsProblems as problems } from '../support/nock.ts';
+import {
+  APP_SECRET,
+  captureStdout,
+  IMAGE_ID as IMAGE_UUID,
+  clearActionEnv as clearEnv,
+  PASSWORD,
+  PROJECT_ID,
+  releaseStdout,
+  setInputs as inputs,
+  stdout,
+  settingsProblems as problems,
+} from '../support/nock.ts';
 
 const PASSWORD_AUTH = {
   'auth-url': 'https://auth.cloud.ovh.net/v3',
@@ -83,7 +94,14 @@ describe('settings: a valid create', () => {
   });
 
   it('parses snapshot-properties lines, timeout, wait and the retention inputs of a create', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-properties': '# a comment\nteam = ops\n\nenv=prod', timeout: '1h30m', 'keep-last': '3', 'keep-within': '7d' });
+    inputs({
+      ...PASSWORD_AUTH,
+      instance: 'web',
+      'snapshot-properties': '# a comment\nteam = ops\n\nenv=prod',
+      timeout: '1h30m',
+      'keep-last': '3',
+      'keep-within': '7d',
+    });
     const s = readAs('create');
     assert.deepEqual(s.metadata, { team: 'ops', env: 'prod' });
     assert.equal(s.timeoutMs, 90 * 60_000);
@@ -112,7 +130,16 @@ describe('settings: a valid create', () => {
   });
 
   it('prune: snapshot-name is the glob, with the deletion knobs', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'snapshot-name': 'web-*', 'keep-daily': '7', 'dry-run': 'true', 'max-deletes': '20', 'max-parallel': '8', 'include-unmanaged': 'true' });
+    inputs({
+      ...PASSWORD_AUTH,
+      mode: 'prune',
+      'snapshot-name': 'web-*',
+      'keep-daily': '7',
+      'dry-run': 'true',
+      'max-deletes': '20',
+      'max-parallel': '8',
+      'include-unmanaged': 'true',
+    });
     const s = readAs('prune');
     assert.equal(s.nameGlob, 'web-*');
     assert.deepEqual(s.retention, { includeUnmanaged: true, policy: { daily: 7 }, maxDeletes: 20, concurrency: 8 });
@@ -148,7 +175,10 @@ describe('settings: every problem names the input and what is valid', () => {
     const found = problems();
     assert.equal(found.length, 4, found.join('\n'));
     assert.match(found[0]!, /^auth-url: required \(or OS_AUTH_URL\), e\.g\. https:\/\/auth\.cloud\.ovh\.net\/v3/);
-    assert.match(found[1]!, /^username: required for password authentication \(or OS_USERNAME\); or give application-credential-id and application-credential-secret/);
+    assert.match(
+      found[1]!,
+      /^username: required for password authentication \(or OS_USERNAME\); or give application-credential-id and application-credential-secret/,
+    );
     assert.match(found[2]!, /^password: required for password authentication \(or OS_PASSWORD\)/);
     assert.match(found[3]!, /^project-id or project-name: required .*OS_TENANT_ID.*OS_TENANT_NAME/);
   });
@@ -163,14 +193,18 @@ describe('settings: every problem names the input and what is valid', () => {
 
   it('create without an instance, or with a blank one', () => {
     inputs({ ...PASSWORD_AUTH });
-    onlyProblem(/^instance: required for mode create: the name or ID of the instance \(one a line\), or instance-tags \/ instance-metadata to select instances$/);
+    onlyProblem(
+      /^instance: required for mode create: the name or ID of the instance \(one a line\), or instance-tags \/ instance-metadata to select instances$/,
+    );
     inputs({ instance: '   ' });
     onlyProblem(/^instance: is blank; give an instance name or ID$/);
   });
 
   it('restore with names and a selector: refused (they add up, and could rebuild every tagged server); a selector alone is the explicit ask', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'restore', instance: 'web', 'instance-tags': 'prod' });
-    onlyProblem(/^instance and instance-tags \/ instance-metadata: mode restore takes the instances by name or by selector, not both: they add up, so instance-tags: prod rebuilds every instance it picks besides those named/);
+    onlyProblem(
+      /^instance and instance-tags \/ instance-metadata: mode restore takes the instances by name or by selector, not both: they add up, so instance-tags: prod rebuilds every instance it picks besides those named/,
+    );
     inputs({ 'instance-tags': '', 'instance-metadata': 'role=db' });
     onlyProblem(/^instance and instance-tags \/ instance-metadata: mode restore/);
     inputs({ instance: '', 'instance-metadata': '', 'instance-tags': 'prod' });
@@ -252,19 +286,28 @@ describe('settings: every problem names the input and what is valid', () => {
 
   it('an input under its name before the renames: each named with its new name, even given empty, never ignored', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'restore', instance: 'web', 'image-id': '', metadata: 'a=b', 'stop-server': 'true', concurrency: '2' });
-    assert.deepEqual(problems().filter((p) => /was renamed/.test(p)), [
-      'image-id was renamed snapshot-id; give it as snapshot-id (the old name is not read)',
-      'metadata was renamed snapshot-properties; give it as snapshot-properties (the old name is not read)',
-      'stop-server was renamed stop-instance; give it as stop-instance (the old name is not read)',
-      'concurrency was renamed max-parallel; give it as max-parallel (the old name is not read)',
-    ]);
+    assert.deepEqual(
+      problems().filter((p) => /was renamed/.test(p)),
+      [
+        'image-id was renamed snapshot-id; give it as snapshot-id (the old name is not read)',
+        'metadata was renamed snapshot-properties; give it as snapshot-properties (the old name is not read)',
+        'stop-server was renamed stop-instance; give it as stop-instance (the old name is not read)',
+        'concurrency was renamed max-parallel; give it as max-parallel (the old name is not read)',
+      ],
+    );
   });
 
   it('max-parallel outside 1 to 32, and max-deletes of 0', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', 'max-parallel': '33', 'max-deletes': '0' });
     const found = problems();
-    assert.ok(found.some((p) => /^max-parallel: "33" is not valid; use a whole number from 1 to 32$/.test(p)), found.join('\n'));
-    assert.ok(found.some((p) => /^max-deletes: "0" is not valid; use a whole number from 1 up$/.test(p)), found.join('\n'));
+    assert.ok(
+      found.some((p) => /^max-parallel: "33" is not valid; use a whole number from 1 to 32$/.test(p)),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => /^max-deletes: "0" is not valid; use a whole number from 1 up$/.test(p)),
+      found.join('\n'),
+    );
   });
 
   it('an unknown template token lists the valid ones; a stray brace is named', () => {
@@ -354,7 +397,13 @@ describe('settings: OS_* fallbacks', () => {
   });
 
   it('OS_TENANT_NAME when there is no project ID', () => {
-    Object.assign(process.env, { OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3', OS_USERNAME: 'u', OS_PASSWORD: PASSWORD, OS_TENANT_NAME: '1234567890123456', OS_REGION_NAME: 'GRA11' });
+    Object.assign(process.env, {
+      OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3',
+      OS_USERNAME: 'u',
+      OS_PASSWORD: PASSWORD,
+      OS_TENANT_NAME: '1234567890123456',
+      OS_REGION_NAME: 'GRA11',
+    });
     inputs({ instance: 'web' });
     const c = readSettings().credentials;
     assert.equal(c.method === 'password' && c.projectId, undefined);
@@ -362,7 +411,14 @@ describe('settings: OS_* fallbacks', () => {
   });
 
   it('OS_PROJECT_ID wins over OS_TENANT_ID, and an input over both', () => {
-    Object.assign(process.env, { OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3', OS_USERNAME: 'u', OS_PASSWORD: PASSWORD, OS_PROJECT_ID: 'p-new', OS_TENANT_ID: 'p-old', OS_REGION_NAME: 'GRA11' });
+    Object.assign(process.env, {
+      OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3',
+      OS_USERNAME: 'u',
+      OS_PASSWORD: PASSWORD,
+      OS_PROJECT_ID: 'p-new',
+      OS_TENANT_ID: 'p-old',
+      OS_REGION_NAME: 'GRA11',
+    });
     inputs({ instance: 'web' });
     const c = readSettings().credentials;
     assert.equal(c.method === 'password' && c.projectId, 'p-new');
@@ -380,14 +436,24 @@ describe('settings: OS_* fallbacks', () => {
       OS_REGION_NAME: 'GRA11',
     });
     inputs({ instance: 'web' });
-    assert.deepEqual(readSettings().credentials, { method: 'application-credential', authUrl: 'https://auth.cloud.ovh.net/v3', id: 'ac-env', secret: APP_SECRET });
+    assert.deepEqual(readSettings().credentials, {
+      method: 'application-credential',
+      authUrl: 'https://auth.cloud.ovh.net/v3',
+      id: 'ac-env',
+      secret: APP_SECRET,
+    });
   });
 });
 
 describe('settings: credentials choice and masking', () => {
   it('prefers the application credential when its ID is given, even with a password too', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', 'application-credential-id': 'ac-1', 'application-credential-secret': APP_SECRET });
-    assert.deepEqual(readSettings().credentials, { method: 'application-credential', authUrl: 'https://auth.cloud.ovh.net/v3', id: 'ac-1', secret: APP_SECRET });
+    assert.deepEqual(readSettings().credentials, {
+      method: 'application-credential',
+      authUrl: 'https://auth.cloud.ovh.net/v3',
+      id: 'ac-1',
+      secret: APP_SECRET,
+    });
   });
 
   it('masks the password and the secret as soon as they are read', () => {
@@ -407,7 +473,11 @@ describe('settings: credentials choice and masking', () => {
 });
 
 describe('settings: URLs that carry credentials or send them in clear', () => {
-  const masks = () => stdout().split('\n').filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length).replace(/%25/g, '%'));
+  const masks = () =>
+    stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('::add-mask::'))
+      .map((l) => l.slice('::add-mask::'.length).replace(/%25/g, '%'));
 
   it('an auth-url with user:password@: masked, removed from the URL, and a warning says so', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'https://joe:s3cr%40t@auth.cloud.ovh.net/v3' });
@@ -443,7 +513,9 @@ describe('settings: URLs that carry credentials or send them in clear', () => {
       }
       return [];
     })();
-    assert.deepEqual(found, ['HTTPS_PROXY: "http://***@[bad" is not a valid proxy URL; e.g. http://proxy.example:3128 (or http://user:password@proxy.example:3128)']);
+    assert.deepEqual(found, [
+      'HTTPS_PROXY: "http://***@[bad" is not a valid proxy URL; e.g. http://proxy.example:3128 (or http://user:password@proxy.example:3128)',
+    ]);
     assert.ok(masks().includes('pa ss'));
   });
 });

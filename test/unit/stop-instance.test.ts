@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nock from 'nock';
-import { Cancellation } from '../../src/cancel.ts';
-import { create } from '../../src/modes/create.ts';
+import { Cancellation } from '../../src/modes/cancel.ts';
+import { create } from '../../src/modes/create/create.ts';
 import type { Credentials } from '../../src/openstack/identity.ts';
 import {
   AUTH_ORIGIN,
@@ -40,7 +40,8 @@ interface Server {
 }
 type Answer = [number, unknown?] | undefined;
 
-const conflict = (action: string, state: string) => [409, { conflictingRequest: { code: 409, message: `Cannot '${action.replace('os-', '')}' instance ${SERVER_ID} while it is in ${state}` } }] as Answer;
+const conflict = (action: string, state: string) =>
+  [409, { conflictingRequest: { code: 409, message: `Cannot '${action.replace('os-', '')}' instance ${SERVER_ID} while it is in ${state}` } }] as Answer;
 
 /**
  * Nova with these servers: GETs show each as it is now; os-stop, createImage and os-start are
@@ -71,8 +72,17 @@ function accept(action: string, server: Server): [number, unknown?] {
   return action === 'createImage' ? [202, { image_id: IMAGE_ID }] : [202];
 }
 
-const web = (n = 0): Server => ({ id: n ? `00000000-0000-4000-8000-00000000000${n}` : SERVER_ID, name: n ? `web-${n}` : 'web', status: 'ACTIVE', taskState: null });
-const glanceActive = () => nock(IMAGE_ORIGIN).persist().get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
+const web = (n = 0): Server => ({
+  id: n ? `00000000-0000-4000-8000-00000000000${n}` : SERVER_ID,
+  name: n ? `web-${n}` : 'web',
+  status: 'ACTIVE',
+  taskState: null,
+});
+const glanceActive = () =>
+  nock(IMAGE_ORIGIN)
+    .persist()
+    .get(`/v2/images/${IMAGE_ID}`)
+    .reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
 
 describe('stop-instance: the job cancelled', () => {
   it('before the server is stopped: no os-stop, no createImage', async () => {
@@ -80,7 +90,10 @@ describe('stop-instance: the job cancelled', () => {
     const actions = nova([web()]);
     const cancel = new Cancellation();
     cancel.cancel('SIGINT');
-    await assert.rejects(create(newCloud(), createSettings({ stopInstance: true }), cancel), /The job was cancelled \(SIGINT\) before instance web was stopped/);
+    await assert.rejects(
+      create(newCloud(), createSettings({ stopInstance: true }), cancel),
+      /The job was cancelled \(SIGINT\) before instance web was stopped/,
+    );
     assert.deepEqual(actions.get(SERVER_ID), []);
   });
 
@@ -94,8 +107,14 @@ describe('stop-instance: the job cancelled', () => {
       setTimeout(() => Object.assign(server, { status: 'SHUTOFF', taskState: null }), 300);
       return [202];
     });
-    await assert.rejects(create(newCloud(), createSettings({ stopInstance: true }), cancel), /The job was cancelled \(SIGINT\) while instance web was being stopped, before its snapshot was requested/);
-    assert.deepEqual(actions.get(SERVER_ID)!.filter((a) => a.endsWith('202')), ['os-stop 202', 'os-start 202']);
+    await assert.rejects(
+      create(newCloud(), createSettings({ stopInstance: true }), cancel),
+      /The job was cancelled \(SIGINT\) while instance web was being stopped, before its snapshot was requested/,
+    );
+    assert.deepEqual(
+      actions.get(SERVER_ID)!.filter((a) => a.endsWith('202')),
+      ['os-stop 202', 'os-start 202'],
+    );
     assert.match(stdout(), /Started instance web again after the cancel/);
   });
 
@@ -114,7 +133,10 @@ describe('stop-instance: the job cancelled', () => {
     });
     const failure = failed(await create(newCloud(), createSettings({ stopInstance: true }), cancel));
     assert.equal(failure.imageId, IMAGE_ID);
-    assert.match(failure.message, new RegExp(`^The job was cancelled \\(SIGINT\\) after snapshot ${IMAGE_ID} of instance web was requested: it goes on in the cloud`));
+    assert.match(
+      failure.message,
+      new RegExp(`^The job was cancelled \\(SIGINT\\) after snapshot ${IMAGE_ID} of instance web was requested: it goes on in the cloud`),
+    );
     assert.deepEqual(actions.get(SERVER_ID), ['os-stop 202', 'createImage 202', 'os-start 409', 'os-start 409', 'os-start 202']);
     assert.deepEqual(unmatched, [], 'the image is not waited for');
   });
@@ -142,7 +164,10 @@ describe('stop-instance: the job cancelled', () => {
   it('a fleet: the next server is not begun once the job is cancelled', async () => {
     mockAuth();
     const servers = [web(1), web(2)];
-    nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/detail`).query({ limit: '1000' }).reply(200, { servers: servers.map((s) => serverBody(s)) });
+    nock(COMPUTE_ORIGIN)
+      .get(`${COMPUTE_PATH}/servers/detail`)
+      .query({ limit: '1000' })
+      .reply(200, { servers: servers.map((s) => serverBody(s)) });
     const cancel = new Cancellation();
     const actions = nova(servers, (action) => {
       if (action === 'os-stop') cancel.cancel('SIGINT');
@@ -151,7 +176,10 @@ describe('stop-instance: the job cancelled', () => {
     const outcome = await create(newCloud(), createSettings({ servers: selection('web-1', 'web-2'), stopInstance: true, concurrency: 1 }), cancel);
     assert.deepEqual(actions.get(servers[0]!.id), ['os-stop 202', 'os-start 202']);
     assert.deepEqual(actions.get(servers[1]!.id), []);
-    assert.match(failed(outcome).message, /^2 of 2 instance\(s\) failed: .*web-2: The job was cancelled \(SIGINT\) before instance web-2 was snapshotted: it was not touched/);
+    assert.match(
+      failed(outcome).message,
+      /^2 of 2 instance\(s\) failed: .*web-2: The job was cancelled \(SIGINT\) before instance web-2 was snapshotted: it was not touched/,
+    );
   });
 });
 
@@ -164,7 +192,12 @@ describe('stop-instance: started again, but not seen running', () => {
     assert.deepEqual(actions.get(SERVER_ID), ['os-stop 202', 'createImage 202', 'os-start 202']);
     const failure = failed(outcome);
     assert.equal(failure.imageId, IMAGE_ID);
-    assert.match(failure.message, new RegExp(`^Instance web \\(${SERVER_ID}\\) was started again \\(Nova accepted os-start\\) but was not seen running: it is still SHUTOFF \\(task_state none\\), so its downtime is unknown`));
+    assert.match(
+      failure.message,
+      new RegExp(
+        `^Instance web \\(${SERVER_ID}\\) was started again \\(Nova accepted os-start\\) but was not seen running: it is still SHUTOFF \\(task_state none\\), so its downtime is unknown`,
+      ),
+    );
     assert.equal(outcome.result?.mode === 'create' && outcome.result.downtimeMs, undefined);
     assert.equal(outcome.result?.mode === 'create' && outcome.result.image.id, IMAGE_ID);
   });
@@ -181,9 +214,14 @@ describe('stop-instance: a refused os-stop stops nothing, so starts nothing', ()
         if (action !== 'os-stop') return undefined;
         // A user stopped it just before (409), or the policy forbids it (403).
         if (status === 409) server.status = 'SHUTOFF';
-        return status === 409 ? conflict(action, 'vm_state stopped') : [403, { forbidden: { code: 403, message: 'Policy doesn\'t allow os_compute_api:servers:stop to be performed.' } }];
+        return status === 409
+          ? conflict(action, 'vm_state stopped')
+          : [403, { forbidden: { code: 403, message: "Policy doesn't allow os_compute_api:servers:stop to be performed." } }];
       });
-      await assert.rejects(create(newCloud(), createSettings({ stopInstance: true })), (error: Error) => (assert.match(error.message, words), assert.match(error.message, /^Nova refused to stop instance web/), true));
+      await assert.rejects(
+        create(newCloud(), createSettings({ stopInstance: true })),
+        (error: Error) => (assert.match(error.message, words), assert.match(error.message, /^Nova refused to stop instance web/), true),
+      );
       assert.deepEqual(actions.get(SERVER_ID), [`os-stop ${status}`]);
       assert.doesNotMatch(stdout(), /could not be started|Started instance/);
     });
@@ -196,11 +234,17 @@ describe('stop-instance with a token login, and answers that are not clear', () 
   it('a token that expires before the timeout is over: refused before anything is stopped, naming the inputs to use', async () => {
     mockAuth({ expiresAt: new Date(Date.now() + 20 * 60_000) });
     const actions = nova([web()]);
-    await assert.rejects(create(newCloud({ credentials: token }), createSettings({ credentials: token, stopInstance: true, timeoutMs: 30 * 60_000 })), (error: Error) => {
-      assert.match(error.message, /^stop-instance: the token expires at .*, before the timeout of 30m .*a token login cannot renew it: instance web was not stopped/);
-      assert.match(error.message, /application-credential-id, application-credential-secret/);
-      return true;
-    });
+    await assert.rejects(
+      create(newCloud({ credentials: token }), createSettings({ credentials: token, stopInstance: true, timeoutMs: 30 * 60_000 })),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /^stop-instance: the token expires at .*, before the timeout of 30m .*a token login cannot renew it: instance web was not stopped/,
+        );
+        assert.match(error.message, /application-credential-id, application-credential-secret/);
+        return true;
+      },
+    );
     assert.deepEqual(actions.get(SERVER_ID), []);
   });
 
@@ -214,7 +258,9 @@ describe('stop-instance with a token login, and answers that are not clear', () 
 
   it('one 500 from os-start: asked again, the snapshot succeeds with its image ID', async () => {
     mockAuth();
-    const actions = nova([web()], (action, _server, count) => (action === 'os-start' && count === 1 ? [500, { computeFault: { code: 500, message: 'Unexpected API Error.' } }] : undefined));
+    const actions = nova([web()], (action, _server, count) =>
+      action === 'os-start' && count === 1 ? [500, { computeFault: { code: 500, message: 'Unexpected API Error.' } }] : undefined,
+    );
     glanceActive();
     const result = succeeded(await create(newCloud(), createSettings({ stopInstance: true })));
     assert.equal(result.image.id, IMAGE_ID);
@@ -224,13 +270,21 @@ describe('stop-instance with a token login, and answers that are not clear', () 
 
   it('a token that is refused once createImage was accepted: the server is named as down, the image ID is kept', async () => {
     mockAuth({ times: 1 });
-    nock(AUTH_ORIGIN).post('/v3/auth/tokens').times(10).reply(401, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
-    nova([web()], (action) => (action === 'os-start' ? [401, { error: { code: 401, message: 'The request you have made requires authentication.' } }] : undefined));
+    nock(AUTH_ORIGIN)
+      .post('/v3/auth/tokens')
+      .times(10)
+      .reply(401, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
+    nova([web()], (action) =>
+      action === 'os-start' ? [401, { error: { code: 401, message: 'The request you have made requires authentication.' } }] : undefined,
+    );
     glanceActive();
     const failure = failed(await create(newCloud({ credentials: token }), createSettings({ credentials: token, stopInstance: true, timeoutMs: 2_000 })));
     assert.equal(failure.imageId, IMAGE_ID);
     assert.match(failure.message, new RegExp(`is still down: start it with: openstack server start ${SERVER_ID}`));
-    assert.match(stdout(), new RegExp(`Instance web \\(${SERVER_ID}\\) was stopped for the snapshot and could not be started again: .*openstack server start ${SERVER_ID}`));
+    assert.match(
+      stdout(),
+      new RegExp(`Instance web \\(${SERVER_ID}\\) was stopped for the snapshot and could not be started again: .*openstack server start ${SERVER_ID}`),
+    );
   });
 });
 

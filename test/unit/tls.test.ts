@@ -11,8 +11,21 @@ import nock from 'nock';
 import { explain } from '../../src/modes/outcome.ts';
 import { createHttp } from '../../src/openstack/client.ts';
 import { Identity } from '../../src/openstack/identity.ts';
-import { readSettings } from '../../src/settings.ts';
-import { AUTH_ORIGIN, AUTH_URL, captureStdout, clearActionEnv, netError, PASSWORD, PROJECT_ID, releaseStdout, setInputs, stdout, useNock, settingsProblems as problems } from '../support/nock.ts';
+import { readSettings } from '../../src/settings/settings.ts';
+import {
+  AUTH_ORIGIN,
+  AUTH_URL,
+  captureStdout,
+  clearActionEnv,
+  netError,
+  PASSWORD,
+  PROJECT_ID,
+  releaseStdout,
+  setInputs,
+  stdout,
+  useNock,
+  settingsProblems as problems,
+} from '../support/nock.ts';
 import { makeTestCa } from '../support/tls.ts';
 
 useNock();
@@ -38,12 +51,18 @@ afterEach(() => {
   clearActionEnv();
 });
 
-const warnings = () => stdout().split('\n').filter((line) => line.startsWith('::warning'));
+const warnings = () =>
+  stdout()
+    .split('\n')
+    .filter((line) => line.startsWith('::warning'));
 
 /** A clouds.yaml of one cloud "private" with these top-level and auth lines, read through OS_CLIENT_CONFIG_FILE. */
 function cloudsYaml(top: string[], auth: string[] = []): void {
   const file = join(dir, 'clouds.yaml');
-  writeFileSync(file, ['clouds:', '  private:', ...top.map((l) => `    ${l}`), '    auth:', '      username: ops', ...auth.map((l) => `      ${l}`), ''].join('\n'));
+  writeFileSync(
+    file,
+    ['clouds:', '  private:', ...top.map((l) => `    ${l}`), '    auth:', '      username: ops', ...auth.map((l) => `      ${l}`), ''].join('\n'),
+  );
   process.env.OS_CLIENT_CONFIG_FILE = file;
 }
 
@@ -95,7 +114,11 @@ describe('cacert', () => {
       [{ cacert: join(dir, 'missing.pem') }, {}, `cacert: ${join(dir, 'missing.pem')} does not exist; give a PEM file of CA certificates`],
       [{ cacert: folder }, {}, `cacert: ${folder} is not a regular file; give a PEM file of CA certificates`],
       [{}, { OS_CACERT: empty }, `OS_CACERT: ${empty} has no certificate; give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- …)`],
-      [{ cacert: broken }, {}, `cacert: ${broken} has a certificate that cannot be read (#2 of the file); give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- …)`],
+      [
+        { cacert: broken },
+        {},
+        `cacert: ${broken} has a certificate that cannot be read (#2 of the file); give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- …)`,
+      ],
     ];
     for (const [given, env, problem] of cases) {
       clearActionEnv();
@@ -106,12 +129,16 @@ describe('cacert', () => {
     clearActionEnv();
     setInputs({ ...BASE, cloud: 'private' });
     cloudsYaml([`cacert: ${empty}`]);
-    assert.deepEqual(problems(), [`cacert of cloud "private" in clouds.yaml: ${empty} has no certificate; give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- …)`]);
+    assert.deepEqual(problems(), [
+      `cacert of cloud "private" in clouds.yaml: ${empty} has no certificate; give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- …)`,
+    ]);
   });
 
   it('an unverifiable certificate is explained: the origin, the reason, and cacert to give', async () => {
     nock(AUTH_ORIGIN).post('/v3/auth/tokens').replyWithError(netError('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'));
-    const error = await new Identity(createHttp({ retryLimit: 0 }), { method: 'application-credential', authUrl: AUTH_URL, id: 'ac', secret: 's' }).token().catch((e: unknown) => e);
+    const error = await new Identity(createHttp({ retryLimit: 0 }), { method: 'application-credential', authUrl: AUTH_URL, id: 'ac', secret: 's' })
+      .token()
+      .catch((e: unknown) => e);
     assert.equal(
       explain(error, { region: 'GRA11' }),
       `The TLS certificate of ${AUTH_ORIGIN} is not signed by a CA this run trusts (UNABLE_TO_VERIFY_LEAF_SIGNATURE): give the cloud's CA certificates (PEM) in the cacert input (or OS_CACERT, or cacert in clouds.yaml)`,
@@ -128,7 +155,8 @@ describe('cacert', () => {
 });
 
 describe('insecure', () => {
-  const WARNING = 'TLS certificates are not verified, so anyone in the network path can pose as the cloud and read the password, secrets and tokens sent to it; give the cloud\'s CA in cacert instead';
+  const WARNING =
+    "TLS certificates are not verified, so anyone in the network path can pose as the cloud and read the password, secrets and tokens sent to it; give the cloud's CA in cacert instead";
 
   it('the input, OS_INSECURE, or verify: false (or no, as PyYAML reads it) in clouds.yaml: no check, and a warning naming where it came from', () => {
     const cases: [Record<string, string>, Record<string, string>, string[], string][] = [
@@ -149,7 +177,10 @@ describe('insecure', () => {
   });
 
   it('false, or verify: true in clouds.yaml: certificates are checked, nothing is said', () => {
-    for (const [given, yaml] of [[{ insecure: 'false' }, []], [{ cloud: 'private' }, ['verify: true']]] as const) {
+    for (const [given, yaml] of [
+      [{ insecure: 'false' }, []],
+      [{ cloud: 'private' }, ['verify: true']],
+    ] as const) {
       clearActionEnv();
       setInputs({ ...BASE, ...given });
       if (yaml.length) cloudsYaml([...yaml]);

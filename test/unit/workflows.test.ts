@@ -19,7 +19,10 @@ const own = repositoryWorkflows();
 const documents = documentWorkflows();
 const all = [...own, ...documents];
 
-const steps = (workflow: Workflow) => Object.entries(workflow.jobs).flatMap(([job, { steps = [] }]) => steps.map((step, i) => ({ job, step, at: `${workflow.where} job ${job} step ${step.id ?? step.name ?? i + 1}` })));
+const steps = (workflow: Workflow) =>
+  Object.entries(workflow.jobs).flatMap(([job, { steps = [] }]) =>
+    steps.map((step, i) => ({ job, step, at: `${workflow.where} job ${job} step ${step.id ?? step.name ?? i + 1}` })),
+  );
 const isThisAction = (step: Step) => typeof step.uses === 'string' && THIS_ACTION.test(step.uses);
 
 /** The repository paths and npm scripts a run: script runs. */
@@ -33,23 +36,30 @@ function runs(script: string): { paths: string[]; npm: string[] } {
   return { paths, npm };
 }
 
-describe('workflows: the repository\'s and those the documents give users', () => {
-  it('are all found: the repository\'s and the documents\' examples', () => {
-    assert.deepEqual(own.map((w) => w.where), ['.github/workflows/ci.yml', '.github/workflows/release.yml']);
+describe("workflows: the repository's and those the documents give users", () => {
+  it("are all found: the repository's and the documents' examples", () => {
+    assert.deepEqual(
+      own.map((w) => w.where),
+      ['.github/workflows/ci.yml', '.github/workflows/release.yml'],
+    );
     assert.ok(documents.filter((w) => w.where.startsWith('README.md')).length >= 8, documents.map((w) => w.where).join(', '));
   });
 
   it('actionlint finds nothing in any of them', async () => {
     const problems: string[] = [];
     for (const workflow of all) {
-      for (const p of await runLint(workflow.text, workflow.where)) problems.push(`${workflow.where}: ${p.message} (line ${p.line} of:\n${workflow.text.split('\n')[p.line - 1]})`);
+      for (const p of await runLint(workflow.text, workflow.where))
+        problems.push(`${workflow.where}: ${p.message} (line ${p.line} of:\n${workflow.text.split('\n')[p.line - 1]})`);
     }
     assert.deepEqual(problems, []);
   });
 
   it('no run: script has an expression pasted in: outputs, inputs and secrets reach it through env:', () => {
     const pasted = all.flatMap(steps).filter(({ step }) => typeof step.run === 'string' && step.run.includes('${{'));
-    assert.deepEqual(pasted.map((s) => `${s.at}: ${s.step.run}`), []);
+    assert.deepEqual(
+      pasted.map((s) => `${s.at}: ${s.step.run}`),
+      [],
+    );
   });
 
   it('every input this action is given and every output of it that is read is in action.yml', () => {
@@ -82,28 +92,43 @@ describe('workflows: the repository\'s and those the documents give users', () =
   });
 
   describe('what users copy cannot hurt them', () => {
-    it('a roll-back runs only after a deploy step failed, never because this action\'s own step failed', () => {
+    it("a roll-back runs only after a deploy step failed, never because this action's own step failed", () => {
       const unsafe = documents.flatMap(steps).filter(({ job, step }) => {
         if (!isThisAction(step) || step.with?.mode !== 'restore') return false;
         const condition = String(step.if ?? '');
         if (!condition.includes('failure()')) return false;
-        const others = documents.flatMap((w) => w.jobs[job]?.steps ?? []).filter((s) => s.id && !isThisAction(s)).map((s) => s.id);
+        const others = documents
+          .flatMap((w) => w.jobs[job]?.steps ?? [])
+          .filter((s) => s.id && !isThisAction(s))
+          .map((s) => s.id);
         const failed = [...condition.matchAll(/steps\.([\w-]+)\.outcome\s*==\s*'failure'/g)].map((m) => m[1]);
         return !failed.some((id) => others.includes(id));
       });
-      assert.deepEqual(unsafe.map((s) => `${s.at}: if: ${s.step.if}`), []);
+      assert.deepEqual(
+        unsafe.map((s) => `${s.at}: if: ${s.step.if}`),
+        [],
+      );
     });
 
     it('stop-instance with several servers stops one at a time', () => {
       const together = all.flatMap(steps).filter(({ step }) => {
         const w = step.with ?? {};
-        const fleet = Boolean(w['instance-tags'] || w['instance-metadata'] || String(w.instance ?? '').trim().includes('\n'));
+        const fleet = Boolean(
+          w['instance-tags'] ||
+          w['instance-metadata'] ||
+          String(w.instance ?? '')
+            .trim()
+            .includes('\n'),
+        );
         return isThisAction(step) && String(w['stop-instance']) === 'true' && fleet && String(w['max-parallel']) !== '1';
       });
-      assert.deepEqual(together.map((s) => s.at), []);
+      assert.deepEqual(
+        together.map((s) => s.at),
+        [],
+      );
     });
 
-    it('a matrix of this action\'s jobs has fail-fast: false (one failure must not cancel the others mid-snapshot)', () => {
+    it("a matrix of this action's jobs has fail-fast: false (one failure must not cancel the others mid-snapshot)", () => {
       const failFast = all.flatMap((w) =>
         Object.entries(w.jobs)
           .filter(([, job]: [string, Job]) => job.strategy?.matrix && (job.steps ?? []).some(isThisAction) && job.strategy['fail-fast'] !== false)
@@ -114,13 +139,22 @@ describe('workflows: the repository\'s and those the documents give users', () =
   });
 });
 
-describe('the repository\'s other GitHub files', () => {
+describe("the repository's other GitHub files", () => {
   const read = (path: string) => parse(readFileSync(join(ROOT, '.github', path), 'utf8')) as Record<string, unknown>;
 
   it('Dependabot updates the npm packages and the actions', () => {
-    const { version, updates } = read('dependabot.yml') as { version: number; updates: { 'package-ecosystem': string; directory: string; schedule: { interval: string } }[] };
+    const { version, updates } = read('dependabot.yml') as {
+      version: number;
+      updates: { 'package-ecosystem': string; directory: string; schedule: { interval: string } }[];
+    };
     assert.equal(version, 2);
-    assert.deepEqual(updates.map((u) => [u['package-ecosystem'], u.directory, u.schedule.interval]), [['npm', '/', 'weekly'], ['github-actions', '/', 'weekly']]);
+    assert.deepEqual(
+      updates.map((u) => [u['package-ecosystem'], u.directory, u.schedule.interval]),
+      [
+        ['npm', '/', 'weekly'],
+        ['github-actions', '/', 'weekly'],
+      ],
+    );
   });
 
   it('every issue form has a name, a description and fields with ids of their own', () => {

@@ -1,9 +1,9 @@
-import { Input } from '../../constants.ts';
-import { formatDuration } from '../../duration.ts';
-import { log, t } from '../../log.ts';
+import { Input } from '../../lib/constants.ts';
+import { formatDuration } from '../../lib/duration.ts';
+import { log, t } from '../../lib/log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
 import type { Image, ImageService, ImageStatus } from '../../openstack/image.ts';
-import { CUT_SHORT, poll, type Deadline } from '../../openstack/wait.ts';
+import { CUT_SHORT, poll, type Deadline } from '../../lib/wait.ts';
 import type { Failure } from '../outcome.ts';
 import type { ImageLooks } from './looks.ts';
 
@@ -25,17 +25,21 @@ export async function untilActive(
   const started = Date.now();
   let lastStatus = '';
   let last: Image | undefined;
-  const outcome = await poll(async () => {
-    const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
-    if (look === CUT_SHORT) return { done: false, value: last };
-    last = look;
-    const status = look?.status ?? 'gone';
-    if (status !== lastStatus) {
-      log.info(t`[${formatDuration(Date.now() - started)}] snapshot ${imageId}: ${status}`);
-      lastStatus = status;
-    }
-    return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
-  }, deadline, looks?.grid);
+  const outcome = await poll(
+    async () => {
+      const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
+      if (look === CUT_SHORT) return { done: false, value: last };
+      last = look;
+      const status = look?.status ?? 'gone';
+      if (status !== lastStatus) {
+        log.info(t`[${formatDuration(Date.now() - started)}] snapshot ${imageId}: ${status}`);
+        lastStatus = status;
+      }
+      return { done: !look || look.status === 'active' || DEAD.has(look.status), value: look };
+    },
+    deadline,
+    looks?.grid,
+  );
   const image = outcome.done ? outcome.value : outcome.last;
   if (outcome.done && image?.status === 'active') return { image, polls: outcome.polls };
   if (outcome.done) {

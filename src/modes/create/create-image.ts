@@ -1,10 +1,10 @@
-import { Property } from '../../constants.ts';
-import { log, t } from '../../log.ts';
+import { Property } from '../../lib/constants.ts';
+import { log, t } from '../../lib/log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
 import { codeOf, ConflictError, CrossHostError, refusedBeforeActing, statusOf } from '../../openstack/errors.ts';
 import type { Image, ImageService } from '../../openstack/image.ts';
-import { Deadline, poll } from '../../openstack/wait.ts';
-import { busy, SNAPSHOT, untilFree } from '../ready.ts';
+import { Deadline, poll } from '../../lib/wait.ts';
+import { busy, SNAPSHOT, untilFree } from '../server-wait.ts';
 
 /** createImage attempts at most, each after proof (or a check) that no image was made. */
 const MAX_CREATE_ATTEMPTS = 4;
@@ -39,7 +39,9 @@ export async function createImageOnce(compute: Compute, images: ImageService, re
       }
       // A refused redirect was not sent on: nothing to look for, and sending again would be refused too.
       if (refusedBeforeActing(error) || error instanceof CrossHostError) throw error;
-      log.warning(t`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the snapshot it may have made`);
+      log.warning(
+        t`createImage failed without a clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}); looking for the snapshot it may have made`,
+      );
       const found = await settle(compute, images, server, requestId);
       if (found) {
         log.info(t`The snapshot was made after all: ${found.id}`);

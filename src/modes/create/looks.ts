@@ -1,5 +1,5 @@
 import type { Image, ImageService } from '../../openstack/image.ts';
-import { PollGrid } from '../../openstack/wait.ts';
+import { PollGrid } from '../../lib/wait.ts';
 
 /** How long a look waits for others to share its request: the waits of one grid wake within a few ms. */
 const GATHER_MS = 10;

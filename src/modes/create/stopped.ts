@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Cancellation } from '../../cancel.ts';
-import { Input } from '../../constants.ts';
-import { formatDuration } from '../../duration.ts';
-import { log, t } from '../../log.ts';
+import type { Cancellation } from '../cancel.ts';
+import { Input } from '../../lib/constants.ts';
+import { formatDuration } from '../../lib/duration.ts';
+import { log, t } from '../../lib/log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
 import { ConflictError, refusedBeforeActing, statusOf } from '../../openstack/errors.ts';
-import { CUT_SHORT, Deadline, poll } from '../../openstack/wait.ts';
+import { CUT_SHORT, Deadline, poll } from '../../lib/wait.ts';
 import { StepError } from '../outcome.ts';
 
 /** Task states while Nova still reads the disk; from image_uploading on, the disk has been captured. */
@@ -46,7 +46,9 @@ function refusedStop(server: Server, error: unknown): StepError {
     statusOf(error) === 403
       ? `this login lacks the policy to stop instances (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopInstance}`
       : 'it may have been stopped or changed by someone else meanwhile';
-  return new StepError(`Nova refused to stop instance ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
+  return new StepError(
+    `Nova refused to stop instance ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`,
+  );
 }
 
 /**
@@ -72,14 +74,19 @@ export async function stopForSnapshot(compute: Compute, server: Server, deadline
   const stopped: Stopped = {
     server,
     stoppedAt,
-    release: cancel.owe(t`Instance ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
+    release: cancel.owe(
+      t`Instance ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`,
+    ),
   };
   try {
     if (unclear) throw unclear;
     log.info(t`Stopping instance ${server.name} for a consistent snapshot`);
     const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
     if (cancel.cancelled) throw cancel.error(t`while instance ${server.name} was being stopped, before its snapshot was requested`);
-    if (!off.done) throw new StepError(`Instance ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
+    if (!off.done)
+      throw new StepError(
+        `Instance ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`,
+      );
     return { ...stopped, server: off.server };
   } catch (error) {
     await startAgain(compute, stopped, cancel);
@@ -112,7 +119,9 @@ async function start(compute: Compute, stopped: Stopped, cancel: Cancellation): 
       const limit = cancel.cancelled ? cancel.grace() : deadline;
       const busy = error instanceof ConflictError;
       if ((!busy && (refusedBeforeActing(error) || attempt >= UNCLEAR_ATTEMPTS)) || Date.now() + RETRY_MS >= limit.at) {
-        log.warning(t`Instance ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+        log.warning(
+          t`Instance ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`,
+        );
         stopped.release();
         return false;
       }
@@ -132,7 +141,8 @@ export async function startWhenCaptured(compute: Compute, stopped: Stopped, dead
   const { server } = stopped;
   // A look that fails is no reason not to try to start it.
   await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
-  if (!(await start(compute, stopped, cancel))) return { problem: `Instance ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
+  if (!(await start(compute, stopped, cancel)))
+    return { problem: `Instance ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
   let seen: string | undefined;
   try {
     const up = await until(compute, server, cancel.cancelled ? cancel.grace() : deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
@@ -153,6 +163,8 @@ export async function startWhenCaptured(compute: Compute, stopped: Stopped, dead
 /** After a failure or a cancel, before any snapshot was requested: start the server this run stopped (said in the log). */
 export async function startAgain(compute: Compute, stopped: Stopped, cancel: Cancellation): Promise<void> {
   if (await start(compute, stopped, cancel)) {
-    log.info(t`Started instance ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
+    log.info(
+      t`Started instance ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`,
+    );
   }
 }

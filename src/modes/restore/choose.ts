@@ -1,12 +1,12 @@
-import { Input, MANAGED_BY, Property } from '../../constants.ts';
-import { isoSeconds } from '../../duration.ts';
-import { globToRegExp } from '../../glob.ts';
-import { log, t } from '../../log.ts';
+import { Input, MANAGED_BY, Property } from '../../lib/constants.ts';
+import { isoSeconds } from '../../lib/duration.ts';
+import { globToRegExp } from '../../lib/glob.ts';
+import { log, t } from '../../lib/log.ts';
 import type { Cloud } from '../../openstack/cloud.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
 import { statusOf } from '../../openstack/errors.ts';
 import { exactNameFilter, type Image } from '../../openstack/image.ts';
-import type { RestoreSettings } from '../../settings.ts';
+import type { RestoreSettings } from '../../settings/settings.ts';
 import { StepError } from '../outcome.ts';
 
 /** Every instance the image records is this server (an image with none is no one's). */
@@ -28,10 +28,15 @@ export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, se
   if ('name' in snapshot) {
     const named = (await images.listAll({ ...exactNameFilter(snapshot.name), owner })).filter((image) => image.name === snapshot.name);
     const matches = settings.allowOtherInstance ? named : named.filter((image) => ofServer(image, server));
-    if (matches.length > 1) throw new StepError(`${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.SnapshotId} to the one to restore`);
+    if (matches.length > 1)
+      throw new StepError(
+        `${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.SnapshotId} to the one to restore`,
+      );
     const [image] = matches;
     if (!image) {
-      const others = named.length ? `; ${named.length} image(s) of that name are snapshots of other instances (${Input.AllowOtherInstance}: true restores one)` : '';
+      const others = named.length
+        ? `; ${named.length} image(s) of that name are snapshots of other instances (${Input.AllowOtherInstance}: true restores one)`
+        : '';
       throw new StepError(`No snapshot named "${snapshot.name}" ${where}${others}. Check ${Input.SnapshotName} (matched exactly), or give ${Input.SnapshotId}`);
     }
     log.info(t`Restoring snapshot ${label(image)}: named exactly so`);
@@ -44,27 +49,47 @@ export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, se
   // The server as it was before a roll-back: as the newest, it would roll forward onto the state rolled back from.
   const skipped: string[] = [];
   for await (const image of images.list(query)) {
-    if (!(image.managed && image.status === 'active' && image.owner === owner && ofServer(image, server) && (!matcher || (image.name !== null && matcher.test(image.name))))) continue;
+    if (!(
+      image.managed &&
+      image.status === 'active' &&
+      image.owner === owner &&
+      ofServer(image, server) &&
+      (!matcher || (image.name !== null && matcher.test(image.name)))
+    ))
+      continue;
     if (image.beforeRestoreOf) {
       skipped.push(image.id);
       continue;
     }
     if (skipped.length) {
-      log.info(t`Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the instance as it was before a roll-back, never chosen as the newest; give the ${Input.SnapshotId} or the exact ${Input.SnapshotName} of one to restore it`);
+      log.info(
+        t`Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the instance as it was before a roll-back, never chosen as the newest; give the ${Input.SnapshotId} or the exact ${Input.SnapshotName} of one to restore it`,
+      );
     }
     log.info(t`Restoring snapshot ${label(image)}: the newest active one ${where} made by this action${globbed}`);
     return image;
   }
-  const backups = skipped.length ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.SnapshotId} or exact ${Input.SnapshotName} restores` : '';
-  throw new StepError(`There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.SnapshotId} or ${Input.SnapshotName}, or take one first with mode create`);
+  const backups = skipped.length
+    ? `, other than ${skipped.length} taken before a restore (${skipped.join(', ')}), which only its ${Input.SnapshotId} or exact ${Input.SnapshotName} restores`
+    : '';
+  throw new StepError(
+    `There is no active snapshot ${where} made by this action${globbed}${backups}: give ${Input.SnapshotId} or ${Input.SnapshotName}, or take one first with mode create`,
+  );
 }
 
 /** Why this image may not be restored onto this server; undefined when it may. Only reads. */
-export async function restoreRefusal(compute: Compute, image: Image, server: Server, projectId: string, allowOtherInstance: boolean): Promise<string | undefined> {
+export async function restoreRefusal(
+  compute: Compute,
+  image: Image,
+  server: Server,
+  projectId: string,
+  allowOtherInstance: boolean,
+): Promise<string | undefined> {
   if (image.status !== 'active') return `it is ${image.status}, not active`;
   if (image.owner !== projectId) return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
   if (!image.instanceSnapshot) return 'it is not an instance snapshot (no image_type=snapshot, not made by this action)';
-  if (image.volumeSnapshotIds.length) return 'it is the snapshot of a volume-backed instance: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild an instance from it';
+  if (image.volumeSnapshotIds.length)
+    return 'it is the snapshot of a volume-backed instance: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild an instance from it';
   if (!allowOtherInstance && !ofServer(image, server)) {
     return `it is a snapshot of ${image.instances.join(' and ') || 'no recorded instance'}, not of instance ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
   }

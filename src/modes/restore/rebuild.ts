@@ -1,11 +1,11 @@
-import { formatDuration } from '../../duration.ts';
-import { log, t } from '../../log.ts';
+import { formatDuration } from '../../lib/duration.ts';
+import { log, t } from '../../lib/log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
 import { codeOf, ConflictError, CrossHostError, refusedBeforeActing, statusOf } from '../../openstack/errors.ts';
-import { CUT_SHORT, poll, type Deadline } from '../../openstack/wait.ts';
+import { CUT_SHORT, poll, type Deadline } from '../../lib/wait.ts';
 import type { Failure } from '../outcome.ts';
 import { StepError } from '../outcome.ts';
-import { REBUILD, untilFree } from '../ready.ts';
+import { REBUILD, untilFree } from '../server-wait.ts';
 
 /** Nova's task states of a rebuild under way (task_states.py). */
 const REBUILDING = new Set(['rebuilding', 'rebuild_block_device_mapping', 'rebuild_spawning']);
@@ -48,7 +48,12 @@ export async function rebuildOnce(compute: Compute, server: Server, imageId: str
  * Poll Nova until the rebuild is over: the server settled (no task state) on the image in the
  * state it had, or in ERROR (with Nova's fault), or still at work at the deadline (with how to check it).
  */
-export async function untilRebuilt(compute: Compute, server: Server, imageId: string, deadline: Deadline): Promise<{ server: Server } | { server: Server; failure: Failure }> {
+export async function untilRebuilt(
+  compute: Compute,
+  server: Server,
+  imageId: string,
+  deadline: Deadline,
+): Promise<{ server: Server } | { server: Server; failure: Failure }> {
   // Nova powers a stopped server off again after the rebuild: it shows ACTIVE, with no task, in between.
   const expected = server.status === 'SHUTOFF' ? 'SHUTOFF' : 'ACTIVE';
   const started = Date.now();
@@ -76,7 +81,12 @@ export async function untilRebuilt(compute: Compute, server: Server, imageId: st
   }
   const now = outcome.value;
   if (now.status === 'ERROR') {
-    return { server: now, failure: { message: `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}` } };
+    return {
+      server: now,
+      failure: {
+        message: `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}`,
+      },
+    };
   }
   return { server: now };
 }

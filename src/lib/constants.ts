@@ -1,3 +1,7 @@
+/** What the action does in a step (the `mode` input). */
+export type Mode = 'create' | 'delete' | 'prune' | 'restore';
+export const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore'];
+
 /** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
 export const Input = {
   Mode: 'mode',

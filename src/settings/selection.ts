@@ -1,6 +1,5 @@
 import * as core from '@actions/core';
-import { Input } from './constants.ts';
-import type { Mode } from './settings.ts';
+import { Input, type Mode } from '../lib/constants.ts';
 import { parseMetadata } from './metadata.ts';
 
 /**
@@ -19,9 +18,26 @@ export interface Selection {
 
 /** The selection of the inputs; what is wrong goes to `problems`, each naming its input. */
 export function readSelection(problems: string[], bool: (name: string, fallback: boolean) => boolean): Selection {
-  const names = [...new Set(core.getInput(Input.Instance).split(/\r?\n/).map((line) => line.trim()).filter(Boolean))];
-  const tags = [...new Set(core.getInput(Input.InstanceTags).split(/[,\n]/).map((tag) => tag.trim()).filter(Boolean))];
-  for (const tag of tags) if (tag.length > 60 || tag.includes('/')) problems.push(`${Input.InstanceTags}: "${tag}" is not a Nova server tag (at most 60 characters, no "/")`);
+  const names = [
+    ...new Set(
+      core
+        .getInput(Input.Instance)
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter(Boolean),
+    ),
+  ];
+  const tags = [
+    ...new Set(
+      core
+        .getInput(Input.InstanceTags)
+        .split(/[,\n]/)
+        .map((tag) => tag.trim())
+        .filter(Boolean),
+    ),
+  ];
+  for (const tag of tags)
+    if (tag.length > 60 || tag.includes('/')) problems.push(`${Input.InstanceTags}: "${tag}" is not a Nova server tag (at most 60 characters, no "/")`);
   const parsed = parseMetadata(core.getInput(Input.InstanceMetadata), 'server');
   problems.push(...parsed.problems.map((p) => `${Input.InstanceMetadata}: ${p}`));
   return { names, tags, metadata: parsed.metadata, allowEmpty: bool(Input.AllowEmptySelection, false) };
@@ -36,13 +52,21 @@ export function selectionProblems(mode: Mode | undefined, selection: Selection, 
   const given = selection.names.length > 0 || hasSelector(selection);
   if (mode === 'create' || mode === 'restore') {
     if (!given && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
-      return [`${Input.Instance}: required for mode ${mode}: the name or ID of the instance (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select instances`];
+      return [
+        `${Input.Instance}: required for mode ${mode}: the name or ID of the instance (one a line), or ${Input.InstanceTags} / ${Input.InstanceMetadata} to select instances`,
+      ];
     }
     // They add up: a name beside a selector would rebuild every server the selector picks too.
     if (mode === 'restore' && selection.names.length && hasSelector(selection)) {
       const selector = [
         ...(selection.tags.length ? [`${Input.InstanceTags}: ${selection.tags.join(',')}`] : []),
-        ...(Object.keys(selection.metadata).length ? [`${Input.InstanceMetadata}: ${Object.entries(selection.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`] : []),
+        ...(Object.keys(selection.metadata).length
+          ? [
+              `${Input.InstanceMetadata}: ${Object.entries(selection.metadata)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(', ')}`,
+            ]
+          : []),
       ].join(' and ');
       return [
         `${Input.Instance} and ${Input.InstanceTags} / ${Input.InstanceMetadata}: mode restore takes the instances by name or by selector, not both: they add up, so ${selector} rebuilds every instance it picks besides those named. ` +
@@ -50,12 +74,15 @@ export function selectionProblems(mode: Mode | undefined, selection: Selection, 
       ];
     }
     if (mode === 'restore' && several && exactSnapshot) {
-      return [`${Input.SnapshotId} / ${Input.SnapshotName}: an exact snapshot is one instance's; give one instance, or leave them out (or give a glob) to restore each instance from its own newest snapshot`];
+      return [
+        `${Input.SnapshotId} / ${Input.SnapshotName}: an exact snapshot is one instance's; give one instance, or leave them out (or give a glob) to restore each instance from its own newest snapshot`,
+      ];
     }
     return [];
   }
   const problems: string[] = [];
   if (selection.names.length > 1) problems.push(`${Input.Instance}: mode ${mode} takes one instance name or ID (one line)`);
-  if (hasSelector(selection) || selection.allowEmpty) problems.push(`${Input.InstanceTags}, ${Input.InstanceMetadata}, ${Input.AllowEmptySelection}: only for modes create and restore`);
+  if (hasSelector(selection) || selection.allowEmpty)
+    problems.push(`${Input.InstanceTags}, ${Input.InstanceMetadata}, ${Input.AllowEmptySelection}: only for modes create and restore`);
   return problems;
 }

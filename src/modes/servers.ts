@@ -1,7 +1,7 @@
-import { Input } from '../constants.ts';
+import { Input } from '../lib/constants.ts';
 import type { Compute, Server } from '../openstack/compute.ts';
 import { AmbiguousError, NotFoundError } from '../openstack/errors.ts';
-import { hasSelector, type Selection } from '../selection.ts';
+import { hasSelector, type Selection } from '../settings/selection.ts';
 import { StepError } from './outcome.ts';
 
 /** Exactly one server, named once and by nothing else: the path of one step, one server. */
@@ -23,7 +23,9 @@ export function ofProject(server: Server, projectId: string): Server {
 
 /** The server carries every tag and metadata pair of the selector. */
 function matches(server: Server, selection: Selection): boolean {
-  return selection.tags.every((tag) => server.tags?.includes(tag)) && Object.entries(selection.metadata).every(([key, value]) => server.metadata[key] === value);
+  return (
+    selection.tags.every((tag) => server.tags?.includes(tag)) && Object.entries(selection.metadata).every(([key, value]) => server.metadata[key] === value)
+  );
 }
 
 /**
@@ -39,21 +41,30 @@ export async function selectServers(compute: Compute, selection: Selection, proj
   const listed: Server[] = [];
   for await (const server of compute.servers(query)) listed.push(server);
   if (selection.tags.length && listed.some((server) => server.tags === undefined)) {
-    throw new StepError(`${Input.InstanceTags}: this Nova shows no server tags (they need microversion 2.26; it answered at ${compute.microversion}); select by ${Input.InstanceMetadata} or by name`);
+    throw new StepError(
+      `${Input.InstanceTags}: this Nova shows no server tags (they need microversion 2.26; it answered at ${compute.microversion}); select by ${Input.InstanceMetadata} or by name`,
+    );
   }
   const chosen = new Map<string, Server>();
   for (const name of selection.names) {
     const byId = listed.find((server) => sameId(server.id, name));
     const named = byId ? [byId] : listed.filter((server) => server.name === name);
     if (named.length === 0) throw new NotFoundError('server', name);
-    if (named.length > 1) throw new AmbiguousError('server', name, named.map((server) => server.id));
+    if (named.length > 1)
+      throw new AmbiguousError(
+        'server',
+        name,
+        named.map((server) => server.id),
+      );
     chosen.set(named[0]!.id, named[0]!);
   }
   if (hasSelector(selection)) {
     const picked = listed.filter((server) => matches(server, selection));
     if (!picked.length && !selection.allowEmpty) {
       const what = [...selection.tags.map((tag) => `tag ${tag}`), ...Object.entries(selection.metadata).map(([k, v]) => `metadata ${k}=${v}`)].join(' and ');
-      throw new StepError(`No instance has ${what}: check ${Input.InstanceTags} and ${Input.InstanceMetadata}, or set ${Input.AllowEmptySelection}: true if an empty fleet is fine`);
+      throw new StepError(
+        `No instance has ${what}: check ${Input.InstanceTags} and ${Input.InstanceMetadata}, or set ${Input.AllowEmptySelection}: true if an empty fleet is fine`,
+      );
     }
     for (const server of picked) chosen.set(server.id, server);
   }

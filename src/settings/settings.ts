@@ -1,23 +1,21 @@
 import * as core from '@actions/core';
-import { Input, Output, Property, RENAMED_INPUTS } from './constants.ts';
-import { hasWildcard } from './glob.ts';
-import { inputReader, readPolicy } from './inputs.ts';
+import { Input, MODES, Output, Property, RENAMED_INPUTS } from '../lib/constants.ts';
+import { hasWildcard } from '../lib/glob.ts';
+import { inputReader, readPolicy } from './readers.ts';
 import { readSelection, selectionProblems, type Selection } from './selection.ts';
 import { parseMetadata } from './metadata.ts';
-import { DEFAULT_NAME_TEMPLATE, templateProblems } from './name-template.ts';
-import { isUuid } from './openstack/compute.ts';
-import type { Interface } from './openstack/catalog.ts';
-import type { TlsOptions } from './openstack/client.ts';
-import type { Credentials } from './openstack/identity.ts';
-import { PROVENANCE_KEYS, readProvenance, type Provenance } from './provenance.ts';
-import type { Policy } from './retention.ts';
+import { DEFAULT_NAME_TEMPLATE, templateProblems } from '../lib/name-template.ts';
+import { isUuid } from '../openstack/compute.ts';
+import type { Interface } from '../openstack/catalog.ts';
+import type { TlsOptions } from '../openstack/client.ts';
+import type { Credentials } from '../openstack/identity.ts';
+import { PROVENANCE_KEYS, readProvenance, type Provenance } from '../lib/provenance.ts';
+import type { Policy } from '../lib/retention.ts';
 import { readCredentials } from './credentials.ts';
 import { withCloudsYaml } from './clouds-yaml.ts';
 import { readTls } from './tls.ts';
 import { PROXY_VARIABLES, proxyProblems, userinfoSecrets } from './urls.ts';
 
-export type Mode = 'create' | 'delete' | 'prune' | 'restore';
-const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore'];
 const INTERFACES: readonly Interface[] = ['public', 'internal', 'admin'];
 
 /** What every mode needs: where, as whom, how fast, and whether anything may change. */
@@ -153,10 +151,15 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const snapshotName = core.getInput(Input.SnapshotName) || undefined;
   // The runner passes an input that was not given as "": only a blank one that is not empty can be told from it.
   if (!snapshotName && process.env[`INPUT_${Input.SnapshotName.toUpperCase().replace(/ /g, '_')}`]?.length) {
-    problems.push(`${Input.SnapshotName}: is blank; give a name${mode === 'prune' ? ' or a glob, or leave the input out to cover every name' : mode === 'create' ? ' template, or leave the input out for the default {instance}-{timestamp}' : ''}`);
+    problems.push(
+      `${Input.SnapshotName}: is blank; give a name${mode === 'prune' ? ' or a glob, or leave the input out to cover every name' : mode === 'create' ? ' template, or leave the input out for the default {instance}-{timestamp}' : ''}`,
+    );
   }
   const imageId = core.getInput(Input.SnapshotId) || undefined;
-  if (imageId && !isUuid(imageId)) problems.push(`${Input.SnapshotId}: "${imageId}" is not a snapshot ID; give the UUID of the snapshot (e.g. from the ${Output.SnapshotId} output of mode create, or openstack image list)`);
+  if (imageId && !isUuid(imageId))
+    problems.push(
+      `${Input.SnapshotId}: "${imageId}" is not a snapshot ID; give the UUID of the snapshot (e.g. from the ${Output.SnapshotId} output of mode create, or openstack image list)`,
+    );
   const timeoutMs = duration(Input.Timeout, core.getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
 
   const { metadata, problems: metadataProblems } = parseMetadata(core.getInput(Input.SnapshotProperties), 'image', [
@@ -191,7 +194,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
     if (hasPolicy && !wait) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
   } else if (mode === 'delete') {
-    if (!imageId && !snapshotName) problems.push(`${Input.SnapshotId} or ${Input.SnapshotName}: mode delete needs the ID or the exact name of the snapshot to delete`);
+    if (!imageId && !snapshotName)
+      problems.push(`${Input.SnapshotId} or ${Input.SnapshotName}: mode delete needs the ID or the exact name of the snapshot to delete`);
     if (imageId && snapshotName) problems.push(`${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
     if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
   } else if (mode === 'prune') {
@@ -218,7 +222,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   problems.push(...proxyProblems(env));
 
   const rateLimit = Number(core.getInput(Input.RateLimit) || DEFAULTS.rateLimit);
-  if (!Number.isFinite(rateLimit) || rateLimit < 0) problems.push(`${Input.RateLimit}: "${core.getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
+  if (!Number.isFinite(rateLimit) || rateLimit < 0)
+    problems.push(`${Input.RateLimit}: "${core.getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
 
   const dryRun = bool(Input.DryRun, false);
   if (problems.length || !mode || !region || !iface || !credentials) throw new SettingsError(problems);
@@ -242,7 +247,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     case 'prune':
       return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
     case 'restore': {
-      const snapshot = imageId ? { imageId } : snapshotName && !hasWildcard(snapshotName) ? { name: snapshotName } : { newest: true as const, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
+      const snapshot = imageId
+        ? { imageId }
+        : snapshotName && !hasWildcard(snapshotName)
+          ? { name: snapshotName }
+          : { newest: true as const, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
       return { ...common, mode, servers, concurrency, snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
     }
   }

@@ -1,15 +1,15 @@
 import pMap from 'p-map';
-import { MANAGED_BY, Property } from '../constants.ts';
-import { globToRegExp, hasWildcard } from '../glob.ts';
-import type { Cloud } from '../openstack/cloud.ts';
-import type { Server } from '../openstack/compute.ts';
-import { exactNameFilter, type Image } from '../openstack/image.ts';
-import { decideEach, describePolicy, type Decision, type Snapshot } from '../retention.ts';
-import type { CommonSettings, Retention } from '../settings.ts';
-import { log, t } from '../log.ts';
-import { deleteSnapshot, type Deletion } from './deletion.ts';
-import { StepError, type Failure, type Outcome } from './outcome.ts';
-import { plan, refusal, resolveInstance, type Held } from './safety.ts';
+import { MANAGED_BY, Property } from '../../lib/constants.ts';
+import { globToRegExp, hasWildcard } from '../../lib/glob.ts';
+import type { Cloud } from '../../openstack/cloud.ts';
+import type { Server } from '../../openstack/compute.ts';
+import { exactNameFilter, type Image } from '../../openstack/image.ts';
+import { decideEach, describePolicy, type Decision, type Snapshot } from '../../lib/retention.ts';
+import type { CommonSettings, Retention } from '../../settings/settings.ts';
+import { log, t } from '../../lib/log.ts';
+import { deleteSnapshot, type Deletion } from '../delete/deletion.ts';
+import { StepError, type Failure, type Outcome } from '../outcome.ts';
+import { plan, refusal, resolveInstance, type Held } from '../delete/guard.ts';
 
 export interface PruneResult {
   mode: 'prune';
@@ -111,7 +111,8 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
       else inScope.set(image.id, image);
     }
   }
-  if (backups.size) log.info(t`Left out of this prune: ${backups.size} snapshot(s) taken before a restore (${[...backups].join(', ')}); they are neither counted nor deleted`);
+  if (backups.size)
+    log.info(t`Left out of this prune: ${backups.size} snapshot(s) taken before a restore (${[...backups].join(', ')}); they are neither counted nor deleted`);
   const policy = describePolicy(options.policy);
   const result: PruneResult = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
   if (justCreated && !inScope.has(justCreated)) {
@@ -129,7 +130,11 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
     return reason ? [{ image, reason }] : [];
   });
   const refusedIds = new Set(refused.map((r) => r.image.id));
-  const { planned, held } = await plan(cloud, chosen.filter((image) => !refusedIds.has(image.id)), { instanceId: instance.id });
+  const { planned, held } = await plan(
+    cloud,
+    chosen.filter((image) => !refusedIds.has(image.id)),
+    { instanceId: instance.id },
+  );
   result.held = [...refused, ...held];
   for (const { image, reason } of result.held) log.info(t`Keeping ${image.id} "${image.name ?? ''}": ${reason}`);
   const alsoKept = result.held.length ? `; ${result.held.length} more that it would delete are kept (in use, or not deletable)` : '';
@@ -155,7 +160,10 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
     );
   // A line or more per snapshot: folded in the log.
   if (planned.length) await log.group(t`${settings.dryRun ? 'Would delete' : 'Deleting'} ${planned.length} snapshot(s)`, deleteEach);
-  if (settings.dryRun) log.notice(t`Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, { title: 'openstack-snapshot-action' });
+  if (settings.dryRun)
+    log.notice(t`Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, {
+      title: 'openstack-snapshot-action',
+    });
   return outcome(result);
 }
 

@@ -1,6 +1,6 @@
-import { log, t, type Text } from './log.ts';
-import { StepError } from './modes/outcome.ts';
-import { Deadline } from './openstack/wait.ts';
+import { log, t, type Text } from '../lib/log.ts';
+import { StepError } from './outcome.ts';
+import { Deadline } from '../lib/wait.ts';
 
 /** The runner cancels a step with SIGINT, sends SIGTERM 7.5 s later and SIGKILL 2.5 s after that. */
 const KILLED_AFTER_MS: Record<string, number> = { SIGINT: 10_000, SIGTERM: 2_500 };

@@ -2,10 +2,10 @@ import { X509Certificate } from 'node:crypto';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { readBoundedText } from './bounded-file.ts';
-import { Input } from './constants.ts';
+import { Input } from '../lib/constants.ts';
 import type { Read } from './credentials.ts';
-import { log, t } from './log.ts';
-import type { TlsOptions } from './openstack/client.ts';
+import { log, t } from '../lib/log.ts';
+import type { TlsOptions } from '../openstack/client.ts';
 
 /** A CA bundle far bigger than any needs is refused before it is read (Mozilla's whole bundle is about 250 KiB). */
 const MAX_BYTES = 4 * 1024 * 1024;
@@ -47,13 +47,17 @@ function readBundle(path: string, from: string, problems: string[], cwd: string)
   try {
     const read = readBoundedText(file, MAX_BYTES);
     if ('refused' in read) {
-      problems.push(`${from}: ${file} is ${read.refused === 'too big' ? 'over 4 MiB, more than any bundle of CA certificates needs' : 'not a regular file'}; give a PEM file of CA certificates`);
+      problems.push(
+        `${from}: ${file} is ${read.refused === 'too big' ? 'over 4 MiB, more than any bundle of CA certificates needs' : 'not a regular file'}; give a PEM file of CA certificates`,
+      );
       return undefined;
     }
     pem = read.text;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    problems.push(`${from}: ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`}; give a PEM file of CA certificates`);
+    problems.push(
+      `${from}: ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`}; give a PEM file of CA certificates`,
+    );
     return undefined;
   }
   const certificates = pem.match(PEM_CERTIFICATE) ?? [];

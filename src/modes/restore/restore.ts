@@ -1,16 +1,16 @@
-import { Input, Property } from '../constants.ts';
-import { log, t } from '../log.ts';
-import type { Cloud } from '../openstack/cloud.ts';
-import type { Server } from '../openstack/compute.ts';
-import type { Image } from '../openstack/image.ts';
-import { Deadline } from '../openstack/wait.ts';
-import type { CreateSettings, RestoreSettings } from '../settings.ts';
-import { snapshotServer, type CreateResult } from './create.ts';
-import { forSelection, type FleetResult } from './fleet.ts';
-import { StepError, type Outcome } from './outcome.ts';
-import { busy, REBUILD, untilFree } from './ready.ts';
-import { chooseSnapshot, restoreRefusal } from './restore/choose.ts';
-import { rebuildOnce, untilRebuilt } from './restore/rebuild.ts';
+import { Input, Property } from '../../lib/constants.ts';
+import { log, t } from '../../lib/log.ts';
+import type { Cloud } from '../../openstack/cloud.ts';
+import type { Server } from '../../openstack/compute.ts';
+import type { Image } from '../../openstack/image.ts';
+import { Deadline } from '../../lib/wait.ts';
+import type { CreateSettings, RestoreSettings } from '../../settings/settings.ts';
+import { snapshotServer, type CreateResult } from '../create/create.ts';
+import { forSelection, type FleetResult } from '../fleet.ts';
+import { StepError, type Outcome } from '../outcome.ts';
+import { busy, REBUILD, untilFree } from '../server-wait.ts';
+import { chooseSnapshot, restoreRefusal } from './choose.ts';
+import { rebuildOnce, untilRebuilt } from './rebuild.ts';
 
 export interface RestoreResult {
   mode: 'restore';
@@ -40,7 +40,13 @@ const volumeBacked = (server: Server) =>
 function backupSettings(settings: RestoreSettings, server: Server, image: Image, deadline: Deadline): CreateSettings {
   const { region, iface, credentials, tls, rateLimit, dryRun, provenance } = settings;
   return {
-    region, iface, credentials, tls, rateLimit, dryRun, provenance,
+    region,
+    iface,
+    credentials,
+    tls,
+    rateLimit,
+    dryRun,
+    provenance,
     mode: 'create',
     servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
     stopInstance: false,
@@ -54,7 +60,7 @@ function backupSettings(settings: RestoreSettings, server: Server, image: Image,
 }
 
 /** Every server of the selection, each rolled back on its own (from its own newest snapshot when several). */
-export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<Outcome<RestoreResult | FleetResult>> {
+export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<Outcome<RestoreResult | FleetResult<RestoreResult>>> {
   return forSelection(cloud, settings, 'restore', (server) => restoreServer(cloud, settings, server));
 }
 
@@ -67,7 +73,9 @@ export async function restoreServer(cloud: Cloud, settings: RestoreSettings, fou
   const deadline = Deadline.after(settings.timeoutMs);
   const compute = await cloud.compute();
   let server = found;
-  log.info(t`Instance: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t`, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
+  log.info(
+    t`Instance: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t`, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`,
+  );
   if (server.volumeBacked) throw volumeBacked(server);
   const image = await chooseSnapshot(cloud, settings, server);
   const why = await restoreRefusal(compute, image, server, await cloud.projectId(), settings.allowOtherInstance);
@@ -79,7 +87,9 @@ export async function restoreServer(cloud: Cloud, settings: RestoreSettings, fou
     if (!busy(server)) server = await untilFree(compute, server, REBUILD, deadline);
     if (settings.snapshotBefore) await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
     const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
-    log.info(t`Dry run: would rebuild instance ${server.name} (${server.id}) from snapshot ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
+    log.info(
+      t`Dry run: would rebuild instance ${server.name} (${server.id}) from snapshot ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`,
+    );
     return { result };
   }
   server = await untilFree(compute, server, REBUILD, deadline);

@@ -47,7 +47,12 @@ export function formatDuration(ms: number): string {
   if (tenths < 600) return `${(tenths / 10).toFixed(1)}s`;
   let seconds = Math.round(ms / SECOND);
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const count = Math.floor(seconds / size);
     seconds -= count * size;
     if (count > 0) parts.push(`${count}${unit}`);

@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
-import { Input } from './constants.ts';
-import { log, t } from './log.ts';
-import type { ClientCredentials, ExternalBearer } from './openstack/federation.ts';
-import type { Credentials, ProjectScope } from './openstack/identity.ts';
+import { Input } from '../lib/constants.ts';
+import { log, t } from '../lib/log.ts';
+import type { ClientCredentials, ExternalBearer } from '../openstack/federation.ts';
+import type { Credentials, ProjectScope } from '../openstack/identity.ts';
 import { isLoopback, redactUrl, userinfoSecrets, withoutUserinfo } from './urls.ts';
 
 /** An input, else the first of these OS_* variables that is set (else the cloud of clouds.yaml). */
@@ -79,12 +79,16 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
     case undefined:
       return undefined;
     case 'application-credential': {
-      if (!credentialId) problems.push(`${Input.ApplicationCredentialId}: required with ${Input.ApplicationCredentialSecret} (or OS_APPLICATION_CREDENTIAL_ID)`);
+      if (!credentialId)
+        problems.push(`${Input.ApplicationCredentialId}: required with ${Input.ApplicationCredentialSecret} (or OS_APPLICATION_CREDENTIAL_ID)`);
       if (!secret) problems.push(`${Input.ApplicationCredentialSecret}: required with ${Input.ApplicationCredentialId} (or OS_APPLICATION_CREDENTIAL_SECRET)`);
       return authUrl && credentialId && secret ? { method: 'application-credential', authUrl, id: credentialId, secret } : undefined;
     }
     case 'password': {
-      if (!username) problems.push(`${Input.Username}: required for password authentication (or OS_USERNAME); or give ${Input.ApplicationCredentialId} and ${Input.ApplicationCredentialSecret}`);
+      if (!username)
+        problems.push(
+          `${Input.Username}: required for password authentication (or OS_USERNAME); or give ${Input.ApplicationCredentialId} and ${Input.ApplicationCredentialSecret}`,
+        );
       if (!password) problems.push(`${Input.Password}: required for password authentication (or OS_PASSWORD), from a secret`);
       const scoped = requireProject('password authentication');
       if (!authUrl || !username || !password || !scoped) return undefined;
@@ -144,7 +148,8 @@ function readAuthType(text: Read, problems: string[], given: { application: bool
   const raw = text(Input.AuthType, 'OS_AUTH_TYPE');
   if (!raw) return given.application ? 'application-credential' : given.token ? 'token' : 'password';
   const type = AUTH_TYPES[raw.toLowerCase()];
-  if (!type) problems.push(`${text.from(Input.AuthType, 'OS_AUTH_TYPE')}: "${raw}" is not a login this action knows; use ${Object.keys(AUTH_TYPES).join(', ')}`);
+  if (!type)
+    problems.push(`${text.from(Input.AuthType, 'OS_AUTH_TYPE')}: "${raw}" is not a login this action knows; use ${Object.keys(AUTH_TYPES).join(', ')}`);
   return type;
 }
 
@@ -156,7 +161,9 @@ function clientCredentials(text: Read, problems: string[], clientSecret: string 
   const discoveryEndpoint = issuerUrl(text, problems, Input.DiscoveryEndpoint, 'OS_DISCOVERY_ENDPOINT');
   const tokenEndpoint = issuerUrl(text, problems, Input.AccessTokenEndpoint, 'OS_ACCESS_TOKEN_ENDPOINT');
   if (!discoveryEndpoint && !tokenEndpoint) {
-    problems.push(`${Input.DiscoveryEndpoint}: required for ${what} (or OS_DISCOVERY_ENDPOINT), the issuer's .well-known/openid-configuration URL; or give ${Input.AccessTokenEndpoint}`);
+    problems.push(
+      `${Input.DiscoveryEndpoint}: required for ${what} (or OS_DISCOVERY_ENDPOINT), the issuer's .well-known/openid-configuration URL; or give ${Input.AccessTokenEndpoint}`,
+    );
   }
   const tokenType = (text(Input.AccessTokenType, 'OS_ACCESS_TOKEN_TYPE') ?? 'access_token').toLowerCase();
   if (tokenType !== 'access_token' && tokenType !== 'id_token') {
@@ -190,7 +197,9 @@ const ID_TOKEN_PERMISSION = 'permissions: { id-token: write, contents: read }';
 /** GitHub's OIDC token of this job, asked for at each login (the runner gives one only with id-token: write). */
 function githubBearer(text: Read, problems: string[], authUrl: string | undefined): ExternalBearer | undefined {
   if (!process.env.ACTIONS_ID_TOKEN_REQUEST_URL) {
-    problems.push(`${Input.AuthType}: github-oidc needs an ID token from GitHub, and this job may not ask for one; add to the job (or the workflow): ${ID_TOKEN_PERMISSION}`);
+    problems.push(
+      `${Input.AuthType}: github-oidc needs an ID token from GitHub, and this job may not ask for one; add to the job (or the workflow): ${ID_TOKEN_PERMISSION}`,
+    );
     return undefined;
   }
   // Default: the cloud's own Keystone, so that a token meant for one cloud is refused by any other.

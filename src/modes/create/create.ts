@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { Cancellation, Cancelled } from '../cancel.ts';
-import { Input, MANAGED_BY, Property } from '../constants.ts';
-import { formatDuration } from '../duration.ts';
-import { log, t } from '../log.ts';
-import { renderFitted, renderName, templateGlob } from '../name-template.ts';
-import type { Cloud } from '../openstack/cloud.ts';
-import type { Server } from '../openstack/compute.ts';
-import type { Image } from '../openstack/image.ts';
-import { Deadline } from '../openstack/wait.ts';
-import { provenanceProperties } from '../provenance.ts';
-import type { CreateSettings, Retention } from '../settings.ts';
-import { untilActive } from './create/active.ts';
-import { createImageOnce, type ImageRequest } from './create/create-image.ts';
-import { ImageLooks } from './create/looks.ts';
-import { busy, SNAPSHOT, untilFree } from './ready.ts';
-import { forSelection, type FleetResult } from './fleet.ts';
-import { RESTART_MS, startAgain, startWhenCaptured, stopForSnapshot, type Restart } from './create/stopped.ts';
-import { explain, StepError, type Outcome } from './outcome.ts';
-import { prune, type PruneResult } from './prune.ts';
+import { Input, MANAGED_BY, Property } from '../../lib/constants.ts';
+import { formatDuration } from '../../lib/duration.ts';
+import { log, t } from '../../lib/log.ts';
+import { renderFitted, renderName, templateGlob } from '../../lib/name-template.ts';
+import type { Cloud } from '../../openstack/cloud.ts';
+import type { Server } from '../../openstack/compute.ts';
+import type { Image } from '../../openstack/image.ts';
+import { Deadline } from '../../lib/wait.ts';
+import { provenanceProperties } from '../../lib/provenance.ts';
+import type { CreateSettings, Retention } from '../../settings/settings.ts';
+import { untilActive } from './active.ts';
+import { createImageOnce, type ImageRequest } from './create-image.ts';
+import { ImageLooks } from './looks.ts';
+import { busy, SNAPSHOT, untilFree } from '../server-wait.ts';
+import { forSelection, type FleetResult } from '../fleet.ts';
+import { RESTART_MS, startAgain, startWhenCaptured, stopForSnapshot, type Restart } from './stopped.ts';
+import { explain, StepError, type Outcome } from '../outcome.ts';
+import { prune, type PruneResult } from '../prune/prune.ts';
 
 export interface CreateResult {
   mode: 'create';
@@ -41,10 +41,21 @@ export type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings: CreateSettings, server: Server): ImageRequest {
   const p = settings.provenance;
-  const values = { instance: server.name, instance_id: server.id, region: settings.region, now: new Date(), sha: p.sha, run_id: p.runId, run_attempt: p.runAttempt, repo: p.repository, ref_name: p.refName };
+  const values = {
+    instance: server.name,
+    instance_id: server.id,
+    region: settings.region,
+    now: new Date(),
+    sha: p.sha,
+    run_id: p.runId,
+    run_attempt: p.runAttempt,
+    repo: p.repository,
+    ref_name: p.refName,
+  };
   // Glance takes 255 characters: the action's own template is made to fit, the user's is refused (before any change).
   const name = settings.fitName ? renderFitted(settings.template, values, 255) : renderName(settings.template, values);
-  if (!name || name.length > 255) throw new StepError(`${Input.SnapshotName}: the template "${settings.template}" gives "${name}", which is not 1 to 255 characters`);
+  if (!name || name.length > 255)
+    throw new StepError(`${Input.SnapshotName}: the template "${settings.template}" gives "${name}", which is not 1 to 255 characters`);
   const metadata = {
     ...settings.metadata,
     ...provenanceProperties(p),
@@ -61,12 +72,20 @@ function imageRequest(settings: CreateSettings, server: Server): ImageRequest {
  * Every server of the selection, each snapshotted on its own; one server named once is a step of
  * its own. Once the job is cancelled, no server is begun.
  */
-export async function create(cloud: Cloud, settings: CreateSettings, cancel = new Cancellation()): Promise<Outcome<CreateResult | FleetResult>> {
+export async function create(cloud: Cloud, settings: CreateSettings, cancel = new Cancellation()): Promise<Outcome<CreateResult | FleetResult<CreateResult>>> {
   // A fleet's images are watched together: one listing per look instead of one GET per image.
   const looks = new ImageLooks(await cloud.images());
-  const outcome = await forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel), cancel);
+  const outcome = await forSelection(
+    cloud,
+    settings,
+    'create',
+    (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel),
+    cancel,
+  );
   // A cancelled job fails, even when what was under way could end.
-  return cancel.cancelled && !outcome.failure ? { ...outcome, failure: { message: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails').message } } : outcome;
+  return cancel.cancelled && !outcome.failure
+    ? { ...outcome, failure: { message: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails').message } }
+    : outcome;
 }
 
 /**
@@ -99,7 +118,13 @@ async function refuseShortToken(cloud: Cloud, settings: CreateSettings, server: 
  * Snapshot one server: wait until it can be, (stop it,) request the image at most once, (start it
  * as soon as its disk is captured,) wait until the image is active, then prune its snapshots.
  */
-export async function snapshotServer(cloud: Cloud, settings: CreateSettings, found: Server, looks?: ImageLooks, cancel = new Cancellation()): Promise<Outcome<CreateResult>> {
+export async function snapshotServer(
+  cloud: Cloud,
+  settings: CreateSettings,
+  found: Server,
+  looks?: ImageLooks,
+  cancel = new Cancellation(),
+): Promise<Outcome<CreateResult>> {
   // Every wait of the snapshot ends at the cancel; starting the server again has its own time.
   const deadline = Deadline.after(settings.timeoutMs, cancel.signal);
   const compute = await cloud.compute();
@@ -128,7 +153,12 @@ export async function snapshotServer(cloud: Cloud, settings: CreateSettings, fou
   const down = restart && 'problem' in restart ? restart.problem : undefined;
   /** A failure about the image, and about the server if it was not seen running again. */
   const fail = (message: string) => ({ failure: { imageId, message: down ? `${message.replace(/\.?$/, '.')} ${down}` : message } });
-  const cancelled = () => fail(cancel.error(t`after snapshot ${imageId} of instance ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`).message);
+  const cancelled = () =>
+    fail(
+      cancel.error(
+        t`after snapshot ${imageId} of instance ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`,
+      ).message,
+    );
   if (cancel.cancelled) return cancelled();
   let image: Image | undefined;
   let polls = 1;
@@ -141,7 +171,9 @@ export async function snapshotServer(cloud: Cloud, settings: CreateSettings, fou
     } else image = await images.get(imageId);
   } catch (error) {
     const why = explain(error, settings);
-    return fail(`Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status`);
+    return fail(
+      `Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status`,
+    );
   }
   const result: CreateResult = {
     mode: 'create',
@@ -188,11 +220,22 @@ function pruneAfter(cloud: Cloud, settings: CreateSettings, retention: Retention
 
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
 async function dryRun(cloud: Cloud, settings: CreateSettings, { server, name }: ImageRequest): Promise<Outcome<CreateResult>> {
-  log.info(t`Dry run: would snapshot instance ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`);
+  log.info(
+    t`Dry run: would snapshot instance ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`,
+  );
   const stops = settings.stopInstance && server.status === 'ACTIVE';
   if (stops) log.info(t`Dry run: would stop instance ${server.name} first, and start it again once its disk is captured`);
   const consistency = stops || server.status === 'SHUTOFF' ? 'stopped' : 'crash-consistent';
-  const result: CreateResult = { mode: 'create', dryRun: true, server, image: { id: '', name, status: 'dry-run', size: null }, volumeSnapshotIds: [], durationMs: 0, polls: 0, consistency };
+  const result: CreateResult = {
+    mode: 'create',
+    dryRun: true,
+    server,
+    image: { id: '', name, status: 'dry-run', size: null },
+    volumeSnapshotIds: [],
+    durationMs: 0,
+    polls: 0,
+    consistency,
+  };
   const { retention } = settings;
   if (!retention) return { result };
   // The real run also counts the new snapshot, so it may delete one more than this plan.

@@ -20,18 +20,7 @@ export interface Policy {
   yearly?: number;
 }
 
-export type Rule =
-  | 'last'
-  | 'within'
-  | 'hourly'
-  | 'daily'
-  | 'weekly'
-  | 'monthly'
-  | 'yearly'
-  | 'oldest'
-  | 'newest'
-  | 'protected'
-  | 'future';
+export type Rule = 'last' | 'within' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly' | 'oldest' | 'newest' | 'protected' | 'future';
 
 export interface Decision {
   snapshot: Snapshot;
@@ -84,8 +73,7 @@ export function validatePolicy(p: Policy): void {
 }
 
 // Newest first; equal times fall back to id so the result never depends on input order.
-const newestFirst = (a: Snapshot, b: Snapshot): number =>
-  b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const newestFirst = (a: Snapshot, b: Snapshot): number => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
  * One decision per snapshot, newest first. Rules are ORed. Future-dated and protected snapshots

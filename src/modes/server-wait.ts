@@ -1,6 +1,6 @@
-import { log, t } from '../log.ts';
+import { log, t } from '../lib/log.ts';
 import type { Compute, Server } from '../openstack/compute.ts';
-import { CUT_SHORT, poll, type Deadline } from '../openstack/wait.ts';
+import { CUT_SHORT, poll, type Deadline } from '../lib/wait.ts';
 import { StepError } from './outcome.ts';
 
 /** States a server leaves by itself: worth waiting for. */
@@ -29,7 +29,10 @@ export async function untilFree(compute: Compute, server: Server, action: Action
     if (accepted(server)) return server;
     throw refused(server, action);
   }
-  if (!stale) log.info(t`Instance ${server.name} is ${server.status}${server.taskState ? t` (task_state ${server.taskState})` : ''}: waiting until it can be ${action.done}`);
+  if (!stale)
+    log.info(
+      t`Instance ${server.name} is ${server.status}${server.taskState ? t` (task_state ${server.taskState})` : ''}: waiting until it can be ${action.done}`,
+    );
   let seen = server;
   const outcome = await poll(async () => {
     const look = await deadline.look((signal) => compute.getServer(server.id, signal));

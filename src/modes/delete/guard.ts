@@ -1,10 +1,10 @@
-import { log, t } from '../log.ts';
-import type { Cloud } from '../openstack/cloud.ts';
-import { isUuid, type Server } from '../openstack/compute.ts';
-import { CatalogError, NotFoundError } from '../openstack/errors.ts';
-import type { Image } from '../openstack/image.ts';
-import type { Volume, VolumeSnapshot } from '../openstack/volume.ts';
-import { ofProject } from './selection.ts';
+import { log, t } from '../../lib/log.ts';
+import type { Cloud } from '../../openstack/cloud.ts';
+import { isUuid, type Server } from '../../openstack/compute.ts';
+import { CatalogError, NotFoundError } from '../../openstack/errors.ts';
+import type { Image } from '../../openstack/image.ts';
+import type { Volume, VolumeSnapshot } from '../../openstack/volume.ts';
+import { ofProject } from '../servers.ts';
 
 /** One image a run may delete, with the Cinder snapshots behind it and whether each may go too. */
 export interface Planned {
@@ -63,7 +63,8 @@ function whyKeep(
 ): string | undefined {
   if (!snapshot) return undefined;
   if (snapshot.projectId && snapshot.projectId !== known.projectId) return `it belongs to project ${snapshot.projectId}`;
-  if (snapshot.name !== `snapshot for ${image.name}`) return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
+  if (snapshot.name !== `snapshot for ${image.name}`)
+    return `it is named "${snapshot.name ?? ''}", not "snapshot for ${image.name}": Nova did not make it for this image`;
   const volume = known.volumeById.get(snapshot.volumeId);
   if (volume?.serverIds.length && known.owner.length && !volume.serverIds.some((server) => known.owner.includes(server))) {
     return `it is a snapshot of volume ${volume.id}, attached to instance ${volume.serverIds.join(', ')}, not to the snapshot's instance`;

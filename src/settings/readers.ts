@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
-import { Input } from './constants.ts';
+import { Input } from '../lib/constants.ts';
 import type { Read } from './credentials.ts';
-import { parseDuration } from './duration.ts';
-import type { Policy } from './retention.ts';
+import { parseDuration } from '../lib/duration.ts';
+import type { Policy } from '../lib/retention.ts';
 
 /**
  * Readers of the action's inputs that gather every problem in `problems` (each names the input

@@ -1,13 +1,13 @@
-import { Input } from '../constants.ts';
-import { isoSeconds } from '../duration.ts';
-import { log, t } from '../log.ts';
-import type { Cloud } from '../openstack/cloud.ts';
-import { exactNameFilter, type Image } from '../openstack/image.ts';
-import { Deadline, poll } from '../openstack/wait.ts';
-import type { DeleteSettings } from '../settings.ts';
+import { Input } from '../../lib/constants.ts';
+import { isoSeconds } from '../../lib/duration.ts';
+import { log, t } from '../../lib/log.ts';
+import type { Cloud } from '../../openstack/cloud.ts';
+import { exactNameFilter, type Image } from '../../openstack/image.ts';
+import { Deadline, poll } from '../../lib/wait.ts';
+import type { DeleteSettings } from '../../settings/settings.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
-import { StepError, type Outcome } from './outcome.ts';
-import { listServers, ofInstance, plan, refusal, resolveInstance } from './safety.ts';
+import { StepError, type Outcome } from '../outcome.ts';
+import { listServers, ofInstance, plan, refusal, resolveInstance } from './guard.ts';
 
 export interface DeleteResult {
   mode: 'delete';

@@ -36,9 +36,7 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r' };
  * anywhere in a line. A new line is the only way to start a `::command::`, so none can be forged.
  */
 export function neutralise(value: string): string {
-  return value
-    .replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .replace(/##\[/g, '#\\u0023[');
+  return value.replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).replace(/##\[/g, '#\\u0023[');
 }
 
 function fragment(value: unknown): string {

@@ -4,9 +4,9 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { isNode, isPair, isScalar, LineCounter, parseDocument, visit, type ErrorCode } from 'yaml';
 import { readBoundedText } from './bounded-file.ts';
-import { Input } from './constants.ts';
+import { Input } from '../lib/constants.ts';
 import type { Read } from './credentials.ts';
-import { log, t } from './log.ts';
+import { log, t } from '../lib/log.ts';
 
 /** The input each key of a cloud's `auth` section stands for. */
 const AUTH_KEYS: Record<string, string> = {
@@ -91,7 +91,9 @@ const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
 function readClouds(path: string, problems: string[]): Tree | undefined {
   const read = readBoundedText(path, MAX_BYTES);
   if ('refused' in read) {
-    problems.push(`${Input.Cloud}: ${path} is ${read.refused === 'too big' ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
+    problems.push(
+      `${Input.Cloud}: ${path} is ${read.refused === 'too big' ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`,
+    );
     return undefined;
   }
   const lines = new LineCounter();
@@ -100,7 +102,9 @@ function readClouds(path: string, problems: string[]): Tree | undefined {
   const [fault] = document.errors;
   if (fault) {
     const { line, col } = lines.linePos(fault.pos[0]);
-    problems.push(`${Input.Cloud}: ${path}, line ${line}, column ${col}: not valid YAML: ${YAML_FAULTS[fault.code] ?? fault.code}; the line is not shown, as it may hold a secret`);
+    problems.push(
+      `${Input.Cloud}: ${path}, line ${line}, column ${col}: not valid YAML: ${YAML_FAULTS[fault.code] ?? fault.code}; the line is not shown, as it may hold a secret`,
+    );
     return undefined;
   }
   let refused = false;
@@ -112,7 +116,9 @@ function readClouds(path: string, problems: string[]): Tree | undefined {
       if (!isScalar(key) || !SECRET_KEYS.has(String(key.value)) || !isNode(value) || !value.tag || value.tag === TEXT_TAG) return;
       // A tag would make a secret into something else (a vault, code): refused, never shown.
       const keys = [...ancestors.filter(isPair), { key }].map((p) => (isScalar(p.key) ? String(p.key.value) : '?'));
-      problems.push(`${Input.Cloud}: ${path}, line ${lines.linePos(key.range?.[0] ?? 0).line}: ${keys.join('.')} has the tag ${value.tag.replace(/^tag:yaml\.org,2002:/, '!!')}: refused, a secret is read as the text written`);
+      problems.push(
+        `${Input.Cloud}: ${path}, line ${lines.linePos(key.range?.[0] ?? 0).line}: ${keys.join('.')} has the tag ${value.tag.replace(/^tag:yaml\.org,2002:/, '!!')}: refused, a secret is read as the text written`,
+      );
       refused = true;
     },
   });
@@ -155,7 +161,10 @@ export function loadCloud(name: string, env: NodeJS.ProcessEnv, problems: string
     problems.push(`${Input.Cloud}: no cloud "${name}" in ${file}; it has: ${Object.keys(clouds).join(', ') || '(none)'}`);
     return values;
   }
-  const sections: [Tree, Record<string, string>][] = [[cloud, TOP_KEYS], [isTree(cloud.auth) ? cloud.auth : {}, AUTH_KEYS]];
+  const sections: [Tree, Record<string, string>][] = [
+    [cloud, TOP_KEYS],
+    [isTree(cloud.auth) ? cloud.auth : {}, AUTH_KEYS],
+  ];
   for (const [section, keys] of sections) {
     for (const [key, input] of Object.entries(keys)) {
       const value = section[key];

@@ -1,9 +1,9 @@
-import type { Cloud } from '../openstack/cloud.ts';
-import { ConflictError, statusOf } from '../openstack/errors.ts';
-import type { Image, ImageService } from '../openstack/image.ts';
-import { log, t } from '../log.ts';
-import { StepError } from './outcome.ts';
-import type { Planned } from './safety.ts';
+import type { Cloud } from '../../openstack/cloud.ts';
+import { ConflictError, statusOf } from '../../openstack/errors.ts';
+import type { Image, ImageService } from '../../openstack/image.ts';
+import { log, t } from '../../lib/log.ts';
+import { StepError } from '../outcome.ts';
+import type { Planned } from './guard.ts';
 
 type Outcome = 'deleted' | 'missing' | 'would-delete';
 
@@ -37,7 +37,9 @@ export async function deleteSnapshot(cloud: Cloud, { image, volumeSnapshots: sna
     for (const id of doomed) {
       try {
         const result = await volumes.deleteSnapshot(id);
-        log.info(result === 'deleted' ? t`Deleted volume snapshot ${id} of snapshot ${image.id}` : t`Volume snapshot ${id} of snapshot ${image.id} was already gone`);
+        log.info(
+          result === 'deleted' ? t`Deleted volume snapshot ${id} of snapshot ${image.id}` : t`Volume snapshot ${id} of snapshot ${image.id} was already gone`,
+        );
         volumeSnapshots.push({ id, outcome: result });
       } catch (error) {
         log.warning(t`Could not delete volume snapshot ${id} of snapshot ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
