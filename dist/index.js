@@ -34600,7 +34600,7 @@ function parseDuration(text) {
         throw new DurationError(`${shown} is not a duration: ${HELP}`);
     let total = 0;
     for (const [, amount, unit] of input.matchAll(/(\d+)([smhdw])/gi)) {
-        total += Number(amount) * UNIT_MS[unit.toLowerCase()];
+        total += Number(amount) * (UNIT_MS[String(unit).toLowerCase()] ?? 0);
     }
     if (total === 0)
         throw new DurationError(`${shown} adds up to zero: a duration must be longer than that; ${HELP}`);
@@ -34665,7 +34665,7 @@ function templateProblems(template) {
     const problems = [];
     if (!template.trim())
         problems.push('it is empty');
-    const unknown = [...template.matchAll(TOKEN)].map((m) => m[1]).filter((token) => !(token in TOKENS));
+    const unknown = [...template.matchAll(TOKEN)].map((m) => m[1] ?? '').filter((token) => !(token in TOKENS));
     if (unknown.length)
         problems.push(`unknown ${unknown.map((t) => `{${t}}`).join(', ')}; valid tokens are ${TEMPLATE_TOKENS.map((t) => `{${t}}`).join(' ')}`);
     if (/[{}]/.test(template.replace(TOKEN, '')))
@@ -34673,7 +34673,7 @@ function templateProblems(template) {
     return problems;
 }
 function renderName(template, values) {
-    return template.replace(TOKEN, (_, token) => TOKENS[token](values)).trim();
+    return template.replace(TOKEN, (_, token) => TOKENS[token]?.(values) ?? '').trim();
 }
 /** The name with its `{instance}` part shortened (by whole characters) until it is at most `max` long. */
 function renderFitted(template, values, max) {
@@ -34692,7 +34692,12 @@ function renderFitted(template, values, max) {
 function templateGlob(template, values) {
     const fixed = { instance: values.instance, instance_id: values.instance_id, region: values.region };
     const escape = (text) => text.replace(/[*?]/g, '?');
-    return template.replace(TOKEN, (_, token) => (token in fixed ? escape(fixed[token]) : '*')).trim();
+    return template
+        .replace(TOKEN, (_, token) => {
+        const value = fixed[token];
+        return value === undefined ? '*' : escape(value);
+    })
+        .trim();
 }
 
 ;// CONCATENATED MODULE: ./src/lib/provenance.ts
@@ -35766,11 +35771,12 @@ async function selectServers(compute, selection, projectId) {
     for (const name of selection.names) {
         const byId = listed.find((server) => sameId(server.id, name));
         const named = byId ? [byId] : listed.filter((server) => server.name === name);
-        if (named.length === 0)
+        const [one, ...more] = named;
+        if (!one)
             throw new NotFoundError('server', name);
-        if (named.length > 1)
+        if (more.length)
             throw new AmbiguousError('server', name, named.map((server) => server.id));
-        chosen.set(named[0].id, named[0]);
+        chosen.set(one.id, one);
     }
     if (hasSelector(selection)) {
         const picked = listed.filter((server) => matches(server, selection));
@@ -47610,26 +47616,25 @@ function decide(snapshots, policy, now) {
         if (Number.isNaN(s.createdAt.getTime()))
             throw new RangeError(`snapshot ${s.id} has an invalid creation date`);
     }
-    const sorted = [...snapshots].sort(newestFirst);
-    if (sorted.length === 0)
+    // Newest first, each with its time and the rules that keep it.
+    const entries = [...snapshots].sort(newestFirst).map((snapshot) => ({ snapshot, time: snapshot.createdAt.getTime(), kept: new Set() }));
+    const oldest = entries.at(-1);
+    if (!oldest)
         return [];
-    const times = sorted.map((s) => s.createdAt.getTime());
-    const kept = sorted.map(() => new Set());
     // last n: the n newest.
-    for (let i = 0; i < Math.min(policy.last ?? 0, sorted.length); i++)
-        kept[i].add('last');
+    for (const entry of entries.slice(0, policy.last ?? 0))
+        entry.kept.add('last');
     // The newest snapshot not dated in the future. restic anchors keep-within here rather than at
     // `now`, so a project whose snapshots stopped never loses them all, and a stray future-dated one
     // cannot drag the window away from the rest. It is also the one always kept: the real latest
     // state of the instance (a future-dated newer one is kept by 'future' anyway).
-    const newest = times.findIndex((t) => t <= nowMs);
+    const newest = entries.find((entry) => entry.time <= nowMs);
     // within d: everything strictly younger than d before the newest.
-    if (policy.within !== undefined && newest >= 0) {
-        const cutoff = times[newest] - policy.within;
-        times.forEach((t, i) => {
-            if (t > cutoff)
-                kept[i].add('within');
-        });
+    if (policy.within !== undefined && newest) {
+        const cutoff = newest.time - policy.within;
+        for (const entry of entries)
+            if (entry.time > cutoff)
+                entry.kept.add('within');
     }
     // hourly…yearly n: walking newest → oldest, the first snapshot met in each bucket is that
     // bucket's newest; keep it until n buckets are kept. Sorted times make buckets contiguous.
@@ -47639,10 +47644,12 @@ function decide(snapshots, policy, now) {
             continue;
         let buckets = 0;
         let previous;
-        for (let i = 0; i < sorted.length && buckets < n; i++) {
-            const key = BUCKET_KEY[rule](times[i]);
+        for (const entry of entries) {
+            if (buckets >= n)
+                break;
+            const key = BUCKET_KEY[rule](entry.time);
             if (key !== previous) {
-                kept[i].add(rule);
+                entry.kept.add(rule);
                 buckets++;
                 previous = key;
             }
@@ -47650,23 +47657,21 @@ function decide(snapshots, policy, now) {
         // restic ≥ 0.17: with fewer than n buckets the oldest snapshot is kept too, so the history
         // kept is as long as possible. Only reported when the rule did not already keep it. keep-within
         // needs no such case: if its window reaches the oldest, it keeps it itself.
-        const oldest = kept[kept.length - 1];
-        if (buckets < n && !oldest.has(rule))
-            oldest.add('oldest');
+        if (buckets < n && !oldest.kept.has(rule))
+            oldest.kept.add('oldest');
     }
-    if (newest >= 0)
-        kept[newest].add('newest');
-    sorted.forEach((s, i) => {
-        if (s.protected)
-            kept[i].add('protected');
+    newest?.kept.add('newest');
+    for (const entry of entries) {
+        if (entry.snapshot.protected)
+            entry.kept.add('protected');
         // Never delete what the clock says cannot exist yet: a skewed clock must not cost data.
-        if (times[i] > nowMs)
-            kept[i].add('future');
-    });
-    return sorted.map((snapshot, i) => ({
+        if (entry.time > nowMs)
+            entry.kept.add('future');
+    }
+    return entries.map(({ snapshot, kept }) => ({
         snapshot,
-        keep: kept[i].size > 0,
-        reasons: RULES.filter((rule) => kept[i].has(rule)),
+        keep: kept.size > 0,
+        reasons: RULES.filter((rule) => kept.has(rule)),
     }));
 }
 /** For logs, e.g. `keep-last 3, keep-daily 7, keep-within 30d`. */
@@ -47844,10 +47849,11 @@ class Compute {
         for await (const server of this.servers(fragment ? { name: fragment } : {}))
             if (server.name === nameOrId)
                 matches.push(server);
-        if (matches.length === 1)
-            return matches[0];
-        if (matches.length === 0)
+        const [only, ...others] = matches;
+        if (!only)
             throw new NotFoundError('server', nameOrId);
+        if (!others.length)
+            return only;
         throw new AmbiguousError('server', nameOrId, matches.map((server) => server.id));
     }
     /**
@@ -48444,12 +48450,18 @@ async function deleteMode(cloud, settings) {
         throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
     }
     const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id, servers });
-    if (held.length)
-        throw refuse(`${held[0].reason}. Set delete-in-use: true to delete it all the same`);
-    const deletion = await deleteSnapshot(cloud, planned[0], dryRun);
-    if (deletion.outcome !== 'would-delete')
-        await confirmGone(cloud, image, deletion.outcome);
-    return { result: { mode: 'delete', dryRun, deletions: [deletion] } };
+    const [inUse] = held;
+    if (inUse)
+        throw refuse(`${inUse.reason}. Set delete-in-use: true to delete it all the same`);
+    // The one image, planned: deleted, then confirmed gone.
+    const deletions = [];
+    for (const item of planned) {
+        const deletion = await deleteSnapshot(cloud, item, dryRun);
+        if (deletion.outcome !== 'would-delete')
+            await confirmGone(cloud, image, deletion.outcome);
+        deletions.push(deletion);
+    }
+    return { result: { mode: 'delete', dryRun, deletions } };
 }
 
 ;// CONCATENATED MODULE: ./src/modes/restore/choose.ts
@@ -48749,6 +48761,7 @@ async function runMode(cloud, settings, cancel) {
 /** The URL of a service (any of `types`) for a region and interface; CatalogError says what the catalog has instead. */
 function findEndpoint(catalog, types, region, iface) {
     const service = types.join(' or ');
+    const primary = types[0] ?? service;
     const services = catalog.filter((entry) => types.includes(entry.type));
     if (services.length === 0)
         throw new CatalogError('service', service, region, iface, []);
@@ -48759,11 +48772,11 @@ function findEndpoint(catalog, types, region, iface) {
     const inRegion = exact.length ? exact : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
     if (inRegion.length === 0) {
         const regions = [...new Set(catalog.flatMap((entry) => entry.endpoints.map(regionOf)))].filter(Boolean).sort();
-        throw new CatalogError('region', types[0], region, iface, regions);
+        throw new CatalogError('region', primary, region, iface, regions);
     }
     const match = inRegion.find((endpoint) => endpoint.interface === iface);
     if (!match)
-        throw new CatalogError('interface', types[0], region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
+        throw new CatalogError('interface', primary, region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
     return match.url.replace(/\/+$/, '');
 }
 
@@ -49370,8 +49383,9 @@ function fleetSection(result) {
         ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? '–',
         row.error ?? '',
     ]));
-    if (pruned.length) {
-        const dryRun = pruned[0].dryRun;
+    const [first] = pruned;
+    if (first) {
+        const { dryRun } = first;
         paragraph('Pruned after the snapshots:', `${dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, dryRun)}`);
     }
 }
@@ -49456,7 +49470,7 @@ function inputReader(env, problems) {
     const origin = (name, ...envNames) => (getInput(name) ? name : envNames.find((n) => env[n]?.trim()));
     const text = Object.assign((name, ...envNames) => {
         const from = origin(name, ...envNames);
-        return from === name ? getInput(name) : from && env[from].trim();
+        return from === name ? getInput(name) : from && env[from]?.trim();
     }, { from: (name, ...envNames) => origin(name, ...envNames) ?? name });
     const bool = (name, fallback) => {
         if (!getInput(name))
@@ -49606,7 +49620,7 @@ function readCredentials(text, problems) {
         authUrl = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
         warnUrl(from, rawAuthUrl, '(Keystone v3 takes them in the request body) and were removed; give them as the username and password inputs', 'the password or secret, and every token,');
     }
-    const read = (name) => text(name, ...ENV[name]);
+    const read = (name) => text(name, ...(ENV[name] ?? []));
     const secrets = [Input.ApplicationCredentialSecret, Input.Password, Input.Token, Input.ClientSecret].map(read);
     // Masked before anything else can print them.
     for (const value of secrets)
@@ -49631,7 +49645,7 @@ function readCredentials(text, problems) {
     };
     const required = (name, value, what) => {
         if (!value)
-            problems.push(`${name}: required for ${what} (or ${ENV[name][0]})`);
+            problems.push(`${name}: required for ${what} (or ${ENV[name]?.[0]})`);
         return value;
     };
     switch (authType) {

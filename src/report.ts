@@ -227,8 +227,9 @@ function fleetSection(result: FleetResult<CreateResult | RestoreResult>): void {
       row.error ?? '',
     ]),
   );
-  if (pruned.length) {
-    const dryRun = pruned[0]!.dryRun;
+  const [first] = pruned;
+  if (first) {
+    const { dryRun } = first;
     paragraph('Pruned after the snapshots:', `${dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, dryRun)}`);
   }
 }

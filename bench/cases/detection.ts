@@ -43,7 +43,7 @@ async function runs(build: Build, seconds: number, count: number): Promise<Detec
       cloud.resetRequests();
       const run = await timedRun(build, { instance: 'web-1', timeout: `${Math.ceil(seconds * 3 + 60)}s` }, cloud.openrc());
       const job = jobs.at(-1);
-      if (run.code !== 0 || job?.imageId !== run.outputs['snapshot-id']) throw new Error(`local create (${seconds} s) failed: ${tail(run)}`);
+      if (run.code !== 0 || !job || job.imageId !== run.outputs['snapshot-id']) throw new Error(`local create (${seconds} s) failed: ${tail(run)}`);
       // Request records carry the cloud's own ms clock: relative to createImage, comparable with the job's.
       const createImage = cloud.requests.find((r) => r.action === 'createImage')!;
       const gets = cloud.requests.filter((r) => r.method === 'GET' && r.path.includes(`/v2/images/${job.imageId}`));

@@ -28,7 +28,7 @@ export function parseDuration(text: string): number {
   if (!/^(?:\d+[smhdw]\s*)+$/i.test(input)) throw new DurationError(`${shown} is not a duration: ${HELP}`);
   let total = 0;
   for (const [, amount, unit] of input.matchAll(/(\d+)([smhdw])/gi)) {
-    total += Number(amount) * UNIT_MS[unit.toLowerCase()];
+    total += Number(amount) * (UNIT_MS[String(unit).toLowerCase()] ?? 0);
   }
   if (total === 0) throw new DurationError(`${shown} adds up to zero: a duration must be longer than that; ${HELP}`);
   // Beyond this, milliseconds are no longer exact integers.

@@ -38,14 +38,14 @@ const TOKEN = /\{([^{}]*)\}/g;
 export function templateProblems(template: string): string[] {
   const problems: string[] = [];
   if (!template.trim()) problems.push('it is empty');
-  const unknown = [...template.matchAll(TOKEN)].map((m) => m[1]!).filter((token) => !(token in TOKENS));
+  const unknown = [...template.matchAll(TOKEN)].map((m) => m[1] ?? '').filter((token) => !(token in TOKENS));
   if (unknown.length) problems.push(`unknown ${unknown.map((t) => `{${t}}`).join(', ')}; valid tokens are ${TEMPLATE_TOKENS.map((t) => `{${t}}`).join(' ')}`);
   if (/[{}]/.test(template.replace(TOKEN, ''))) problems.push('it has a "{" or "}" that is not part of a {token}');
   return problems;
 }
 
 export function renderName(template: string, values: NameValues): string {
-  return template.replace(TOKEN, (_, token: string) => TOKENS[token]!(values)).trim();
+  return template.replace(TOKEN, (_, token: string) => TOKENS[token]?.(values) ?? '').trim();
 }
 
 /** The name with its `{instance}` part shortened (by whole characters) until it is at most `max` long. */
@@ -66,5 +66,10 @@ export function renderFitted(template: string, values: NameValues, max: number):
 export function templateGlob(template: string, values: Pick<NameValues, 'instance' | 'instance_id' | 'region'>): string {
   const fixed: Record<string, string> = { instance: values.instance, instance_id: values.instance_id, region: values.region };
   const escape = (text: string) => text.replace(/[*?]/g, '?');
-  return template.replace(TOKEN, (_, token: string) => (token in fixed ? escape(fixed[token]!) : '*')).trim();
+  return template
+    .replace(TOKEN, (_, token: string) => {
+      const value = fixed[token];
+      return value === undefined ? '*' : escape(value);
+    })
+    .trim();
 }

@@ -87,26 +87,24 @@ export function decide(snapshots: Snapshot[], policy: Policy, now: Date): Decisi
   for (const s of snapshots) {
     if (Number.isNaN(s.createdAt.getTime())) throw new RangeError(`snapshot ${s.id} has an invalid creation date`);
   }
-  const sorted = [...snapshots].sort(newestFirst);
-  if (sorted.length === 0) return [];
-  const times = sorted.map((s) => s.createdAt.getTime());
-  const kept = sorted.map(() => new Set<Rule>());
+  // Newest first, each with its time and the rules that keep it.
+  const entries = [...snapshots].sort(newestFirst).map((snapshot) => ({ snapshot, time: snapshot.createdAt.getTime(), kept: new Set<Rule>() }));
+  const oldest = entries.at(-1);
+  if (!oldest) return [];
 
   // last n: the n newest.
-  for (let i = 0; i < Math.min(policy.last ?? 0, sorted.length); i++) kept[i].add('last');
+  for (const entry of entries.slice(0, policy.last ?? 0)) entry.kept.add('last');
 
   // The newest snapshot not dated in the future. restic anchors keep-within here rather than at
   // `now`, so a project whose snapshots stopped never loses them all, and a stray future-dated one
   // cannot drag the window away from the rest. It is also the one always kept: the real latest
   // state of the instance (a future-dated newer one is kept by 'future' anyway).
-  const newest = times.findIndex((t) => t <= nowMs);
+  const newest = entries.find((entry) => entry.time <= nowMs);
 
   // within d: everything strictly younger than d before the newest.
-  if (policy.within !== undefined && newest >= 0) {
-    const cutoff = times[newest] - policy.within;
-    times.forEach((t, i) => {
-      if (t > cutoff) kept[i].add('within');
-    });
+  if (policy.within !== undefined && newest) {
+    const cutoff = newest.time - policy.within;
+    for (const entry of entries) if (entry.time > cutoff) entry.kept.add('within');
   }
 
   // hourly…yearly n: walking newest → oldest, the first snapshot met in each bucket is that
@@ -116,10 +114,11 @@ export function decide(snapshots: Snapshot[], policy: Policy, now: Date): Decisi
     if (n === undefined) continue;
     let buckets = 0;
     let previous: number | undefined;
-    for (let i = 0; i < sorted.length && buckets < n; i++) {
-      const key = BUCKET_KEY[rule](times[i]);
+    for (const entry of entries) {
+      if (buckets >= n) break;
+      const key = BUCKET_KEY[rule](entry.time);
       if (key !== previous) {
-        kept[i].add(rule);
+        entry.kept.add(rule);
         buckets++;
         previous = key;
       }
@@ -127,21 +126,20 @@ export function decide(snapshots: Snapshot[], policy: Policy, now: Date): Decisi
     // restic ≥ 0.17: with fewer than n buckets the oldest snapshot is kept too, so the history
     // kept is as long as possible. Only reported when the rule did not already keep it. keep-within
     // needs no such case: if its window reaches the oldest, it keeps it itself.
-    const oldest = kept[kept.length - 1];
-    if (buckets < n && !oldest.has(rule)) oldest.add('oldest');
+    if (buckets < n && !oldest.kept.has(rule)) oldest.kept.add('oldest');
   }
 
-  if (newest >= 0) kept[newest].add('newest');
-  sorted.forEach((s, i) => {
-    if (s.protected) kept[i].add('protected');
+  newest?.kept.add('newest');
+  for (const entry of entries) {
+    if (entry.snapshot.protected) entry.kept.add('protected');
     // Never delete what the clock says cannot exist yet: a skewed clock must not cost data.
-    if (times[i] > nowMs) kept[i].add('future');
-  });
+    if (entry.time > nowMs) entry.kept.add('future');
+  }
 
-  return sorted.map((snapshot, i) => ({
+  return entries.map(({ snapshot, kept }) => ({
     snapshot,
-    keep: kept[i].size > 0,
-    reasons: RULES.filter((rule) => kept[i].has(rule)),
+    keep: kept.size > 0,
+    reasons: RULES.filter((rule) => kept.has(rule)),
   }));
 }
 

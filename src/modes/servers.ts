@@ -49,14 +49,15 @@ export async function selectServers(compute: Compute, selection: Selection, proj
   for (const name of selection.names) {
     const byId = listed.find((server) => sameId(server.id, name));
     const named = byId ? [byId] : listed.filter((server) => server.name === name);
-    if (named.length === 0) throw new NotFoundError('server', name);
-    if (named.length > 1)
+    const [one, ...more] = named;
+    if (!one) throw new NotFoundError('server', name);
+    if (more.length)
       throw new AmbiguousError(
         'server',
         name,
         named.map((server) => server.id),
       );
-    chosen.set(named[0]!.id, named[0]!);
+    chosen.set(one.id, one);
   }
   if (hasSelector(selection)) {
     const picked = listed.filter((server) => matches(server, selection));

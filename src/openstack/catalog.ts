@@ -18,6 +18,7 @@ export interface CatalogEntry {
 /** The URL of a service (any of `types`) for a region and interface; CatalogError says what the catalog has instead. */
 export function findEndpoint(catalog: CatalogEntry[], types: readonly string[], region: string, iface: Interface): string {
   const service = types.join(' or ');
+  const primary = types[0] ?? service;
   const services = catalog.filter((entry) => types.includes(entry.type));
   if (services.length === 0) throw new CatalogError('service', service, region, iface, []);
   const regionOf = (endpoint: CatalogEndpoint) => endpoint.region_id ?? endpoint.region ?? '';
@@ -27,9 +28,9 @@ export function findEndpoint(catalog: CatalogEntry[], types: readonly string[], 
   const inRegion = exact.length ? exact : endpoints.filter((endpoint) => regionOf(endpoint).toLowerCase() === region.toLowerCase());
   if (inRegion.length === 0) {
     const regions = [...new Set(catalog.flatMap((entry) => entry.endpoints.map(regionOf)))].filter(Boolean).sort();
-    throw new CatalogError('region', types[0]!, region, iface, regions);
+    throw new CatalogError('region', primary, region, iface, regions);
   }
   const match = inRegion.find((endpoint) => endpoint.interface === iface);
-  if (!match) throw new CatalogError('interface', types[0]!, region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
+  if (!match) throw new CatalogError('interface', primary, region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
   return match.url.replace(/\/+$/, '');
 }

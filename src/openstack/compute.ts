@@ -147,8 +147,9 @@ export class Compute {
     const matches: Server[] = [];
     const fragment = literalFragment(nameOrId);
     for await (const server of this.servers(fragment ? { name: fragment } : {})) if (server.name === nameOrId) matches.push(server);
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length === 0) throw new NotFoundError('server', nameOrId);
+    const [only, ...others] = matches;
+    if (!only) throw new NotFoundError('server', nameOrId);
+    if (!others.length) return only;
     throw new AmbiguousError(
       'server',
       nameOrId,

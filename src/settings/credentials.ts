@@ -49,7 +49,7 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
     );
   }
 
-  const read = (name: string) => text(name, ...ENV[name]!);
+  const read = (name: string) => text(name, ...(ENV[name] ?? []));
   const secrets = [Input.ApplicationCredentialSecret, Input.Password, Input.Token, Input.ClientSecret].map(read);
   // Masked before anything else can print them.
   for (const value of secrets) if (value) core.setSecret(value);
@@ -71,7 +71,7 @@ export function readCredentials(text: Read, problems: string[]): Credentials | u
     return false;
   };
   const required = (name: string, value: string | undefined, what: string) => {
-    if (!value) problems.push(`${name}: required for ${what} (or ${ENV[name]![0]})`);
+    if (!value) problems.push(`${name}: required for ${what} (or ${ENV[name]?.[0]})`);
     return value;
   };
 

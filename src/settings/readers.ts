@@ -14,7 +14,7 @@ export function inputReader(env: NodeJS.ProcessEnv, problems: string[]) {
   const text: Read = Object.assign(
     (name: string, ...envNames: string[]) => {
       const from = origin(name, ...envNames);
-      return from === name ? core.getInput(name) : from && env[from]!.trim();
+      return from === name ? core.getInput(name) : from && env[from]?.trim();
     },
     { from: (name: string, ...envNames: string[]) => origin(name, ...envNames) ?? name },
   );

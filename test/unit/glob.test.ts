@@ -16,14 +16,14 @@ function reference(glob: string, name: string): boolean {
   for (const c of g) {
     const next = row.map(() => false);
     if (c === '*') {
-      next[0] = row[0];
-      for (let j = 1; j <= n.length; j++) next[j] = row[j] || next[j - 1];
+      next[0] = row[0] === true;
+      for (let j = 1; j <= n.length; j++) next[j] = row[j] === true || next[j - 1] === true;
     } else {
-      for (let j = 1; j <= n.length; j++) next[j] = row[j - 1] && (c === '?' || c === n[j - 1]);
+      for (let j = 1; j <= n.length; j++) next[j] = row[j - 1] === true && (c === '?' || c === n[j - 1]);
     }
     row = next;
   }
-  return row[n.length];
+  return row[n.length] === true;
 }
 
 describe('globToRegExp', () => {

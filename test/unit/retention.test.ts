@@ -329,7 +329,7 @@ describe('decide: combined rules are ORed', () => {
 
   it('grandfather-father-son', () => {
     const r = reasons(all, { last: 2, daily: 7, weekly: 4, monthly: 3 });
-    const keptIds = Object.keys(r).filter((id) => r[id].length > 0);
+    const keptIds = Object.entries(r).flatMap(([id, rules]) => (rules.length > 0 ? [id] : []));
     assert.deepEqual(keptIds, [
       '2024-03-31T03:00',
       '2024-03-31T01:00',
@@ -458,7 +458,7 @@ describe('decide: properties', () => {
         nowArb,
         (snapshots, policy, now) => {
           const decisions = decide(snapshots, policy, now);
-          assert.equal(decisions[0].keep, true);
+          assert.equal(decisions[0]?.keep, true);
           const real = decisions.find((d) => d.snapshot.createdAt <= now);
           if (real) assert.ok(real.reasons.includes('newest'));
         },
@@ -557,7 +557,8 @@ describe('decide: properties', () => {
         for (const s of sorted) if (!groups.has(LABEL[rule](s.createdAt))) groups.set(LABEL[rule](s.createdAt), s);
         const newestPerGroup = [...groups.values()].sort(byNewest);
         const expected = new Set(newestPerGroup.slice(0, n).map((s) => s.id));
-        if (groups.size < n && sorted.length > 0) expected.add(sorted[sorted.length - 1].id);
+        const last = sorted.at(-1);
+        if (groups.size < n && last) expected.add(last.id);
         const real = sorted.find((s) => s.createdAt <= now);
         if (real) expected.add(real.id);
         for (const s of sorted) if (s.protected || s.createdAt > now) expected.add(s.id);

@@ -86,8 +86,14 @@ export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promis
     throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
   }
   const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id, servers });
-  if (held.length) throw refuse(`${held[0]!.reason}. Set delete-in-use: true to delete it all the same`);
-  const deletion = await deleteSnapshot(cloud, planned[0]!, dryRun);
-  if (deletion.outcome !== 'would-delete') await confirmGone(cloud, image, deletion.outcome);
-  return { result: { mode: 'delete', dryRun, deletions: [deletion] } };
+  const [inUse] = held;
+  if (inUse) throw refuse(`${inUse.reason}. Set delete-in-use: true to delete it all the same`);
+  // The one image, planned: deleted, then confirmed gone.
+  const deletions = [];
+  for (const item of planned) {
+    const deletion = await deleteSnapshot(cloud, item, dryRun);
+    if (deletion.outcome !== 'would-delete') await confirmGone(cloud, image, deletion.outcome);
+    deletions.push(deletion);
+  }
+  return { result: { mode: 'delete', dryRun, deletions } };
 }
