@@ -7,7 +7,7 @@ import type { DeleteResult } from './modes/delete/delete.ts';
 import type { Result } from './modes/run.ts';
 import type { Deletion } from './modes/delete/deletion.ts';
 import type { FleetItem, FleetResult } from './modes/fleet.ts';
-import type { Outcome } from './modes/outcome.ts';
+import { Refusal, type Outcome, type StepError } from './modes/outcome.ts';
 import type { PruneResult } from './modes/prune/prune.ts';
 import type { RestoreResult } from './modes/restore/restore.ts';
 import type { Image } from './openstack/image.ts';
@@ -38,47 +38,179 @@ function size(bytes: number | null | undefined): string {
   return power ? `${(bytes / 1024 ** power).toFixed(1)} ${UNITS[power]}` : `${bytes} B`;
 }
 const json = (values: string[]) => JSON.stringify(values);
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
-/** What was deleted, and what the run chose to delete (under dry run: what it would delete). */
-function deletionOutputs(deletions: Deletion[], withVolumeSnapshots: boolean): void {
-  const done = deletions.filter((d) => d.outcome === 'deleted');
-  log.output(Output.DeletedSnapshotIds, json(done.map((d) => d.image.id)));
-  log.output(Output.DeletedCount, String(done.length));
-  log.output(Output.PlannedSnapshotIds, json(deletions.map((d) => d.image.id)));
-  // `volume-snapshot-ids` is left to create, where it names the new image's snapshots.
-  if (withVolumeSnapshots) {
-    log.output(Output.VolumeSnapshotIds, json(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
+/** What became of one instance, as a row of the `snapshots` output (snake_case, as the image properties are). */
+function imageRow({ server, result, failure }: FleetItem<CreateResult | RestoreResult>) {
+  const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
+  if (result?.mode === 'create') {
+    const { image } = result;
+    return {
+      ...base,
+      snapshot_id: image.id || null,
+      snapshot_name: image.name,
+      status: image.status,
+      duration_seconds: Number(seconds(result.durationMs)),
+      consistency: result.consistency,
+      downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
+    };
   }
+  if (result?.mode === 'restore') {
+    return {
+      ...base,
+      snapshot_id: result.image.id,
+      snapshot_name: result.image.name,
+      status: result.server.status,
+      duration_seconds: Number(seconds(result.durationMs)),
+      previous_image_id: result.previousImageId ?? null,
+    };
+  }
+  return { ...base, snapshot_id: failure?.imageId ?? null, snapshot_name: null, status: 'failed', duration_seconds: null };
+}
+type Row = ReturnType<typeof imageRow>;
+
+/** The snapshots a prune keeps: by the policy, or held (in use, or not deletable). */
+function keptBy(prune: PruneResult): string[] {
+  const held = new Set(prune.held.map((h) => h.image.id));
+  return prune.decisions.filter((d) => d.keep || held.has(d.snapshot.id)).map((d) => d.snapshot.id);
+}
+
+/** The outcome as the outputs and the summary see it, whatever the mode and however it ended. */
+interface View {
+  /** The one instance a create or restore was about: its outputs are the step's. */
+  alone?: CreateResult | RestoreResult;
+  /** Several instances done in one step: what was done, and a row for each. */
+  fleet?: { of: FleetResult['of']; rows: Row[] };
+  deleted?: DeleteResult;
+  /** Mode prune's, or those after the snapshots. */
+  prunes: PruneResult[];
+}
+
+function viewOf(result: Result | undefined): View {
+  switch (result?.mode) {
+    case 'create':
+      return { alone: result, prunes: result.prune ? [result.prune] : [] };
+    case 'restore':
+      return { alone: result, prunes: [] };
+    case 'fleet': {
+      const prunes = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
+      return { fleet: { of: result.of, rows: result.items.map(imageRow) }, prunes };
+    }
+    case 'prune':
+      return { prunes: [result] };
+    case 'delete':
+      return { deleted: result, prunes: [] };
+    default:
+      return { prunes: [] };
+  }
+}
+
+/** What the step deleted, or chose to delete: mode delete's, or its prunes'. */
+const deletionsOf = ({ deleted, prunes }: View) => deleted?.deletions ?? (prunes.length ? prunes.flatMap((p) => p.deletions) : undefined);
+
+/** Each output in one place; one the step has no value for is not set. */
+function outputs(view: View, failure: StepError | undefined): void {
+  const { alone, fleet, prunes } = view;
+  const created = alone?.mode === 'create' ? alone : undefined;
+  const restored = alone?.mode === 'restore' ? alone : undefined;
+  const deletions = deletionsOf(view);
+  const done = deletions?.filter((d) => d.outcome === 'deleted');
+  const set = (name: string, value: string | undefined) => {
+    if (value !== undefined) log.output(name, value);
+  };
+  // The snapshot made or restored from; or one that was requested but did not become active.
+  set(Output.SnapshotId, alone?.image.id || failure?.imageId);
+  set(Output.SnapshotName, alone && (alone.image.name ?? ''));
+  set(Output.SnapshotStatus, created?.image.status);
+  set(Output.SnapshotSize, created && String(created.image.size ?? ''));
+  set(Output.InstanceId, alone?.server.id);
+  set(Output.InstanceName, alone?.server.name);
+  set(Output.VolumeBacked, created && String(created.server.volumeBacked));
+  // The new snapshot's; or those a delete or a prune deleted (a fleet's names none).
+  const volumeSnapshots = created
+    ? created.volumeSnapshotIds
+    : fleet
+      ? undefined
+      : done?.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id));
+  set(Output.VolumeSnapshotIds, volumeSnapshots && json(volumeSnapshots));
+  set(Output.Duration, alone && seconds(alone.durationMs));
+  set(Output.DeletedSnapshotIds, done && json(done.map((d) => d.image.id)));
+  set(Output.DeletedCount, done && String(done.length));
+  set(Output.PlannedSnapshotIds, deletions && json(deletions.map((d) => d.image.id)));
+  // A fleet's names what the policies keep; one create's or a prune's also those held (in use, or not deletable).
+  const kept = prunes.flatMap((p) => (fleet ? p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id) : keptBy(p)));
+  set(Output.KeptSnapshotIds, prunes.length ? json(kept) : undefined);
+  set(Output.PreviousImageId, restored && (restored.previousImageId ?? ''));
+  set(Output.BackupSnapshotId, restored?.backup?.image.id);
+  const rows = fleet?.rows ?? (alone && [imageRow({ server: alone.server, result: alone })]);
+  set(Output.Snapshots, rows && JSON.stringify(rows));
+  set(Output.Consistency, created?.consistency);
+  set(Output.DowntimeSeconds, created && (created.downtimeMs === undefined ? '' : seconds(created.downtimeMs)));
 }
 
 function createSection(result: CreateResult): void {
   const { image, server } = result;
-  if (image.id) log.output(Output.SnapshotId, image.id);
-  log.output(Output.SnapshotName, image.name);
-  log.output(Output.SnapshotStatus, image.status);
-  log.output(Output.SnapshotSize, image.size === null ? '' : String(image.size));
-  log.output(Output.InstanceId, server.id);
-  log.output(Output.InstanceName, server.name);
-  log.output(Output.VolumeBacked, String(server.volumeBacked));
-  log.output(Output.VolumeSnapshotIds, json(result.volumeSnapshotIds));
-  log.output(Output.Duration, seconds(result.durationMs));
-  log.output(Output.Consistency, result.consistency);
-  log.output(Output.DowntimeSeconds, result.downtimeMs === undefined ? '' : seconds(result.downtimeMs));
-  log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
   core.summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
   table(
     ['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'],
     [
       [
         image.name,
-        image.id || '–',
+        image.id || NONE,
         image.status,
         `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`,
         size(image.size),
-        `${(result.durationMs / 1000).toFixed(1)} s`,
+        `${seconds(result.durationMs)} s`,
       ],
     ],
   );
+}
+
+function restoreSection(result: RestoreResult): void {
+  const { image, server } = result;
+  core.summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
+  table(
+    ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'],
+    [
+      [
+        `${server.name} (${server.id})`,
+        `${image.name ?? ''} (${image.id})`,
+        result.previousImageId ?? NONE,
+        result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE,
+        server.status,
+        `${seconds(result.durationMs)} s`,
+      ],
+    ],
+  );
+}
+
+/** A fleet: one row per instance. */
+function fleetSection(of: FleetResult['of'], rows: Row[]): void {
+  const failed = rows.filter((row) => row.error).length;
+  core.summary.addHeading(`${of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} instance(s)${failed ? `: ${failed} failed` : ''}`, 2);
+  table(
+    ['Instance', 'Snapshot', 'Status', 'Took', of === 'create' ? 'Consistency' : 'Ran before', 'Error'],
+    rows.map((row) => [
+      `${row.instance_name} (${row.instance_id})`,
+      row.snapshot_id ? `${row.snapshot_name ?? ''} (${row.snapshot_id})` : NONE,
+      row.status,
+      row.duration_seconds === null ? NONE : `${row.duration_seconds} s`,
+      ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? NONE,
+      row.error ?? '',
+    ]),
+  );
+}
+
+function deleteSection(result: DeleteResult): void {
+  core.summary.addHeading(result.dryRun ? 'Snapshot to delete (dry run: nothing deleted)' : 'Snapshot deleted', 2);
+  if (result.missing) core.summary.addRaw(html(`Nothing to delete: ${result.missing} was not found.`), true);
+  else {
+    const volumes = (d: Deletion) => d.volumeSnapshots.map((v) => `${v.id} (${v.outcome}${v.reason ? `: ${v.reason}` : ''})`).join(', ') || NONE;
+    table(
+      ['Snapshot', 'Snapshot ID', 'Volume snapshots'],
+      result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]),
+    );
+  }
 }
 
 /** What each reason a prune table gives for keeping a snapshot means: explained once under the table. */
@@ -115,21 +247,19 @@ function freed(deletions: Deletion[], dryRun: boolean): string {
   return `${dryRun ? 'Would free' : 'Space freed'}: ${unsized}${size(bytes)}${volumes ? `, and ${volumes} volume snapshot(s) (sized by Cinder)` : ''}.`;
 }
 
-function pruneSection(result: PruneResult, withinCreate: boolean): void {
+/** One prune: the policy, a row per snapshot in scope (grouped by instance) and what became of it; `refusal` when it deleted nothing for that. */
+function pruneSection(result: PruneResult, refusal: Refusal | undefined): void {
   const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
-  const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
+  const failed = new Map(result.failures.map((f) => [f.image.id, f.failure.message]));
   const held = new Map(result.held.map((h) => [h.image.id, h.reason]));
-  const kept = result.decisions.filter((d) => d.keep || held.has(d.snapshot.id));
-  log.output(Output.KeptSnapshotIds, json(kept.map((d) => d.snapshot.id)));
-  deletionOutputs(result.refused ? [] : result.deletions, !withinCreate);
   const verb = result.dryRun ? 'would delete' : 'deleted';
   core.summary
     .addHeading(`Prune${result.dryRun ? ' (dry run)' : ''}`, 2)
     .addRaw(
-      `Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.${result.refused ? '' : ` ${html(freed(result.deletions, result.dryRun))}`}`,
+      `Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${keptBy(result).length}; ${verb}: ${result.deletions.length}.${refusal ? '' : ` ${html(freed(result.deletions, result.dryRun))}`}`,
       true,
     );
-  if (result.refused) paragraph('Refused:', result.refused);
+  if (refusal) paragraph('Refused:', refusal.reason);
   const fate = (id: string, keep: boolean, reasons: string[]) => {
     if (keep) return `kept (${reasons.join(', ')})`;
     if (held.has(id)) return `kept: ${held.get(id)}`;
@@ -155,109 +285,25 @@ function pruneSection(result: PruneResult, withinCreate: boolean): void {
   });
   table(['Instance', 'Snapshot', 'Snapshot ID', 'Created', 'Size', 'Result'], rows);
   if (result.decisions.length > MAX_ROWS) core.summary.addRaw(`… and ${result.decisions.length - MAX_ROWS} more (see the outputs and the log).`, true);
-  const reasons = new Set(shown.flatMap((d) => (d.keep ? d.reasons : [])));
-  const legend = Object.entries(REASONS).filter(([rule]) => reasons.has(rule as Rule));
+  const reasons = new Set<string>(shown.flatMap((d) => (d.keep ? d.reasons : [])));
+  const legend = Object.entries(REASONS).filter(([rule]) => reasons.has(rule));
   if (legend.length)
     core.summary.addRaw(`<p><b>Kept:</b><br>${legend.map(([rule, meaning]) => `<code>${rule}</code>: ${html(meaning)}`).join('<br>')}</p>`, true);
 }
 
-function deleteSection(result: DeleteResult): void {
-  deletionOutputs(result.deletions, true);
-  core.summary.addHeading(result.dryRun ? 'Snapshot to delete (dry run: nothing deleted)' : 'Snapshot deleted', 2);
-  if (result.missing) core.summary.addRaw(html(`Nothing to delete: ${result.missing} was not found.`), true);
-  else {
-    const volumes = (d: Deletion) => d.volumeSnapshots.map((v) => `${v.id} (${v.outcome}${v.reason ? `: ${v.reason}` : ''})`).join(', ') || '–';
-    table(
-      ['Snapshot', 'Snapshot ID', 'Volume snapshots'],
-      result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]),
-    );
+/** Why the step fails: beside what the mode did, or on its own when it has nothing to show. A refused prune says so in its own section. */
+function failureSection(failure: StepError | undefined, shown: boolean): void {
+  if (!failure || failure instanceof Refusal) return;
+  if (shown) paragraph('Failed:', failure.message);
+  else if (failure.imageId) {
+    // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
+    core.summary.addHeading('Snapshot not active', 2);
+    table(['Snapshot ID', 'What happened'], [[failure.imageId, failure.message]]);
+  } else {
+    // Failed before the mode had anything to show (the login, an instance not found).
+    core.summary.addHeading('Failed', 2);
+    paragraph('', failure.message);
   }
-}
-
-const seconds = (ms: number) => (ms / 1000).toFixed(1);
-
-/** What became of one instance, as a row of the `snapshots` output (snake_case, as the image properties are). */
-function imageRow({ server, result, failure }: FleetItem<CreateResult | RestoreResult>) {
-  const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
-  if (result?.mode === 'create') {
-    const { image } = result;
-    return {
-      ...base,
-      snapshot_id: image.id || null,
-      snapshot_name: image.name,
-      status: image.status,
-      duration_seconds: Number(seconds(result.durationMs)),
-      consistency: result.consistency,
-      downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
-    };
-  }
-  if (result?.mode === 'restore') {
-    return {
-      ...base,
-      snapshot_id: result.image.id,
-      snapshot_name: result.image.name,
-      status: result.server.status,
-      duration_seconds: Number(seconds(result.durationMs)),
-      previous_image_id: result.previousImageId ?? null,
-    };
-  }
-  return { ...base, snapshot_id: failure?.imageId ?? null, snapshot_name: null, status: 'failed', duration_seconds: null };
-}
-
-/** A fleet: the `snapshots` output, one summary row per instance, and what the prunes after the snapshots deleted. */
-function fleetSection(result: FleetResult<CreateResult | RestoreResult>): void {
-  const rows = result.items.map(imageRow);
-  log.output(Output.Snapshots, JSON.stringify(rows));
-  const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
-  const deletions = pruned.flatMap((p) => (p.refused ? [] : p.deletions));
-  if (pruned.length) {
-    deletionOutputs(deletions, false);
-    log.output(Output.KeptSnapshotIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
-  }
-  const failed = rows.filter((row) => row.error).length;
-  core.summary.addHeading(`${result.of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} instance(s)${failed ? `: ${failed} failed` : ''}`, 2);
-  table(
-    ['Instance', 'Snapshot', 'Status', 'Took', result.of === 'create' ? 'Consistency' : 'Ran before', 'Error'],
-    rows.map((row) => [
-      `${row.instance_name} (${row.instance_id})`,
-      row.snapshot_id ? `${row.snapshot_name ?? ''} (${row.snapshot_id})` : '–',
-      row.status,
-      row.duration_seconds === null ? '–' : `${row.duration_seconds} s`,
-      ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? '–',
-      row.error ?? '',
-    ]),
-  );
-  const [first] = pruned;
-  if (first) {
-    const { dryRun } = first;
-    paragraph('Pruned after the snapshots:', `${dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, dryRun)}`);
-  }
-}
-
-function restoreSection(result: RestoreResult): void {
-  const { image, server } = result;
-  log.output(Output.SnapshotId, image.id);
-  log.output(Output.SnapshotName, image.name ?? '');
-  log.output(Output.PreviousImageId, result.previousImageId ?? '');
-  log.output(Output.InstanceId, server.id);
-  log.output(Output.InstanceName, server.name);
-  log.output(Output.Duration, seconds(result.durationMs));
-  log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
-  if (result.backup) log.output(Output.BackupSnapshotId, result.backup.image.id);
-  core.summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
-  table(
-    ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'],
-    [
-      [
-        `${server.name} (${server.id})`,
-        `${image.name ?? ''} (${image.id})`,
-        result.previousImageId ?? NONE,
-        result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE,
-        server.status,
-        `${(result.durationMs / 1000).toFixed(1)} s`,
-      ],
-    ],
-  );
 }
 
 /** Only on a runner (or a test that gives it a file): summary.write() throws without one. */
@@ -273,27 +319,20 @@ export async function reportInvalidInput(problems: string[]): Promise<void> {
 
 /** Outputs for later steps, and the job summary: where and what the mode did, and why the step fails if it does. */
 export async function report({ result, failure }: Outcome<Result>, apiRequests: number, run: Pick<Settings, 'mode' | 'region' | 'dryRun'>): Promise<void> {
+  const view = viewOf(result);
   log.output(Output.ApiRequests, String(apiRequests));
+  outputs(view, failure);
   core.summary.addRaw(`<p><b>Region</b> ${html(run.region)} · <b>Mode</b> ${run.mode}${run.dryRun ? ' (dry run: nothing changed)' : ''}</p>`, true);
-  if (result?.mode === 'create') {
-    createSection(result);
-    if (result.prune) pruneSection(result.prune, true);
-  } else if (result?.mode === 'delete') deleteSection(result);
-  else if (result?.mode === 'restore') restoreSection(result);
-  else if (result?.mode === 'fleet') fleetSection(result);
-  else if (result) pruneSection(result, false);
-  if (failure && !result && !failure.imageId) {
-    // Failed before the mode had anything to show (the login, an instance not found): why.
-    core.summary.addHeading('Failed', 2);
-    paragraph('', failure.message);
-  } else if (failure?.imageId && !result) {
-    // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
-    log.output(Output.SnapshotId, failure.imageId);
-    core.summary.addHeading('Snapshot not active', 2);
-    table(['Snapshot ID', 'What happened'], [[failure.imageId, failure.message]]);
-  } else if (failure && result && !(result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined)?.refused) {
-    // A refused prune says so in its own section.
-    paragraph('Failed:', failure.message);
-  }
+  if (view.alone?.mode === 'create') createSection(view.alone);
+  if (view.alone?.mode === 'restore') restoreSection(view.alone);
+  if (view.fleet) fleetSection(view.fleet.of, view.fleet.rows);
+  if (view.deleted) deleteSection(view.deleted);
+  const [first] = view.prunes;
+  const deletions = deletionsOf(view);
+  // A fleet's prunes, one after each snapshot, in one line; else the one prune in full.
+  if (view.fleet && first && deletions) {
+    paragraph('Pruned after the snapshots:', `${first.dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, first.dryRun)}`);
+  } else if (first) pruneSection(first, failure instanceof Refusal ? failure : undefined);
+  failureSection(failure, result !== undefined);
   await write();
 }

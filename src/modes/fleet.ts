@@ -5,14 +5,14 @@ import { log, t, within } from '../lib/log.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Server } from '../openstack/compute.ts';
 import type { Selection } from '../settings/selection.ts';
-import { explain, type Failure, type Outcome } from './outcome.ts';
+import { asFailure, StepError, type Outcome } from './outcome.ts';
 import { isSingle, selectServers } from './servers.ts';
 
 /** One server of a fleet: what its run gave. */
 export interface FleetItem<R = unknown> {
   server: Server;
   result?: R;
-  failure?: Failure;
+  failure?: StepError;
 }
 
 /** Several servers done in one step. */
@@ -59,16 +59,15 @@ async function forEachServer<R>(
       servers,
       (server) =>
         within(server.name, async (): Promise<FleetItem<R>> => {
+          let outcome: Outcome<R>;
           try {
             cancel?.check(t`instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
-            const outcome = await each(server);
-            if (outcome.failure) log.warning(t`${outcome.failure.message}`);
-            return { server, ...outcome };
+            outcome = await each(server);
           } catch (error) {
-            const message = explain(error, options);
-            log.warning(t`${message}`);
-            return { server, failure: { message } };
+            outcome = { failure: asFailure(error, options) };
           }
+          if (outcome.failure) log.warning(t`${outcome.failure.message}`);
+          return { server, ...outcome };
         }),
       { concurrency: options.concurrency },
     ),
@@ -78,8 +77,8 @@ async function forEachServer<R>(
   if (!failed.length) return { result };
   return {
     result,
-    failure: {
-      message: `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}`,
-    },
+    failure: new StepError(
+      `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}`,
+    ),
   };
 }

@@ -2,22 +2,35 @@ import { Input } from '../lib/constants.ts';
 import { AmbiguousError, AuthError, CatalogError, codeOf, NotFoundError, untrustedOrigin } from '../openstack/errors.ts';
 import { LoginError, type LoginStage } from '../openstack/login-errors.ts';
 
-/** A failure already worded for the user: what happened and what to do. */
+/**
+ * Why the step fails, in the mode's own words: what happened and what to do. Thrown on the way,
+ * or carried by an Outcome when the mode has something to show all the same.
+ */
 export class StepError extends Error {
   override name = 'StepError';
+  /** A snapshot that was requested but did not become active: later steps still get its ID. */
+  readonly imageId: string | undefined;
+  constructor(message: string, options?: ErrorOptions & { imageId?: string }) {
+    super(message, options);
+    this.imageId = options?.imageId;
+  }
 }
 
-/** Why the step fails, and what later steps still need of it. */
-export interface Failure {
-  message: string;
-  /** A snapshot that was requested but did not become active: later steps still get its ID. */
-  imageId?: string;
+/** A prune that deleted nothing, since what it would delete cannot be right: the step fails for it. */
+export class Refusal extends StepError {
+  override name = 'Refusal';
+  /** Why, as the summary says it beside the prune. */
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`Prune refused: ${reason}`);
+    this.reason = reason;
+  }
 }
 
 /** What a mode did (`result`), and whether the step fails for it: every mode returns one. */
 export interface Outcome<Result> {
   result?: Result;
-  failure?: Failure;
+  failure?: StepError;
 }
 
 /** Which inputs to fix when a token, OIDC or federated login fails. */
@@ -54,4 +67,9 @@ export function explain(error: unknown, where: { region: string }): string {
   if (error instanceof LoginError) return `${error.message}: ${LOGIN_ADVICE[error.stage]}`;
   if (error instanceof AuthError) return `${error.message}: check the password or secret, the domain and the project`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Any error as the step's failure: one in the mode's words as it is, any other in explain()'s. */
+export function asFailure(error: unknown, where: { region: string }): StepError {
+  return error instanceof StepError ? error : new StepError(explain(error, where), { cause: error });
 }

@@ -4,13 +4,13 @@ import type { Settings } from '../settings/settings.ts';
 import { create, type CreateResult } from './create/create.ts';
 import { deleteMode, type DeleteResult } from './delete/delete.ts';
 import type { FleetResult } from './fleet.ts';
-import { explain, type Outcome } from './outcome.ts';
+import { asFailure, type Outcome } from './outcome.ts';
 import { prune, type PruneResult } from './prune/prune.ts';
 import { restore, type RestoreResult } from './restore/restore.ts';
 
 export type Result = CreateResult | DeleteResult | PruneResult | RestoreResult | FleetResult<CreateResult | RestoreResult>;
 
-/** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. A create honours `cancel`. */
+/** The mode the settings name, run to one outcome: a failure thrown on the way is its failure. A create honours `cancel`. */
 export async function runMode(cloud: Cloud, settings: Settings, cancel?: Cancellation): Promise<Outcome<Result>> {
   try {
     if (settings.mode === 'create') return await create(cloud, settings, cancel);
@@ -18,6 +18,6 @@ export async function runMode(cloud: Cloud, settings: Settings, cancel?: Cancell
     if (settings.mode === 'restore') return await restore(cloud, settings);
     return await prune(cloud, settings);
   } catch (error) {
-    return { failure: { message: explain(error, settings) } };
+    return { failure: asFailure(error, settings) };
   }
 }

@@ -10,7 +10,7 @@ import type { Credentials } from '../../src/openstack/identity.ts';
 import { DEFAULT_NAME_TEMPLATE } from '../../src/lib/name-template.ts';
 import type { Selection } from '../../src/settings/selection.ts';
 import type { FleetResult } from '../../src/modes/fleet.ts';
-import type { Failure, Outcome } from '../../src/modes/outcome.ts';
+import type { Outcome, StepError } from '../../src/modes/outcome.ts';
 import {
   readSettings,
   SettingsError,
@@ -367,7 +367,7 @@ export function succeeded<R>(outcome: Outcome<R>): Exclude<R, FleetResult> {
 }
 
 /** The failure of a mode that must have failed. */
-export function failed(outcome: Outcome<unknown>): Failure {
+export function failed(outcome: Outcome<unknown>): StepError {
   assert.ok(outcome.failure, 'the step should have failed');
   return outcome.failure;
 }

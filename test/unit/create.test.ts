@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
-import type { Outcome } from '../../src/modes/outcome.ts';
+import { Refusal, type Outcome } from '../../src/modes/outcome.ts';
 
 import { create } from '../../src/modes/create/create.ts';
 import {
@@ -363,9 +363,10 @@ describe('create with retention: prune after the snapshot is active', () => {
       });
     const { result, failure } = await create(newCloud(), createSettings({ retention: retention({ policy: { last: 1 }, maxDeletes: 10, concurrency: 2 }) }));
     assert.equal(result?.mode, 'create');
-    assert.equal(result.prune?.refused, 'the new snapshot was not listed');
-    assert.deepEqual(result.prune.deletions, []);
-    assert.equal(failure?.message, 'Prune refused: the new snapshot was not listed', 'the step fails for it');
+    assert.ok(failure instanceof Refusal, 'the step fails for it');
+    assert.equal(failure.reason, 'the new snapshot was not listed');
+    assert.deepEqual(result.prune?.deletions, []);
+    assert.equal(failure.message, 'Prune refused: the new snapshot was not listed');
     assert.match(stdout(), /pruning is skipped/);
     assert.deepEqual(unmatched, []);
   });

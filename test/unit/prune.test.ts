@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 
+import { Refusal } from '../../src/modes/outcome.ts';
 import { prune } from '../../src/modes/prune/prune.ts';
 import { runMode } from '../../src/modes/run.ts';
 import type { PruneSettings, Retention } from '../../src/settings/settings.ts';
@@ -347,8 +348,9 @@ describe('prune: what is deleted', () => {
     mockAuth();
     listed(snapshots(6));
     const { result, failure } = await prune(newCloud(), pruneWith({ maxDeletes: 4 }));
-    assert.match(result?.refused ?? '', /the policy would delete 5 snapshots, more than max-deletes \(4\); nothing was deleted/);
-    assert.match(failure?.message ?? '', /^Prune refused: the policy would delete 5/, 'the step fails');
+    assert.ok(failure instanceof Refusal, 'the step fails');
+    assert.match(failure.reason, /the policy would delete 5 snapshots, more than max-deletes \(4\); nothing was deleted/);
+    assert.match(failure.message, /^Prune refused: the policy would delete 5/);
     assert.deepEqual(result?.deletions, []);
     assert.deepEqual(unmatched, [], 'no DELETE');
   });
@@ -358,8 +360,7 @@ describe('prune: what is deleted', () => {
     listed(snapshots(5));
     const deleted: string[] = [];
     deletions(deleted);
-    const result = succeeded(await prune(newCloud(), pruneWith({ maxDeletes: 4 })));
-    assert.equal(result.refused, undefined);
+    succeeded(await prune(newCloud(), pruneWith({ maxDeletes: 4 })));
     assert.equal(deleted.length, 4);
   });
 
@@ -388,8 +389,8 @@ describe('prune: what is deleted', () => {
     assert.ok(result);
     assert.deepEqual(deleted.sort(), ['img-01', 'img-04']);
     assert.deepEqual(result.failures.map((f) => f.image.id).sort(), ['img-02', 'img-03']);
-    assert.match(result.failures.find((f) => f.image.id === 'img-02')!.error, /it is protected/);
-    assert.match(result.failures.find((f) => f.image.id === 'img-03')!.error, /it is in use/);
+    assert.match(result.failures.find((f) => f.image.id === 'img-02')!.failure.message, /it is protected/);
+    assert.match(result.failures.find((f) => f.image.id === 'img-03')!.failure.message, /it is in use/);
     assert.match(stdout(), /::warning::Glance refused to delete snapshot img-03/);
   });
 

@@ -84,7 +84,7 @@ export async function create(cloud: Cloud, settings: CreateSettings, cancel = ne
   );
   // A cancelled job fails, even when what was under way could end.
   return cancel.cancelled && !outcome.failure
-    ? { ...outcome, failure: { message: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails').message } }
+    ? { ...outcome, failure: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails') }
     : outcome;
 }
 
@@ -152,7 +152,7 @@ export async function snapshotServer(
   const restart: Restart | undefined = stopped ? await startWhenCaptured(compute, stopped, deadline, cancel) : undefined;
   const down = restart && 'problem' in restart ? restart.problem : undefined;
   /** A failure about the image, and about the server if it was not seen running again. */
-  const fail = (message: string) => ({ failure: { imageId, message: down ? `${message.replace(/\.?$/, '.')} ${down}` : message } });
+  const fail = (message: string) => ({ failure: new StepError(down ? `${message.replace(/\.?$/, '.')} ${down}` : message, { imageId }) });
   const cancelled = () =>
     fail(
       cancel.error(
@@ -164,12 +164,12 @@ export async function snapshotServer(
   let polls = 1;
   try {
     if (settings.wait) {
-      const active = await untilActive(images, compute, server, imageId, deadline, looks);
+      ({ image, polls } = await untilActive(images, compute, server, imageId, deadline, looks));
       if (cancel.cancelled) return cancelled();
-      if (!('image' in active)) return fail(active.message);
-      ({ image, polls } = active);
     } else image = await images.get(imageId);
   } catch (error) {
+    // What became of the image (dead, gone, still on its way), unless the cancel cut the wait short.
+    if (error instanceof StepError) return cancel.cancelled ? cancelled() : fail(error.message);
     const why = explain(error, settings);
     return fail(
       `Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status`,
@@ -187,15 +187,15 @@ export async function snapshotServer(
     ...(restart && 'downtimeMs' in restart ? { downtimeMs: restart.downtimeMs } : {}),
   };
   // The snapshot stands, but the server it was taken of may not run again: the step fails for it.
-  if (down) return { result, failure: { imageId, message: down } };
+  if (down) return { result, failure: new StepError(down, { imageId }) };
   const { retention } = settings;
   if (!retention) return { result };
-  // Only after the snapshot is active (untilActive returned a failure otherwise).
+  // Only after the snapshot is active (untilActive threw otherwise).
   try {
     return withPrune(result, await pruneAfter(cloud, settings, retention, server, imageId));
   } catch (error) {
     // The snapshot stands: its outputs are still written, and the step fails for the prune.
-    return { result, failure: { message: `Snapshot ${imageId} is active, but the prune after it failed: ${explain(error, settings)}` } };
+    return { result, failure: new StepError(`Snapshot ${imageId} is active, but the prune after it failed: ${explain(error, settings)}`) };
   }
 }
 

@@ -43,7 +43,7 @@ export async function deleteSnapshot(cloud: Cloud, { image, volumeSnapshots: sna
         volumeSnapshots.push({ id, outcome: result });
       } catch (error) {
         log.warning(t`Could not delete volume snapshot ${id} of snapshot ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
-        volumeSnapshots.push({ id, outcome: 'failed', reason: String((error as Error).message) });
+        volumeSnapshots.push({ id, outcome: 'failed', reason: error instanceof Error ? error.message : String(error) });
       }
     }
   }

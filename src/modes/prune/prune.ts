@@ -8,7 +8,7 @@ import { decideEach, describePolicy, type Decision, type Snapshot } from '../../
 import type { CommonSettings, Retention } from '../../settings/settings.ts';
 import { log, t } from '../../lib/log.ts';
 import { deleteSnapshot, type Deletion } from '../delete/deletion.ts';
-import { StepError, type Failure, type Outcome } from '../outcome.ts';
+import { Refusal, StepError, type Outcome } from '../outcome.ts';
 import { plan, refusal, resolveInstance, type Held } from '../delete/guard.ts';
 
 export interface PruneResult {
@@ -21,9 +21,8 @@ export interface PruneResult {
   deletions: Deletion[];
   /** Chosen by the policy but kept: in use, or not an image any run may delete. */
   held: Held[];
-  failures: { image: Image; error: string }[];
-  /** Set when the run refused to delete (max-deletes): nothing was deleted. */
-  refused?: string;
+  /** Deletions that failed: the step fails for them, naming how many. */
+  failures: { image: Image; failure: StepError }[];
 }
 
 interface ScopeQuery {
@@ -79,7 +78,7 @@ function byInstance(images: Iterable<Image>, instanceId: string | undefined): Sn
 }
 
 /** What a prune covers: mode prune's settings, or the instance and names a create just snapshotted. */
-export interface PruneScope extends CommonSettings {
+interface PruneScope extends CommonSettings {
   instance?: string;
   nameGlob?: string;
   retention: Retention;
@@ -117,7 +116,7 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
   const result: PruneResult = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
   if (justCreated && !inScope.has(justCreated)) {
     log.warning(t`The new snapshot ${justCreated} is not among the snapshots listed for pruning; pruning is skipped so nothing is deleted in its place`);
-    return outcome({ ...result, refused: 'the new snapshot was not listed' });
+    return { result, failure: new Refusal('the new snapshot was not listed') };
   }
 
   result.decisions = decideEach(byInstance(inScope.values(), instance.id), options.policy, new Date());
@@ -141,8 +140,8 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
   log.info(t`${inScope.size} snapshot(s) in scope; policy ${policy} keeps ${result.decisions.length - chosen.length} and deletes ${planned.length}${alsoKept}`);
 
   if (planned.length > options.maxDeletes) {
-    result.refused = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
-    return outcome(result);
+    const why = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
+    return { result, failure: new Refusal(why) };
   }
   const deleteEach = () =>
     pMap(
@@ -151,9 +150,12 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
         try {
           result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
         } catch (error) {
-          const message = error instanceof StepError ? error.message : `deleting snapshot ${item.image.id} failed: ${(error as Error).message}`;
-          log.warning(t`${message}`);
-          result.failures.push({ image: item.image, error: message });
+          const failure =
+            error instanceof StepError
+              ? error
+              : new StepError(`deleting snapshot ${item.image.id} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+          log.warning(t`${failure.message}`);
+          result.failures.push({ image: item.image, failure });
         }
       },
       { concurrency: options.concurrency },
@@ -164,15 +166,6 @@ export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome
     log.notice(t`Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, {
       title: 'openstack-snapshot-action',
     });
-  return outcome(result);
-}
-
-/** A prune fails the step when it refused to delete, or when a deletion failed. */
-function outcome(result: PruneResult): Outcome<PruneResult> {
-  const failure: Failure | undefined = result.refused
-    ? { message: `Prune refused: ${result.refused}` }
-    : result.failures.length
-      ? { message: `${result.failures.length} snapshot(s) could not be deleted; see the warnings above` }
-      : undefined;
-  return { result, ...(failure ? { failure } : {}) };
+  if (!result.failures.length) return { result };
+  return { result, failure: new StepError(`${result.failures.length} snapshot(s) could not be deleted; see the warnings above`) };
 }

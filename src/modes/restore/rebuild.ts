@@ -3,7 +3,6 @@ import { log, t } from '../../lib/log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
 import { codeOf, ConflictError, CrossHostError, refusedBeforeActing, statusOf } from '../../openstack/errors.ts';
 import { CUT_SHORT, poll, type Deadline } from '../../lib/wait.ts';
-import type { Failure } from '../outcome.ts';
 import { StepError } from '../outcome.ts';
 import { REBUILD, untilFree } from '../server-wait.ts';
 
@@ -36,7 +35,7 @@ export async function rebuildOnce(compute: Compute, server: Server, imageId: str
         return current;
       }
       throw new StepError(
-        `The rebuild of instance ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? (error as Error).message}) and Nova shows no rebuild under way ` +
+        `The rebuild of instance ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? (error instanceof Error ? error.message : String(error))}) and Nova shows no rebuild under way ` +
           `(${now ? `${now.status}, task_state ${now.taskState ?? 'none'}` : 'the instance is not found'}). It is not sent again, since a rebuild replaces the disk; ` +
           `check with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image, then run the step again`,
       );
@@ -48,12 +47,7 @@ export async function rebuildOnce(compute: Compute, server: Server, imageId: str
  * Poll Nova until the rebuild is over: the server settled (no task state) on the image in the
  * state it had, or in ERROR (with Nova's fault), or still at work at the deadline (with how to check it).
  */
-export async function untilRebuilt(
-  compute: Compute,
-  server: Server,
-  imageId: string,
-  deadline: Deadline,
-): Promise<{ server: Server } | { server: Server; failure: Failure }> {
+export async function untilRebuilt(compute: Compute, server: Server, imageId: string, deadline: Deadline): Promise<{ server: Server; failure?: StepError }> {
   // Nova powers a stopped server off again after the rebuild: it shows ACTIVE, with no task, in between.
   const expected = server.status === 'SHUTOFF' ? 'SHUTOFF' : 'ACTIVE';
   const started = Date.now();
@@ -72,20 +66,19 @@ export async function untilRebuilt(
   }, deadline);
   const check = `openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image -c fault`;
   if (!outcome.done) {
-    const failure = {
-      message:
-        `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of instance ${server.name} (${server.id}) from snapshot ${imageId}: ` +
+    const failure = new StepError(
+      `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of instance ${server.name} (${server.id}) from snapshot ${imageId}: ` +
         `it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. The rebuild goes on in the cloud; check it with: ${check}`,
-    };
+    );
     return { server: seen, failure };
   }
   const now = outcome.value;
   if (now.status === 'ERROR') {
     return {
       server: now,
-      failure: {
-        message: `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}`,
-      },
+      failure: new StepError(
+        `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}`,
+      ),
     };
   }
   return { server: now };

@@ -69,7 +69,7 @@ export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<
  * restored, wait until the server is free, optionally snapshot it as it is, rebuild it once and
  * wait until it runs the snapshot.
  */
-export async function restoreServer(cloud: Cloud, settings: RestoreSettings, found: Server): Promise<Outcome<RestoreResult>> {
+async function restoreServer(cloud: Cloud, settings: RestoreSettings, found: Server): Promise<Outcome<RestoreResult>> {
   const deadline = Deadline.after(settings.timeoutMs);
   const compute = await cloud.compute();
   let server = found;
@@ -97,7 +97,7 @@ export async function restoreServer(cloud: Cloud, settings: RestoreSettings, fou
   if (settings.snapshotBefore) {
     const taken = await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
     if (taken.failure || !taken.result) {
-      return { failure: { message: `The snapshot before the restore failed, so instance ${server.name} was not rebuilt: ${taken.failure?.message}` } };
+      return { failure: new StepError(`The snapshot before the restore failed, so instance ${server.name} was not rebuilt: ${taken.failure?.message}`) };
     }
     result.backup = taken.result;
     log.info(t`Snapshot of the instance as it was: ${taken.result.image.id} (${Input.SnapshotBefore})`);
@@ -107,7 +107,7 @@ export async function restoreServer(cloud: Cloud, settings: RestoreSettings, fou
   log.info(t`Rebuild requested: instance ${server.name} from snapshot ${image.id} (Nova microversion ${compute.microversion})`);
   const rebuilt = await untilRebuilt(compute, server, image.id, deadline);
   Object.assign(result, { server: rebuilt.server, durationMs: Date.now() - started });
-  if ('failure' in rebuilt) return { result, failure: rebuilt.failure };
+  if (rebuilt.failure) return { result, failure: rebuilt.failure };
   log.info(t`Instance ${server.name} is ${rebuilt.server.status} on snapshot ${image.id} again`);
   return { result };
 }
