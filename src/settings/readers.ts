@@ -58,7 +58,7 @@ const POLICY_INPUTS = [
   [Input.KeepYearly, 'yearly'],
 ] as const;
 
-type Reader = ReturnType<typeof inputReader>;
+export type Reader = ReturnType<typeof inputReader>;
 
 /** The keep-* inputs as a policy, and whether any was given (a keep-* given but invalid is reported as such, not also as "no policy"). */
 export function readPolicy(integer: Reader['integer'], duration: Reader['duration']): { policy: Policy; hasPolicy: boolean } {

@@ -11,16 +11,13 @@ import { DEFAULT_NAME_TEMPLATE } from '../../src/lib/name-template.ts';
 import type { Selection } from '../../src/settings/selection.ts';
 import type { FleetResult } from '../../src/modes/fleet.ts';
 import type { Outcome, StepError } from '../../src/modes/outcome.ts';
-import {
-  readSettings,
-  SettingsError,
-  type CommonSettings,
-  type CreateSettings,
-  type DeleteSettings,
-  type PruneSettings,
-  type RestoreSettings,
-  type Retention,
-} from '../../src/settings/settings.ts';
+import type { CommonSettings } from '../../src/settings/common.ts';
+import type { CreateSettings } from '../../src/settings/create.ts';
+import type { DeleteSettings } from '../../src/settings/delete.ts';
+import type { Retention } from '../../src/settings/inputs.ts';
+import type { PruneSettings } from '../../src/settings/prune.ts';
+import type { RestoreSettings } from '../../src/settings/restore.ts';
+import { readSettings, SettingsError } from '../../src/settings/settings.ts';
 
 export const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
 export const REGION = 'GRA11';

@@ -3,7 +3,7 @@ import { beforeEach, describe, it } from 'node:test';
 import nock from 'nock';
 
 import { deleteMode } from '../../src/modes/delete/delete.ts';
-import type { DeleteSettings } from '../../src/settings/settings.ts';
+import type { DeleteSettings } from '../../src/settings/delete.ts';
 import { StepError } from '../../src/modes/outcome.ts';
 import {
   catalog,

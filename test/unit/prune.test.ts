@@ -6,7 +6,8 @@ import nock from 'nock';
 import { Refusal } from '../../src/modes/outcome.ts';
 import { prune } from '../../src/modes/prune/prune.ts';
 import { runMode } from '../../src/modes/run.ts';
-import type { PruneSettings, Retention } from '../../src/settings/settings.ts';
+import type { Retention } from '../../src/settings/inputs.ts';
+import type { PruneSettings } from '../../src/settings/prune.ts';
 import {
   COMPUTE_ORIGIN,
   COMPUTE_PATH,

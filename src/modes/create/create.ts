@@ -9,7 +9,8 @@ import type { Server } from '../../openstack/compute.ts';
 import type { Image } from '../../openstack/image.ts';
 import { Deadline } from '../../lib/wait.ts';
 import { provenanceProperties } from '../../lib/provenance.ts';
-import type { CreateSettings, Retention } from '../../settings/settings.ts';
+import type { CreateSettings, SnapshotPlan } from '../../settings/create.ts';
+import type { Retention } from '../../settings/inputs.ts';
 import { untilActive } from './active.ts';
 import { createImageOnce, type ImageRequest } from './create-image.ts';
 import { ImageLooks } from './looks.ts';
@@ -39,7 +40,7 @@ export interface CreateResult {
 export type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
 
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
-function imageRequest(settings: CreateSettings, server: Server): ImageRequest {
+function imageRequest(settings: SnapshotPlan, server: Server): ImageRequest {
   const p = settings.provenance;
   const values = {
     instance: server.name,
@@ -103,7 +104,7 @@ function consistencyOf(server: Server, stopped: boolean, image: Image | undefine
  * A token login cannot renew its token: a server stopped with one that expires before the
  * deadline (and the time to start it again) could be left down. Refused before it is stopped.
  */
-async function refuseShortToken(cloud: Cloud, settings: CreateSettings, server: Server, deadline: Deadline): Promise<void> {
+async function refuseShortToken(cloud: Cloud, settings: SnapshotPlan, server: Server, deadline: Deadline): Promise<void> {
   if (settings.credentials.method !== 'token') return;
   const { expiresAt } = await cloud.identity.token();
   if (expiresAt.getTime() >= deadline.at + RESTART_MS) return;
@@ -120,7 +121,7 @@ async function refuseShortToken(cloud: Cloud, settings: CreateSettings, server: 
  */
 export async function snapshotServer(
   cloud: Cloud,
-  settings: CreateSettings,
+  settings: SnapshotPlan,
   found: Server,
   looks?: ImageLooks,
   cancel = new Cancellation(),
@@ -212,14 +213,14 @@ function withPrune(result: CreateResult, pruned: Outcome<PruneResult>): Outcome<
 }
 
 /** The prune after a create covers only what this template names, for this server. */
-function pruneAfter(cloud: Cloud, settings: CreateSettings, retention: Retention, server: Server, justCreated?: string): Promise<Outcome<PruneResult>> {
+function pruneAfter(cloud: Cloud, settings: SnapshotPlan, retention: Retention, server: Server, justCreated?: string): Promise<Outcome<PruneResult>> {
   const nameGlob = templateGlob(settings.template, { instance: server.name, instance_id: server.id, region: settings.region });
   // A backup restore took (snapshot-before) may match the glob: it is not the template's to count or delete.
-  return prune(cloud, { ...settings, retention, nameGlob, server, justCreated, withoutBackups: true });
+  return prune(cloud, { retention, nameGlob, dryRun: settings.dryRun, server, justCreated, withoutBackups: true });
 }
 
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
-async function dryRun(cloud: Cloud, settings: CreateSettings, { server, name }: ImageRequest): Promise<Outcome<CreateResult>> {
+async function dryRun(cloud: Cloud, settings: SnapshotPlan, { server, name }: ImageRequest): Promise<Outcome<CreateResult>> {
   log.info(
     t`Dry run: would snapshot instance ${server.name} (${server.id}) as "${name}"${busy(server) ? t`, once it is no longer ${server.taskState ?? server.status}` : ''}`,
   );

@@ -4,7 +4,7 @@ import { log, t } from '../../lib/log.ts';
 import type { Cloud } from '../../openstack/cloud.ts';
 import { exactNameFilter, type Image } from '../../openstack/image.ts';
 import { Deadline, poll } from '../../lib/wait.ts';
-import type { DeleteSettings } from '../../settings/settings.ts';
+import type { DeleteSettings } from '../../settings/delete.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
 import { StepError, type Outcome } from '../outcome.ts';
 import { listServers, ofInstance, plan, refusal, resolveInstance } from './guard.ts';

@@ -5,7 +5,8 @@ import type { Cloud } from '../../openstack/cloud.ts';
 import type { Server } from '../../openstack/compute.ts';
 import { exactNameFilter, type Image } from '../../openstack/image.ts';
 import { decideEach, describePolicy, type Decision, type Snapshot } from '../../lib/retention.ts';
-import type { CommonSettings, Retention } from '../../settings/settings.ts';
+import type { Retention } from '../../settings/inputs.ts';
+import type { PruneScope } from '../../settings/prune.ts';
 import { log, t } from '../../lib/log.ts';
 import { deleteSnapshot, type Deletion } from '../delete/deletion.ts';
 import { Refusal, StepError, type Outcome } from '../outcome.ts';
@@ -77,11 +78,8 @@ function byInstance(images: Iterable<Image>, instanceId: string | undefined): Sn
   return [...groups.values()];
 }
 
-/** What a prune covers: mode prune's settings, or the instance and names a create just snapshotted. */
-interface PruneScope extends CommonSettings {
-  instance?: string;
-  nameGlob?: string;
-  retention: Retention;
+/** A prune: mode prune's scope, or the instance and names a create just snapshotted. */
+interface Prune extends PruneScope {
   /** create's own prune: the server it found, and the snapshot it made (which must be among those listed). */
   server?: Server;
   justCreated?: string;
@@ -93,7 +91,7 @@ interface PruneScope extends CommonSettings {
  * Apply the retention policy to the snapshots in scope and delete the rest (bounded concurrency;
  * the client holds the request-rate ceiling).
  */
-export async function prune(cloud: Cloud, settings: PruneScope): Promise<Outcome<PruneResult>> {
+export async function prune(cloud: Cloud, settings: Prune): Promise<Outcome<PruneResult>> {
   const { retention: options, server, justCreated } = settings;
   const images = await cloud.images();
   const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings, 'pruning');

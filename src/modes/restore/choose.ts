@@ -6,7 +6,7 @@ import type { Cloud } from '../../openstack/cloud.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
 import { statusOf } from '../../openstack/errors.ts';
 import { exactNameFilter, type Image } from '../../openstack/image.ts';
-import type { RestoreSettings } from '../../settings/settings.ts';
+import type { RestoreSettings } from '../../settings/restore.ts';
 import { StepError } from '../outcome.ts';
 
 /** Every instance the image records is this server (an image with none is no one's). */

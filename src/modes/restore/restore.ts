@@ -4,7 +4,8 @@ import type { Cloud } from '../../openstack/cloud.ts';
 import type { Server } from '../../openstack/compute.ts';
 import type { Image } from '../../openstack/image.ts';
 import { Deadline } from '../../lib/wait.ts';
-import type { CreateSettings, RestoreSettings } from '../../settings/settings.ts';
+import type { SnapshotPlan } from '../../settings/create.ts';
+import type { RestoreSettings } from '../../settings/restore.ts';
 import { snapshotServer, type CreateResult } from '../create/create.ts';
 import { forSelection, type FleetResult } from '../fleet.ts';
 import { StepError, type Outcome } from '../outcome.ts';
@@ -36,21 +37,14 @@ const volumeBacked = (server: Server) =>
       `or, with the instance stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`,
   );
 
-/** The create settings of the snapshot taken just before the rebuild: the same server, tagged with what is being restored. */
-function backupSettings(settings: RestoreSettings, server: Server, image: Image, deadline: Deadline): CreateSettings {
-  const { region, iface, credentials, tls, rateLimit, dryRun, provenance } = settings;
+/** The snapshot taken just before the rebuild, of the server as it is, tagged with what is being restored. */
+function backupPlan({ region, credentials, dryRun, provenance }: RestoreSettings, image: Image, deadline: Deadline): SnapshotPlan {
   return {
     region,
-    iface,
     credentials,
-    tls,
-    rateLimit,
     dryRun,
     provenance,
-    mode: 'create',
-    servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
     stopInstance: false,
-    concurrency: 1,
     template: '{instance}-before-restore-{timestamp}',
     fitName: true,
     metadata: { [Property.BeforeRestoreOf]: image.id },
@@ -85,7 +79,7 @@ async function restoreServer(cloud: Cloud, settings: RestoreSettings, found: Ser
   if (settings.dryRun) {
     // It refuses what the real run would (a state Nova cannot rebuild, or snapshot for snapshot-before), waiting for nothing.
     if (!busy(server)) server = await untilFree(compute, server, REBUILD, deadline);
-    if (settings.snapshotBefore) await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
+    if (settings.snapshotBefore) await snapshotServer(cloud, backupPlan(settings, image, deadline), server);
     const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
     log.info(
       t`Dry run: would rebuild instance ${server.name} (${server.id}) from snapshot ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`,
@@ -95,7 +89,7 @@ async function restoreServer(cloud: Cloud, settings: RestoreSettings, found: Ser
   server = await untilFree(compute, server, REBUILD, deadline);
   if (server.status === 'SHUTOFF') log.info(t`Instance ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
   if (settings.snapshotBefore) {
-    const taken = await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
+    const taken = await snapshotServer(cloud, backupPlan(settings, image, deadline), server);
     if (taken.failure || !taken.result) {
       return { failure: new StepError(`The snapshot before the restore failed, so instance ${server.name} was not rebuilt: ${taken.failure?.message}`) };
     }

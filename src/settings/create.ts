@@ -1,0 +1,50 @@
+import { Input } from '../lib/constants.ts';
+import { DEFAULT_NAME_TEMPLATE, templateProblems } from '../lib/name-template.ts';
+import type { CommonSettings } from './common.ts';
+import type { ModeRules, Retention } from './inputs.ts';
+import type { Selection } from './selection.ts';
+
+/**
+ * What one snapshot of one server needs: each of create's, and the one restore takes before a
+ * rebuild (snapshot-before). The login is there for stop-instance: a token login is not renewed.
+ */
+export interface SnapshotPlan extends Pick<CommonSettings, 'region' | 'credentials' | 'dryRun' | 'provenance'> {
+  /** The name template (name-template.ts). */
+  template: string;
+  /** The template is the action's own (restore's snapshot-before), not snapshot-name: its `{instance}` part is shortened to fit. */
+  fitName?: boolean;
+  metadata: Record<string, string>;
+  /** Stop the instance if it runs before its snapshot, and start it again as soon as its disk is captured. */
+  stopInstance: boolean;
+  wait: boolean;
+  timeoutMs: number;
+  /** Prune the instance's snapshots under this policy once the new one is active. */
+  retention?: Retention;
+}
+
+export interface CreateSettings extends CommonSettings, SnapshotPlan {
+  mode: 'create';
+  /** The servers to snapshot, each on its own (a fleet under one rate ceiling, `concurrency` (max-parallel) at a time). */
+  servers: Selection;
+  /** Servers snapshotted at once. */
+  concurrency: number;
+}
+
+export const createRules: ModeRules<CreateSettings> = {
+  check({ imageId, snapshotName, hasPolicy, wait }, problems) {
+    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
+    problems.push(...templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE).map((p) => `${Input.SnapshotName}: ${p}`));
+    if (hasPolicy && !wait) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
+  },
+  settings: ({ servers, concurrency, snapshotName, metadata, wait, timeoutMs, retention }, stopInstance) => ({
+    mode: 'create',
+    servers,
+    stopInstance,
+    concurrency,
+    template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
+    metadata,
+    wait,
+    timeoutMs,
+    ...(retention ? { retention } : {}),
+  }),
+};
