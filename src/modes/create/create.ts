@@ -6,13 +6,12 @@ import { log, t } from '../../lib/log.ts';
 import { renderFitted, renderName, templateGlob } from '../../lib/name-template.ts';
 import type { Cloud } from '../../openstack/cloud.ts';
 import type { Server } from '../../openstack/compute.ts';
-import type { Image } from '../../openstack/image.ts';
 import { Deadline } from '../../lib/wait.ts';
 import { provenanceProperties } from '../../lib/provenance.ts';
 import type { CreateSettings, Retention } from '../../settings/settings.ts';
 import { untilActive } from './active.ts';
 import { createImageOnce, type ImageRequest } from './create-image.ts';
-import { ImageLooks } from './looks.ts';
+import { GUEST_AGENT, ImageLooks, type Looked } from './looks.ts';
 import { busy, SNAPSHOT, untilFree } from '../server-wait.ts';
 import { forSelection, type FleetResult } from '../fleet.ts';
 import { RESTART_MS, startAgain, startWhenCaptured, stopForSnapshot, type Restart } from './stopped.ts';
@@ -93,10 +92,10 @@ export async function create(cloud: Cloud, settings: CreateSettings, cancel = ne
  * the guest's filesystems frozen by Nova, or as a crash would leave it. Nova quiesces only a
  * running guest: a PAUSED or SUSPENDED one is taken as it stands, crash-consistent.
  */
-function consistencyOf(server: Server, stopped: boolean, image: Image | undefined): Consistency {
+function consistencyOf(server: Server, stopped: boolean, image: Looked | undefined): Consistency {
   if (stopped || server.status === 'SHUTOFF') return 'stopped';
   if (server.status !== 'ACTIVE') return 'crash-consistent';
-  return /^(yes|true)$/i.test(String(image?.properties.hw_qemu_guest_agent ?? '')) ? 'quiesced' : 'crash-consistent';
+  return /^(yes|true)$/i.test(String(image?.properties[GUEST_AGENT] ?? '')) ? 'quiesced' : 'crash-consistent';
 }
 
 /**
@@ -160,7 +159,7 @@ export async function snapshotServer(
       ).message,
     );
   if (cancel.cancelled) return cancelled();
-  let image: Image | undefined;
+  let image: Looked | undefined;
   let polls = 1;
   try {
     if (settings.wait) {
@@ -168,7 +167,7 @@ export async function snapshotServer(
       if (cancel.cancelled) return cancelled();
       if (!('image' in active)) return fail(active.message);
       ({ image, polls } = active);
-    } else image = await images.get(imageId);
+    } else image = await images.get(imageId, [GUEST_AGENT]);
   } catch (error) {
     const why = explain(error, settings);
     return fail(
