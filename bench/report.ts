@@ -296,8 +296,9 @@ function goals(r: BenchResults): string[] {
         verdict(d.ratio <= 0.1),
       ]);
   }
-  for (const cloud of ['real', 'local'] as const) {
-    const of = (way: string) => r.prune?.find((p) => p.cloud === cloud && p.way === way);
+  // One set of rows per cloud and scale (the local cloud runs at several: how memory grows with N).
+  for (const [cloud, n] of new Map((r.prune ?? []).map((p) => [`${p.cloud} ${p.n}`, [p.cloud, p.n] as const])).values()) {
+    const of = (way: string) => r.prune?.find((p) => p.cloud === cloud && p.n === n && p.way === way);
     const [fast, cli, ceiling] = [of('action-unthrottled'), of('cli'), of('action-ceiling')];
     if (fast && cli)
       rows.push([
@@ -313,6 +314,18 @@ function goals(r: BenchResults): string[] {
         '≤ 1.10 × N ÷ 10/s',
         `${fmtS(ceiling.wallMs, 1)} vs ${fmtS(ceiling.deleted * 100, 1)}, peak ${ceiling.peakPerSecond} req in 1 s`,
         verdict(ceiling.wallMs <= ceiling.deleted * 110),
+      ]);
+  }
+  // How the action's peak memory grows with the scope: its largest N against its smallest, on one cloud.
+  for (const cloud of ['real', 'local'] as const) {
+    const runs = (r.prune ?? []).filter((p) => p.cloud === cloud && p.way === 'action-unthrottled').sort((a, b) => a.n - b.n);
+    const [small, large] = [runs[0], runs.at(-1)];
+    if (small && large && large.n > small.n)
+      rows.push([
+        `prune ${large.n} vs ${small.n} (${cloud}), peak memory`,
+        '≤ 1.10×',
+        `${fmtMB(large.maxRssKb)} vs ${fmtMB(small.maxRssKb)}: ${fmtX(large.maxRssKb / small.maxRssKb)}`,
+        verdict(large.maxRssKb <= small.maxRssKb * 1.1),
       ]);
   }
   for (const f of r.fleets ?? []) {

@@ -36,7 +36,7 @@ const HELP = `npm run bench [-- options]
   --cold-runs N        cold-start runs per build (default 20, quick 10)
   --long S,S,…         long snapshots on the local cloud, seconds (default 30,60,120; quick 30)
   --short-runs N       4.4-second snapshots on the local cloud (default 5, quick 2)
-  --prune-local N      images in scope on the local cloud (default 5000, quick 1000)
+  --prune-local N,N…   images in scope on the local cloud, one run per scale (default 500,5000; quick 1000)
   --prune-real N       images in scope on the real cloud (default 500, quick 100)
   --fleet-local N      servers of the local fleet (default 50, quick 20)
   --fleet-real N       servers of the real fleet, booted and deleted (default 10, quick 5)
@@ -96,7 +96,7 @@ const opts = {
   coldRuns: int(values['cold-runs'], 20, 10),
   long: (values.long ?? (quick ? '30' : '30,60,120')).split(',').filter(Boolean).map(Number),
   shortRuns: int(values['short-runs'], 5, 2),
-  pruneLocal: int(values['prune-local'], 5000, 1000),
+  pruneLocal: (values['prune-local'] ?? (quick ? '1000' : '500,5000')).split(',').filter(Boolean).map(Number),
   pruneReal: int(values['prune-real'], 500, 100),
   fleetLocal: int(values['fleet-local'], 50, 20),
   fleetReal: int(values['fleet-real'], 10, 5),
@@ -201,7 +201,9 @@ try {
   }
   if (cases.has('prune-local')) {
     prune.push(
-      ...((await step(`prune ${opts.pruneLocal} on the local cloud`, () => pruneLocal(baseline, opts.pruneLocal, ['action-unthrottled', 'cli'], log))) ?? []),
+      ...((await step(`prune ${opts.pruneLocal.join(' and ')} on the local cloud`, () =>
+        pruneLocal(baseline, opts.pruneLocal, ['action-unthrottled', 'cli'], log),
+      )) ?? []),
     );
     results.skipped.push('local prune at the 10 req/s ceiling: it would only measure the clock; the ceiling is measured on the real cloud');
   }

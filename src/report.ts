@@ -10,7 +10,7 @@ import type { FleetItem, FleetResult } from './modes/fleet.ts';
 import { Refusal, type Outcome, type StepError } from './modes/outcome.ts';
 import type { PruneResult } from './modes/prune/prune.ts';
 import type { RestoreResult } from './modes/restore/restore.ts';
-import type { Image } from './openstack/image.ts';
+import { instancesOf, type Marked } from './modes/snapshots.ts';
 import type { Decision, Rule } from './lib/retention.ts';
 import type { Settings } from './settings/settings.ts';
 
@@ -229,13 +229,16 @@ const REASONS: Record<Rule, string> = {
 };
 
 /** Who a snapshot records it is of, by name where a snapshot in scope records the name: the prune table's groups. */
-function instanceLabels(images: Iterable<Image>): (image: Image) => string {
+function instanceLabels(images: Iterable<Marked>): (image: Marked) => string {
   const names = new Map<string, string>();
   for (const { properties } of images) {
     const [id, name] = [properties[Property.InstanceId], properties[Property.InstanceName]];
     if (typeof id === 'string' && typeof name === 'string' && name) names.set(id, name);
   }
-  return (image) => image.instances.map((id) => (names.has(id) ? `${names.get(id)} (${id})` : id)).join(', ') || '(none recorded)';
+  return (image) =>
+    instancesOf(image)
+      .map((id) => (names.has(id) ? `${names.get(id)} (${id})` : id))
+      .join(', ') || '(none recorded)';
 }
 
 /** The space the deleted snapshots took (under dry run: would free), as Glance sizes them. */

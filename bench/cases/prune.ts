@@ -60,13 +60,15 @@ async function runWay(build: Build, way: PruneWay, instance: string, n: number, 
   return { wallMs: run.exitAt - run.spawnAt, maxRssKb: run.maxRssKb!, deleted: Number(run.outputs['deleted-count']) };
 }
 
-export async function pruneLocal(build: Build, n: number, ways: PruneWay[], log: (s: string) => void): Promise<PruneRun[]> {
+/** Every way at each scale in turn (500 and 5,000 by default: how memory grows with the scope), on one local cloud. */
+export async function pruneLocal(build: Build, scales: number[], ways: PruneWay[], log: (s: string) => void): Promise<PruneRun[]> {
   const cloud = await LocalCloud.start();
   const out: PruneRun[] = [];
   try {
     const server = cloud.addServer({ region: 'GRA7', name: 'web-1' });
     const inScope = () => cloud.images('GRA7').filter((i) => i.properties.source_instance_id === server.id && i.status === 'active');
-    for (const [round, way] of ways.entries()) {
+    const rounds = scales.flatMap((n) => ways.map((way) => ({ n, way })));
+    for (const [round, { n, way }] of rounds.entries()) {
       const base = Date.now() - 60_000;
       const ids = cloud
         .addImages('GRA7', n, (i) => ({
@@ -92,7 +94,7 @@ export async function pruneLocal(build: Build, n: number, ways: PruneWay[], log:
         peakPerSecond: peakRate(records.map((r) => r.t)),
       });
       log(
-        `  local ${way}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB`,
+        `  local ${way}, N ${n}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB`,
       );
       // The kept one goes too, so the next round's scope is exactly its own N.
       cloud.world.deleteImage(cloud.world.findImage(left[0]!.id)!);

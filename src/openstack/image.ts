@@ -1,13 +1,16 @@
 import type { Got } from 'got';
 import { linkedPages } from './client.ts';
-import { MANAGED_BY, Property } from '../lib/constants.ts';
 import { statusOf, type ApiError } from './errors.ts';
 
 /** Glance v2 image statuses (an unknown one is kept as Glance gave it). */
 export type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'killed' | 'deleted' | 'pending_delete' | 'deactivated';
 
-/** A Glance image as the action reads it: base attributes typed, what the properties say decoded. */
-export interface Image {
+/**
+ * A Glance image: base attributes typed, what Nova writes on a snapshot decoded, and of everything
+ * else only the properties `P` the caller named. A long listing keeps these few fields per image,
+ * never Glance's bodies.
+ */
+export interface Image<P extends string = never> {
   id: string;
   name: string | null;
   status: ImageStatus;
@@ -17,24 +20,16 @@ export interface Image {
   minDisk: number;
   protected: boolean;
   owner: string | null;
-  /**
-   * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
-   * anyone's to edit in the project, so an image is one instance's only when every one names it.
-   */
-  instances: string[];
-  /** This action made it (its managed_by property). */
-  managed: boolean;
-  /** Restore took it of the server just before rebuilding it (snapshot-before): the image it then restored. */
-  beforeRestoreOf: string | null;
-  /**
-   * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
-   * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
-   */
-  instanceSnapshot: boolean;
+  /** Nova's `image_type`: `snapshot` on an instance snapshot. */
+  imageType: string | null;
+  /** Nova's `instance_uuid`: the instance an image-backed snapshot was taken of. */
+  instanceUuid: string | null;
+  /** Nova's `bdm_v2` flag: `block_device_mapping` is in the v2 format (a volume-backed instance's snapshot). */
+  bdmV2: boolean;
   /** The Cinder snapshots behind a volume-backed snapshot (its block_device_mapping): deleting the image alone leaks them. */
   volumeSnapshotIds: string[];
-  /** Every attribute and property as Glance sent it: what a listing's filters are checked against. */
-  properties: Readonly<Record<string, unknown>>;
+  /** The attributes and properties the caller named, as Glance sent them; one the image lacks is absent. */
+  properties: Readonly<Partial<Record<P, unknown>>>;
 }
 
 /** Nova lists a volume-backed snapshot's Cinder snapshots in `block_device_mapping`, a JSON string. */
@@ -48,10 +43,10 @@ function snapshotIdsOf(mapping: unknown): string[] {
   }
 }
 
-export function toImage(body: Record<string, unknown>): Image {
-  const volumeSnapshotIds = snapshotIdsOf(body.block_device_mapping);
-  const managed = body[Property.ManagedBy] === MANAGED_BY;
+function toImage<P extends string = never>(body: Record<string, unknown>, properties: readonly P[] = []): Image<P> {
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  const kept: Partial<Record<P, unknown>> = {};
+  for (const key of properties) if (key in body) kept[key] = body[key];
   return {
     id: String(body.id),
     name: text(body.name),
@@ -61,12 +56,11 @@ export function toImage(body: Record<string, unknown>): Image {
     minDisk: typeof body.min_disk === 'number' ? body.min_disk : 0,
     protected: body.protected === true,
     owner: text(body.owner),
-    instances: [...new Set([body[Property.InstanceId], body.instance_uuid].filter((id): id is string => typeof id === 'string' && id !== ''))],
-    managed,
-    beforeRestoreOf: text(body[Property.BeforeRestoreOf]) || null,
-    instanceSnapshot: body.image_type === 'snapshot' || managed || (String(body.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds.length > 0),
-    volumeSnapshotIds,
-    properties: body,
+    imageType: text(body.image_type),
+    instanceUuid: text(body.instance_uuid),
+    bdmV2: String(body.bdm_v2).toLowerCase() === 'true',
+    volumeSnapshotIds: snapshotIdsOf(body.block_device_mapping),
+    properties: kept,
   };
 }
 
@@ -103,10 +97,10 @@ export class ImageService {
     this.root = imageRoot(endpoint);
   }
 
-  /** The image, or undefined once Glance no longer has it. */
-  async get(id: string, signal?: AbortSignal): Promise<Image | undefined> {
+  /** The image with the named `properties`, or undefined once Glance no longer has it. */
+  async get<P extends string = never>(id: string, properties: readonly P[] = [], signal?: AbortSignal): Promise<Image<P> | undefined> {
     try {
-      return toImage((await this.#http<Record<string, unknown>>(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body);
+      return toImage((await this.#http<Record<string, unknown>>(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body, properties);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -115,29 +109,29 @@ export class ImageService {
 
   /**
    * Every image matching Glance's server-side `query` (exact base attributes and custom
-   * properties, `created_at=gte:…`, `sort`), page after page.
+   * properties, `created_at=gte:…`, `sort`), page after page, each with the named `properties`.
    */
-  list(query: Record<string, string>): AsyncIterable<Image> {
+  list<P extends string = never>(query: Record<string, string>, properties: readonly P[] = []): AsyncIterable<Image<P>> {
     const search = new URLSearchParams({ limit: String(PAGE_SIZE), ...query });
-    return linkedPages<Image, ImagePage>(
+    return linkedPages<Image<P>, ImagePage>(
       this.#http,
       `${this.root}/v2/images?${search}`,
-      (page) => page.images.map(toImage),
+      (page) => page.images.map((body) => toImage(body, properties)),
       // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
       (page) => (page.next ? new URL(`${this.root}${page.next}`) : undefined),
     );
   }
 
   /** Several images in one request (Glance's `id=in:` filter): those Glance still has, by ID. */
-  async some(ids: readonly string[]): Promise<Map<string, Image>> {
-    const found = new Map<string, Image>();
-    for await (const image of this.list({ id: `in:${ids.join(',')}` })) if (ids.includes(image.id)) found.set(image.id, image);
+  async some<P extends string = never>(ids: readonly string[], properties: readonly P[] = []): Promise<Map<string, Image<P>>> {
+    const found = new Map<string, Image<P>>();
+    for await (const image of this.list({ id: `in:${ids.join(',')}` }, properties)) if (ids.includes(image.id)) found.set(image.id, image);
     return found;
   }
 
-  async listAll(query: Record<string, string>): Promise<Image[]> {
-    const images: Image[] = [];
-    for await (const image of this.list(query)) images.push(image);
+  async listAll<P extends string = never>(query: Record<string, string>, properties: readonly P[] = []): Promise<Image<P>[]> {
+    const images: Image<P>[] = [];
+    for await (const image of this.list(query, properties)) images.push(image);
     return images;
   }
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import nock from 'nock';
 
 import { imageRoot } from '../../src/openstack/image.ts';
-import { catalog, imageBody, mockAuth, newCloud, PROJECT_ID, unmatched, useNock } from '../support/nock.ts';
+import { catalog, IMAGE_ID, IMAGE_ORIGIN, imageBody, mockAuth, newCloud, PROJECT_ID, SERVER_ID, unmatched, useNock } from '../support/nock.ts';
 
 useNock();
 
@@ -83,6 +83,22 @@ describe('image listing follows Glance pages through got.paginate', () => {
 });
 
 describe('ImageService.get', () => {
+  it("decodes Nova's marks and keeps, of the other properties, only those named", async () => {
+    mockAuth();
+    const mapping = JSON.stringify([{ snapshot_id: 'vs-1', boot_index: 0 }, { snapshot_id: null }, { snapshot_id: 'vs-2' }]);
+    const body = imageBody({ bdm_v2: 'True', block_device_mapping: mapping, managed_by: 'someone', hw_qemu_guest_agent: 'yes' });
+    nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).twice().reply(200, body);
+    const images = await newCloud().images();
+    const image = await images.get(IMAGE_ID, ['managed_by', 'owner', 'not_there']);
+    assert.ok(image);
+    assert.deepEqual(image.properties, { managed_by: 'someone', owner: PROJECT_ID });
+    assert.equal(image.imageType, 'snapshot');
+    assert.equal(image.instanceUuid, SERVER_ID);
+    assert.equal(image.bdmV2, true);
+    assert.deepEqual(image.volumeSnapshotIds, ['vs-1', 'vs-2']);
+    assert.deepEqual((await images.get(IMAGE_ID))?.properties, {});
+  });
+
   it('undefined for a 404', async () => {
     mockAuth();
     nock('https://image.compute.gra11.cloud.ovh.net')

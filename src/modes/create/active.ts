@@ -2,10 +2,10 @@ import { Input } from '../../lib/constants.ts';
 import { formatDuration } from '../../lib/duration.ts';
 import { log, t } from '../../lib/log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
-import type { Image, ImageService, ImageStatus } from '../../openstack/image.ts';
+import type { ImageService, ImageStatus } from '../../openstack/image.ts';
 import { CUT_SHORT, poll, type Deadline } from '../../lib/wait.ts';
 import { StepError } from '../outcome.ts';
-import type { ImageLooks } from './looks.ts';
+import { GUEST_AGENT, type ImageLooks, type Looked } from './looks.ts';
 
 /** Glance statuses from which an image never becomes active. */
 const DEAD = new Set<ImageStatus>(['killed', 'deleted', 'pending_delete', 'deactivated']);
@@ -21,13 +21,13 @@ export async function untilActive(
   imageId: string,
   deadline: Deadline,
   looks?: ImageLooks,
-): Promise<{ image: Image; polls: number }> {
+): Promise<{ image: Looked; polls: number }> {
   const started = Date.now();
   let lastStatus = '';
-  let last: Image | undefined;
+  let last: Looked | undefined;
   const outcome = await poll(
     async () => {
-      const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
+      const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, [GUEST_AGENT], signal)));
       if (look === CUT_SHORT) return { done: false, value: last };
       last = look;
       const status = look?.status ?? 'gone';

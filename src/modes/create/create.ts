@@ -6,14 +6,13 @@ import { log, t } from '../../lib/log.ts';
 import { renderFitted, renderName, templateGlob } from '../../lib/name-template.ts';
 import type { Cloud } from '../../openstack/cloud.ts';
 import type { Server } from '../../openstack/compute.ts';
-import type { Image } from '../../openstack/image.ts';
 import { Deadline } from '../../lib/wait.ts';
 import { provenanceProperties } from '../../lib/provenance.ts';
 import type { CreateSettings, SnapshotPlan } from '../../settings/create.ts';
 import type { Retention } from '../../settings/inputs.ts';
 import { untilActive } from './active.ts';
 import { createImageOnce, type ImageRequest } from './create-image.ts';
-import { ImageLooks } from './looks.ts';
+import { GUEST_AGENT, ImageLooks, type Looked } from './looks.ts';
 import { busy, SNAPSHOT, untilFree } from '../server-wait.ts';
 import { forSelection, type FleetResult } from '../fleet.ts';
 import { RESTART_MS, startAgain, startWhenCaptured, stopForSnapshot, type Restart } from './stopped.ts';
@@ -94,10 +93,10 @@ export async function create(cloud: Cloud, settings: CreateSettings, cancel = ne
  * the guest's filesystems frozen by Nova, or as a crash would leave it. Nova quiesces only a
  * running guest: a PAUSED or SUSPENDED one is taken as it stands, crash-consistent.
  */
-function consistencyOf(server: Server, stopped: boolean, image: Image | undefined): Consistency {
+function consistencyOf(server: Server, stopped: boolean, image: Looked | undefined): Consistency {
   if (stopped || server.status === 'SHUTOFF') return 'stopped';
   if (server.status !== 'ACTIVE') return 'crash-consistent';
-  return /^(yes|true)$/i.test(String(image?.properties.hw_qemu_guest_agent ?? '')) ? 'quiesced' : 'crash-consistent';
+  return /^(yes|true)$/i.test(String(image?.properties[GUEST_AGENT] ?? '')) ? 'quiesced' : 'crash-consistent';
 }
 
 /**
@@ -161,13 +160,13 @@ export async function snapshotServer(
       ).message,
     );
   if (cancel.cancelled) return cancelled();
-  let image: Image | undefined;
+  let image: Looked | undefined;
   let polls = 1;
   try {
     if (settings.wait) {
       ({ image, polls } = await untilActive(images, compute, server, imageId, deadline, looks));
       if (cancel.cancelled) return cancelled();
-    } else image = await images.get(imageId);
+    } else image = await images.get(imageId, [GUEST_AGENT]);
   } catch (error) {
     // What became of the image (dead, gone, still on its way), unless the cancel cut the wait short.
     if (error instanceof StepError) return cancel.cancelled ? cancelled() : fail(error.message);

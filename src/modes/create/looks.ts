@@ -1,11 +1,19 @@
 import type { Image, ImageService } from '../../openstack/image.ts';
 import { PollGrid } from '../../lib/wait.ts';
 
+/**
+ * The one property a look at a new snapshot reads besides its status: Nova quiesces a running
+ * guest whose image says it has the QEMU guest agent (create's consistency output).
+ */
+export const GUEST_AGENT = 'hw_qemu_guest_agent';
+/** A new snapshot as a look sees it. */
+export type Looked = Image<typeof GUEST_AGENT>;
+
 /** How long a look waits for others to share its request: the waits of one grid wake within a few ms. */
 const GATHER_MS = 10;
 
 interface Waiter {
-  resolve(image: Image | undefined): void;
+  resolve(image: Looked | undefined): void;
   reject(error: unknown): void;
 }
 
@@ -24,7 +32,7 @@ export class ImageLooks {
   }
 
   /** The image as Glance shows it now, or undefined once it is gone. */
-  look(id: string): Promise<Image | undefined> {
+  look(id: string): Promise<Looked | undefined> {
     return new Promise((resolve, reject) => {
       this.#pending.set(id, [...(this.#pending.get(id) ?? []), { resolve, reject }]);
       this.#timer ??= setTimeout(() => void this.#flush(), GATHER_MS);
@@ -36,7 +44,7 @@ export class ImageLooks {
     this.#pending = new Map();
     this.#timer = undefined;
     try {
-      const found = await this.#images.some([...batch.keys()]);
+      const found = await this.#images.some([...batch.keys()], [GUEST_AGENT]);
       for (const [id, waiters] of batch) for (const waiter of waiters) waiter.resolve(found.get(id));
     } catch (error) {
       for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);

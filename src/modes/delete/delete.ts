@@ -8,6 +8,7 @@ import type { DeleteSettings } from '../../settings/delete.ts';
 import { deleteSnapshot, type Deletion } from './deletion.ts';
 import { StepError, type Outcome } from '../outcome.ts';
 import { listServers, ofInstance, plan, refusal, resolveInstance } from './guard.ts';
+import { instancesOf, MARKS, type Marked } from '../snapshots.ts';
 
 export interface DeleteResult {
   mode: 'delete';
@@ -29,9 +30,9 @@ async function instanceOf(cloud: Cloud, settings: DeleteSettings): Promise<{ id:
 }
 
 /** The one image named exactly `name` in this project, optionally only the instance's snapshots. */
-async function byName(cloud: Cloud, name: string, instance: Awaited<ReturnType<typeof instanceOf>>): Promise<Image | undefined> {
+async function byName(cloud: Cloud, name: string, instance: Awaited<ReturnType<typeof instanceOf>>): Promise<Marked | undefined> {
   const images = await cloud.images();
-  let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
+  let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() }, MARKS)).filter((image) => image.name === name);
   if (instance) matches = matches.filter((image) => ofInstance(image, instance.id, instance.snapshots));
   if (matches.length > 1) {
     throw new StepError(
@@ -65,7 +66,7 @@ export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promis
   // its first request (about a second on the loopback cloud), so the two checks overlap.
   const servers = listServers(cloud);
   servers.catch(() => undefined);
-  const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId) : await byName(cloud, target.name, instance);
+  const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId, MARKS) : await byName(cloud, target.name, instance);
   if (!image) {
     if ('imageId' in target) {
       log.notice(t`Snapshot ${target.imageId} is already gone: nothing to delete`);
@@ -82,7 +83,7 @@ export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promis
   const refused = refusal(image, await cloud.projectId());
   if (refused) throw refuse(refused);
   if (instance && !ofInstance(image, instance.id, instance.snapshots)) {
-    const recorded = image.instances;
+    const recorded = instancesOf(image);
     throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
   }
   const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id, servers });

@@ -2,19 +2,19 @@ import { log, t } from '../../lib/log.ts';
 import type { Cloud } from '../../openstack/cloud.ts';
 import { isUuid, type Server } from '../../openstack/compute.ts';
 import { CatalogError, NotFoundError } from '../../openstack/errors.ts';
-import type { Image } from '../../openstack/image.ts';
 import type { Volume, VolumeSnapshot } from '../../openstack/volume.ts';
 import { ofProject } from '../servers.ts';
+import { instancesOf, isInstanceSnapshot, type Marked } from '../snapshots.ts';
 
 /** One image a run may delete, with the Cinder snapshots behind it and whether each may go too. */
 export interface Planned {
-  image: Image;
+  image: Marked;
   volumeSnapshots: { id: string; keep?: string }[];
 }
 
 /** An image the run chose to delete but keeps, and why. */
 export interface Held {
-  image: Image;
+  image: Marked;
   reason: string;
 }
 
@@ -35,16 +35,17 @@ export async function resolveInstance(cloud: Cloud, settings: { instance?: strin
 }
 
 /** Why no run may delete this image, whatever the inputs say; undefined when it may. */
-export function refusal(image: Image, projectId: string): string | undefined {
+export function refusal(image: Marked, projectId: string): string | undefined {
   if (image.owner !== projectId) return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
-  if (!image.instanceSnapshot) return 'it is not an instance snapshot (no image_type=snapshot, no volume-backed block_device_mapping, not made by this action)';
+  if (!isInstanceSnapshot(image))
+    return 'it is not an instance snapshot (no image_type=snapshot, no volume-backed block_device_mapping, not made by this action)';
   if (image.protected) return `it is protected (unprotect it first with: openstack image set --unprotected ${image.id}, if it really should go)`;
   return undefined;
 }
 
 /** The image is a snapshot of this instance (and of no other), by its properties or, volume-backed and unmarked, by its Cinder snapshots. */
-export function ofInstance(image: Image, instanceId: string, snapshotsOfInstance: ReadonlySet<string>): boolean {
-  const recorded = image.instances;
+export function ofInstance(image: Marked, instanceId: string, snapshotsOfInstance: ReadonlySet<string>): boolean {
+  const recorded = instancesOf(image);
   if (recorded.length) return recorded.every((id) => id === instanceId);
   const ids = image.volumeSnapshotIds;
   return ids.length > 0 && ids.every((id) => snapshotsOfInstance.has(id));
@@ -58,7 +59,7 @@ export function ofInstance(image: Image, instanceId: string, snapshotsOfInstance
 function whyKeep(
   id: string,
   snapshot: VolumeSnapshot | undefined,
-  image: Image,
+  image: Marked,
   known: { projectId: string; owner: string[]; volumeById: Map<string, Volume>; madeFrom: Map<string, string[]>; namedBy: Map<string, string[]> },
 ): string | undefined {
   if (!snapshot) return undefined;
@@ -88,7 +89,7 @@ const group = <T>(pairs: [string, T][]) => {
  */
 export async function plan(
   cloud: Cloud,
-  candidates: readonly Image[],
+  candidates: readonly Marked[],
   options: { allowInUse?: boolean; instanceId?: string; servers?: Promise<Server[]> } = {},
 ): Promise<{ planned: Planned[]; held: Held[] }> {
   if (!candidates.length) return { planned: [], held: [] };
@@ -128,7 +129,7 @@ export async function plan(
       held.push({ image, reason: `in use: ${uses.join('; ')}` });
       continue;
     }
-    const instances = image.instances;
+    const instances = instancesOf(image);
     const owner = instances.length ? instances : options.instanceId ? [options.instanceId] : [];
     const volumeSnapshots: Planned['volumeSnapshots'] = [];
     for (const id of snapshotIds) {

@@ -11,6 +11,7 @@ import { log, t } from '../../lib/log.ts';
 import { deleteSnapshot, type Deletion } from '../delete/deletion.ts';
 import { Refusal, StepError, type Outcome } from '../outcome.ts';
 import { plan, refusal, resolveInstance, type Held } from '../delete/guard.ts';
+import { beforeRestoreOf, instancesOf, MARKS, type Marked } from '../snapshots.ts';
 
 export interface PruneResult {
   mode: 'prune';
@@ -18,19 +19,19 @@ export interface PruneResult {
   dryRun: boolean;
   /** Every active image in scope, newest first, with what the policy said of it. */
   decisions: Decision[];
-  images: Map<string, Image>;
+  images: Map<string, Marked>;
   deletions: Deletion[];
   /** Chosen by the policy but kept: in use, or not an image any run may delete. */
   held: Held[];
   /** Deletions that failed: the step fails for them, naming how many. */
-  failures: { image: Image; failure: StepError }[];
+  failures: { image: Marked; failure: StepError }[];
 }
 
 interface ScopeQuery {
   /** Glance's server-side filters. */
   query: Record<string, string>;
   /** What Glance cannot filter on, checked on each listed image. */
-  accept?: (image: Image) => boolean;
+  accept?: (image: Marked) => boolean;
 }
 
 /**
@@ -59,8 +60,11 @@ async function scopeQueries(cloud: Cloud, server: Server | undefined, instanceId
   return queries;
 }
 
-/** The image meets every filter of the query, checked here too: a cloud that ignored one must not widen the scope. */
-function matchesQuery(image: Image, query: Record<string, string>): boolean {
+/**
+ * The image meets every filter of the query, checked here too: a cloud that ignored one must not
+ * widen the scope. The listing kept the query's attributes and properties for it.
+ */
+function matchesQuery(image: Image<string>, query: Record<string, string>): boolean {
   return Object.entries(query).every(([key, value]) => key === 'sort' || String(image.properties[key]) === value);
 }
 
@@ -69,11 +73,15 @@ function matchesQuery(image: Image, query: Record<string, string>): boolean {
  * the scope is one instance's, else by the instances each records (those that record none, such as
  * volume-backed snapshots taken by hand, are one group).
  */
-function byInstance(images: Iterable<Image>, instanceId: string | undefined): Snapshot[][] {
+function byInstance(images: Iterable<Marked>, instanceId: string | undefined): Snapshot[][] {
   const groups = new Map<string, Snapshot[]>();
   for (const image of images) {
-    const key = instanceId ?? [...image.instances].sort().join(' ');
-    groups.set(key, [...(groups.get(key) ?? []), { id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected }]);
+    const key = instanceId ?? instancesOf(image).sort().join(' ');
+    const snapshot = { id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected };
+    // Added in place: a copy per snapshot costs quadratic time and memory over thousands of one instance's.
+    const group = groups.get(key);
+    if (group) group.push(snapshot);
+    else groups.set(key, [snapshot]);
   }
   return [...groups.values()];
 }
@@ -99,12 +107,12 @@ export async function prune(cloud: Cloud, settings: Prune): Promise<Outcome<Prun
   const exactName = glob && !hasWildcard(glob) ? glob : undefined;
   const matcher = glob ? globToRegExp(glob) : undefined;
 
-  const inScope = new Map<string, Image>();
+  const inScope = new Map<string, Marked>();
   const backups = new Set<string>();
   for (const { query, accept } of await scopeQueries(cloud, instance.server, instance.id, options, exactName)) {
-    for await (const image of images.list(query)) {
+    for await (const image of images.list(query, [...MARKS, ...Object.keys(query)])) {
       if (!(matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name)))) continue;
-      if (settings.withoutBackups && image.beforeRestoreOf) backups.add(image.id);
+      if (settings.withoutBackups && beforeRestoreOf(image)) backups.add(image.id);
       else inScope.set(image.id, image);
     }
   }
@@ -122,7 +130,7 @@ export async function prune(cloud: Cloud, settings: Prune): Promise<Outcome<Prun
   // The listing's filters can be fooled by anyone's properties: every image is checked again on its own.
   const projectId = await cloud.projectId();
   const refused = chosen.flatMap((image) => {
-    const other = instance.id && image.instances.find((id) => id !== instance.id);
+    const other = instance.id && instancesOf(image).find((id) => id !== instance.id);
     const reason = other ? `it also records instance ${other}` : refusal(image, projectId);
     return reason ? [{ image, reason }] : [];
   });

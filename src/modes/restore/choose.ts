@@ -8,25 +8,29 @@ import { statusOf } from '../../openstack/errors.ts';
 import { exactNameFilter, type Image } from '../../openstack/image.ts';
 import type { RestoreSettings } from '../../settings/restore.ts';
 import { StepError } from '../outcome.ts';
+import { beforeRestoreOf, instancesOf, isInstanceSnapshot, isManaged, MARKS, type Marked } from '../snapshots.ts';
 
 /** Every instance the image records is this server (an image with none is no one's). */
-const ofServer = (image: Image, server: Server) => image.instances.length > 0 && image.instances.every((id) => id === server.id);
+function ofServer(image: Marked, server: Server): boolean {
+  const instances = instancesOf(image);
+  return instances.length > 0 && instances.every((id) => id === server.id);
+}
 const label = (image: Image) => `${image.id} "${image.name ?? ''}" (created ${isoSeconds(image.createdAt)})`;
 
 /** The snapshot to restore, as the settings name it, and why it was chosen (logged). */
-export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, server: Server): Promise<Image> {
+export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, server: Server): Promise<Marked> {
   const images = await cloud.images();
   const { snapshot } = settings;
   const where = `of instance ${server.name} (${server.id}) in region ${settings.region}`;
   if ('imageId' in snapshot) {
-    const image = await images.get(snapshot.imageId);
+    const image = await images.get(snapshot.imageId, MARKS);
     if (!image) throw new StepError(`${Input.SnapshotId}: there is no image ${snapshot.imageId} in region ${settings.region}`);
     log.info(t`Restoring snapshot ${label(image)}: given by ${Input.SnapshotId}`);
     return image;
   }
   const owner = await cloud.projectId();
   if ('name' in snapshot) {
-    const named = (await images.listAll({ ...exactNameFilter(snapshot.name), owner })).filter((image) => image.name === snapshot.name);
+    const named = (await images.listAll({ ...exactNameFilter(snapshot.name), owner }, MARKS)).filter((image) => image.name === snapshot.name);
     const matches = settings.allowOtherInstance ? named : named.filter((image) => ofServer(image, server));
     if (matches.length > 1)
       throw new StepError(
@@ -48,16 +52,16 @@ export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, se
   const query = { owner, status: 'active', sort: 'created_at:desc', [Property.ManagedBy]: MANAGED_BY, [Property.InstanceId]: server.id };
   // The server as it was before a roll-back: as the newest, it would roll forward onto the state rolled back from.
   const skipped: string[] = [];
-  for await (const image of images.list(query)) {
+  for await (const image of images.list(query, MARKS)) {
     if (!(
-      image.managed &&
+      isManaged(image) &&
       image.status === 'active' &&
       image.owner === owner &&
       ofServer(image, server) &&
       (!matcher || (image.name !== null && matcher.test(image.name)))
     ))
       continue;
-    if (image.beforeRestoreOf) {
+    if (beforeRestoreOf(image)) {
       skipped.push(image.id);
       continue;
     }
@@ -80,18 +84,18 @@ export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, se
 /** Why this image may not be restored onto this server; undefined when it may. Only reads. */
 export async function restoreRefusal(
   compute: Compute,
-  image: Image,
+  image: Marked,
   server: Server,
   projectId: string,
   allowOtherInstance: boolean,
 ): Promise<string | undefined> {
   if (image.status !== 'active') return `it is ${image.status}, not active`;
   if (image.owner !== projectId) return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
-  if (!image.instanceSnapshot) return 'it is not an instance snapshot (no image_type=snapshot, not made by this action)';
+  if (!isInstanceSnapshot(image)) return 'it is not an instance snapshot (no image_type=snapshot, not made by this action)';
   if (image.volumeSnapshotIds.length)
     return 'it is the snapshot of a volume-backed instance: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild an instance from it';
   if (!allowOtherInstance && !ofServer(image, server)) {
-    return `it is a snapshot of ${image.instances.join(' and ') || 'no recorded instance'}, not of instance ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
+    return `it is a snapshot of ${instancesOf(image).join(' and ') || 'no recorded instance'}, not of instance ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
   }
   if (!server.flavorId) return undefined;
   // A flavor deleted since the server was made cannot be read: Nova makes the same check itself.
