@@ -48,7 +48,7 @@ function snapshotIdsOf(mapping: unknown): string[] {
   }
 }
 
-export function toImage(body: Record<string, unknown>): Image {
+function toImage(body: Record<string, unknown>): Image {
   const volumeSnapshotIds = snapshotIdsOf(body.block_device_mapping);
   const managed = body[Property.ManagedBy] === MANAGED_BY;
   const text = (value: unknown) => (typeof value === 'string' ? value : null);

@@ -95,7 +95,7 @@ export interface RestoreSettings extends CommonSettings {
 
 export type Settings = CreateSettings | DeleteSettings | PruneSettings | RestoreSettings;
 
-export const DEFAULTS = {
+const DEFAULTS = {
   timeout: '2h',
   maxDeletes: 100,
   concurrency: 4,

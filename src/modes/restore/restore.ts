@@ -69,7 +69,7 @@ export async function restore(cloud: Cloud, settings: RestoreSettings): Promise<
  * restored, wait until the server is free, optionally snapshot it as it is, rebuild it once and
  * wait until it runs the snapshot.
  */
-export async function restoreServer(cloud: Cloud, settings: RestoreSettings, found: Server): Promise<Outcome<RestoreResult>> {
+async function restoreServer(cloud: Cloud, settings: RestoreSettings, found: Server): Promise<Outcome<RestoreResult>> {
   const deadline = Deadline.after(settings.timeoutMs);
   const compute = await cloud.compute();
   let server = found;
