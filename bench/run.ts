@@ -33,7 +33,7 @@ const HELP = `npm run bench [-- options]
                        repeat it to compare builds side by side in one run (default: dist)
   --no-build           do not run \`npm run -s build\` first (it rebuilds dist/ from src/)
   --runs N             create-delete iterations (default 5, quick 2)
-  --cold-runs N        cold-start runs per build (default 20, quick 10)
+  --cold-runs N        cold-start rounds: one run of each build and one of Node alone (default 15, quick 10)
   --long S,S,…         long snapshots on the local cloud, seconds (default 30,60,120; quick 30)
   --short-runs N       4.4-second snapshots on the local cloud (default 5, quick 2)
   --prune-local N,N…   images in scope on the local cloud, one run per scale (default 500,5000; quick 1000)
@@ -93,7 +93,7 @@ const cases = new Set<Case>(
 );
 const opts = {
   runs: int(values.runs, 5, 2),
-  coldRuns: int(values['cold-runs'], 20, 10),
+  coldRuns: int(values['cold-runs'], 15, 10),
   long: (values.long ?? (quick ? '30' : '30,60,120')).split(',').filter(Boolean).map(Number),
   shortRuns: int(values['short-runs'], 5, 2),
   pruneLocal: (values['prune-local'] ?? (quick ? '1000' : '500,5000')).split(',').filter(Boolean).map(Number),

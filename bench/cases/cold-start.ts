@@ -15,9 +15,12 @@ export interface ColdStartResult {
   firstRequestMs: Record<string, number[]>;
   /** spawn → exit of the whole run, per build label. */
   totalMs: Record<string, number[]>;
-  /** spawn → first request of `node -e "fetch(url)"`. */
+  /** spawn → first request of `node -e "fetch(url)"`, run i in the same round as each build's run i. */
   nodeFloorMs: number[];
 }
+
+/** What a build adds to Node alone, pair by pair: run i of the build less Node alone's run i (same round, so the same load). */
+export const aboveNode = (c: ColdStartResult, label: string): number[] => (c.firstRequestMs[label] ?? []).map((ms, i) => ms - (c.nodeFloorMs[i] ?? Number.NaN));
 
 const MISSING = { mode: 'delete', 'snapshot-id': '00000000-0000-4000-8000-000000000000' };
 
@@ -49,7 +52,12 @@ export async function coldStart(builds: Build[], runs: number, log: (s: string) 
       }
       result.nodeFloorMs.push(await nodeFloor());
     }
-    const medians = builds.map((b) => `${b.label} ${median(result.firstRequestMs[b.label]!).toFixed(0)} ms`).join(', ');
+    const medians = builds
+      .map(
+        (b) =>
+          `${b.label} ${median(result.firstRequestMs[b.label]!).toFixed(0)} ms (${median(aboveNode(result, b.label)).toFixed(0)} ms above Node alone, by pairs)`,
+      )
+      .join(', ');
     log(`cold start, spawn → first request (medians): ${medians}; Node alone ${median(result.nodeFloorMs).toFixed(0)} ms`);
     return result;
   } finally {

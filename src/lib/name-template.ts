@@ -31,7 +31,7 @@ const TOKENS: Record<string, (v: NameValues) => string> = {
 };
 
 export const DEFAULT_NAME_TEMPLATE = '{instance}-{timestamp}';
-export const TEMPLATE_TOKENS = Object.keys(TOKENS);
+const TEMPLATE_TOKENS = Object.keys(TOKENS);
 const TOKEN = /\{([^{}]*)\}/g;
 
 /** Problems with a template, found before any request: unknown tokens, stray braces. */

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * a long one costs few requests and is still noticed within 10 % of its duration (the last
  * request and the exit come on top of the interval), up to a ceiling.
  */
-export function nextPollDelay(elapsedMs: number, maxMs = 15_000): number {
+function nextPollDelay(elapsedMs: number, maxMs = 15_000): number {
   return Math.round(Math.min(maxMs, Math.max(250, elapsedMs * 0.09)));
 }
 

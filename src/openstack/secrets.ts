@@ -1,7 +1,7 @@
 // The values a run knows to be secret, and how to take them out of text from the cloud. Pure:
 // nothing here prints or masks anything.
 
-export const MASK = '***';
+const MASK = '***';
 
 /** Python's html.escape (OpenStack services are Python): with and without quotes. */
 const htmlEscape = (value: string, quote: boolean) => {

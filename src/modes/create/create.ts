@@ -36,7 +36,7 @@ export interface CreateResult {
   prune?: PruneResult;
 }
 
-export type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
+type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
 
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings: SnapshotPlan, server: Server): ImageRequest {
