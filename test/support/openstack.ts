@@ -108,6 +108,11 @@ export const isIdle = (s: Server) => s.status === 'ACTIVE' && s['OS-EXT-STS:task
 
 type Service = 'compute' | 'image' | 'volume';
 const TYPES: Record<Service, readonly string[]> = { compute: ['compute'], image: ['image'], volume: VOLUME_SERVICE_TYPES };
+interface Where {
+  region: string;
+  iface?: Interface;
+  tag: string;
+}
 interface Call {
   region?: string;
   json?: unknown;
@@ -117,8 +122,6 @@ interface Call {
 
 /** A project-scoped session: a token (renewed before it expires), its catalog, and the calls. */
 export class OpenStack {
-  readonly authUrl: string;
-  readonly credentials: Credentials;
   /** The region and interface of every call that names none. */
   readonly region: string;
   readonly iface: Interface;
@@ -127,25 +130,27 @@ export class OpenStack {
   token = '';
   projectId = '';
   catalog: CatalogEntry[] = [];
+  readonly #authUrl: string;
+  readonly #credentials: Credentials;
   #expires = 0;
 
-  private constructor(authUrl: string, credentials: Credentials, opts: { region: string; iface?: Interface; tag: string }) {
-    this.authUrl = authUrl;
-    this.credentials = credentials;
+  private constructor(authUrl: string, credentials: Credentials, opts: Where) {
+    this.#authUrl = authUrl;
+    this.#credentials = credentials;
     this.region = opts.region;
     this.iface = opts.iface ?? 'public';
     this.tag = opts.tag;
   }
 
-  static async login(authUrl: string, credentials: Credentials, opts: { region: string; iface?: Interface; tag: string }): Promise<OpenStack> {
+  static async login(authUrl: string, credentials: Credentials, opts: Where): Promise<OpenStack> {
     const session = new OpenStack(authUrl, credentials, opts);
     await session.#login();
     return session;
   }
 
   async #login(): Promise<void> {
-    const json = 'password' in this.credentials ? passwordAuth(this.credentials.password) : appcredAuth(this.credentials.appcred);
-    const answer = expect(await send('POST', `${this.authUrl}/auth/tokens`, { json }), 201);
+    const json = 'password' in this.#credentials ? passwordAuth(this.#credentials.password) : appcredAuth(this.#credentials.appcred);
+    const answer = expect(await send('POST', `${this.#authUrl}/auth/tokens`, { json }), 201);
     this.token = answer.headers.get('x-subject-token') ?? '';
     this.projectId = answer.body.token.project.id;
     this.catalog = answer.body.token.catalog;
