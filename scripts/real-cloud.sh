@@ -6,7 +6,7 @@
 #
 # Which cloud:
 #   - OS_AUTH_URL set to anything but the loopback's (127.0.0.1:5000): that cloud, from the OS_*
-#     variables plus OSA_E2E_INSTANCE etc. (see test/real/cloud.ts). Nothing is started or stopped.
+#     variables plus OSA_E2E_INSTANCE etc. (see test/support/real-cloud.ts). Nothing is started or stopped.
 #   - otherwise the loopback cloud of ../shared/openstack-loopback (beside the repository; OSL_DIR
 #     overrides): started with its start.sh (idempotent), stopped with its stop.sh at the end,
 #     whatever the tests did. A cloud that was already running when this script began is left

@@ -7,11 +7,13 @@
 //           step must), DELETE.
 // Every request goes through the counting proxy, which also notes what Glance answered for the
 // image (status, created_at, updated_at) and when.
-import { Api, RUN_PROPERTY } from '../../test/real/cloud.ts';
+import { expect, RUN_PROPERTY } from '../../test/support/openstack.ts';
+import { poll } from '../../test/support/poll.ts';
+import { connect } from '../../test/support/real-cloud.ts';
 import { openstack } from '../lib/cli.ts';
 import { now, sleep } from '../lib/clock.ts';
 import type { ProxyRecord } from '../lib/proxy.ts';
-import { REGION, SERVER_NAME, untilIdle, untilUploadMode, type RealCloud } from '../lib/real.ts';
+import { SERVER_NAME, untilIdle, untilUploadMode, type RealCloud } from '../lib/real.ts';
 import { tail, timedRun, type Build } from '../lib/timed-run.ts';
 
 /** One process (for the floor: one phase of this process) and the requests it made. */
@@ -156,23 +158,21 @@ async function runFloor(real: RealCloud, iteration: number): Promise<WayRun> {
   const p = real.proxy;
   let from = p.records.length;
   const start = now();
-  const api = await Api.connect(real.cfg);
-  const [server] = await api.serversNamed(REGION, SERVER_NAME);
+  const api = await connect(real.cfg);
+  const [server] = await api.serversNamed(SERVER_NAME);
   if (!server) throw new Error(`${SERVER_NAME} is gone`);
-  const imageId = await api.novaCreateImage(REGION, server.id, `${real.cfg.tag}-floor-${iteration}`, {});
-  const deadline = now() + TIMEOUT_S * 1000;
-  for (;;) {
-    const image = await api.getImage(REGION, imageId);
-    if (image?.status === 'active') break;
+  const imageId: string = expect(await api.createImage(server.id, `${real.cfg.tag}-floor-${iteration}`)).body.image_id;
+  const active = async () => {
+    const image = await api.image(imageId);
     if (!image || ['killed', 'deleted'].includes(image.status)) throw new Error(`floor: image ${imageId} is ${image?.status ?? 'gone'}`);
-    if (now() > deadline) throw new Error(`floor: image ${imageId} still ${image.status} after ${TIMEOUT_S} s`);
-    await sleep(50);
-  }
+    return image.status === 'active';
+  };
+  await poll(`floor: image ${imageId} active`, active, { timeoutMs: TIMEOUT_S * 1000, everyMs: 50 });
   const sawActive = now();
   const createRecords = p.since(from);
   from = p.records.length;
   const deleteStart = now();
-  if ((await (await Api.connect(real.cfg)).deleteImage(REGION, imageId)) !== 'deleted') throw new Error(`floor: image ${imageId} was gone before its DELETE`);
+  if ((await (await connect(real.cfg)).deleteImage(imageId)) !== 'deleted') throw new Error(`floor: image ${imageId} was gone before its DELETE`);
   const end = now();
   return measure(
     'floor',
@@ -213,7 +213,7 @@ export async function createDelete(real: RealCloud, builds: Build[], iterations:
           log(`  ${failures.at(-1)}`);
           // Whatever this attempt left, except a snapshot still being made (untilIdle first).
           await untilIdle(real.api, real.serverId, 120_000).catch(() => undefined);
-          for (const image of await real.api.listImages(REGION, { [RUN_PROPERTY]: real.cfg.tag })) await real.api.deleteImage(REGION, image.id);
+          for (const image of await real.api.images({ [RUN_PROPERTY]: real.cfg.tag })) await real.api.deleteImage(image.id);
           if (attempt < 3) await sleep(15_000);
         }
       }

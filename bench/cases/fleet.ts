@@ -6,8 +6,8 @@
 // fleet's request rate never above its ceiling in any 1-second window.
 import pMap from 'p-map';
 import { LocalCloud } from '../../test/local-cloud/cloud.ts';
-import { RUN_PROPERTY, type Server } from '../../test/real/cloud.ts';
-import { REGION, type RealCloud } from '../lib/real.ts';
+import { RUN_PROPERTY, type Server } from '../../test/support/openstack.ts';
+import type { RealCloud } from '../lib/real.ts';
 import { peakRate } from '../lib/stats.ts';
 import { tail, timedRun, type Build } from '../lib/timed-run.ts';
 
@@ -93,14 +93,14 @@ export async function fleetLocal(build: Build, n: number, log: (s: string) => vo
 /** N servers of the bench's own on the real cloud, tagged, booted here and deleted at the end (their snapshots by closeReal). */
 export async function fleetReal(build: Build, real: RealCloud, n: number, log: (s: string) => void): Promise<FleetRun> {
   const tag = `${real.cfg.tag}-fleet`;
-  const imageRef = (await real.api.listImages(REGION, { name: 'osl-tiny-image' }))[0]?.id;
+  const imageRef = (await real.api.images({ name: 'osl-tiny-image' }))[0]?.id;
   if (!imageRef) throw new Error('no osl-tiny-image to boot the fleet from');
   const servers: Server[] = [];
   try {
     // Each is kept as soon as it is made, so that a failure (the project's instance quota) deletes those already booted.
     await pMap(
       Array.from({ length: n }, (_, i) => i),
-      async (i) => void servers.push(await real.api.createServer(REGION, { name: `${tag}-${i + 1}`, imageRef, flavorRef: 'osl-tiny', tags: [tag] })),
+      async (i) => void servers.push(await real.api.createServer({ name: `${tag}-${i + 1}`, imageRef, flavorRef: 'osl-tiny', tags: [tag] })),
       { concurrency: 5 },
     );
     if (servers.some((s) => s.status !== 'ACTIVE')) throw new Error(`fleet servers: ${servers.map((s) => s.status).join(', ')}`);
@@ -115,6 +115,6 @@ export async function fleetReal(build: Build, real: RealCloud, n: number, log: (
     };
     return await measure(build, arena, log);
   } finally {
-    await pMap(servers, (s) => real.api.deleteServer(REGION, s.id), { concurrency: 5 });
+    await pMap(servers, (s) => real.api.deleteServer(s.id), { concurrency: 5 });
   }
 }

@@ -6,15 +6,15 @@
 // itself takes DELETEs from this process, and how busy its one process is meanwhile.
 import { readFileSync } from 'node:fs';
 import pMap from 'p-map';
+import { MANAGED_BY } from '../../src/lib/constants.ts';
 import { LocalCloud } from '../../test/local-cloud/cloud.ts';
 import { openstack } from '../lib/cli.ts';
 import { now } from '../lib/clock.ts';
 import { countBy } from '../lib/proxy.ts';
-import { REGION, type RealCloud } from '../lib/real.ts';
+import type { RealCloud } from '../lib/real.ts';
 import { median, peakRate } from '../lib/stats.ts';
 import { tail, timedRun, type Build } from '../lib/timed-run.ts';
 
-const MANAGED_BY = 'openstack-snapshot-action';
 export type PruneWay = 'action-unthrottled' | 'action-ceiling' | 'cli';
 
 export interface PruneRun {
@@ -110,14 +110,14 @@ async function seedReal(real: RealCloud, n: number, round: number): Promise<stri
   const properties = { managed_by: MANAGED_BY, source_instance_id: real.serverId };
   return pMap(
     Array.from({ length: n }, (_, i) => i),
-    async (i) => (await real.api.seedImage(REGION, `${real.cfg.tag}-prune-${round}-${i}`, properties)).id,
+    async (i) => (await real.api.seedImage(`${real.cfg.tag}-prune-${round}-${i}`, properties)).id,
     { concurrency: 8 },
   );
 }
 
 /** The action's scope, newest first (its sort: created_at desc, then id desc). */
 const scopeReal = (real: RealCloud) =>
-  real.api.listImages(REGION, {
+  real.api.images({
     managed_by: MANAGED_BY,
     source_instance_id: real.serverId,
     owner: real.api.projectId,
@@ -161,7 +161,7 @@ export async function pruneReal(build: Build, real: RealCloud, n: number, ways: 
     log(
       `  real ${way}: ${run.deleted} deleted in ${(run.wallMs / 1000).toFixed(1)} s, ${records.length} requests, peak ${(run.maxRssKb / 1024).toFixed(0)} MB, glance ${((busy.glance ?? Number.NaN) * 100).toFixed(0)} % CPU`,
     );
-    await real.api.deleteImage(REGION, left[0]!.id);
+    await real.api.deleteImage(left[0]!.id);
   }
   return out;
 }
@@ -173,7 +173,7 @@ export async function glanceCapacity(real: RealCloud, n: number, log: (s: string
     const ids = await seedReal(real, n, 100 + round);
     const from = real.proxy.records.length;
     const t = now();
-    const { busy } = await busyWhile(() => pMap(ids, (id) => real.api.deleteImage(REGION, id), { concurrency }));
+    const { busy } = await busyWhile(() => pMap(ids, (id) => real.api.deleteImage(id), { concurrency }));
     const deletes = real.proxy.since(from).filter((r) => r.method === 'DELETE');
     out.push({ concurrency, n, perSecond: (n / (now() - t)) * 1000, latencyMs: median(deletes.map((r) => r.tEnd - r.t)), serverBusy: busy });
   }

@@ -1,13 +1,15 @@
 // The real cloud for the benchmark: the loopback OpenStack (../shared/openstack-loopback) as user
-// demo, behind the counting proxy, checked and driven through the real tier's own client
-// (test/real/cloud.ts), with the benchmark's own server `osa-bench-server` in GRA7 so that the
+// demo, behind the counting proxy, checked and driven through the tests' checking client
+// (test/support/openstack.ts), with the benchmark's own server `osa-bench-server` in GRA7 so that the
 // e2e tier's snapshots of osl-test-server never collide with ours (Nova answers 409 to a second
 // snapshot of a busy server).
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { Api, cleanupRegion, loadConfig, openrcEnv, type RealConfig } from '../../test/real/cloud.ts';
-import { currentMode } from '../../test/real/loopback.ts';
-import { now, sleep } from './clock.ts';
+import { currentMode } from '../../test/support/loopback.ts';
+import { isIdle, type OpenStack } from '../../test/support/openstack.ts';
+import { poll } from '../../test/support/poll.ts';
+import { cleanupRegion, connect, loadConfig, openrcEnv, type RealConfig } from '../../test/support/real-cloud.ts';
+import { now } from './clock.ts';
 import { CountingProxy, type Upstream } from './proxy.ts';
 
 export const SERVER_NAME = 'osa-bench-server';
@@ -17,7 +19,7 @@ export interface RealCloud {
   /** The cloud as seen through the proxy (authUrl rewritten); its tag marks every image we make. */
   cfg: RealConfig;
   proxy: CountingProxy;
-  api: Api;
+  api: OpenStack;
   serverId: string;
   /** OS_* for the action and the CLI, through the proxy. */
   osEnv: Record<string, string>;
@@ -45,49 +47,42 @@ export async function openReal(log: (s: string) => void): Promise<RealCloud> {
     upstreams.set(`${u.hostname}:${u.port}`, upstreams.get(`${u.hostname}:${u.port}`) ?? { service, host: u.hostname, port: Number(u.port || 80) });
   };
   add(direct.authUrl, 'identity');
-  for (const e of (await Api.connect(direct)).catalogEndpoints()) add(e.url, /volume|block-storage/.test(e.type) ? 'volume' : e.type);
+  for (const { type, endpoints } of (await connect(direct)).catalog) for (const e of endpoints) add(e.url, /volume|block-storage/.test(type) ? 'volume' : type);
   const proxy = await CountingProxy.start([...upstreams.values()]);
   const tag = `osa-bench-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}-${randomBytes(3).toString('hex')}`;
   const cfg: RealConfig = { ...direct, authUrl: proxy.rewrite(direct.authUrl), region: REGION, tag };
-  const api = await Api.connect(cfg);
+  const api = await connect(cfg);
   return { cfg, proxy, api, serverId: await ensureServer(api, log), osEnv: openrcEnv(cfg) };
 }
 
 /** osa-bench-server: reused when present (and not in ERROR), else booted. */
-async function ensureServer(api: Api, log: (s: string) => void): Promise<string> {
-  const [existing] = await api.serversNamed(REGION, SERVER_NAME);
-  if (existing?.status === 'ERROR') await api.deleteServer(REGION, existing.id);
+async function ensureServer(api: OpenStack, log: (s: string) => void): Promise<string> {
+  const [existing] = await api.serversNamed(SERVER_NAME);
+  if (existing?.status === 'ERROR') await api.deleteServer(existing.id);
   else if (existing) {
     log(`real cloud: reusing ${SERVER_NAME} (${existing.id})`);
     await untilIdle(api, existing.id);
     return existing.id;
   }
-  const [image] = await api.listImages(REGION, { name: 'osl-tiny-image' });
+  const [image] = await api.images({ name: 'osl-tiny-image' });
   if (!image) throw new Error('the public image osl-tiny-image is missing');
   const t = now();
-  const server = await api.createServer(REGION, { name: SERVER_NAME, imageRef: image.id, flavorRef: 'osl-tiny' });
+  const server = await api.createServer({ name: SERVER_NAME, imageRef: image.id, flavorRef: 'osl-tiny' });
   if (server.status !== 'ACTIVE') throw new Error(`${SERVER_NAME} booted into ${server.status}`);
   log(`real cloud: booted ${SERVER_NAME} (${server.id}) in ${((now() - t) / 1000).toFixed(1)} s`);
   return server.id;
 }
 
 /** Until the server can be snapshotted again (ACTIVE, no task). */
-export async function untilIdle(api: Api, id: string, timeoutMs = 180_000): Promise<void> {
-  await api
-    .waitServer(REGION, id, (s) => !s || s.status === 'ERROR' || (s.status === 'ACTIVE' && !s['OS-EXT-STS:task_state']), timeoutMs)
-    .then((s) => {
-      if (s?.status !== 'ACTIVE') throw new Error(`${SERVER_NAME} is ${s?.status ?? 'gone'}`);
-    });
+export async function untilIdle(api: OpenStack, id: string, timeoutMs = 180_000): Promise<void> {
+  const server = await api.waitServer(id, (s) => s.status === 'ERROR' || isIdle(s), { timeoutMs });
+  if (server.status !== 'ACTIVE') throw new Error(`${SERVER_NAME} is ${server.status}`);
 }
 
 /** If GRA7's nova-compute is in queued mode, wait (at most 10 minutes) until it is back. */
 export async function untilUploadMode(log: (s: string) => void): Promise<void> {
-  const deadline = now() + 10 * 60_000;
-  for (let said = false; computeMode() === 'queued'; said = true) {
-    if (!said) log('  GRA7 nova-compute is in queued mode (snapshots would never finish): waiting');
-    if (now() > deadline) throw new Error('GRA7 nova-compute stayed in queued mode for 10 minutes');
-    await sleep(5000);
-  }
+  if (computeMode() === 'queued') log('  GRA7 nova-compute is in queued mode (snapshots would never finish): waiting');
+  await poll('GRA7 nova-compute back from queued mode', () => computeMode() !== 'queued', { timeoutMs: 10 * 60_000, everyMs: 5000 });
 }
 
 /** Delete what this run made (images carrying its tag) and, unless kept, the server. */
@@ -97,7 +92,7 @@ export async function closeReal(real: RealCloud, keepServer: boolean, log: (s: s
     const removed = await cleanupRegion(real.api, REGION);
     if (removed.length) log(`real cloud: deleted ${removed.length} leftover image(s) of this run`);
     if (!keepServer) {
-      await real.api.deleteServer(REGION, real.serverId);
+      await real.api.deleteServer(real.serverId);
       log(`real cloud: deleted ${SERVER_NAME}`);
     }
   } finally {

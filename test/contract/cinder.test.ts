@@ -3,21 +3,23 @@
 // volume-backed server, as the action's do.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Session, until } from './client.ts';
+import type { OpenStack } from '../support/openstack.ts';
+import { poll } from '../support/poll.ts';
 import { openTarget, type Target } from './target.ts';
 
 describe('contract: Cinder', () => {
   let target: Target;
-  let session: Session;
+  let session: OpenStack;
   let server: { id: string; volumeId: string };
   const snapshots: string[] = [];
   before(async () => {
     target = await openTarget();
-    session = await Session.open(target);
+    session = await target.login();
     const s = await session.serverNamed(target.volumeServer);
     server = { id: s.id, volumeId: s['os-extended-volumes:volumes_attached'][0].id };
     for (const name of ['cinder-1', 'cinder-2']) {
-      const image = await session.image((await session.createImage(server.id, name)).body.image_id);
+      const image = await session.image((await session.createImage(server.id, `${target.tag}-${name}`)).body.image_id);
+      assert.ok(image);
       snapshots.push((JSON.parse(image.block_device_mapping) as { snapshot_id: string }[])[0]!.snapshot_id);
     }
   });
@@ -63,7 +65,7 @@ describe('contract: Cinder', () => {
     const answer = await session.cinder('DELETE', `/snapshots/${snapshots[1]}`);
     assert.equal(answer.status, 202);
     assert.equal(answer.text, '');
-    await until('the snapshot to be gone', async () => {
+    await poll('the snapshot to be gone', async () => {
       const s = await session.cinder('GET', `/snapshots/${snapshots[1]}`);
       if (s.status === 200) assert.equal(s.body.snapshot.status, 'deleting');
       return s.status === 404 ? true : undefined;

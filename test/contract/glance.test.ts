@@ -2,17 +2,17 @@
 // properties, newest first, in pages linked by a relative `next`; deletion and its refusals.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { send, Session } from './client.ts';
+import { send, type OpenStack } from '../support/openstack.ts';
 import { localOnly, openTarget, type Target } from './target.ts';
 
 describe('contract: Glance', () => {
   let target: Target;
-  let session: Session;
+  let session: OpenStack;
   let set: string[];
   const listing = (query: Record<string, string>) => `/v2/images?${new URLSearchParams({ owner: session.projectId, contract_set: target.tag, ...query })}`;
   before(async () => {
     target = await openTarget();
-    session = await Session.open(target);
+    session = await target.login();
     set = [];
     for (const i of [1, 2, 3]) set.push(await target.seedImage(`${target.tag}-listed-${i}`, { contract_set: target.tag }));
   });
@@ -20,6 +20,7 @@ describe('contract: Glance', () => {
 
   test('GET /v2/images/{id}: the base attributes image.ts reads, custom properties at the top level', async () => {
     const image = await session.image(set[0]!);
+    assert.ok(image);
     assert.equal(image.id, set[0]);
     assert.equal(image.name, `${target.tag}-listed-1`);
     assert.equal(image.status, 'active');

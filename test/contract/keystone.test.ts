@@ -3,15 +3,15 @@
 import { CatalogError } from '../../src/openstack/errors.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { appcredAuth, passwordAuth, send, Session } from './client.ts';
+import { appcredAuth, passwordAuth, send, type OpenStack } from '../support/openstack.ts';
 import { localOnly, openTarget, type Target } from './target.ts';
 
 describe('contract: Keystone', () => {
   let target: Target;
-  let session: Session;
+  let session: OpenStack;
   before(async () => {
     target = await openTarget();
-    session = await Session.open(target);
+    session = await target.login();
   });
   after(() => target.close());
 
@@ -49,17 +49,17 @@ describe('contract: Keystone', () => {
   });
 
   test('application credential: 201, its own scope; asking for a scope is refused (401)', async () => {
-    const answer = await send('POST', `${target.authUrl}/auth/tokens`, { json: appcredAuth(target.appcred.id, target.appcred.secret) });
+    const answer = await send('POST', `${target.authUrl}/auth/tokens`, { json: appcredAuth(target.appcred) });
     assert.equal(answer.status, 201, answer.text);
     assert.ok(answer.headers.get('x-subject-token'));
     assert.deepEqual(answer.body.token.methods, ['application_credential']);
     assert.equal(answer.body.token.project.id, session.projectId);
-    const scoped = { auth: { ...appcredAuth(target.appcred.id, target.appcred.secret).auth, scope: { project: { id: session.projectId } } } };
+    const scoped = { auth: { ...appcredAuth(target.appcred).auth, scope: { project: { id: session.projectId } } } };
     assert.equal((await send('POST', `${target.authUrl}/auth/tokens`, { json: scoped })).status, 401);
   });
 
   test('a wrong password or secret: 401 {"error": {"message"}} with WWW-Authenticate', async () => {
-    for (const json of [passwordAuth({ ...target.password, password: 'not-the-password' }), appcredAuth(target.appcred.id, 'not-the-secret')]) {
+    for (const json of [passwordAuth({ ...target.password, password: 'not-the-password' }), appcredAuth({ ...target.appcred, secret: 'not-the-secret' })]) {
       const answer = await send('POST', `${target.authUrl}/auth/tokens`, { json });
       assert.equal(answer.status, 401);
       assert.equal(typeof answer.body.error.message, 'string');

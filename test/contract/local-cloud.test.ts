@@ -3,18 +3,18 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { LocalCloud } from '../local-cloud/cloud.ts';
-import { send, Session } from './client.ts';
+import { send, type OpenStack } from '../support/openstack.ts';
 import { localOnly, openTarget, type Target } from './target.ts';
 
 describe("contract: the local cloud's faults, clock and request log", localOnly("these are the test double's own"), () => {
   let target: Target;
   let cloud: LocalCloud;
-  let session: Session;
+  let session: OpenStack;
   let serverId: string;
   before(async () => {
     target = await openTarget();
     cloud = target.local!;
-    session = await Session.open(target);
+    session = await target.login();
     serverId = await target.scratchServer();
   });
   beforeEach(() => cloud.clearFaults());
@@ -27,7 +27,7 @@ describe("contract: the local cloud's faults, clock and request log", localOnly(
     cloud.resetRequests();
     await session.nova('GET', `/servers/${serverId}`);
     await send('GET', `${session.endpoint(['image'], 'SBG5', 'internal')}/v2/images?limit=1`, { token: session.token });
-    await session.createImage(serverId, 'recorded');
+    await session.createImage(serverId, `${target.tag}-recorded`);
     const [get, list, create] = cloud.requests;
     assert.deepEqual([get!.service, get!.region, get!.interface, get!.status, get!.mutating], ['compute', 'GRA7', 'public', 200, false]);
     assert.deepEqual([list!.service, list!.region, list!.interface], ['image', 'SBG5', 'internal']);
@@ -42,7 +42,7 @@ describe("contract: the local cloud's faults, clock and request log", localOnly(
     const statuses = [];
     for (let i = 0; i < 4; i += 1) statuses.push((await session.glance('GET', `/v2/images/${id}`)).status);
     assert.deepEqual(statuses, [200, 503, 503, 200]);
-    const limited = await session.glance('GET', '/v2/images?limit=1', 'SBG5');
+    const limited = await session.glance('GET', '/v2/images?limit=1', { region: 'SBG5' });
     assert.deepEqual([limited.status, limited.headers.get('retry-after'), limited.body.error.message], [429, '2', 'Too Many Requests']);
     cloud.fault({ kind: 'status', status: 502, match: { service: 'compute' } });
     const front = await session.nova('GET', `/servers/${serverId}`);
@@ -85,15 +85,15 @@ describe("contract: the local cloud's faults, clock and request log", localOnly(
   });
 
   test('expire-token: 401, and the token stays refused; a new one works', async () => {
-    const own = await Session.open(target);
+    const own = await target.login();
     cloud.fault({ kind: 'expire-token', match: { service: 'compute' } });
     assert.equal((await own.nova('GET', `/servers/${serverId}`)).status, 401);
     assert.equal((await own.glance('GET', '/v2/images?limit=1')).status, 401);
-    assert.equal((await (await Session.open(target)).glance('GET', '/v2/images?limit=1')).status, 200);
+    assert.equal((await (await target.login()).glance('GET', '/v2/images?limit=1')).status, 200);
   });
 
   test('the clock walks a snapshot: queued, saving at half-time, active; the task_state clears with it', async () => {
-    const id = (await session.createImage(serverId, 'clocked')).body.image_id;
+    const id = (await session.createImage(serverId, `${target.tag}-clocked`)).body.image_id;
     assert.equal(cloud.image(id)?.status, 'queued');
     cloud.advance(600);
     assert.equal(cloud.image(id)?.status, 'saving');
@@ -110,9 +110,9 @@ describe("contract: the local cloud's faults, clock and request log", localOnly(
     test(`${kind}: the next image-backed createImage's image ends ${outcome ?? 'deleted (Nova deletes it on error)'}; the server is free again`, async () => {
       cloud.fault({ kind, match: { action: 'createImage' } });
       const volumeBacked = (await session.serverNamed(target.volumeServer)).id;
-      assert.equal((await session.createImage(volumeBacked, 'not-faulted')).status, 202);
+      assert.equal((await session.createImage(volumeBacked, `${target.tag}-not-faulted`)).status, 202);
       assert.equal(cloud.faults[0]!.applied, 0, 'a volume-backed snapshot takes no snapshot fault');
-      const id = (await session.createImage(serverId, kind)).body.image_id;
+      const id = (await session.createImage(serverId, `${target.tag}-${kind}`)).body.image_id;
       cloud.advance(60_000);
       assert.equal(cloud.image(id)?.status, outcome);
       assert.equal(cloud.server(serverId)?.taskState, null);

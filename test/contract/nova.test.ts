@@ -5,17 +5,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { imageRoot } from '../../src/openstack/image.ts';
 import { LocalCloud } from '../local-cloud/cloud.ts';
-import { send, Session, until, watchTasks } from './client.ts';
-import { localOnly, openTarget, type Target } from './target.ts';
+import { OpenStack, send } from '../support/openstack.ts';
+import { poll } from '../support/poll.ts';
+import { localOnly, openTarget, type Target, watchTasks } from './target.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('contract: Nova', () => {
   let target: Target;
-  let session: Session;
+  let session: OpenStack;
   before(async () => {
     target = await openTarget();
-    session = await Session.open(target);
+    session = await target.login();
   });
   after(() => target.close());
 
@@ -36,9 +37,9 @@ describe('contract: Nova', () => {
       const old = await LocalCloud.start({ maxMicroversion: '2.38' });
       try {
         const server = old.addServer({ region: 'GRA7', name: 'old' });
-        const oldSession = await Session.open({ ...target, authUrl: old.authUrl, password: old.demo });
+        const oldSession = await OpenStack.login(old.authUrl, { password: old.demo }, { region: 'GRA7', tag: target.tag });
         assert.equal((await oldSession.nova('GET', `/servers/${server.id}`)).status, 406);
-        const created = await oldSession.createImage(server.id, 'old', null);
+        const created = await oldSession.createImage(server.id, 'old', { version: null });
         assert.equal(created.status, 202);
         assert.match(created.headers.get('location') ?? '', /\/images\/[0-9a-f-]{36}$/);
       } finally {
@@ -96,12 +97,12 @@ describe('contract: Nova', () => {
     });
 
     test('at 2.45: 202 {"image_id"} and no Location; at once again: 409 conflictingRequest naming the task_state', async () => {
-      const answer = await session.createImage(serverId, 'first');
+      const answer = await session.createImage(serverId, `${target.tag}-first`);
       assert.equal(answer.status, 202, answer.text);
       assert.match(answer.body.image_id, UUID);
       assert.equal(answer.headers.get('location'), null);
       imageId = answer.body.image_id;
-      const busy = await session.createImage(serverId, 'second');
+      const busy = await session.createImage(serverId, `${target.tag}-second`);
       assert.equal(busy.status, 409);
       assert.match(busy.body.conflictingRequest.message, new RegExp(`^Cannot 'createImage' instance ${serverId} while it is in task_state image_`));
     });
@@ -117,7 +118,7 @@ describe('contract: Nova', () => {
 
     test("the image: private, Nova's properties (image_type, instance_uuid, base_image_ref, owner_project_name, user_id), the request's metadata; active with data", async () => {
       const server = await session.server(serverId);
-      const image = await until('the snapshot to be active', async () => {
+      const image = await poll('the snapshot to be active', async () => {
         const i = await session.image(imageId);
         assert.ok(i && ['queued', 'saving', 'active'].includes(i.status), `status ${i?.status}`);
         return i.status === 'active' ? i : undefined;
@@ -134,7 +135,7 @@ describe('contract: Nova', () => {
     });
 
     test('at 2.1: 202 with no body, the image only in Location (its last segment)', async () => {
-      const answer = await session.createImage(serverId, 'base-version', null);
+      const answer = await session.createImage(serverId, `${target.tag}-base-version`, { version: null });
       assert.equal(answer.status, 202, answer.text);
       assert.equal(answer.text, '');
       const id = (answer.headers.get('location') ?? '').split('/').pop()!;
@@ -153,7 +154,7 @@ describe('contract: Nova', () => {
     test('202 {"image_id"}; the image is active at once with no data, the block device mapping naming a Cinder snapshot; task_state stays null', async () => {
       const server = await session.serverNamed(target.volumeServer);
       volumeId = server['os-extended-volumes:volumes_attached'][0].id;
-      const answer = await session.createImage(server.id, 'bfv');
+      const answer = await session.createImage(server.id, `${target.tag}-bfv`);
       assert.equal(answer.status, 202, answer.text);
       image = (await session.image(answer.body.image_id))!;
       assert.deepEqual([image.status, image.size, image.bdm_v2, image.base_image_ref], ['active', 0, 'True', '']);
@@ -167,7 +168,7 @@ describe('contract: Nova', () => {
       const mapping = JSON.parse(String(image.block_device_mapping)) as { source_type: string; snapshot_id: string; boot_index: number }[];
       assert.equal(mapping.length, 1);
       assert.deepEqual([mapping[0]!.source_type, mapping[0]!.boot_index], ['snapshot', 0]);
-      const snapshot = await until('the Cinder snapshot to be available', async () => {
+      const snapshot = await poll('the Cinder snapshot to be available', async () => {
         const answer = await session.cinder('GET', `/snapshots/${mapping[0]!.snapshot_id}`);
         assert.equal(answer.status, 200, answer.text);
         return answer.body.snapshot.status === 'available' ? answer.body.snapshot : undefined;

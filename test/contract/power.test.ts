@@ -3,18 +3,19 @@
 // the task states, and the refusals. On a server of the run's own.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Session, until, watchTasks } from './client.ts';
-import { openTarget, type Target } from './target.ts';
+import type { OpenStack } from '../support/openstack.ts';
+import { poll } from '../support/poll.ts';
+import { openTarget, type Target, watchTasks } from './target.ts';
 
 describe('contract: Nova os-stop, os-start and server tags', () => {
   let target: Target;
-  let session: Session;
+  let session: OpenStack;
   let serverId: string;
   const power = (action: 'os-stop' | 'os-start') => session.nova('POST', `/servers/${serverId}/action`, { json: { [action]: null } });
 
   before(async () => {
     target = await openTarget();
-    session = await Session.open(target);
+    session = await target.login();
     serverId = await target.scratchServer();
   });
   after(() => target.close());
@@ -35,12 +36,12 @@ describe('contract: Nova os-stop, os-start and server tags', () => {
   });
 
   test('os-start while a snapshot of the stopped server is under way: 409 naming the task_state; then 202, powering-on, ACTIVE', async () => {
-    const snapshot = await session.createImage(serverId, 'stopped');
+    const snapshot = await session.createImage(serverId, `${target.tag}-stopped`);
     assert.equal(snapshot.status, 202, snapshot.text);
     const refused = await power('os-start');
     assert.equal(refused.status, 409, refused.text);
     assert.match(refused.body.conflictingRequest.message, new RegExp(`^Cannot 'start' instance ${serverId} while it is in task_state image_`));
-    await until('the snapshot task to end', async () => ((await session.server(serverId))['OS-EXT-STS:task_state'] === null ? true : undefined));
+    await poll('the snapshot task to end', async () => ((await session.server(serverId))['OS-EXT-STS:task_state'] === null ? true : undefined));
     const answer = await power('os-start');
     assert.equal(answer.status, 202, answer.text);
     const { seen } = await watchTasks(session, serverId, (s) => s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null);

@@ -3,8 +3,9 @@
 // and the refusals. On a server of the run's own, rebuilt with its own snapshot.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Session, until, watchTasks } from './client.ts';
-import { localOnly, openTarget, type Target } from './target.ts';
+import type { OpenStack } from '../support/openstack.ts';
+import { poll } from '../support/poll.ts';
+import { localOnly, openTarget, type Target, watchTasks } from './target.ts';
 
 const REBUILDING: [string, string][] = [
   ['rebuilding', 'REBUILD'],
@@ -14,7 +15,7 @@ const REBUILDING: [string, string][] = [
 
 describe('contract: Nova rebuild', () => {
   let target: Target;
-  let session: Session;
+  let session: OpenStack;
   let serverId: string;
   let bootImage: string;
   let snapshot: string;
@@ -30,11 +31,11 @@ describe('contract: Nova rebuild', () => {
 
   before(async () => {
     target = await openTarget();
-    session = await Session.open(target);
+    session = await target.login();
     serverId = await target.scratchServer();
     bootImage = (await session.server(serverId)).image.id;
-    snapshot = (await session.createImage(serverId, 'rebuild-from')).body.image_id;
-    await until('the snapshot to be active', async () => ((await session.image(snapshot))?.status === 'active' ? true : undefined));
+    snapshot = (await session.createImage(serverId, `${target.tag}-rebuild-from`)).body.image_id;
+    await poll('the snapshot to be active', async () => ((await session.image(snapshot))?.status === 'active' ? true : undefined));
     await watchTasks(session, serverId);
   });
   after(() => target.close());
@@ -69,7 +70,7 @@ describe('contract: Nova rebuild', () => {
     const again = await rebuild(serverId, snapshot);
     assert.equal(again.status, 409);
     assert.match(again.body.conflictingRequest.message, new RegExp(`^Cannot 'rebuild' instance ${serverId} while it is in task_state rebuild`));
-    const createImage = await session.createImage(serverId, 'during-rebuild');
+    const createImage = await session.createImage(serverId, `${target.tag}-during-rebuild`);
     assert.equal(createImage.status, 409);
     assert.match(createImage.body.conflictingRequest.message, /^Cannot 'createImage' instance .* while it is in task_state rebuild/);
 

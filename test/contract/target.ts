@@ -1,27 +1,22 @@
 // What the contract suite runs against: the local cloud (default), or with OSA_CONTRACT_TARGET=real
-// the real cloud of test/real/cloud.ts (the loopback one unless OS_* say otherwise). The contract
-// requests themselves go through client.ts; this only arranges (images, a server of its own,
-// server states) and cleans up, with whatever each cloud offers for that.
+// the real cloud of test/support/real-cloud.ts (the loopback one unless OS_* say otherwise). The
+// contract requests themselves go through the checking client (test/support/openstack.ts); this
+// only arranges (images, a server of its own, server states) and cleans up, with whatever each
+// cloud offers for that.
 import { LocalCloud } from '../local-cloud/cloud.ts';
-import { Api, cleanupRegion, eventually, loadConfig, RUN_PROPERTY } from '../real/cloud.ts';
+import { expect, OpenStack, RUN_PROPERTY, type AppCredAuth, type PasswordAuth, type Server } from '../support/openstack.ts';
+import { poll } from '../support/poll.ts';
+import { cleanupRegion, connect, loadConfig } from '../support/real-cloud.ts';
 
 export const REAL = process.env.OSA_CONTRACT_TARGET === 'real';
 
 /** node:test options for a check only the local cloud can make (faults, the clock, states the shared cloud must not be put in). */
 export const localOnly = (why: string) => ({ skip: REAL ? `local cloud only: ${why}` : false });
 
-export interface Credentials {
-  username: string;
-  password: string;
-  userDomainName: string;
-  projectName: string;
-  projectDomainName: string;
-}
-
 export interface Target {
   authUrl: string;
-  password: Credentials;
-  appcred: { id: string; secret: string };
+  password: PasswordAuth & { projectName: string };
+  appcred: AppCredAuth;
   /** Both regions; only the first has Cinder and the volume-backed server. */
   region: string;
   region2: string;
@@ -32,6 +27,8 @@ export interface Target {
   tag: string;
   /** The local cloud, when that is the target. */
   local?: LocalCloud;
+  /** A session of the checking client, as the password user. */
+  login(): Promise<OpenStack>;
   /** An image in Glance (active unless said), tagged with the run. */
   seedImage(name: string, properties: Record<string, string>, opts?: { active?: boolean; protected?: boolean }): Promise<string>;
   /** A server of this run's own (to snapshot, stop and rebuild), deleted by cleanup. */
@@ -64,6 +61,7 @@ async function localTarget(): Promise<Target> {
     volumeServer: 'osl-volume-server',
     tag,
     local: cloud,
+    login: () => OpenStack.login(cloud.authUrl, { password: cloud.demo }, { region: 'GRA7', tag }),
     seedImage: async (name, properties, opts = {}) =>
       cloud.addImage({
         region: 'GRA7',
@@ -79,49 +77,63 @@ async function localTarget(): Promise<Target> {
   };
 }
 
-const NOVA_ACTION: Record<string, string> = { SHUTOFF: 'os-stop', PAUSED: 'pause', ACTIVE: 'os-start' };
+const NOVA_ACTION = { SHUTOFF: 'os-stop', PAUSED: 'pause', ACTIVE: 'os-start' };
 
 async function realTarget(): Promise<Target> {
   const cfg = loadConfig();
-  if (!cfg.password || !cfg.appcred || !cfg.region2 || !cfg.volumeInstance)
+  const { password, appcred, region2, volumeInstance } = cfg;
+  if (!password || !appcred || !region2 || !volumeInstance)
     throw new Error('the contract needs a password, an application credential, two regions and a volume-backed server (the loopback cloud has them)');
-  const api = await Api.connect(cfg);
-  const region = cfg.region;
+  const api = await connect(cfg, { password });
   const servers: string[] = [];
   return {
     authUrl: cfg.authUrl,
-    password: { ...cfg.password, projectName: cfg.password.projectName ?? 'demo' },
-    appcred: cfg.appcred,
-    region,
-    region2: cfg.region2,
+    password: { ...password, projectId: undefined, projectName: password.projectName ?? 'demo' },
+    appcred,
+    region: cfg.region,
+    region2,
     server: cfg.instance,
-    volumeServer: cfg.volumeInstance,
+    volumeServer: volumeInstance,
     tag: cfg.tag,
-    async seedImage(name, properties, opts = {}) {
-      const image = await api.seedImage(region, name, properties, opts.active !== false);
-      if (opts.protected) await api.setProtected(region, image.id, true);
-      return image.id;
-    },
+    login: async () => api,
+    seedImage: async (name, properties, opts = {}) => (await api.seedImage(name, properties, opts)).id,
     async scratchServer() {
-      const image = (await api.listImages(region, { name: 'osl-tiny-image' }))[0];
+      const [image] = await api.images({ name: 'osl-tiny-image' });
       if (!image) throw new Error('no osl-tiny-image to boot a server from');
-      const server = await api.createServer(region, { name: `${cfg.tag}-server`, flavorRef: 'osl-tiny', imageRef: image.id });
+      const server = await api.createServer({ name: `${cfg.tag}-server`, flavorRef: 'osl-tiny', imageRef: image.id });
       servers.push(server.id);
       return server.id;
     },
     async setState(id, status) {
-      await api.request('compute', region, 'POST', `/servers/${id}/action`, { json: { [NOVA_ACTION[status]!]: null } });
-      await eventually(`server ${id} ${status}`, async () => {
-        const s = await api.getServer(region, id);
-        return s?.status === status && s['OS-EXT-STS:task_state'] === null ? true : undefined;
-      });
+      expect(await api.nova('POST', `/servers/${id}/action`, { json: { [NOVA_ACTION[status]]: null } }));
+      await api.waitServer(id, (s: Server) => s.status === status && s['OS-EXT-STS:task_state'] === null, { timeoutMs: 60_000 });
     },
     async tagServer(id, tag) {
-      await api.request('compute', region, 'PUT', `/servers/${id}/tags/${encodeURIComponent(tag)}`, { headers: { 'openstack-api-version': 'compute 2.26' } });
+      expect(await api.nova('PUT', `/servers/${id}/tags/${encodeURIComponent(tag)}`, { version: '2.26' }));
     },
     async close() {
-      for (const id of servers) await api.deleteServer(region, id);
-      for (const r of [region, cfg.region2!]) await cleanupRegion(api, r);
+      for (const id of servers) await api.deleteServer(id);
+      for (const region of [cfg.region, region2]) await cleanupRegion(api, region);
     },
   };
+}
+
+/**
+ * Until `done` holds for the server (default: it has no task): the [task_state, status] it went
+ * through before, in order.
+ */
+export async function watchTasks(
+  session: OpenStack,
+  id: string,
+  done: (server: Server) => boolean = (s) => s['OS-EXT-STS:task_state'] === null,
+): Promise<{ seen: [string | null, string][]; server: Server }> {
+  const seen: [string | null, string][] = [];
+  const server = await poll(`server ${id} to be done`, async () => {
+    const s = await session.server(id);
+    if (done(s)) return s;
+    const state: [string | null, string] = [s['OS-EXT-STS:task_state'], s.status];
+    if (JSON.stringify(seen.at(-1)) !== JSON.stringify(state)) seen.push(state);
+    return undefined;
+  });
+  return { seen, server };
 }

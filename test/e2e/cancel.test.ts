@@ -5,7 +5,8 @@
 // step fails on its own before SIGKILL. And a start that Nova accepts but never does fails the step.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { assertFailure, describeRun, eventually, jsonOutput, passwordInputs, startCloud, step, unique, type LocalCloud, type Step } from './harness.ts';
+import { poll } from '../support/poll.ts';
+import { assertFailure, describeRun, jsonOutput, passwordInputs, startCloud, step, unique, type LocalCloud, type Step } from './harness.ts';
 
 let cloud: LocalCloud;
 let creds: Record<string, string>;
@@ -36,7 +37,7 @@ describe('stop-instance, the job cancelled as the runner cancels it', () => {
       actions.join(', '),
     );
     assert.ok(actions.filter((a) => a === 'os-start 409').length >= 2, 'it asked again while Nova refused');
-    assert.ok(await eventually(() => runs(server.id)), `the server runs again (${cloud.server(server.id)?.status})`);
+    await poll('the server to run again', () => runs(server.id));
     assertFailure(s, ['The job was cancelled (SIGINT) after snapshot', 'it goes on in the cloud']);
     assert.match(s.run.stdout, /SIGTERM: the job is already cancelled; starting the 1 instance\(s\) this run stopped/, 'the second signal did not kill it');
     const image = cloud.images('GRA7').find((i) => i.properties.source_instance_id === server.id);
@@ -58,7 +59,7 @@ describe('stop-instance, the job cancelled as the runner cancels it', () => {
       actions.filter((a) => a.endsWith('202')),
       ['os-stop 202', 'os-start 202'],
     );
-    assert.ok(await eventually(() => runs(server.id)), `the server runs again (${cloud.server(server.id)?.status})`);
+    await poll('the server to run again', () => runs(server.id));
     assertFailure(s, [`The job was cancelled (SIGINT) while instance ${server.name} was being stopped`]);
     assert.match(s.run.stdout, new RegExp(`Started instance ${server.name} again after the cancel`));
   });
@@ -76,7 +77,7 @@ describe('stop-instance, the job cancelled as the runner cancels it', () => {
     const touched = servers.filter((server) => actionsOn(s, server.id).length);
     assert.equal(touched.length, 1, `only the server under way when the signal came: ${touched.map((x) => x.name).join(', ')}`);
     assert.ok(!s.records.some((r) => r.action === 'createImage'), 'no snapshot');
-    for (const server of servers) assert.ok(await eventually(() => runs(server.id)), `${server.name} runs (${cloud.server(server.id)?.status})`);
+    for (const server of servers) await poll(`${server.name} to run again`, () => runs(server.id));
     const rows = jsonOutput<Row[]>(s, 'snapshots');
     assert.deepEqual(rows.map((r) => [r.instance_id, r.status]).sort(), servers.map((x) => [x.id, 'failed']).sort());
     for (const row of rows) assert.match(row.error ?? '', /^The job was cancelled \(SIGINT\) (before|while) instance/);

@@ -4,7 +4,7 @@
 // covers every scenario of every table, not only secrets.test.ts.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Input, MANAGED_BY } from '../../src/lib/constants.ts';
 import { LocalCloud } from '../local-cloud/cloud.ts';
 import type { Image, LocalCloudOptions, RequestRecord, Server } from '../local-cloud/cloud.ts';
 import { errorsOf, runAction, type ActionRun, type RunOptions } from '../support/run-action.ts';
@@ -16,7 +16,6 @@ export type { ActionRun, Image, RequestRecord, Server };
 /** Step debug on, as a re-run with "Enable debug logging" does. */
 export const STEP_DEBUG = { RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true' } as const;
 
-export const MANAGED_BY = 'openstack-snapshot-action';
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 
@@ -144,10 +143,10 @@ export interface Step {
   unmasked: string[];
 }
 
-const SECRET_INPUTS = ['password', 'application-credential-secret', 'token', 'client-secret'];
+const SECRET_INPUTS = [Input.Password, Input.ApplicationCredentialSecret, Input.Token, Input.ClientSecret];
 const SECRET_ENV = ['OS_PASSWORD', 'OS_APPLICATION_CREDENTIAL_SECRET', 'OS_TOKEN', 'OS_CLIENT_SECRET'];
 /** URLs whose userinfo (user:password@) is a secret too. */
-const URL_INPUTS = ['auth-url', 'discovery-endpoint', 'access-token-endpoint'];
+const URL_INPUTS = [Input.AuthUrl, Input.DiscoveryEndpoint, Input.AccessTokenEndpoint];
 const URL_ENV = ['OS_AUTH_URL', 'OS_DISCOVERY_ENDPOINT', 'OS_ACCESS_TOKEN_ENDPOINT', ...PROXY_VARIABLES];
 
 /**
@@ -350,13 +349,3 @@ export function worldIds(cloud: LocalCloud): Set<string> {
 
 export const ids = (images: readonly { id: string }[]) => images.map((i) => i.id);
 export const sorted = (values: Iterable<string>) => [...values].sort();
-
-/** Wait (briefly) until `check` holds: for the cloud's own delayed transitions (Cinder deletes take 200 ms). */
-export async function eventually(check: () => boolean, ms = 2_000): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) return false;
-    await sleep(50);
-  }
-  return true;
-}

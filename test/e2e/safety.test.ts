@@ -1,7 +1,8 @@
 // What the action will never delete, and text from the cloud that must not forge the log: each
 // case tries to make a deleting path (delete, prune, the prune after create, the Cinder snapshots
 // behind an image) go further than asked, with the built action against the local cloud, and
-// checks what the cloud still holds.
+// checks what the cloud still holds, the outputs and the summary. The refusals a single mode
+// makes on its own are in test/unit (delete.test.ts, project.test.ts).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,6 @@ import {
   assertFailure,
   assertSuccess,
   deletes,
-  eventually,
   jsonOutput,
   managedProps,
   mutating,
@@ -39,32 +39,6 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
 
   const web = () => cloud.addServer({ region: 'GRA7', name: unique('web') });
 
-  test("another project's server given by UUID (an admin login is shown it): create, restore, delete and prune refuse it, and nothing changes", async () => {
-    const theirs = cloud.addServer({ region: 'GRA7', name: unique('theirs'), projectId: cloud.world.otherProjectId });
-    // Snapshots in this project that record it: a prune or delete scoped to it could reach them.
-    const seeded = seedSnapshots(cloud, theirs, 2);
-    const modes: Record<string, string>[] = [
-      { instance: theirs.id, 'stop-instance': 'true' },
-      { mode: 'restore', instance: theirs.id, 'snapshot-before': 'true' },
-      { mode: 'delete', instance: theirs.id, 'snapshot-id': seeded[1]!.id },
-      { mode: 'prune', instance: theirs.id, 'keep-last': '1' },
-    ];
-    for (const inputs of modes) {
-      const s = await step(cloud, { ...creds, ...inputs });
-      assertFailure(s, [
-        `instance: instance ${theirs.name} (${theirs.id}) belongs to project ${cloud.world.otherProjectId}, not to this one (${cloud.demo.projectId})`,
-      ]);
-      assert.deepEqual(
-        mutating(s.records).filter((r) => r.service !== 'identity'),
-        [],
-        inputs.mode ?? 'create',
-      );
-    }
-    for (const image of seeded) assert.ok(cloud.image(image.id), `${image.name} stays`);
-    const now = cloud.server(theirs.id)!;
-    assert.deepEqual([now.status, now.imageRef], ['ACTIVE', theirs.imageRef]);
-  });
-
   test('dry-run in mode delete sends no DELETE, and planned-snapshot-ids names what would go', async () => {
     const [image] = seedSnapshots(cloud, web(), 1);
     const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image!.id, 'dry-run': 'true' });
@@ -87,27 +61,6 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assert.equal(s.run.outputs['snapshot-id'], undefined);
     for (const image of old) assert.ok(cloud.image(image.id));
   });
-
-  for (const [what, arrange, reason] of [
-    [
-      "another project's public image (an admin credential would delete it)",
-      () => cloud.addImage({ region: 'GRA7', name: unique('base'), owner: cloud.world.otherProjectId, visibility: 'public', properties: managedProps(web()) }),
-      /it belongs to project .*, not to this one/,
-    ],
-    [
-      'an image of this project that is not a snapshot',
-      () => cloud.addImage({ region: 'GRA7', name: unique('uploaded'), properties: { os_distro: 'debian' } }),
-      /it is not an instance snapshot/,
-    ],
-  ] as const) {
-    test(`delete refuses ${what}`, async () => {
-      const image = arrange();
-      const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image.id });
-      assertFailure(s, [`Snapshot ${image.id}`, 'is not deleted', reason]);
-      assert.deepEqual(mutating(s.records), []);
-      assert.ok(cloud.image(image.id));
-    });
-  }
 
   test("delete with instance refuses another server's snapshot, by ID and by name", async () => {
     const [theirs] = seedSnapshots(cloud, web(), 1);
@@ -195,24 +148,9 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
       deletes(d.records).map((r) => r.service),
       ['image'],
     );
-    assert.ok(await eventually(() => cloud.volumeSnapshots('GRA7').some((v) => v.id === theirs.id)), "the other server's snapshot stays");
-  });
-
-  test('a Cinder snapshot that another remaining image still names is left alone', async () => {
-    const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-    const { image, volumeSnapshotId } = volumeBackedSnapshot(cloud, server, { name: `${server.name}-1` });
-    const copy = cloud.addImage({
-      region: 'GRA7',
-      name: `${server.name}-copy`,
-      properties: { ...managedProps(server), block_device_mapping: String(cloud.image(image.id)!.properties.block_device_mapping), bdm_v2: 'True' },
-    });
-    const s = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': image.id });
-    assertSuccess(s);
-    assert.match(s.run.stdout, new RegExp(`is left alone: snapshot ${copy.id} still names it`));
-    assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === volumeSnapshotId));
-    assert.deepEqual(
-      deletes(s.records).map((r) => r.service),
-      ['image'],
+    assert.ok(
+      cloud.volumeSnapshots('GRA7').some((v) => v.id === theirs.id),
+      "the other server's snapshot stays",
     );
   });
 });

@@ -5,30 +5,24 @@
 // and deleted at the end, whatever happened; the snapshots are deleted too.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { expect, isIdle, RUN_PROPERTY, type OpenStack, type Server } from '../support/openstack.ts';
+import { authInputs, cleanupRegion, connect, loadConfig, runLog } from '../support/real-cloud.ts';
 import { runAction, type ActionRun } from '../support/run-action.ts';
-import { Api, appcredInputs, cleanupRegion, loadConfig, passwordInputs, RUN_PROPERTY, type Server } from './cloud.ts';
 
 const cfg = loadConfig();
 const R1 = cfg.region;
 const TAG = cfg.tag;
-const auth = () => (cfg.password ? passwordInputs(cfg) : appcredInputs(cfg));
-const log = (run: ActionRun) =>
-  `exit ${run.code}\n${run.stdout
-    .split('\n')
-    .filter((l) => !l.startsWith('::debug::'))
-    .slice(-40)
-    .join('\n')}\n${run.stderr.slice(-2000)}`;
 
-let api: Api;
+let api: OpenStack;
 let server: Server | undefined;
 
 before(async () => {
-  api = await Api.connect(cfg);
+  api = await connect(cfg);
 });
 
 after(async () => {
   if (!api) return;
-  if (server) await api.deleteServer(R1, server.id).catch((error: Error) => console.log(`# cleanup: ${error.message}`));
+  if (server) await api.deleteServer(server.id).catch((error: Error) => console.log(`# cleanup: ${error.message}`));
   console.log(`# cleanup ${R1}: ${(await cleanupRegion(api, R1)).join(', ') || 'nothing left'}`);
 });
 
@@ -42,7 +36,7 @@ function cancelledCreate(name: string, at: RegExp): Promise<ActionRun> {
       'stop-instance': 'true',
       'snapshot-name': `${TAG}-${name}-{timestamp}`,
       'snapshot-properties': `${RUN_PROPERTY}=${TAG}`,
-      ...auth(),
+      ...authInputs(cfg),
     },
     {},
     { cancelOn: { pattern: at, signal: 'runner' } },
@@ -52,36 +46,29 @@ function cancelledCreate(name: string, at: RegExp): Promise<ActionRun> {
 /** Through Nova: the server runs again (Nova may still be starting it), or the run named it as down. */
 async function runsAgainOrNamed(run: ActionRun): Promise<void> {
   const named = run.stdout.includes(`openstack server start ${server!.id}`);
-  const now = await api
-    .waitServer(R1, server!.id, (s) => named || (s?.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null), 30_000)
-    .catch(() => undefined);
-  assert.ok(named || now, `server ${server!.id} runs again or was named as down\n${log(run)}`);
+  const now = await api.waitServer(server!.id, (s) => named || isIdle(s), { timeoutMs: 30_000 }).catch(() => undefined);
+  assert.ok(named || now, `server ${server!.id} runs again or was named as down\n${runLog(run)}`);
   // What a later test needs, and what a user would do with the named command.
-  if (named) await api.request('compute', R1, 'POST', `/servers/${server!.id}/action`, { json: { 'os-start': null }, ok: [202, 409] });
-  await api.waitServer(R1, server!.id, (s) => s?.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null, 120_000);
+  if (named) expect(await api.nova('POST', `/servers/${server!.id}/action`, { json: { 'os-start': null } }), 202, 409);
+  await api.waitServer(server!.id, isIdle);
 }
 
 const ourImages = async (name: string) =>
-  (await api.listImages(R1, { [RUN_PROPERTY]: TAG, owner: api.projectId })).filter((i) => i.name?.startsWith(`${TAG}-${name}-`));
+  (await api.images({ [RUN_PROPERTY]: TAG, owner: api.projectId })).filter((i) => i.name?.startsWith(`${TAG}-${name}-`));
 
 describe('stop-instance, the job cancelled, on the real cloud', () => {
   test('cancelled while the server is being stopped, then while its snapshot is being made: it runs again each time', { timeout: 300_000 }, async (t) => {
     if (!cfg.loopback) return t.skip('boots a server: only on the loopback cloud, where it costs nothing');
-    const main = (await api.getServer(R1, cfg.instance)) ?? (await api.serverNamed(R1, cfg.instance));
-    server = await api.createServer(R1, {
-      name: `${TAG}-cancel`,
-      imageRef: (main.image as { id: string }).id,
-      flavorRef: 'osl-tiny',
-      metadata: { [RUN_PROPERTY]: TAG },
-    });
+    const main = await api.serverNamed(cfg.instance);
+    server = await api.createServer({ name: `${TAG}-cancel`, imageRef: main.image.id, flavorRef: 'osl-tiny' });
     assert.equal(server.status, 'ACTIVE');
 
     const stopping = await cancelledCreate('stopping', /Stopping instance/);
-    assert.equal(stopping.code, 1, `failed on its own before SIGKILL\n${log(stopping)}`);
+    assert.equal(stopping.code, 1, `failed on its own before SIGKILL\n${runLog(stopping)}`);
     await runsAgainOrNamed(stopping);
 
     const snapshotting = await cancelledCreate('snapshotting', /Snapshot requested/);
-    assert.equal(snapshotting.code, 1, `failed on its own before SIGKILL\n${log(snapshotting)}`);
+    assert.equal(snapshotting.code, 1, `failed on its own before SIGKILL\n${runLog(snapshotting)}`);
     await runsAgainOrNamed(snapshotting);
     const [image] = await ourImages('snapshotting');
     assert.ok(image, 'the snapshot requested before the signal');

@@ -7,30 +7,26 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
+import { MANAGED_BY } from '../../src/lib/constants.ts';
+import { expect, RUN_PROPERTY, send, type OpenStack, type Server } from '../support/openstack.ts';
+import { adminCredentials, cleanupRegion, connect, loadConfig, runLog, succeeded } from '../support/real-cloud.ts';
 import { errorsOf, runAction, type ActionRun } from '../support/run-action.ts';
-import { Api, cleanupRegion, loadConfig, RUN_PROPERTY, type RealConfig, type Server } from './cloud.ts';
 
 const cfg = loadConfig();
 const R1 = cfg.region;
 const TAG = cfg.tag;
 const SLOW = { timeout: 240_000 };
 
-let api: Api;
+let api: OpenStack;
 let server: Server;
 let dir = '';
-
-const log = (run: ActionRun) => `exit ${run.code}\n--- stdout\n${run.stdout.split('\n').slice(-40).join('\n')}\n--- stderr\n${run.stderr.slice(-2000)}`;
-function succeeded(run: ActionRun): void {
-  assert.equal(run.code, 0, `the action failed:\n${log(run)}`);
-  assert.deepEqual(errorsOf(run), []);
-}
 
 /** The cloud's auth section, split as people do: the secret in secure.yaml, the rest in clouds.yaml. */
 function authSections(): { open: Record<string, string>; secret: Record<string, string>; authType?: string } {
@@ -49,8 +45,8 @@ function authSections(): { open: Record<string, string>; secret: Record<string, 
 }
 
 before(async () => {
-  api = await Api.connect(cfg);
-  server = await api.serverNamed(R1, cfg.instance);
+  api = await connect(cfg);
+  server = await api.serverNamed(cfg.instance);
   dir = mkdtempSync(join(tmpdir(), 'osa-real-logins-'));
   const { open, secret, authType } = authSections();
   // The file's region does not exist: only the region input can make the run work.
@@ -65,7 +61,7 @@ after(async () => {
   const removed = await cleanupRegion(api, R1);
   console.log(`# cleanup ${R1}: ${removed.length ? removed.join(', ') : 'nothing left'}`);
   assert.deepEqual(
-    (await api.listImages(R1, { [RUN_PROPERTY]: TAG, owner: api.projectId })).map((i) => i.id),
+    (await api.images({ [RUN_PROPERTY]: TAG, owner: api.projectId })).map((i) => i.id),
     [],
     `images of this run left in ${R1}`,
   );
@@ -88,7 +84,7 @@ describe('logins', () => {
     succeeded(run);
     const { secret } = authSections();
     assert.ok(run.stdout.split('\n').includes(`::add-mask::${Object.values(secret)[0]}`), 'the secret of secure.yaml is masked');
-    const image = await api.getImage(R1, run.outputs['snapshot-id']!);
+    const image = await api.image(run.outputs['snapshot-id']!);
     assert.ok(image, `image ${run.outputs['snapshot-id']} is not in Glance of ${R1}`);
     assert.equal(image.status, 'active');
     assert.equal(image.owner, api.projectId);
@@ -98,12 +94,12 @@ describe('logins', () => {
 
   test('clouds.yaml without the cloud asked for: an input error listing the clouds there, before any request', async () => {
     const run = await runAction({ mode: 'create', cloud: 'osa-prod', region: R1, instance: server.id }, { OS_CLIENT_CONFIG_FILE: join(dir, 'clouds.yaml') });
-    assert.equal(run.code, 1, log(run));
+    assert.equal(run.code, 1, runLog(run));
     assert.match(errorsOf(run).join('\n'), /cloud: no cloud "osa-prod" in .*clouds\.yaml; it has: osa-real, osa-other/);
   });
 
   test('a token login: the tier’s own token, rescoped to the project, deletes an image (gone from Glance)', SLOW, async () => {
-    const seeded = await api.seedImage(R1, `${TAG}-token-login`, { [RUN_PROPERTY]: TAG, managed_by: 'openstack-snapshot-action' }, false);
+    const seeded = await api.seedImage(`${TAG}-token-login`, { managed_by: MANAGED_BY }, { active: false });
     const run = await runAction({
       mode: 'delete',
       'auth-url': cfg.authUrl,
@@ -115,7 +111,7 @@ describe('logins', () => {
     succeeded(run);
     assert.ok(run.stdout.split('\n').includes(`::add-mask::${api.token}`), 'the token is masked');
     assert.match(run.stdout, /as a token \(/);
-    assert.equal(await api.getImage(R1, seeded.id), undefined, 'the image is gone from Glance');
+    assert.equal(await api.image(seeded.id), undefined, 'the image is gone from Glance');
   });
 });
 
@@ -198,34 +194,10 @@ function startFront(keystone: URL, issuer: string, publicKey: KeyObject): Promis
   return new Promise((done) => server.listen(0, '127.0.0.1', () => done({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server })));
 }
 
-/** Keystone's admin API with an admin token; each call must answer one of `ok`. */
-async function admin(token: string, method: string, path: string, body?: unknown, ok = [200, 201, 204]): Promise<Record<string, any>> {
-  const response = await fetch(`${cfg.authUrl}${path}`, {
-    method,
-    headers: { 'x-auth-token': token, 'content-type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  assert.ok(ok.includes(response.status), `${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`);
-  return text ? (JSON.parse(text) as Record<string, any>) : {};
-}
-
-/** The loopback's admin, from its openrc. */
-function adminConfig(): RealConfig {
-  const vars = Object.fromEntries(
-    [...readFileSync(join(cfg.oslState, 'admin.env'), 'utf8').matchAll(/^export (OS_\w+)=(.*)$/gm)].map((m) => [m[1], m[2]!.replace(/^"(.*)"$/, '$1')]),
-  );
-  return {
-    ...cfg,
-    password: {
-      username: vars.OS_USERNAME!,
-      password: vars.OS_PASSWORD!,
-      userDomainName: 'Default',
-      projectName: vars.OS_PROJECT_NAME!,
-      projectDomainName: 'Default',
-    },
-  };
-}
+/** Keystone's admin API with the loopback admin's token; each call must answer one of `ok`. */
+let adminToken = '';
+const admin = async (method: string, path: string, json?: unknown, ok = [200, 201, 204]) =>
+  expect(await send(method, `${cfg.authUrl}${path}`, { token: adminToken, json }), ...ok).body ?? {};
 
 describe('federated logins through the loopback Keystone', { skip: !cfg.loopback && 'the loopback cloud only (the setup needs the cloud’s admin)' }, () => {
   const IDP = `${TAG}-idp`;
@@ -241,25 +213,25 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
     undo.push(() => new Promise((done) => issuer.server.close(done)));
     front = await startFront(new URL(cfg.authUrl), issuer.url, keys.publicKey);
     undo.push(() => new Promise((done) => front.server.close(done)));
-    const token = (await Api.connect(adminConfig())).token;
-    await admin(token, 'PUT', `/OS-FEDERATION/identity_providers/${IDP}`, { identity_provider: { enabled: true, remote_ids: [issuer.url] } });
-    undo.push(() => admin(token, 'DELETE', `/OS-FEDERATION/identity_providers/${IDP}`));
-    const group = (await admin(token, 'POST', '/groups', { group: { name: `${TAG}-group`, domain_id: 'default' } })).group.id as string;
-    undo.push(() => admin(token, 'DELETE', `/groups/${group}`));
-    const member = ((await admin(token, 'GET', '/roles?name=member')).roles as { id: string }[])[0]!.id;
-    await admin(token, 'PUT', `/projects/${api.projectId}/groups/${group}/roles/${member}`);
+    adminToken = (await connect(cfg, adminCredentials(cfg))).token;
+    await admin('PUT', `/OS-FEDERATION/identity_providers/${IDP}`, { identity_provider: { enabled: true, remote_ids: [issuer.url] } });
+    undo.push(() => admin('DELETE', `/OS-FEDERATION/identity_providers/${IDP}`));
+    const group = (await admin('POST', '/groups', { group: { name: `${TAG}-group`, domain_id: 'default' } })).group.id as string;
+    undo.push(() => admin('DELETE', `/groups/${group}`));
+    const member = ((await admin('GET', '/roles?name=member')).roles as { id: string }[])[0]!.id;
+    await admin('PUT', `/projects/${api.projectId}/groups/${group}/roles/${member}`);
     const rules = [
       {
         remote: [{ type: 'HTTP_OIDC_SUB' }, { type: 'HTTP_OIDC_ISS', any_one_of: [issuer.url] }],
         local: [{ user: { name: '{0}', type: 'ephemeral' }, group: { id: group } }],
       },
     ];
-    await admin(token, 'PUT', `/OS-FEDERATION/mappings/${MAPPING}`, { mapping: { rules } });
-    undo.push(() => admin(token, 'DELETE', `/OS-FEDERATION/mappings/${MAPPING}`));
-    await admin(token, 'PUT', `/OS-FEDERATION/identity_providers/${IDP}/protocols/${PROTOCOL}`, {
+    await admin('PUT', `/OS-FEDERATION/mappings/${MAPPING}`, { mapping: { rules } });
+    undo.push(() => admin('DELETE', `/OS-FEDERATION/mappings/${MAPPING}`));
+    await admin('PUT', `/OS-FEDERATION/identity_providers/${IDP}/protocols/${PROTOCOL}`, {
       protocol: { mapping_id: MAPPING, remote_id_attribute: 'HTTP_OIDC_ISS' },
     });
-    undo.push(() => admin(token, 'DELETE', `/OS-FEDERATION/identity_providers/${IDP}/protocols/${PROTOCOL}`));
+    undo.push(() => admin('DELETE', `/OS-FEDERATION/identity_providers/${IDP}/protocols/${PROTOCOL}`));
   });
 
   after(async () => {
@@ -280,7 +252,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
     }
     issued.length = 0;
   };
-  const seed = (kase: string) => api.seedImage(R1, `${TAG}-${kase}`, { [RUN_PROPERTY]: TAG, managed_by: 'openstack-snapshot-action' }, false);
+  const seed = (kase: string) => api.seedImage(`${TAG}-${kase}`, { managed_by: MANAGED_BY }, { active: false });
 
   test(
     'oidc-client-credentials: issuer → validating front → Keystone → rescoped; deletes an image (gone from Glance); the secret and tokens masked',
@@ -298,7 +270,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
       });
       succeeded(run);
       assertMasked(run, [CLIENT_SECRET, ...issued]);
-      assert.equal(await api.getImage(R1, image.id), undefined, 'the image is gone from Glance');
+      assert.equal(await api.image(image.id), undefined, 'the image is gone from Glance');
     },
   );
 
@@ -310,7 +282,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
     );
     succeeded(run);
     assertMasked(run, issued);
-    assert.equal(await api.getImage(R1, image.id), undefined, 'the image is gone from Glance');
+    assert.equal(await api.image(image.id), undefined, 'the image is gone from Glance');
   });
 
   test('a wrong audience: the front refuses the token; the error names identity-provider, protocol and oidc-audience', SLOW, async () => {
@@ -318,7 +290,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
       { ...federated(), mode: 'delete', 'snapshot-id': randomUUID(), 'auth-type': 'github-oidc', 'oidc-audience': 'someone-else' },
       { ACTIONS_ID_TOKEN_REQUEST_URL: `${issuer.url}/idtoken?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token' },
     );
-    assert.equal(run.code, 1, log(run));
+    assert.equal(run.code, 1, runLog(run));
     assert.match(errorsOf(run).join('\n'), /Keystone refused the bearer token .* \(401\).*check identity-provider and protocol .*oidc-audience/);
   });
 
@@ -332,7 +304,7 @@ describe('federated logins through the loopback Keystone', { skip: !cfg.loopback
       'client-secret': 'not-the-secret',
       'discovery-endpoint': `${issuer.url}/.well-known/openid-configuration`,
     });
-    assert.equal(run.code, 1, log(run));
+    assert.equal(run.code, 1, runLog(run));
     assert.match(errorsOf(run).join('\n'), /OIDC issuer refused client osa-real-client .*check client-id and client-secret/);
   });
 });

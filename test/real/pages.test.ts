@@ -9,8 +9,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { errorsOf, runAction } from '../support/run-action.ts';
-import { Api, appcredInputs, cleanupRegion, loadConfig, passwordInputs, RUN_PROPERTY, type Image } from './cloud.ts';
+import { MANAGED_BY } from '../../src/lib/constants.ts';
+import { expect, RUN_PROPERTY, type Image, type OpenStack } from '../support/openstack.ts';
+import { authInputs, cleanupRegion, connect, loadConfig, succeeded } from '../support/real-cloud.ts';
+import { runAction } from '../support/run-action.ts';
 
 const ENABLED = process.env.OSA_REAL_PAGES === '1';
 const cfg = loadConfig();
@@ -18,15 +20,14 @@ const R1 = cfg.region;
 const COUNT = Number(process.env.OSA_REAL_PAGES_COUNT ?? 1010);
 const PAGE = 1000;
 const instanceId = randomUUID();
-const authInputs = () => (cfg.password ? passwordInputs(cfg) : appcredInputs(cfg));
 
-let api: Api;
+let api: OpenStack;
 let sorted: Image[] = [];
 
 before(
   async () => {
     if (!ENABLED) return;
-    api = await Api.connect(cfg);
+    api = await connect(cfg);
     const started = Date.now();
     const images: Image[] = [];
     const names = Array.from({ length: COUNT }, (_, i) => `${cfg.tag}-page-${String(i).padStart(4, '0')}`);
@@ -35,8 +36,8 @@ before(
       while (next < names.length) {
         const name = names[next++]!;
         images.push(
-          await api.seedImage(R1, name, {
-            managed_by: 'openstack-snapshot-action',
+          await api.seedImage(name, {
+            managed_by: MANAGED_BY,
             source_instance_id: instanceId,
             source_instance_name: 'gone',
             osa_e2e_group: 'pages',
@@ -56,13 +57,13 @@ after(
     if (!api) return;
     const started = Date.now();
     // cleanupRegion deletes one at a time; a thousand go faster in parallel.
-    const left = await api.listImages(R1, { [RUN_PROPERTY]: cfg.tag, owner: api.projectId, limit: '1000' });
+    const left = await api.images({ [RUN_PROPERTY]: cfg.tag, owner: api.projectId, limit: '1000' });
     let next = 0;
     const worker = async () => {
       while (next < left.length) {
         const image = left[next++]!;
-        if (image.protected) await api.setProtected(R1, image.id, false);
-        await api.deleteImage(R1, image.id);
+        if (image.protected) await api.setProtected(image.id, false);
+        await api.deleteImage(image.id);
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
@@ -78,14 +79,14 @@ test(
   async () => {
     assert.ok(COUNT > PAGE + 3, 'more than one page');
     const query = { [RUN_PROPERTY]: cfg.tag, osa_e2e_group: 'pages', status: 'active', sort: 'created_at:desc' };
-    const first = await api.imagePage(R1, { ...query, limit: String(PAGE + 500) });
+    const first = expect(await api.glance('GET', `/v2/images?${new URLSearchParams({ ...query, limit: String(PAGE + 500) })}`)).body;
     assert.equal(first.images.length, PAGE, `Glance caps a page at ${PAGE} (api_limit_max), whatever limit is asked`);
     assert.ok(first.next, 'and links the next page');
 
     // The oldest is protected: only the second page shows it. keep-last COUNT-5 leaves 5 to delete,
     // all older than the first page: the protected one stays, the other four go.
     const oldest = sorted[COUNT - 1]!;
-    await api.setProtected(R1, oldest.id, true);
+    await api.setProtected(oldest.id, true);
     const keepLast = COUNT - 5;
     const doomed = sorted.slice(keepLast, COUNT - 1).map((i) => i.id);
     const started = Date.now();
@@ -95,19 +96,18 @@ test(
       region: R1,
       'snapshot-name': `${cfg.tag}-page-*`,
       'keep-last': String(keepLast),
-      ...authInputs(),
+      ...authInputs(cfg),
     });
     console.log(`# prune over ${COUNT} took ${((Date.now() - started) / 1000).toFixed(1)} s, ${run.outputs['api-requests']} API requests`);
-    assert.equal(run.code, 0, run.stdout.split('\n').slice(-40).join('\n'));
-    assert.deepEqual(errorsOf(run), []);
+    succeeded(run);
     assert.match(run.stdout, new RegExp(`Instance ${instanceId} is not found; pruning the snapshots that name it`));
     assert.match(run.stdout, new RegExp(`${COUNT} snapshot\\(s\\) in scope; policy keep-last ${keepLast} keeps ${keepLast + 1} and deletes 4`));
     assert.deepEqual(new Set(JSON.parse(run.outputs['deleted-snapshot-ids']!)), new Set(doomed));
     const kept = new Set(JSON.parse(run.outputs['kept-snapshot-ids']!) as string[]);
     assert.equal(kept.size, keepLast + 1);
     assert.ok(kept.has(oldest.id), 'the protected oldest (second page) is kept');
-    for (const id of doomed) assert.equal(await api.getImage(R1, id), undefined, `${id} is deleted`);
-    assert.equal((await api.listImages(R1, { ...query, limit: '1000' })).length, COUNT - 4);
+    for (const id of doomed) assert.equal(await api.image(id), undefined, `${id} is deleted`);
+    assert.equal((await api.images({ ...query, limit: '1000' })).length, COUNT - 4);
     // The summary shows at most 500 rows of a long prune.
     assert.match(run.summary, new RegExp(`In scope: ${COUNT}; kept: ${keepLast + 1}; deleted: 4\\.`));
   },

@@ -2,7 +2,7 @@
 // (INPUT_*, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY) and checks every result through the OpenStack APIs
 // (Glance, Nova, Cinder), not only through the action's outputs.
 //
-// Cloud: the OS_* variables (see test/real/cloud.ts for OSA_E2E_INSTANCE, OSA_E2E_REGION2,
+// Cloud: the OS_* variables (see test/support/real-cloud.ts for OSA_E2E_INSTANCE, OSA_E2E_REGION2,
 // OSA_E2E_INSTANCE2, OSA_E2E_VOLUME_INSTANCE, OSA_E2E_APPCRED_*); without them, the loopback cloud
 // of ../shared/openstack-loopback (scripts/real-cloud.sh starts it). Tests run one at a time: Nova
 // serialises the snapshots of a server anyway (a busy task_state answers 409).
@@ -26,32 +26,33 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorsOf, runAction, type ActionRun } from '../support/run-action.ts';
+import { MANAGED_BY } from '../../src/lib/constants.ts';
+import { currentMode, KNOB_LOG, setSnapshotMode } from '../support/loopback.ts';
+import { expect, isIdle, RUN_PROPERTY, type Image, type OpenStack, type Server } from '../support/openstack.ts';
+import { poll } from '../support/poll.ts';
 import {
-  Api,
   appcredInputs,
+  authInputs,
   bdmSnapshotIds,
   cleanupRegion,
-  eventually,
+  connect,
   loadConfig,
   openrcEnv,
   passwordInputs,
-  RUN_PROPERTY,
+  runLog,
+  succeeded,
   sweepStale,
-  type Image,
-  type Server,
-} from './cloud.ts';
-import { currentMode, KNOB_LOG, setSnapshotMode } from './loopback.ts';
+} from '../support/real-cloud.ts';
+import { errorsOf, runAction, type ActionRun } from '../support/run-action.ts';
 
 const cfg = loadConfig();
 const R1 = cfg.region;
 const TAG = cfg.tag;
-const MANAGED_BY = 'openstack-snapshot-action';
 const SHA = '0123456789abcdef0123456789abcdef01234567'; // what runAction sets as GITHUB_SHA
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SLOW = { timeout: 240_000 };
 
-let api: Api;
+let api: OpenStack;
 let main: Server;
 let other: Server | undefined;
 let volumeServer: Server | undefined;
@@ -62,30 +63,15 @@ let prefixServerIsOurs = false;
 /** Images made by one test and used by a later one (each later test makes its own when absent). */
 const made: { byName?: Image; byId?: Image; fromEnv?: Image } = {};
 
-/** Auth inputs with whatever credential the cloud gave (password first). */
-const authInputs = () => (cfg.password ? passwordInputs(cfg) : appcredInputs(cfg));
 const metadata = (kase: string) => `${RUN_PROPERTY}=${TAG}\nosa_e2e_case=${kase}`;
-const log = (run: ActionRun) => `exit ${run.code}\n--- stdout\n${run.stdout.split('\n').slice(-60).join('\n')}\n--- stderr\n${run.stderr.slice(-3000)}`;
 
-function succeeded(run: ActionRun): void {
-  assert.equal(run.code, 0, `the action failed:\n${log(run)}`);
-  assert.deepEqual(errorsOf(run), []);
-}
 function failed(run: ActionRun): string {
-  assert.equal(run.code, 1, `the action should have failed:\n${log(run)}`);
+  assert.equal(run.code, 1, `the action should have failed:\n${runLog(run)}`);
   const errors = errorsOf(run);
-  assert.equal(errors.length, 1, log(run));
+  assert.equal(errors.length, 1, runLog(run));
   return errors[0]!;
 }
 const json = (text: string | undefined): unknown => JSON.parse(text ?? 'null');
-
-async function resolveServer(region: string, nameOrId: string): Promise<Server> {
-  if (UUID.test(nameOrId)) {
-    const server = await api.getServer(region, nameOrId);
-    if (server) return server;
-  }
-  return api.serverNamed(region, nameOrId);
-}
 
 /** What the action puts on every snapshot it makes, checked on the image Glance returns. */
 function assertActionProperties(image: Image, server: Server, kase: string): void {
@@ -109,7 +95,7 @@ function assertActionProperties(image: Image, server: Server, kase: string): voi
 async function assertImageBackedSnapshot(region: string, run: ActionRun, server: Server, kase: string): Promise<Image> {
   const id = run.outputs['snapshot-id']!;
   assert.match(id, UUID);
-  const image = await api.getImage(region, id);
+  const image = await api.image(id, region);
   assert.ok(image, `image ${id} is not in Glance of ${region}`);
   assert.equal(image.status, 'active');
   assert.equal(image.name, run.outputs['snapshot-name']);
@@ -131,37 +117,33 @@ async function assertImageBackedSnapshot(region: string, run: ActionRun, server:
 }
 
 /** An active image made in Glance directly, shaped like this action's snapshot of `server`. */
-function seedSnapshot(region: string, name: string, sourceId: string, extra: Record<string, string> = {}, withData = true): Promise<Image> {
-  return api.seedImage(region, name, { managed_by: MANAGED_BY, source_instance_id: sourceId, source_instance_name: 'seeded', ...extra }, withData);
-}
-
-async function untilServerIdle(region: string, id: string, timeoutMs = 120_000): Promise<Server> {
-  return api.waitServer(region, id, (s) => !!s && s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null, timeoutMs);
+function seedSnapshot(name: string, sourceId: string, extra: Record<string, string> = {}, active = true): Promise<Image> {
+  return api.seedImage(name, { managed_by: MANAGED_BY, source_instance_id: sourceId, source_instance_name: 'seeded', ...extra }, { active });
 }
 
 before(async () => {
-  api = await Api.connect(cfg);
+  api = await connect(cfg);
   for (const region of [R1, cfg.region2].filter((r): r is string => !!r)) {
     const swept = await sweepStale(api, region);
     if (swept.length) console.log(`# swept leftovers of killed runs in ${region}: ${swept.join(', ')}`);
   }
   // A killed run may have left the second region's nova-compute in queued mode.
   if (cfg.oslDir && cfg.region2 && currentMode(cfg, cfg.region2) === 'queued') await setSnapshotMode(cfg, cfg.region2, 'upload');
-  main = await resolveServer(R1, cfg.instance);
-  if (cfg.region2) other = await resolveServer(cfg.region2, cfg.instance2!);
-  if (cfg.volumeInstance && api.hasVolumes(R1)) volumeServer = await resolveServer(R1, cfg.volumeInstance);
+  main = await api.serverNamed(cfg.instance);
+  if (cfg.region2) other = await api.serverNamed(cfg.instance2!, cfg.region2);
+  if (cfg.volumeInstance && api.has('volume')) volumeServer = await api.serverNamed(cfg.volumeInstance);
   if (cfg.loopback) {
     // A server whose name the instance's is a prefix of: Nova's ?name= filter is a regex (a
     // substring match), so a lookup by name sees both.
     const name = `${main.name}-2`;
-    [prefixServer] = await api.serversNamed(R1, name);
+    [prefixServer] = await api.serversNamed(name);
     // One an earlier, killed run made is removed at the end of this one.
-    const leftover = prefixServer && (prefixServer.metadata as Record<string, string> | undefined)?.[RUN_PROPERTY];
+    const leftover = prefixServer && prefixServer.metadata?.[RUN_PROPERTY];
     if (leftover && Date.parse(String(prefixServer!.created)) < Date.now() - 3_600_000) prefixServerIsOurs = true;
     if (!prefixServer) {
-      const [tiny] = await api.listImages(R1, { name: 'osl-tiny-image', visibility: 'public' });
+      const [tiny] = await api.images({ name: 'osl-tiny-image', visibility: 'public' });
       assert.ok(tiny, 'the loopback cloud has the public image osl-tiny-image');
-      prefixServer = await api.createServer(R1, { name, imageRef: tiny.id, flavorRef: 'osl-tiny', metadata: { [RUN_PROPERTY]: TAG } });
+      prefixServer = await api.createServer({ name, imageRef: tiny.id, flavorRef: 'osl-tiny' });
       prefixServerIsOurs = true;
       assert.equal(prefixServer.status, 'ACTIVE', `${name} did not boot: ${JSON.stringify(prefixServer.fault ?? {})}`);
     }
@@ -178,7 +160,7 @@ after(async () => {
   for (const region of [R1, cfg.region2].filter((r): r is string => !!r)) {
     const removed = await cleanupRegion(api, region);
     console.log(`# cleanup ${region}: ${removed.length ? removed.join(', ') : 'nothing left'}`);
-    const left = await api.listImages(region, { [RUN_PROPERTY]: TAG, owner: api.projectId });
+    const left = await api.images({ [RUN_PROPERTY]: TAG, owner: api.projectId }, region);
     assert.deepEqual(
       left.map((i) => i.id),
       [],
@@ -186,7 +168,7 @@ after(async () => {
     );
   }
   if (prefixServer && prefixServerIsOurs) {
-    await api.deleteServer(R1, prefixServer.id);
+    await api.deleteServer(prefixServer.id);
     console.log(`# cleanup ${R1}: server ${prefixServer.name} ${prefixServer.id}`);
   }
 });
@@ -203,7 +185,7 @@ describe('create', () => {
         region: R1,
         'snapshot-name': `${TAG}-{instance}-{timestamp}`,
         'snapshot-properties': metadata('by-name'),
-        ...authInputs(),
+        ...authInputs(cfg),
       });
       succeeded(run);
       assert.match(run.outputs['snapshot-name']!, new RegExp(`^${TAG}-${main.name}-\\d{8}-\\d{6}$`));
@@ -233,7 +215,7 @@ describe('create', () => {
     made.byId = await assertImageBackedSnapshot(region, run, server, 'by-id');
     // Each region has its own Glance: the image exists only in the region it was made in.
     if (region !== R1 && api.endpoint(['image'], R1) !== api.endpoint(['image'], region)) {
-      assert.equal(await api.getImage(R1, made.byId.id), undefined, `image ${made.byId.id} should not be in ${R1}`);
+      assert.equal(await api.image(made.byId.id), undefined, `image ${made.byId.id} should not be in ${R1}`);
     }
   });
 
@@ -249,7 +231,7 @@ describe('create', () => {
   });
 
   test('times out while the snapshot is still being written: fails naming the image, outputs its ID, the snapshot goes on', SLOW, async () => {
-    await untilServerIdle(R1, main.id);
+    await api.waitServer(main.id, isIdle);
     const run = await runAction({
       mode: 'create',
       instance: main.id,
@@ -257,11 +239,11 @@ describe('create', () => {
       timeout: '2s',
       'snapshot-name': `${TAG}-timeout-{timestamp}`,
       'snapshot-properties': metadata('timeout'),
-      ...authInputs(),
+      ...authInputs(cfg),
     });
     const error = failed(run);
     const id = run.outputs['snapshot-id'];
-    assert.match(id ?? '', UUID, `snapshot-id is an output of the failed run:\n${log(run)}`);
+    assert.match(id ?? '', UUID, `snapshot-id is an output of the failed run:\n${runLog(run)}`);
     assert.match(
       error,
       new RegExp(
@@ -270,19 +252,19 @@ describe('create', () => {
     );
     assert.match(error, new RegExp(`mode delete with snapshot-id ${id}`));
     assert.match(run.outputs['api-requests'] ?? '', /^\d+$/);
-    const image = await api.getImage(R1, id!);
+    const image = await api.image(id!);
     assert.ok(image, 'the image stays');
     assert.ok(['queued', 'saving', 'active'].includes(image.status), image.status);
     if (cfg.loopback) {
       // Here a snapshot takes seconds: it does finish, as the message says.
-      const done = await eventually('the timed-out snapshot to become active', async () => {
-        const now = await api.getImage(R1, id!);
-        return now && now.status !== 'queued' && now.status !== 'saving' ? now : undefined;
+      const done = await poll('the timed-out snapshot to become active', async () => {
+        const now = await api.image(id!);
+        return now && now.status !== 'queued' && now.status !== 'saving' && now;
       });
       assert.equal(done.status, 'active');
     }
-    await api.deleteImage(R1, id!);
-    await untilServerIdle(R1, main.id);
+    await api.deleteImage(id!);
+    await api.waitServer(main.id, isIdle);
   });
 
   test('times out on a snapshot that never finishes (queued forever); the server is free again, delete mode gives it up', SLOW, async (t) => {
@@ -296,7 +278,7 @@ describe('create', () => {
     });
     const seconds = await setSnapshotMode(cfg, region2, 'queued');
     t.diagnostic(`${region2} nova-compute switched to queued mode in ${seconds.toFixed(1)} s (log: ${KNOB_LOG})`);
-    await untilServerIdle(region2, other.id);
+    await api.waitServer(other.id, isIdle, { region: region2 });
 
     const run = await runAction({
       mode: 'create',
@@ -305,11 +287,11 @@ describe('create', () => {
       timeout: '8s',
       'snapshot-name': `${TAG}-never-{timestamp}`,
       'snapshot-properties': metadata('never'),
-      ...authInputs(),
+      ...authInputs(cfg),
     });
     const error = failed(run);
     const id = run.outputs['snapshot-id']!;
-    assert.match(id ?? '', UUID, log(run));
+    assert.match(id ?? '', UUID, runLog(run));
     assert.match(
       error,
       new RegExp(
@@ -318,68 +300,68 @@ describe('create', () => {
     );
 
     // Nova is done with the server at once (the driver uploaded nothing); the image is left queued.
-    await untilServerIdle(region2, other.id, 30_000);
+    await api.waitServer(other.id, isIdle, { region: region2, timeoutMs: 30_000 });
     await sleep(3000);
-    const image = await api.getImage(region2, id);
+    const image = await api.image(id, region2);
     assert.equal(image?.status, 'queued');
     assert.equal(image?.size, null);
     assertActionProperties(image!, other, 'never');
 
-    const deleted = await runAction({ mode: 'delete', 'snapshot-id': id, region: region2, ...authInputs() });
+    const deleted = await runAction({ mode: 'delete', 'snapshot-id': id, region: region2, ...authInputs(cfg) });
     succeeded(deleted);
     assert.deepEqual(json(deleted.outputs['deleted-snapshot-ids']), [id]);
-    assert.equal(await api.getImage(region2, id), undefined);
+    assert.equal(await api.image(id, region2), undefined);
   });
 });
 
 describe('delete', () => {
   test(`by ID${cfg.region2 ? ' in the second region' : ''}`, SLOW, async () => {
     const region = made.byId ? (cfg.region2 ?? R1) : R1;
-    const image = made.byId ?? (await seedSnapshot(R1, `${TAG}-delete-by-id`, main.id));
-    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region, ...authInputs() });
+    const image = made.byId ?? (await seedSnapshot(`${TAG}-delete-by-id`, main.id));
+    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region, ...authInputs(cfg) });
     succeeded(run);
     assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [image.id]);
     assert.equal(run.outputs['deleted-count'], '1');
     assert.deepEqual(json(run.outputs['volume-snapshot-ids']), []);
-    assert.equal(await api.getImage(region, image.id), undefined, 'Glance answers 404');
+    assert.equal(await api.image(image.id, region), undefined, 'Glance answers 404');
     assert.match(run.summary, /Snapshot deleted/);
 
     // Again: the image is gone, which is what was asked.
-    const again = await runAction({ mode: 'delete', 'snapshot-id': image.id, region, ...authInputs() });
+    const again = await runAction({ mode: 'delete', 'snapshot-id': image.id, region, ...authInputs(cfg) });
     succeeded(again);
     assert.equal(again.outputs['deleted-count'], '0');
     assert.match(again.stdout, new RegExp(`::notice::Snapshot ${image.id} is already gone`));
   });
 
   test('by name: refuses when two images have the name, deletes the one of the given instance', SLOW, async () => {
-    const image = made.byName ?? (await seedSnapshot(R1, `${TAG}-delete-by-name`, main.id));
-    const decoy = await seedSnapshot(R1, image.name!, prefixServer?.id ?? randomUUID());
+    const image = made.byName ?? (await seedSnapshot(`${TAG}-delete-by-name`, main.id));
+    const decoy = await seedSnapshot(image.name!, prefixServer?.id ?? randomUUID());
 
-    const ambiguous = await runAction({ mode: 'delete', 'snapshot-name': image.name!, region: R1, ...authInputs() });
+    const ambiguous = await runAction({ mode: 'delete', 'snapshot-name': image.name!, region: R1, ...authInputs(cfg) });
     const error = failed(ambiguous);
     assert.match(error, new RegExp(`^2 snapshots are named "${image.name}"`));
     assert.ok(error.includes(image.id) && error.includes(decoy.id), error);
-    assert.ok(await api.getImage(R1, image.id));
-    assert.ok(await api.getImage(R1, decoy.id));
+    assert.ok(await api.image(image.id));
+    assert.ok(await api.image(decoy.id));
 
-    const run = await runAction({ mode: 'delete', 'snapshot-name': image.name!, instance: main.name, region: R1, ...authInputs() });
+    const run = await runAction({ mode: 'delete', 'snapshot-name': image.name!, instance: main.name, region: R1, ...authInputs(cfg) });
     succeeded(run);
     assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [image.id]);
-    assert.equal(await api.getImage(R1, image.id), undefined);
-    assert.equal((await api.getImage(R1, decoy.id))?.status, 'active', 'the other instance’s image is untouched');
+    assert.equal(await api.image(image.id), undefined);
+    assert.equal((await api.image(decoy.id))?.status, 'active', 'the other instance’s image is untouched');
 
-    const missing = await runAction({ mode: 'delete', 'snapshot-name': `${TAG}-no-such-image`, region: R1, ...authInputs() });
+    const missing = await runAction({ mode: 'delete', 'snapshot-name': `${TAG}-no-such-image`, region: R1, ...authInputs(cfg) });
     assert.match(failed(missing), new RegExp(`^No snapshot named "${TAG}-no-such-image" in region ${R1}`));
-    const ignored = await runAction({ mode: 'delete', 'snapshot-name': `${TAG}-no-such-image`, region: R1, 'ignore-missing': 'true', ...authInputs() });
+    const ignored = await runAction({ mode: 'delete', 'snapshot-name': `${TAG}-no-such-image`, region: R1, 'ignore-missing': 'true', ...authInputs(cfg) });
     succeeded(ignored);
     assert.equal(ignored.outputs['deleted-count'], '0');
   });
 
   test('of a protected image: fails clearly and the image stays; unprotected, it goes', SLOW, async () => {
-    const image = made.fromEnv ?? (await seedSnapshot(R1, `${TAG}-protected`, main.id));
-    assert.equal((await api.setProtected(R1, image.id, true)).protected, true);
+    const image = made.fromEnv ?? (await seedSnapshot(`${TAG}-protected`, main.id));
+    assert.equal((await api.setProtected(image.id, true)).protected, true);
 
-    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs() });
+    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs(cfg) });
     const error = failed(run);
     assert.match(
       error,
@@ -388,14 +370,14 @@ describe('delete', () => {
       ),
     );
     assert.equal(run.outputs['deleted-count'], undefined);
-    const still = await api.getImage(R1, image.id);
+    const still = await api.image(image.id);
     assert.equal(still?.status, 'active');
     assert.equal(still?.protected, true);
 
-    await api.setProtected(R1, image.id, false);
-    const retry = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs() });
+    await api.setProtected(image.id, false);
+    const retry = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs(cfg) });
     succeeded(retry);
-    assert.equal(await api.getImage(R1, image.id), undefined);
+    assert.equal(await api.image(image.id), undefined);
   });
 });
 
@@ -414,7 +396,7 @@ describe('volume-backed server', () => {
   async function volumeSnapshotOf(run: ActionRun): Promise<Image> {
     succeeded(run);
     const id = run.outputs['snapshot-id']!;
-    const image = await api.getImage(R1, id);
+    const image = await api.image(id);
     assert.ok(image);
     assert.equal(image.status, 'active');
     assert.equal(image.size, 0);
@@ -424,7 +406,7 @@ describe('volume-backed server', () => {
     assert.equal(run.outputs['snapshot-size'], '0');
     const snapshotIds = bdmSnapshotIds(image);
     assert.equal(snapshotIds.length, 1, String(image.block_device_mapping));
-    const snapshot = await api.getVolumeSnapshot(R1, snapshotIds[0]!);
+    const snapshot = await api.volumeSnapshot(snapshotIds[0]!);
     assert.ok(snapshot, `Cinder has snapshot ${snapshotIds[0]}`);
     assert.equal(snapshot.status, 'available');
     const volumes = (volumeServer!['os-extended-volumes:volumes_attached'] as { id: string }[]).map((v) => v.id);
@@ -445,7 +427,7 @@ describe('volume-backed server', () => {
       region: R1,
       'snapshot-name': template,
       'snapshot-properties': metadata('volume'),
-      ...authInputs(),
+      ...authInputs(cfg),
       ...extra,
     });
 
@@ -461,8 +443,8 @@ describe('volume-backed server', () => {
     const run = await createVolumeSnapshot({ 'keep-last': '1' });
     vm.second = await volumeSnapshotOf(run);
     assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [vm.second.id]);
-    assert.equal(await api.getImage(R1, vm.first.id), undefined, 'the older snapshot is deleted');
-    assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(vm.first)[0]!), 'and its Cinder snapshot too');
+    assert.equal(await api.image(vm.first.id), undefined, 'the older snapshot is deleted');
+    await api.volumeSnapshotGone(bdmSnapshotIds(vm.first)[0]!);
     assert.match(run.summary, /Prune/);
     assertSnapshotIdsOutput(run, vm.second);
   });
@@ -478,27 +460,27 @@ describe('volume-backed server', () => {
       region: R1,
       'snapshot-name': `${TAG}-vol-*`,
       'keep-last': '1',
-      ...authInputs(),
+      ...authInputs(cfg),
     });
     succeeded(run);
     assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [vm.second.id]);
     assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [vm.third.id]);
     assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(vm.second));
-    assert.equal(await api.getImage(R1, vm.second.id), undefined);
-    assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(vm.second)[0]!), 'its Cinder snapshot is gone');
-    assert.ok(await api.getVolumeSnapshot(R1, bdmSnapshotIds(vm.third)[0]!), 'the kept one keeps its Cinder snapshot');
+    assert.equal(await api.image(vm.second.id), undefined);
+    await api.volumeSnapshotGone(bdmSnapshotIds(vm.second)[0]!);
+    assert.ok(await api.volumeSnapshot(bdmSnapshotIds(vm.third)[0]!), 'the kept one keeps its Cinder snapshot');
   });
 
   test('delete by ID deletes the image and then its Cinder snapshot', SLOW, async (t) => {
     if (skipReason()) return t.skip(skipReason());
     const image = vm.third ?? (await assertVolumeSnapshot(await createVolumeSnapshot()));
     const [snapshotId] = bdmSnapshotIds(image);
-    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs() });
+    const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region: R1, ...authInputs(cfg) });
     succeeded(run);
     assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [image.id]);
     assert.deepEqual(json(run.outputs['volume-snapshot-ids']), [snapshotId]);
-    assert.equal(await api.getImage(R1, image.id), undefined);
-    assert.ok(await api.volumeSnapshotGone(R1, snapshotId!), `Cinder snapshot ${snapshotId} is gone`);
+    assert.equal(await api.image(image.id), undefined);
+    await api.volumeSnapshotGone(snapshotId!);
   });
 
   describe('snapshots taken outside the action (include-unmanaged)', () => {
@@ -507,17 +489,12 @@ describe('volume-backed server', () => {
       if (skipReason()) return;
       // As Horizon or `openstack server image create` would: createImage with no action properties.
       for (const n of [1, 2]) {
-        const id = await api.novaCreateImage(R1, volumeServer!.id, `${TAG}-unmanaged-${n}`, {});
-        unmanaged.push(
-          await eventually(
-            `image ${id} active`,
-            async () => {
-              const image = await api.getImage(R1, id);
-              return image?.status === 'active' ? image : undefined;
-            },
-            30_000,
-          ),
-        );
+        const id = expect(await api.createImage(volumeServer!.id, `${TAG}-unmanaged-${n}`)).body.image_id;
+        const active = async () => {
+          const image = await api.image(id);
+          return image?.status === 'active' && image;
+        };
+        unmanaged.push(await poll(`image ${id} active`, active, { timeoutMs: 30_000 }));
         await sleep(1100);
       }
     });
@@ -534,7 +511,7 @@ describe('volume-backed server', () => {
         'include-unmanaged': 'true',
         'keep-last': '1',
         'dry-run': 'true',
-        ...authInputs(),
+        ...authInputs(cfg),
       });
       succeeded(run);
       assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [ordered()[0]!.id], `in scope: ${run.outputs['kept-snapshot-ids']}`);
@@ -549,15 +526,15 @@ describe('volume-backed server', () => {
         'snapshot-name': `${TAG}-unmanaged-*`,
         'include-unmanaged': 'true',
         'keep-last': '1',
-        ...authInputs(),
+        ...authInputs(cfg),
       });
       succeeded(run);
       assert.deepEqual(json(run.outputs['kept-snapshot-ids']), [newest!.id]);
       assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [older!.id]);
       assert.deepEqual(json(run.outputs['volume-snapshot-ids']), bdmSnapshotIds(older!));
-      assert.equal(await api.getImage(R1, older!.id), undefined);
-      assert.ok(await api.volumeSnapshotGone(R1, bdmSnapshotIds(older!)[0]!));
-      assert.ok(await api.getImage(R1, newest!.id));
+      assert.equal(await api.image(older!.id), undefined);
+      await api.volumeSnapshotGone(bdmSnapshotIds(older!)[0]!);
+      assert.ok(await api.image(newest!.id));
     });
   });
 });
@@ -576,31 +553,31 @@ describe('prune', () => {
     // More snapshots in scope than Glance's default page holds (25), made straight in Glance.
     const names = Array.from({ length: COUNT }, (_, i) => `${TAG}-bulk-${String(i).padStart(2, '0')}`);
     for (let i = 0; i < names.length; i += 6) {
-      bulk.push(...(await Promise.all(names.slice(i, i + 6).map((name) => seedSnapshot(R1, name, main.id, { osa_e2e_group: 'bulk' })))));
+      bulk.push(...(await Promise.all(names.slice(i, i + 6).map((name) => seedSnapshot(name, main.id, { osa_e2e_group: 'bulk' })))));
     }
     // In the glob but out of scope: another instance's, an unmanaged one, one still queued (no data).
     decoys = [
-      await seedSnapshot(R1, `${TAG}-bulk-other-instance`, prefixServer?.id ?? randomUUID(), { osa_e2e_group: 'decoy' }),
-      await api.seedImage(R1, `${TAG}-bulk-unmanaged`, { source_instance_id: main.id, osa_e2e_group: 'decoy' }),
-      await seedSnapshot(R1, `${TAG}-bulk-queued`, main.id, { osa_e2e_group: 'decoy' }, false),
-      await seedSnapshot(R1, `${TAG}-other-name`, main.id, { osa_e2e_group: 'decoy' }),
+      await seedSnapshot(`${TAG}-bulk-other-instance`, prefixServer?.id ?? randomUUID(), { osa_e2e_group: 'decoy' }),
+      await api.seedImage(`${TAG}-bulk-unmanaged`, { source_instance_id: main.id, osa_e2e_group: 'decoy' }),
+      await seedSnapshot(`${TAG}-bulk-queued`, main.id, { osa_e2e_group: 'decoy' }, false),
+      await seedSnapshot(`${TAG}-other-name`, main.id, { osa_e2e_group: 'decoy' }),
     ];
     // Newest first with the policy's tie-break (created_at has whole seconds): the KEEP_LAST first stay,
     // and one old protected image stays too.
     const sorted = [...bulk].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || (a.id < b.id ? -1 : 1));
-    protectedOne = await api.setProtected(R1, sorted[COUNT - 3]!.id, true);
+    protectedOne = await api.setProtected(sorted[COUNT - 3]!.id, true);
     expectedKept = [...sorted.slice(0, KEEP_LAST).map((i) => i.id), protectedOne.id];
     console.log(`# seeded ${COUNT + decoys.length} images in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
   test(`the ${COUNT} snapshots in scope do not fit in one page of Glance's default size`, async () => {
     const query = { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk', status: 'active' };
-    const page = await api.imagePage(R1, query);
+    const page = expect(await api.glance('GET', `/v2/images?${new URLSearchParams(query)}`)).body;
     assert.equal(page.images.length, 25, 'Glance pages by 25 when no limit is given');
     assert.ok(page.next, 'and links a next page');
-    assert.equal((await api.listImages(R1, query)).length, COUNT);
+    assert.equal((await api.images(query)).length, COUNT);
     // The action asks for 1000 per page: Glance honours it (api_limit_max), one page holds them all.
-    const big = await api.imagePage(R1, { ...query, limit: '1000' });
+    const big = expect(await api.glance('GET', `/v2/images?${new URLSearchParams({ ...query, limit: '1000' })}`)).body;
     assert.equal(big.images.length, COUNT);
     assert.equal(big.next, undefined);
   });
@@ -613,11 +590,11 @@ describe('prune', () => {
       'snapshot-name': glob,
       'keep-last': String(KEEP_LAST),
       'max-deletes': '10',
-      ...authInputs(),
+      ...authInputs(cfg),
     });
     const error = failed(run);
     assert.match(error, new RegExp(`^Prune refused: the policy would delete ${COUNT - KEEP_LAST - 1} snapshots, more than max-deletes \\(10\\)`));
-    assert.equal((await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
+    assert.equal((await api.images({ [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
   });
 
   test('dry run: reports what the policy would delete and deletes nothing', SLOW, async () => {
@@ -628,7 +605,7 @@ describe('prune', () => {
       'snapshot-name': glob,
       'keep-last': String(KEEP_LAST),
       'dry-run': 'true',
-      ...authInputs(),
+      ...authInputs(cfg),
     });
     succeeded(run);
     assert.deepEqual(new Set(json(run.outputs['kept-snapshot-ids']) as string[]), new Set(expectedKept));
@@ -642,7 +619,7 @@ describe('prune', () => {
     );
     assert.match(run.summary, /Prune \(dry run\)/);
     assert.equal((run.summary.match(/would delete/g) ?? []).length - 1, COUNT - expectedKept.length, 'one "would delete" row per doomed snapshot');
-    assert.equal((await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
+    assert.equal((await api.images({ [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' })).length, COUNT);
   });
 
   test(
@@ -657,17 +634,17 @@ describe('prune', () => {
         'keep-last': String(KEEP_LAST),
         'max-parallel': '8',
         'rate-limit': '0',
-        ...authInputs(),
+        ...authInputs(cfg),
       });
       succeeded(run);
       const doomed = bulk.map((i) => i.id).filter((id) => !expectedKept.includes(id));
       assert.deepEqual(new Set(json(run.outputs['kept-snapshot-ids']) as string[]), new Set(expectedKept));
       assert.deepEqual(new Set(json(run.outputs['deleted-snapshot-ids']) as string[]), new Set(doomed));
       assert.equal(run.outputs['deleted-count'], String(doomed.length));
-      const remaining = await api.listImages(R1, { [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' });
+      const remaining = await api.images({ [RUN_PROPERTY]: TAG, osa_e2e_group: 'bulk' });
       assert.deepEqual(new Set(remaining.map((i) => i.id)), new Set(expectedKept), 'Glance holds exactly the kept set');
-      for (const decoy of decoys) assert.ok(await api.getImage(R1, decoy.id), `${decoy.name} is untouched`);
-      assert.equal((await api.getImage(R1, protectedOne.id))?.protected, true);
+      for (const decoy of decoys) assert.ok(await api.image(decoy.id), `${decoy.name} is untouched`);
+      assert.equal((await api.image(protectedOne.id))?.protected, true);
     },
   );
 });

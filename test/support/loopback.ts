@@ -7,8 +7,9 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { RealConfig } from './cloud.ts';
+import { expect } from './openstack.ts';
+import { poll } from './poll.ts';
+import { adminCredentials, connect, type RealConfig } from './real-cloud.ts';
 
 export type SnapshotMode = 'upload' | 'queued';
 
@@ -47,48 +48,24 @@ export function currentMode(cfg: RealConfig, region: string): SnapshotMode | und
   }
 }
 
-/** An admin token and the region's compute endpoint, from $OSL/admin.env. */
-async function adminCompute(cfg: RealConfig, region: string): Promise<{ token: string; url: string }> {
-  const vars = Object.fromEntries(
-    readFileSync(join(cfg.oslState, 'admin.env'), 'utf8')
-      .split('\n')
-      .flatMap((l) => {
-        const m = /^export (\w+)=(.*)$/.exec(l);
-        return m ? [[m[1]!, m[2]!.replace(/^"(.*)"$/, '$1')]] : [];
-      }),
-  );
-  const response = await fetch(`${cfg.authUrl}/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: vars.OS_USERNAME, domain: { name: 'Default' }, password: vars.OS_PASSWORD } } },
-        scope: { project: { name: vars.OS_PROJECT_NAME, domain: { name: 'Default' } } },
-      },
-    }),
-  });
-  if (response.status !== 201) throw new Error(`admin token: ${response.status} ${await response.text()}`);
-  const body = (await response.json()) as { token: { catalog: { type: string; endpoints: { region_id: string; interface: string; url: string }[] }[] } };
-  const url = body.token.catalog.find((c) => c.type === 'compute')?.endpoints.find((e) => e.region_id === region && e.interface === 'public')?.url;
-  if (!url) throw new Error(`no compute endpoint for ${region}`);
-  return { token: response.headers.get('x-subject-token')!, url };
-}
-
 /**
  * Wait until the region's nova-compute has reported to Nova after `since`: it then consumes its
  * RPC queue (a createImage cast sent before that would be reset by init_host and fail).
  */
 async function untilComputeReports(cfg: RealConfig, region: string, since: number, timeoutMs = 90_000): Promise<void> {
-  const { token, url } = await adminCompute(cfg, region);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const response = await fetch(`${url}/os-services?binary=nova-compute`, { headers: { 'x-auth-token': token, accept: 'application/json' } });
-    const services = ((await response.json()) as { services: { state: string; status: string; updated_at: string | null }[] }).services;
-    // Nova's updated_at is UTC without a zone.
-    if (services.some((s) => s.state === 'up' && s.status === 'enabled' && s.updated_at && Date.parse(`${s.updated_at.replace(/Z?$/, 'Z')}`) > since)) return;
-    if (Date.now() > deadline) throw new Error(`${service(region)} did not report within ${timeoutMs} ms: ${JSON.stringify(services)}`);
-    await sleep(1000);
-  }
+  const admin = await connect(cfg, adminCredentials(cfg));
+  await poll(
+    `${service(region)} to report to Nova`,
+    async () => {
+      const { services } = expect(await admin.nova('GET', '/os-services?binary=nova-compute', { region })).body;
+      // Nova's updated_at is UTC without a zone.
+      return services.some(
+        (s: { state: string; status: string; updated_at: string | null }) =>
+          s.state === 'up' && s.status === 'enabled' && s.updated_at && Date.parse(`${s.updated_at.replace(/Z?$/, 'Z')}`) > since,
+      );
+    },
+    { timeoutMs, everyMs: 1000 },
+  );
 }
 
 /**
