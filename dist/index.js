@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8771);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(595);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8771:
+/***/ 595:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34355,9 +34355,28 @@ class LoginError extends OpenStackError {
 
 
 
-/** A failure already worded for the user: what happened and what to do. */
+/**
+ * Why the step fails, in the mode's own words: what happened and what to do. Thrown on the way,
+ * or carried by an Outcome when the mode has something to show all the same.
+ */
 class StepError extends Error {
     name = 'StepError';
+    /** A snapshot that was requested but did not become active: later steps still get its ID. */
+    imageId;
+    constructor(message, options) {
+        super(message, options);
+        this.imageId = options?.imageId;
+    }
+}
+/** A prune that deleted nothing, since what it would delete cannot be right: the step fails for it. */
+class Refusal extends StepError {
+    name = 'Refusal';
+    /** Why, as the summary says it beside the prune. */
+    reason;
+    constructor(reason) {
+        super(`Prune refused: ${reason}`);
+        this.reason = reason;
+    }
 }
 /** Which inputs to fix when a token, OIDC or federated login fails. */
 const LOGIN_ADVICE = {
@@ -34395,6 +34414,10 @@ function explain(error, where) {
     if (error instanceof AuthError)
         return `${error.message}: check the password or secret, the domain and the project`;
     return error instanceof Error ? error.message : String(error);
+}
+/** Any error as the step's failure: one in the mode's words as it is, any other in explain()'s. */
+function asFailure(error, where) {
+    return error instanceof StepError ? error : new StepError(explain(error, where), { cause: error });
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -34729,7 +34752,55 @@ function provenanceProperties(p) {
 }
 const PROVENANCE_KEYS = ['github_repository', 'github_sha', 'github_run_id', 'github_run_attempt', 'github_workflow', 'github_ref_name'];
 
+;// CONCATENATED MODULE: ./src/modes/create/looks.ts
+
+/**
+ * The one property a look at a new snapshot reads besides its status: Nova quiesces a running
+ * guest whose image says it has the QEMU guest agent (create's consistency output).
+ */
+const GUEST_AGENT = 'hw_qemu_guest_agent';
+/** How long a look waits for others to share its request: the waits of one grid wake within a few ms. */
+const GATHER_MS = 10;
+/**
+ * The looks at new images of a fleet: the waits poll on one grid, and the looks asked for at
+ * about the same moment go to Glance as one listing (`id=in:…`) instead of one GET each.
+ */
+class ImageLooks {
+    grid = new PollGrid();
+    #images;
+    #pending = new Map();
+    #timer;
+    constructor(images) {
+        this.#images = images;
+    }
+    /** The image as Glance shows it now, or undefined once it is gone. */
+    look(id) {
+        return new Promise((resolve, reject) => {
+            this.#pending.set(id, [...(this.#pending.get(id) ?? []), { resolve, reject }]);
+            this.#timer ??= setTimeout(() => void this.#flush(), GATHER_MS);
+        });
+    }
+    async #flush() {
+        const batch = this.#pending;
+        this.#pending = new Map();
+        this.#timer = undefined;
+        try {
+            const found = await this.#images.some([...batch.keys()], [GUEST_AGENT]);
+            for (const [id, waiters] of batch)
+                for (const waiter of waiters)
+                    waiter.resolve(found.get(id));
+        }
+        catch (error) {
+            for (const waiters of batch.values())
+                for (const waiter of waiters)
+                    waiter.reject(error);
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/modes/create/active.ts
+
+
 
 
 
@@ -34737,15 +34808,15 @@ const PROVENANCE_KEYS = ['github_repository', 'github_sha', 'github_run_id', 'gi
 /** Glance statuses from which an image never becomes active. */
 const DEAD = new Set(['killed', 'deleted', 'pending_delete', 'deactivated']);
 /**
- * Poll Glance until the image is active (the image), or a failure that says what became of it:
- * dead or gone at once, or still on its way at the deadline, with how to check it.
+ * Poll Glance until the image is active (the image), or throw a failure that names the image and
+ * says what became of it: dead or gone at once, or still on its way at the deadline, with how to check it.
  */
 async function untilActive(images, compute, server, imageId, deadline, looks) {
     const started = Date.now();
     let lastStatus = '';
     let last;
     const outcome = await poll(async () => {
-        const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
+        const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, [GUEST_AGENT], signal)));
         if (look === CUT_SHORT)
             return { done: false, value: last };
         last = look;
@@ -34760,21 +34831,15 @@ async function untilActive(images, compute, server, imageId, deadline, looks) {
     if (outcome.done && image?.status === 'active')
         return { image, polls: outcome.polls };
     if (outcome.done) {
-        return {
-            imageId,
-            message: image
-                ? `The snapshot failed: snapshot ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, ${Input.SnapshotId}: ${imageId}) and try again`
-                : `The snapshot failed: snapshot ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the instance's fault with openstack server show ${server.id})`,
-        };
+        throw new StepError(image
+            ? `The snapshot failed: snapshot ${imageId} is ${image.status}. Nothing will make it active; delete it (mode: delete, ${Input.SnapshotId}: ${imageId}) and try again`
+            : `The snapshot failed: snapshot ${imageId} disappeared while it was being made (Nova deletes the image when the snapshot fails on the compute host; see the instance's fault with openstack server show ${server.id})`, { imageId });
     }
     const now = await compute.getServer(server.id).catch(() => undefined);
-    return {
-        imageId,
-        message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for snapshot ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
-            `${now ? `, and instance ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
-            `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
-            `or run this action again with a longer timeout. To give it up: mode delete with ${Input.SnapshotId} ${imageId}`,
-    };
+    throw new StepError(`Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for snapshot ${imageId} to become active, ${formatDuration(Date.now() - started)} after the snapshot was requested: it is still ${image?.status ?? (lastStatus || 'not seen (Glance did not answer in time)')}` +
+        `${now ? `, and instance ${server.name} has task_state ${now.taskState ?? 'none'}` : ''}. ` +
+        `The snapshot goes on in the cloud. Check it with: openstack image show ${imageId} -c status; ` +
+        `or run this action again with a longer timeout. To give it up: mode delete with ${Input.SnapshotId} ${imageId}`, { imageId });
 }
 
 ;// CONCATENATED MODULE: ./src/modes/server-wait.ts
@@ -34880,47 +34945,6 @@ async function settle(compute, images, server, requestId) {
         return { done: !!now && !busy(now), value: undefined };
     }, Deadline.after(SETTLE_MS));
     return outcome.done ? outcome.value : made();
-}
-
-;// CONCATENATED MODULE: ./src/modes/create/looks.ts
-
-/** How long a look waits for others to share its request: the waits of one grid wake within a few ms. */
-const GATHER_MS = 10;
-/**
- * The looks at new images of a fleet: the waits poll on one grid, and the looks asked for at
- * about the same moment go to Glance as one listing (`id=in:…`) instead of one GET each.
- */
-class ImageLooks {
-    grid = new PollGrid();
-    #images;
-    #pending = new Map();
-    #timer;
-    constructor(images) {
-        this.#images = images;
-    }
-    /** The image as Glance shows it now, or undefined once it is gone. */
-    look(id) {
-        return new Promise((resolve, reject) => {
-            this.#pending.set(id, [...(this.#pending.get(id) ?? []), { resolve, reject }]);
-            this.#timer ??= setTimeout(() => void this.#flush(), GATHER_MS);
-        });
-    }
-    async #flush() {
-        const batch = this.#pending;
-        this.#pending = new Map();
-        this.#timer = undefined;
-        try {
-            const found = await this.#images.some([...batch.keys()]);
-            for (const [id, waiters] of batch)
-                for (const waiter of waiters)
-                    waiter.resolve(found.get(id));
-        }
-        catch (error) {
-            for (const waiters of batch.values())
-                for (const waiter of waiters)
-                    waiter.reject(error);
-        }
-    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/p-map/index.js
@@ -35818,18 +35842,17 @@ async function forEachServer(of, servers, options, each, cancel) {
     log.info(t `${servers.length} instance(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
     // Many lines per instance, interleaved: folded in the log (the warnings still show as annotations).
     const items = await log.group(t `${of === 'create' ? 'Snapshots' : 'Restores'} of ${servers.length} instance(s)`, () => pMap(servers, (server) => within(server.name, async () => {
+        let outcome;
         try {
             cancel?.check(t `instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
-            const outcome = await each(server);
-            if (outcome.failure)
-                log.warning(t `${outcome.failure.message}`);
-            return { server, ...outcome };
+            outcome = await each(server);
         }
         catch (error) {
-            const message = explain(error, options);
-            log.warning(t `${message}`);
-            return { server, failure: { message } };
+            outcome = { failure: asFailure(error, options) };
         }
+        if (outcome.failure)
+            log.warning(t `${outcome.failure.message}`);
+        return { server, ...outcome };
     }), { concurrency: options.concurrency }));
     const failed = items.filter((item) => item.failure);
     const result = { mode: 'fleet', of, items };
@@ -35837,9 +35860,7 @@ async function forEachServer(of, servers, options, each, cancel) {
         return { result };
     return {
         result,
-        failure: {
-            message: `${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}`,
-        },
+        failure: new StepError(`${failed.length} of ${items.length} instance(s) failed: ${failed.map((item) => `${item.server.name}: ${item.failure?.message}`).join('; ')}`),
     };
 }
 
@@ -47453,7 +47474,6 @@ function linkedPages(http, url, items, next) {
 ;// CONCATENATED MODULE: ./src/openstack/image.ts
 
 
-
 /** Nova lists a volume-backed snapshot's Cinder snapshots in `block_device_mapping`, a JSON string. */
 function snapshotIdsOf(mapping) {
     if (typeof mapping !== 'string' || !mapping)
@@ -47466,10 +47486,12 @@ function snapshotIdsOf(mapping) {
         return [];
     }
 }
-function toImage(body) {
-    const volumeSnapshotIds = snapshotIdsOf(body.block_device_mapping);
-    const managed = body[Property.ManagedBy] === MANAGED_BY;
+function toImage(body, properties = []) {
     const text = (value) => (typeof value === 'string' ? value : null);
+    const kept = {};
+    for (const key of properties)
+        if (key in body)
+            kept[key] = body[key];
     return {
         id: String(body.id),
         name: text(body.name),
@@ -47479,12 +47501,11 @@ function toImage(body) {
         minDisk: typeof body.min_disk === 'number' ? body.min_disk : 0,
         protected: body.protected === true,
         owner: text(body.owner),
-        instances: [...new Set([body[Property.InstanceId], body.instance_uuid].filter((id) => typeof id === 'string' && id !== ''))],
-        managed,
-        beforeRestoreOf: text(body[Property.BeforeRestoreOf]) || null,
-        instanceSnapshot: body.image_type === 'snapshot' || managed || (String(body.bdm_v2).toLowerCase() === 'true' && volumeSnapshotIds.length > 0),
-        volumeSnapshotIds,
-        properties: body,
+        imageType: text(body.image_type),
+        instanceUuid: text(body.instance_uuid),
+        bdmV2: String(body.bdm_v2).toLowerCase() === 'true',
+        volumeSnapshotIds: snapshotIdsOf(body.block_device_mapping),
+        properties: kept,
     };
 }
 /** Glance's own page cap (api_limit_max): the fewest pages for a long listing. */
@@ -47510,10 +47531,10 @@ class ImageService {
         this.#http = http;
         this.root = imageRoot(endpoint);
     }
-    /** The image, or undefined once Glance no longer has it. */
-    async get(id, signal) {
+    /** The image with the named `properties`, or undefined once Glance no longer has it. */
+    async get(id, properties = [], signal) {
         try {
-            return toImage((await this.#http(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body);
+            return toImage((await this.#http(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal })).body, properties);
         }
         catch (error) {
             if (statusOf(error) === 404)
@@ -47523,25 +47544,25 @@ class ImageService {
     }
     /**
      * Every image matching Glance's server-side `query` (exact base attributes and custom
-     * properties, `created_at=gte:…`, `sort`), page after page.
+     * properties, `created_at=gte:…`, `sort`), page after page, each with the named `properties`.
      */
-    list(query) {
+    list(query, properties = []) {
         const search = new URLSearchParams({ limit: String(PAGE_SIZE), ...query });
-        return linkedPages(this.#http, `${this.root}/v2/images?${search}`, (page) => page.images.map(toImage), 
+        return linkedPages(this.#http, `${this.root}/v2/images?${search}`, (page) => page.images.map((body) => toImage(body, properties)), 
         // `next` is a path from the unversioned root (also under a prefix such as devstack's /image).
         (page) => (page.next ? new URL(`${this.root}${page.next}`) : undefined));
     }
     /** Several images in one request (Glance's `id=in:` filter): those Glance still has, by ID. */
-    async some(ids) {
+    async some(ids, properties = []) {
         const found = new Map();
-        for await (const image of this.list({ id: `in:${ids.join(',')}` }))
+        for await (const image of this.list({ id: `in:${ids.join(',')}` }, properties))
             if (ids.includes(image.id))
                 found.set(image.id, image);
         return found;
     }
-    async listAll(query) {
+    async listAll(query, properties = []) {
         const images = [];
-        for await (const image of this.list(query))
+        for await (const image of this.list(query, properties))
             images.push(image);
         return images;
     }
@@ -47721,7 +47742,7 @@ async function deleteSnapshot(cloud, { image, volumeSnapshots: snapshots }, dryR
             }
             catch (error) {
                 log.warning(t `Could not delete volume snapshot ${id} of snapshot ${image.id}: ${error}. Delete it with: openstack volume snapshot delete ${id}`);
-                volumeSnapshots.push({ id, outcome: 'failed', reason: String(error.message) });
+                volumeSnapshots.push({ id, outcome: 'failed', reason: error instanceof Error ? error.message : String(error) });
             }
         }
     }
@@ -47894,7 +47915,36 @@ class Compute {
     }
 }
 
+;// CONCATENATED MODULE: ./src/modes/snapshots.ts
+
+/**
+ * The properties by which the action knows its snapshots, and the instance's name the prune
+ * summary shows: what the modes ask Glance to keep of an image they judge.
+ */
+const MARKS = [Property.ManagedBy, Property.InstanceId, Property.InstanceName, Property.BeforeRestoreOf];
+/** This action made it (its managed_by property). */
+const isManaged = (image) => image.properties[Property.ManagedBy] === MANAGED_BY;
+/**
+ * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
+ * anyone's to edit in the project, so an image is one instance's only when every one names it.
+ */
+function instancesOf(image) {
+    const named = [image.properties[Property.InstanceId], image.instanceUuid];
+    return [...new Set(named.filter((id) => typeof id === 'string' && id !== ''))];
+}
+/** Restore took it of the server just before rebuilding it (snapshot-before): the image it then restored. */
+function beforeRestoreOf(image) {
+    const restored = image.properties[Property.BeforeRestoreOf];
+    return typeof restored === 'string' && restored ? restored : null;
+}
+/**
+ * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
+ * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
+ */
+const isInstanceSnapshot = (image) => image.imageType === 'snapshot' || isManaged(image) || (image.bdmV2 && image.volumeSnapshotIds.length > 0);
+
 ;// CONCATENATED MODULE: ./src/modes/delete/guard.ts
+
 
 
 
@@ -47920,7 +47970,7 @@ async function resolveInstance(cloud, settings, doing) {
 function refusal(image, projectId) {
     if (image.owner !== projectId)
         return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
-    if (!image.instanceSnapshot)
+    if (!isInstanceSnapshot(image))
         return 'it is not an instance snapshot (no image_type=snapshot, no volume-backed block_device_mapping, not made by this action)';
     if (image.protected)
         return `it is protected (unprotect it first with: openstack image set --unprotected ${image.id}, if it really should go)`;
@@ -47928,7 +47978,7 @@ function refusal(image, projectId) {
 }
 /** The image is a snapshot of this instance (and of no other), by its properties or, volume-backed and unmarked, by its Cinder snapshots. */
 function ofInstance(image, instanceId, snapshotsOfInstance) {
-    const recorded = image.instances;
+    const recorded = instancesOf(image);
     if (recorded.length)
         return recorded.every((id) => id === instanceId);
     const ids = image.volumeSnapshotIds;
@@ -48010,7 +48060,7 @@ async function plan(cloud, candidates, options = {}) {
             held.push({ image, reason: `in use: ${uses.join('; ')}` });
             continue;
         }
-        const instances = image.instances;
+        const instances = instancesOf(image);
         const owner = instances.length ? instances : options.instanceId ? [options.instanceId] : [];
         const volumeSnapshots = [];
         for (const id of snapshotIds) {
@@ -48034,6 +48084,7 @@ async function listServers(cloud) {
 }
 
 ;// CONCATENATED MODULE: ./src/modes/prune/prune.ts
+
 
 
 
@@ -48070,7 +48121,10 @@ async function scopeQueries(cloud, server, instanceId, options, exactName) {
     }
     return queries;
 }
-/** The image meets every filter of the query, checked here too: a cloud that ignored one must not widen the scope. */
+/**
+ * The image meets every filter of the query, checked here too: a cloud that ignored one must not
+ * widen the scope. The listing kept the query's attributes and properties for it.
+ */
 function matchesQuery(image, query) {
     return Object.entries(query).every(([key, value]) => key === 'sort' || String(image.properties[key]) === value);
 }
@@ -48082,8 +48136,14 @@ function matchesQuery(image, query) {
 function byInstance(images, instanceId) {
     const groups = new Map();
     for (const image of images) {
-        const key = instanceId ?? [...image.instances].sort().join(' ');
-        groups.set(key, [...(groups.get(key) ?? []), { id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected }]);
+        const key = instanceId ?? instancesOf(image).sort().join(' ');
+        const snapshot = { id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected };
+        // Added in place: a copy per snapshot costs quadratic time and memory over thousands of one instance's.
+        const group = groups.get(key);
+        if (group)
+            group.push(snapshot);
+        else
+            groups.set(key, [snapshot]);
     }
     return [...groups.values()];
 }
@@ -48101,10 +48161,10 @@ async function prune(cloud, settings) {
     const inScope = new Map();
     const backups = new Set();
     for (const { query, accept } of await scopeQueries(cloud, instance.server, instance.id, options, exactName)) {
-        for await (const image of images.list(query)) {
+        for await (const image of images.list(query, [...MARKS, ...Object.keys(query)])) {
             if (!(matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name))))
                 continue;
-            if (settings.withoutBackups && image.beforeRestoreOf)
+            if (settings.withoutBackups && beforeRestoreOf(image))
                 backups.add(image.id);
             else
                 inScope.set(image.id, image);
@@ -48116,14 +48176,14 @@ async function prune(cloud, settings) {
     const result = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
     if (justCreated && !inScope.has(justCreated)) {
         log.warning(t `The new snapshot ${justCreated} is not among the snapshots listed for pruning; pruning is skipped so nothing is deleted in its place`);
-        return outcome({ ...result, refused: 'the new snapshot was not listed' });
+        return { result, failure: new Refusal('the new snapshot was not listed') };
     }
     result.decisions = decideEach(byInstance(inScope.values(), instance.id), options.policy, new Date());
     const chosen = result.decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id));
     // The listing's filters can be fooled by anyone's properties: every image is checked again on its own.
     const projectId = await cloud.projectId();
     const refused = chosen.flatMap((image) => {
-        const other = instance.id && image.instances.find((id) => id !== instance.id);
+        const other = instance.id && instancesOf(image).find((id) => id !== instance.id);
         const reason = other ? `it also records instance ${other}` : refusal(image, projectId);
         return reason ? [{ image, reason }] : [];
     });
@@ -48135,17 +48195,19 @@ async function prune(cloud, settings) {
     const alsoKept = result.held.length ? `; ${result.held.length} more that it would delete are kept (in use, or not deletable)` : '';
     log.info(t `${inScope.size} snapshot(s) in scope; policy ${policy} keeps ${result.decisions.length - chosen.length} and deletes ${planned.length}${alsoKept}`);
     if (planned.length > options.maxDeletes) {
-        result.refused = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
-        return outcome(result);
+        const why = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
+        return { result, failure: new Refusal(why) };
     }
     const deleteEach = () => pMap(planned, async (item) => {
         try {
             result.deletions.push(await deleteSnapshot(cloud, item, settings.dryRun));
         }
         catch (error) {
-            const message = error instanceof StepError ? error.message : `deleting snapshot ${item.image.id} failed: ${error.message}`;
-            log.warning(t `${message}`);
-            result.failures.push({ image: item.image, error: message });
+            const failure = error instanceof StepError
+                ? error
+                : new StepError(`deleting snapshot ${item.image.id} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+            log.warning(t `${failure.message}`);
+            result.failures.push({ image: item.image, failure });
         }
     }, { concurrency: options.concurrency });
     // A line or more per snapshot: folded in the log.
@@ -48155,16 +48217,9 @@ async function prune(cloud, settings) {
         log.notice(t `Dry run: ${planned.length} snapshot(s) would be deleted, ${result.decisions.length - planned.length} kept`, {
             title: 'openstack-snapshot-action',
         });
-    return outcome(result);
-}
-/** A prune fails the step when it refused to delete, or when a deletion failed. */
-function outcome(result) {
-    const failure = result.refused
-        ? { message: `Prune refused: ${result.refused}` }
-        : result.failures.length
-            ? { message: `${result.failures.length} snapshot(s) could not be deleted; see the warnings above` }
-            : undefined;
-    return { result, ...(failure ? { failure } : {}) };
+    if (!result.failures.length)
+        return { result };
+    return { result, failure: new StepError(`${result.failures.length} snapshot(s) could not be deleted; see the warnings above`) };
 }
 
 ;// CONCATENATED MODULE: ./src/modes/create/create.ts
@@ -48223,7 +48278,7 @@ async function create_create(cloud, settings, cancel = new Cancellation()) {
     const outcome = await forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel), cancel);
     // A cancelled job fails, even when what was under way could end.
     return cancel.cancelled && !outcome.failure
-        ? { ...outcome, failure: { message: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails').message } }
+        ? { ...outcome, failure: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails') }
         : outcome;
 }
 /**
@@ -48236,7 +48291,7 @@ function consistencyOf(server, stopped, image) {
         return 'stopped';
     if (server.status !== 'ACTIVE')
         return 'crash-consistent';
-    return /^(yes|true)$/i.test(String(image?.properties.hw_qemu_guest_agent ?? '')) ? 'quiesced' : 'crash-consistent';
+    return /^(yes|true)$/i.test(String(image?.properties[GUEST_AGENT] ?? '')) ? 'quiesced' : 'crash-consistent';
 }
 /**
  * A token login cannot renew its token: a server stopped with one that expires before the
@@ -48288,7 +48343,7 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
     const restart = stopped ? await startWhenCaptured(compute, stopped, deadline, cancel) : undefined;
     const down = restart && 'problem' in restart ? restart.problem : undefined;
     /** A failure about the image, and about the server if it was not seen running again. */
-    const fail = (message) => ({ failure: { imageId, message: down ? `${message.replace(/\.?$/, '.')} ${down}` : message } });
+    const fail = (message) => ({ failure: new StepError(down ? `${message.replace(/\.?$/, '.')} ${down}` : message, { imageId }) });
     const cancelled = () => fail(cancel.error(t `after snapshot ${imageId} of instance ${server.name} was requested: it goes on in the cloud; check it with: openstack image show ${imageId} -c status`).message);
     if (cancel.cancelled)
         return cancelled();
@@ -48296,17 +48351,17 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
     let polls = 1;
     try {
         if (settings.wait) {
-            const active = await untilActive(images, compute, server, imageId, deadline, looks);
+            ({ image, polls } = await untilActive(images, compute, server, imageId, deadline, looks));
             if (cancel.cancelled)
                 return cancelled();
-            if (!('image' in active))
-                return fail(active.message);
-            ({ image, polls } = active);
         }
         else
-            image = await images.get(imageId);
+            image = await images.get(imageId, [GUEST_AGENT]);
     }
     catch (error) {
+        // What became of the image (dead, gone, still on its way), unless the cancel cut the wait short.
+        if (error instanceof StepError)
+            return cancel.cancelled ? cancelled() : fail(error.message);
         const why = explain(error, settings);
         return fail(`Snapshot ${imageId} was requested, but looking at it failed: ${why}. It may still become active; check it with: openstack image show ${imageId} -c status`);
     }
@@ -48323,17 +48378,17 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
     };
     // The snapshot stands, but the server it was taken of may not run again: the step fails for it.
     if (down)
-        return { result, failure: { imageId, message: down } };
+        return { result, failure: new StepError(down, { imageId }) };
     const { retention } = settings;
     if (!retention)
         return { result };
-    // Only after the snapshot is active (untilActive returned a failure otherwise).
+    // Only after the snapshot is active (untilActive threw otherwise).
     try {
         return withPrune(result, await pruneAfter(cloud, settings, retention, server, imageId));
     }
     catch (error) {
         // The snapshot stands: its outputs are still written, and the step fails for the prune.
-        return { result, failure: { message: `Snapshot ${imageId} is active, but the prune after it failed: ${explain(error, settings)}` } };
+        return { result, failure: new StepError(`Snapshot ${imageId} is active, but the prune after it failed: ${explain(error, settings)}`) };
     }
 }
 /** A wait cut short by the cancel fails for it, not for a timeout. */
@@ -48350,7 +48405,7 @@ function withPrune(result, pruned) {
 function pruneAfter(cloud, settings, retention, server, justCreated) {
     const nameGlob = templateGlob(settings.template, { instance: server.name, instance_id: server.id, region: settings.region });
     // A backup restore took (snapshot-before) may match the glob: it is not the template's to count or delete.
-    return prune(cloud, { ...settings, retention, nameGlob, server, justCreated, withoutBackups: true });
+    return prune(cloud, { retention, nameGlob, dryRun: settings.dryRun, server, justCreated, withoutBackups: true });
 }
 /** What a create would do, sending nothing: the server it would snapshot, the name, and the prune it would make. */
 async function dryRun(cloud, settings, { server, name }) {
@@ -48386,6 +48441,7 @@ async function dryRun(cloud, settings, { server, name }) {
 
 
 
+
 /** How long Glance is given to stop showing an image it deleted (it deletes at once; a store may take a moment). */
 const CONFIRM_MS = 10_000;
 /** The instance delete is narrowed to, and the Cinder snapshots of its volumes (what ties an unmarked volume-backed snapshot to it). */
@@ -48399,7 +48455,7 @@ async function instanceOf(cloud, settings) {
 /** The one image named exactly `name` in this project, optionally only the instance's snapshots. */
 async function byName(cloud, name, instance) {
     const images = await cloud.images();
-    let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() })).filter((image) => image.name === name);
+    let matches = (await images.listAll({ ...exactNameFilter(name), owner: await cloud.projectId() }, MARKS)).filter((image) => image.name === name);
     if (instance)
         matches = matches.filter((image) => ofInstance(image, instance.id, instance.snapshots));
     if (matches.length > 1) {
@@ -48428,7 +48484,7 @@ async function deleteMode(cloud, settings) {
     // its first request (about a second on the loopback cloud), so the two checks overlap.
     const servers = listServers(cloud);
     servers.catch(() => undefined);
-    const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId) : await byName(cloud, target.name, instance);
+    const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId, MARKS) : await byName(cloud, target.name, instance);
     if (!image) {
         if ('imageId' in target) {
             log.notice(t `Snapshot ${target.imageId} is already gone: nothing to delete`);
@@ -48446,7 +48502,7 @@ async function deleteMode(cloud, settings) {
     if (refused)
         throw refuse(refused);
     if (instance && !ofInstance(image, instance.id, instance.snapshots)) {
-        const recorded = image.instances;
+        const recorded = instancesOf(image);
         throw refuse(`it is not a snapshot of instance ${instance.label}; it records ${recorded.join(' and ') || 'no instance'}`);
     }
     const { planned, held } = await plan(cloud, [image], { allowInUse: settings.deleteInUse, instanceId: instance?.id, servers });
@@ -48472,8 +48528,12 @@ async function deleteMode(cloud, settings) {
 
 
 
+
 /** Every instance the image records is this server (an image with none is no one's). */
-const ofServer = (image, server) => image.instances.length > 0 && image.instances.every((id) => id === server.id);
+function ofServer(image, server) {
+    const instances = instancesOf(image);
+    return instances.length > 0 && instances.every((id) => id === server.id);
+}
 const label = (image) => `${image.id} "${image.name ?? ''}" (created ${isoSeconds(image.createdAt)})`;
 /** The snapshot to restore, as the settings name it, and why it was chosen (logged). */
 async function chooseSnapshot(cloud, settings, server) {
@@ -48481,7 +48541,7 @@ async function chooseSnapshot(cloud, settings, server) {
     const { snapshot } = settings;
     const where = `of instance ${server.name} (${server.id}) in region ${settings.region}`;
     if ('imageId' in snapshot) {
-        const image = await images.get(snapshot.imageId);
+        const image = await images.get(snapshot.imageId, MARKS);
         if (!image)
             throw new StepError(`${Input.SnapshotId}: there is no image ${snapshot.imageId} in region ${settings.region}`);
         log.info(t `Restoring snapshot ${label(image)}: given by ${Input.SnapshotId}`);
@@ -48489,7 +48549,7 @@ async function chooseSnapshot(cloud, settings, server) {
     }
     const owner = await cloud.projectId();
     if ('name' in snapshot) {
-        const named = (await images.listAll({ ...exactNameFilter(snapshot.name), owner })).filter((image) => image.name === snapshot.name);
+        const named = (await images.listAll({ ...exactNameFilter(snapshot.name), owner }, MARKS)).filter((image) => image.name === snapshot.name);
         const matches = settings.allowOtherInstance ? named : named.filter((image) => ofServer(image, server));
         if (matches.length > 1)
             throw new StepError(`${matches.length} snapshots ${where} are named "${snapshot.name}": ${matches.map(label).join(', ')}. Set ${Input.SnapshotId} to the one to restore`);
@@ -48509,14 +48569,14 @@ async function chooseSnapshot(cloud, settings, server) {
     const query = { owner, status: 'active', sort: 'created_at:desc', [Property.ManagedBy]: MANAGED_BY, [Property.InstanceId]: server.id };
     // The server as it was before a roll-back: as the newest, it would roll forward onto the state rolled back from.
     const skipped = [];
-    for await (const image of images.list(query)) {
-        if (!(image.managed &&
+    for await (const image of images.list(query, MARKS)) {
+        if (!(isManaged(image) &&
             image.status === 'active' &&
             image.owner === owner &&
             ofServer(image, server) &&
             (!matcher || (image.name !== null && matcher.test(image.name)))))
             continue;
-        if (image.beforeRestoreOf) {
+        if (beforeRestoreOf(image)) {
             skipped.push(image.id);
             continue;
         }
@@ -48537,12 +48597,12 @@ async function restoreRefusal(compute, image, server, projectId, allowOtherInsta
         return `it is ${image.status}, not active`;
     if (image.owner !== projectId)
         return `it belongs to project ${image.owner ?? '(none)'}, not to this one (${projectId})`;
-    if (!image.instanceSnapshot)
+    if (!isInstanceSnapshot(image))
         return 'it is not an instance snapshot (no image_type=snapshot, not made by this action)';
     if (image.volumeSnapshotIds.length)
         return 'it is the snapshot of a volume-backed instance: its data is in Cinder snapshots and the image itself is empty, so Nova cannot rebuild an instance from it';
     if (!allowOtherInstance && !ofServer(image, server)) {
-        return `it is a snapshot of ${image.instances.join(' and ') || 'no recorded instance'}, not of instance ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
+        return `it is a snapshot of ${instancesOf(image).join(' and ') || 'no recorded instance'}, not of instance ${server.name} (${server.id}); set ${Input.AllowOtherInstance}: true to restore it all the same`;
     }
     if (!server.flavorId)
         return undefined;
@@ -48594,7 +48654,7 @@ async function rebuildOnce(compute, server, imageId, deadline) {
                 log.info(t `The rebuild request got no clear answer, but Nova shows it under way (${now.status}, task_state ${now.taskState ?? 'none'})`);
                 return current;
             }
-            throw new StepError(`The rebuild of instance ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? error.message}) and Nova shows no rebuild under way ` +
+            throw new StepError(`The rebuild of instance ${server.name} (${server.id}) got no clear answer (${codeOf(error) ?? statusOf(error) ?? (error instanceof Error ? error.message : String(error))}) and Nova shows no rebuild under way ` +
                 `(${now ? `${now.status}, task_state ${now.taskState ?? 'none'}` : 'the instance is not found'}). It is not sent again, since a rebuild replaces the disk; ` +
                 `check with: openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image, then run the step again`);
         }
@@ -48626,19 +48686,15 @@ async function untilRebuilt(compute, server, imageId, deadline) {
     }, deadline);
     const check = `openstack server show ${server.id} -c status -c OS-EXT-STS:task_state -c image -c fault`;
     if (!outcome.done) {
-        const failure = {
-            message: `Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of instance ${server.name} (${server.id}) from snapshot ${imageId}: ` +
-                `it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. The rebuild goes on in the cloud; check it with: ${check}`,
-        };
+        const failure = new StepError(`Timed out (timeout ${formatDuration(deadline.budgetMs)}) waiting for the rebuild of instance ${server.name} (${server.id}) from snapshot ${imageId}: ` +
+            `it is still ${seen.status}${seen.taskState ? ` with task_state ${seen.taskState}` : ''}. The rebuild goes on in the cloud; check it with: ${check}`);
         return { server: seen, failure };
     }
     const now = outcome.value;
     if (now.status === 'ERROR') {
         return {
             server: now,
-            failure: {
-                message: `The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}`,
-            },
+            failure: new StepError(`The rebuild of instance ${server.name} (${server.id}) failed: Nova put it in ERROR${now.fault ? `: ${now.fault.replace(/\.$/, '')}` : ''}. See: ${check}`),
         };
     }
     return { server: now };
@@ -48658,21 +48714,14 @@ const volumeBacked = (server) => new StepError(`Instance ${server.name} (${serve
     `(below microversion 2.93 it refuses; at 2.93, seen on Zed, the rebuild fails on the compute host and leaves the boot volume reserved until an admin resets it). ` +
     `To roll it back: create a volume from the Cinder snapshot (the volume-snapshot-ids output of mode create) and boot an instance from it, ` +
     `or, with the instance stopped and the volume detached, revert the volume to its latest snapshot: openstack volume revert <snapshot>`);
-/** The create settings of the snapshot taken just before the rebuild: the same server, tagged with what is being restored. */
-function backupSettings(settings, server, image, deadline) {
-    const { region, iface, credentials, tls, rateLimit, dryRun, provenance } = settings;
+/** The snapshot taken just before the rebuild, of the server as it is, tagged with what is being restored. */
+function backupPlan({ region, credentials, dryRun, provenance }, image, deadline) {
     return {
         region,
-        iface,
         credentials,
-        tls,
-        rateLimit,
         dryRun,
         provenance,
-        mode: 'create',
-        servers: { names: [server.id], tags: [], metadata: {}, allowEmpty: false },
         stopInstance: false,
-        concurrency: 1,
         template: '{instance}-before-restore-{timestamp}',
         fitName: true,
         metadata: { [Property.BeforeRestoreOf]: image.id },
@@ -48707,7 +48756,7 @@ async function restoreServer(cloud, settings, found) {
         if (!busy(server))
             server = await untilFree(compute, server, REBUILD, deadline);
         if (settings.snapshotBefore)
-            await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
+            await snapshotServer(cloud, backupPlan(settings, image, deadline), server);
         const first = settings.snapshotBefore ? ' after a snapshot of it as it is now' : '';
         log.info(t `Dry run: would rebuild instance ${server.name} (${server.id}) from snapshot ${image.id}${first}; it runs image ${previousImageId ?? 'unknown'} now`);
         return { result };
@@ -48716,9 +48765,9 @@ async function restoreServer(cloud, settings, found) {
     if (server.status === 'SHUTOFF')
         log.info(t `Instance ${server.name} is SHUTOFF: Nova rebuilds it and leaves it SHUTOFF`);
     if (settings.snapshotBefore) {
-        const taken = await snapshotServer(cloud, backupSettings(settings, server, image, deadline), server);
+        const taken = await snapshotServer(cloud, backupPlan(settings, image, deadline), server);
         if (taken.failure || !taken.result) {
-            return { failure: { message: `The snapshot before the restore failed, so instance ${server.name} was not rebuilt: ${taken.failure?.message}` } };
+            return { failure: new StepError(`The snapshot before the restore failed, so instance ${server.name} was not rebuilt: ${taken.failure?.message}`) };
         }
         result.backup = taken.result;
         log.info(t `Snapshot of the instance as it was: ${taken.result.image.id} (${Input.SnapshotBefore})`);
@@ -48728,7 +48777,7 @@ async function restoreServer(cloud, settings, found) {
     log.info(t `Rebuild requested: instance ${server.name} from snapshot ${image.id} (Nova microversion ${compute.microversion})`);
     const rebuilt = await untilRebuilt(compute, server, image.id, deadline);
     Object.assign(result, { server: rebuilt.server, durationMs: Date.now() - started });
-    if ('failure' in rebuilt)
+    if (rebuilt.failure)
         return { result, failure: rebuilt.failure };
     log.info(t `Instance ${server.name} is ${rebuilt.server.status} on snapshot ${image.id} again`);
     return { result };
@@ -48740,7 +48789,7 @@ async function restoreServer(cloud, settings, found) {
 
 
 
-/** The mode the settings name, run to one outcome: a failure thrown on the way, worded, is one too. A create honours `cancel`. */
+/** The mode the settings name, run to one outcome: a failure thrown on the way is its failure. A create honours `cancel`. */
 async function runMode(cloud, settings, cancel) {
     try {
         if (settings.mode === 'create')
@@ -48752,7 +48801,7 @@ async function runMode(cloud, settings, cancel) {
         return await prune(cloud, settings);
     }
     catch (error) {
-        return { failure: { message: explain(error, settings) } };
+        return { failure: asFailure(error, settings) };
     }
 }
 
@@ -49183,6 +49232,8 @@ class Cloud {
 
 
 
+
+
 /** GitHub keeps at most 1 MiB of summary per step: long prunes show this many rows. */
 const MAX_ROWS = 500;
 /** Summary text is HTML in Markdown: names and messages come from the cloud and from users, so all of it is escaped here. */
@@ -49207,43 +49258,148 @@ function size(bytes) {
     return power ? `${(bytes / 1024 ** power).toFixed(1)} ${UNITS[power]}` : `${bytes} B`;
 }
 const json = (values) => JSON.stringify(values);
-/** What was deleted, and what the run chose to delete (under dry run: what it would delete). */
-function deletionOutputs(deletions, withVolumeSnapshots) {
-    const done = deletions.filter((d) => d.outcome === 'deleted');
-    log.output(Output.DeletedSnapshotIds, json(done.map((d) => d.image.id)));
-    log.output(Output.DeletedCount, String(done.length));
-    log.output(Output.PlannedSnapshotIds, json(deletions.map((d) => d.image.id)));
-    // `volume-snapshot-ids` is left to create, where it names the new image's snapshots.
-    if (withVolumeSnapshots) {
-        log.output(Output.VolumeSnapshotIds, json(done.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id))));
+const seconds = (ms) => (ms / 1000).toFixed(1);
+/** What became of one instance, as a row of the `snapshots` output (snake_case, as the image properties are). */
+function imageRow({ server, result, failure }) {
+    const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
+    if (result?.mode === 'create') {
+        const { image } = result;
+        return {
+            ...base,
+            snapshot_id: image.id || null,
+            snapshot_name: image.name,
+            status: image.status,
+            duration_seconds: Number(seconds(result.durationMs)),
+            consistency: result.consistency,
+            downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
+        };
     }
+    if (result?.mode === 'restore') {
+        return {
+            ...base,
+            snapshot_id: result.image.id,
+            snapshot_name: result.image.name,
+            status: result.server.status,
+            duration_seconds: Number(seconds(result.durationMs)),
+            previous_image_id: result.previousImageId ?? null,
+        };
+    }
+    return { ...base, snapshot_id: failure?.imageId ?? null, snapshot_name: null, status: 'failed', duration_seconds: null };
+}
+/** The snapshots a prune keeps: by the policy, or held (in use, or not deletable). */
+function keptBy(prune) {
+    const held = new Set(prune.held.map((h) => h.image.id));
+    return prune.decisions.filter((d) => d.keep || held.has(d.snapshot.id)).map((d) => d.snapshot.id);
+}
+function viewOf(result) {
+    switch (result?.mode) {
+        case 'create':
+            return { alone: result, prunes: result.prune ? [result.prune] : [] };
+        case 'restore':
+            return { alone: result, prunes: [] };
+        case 'fleet': {
+            const prunes = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
+            return { fleet: { of: result.of, rows: result.items.map(imageRow) }, prunes };
+        }
+        case 'prune':
+            return { prunes: [result] };
+        case 'delete':
+            return { deleted: result, prunes: [] };
+        default:
+            return { prunes: [] };
+    }
+}
+/** What the step deleted, or chose to delete: mode delete's, or its prunes'. */
+const deletionsOf = ({ deleted, prunes }) => deleted?.deletions ?? (prunes.length ? prunes.flatMap((p) => p.deletions) : undefined);
+/** Each output in one place; one the step has no value for is not set. */
+function outputs(view, failure) {
+    const { alone, fleet, prunes } = view;
+    const created = alone?.mode === 'create' ? alone : undefined;
+    const restored = alone?.mode === 'restore' ? alone : undefined;
+    const deletions = deletionsOf(view);
+    const done = deletions?.filter((d) => d.outcome === 'deleted');
+    const set = (name, value) => {
+        if (value !== undefined)
+            log.output(name, value);
+    };
+    // The snapshot made or restored from; or one that was requested but did not become active.
+    set(Output.SnapshotId, alone?.image.id || failure?.imageId);
+    set(Output.SnapshotName, alone && (alone.image.name ?? ''));
+    set(Output.SnapshotStatus, created?.image.status);
+    set(Output.SnapshotSize, created && String(created.image.size ?? ''));
+    set(Output.InstanceId, alone?.server.id);
+    set(Output.InstanceName, alone?.server.name);
+    set(Output.VolumeBacked, created && String(created.server.volumeBacked));
+    // The new snapshot's; or those a delete or a prune deleted (a fleet's names none).
+    const volumeSnapshots = created
+        ? created.volumeSnapshotIds
+        : fleet
+            ? undefined
+            : done?.flatMap((d) => d.volumeSnapshots.filter((v) => v.outcome === 'deleted').map((v) => v.id));
+    set(Output.VolumeSnapshotIds, volumeSnapshots && json(volumeSnapshots));
+    set(Output.Duration, alone && seconds(alone.durationMs));
+    set(Output.DeletedSnapshotIds, done && json(done.map((d) => d.image.id)));
+    set(Output.DeletedCount, done && String(done.length));
+    set(Output.PlannedSnapshotIds, deletions && json(deletions.map((d) => d.image.id)));
+    // A fleet's names what the policies keep; one create's or a prune's also those held (in use, or not deletable).
+    const kept = prunes.flatMap((p) => (fleet ? p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id) : keptBy(p)));
+    set(Output.KeptSnapshotIds, prunes.length ? json(kept) : undefined);
+    set(Output.PreviousImageId, restored && (restored.previousImageId ?? ''));
+    set(Output.BackupSnapshotId, restored?.backup?.image.id);
+    const rows = fleet?.rows ?? (alone && [imageRow({ server: alone.server, result: alone })]);
+    set(Output.Snapshots, rows && JSON.stringify(rows));
+    set(Output.Consistency, created?.consistency);
+    set(Output.DowntimeSeconds, created && (created.downtimeMs === undefined ? '' : seconds(created.downtimeMs)));
 }
 function createSection(result) {
     const { image, server } = result;
-    if (image.id)
-        log.output(Output.SnapshotId, image.id);
-    log.output(Output.SnapshotName, image.name);
-    log.output(Output.SnapshotStatus, image.status);
-    log.output(Output.SnapshotSize, image.size === null ? '' : String(image.size));
-    log.output(Output.InstanceId, server.id);
-    log.output(Output.InstanceName, server.name);
-    log.output(Output.VolumeBacked, String(server.volumeBacked));
-    log.output(Output.VolumeSnapshotIds, json(result.volumeSnapshotIds));
-    log.output(Output.Duration, seconds(result.durationMs));
-    log.output(Output.Consistency, result.consistency);
-    log.output(Output.DowntimeSeconds, result.downtimeMs === undefined ? '' : seconds(result.downtimeMs));
-    log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
     summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
     table(['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'], [
         [
             image.name,
-            image.id || '–',
+            image.id || NONE,
             image.status,
             `${server.name} (${server.id})${server.volumeBacked ? ', volume-backed' : ''}`,
             size(image.size),
-            `${(result.durationMs / 1000).toFixed(1)} s`,
+            `${seconds(result.durationMs)} s`,
         ],
     ]);
+}
+function restoreSection(result) {
+    const { image, server } = result;
+    summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
+    table(['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [
+        [
+            `${server.name} (${server.id})`,
+            `${image.name ?? ''} (${image.id})`,
+            result.previousImageId ?? NONE,
+            result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE,
+            server.status,
+            `${seconds(result.durationMs)} s`,
+        ],
+    ]);
+}
+/** A fleet: one row per instance. */
+function fleetSection(of, rows) {
+    const failed = rows.filter((row) => row.error).length;
+    summary.addHeading(`${of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} instance(s)${failed ? `: ${failed} failed` : ''}`, 2);
+    table(['Instance', 'Snapshot', 'Status', 'Took', of === 'create' ? 'Consistency' : 'Ran before', 'Error'], rows.map((row) => [
+        `${row.instance_name} (${row.instance_id})`,
+        row.snapshot_id ? `${row.snapshot_name ?? ''} (${row.snapshot_id})` : NONE,
+        row.status,
+        row.duration_seconds === null ? NONE : `${row.duration_seconds} s`,
+        ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? NONE,
+        row.error ?? '',
+    ]));
+}
+function deleteSection(result) {
+    summary.addHeading(result.dryRun ? 'Snapshot to delete (dry run: nothing deleted)' : 'Snapshot deleted', 2);
+    if (result.missing)
+        summary.addRaw(html(`Nothing to delete: ${result.missing} was not found.`), true);
+    else {
+        const volumes = (d) => d.volumeSnapshots.map((v) => `${v.id} (${v.outcome}${v.reason ? `: ${v.reason}` : ''})`).join(', ') || NONE;
+        table(['Snapshot', 'Snapshot ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
+    }
 }
 /** What each reason a prune table gives for keeping a snapshot means: explained once under the table. */
 const REASONS = {
@@ -49267,7 +49423,9 @@ function instanceLabels(images) {
         if (typeof id === 'string' && typeof name === 'string' && name)
             names.set(id, name);
     }
-    return (image) => image.instances.map((id) => (names.has(id) ? `${names.get(id)} (${id})` : id)).join(', ') || '(none recorded)';
+    return (image) => instancesOf(image)
+        .map((id) => (names.has(id) ? `${names.get(id)} (${id})` : id))
+        .join(', ') || '(none recorded)';
 }
 /** The space the deleted snapshots took (under dry run: would free), as Glance sizes them. */
 function freed(deletions, dryRun) {
@@ -49277,19 +49435,17 @@ function freed(deletions, dryRun) {
     const unsized = gone.some((d) => d.image.size === null) ? 'at least ' : '';
     return `${dryRun ? 'Would free' : 'Space freed'}: ${unsized}${size(bytes)}${volumes ? `, and ${volumes} volume snapshot(s) (sized by Cinder)` : ''}.`;
 }
-function pruneSection(result, withinCreate) {
+/** One prune: the policy, a row per snapshot in scope (grouped by instance) and what became of it; `refusal` when it deleted nothing for that. */
+function pruneSection(result, refusal) {
     const deleted = new Map(result.deletions.map((d) => [d.image.id, d]));
-    const failed = new Map(result.failures.map((f) => [f.image.id, f.error]));
+    const failed = new Map(result.failures.map((f) => [f.image.id, f.failure.message]));
     const held = new Map(result.held.map((h) => [h.image.id, h.reason]));
-    const kept = result.decisions.filter((d) => d.keep || held.has(d.snapshot.id));
-    log.output(Output.KeptSnapshotIds, json(kept.map((d) => d.snapshot.id)));
-    deletionOutputs(result.refused ? [] : result.deletions, !withinCreate);
     const verb = result.dryRun ? 'would delete' : 'deleted';
     summary
         .addHeading(`Prune${result.dryRun ? ' (dry run)' : ''}`, 2)
-        .addRaw(`Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${kept.length}; ${verb}: ${result.refused ? 0 : result.deletions.length}.${result.refused ? '' : ` ${html(freed(result.deletions, result.dryRun))}`}`, true);
-    if (result.refused)
-        paragraph('Refused:', result.refused);
+        .addRaw(`Policy: ${html(result.policy)}. In scope: ${result.decisions.length}; kept: ${keptBy(result).length}; ${verb}: ${result.deletions.length}.${refusal ? '' : ` ${html(freed(result.deletions, result.dryRun))}`}`, true);
+    if (refusal)
+        paragraph('Refused:', refusal.reason);
     const fate = (id, keep, reasons) => {
         if (keep)
             return `kept (${reasons.join(', ')})`;
@@ -49325,92 +49481,22 @@ function pruneSection(result, withinCreate) {
     if (legend.length)
         summary.addRaw(`<p><b>Kept:</b><br>${legend.map(([rule, meaning]) => `<code>${rule}</code>: ${html(meaning)}`).join('<br>')}</p>`, true);
 }
-function deleteSection(result) {
-    deletionOutputs(result.deletions, true);
-    summary.addHeading(result.dryRun ? 'Snapshot to delete (dry run: nothing deleted)' : 'Snapshot deleted', 2);
-    if (result.missing)
-        summary.addRaw(html(`Nothing to delete: ${result.missing} was not found.`), true);
+/** Why the step fails: beside what the mode did, or on its own when it has nothing to show. A refused prune says so in its own section. */
+function failureSection(failure, shown) {
+    if (!failure || failure instanceof Refusal)
+        return;
+    if (shown)
+        paragraph('Failed:', failure.message);
+    else if (failure.imageId) {
+        // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
+        summary.addHeading('Snapshot not active', 2);
+        table(['Snapshot ID', 'What happened'], [[failure.imageId, failure.message]]);
+    }
     else {
-        const volumes = (d) => d.volumeSnapshots.map((v) => `${v.id} (${v.outcome}${v.reason ? `: ${v.reason}` : ''})`).join(', ') || '–';
-        table(['Snapshot', 'Snapshot ID', 'Volume snapshots'], result.deletions.map((d) => [d.image.name ?? '', d.image.id, volumes(d)]));
+        // Failed before the mode had anything to show (the login, an instance not found).
+        summary.addHeading('Failed', 2);
+        paragraph('', failure.message);
     }
-}
-const seconds = (ms) => (ms / 1000).toFixed(1);
-/** What became of one instance, as a row of the `snapshots` output (snake_case, as the image properties are). */
-function imageRow({ server, result, failure }) {
-    const base = { instance_id: server.id, instance_name: server.name, error: failure?.message ?? null };
-    if (result?.mode === 'create') {
-        const { image } = result;
-        return {
-            ...base,
-            snapshot_id: image.id || null,
-            snapshot_name: image.name,
-            status: image.status,
-            duration_seconds: Number(seconds(result.durationMs)),
-            consistency: result.consistency,
-            downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
-        };
-    }
-    if (result?.mode === 'restore') {
-        return {
-            ...base,
-            snapshot_id: result.image.id,
-            snapshot_name: result.image.name,
-            status: result.server.status,
-            duration_seconds: Number(seconds(result.durationMs)),
-            previous_image_id: result.previousImageId ?? null,
-        };
-    }
-    return { ...base, snapshot_id: failure?.imageId ?? null, snapshot_name: null, status: 'failed', duration_seconds: null };
-}
-/** A fleet: the `snapshots` output, one summary row per instance, and what the prunes after the snapshots deleted. */
-function fleetSection(result) {
-    const rows = result.items.map(imageRow);
-    log.output(Output.Snapshots, JSON.stringify(rows));
-    const pruned = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
-    const deletions = pruned.flatMap((p) => (p.refused ? [] : p.deletions));
-    if (pruned.length) {
-        deletionOutputs(deletions, false);
-        log.output(Output.KeptSnapshotIds, json(pruned.flatMap((p) => p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id))));
-    }
-    const failed = rows.filter((row) => row.error).length;
-    summary.addHeading(`${result.of === 'create' ? 'Snapshots' : 'Restores'} of ${rows.length} instance(s)${failed ? `: ${failed} failed` : ''}`, 2);
-    table(['Instance', 'Snapshot', 'Status', 'Took', result.of === 'create' ? 'Consistency' : 'Ran before', 'Error'], rows.map((row) => [
-        `${row.instance_name} (${row.instance_id})`,
-        row.snapshot_id ? `${row.snapshot_name ?? ''} (${row.snapshot_id})` : '–',
-        row.status,
-        row.duration_seconds === null ? '–' : `${row.duration_seconds} s`,
-        ('consistency' in row ? row.consistency : 'previous_image_id' in row ? row.previous_image_id : null) ?? '–',
-        row.error ?? '',
-    ]));
-    const [first] = pruned;
-    if (first) {
-        const { dryRun } = first;
-        paragraph('Pruned after the snapshots:', `${dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, dryRun)}`);
-    }
-}
-function restoreSection(result) {
-    const { image, server } = result;
-    log.output(Output.SnapshotId, image.id);
-    log.output(Output.SnapshotName, image.name ?? '');
-    log.output(Output.PreviousImageId, result.previousImageId ?? '');
-    log.output(Output.InstanceId, server.id);
-    log.output(Output.InstanceName, server.name);
-    log.output(Output.Duration, seconds(result.durationMs));
-    log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
-    if (result.backup)
-        log.output(Output.BackupSnapshotId, result.backup.image.id);
-    summary.addHeading(result.dryRun ? 'Restore (dry run: nothing rebuilt)' : 'Instance restored', 2);
-    table(['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'], [
-        [
-            `${server.name} (${server.id})`,
-            `${image.name ?? ''} (${image.id})`,
-            result.previousImageId ?? NONE,
-            result.backup ? `${result.backup.image.name}${result.backup.image.id ? ` (${result.backup.image.id})` : ''}` : NONE,
-            server.status,
-            `${(result.durationMs / 1000).toFixed(1)} s`,
-        ],
-    ]);
 }
 /** Only on a runner (or a test that gives it a file): summary.write() throws without one. */
 async function write() {
@@ -49424,110 +49510,235 @@ async function reportInvalidInput(problems) {
 }
 /** Outputs for later steps, and the job summary: where and what the mode did, and why the step fails if it does. */
 async function report({ result, failure }, apiRequests, run) {
+    const view = viewOf(result);
     log.output(Output.ApiRequests, String(apiRequests));
+    outputs(view, failure);
     summary.addRaw(`<p><b>Region</b> ${html(run.region)} · <b>Mode</b> ${run.mode}${run.dryRun ? ' (dry run: nothing changed)' : ''}</p>`, true);
-    if (result?.mode === 'create') {
-        createSection(result);
-        if (result.prune)
-            pruneSection(result.prune, true);
+    if (view.alone?.mode === 'create')
+        createSection(view.alone);
+    if (view.alone?.mode === 'restore')
+        restoreSection(view.alone);
+    if (view.fleet)
+        fleetSection(view.fleet.of, view.fleet.rows);
+    if (view.deleted)
+        deleteSection(view.deleted);
+    const [first] = view.prunes;
+    const deletions = deletionsOf(view);
+    // A fleet's prunes, one after each snapshot, in one line; else the one prune in full.
+    if (view.fleet && first && deletions) {
+        paragraph('Pruned after the snapshots:', `${first.dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, first.dryRun)}`);
     }
-    else if (result?.mode === 'delete')
-        deleteSection(result);
-    else if (result?.mode === 'restore')
-        restoreSection(result);
-    else if (result?.mode === 'fleet')
-        fleetSection(result);
-    else if (result)
-        pruneSection(result, false);
-    if (failure && !result && !failure.imageId) {
-        // Failed before the mode had anything to show (the login, an instance not found): why.
-        summary.addHeading('Failed', 2);
-        paragraph('', failure.message);
-    }
-    else if (failure?.imageId && !result) {
-        // A snapshot that was requested but did not become active: its ID and why, for whoever reads the run.
-        log.output(Output.SnapshotId, failure.imageId);
-        summary.addHeading('Snapshot not active', 2);
-        table(['Snapshot ID', 'What happened'], [[failure.imageId, failure.message]]);
-    }
-    else if (failure && result && !(result.mode === 'prune' ? result : result.mode === 'create' ? result.prune : undefined)?.refused) {
-        // A refused prune says so in its own section.
-        paragraph('Failed:', failure.message);
-    }
+    else if (first)
+        pruneSection(first, failure instanceof Refusal ? failure : undefined);
+    failureSection(failure, result !== undefined);
     await write();
 }
 
-;// CONCATENATED MODULE: ./src/settings/readers.ts
-
-
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var yaml_dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/settings/bounded-file.ts
 
 /**
- * Readers of the action's inputs that gather every problem in `problems` (each names the input
- * and what would be valid) instead of stopping at the first.
+ * The text of a configuration file, read only when it is a regular file of at most `maxBytes`:
+ * a FIFO or /dev/zero could be read forever, and a huge file costs seconds and gigabytes.
+ * Otherwise why it was not read. What fs throws (a missing file) is thrown.
  */
-function inputReader(env, problems) {
-    /** Where `text` finds a value: the input, else the first of these OS_* variables that is set. */
-    const origin = (name, ...envNames) => (getInput(name) ? name : envNames.find((n) => env[n]?.trim()));
-    const text = Object.assign((name, ...envNames) => {
-        const from = origin(name, ...envNames);
-        return from === name ? getInput(name) : from && env[from]?.trim();
-    }, { from: (name, ...envNames) => origin(name, ...envNames) ?? name });
-    const bool = (name, fallback) => {
-        if (!getInput(name))
-            return fallback;
-        try {
-            return getBooleanInput(name);
-        }
-        catch {
-            problems.push(`${name}: "${getInput(name)}" is not a boolean; use true or false`);
-            return fallback;
-        }
-    };
-    const integer = (name, fallback, min, max = Number.MAX_SAFE_INTEGER) => {
-        const raw = getInput(name);
-        if (!raw)
-            return fallback;
-        const value = Number(raw);
-        if (!/^[+]?\d+$/.test(raw) || value < min || value > max) {
-            problems.push(`${name}: "${raw}" is not valid; use a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
-            return fallback;
-        }
-        return value;
-    };
-    const duration = (name, raw) => {
-        if (!raw)
-            return undefined;
-        try {
-            return parseDuration(raw);
-        }
-        catch (error) {
-            problems.push(`${name}: ${error.message}`);
-            return undefined;
-        }
-    };
-    return { text, bool, integer, duration };
+function readBoundedText(path, maxBytes) {
+    const stat = (0,external_node_fs_namespaceObject.statSync)(path);
+    if (!stat.isFile())
+        return { refused: 'not a regular file' };
+    if (stat.size > maxBytes)
+        return { refused: 'too big' };
+    return { text: (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8') };
 }
-const POLICY_INPUTS = [
-    [Input.KeepLast, 'last'],
-    [Input.KeepHourly, 'hourly'],
-    [Input.KeepDaily, 'daily'],
-    [Input.KeepWeekly, 'weekly'],
-    [Input.KeepMonthly, 'monthly'],
-    [Input.KeepYearly, 'yearly'],
-];
-/** The keep-* inputs as a policy, and whether any was given (a keep-* given but invalid is reported as such, not also as "no policy"). */
-function readPolicy(integer, duration) {
-    const policy = {};
-    for (const [name, key] of POLICY_INPUTS) {
-        const value = integer(name, undefined, 1);
-        if (value !== undefined)
-            policy[key] = value;
+
+;// CONCATENATED MODULE: ./src/settings/clouds-yaml.ts
+
+
+
+
+
+
+
+
+/** The input each key of a cloud's `auth` section stands for. */
+const AUTH_KEYS = {
+    auth_url: Input.AuthUrl,
+    username: Input.Username,
+    password: Input.Password,
+    user_domain_name: Input.UserDomainName,
+    user_domain_id: Input.UserDomainId,
+    project_id: Input.ProjectId,
+    project_name: Input.ProjectName,
+    project_domain_name: Input.ProjectDomainName,
+    project_domain_id: Input.ProjectDomainId,
+    application_credential_id: Input.ApplicationCredentialId,
+    application_credential_secret: Input.ApplicationCredentialSecret,
+    token: Input.Token,
+    client_id: Input.ClientId,
+    client_secret: Input.ClientSecret,
+    identity_provider: Input.IdentityProvider,
+    protocol: Input.Protocol,
+    discovery_endpoint: Input.DiscoveryEndpoint,
+    access_token_endpoint: Input.AccessTokenEndpoint,
+    openid_scope: Input.OpenidScope,
+    access_token_type: Input.AccessTokenType,
+};
+const TOP_KEYS = {
+    region_name: Input.Region,
+    interface: Input.Interface,
+    auth_type: Input.AuthType,
+    cacert: Input.Cacert,
+    verify: Input.Insecure,
+};
+/** `verify` says the opposite of `insecure`: its YAML 1.1 booleans (the CLI's PyYAML reads `no` as false) turned over; anything else is left for the input's check. */
+const NOT_VERIFY = { true: 'false', yes: 'false', on: 'false', false: 'true', no: 'true', off: 'true' };
+const SECRET_KEYS = new Set(['password', 'application_credential_secret', 'token', 'client_secret']);
+/** A clouds.yaml far bigger than any needs is refused before it is read (60 MiB took 15 s and 2.2 GB). */
+const MAX_BYTES = 1024 * 1024;
+/**
+ * Where clouds.yaml is looked for, the first that exists being read: OS_CLIENT_CONFIG_FILE, then
+ * the openstack CLI's places but the current directory, which in a job is the repository's
+ * content: its clouds.yaml is read only when OS_CLIENT_CONFIG_FILE names it.
+ */
+function cloudsPlaces(env, cwd, home) {
+    const given = env.OS_CLIENT_CONFIG_FILE;
+    return [...(given ? [(0,external_node_path_namespaceObject.resolve)(cwd, given)] : []), (0,external_node_path_namespaceObject.join)(home, '.config', 'openstack', 'clouds.yaml'), '/etc/openstack/clouds.yaml'];
+}
+/** The secure.yaml of `clouds`: the one OS_CLIENT_SECURE_FILE names, else the one beside it; never another folder's, whose secrets would go to this file's auth_url. */
+function secureFile(env, cwd, clouds) {
+    const given = env.OS_CLIENT_SECURE_FILE;
+    return [...(given ? [(0,external_node_path_namespaceObject.resolve)(cwd, given)] : []), (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(clouds), 'secure.yaml')].find((path) => (0,external_node_fs_namespaceObject.existsSync)(path));
+}
+const isTree = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+/** `over` laid on `under`, section by section (secure.yaml holds only the secret keys). */
+function merge(under, over) {
+    const result = { ...under };
+    for (const [key, value] of Object.entries(over))
+        result[key] = isTree(value) && isTree(result[key]) ? merge(result[key], value) : value;
+    return result;
+}
+/** The parser's faults in words: its own messages may quote the file, and the file holds secrets. */
+const YAML_FAULTS = {
+    BAD_SCALAR_START: 'a value starts with a character such as @ or ` (quote the value)',
+    BLOCK_AS_IMPLICIT_KEY: 'a value holds ": " (quote the value)',
+    BAD_INDENT: 'the indentation is wrong',
+    MISSING_CHAR: 'a character is missing, such as a closing quote',
+    DUPLICATE_KEY: 'a key is given twice',
+    TAB_AS_INDENT: 'a tab indents a line (use spaces)',
+};
+/** The tag YAML gives any text: the one tag a secret may have. */
+const TEXT_TAG = 'tag:yaml.org,2002:str';
+const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
+/**
+ * The clouds of a clouds.yaml or secure.yaml, every value as the text written (`0123` is not 123);
+ * a problem goes to `problems`, naming the file, line and column, never quoting it.
+ */
+function readClouds(path, problems) {
+    const read = readBoundedText(path, MAX_BYTES);
+    if ('refused' in read) {
+        problems.push(`${Input.Cloud}: ${path} is ${read.refused === 'too big' ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
+        return undefined;
     }
-    const within = duration(Input.KeepWithin, getInput(Input.KeepWithin) || undefined);
-    if (within !== undefined)
-        policy.within = within;
-    const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => getInput(name));
-    return { policy, hasPolicy };
+    const lines = new yaml_dist/* LineCounter */.HN();
+    // Silent: the parser's warnings go to stderr, the line quoted; merge keys (<<) as the CLI reads them.
+    const document = (0,yaml_dist/* parseDocument */.Tp)(read.text, { lineCounter: lines, logLevel: 'silent', prettyErrors: false, merge: true });
+    const [fault] = document.errors;
+    if (fault) {
+        const { line, col } = lines.linePos(fault.pos[0]);
+        problems.push(`${Input.Cloud}: ${path}, line ${line}, column ${col}: not valid YAML: ${YAML_FAULTS[fault.code] ?? fault.code}; the line is not shown, as it may hold a secret`);
+        return undefined;
+    }
+    let refused = false;
+    (0,yaml_dist/* visit */.YR)(document, {
+        Scalar(_, node) {
+            if (NOT_TEXT.has(typeof node.value) && node.source !== undefined)
+                node.value = node.source;
+        },
+        Pair(_, { key, value }, ancestors) {
+            if (!(0,yaml_dist/* isScalar */.jn)(key) || !SECRET_KEYS.has(String(key.value)) || !(0,yaml_dist/* isNode */.Ll)(value) || !value.tag || value.tag === TEXT_TAG)
+                return;
+            // A tag would make a secret into something else (a vault, code): refused, never shown.
+            const keys = [...ancestors.filter(yaml_dist/* isPair */.tO), { key }].map((p) => ((0,yaml_dist/* isScalar */.jn)(p.key) ? String(p.key.value) : '?'));
+            problems.push(`${Input.Cloud}: ${path}, line ${lines.linePos(key.range?.[0] ?? 0).line}: ${keys.join('.')} has the tag ${value.tag.replace(/^tag:yaml\.org,2002:/, '!!')}: refused, a secret is read as the text written`);
+            refused = true;
+        },
+    });
+    if (refused)
+        return undefined;
+    const tree = document.toJS();
+    return isTree(tree) && isTree(tree.clouds) ? tree.clouds : {};
+}
+/** `readClouds`, a file that cannot be read at all being a problem too. */
+function readFile(path, problems) {
+    try {
+        return readClouds(path, problems);
+    }
+    catch (error) {
+        problems.push(`${Input.Cloud}: ${path} cannot be read: ${error.message}`);
+        return undefined;
+    }
+}
+/**
+ * The named cloud of clouds.yaml (with the secure.yaml beside it, or OS_CLIENT_SECURE_FILE's),
+ * as values of the inputs it stands for; its secrets are masked as soon as they are read. A
+ * problem goes to `problems`.
+ */
+function loadCloud(name, env, problems, cwd = process.cwd(), home = (0,external_node_os_namespaceObject.homedir)()) {
+    const values = new Map();
+    const places = cloudsPlaces(env, cwd, home);
+    const file = places.find((path) => (0,external_node_fs_namespaceObject.existsSync)(path));
+    if (!file) {
+        const unread = (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(cwd, 'clouds.yaml')) ? ' (./clouds.yaml, in the workspace, is read only when OS_CLIENT_CONFIG_FILE names it)' : '';
+        problems.push(`${Input.Cloud}: "${name}" was asked for (or OS_CLOUD), but there is no clouds.yaml in ${places.join(', ')}${unread}`);
+        return values;
+    }
+    const files = [file, secureFile(env, cwd, file)].filter((path) => path !== undefined);
+    const trees = files.map((path) => readFile(path, problems));
+    if (trees.some((tree) => !tree))
+        return values;
+    log.info(t `Cloud "${name}" read from ${files.join(' and ')}`);
+    const clouds = trees.reduce((under, over) => merge(under, over), {});
+    const cloud = clouds[name];
+    if (!isTree(cloud)) {
+        problems.push(`${Input.Cloud}: no cloud "${name}" in ${file}; it has: ${Object.keys(clouds).join(', ') || '(none)'}`);
+        return values;
+    }
+    const sections = [
+        [cloud, TOP_KEYS],
+        [isTree(cloud.auth) ? cloud.auth : {}, AUTH_KEYS],
+    ];
+    for (const [section, keys] of sections) {
+        for (const [key, input] of Object.entries(keys)) {
+            const value = section[key];
+            if (value === undefined || value === null || value === '')
+                continue;
+            if (typeof value !== 'string') {
+                problems.push(`${Input.Cloud}: ${key} of cloud "${name}" is a list or a mapping; give text`);
+                continue;
+            }
+            if (SECRET_KEYS.has(key))
+                setSecret(value);
+            values.set(input, key === 'verify' ? (NOT_VERIFY[value.toLowerCase()] ?? value) : value);
+        }
+    }
+    return values;
+}
+/** The key of clouds.yaml each input stands for. */
+const KEY_OF = Object.fromEntries(Object.entries({ ...TOP_KEYS, ...AUTH_KEYS }).map(([key, input]) => [input, key]));
+/** `read` falling back to the cloud of `cloud` (or OS_CLOUD): inputs and OS_* win over the file, as in the openstack CLI. */
+function withCloudsYaml(read, env, problems) {
+    const name = read(Input.Cloud, 'OS_CLOUD');
+    if (!name)
+        return read;
+    const cloud = loadCloud(name, env, problems);
+    return Object.assign((input, ...envNames) => read(input, ...envNames) ?? cloud.get(input), {
+        from: (input, ...envNames) => read(input, ...envNames) === undefined && cloud.has(input) ? `${KEY_OF[input]} of cloud "${name}" in clouds.yaml` : read.from(input, ...envNames),
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/settings/urls.ts
@@ -49777,213 +49988,6 @@ function githubBearer(text, problems, authUrl) {
     return { kind: 'external', subject: `GitHub's ID token of this job (audience ${audience})`, get: () => getIDToken(audience) };
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var yaml_dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/settings/bounded-file.ts
-
-/**
- * The text of a configuration file, read only when it is a regular file of at most `maxBytes`:
- * a FIFO or /dev/zero could be read forever, and a huge file costs seconds and gigabytes.
- * Otherwise why it was not read. What fs throws (a missing file) is thrown.
- */
-function readBoundedText(path, maxBytes) {
-    const stat = (0,external_node_fs_namespaceObject.statSync)(path);
-    if (!stat.isFile())
-        return { refused: 'not a regular file' };
-    if (stat.size > maxBytes)
-        return { refused: 'too big' };
-    return { text: (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8') };
-}
-
-;// CONCATENATED MODULE: ./src/settings/clouds-yaml.ts
-
-
-
-
-
-
-
-
-/** The input each key of a cloud's `auth` section stands for. */
-const AUTH_KEYS = {
-    auth_url: Input.AuthUrl,
-    username: Input.Username,
-    password: Input.Password,
-    user_domain_name: Input.UserDomainName,
-    user_domain_id: Input.UserDomainId,
-    project_id: Input.ProjectId,
-    project_name: Input.ProjectName,
-    project_domain_name: Input.ProjectDomainName,
-    project_domain_id: Input.ProjectDomainId,
-    application_credential_id: Input.ApplicationCredentialId,
-    application_credential_secret: Input.ApplicationCredentialSecret,
-    token: Input.Token,
-    client_id: Input.ClientId,
-    client_secret: Input.ClientSecret,
-    identity_provider: Input.IdentityProvider,
-    protocol: Input.Protocol,
-    discovery_endpoint: Input.DiscoveryEndpoint,
-    access_token_endpoint: Input.AccessTokenEndpoint,
-    openid_scope: Input.OpenidScope,
-    access_token_type: Input.AccessTokenType,
-};
-const TOP_KEYS = {
-    region_name: Input.Region,
-    interface: Input.Interface,
-    auth_type: Input.AuthType,
-    cacert: Input.Cacert,
-    verify: Input.Insecure,
-};
-/** `verify` says the opposite of `insecure`: its YAML 1.1 booleans (the CLI's PyYAML reads `no` as false) turned over; anything else is left for the input's check. */
-const NOT_VERIFY = { true: 'false', yes: 'false', on: 'false', false: 'true', no: 'true', off: 'true' };
-const SECRET_KEYS = new Set(['password', 'application_credential_secret', 'token', 'client_secret']);
-/** A clouds.yaml far bigger than any needs is refused before it is read (60 MiB took 15 s and 2.2 GB). */
-const MAX_BYTES = 1024 * 1024;
-/**
- * Where clouds.yaml is looked for, the first that exists being read: OS_CLIENT_CONFIG_FILE, then
- * the openstack CLI's places but the current directory, which in a job is the repository's
- * content: its clouds.yaml is read only when OS_CLIENT_CONFIG_FILE names it.
- */
-function cloudsPlaces(env, cwd, home) {
-    const given = env.OS_CLIENT_CONFIG_FILE;
-    return [...(given ? [(0,external_node_path_namespaceObject.resolve)(cwd, given)] : []), (0,external_node_path_namespaceObject.join)(home, '.config', 'openstack', 'clouds.yaml'), '/etc/openstack/clouds.yaml'];
-}
-/** The secure.yaml of `clouds`: the one OS_CLIENT_SECURE_FILE names, else the one beside it; never another folder's, whose secrets would go to this file's auth_url. */
-function secureFile(env, cwd, clouds) {
-    const given = env.OS_CLIENT_SECURE_FILE;
-    return [...(given ? [(0,external_node_path_namespaceObject.resolve)(cwd, given)] : []), (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(clouds), 'secure.yaml')].find((path) => (0,external_node_fs_namespaceObject.existsSync)(path));
-}
-const isTree = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
-/** `over` laid on `under`, section by section (secure.yaml holds only the secret keys). */
-function merge(under, over) {
-    const result = { ...under };
-    for (const [key, value] of Object.entries(over))
-        result[key] = isTree(value) && isTree(result[key]) ? merge(result[key], value) : value;
-    return result;
-}
-/** The parser's faults in words: its own messages may quote the file, and the file holds secrets. */
-const YAML_FAULTS = {
-    BAD_SCALAR_START: 'a value starts with a character such as @ or ` (quote the value)',
-    BLOCK_AS_IMPLICIT_KEY: 'a value holds ": " (quote the value)',
-    BAD_INDENT: 'the indentation is wrong',
-    MISSING_CHAR: 'a character is missing, such as a closing quote',
-    DUPLICATE_KEY: 'a key is given twice',
-    TAB_AS_INDENT: 'a tab indents a line (use spaces)',
-};
-/** The tag YAML gives any text: the one tag a secret may have. */
-const TEXT_TAG = 'tag:yaml.org,2002:str';
-const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
-/**
- * The clouds of a clouds.yaml or secure.yaml, every value as the text written (`0123` is not 123);
- * a problem goes to `problems`, naming the file, line and column, never quoting it.
- */
-function readClouds(path, problems) {
-    const read = readBoundedText(path, MAX_BYTES);
-    if ('refused' in read) {
-        problems.push(`${Input.Cloud}: ${path} is ${read.refused === 'too big' ? 'over 1 MiB, more than any clouds.yaml or secure.yaml needs' : 'not a regular file'}: refused`);
-        return undefined;
-    }
-    const lines = new yaml_dist/* LineCounter */.HN();
-    // Silent: the parser's warnings go to stderr, the line quoted; merge keys (<<) as the CLI reads them.
-    const document = (0,yaml_dist/* parseDocument */.Tp)(read.text, { lineCounter: lines, logLevel: 'silent', prettyErrors: false, merge: true });
-    const [fault] = document.errors;
-    if (fault) {
-        const { line, col } = lines.linePos(fault.pos[0]);
-        problems.push(`${Input.Cloud}: ${path}, line ${line}, column ${col}: not valid YAML: ${YAML_FAULTS[fault.code] ?? fault.code}; the line is not shown, as it may hold a secret`);
-        return undefined;
-    }
-    let refused = false;
-    (0,yaml_dist/* visit */.YR)(document, {
-        Scalar(_, node) {
-            if (NOT_TEXT.has(typeof node.value) && node.source !== undefined)
-                node.value = node.source;
-        },
-        Pair(_, { key, value }, ancestors) {
-            if (!(0,yaml_dist/* isScalar */.jn)(key) || !SECRET_KEYS.has(String(key.value)) || !(0,yaml_dist/* isNode */.Ll)(value) || !value.tag || value.tag === TEXT_TAG)
-                return;
-            // A tag would make a secret into something else (a vault, code): refused, never shown.
-            const keys = [...ancestors.filter(yaml_dist/* isPair */.tO), { key }].map((p) => ((0,yaml_dist/* isScalar */.jn)(p.key) ? String(p.key.value) : '?'));
-            problems.push(`${Input.Cloud}: ${path}, line ${lines.linePos(key.range?.[0] ?? 0).line}: ${keys.join('.')} has the tag ${value.tag.replace(/^tag:yaml\.org,2002:/, '!!')}: refused, a secret is read as the text written`);
-            refused = true;
-        },
-    });
-    if (refused)
-        return undefined;
-    const tree = document.toJS();
-    return isTree(tree) && isTree(tree.clouds) ? tree.clouds : {};
-}
-/** `readClouds`, a file that cannot be read at all being a problem too. */
-function readFile(path, problems) {
-    try {
-        return readClouds(path, problems);
-    }
-    catch (error) {
-        problems.push(`${Input.Cloud}: ${path} cannot be read: ${error.message}`);
-        return undefined;
-    }
-}
-/**
- * The named cloud of clouds.yaml (with the secure.yaml beside it, or OS_CLIENT_SECURE_FILE's),
- * as values of the inputs it stands for; its secrets are masked as soon as they are read. A
- * problem goes to `problems`.
- */
-function loadCloud(name, env, problems, cwd = process.cwd(), home = (0,external_node_os_namespaceObject.homedir)()) {
-    const values = new Map();
-    const places = cloudsPlaces(env, cwd, home);
-    const file = places.find((path) => (0,external_node_fs_namespaceObject.existsSync)(path));
-    if (!file) {
-        const unread = (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(cwd, 'clouds.yaml')) ? ' (./clouds.yaml, in the workspace, is read only when OS_CLIENT_CONFIG_FILE names it)' : '';
-        problems.push(`${Input.Cloud}: "${name}" was asked for (or OS_CLOUD), but there is no clouds.yaml in ${places.join(', ')}${unread}`);
-        return values;
-    }
-    const files = [file, secureFile(env, cwd, file)].filter((path) => path !== undefined);
-    const trees = files.map((path) => readFile(path, problems));
-    if (trees.some((tree) => !tree))
-        return values;
-    log.info(t `Cloud "${name}" read from ${files.join(' and ')}`);
-    const clouds = trees.reduce((under, over) => merge(under, over), {});
-    const cloud = clouds[name];
-    if (!isTree(cloud)) {
-        problems.push(`${Input.Cloud}: no cloud "${name}" in ${file}; it has: ${Object.keys(clouds).join(', ') || '(none)'}`);
-        return values;
-    }
-    const sections = [
-        [cloud, TOP_KEYS],
-        [isTree(cloud.auth) ? cloud.auth : {}, AUTH_KEYS],
-    ];
-    for (const [section, keys] of sections) {
-        for (const [key, input] of Object.entries(keys)) {
-            const value = section[key];
-            if (value === undefined || value === null || value === '')
-                continue;
-            if (typeof value !== 'string') {
-                problems.push(`${Input.Cloud}: ${key} of cloud "${name}" is a list or a mapping; give text`);
-                continue;
-            }
-            if (SECRET_KEYS.has(key))
-                setSecret(value);
-            values.set(input, key === 'verify' ? (NOT_VERIFY[value.toLowerCase()] ?? value) : value);
-        }
-    }
-    return values;
-}
-/** The key of clouds.yaml each input stands for. */
-const KEY_OF = Object.fromEntries(Object.entries({ ...TOP_KEYS, ...AUTH_KEYS }).map(([key, input]) => [input, key]));
-/** `read` falling back to the cloud of `cloud` (or OS_CLOUD): inputs and OS_* win over the file, as in the openstack CLI. */
-function withCloudsYaml(read, env, problems) {
-    const name = read(Input.Cloud, 'OS_CLOUD');
-    if (!name)
-        return read;
-    const cloud = loadCloud(name, env, problems);
-    return Object.assign((input, ...envNames) => read(input, ...envNames) ?? cloud.get(input), {
-        from: (input, ...envNames) => read(input, ...envNames) === undefined && cloud.has(input) ? `${KEY_OF[input]} of cloud "${name}" in clouds.yaml` : read.from(input, ...envNames),
-    });
-}
-
 ;// CONCATENATED MODULE: ./src/settings/tls.ts
 
 
@@ -50057,54 +50061,30 @@ function parses(certificate) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/settings/settings.ts
-
-
-
-
-
-
-
-
+;// CONCATENATED MODULE: ./src/settings/common.ts
 
 
 
 
 
 const INTERFACES = ['public', 'internal', 'admin'];
-const DEFAULTS = {
-    timeout: '2h',
-    maxDeletes: 100,
-    concurrency: 4,
-    rateLimit: 10,
-};
-class SettingsError extends Error {
-    name = 'SettingsError';
-    problems;
-    constructor(problems) {
-        super(`Invalid input${problems.length > 1 ? 's' : ''}:\n${problems.map((p) => `- ${p}`).join('\n')}`);
-        this.problems = problems;
-    }
+const DEFAULT_RATE_LIMIT = 10;
+/** An input under its name before the renames is a problem, never ignored. */
+function renamedInputs() {
+    // Given at all (even empty, e.g. an output of a step that made none): it is a with: key of the workflow.
+    return Object.entries(RENAMED_INPUTS)
+        .filter(([old]) => process.env[`INPUT_${old.toUpperCase()}`] !== undefined)
+        .map(([old, now]) => `${old} was renamed ${now}; give it as ${now} (the old name is not read)`);
 }
-/**
- * Every input, with the openrc `OS_*` variables as fallbacks for the cloud ones, into one
- * validated object. All problems are gathered and reported together; nothing here talks to
- * the cloud. Secrets are masked as soon as they are read.
- */
-function readSettings(env = process.env) {
-    const problems = [];
-    const { text: given, bool, integer, duration } = inputReader(env, problems);
-    // clouds.yaml fills in what the inputs and OS_* leave out (region and interface too).
-    const text = withCloudsYaml(given, env, problems);
-    for (const [old, now] of Object.entries(RENAMED_INPUTS)) {
-        // Given at all (even empty, e.g. an output of a step that made none): it is a with: key of the workflow.
-        if (process.env[`INPUT_${old.toUpperCase()}`] !== undefined)
-            problems.push(`${old} was renamed ${now}; give it as ${now} (the old name is not read)`);
-    }
+function readMode(problems) {
     const modeText = (getInput(Input.Mode) || 'create').toLowerCase();
     const mode = MODES.find((m) => m === modeText);
     if (!mode)
         problems.push(`${Input.Mode}: "${modeText}" is not a mode; use create, delete, prune or restore`);
+    return mode;
+}
+/** The cloud to talk to: region, endpoint interface, login and TLS (undefined when one of them is missing or wrong). */
+function readCloud(text, problems) {
     const region = text(Input.Region, 'OS_REGION_NAME');
     if (!region)
         problems.push(`${Input.Region}: required (or OS_REGION_NAME), e.g. GRA11; the error after authentication lists the project's regions`);
@@ -50115,6 +50095,130 @@ function readSettings(env = process.env) {
         problems.push(`${text.from(...ifaceNames)}: "${ifaceText}" is not an endpoint interface; use public, internal or admin`);
     const credentials = readCredentials(text, problems);
     const tls = readTls(text, problems);
+    return region && iface && credentials ? { region, iface, credentials, tls } : undefined;
+}
+/** The limits of the run: the proxy (checked, its password masked), the request-rate ceiling, and dry-run. */
+function readLimits(env, bool, problems) {
+    // The proxy's password is masked before the proxy is used or any problem is shown.
+    for (const name of PROXY_VARIABLES)
+        for (const secret of userinfoSecrets(env[name] ?? ''))
+            setSecret(secret);
+    problems.push(...proxyProblems(env));
+    const rateLimit = Number(getInput(Input.RateLimit) || DEFAULT_RATE_LIMIT);
+    if (!Number.isFinite(rateLimit) || rateLimit < 0)
+        problems.push(`${Input.RateLimit}: "${getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
+    return { rateLimit, dryRun: bool(Input.DryRun, false) };
+}
+
+;// CONCATENATED MODULE: ./src/settings/create.ts
+
+
+const createRules = {
+    check({ imageId, snapshotName, hasPolicy, wait }, problems) {
+        if (imageId)
+            problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
+        problems.push(...templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE).map((p) => `${Input.SnapshotName}: ${p}`));
+        if (hasPolicy && !wait)
+            problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
+    },
+    settings: ({ servers, concurrency, snapshotName, metadata, wait, timeoutMs, retention }, stopInstance) => ({
+        mode: 'create',
+        servers,
+        stopInstance,
+        concurrency,
+        template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
+        metadata,
+        wait,
+        timeoutMs,
+        ...(retention ? { retention } : {}),
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/settings/readers.ts
+
+
+
+/**
+ * Readers of the action's inputs that gather every problem in `problems` (each names the input
+ * and what would be valid) instead of stopping at the first.
+ */
+function inputReader(env, problems) {
+    /** Where `text` finds a value: the input, else the first of these OS_* variables that is set. */
+    const origin = (name, ...envNames) => (getInput(name) ? name : envNames.find((n) => env[n]?.trim()));
+    const text = Object.assign((name, ...envNames) => {
+        const from = origin(name, ...envNames);
+        return from === name ? getInput(name) : from && env[from]?.trim();
+    }, { from: (name, ...envNames) => origin(name, ...envNames) ?? name });
+    const bool = (name, fallback) => {
+        if (!getInput(name))
+            return fallback;
+        try {
+            return getBooleanInput(name);
+        }
+        catch {
+            problems.push(`${name}: "${getInput(name)}" is not a boolean; use true or false`);
+            return fallback;
+        }
+    };
+    const integer = (name, fallback, min, max = Number.MAX_SAFE_INTEGER) => {
+        const raw = getInput(name);
+        if (!raw)
+            return fallback;
+        const value = Number(raw);
+        if (!/^[+]?\d+$/.test(raw) || value < min || value > max) {
+            problems.push(`${name}: "${raw}" is not valid; use a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
+            return fallback;
+        }
+        return value;
+    };
+    const duration = (name, raw) => {
+        if (!raw)
+            return undefined;
+        try {
+            return parseDuration(raw);
+        }
+        catch (error) {
+            problems.push(`${name}: ${error.message}`);
+            return undefined;
+        }
+    };
+    return { text, bool, integer, duration };
+}
+const POLICY_INPUTS = [
+    [Input.KeepLast, 'last'],
+    [Input.KeepHourly, 'hourly'],
+    [Input.KeepDaily, 'daily'],
+    [Input.KeepWeekly, 'weekly'],
+    [Input.KeepMonthly, 'monthly'],
+    [Input.KeepYearly, 'yearly'],
+];
+/** The keep-* inputs as a policy, and whether any was given (a keep-* given but invalid is reported as such, not also as "no policy"). */
+function readPolicy(integer, duration) {
+    const policy = {};
+    for (const [name, key] of POLICY_INPUTS) {
+        const value = integer(name, undefined, 1);
+        if (value !== undefined)
+            policy[key] = value;
+    }
+    const within = duration(Input.KeepWithin, getInput(Input.KeepWithin) || undefined);
+    if (within !== undefined)
+        policy.within = within;
+    const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => getInput(name));
+    return { policy, hasPolicy };
+}
+
+;// CONCATENATED MODULE: ./src/settings/inputs.ts
+
+
+
+
+
+
+
+const DEFAULTS = { timeout: '2h', maxDeletes: 100, concurrency: 4 };
+const ID_AND_NAME = `${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`;
+/** Every mode's inputs, each checked on its own whatever the mode (which only words a blank one's problem, and says whether a policy applies). */
+function readInputs(mode, { bool, integer, duration }, problems) {
     const instance = getInput(Input.Instance) || undefined;
     // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
     if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
@@ -50146,97 +50250,155 @@ function readSettings(env = process.env) {
             concurrency,
         }
         : undefined;
-    const wait = bool(Input.Wait, true);
-    const deleteInUse = bool(Input.DeleteInUse, false);
-    const ignoreMissing = bool(Input.IgnoreMissing, false);
-    const allowOtherInstance = bool(Input.AllowOtherInstance, false);
-    const snapshotBefore = bool(Input.SnapshotBefore, false);
-    problems.push(...selectionProblems(mode, servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));
-    if (mode === 'create') {
-        if (imageId)
-            problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
-        const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
-        problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
-        if (hasPolicy && !wait)
-            problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
-    }
-    else if (mode === 'delete') {
-        if (!imageId && !snapshotName)
-            problems.push(`${Input.SnapshotId} or ${Input.SnapshotName}: mode delete needs the ID or the exact name of the snapshot to delete`);
-        if (imageId && snapshotName)
-            problems.push(`${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
-        if (hasPolicy)
-            problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
-    }
-    else if (mode === 'prune') {
-        if (!hasPolicy) {
-            problems.push(`keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`);
-        }
-        if (imageId)
-            problems.push(`${Input.SnapshotId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
-    }
-    else if (mode === 'restore') {
-        if (imageId && snapshotName)
-            problems.push(`${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`);
-        if (hasPolicy)
-            problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
-    }
+    return {
+        instance,
+        servers,
+        snapshotName,
+        imageId,
+        timeoutMs,
+        metadata,
+        /** A keep-* input was given (a keep-* given but invalid is reported as such, not also as "no policy"). */
+        hasPolicy,
+        concurrency,
+        retention,
+        wait: bool(Input.Wait, true),
+        deleteInUse: bool(Input.DeleteInUse, false),
+        ignoreMissing: bool(Input.IgnoreMissing, false),
+        allowOtherInstance: bool(Input.AllowOtherInstance, false),
+        snapshotBefore: bool(Input.SnapshotBefore, false),
+    };
+}
+/**
+ * The inputs of one mode alone, refused in the others; returns stop-instance, read here (after
+ * the mode's rules) where its problem has always come.
+ */
+function oneModeInputs(mode, inputs, bool, problems) {
     if (mode !== 'restore') {
-        if (allowOtherInstance)
+        if (inputs.allowOtherInstance)
             problems.push(`${Input.AllowOtherInstance}: only for mode restore`);
-        if (snapshotBefore)
+        if (inputs.snapshotBefore)
             problems.push(`${Input.SnapshotBefore}: only for mode restore`);
     }
     const stopInstance = bool(Input.StopInstance, false);
     if (mode !== 'create' && stopInstance)
         problems.push(`${Input.StopInstance}: only for mode create`);
-    if (mode !== 'delete' && deleteInUse)
+    if (mode !== 'delete' && inputs.deleteInUse)
         problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);
-    // The proxy's password is masked before the proxy is used or any problem is shown.
-    for (const name of PROXY_VARIABLES)
-        for (const secret of userinfoSecrets(env[name] ?? ''))
-            setSecret(secret);
-    problems.push(...proxyProblems(env));
-    const rateLimit = Number(getInput(Input.RateLimit) || DEFAULTS.rateLimit);
-    if (!Number.isFinite(rateLimit) || rateLimit < 0)
-        problems.push(`${Input.RateLimit}: "${getInput(Input.RateLimit)}" is not valid; use requests per second (e.g. 10), or 0 for no ceiling`);
-    const dryRun = bool(Input.DryRun, false);
-    if (problems.length || !mode || !region || !iface || !credentials)
-        throw new SettingsError(problems);
-    const common = { region, iface, credentials, tls, rateLimit, dryRun, provenance: readProvenance(env) };
-    switch (mode) {
-        case 'create':
-            return {
-                ...common,
-                mode,
-                servers,
-                stopInstance,
-                concurrency,
-                template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
-                metadata,
-                wait,
-                timeoutMs,
-                ...(retention ? { retention } : {}),
-            };
-        case 'delete':
-            return { ...common, mode, target: imageId ? { imageId } : { name: validated(snapshotName) }, instance, ignoreMissing, deleteInUse };
-        case 'prune':
-            return { ...common, mode, instance, nameGlob: snapshotName, retention: validated(retention) };
-        case 'restore': {
-            const snapshot = imageId
-                ? { imageId }
-                : snapshotName && !hasWildcard(snapshotName)
-                    ? { name: snapshotName }
-                    : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
-            return { ...common, mode, servers, concurrency, snapshot, allowOtherInstance, snapshotBefore, timeoutMs };
-        }
-    }
+    return stopInstance;
 }
-/** A value the checks above have made sure of (each missing one is a problem reported before this). */
+/** A value the checks have made sure of (each missing one is a problem reported before the settings are built). */
 function validated(value) {
     if (value === undefined)
         throw new Error('internal: a required input passed validation without a value');
     return value;
+}
+
+;// CONCATENATED MODULE: ./src/settings/delete.ts
+
+
+const deleteRules = {
+    check({ imageId, snapshotName, hasPolicy }, problems) {
+        if (!imageId && !snapshotName)
+            problems.push(`${Input.SnapshotId} or ${Input.SnapshotName}: mode delete needs the ID or the exact name of the snapshot to delete`);
+        if (imageId && snapshotName)
+            problems.push(ID_AND_NAME);
+        if (hasPolicy)
+            problems.push(`keep-*: retention inputs are for modes prune and create; mode delete deletes one snapshot`);
+    },
+    settings: ({ imageId, snapshotName, instance, ignoreMissing, deleteInUse }) => ({
+        mode: 'delete',
+        target: imageId ? { imageId } : { name: validated(snapshotName) },
+        instance,
+        ignoreMissing,
+        deleteInUse,
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/settings/prune.ts
+
+
+const pruneRules = {
+    check({ hasPolicy, imageId }, problems) {
+        if (!hasPolicy) {
+            problems.push(`keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`);
+        }
+        if (imageId)
+            problems.push(`${Input.SnapshotId}: only for modes delete and restore; prune selects by instance and snapshot-name`);
+    },
+    settings: ({ instance, snapshotName, retention }) => ({ mode: 'prune', instance, nameGlob: snapshotName, retention: validated(retention) }),
+};
+
+;// CONCATENATED MODULE: ./src/settings/restore.ts
+
+
+const restoreRules = {
+    check({ imageId, snapshotName, hasPolicy }, problems) {
+        if (imageId && snapshotName)
+            problems.push(ID_AND_NAME);
+        if (hasPolicy)
+            problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
+    },
+    settings: ({ servers, concurrency, imageId, snapshotName, allowOtherInstance, snapshotBefore, timeoutMs }) => ({
+        mode: 'restore',
+        servers,
+        concurrency,
+        snapshot: imageId
+            ? { imageId }
+            : snapshotName && !hasWildcard(snapshotName)
+                ? { name: snapshotName }
+                : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) },
+        allowOtherInstance,
+        snapshotBefore,
+        timeoutMs,
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/settings/settings.ts
+
+
+
+
+
+
+
+
+
+
+
+class SettingsError extends Error {
+    name = 'SettingsError';
+    problems;
+    constructor(problems) {
+        super(`Invalid input${problems.length > 1 ? 's' : ''}:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+        this.problems = problems;
+    }
+}
+/** Each mode's rules, and its part of the settings (settings/<mode>.ts). */
+const settings_RULES = { create: createRules, delete: deleteRules, prune: pruneRules, restore: restoreRules };
+/**
+ * Every input, with the openrc `OS_*` variables as fallbacks for the cloud ones, into one
+ * validated object. All problems are gathered and reported together, in this order; nothing
+ * here talks to the cloud. Secrets are masked as soon as they are read.
+ */
+function readSettings(env = process.env) {
+    const problems = [];
+    const read = inputReader(env, problems);
+    // clouds.yaml fills in what the inputs and OS_* leave out (region and interface too).
+    const text = withCloudsYaml(read.text, env, problems);
+    problems.push(...renamedInputs());
+    const mode = readMode(problems);
+    const cloud = readCloud(text, problems);
+    const inputs = readInputs(mode, read, problems);
+    const { imageId, snapshotName } = inputs;
+    // A snapshot named exactly is one server's.
+    problems.push(...selectionProblems(mode, inputs.servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));
+    const rules = mode && settings_RULES[mode];
+    rules?.check(inputs, problems);
+    const stopInstance = oneModeInputs(mode, inputs, read.bool, problems);
+    const limits = readLimits(env, read.bool, problems);
+    if (problems.length || !rules || !cloud)
+        throw new SettingsError(problems);
+    return { ...cloud, ...limits, provenance: readProvenance(env), ...rules.settings(inputs, stopInstance) };
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
