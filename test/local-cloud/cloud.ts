@@ -1,6 +1,6 @@
 // LocalCloud: an in-process OpenStack double (Keystone v3, Nova v2.1, Glance v2, Cinder v3) on one
-// 127.0.0.1 port, with fault injection, a controllable clock and a request log, for the end-to-end
-// tests, the contract suite, the benchmarks and the demo. It does what the action relies on, as
+// 127.0.0.1 port, with fault injection, a controllable clock and a request log, for the mode tests
+// (in-process), the end-to-end tests, the contract suite, the benchmarks and the demo. It does what the action relies on, as
 // the loopback cloud does it (test/contract checks both agree), and nothing else.
 //
 //   /identity/v3/...                  Keystone     (also /identity-internal, /identity-admin)
@@ -322,7 +322,7 @@ export class LocalCloud {
       watch.act(rec);
     }
 
-    const fault = this.world.faults.take(target, false);
+    const fault = this.world.faults.take(target, 'request');
     const spec = fault?.spec;
     if (spec) rec.fault = spec.kind;
     if (spec?.kind === 'reset') return void req.socket.destroy();

@@ -21,7 +21,9 @@ export interface ArmedFault {
   applied: number;
 }
 
-const ACTION_KINDS = new Set(['image-killed', 'image-vanish', 'stuck', 'rebuild-error']);
+/** When a fault is taken: as a request arrives, or by what Nova does for a createImage or a rebuild. */
+export type FaultMoment = 'request' | 'createImage' | 'rebuild';
+const MOMENT: Record<string, FaultMoment> = { 'image-killed': 'createImage', 'image-vanish': 'createImage', stuck: 'createImage', 'rebuild-error': 'rebuild' };
 
 export function matches(m: FaultMatch, t: FaultTarget): boolean {
   return (
@@ -49,11 +51,11 @@ export class FaultBook {
     return this.#list;
   }
 
-  /** The first armed fault of that family this request triggers (every match counts as seen). */
-  take(t: FaultTarget, ofAction: boolean): ArmedFault | undefined {
+  /** The first armed fault of that moment this request triggers (every match counts as seen). */
+  take(t: FaultTarget, moment: FaultMoment): ArmedFault | undefined {
     let chosen: ArmedFault | undefined;
     for (const f of this.#list) {
-      if (ACTION_KINDS.has(f.spec.kind) !== ofAction || !matches(f.spec.match, t)) continue;
+      if ((MOMENT[f.spec.kind] ?? 'request') !== moment || !matches(f.spec.match, t)) continue;
       f.seen += 1;
       if (!chosen && f.seen > (f.spec.after ?? 0) && f.applied < (f.spec.times ?? 1)) {
         f.applied += 1;

@@ -167,7 +167,7 @@ function createImage(req: NovaReq, server: ServerRec, name: string, requested: u
   let imageId: string;
   if (server.volumeBacked) imageId = w.volumeBackedSnapshot(server, name, metadata).id;
   else {
-    const f = w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'createImage' }, true);
+    const f = w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'createImage' }, 'createImage');
     let outcome: { outcome: SnapshotOutcome; afterMs?: number; status?: string } | null = null;
     if (f) {
       ctx.record.fault = f.spec.kind;
@@ -210,7 +210,7 @@ function rebuild(req: NovaReq, server: ServerRec, imageRef: string): Reply {
   const refused = rebuildRefusal(req, server, imageRef);
   if (refused) return refused;
   const { ctx } = req;
-  const f = req.w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'rebuild' }, true);
+  const f = req.w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'rebuild' }, 'rebuild');
   if (f) ctx.record.fault = f.spec.kind;
   const failing = f?.spec.kind === 'rebuild-error' ? { fault: f.spec.message } : server.volumeBacked && atLeast(req.v, '2.93') ? {} : null;
   req.w.startRebuild(server, imageRef, failing);
