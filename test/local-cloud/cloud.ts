@@ -1,6 +1,6 @@
 // LocalCloud: an in-process OpenStack double (Keystone v3, Nova v2.1, Glance v2, Cinder v3) on one
-// 127.0.0.1 port, with fault injection, a controllable clock and a request log, for the end-to-end
-// tests, the contract suite, the benchmarks and the demo. It does what the action relies on, as
+// 127.0.0.1 port, with fault injection, a controllable clock and a request log, for the mode tests
+// (in-process), the end-to-end tests, the contract suite, the benchmarks and the demo. It does what the action relies on, as
 // the loopback cloud does it (test/contract checks both agree), and nothing else.
 //
 //   /identity/v3/...                  Keystone     (also /identity-internal, /identity-admin)
@@ -14,13 +14,14 @@ import { createServer as createHttpsServer, Server as HttpsServer } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { handleVolume } from './cinder.ts';
-import { statusFaultReply, type ArmedFault } from './faults.ts';
+import { matches, statusFaultReply, type ArmedFault } from './faults.ts';
 import { handleImage } from './glance.ts';
 import { handleIdentity, serviceUnauthorized } from './keystone.ts';
 import { handleCompute } from './nova.ts';
 import type {
   DemoCredentials,
   EndpointInterface,
+  FaultMatch,
   FaultSpec,
   Image,
   ImageSpec,
@@ -37,6 +38,8 @@ import { isObject, parseJson, pyJson, type Ctx, type Reply } from './http.ts';
 import { World } from './world.ts';
 
 export type * from './types.ts';
+
+type Route = Pick<Ctx, 'service' | 'iface' | 'region' | 'rest'>;
 
 const SERVICES: Record<string, ServiceName> = { identity: 'identity', compute: 'compute', glance: 'image', volume: 'volume' };
 const HANDLERS: Record<ServiceName, (w: World, ctx: Ctx) => Reply> = {
@@ -58,6 +61,7 @@ export class LocalCloud {
   readonly #t0 = performance.now();
   #records: RequestRecord[] = [];
   readonly #timers = new Set<{ timer: NodeJS.Timeout; resolve: (ok: boolean) => void }>();
+  #watches: { match: FaultMatch; skip: number; act: (record: RequestRecord) => void }[] = [];
   #stopped = false;
 
   private constructor(world: World, http: HttpServer) {
@@ -161,6 +165,13 @@ export class LocalCloud {
     return i && this.world.imageView(i);
   }
 
+  setImage(id: string, patch: { status?: string; protected?: boolean }): Image {
+    const i = this.world.findImage(id);
+    if (!i) throw new Error(`no image ${id}`);
+    Object.assign(i, patch);
+    return this.world.imageView(i);
+  }
+
   /** Make DELETE of this image answer 409 (in use by the backend store), or undo it. */
   markInUse(id: string, inUse = true): void {
     const i = this.world.findImage(id);
@@ -188,6 +199,11 @@ export class LocalCloud {
     this.world.faults.add(spec);
   }
 
+  /** Call `act` when a request that matches arrives (the first after `after` of them), before it is executed: a test acts at that moment of a run. */
+  once(match: FaultMatch, act: (record: RequestRecord) => void, after = 0): void {
+    this.#watches.push({ match, skip: after, act });
+  }
+
   clearFaults(): void {
     this.world.faults.clear();
   }
@@ -205,7 +221,7 @@ export class LocalCloud {
   // ---------------------------------------------------------------------------------------------
   // HTTP
 
-  #route(pathname: string): Pick<Ctx, 'service' | 'iface' | 'region' | 'rest'> | undefined {
+  #route(pathname: string): Route | undefined {
     const m = /^\/(identity|compute|glance|volume)(?:-(internal|admin))?(\/.*)?$/.exec(pathname);
     if (!m) return undefined;
     const service = SERVICES[m[1]!]!;
@@ -242,13 +258,26 @@ export class LocalCloud {
     }
   }
 
+  /** ms since the cloud started. */
+  #elapsed(): number {
+    return Math.round((performance.now() - this.#t0) * 1000) / 1000;
+  }
+
+  /**
+   * Once no request has been awaiting its answer, nor come, for `quietMs`: what a client left
+   * running in the background has ended (a test waits for it before it stops the cloud).
+   */
+  async settled(quietMs = 50): Promise<void> {
+    const busyUntil = () => Math.max(0, ...this.#records.map((r) => r.end ?? Infinity));
+    while (this.#elapsed() - busyUntil() < quietMs) await new Promise((resolve) => setTimeout(resolve, quietMs / 2));
+  }
+
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const path = req.url ?? '/';
-    const url = new URL(path, this.url);
-    const route = this.#route(url.pathname);
+    const route = this.#route(new URL(path, this.url).pathname);
     const rec: RequestRecord = {
-      t: Math.round((performance.now() - this.#t0) * 1000) / 1000,
+      t: this.#elapsed(),
       method,
       path,
       service: route?.service ?? 'local',
@@ -258,6 +287,16 @@ export class LocalCloud {
       mutating: method !== 'GET' && !(route?.service === 'identity' && method === 'POST'),
     };
     this.#records.push(rec);
+    try {
+      await this.#handle(req, res, rec, route);
+    } finally {
+      rec.end = this.#elapsed();
+    }
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, rec: RequestRecord, route: Route | undefined): Promise<void> {
+    const { method, path } = rec;
+    const url = new URL(path, this.url);
     const chunks: Buffer[] = [];
     try {
       for await (const c of req) chunks.push(c as Buffer);
@@ -274,21 +313,27 @@ export class LocalCloud {
     const ctx: Ctx = { method, url, headers: req.headers, body, ...route, record: rec };
     if (route.service === 'compute' && method === 'POST' && /\/action$/.test(route.rest)) {
       const parsed = parseJson(body);
-      if (isObject(parsed) && Object.keys(parsed).length === 1) rec.action = Object.keys(parsed)[0];
+      const [only, ...more] = isObject(parsed) ? Object.entries(parsed) : [];
+      if (only && !more.length) [rec.action, rec.args] = only;
+    }
+    const target = { method, service: route.service, path, region: route.region, ...(rec.action ? { action: rec.action } : {}) };
+    for (const watch of this.#watches.filter((w) => matches(w.match, target) && w.skip-- <= 0)) {
+      this.#watches.splice(this.#watches.indexOf(watch), 1);
+      watch.act(rec);
     }
 
-    const fault = this.world.faults.take({ method, service: route.service, path, region: route.region, ...(rec.action ? { action: rec.action } : {}) }, false);
+    const fault = this.world.faults.take(target, 'request');
     const spec = fault?.spec;
     if (spec) rec.fault = spec.kind;
     if (spec?.kind === 'reset') return void req.socket.destroy();
     if (spec?.kind === 'delay' && spec.beforeExecute && !(await this.#sleep(spec.ms))) return;
     let reply: Reply;
-    if (spec?.kind === 'status') reply = statusFaultReply(spec);
+    if (spec?.kind === 'status') reply = spec.executed ? (this.#dispatch(ctx), statusFaultReply(spec)) : statusFaultReply(spec);
     else if (spec?.kind === 'expire-token') {
       const token = this.world.tokens.get(String(req.headers['x-auth-token']));
       if (token) token.revoked = true;
       reply = serviceUnauthorized(this.world, ctx);
-    } else reply = this.#dispatch(ctx);
+    } else reply = this.#dispatch(spec?.kind === 'unfiltered' ? { ...ctx, unfiltered: true } : ctx);
     rec.status = reply.status;
     if (spec?.kind === 'delay' && !spec.beforeExecute && !(await this.#sleep(spec.ms))) return;
     // The request was executed; its answer never arrives.

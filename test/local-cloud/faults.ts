@@ -1,7 +1,7 @@
-// Fault injection: per-request faults (status, reset, delay, lose-response, expire-token) are taken
-// when a request arrives; snapshot faults (image-killed, image-vanish, stuck) by the next matching
-// image-backed createImage.
-import type { FaultSpec, RecordService } from './types.ts';
+// Fault injection: per-request faults (status, reset, delay, lose-response, expire-token, unfiltered) are taken
+// when a request arrives; faults of what Nova does (image-killed, image-vanish, stuck, rebuild-error) by the
+// next matching image-backed createImage or rebuild.
+import type { FaultMatch, FaultSpec, RecordService } from './types.ts';
 import { json, pyJson, statusTitle, type Reply } from './http.ts';
 
 export interface FaultTarget {
@@ -21,10 +21,11 @@ export interface ArmedFault {
   applied: number;
 }
 
-const SNAPSHOT_KINDS = new Set(['image-killed', 'image-vanish', 'stuck']);
+/** When a fault is taken: as a request arrives, or by what Nova does for a createImage or a rebuild. */
+export type FaultMoment = 'request' | 'createImage' | 'rebuild';
+const MOMENT: Record<string, FaultMoment> = { 'image-killed': 'createImage', 'image-vanish': 'createImage', stuck: 'createImage', 'rebuild-error': 'rebuild' };
 
-function matches(spec: FaultSpec, t: FaultTarget): boolean {
-  const m = spec.match;
+export function matches(m: FaultMatch, t: FaultTarget): boolean {
   return (
     (m.method === undefined || m.method.toUpperCase() === t.method) &&
     (m.service === undefined || m.service === t.service) &&
@@ -50,11 +51,11 @@ export class FaultBook {
     return this.#list;
   }
 
-  /** The first armed fault of that family this request triggers (every match counts as seen). */
-  take(t: FaultTarget, snapshot: boolean): ArmedFault | undefined {
+  /** The first armed fault of that moment this request triggers (every match counts as seen). */
+  take(t: FaultTarget, moment: FaultMoment): ArmedFault | undefined {
     let chosen: ArmedFault | undefined;
     for (const f of this.#list) {
-      if (SNAPSHOT_KINDS.has(f.spec.kind) !== snapshot || !matches(f.spec, t)) continue;
+      if ((MOMENT[f.spec.kind] ?? 'request') !== moment || !matches(f.spec.match, t)) continue;
       f.seen += 1;
       if (!chosen && f.seen > (f.spec.after ?? 0) && f.applied < (f.spec.times ?? 1)) {
         f.applied += 1;

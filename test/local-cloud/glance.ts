@@ -59,7 +59,10 @@ export function handleImage(w: World, ctx: Ctx): Reply {
   const region = w.region(ctx.region!);
   w.settle();
   if (ctx.rest === '/v2/images' && ctx.method === 'GET')
-    return listImages(ctx, [...region.images.values()], token.projectId, rid) ?? err(400, `No image found with ID ${ctx.url.searchParams.get('marker')}`);
+    return (
+      listImages(ctx, [...region.images.values()], token.projectId, w.imagePageMax, rid) ??
+      err(400, `No image found with ID ${ctx.url.searchParams.get('marker')}`)
+    );
   const m = /^\/v2\/images\/([^/]+)$/.exec(ctx.rest);
   if (!m) return err(404, 'The resource could not be found.');
   const id = decodeURIComponent(m[1]!);
@@ -80,18 +83,18 @@ export function handleImage(w: World, ctx: Ctx): Reply {
 }
 
 /** One page of the listing, or undefined for an unknown marker (400). */
-function listImages(ctx: Ctx, images: ImageRec[], project: string, rid: Record<string, string>): Reply | undefined {
+function listImages(ctx: Ctx, images: ImageRec[], project: string, pageMax: number, rid: Record<string, string>): Reply | undefined {
   const params = ctx.url.searchParams;
   const [sortKey = 'created_at', dir = 'desc'] = (params.get('sort') ?? 'created_at:desc').split(':');
   if (sortKey !== 'created_at') return webobError(400, `Sort key ${sortKey} is not supported by the local cloud (only created_at)`, ctx, rid);
-  const filters = [...params].filter(([k]) => !['limit', 'marker', 'sort'].includes(k));
-  const limit = Math.min(Number(params.get('limit') ?? 25), 1000);
+  const filters = ctx.unfiltered ? [] : [...params].filter(([k]) => !['limit', 'marker', 'sort'].includes(k));
+  const limit = Math.min(Number(params.get('limit') ?? 25), pageMax);
   // Newest first by default; created_at then id, as Glance appends id to every sort.
   const order = (a: ImageRec, b: ImageRec) => (a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) * (dir === 'asc' ? 1 : -1);
   const listed = images
     .filter((img) => {
       const attributes = imageJson(img);
-      return visibleTo(img, project) && img.status !== 'killed' && filters.every(([k, v]) => same(attributes[k], v, k));
+      return (ctx.unfiltered || (visibleTo(img, project) && img.status !== 'killed')) && filters.every(([k, v]) => same(attributes[k], v, k));
     })
     .sort(order);
   const marker = params.get('marker');

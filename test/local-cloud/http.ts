@@ -15,6 +15,8 @@ export interface Ctx {
   /** Path after the service's endpoint prefix, e.g. '/v2.1/<project>/servers/abc/action'. */
   rest: string;
   record: RequestRecord;
+  /** The 'unfiltered' fault applies. */
+  unfiltered?: boolean;
 }
 
 /** What a handler returns; the router writes it (or, for faults, delays or drops it). */

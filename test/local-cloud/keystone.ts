@@ -61,10 +61,18 @@ function names(ref: Record<string, unknown>, id: string, name: string): boolean 
   return ref.name === name && (domain.id === 'default' || domain.name === 'Default');
 }
 
-/** Who the auth body proves to be: 'password' or 'appcred', or the error reply. */
-function authenticateBody(w: World, auth: Record<string, unknown>): 'password' | 'appcred' | Reply {
+/** Who the auth body proves to be: 'password', 'appcred', or the valid token it rescopes; or the error reply. */
+function authenticateBody(w: World, auth: Record<string, unknown>): 'password' | 'appcred' | TokenRec | Reply {
   const identity = isObject(auth.identity) ? auth.identity : {};
   const methods = Array.isArray(identity.methods) ? identity.methods : [];
+  if (methods.includes('token')) {
+    const id = isObject(identity.token) ? String(identity.token.id) : '';
+    const given = w.validToken(id);
+    // An unknown, expired or revoked token is not found (404), as Keystone's token provider says.
+    if (!given) return ksError(w, 404, `Could not find token: ${id}.`);
+    const project = isObject(auth.scope) && isObject(auth.scope.project) ? auth.scope.project : {};
+    return names(project, w.demo.projectId, w.demo.projectName) ? given : ksError(w, 401, UNAUTH);
+  }
   if (methods.includes('application_credential')) {
     const ac = isObject(identity.application_credential) ? identity.application_credential : {};
     // The credential carries its own scope.
@@ -90,16 +98,17 @@ function issueToken(w: World, ctx: Ctx): Reply {
   const body = parseJson(ctx.body);
   if (!isObject(body) || !isObject(body.auth)) return ksError(w, 400, "Invalid input for field 'auth': 'auth' is a required property");
   const who = authenticateBody(w, body.auth);
-  if (typeof who !== 'string') return who;
+  if (typeof who !== 'string' && 'status' in who) return who;
   const now = w.now();
   const t: TokenRec = {
     // Fernet-looking (the real ones start with gAAAAA and are ~180 URL-safe characters).
     id: `gAAAAA${randomBytes(132).toString('base64url')}`,
     projectId: w.demo.projectId,
     userId: w.demo.userId,
-    methods: who === 'appcred' ? ['application_credential'] : ['password'],
+    methods: who === 'appcred' ? ['application_credential'] : who === 'password' ? ['password'] : [...who.methods, 'token'],
     issuedAt: now,
-    expiresAt: now + w.tokenTtlMs,
+    // A rescoped token expires with the one it came from.
+    expiresAt: typeof who === 'string' ? now + w.tokenTtlMs : who.expiresAt,
     revoked: false,
     auditId: randomBytes(16).toString('base64url').slice(0, 22),
     appCred: who === 'appcred',

@@ -3,7 +3,7 @@
 // cloud's Nova 26 (Zed), messages from nova/api/openstack/compute/servers.py and nova/compute/api.py.
 import { serviceUnauthorized } from './keystone.ts';
 import type { ServerRec, SnapshotOutcome, World } from './world.ts';
-import { POWER_STATE, World as WorldClass } from './world.ts';
+import { FLAVORS, POWER_STATE, World as WorldClass } from './world.ts';
 import { empty, fault, header, isObject, isoZ, json, nextLink, page, parseJson, uuid, webobError, type Ctx, type Reply } from './http.ts';
 
 type Version = [number, number];
@@ -54,6 +54,8 @@ export function handleCompute(w: World, ctx: Ctx): Reply {
   w.settle();
   const sub = m[2]!;
   if (sub === '/servers/detail' && ctx.method === 'GET') return listServers(req);
+  const fm = /^\/flavors\/([^/]+)$/.exec(sub);
+  if (fm && ctx.method === 'GET') return showFlavor(req, decodeURIComponent(fm[1]!));
   const sm = /^\/servers\/([^/]+)(\/action)?$/.exec(sub);
   if (!sm || ctx.method !== (sm[2] ? 'POST' : 'GET')) return webobError(404, 'The resource could not be found.', ctx, req.h);
   const id = decodeURIComponent(sm[1]!);
@@ -68,14 +70,14 @@ function serverDetail(req: NovaReq, s: ServerRec): Record<string, unknown> {
     id: s.id,
     name: s.name,
     status: WorldClass.statusOf(vmState, taskState),
-    tenant_id: s.projectId,
+    ...(s.projectId === null ? {} : { tenant_id: s.projectId }),
     user_id: s.userId,
     metadata: s.metadata,
     ...(atLeast(req.v, '2.26') ? { tags: s.tags } : {}),
     hostId: s.hostId,
     // "" for a server booted from a volume.
     image: s.volumeBacked ? '' : { id: s.imageRef, links: [{ rel: 'bookmark', href: `${req.root.replace('/v2.1', '')}/images/${s.imageRef}` }] },
-    flavor: { id: 'b2-7', links: [{ rel: 'bookmark', href: `${req.root.replace('/v2.1', '')}/flavors/b2-7` }] },
+    flavor: { id: s.flavorId, links: [{ rel: 'bookmark', href: `${req.root.replace('/v2.1', '')}/flavors/${s.flavorId}` }] },
     created: isoZ(s.createdAt),
     updated: isoZ(s.updatedAt),
     addresses: {},
@@ -84,7 +86,15 @@ function serverDetail(req: NovaReq, s: ServerRec): Record<string, unknown> {
     'OS-EXT-STS:vm_state': vmState,
     'OS-EXT-STS:power_state': POWER_STATE[vmState] ?? 0,
     'os-extended-volumes:volumes_attached': s.rootVolumeId ? [{ id: s.rootVolumeId, delete_on_termination: false }] : [],
+    ...(vmState === 'error' && s.fault ? { fault: { code: 500, message: s.fault, created: isoZ(s.updatedAt) } } : {}),
   };
+}
+
+/** GET /flavors/{id}: what the flavor gives a server (restore compares its root disk with the image's min_disk). */
+function showFlavor(req: NovaReq, id: string): Reply {
+  const flavor = FLAVORS[id];
+  if (!flavor) return fault(404, 'itemNotFound', `Flavor ${id} could not be found.`, req.h);
+  return json(200, { flavor: { id, name: id, ...flavor, 'OS-FLV-EXT-DATA:ephemeral': 0, swap: 0, 'os-flavor-access:is_public': true } }, req.h);
 }
 
 /** GET /servers/detail: the name filter is a case-insensitive regex (MySQL REGEXP), newest first, keyset pages with a next link. */
@@ -157,14 +167,14 @@ function createImage(req: NovaReq, server: ServerRec, name: string, requested: u
   let imageId: string;
   if (server.volumeBacked) imageId = w.volumeBackedSnapshot(server, name, metadata).id;
   else {
-    const f = w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'createImage' }, true);
-    let outcome: { outcome: SnapshotOutcome; afterMs?: number } | null = null;
+    const f = w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'createImage' }, 'createImage');
+    let outcome: { outcome: SnapshotOutcome; afterMs?: number; status?: string } | null = null;
     if (f) {
       ctx.record.fault = f.spec.kind;
       const spec = f.spec;
       outcome =
         spec.kind === 'image-killed'
-          ? { outcome: 'killed', afterMs: spec.afterMs }
+          ? { outcome: 'killed', afterMs: spec.afterMs, status: spec.status }
           : spec.kind === 'image-vanish'
             ? { outcome: 'vanish', afterMs: spec.afterMs }
             : { outcome: 'stuck' };
@@ -199,7 +209,11 @@ function rebuildRefusal(req: NovaReq, server: ServerRec, ref: string): Reply | u
 function rebuild(req: NovaReq, server: ServerRec, imageRef: string): Reply {
   const refused = rebuildRefusal(req, server, imageRef);
   if (refused) return refused;
-  req.w.startRebuild(server, imageRef, server.volumeBacked && atLeast(req.v, '2.93'));
+  const { ctx } = req;
+  const f = req.w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region, action: 'rebuild' }, 'rebuild');
+  if (f) ctx.record.fault = f.spec.kind;
+  const failing = f?.spec.kind === 'rebuild-error' ? { fault: f.spec.message } : server.volumeBacked && atLeast(req.v, '2.93') ? {} : null;
+  req.w.startRebuild(server, imageRef, failing);
   const detail = serverDetail(req, server);
   // Before 2.75 the answer has the base attributes only.
   if (!atLeast(req.v, '2.75')) for (const key of Object.keys(detail)) if (/^(OS-EXT-STS|os-extended-volumes):/.test(key)) delete detail[key];

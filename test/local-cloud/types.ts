@@ -16,6 +16,8 @@ export interface LocalCloudOptions {
   powerSeconds?: number;
   /** Nova's maximum microversion. Default '2.93' (the loopback cloud's); '2.38' is an old OVH region. */
   maxMicroversion?: string;
+  /** Glance's api_limit_max: the most images one page lists, whatever limit is asked for. Default 1000. */
+  imagePageMax?: number;
   /** Keystone token lifetime. Default 43200 (12 h, like the loopback cloud). */
   tokenTtlSeconds?: number;
   /** Serve HTTPS with this key and certificate (PEM), the catalog's endpoints too. Default: plain HTTP. */
@@ -50,11 +52,14 @@ export interface ServerSpec {
   metadata?: Record<string, string>;
   /** Nova server tags (shown and filtered on from microversion 2.26). */
   tags?: string[];
+  /** One of the cloud's flavors (FLAVORS in world.ts). Default b2-7. */
+  flavorId?: string;
   /**
    * Its project (`tenant_id`; default the demo project). Another project's server is shown by its
    * ID, as Nova shows it to a login with the admin role, and never in the project's listing (no all_tenants).
+   * null: Nova shows no tenant_id.
    */
-  projectId?: string;
+  projectId?: string | null;
 }
 
 /** A volume beside the servers' root volumes: made from a Cinder snapshot, attached to a server, or both. */
@@ -83,7 +88,7 @@ export interface Server {
 
 export interface ImageSpec {
   region: string;
-  name: string;
+  name: string | null;
   id?: string;
   createdAt?: Date | string;
   /** Default 'active'. */
@@ -149,10 +154,13 @@ export interface RequestRecord {
   status: number;
   /** Anything but a GET and the token POST: what a dry run must never send. */
   mutating: boolean;
-  /** The server action of POST .../action (createImage, rebuild). */
+  /** The server action of POST .../action (createImage, rebuild), and its arguments. */
   action?: string;
+  args?: unknown;
   /** The fault kind applied to this request, if any. */
   fault?: string;
+  /** When the answer was sent (ms since the cloud started); unset while it is awaited, and when none came. */
+  end?: number;
 }
 
 export interface FaultMatch {
@@ -165,16 +173,22 @@ export interface FaultMatch {
 }
 
 export type FaultKind =
-  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
+  /** Answer this instead; with `executed`, only once the request was executed (a front end that gave up waiting for the service). */
+  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string>; executed?: boolean }
   | { kind: 'reset' }
   /** Answer only after `ms`. By default the request is executed at once and only the answer is held back;
    *  with beforeExecute: true it waits first, then executes (even if the client has gone by then). */
   | { kind: 'delay'; ms: number; beforeExecute?: boolean }
   | { kind: 'lose-response' }
   | { kind: 'expire-token' }
-  | { kind: 'image-killed'; afterMs?: number }
+  /** Glance lists as if the query had no filters, every project's images included (as an admin's listing, or a careless front end). */
+  | { kind: 'unfiltered' }
+  /** The image ends in `status` (default killed; Glance's other dead ends: deleted, pending_delete, deactivated). */
+  | { kind: 'image-killed'; afterMs?: number; status?: string }
   | { kind: 'image-vanish'; afterMs?: number }
-  | { kind: 'stuck' };
+  | { kind: 'stuck' }
+  /** The next rebuild is accepted, then fails on the compute host: ERROR, with this fault message. */
+  | { kind: 'rebuild-error'; message: string };
 
 export type FaultSpec = {
   match: FaultMatch;

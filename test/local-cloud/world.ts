@@ -27,6 +27,8 @@ export interface SnapshotJob {
   start: number;
   durationMs: number;
   outcome: SnapshotOutcome;
+  /** The status a killed image ends in. */
+  deadStatus: string;
   /** When the image leaves queued for saving (Infinity: never). */
   savingAt: number;
   /** When the image reaches its final state (active / killed / gone); Infinity for stuck. */
@@ -41,15 +43,18 @@ export interface SnapshotJob {
 export interface RebuildJob {
   start: number;
   durationMs: number;
-  /** vm_state when it ends: the one before, or error (a volume-backed reimage that fails in nova-compute). */
+  /** vm_state when it ends: the one before, or error (a volume-backed reimage that fails in nova-compute, or a rebuild-error fault). */
   endVmState: string;
+  /** The fault Nova records when it ends in error. */
+  fault?: string;
 }
 
 export interface ServerRec {
   id: string;
   region: string;
   name: string;
-  projectId: string;
+  /** null: Nova shows no tenant_id (a policy that hides it). */
+  projectId: string | null;
   userId: string;
   vmState: string;
   taskState: string | null;
@@ -59,11 +64,14 @@ export interface ServerRec {
   rootVolumeStatus: string;
   /** The boot image; for a volume-backed server, the image its boot volume was made from. */
   imageRef: string;
+  flavorId: string;
   createdAt: number;
   updatedAt: number;
   hostId: string;
   job: SnapshotJob | null;
   rebuild: RebuildJob | null;
+  /** Why Nova put it in ERROR (shown as `fault`). */
+  fault: string | null;
   /** os-stop / os-start in progress: powering-off or powering-on until `at`, then `to`. */
   power: { at: number; to: 'stopped' | 'active' } | null;
   metadata: Record<string, string>;
@@ -142,6 +150,12 @@ const TASK_STATUS: Record<string, string> = {
   resize_prep: 'RESIZE',
 };
 
+/** The flavors servers are made with (OVH's names), as GET /flavors/{id} shows them. */
+export const FLAVORS: Record<string, { vcpus: number; ram: number; disk: number }> = {
+  'b2-7': { vcpus: 2, ram: 7000, disk: 50 },
+  'd2-2': { vcpus: 1, ram: 2000, disk: 25 },
+};
+
 export const POWER_STATE: Record<string, number> = { active: 1, paused: 3, stopped: 4, suspended: 7, shelved_offloaded: 4, error: 0, building: 0 };
 
 /**
@@ -178,6 +192,7 @@ export class World {
   readonly powerMs: number;
   readonly maxMicroversion: string;
   readonly tokenTtlMs: number;
+  readonly imagePageMax: number;
   /** http://127.0.0.1:PORT, set once listening. */
   base = '';
   #offset = 0;
@@ -193,6 +208,7 @@ export class World {
     this.powerMs = Math.max(0, (opts.powerSeconds ?? 0.5) * 1000);
     this.maxMicroversion = opts.maxMicroversion ?? '2.93';
     this.tokenTtlMs = (opts.tokenTtlSeconds ?? 43200) * 1000;
+    this.imagePageMax = opts.imagePageMax ?? 1000;
     this.demo = {
       username: 'demo',
       password: 'demo-secret-pw',
@@ -258,7 +274,7 @@ export class World {
           img.props.set('image_location', 'snapshot');
           img.props.set('image_state', 'available');
           img.props.set('owner_id', img.owner ?? '');
-        } else if (job.outcome === 'killed') img.status = 'killed';
+        } else if (job.outcome === 'killed') img.status = job.deadStatus;
         // nova's @delete_image_on_error: the image is deleted, GET -> 404.
         else if (job.outcome === 'vanish') region.images.delete(img.id);
       }
@@ -285,7 +301,8 @@ export class World {
     s.rebuild = null;
     s.vmState = job.endVmState;
     s.taskState = null;
-    if (job.endVmState === 'error') s.rootVolumeStatus = 'reserved';
+    if (job.endVmState === 'error' && s.volumeBacked) s.rootVolumeStatus = 'reserved';
+    s.fault = job.fault ?? null;
     s.updatedAt = floorSecond(end);
   }
 
@@ -339,6 +356,7 @@ export class World {
     const region = this.region(spec.region);
     const id = spec.id ?? uuid();
     if (this.findServer(id)) throw new Error(`server ${id} already exists`);
+    if (spec.flavorId && !FLAVORS[spec.flavorId]) throw new Error(`no flavor ${spec.flavorId} (flavors: ${Object.keys(FLAVORS).join(', ')})`);
     if (spec.volumeBacked && !region.hasCinder) throw new Error(`region ${spec.region} has no Cinder: a volume-backed server cannot exist there`);
     const [vmState, taskState] = this.#statusToVm(spec.status ?? 'ACTIVE');
     const created = floorSecond(toMs(spec.createdAt, this.now()));
@@ -346,7 +364,7 @@ export class World {
       id,
       region: spec.region,
       name: spec.name,
-      projectId: spec.projectId ?? this.demo.projectId,
+      projectId: spec.projectId === undefined ? this.demo.projectId : spec.projectId,
       userId: this.demo.userId,
       vmState,
       taskState: spec.taskState !== undefined ? spec.taskState : taskState,
@@ -354,11 +372,13 @@ export class World {
       rootVolumeId: spec.volumeBacked ? uuid() : null,
       rootVolumeStatus: 'in-use',
       imageRef: spec.imageRef ?? this.#baseImageIds.get(spec.region)!,
+      flavorId: spec.flavorId ?? 'b2-7',
       createdAt: created,
       updatedAt: created + 1000,
       hostId: randomHex(28),
       job: null,
       rebuild: null,
+      fault: null,
       power: null,
       metadata: { ...spec.metadata },
       tags: [...(spec.tags ?? [])],
@@ -398,11 +418,12 @@ export class World {
 
   /**
    * Nova's rebuild accepted: the new image at once (nova-api sets image_ref; a volume-backed server
-   * keeps its ""), the task states for rebuildMs, then the state before (or, `failing`, ERROR).
+   * keeps its ""), the task states for rebuildMs, then the state before (or, `failing`, ERROR with the fault given).
    */
-  startRebuild(s: ServerRec, imageRef: string, failing: boolean): void {
+  startRebuild(s: ServerRec, imageRef: string, failing: { fault?: string } | null): void {
     if (!s.volumeBacked) s.imageRef = imageRef;
-    s.rebuild = { start: this.now(), durationMs: this.rebuildMs, endVmState: failing ? 'error' : s.vmState === 'stopped' ? 'stopped' : 'active' };
+    const endVmState = failing ? 'error' : s.vmState === 'stopped' ? 'stopped' : 'active';
+    s.rebuild = { start: this.now(), durationMs: this.rebuildMs, endVmState, ...(failing?.fault ? { fault: failing.fault } : {}) };
     s.updatedAt = floorSecond(this.now());
     this.#applyRebuild(s, this.now()); // rebuildSeconds: 0 finishes at once
   }
@@ -528,7 +549,12 @@ export class World {
   }
 
   /** Image-backed snapshot: a queued Glance image that progresses over snapshotMs (or as a fault says). */
-  startImageSnapshot(s: ServerRec, name: string, metadata: Record<string, string>, fault: { outcome: SnapshotOutcome; afterMs?: number } | null): ImageRec {
+  startImageSnapshot(
+    s: ServerRec,
+    name: string,
+    metadata: Record<string, string>,
+    fault: { outcome: SnapshotOutcome; afterMs?: number; status?: string } | null,
+  ): ImageRec {
     const now = this.now();
     const d = this.snapshotMs;
     const outcome = fault?.outcome ?? 'active';
@@ -553,7 +579,19 @@ export class World {
       ],
       metadata,
     );
-    const job: SnapshotJob = { region: s.region, serverId: s.id, imageId: img.id, start: now, durationMs: d, outcome, savingAt, finalAt, taskEndAt, phase: 0 };
+    const job: SnapshotJob = {
+      region: s.region,
+      serverId: s.id,
+      imageId: img.id,
+      start: now,
+      durationMs: d,
+      outcome,
+      deadStatus: fault?.status ?? 'killed',
+      savingAt,
+      finalAt,
+      taskEndAt,
+      phase: 0,
+    };
     img.job = job;
     s.job = job;
     s.taskState = null;

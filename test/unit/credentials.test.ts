@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nock from 'nock';
 
-import { create } from '../../src/modes/create/create.ts';
 import { CrossHostError } from '../../src/openstack/errors.ts';
 import { Secrets } from '../../src/openstack/secrets.ts';
 import {
@@ -18,8 +17,6 @@ import {
   newCloud,
   PASSWORD_CREDENTIALS,
   SERVER_ID,
-  serverBody,
-  createSettings,
   TOKEN,
   unmatched,
   useNock,
@@ -148,20 +145,5 @@ describe('Secrets: every form a body may quote a secret in', () => {
     secrets.add('token-abc-token');
     secrets.add('');
     assert.equal(secrets.redact('token-abc-token and abc'), '*** and ***');
-  });
-});
-
-describe('a redirected createImage', () => {
-  it('fails once: no image search, no second POST', async () => {
-    mockAuth();
-    nock(COMPUTE_ORIGIN)
-      .get(`${COMPUTE_PATH}/servers/${SERVER_ID}`)
-      .reply(200, { server: serverBody() })
-      .post(`${COMPUTE_PATH}/servers/${SERVER_ID}/action`)
-      .reply(307, '', { location: `${ELSEWHERE}/action` });
-    const other = elsewhere();
-    await refused(create(newCloud(), createSettings()));
-    assert.equal(other.pendingMocks().length, 2);
-    assert.deepEqual(unmatched, [], 'no image search, no second createImage');
   });
 });

@@ -10,26 +10,23 @@ import nock from 'nock';
 import { run } from '../../src/main.ts';
 import { actionDefaults } from '../support/run-action.ts';
 import {
-  clearActionEnv as clearEnv,
+  COMPUTE_ORIGIN,
   IMAGE_ID,
   IMAGE_ORIGIN,
   imageBody,
   mockAuth,
-  mockSnapshotAccepted,
   PROJECT_ID,
   serverBody,
   SERVER_ID,
-  setInputs,
-  stdout,
+  SERVER_PATH,
   TOKEN,
   unmatched,
   useNock,
-  useProject,
 } from '../support/nock.ts';
+import { clearActionEnv as clearEnv, setInputs, stdout } from '../support/step.ts';
 import { ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, ISSUER, mockFederation, mockIssuer, UNSCOPED } from './login-fixtures.ts';
 
 useNock();
-useProject();
 
 const RUNNER = 'https://pipelines.actions.example';
 const GITHUB_ID_TOKEN = 'eyJ-github-id-token-that-must-stay-secret';
@@ -66,13 +63,11 @@ const BASE = {
   'identity-provider': 'ovhcloud-emea',
 };
 
-/** A snapshot of the server that becomes active at once. */
+/** The project's token, and a snapshot of the server that is active at once. */
 function snapshotWorks(): void {
   mockAuth();
-  mockSnapshotAccepted(serverBody({ name: 'web' }));
-  nock(IMAGE_ORIGIN)
-    .get(`/v2/images/${IMAGE_ID}`)
-    .reply(200, imageBody({ id: IMAGE_ID, status: 'active' }));
+  nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody() }).post(`${SERVER_PATH}/action`).reply(202, { image_id: IMAGE_ID });
+  nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody());
 }
 
 /** Each secret masked, and shown nowhere but in its mask command (stdout, outputs, summary). */

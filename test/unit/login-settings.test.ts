@@ -9,16 +9,10 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
 import { cloudsPlaces, loadCloud } from '../../src/settings/clouds-yaml.ts';
 import { readSettings } from '../../src/settings/settings.ts';
-import {
-  captureStdout,
-  clearActionEnv as clearEnv,
-  PROJECT_ID,
-  releaseStdout,
-  setInputs as inputs,
-  stdout,
-  settingsProblems as problems,
-} from '../support/nock.ts';
+import { captureStdout, clearActionEnv as clearEnv, releaseStdout, setInputs as inputs, settingsProblems as problems, stdout } from '../support/step.ts';
 import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
+
+const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
 
 const BASE = { 'auth-url': 'https://auth.cloud.ovh.net/v3', region: 'GRA11', instance: 'web', 'project-id': PROJECT_ID };
 const CLOUD_PASSWORD = 'pw-from-secure-yaml';

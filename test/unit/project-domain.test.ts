@@ -9,7 +9,8 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { createHttp } from '../../src/openstack/client.ts';
 import { Identity, type Credentials } from '../../src/openstack/identity.ts';
 import { readSettings } from '../../src/settings/settings.ts';
-import { AUTH_URL, captureStdout, clearActionEnv, mockAuth, PASSWORD, PROJECT_ID, releaseStdout, setInputs, useNock } from '../support/nock.ts';
+import { AUTH_URL, mockAuth, PASSWORD, PROJECT_ID, useNock } from '../support/nock.ts';
+import { captureStdout, clearActionEnv, releaseStdout, setInputs } from '../support/step.ts';
 
 useNock();
 

@@ -3,18 +3,12 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 
 import { readSettings, SettingsError, type Settings } from '../../src/settings/settings.ts';
 import { actionDefaults } from '../support/run-action.ts';
-import {
-  APP_SECRET,
-  captureStdout,
-  IMAGE_ID as IMAGE_UUID,
-  clearActionEnv as clearEnv,
-  PASSWORD,
-  PROJECT_ID,
-  releaseStdout,
-  setInputs as inputs,
-  stdout,
-  settingsProblems as problems,
-} from '../support/nock.ts';
+import { captureStdout, clearActionEnv as clearEnv, releaseStdout, setInputs as inputs, settingsProblems as problems, stdout } from '../support/step.ts';
+
+const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
+const PASSWORD = 'Pa55word-that-must-stay-secret';
+const APP_SECRET = 'app-cred-secret-that-must-stay-secret';
+const IMAGE_UUID = 'e30f3c46-9743-46a5-bf50-6ddf396c50fb';
 
 const PASSWORD_AUTH = {
   'auth-url': 'https://auth.cloud.ovh.net/v3',

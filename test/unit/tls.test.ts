@@ -12,20 +12,8 @@ import { explain } from '../../src/modes/outcome.ts';
 import { createHttp } from '../../src/openstack/client.ts';
 import { Identity } from '../../src/openstack/identity.ts';
 import { readSettings } from '../../src/settings/settings.ts';
-import {
-  AUTH_ORIGIN,
-  AUTH_URL,
-  captureStdout,
-  clearActionEnv,
-  netError,
-  PASSWORD,
-  PROJECT_ID,
-  releaseStdout,
-  setInputs,
-  stdout,
-  useNock,
-  settingsProblems as problems,
-} from '../support/nock.ts';
+import { AUTH_ORIGIN, AUTH_URL, netError, PASSWORD, PROJECT_ID, useNock } from '../support/nock.ts';
+import { captureStdout, clearActionEnv, releaseStdout, setInputs, settingsProblems as problems, stdout } from '../support/step.ts';
 import { makeTestCa } from '../support/tls.ts';
 
 useNock();
