@@ -69,13 +69,17 @@ describe('create: an old Nova (before 2.45)', () => {
 
 describe('create: waiting for the image', () => {
   it('queued → saving → active: succeeds with the image, its size and the number of polls', async (t) => {
-    const local = await Local.start(t, { snapshotSeconds: 1.2 });
+    // A snapshot of 100 s: queued at the first look, saving at the second (60 s in), active at the third.
+    const local = await Local.start(t, { snapshotSeconds: 100 });
     const web = local.server();
+    const look = { method: 'GET', path: /\/v2\/images\// };
+    local.lc.once(look, () => local.lc.advance(60_000), 1);
+    local.lc.once(look, () => local.lc.advance(50_000), 2);
     const result = succeeded(await create(local.client(), local.createSettings()));
     assert.equal(local.lc.image(result.image.id)?.status, 'active');
     assert.equal(result.image.status, 'active');
     assert.equal(result.image.size, 65536);
-    assert.ok(result.polls >= 3, `${result.polls} polls`);
+    assert.equal(result.polls, 3);
     assert.deepEqual(result.volumeSnapshotIds, []);
     assert.equal(result.server.volumeBacked, false);
     for (const status of ['queued', 'saving', 'active']) assert.match(stdout(), new RegExp(`snapshot ${result.image.id}: ${status}`));
@@ -118,9 +122,10 @@ describe('create: waiting for the image', () => {
   });
 
   it('timeout: names the image, its last status and the server task_state, says the snapshot goes on and how to check it', async (t) => {
-    // Saving from 1 s, with the server's task_state image_uploading: the timeout comes at 1.5 s.
-    const local = await Local.start(t, { snapshotSeconds: 2 });
+    // A snapshot of 100 s, 60 s in at the first look: saving, the server's task_state image_uploading.
+    const local = await Local.start(t, { snapshotSeconds: 100 });
     const web = local.server();
+    local.lc.once({ method: 'GET', path: /\/v2\/images\// }, () => local.lc.advance(60_000));
     const start = Date.now();
     const error = failed(await create(local.client(), local.createSettings({ timeoutMs: 1_500 })));
     const took = Date.now() - start;
@@ -158,9 +163,10 @@ describe('create: waiting for the image', () => {
   });
 
   it('a createImage that uses up the whole timeout: the image is still looked at, and reported as queued, not gone', async (t) => {
-    // Nova makes the image at once and answers 1.2 s later; the image is queued until 1.5 s.
-    const local = await Local.start(t, { snapshotSeconds: 3 });
+    // Nova makes the image at once and answers 1.2 s later; 10 s into a snapshot of 100 s, the image is queued.
+    const local = await Local.start(t, { snapshotSeconds: 100 });
     const web = local.server();
+    local.lc.once({ method: 'GET', path: /\/v2\/images\// }, () => local.lc.advance(10_000));
     local.lc.fault({ match: { action: 'createImage' }, kind: 'delay', ms: 1_200 });
     const error = failed(await create(local.client(), local.createSettings({ timeoutMs: 1_000 })));
     const imageId = error.imageId ?? '';

@@ -15,7 +15,7 @@ import { stdout } from '../support/step.ts';
 
 /** A cloud with the server `web` (as `spec` says) and a stop-instance create of it. */
 async function stopping(t: TestContext, spec: Partial<ServerSpec> = {}, options: LocalCloudOptions = {}) {
-  const local = await Local.start(t, { snapshotSeconds: 0, ...options });
+  const local = await Local.start(t, { snapshotSeconds: 0, powerSeconds: 0.2, ...options });
   const web = local.server(spec);
   const created = (overrides: Partial<CreateSettings> = {}, cancel?: Cancellation, client = local.client()) =>
     create(client, local.createSettings({ stopInstance: true, ...overrides }), cancel);
@@ -28,8 +28,12 @@ const actions = (local: Local, server: { id: string }) =>
 
 describe('stop-instance: a consistent snapshot', () => {
   it('stops, snapshots, starts again once the disk is captured, and reports the downtime', async (t) => {
-    // The disk is captured at 1 s (image_uploading), the snapshot's task over at 2 s.
-    const { local, web, created } = await stopping(t, {}, { snapshotSeconds: 2 });
+    // A snapshot of 100 s: the disk is captured (image_uploading) at the first look after createImage,
+    // and the snapshot's task over at the first look after an os-start.
+    const { local, web, created } = await stopping(t, {}, { snapshotSeconds: 100 });
+    const serverLook = { method: 'GET', path: new RegExp(`/servers/${web.id}$`) };
+    local.lc.once({ action: 'createImage' }, () => local.lc.once(serverLook, () => local.lc.advance(60_000)));
+    local.lc.once({ action: 'os-start' }, () => local.lc.once(serverLook, () => local.lc.advance(50_000)));
     const result = succeeded(await created());
     // Asked as soon as the disk is captured: Nova refuses it until the task is over.
     assert.deepEqual(actions(local, web), ['os-stop 202', 'createImage 202', 'os-start 409', 'os-start 202']);
