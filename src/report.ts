@@ -8,6 +8,7 @@ import type { Result } from './modes/run.ts';
 import type { Deletion } from './modes/delete/deletion.ts';
 import type { FleetItem, FleetResult } from './modes/fleet.ts';
 import type { Outcome } from './modes/outcome.ts';
+import type { PostResult } from './modes/post/finish.ts';
 import type { PruneResult } from './modes/prune/prune.ts';
 import type { RestoreResult } from './modes/restore/restore.ts';
 import type { Image } from './openstack/image.ts';
@@ -65,6 +66,7 @@ function createSection(result: CreateResult): void {
   log.output(Output.Consistency, result.consistency);
   log.output(Output.DowntimeSeconds, result.downtimeMs === undefined ? '' : seconds(result.downtimeMs));
   log.output(Output.Snapshots, JSON.stringify([imageRow({ server, result })]));
+  log.output(Output.CapturedAt, result.capturedAt?.toISOString() ?? '');
   core.summary.addHeading(result.dryRun ? 'Snapshot (dry run: not created)' : 'Snapshot created', 2);
   table(
     ['Snapshot', 'Snapshot ID', 'Status', 'Instance', 'Size', 'Took'],
@@ -79,6 +81,27 @@ function createSection(result: CreateResult): void {
       ],
     ],
   );
+  captureNote([result]);
+}
+
+/** wait: captured: when each disk was captured, and a plain line when the job goes on before the upload ended. */
+function captureNote(results: readonly CreateResult[]): void {
+  const reused = results.filter((r) => r.reused);
+  if (reused.length)
+    paragraph(
+      'Re-run:',
+      `reused the snapshot an earlier attempt of this step took (${reused.map((r) => r.image.id).join(', ')}); no second snapshot was taken.`,
+    );
+  const captured = results.filter((r) => r.capturedAt);
+  if (!captured.length) return;
+  paragraph('Captured at:', captured.map((r) => `${r.server.name}: ${r.capturedAt?.toISOString()}`).join(', '));
+  const uploading = captured.filter((r) => r.uploading);
+  if (uploading.length) {
+    paragraph(
+      'The job goes on before the upload ended:',
+      `${uploading.map((r) => `${r.image.id} (${r.image.status})`).join(', ')}. Each holds the disk as it was when captured; the post step at the end of the job waits until it is active (and runs the prune after it, if asked) and fails the job if the upload fails.`,
+    );
+  }
 }
 
 /** What each reason a prune table gives for keeping a snapshot means: explained once under the table. */
@@ -189,6 +212,7 @@ function imageRow({ server, result, failure }: FleetItem<CreateResult | RestoreR
       duration_seconds: Number(seconds(result.durationMs)),
       consistency: result.consistency,
       downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
+      ...(result.capturedAt ? { captured_at: result.capturedAt.toISOString() } : {}),
     };
   }
   if (result?.mode === 'restore') {
@@ -227,6 +251,7 @@ function fleetSection(result: FleetResult<CreateResult | RestoreResult>): void {
       row.error ?? '',
     ]),
   );
+  if (result.of === 'create') captureNote(result.items.flatMap((item) => (item.result?.mode === 'create' ? [item.result] : [])));
   const [first] = pruned;
   if (first) {
     const { dryRun } = first;
@@ -295,5 +320,25 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
     // A refused prune says so in its own section.
     paragraph('Failed:', failure.message);
   }
+  await write();
+}
+
+/** The post step's summary: each upload the main step left running, when it ended, and the prune after it. */
+export async function reportPost({ result, failure }: Outcome<PostResult>, apiRequests: number): Promise<void> {
+  core.summary.addHeading('Uploads finished by the post step', 2);
+  table(
+    ['Instance', 'Snapshot', 'Status', 'Captured at', 'Uploaded at', 'Size'],
+    (result?.uploads ?? []).map((u) => [
+      `${u.server.name} (${u.server.id})`,
+      `${u.image.name ?? ''} (${u.image.id})`,
+      u.image.status,
+      u.capturedAt.toISOString(),
+      u.uploadedAt?.toISOString() ?? NONE,
+      size(u.image.size),
+    ]),
+  );
+  for (const prune of result?.uploads.flatMap((u) => (u.prune ? [u.prune] : [])) ?? []) pruneSection(prune, true);
+  if (failure) paragraph('Failed:', failure.message);
+  core.summary.addRaw(`<p>${apiRequests} API requests.</p>`, true);
   await write();
 }

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { Input, MODES, Output, Property, RENAMED_INPUTS } from '../lib/constants.ts';
+import { Input, MODES, Output, Property, RENAMED_INPUTS, WAIT_CAPTURED } from '../lib/constants.ts';
 import { hasWildcard } from '../lib/glob.ts';
 import { inputReader, readPolicy } from './readers.ts';
 import { readSelection, selectionProblems, type Selection } from './selection.ts';
@@ -10,6 +10,7 @@ import type { Interface } from '../openstack/catalog.ts';
 import type { TlsOptions } from '../openstack/client.ts';
 import type { Credentials } from '../openstack/identity.ts';
 import { PROVENANCE_KEYS, readProvenance, type Provenance } from '../lib/provenance.ts';
+import { readStepKey, type StepKey } from '../lib/step-key.ts';
 import type { Policy } from '../lib/retention.ts';
 import { readCredentials } from './credentials.ts';
 import { withCloudsYaml } from './clouds-yaml.ts';
@@ -54,6 +55,12 @@ export interface CreateSettings extends CommonSettings {
   fitName?: boolean;
   metadata: Record<string, string>;
   wait: boolean;
+  /** wait: captured: return once each disk is captured; the post step waits for `active` (and prunes). */
+  captured?: boolean;
+  /** The post step's wait for the uploads left running (upload-timeout). */
+  uploadTimeoutMs?: number;
+  /** This run, job and step (GITHUB_RUN_ID, GITHUB_JOB, GITHUB_ACTION): a re-run reuses the snapshot it already took. */
+  step?: StepKey;
   timeoutMs: number;
   /** Prune the instance's snapshots under this policy once the new one is active. */
   retention?: Retention;
@@ -97,6 +104,7 @@ export type Settings = CreateSettings | DeleteSettings | PruneSettings | Restore
 
 export const DEFAULTS = {
   timeout: '2h',
+  uploadTimeout: '6h',
   maxDeletes: 100,
   concurrency: 4,
   rateLimit: 10,
@@ -181,7 +189,15 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
           concurrency,
         }
       : undefined;
-  const wait = bool(Input.Wait, true);
+  const waitText = core.getInput(Input.Wait);
+  const captured = waitText.toLowerCase() === WAIT_CAPTURED;
+  // The runner's booleans (true, True, TRUE, false…), or captured.
+  const wait = captured || !/^(false|False|FALSE)$/.test(waitText);
+  if (!captured && waitText && !/^(true|True|TRUE|false|False|FALSE)$/.test(waitText))
+    problems.push(
+      `${Input.Wait}: "${waitText}" is not a boolean; use true or false, or ${WAIT_CAPTURED} (until each disk is captured; the post step waits for active)`,
+    );
+  const uploadTimeoutMs = duration(Input.UploadTimeout, core.getInput(Input.UploadTimeout) || DEFAULTS.uploadTimeout) ?? 0;
   const deleteInUse = bool(Input.DeleteInUse, false);
   const ignoreMissing = bool(Input.IgnoreMissing, false);
   const allowOtherInstance = bool(Input.AllowOtherInstance, false);
@@ -192,7 +208,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
     const problemsOfTemplate = templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE);
     problems.push(...problemsOfTemplate.map((p) => `${Input.SnapshotName}: ${p}`));
-    if (hasPolicy && !wait) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
+    if (hasPolicy && !wait)
+      problems.push(
+        `${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true (or ${WAIT_CAPTURED}: the post step prunes)`,
+      );
   } else if (mode === 'delete') {
     if (!imageId && !snapshotName)
       problems.push(`${Input.SnapshotId} or ${Input.SnapshotName}: mode delete needs the ID or the exact name of the snapshot to delete`);
@@ -227,6 +246,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
   const dryRun = bool(Input.DryRun, false);
   if (problems.length || !mode || !region || !iface || !credentials) throw new SettingsError(problems);
+  const step = readStepKey(env);
   const common: CommonSettings = { region, iface, credentials, tls, rateLimit, dryRun, provenance: readProvenance(env) };
   switch (mode) {
     case 'create':
@@ -239,6 +259,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
         metadata,
         wait,
+        ...(captured ? { captured, uploadTimeoutMs } : {}),
+        ...(step ? { step } : {}),
         timeoutMs,
         ...(retention ? { retention } : {}),
       };

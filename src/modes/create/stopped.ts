@@ -9,7 +9,7 @@ import { CUT_SHORT, Deadline, poll } from '../../lib/wait.ts';
 import { StepError } from '../outcome.ts';
 
 /** Task states while Nova still reads the disk; from image_uploading on, the disk has been captured. */
-const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
+export const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
 /** How long Nova is given to accept os-start once the run tries to start a server again (it refuses while a snapshot's task runs). */
 export const RESTART_MS = 60_000;
 /** Between two os-start requests that Nova refused or did not clearly answer. */

@@ -10,7 +10,7 @@ import type { RestoreSettings } from '../../settings/settings.ts';
 import { StepError } from '../outcome.ts';
 
 /** Every instance the image records is this server (an image with none is no one's). */
-const ofServer = (image: Image, server: Server) => image.instances.length > 0 && image.instances.every((id) => id === server.id);
+export const ofServer = (image: Image, server: Server) => image.instances.length > 0 && image.instances.every((id) => id === server.id);
 const label = (image: Image) => `${image.id} "${image.name ?? ''}" (created ${isoSeconds(image.createdAt)})`;
 
 /** The snapshot to restore, as the settings name it, and why it was chosen (logged). */
