@@ -8,7 +8,7 @@ import type { Failure } from '../outcome.ts';
 import type { ImageLooks } from './looks.ts';
 
 /** Glance statuses from which an image never becomes active. */
-const DEAD = new Set<ImageStatus>(['killed', 'deleted', 'pending_delete', 'deactivated']);
+export const DEAD = new Set<ImageStatus>(['killed', 'deleted', 'pending_delete', 'deactivated']);
 
 /**
  * Poll Glance until the image is active (the image), or a failure that says what became of it:

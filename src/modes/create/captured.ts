@@ -1,25 +1,33 @@
 import { formatDuration } from '../../lib/duration.ts';
 import { log, t } from '../../lib/log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
-import type { Image, ImageService } from '../../openstack/image.ts';
+import type { Image, ImageService, ImageStatus } from '../../openstack/image.ts';
+import { DEAD } from './active.ts';
 import { CUT_SHORT, PollGrid, poll, promptPollDelay, type Deadline } from '../../lib/wait.ts';
 import type { Failure } from '../outcome.ts';
-import { CAPTURING } from './stopped.ts';
+import type { ImageLooks } from './looks.ts';
 import type { ServerLooks } from './server-looks.ts';
+import { CAPTURING } from './stopped.ts';
 
 /** The disk is captured: from then on nothing written to the server reaches the snapshot. */
 export interface Captured {
-  /** When the run saw the task state leave the capture (within one poll of it). */
+  /** When the run saw it captured (within one poll of it). */
   capturedAt: Date;
   /** The image then: `saving` while Nova uploads it, `active` when there was nothing to upload (Ceph, volume-backed). */
   image: Image;
   polls: number;
 }
 
+/** Glance statuses that prove the disk was captured: its upload began (saving), or the snapshot is done (active). */
+const PAST_CAPTURE = new Set<ImageStatus>(['saving', 'active']);
+
 /**
- * Poll Nova until the server's disk is captured: its task state reached `image_uploading` (the
- * libvirt driver has extracted the disk and resumed the guest), or the task ended. Then one look
- * at the image: a failure when it is already dead or gone.
+ * Poll until the server's disk is captured. The signal is the server's task state (one request
+ * per look, shared by a fleet) reaching `image_uploading`, confirmed by one look at the image in
+ * Glance: `saving` (the extracted disk is being uploaded) or `active`. The libvirt driver also
+ * sets `image_uploading` for a moment before it tries a direct (Ceph) snapshot, and goes back to
+ * `image_pending_upload` when the backend cannot make one: the task state alone could be read
+ * before the disk is captured. The task ending is the other end (the image is then looked at once).
  */
 export async function untilCaptured(
   compute: Compute,
@@ -27,14 +35,15 @@ export async function untilCaptured(
   server: Server,
   imageId: string,
   deadline: Deadline,
-  looks?: ServerLooks,
+  looks?: { servers: ServerLooks; images: ImageLooks },
 ): Promise<Captured | Failure> {
   const started = Date.now();
   let lastState: string | undefined;
+  let image: Image | undefined;
   let seen: Server | undefined = server;
   const outcome = await poll(
     async () => {
-      const look = await deadline.look((signal) => (looks ? looks.look(server.id) : compute.getServer(server.id, signal)));
+      const look = await deadline.look((signal) => (looks ? looks.servers.look(server.id) : compute.getServer(server.id, signal)));
       if (look === CUT_SHORT) return { done: false, value: seen };
       seen = look;
       const state = look ? (look.taskState ?? 'none') : 'gone';
@@ -42,27 +51,34 @@ export async function untilCaptured(
         log.info(t`[${formatDuration(Date.now() - started)}] instance ${server.name}: task_state ${state}`);
         lastState = state;
       }
-      return { done: !look || !CAPTURING.has(look.taskState ?? ''), value: look };
+      if (look && CAPTURING.has(look.taskState ?? '')) return { done: false, value: look };
+      const imageLook = await deadline.look((signal) => (looks ? looks.images.look(imageId) : images.get(imageId, signal)));
+      if (imageLook === CUT_SHORT) return { done: false, value: look };
+      image = imageLook;
+      // image_uploading with the image still queued: the direct snapshot's moment, or the upload not begun yet.
+      const uploading = look?.taskState === 'image_uploading';
+      return { done: !uploading || !image || PAST_CAPTURE.has(image.status) || DEAD.has(image.status), value: look };
     },
     deadline,
-    looks?.grid ?? new PollGrid(promptPollDelay),
+    looks?.servers.grid ?? new PollGrid(promptPollDelay),
   );
   const capturedAt = new Date();
   if (!outcome.done) {
     return {
       imageId,
       message:
-        `Timed out waiting for the disk of instance ${server.name} (${server.id}) to be captured for snapshot ${imageId}: its task_state is still ${lastState ?? 'unknown'} after ${formatDuration(Date.now() - started)}. ` +
-        `The snapshot goes on in the cloud; check it with: openstack image show ${imageId} -c status`,
+        `Timed out waiting for the disk of instance ${server.name} (${server.id}) to be captured for snapshot ${imageId}: its task_state is still ${lastState ?? 'unknown'}` +
+        `${image ? ` and the snapshot ${image.status}` : ''} after ${formatDuration(Date.now() - started)}. The snapshot goes on in the cloud; check it with: openstack image show ${imageId} -c status`,
     };
   }
-  if (!outcome.value) return { imageId, message: `Instance ${server.name} (${server.id}) was deleted while its snapshot ${imageId} was being taken` };
-  const image = await images.get(imageId);
-  if (!image || image.status === 'killed' || image.status === 'deleted' || image.status === 'pending_delete') {
+  if (outcome.done && !outcome.value)
+    return { imageId, message: `Instance ${server.name} (${server.id}) was deleted while its snapshot ${imageId} was being taken` };
+  if (!image || DEAD.has(image.status)) {
     return {
       imageId,
       message: `The snapshot failed: snapshot ${imageId} is ${image?.status ?? 'gone'} once the task on instance ${server.name} (${server.id}) ended (see the instance's actions: openstack server event list ${server.id})`,
     };
   }
-  return { capturedAt, image, polls: outcome.polls + 1 };
+  log.info(t`[${formatDuration(Date.now() - started)}] disk of instance ${server.name} captured: snapshot ${imageId} is ${image.status}`);
+  return { capturedAt, image, polls: outcome.polls };
 }

@@ -189,7 +189,14 @@ export async function snapshotServer(
   let capturedAt: Date | undefined;
   try {
     if (settings.captured && !stopped) {
-      const capture = await untilCaptured(compute, images, server, imageId, deadline, serverLooks);
+      const capture = await untilCaptured(
+        compute,
+        images,
+        server,
+        imageId,
+        deadline,
+        looks && serverLooks ? { servers: serverLooks, images: looks } : undefined,
+      );
       if (cancel.cancelled) return cancelled();
       if (!('image' in capture)) return fail(capture.message);
       ({ image, polls, capturedAt } = capture);
