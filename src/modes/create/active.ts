@@ -27,7 +27,8 @@ export async function untilActive(
   let last: Image | undefined;
   const outcome = await poll(
     async () => {
-      const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, signal)));
+      // Glance's listing leaves killed images out: one it misses is looked at on its own.
+      const look = await deadline.look(async (signal) => (looks ? ((await looks.look(imageId)) ?? images.get(imageId, signal)) : images.get(imageId, signal)));
       if (look === CUT_SHORT) return { done: false, value: last };
       last = look;
       const status = look?.status ?? 'gone';
