@@ -200,7 +200,7 @@ describe('restore of a snapshot still uploading', () => {
     assertSuccess(s);
     assert.match(
       s.run.stdout,
-      new RegExp(`Snapshot ${id} of instance ${server.name} is still (saving|queued) \\(its upload runs\\): waiting until it is active before the rebuild`),
+      new RegExp(`Snapshot ${id} of instance ${server.name} is still saving \\(its upload runs\\): waiting until it is active before the rebuild`),
     );
     assert.equal(cloud.server(server.id)?.imageRef, id);
     assert.equal(cloud.image(id)?.status, 'active');

@@ -12,12 +12,12 @@ export function readState(file: string): Record<string, string> {
   return parseOutputs(readFileSync(file, 'utf8'));
 }
 
-/** Run the main step with a GITHUB_STATE file, then (at `between`'s end) the post step with its STATE_* variables. */
+/** Run the main step with a GITHUB_STATE file, then `between` (the job's other steps), then the post step with its STATE_* variables. */
 export async function mainThenPost<R extends ActionRun | { run: ActionRun }>(
   run: (inputs: Record<string, string>, env: Record<string, string | undefined>, options: RunOptions) => Promise<R>,
   inputs: Record<string, string>,
   env: Record<string, string | undefined> = {},
-  between: () => Promise<void> = async () => {},
+  between: (main: R) => Promise<void> = async () => {},
 ): Promise<{ main: R; post: R; state: Record<string, string> }> {
   const dir = mkdtempSync(join(tmpdir(), 'osa-state-'));
   const file = join(dir, 'state');
@@ -25,7 +25,7 @@ export async function mainThenPost<R extends ActionRun | { run: ActionRun }>(
   try {
     const main = await run(inputs, { ...env, GITHUB_STATE: file }, {});
     const state = readState(file);
-    await between();
+    await between(main);
     const stateEnv = Object.fromEntries(Object.entries(state).map(([name, value]) => [`STATE_${name}`, value]));
     const post = await run(inputs, { ...env, ...stateEnv }, { entry: DIST_POST });
     return { main, post, state };

@@ -6,8 +6,8 @@ import { untilActive } from '../create/active.ts';
 import { StepError } from '../outcome.ts';
 import { ofServer } from './choose.ts';
 
-/** Glance statuses of a snapshot Nova is still uploading. */
-const UPLOADING = new Set(['queued', 'saving']);
+/** A snapshot Nova is uploading (its disk captured). A queued one is not: its capture may never end. */
+const UPLOADING = 'saving';
 
 /**
  * This server's own snapshot, still uploading (a create with wait: captured whose job has not
@@ -15,7 +15,7 @@ const UPLOADING = new Set(['queued', 'saving']);
  * left to restoreRefusal, which refuses it.
  */
 export const stillUploading = (image: Image, server: Server, projectId: string) =>
-  UPLOADING.has(image.status) && image.instanceSnapshot && image.owner === projectId && ofServer(image, server);
+  image.status === UPLOADING && image.instanceSnapshot && image.owner === projectId && ofServer(image, server);
 
 /** Wait (within the restore's deadline) until this server's uploading snapshot is active: the image then, or a failure before any change. */
 export async function untilUploaded(images: ImageService, compute: Compute, image: Image, server: Server, deadline: Deadline): Promise<Image> {
