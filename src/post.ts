@@ -27,7 +27,10 @@ export async function post(): Promise<void> {
   }
   // The main step read these inputs without a problem: they are the same now.
   const settings = readSettings();
-  if (settings.mode !== 'create') return log.fail(t`Post step: snapshots were left uploading, but the mode is ${settings.mode}`);
+  if (settings.mode !== 'create') {
+    log.fail(t`Post step: snapshots were left uploading, but the mode is ${settings.mode}`);
+    return;
+  }
   const cloud = openCloud(settings);
   const outcome: Outcome<PostResult> = await finishUploads(cloud, settings, pending).catch((error: unknown) => ({
     failure: { message: explain(error, settings) },

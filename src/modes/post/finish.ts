@@ -5,6 +5,7 @@ import { log, t, within } from '../../lib/log.ts';
 import { Deadline, PollGrid, promptPollDelay } from '../../lib/wait.ts';
 import type { Cloud } from '../../openstack/cloud.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
+import type { ImageService } from '../../openstack/image.ts';
 import type { CreateSettings } from '../../settings/settings.ts';
 import { untilActive } from '../create/active.ts';
 import { pruneAfter } from '../create/create.ts';
@@ -47,7 +48,7 @@ export async function finishUploads(cloud: Cloud, settings: CreateSettings, pend
   );
   const uploads = await pMap(pending, async (p) => {
     const server = (await compute.getServer(p.serverId)) ?? goneServer(p.serverId);
-    return within(server.name, () => finishOne(cloud, compute, settings, server, p, deadline, looks));
+    return within(server.name, () => finishOne(cloud, { compute, images }, settings, server, p, deadline, looks));
   });
   const failed = uploads.filter((u) => u.failure);
   const result: PostResult = { mode: 'post', uploads };
@@ -57,7 +58,7 @@ export async function finishUploads(cloud: Cloud, settings: CreateSettings, pend
 
 async function finishOne(
   cloud: Cloud,
-  compute: Compute,
+  { compute, images }: { compute: Compute; images: ImageService },
   settings: CreateSettings,
   server: Server,
   p: Pending,
@@ -66,14 +67,14 @@ async function finishOne(
 ): Promise<Upload> {
   const capturedAt = new Date(p.capturedAt);
   const upload: Upload = { server, image: { id: p.imageId, name: null, status: 'unknown', size: null }, capturedAt };
-  let active;
+  let active: Awaited<ReturnType<typeof untilActive>>;
   try {
-    active = await untilActive(await cloud.images(), compute, server, p.imageId, deadline, looks);
+    active = await untilActive(images, compute, server, p.imageId, deadline, looks);
   } catch (error) {
     return { ...upload, failure: { imageId: p.imageId, message: `Looking at snapshot ${p.imageId} failed: ${explain(error, settings)}` } };
   }
   if (!('image' in active)) {
-    const seen = await (await cloud.images()).get(p.imageId).catch(() => undefined);
+    const seen = await images.get(p.imageId).catch(() => undefined);
     if (seen) upload.image = { id: seen.id, name: seen.name, status: seen.status, size: seen.size };
     else upload.image.status = 'gone';
     const message =
