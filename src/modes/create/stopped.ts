@@ -102,9 +102,8 @@ const started = (s: Server | undefined) => !!s && ((s.status === 'ACTIVE' && s.t
  * is waited out for RESTART_MS, or after a cancel until shortly before the runner kills the step.
  * False when the server is still down: it has then been named, with the command to start it.
  */
-async function start(compute: Compute, stopped: Stopped, cancel: Cancellation): Promise<boolean> {
+async function start(compute: Compute, stopped: Stopped, cancel: Cancellation, deadline = Deadline.after(RESTART_MS, cancel.signal)): Promise<boolean> {
   const { server } = stopped;
-  const deadline = Deadline.after(RESTART_MS, cancel.signal);
   for (let attempt = 1; ; attempt += 1) {
     try {
       await compute.power(server.id, 'os-start');
@@ -141,7 +140,9 @@ export async function startWhenCaptured(compute: Compute, stopped: Stopped, dead
   const { server } = stopped;
   // A look that fails is no reason not to try to start it.
   await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
-  if (!(await start(compute, stopped, cancel)))
+  // Nova refuses os-start until the upload after the capture ended too (minutes for a large disk): asked within the step's timeout.
+  const uploadEnds = Deadline.after(Math.max(RESTART_MS, deadline.at - Date.now()), cancel.signal);
+  if (!(await start(compute, stopped, cancel, uploadEnds)))
     return { problem: `Instance ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
   let seen: string | undefined;
   try {
