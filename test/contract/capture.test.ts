@@ -19,7 +19,8 @@ describe('contract: a snapshot’s capture, then its upload', () => {
   let requestId: string;
   let since: string;
   before(async () => {
-    target = await openTarget();
+    // Phases long enough to be seen by a poll every 100 ms on a loaded machine (the loopback cloud's default: 2 s each).
+    target = await openTarget({ captureSeconds: 2, uploadSeconds: 2 });
     session = await Session.open(target);
     serverId = await target.scratchServer();
   });

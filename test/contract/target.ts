@@ -2,7 +2,7 @@
 // the real cloud of test/real/cloud.ts (the loopback one unless OS_* say otherwise). The contract
 // requests themselves go through client.ts; this only arranges (images, a server of its own,
 // server states) and cleans up, with whatever each cloud offers for that.
-import { LocalCloud } from '../local-cloud/cloud.ts';
+import { LocalCloud, type LocalCloudOptions } from '../local-cloud/cloud.ts';
 import { Api, cleanupRegion, eventually, loadConfig, RUN_PROPERTY } from '../real/cloud.ts';
 
 export const REAL = process.env.OSA_CONTRACT_TARGET === 'real';
@@ -44,12 +44,13 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export async function openTarget(): Promise<Target> {
-  return REAL ? realTarget() : localTarget();
+/** `local`: the local cloud's options beyond the defaults (a test that watches a phase may make it longer). */
+export async function openTarget(local: LocalCloudOptions = {}): Promise<Target> {
+  return REAL ? realTarget() : localTarget(local);
 }
 
-async function localTarget(): Promise<Target> {
-  const cloud = await LocalCloud.start({ snapshotSeconds: 1, rebuildSeconds: 1 });
+async function localTarget(options: LocalCloudOptions): Promise<Target> {
+  const cloud = await LocalCloud.start({ snapshotSeconds: 1, rebuildSeconds: 1, ...options });
   // As the loopback cloud is provisioned.
   for (const region of cloud.regionNames) cloud.addServer({ region, name: 'osl-test-server' });
   cloud.addServer({ region: 'GRA7', name: 'osl-volume-server', volumeBacked: true });
