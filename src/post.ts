@@ -6,7 +6,7 @@ import { finishUploads, type PostResult } from './modes/post/finish.ts';
 import { explain, type Outcome } from './modes/outcome.ts';
 import { decodePending, PENDING_STATE, type Pending } from './modes/post/pending.ts';
 import { reportPost } from './report.ts';
-import { readSettings } from './settings/settings.ts';
+import { readSettings, type Settings } from './settings/settings.ts';
 
 /**
  * The post step (runs.post), at the end of the job: finish what the main step left running
@@ -26,7 +26,13 @@ export async function post(): Promise<void> {
     return;
   }
   // The main step read these inputs without a problem: they are the same now.
-  const settings = readSettings();
+  let settings: Settings;
+  try {
+    settings = readSettings();
+  } catch (error) {
+    log.fail(t`Post step: ${error}`);
+    return;
+  }
   if (settings.mode !== 'create') {
     log.fail(t`Post step: snapshots were left uploading, but the mode is ${settings.mode}`);
     return;
