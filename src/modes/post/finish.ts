@@ -108,6 +108,9 @@ async function novaReason(compute: Compute, server: Server): Promise<string> {
   try {
     const action = await compute.lastSnapshotAction(server.id);
     if (!action) return fault;
+    // Below 2.51 a non-admin is shown no events: only the action's own message.
+    if (!action.events.length)
+      return ` Nova's record of createImage ${action.requestId} (microversion ${action.microversion}): ${action.message ?? 'no message'}.${fault}`;
     const failed = action.events.filter((event) => event.result && event.result !== 'Success');
     const events = (failed.length ? failed : action.events).map((e) => `${e.event} ${e.result ?? 'running'}${e.details ? `: ${e.details}` : ''}`).join(', ');
     const said = failed.length
