@@ -218,8 +218,8 @@ export class Compute {
 
   /**
    * What Nova recorded of the server's newest createImage (its instance actions): the request,
-   * and each event's result, with Nova's words for a failure where the cloud shows them (event
-   * `details` from 2.84, events to a non-admin from 2.51). Undefined when Nova shows none.
+   * and each event's result (shown to a non-admin from 2.51), with Nova's words for a failure
+   * where the policy shows them (event `details` from 2.84, admin-only by default). Undefined when Nova shows none.
    */
   async lastSnapshotAction(serverId: string): Promise<InstanceAction | undefined> {
     const base = `${this.#endpoint}/servers/${encodeURIComponent(serverId)}/os-instance-actions`;

@@ -181,7 +181,8 @@ describe('wait: captured, then the post step', () => {
 describe('restore of a snapshot still uploading', () => {
   let cloud: LocalCloud;
   before(async () => {
-    cloud = await startCloud({ captureSeconds: CAPTURE_S, uploadSeconds: UPLOAD_S, rebuildSeconds: 0.5 });
+    // An upload long enough that the restore, a process of its own on a loaded machine, begins while it runs.
+    cloud = await startCloud({ captureSeconds: CAPTURE_S, uploadSeconds: 12, rebuildSeconds: 0.5 });
   });
   after(() => cloud.stop());
 

@@ -357,7 +357,7 @@ export class World {
     return !a.job || now >= a.job.taskEndAt;
   }
 
-  /** Nova's words for a snapshot that failed on the compute host (the event's details), once it has. */
+  /** Nova's words for a snapshot that failed on the compute host (an admin's event details), once it has. */
   actionFailure(a: ActionRec, now = this.now()): string | undefined {
     const job = a.job;
     if (!job || now < job.finalAt) return undefined;

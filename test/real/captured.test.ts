@@ -123,9 +123,7 @@ describe('wait: captured on the real cloud', () => {
       if (skip) return t.skip(skip);
       const server = await boot('restore');
       const other = await boot('other');
-      const taken = await runAction(inputs(server.id));
-      assert.equal(taken.code, 0, log(taken));
-      const id = taken.outputs['snapshot-id']!;
+      // Another server's snapshot while it uploads: refused before any change.
       const othersId = (await runAction(inputs(other.id))).outputs['snapshot-id']!;
       assert.equal((await api.getImage(REGION!, othersId))?.status, 'saving');
       const refused = await runAction({
@@ -139,6 +137,10 @@ describe('wait: captured on the real cloud', () => {
       assert.equal(refused.code, 1, log(refused));
       assert.match(refused.stdout, /is not restored onto instance .*: it is (saving|queued), not active/);
       assert.equal(((await api.getServer(REGION!, server.id))?.image as { id: string }).id, (main.image as { id: string }).id, 'not rebuilt');
+      // This server's own, still saving: waited for, then rebuilt.
+      const taken = await runAction(inputs(server.id));
+      assert.equal(taken.code, 0, log(taken));
+      const id = taken.outputs['snapshot-id']!;
       assert.equal((await api.getImage(REGION!, id))?.status, 'saving');
       const restored = await runAction({ region: REGION!, mode: 'restore', instance: server.id, 'snapshot-id': id, ...auth() });
       assert.equal(restored.code, 0, log(restored));
