@@ -78,6 +78,18 @@ describe('wait: captured', () => {
     assert.equal(result.image.status, 'saving');
   });
 
+  it('image_uploading on two looks in a row is captured, whatever Glance shows yet (the upload may take a moment to begin)', async () => {
+    mockAuth();
+    mockSnapshotAccepted();
+    const nova = taskStates('image_pending_upload', 'image_uploading', 'image_uploading');
+    const glance = imageStatuses('queued', 'queued');
+    const result = succeeded(await create(newCloud(), captured()));
+    nova.done();
+    glance.done();
+    assert.equal(result.image.status, 'queued');
+    assert.equal(result.uploading, true);
+  });
+
   it('a task that ends with the image active (nothing left to upload): an ordinary result, nothing for the post step', async () => {
     mockAuth();
     mockSnapshotAccepted();

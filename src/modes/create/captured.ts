@@ -23,11 +23,12 @@ const PAST_CAPTURE = new Set<ImageStatus>(['saving', 'active']);
 
 /**
  * Poll until the server's disk is captured. The signal is the server's task state (one request
- * per look, shared by a fleet) reaching `image_uploading`, confirmed by one look at the image in
- * Glance: `saving` (the extracted disk is being uploaded) or `active`. The libvirt driver also
- * sets `image_uploading` for a moment before it tries a direct (Ceph) snapshot, and goes back to
- * `image_pending_upload` when the backend cannot make one: the task state alone could be read
- * before the disk is captured. The task ending is the other end (the image is then looked at once).
+ * per look, shared by a fleet) reaching `image_uploading`, confirmed: by one look at the image in
+ * Glance, `saving` (the extracted disk is being uploaded) or `active`, or by the next look still
+ * showing `image_uploading`. The libvirt driver also sets `image_uploading` for a moment (two
+ * database writes) before it tries a direct (Ceph) snapshot, and goes back to
+ * `image_pending_upload` when the backend cannot make one: one look alone could fall in that
+ * moment. The task ending is the other end (the image is then looked at once).
  */
 export async function untilCaptured(
   compute: Compute,
@@ -41,6 +42,7 @@ export async function untilCaptured(
   let lastState: string | undefined;
   let image: Image | undefined;
   let seen: Server | undefined = server;
+  let uploadingBefore = false;
   const outcome = await poll(
     async () => {
       const look = await deadline.look((signal) => (looks ? looks.servers.look(server.id) : compute.getServer(server.id, signal)));
@@ -51,13 +53,16 @@ export async function untilCaptured(
         log.info(t`[${formatDuration(Date.now() - started)}] instance ${server.name}: task_state ${state}`);
         lastState = state;
       }
+      const uploading = look?.taskState === 'image_uploading';
+      // Still image_uploading a look later: past the direct snapshot's moment.
+      const confirmed = uploading && uploadingBefore;
+      uploadingBefore = uploading;
       if (look && CAPTURING.has(look.taskState ?? '')) return { done: false, value: look };
       const imageLook = await deadline.look((signal) => (looks ? looks.images.look(imageId) : images.get(imageId, signal)));
       if (imageLook === CUT_SHORT) return { done: false, value: look };
       image = imageLook;
-      // image_uploading with the image still queued: the direct snapshot's moment, or the upload not begun yet.
-      const uploading = look?.taskState === 'image_uploading';
-      return { done: !uploading || !image || PAST_CAPTURE.has(image.status) || DEAD.has(image.status), value: look };
+      // image_uploading seen once with the image still queued: perhaps the direct snapshot's moment.
+      return { done: !uploading || confirmed || !image || PAST_CAPTURE.has(image.status) || DEAD.has(image.status), value: look };
     },
     deadline,
     looks?.servers.grid ?? new PollGrid(promptPollDelay),
