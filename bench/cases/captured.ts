@@ -48,7 +48,9 @@ export interface CapturedResult {
 }
 
 const runner = (inputs: Record<string, string>, env: Record<string, string | undefined>, options: RunOptions) => runAction(inputs, env, options);
-const postRequests = (run: ActionRun) => Number(/Post step done with (\d+) API requests/.exec(run.stdout)?.[1] ?? Number.NaN);
+/** The post step's requests: none when it had nothing to do (a stop-instance create waits for active itself). */
+const postRequests = (run: ActionRun) =>
+  Number(/Post step done with (\d+) API requests/.exec(run.stdout)?.[1] ?? (/nothing to do/.test(run.stdout) ? 0 : Number.NaN));
 
 /** Watch the server's task state and (once named) the image: when each state was first seen. */
 function watch(api: Api, serverId: string) {
