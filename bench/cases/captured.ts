@@ -7,8 +7,9 @@
 // 50 ms directly (not through the proxy), so the moments it sees are within 50 ms.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCloud } from '../../test/local-cloud/cloud.ts';
-import { Api, loadConfig, RUN_PROPERTY } from '../../test/real/cloud.ts';
-import { setSnapshotPhases } from '../../test/real/loopback.ts';
+import { setSnapshotPhases } from '../../test/support/loopback.ts';
+import { RUN_PROPERTY, type OpenStack } from '../../test/support/openstack.ts';
+import { connect, loadConfig } from '../../test/support/real-cloud.ts';
 import { mainThenPost } from '../../test/support/post-step.ts';
 import { runAction, type ActionRun, type RunOptions } from '../../test/support/run-action.ts';
 import { REGION, untilIdle, type RealCloud } from '../lib/real.ts';
@@ -53,17 +54,17 @@ const postRequests = (run: ActionRun) =>
   Number(/Post step done with (\d+) API requests/.exec(run.stdout)?.[1] ?? (/nothing to do/.test(run.stdout) ? 0 : Number.NaN));
 
 /** Watch the server's task state and (once named) the image: when each state was first seen. */
-function watch(api: Api, serverId: string) {
+function watch(api: OpenStack, serverId: string) {
   const seen = new Map<string, number>();
   let imageId: string | undefined;
   let stop = false;
   const loop = (async () => {
     while (!stop) {
-      const server = await api.getServer(REGION, serverId).catch(() => undefined);
+      const server = await api.server(serverId, REGION).catch(() => undefined);
       const task = server?.['OS-EXT-STS:task_state'];
       if (task && !seen.has(task)) seen.set(task, Date.now());
       if (imageId) {
-        const image = await api.getImage(REGION, imageId).catch(() => undefined);
+        const image = await api.image(imageId, REGION).catch(() => undefined);
         if (image && !seen.has(`image:${image.status}`)) seen.set(`image:${image.status}`, Date.now());
       }
       await sleep(WATCH_MS);
@@ -79,7 +80,7 @@ function watch(api: Api, serverId: string) {
   };
 }
 
-async function single(real: RealCloud, direct: Api, stopInstance: boolean, log: (s: string) => void): Promise<CapturedSingle> {
+async function single(real: RealCloud, direct: OpenStack, stopInstance: boolean, log: (s: string) => void): Promise<CapturedSingle> {
   await untilIdle(real.api, real.serverId);
   const watcher = watch(direct, real.serverId);
   const inputs = {
@@ -116,7 +117,7 @@ async function single(real: RealCloud, direct: Api, stopInstance: boolean, log: 
 
 /** The real cloud's part: the phases set on GRA7's nova-compute for the runs, its defaults again after. */
 export async function capturedReal(real: RealCloud, runs: number, log: (s: string) => void): Promise<CapturedSingle[]> {
-  const direct = await Api.connect(loadConfig());
+  const direct = await connect(loadConfig());
   log(`  GRA7 nova-compute with capture ${PHASES.captureS} s, upload ${PHASES.uploadS} s: ${await setSnapshotPhases(real.cfg, REGION, PHASES)} s to restart`);
   try {
     const results: CapturedSingle[] = [];

@@ -5,7 +5,8 @@
 // the createImage (os-instance-actions: events from 2.51; their details, 2.84, only for an admin by default).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Session, until } from './client.ts';
+import type { OpenStack } from '../support/openstack.ts';
+import { poll } from '../support/poll.ts';
 import { openTarget, type Target } from './target.ts';
 
 const ORDER = ['image_snapshot_pending', 'image_snapshot', 'image_pending_upload', 'image_uploading', null];
@@ -13,7 +14,7 @@ const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pe
 
 describe('contract: a snapshot’s capture, then its upload', () => {
   let target: Target;
-  let session: Session;
+  let session: OpenStack;
   let serverId: string;
   let imageId: string;
   let requestId: string;
@@ -21,7 +22,7 @@ describe('contract: a snapshot’s capture, then its upload', () => {
   before(async () => {
     // Phases long enough to be seen by a poll every 100 ms on a loaded machine (the loopback cloud's default: 2 s each).
     target = await openTarget({ captureSeconds: 2, uploadSeconds: 2 });
-    session = await Session.open(target);
+    session = await target.login();
     serverId = await target.scratchServer();
   });
   after(() => target.close());
@@ -34,7 +35,7 @@ describe('contract: a snapshot’s capture, then its upload', () => {
     requestId = answer.headers.get('x-openstack-request-id') ?? '';
     assert.match(requestId, /^req-[0-9a-f-]{36}$/);
     const seen: [string | null, string][] = [];
-    await until(
+    await poll(
       'the snapshot to end',
       async () => {
         // The image first, then the server: a capture seen on the server had the image queued before it,
@@ -45,7 +46,7 @@ describe('contract: a snapshot’s capture, then its upload', () => {
         if (JSON.stringify(seen.at(-1)) !== JSON.stringify(pair)) seen.push(pair);
         return pair[0] === null && pair[1] === 'active' ? true : undefined;
       },
-      120_000,
+      { timeoutMs: 120_000 },
     );
     const states = seen.map(([task]) => task).filter((task, i, all) => task !== all[i - 1]);
     const ranks = states.map((task) => ORDER.indexOf(task));

@@ -5,19 +5,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { mainThenPost } from '../support/post-step.ts';
-import { runAction, type ActionRun, type RunOptions } from '../support/run-action.ts';
-import { Api, appcredInputs, cleanupRegion, eventually, loadConfig, passwordInputs, RUN_PROPERTY, type Server } from './cloud.ts';
-import { setSnapshotPhases } from './loopback.ts';
+import { runAction, type RunOptions } from '../support/run-action.ts';
+import { isIdle, RUN_PROPERTY, type OpenStack, type Server } from '../support/openstack.ts';
+import { poll } from '../support/poll.ts';
+import { setSnapshotPhases } from '../support/loopback.ts';
+import { authInputs, cleanupRegion, connect, loadConfig, runLog as log } from '../support/real-cloud.ts';
 
 const cfg = loadConfig();
 const REGION = cfg.region2;
 const TAG = cfg.tag;
 const PHASES = { captureS: 2, uploadS: 15 };
-const auth = () => (cfg.password ? passwordInputs(cfg) : appcredInputs(cfg));
-const log = (run: ActionRun) => `exit ${run.code}\n${run.stdout.split('\n').slice(-60).join('\n')}\n${run.stderr.slice(-2000)}`;
 const runner = (inputs: Record<string, string>, env: Record<string, string | undefined>, options: RunOptions) => runAction(inputs, env, options);
 
-let api: Api;
+let api: OpenStack;
 let skip: string | undefined;
 let main: Server;
 const booted: Server[] = [];
@@ -27,15 +27,15 @@ before(async () => {
     skip = 'times the snapshot phases of the loopback cloud’s fake driver: only there';
     return;
   }
-  api = await Api.connect(cfg);
+  api = await connect(cfg);
   const seconds = await setSnapshotPhases(cfg, REGION, PHASES);
   console.log(`# ${REGION} nova-compute with capture ${PHASES.captureS} s, upload ${PHASES.uploadS} s (restart: ${seconds} s)`);
-  main = (await api.getServer(REGION, cfg.instance2!)) ?? (await api.serverNamed(REGION, cfg.instance2!));
+  main = await api.serverNamed(cfg.instance2!, REGION);
 });
 
 after(async () => {
   if (!api || !REGION) return;
-  for (const server of booted) await api.deleteServer(REGION, server.id).catch((error: Error) => console.log(`# cleanup: ${error.message}`));
+  for (const server of booted) await api.deleteServer(server.id, REGION).catch((error: Error) => console.log(`# cleanup: ${error.message}`));
   console.log(`# cleanup ${REGION}: ${(await cleanupRegion(api, REGION)).join(', ') || 'nothing left'}`);
   await setSnapshotPhases(cfg, REGION, undefined);
   console.log(`# ${REGION} nova-compute back to its default phases`);
@@ -47,18 +47,17 @@ const inputs = (instance: string, extra: Record<string, string> = {}) => ({
   wait: 'captured',
   'snapshot-name': `${TAG}-cap-{instance}-{timestamp}`,
   'snapshot-properties': `${RUN_PROPERTY}=${TAG}`,
-  ...auth(),
+  ...authInputs(cfg),
   ...extra,
 });
 
 async function boot(name: string, tags: string[] = []): Promise<Server> {
-  const imageRef = (main.image as { id: string }).id;
-  const server = await api.createServer(REGION!, { name: `${TAG}-${name}`, imageRef, flavorRef: 'osl-tiny', tags, metadata: { [RUN_PROPERTY]: TAG } });
+  const server = await api.createServer({ name: `${TAG}-${name}`, imageRef: main.image.id, flavorRef: 'osl-tiny', tags }, { region: REGION });
   booted.push(server);
   return server;
 }
 
-const idle = (id: string) => api.waitServer(REGION!, id, (s) => !!s && s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null, 120_000);
+const idle = (id: string) => api.waitServer(id, isIdle, { region: REGION });
 
 describe('wait: captured on the real cloud', () => {
   test('returns while Glance shows the image saving; the post step ends with it active and the deferred prune done', { timeout: 240_000 }, async (t) => {
@@ -76,8 +75,8 @@ describe('wait: captured on the real cloud', () => {
       post,
       state,
     } = await mainThenPost(runner, inputs(main.name, { 'keep-last': '1' }), {}, async (done) => {
-      midway = (await api.getImage(REGION!, done.outputs['snapshot-id']!))?.status;
-      oldMidway = (await api.getImage(REGION!, old))?.status;
+      midway = (await api.image(done.outputs['snapshot-id']!, REGION))?.status;
+      oldMidway = (await api.image(old, REGION))?.status;
     });
     assert.equal(step.code, 0, log(step));
     const id = step.outputs['snapshot-id']!;
@@ -88,8 +87,8 @@ describe('wait: captured on the real cloud', () => {
     assert.deepEqual(Object.keys(state), ['uploading']);
     assert.ok(!state.uploading!.includes(String(cfg.password?.password ?? cfg.appcred?.secret)), 'no secret in GITHUB_STATE');
     assert.equal(post.code, 0, log(post));
-    assert.equal((await api.getImage(REGION!, id))?.status, 'active');
-    assert.equal(await api.getImage(REGION!, old), undefined, 'the post step pruned the older snapshot');
+    assert.equal((await api.image(id, REGION))?.status, 'active');
+    assert.equal(await api.image(old, REGION), undefined, 'the post step pruned the older snapshot');
     console.log(`# captured: main step ${step.durationMs} ms, post step ${post.durationMs} ms`);
   });
 
@@ -103,7 +102,7 @@ describe('wait: captured on the real cloud', () => {
       assert.equal(keep.code, 0, log(keep));
       await idle(main.id);
       const { main: step, post } = await mainThenPost(runner, inputs(main.name, { 'keep-last': '1' }), {}, async (done) => {
-        assert.equal(await api.deleteImage(REGION!, done.outputs['snapshot-id']!), 'deleted');
+        assert.equal(await api.deleteImage(done.outputs['snapshot-id']!, REGION), 'deleted');
       });
       assert.equal(step.code, 0, log(step));
       const id = step.outputs['snapshot-id']!;
@@ -111,7 +110,7 @@ describe('wait: captured on the real cloud', () => {
       const error = post.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? '';
       assert.ok(error.includes(`snapshot ${id}`) && error.includes(`instance ${main.name}`), error);
       assert.match(error, /Nova recorded no error for createImage req-|Nova's reason/);
-      assert.equal((await api.getImage(REGION!, keep.outputs['snapshot-id']!))?.status, 'active', 'the roll-back point is kept');
+      assert.equal((await api.image(keep.outputs['snapshot-id']!, REGION))?.status, 'active', 'the roll-back point is kept');
       await idle(main.id);
     },
   );
@@ -125,29 +124,28 @@ describe('wait: captured on the real cloud', () => {
       const other = await boot('other');
       // Another server's snapshot while it uploads: refused before any change.
       const othersId = (await runAction(inputs(other.id))).outputs['snapshot-id']!;
-      assert.equal((await api.getImage(REGION!, othersId))?.status, 'saving');
+      assert.equal((await api.image(othersId, REGION))?.status, 'saving');
       const refused = await runAction({
         region: REGION!,
         mode: 'restore',
         instance: server.id,
         'snapshot-id': othersId,
         'allow-other-instance': 'true',
-        ...auth(),
+        ...authInputs(cfg),
       });
       assert.equal(refused.code, 1, log(refused));
       assert.match(refused.stdout, /is not restored onto instance .*: it is (saving|queued), not active/);
-      assert.equal(((await api.getServer(REGION!, server.id))?.image as { id: string }).id, (main.image as { id: string }).id, 'not rebuilt');
+      assert.equal((await api.server(server.id, REGION)).image.id, main.image.id, 'not rebuilt');
       // This server's own, still saving: waited for, then rebuilt.
       const taken = await runAction(inputs(server.id));
       assert.equal(taken.code, 0, log(taken));
       const id = taken.outputs['snapshot-id']!;
-      assert.equal((await api.getImage(REGION!, id))?.status, 'saving');
-      const restored = await runAction({ region: REGION!, mode: 'restore', instance: server.id, 'snapshot-id': id, ...auth() });
+      assert.equal((await api.image(id, REGION))?.status, 'saving');
+      const restored = await runAction({ region: REGION!, mode: 'restore', instance: server.id, 'snapshot-id': id, ...authInputs(cfg) });
       assert.equal(restored.code, 0, log(restored));
       assert.match(restored.stdout, /is still saving \(its upload runs\): waiting until it is active before the rebuild/);
-      const now = await api.getServer(REGION!, server.id);
-      assert.equal((now?.image as { id: string }).id, id, 'rebuilt from the snapshot');
-      await eventually('the other upload', async () => ((await api.getImage(REGION!, othersId))?.status === 'active' ? true : undefined), 60_000);
+      assert.equal((await api.server(server.id, REGION)).image.id, id, 'rebuilt from the snapshot');
+      await poll('the other upload', async () => (await api.image(othersId, REGION))?.status === 'active', { timeoutMs: 60_000 });
     },
   );
 
@@ -161,7 +159,7 @@ describe('wait: captured on the real cloud', () => {
     assert.deepEqual(rows.map((r) => r.instance_id).sort(), servers.map((s) => s.id).sort());
     for (const row of rows) assert.ok(row.captured_at && row.status !== 'active', JSON.stringify(row));
     assert.equal(post.code, 0, log(post));
-    for (const row of rows) assert.equal((await api.getImage(REGION!, row.snapshot_id))?.status, 'active');
+    for (const row of rows) assert.equal((await api.image(row.snapshot_id, REGION))?.status, 'active');
     console.log(`# fleet of 3 captured: main ${step.durationMs} ms (${step.outputs['api-requests']} requests), post ${post.durationMs} ms`);
   });
 });

@@ -1,170 +1,134 @@
+// wait: captured: the create against the local cloud in this process (its capture and upload timed
+// on their own), the capture signal against a scripted Nova and Glance (libvirt's moment of
+// image_uploading before a direct snapshot, which no cloud shows on demand), a re-run's reuse, the
+// wait input, the post step's state; nock only for the instance actions' microversions on the wire.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import nock from 'nock';
+import { MANAGED_BY } from '../../src/lib/constants.ts';
+import { readStepKey, stepProperties } from '../../src/lib/step-key.ts';
+import { Deadline, promptPollDelay } from '../../src/lib/wait.ts';
+import { untilCaptured } from '../../src/modes/create/captured.ts';
 import { create } from '../../src/modes/create/create.ts';
 import { decodePending, encodePending, pendingOf } from '../../src/modes/post/pending.ts';
-import { promptPollDelay } from '../../src/lib/wait.ts';
-import { readStepKey, stepProperties } from '../../src/lib/step-key.ts';
-import {
-  COMPUTE_ORIGIN,
-  COMPUTE_PATH,
-  IMAGE_ID,
-  IMAGE_ORIGIN,
-  imageBody,
-  mockAuth,
-  mockSnapshotAccepted,
-  newCloud,
-  PROJECT_ID,
-  serverBody,
-  SERVER_ID,
-  SERVER_PATH,
-  createSettings,
-  failed,
-  retention,
-  stdout,
-  succeeded,
-  useNock,
-  clearActionEnv,
-  setInputs,
-  settingsProblems,
-} from '../support/nock.ts';
+import type { Server } from '../../src/openstack/compute.ts';
+import type { Image, ImageStatus } from '../../src/openstack/image.ts';
 import { readSettings } from '../../src/settings/settings.ts';
+import type { CreateSettings } from '../../src/settings/create.ts';
+import type { LocalCloudOptions } from '../local-cloud/cloud.ts';
+import { failed, Local, retention, succeeded } from '../support/in-process.ts';
+import { COMPUTE_ORIGIN, COMPUTE_PATH, IMAGE_ID, mockAuth, newCloud, PROJECT_ID, SERVER_ID, useNock } from '../support/nock.ts';
+import { clearActionEnv, setInputs, settingsProblems, stdout } from '../support/step.ts';
 
-useNock();
-
-const IMAGE_PATH = `/v2/images/${IMAGE_ID}`;
-const captured = (overrides = {}) => createSettings({ captured: true, uploadTimeoutMs: 60_000, ...overrides });
-
-/** Nova showing the server's task state at each look, in order. */
-function taskStates(...states: (string | null)[]) {
-  const scope = nock(COMPUTE_ORIGIN);
-  for (const taskState of states) scope.get(SERVER_PATH).reply(200, { server: serverBody({ taskState }) });
-  return scope;
-}
-
-/** Glance showing the image with these statuses, one GET each. */
-function imageStatuses(...statuses: string[]) {
-  const scope = nock(IMAGE_ORIGIN);
-  for (const status of statuses) scope.get(IMAGE_PATH).reply(200, imageBody({ id: IMAGE_ID, status, size: status === 'active' ? 65536 : null }));
-  return scope;
+/** A cloud with the server `web`, its snapshots' capture and upload timed so, and a wait: captured create of it. */
+async function capturing(t: TestContext, options: LocalCloudOptions = { captureSeconds: 0.5, uploadSeconds: 3 }) {
+  const local = await Local.start(t, options);
+  const web = local.server();
+  const created = (overrides: Partial<CreateSettings> = {}) =>
+    create(local.client(), local.createSettings({ captured: true, uploadTimeoutMs: 60_000, ...overrides }));
+  return { local, web, created };
 }
 
 describe('wait: captured', () => {
-  it('returns once the task state reaches image_uploading and Glance shows the image saving: the status, the capture time, no prune yet', async () => {
-    mockAuth();
-    mockSnapshotAccepted();
-    const nova = taskStates('image_snapshot', 'image_pending_upload', 'image_uploading');
-    const glance = imageStatuses('saving');
+  it('returns once the task state reaches image_uploading and Glance shows the image saving: the status, the capture time, no prune yet', async (t) => {
+    const { local, web, created } = await capturing(t);
     const started = Date.now();
-    const result = succeeded(await create(newCloud(), captured({ retention: retention({ policy: { last: 1 } }) })));
-    nova.done();
-    glance.done();
+    const result = succeeded(await created({ retention: retention({ policy: { last: 1 } }) }));
     assert.equal(result.image.status, 'saving');
+    assert.equal(local.lc.image(result.image.id)?.status, 'saving', 'the upload still runs');
     assert.equal(result.uploading, true);
     assert.ok(result.capturedAt && result.capturedAt.getTime() >= started);
     assert.equal(result.prune, undefined, 'the prune is left to the post step');
     assert.match(stdout(), /the job goes on while it uploads, and the post step waits until it is active before the prune after it/);
-    assert.deepEqual(pendingOf(result), [{ imageId: IMAGE_ID, serverId: SERVER_ID, capturedAt: result.capturedAt!.getTime() }]);
+    assert.deepEqual(pendingOf(result), [{ imageId: result.image.id, serverId: web.id, capturedAt: result.capturedAt.getTime() }]);
   });
 
-  it('image_uploading with the image still queued (libvirt’s moment before a direct snapshot) is not yet captured', async () => {
-    mockAuth();
-    mockSnapshotAccepted();
-    const nova = taskStates('image_pending_upload', 'image_uploading', 'image_pending_upload', 'image_uploading');
-    const glance = imageStatuses('queued', 'saving');
-    const result = succeeded(await create(newCloud(), captured()));
-    nova.done();
-    glance.done();
-    assert.equal(result.image.status, 'saving');
-  });
-
-  it('image_uploading on two looks in a row is captured, whatever Glance shows yet (the upload may take a moment to begin)', async () => {
-    mockAuth();
-    mockSnapshotAccepted();
-    const nova = taskStates('image_pending_upload', 'image_uploading', 'image_uploading');
-    const glance = imageStatuses('queued', 'queued');
-    const result = succeeded(await create(newCloud(), captured()));
-    nova.done();
-    glance.done();
-    assert.equal(result.image.status, 'queued');
-    assert.equal(result.uploading, true);
-  });
-
-  it('a task that ends with the image active (nothing left to upload): an ordinary result, nothing for the post step', async () => {
-    mockAuth();
-    mockSnapshotAccepted();
-    taskStates(null);
-    imageStatuses('active');
-    const result = succeeded(await create(newCloud(), captured()));
+  it('a task that ends with the image active (nothing left to upload): an ordinary result, nothing for the post step', async (t) => {
+    const { created } = await capturing(t, { captureSeconds: 0.5, uploadSeconds: 0 });
+    const result = succeeded(await created());
+    assert.equal(result.image.status, 'active');
     assert.equal(result.uploading, false);
     assert.deepEqual(pendingOf(result), []);
   });
 
-  it('a task that ends with the image killed fails, naming the image', async () => {
-    mockAuth();
-    mockSnapshotAccepted();
-    taskStates('image_pending_upload', null);
-    imageStatuses('killed');
-    const failure = failed(await create(newCloud(), captured()));
-    assert.equal(failure.imageId, IMAGE_ID);
-    assert.match(failure.message, new RegExp(`The snapshot failed: snapshot ${IMAGE_ID} is killed once the task on instance web`));
+  it('a snapshot killed on the way fails, naming the image', async (t) => {
+    const { local, created } = await capturing(t);
+    local.lc.fault({ match: { action: 'createImage' }, kind: 'image-killed', afterMs: 0 });
+    const failure = failed(await created());
+    assert.ok(failure.imageId);
+    assert.match(failure.message, new RegExp(`The snapshot failed: snapshot ${failure.imageId} is killed once the task on instance web`));
+  });
+});
+
+describe('the capture signal', () => {
+  const server = (taskState: string | null): Server => ({ id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState, volumeBacked: false, volumeIds: [], metadata: {} });
+  const image = (status: ImageStatus): Image<'hw_qemu_guest_agent'> => ({
+    id: IMAGE_ID,
+    name: 'web-snap',
+    status,
+    createdAt: new Date(),
+    size: null,
+    minDisk: 0,
+    protected: false,
+    owner: PROJECT_ID,
+    imageType: 'snapshot',
+    instanceUuid: SERVER_ID,
+    bdmV2: false,
+    volumeSnapshotIds: [],
+    properties: {},
+  });
+  /** Nova showing these task states at each look, Glance these statuses at each look at the image: every one of them asked for. */
+  async function watched(states: (string | null)[], statuses: ImageStatus[]) {
+    const [looks, imageLooks] = [[...states], [...statuses]];
+    const compute = { getServer: async () => server(looks.shift() ?? 'exhausted') };
+    const images = { get: async () => image(imageLooks.shift() ?? 'deleted') };
+    const captured = await untilCaptured(compute, images, server('image_snapshot_pending'), IMAGE_ID, Deadline.after(30_000));
+    assert.deepEqual([looks, imageLooks], [[], []], 'every look scripted was taken, no more');
+    return captured;
+  }
+
+  it('image_uploading with the image saving is captured', async () => {
+    assert.equal((await watched(['image_snapshot', 'image_pending_upload', 'image_uploading'], ['saving'])).image.status, 'saving');
+  });
+
+  it('image_uploading with the image still queued (libvirt’s moment before a direct snapshot) is not yet captured', async () => {
+    const captured = await watched(['image_pending_upload', 'image_uploading', 'image_pending_upload', 'image_uploading'], ['queued', 'saving']);
+    assert.equal(captured.image.status, 'saving');
+  });
+
+  it('image_uploading on two looks in a row is captured, whatever Glance shows yet (the upload may take a moment to begin)', async () => {
+    assert.equal((await watched(['image_pending_upload', 'image_uploading', 'image_uploading'], ['queued', 'queued'])).image.status, 'queued');
   });
 });
 
 describe('a re-run reuses the snapshot this step took', () => {
   const step = { runId: '4242', job: 'deploy', step: 'snapshot' };
 
-  it('finds it by run, job and step (and this server, this project): no createImage, the same snapshot', async () => {
-    mockAuth();
-    nock(COMPUTE_ORIGIN).get(SERVER_PATH).reply(200, { server: serverBody() });
-    const earlier = imageBody({
-      id: IMAGE_ID,
-      name: 'web-20261206-120000',
-      status: 'active',
-      owner: PROJECT_ID,
-      managed_by: 'openstack-snapshot-action',
-      source_instance_id: SERVER_ID,
-      instance_uuid: SERVER_ID,
-      github_run_attempt: '1',
-      ...stepProperties(step),
-    });
-    const listing = nock(IMAGE_ORIGIN)
-      .get('/v2/images')
-      .query((q) => q.github_run_id === '4242' && q.github_job === 'deploy' && q.github_action === 'snapshot' && q.source_instance_id === SERVER_ID)
-      .reply(200, { images: [earlier] })
-      .get(IMAGE_PATH)
-      .reply(200, earlier);
-    const result = succeeded(await create(newCloud(), createSettings({ step })));
-    listing.done();
-    assert.equal(result.image.id, IMAGE_ID);
-    assert.equal(result.image.name, 'web-20261206-120000');
-    assert.equal(result.reused, true);
+  it('finds it by run, job and step (and this server, this project): no createImage, the same snapshot', async (t) => {
+    const { local, web, created } = await capturing(t);
+    const earlier = local.snapshot(web, { name: 'web-20261206-120000' }, { github_run_attempt: '1', ...stepProperties(step) });
+    const result = succeeded(await created({ captured: undefined, step }));
+    assert.deepEqual(local.sent((r) => r.action === 'createImage'), []);
+    assert.deepEqual([result.image.id, result.image.name, result.reused], [earlier.id, 'web-20261206-120000', true]);
+    const [listing] = local.listings();
+    assert.deepEqual(
+      [listing?.github_run_id, listing?.github_job, listing?.github_action, listing?.source_instance_id, listing?.managed_by],
+      ['4242', 'deploy', 'snapshot', web.id, MANAGED_BY],
+    );
     assert.match(
       stdout(),
       /Re-run: snapshot .* was taken by an earlier attempt of this step \(run 4242, job deploy, step snapshot; attempt 1\), and is active: reused/,
     );
   });
 
-  it('one another project could have forged, or one that failed, is not reused: a new snapshot is taken with the step’s marks', async () => {
-    mockAuth();
-    const bodies = mockSnapshotAccepted();
-    const marks = { managed_by: 'openstack-snapshot-action', source_instance_id: SERVER_ID, ...stepProperties(step) };
-    nock(IMAGE_ORIGIN)
-      .get('/v2/images')
-      .query(true)
-      .reply(200, {
-        images: [
-          imageBody({ id: 'a0000000-0000-4000-8000-000000000001', owner: 'other', status: 'active', ...marks }),
-          imageBody({ id: 'a0000000-0000-4000-8000-000000000002', owner: PROJECT_ID, status: 'killed', ...marks }),
-        ],
-      });
-    imageStatuses('active');
-    succeeded(await create(newCloud(), createSettings({ step })));
-    assert.equal(bodies.length, 1);
-    assert.deepEqual(
-      [bodies[0]!.createImage.metadata.github_job, bodies[0]!.createImage.metadata.github_action, bodies[0]!.createImage.metadata.github_run_id],
-      ['deploy', 'snapshot', '4242'],
-    );
+  it('one another project could have forged, or one that failed, is not reused: a new snapshot is taken with the step’s marks', async (t) => {
+    const { local, web, created } = await capturing(t, { snapshotSeconds: 0 });
+    local.snapshot(web, { name: 'forged', owner: 'a0000000000040008000000000000001' }, stepProperties(step));
+    local.snapshot(web, { name: 'failed', status: 'killed' }, stepProperties(step));
+    const result = succeeded(await created({ captured: undefined, step }));
+    assert.equal(result.reused, undefined);
+    const [args] = local.argsOf<{ metadata: Record<string, string> }>('createImage');
+    assert.deepEqual([args.metadata.github_job, args.metadata.github_action, args.metadata.github_run_id], ['deploy', 'snapshot', '4242']);
   });
 
   it('the key needs all three runner variables', () => {
@@ -199,6 +163,14 @@ describe('the wait input', () => {
       'wait: "yes" is not a boolean; use true or false, or captured (until each disk is captured; the post step waits for active)',
     ]);
   });
+
+  it('keep-* with wait: false is refused, naming captured', () => {
+    clearActionEnv();
+    setInputs({ ...login, wait: 'false', 'keep-last': '2' });
+    assert.deepEqual(settingsProblems(), [
+      'wait: keep-* inputs prune only after the new snapshot is active, so they need wait: true (or captured: the post step prunes)',
+    ]);
+  });
 });
 
 describe('the post step’s state', () => {
@@ -211,7 +183,9 @@ describe('the post step’s state', () => {
   });
 });
 
-describe('instance actions: Nova’s reason for a failed snapshot', () => {
+describe('instance actions on the wire: Nova’s reason for a failed snapshot', () => {
+  useNock();
+
   it('asks 2.84 for the event details, and falls back on 406 to 2.51', async () => {
     mockAuth();
     const actions = `${COMPUTE_PATH}/servers/${SERVER_ID}/os-instance-actions`;

@@ -1,7 +1,7 @@
 import { formatDuration } from '../../lib/duration.ts';
 import { log, t } from '../../lib/log.ts';
 import type { Compute, Server } from '../../openstack/compute.ts';
-import type { ImageService, ImageStatus } from '../../openstack/image.ts';
+import type { ImageStatus } from '../../openstack/image.ts';
 import { DEAD } from './active.ts';
 import { CUT_SHORT, PollGrid, poll, promptPollDelay, type Deadline } from '../../lib/wait.ts';
 import { StepError } from '../outcome.ts';
@@ -32,8 +32,8 @@ const PAST_CAPTURE = new Set<ImageStatus>(['saving', 'active']);
  * that names the image when the disk is not captured.
  */
 export async function untilCaptured(
-  compute: Compute,
-  images: ImageService,
+  compute: Pick<Compute, 'getServer'>,
+  images: { get(id: string, properties: readonly (typeof GUEST_AGENT)[], signal?: AbortSignal): Promise<Looked | undefined> },
   server: Server,
   imageId: string,
   deadline: Deadline,
