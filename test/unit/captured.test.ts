@@ -61,7 +61,15 @@ describe('wait: captured', () => {
 });
 
 describe('the capture signal', () => {
-  const server = (taskState: string | null): Server => ({ id: SERVER_ID, name: 'web', status: 'ACTIVE', taskState, volumeBacked: false, volumeIds: [], metadata: {} });
+  const server = (taskState: string | null): Server => ({
+    id: SERVER_ID,
+    name: 'web',
+    status: 'ACTIVE',
+    taskState,
+    volumeBacked: false,
+    volumeIds: [],
+    metadata: {},
+  });
   const image = (status: ImageStatus): Image<'hw_qemu_guest_agent'> => ({
     id: IMAGE_ID,
     name: 'web-snap',
@@ -108,7 +116,10 @@ describe('a re-run reuses the snapshot this step took', () => {
     const { local, web, created } = await capturing(t);
     const earlier = local.snapshot(web, { name: 'web-20261206-120000' }, { github_run_attempt: '1', ...stepProperties(step) });
     const result = succeeded(await created({ captured: undefined, step }));
-    assert.deepEqual(local.sent((r) => r.action === 'createImage'), []);
+    assert.deepEqual(
+      local.sent((r) => r.action === 'createImage'),
+      [],
+    );
     assert.deepEqual([result.image.id, result.image.name, result.reused], [earlier.id, 'web-20261206-120000', true]);
     const [listing] = local.listings();
     assert.deepEqual(

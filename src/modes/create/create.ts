@@ -250,7 +250,7 @@ function cutShort(cancel: Cancellation, server: Server): (error: unknown) => nev
 }
 
 /** The create's outcome with its prune's: the step fails when the prune does. */
-export function withPrune(result: CreateResult, pruned: Outcome<PruneResult>): Outcome<CreateResult> {
+function withPrune(result: CreateResult, pruned: Outcome<PruneResult>): Outcome<CreateResult> {
   return { result: { ...result, prune: pruned.result }, ...(pruned.failure ? { failure: pruned.failure } : {}) };
 }
 

@@ -15,7 +15,7 @@ import type { PruneResult } from '../prune/prune.ts';
 import type { Pending } from './pending.ts';
 
 /** What became of one snapshot the main step left uploading. */
-export interface Upload {
+interface Upload {
   server: Server;
   image: { id: string; name: string | null; status: string; size: number | null };
   capturedAt: Date;
