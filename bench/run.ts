@@ -10,6 +10,7 @@ import { coldStart } from './cases/cold-start.ts';
 import { createDelete } from './cases/create-delete.ts';
 import { detection } from './cases/detection.ts';
 import { fleetLocal, fleetReal, type FleetRun } from './cases/fleet.ts';
+import { capturedFleet, capturedReal, PHASES } from './cases/captured.ts';
 import { glanceCapacity, pruneLocal, pruneReal, type PruneRun } from './cases/prune.ts';
 import { cliVersion } from './lib/cli.ts';
 import { now } from './lib/clock.ts';
@@ -18,11 +19,11 @@ import { freezeBuild, releaseBuilds } from './lib/timed-run.ts';
 import { renderReport, type BenchResults } from './report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const CASES = ['cold-start', 'create-delete', 'detection', 'prune-local', 'prune-real', 'fleet-local', 'fleet-real'] as const;
+const CASES = ['cold-start', 'create-delete', 'detection', 'prune-local', 'prune-real', 'fleet-local', 'fleet-real', 'captured'] as const;
 type Case = (typeof CASES)[number];
 const ALIASES: Record<string, Case[]> = {
   all: [...CASES],
-  real: ['create-delete', 'prune-real', 'fleet-real'],
+  real: ['create-delete', 'prune-real', 'fleet-real', 'captured'],
   local: ['cold-start', 'detection', 'prune-local', 'fleet-local'],
 };
 
@@ -172,7 +173,7 @@ try {
       .join(' ')}`,
   );
 
-  if (cases.has('create-delete') || cases.has('prune-real') || cases.has('fleet-real')) {
+  if (cases.has('create-delete') || cases.has('prune-real') || cases.has('fleet-real') || cases.has('captured')) {
     const why = realAvailable();
     if (why) results.skipped.push(`real-cloud cases (create-delete, prune-real): ${why}`);
     else real = await step('real cloud: proxy and bench server', () => openReal(log));
@@ -219,6 +220,14 @@ try {
     if (run) fleets.push(run);
   }
   if (fleets.length) results.fleets = fleets;
+  if (cases.has('captured')) {
+    const r = real;
+    const single = r
+      ? await step(`wait: captured on the real cloud (capture ${PHASES.captureS} s, upload ${PHASES.uploadS} s)`, () => capturedReal(r, quick ? 1 : 2, log))
+      : undefined;
+    const fleet = await step('wait: captured, a fleet of 10 on the local cloud', () => capturedFleet(10, log));
+    results.captured = { phases: PHASES, real: single ?? [], ...(fleet ? { fleet } : {}) };
+  }
 } finally {
   if (real) await closeReal(real, values['keep-server'], log).catch((e: Error) => log(`cleanup: ${e.message}`));
   releaseBuilds();

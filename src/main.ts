@@ -1,13 +1,12 @@
 import * as core from '@actions/core';
-import { setGlobalProxyFromEnv } from 'node:http';
 import { Cancellation } from './modes/cancel.ts';
 import { join, log, t } from './lib/log.ts';
 import { runMode } from './modes/run.ts';
-import { Cloud } from './openstack/cloud.ts';
+import { openCloud } from './connect.ts';
+import { encodePending, PENDING_STATE, pendingOf } from './modes/post/pending.ts';
 import { describeLogin } from './openstack/identity.ts';
 import { report, reportInvalidInput } from './report.ts';
 import { readSettings, SettingsError, type Settings } from './settings/settings.ts';
-import { PROXY_VARIABLES } from './settings/urls.ts';
 
 /** A summary that cannot be written does not change how the step ends. */
 const summarise = (writing: Promise<void>) => writing.catch((error: unknown) => log.warning(t`The job summary could not be written: ${error}`));
@@ -25,17 +24,7 @@ export async function run(): Promise<void> {
     );
     return;
   }
-  // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
-  if (PROXY_VARIABLES.some((name) => process.env[name])) setGlobalProxyFromEnv();
-  const cloud = new Cloud({
-    credentials: settings.credentials,
-    region: settings.region,
-    iface: settings.iface,
-    tls: settings.tls,
-    rateLimit: settings.rateLimit,
-    log: { debug: log.debug },
-    onToken: core.setSecret,
-  });
+  const cloud = openCloud(settings);
   const who = t`${describeLogin(settings.credentials)}`;
   log.info(
     t`Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`,
@@ -46,6 +35,9 @@ export async function run(): Promise<void> {
   const unwatch = settings.mode === 'create' ? cancel.watchSignals() : undefined;
   try {
     const outcome = await runMode(cloud, settings, cancel);
+    // wait: captured: what the post step is to finish, by ID (never a secret: GITHUB_STATE is a file on the runner).
+    const pending = outcome.result?.mode === 'create' || outcome.result?.mode === 'fleet' ? pendingOf(outcome.result) : [];
+    if (pending.length) core.saveState(PENDING_STATE, encodePending(pending));
     await summarise(report(outcome, cloud.requests, settings));
     if (outcome.failure) log.fail(t`${outcome.failure.message}`);
     else log.info(t`Done with ${cloud.requests} API requests`);

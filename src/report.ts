@@ -8,6 +8,7 @@ import type { Result } from './modes/run.ts';
 import type { Deletion } from './modes/delete/deletion.ts';
 import type { FleetItem, FleetResult } from './modes/fleet.ts';
 import { Refusal, type Outcome, type StepError } from './modes/outcome.ts';
+import type { PostResult } from './modes/post/finish.ts';
 import type { PruneResult } from './modes/prune/prune.ts';
 import type { RestoreResult } from './modes/restore/restore.ts';
 import { instancesOf, type Marked } from './modes/snapshots.ts';
@@ -53,6 +54,7 @@ function imageRow({ server, result, failure }: FleetItem<CreateResult | RestoreR
       duration_seconds: Number(seconds(result.durationMs)),
       consistency: result.consistency,
       downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
+      ...(result.capturedAt ? { captured_at: result.capturedAt.toISOString() } : {}),
     };
   }
   if (result?.mode === 'restore') {
@@ -84,24 +86,27 @@ interface View {
   deleted?: DeleteResult;
   /** Mode prune's, or those after the snapshots. */
   prunes: PruneResult[];
+  /** The snapshots made (one, or a fleet's): what the capture note covers (wait: captured, a re-run's reuse). */
+  created: CreateResult[];
 }
 
 function viewOf(result: Result | undefined): View {
   switch (result?.mode) {
     case 'create':
-      return { alone: result, prunes: result.prune ? [result.prune] : [] };
+      return { alone: result, prunes: result.prune ? [result.prune] : [], created: [result] };
     case 'restore':
-      return { alone: result, prunes: [] };
+      return { alone: result, prunes: [], created: [] };
     case 'fleet': {
-      const prunes = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
-      return { fleet: { of: result.of, rows: result.items.map(imageRow) }, prunes };
+      const created = result.items.flatMap((item) => (item.result?.mode === 'create' ? [item.result] : []));
+      const prunes = created.flatMap((r) => (r.prune ? [r.prune] : []));
+      return { fleet: { of: result.of, rows: result.items.map(imageRow) }, prunes, created };
     }
     case 'prune':
-      return { prunes: [result] };
+      return { prunes: [result], created: [] };
     case 'delete':
-      return { deleted: result, prunes: [] };
+      return { deleted: result, prunes: [], created: [] };
     default:
-      return { prunes: [] };
+      return { prunes: [], created: [] };
   }
 }
 
@@ -146,6 +151,7 @@ function outputs(view: View, failure: StepError | undefined): void {
   set(Output.Snapshots, rows && JSON.stringify(rows));
   set(Output.Consistency, created?.consistency);
   set(Output.DowntimeSeconds, created && (created.downtimeMs === undefined ? '' : seconds(created.downtimeMs)));
+  set(Output.CapturedAt, created && (created.capturedAt?.toISOString() ?? ''));
 }
 
 function createSection(result: CreateResult): void {
@@ -164,6 +170,26 @@ function createSection(result: CreateResult): void {
       ],
     ],
   );
+}
+
+/** wait: captured: when each disk was captured, and a plain line when the job goes on before the upload ended; a re-run's reuse. */
+function captureNote(results: readonly CreateResult[]): void {
+  const reused = results.filter((r) => r.reused);
+  if (reused.length)
+    paragraph(
+      'Re-run:',
+      `reused the snapshot an earlier attempt of this step took (${reused.map((r) => r.image.id).join(', ')}); no second snapshot was taken.`,
+    );
+  const captured = results.filter((r) => r.capturedAt);
+  if (!captured.length) return;
+  paragraph('Captured at:', captured.map((r) => `${r.server.name}: ${r.capturedAt?.toISOString()}`).join(', '));
+  const uploading = captured.filter((r) => r.uploading);
+  if (uploading.length) {
+    paragraph(
+      'The job goes on before the upload ended:',
+      `${uploading.map((r) => `${r.image.id} (${r.image.status})`).join(', ')}. Each holds the disk as it was when captured; the post step at the end of the job waits until it is active (and runs the prune after it, if asked) and fails the job if the upload fails.`,
+    );
+  }
 }
 
 function restoreSection(result: RestoreResult): void {
@@ -329,6 +355,7 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
   if (view.alone?.mode === 'create') createSection(view.alone);
   if (view.alone?.mode === 'restore') restoreSection(view.alone);
   if (view.fleet) fleetSection(view.fleet.of, view.fleet.rows);
+  captureNote(view.created);
   if (view.deleted) deleteSection(view.deleted);
   const [first] = view.prunes;
   const deletions = deletionsOf(view);
@@ -337,5 +364,25 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
     paragraph('Pruned after the snapshots:', `${first.dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, first.dryRun)}`);
   } else if (first) pruneSection(first, failure instanceof Refusal ? failure : undefined);
   failureSection(failure, result !== undefined);
+  await write();
+}
+
+/** The post step's summary: each upload the main step left running, when it ended, and the prune after it. */
+export async function reportPost({ result, failure }: Outcome<PostResult>, apiRequests: number): Promise<void> {
+  core.summary.addHeading('Uploads finished by the post step', 2);
+  table(
+    ['Instance', 'Snapshot', 'Status', 'Captured at', 'Uploaded at', 'Size'],
+    (result?.uploads ?? []).map((u) => [
+      `${u.server.name} (${u.server.id})`,
+      `${u.image.name ?? ''} (${u.image.id})`,
+      u.image.status,
+      u.capturedAt.toISOString(),
+      u.uploadedAt?.toISOString() ?? NONE,
+      size(u.image.size),
+    ]),
+  );
+  for (const { prune, failure: why } of result?.uploads ?? []) if (prune) pruneSection(prune, why instanceof Refusal ? why : undefined);
+  if (failure) paragraph('Failed:', failure.message);
+  core.summary.addRaw(`<p>${apiRequests} API requests.</p>`, true);
   await write();
 }

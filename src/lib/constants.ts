@@ -15,6 +15,7 @@ export const Input = {
   SnapshotId: 'snapshot-id',
   SnapshotProperties: 'snapshot-properties',
   Wait: 'wait',
+  UploadTimeout: 'upload-timeout',
   Timeout: 'timeout',
   IgnoreMissing: 'ignore-missing',
   AuthUrl: 'auth-url',
@@ -91,6 +92,7 @@ export const Output = {
   Consistency: 'consistency',
   DowntimeSeconds: 'downtime-seconds',
   ApiRequests: 'api-requests',
+  CapturedAt: 'captured-at',
 } as const;
 
 /** Properties this action sets on the images it creates, so later runs (and people) can find them. */
@@ -101,6 +103,12 @@ export const Property = {
   RequestId: 'snapshot_request_id',
   /** On the snapshot restore takes before it rebuilds (snapshot-before): the image it restored. */
   BeforeRestoreOf: 'taken_before_restore_of',
+  /** The job and step (GITHUB_JOB, GITHUB_ACTION) that took it: with github_run_id, how a re-run finds the snapshot it already took. */
+  Job: 'github_job',
+  Step: 'github_action',
 } as const;
 
 export const MANAGED_BY = 'openstack-snapshot-action';
+
+/** `wait: captured`: the step returns once each disk is captured, and the post step waits for the upload. */
+export const WAIT_CAPTURED = 'captured';

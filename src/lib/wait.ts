@@ -11,6 +11,18 @@ function nextPollDelay(elapsedMs: number, maxMs = 15_000): number {
   return Math.round(Math.min(maxMs, Math.max(250, elapsedMs * 0.09)));
 }
 
+/** How long a prompt wait keeps its short interval: a capture or an upload that ends within it is noticed within PROMPT_MS. */
+const PROMPT_SPAN_MS = 120_000;
+const PROMPT_MS = 400;
+
+/**
+ * For waits whose end someone is waiting on (the capture a deploy waits for, the upload a job's
+ * end waits for): every 0.4 s for two minutes, then 9 % of the time spent beyond that, up to 5 s.
+ */
+export function promptPollDelay(elapsedMs: number): number {
+  return elapsedMs < PROMPT_SPAN_MS ? PROMPT_MS : Math.round(Math.min(5_000, Math.max(PROMPT_MS, (elapsedMs - PROMPT_SPAN_MS) * 0.09)));
+}
+
 /** A look cut short by the deadline: no news, which is not the same as "gone". */
 export const CUT_SHORT = Symbol('cut short');
 
@@ -56,10 +68,15 @@ export class Deadline {
 export class PollGrid {
   readonly #origin = Date.now();
   #tick = this.#origin;
+  readonly #schedule: (elapsedMs: number) => number;
+
+  constructor(schedule: (elapsedMs: number) => number = nextPollDelay) {
+    this.#schedule = schedule;
+  }
 
   /** Milliseconds from `now` to the next tick after it. */
   delay(now: number): number {
-    while (this.#tick <= now) this.#tick += nextPollDelay(this.#tick - this.#origin);
+    while (this.#tick <= now) this.#tick += this.#schedule(this.#tick - this.#origin);
     return this.#tick - now;
   }
 }

@@ -82,6 +82,29 @@ export function literalFragment(name: string): string {
   return name.split(FILTER_SPECIAL).reduce((longest, part) => (part.length > longest.length ? part : longest), '');
 }
 
+/** What Nova recorded of one server action (os-instance-actions). */
+export interface InstanceAction {
+  requestId: string;
+  /** Nova's message for the action ("Error" when an event failed). */
+  message: string | null;
+  events: { event: string; result: string | null; details: string | null }[];
+  /** The microversion Nova showed it at. */
+  microversion: string;
+}
+
+interface InstanceActionBody {
+  action: string;
+  request_id: string;
+  start_time: string;
+  message?: string | null;
+  events?: { event: string; result?: string | null; details?: string | null }[];
+}
+
+/** Event details from 2.84, events for a non-admin from 2.51, and the base version last. */
+const ACTION_MICROVERSIONS = ['2.84', '2.51', '2.1'];
+/** The microversion a request asks for itself (its got context), instead of the client's. */
+const askedFor = (context: Record<string, unknown>) => (typeof context.microversion === 'string' ? context.microversion : undefined);
+
 export class Compute {
   readonly #http: Got;
   readonly #endpoint: string;
@@ -94,14 +117,16 @@ export class Compute {
       hooks: {
         beforeRequest: [
           (options) => {
-            if (this.#microversion) options.headers['openstack-api-version'] = `compute ${this.#microversion}`;
+            const version = askedFor(options.context) ?? this.#microversion;
+            if (version) options.headers['openstack-api-version'] = `compute ${version}`;
             else delete options.headers['openstack-api-version'];
           },
         ],
         afterResponse: [
           (response, retryWithMergedOptions) => {
             // Nova refuses an unknown microversion with 406 before acting: fall back to the base version, once.
-            if (response.statusCode !== 406 || !this.#microversion) return response;
+            // A request that asked for its own microversion handles the 406 itself.
+            if (response.statusCode !== 406 || !this.#microversion || askedFor(response.request.options.context)) return response;
             this.#microversion = undefined;
             return retryWithMergedOptions({});
           },
@@ -189,6 +214,35 @@ export class Compute {
   /** os-stop or os-start: Nova answers 202 and acts; sending either again to a server already there is refused with 409, never done twice. */
   async power(serverId: string, action: 'os-stop' | 'os-start'): Promise<void> {
     await this.#http.post(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, { json: { [action]: null }, retry: SENT_ONCE });
+  }
+
+  /**
+   * What Nova recorded of the server's newest createImage (its instance actions): the request,
+   * and each event's result (shown to a non-admin from 2.51), with Nova's words for a failure
+   * where the policy shows them (event `details` from 2.84, admin-only by default). Undefined when Nova shows none.
+   */
+  async lastSnapshotAction(serverId: string): Promise<InstanceAction | undefined> {
+    const base = `${this.#endpoint}/servers/${encodeURIComponent(serverId)}/os-instance-actions`;
+    for (const microversion of ACTION_MICROVERSIONS) {
+      try {
+        const context = { microversion };
+        const list = (await this.#http<{ instanceActions: InstanceActionBody[] }>(base, { context })).body.instanceActions;
+        const newest = list.filter((action) => action.action === 'createImage').sort((a, b) => b.start_time.localeCompare(a.start_time))[0];
+        if (!newest) return undefined;
+        const detail = (await this.#http<{ instanceAction: InstanceActionBody }>(`${base}/${encodeURIComponent(newest.request_id)}`, { context })).body
+          .instanceAction;
+        return {
+          requestId: detail.request_id,
+          message: detail.message ?? null,
+          events: (detail.events ?? []).map((event) => ({ event: event.event, result: event.result ?? null, details: event.details ?? null })),
+          microversion,
+        };
+      } catch (error) {
+        // Below the microversion Nova refuses it before acting (406): try the next one down.
+        if (statusOf(error) !== 406) throw error;
+      }
+    }
+    return undefined;
   }
 
   /** The root disk of a flavor in GiB (0: the size of the image, as for volume-backed flavors). */

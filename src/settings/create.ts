@@ -1,5 +1,6 @@
-import { Input } from '../lib/constants.ts';
+import { Input, WAIT_CAPTURED } from '../lib/constants.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from '../lib/name-template.ts';
+import type { StepKey } from '../lib/step-key.ts';
 import type { CommonSettings } from './common.ts';
 import type { ModeRules, Retention } from './inputs.ts';
 import type { Selection } from './selection.ts';
@@ -17,6 +18,12 @@ export interface SnapshotPlan extends Pick<CommonSettings, 'region' | 'credentia
   /** Stop the instance if it runs before its snapshot, and start it again as soon as its disk is captured. */
   stopInstance: boolean;
   wait: boolean;
+  /** wait: captured: return once each disk is captured; the post step waits for `active` (and prunes). */
+  captured?: boolean;
+  /** The post step's wait for the uploads left running (upload-timeout). */
+  uploadTimeoutMs?: number;
+  /** This run, job and step (GITHUB_RUN_ID, GITHUB_JOB, GITHUB_ACTION): a re-run reuses the snapshot it already took. */
+  step?: StepKey;
   timeoutMs: number;
   /** Prune the instance's snapshots under this policy once the new one is active. */
   retention?: Retention;
@@ -34,9 +41,12 @@ export const createRules: ModeRules<CreateSettings> = {
   check({ imageId, snapshotName, hasPolicy, wait }, problems) {
     if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
     problems.push(...templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE).map((p) => `${Input.SnapshotName}: ${p}`));
-    if (hasPolicy && !wait) problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
+    if (hasPolicy && !wait)
+      problems.push(
+        `${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true (or ${WAIT_CAPTURED}: the post step prunes)`,
+      );
   },
-  settings: ({ servers, concurrency, snapshotName, metadata, wait, timeoutMs, retention }, stopInstance) => ({
+  settings: ({ servers, concurrency, snapshotName, metadata, wait, captured, uploadTimeoutMs, step, timeoutMs, retention }, stopInstance) => ({
     mode: 'create',
     servers,
     stopInstance,
@@ -44,6 +54,8 @@ export const createRules: ModeRules<CreateSettings> = {
     template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
     metadata,
     wait,
+    ...(captured ? { captured, uploadTimeoutMs } : {}),
+    ...(step ? { step } : {}),
     timeoutMs,
     ...(retention ? { retention } : {}),
   }),

@@ -1,7 +1,8 @@
 import * as core from '@actions/core';
-import { Input, Output, Property, type Mode } from '../lib/constants.ts';
+import { Input, Output, Property, WAIT_CAPTURED, type Mode } from '../lib/constants.ts';
 import { PROVENANCE_KEYS } from '../lib/provenance.ts';
 import type { Policy } from '../lib/retention.ts';
+import { readStepKey } from '../lib/step-key.ts';
 import { isUuid } from '../openstack/compute.ts';
 import type { CommonSettings } from './common.ts';
 import { parseMetadata } from './metadata.ts';
@@ -25,12 +26,12 @@ export interface ModeRules<S extends CommonSettings> {
   settings(inputs: Inputs, stopInstance: boolean): Omit<S, keyof CommonSettings>;
 }
 
-const DEFAULTS = { timeout: '2h', maxDeletes: 100, concurrency: 4 } as const;
+const DEFAULTS = { timeout: '2h', uploadTimeout: '6h', maxDeletes: 100, concurrency: 4 } as const;
 
 export const ID_AND_NAME = `${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`;
 
 /** Every mode's inputs, each checked on its own whatever the mode (which only words a blank one's problem, and says whether a policy applies). */
-export function readInputs(mode: Mode | undefined, { bool, integer, duration }: Reader, problems: string[]) {
+export function readInputs(mode: Mode | undefined, { bool, integer, duration }: Reader, problems: string[], env: NodeJS.ProcessEnv) {
   const instance = core.getInput(Input.Instance) || undefined;
   // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
   if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
@@ -70,6 +71,14 @@ export function readInputs(mode: Mode | undefined, { bool, integer, duration }: 
           concurrency,
         }
       : undefined;
+  const waitText = core.getInput(Input.Wait);
+  const captured = waitText.toLowerCase() === WAIT_CAPTURED;
+  // The runner's booleans (true, True, TRUE, false…), or captured.
+  const wait = captured || !/^(false|False|FALSE)$/.test(waitText);
+  if (!captured && waitText && !/^(true|True|TRUE|false|False|FALSE)$/.test(waitText))
+    problems.push(
+      `${Input.Wait}: "${waitText}" is not a boolean; use true or false, or ${WAIT_CAPTURED} (until each disk is captured; the post step waits for active)`,
+    );
   return {
     instance,
     servers,
@@ -81,7 +90,11 @@ export function readInputs(mode: Mode | undefined, { bool, integer, duration }: 
     hasPolicy,
     concurrency,
     retention,
-    wait: bool(Input.Wait, true),
+    wait,
+    /** wait: captured. */
+    captured,
+    uploadTimeoutMs: duration(Input.UploadTimeout, core.getInput(Input.UploadTimeout) || DEFAULTS.uploadTimeout) ?? 0,
+    step: readStepKey(env),
     deleteInUse: bool(Input.DeleteInUse, false),
     ignoreMissing: bool(Input.IgnoreMissing, false),
     allowOtherInstance: bool(Input.AllowOtherInstance, false),

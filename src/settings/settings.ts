@@ -37,7 +37,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   problems.push(...renamedInputs());
   const mode = readMode(problems);
   const cloud = readCloud(text, problems);
-  const inputs = readInputs(mode, read, problems);
+  const inputs = readInputs(mode, read, problems, env);
   const { imageId, snapshotName } = inputs;
   // A snapshot named exactly is one server's.
   problems.push(...selectionProblems(mode, inputs.servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));

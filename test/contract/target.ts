@@ -3,7 +3,7 @@
 // contract requests themselves go through the checking client (test/support/openstack.ts); this
 // only arranges (images, a server of its own, server states) and cleans up, with whatever each
 // cloud offers for that.
-import { LocalCloud } from '../local-cloud/cloud.ts';
+import { LocalCloud, type LocalCloudOptions } from '../local-cloud/cloud.ts';
 import { expect, OpenStack, RUN_PROPERTY, type AppCredAuth, type PasswordAuth, type Server } from '../support/openstack.ts';
 import { poll } from '../support/poll.ts';
 import { cleanupRegion, connect, loadConfig } from '../support/real-cloud.ts';
@@ -41,12 +41,13 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export async function openTarget(): Promise<Target> {
-  return REAL ? realTarget() : localTarget();
+/** `local`: the local cloud's options beyond the defaults (a test that watches a phase may make it longer). */
+export async function openTarget(local: LocalCloudOptions = {}): Promise<Target> {
+  return REAL ? realTarget() : localTarget(local);
 }
 
-async function localTarget(): Promise<Target> {
-  const cloud = await LocalCloud.start({ snapshotSeconds: 1, rebuildSeconds: 1 });
+async function localTarget(options: LocalCloudOptions): Promise<Target> {
+  const cloud = await LocalCloud.start({ snapshotSeconds: 1, rebuildSeconds: 1, ...options });
   // As the loopback cloud is provisioned.
   for (const region of cloud.regionNames) cloud.addServer({ region, name: 'osl-test-server' });
   cloud.addServer({ region: 'GRA7', name: 'osl-volume-server', volumeBacked: true });

@@ -2,9 +2,9 @@
 // actions createImage (image- and volume-backed) and rebuild. Bodies and statuses as the loopback
 // cloud's Nova 26 (Zed), messages from nova/api/openstack/compute/servers.py and nova/compute/api.py.
 import { serviceUnauthorized } from './keystone.ts';
-import type { ServerRec, SnapshotOutcome, World } from './world.ts';
+import type { ActionRec, ServerRec, SnapshotOutcome, World } from './world.ts';
 import { FLAVORS, POWER_STATE, World as WorldClass } from './world.ts';
-import { empty, fault, header, isObject, isoZ, json, nextLink, page, parseJson, uuid, webobError, type Ctx, type Reply } from './http.ts';
+import { empty, fault, header, isObject, isoMicroNaive, isoZ, json, nextLink, page, parseJson, uuid, webobError, type Ctx, type Reply } from './http.ts';
 
 type Version = [number, number];
 const parseVersion = (s: string): Version => s.split('.').map(Number) as Version;
@@ -56,6 +56,8 @@ export function handleCompute(w: World, ctx: Ctx): Reply {
   if (sub === '/servers/detail' && ctx.method === 'GET') return listServers(req);
   const fm = /^\/flavors\/([^/]+)$/.exec(sub);
   if (fm && ctx.method === 'GET') return showFlavor(req, decodeURIComponent(fm[1]!));
+  const am = /^\/servers\/([^/]+)\/os-instance-actions(?:\/([^/]+))?$/.exec(sub);
+  if (am && ctx.method === 'GET') return instanceActions(req, decodeURIComponent(am[1]!), am[2] === undefined ? undefined : decodeURIComponent(am[2]));
   const sm = /^\/servers\/([^/]+)(\/action)?$/.exec(sub);
   if (!sm || ctx.method !== (sm[2] ? 'POST' : 'GET')) return webobError(404, 'The resource could not be found.', ctx, req.h);
   const id = decodeURIComponent(sm[1]!);
@@ -104,10 +106,16 @@ function listServers(req: NovaReq): Reply {
   const pattern = name === null ? undefined : new RegExp(name, 'i');
   // tags= (all of them) from 2.26; below it Nova ignores the filter.
   const tags = atLeast(req.v, '2.26') ? (params.get('tags')?.split(',').filter(Boolean) ?? []) : [];
+  // changes-since: updated at or after it (each task state change updates the server in Nova).
+  const since = params.get('changes-since');
+  const sinceMs = since === null ? undefined : Date.parse(since);
+  if (sinceMs !== undefined && Number.isNaN(sinceMs))
+    return fault(400, 'badRequest', `Invalid input for query parameters changes-since. Value: ${since}.`, req.h);
   const all = [...req.w.region(req.ctx.region!).servers.values()]
     .filter((s) => s.projectId === req.w.demo.projectId)
     .filter((s) => !pattern || pattern.test(s.name))
     .filter((s) => tags.every((tag) => s.tags.includes(tag)))
+    .filter((s) => sinceMs === undefined || req.w.updatedAt(s) >= sinceMs)
     .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
   const servers = page(all, params);
   if (!servers) return fault(400, 'badRequest', `marker [${params.get('marker')}] not found`, req.h);
@@ -181,6 +189,7 @@ function createImage(req: NovaReq, server: ServerRec, name: string, requested: u
     }
     imageId = w.startImageSnapshot(server, name, metadata, outcome).id;
   }
+  server.actions.push({ action: 'createImage', requestId: req.h['X-Openstack-Request-Id'] ?? '', start: w.now(), job: server.job });
   if (atLeast(req.v, '2.45')) return json(202, { image_id: imageId }, req.h);
   // Before 2.45: no body, the image only in Location (Nova builds it from the Glance endpoint it
   // found, version stripped: hence the double slash the loopback cloud sends).
@@ -218,4 +227,35 @@ function rebuild(req: NovaReq, server: ServerRec, imageRef: string): Reply {
   // Before 2.75 the answer has the base attributes only.
   if (!atLeast(req.v, '2.75')) for (const key of Object.keys(detail)) if (/^(OS-EXT-STS|os-extended-volumes):/.test(key)) delete detail[key];
   return json(202, { server: { ...detail, adminPass: uuid().slice(0, 12) } }, { ...req.h, Location: `${req.root}/servers/${server.id}` });
+}
+
+/**
+ * GET /servers/{id}/os-instance-actions[/{request_id}]: the actions newest first; one action's
+ * events (from 2.51 for a non-admin). Their details (2.84) are admin-only under Zed's default
+ * policy (os_compute_api:os-instance-actions:events:details), and this cloud's user is not one.
+ */
+function instanceActions(req: NovaReq, serverId: string, requestId: string | undefined): Reply {
+  const server = req.w.region(req.ctx.region!).servers.get(serverId);
+  if (!server) return fault(404, 'itemNotFound', `Instance ${serverId} could not be found.`, req.h);
+  const shown = (a: ActionRec) => ({
+    action: a.action,
+    instance_uuid: server.id,
+    request_id: a.requestId,
+    user_id: req.w.demo.userId,
+    project_id: server.projectId,
+    start_time: isoMicroNaive(a.start),
+    message: req.w.actionFailure(a) ? 'Error' : null,
+  });
+  if (requestId === undefined) return json(200, { instanceActions: [...server.actions].reverse().map(shown) }, req.h);
+  const action = server.actions.find((a) => a.requestId === requestId);
+  if (!action) return fault(404, 'itemNotFound', `Action ${requestId} not found`, req.h);
+  const done = req.w.actionDone(action);
+  const failed = req.w.actionFailure(action);
+  const event = {
+    event: 'compute_snapshot_instance',
+    start_time: isoMicroNaive(action.start),
+    finish_time: done ? isoMicroNaive(action.job?.taskEndAt ?? action.start) : null,
+    result: done ? (failed ? 'Error' : 'Success') : null,
+  };
+  return json(200, { instanceAction: { ...shown(action), ...(atLeast(req.v, '2.51') ? { events: [event] } : {}) } }, req.h);
 }

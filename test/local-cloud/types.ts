@@ -10,6 +10,13 @@ export interface LocalCloudOptions {
   port?: number;
   /** Duration of an image-backed snapshot (queued -> saving at half-time -> active). Default 2. */
   snapshotSeconds?: number;
+  /**
+   * The two phases on their own, as the loopback cloud's OSL_SNAPSHOT_CAPTURE_S and
+   * OSL_SNAPSHOT_UPLOAD_S: the capture (task states up to image_pending_upload, the image queued),
+   * then the upload (image_uploading, the image saving). Each defaults to half of snapshotSeconds.
+   */
+  captureSeconds?: number;
+  uploadSeconds?: number;
   /** Duration of a rebuild (rebuilding -> rebuild_block_device_mapping -> rebuild_spawning). Default 1. */
   rebuildSeconds?: number;
   /** Duration of os-stop / os-start (powering-off, powering-on). Default 0.5. */

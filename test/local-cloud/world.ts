@@ -37,6 +37,17 @@ export interface SnapshotJob {
   taskEndAt: number;
   /** 0 = queued, 1 = saving, 2 = final state applied. */
   phase: number;
+  /** When the disk is captured: image_pending_upload ends, image_uploading begins. */
+  capturedAt: number;
+}
+
+/** One server action as Nova records it (os-instance-actions), with its one compute event. */
+export interface ActionRec {
+  action: string;
+  requestId: string;
+  start: number;
+  /** The snapshot it made: the event's result follows the job. */
+  job: SnapshotJob | null;
 }
 
 /** A rebuild in progress: Nova's task states, then the server's state before it (a stopped one is powered off again). */
@@ -69,6 +80,8 @@ export interface ServerRec {
   updatedAt: number;
   hostId: string;
   job: SnapshotJob | null;
+  /** Its instance actions, oldest first. */
+  actions: ActionRec[];
   rebuild: RebuildJob | null;
   /** Why Nova put it in ERROR (shown as `fault`). */
   fault: string | null;
@@ -188,6 +201,8 @@ export class World {
     { id: hex32(), name: 'reader' },
   ];
   readonly snapshotMs: number;
+  readonly captureMs: number;
+  readonly uploadMs: number;
   readonly rebuildMs: number;
   readonly powerMs: number;
   readonly maxMicroversion: string;
@@ -203,7 +218,10 @@ export class World {
     for (const name of ['GRA7', 'SBG5']) {
       this.regions.set(name, { name, hasCinder: name === 'GRA7', images: new Map(), servers: new Map(), volSnaps: new Map(), volumes: new Map() });
     }
-    this.snapshotMs = Math.max(0, (opts.snapshotSeconds ?? 2) * 1000);
+    const snapshotMs = Math.max(0, (opts.snapshotSeconds ?? 2) * 1000);
+    this.captureMs = Math.max(0, opts.captureSeconds === undefined ? snapshotMs / 2 : opts.captureSeconds * 1000);
+    this.uploadMs = Math.max(0, opts.uploadSeconds === undefined ? snapshotMs / 2 : opts.uploadSeconds * 1000);
+    this.snapshotMs = this.captureMs + this.uploadMs;
     this.rebuildMs = Math.max(0, (opts.rebuildSeconds ?? 1) * 1000);
     this.powerMs = Math.max(0, (opts.powerSeconds ?? 0.5) * 1000);
     this.maxMicroversion = opts.maxMicroversion ?? '2.93';
@@ -336,11 +354,33 @@ export class World {
             [100, 'image_snapshot'],
           ]
         : [
-            [0.025 * job.durationMs, 'image_snapshot_pending'],
-            [0.05 * job.durationMs, 'image_snapshot'],
-            [0.5 * job.durationMs, 'image_pending_upload'],
+            [Math.min(0.025 * job.durationMs, job.capturedAt - job.start), 'image_snapshot_pending'],
+            [Math.min(0.05 * job.durationMs, job.capturedAt - job.start), 'image_snapshot'],
+            [job.capturedAt - job.start, 'image_pending_upload'],
           ];
     return marks.find(([until]) => rel < until)?.[1] ?? 'image_uploading';
+  }
+
+  /** When Nova last changed the server: its snapshot's task state changes count (changes-since). */
+  updatedAt(s: ServerRec, now = this.now()): number {
+    const job = s.job;
+    if (!job) return s.updatedAt;
+    const marks = [job.start, job.capturedAt, job.taskEndAt].filter((at) => at <= now);
+    return Math.max(s.updatedAt, floorSecond(Math.max(...marks)));
+  }
+
+  /** The snapshot of the action is over (its job ended, or there was none to wait for). */
+  actionDone(a: ActionRec, now = this.now()): boolean {
+    return !a.job || now >= a.job.taskEndAt;
+  }
+
+  /** Nova's words for a snapshot that failed on the compute host (an admin's event details), once it has. */
+  actionFailure(a: ActionRec, now = this.now()): string | undefined {
+    const job = a.job;
+    if (!job || now < job.finalAt) return undefined;
+    if (job.outcome === 'killed') return `Image ${job.imageId} upload failed: Glance returned an error while the snapshot was uploaded`;
+    if (job.outcome === 'vanish') return `Instance ${job.serverId} is not running.`;
+    return undefined;
   }
 
   static statusOf(vmState: string, taskState: string | null): string {
@@ -377,6 +417,7 @@ export class World {
       updatedAt: created + 1000,
       hostId: randomHex(28),
       job: null,
+      actions: [],
       rebuild: null,
       fault: null,
       power: null,
@@ -559,7 +600,7 @@ export class World {
     const d = this.snapshotMs;
     const outcome = fault?.outcome ?? 'active';
     const at = (def: number) => now + Math.min(Math.max(0, fault?.afterMs ?? def), d);
-    let savingAt = now + d / 2;
+    let savingAt = now + this.captureMs;
     let finalAt = now + d;
     let taskEndAt = now + d;
     if (outcome === 'killed') taskEndAt = finalAt = at(0.75 * d);
@@ -591,6 +632,7 @@ export class World {
       finalAt,
       taskEndAt,
       phase: 0,
+      capturedAt: now + this.captureMs,
     };
     img.job = job;
     s.job = job;

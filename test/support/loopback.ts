@@ -84,3 +84,42 @@ export async function setSnapshotMode(cfg: RealConfig, region: string, mode: Sna
   await untilComputeReports(cfg, region, since);
   return (Date.now() - started) / 1000;
 }
+
+/** The two snapshot phases of the fake driver (OSL_SNAPSHOT_CAPTURE_S, OSL_SNAPSHOT_UPLOAD_S); undefined: its defaults. */
+export interface SnapshotPhases {
+  captureS: number;
+  uploadS: number;
+}
+
+/** The phases the region's running nova-compute was started with, or undefined for the defaults (or when it does not run). */
+export function currentPhases(cfg: RealConfig, region: string): SnapshotPhases | undefined {
+  const pidFile = join(cfg.oslState, 'run', `${service(region)}.pid`);
+  try {
+    const environ = readFileSync(`/proc/${readFileSync(pidFile, 'utf8').trim()}/environ`, 'utf8').split('\0');
+    const value = (name: string) => environ.find((e) => e.startsWith(`${name}=`))?.split('=')[1];
+    const [capture, upload] = [value('OSL_SNAPSHOT_CAPTURE_S'), value('OSL_SNAPSHOT_UPLOAD_S')];
+    return capture && upload ? { captureS: Number(capture), uploadS: Number(upload) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Restart only the region's nova-compute (upload mode) with these phases, or with the defaults
+ * (undefined), and wait until it serves again. The cloud is shared: hold /tmp/osa-real.lock
+ * around the run that calls this (scripts/real-cloud.sh under flock). Returns the seconds spent.
+ */
+export async function setSnapshotPhases(cfg: RealConfig, region: string, phases: SnapshotPhases | undefined): Promise<number> {
+  if (!cfg.oslDir) throw new Error('the loopback cloud scripts are not available (OSL_DIR)');
+  const started = Date.now();
+  const now = currentPhases(cfg, region);
+  if (currentMode(cfg, region) === 'upload' && JSON.stringify(now) === JSON.stringify(phases)) return 0;
+  await run(cfg, ['./stop.sh', service(region)], {});
+  const since = Math.floor(Date.now() / 1000) * 1000 - 1000;
+  const env: Record<string, string> = phases
+    ? { OSL_SNAPSHOT_MODE: 'upload', OSL_SNAPSHOT_CAPTURE_S: String(phases.captureS), OSL_SNAPSHOT_UPLOAD_S: String(phases.uploadS) }
+    : { OSL_SNAPSHOT_MODE: 'upload', OSL_SNAPSHOT_CAPTURE_S: '', OSL_SNAPSHOT_UPLOAD_S: '' };
+  await run(cfg, ['./start.sh'], env);
+  await untilComputeReports(cfg, region, since);
+  return (Date.now() - started) / 1000;
+}

@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const DIST = join(ROOT, 'dist/index.js');
+/** The post step's bundle (action.yml's runs.post). */
+export const DIST_POST = join(ROOT, 'dist/post/index.js');
 
 /** The defaults action.yml declares: the runner applies them, a bare `node dist/index.js` would not. */
 export function actionDefaults(): Record<string, string> {
@@ -61,6 +63,8 @@ export interface RunOptions {
   cancelOn?: { pattern: RegExp; signal: NodeJS.Signals | 'runner' };
   /** The step's working directory (the runner's is the checked-out workspace); default: this process's. */
   cwd?: string;
+  /** The bundle to run: the main step's (default) or the post step's (DIST_POST). */
+  entry?: string;
 }
 
 /** The runner's cancel: SIGINT, then SIGTERM and SIGKILL, each only if the process is still there. */
@@ -96,7 +100,7 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
     else childEnv[k] = v;
   }
   const started = Date.now();
-  const child = spawn(process.execPath, [DIST], { env: childEnv, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [options.entry ?? DIST], { env: childEnv, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let cancelled = false;

@@ -325,12 +325,12 @@ describe('settings: every problem names the input and what is valid', () => {
 
   it('a boolean that is not true or false', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', wait: 'yes' });
-    onlyProblem(/^wait: "yes" is not a boolean; use true or false$/);
+    onlyProblem(/^wait: "yes" is not a boolean; use true or false, or captured \(until each disk is captured; the post step waits for active\)$/);
   });
 
   it('retention inputs on a create that does not wait', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', wait: 'false', 'keep-last': '3' });
-    onlyProblem(/^wait: keep-\* inputs prune only after the new snapshot is active, so they need wait: true$/);
+    onlyProblem(/^wait: keep-\* inputs prune only after the new snapshot is active, so they need wait: true \(or captured: the post step prunes\)$/);
   });
 
   it('an unknown interface, and a rate limit that is not a number', () => {

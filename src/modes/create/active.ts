@@ -8,7 +8,7 @@ import { StepError } from '../outcome.ts';
 import { GUEST_AGENT, type ImageLooks, type Looked } from './looks.ts';
 
 /** Glance statuses from which an image never becomes active. */
-const DEAD = new Set<ImageStatus>(['killed', 'deleted', 'pending_delete', 'deactivated']);
+export const DEAD = new Set<ImageStatus>(['killed', 'deleted', 'pending_delete', 'deactivated']);
 
 /**
  * Poll Glance until the image is active (the image), or throw a failure that names the image and
@@ -27,7 +27,10 @@ export async function untilActive(
   let last: Looked | undefined;
   const outcome = await poll(
     async () => {
-      const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, [GUEST_AGENT], signal)));
+      // Glance's listing leaves killed images out: one it misses is looked at on its own.
+      const look = await deadline.look(async (signal) =>
+        looks ? ((await looks.look(imageId)) ?? images.get(imageId, [GUEST_AGENT], signal)) : images.get(imageId, [GUEST_AGENT], signal),
+      );
       if (look === CUT_SHORT) return { done: false, value: last };
       last = look;
       const status = look?.status ?? 'gone';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Cancellation, Cancelled } from '../cancel.ts';
-import { Input, MANAGED_BY, Property } from '../../lib/constants.ts';
+import { Input, MANAGED_BY, Property, WAIT_CAPTURED } from '../../lib/constants.ts';
+import { stepProperties } from '../../lib/step-key.ts';
 import { formatDuration } from '../../lib/duration.ts';
 import { log, t } from '../../lib/log.ts';
 import { renderFitted, renderName, templateGlob } from '../../lib/name-template.ts';
@@ -13,6 +14,9 @@ import type { Retention } from '../../settings/inputs.ts';
 import { untilActive } from './active.ts';
 import { createImageOnce, type ImageRequest } from './create-image.ts';
 import { GUEST_AGENT, ImageLooks, type Looked } from './looks.ts';
+import { untilCaptured } from './captured.ts';
+import { earlierAttempt } from './rerun.ts';
+import { ServerLooks } from './server-looks.ts';
 import { busy, SNAPSHOT, untilFree } from '../server-wait.ts';
 import { forSelection, type FleetResult } from '../fleet.ts';
 import { RESTART_MS, startAgain, startWhenCaptured, stopForSnapshot, type Restart } from './stopped.ts';
@@ -34,6 +38,12 @@ export interface CreateResult {
   /** How long the server was stopped for it (stop-instance). */
   downtimeMs?: number;
   prune?: PruneResult;
+  /** wait: captured: when the disk was seen captured. */
+  capturedAt?: Date;
+  /** wait: captured: the image was still uploading when the step returned; the post step waits for it (and prunes). */
+  uploading?: boolean;
+  /** Taken by an earlier attempt of this step (a re-run), not taken again. */
+  reused?: boolean;
 }
 
 type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
@@ -64,6 +74,7 @@ function imageRequest(settings: SnapshotPlan, server: Server): ImageRequest {
     [Property.InstanceId]: server.id,
     [Property.InstanceName]: server.name.slice(0, 255),
     [Property.RequestId]: randomUUID(),
+    ...(settings.step ? stepProperties(settings.step) : {}),
   };
   return { server, name, metadata };
 }
@@ -75,11 +86,13 @@ function imageRequest(settings: SnapshotPlan, server: Server): ImageRequest {
 export async function create(cloud: Cloud, settings: CreateSettings, cancel = new Cancellation()): Promise<Outcome<CreateResult | FleetResult<CreateResult>>> {
   // A fleet's images are watched together: one listing per look instead of one GET per image.
   const looks = new ImageLooks(await cloud.images());
+  // Their servers too, while the disks are captured: one server listing per look.
+  const serverLooks = new ServerLooks(await cloud.compute());
   const outcome = await forSelection(
     cloud,
     settings,
     'create',
-    (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel),
+    (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel, inFleet ? serverLooks : undefined),
     cancel,
   );
   // A cancelled job fails, even when what was under way could end.
@@ -124,6 +137,7 @@ export async function snapshotServer(
   found: Server,
   looks?: ImageLooks,
   cancel = new Cancellation(),
+  serverLooks?: ServerLooks,
 ): Promise<Outcome<CreateResult>> {
   // Every wait of the snapshot ends at the cancel; starting the server again has its own time.
   const deadline = Deadline.after(settings.timeoutMs, cancel.signal);
@@ -136,18 +150,28 @@ export async function snapshotServer(
   const request = imageRequest(settings, server);
   if (settings.dryRun) return dryRun(cloud, settings, request);
 
-  if (settings.stopInstance && server.status === 'ACTIVE') await refuseShortToken(cloud, settings, server, deadline);
-  const stopped = settings.stopInstance ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
+  // A re-run of this step takes the snapshot its first attempt took: the server may be half-deployed since.
+  const earlier = settings.step ? await earlierAttempt(images, server, settings.step, await cloud.projectId()) : undefined;
+  const stops = settings.stopInstance && !earlier;
+  if (stops && server.status === 'ACTIVE') await refuseShortToken(cloud, settings, server, deadline);
+  const stopped = stops ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
   const started = Date.now();
   let imageId: string;
   try {
     cancel.check(t`the snapshot of instance ${server.name} was requested`);
-    imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline).catch(cutShort(cancel, server));
+    imageId =
+      earlier?.id ?? (await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline).catch(cutShort(cancel, server)));
   } catch (error) {
     if (stopped) await startAgain(compute, stopped, cancel);
     throw error;
   }
-  log.info(t`Snapshot requested: ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+  const name = earlier?.name ?? request.name;
+  if (!earlier) log.info(t`Snapshot requested: ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
+  if (settings.captured && stopped) {
+    log.info(
+      t`${Input.StopInstance} with ${Input.Wait}: ${WAIT_CAPTURED}: Nova refuses os-start until the snapshot's task ends, after the upload, so instance ${server.name} stays down until then and the step waits for active`,
+    );
+  }
   // From here on, whatever happens, the outcome names the image.
   const restart: Restart | undefined = stopped ? await startWhenCaptured(compute, stopped, deadline, cancel) : undefined;
   const down = restart && 'problem' in restart ? restart.problem : undefined;
@@ -162,8 +186,19 @@ export async function snapshotServer(
   if (cancel.cancelled) return cancelled();
   let image: Looked | undefined;
   let polls = 1;
+  let capturedAt: Date | undefined;
   try {
-    if (settings.wait) {
+    if (settings.captured && !stopped) {
+      ({ image, polls, capturedAt } = await untilCaptured(
+        compute,
+        images,
+        server,
+        imageId,
+        deadline,
+        looks && serverLooks ? { servers: serverLooks, images: looks } : undefined,
+      ));
+      if (cancel.cancelled) return cancelled();
+    } else if (settings.wait) {
       ({ image, polls } = await untilActive(images, compute, server, imageId, deadline, looks));
       if (cancel.cancelled) return cancelled();
     } else image = await images.get(imageId, [GUEST_AGENT]);
@@ -179,16 +214,24 @@ export async function snapshotServer(
     mode: 'create',
     dryRun: false,
     server,
-    image: { id: imageId, name: request.name, status: image?.status ?? 'unknown', size: image?.size ?? null },
+    image: { id: imageId, name, status: image?.status ?? 'unknown', size: image?.size ?? null },
     volumeSnapshotIds: image?.volumeSnapshotIds ?? [],
     durationMs: Date.now() - started,
     polls,
     consistency: consistencyOf(server, !!stopped, image),
     ...(restart && 'downtimeMs' in restart ? { downtimeMs: restart.downtimeMs } : {}),
+    ...(capturedAt ? { capturedAt, uploading: image?.status !== 'active' } : {}),
+    ...(earlier ? { reused: true } : {}),
   };
   // The snapshot stands, but the server it was taken of may not run again: the step fails for it.
   if (down) return { result, failure: new StepError(down, { imageId }) };
   const { retention } = settings;
+  if (result.uploading) {
+    log.info(
+      t`Disk of instance ${server.name} captured at ${capturedAt?.toISOString()}; snapshot ${imageId} is ${result.image.status}: the job goes on while it uploads, and the post step waits until it is active${retention ? ' before the prune after it' : ''}`,
+    );
+    return { result };
+  }
   if (!retention) return { result };
   // Only after the snapshot is active (untilActive threw otherwise).
   try {
@@ -212,7 +255,7 @@ function withPrune(result: CreateResult, pruned: Outcome<PruneResult>): Outcome<
 }
 
 /** The prune after a create covers only what this template names, for this server. */
-function pruneAfter(cloud: Cloud, settings: SnapshotPlan, retention: Retention, server: Server, justCreated?: string): Promise<Outcome<PruneResult>> {
+export function pruneAfter(cloud: Cloud, settings: SnapshotPlan, retention: Retention, server: Server, justCreated?: string): Promise<Outcome<PruneResult>> {
   const nameGlob = templateGlob(settings.template, { instance: server.name, instance_id: server.id, region: settings.region });
   // A backup restore took (snapshot-before) may match the glob: it is not the template's to count or delete.
   return prune(cloud, { retention, nameGlob, dryRun: settings.dryRun, server, justCreated, withoutBackups: true });

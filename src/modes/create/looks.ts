@@ -22,13 +22,14 @@ interface Waiter {
  * about the same moment go to Glance as one listing (`id=in:…`) instead of one GET each.
  */
 export class ImageLooks {
-  readonly grid = new PollGrid();
+  readonly grid: PollGrid;
   readonly #images: ImageService;
   #pending = new Map<string, Waiter[]>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(images: ImageService) {
+  constructor(images: ImageService, grid = new PollGrid()) {
     this.#images = images;
+    this.grid = grid;
   }
 
   /** The image as Glance shows it now, or undefined once it is gone. */

@@ -9,7 +9,7 @@ import { CUT_SHORT, Deadline, poll } from '../../lib/wait.ts';
 import { StepError } from '../outcome.ts';
 
 /** Task states while Nova still reads the disk; from image_uploading on, the disk has been captured. */
-const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
+export const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
 /** How long Nova is given to accept os-start once the run tries to start a server again (it refuses while a snapshot's task runs). */
 export const RESTART_MS = 60_000;
 /** Between two os-start requests that Nova refused or did not clearly answer. */
@@ -102,9 +102,8 @@ const started = (s: Server | undefined) => !!s && ((s.status === 'ACTIVE' && s.t
  * is waited out for RESTART_MS, or after a cancel until shortly before the runner kills the step.
  * False when the server is still down: it has then been named, with the command to start it.
  */
-async function start(compute: Compute, stopped: Stopped, cancel: Cancellation): Promise<boolean> {
+async function start(compute: Compute, stopped: Stopped, cancel: Cancellation, deadline = Deadline.after(RESTART_MS, cancel.signal)): Promise<boolean> {
   const { server } = stopped;
-  const deadline = Deadline.after(RESTART_MS, cancel.signal);
   for (let attempt = 1; ; attempt += 1) {
     try {
       await compute.power(server.id, 'os-start');
@@ -141,7 +140,9 @@ export async function startWhenCaptured(compute: Compute, stopped: Stopped, dead
   const { server } = stopped;
   // A look that fails is no reason not to try to start it.
   await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
-  if (!(await start(compute, stopped, cancel)))
+  // Nova refuses os-start until the upload after the capture ended too (minutes for a large disk): asked within the step's timeout.
+  const uploadEnds = Deadline.after(Math.max(RESTART_MS, deadline.at - Date.now()), cancel.signal);
+  if (!(await start(compute, stopped, cancel, uploadEnds)))
     return { problem: `Instance ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
   let seen: string | undefined;
   try {

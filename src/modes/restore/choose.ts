@@ -11,7 +11,7 @@ import { StepError } from '../outcome.ts';
 import { beforeRestoreOf, instancesOf, isInstanceSnapshot, isManaged, MARKS, type Marked } from '../snapshots.ts';
 
 /** Every instance the image records is this server (an image with none is no one's). */
-function ofServer(image: Marked, server: Server): boolean {
+export function ofServer(image: Marked, server: Server): boolean {
   const instances = instancesOf(image);
   return instances.length > 0 && instances.every((id) => id === server.id);
 }

@@ -12,6 +12,7 @@ import { StepError, type Outcome } from '../outcome.ts';
 import { busy, REBUILD, untilFree } from '../server-wait.ts';
 import { chooseSnapshot, restoreRefusal } from './choose.ts';
 import { rebuildOnce, untilRebuilt } from './rebuild.ts';
+import { stillUploading, untilUploaded } from './uploading.ts';
 
 export interface RestoreResult {
   mode: 'restore';
@@ -71,11 +72,22 @@ async function restoreServer(cloud: Cloud, settings: RestoreSettings, found: Ser
     t`Instance: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t`, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`,
   );
   if (server.volumeBacked) throw volumeBacked(server);
-  const image = await chooseSnapshot(cloud, settings, server);
-  const why = await restoreRefusal(compute, image, server, await cloud.projectId(), settings.allowOtherInstance);
-  if (why) throw new StepError(`Snapshot ${image.id} "${image.name ?? ''}" is not restored onto instance ${server.name}: ${why}`);
+  let image = await chooseSnapshot(cloud, settings, server);
+  const projectId = await cloud.projectId();
+  const uploading = stillUploading(image, server, projectId);
+  // Judged as the active image it is about to be: waited for only once nothing else refuses it.
+  const why = await restoreRefusal(compute, uploading ? { ...image, status: 'active' } : image, server, projectId, settings.allowOtherInstance);
+  const refuse = (why: string) => new StepError(`Snapshot ${image.id} "${image.name ?? ''}" is not restored onto instance ${server.name}: ${why}`);
+  if (why) throw refuse(why);
   const previousImageId = server.imageId;
   const result: RestoreResult = { mode: 'restore', dryRun: settings.dryRun, server, image, previousImageId, durationMs: 0 };
+  if (uploading && settings.dryRun) log.info(t`Dry run: snapshot ${image.id} is still ${image.status}: would wait until it is active`);
+  else if (uploading) {
+    result.image = image = await untilUploaded(await cloud.images(), compute, image, server, deadline);
+    // Its size is known now: the flavor's disk is checked against it.
+    const late = await restoreRefusal(compute, image, server, projectId, settings.allowOtherInstance);
+    if (late) throw refuse(late);
+  }
   if (settings.dryRun) {
     // It refuses what the real run would (a state Nova cannot rebuild, or snapshot for snapshot-before), waiting for nothing.
     if (!busy(server)) server = await untilFree(compute, server, REBUILD, deadline);
