@@ -29332,7 +29332,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(595);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9682);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29341,7 +29341,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 595:
+/***/ 9682:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32262,9 +32262,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -32297,8 +32297,6 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
 // EXTERNAL MODULE: external "node:async_hooks"
 var external_node_async_hooks_ = __nccwpck_require__(6698);
 ;// CONCATENATED MODULE: ./src/lib/log.ts
@@ -32405,6 +32403,7 @@ const Input = {
     SnapshotId: 'snapshot-id',
     SnapshotProperties: 'snapshot-properties',
     Wait: 'wait',
+    UploadTimeout: 'upload-timeout',
     Timeout: 'timeout',
     IgnoreMissing: 'ignore-missing',
     AuthUrl: 'auth-url',
@@ -32479,6 +32478,7 @@ const Output = {
     Consistency: 'consistency',
     DowntimeSeconds: 'downtime-seconds',
     ApiRequests: 'api-requests',
+    CapturedAt: 'captured-at',
 };
 /** Properties this action sets on the images it creates, so later runs (and people) can find them. */
 const Property = {
@@ -32488,8 +32488,13 @@ const Property = {
     RequestId: 'snapshot_request_id',
     /** On the snapshot restore takes before it rebuilds (snapshot-before): the image it restored. */
     BeforeRestoreOf: 'taken_before_restore_of',
+    /** The job and step (GITHUB_JOB, GITHUB_ACTION) that took it: with github_run_id, how a re-run finds the snapshot it already took. */
+    Job: 'github_job',
+    Step: 'github_action',
 };
 const MANAGED_BY = 'openstack-snapshot-action';
+/** `wait: captured`: the step returns once each disk is captured, and the post step waits for the upload. */
+const WAIT_CAPTURED = 'captured';
 
 ;// CONCATENATED MODULE: ./node_modules/@sindresorhus/is/distribution/utilities.js
 function keysOf(value) {
@@ -34369,7 +34374,7 @@ class StepError extends Error {
     }
 }
 /** A prune that deleted nothing, since what it would delete cannot be right: the step fails for it. */
-class Refusal extends StepError {
+class outcome_Refusal extends StepError {
     name = 'Refusal';
     /** Why, as the summary says it beside the prune. */
     reason;
@@ -34434,6 +34439,16 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 function nextPollDelay(elapsedMs, maxMs = 15_000) {
     return Math.round(Math.min(maxMs, Math.max(250, elapsedMs * 0.09)));
 }
+/** How long a prompt wait keeps its short interval: a capture or an upload that ends within it is noticed within PROMPT_MS. */
+const PROMPT_SPAN_MS = 120_000;
+const PROMPT_MS = 400;
+/**
+ * For waits whose end someone is waiting on (the capture a deploy waits for, the upload a job's
+ * end waits for): every 0.4 s for two minutes, then 9 % of the time spent beyond that, up to 5 s.
+ */
+function promptPollDelay(elapsedMs) {
+    return elapsedMs < PROMPT_SPAN_MS ? PROMPT_MS : Math.round(Math.min(5_000, Math.max(PROMPT_MS, (elapsedMs - PROMPT_SPAN_MS) * 0.09)));
+}
 /** A look cut short by the deadline: no news, which is not the same as "gone". */
 const CUT_SHORT = Symbol('cut short');
 /** The one point in time a whole wait (with every request in it) must end by, or the moment `cut` aborts if earlier. */
@@ -34476,10 +34491,14 @@ class Deadline {
 class PollGrid {
     #origin = Date.now();
     #tick = this.#origin;
+    #schedule;
+    constructor(schedule = nextPollDelay) {
+        this.#schedule = schedule;
+    }
     /** Milliseconds from `now` to the next tick after it. */
     delay(now) {
         while (this.#tick <= now)
-            this.#tick += nextPollDelay(this.#tick - this.#origin);
+            this.#tick += this.#schedule(this.#tick - this.#origin);
         return this.#tick - now;
     }
 }
@@ -34596,6 +34615,18 @@ class Cancellation {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/lib/step-key.ts
+
+/** The runner's GITHUB_RUN_ID, GITHUB_JOB and GITHUB_ACTION; undefined outside a runner (any of them missing). */
+function readStepKey(env) {
+    const [runId, job, step] = [env.GITHUB_RUN_ID, env.GITHUB_JOB, env.GITHUB_ACTION];
+    return runId && job && step ? { runId, job, step } : undefined;
+}
+/** The image properties that mark a snapshot as this step's (github_run_id is the provenance's). Nova takes values of at most 255 characters. */
+function stepProperties(key) {
+    return { github_run_id: key.runId.slice(0, 255), [Property.Job]: key.job.slice(0, 255), [Property.Step]: key.step.slice(0, 255) };
+}
+
 ;// CONCATENATED MODULE: ./src/lib/duration.ts
 // Durations as written in workflow inputs (`keep-within: 30d`, timeouts) and as shown in logs.
 class DurationError extends Error {
@@ -34766,12 +34797,13 @@ const GATHER_MS = 10;
  * about the same moment go to Glance as one listing (`id=in:…`) instead of one GET each.
  */
 class ImageLooks {
-    grid = new PollGrid();
+    grid;
     #images;
     #pending = new Map();
     #timer;
-    constructor(images) {
+    constructor(images, grid = new PollGrid()) {
         this.#images = images;
+        this.grid = grid;
     }
     /** The image as Glance shows it now, or undefined once it is gone. */
     look(id) {
@@ -34816,7 +34848,8 @@ async function untilActive(images, compute, server, imageId, deadline, looks) {
     let lastStatus = '';
     let last;
     const outcome = await poll(async () => {
-        const look = await deadline.look((signal) => (looks ? looks.look(imageId) : images.get(imageId, [GUEST_AGENT], signal)));
+        // Glance's listing leaves killed images out: one it misses is looked at on its own.
+        const look = await deadline.look(async (signal) => looks ? ((await looks.look(imageId)) ?? images.get(imageId, [GUEST_AGENT], signal)) : images.get(imageId, [GUEST_AGENT], signal));
         if (look === CUT_SHORT)
             return { done: false, value: last };
         last = look;
@@ -34945,6 +34978,331 @@ async function settle(compute, images, server, requestId) {
         return { done: !!now && !busy(now), value: undefined };
     }, Deadline.after(SETTLE_MS));
     return outcome.done ? outcome.value : made();
+}
+
+;// CONCATENATED MODULE: ./src/modes/create/stopped.ts
+
+
+
+
+
+
+
+/** Task states while Nova still reads the disk; from image_uploading on, the disk has been captured. */
+const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
+/** How long Nova is given to accept os-start once the run tries to start a server again (it refuses while a snapshot's task runs). */
+const RESTART_MS = 60_000;
+/** Between two os-start requests that Nova refused or did not clearly answer. */
+const RETRY_MS = 500;
+/** os-start requests without a clear answer (5xx, none) before the server is named as down. */
+const UNCLEAR_ATTEMPTS = 3;
+/** Poll the server until `done`, within the deadline; the last look otherwise. */
+async function until(compute, server, deadline, done) {
+    let seen = server;
+    const outcome = await poll(async () => {
+        const look = await deadline.look((signal) => compute.getServer(server.id, signal));
+        if (look === CUT_SHORT || !look)
+            return { done: false, value: seen };
+        seen = look;
+        return { done: done(look), value: look };
+    }, deadline);
+    return { done: outcome.done, server: seen };
+}
+/** Nova refused the os-stop before acting: the server was not stopped by this run, so it is never started by it. */
+function refusedStop(server, error) {
+    const why = statusOf(error) === 403
+        ? `this login lacks the policy to stop instances (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopInstance}`
+        : 'it may have been stopped or changed by someone else meanwhile';
+    return new StepError(`Nova refused to stop instance ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
+}
+/**
+ * Stop a running server for a consistent snapshot and wait until it is SHUTOFF; undefined when
+ * it was not running (a SHUTOFF server is left so). Once Nova accepted the os-stop (or may have),
+ * the server is started again whatever happens, a cancel included; a refused os-stop stops nothing.
+ */
+async function stopForSnapshot(compute, server, deadline, cancel) {
+    if (server.status !== 'ACTIVE') {
+        log.info(t `Instance ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
+        return undefined;
+    }
+    cancel.check(t `instance ${server.name} was stopped`);
+    const stoppedAt = Date.now();
+    let unclear;
+    try {
+        await compute.power(server.id, 'os-stop');
+    }
+    catch (error) {
+        if (refusedBeforeActing(error))
+            throw refusedStop(server, error);
+        // No clear answer (5xx, none): Nova may have stopped it, so it is started again like one it did.
+        unclear = error;
+    }
+    const stopped = {
+        server,
+        stoppedAt,
+        release: cancel.owe(t `Instance ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
+    };
+    try {
+        if (unclear)
+            throw unclear;
+        log.info(t `Stopping instance ${server.name} for a consistent snapshot`);
+        const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
+        if (cancel.cancelled)
+            throw cancel.error(t `while instance ${server.name} was being stopped, before its snapshot was requested`);
+        if (!off.done)
+            throw new StepError(`Instance ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
+        return { ...stopped, server: off.server };
+    }
+    catch (error) {
+        await startAgain(compute, stopped, cancel);
+        throw error;
+    }
+}
+/** The server runs, or is being started: by an os-start whose answer was lost, by someone else, or it was never stopped. */
+const started = (s) => !!s && ((s.status === 'ACTIVE' && s.taskState === null) || s.taskState === 'powering-on');
+/**
+ * os-start until Nova accepts it or the server is seen started. A 409 (the snapshot's task runs)
+ * is waited out for RESTART_MS, or after a cancel until shortly before the runner kills the step.
+ * False when the server is still down: it has then been named, with the command to start it.
+ */
+async function start(compute, stopped, cancel, deadline = Deadline.after(RESTART_MS, cancel.signal)) {
+    const { server } = stopped;
+    for (let attempt = 1;; attempt += 1) {
+        try {
+            await compute.power(server.id, 'os-start');
+            stopped.release();
+            return true;
+        }
+        catch (error) {
+            const now = await compute.getServer(server.id).catch(() => undefined);
+            if (started(now)) {
+                stopped.release();
+                return true;
+            }
+            const limit = cancel.cancelled ? cancel.grace() : deadline;
+            const busy = error instanceof ConflictError;
+            if ((!busy && (refusedBeforeActing(error) || attempt >= UNCLEAR_ATTEMPTS)) || Date.now() + RETRY_MS >= limit.at) {
+                log.warning(t `Instance ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
+                stopped.release();
+                return false;
+            }
+            await (0,promises_namespaceObject.setTimeout)(RETRY_MS);
+            // Nova accepts os-start once the snapshot's task is over: looked at rather than asked again, unless the job is ending.
+            if (busy && !cancel.cancelled)
+                await until(compute, server, deadline, (s) => s.taskState === null).catch(() => undefined);
+        }
+    }
+}
+/**
+ * Start the server again as soon as Nova has captured its disk and lets it be started (it refuses
+ * os-start with 409 until the snapshot's task is over), and wait until it runs: how long it was
+ * down, or, when it is not seen running by the deadline, why not (its downtime is then unknown).
+ */
+async function startWhenCaptured(compute, stopped, deadline, cancel) {
+    const { server } = stopped;
+    // A look that fails is no reason not to try to start it.
+    await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
+    // Nova refuses os-start until the upload after the capture ended too (minutes for a large disk): asked within the step's timeout.
+    const uploadEnds = Deadline.after(Math.max(RESTART_MS, deadline.at - Date.now()), cancel.signal);
+    if (!(await start(compute, stopped, cancel, uploadEnds)))
+        return { problem: `Instance ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
+    let seen;
+    try {
+        const up = await until(compute, server, cancel.cancelled ? cancel.grace() : deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
+        if (!up.done)
+            seen = `it is still ${up.server.status} (task_state ${up.server.taskState ?? 'none'})`;
+    }
+    catch (error) {
+        seen = `looking at it failed: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (seen) {
+        const problem = `Instance ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: ${seen}, so its downtime is unknown. Check it with: openstack server show ${server.id}; if it is still SHUTOFF, start it with: openstack server start ${server.id}`;
+        log.warning(t `${problem}`);
+        return { problem };
+    }
+    const downtimeMs = Date.now() - stopped.stoppedAt;
+    log.info(t `Started instance ${server.name} again: it was down ${formatDuration(downtimeMs)}`);
+    return { downtimeMs };
+}
+/** After a failure or a cancel, before any snapshot was requested: start the server this run stopped (said in the log). */
+async function startAgain(compute, stopped, cancel) {
+    if (await start(compute, stopped, cancel)) {
+        log.info(t `Started instance ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/modes/create/captured.ts
+
+
+
+
+
+
+
+/** Glance statuses that prove the disk was captured: its upload began (saving), or the snapshot is done (active). */
+const PAST_CAPTURE = new Set(['saving', 'active']);
+/**
+ * Poll until the server's disk is captured. The signal is the server's task state (one request
+ * per look, shared by a fleet) reaching `image_uploading`, confirmed: by one look at the image in
+ * Glance, `saving` (the extracted disk is being uploaded) or `active`, or by the next look still
+ * showing `image_uploading`. The libvirt driver also sets `image_uploading` for a moment (two
+ * database writes) before it tries a direct (Ceph) snapshot, and goes back to
+ * `image_pending_upload` when the backend cannot make one: one look alone could fall in that
+ * moment. The task ending is the other end (the image is then looked at once). Throws a failure
+ * that names the image when the disk is not captured.
+ */
+async function untilCaptured(compute, images, server, imageId, deadline, looks) {
+    const started = Date.now();
+    let lastState;
+    let image;
+    let seen = server;
+    let uploadingBefore = false;
+    const outcome = await poll(async () => {
+        const look = await deadline.look((signal) => (looks ? looks.servers.look(server.id) : compute.getServer(server.id, signal)));
+        if (look === CUT_SHORT)
+            return { done: false, value: seen };
+        seen = look;
+        const state = look ? (look.taskState ?? 'none') : 'gone';
+        if (state !== lastState) {
+            log.info(t `[${formatDuration(Date.now() - started)}] instance ${server.name}: task_state ${state}`);
+            lastState = state;
+        }
+        const uploading = look?.taskState === 'image_uploading';
+        // Still image_uploading a look later: past the direct snapshot's moment.
+        const confirmed = uploading && uploadingBefore;
+        uploadingBefore = uploading;
+        if (look && CAPTURING.has(look.taskState ?? ''))
+            return { done: false, value: look };
+        const imageLook = await deadline.look((signal) => (looks ? looks.images.look(imageId) : images.get(imageId, [GUEST_AGENT], signal)));
+        if (imageLook === CUT_SHORT)
+            return { done: false, value: look };
+        image = imageLook;
+        // image_uploading seen once with the image still queued: perhaps the direct snapshot's moment.
+        return { done: !uploading || confirmed || !image || PAST_CAPTURE.has(image.status) || DEAD.has(image.status), value: look };
+    }, deadline, looks?.servers.grid ?? new PollGrid(promptPollDelay));
+    const capturedAt = new Date();
+    if (!outcome.done) {
+        throw new StepError(`Timed out waiting for the disk of instance ${server.name} (${server.id}) to be captured for snapshot ${imageId}: its task_state is still ${lastState ?? 'unknown'}` +
+            `${image ? ` and the snapshot ${image.status}` : ''} after ${formatDuration(Date.now() - started)}. The snapshot goes on in the cloud; check it with: openstack image show ${imageId} -c status`, { imageId });
+    }
+    if (outcome.done && !outcome.value)
+        throw new StepError(`Instance ${server.name} (${server.id}) was deleted while its snapshot ${imageId} was being taken`, { imageId });
+    if (!image || DEAD.has(image.status)) {
+        throw new StepError(`The snapshot failed: snapshot ${imageId} is ${image?.status ?? 'gone'} once the task on instance ${server.name} (${server.id}) ended (see the instance's actions: openstack server event list ${server.id})`, { imageId });
+    }
+    log.info(t `[${formatDuration(Date.now() - started)}] disk of instance ${server.name} captured: snapshot ${imageId} is ${image.status}`);
+    return { capturedAt, image, polls: outcome.polls };
+}
+
+;// CONCATENATED MODULE: ./src/modes/snapshots.ts
+
+/**
+ * The properties by which the action knows its snapshots, and the instance's name the prune
+ * summary shows: what the modes ask Glance to keep of an image they judge.
+ */
+const MARKS = [Property.ManagedBy, Property.InstanceId, Property.InstanceName, Property.BeforeRestoreOf];
+/** This action made it (its managed_by property). */
+const isManaged = (image) => image.properties[Property.ManagedBy] === MANAGED_BY;
+/**
+ * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
+ * anyone's to edit in the project, so an image is one instance's only when every one names it.
+ */
+function instancesOf(image) {
+    const named = [image.properties[Property.InstanceId], image.instanceUuid];
+    return [...new Set(named.filter((id) => typeof id === 'string' && id !== ''))];
+}
+/** Restore took it of the server just before rebuilding it (snapshot-before): the image it then restored. */
+function beforeRestoreOf(image) {
+    const restored = image.properties[Property.BeforeRestoreOf];
+    return typeof restored === 'string' && restored ? restored : null;
+}
+/**
+ * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
+ * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
+ */
+const isInstanceSnapshot = (image) => image.imageType === 'snapshot' || isManaged(image) || (image.bdmV2 && image.volumeSnapshotIds.length > 0);
+
+;// CONCATENATED MODULE: ./src/modes/create/rerun.ts
+
+
+
+
+/** Statuses of a snapshot that is or will be usable: a re-run takes it rather than a second one. */
+const USABLE = new Set(['active', 'queued', 'saving', 'uploading', 'importing']);
+/** The marks a re-run's snapshot must bear, each checked again on the image. */
+const CHECKED = ['github_run_id', Property.Job, Property.Step, Property.ManagedBy, Property.InstanceId];
+/** The properties a re-run reads: those, the instances' (the action's marks), and the attempt it names in the log. */
+const STEP_MARKS = [...MARKS, ...CHECKED, 'github_run_attempt'];
+/**
+ * The snapshot this step already took of this server in an earlier attempt of the same workflow
+ * run (a re-run), if it is still usable: a second one would capture what the deploy after the
+ * first attempt left, and become the newest roll-back point. Every mark is checked here again (a
+ * listing's filters are only a first cut), and only this project's images count.
+ */
+async function earlierAttempt(images, server, key, projectId) {
+    const marks = { ...stepProperties(key), [Property.ManagedBy]: MANAGED_BY, [Property.InstanceId]: server.id };
+    const found = (await images.listAll({ ...marks, owner: projectId, sort: 'created_at:desc' }, STEP_MARKS)).filter((image) => image.owner === projectId &&
+        USABLE.has(image.status) &&
+        instancesOf(image).every((id) => id === server.id) &&
+        CHECKED.every((name) => image.properties[name] === marks[name]));
+    const [newest] = found;
+    if (newest) {
+        log.info(t `Re-run: snapshot ${newest.id} "${newest.name ?? ''}" of instance ${server.name} was taken by an earlier attempt of this step (run ${key.runId}, job ${key.job}, step ${key.step}; attempt ${String(newest.properties.github_run_attempt ?? '?')}), and is ${newest.status}: reused, no second snapshot taken`);
+    }
+    return newest;
+}
+
+;// CONCATENATED MODULE: ./src/modes/create/server-looks.ts
+
+/** How long a look waits for others to share its request: the waits of one grid wake within a few ms. */
+const server_looks_GATHER_MS = 10;
+/** How far before this run the listing reaches back: the cloud's clock may differ from the runner's. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * The looks at a fleet's servers while their disks are captured: the waits poll on one prompt
+ * grid, and the looks asked for at about the same moment go to Nova as one listing of the servers
+ * changed since the run began (`changes-since`: each snapshot request changes its server), instead
+ * of one GET each. A server the listing misses is looked at on its own.
+ */
+class ServerLooks {
+    grid = new PollGrid(promptPollDelay);
+    #compute;
+    #since = new Date(Date.now() - CLOCK_SKEW_MS).toISOString().replace(/\.\d+Z$/, 'Z');
+    #pending = new Map();
+    #timer;
+    constructor(compute) {
+        this.#compute = compute;
+    }
+    /** The server as Nova shows it now, or undefined once it is gone. */
+    look(id) {
+        return new Promise((resolve, reject) => {
+            this.#pending.set(id, [...(this.#pending.get(id) ?? []), { resolve, reject }]);
+            this.#timer ??= setTimeout(() => void this.#flush(), server_looks_GATHER_MS);
+        });
+    }
+    async #flush() {
+        const batch = this.#pending;
+        this.#pending = new Map();
+        this.#timer = undefined;
+        try {
+            const found = new Map();
+            for await (const server of this.#compute.servers({ 'changes-since': this.#since }))
+                if (batch.has(server.id))
+                    found.set(server.id, server);
+            for (const [id, waiters] of batch) {
+                // Listed DELETED (changes-since shows deleted servers), or missed: gone, or looked at on its own.
+                const server = found.get(id);
+                const seen = server ? (server.status === 'DELETED' ? undefined : server) : await this.#compute.getServer(id);
+                for (const waiter of waiters)
+                    waiter.resolve(seen);
+            }
+        }
+        catch (error) {
+            for (const waiters of batch.values())
+                for (const waiter of waiters)
+                    waiter.reject(error);
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/p-map/index.js
@@ -35864,156 +36222,6 @@ async function forEachServer(of, servers, options, each, cancel) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/modes/create/stopped.ts
-
-
-
-
-
-
-
-/** Task states while Nova still reads the disk; from image_uploading on, the disk has been captured. */
-const CAPTURING = new Set(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload']);
-/** How long Nova is given to accept os-start once the run tries to start a server again (it refuses while a snapshot's task runs). */
-const RESTART_MS = 60_000;
-/** Between two os-start requests that Nova refused or did not clearly answer. */
-const RETRY_MS = 500;
-/** os-start requests without a clear answer (5xx, none) before the server is named as down. */
-const UNCLEAR_ATTEMPTS = 3;
-/** Poll the server until `done`, within the deadline; the last look otherwise. */
-async function until(compute, server, deadline, done) {
-    let seen = server;
-    const outcome = await poll(async () => {
-        const look = await deadline.look((signal) => compute.getServer(server.id, signal));
-        if (look === CUT_SHORT || !look)
-            return { done: false, value: seen };
-        seen = look;
-        return { done: done(look), value: look };
-    }, deadline);
-    return { done: outcome.done, server: seen };
-}
-/** Nova refused the os-stop before acting: the server was not stopped by this run, so it is never started by it. */
-function refusedStop(server, error) {
-    const why = statusOf(error) === 403
-        ? `this login lacks the policy to stop instances (os_compute_api:servers:stop): ask the cloud's operator for it, or snapshot without ${Input.StopInstance}`
-        : 'it may have been stopped or changed by someone else meanwhile';
-    return new StepError(`Nova refused to stop instance ${server.name} (${server.id}): ${error instanceof Error ? error.message : String(error)}. Nothing was stopped, and nothing is started: ${why}`);
-}
-/**
- * Stop a running server for a consistent snapshot and wait until it is SHUTOFF; undefined when
- * it was not running (a SHUTOFF server is left so). Once Nova accepted the os-stop (or may have),
- * the server is started again whatever happens, a cancel included; a refused os-stop stops nothing.
- */
-async function stopForSnapshot(compute, server, deadline, cancel) {
-    if (server.status !== 'ACTIVE') {
-        log.info(t `Instance ${server.name} is ${server.status}: left as it is (it is not running, so the snapshot is of a stopped disk)`);
-        return undefined;
-    }
-    cancel.check(t `instance ${server.name} was stopped`);
-    const stoppedAt = Date.now();
-    let unclear;
-    try {
-        await compute.power(server.id, 'os-stop');
-    }
-    catch (error) {
-        if (refusedBeforeActing(error))
-            throw refusedStop(server, error);
-        // No clear answer (5xx, none): Nova may have stopped it, so it is started again like one it did.
-        unclear = error;
-    }
-    const stopped = {
-        server,
-        stoppedAt,
-        release: cancel.owe(t `Instance ${server.name} (${server.id}) was stopped for the snapshot and is still down: start it with: openstack server start ${server.id}`),
-    };
-    try {
-        if (unclear)
-            throw unclear;
-        log.info(t `Stopping instance ${server.name} for a consistent snapshot`);
-        const off = await until(compute, server, deadline, (s) => s.status === 'SHUTOFF' && s.taskState === null);
-        if (cancel.cancelled)
-            throw cancel.error(t `while instance ${server.name} was being stopped, before its snapshot was requested`);
-        if (!off.done)
-            throw new StepError(`Instance ${server.name} (${server.id}) did not stop in time: it is ${off.server.status} (task_state ${off.server.taskState ?? 'none'})`);
-        return { ...stopped, server: off.server };
-    }
-    catch (error) {
-        await startAgain(compute, stopped, cancel);
-        throw error;
-    }
-}
-/** The server runs, or is being started: by an os-start whose answer was lost, by someone else, or it was never stopped. */
-const started = (s) => !!s && ((s.status === 'ACTIVE' && s.taskState === null) || s.taskState === 'powering-on');
-/**
- * os-start until Nova accepts it or the server is seen started. A 409 (the snapshot's task runs)
- * is waited out for RESTART_MS, or after a cancel until shortly before the runner kills the step.
- * False when the server is still down: it has then been named, with the command to start it.
- */
-async function start(compute, stopped, cancel) {
-    const { server } = stopped;
-    const deadline = Deadline.after(RESTART_MS, cancel.signal);
-    for (let attempt = 1;; attempt += 1) {
-        try {
-            await compute.power(server.id, 'os-start');
-            stopped.release();
-            return true;
-        }
-        catch (error) {
-            const now = await compute.getServer(server.id).catch(() => undefined);
-            if (started(now)) {
-                stopped.release();
-                return true;
-            }
-            const limit = cancel.cancelled ? cancel.grace() : deadline;
-            const busy = error instanceof ConflictError;
-            if ((!busy && (refusedBeforeActing(error) || attempt >= UNCLEAR_ATTEMPTS)) || Date.now() + RETRY_MS >= limit.at) {
-                log.warning(t `Instance ${server.name} (${server.id}) was stopped for the snapshot and could not be started again: ${error}. Start it with: openstack server start ${server.id}`);
-                stopped.release();
-                return false;
-            }
-            await (0,promises_namespaceObject.setTimeout)(RETRY_MS);
-            // Nova accepts os-start once the snapshot's task is over: looked at rather than asked again, unless the job is ending.
-            if (busy && !cancel.cancelled)
-                await until(compute, server, deadline, (s) => s.taskState === null).catch(() => undefined);
-        }
-    }
-}
-/**
- * Start the server again as soon as Nova has captured its disk and lets it be started (it refuses
- * os-start with 409 until the snapshot's task is over), and wait until it runs: how long it was
- * down, or, when it is not seen running by the deadline, why not (its downtime is then unknown).
- */
-async function startWhenCaptured(compute, stopped, deadline, cancel) {
-    const { server } = stopped;
-    // A look that fails is no reason not to try to start it.
-    await until(compute, server, deadline, (s) => !CAPTURING.has(s.taskState ?? '')).catch(() => undefined);
-    if (!(await start(compute, stopped, cancel)))
-        return { problem: `Instance ${server.name} (${server.id}) is still down: start it with: openstack server start ${server.id}` };
-    let seen;
-    try {
-        const up = await until(compute, server, cancel.cancelled ? cancel.grace() : deadline, (s) => s.status === 'ACTIVE' && s.taskState === null);
-        if (!up.done)
-            seen = `it is still ${up.server.status} (task_state ${up.server.taskState ?? 'none'})`;
-    }
-    catch (error) {
-        seen = `looking at it failed: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    if (seen) {
-        const problem = `Instance ${server.name} (${server.id}) was started again (Nova accepted os-start) but was not seen running: ${seen}, so its downtime is unknown. Check it with: openstack server show ${server.id}; if it is still SHUTOFF, start it with: openstack server start ${server.id}`;
-        log.warning(t `${problem}`);
-        return { problem };
-    }
-    const downtimeMs = Date.now() - stopped.stoppedAt;
-    log.info(t `Started instance ${server.name} again: it was down ${formatDuration(downtimeMs)}`);
-    return { downtimeMs };
-}
-/** After a failure or a cancel, before any snapshot was requested: start the server this run stopped (said in the log). */
-async function startAgain(compute, stopped, cancel) {
-    if (await start(compute, stopped, cancel)) {
-        log.info(t `Started instance ${stopped.server.name} again after the ${cancel.cancelled ? 'cancel' : 'failure'}: it was down ${formatDuration(Date.now() - stopped.stoppedAt)}`);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/lib/glob.ts
 // Shell-style name patterns for selecting snapshots: `*` is any run of characters (none too), `?`
 // exactly one character, everything else literal. There is no escape: `*` and `?` always wildcard.
@@ -36053,6 +36261,8 @@ const external_node_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(i
 var external_node_buffer_ = __nccwpck_require__(4573);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
 // EXTERNAL MODULE: external "node:http2"
 var external_node_http2_ = __nccwpck_require__(2467);
 ;// CONCATENATED MODULE: ./node_modules/byte-counter/utilities.js
@@ -47772,7 +47982,7 @@ async function deleteImage(images, image) {
 const IMAGE_ID_MICROVERSION = '2.45';
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 /** An OpenStack resource ID (Nova and Glance accept the hyphens left out). */
-const isUuid = (value) => UUID.test(value);
+const compute_isUuid = (value) => UUID.test(value);
 /**
  * Retries for an action that must not be done twice: only after failures that prove Nova never
  * saw it (connection refused, a name that did not resolve, and 429, which a rate limiter answers first).
@@ -47805,6 +48015,10 @@ function toServer(body) {
 function literalFragment(name) {
     return name.split(FILTER_SPECIAL).reduce((longest, part) => (part.length > longest.length ? part : longest), '');
 }
+/** Event details from 2.84, events for a non-admin from 2.51, and the base version last. */
+const ACTION_MICROVERSIONS = ['2.84', '2.51', '2.1'];
+/** The microversion a request asks for itself (its got context), instead of the client's. */
+const askedFor = (context) => (typeof context.microversion === 'string' ? context.microversion : undefined);
 class Compute {
     #http;
     #endpoint;
@@ -47816,8 +48030,9 @@ class Compute {
             hooks: {
                 beforeRequest: [
                     (options) => {
-                        if (this.#microversion)
-                            options.headers['openstack-api-version'] = `compute ${this.#microversion}`;
+                        const version = askedFor(options.context) ?? this.#microversion;
+                        if (version)
+                            options.headers['openstack-api-version'] = `compute ${version}`;
                         else
                             delete options.headers['openstack-api-version'];
                     },
@@ -47825,7 +48040,8 @@ class Compute {
                 afterResponse: [
                     (response, retryWithMergedOptions) => {
                         // Nova refuses an unknown microversion with 406 before acting: fall back to the base version, once.
-                        if (response.statusCode !== 406 || !this.#microversion)
+                        // A request that asked for its own microversion handles the 406 itself.
+                        if (response.statusCode !== 406 || !this.#microversion || askedFor(response.request.options.context))
                             return response;
                         this.#microversion = undefined;
                         return retryWithMergedOptions({});
@@ -47860,7 +48076,7 @@ class Compute {
     }
     /** The one server whose ID or exact name is `nameOrId`: NotFoundError or AmbiguousError otherwise. */
     async findServer(nameOrId) {
-        if (isUuid(nameOrId)) {
+        if (compute_isUuid(nameOrId)) {
             const server = await this.getServer(nameOrId);
             if (server)
                 return server;
@@ -47909,39 +48125,42 @@ class Compute {
     async power(serverId, action) {
         await this.#http.post(`${this.#endpoint}/servers/${encodeURIComponent(serverId)}/action`, { json: { [action]: null }, retry: SENT_ONCE });
     }
+    /**
+     * What Nova recorded of the server's newest createImage (its instance actions): the request,
+     * and each event's result (shown to a non-admin from 2.51), with Nova's words for a failure
+     * where the policy shows them (event `details` from 2.84, admin-only by default). Undefined when Nova shows none.
+     */
+    async lastSnapshotAction(serverId) {
+        const base = `${this.#endpoint}/servers/${encodeURIComponent(serverId)}/os-instance-actions`;
+        for (const microversion of ACTION_MICROVERSIONS) {
+            try {
+                const context = { microversion };
+                const list = (await this.#http(base, { context })).body.instanceActions;
+                const newest = list.filter((action) => action.action === 'createImage').sort((a, b) => b.start_time.localeCompare(a.start_time))[0];
+                if (!newest)
+                    return undefined;
+                const detail = (await this.#http(`${base}/${encodeURIComponent(newest.request_id)}`, { context })).body
+                    .instanceAction;
+                return {
+                    requestId: detail.request_id,
+                    message: detail.message ?? null,
+                    events: (detail.events ?? []).map((event) => ({ event: event.event, result: event.result ?? null, details: event.details ?? null })),
+                    microversion,
+                };
+            }
+            catch (error) {
+                // Below the microversion Nova refuses it before acting (406): try the next one down.
+                if (statusOf(error) !== 406)
+                    throw error;
+            }
+        }
+        return undefined;
+    }
     /** The root disk of a flavor in GiB (0: the size of the image, as for volume-backed flavors). */
     async flavorDiskGb(flavorId) {
         return (await this.#http(`${this.#endpoint}/flavors/${encodeURIComponent(flavorId)}`)).body.flavor.disk;
     }
 }
-
-;// CONCATENATED MODULE: ./src/modes/snapshots.ts
-
-/**
- * The properties by which the action knows its snapshots, and the instance's name the prune
- * summary shows: what the modes ask Glance to keep of an image they judge.
- */
-const MARKS = [Property.ManagedBy, Property.InstanceId, Property.InstanceName, Property.BeforeRestoreOf];
-/** This action made it (its managed_by property). */
-const isManaged = (image) => image.properties[Property.ManagedBy] === MANAGED_BY;
-/**
- * The instances the image says it is a snapshot of: this action's property and Nova's. Both are
- * anyone's to edit in the project, so an image is one instance's only when every one names it.
- */
-function instancesOf(image) {
-    const named = [image.properties[Property.InstanceId], image.instanceUuid];
-    return [...new Set(named.filter((id) => typeof id === 'string' && id !== ''))];
-}
-/** Restore took it of the server just before rebuilding it (snapshot-before): the image it then restored. */
-function beforeRestoreOf(image) {
-    const restored = image.properties[Property.BeforeRestoreOf];
-    return typeof restored === 'string' && restored ? restored : null;
-}
-/**
- * A snapshot of an instance: Nova's mark on an image-backed one, the block device mapping of a
- * volume-backed one, or this action's mark. Anything else (an uploaded image) is not ours to delete.
- */
-const isInstanceSnapshot = (image) => image.imageType === 'snapshot' || isManaged(image) || (image.bdmV2 && image.volumeSnapshotIds.length > 0);
 
 ;// CONCATENATED MODULE: ./src/modes/delete/guard.ts
 
@@ -47959,7 +48178,7 @@ async function resolveInstance(cloud, settings, doing) {
     }
     catch (error) {
         // The snapshots of a deleted server are still worth deleting: its ID still names them.
-        if (error instanceof NotFoundError && isUuid(settings.instance)) {
+        if (error instanceof NotFoundError && compute_isUuid(settings.instance)) {
             log.info(t `Instance ${settings.instance} is not found; ${doing} the snapshots that name it`);
             return { id: settings.instance };
         }
@@ -48176,7 +48395,7 @@ async function prune(cloud, settings) {
     const result = { mode: 'prune', policy, dryRun: settings.dryRun, decisions: [], images: inScope, deletions: [], held: [], failures: [] };
     if (justCreated && !inScope.has(justCreated)) {
         log.warning(t `The new snapshot ${justCreated} is not among the snapshots listed for pruning; pruning is skipped so nothing is deleted in its place`);
-        return { result, failure: new Refusal('the new snapshot was not listed') };
+        return { result, failure: new outcome_Refusal('the new snapshot was not listed') };
     }
     result.decisions = decideEach(byInstance(inScope.values(), instance.id), options.policy, new Date());
     const chosen = result.decisions.filter((d) => !d.keep).map((d) => inScope.get(d.snapshot.id));
@@ -48196,7 +48415,7 @@ async function prune(cloud, settings) {
     log.info(t `${inScope.size} snapshot(s) in scope; policy ${policy} keeps ${result.decisions.length - chosen.length} and deletes ${planned.length}${alsoKept}`);
     if (planned.length > options.maxDeletes) {
         const why = `the policy would delete ${planned.length} snapshots, more than max-deletes (${options.maxDeletes}); nothing was deleted. Check the policy and scope (try dry-run: true), then raise max-deletes if it is right`;
-        return { result, failure: new Refusal(why) };
+        return { result, failure: new outcome_Refusal(why) };
     }
     const deleteEach = () => pMap(planned, async (item) => {
         try {
@@ -48239,6 +48458,10 @@ async function prune(cloud, settings) {
 
 
 
+
+
+
+
 /** The snapshot's name (from the template) and properties: the action's marks, the instance, provenance and a request ID. */
 function imageRequest(settings, server) {
     const p = settings.provenance;
@@ -48265,6 +48488,7 @@ function imageRequest(settings, server) {
         [Property.InstanceId]: server.id,
         [Property.InstanceName]: server.name.slice(0, 255),
         [Property.RequestId]: (0,external_node_crypto_.randomUUID)(),
+        ...(settings.step ? stepProperties(settings.step) : {}),
     };
     return { server, name, metadata };
 }
@@ -48275,7 +48499,9 @@ function imageRequest(settings, server) {
 async function create_create(cloud, settings, cancel = new Cancellation()) {
     // A fleet's images are watched together: one listing per look instead of one GET per image.
     const looks = new ImageLooks(await cloud.images());
-    const outcome = await forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel), cancel);
+    // Their servers too, while the disks are captured: one server listing per look.
+    const serverLooks = new ServerLooks(await cloud.compute());
+    const outcome = await forSelection(cloud, settings, 'create', (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel, inFleet ? serverLooks : undefined), cancel);
     // A cancelled job fails, even when what was under way could end.
     return cancel.cancelled && !outcome.failure
         ? { ...outcome, failure: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails') }
@@ -48311,7 +48537,7 @@ async function refuseShortToken(cloud, settings, server, deadline) {
  * Snapshot one server: wait until it can be, (stop it,) request the image at most once, (start it
  * as soon as its disk is captured,) wait until the image is active, then prune its snapshots.
  */
-async function snapshotServer(cloud, settings, found, looks, cancel = new Cancellation()) {
+async function snapshotServer(cloud, settings, found, looks, cancel = new Cancellation(), serverLooks) {
     // Every wait of the snapshot ends at the cancel; starting the server again has its own time.
     const deadline = Deadline.after(settings.timeoutMs, cancel.signal);
     const compute = await cloud.compute();
@@ -48324,21 +48550,30 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
     const request = imageRequest(settings, server);
     if (settings.dryRun)
         return dryRun(cloud, settings, request);
-    if (settings.stopInstance && server.status === 'ACTIVE')
+    // A re-run of this step takes the snapshot its first attempt took: the server may be half-deployed since.
+    const earlier = settings.step ? await earlierAttempt(images, server, settings.step, await cloud.projectId()) : undefined;
+    const stops = settings.stopInstance && !earlier;
+    if (stops && server.status === 'ACTIVE')
         await refuseShortToken(cloud, settings, server, deadline);
-    const stopped = settings.stopInstance ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
+    const stopped = stops ? await stopForSnapshot(compute, server, deadline, cancel) : undefined;
     const started = Date.now();
     let imageId;
     try {
         cancel.check(t `the snapshot of instance ${server.name} was requested`);
-        imageId = await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline).catch(cutShort(cancel, server));
+        imageId =
+            earlier?.id ?? (await createImageOnce(compute, images, { ...request, server: stopped?.server ?? server }, deadline).catch(cutShort(cancel, server)));
     }
     catch (error) {
         if (stopped)
             await startAgain(compute, stopped, cancel);
         throw error;
     }
-    log.info(t `Snapshot requested: ${imageId} "${request.name}" (Nova microversion ${compute.microversion})`);
+    const name = earlier?.name ?? request.name;
+    if (!earlier)
+        log.info(t `Snapshot requested: ${imageId} "${name}" (Nova microversion ${compute.microversion})`);
+    if (settings.captured && stopped) {
+        log.info(t `${Input.StopInstance} with ${Input.Wait}: ${WAIT_CAPTURED}: Nova refuses os-start until the snapshot's task ends, after the upload, so instance ${server.name} stays down until then and the step waits for active`);
+    }
     // From here on, whatever happens, the outcome names the image.
     const restart = stopped ? await startWhenCaptured(compute, stopped, deadline, cancel) : undefined;
     const down = restart && 'problem' in restart ? restart.problem : undefined;
@@ -48349,8 +48584,14 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
         return cancelled();
     let image;
     let polls = 1;
+    let capturedAt;
     try {
-        if (settings.wait) {
+        if (settings.captured && !stopped) {
+            ({ image, polls, capturedAt } = await untilCaptured(compute, images, server, imageId, deadline, looks && serverLooks ? { servers: serverLooks, images: looks } : undefined));
+            if (cancel.cancelled)
+                return cancelled();
+        }
+        else if (settings.wait) {
             ({ image, polls } = await untilActive(images, compute, server, imageId, deadline, looks));
             if (cancel.cancelled)
                 return cancelled();
@@ -48369,17 +48610,23 @@ async function snapshotServer(cloud, settings, found, looks, cancel = new Cancel
         mode: 'create',
         dryRun: false,
         server,
-        image: { id: imageId, name: request.name, status: image?.status ?? 'unknown', size: image?.size ?? null },
+        image: { id: imageId, name, status: image?.status ?? 'unknown', size: image?.size ?? null },
         volumeSnapshotIds: image?.volumeSnapshotIds ?? [],
         durationMs: Date.now() - started,
         polls,
         consistency: consistencyOf(server, !!stopped, image),
         ...(restart && 'downtimeMs' in restart ? { downtimeMs: restart.downtimeMs } : {}),
+        ...(capturedAt ? { capturedAt, uploading: image?.status !== 'active' } : {}),
+        ...(earlier ? { reused: true } : {}),
     };
     // The snapshot stands, but the server it was taken of may not run again: the step fails for it.
     if (down)
         return { result, failure: new StepError(down, { imageId }) };
     const { retention } = settings;
+    if (result.uploading) {
+        log.info(t `Disk of instance ${server.name} captured at ${capturedAt?.toISOString()}; snapshot ${imageId} is ${result.image.status}: the job goes on while it uploads, and the post step waits until it is active${retention ? ' before the prune after it' : ''}`);
+        return { result };
+    }
     if (!retention)
         return { result };
     // Only after the snapshot is active (untilActive threw otherwise).
@@ -48700,7 +48947,37 @@ async function untilRebuilt(compute, server, imageId, deadline) {
     return { server: now };
 }
 
+;// CONCATENATED MODULE: ./src/modes/restore/uploading.ts
+
+
+
+
+
+/** A snapshot Nova is uploading (its disk captured). A queued one is not: its capture may never end. */
+const UPLOADING = 'saving';
+/**
+ * This server's own snapshot, still uploading (a create with wait: captured whose job has not
+ * ended): a roll-back may begin before the upload ends. Any other image that is not active is
+ * left to restoreRefusal, which refuses it.
+ */
+const stillUploading = (image, server, projectId) => image.status === UPLOADING && isInstanceSnapshot(image) && image.owner === projectId && ofServer(image, server);
+/** Wait (within the restore's deadline) until this server's uploading snapshot is active: the image then, or a failure before any change. */
+async function untilUploaded(images, compute, image, server, deadline) {
+    log.info(t `Snapshot ${image.id} of instance ${server.name} is still ${image.status} (its upload runs): waiting until it is active before the rebuild`);
+    try {
+        // Its status and size as they are now; its marks as chosen (the upload changes none of them).
+        const { image: active } = await untilActive(images, compute, server, image.id, deadline);
+        return { ...active, properties: image.properties };
+    }
+    catch (error) {
+        if (!(error instanceof StepError))
+            throw error;
+        throw new StepError(`Snapshot ${image.id} was still uploading and did not become active, so instance ${server.name} was not rebuilt (nothing was changed): ${error.message}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/modes/restore/restore.ts
+
 
 
 
@@ -48745,12 +49022,25 @@ async function restoreServer(cloud, settings, found) {
     log.info(t `Instance: ${server.name} (${server.id}), ${server.status}${server.volumeBacked ? ', volume-backed' : t `, image ${server.imageId ?? 'unknown'}`}, region ${settings.region}`);
     if (server.volumeBacked)
         throw volumeBacked(server);
-    const image = await chooseSnapshot(cloud, settings, server);
-    const why = await restoreRefusal(compute, image, server, await cloud.projectId(), settings.allowOtherInstance);
+    let image = await chooseSnapshot(cloud, settings, server);
+    const projectId = await cloud.projectId();
+    const uploading = stillUploading(image, server, projectId);
+    // Judged as the active image it is about to be: waited for only once nothing else refuses it.
+    const why = await restoreRefusal(compute, uploading ? { ...image, status: 'active' } : image, server, projectId, settings.allowOtherInstance);
+    const refuse = (why) => new StepError(`Snapshot ${image.id} "${image.name ?? ''}" is not restored onto instance ${server.name}: ${why}`);
     if (why)
-        throw new StepError(`Snapshot ${image.id} "${image.name ?? ''}" is not restored onto instance ${server.name}: ${why}`);
+        throw refuse(why);
     const previousImageId = server.imageId;
     const result = { mode: 'restore', dryRun: settings.dryRun, server, image, previousImageId, durationMs: 0 };
+    if (uploading && settings.dryRun)
+        log.info(t `Dry run: snapshot ${image.id} is still ${image.status}: would wait until it is active`);
+    else if (uploading) {
+        result.image = image = await untilUploaded(await cloud.images(), compute, image, server, deadline);
+        // Its size is known now: the flavor's disk is checked against it.
+        const late = await restoreRefusal(compute, image, server, projectId, settings.allowOtherInstance);
+        if (late)
+            throw refuse(late);
+    }
     if (settings.dryRun) {
         // It refuses what the real run would (a state Nova cannot rebuild, or snapshot for snapshot-before), waiting for nothing.
         if (!busy(server))
@@ -49227,6 +49517,106 @@ class Cloud {
     }
 }
 
+;// CONCATENATED MODULE: ./src/settings/urls.ts
+/** URLs from inputs and the environment: shown without their credentials, checked before any request. */
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+/** `scheme://user:pass@host…` as it may be shown (`scheme://***@host…`), whether or not it parses. */
+function redactUrl(raw) {
+    return raw.replace(USERINFO, '$1***@');
+}
+/** What of a URL's userinfo must be masked: the whole of it, and its password as given and decoded. */
+function userinfoSecrets(raw) {
+    const userinfo = USERINFO.exec(raw)?.[2];
+    if (!userinfo)
+        return [];
+    const password = userinfo.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : '';
+    let decoded = password;
+    try {
+        decoded = decodeURIComponent(password);
+    }
+    catch {
+        // Not percent-encoded as a URL would be: the raw form is masked.
+    }
+    return [...new Set([userinfo, password, decoded].filter(Boolean))];
+}
+/** The URL without its userinfo (Keystone v3 takes credentials in the body, never in the URL). */
+function withoutUserinfo(raw) {
+    return raw.replace(USERINFO, '$1');
+}
+/** A host on this machine: plain HTTP to it crosses no network. */
+function isLoopback(url) {
+    return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+}
+/** The proxy variables Node reads (as the runner does), upper and lower case. */
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+/** A problem for each proxy variable that is not a URL, naming it and shown without its password. */
+function proxyProblems(env) {
+    return PROXY_VARIABLES.flatMap((name) => {
+        const value = env[name];
+        if (!value)
+            return [];
+        try {
+            const url = new URL(value);
+            if (url.protocol === 'http:' || url.protocol === 'https:')
+                return [];
+        }
+        catch {
+            // Reported below.
+        }
+        return [`${name}: "${redactUrl(value)}" is not a valid proxy URL; e.g. http://proxy.example:3128 (or http://user:password@proxy.example:3128)`];
+    });
+}
+
+;// CONCATENATED MODULE: ./src/connect.ts
+
+
+
+
+
+/** The cloud the settings name, through the runner's proxy if it has one; every token masked. The main and the post step log in so. */
+function openCloud(settings) {
+    // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
+    if (PROXY_VARIABLES.some((name) => process.env[name]))
+        (0,external_node_http_.setGlobalProxyFromEnv)();
+    return new Cloud({
+        credentials: settings.credentials,
+        region: settings.region,
+        iface: settings.iface,
+        tls: settings.tls,
+        rateLimit: settings.rateLimit,
+        log: { debug: log.debug },
+        onToken: setSecret,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/modes/post/pending.ts
+
+/** The name of the one GITHUB_STATE entry the main step leaves the post step. */
+const PENDING_STATE = 'uploading';
+/** The snapshots a create left uploading (wait: captured), of one server or a fleet. */
+function pendingOf(result) {
+    const results = result?.mode === 'fleet' ? result.items.flatMap((item) => (item.result?.mode === 'create' ? [item.result] : [])) : result ? [result] : [];
+    return results.flatMap((r) => (r.uploading && r.capturedAt ? [{ imageId: r.image.id, serverId: r.server.id, capturedAt: r.capturedAt.getTime() }] : []));
+}
+/** The state as written; what the post step reads back is checked again (a state file is not to be trusted more than an input). */
+const encodePending = (pending) => JSON.stringify(pending.map((p) => [p.imageId, p.serverId, p.capturedAt]));
+function decodePending(text) {
+    if (!text)
+        return [];
+    const rows = JSON.parse(text);
+    if (!Array.isArray(rows))
+        throw new Error('the state of the main step is not a list');
+    return rows.map((row) => {
+        if (!Array.isArray(row))
+            throw new Error('the state of the main step is malformed');
+        const [imageId, serverId, capturedAt] = row;
+        if (typeof imageId !== 'string' || !isUuid(imageId) || typeof serverId !== 'string' || !isUuid(serverId) || typeof capturedAt !== 'number') {
+            throw new Error('the state of the main step names something that is not a snapshot and an instance');
+        }
+        return { imageId, serverId, capturedAt };
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/report.ts
 
 
@@ -49272,6 +49662,7 @@ function imageRow({ server, result, failure }) {
             duration_seconds: Number(seconds(result.durationMs)),
             consistency: result.consistency,
             downtime_seconds: result.downtimeMs === undefined ? null : Number(seconds(result.downtimeMs)),
+            ...(result.capturedAt ? { captured_at: result.capturedAt.toISOString() } : {}),
         };
     }
     if (result?.mode === 'restore') {
@@ -49294,19 +49685,20 @@ function keptBy(prune) {
 function viewOf(result) {
     switch (result?.mode) {
         case 'create':
-            return { alone: result, prunes: result.prune ? [result.prune] : [] };
+            return { alone: result, prunes: result.prune ? [result.prune] : [], created: [result] };
         case 'restore':
-            return { alone: result, prunes: [] };
+            return { alone: result, prunes: [], created: [] };
         case 'fleet': {
-            const prunes = result.items.flatMap((item) => (item.result?.mode === 'create' && item.result.prune ? [item.result.prune] : []));
-            return { fleet: { of: result.of, rows: result.items.map(imageRow) }, prunes };
+            const created = result.items.flatMap((item) => (item.result?.mode === 'create' ? [item.result] : []));
+            const prunes = created.flatMap((r) => (r.prune ? [r.prune] : []));
+            return { fleet: { of: result.of, rows: result.items.map(imageRow) }, prunes, created };
         }
         case 'prune':
-            return { prunes: [result] };
+            return { prunes: [result], created: [] };
         case 'delete':
-            return { deleted: result, prunes: [] };
+            return { deleted: result, prunes: [], created: [] };
         default:
-            return { prunes: [] };
+            return { prunes: [], created: [] };
     }
 }
 /** What the step deleted, or chose to delete: mode delete's, or its prunes'. */
@@ -49350,6 +49742,7 @@ function outputs(view, failure) {
     set(Output.Snapshots, rows && JSON.stringify(rows));
     set(Output.Consistency, created?.consistency);
     set(Output.DowntimeSeconds, created && (created.downtimeMs === undefined ? '' : seconds(created.downtimeMs)));
+    set(Output.CapturedAt, created && (created.capturedAt?.toISOString() ?? ''));
 }
 function createSection(result) {
     const { image, server } = result;
@@ -49364,6 +49757,20 @@ function createSection(result) {
             `${seconds(result.durationMs)} s`,
         ],
     ]);
+}
+/** wait: captured: when each disk was captured, and a plain line when the job goes on before the upload ended; a re-run's reuse. */
+function captureNote(results) {
+    const reused = results.filter((r) => r.reused);
+    if (reused.length)
+        paragraph('Re-run:', `reused the snapshot an earlier attempt of this step took (${reused.map((r) => r.image.id).join(', ')}); no second snapshot was taken.`);
+    const captured = results.filter((r) => r.capturedAt);
+    if (!captured.length)
+        return;
+    paragraph('Captured at:', captured.map((r) => `${r.server.name}: ${r.capturedAt?.toISOString()}`).join(', '));
+    const uploading = captured.filter((r) => r.uploading);
+    if (uploading.length) {
+        paragraph('The job goes on before the upload ended:', `${uploading.map((r) => `${r.image.id} (${r.image.status})`).join(', ')}. Each holds the disk as it was when captured; the post step at the end of the job waits until it is active (and runs the prune after it, if asked) and fails the job if the upload fails.`);
+    }
 }
 function restoreSection(result) {
     const { image, server } = result;
@@ -49483,7 +49890,7 @@ function pruneSection(result, refusal) {
 }
 /** Why the step fails: beside what the mode did, or on its own when it has nothing to show. A refused prune says so in its own section. */
 function failureSection(failure, shown) {
-    if (!failure || failure instanceof Refusal)
+    if (!failure || failure instanceof outcome_Refusal)
         return;
     if (shown)
         paragraph('Failed:', failure.message);
@@ -49520,6 +49927,7 @@ async function report({ result, failure }, apiRequests, run) {
         restoreSection(view.alone);
     if (view.fleet)
         fleetSection(view.fleet.of, view.fleet.rows);
+    captureNote(view.created);
     if (view.deleted)
         deleteSection(view.deleted);
     const [first] = view.prunes;
@@ -49529,8 +49937,27 @@ async function report({ result, failure }, apiRequests, run) {
         paragraph('Pruned after the snapshots:', `${first.dryRun ? 'would delete' : 'deleted'} ${deletions.length} snapshot(s). ${freed(deletions, first.dryRun)}`);
     }
     else if (first)
-        pruneSection(first, failure instanceof Refusal ? failure : undefined);
+        pruneSection(first, failure instanceof outcome_Refusal ? failure : undefined);
     failureSection(failure, result !== undefined);
+    await write();
+}
+/** The post step's summary: each upload the main step left running, when it ended, and the prune after it. */
+async function reportPost({ result, failure }, apiRequests) {
+    core.summary.addHeading('Uploads finished by the post step', 2);
+    table(['Instance', 'Snapshot', 'Status', 'Captured at', 'Uploaded at', 'Size'], (result?.uploads ?? []).map((u) => [
+        `${u.server.name} (${u.server.id})`,
+        `${u.image.name ?? ''} (${u.image.id})`,
+        u.image.status,
+        u.capturedAt.toISOString(),
+        u.uploadedAt?.toISOString() ?? NONE,
+        size(u.image.size),
+    ]));
+    for (const { prune, failure: why } of result?.uploads ?? [])
+        if (prune)
+            pruneSection(prune, why instanceof Refusal ? why : undefined);
+    if (failure)
+        paragraph('Failed:', failure.message);
+    core.summary.addRaw(`<p>${apiRequests} API requests.</p>`, true);
     await write();
 }
 
@@ -49738,56 +50165,6 @@ function withCloudsYaml(read, env, problems) {
     const cloud = loadCloud(name, env, problems);
     return Object.assign((input, ...envNames) => read(input, ...envNames) ?? cloud.get(input), {
         from: (input, ...envNames) => read(input, ...envNames) === undefined && cloud.has(input) ? `${KEY_OF[input]} of cloud "${name}" in clouds.yaml` : read.from(input, ...envNames),
-    });
-}
-
-;// CONCATENATED MODULE: ./src/settings/urls.ts
-/** URLs from inputs and the environment: shown without their credentials, checked before any request. */
-const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
-/** `scheme://user:pass@host…` as it may be shown (`scheme://***@host…`), whether or not it parses. */
-function redactUrl(raw) {
-    return raw.replace(USERINFO, '$1***@');
-}
-/** What of a URL's userinfo must be masked: the whole of it, and its password as given and decoded. */
-function userinfoSecrets(raw) {
-    const userinfo = USERINFO.exec(raw)?.[2];
-    if (!userinfo)
-        return [];
-    const password = userinfo.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : '';
-    let decoded = password;
-    try {
-        decoded = decodeURIComponent(password);
-    }
-    catch {
-        // Not percent-encoded as a URL would be: the raw form is masked.
-    }
-    return [...new Set([userinfo, password, decoded].filter(Boolean))];
-}
-/** The URL without its userinfo (Keystone v3 takes credentials in the body, never in the URL). */
-function withoutUserinfo(raw) {
-    return raw.replace(USERINFO, '$1');
-}
-/** A host on this machine: plain HTTP to it crosses no network. */
-function isLoopback(url) {
-    return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-}
-/** The proxy variables Node reads (as the runner does), upper and lower case. */
-const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
-/** A problem for each proxy variable that is not a URL, naming it and shown without its password. */
-function proxyProblems(env) {
-    return PROXY_VARIABLES.flatMap((name) => {
-        const value = env[name];
-        if (!value)
-            return [];
-        try {
-            const url = new URL(value);
-            if (url.protocol === 'http:' || url.protocol === 'https:')
-                return [];
-        }
-        catch {
-            // Reported below.
-        }
-        return [`${name}: "${redactUrl(value)}" is not a valid proxy URL; e.g. http://proxy.example:3128 (or http://user:password@proxy.example:3128)`];
     });
 }
 
@@ -50119,9 +50496,9 @@ const createRules = {
             problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
         problems.push(...templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE).map((p) => `${Input.SnapshotName}: ${p}`));
         if (hasPolicy && !wait)
-            problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true`);
+            problems.push(`${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true (or ${WAIT_CAPTURED}: the post step prunes)`);
     },
-    settings: ({ servers, concurrency, snapshotName, metadata, wait, timeoutMs, retention }, stopInstance) => ({
+    settings: ({ servers, concurrency, snapshotName, metadata, wait, captured, uploadTimeoutMs, step, timeoutMs, retention }, stopInstance) => ({
         mode: 'create',
         servers,
         stopInstance,
@@ -50129,6 +50506,8 @@ const createRules = {
         template: snapshotName ?? DEFAULT_NAME_TEMPLATE,
         metadata,
         wait,
+        ...(captured ? { captured, uploadTimeoutMs } : {}),
+        ...(step ? { step } : {}),
         timeoutMs,
         ...(retention ? { retention } : {}),
     }),
@@ -50215,10 +50594,11 @@ function readPolicy(integer, duration) {
 
 
 
-const DEFAULTS = { timeout: '2h', maxDeletes: 100, concurrency: 4 };
+
+const DEFAULTS = { timeout: '2h', uploadTimeout: '6h', maxDeletes: 100, concurrency: 4 };
 const ID_AND_NAME = `${Input.SnapshotId} and ${Input.SnapshotName}: give one of them, not both (the ID alone is exact)`;
 /** Every mode's inputs, each checked on its own whatever the mode (which only words a blank one's problem, and says whether a policy applies). */
-function readInputs(mode, { bool, integer, duration }, problems) {
+function readInputs(mode, { bool, integer, duration }, problems, env) {
     const instance = getInput(Input.Instance) || undefined;
     // Given but blank (an empty secret or expression): read as "no instance", it would widen a prune to the project.
     if (!instance && process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
@@ -50231,7 +50611,7 @@ function readInputs(mode, { bool, integer, duration }, problems) {
         problems.push(`${Input.SnapshotName}: is blank; give a name${mode === 'prune' ? ' or a glob, or leave the input out to cover every name' : mode === 'create' ? ' template, or leave the input out for the default {instance}-{timestamp}' : ''}`);
     }
     const imageId = getInput(Input.SnapshotId) || undefined;
-    if (imageId && !isUuid(imageId))
+    if (imageId && !compute_isUuid(imageId))
         problems.push(`${Input.SnapshotId}: "${imageId}" is not a snapshot ID; give the UUID of the snapshot (e.g. from the ${Output.SnapshotId} output of mode create, or openstack image list)`);
     const timeoutMs = duration(Input.Timeout, getInput(Input.Timeout) || DEFAULTS.timeout) ?? 0;
     const { metadata, problems: metadataProblems } = parseMetadata(getInput(Input.SnapshotProperties), 'image', [
@@ -50250,6 +50630,12 @@ function readInputs(mode, { bool, integer, duration }, problems) {
             concurrency,
         }
         : undefined;
+    const waitText = getInput(Input.Wait);
+    const captured = waitText.toLowerCase() === WAIT_CAPTURED;
+    // The runner's booleans (true, True, TRUE, false…), or captured.
+    const wait = captured || !/^(false|False|FALSE)$/.test(waitText);
+    if (!captured && waitText && !/^(true|True|TRUE|false|False|FALSE)$/.test(waitText))
+        problems.push(`${Input.Wait}: "${waitText}" is not a boolean; use true or false, or ${WAIT_CAPTURED} (until each disk is captured; the post step waits for active)`);
     return {
         instance,
         servers,
@@ -50261,7 +50647,11 @@ function readInputs(mode, { bool, integer, duration }, problems) {
         hasPolicy,
         concurrency,
         retention,
-        wait: bool(Input.Wait, true),
+        wait,
+        /** wait: captured. */
+        captured,
+        uploadTimeoutMs: duration(Input.UploadTimeout, getInput(Input.UploadTimeout) || DEFAULTS.uploadTimeout) ?? 0,
+        step: readStepKey(env),
         deleteInUse: bool(Input.DeleteInUse, false),
         ignoreMissing: bool(Input.IgnoreMissing, false),
         allowOtherInstance: bool(Input.AllowOtherInstance, false),
@@ -50388,7 +50778,7 @@ function readSettings(env = process.env) {
     problems.push(...renamedInputs());
     const mode = readMode(problems);
     const cloud = readCloud(text, problems);
-    const inputs = readInputs(mode, read, problems);
+    const inputs = readInputs(mode, read, problems, env);
     const { imageId, snapshotName } = inputs;
     // A snapshot named exactly is one server's.
     problems.push(...selectionProblems(mode, inputs.servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));
@@ -50402,7 +50792,6 @@ function readSettings(env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
-
 
 
 
@@ -50426,18 +50815,7 @@ async function run() {
         log.fail(error instanceof SettingsError ? join([t `Invalid input${problems.length > 1 ? 's' : ''}:`, ...problems.map((p) => t `- ${p}`)], '\n') : t `${error}`);
         return;
     }
-    // got has no proxy support of its own: Node 24's reads HTTP(S)_PROXY and NO_PROXY, as the runner does (checked by readSettings).
-    if (PROXY_VARIABLES.some((name) => process.env[name]))
-        (0,external_node_http_.setGlobalProxyFromEnv)();
-    const cloud = new Cloud({
-        credentials: settings.credentials,
-        region: settings.region,
-        iface: settings.iface,
-        tls: settings.tls,
-        rateLimit: settings.rateLimit,
-        log: { debug: log.debug },
-        onToken: setSecret,
-    });
+    const cloud = openCloud(settings);
     const who = t `${describeLogin(settings.credentials)}`;
     log.info(t `Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`);
     // Only a create stops servers: it handles the runner's signals for the whole run, to start them
@@ -50446,6 +50824,10 @@ async function run() {
     const unwatch = settings.mode === 'create' ? cancel.watchSignals() : undefined;
     try {
         const outcome = await runMode(cloud, settings, cancel);
+        // wait: captured: what the post step is to finish, by ID (never a secret: GITHUB_STATE is a file on the runner).
+        const pending = outcome.result?.mode === 'create' || outcome.result?.mode === 'fleet' ? pendingOf(outcome.result) : [];
+        if (pending.length)
+            saveState(PENDING_STATE, encodePending(pending));
         await summarise(report(outcome, cloud.requests, settings));
         if (outcome.failure)
             log.fail(t `${outcome.failure.message}`);
