@@ -1,15 +1,9 @@
 import type { Compute, Server } from '../../openstack/compute.ts';
+import { Batched } from '../../lib/batch.ts';
 import { PollGrid, promptPollDelay } from '../../lib/wait.ts';
 
-/** How long a look waits for others to share its request: the waits of one grid wake within a few ms. */
-const GATHER_MS = 10;
 /** How far before this run the listing reaches back: the cloud's clock may differ from the runner's. */
 const CLOCK_SKEW_MS = 5 * 60_000;
-
-interface Waiter {
-  resolve(server: Server | undefined): void;
-  reject(error: unknown): void;
-}
 
 /**
  * The looks at a fleet's servers while their disks are captured: the waits poll on one prompt
@@ -19,38 +13,25 @@ interface Waiter {
  */
 export class ServerLooks {
   readonly grid = new PollGrid(promptPollDelay);
-  readonly #compute: Compute;
-  readonly #since = new Date(Date.now() - CLOCK_SKEW_MS).toISOString().replace(/\.\d+Z$/, 'Z');
-  #pending = new Map<string, Waiter[]>();
-  #timer: NodeJS.Timeout | undefined;
+  readonly #batch: Batched<Server>;
 
   constructor(compute: Compute) {
-    this.#compute = compute;
+    const since = new Date(Date.now() - CLOCK_SKEW_MS).toISOString().replace(/\.\d+Z$/, 'Z');
+    this.#batch = new Batched(async (ids) => {
+      const listed = new Map<string, Server>();
+      for await (const server of compute.servers({ 'changes-since': since })) if (ids.includes(server.id)) listed.set(server.id, server);
+      const seen = new Map<string, Server | undefined>();
+      for (const id of ids) {
+        // Listed DELETED (changes-since shows deleted servers), or missed: gone, or looked at on its own.
+        const server = listed.get(id);
+        seen.set(id, server ? (server.status === 'DELETED' ? undefined : server) : await compute.getServer(id));
+      }
+      return seen;
+    });
   }
 
   /** The server as Nova shows it now, or undefined once it is gone. */
   look(id: string): Promise<Server | undefined> {
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, [...(this.#pending.get(id) ?? []), { resolve, reject }]);
-      this.#timer ??= setTimeout(() => void this.#flush(), GATHER_MS);
-    });
-  }
-
-  async #flush(): Promise<void> {
-    const batch = this.#pending;
-    this.#pending = new Map();
-    this.#timer = undefined;
-    try {
-      const found = new Map<string, Server>();
-      for await (const server of this.#compute.servers({ 'changes-since': this.#since })) if (batch.has(server.id)) found.set(server.id, server);
-      for (const [id, waiters] of batch) {
-        // Listed DELETED (changes-since shows deleted servers), or missed: gone, or looked at on its own.
-        const server = found.get(id);
-        const seen = server ? (server.status === 'DELETED' ? undefined : server) : await this.#compute.getServer(id);
-        for (const waiter of waiters) waiter.resolve(seen);
-      }
-    } catch (error) {
-      for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);
-    }
+    return this.#batch.get(id);
   }
 }
