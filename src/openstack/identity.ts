@@ -126,9 +126,10 @@ export class Identity {
   async token(): Promise<Token> {
     const pending = this.#current;
     if (pending) {
-      const token = await pending.catch(() => undefined);
-      if (token && token.expiresAt.getTime() - Date.now() > token.refreshMarginMs) return token;
-      // Expired, about to, or failed: whoever gets here first starts the next authentication.
+      // A login that failed fails its concurrent callers too: they do not try it again.
+      const token = await pending;
+      if (token.expiresAt.getTime() - Date.now() > token.refreshMarginMs) return token;
+      // Expired or about to: whoever gets here first starts the next authentication.
       if (this.#current === pending) this.#current = undefined;
     }
     this.#current ??= this.#authenticate();
@@ -182,6 +183,8 @@ export class Identity {
             new LoginError(stage, `Keystone refused the token at ${url}${stage === 'expired' ? ' when renewing: it has expired (or was revoked)' : ''}`, 401, {
               cause: error,
             }),
+          // Keystone answers a token it cannot read (unknown, expired, revoked) with 404 "Could not recognize Fernet token".
+          [401, 404],
         );
       }
       case 'federated':

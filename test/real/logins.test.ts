@@ -113,6 +113,21 @@ describe('logins', () => {
     assert.match(run.stdout, /as a token \(/);
     assert.equal(await api.image(seeded.id), undefined, 'the image is gone from Glance');
   });
+
+  test('a token Keystone cannot read (it answers 404): an error naming the token input; the image stays', SLOW, async () => {
+    const seeded = await api.seedImage(`${TAG}-bad-token`, { managed_by: MANAGED_BY }, { active: false });
+    const run = await runAction({
+      mode: 'delete',
+      'auth-url': cfg.authUrl,
+      token: 'gAAAAAB-not-a-token',
+      'project-id': api.projectId,
+      region: R1,
+      'snapshot-id': seeded.id,
+    });
+    assert.equal(run.code, 1, runLog(run));
+    assert.match(errorsOf(run).join('\n'), /check the token input/);
+    assert.ok(await api.image(seeded.id), 'the image is still in Glance');
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

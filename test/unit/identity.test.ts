@@ -172,6 +172,18 @@ describe('Keystone authentication', () => {
     );
     assert.deepEqual(unmatched, []);
   });
+
+  it('a refused login fails its concurrent callers too, without asking Keystone again', async () => {
+    const scope = nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(401, KEYSTONE_401);
+    const identity = new Identity(createHttp(), PASSWORD_CREDENTIALS);
+    const results = await Promise.allSettled([identity.token(), identity.token()]);
+    scope.done();
+    assert.deepEqual(
+      results.map((r) => r.status === 'rejected' && r.reason instanceof AuthError),
+      [true, true],
+    );
+    assert.deepEqual(unmatched, []);
+  });
 });
 
 describe('token renewal', () => {

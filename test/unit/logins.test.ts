@@ -58,6 +58,13 @@ describe('token login', () => {
     await refusedAt(new Identity(createHttp(), credentials).token(), 'token', /check the token input .*project-id/);
   });
 
+  it('a token Keystone cannot read (its 404 to an unknown or expired Fernet token): the same words as a refusal', async () => {
+    nock(AUTH_ORIGIN)
+      .post('/v3/auth/tokens')
+      .reply(404, { error: { code: 404, message: 'Could not recognize Fernet token', title: 'Not Found' } });
+    await refusedAt(new Identity(createHttp(), credentials).token(), 'token', /check the token input .*project-id/);
+  });
+
   it('expired during the run: says it cannot be renewed and points to application credentials', async () => {
     mockAuth({ expiresAt: new Date(Date.now() + 150) });
     nock(AUTH_ORIGIN).post('/v3/auth/tokens').reply(401, KEYSTONE_401);
