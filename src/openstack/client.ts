@@ -129,8 +129,15 @@ export function createHttp(options: HttpOptions = {}): Got {
  * Every item of a listing whose pages name the next one: got follows the links. `next` reads
  * the link of a page (each service puts it elsewhere); undefined on the last page.
  */
-export function linkedPages<T, Body>(http: Got, url: string, items: (body: Body) => T[], next: (body: Body) => URL | undefined): AsyncIterable<T> {
+export function linkedPages<T, Body>(
+  http: Got,
+  url: string,
+  items: (body: Body) => T[],
+  next: (body: Body) => URL | undefined,
+  signal?: AbortSignal,
+): AsyncIterable<T> {
   return http.paginate<T, Body>(url, {
+    signal,
     pagination: {
       transform: (response) => items(response.body),
       paginate: ({ response }) => {

@@ -149,7 +149,7 @@ export class Compute {
   }
 
   /** Every server of the project that Nova's `query` matches (a superset: callers check exactly), page after page. */
-  async *servers(query: Record<string, string> = {}): AsyncIterable<Server> {
+  async *servers(query: Record<string, string> = {}, signal?: AbortSignal): AsyncIterable<Server> {
     const pages = linkedPages<ServerBody, ServerPage>(
       this.#http,
       `${this.#endpoint}/servers/detail?${new URLSearchParams({ limit: '1000', ...query })}`,
@@ -159,6 +159,7 @@ export class Compute {
         const next = page.servers_links?.find((link) => link.rel === 'next')?.href;
         return next ? new URL(`${this.#endpoint}/servers/detail${new URL(next).search}`) : undefined;
       },
+      signal,
     );
     for await (const body of pages) yield toServer(body);
   }

@@ -2,6 +2,7 @@
 // snapshots of a volume-backed image, and what it refuses to delete.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { deleteMode } from '../../src/modes/delete/delete.ts';
 import { StepError } from '../../src/modes/outcome.ts';
 import type { DeleteSettings } from '../../src/settings/delete.ts';
@@ -237,6 +238,15 @@ describe('delete refuses what it was not asked to delete, before any DELETE', ()
     });
     assert.deepEqual(local.changes(), [], 'no DELETE sent');
   };
+
+  it('a refusal ends the in-use listing it no longer needs: no retries of a failing Nova after the step ends', async (t) => {
+    const local = await Local.start(t);
+    local.lc.fault({ match: { service: 'compute', path: /\/servers\/detail/ }, times: Infinity, kind: 'status', status: 503 });
+    await refused(local, local.lc.addImage({ region: REGION, name: 'uploaded' }).id, /it is not an instance snapshot/);
+    await sleep(2_500);
+    const listings = local.lc.requests.filter((r) => r.path.includes('/servers/detail')).length;
+    assert.ok(listings <= 1, `${listings} listings: got retries a 503 after 1 s, then 2 s, unless the refusal stopped it`);
+  });
 
   it("another project's image (an admin credential could delete it)", async (t) => {
     const local = await Local.start(t);

@@ -59,12 +59,23 @@ async function confirmGone(cloud: Cloud, image: Image, answered: 'deleted' | 'mi
 }
 
 export async function deleteMode(cloud: Cloud, settings: DeleteSettings): Promise<Outcome<DeleteResult>> {
+  // The in-use listing runs beside the lookup; an end before it is used (a refusal, a missing
+  // image) stops it, so the step does not wait out its retries.
+  const listing = new AbortController();
+  try {
+    return await deleteOne(cloud, settings, listing.signal);
+  } finally {
+    listing.abort();
+  }
+}
+
+async function deleteOne(cloud: Cloud, settings: DeleteSettings, listing: AbortSignal): Promise<Outcome<DeleteResult>> {
   const dryRun = settings.dryRun;
   const instance = await instanceOf(cloud, settings);
   const { target } = settings;
   // Nova's in-use listing beside Glance's lookup: each service checks a new token with Keystone on
   // its first request (about a second on the loopback cloud), so the two checks overlap.
-  const servers = listServers(cloud);
+  const servers = listServers(cloud, listing);
   servers.catch(() => undefined);
   const image = 'imageId' in target ? await (await cloud.images()).get(target.imageId, MARKS) : await byName(cloud, target.name, instance);
   if (!image) {

@@ -146,8 +146,10 @@ export async function plan(
 }
 
 /** Every server of the project: what the candidates are checked against (a server booted from one). */
-export async function listServers(cloud: Cloud): Promise<Server[]> {
+export async function listServers(cloud: Cloud, signal?: AbortSignal): Promise<Server[]> {
   const servers: Server[] = [];
-  for await (const server of (await cloud.compute()).servers()) servers.push(server);
+  const compute = await cloud.compute();
+  signal?.throwIfAborted();
+  for await (const server of compute.servers({}, signal)) servers.push(server);
   return servers;
 }
