@@ -142,9 +142,7 @@ function outputs(view: View, failure: StepError | undefined): void {
   set(Output.DeletedSnapshotIds, done && json(done.map((d) => d.image.id)));
   set(Output.DeletedCount, done && String(done.length));
   set(Output.PlannedSnapshotIds, deletions && json(deletions.map((d) => d.image.id)));
-  // A fleet's names what the policies keep; one create's or a prune's also those held (in use, or not deletable).
-  const kept = prunes.flatMap((p) => (fleet ? p.decisions.filter((d) => d.keep).map((d) => d.snapshot.id) : keptBy(p)));
-  set(Output.KeptSnapshotIds, prunes.length ? json(kept) : undefined);
+  set(Output.KeptSnapshotIds, prunes.length ? json(prunes.flatMap(keptBy)) : undefined);
   set(Output.PreviousImageId, restored && (restored.previousImageId ?? ''));
   set(Output.BackupSnapshotId, restored?.backup?.image.id);
   const rows = fleet?.rows ?? (alone && [imageRow({ server: alone.server, result: alone })]);

@@ -176,6 +176,19 @@ describe('run: prune and delete', () => {
     return { local, server, login: local.loginInputs };
   }
 
+  it('a fleet create with keep-*: kept-snapshot-ids also names what its prunes held (in use)', async (t) => {
+    const local = await Local.start(t);
+    const [web, api] = [local.server(), local.server({ name: 'api' })];
+    const old = local.snapshot(web, { name: 'web-old', createdAt: new Date(Date.now() - 3_600_000) });
+    local.server({ name: 'clone', imageRef: old.id });
+    const run = await runMain({ ...local.loginInputs, instance: 'web\napi', 'keep-last': '1' });
+    assert.equal(run.exitCode, undefined, run.errors.join('\n'));
+    const created = local.lc.images(REGION).filter((i) => i.id !== old.id && [web.id, api.id].includes(i.properties.source_instance_id ?? ''));
+    assert.equal(created.length, 2);
+    assert.deepEqual(JSON.parse(run.outputs['kept-snapshot-ids'] ?? '').sort(), [...created.map((i) => i.id), old.id].sort());
+    assert.ok(local.lc.image(old.id), 'the snapshot a server was booted from stays');
+  });
+
   it('prune: deleted and kept outputs, and a table of decisions', async (t) => {
     const { local, server, login } = await withSnapshots(t, [65536, 65536]);
     local.cinderSnapshot('cs-1', 'web-n3');
