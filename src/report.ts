@@ -141,7 +141,9 @@ function outputs(view: View, failure: StepError | undefined): void {
   set(Output.Duration, alone && seconds(alone.durationMs));
   set(Output.DeletedSnapshotIds, done && json(done.map((d) => d.image.id)));
   set(Output.DeletedCount, done && String(done.length));
-  set(Output.PlannedSnapshotIds, deletions && json(deletions.map((d) => d.image.id)));
+  // What it tried to delete: a prune's deletions that failed too.
+  const failed = prunes.flatMap((p) => p.failures.map((f) => f.image.id));
+  set(Output.PlannedSnapshotIds, deletions && json([...deletions.map((d) => d.image.id), ...failed]));
   set(Output.KeptSnapshotIds, prunes.length ? json(prunes.flatMap(keptBy)) : undefined);
   set(Output.PreviousImageId, restored && (restored.previousImageId ?? ''));
   set(Output.BackupSnapshotId, restored?.backup?.image.id);

@@ -189,6 +189,15 @@ describe('run: prune and delete', () => {
     assert.ok(local.lc.image(old.id), 'the snapshot a server was booted from stays');
   });
 
+  it('prune: planned-snapshot-ids names a deletion that failed too (what it tried); deleted-snapshot-ids only what went', async (t) => {
+    const { local, login } = await withSnapshots(t, [65536, 65536, 65536]);
+    local.lc.fault({ match: { method: 'DELETE', path: /\/v2\/images\/n3$/ }, times: Infinity, kind: 'status', status: 403 });
+    const run = await runMain({ ...login, mode: 'prune', 'keep-last': '1' });
+    assert.equal(run.exitCode, 1);
+    assert.deepEqual(JSON.parse(run.outputs['planned-snapshot-ids'] ?? '').sort(), ['n2', 'n3']);
+    assert.equal(run.outputs['deleted-snapshot-ids'], '["n2"]');
+  });
+
   it('prune: deleted and kept outputs, and a table of decisions', async (t) => {
     const { local, server, login } = await withSnapshots(t, [65536, 65536]);
     local.cinderSnapshot('cs-1', 'web-n3');
