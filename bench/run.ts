@@ -203,7 +203,7 @@ try {
   if (cases.has('prune-local')) {
     prune.push(
       ...((await step(`prune ${opts.pruneLocal.join(' and ')} on the local cloud`, () =>
-        pruneLocal(baseline, opts.pruneLocal, ['action-unthrottled', 'cli'], log),
+        pruneLocal(baseline, opts.pruneLocal, ['action-unthrottled', 'cli', 'got-alone'], log),
       )) ?? []),
     );
     results.skipped.push('local prune at the 10 req/s ceiling: it would only measure the clock; the ceiling is measured on the real cloud');

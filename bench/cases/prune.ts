@@ -1,10 +1,15 @@
 // Prune at scale: N snapshots of one server in scope, `keep-last: 1`, so N − 1 deletions:
 //   the action unthrottled (`rate-limit: 0`) and at the default ceiling (10 requests/s);
-//   the CLI's best case: ONE `openstack image delete id1 id2 …` over the same N − 1 images.
+//   the CLI's best case: ONE `openstack image delete id1 id2 …` over the same N − 1 images;
+//   the floor under the action's memory (local cloud): the same DELETEs from a process that does
+//   nothing else but send them with got (lib/delete-floor.mjs).
 // Requests are counted at the server (local cloud: its request log; real cloud: the proxy); peak
 // memory is the process's max RSS from /usr/bin/time. On the real cloud, also how fast Glance
 // itself takes DELETEs from this process, and how busy its one process is meanwhile.
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pMap from 'p-map';
 import { MANAGED_BY } from '../../src/lib/constants.ts';
 import { LocalCloud } from '../../test/local-cloud/cloud.ts';
@@ -15,7 +20,7 @@ import type { RealCloud } from '../lib/real.ts';
 import { median, peakRate } from '../lib/stats.ts';
 import { tail, timedRun, type Build } from '../lib/timed-run.ts';
 
-export type PruneWay = 'action-unthrottled' | 'action-ceiling' | 'cli';
+export type PruneWay = 'action-unthrottled' | 'action-ceiling' | 'cli' | 'got-alone';
 
 export interface PruneRun {
   cloud: 'local' | 'real';
@@ -48,8 +53,33 @@ const inputs = (instance: string, way: PruneWay, n: number) => ({
   'rate-limit': way === 'action-ceiling' ? '10' : '0',
 });
 
+/** lib/delete-floor.mjs over `doomed` (got alone), under /usr/bin/time. */
+async function deleteFloor(doomed: string[], env: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), 'osa-bench-floor-'));
+  try {
+    writeFileSync(join(dir, 'ids'), doomed.join('\n'));
+    const script = join(import.meta.dirname, '../lib/delete-floor.mjs');
+    const start = now();
+    const child = spawn('/usr/bin/time', ['-f', '%M', '-o', join(dir, 'rss'), process.execPath, script, join(dir, 'ids')], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c));
+    child.stderr.on('data', (c: Buffer) => (out += c));
+    const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? -1)));
+    const wallMs = now() - start;
+    if (code !== 0) throw new Error(`delete-floor failed (exit ${code}): ${out.slice(-1000)}`);
+    const maxRssKb = Number(readFileSync(join(dir, 'rss'), 'utf8').trim().split('\n').pop());
+    return { wallMs, maxRssKb, deleted: Number(out.trim().split('\n').pop()) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** One way over `doomed` (the N − 1 the action would delete): wall time, peak RSS, deletions. */
 async function runWay(build: Build, way: PruneWay, instance: string, n: number, doomed: string[], env: Record<string, string>) {
+  if (way === 'got-alone') return deleteFloor(doomed, env);
   if (way === 'cli') {
     const run = await openstack(['image', 'delete', ...doomed], env, { memory: true });
     if (run.code !== 0) throw new Error(`CLI delete failed (exit ${run.code}): ${run.stderr.slice(-1000)}`);
