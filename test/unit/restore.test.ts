@@ -270,6 +270,7 @@ describe('restore: snapshot-before, its name and the states it needs', () => {
     assert.ok(sent.name.length <= 255, `${sent.name.length} characters`);
     assert.match(sent.name, /^w{200,}-before-restore-\d{8}-\d{6}$/);
     assert.equal(sent.metadata.source_instance_name, name);
+    assert.doesNotMatch(stdout(), /snapshot-name/, 'no word of an input the user did not give');
   });
 
   it('a dry run of a server in ERROR refuses as the real run does (Nova cannot snapshot it), sending nothing', async (t) => {
