@@ -141,13 +141,10 @@ describe('modes', { concurrency: true }, () => {
       await poll('the cloud to finish the snapshot', () => cloud.image(image.id)?.status === 'active');
     });
 
-    test('with keep-last: prunes this instance after the snapshot is active', async () => {
+    // What the prune after a create may delete, and when: test/unit/create.test.ts.
+    test('with keep-last: the outputs and the summary of the create and of its prune', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
-      const other = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const old = seedSnapshots(cloud, server, 3);
-      const horizon = seedSnapshots(cloud, server, 1, { managed: false, name: () => `${server.name}-by-hand`, startHoursAgo: 200 });
-      const othersOld = seedSnapshots(cloud, other, 2, { startHoursAgo: 300 });
-      const otherTemplate = seedSnapshots(cloud, server, 1, { name: () => `nightly-${server.name}`, startHoursAgo: 400 });
       const s = await step(cloud, { ...creds, instance: server.name, 'keep-last': '2' });
       assertSuccess(s);
       const created = s.run.outputs['snapshot-id']!;
@@ -157,12 +154,6 @@ describe('modes', { concurrency: true }, () => {
       assert.deepEqual(sorted(jsonOutput(s, 'deleted-snapshot-ids')), sorted([old[1]!.id, old[2]!.id]));
       assert.equal(s.run.outputs['deleted-count'], '2');
       for (const gone of [old[1]!, old[2]!]) assert.equal(cloud.image(gone.id), undefined);
-      for (const kept of [old[0]!, ...horizon, ...othersOld, ...otherTemplate]) assert.ok(cloud.image(kept.id), `${kept.name} is still there`);
-      // Deletions only after the createImage and the wait, and no other image touched.
-      const firstDelete = s.records.findIndex((r) => r.method === 'DELETE');
-      const lastPoll = s.records.findLastIndex((r) => r.method === 'GET' && r.path.endsWith(`/v2/images/${created}`));
-      assert.ok(firstDelete > lastPoll, 'pruned after the wait');
-      assert.equal(deletes(s.records).length, 2);
       const text = summaryText(s.run.summary);
       assert.match(text, /Snapshot created/);
       assert.deepEqual(
