@@ -228,6 +228,7 @@ describe('run: prune and delete', () => {
     const run = await runMain({ ...login, mode: 'delete', 'snapshot-id': IMAGE_ID });
     assert.equal(run.exitCode, undefined, run.errors.join('\n'));
     assert.equal(run.outputs['deleted-count'], '0');
+    assert.equal(run.outputs['deleted-snapshot-ids'], '[]');
     assert.match(run.summary, new RegExp(`Nothing to delete: ${IMAGE_ID} was not found`));
   });
 });
