@@ -27,20 +27,19 @@ export interface BadInputCase {
 
 const without = (base: Record<string, string>, ...keys: string[]) => Object.fromEntries(Object.entries(base).filter(([k]) => !keys.includes(k)));
 
+/** A case whose inputs are the base's with these set, and the fragments its error must contain. */
+const bad = (name: string, set: Record<string, string>, ...expect: string[]): BadInputCase => ({ name, inputs: (b) => ({ ...b, ...set }), expect });
+
 /** The server every case names (it exists, so only the bad input can be the problem). */
 export function badInputBase(cloud: LocalCloud, instance: string): Record<string, string> {
   return { ...passwordInputs(cloud), instance };
 }
 
 export const BAD_INPUT_CASES: BadInputCase[] = [
-  { name: 'unknown mode', inputs: (b) => ({ ...b, mode: 'snapshot' }), expect: ['mode: "snapshot" is not a mode', 'use create, delete, prune or restore'] },
-  {
-    name: 'timeout with an unknown unit (45x)',
-    inputs: (b) => ({ ...b, timeout: '45x' }),
-    expect: ['timeout: "45x" is not a duration', '90s, 45m, 2h or 1h30m'],
-  },
-  { name: 'timeout of zero (0s)', inputs: (b) => ({ ...b, timeout: '0s' }), expect: ['timeout: "0s" adds up to zero', '90s, 45m, 2h'] },
-  { name: 'timeout without a unit (10)', inputs: (b) => ({ ...b, timeout: '10' }), expect: ['timeout: "10" has no unit', 'write 10s, 10m, 10h, 10d or 10w'] },
+  bad('unknown mode', { mode: 'snapshot' }, 'mode: "snapshot" is not a mode', 'use create, delete, prune or restore'),
+  bad('timeout with an unknown unit (45x)', { timeout: '45x' }, 'timeout: "45x" is not a duration', '90s, 45m, 2h or 1h30m'),
+  bad('timeout of zero (0s)', { timeout: '0s' }, 'timeout: "0s" adds up to zero', '90s, 45m, 2h'),
+  bad('timeout without a unit (10)', { timeout: '10' }, 'timeout: "10" has no unit', 'write 10s, 10m, 10h, 10d or 10w'),
   // An invalid keep-* is reported as itself, not also as "no policy": one problem.
   {
     name: 'keep-last 0 (prune)',
@@ -48,58 +47,47 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     problems: 1,
     expect: ['keep-last: "0" is not valid', 'a whole number from 1 up'],
   },
-  {
-    name: 'negative keep-daily (prune)',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-daily': '-3', 'keep-last': '5' }),
-    expect: ['keep-daily: "-3" is not valid', 'a whole number from 1 up'],
-  },
-  {
-    name: 'fractional keep-weekly (create)',
-    inputs: (b) => ({ ...b, 'keep-weekly': '2.5' }),
-    expect: ['keep-weekly: "2.5" is not valid', 'a whole number from 1 up'],
-  },
-  {
-    name: 'keep-within that is not a duration',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-within': 'forever' }),
-    expect: ['keep-within: "forever" is not a duration', '90s, 45m, 2h'],
-  },
-  { name: 'keep-within of zero', inputs: (b) => ({ ...b, mode: 'prune', 'keep-within': '0d' }), expect: ['keep-within: "0d" adds up to zero'] },
-  {
-    name: 'prune without any policy',
-    inputs: (b) => ({ ...b, mode: 'prune' }),
-    expect: ['keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly', 'mode prune needs at least one'],
-  },
+  bad('negative keep-daily (prune)', { mode: 'prune', 'keep-daily': '-3', 'keep-last': '5' }, 'keep-daily: "-3" is not valid', 'a whole number from 1 up'),
+  bad('fractional keep-weekly (create)', { 'keep-weekly': '2.5' }, 'keep-weekly: "2.5" is not valid', 'a whole number from 1 up'),
+  bad('keep-within that is not a duration', { mode: 'prune', 'keep-within': 'forever' }, 'keep-within: "forever" is not a duration', '90s, 45m, 2h'),
+  bad('keep-within of zero', { mode: 'prune', 'keep-within': '0d' }, 'keep-within: "0d" adds up to zero'),
+  bad(
+    'prune without any policy',
+    { mode: 'prune' },
+    'keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly',
+    'mode prune needs at least one',
+  ),
   {
     name: 'keep-* in mode delete',
     inputs: (b) => ({ ...without(b, 'instance'), mode: 'delete', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666', 'keep-last': '2' }),
     expect: ['keep-*', 'for modes prune and create'],
   },
-  { name: 'keep-* with wait: false (create)', inputs: (b) => ({ ...b, 'keep-last': '3', wait: 'false' }), expect: ['wait:', 'need wait: true'] },
-  {
-    name: 'snapshot-properties line without =',
-    inputs: (b) => ({ ...b, 'snapshot-properties': 'purpose' }),
-    expect: ['snapshot-properties: line 1 ("purpose") is not key=value'],
-  },
-  {
-    name: 'snapshot-properties key with a bad character',
-    inputs: (b) => ({ ...b, 'snapshot-properties': 'team/name=ops' }),
-    expect: ['snapshot-properties: line 1', 'the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space'],
-  },
-  {
-    name: 'snapshot-properties value longer than 255',
-    inputs: (b) => ({ ...b, 'snapshot-properties': `ok=fine\nnote=${'x'.repeat(256)}` }),
-    expect: ['snapshot-properties: line 2', 'the value is 256 characters long, Nova takes at most 255'],
-  },
-  {
-    name: 'snapshot-properties key the action sets (managed_by)',
-    inputs: (b) => ({ ...b, 'snapshot-properties': 'managed_by=me' }),
-    expect: ['snapshot-properties: line 1', '"managed_by" is set by this action itself'],
-  },
-  {
-    name: 'snapshot-properties key Glance owns (name)',
-    inputs: (b) => ({ ...b, 'snapshot-properties': 'name=other' }),
-    expect: ['snapshot-properties: line 1', '"name" is an image attribute OpenStack sets itself'],
-  },
+  bad('keep-* with wait: false (create)', { 'keep-last': '3', wait: 'false' }, 'wait:', 'need wait: true'),
+  bad('snapshot-properties line without =', { 'snapshot-properties': 'purpose' }, 'snapshot-properties: line 1 ("purpose") is not key=value'),
+  bad(
+    'snapshot-properties key with a bad character',
+    { 'snapshot-properties': 'team/name=ops' },
+    'snapshot-properties: line 1',
+    'the key must be 1 to 255 of the characters a-z A-Z 0-9 - _ : . and space',
+  ),
+  bad(
+    'snapshot-properties value longer than 255',
+    { 'snapshot-properties': `ok=fine\nnote=${'x'.repeat(256)}` },
+    'snapshot-properties: line 2',
+    'the value is 256 characters long, Nova takes at most 255',
+  ),
+  bad(
+    'snapshot-properties key the action sets (managed_by)',
+    { 'snapshot-properties': 'managed_by=me' },
+    'snapshot-properties: line 1',
+    '"managed_by" is set by this action itself',
+  ),
+  bad(
+    'snapshot-properties key Glance owns (name)',
+    { 'snapshot-properties': 'name=other' },
+    'snapshot-properties: line 1',
+    '"name" is an image attribute OpenStack sets itself',
+  ),
   {
     name: 'region not in the catalog',
     needsCloud: true,
@@ -123,11 +111,7 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     expect: (_cloud, ctx) => [`2 instances are named "${ctx.name}" in region GRA7`, ctx.a!, ctx.b!, 'set the instance input to the ID'],
   },
   { name: 'no auth-url', inputs: (b) => without(b, 'auth-url'), expect: ['auth-url: required (or OS_AUTH_URL)', 'https://auth.cloud.ovh.net/v3'] },
-  {
-    name: 'auth-url that is not a URL',
-    inputs: (b) => ({ ...b, 'auth-url': 'auth.cloud.ovh.net/v3' }),
-    expect: ['auth-url: "auth.cloud.ovh.net/v3" is not an http(s) URL'],
-  },
+  bad('auth-url that is not a URL', { 'auth-url': 'auth.cloud.ovh.net/v3' }, 'auth-url: "auth.cloud.ovh.net/v3" is not an http(s) URL'),
   {
     name: 'Keystone v2 auth-url',
     inputs: (b, cloud) => ({ ...b, 'auth-url': `${cloud.url}/identity/v2.0` }),
@@ -151,101 +135,59 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     expect: ['application-credential-id: required with application-credential-secret'],
   },
   { name: 'no region', inputs: (b) => without(b, 'region'), expect: ['region: required (or OS_REGION_NAME)', 'GRA11'] },
-  {
-    name: 'delete with both snapshot-id and snapshot-name',
-    inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666', 'snapshot-name': 'web-1-x' }),
-    expect: ['snapshot-id and snapshot-name: give one of them, not both'],
-  },
-  {
-    name: 'delete with neither snapshot-id nor snapshot-name',
-    inputs: (b) => ({ ...b, mode: 'delete' }),
-    expect: ['snapshot-id or snapshot-name: mode delete needs the ID or the exact name'],
-  },
-  {
-    name: 'snapshot-id in mode create',
-    inputs: (b) => ({ ...b, 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }),
-    expect: ['snapshot-id: only for modes delete and restore'],
-  },
-  {
-    name: 'snapshot-id in mode prune',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }),
-    expect: ['snapshot-id: only for modes delete and restore'],
-  },
-  {
-    name: 'unknown template token',
-    inputs: (b) => ({ ...b, 'snapshot-name': '{instance}-{branch}' }),
-    expect: ['snapshot-name: unknown {branch}', 'valid tokens are {instance} {instance_id} {region} {date} {time} {timestamp}'],
-  },
-  {
-    name: 'stray brace in the template',
-    inputs: (b) => ({ ...b, 'snapshot-name': '{instance}-}' }),
-    expect: ['snapshot-name: it has a "{" or "}" that is not part of a {token}'],
-  },
-  { name: 'wait that is not a boolean', inputs: (b) => ({ ...b, wait: 'yes' }), expect: ['wait: "yes" is not a boolean; use true or false'] },
-  {
-    name: 'dry-run that is not a boolean',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'dry-run': 'maybe' }),
-    expect: ['dry-run: "maybe" is not a boolean; use true or false'],
-  },
-  {
-    name: 'ignore-missing that is not a boolean',
-    inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'ignore-missing': 'on' }),
-    expect: ['ignore-missing: "on" is not a boolean; use true or false'],
-  },
-  {
-    name: 'max-parallel 0',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-parallel': '0' }),
-    expect: ['max-parallel: "0" is not valid', 'a whole number from 1 to 32'],
-  },
-  {
-    name: 'max-parallel 33',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-parallel': '33' }),
-    expect: ['max-parallel: "33" is not valid', 'from 1 to 32'],
-  },
+  bad(
+    'delete with both snapshot-id and snapshot-name',
+    { mode: 'delete', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666', 'snapshot-name': 'web-1-x' },
+    'snapshot-id and snapshot-name: give one of them, not both',
+  ),
+  bad('delete with neither snapshot-id nor snapshot-name', { mode: 'delete' }, 'snapshot-id or snapshot-name: mode delete needs the ID or the exact name'),
+  bad('snapshot-id in mode create', { 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }, 'snapshot-id: only for modes delete and restore'),
+  bad(
+    'snapshot-id in mode prune',
+    { mode: 'prune', 'keep-last': '2', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' },
+    'snapshot-id: only for modes delete and restore',
+  ),
+  bad(
+    'unknown template token',
+    { 'snapshot-name': '{instance}-{branch}' },
+    'snapshot-name: unknown {branch}',
+    'valid tokens are {instance} {instance_id} {region} {date} {time} {timestamp}',
+  ),
+  bad('stray brace in the template', { 'snapshot-name': '{instance}-}' }, 'snapshot-name: it has a "{" or "}" that is not part of a {token}'),
+  bad('wait that is not a boolean', { wait: 'yes' }, 'wait: "yes" is not a boolean; use true or false'),
+  bad('dry-run that is not a boolean', { mode: 'prune', 'keep-last': '2', 'dry-run': 'maybe' }, 'dry-run: "maybe" is not a boolean; use true or false'),
+  bad(
+    'ignore-missing that is not a boolean',
+    { mode: 'delete', 'snapshot-name': 'x', 'ignore-missing': 'on' },
+    'ignore-missing: "on" is not a boolean; use true or false',
+  ),
+  bad('max-parallel 0', { mode: 'prune', 'keep-last': '2', 'max-parallel': '0' }, 'max-parallel: "0" is not valid', 'a whole number from 1 to 32'),
+  bad('max-parallel 33', { mode: 'prune', 'keep-last': '2', 'max-parallel': '33' }, 'max-parallel: "33" is not valid', 'from 1 to 32'),
   // Inputs renamed before the first release: one given under its old name is an error, not ignored.
-  {
-    name: 'image-id (renamed snapshot-id)',
-    inputs: (b) => ({ ...b, mode: 'restore', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' }),
-    expect: ['image-id was renamed snapshot-id; give it as snapshot-id'],
-  },
+  bad(
+    'image-id (renamed snapshot-id)',
+    { mode: 'restore', 'image-id': '7c1e8f0a-1111-4222-8333-944445555666' },
+    'image-id was renamed snapshot-id; give it as snapshot-id',
+  ),
   // The roll-back of an old workflow: the old output name gives "", which must not restore the newest snapshot instead.
-  {
-    name: 'image-id given empty (renamed snapshot-id)',
-    inputs: (b) => ({ ...b, mode: 'restore', 'image-id': '' }),
-    expect: ['image-id was renamed snapshot-id; give it as snapshot-id'],
-  },
-  {
-    name: 'metadata (renamed snapshot-properties)',
-    inputs: (b) => ({ ...b, metadata: 'purpose=pre-deploy' }),
-    expect: ['metadata was renamed snapshot-properties; give it as snapshot-properties'],
-  },
-  {
-    name: 'stop-server (renamed stop-instance)',
-    inputs: (b) => ({ ...b, 'stop-server': 'true' }),
-    expect: ['stop-server was renamed stop-instance; give it as stop-instance'],
-  },
-  {
-    name: 'concurrency (renamed max-parallel)',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', concurrency: '2' }),
-    expect: ['concurrency was renamed max-parallel; give it as max-parallel'],
-  },
-  {
-    name: 'max-deletes 0',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'max-deletes': '0' }),
-    expect: ['max-deletes: "0" is not valid', 'a whole number from 1 up'],
-  },
-  { name: 'rate-limit -1', inputs: (b) => ({ ...b, 'rate-limit': '-1' }), expect: ['rate-limit: "-1" is not valid', 'or 0 for no ceiling'] },
-  {
-    name: 'interface bogus',
-    inputs: (b) => ({ ...b, interface: 'bogus' }),
-    expect: ['interface: "bogus" is not an endpoint interface', 'use public, internal or admin'],
-  },
+  bad('image-id given empty (renamed snapshot-id)', { mode: 'restore', 'image-id': '' }, 'image-id was renamed snapshot-id; give it as snapshot-id'),
+  bad('metadata (renamed snapshot-properties)', { metadata: 'purpose=pre-deploy' }, 'metadata was renamed snapshot-properties; give it as snapshot-properties'),
+  bad('stop-server (renamed stop-instance)', { 'stop-server': 'true' }, 'stop-server was renamed stop-instance; give it as stop-instance'),
+  bad(
+    'concurrency (renamed max-parallel)',
+    { mode: 'prune', 'keep-last': '2', concurrency: '2' },
+    'concurrency was renamed max-parallel; give it as max-parallel',
+  ),
+  bad('max-deletes 0', { mode: 'prune', 'keep-last': '2', 'max-deletes': '0' }, 'max-deletes: "0" is not valid', 'a whole number from 1 up'),
+  bad('rate-limit -1', { 'rate-limit': '-1' }, 'rate-limit: "-1" is not valid', 'or 0 for no ceiling'),
+  bad('interface bogus', { interface: 'bogus' }, 'interface: "bogus" is not an endpoint interface', 'use public, internal or admin'),
   { name: 'blank instance (create)', inputs: (b) => ({ ...b, instance: '   ' }), problems: 1, expect: ['instance: is blank', 'give an instance name or ID'] },
-  {
-    name: 'blank instance (prune) does not widen the scope to the whole project',
-    inputs: (b) => ({ ...b, mode: 'prune', instance: '  ', 'keep-last': '1', 'dry-run': 'true' }),
-    expect: ['instance:', 'blank'],
-  },
+  bad(
+    'blank instance (prune) does not widen the scope to the whole project',
+    { mode: 'prune', instance: '  ', 'keep-last': '1', 'dry-run': 'true' },
+    'instance:',
+    'blank',
+  ),
   {
     name: 'several problems at once are all listed',
     inputs: (b) => ({ ...b, timeout: 'soon', 'keep-last': '0', interface: 'bogus' }),
@@ -258,67 +200,48 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     inputs: (b) => ({ ...without(b, 'instance'), mode: 'delete', 'snapshot-id': 'latest' }),
     expect: ['snapshot-id: "latest" is not a snapshot ID', 'give the UUID of the snapshot'],
   },
-  {
-    name: 'snapshot-name given but blank (prune)',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' }),
-    expect: ['snapshot-name: is blank', 'leave the input out to cover every name'],
-  },
-  {
-    name: 'snapshot-name given but blank (create)',
-    inputs: (b) => ({ ...b, 'snapshot-name': ' ' }),
-    expect: ['snapshot-name: is blank', 'the default {instance}-{timestamp}'],
-  },
-  {
-    name: 'delete-in-use in mode prune',
-    inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }),
-    expect: ['delete-in-use: only for mode delete'],
-  },
+  bad(
+    'snapshot-name given but blank (prune)',
+    { mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' },
+    'snapshot-name: is blank',
+    'leave the input out to cover every name',
+  ),
+  bad('snapshot-name given but blank (create)', { 'snapshot-name': ' ' }, 'snapshot-name: is blank', 'the default {instance}-{timestamp}'),
+  bad('delete-in-use in mode prune', { mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }, 'delete-in-use: only for mode delete'),
   { name: 'restore without instance', inputs: (b) => ({ ...without(b, 'instance'), mode: 'restore' }), expect: ['instance: required for mode restore'] },
-  {
-    name: 'restore with both snapshot-id and snapshot-name',
-    inputs: (b) => ({ ...b, mode: 'restore', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666', 'snapshot-name': 'web-1' }),
-    expect: ['snapshot-id and snapshot-name: give one of them'],
-  },
-  {
-    name: 'restore with instance and instance-tags (they add up: every tagged server would be rebuilt)',
-    inputs: (b) => ({ ...b, mode: 'restore', 'instance-tags': 'prod' }),
-    expect: [
-      'instance and instance-tags / instance-metadata: mode restore takes the instances by name or by selector, not both',
-      'instance-tags: prod rebuilds every instance it picks',
-    ],
-  },
-  {
-    name: 'keep-* in mode restore',
-    inputs: (b) => ({ ...b, mode: 'restore', 'keep-last': '2' }),
-    expect: ['keep-*: retention inputs are for modes prune and create; mode restore deletes nothing'],
-  },
-  {
-    name: 'allow-other-instance in mode create',
-    inputs: (b) => ({ ...b, 'allow-other-instance': 'true' }),
-    expect: ['allow-other-instance: only for mode restore'],
-  },
-  {
-    name: 'snapshot-before in mode delete',
-    inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'snapshot-before': 'true' }),
-    expect: ['snapshot-before: only for mode restore'],
-  },
-  { name: 'restore with a timeout that is no duration', inputs: (b) => ({ ...b, mode: 'restore', timeout: '10' }), expect: ['timeout:'] },
+  bad(
+    'restore with both snapshot-id and snapshot-name',
+    { mode: 'restore', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666', 'snapshot-name': 'web-1' },
+    'snapshot-id and snapshot-name: give one of them',
+  ),
+  bad(
+    'restore with instance and instance-tags (they add up: every tagged server would be rebuilt)',
+    { mode: 'restore', 'instance-tags': 'prod' },
+    'instance and instance-tags / instance-metadata: mode restore takes the instances by name or by selector, not both',
+    'instance-tags: prod rebuilds every instance it picks',
+  ),
+  bad('keep-* in mode restore', { mode: 'restore', 'keep-last': '2' }, 'keep-*: retention inputs are for modes prune and create; mode restore deletes nothing'),
+  bad('allow-other-instance in mode create', { 'allow-other-instance': 'true' }, 'allow-other-instance: only for mode restore'),
+  bad('snapshot-before in mode delete', { mode: 'delete', 'snapshot-name': 'x', 'snapshot-before': 'true' }, 'snapshot-before: only for mode restore'),
+  bad('restore with a timeout that is no duration', { mode: 'restore', timeout: '10' }, 'timeout:'),
   {
     name: 'a malformed HTTPS_PROXY (with a password): named, shown without the password',
     inputs: (b) => b,
     env: { HTTPS_PROXY: 'http://proxy:pr0xy-pa55@[bad' },
     expect: ['HTTPS_PROXY: "http://***@[bad" is not a valid proxy URL', 'e.g. http://proxy.example:3128'],
   },
-  {
-    name: 'an auth-url with credentials that is not an http(s) URL: shown without them',
-    inputs: (b) => ({ ...b, 'auth-url': 'ftp://joe:url-pa55@auth.example/v3' }),
-    expect: ['auth-url: "ftp://***@auth.example/v3" is not an http(s) URL'],
-  },
-  {
-    name: 'an auth-type the action does not know: the valid ones, in both spellings',
-    inputs: (b) => ({ ...b, 'auth-type': 'v3kerberos' }),
-    expect: ['auth-type: "v3kerberos" is not a login', 'password, v3password', 'v3oidcclientcredentials, github-oidc'],
-  },
+  bad(
+    'an auth-url with credentials that is not an http(s) URL: shown without them',
+    { 'auth-url': 'ftp://joe:url-pa55@auth.example/v3' },
+    'auth-url: "ftp://***@auth.example/v3" is not an http(s) URL',
+  ),
+  bad(
+    'an auth-type the action does not know: the valid ones, in both spellings',
+    { 'auth-type': 'v3kerberos' },
+    'auth-type: "v3kerberos" is not a login',
+    'password, v3password',
+    'v3oidcclientcredentials, github-oidc',
+  ),
   {
     name: 'github-oidc in a job that may not ask for an ID token: the permissions to add',
     inputs: (b) => ({ ...without(b, 'username', 'password'), 'auth-type': 'github-oidc', 'identity-provider': 'github' }),

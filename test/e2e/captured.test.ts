@@ -23,7 +23,6 @@ import {
   unique,
   type LocalCloud,
   type Server,
-  type Step,
 } from './harness.ts';
 
 const CAPTURE_S = 1;
@@ -175,46 +174,5 @@ describe('wait: captured, then the post step', () => {
     assert.deepEqual(perServer, [], 'no server was polled on its own');
     assertSuccess(post);
     for (const s of servers) assert.equal(only(s).status, 'active');
-  });
-});
-
-describe('restore of a snapshot still uploading', () => {
-  let cloud: LocalCloud;
-  before(async () => {
-    // An upload long enough that the restore, a process of its own on a loaded machine, begins while it runs.
-    cloud = await startCloud({ captureSeconds: CAPTURE_S, uploadSeconds: 12, rebuildSeconds: 0.5 });
-  });
-  after(() => cloud.stop());
-
-  const captured = async (server: Server): Promise<Step> => {
-    const s = await step(cloud, { ...passwordInputs(cloud), instance: server.name, wait: 'captured' });
-    assertSuccess(s);
-    assert.equal(s.run.outputs['snapshot-status'], 'saving');
-    return s;
-  };
-
-  test('this server’s own snapshot, saving: waits until it is active, then rebuilds', async () => {
-    const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
-    const id = (await captured(server)).run.outputs['snapshot-id']!;
-    const s = await step(cloud, { ...passwordInputs(cloud), mode: 'restore', instance: server.name, 'snapshot-id': id });
-    assertSuccess(s);
-    assert.match(
-      s.run.stdout,
-      new RegExp(`Snapshot ${id} of instance ${server.name} is still saving \\(its upload runs\\): waiting until it is active before the rebuild`),
-    );
-    assert.equal(cloud.server(server.id)?.imageRef, id);
-    assert.equal(cloud.image(id)?.status, 'active');
-  });
-
-  test('another server’s snapshot still saving is refused before any change', async () => {
-    const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
-    const other = cloud.addServer({ region: 'GRA7', name: unique('web') });
-    const id = (await captured(other)).run.outputs['snapshot-id']!;
-    const s = await step(cloud, { ...passwordInputs(cloud), mode: 'restore', instance: server.name, 'snapshot-id': id, 'allow-other-instance': 'true' });
-    assertFailure(s, [`Snapshot ${id}`, 'is not restored onto instance', 'not active']);
-    assert.deepEqual(
-      mutating(s.records).filter((r) => r.service !== 'identity'),
-      [],
-    );
   });
 });

@@ -179,7 +179,7 @@ function bystanders(cloud: LocalCloud, s: Server): void {
 
 type Options = Partial<Omit<FaultScenario, 'name' | 'mode' | 'arrange'>>;
 /** What a scenario says of itself: its faults, and whatever it changes of its builder's defaults. */
-type Special = Partial<Omit<Arranged, 'faults'>> & Pick<Arranged, 'faults'>;
+type Special = Partial<Arranged>;
 
 /**
  * A create of a server of its own (among bystanders, unless said), by name, expected to succeed
@@ -198,7 +198,13 @@ function create(
       const s = server(cloud, serverOpts);
       if (withBystanders) bystanders(cloud, s);
       const a = arrange(cloud, s);
-      return { expect: 'ok', ...a, server: s, inputs: { ...passwordInputs(cloud), instance: s.name, ...a.inputs } };
+      const expect = a.expect ?? 'ok';
+      // A create that succeeds made one active snapshot, which the outputs name.
+      const check = async (o: Outcome) => {
+        if (expect === 'ok') reportsTheSnapshot(o);
+        await a.check?.(o);
+      };
+      return { faults: [], ...a, expect, check, server: s, inputs: { ...passwordInputs(cloud), instance: s.name, ...a.inputs } };
     },
   };
 }
@@ -273,11 +279,19 @@ function deleting(
     arrange(cloud) {
       const d = deletion(cloud, { volumeBacked });
       const a = arrange(d, cloud);
+      const expect = a.expect ?? 'ok';
+      // A delete that succeeds deleted its target and says so.
+      const check = async (o: Outcome) => {
+        if (expect === 'ok') assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]);
+        await a.check?.(o);
+      };
       return {
-        expect: 'ok',
+        faults: [],
         deletable: d.deletable,
         gone: [d.target.id],
         ...a,
+        expect,
+        check,
         server: d.s,
         inputs: { ...passwordInputs(cloud), mode: 'delete', ...(a.inputs ?? { 'snapshot-id': d.target.id }) },
       };
@@ -299,6 +313,7 @@ function pruning(
       const p = pruneWorld(cloud, world);
       const a = arrange(p, cloud);
       return {
+        faults: [],
         expect: 'ok',
         deletable: ids(p.doomed),
         gone: ids(p.doomed),
@@ -337,35 +352,16 @@ const forever = (code: number, match: FaultMatch): FaultSpec => status(code, mat
 
 export const FAULT_SCENARIOS: FaultScenario[] = [
   // ----- create: one fault at a time
-  create('create: 500 burst (2) on the image polls', () => ({
-    faults: [status(500, IMAGE_GET, 2)],
-    expect: 'ok',
-    check: reportsTheSnapshot,
-  })),
-  create('create: 502 on getting the server by ID', (_cloud, s) => ({
-    inputs: { instance: s.id },
-    faults: [status(502, serverGet(s.id))],
-    expect: 'ok',
-    check: reportsTheSnapshot,
-  })),
-  create('create: 503 on the server name lookup', () => ({
-    faults: [status(503, SERVER_LIST)],
-    expect: 'ok',
-    check: reportsTheSnapshot,
-  })),
+  create('create: 500 burst (2) on the image polls', () => ({ faults: [status(500, IMAGE_GET, 2)] })),
+  create('create: 502 on getting the server by ID', (_cloud, s) => ({ inputs: { instance: s.id }, faults: [status(502, serverGet(s.id))] })),
+  create('create: 503 on the server name lookup', () => ({ faults: [status(503, SERVER_LIST)] })),
   create('create: 503 burst (2) on the token POST', () => ({
     faults: [status(503, TOKEN, 2)],
-    expect: 'ok',
-    check: (o) => {
-      reportsTheSnapshot(o);
-      assert.equal(tokenPosts(o.step.records).length, 3);
-    },
+    check: (o) => assert.equal(tokenPosts(o.step.records).length, 3),
   })),
   create('create: 503 on createImage (not executed): searched, sent again, one snapshot', (_c, s) => ({
     faults: [status(503, createImage(s.id))],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       searchedByRequestId(o);
       assert.equal(createAttempts(o.step.records, s.id).length, 2);
       assert.match(o.step.run.stdout, /::warning::createImage failed without a clear answer \(503\)/);
@@ -373,32 +369,22 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   })),
   create('create: 502 on createImage (not executed): searched, sent again, one snapshot', (_c, s) => ({
     faults: [status(502, createImage(s.id))],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       searchedByRequestId(o);
       assert.equal(createAttempts(o.step.records, s.id).length, 2);
     },
   })),
   create('create: connection reset on createImage (before Nova saw it)', (_c, s) => ({
     faults: [{ kind: 'reset', match: createImage(s.id) }],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       searchedByRequestId(o);
       assert.equal(createAttempts(o.step.records, s.id).length, 2);
     },
   })),
-  create('create: connection reset on an image poll', () => ({
-    faults: [{ kind: 'reset', match: IMAGE_GET }],
-    expect: 'ok',
-    check: reportsTheSnapshot,
-  })),
+  create('create: connection reset on an image poll', () => ({ faults: [{ kind: 'reset', match: IMAGE_GET }] })),
   create('create: createImage executed but its response lost: adopts the one image', (_c, s) => ({
     faults: [{ kind: 'lose-response', match: createImage(s.id) }],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       searchedByRequestId(o);
       assert.equal(createAttempts(o.step.records, s.id).length, 1, 'never sent again');
       assert.match(o.step.run.stdout, /The snapshot was made after all: /);
@@ -406,9 +392,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   })),
   create('create: slow createImage answer (3 s, under the client timeout)', (_c, s) => ({
     faults: [{ kind: 'delay', ms: 3_000, match: createImage(s.id) }],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       assert.equal(createAttempts(o.step.records, s.id).length, 1);
       assert.ok(o.step.run.durationMs >= 3_000);
     },
@@ -416,32 +400,24 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   create('create: slow server GET (2 s before Nova acts)', (_c, s) => ({
     inputs: { instance: s.id },
     faults: [{ kind: 'delay', ms: 2_000, beforeExecute: true, match: serverGet(s.id) }],
-    expect: 'ok',
-    check: reportsTheSnapshot,
   })),
   create('create: 429 with Retry-After: 2 on an image poll is honoured', () => ({
     faults: [status(429, IMAGE_GET, 1, { 'Retry-After': '2' })],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       const gap = gapAfterFault(o.step.records, isImageGet);
       assert.ok(gap >= 1_950, `waited ${gap} ms after Retry-After: 2`);
     },
   })),
   create('create: 429 without Retry-After on an image poll: backoff', () => ({
     faults: [status(429, IMAGE_GET)],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       const gap = gapAfterFault(o.step.records, isImageGet);
       assert.ok(gap >= 900 && gap < 1_900, `first backoff about 1 s, waited ${gap} ms`);
     },
   })),
   create('create: 429 with Retry-After: 1 on createImage: sent again once, one snapshot', (_c, s) => ({
     faults: [status(429, createImage(s.id), 1, { 'Retry-After': '1' })],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       assert.equal(createAttempts(o.step.records, s.id).length, 2);
       const gap = gapAfterFault(o.step.records, (r) => r.action === 'createImage');
       assert.ok(gap >= 950, `waited ${gap} ms after Retry-After: 1`);
@@ -451,9 +427,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     'create: token expires mid-wait (401): re-authenticates and succeeds',
     () => ({
       faults: [{ kind: 'expire-token', match: IMAGE_GET, after: 1 }],
-      expect: 'ok',
       check: (o) => {
-        reportsTheSnapshot(o);
         assert.equal(tokenPosts(o.step.records).length, 2, 'one new token');
         assert.equal(o.step.records.filter((r) => r.status === 401).length, 1);
       },
@@ -464,9 +438,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     'create: 401 on createImage: re-authenticates, sends it again, one snapshot',
     (_c, s) => ({
       faults: [{ kind: 'expire-token', match: createImage(s.id) }],
-      expect: 'ok',
       check: (o) => {
-        reportsTheSnapshot(o);
         assert.equal(createAttempts(o.step.records, s.id).length, 2);
         assert.equal(tokenPosts(o.step.records).length, 2);
       },
@@ -475,20 +447,12 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   ),
   create(
     'create: token lifetime shorter than the wait: renewed, one snapshot',
-    () => ({
-      faults: [],
-      expect: 'ok',
-      check: (o) => {
-        reportsTheSnapshot(o);
-        assert.ok(tokenPosts(o.step.records).length >= 2, 'a second token');
-      },
-    }),
+    () => ({ check: (o) => assert.ok(tokenPosts(o.step.records).length >= 2, 'a second token') }),
     { reauth: true, cloud: { snapshotSeconds: 4, tokenTtlSeconds: 3 } },
   ),
   create(
     'create: server busy at start (task_state), free after 1.5 s',
     (cloud, s) => ({
-      faults: [],
       // Freed 1.5 s after the action first asked Nova about it: on a loaded machine the action
       // may start later than 1.5 s, and must still find the server busy.
       during: () => {
@@ -504,7 +468,6 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         };
       },
       check: (o) => {
-        reportsTheSnapshot(o);
         assert.match(o.step.run.stdout, /task_state image_uploading\): waiting until it can be snapshotted/);
         assert.equal(createAttempts(o.step.records, s.id).length, 1, 'createImage only once the server was free');
       },
@@ -515,7 +478,6 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     'create: server busy for longer than the timeout',
     (_cloud, s) => ({
       inputs: { timeout: '3s' },
-      faults: [],
       expect: [`Timed out waiting for instance ${s.name} (${s.id}) to be free`, 'REBOOT', 'task_state rebooting'],
       snapshots: 0,
       check: (o) => assert.equal(createAttempts(o.step.records, s.id).length, 0),
@@ -524,9 +486,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   ),
   create('create: 409 (busy task_state) on createImage: waits, sends again, one snapshot', (_c, s) => ({
     faults: [status(409, createImage(s.id), 1, undefined, NOVA_BUSY(s.id))],
-    expect: 'ok',
     check: (o) => {
-      reportsTheSnapshot(o);
       assert.equal(createAttempts(o.step.records, s.id).length, 2);
       assert.match(o.step.run.stdout, /Nova answered 409/);
     },
@@ -586,9 +546,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     'create: old Nova (2.38), createImage response lost: Location never seen, image adopted',
     (_c, s) => ({
       faults: [{ kind: 'lose-response', match: createImage(s.id) }],
-      expect: 'ok',
       check: (o) => {
-        reportsTheSnapshot(o);
         searchedByRequestId(o);
         assert.ok(
           o.step.records.some((r) => r.status === 406),
@@ -606,29 +564,17 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     () => ({
       // The expire-token sees the first poll too (taken by the 500), so after: 1 makes it the retry's.
       faults: [status(503, TOKEN), status(500, IMAGE_GET), { kind: 'expire-token', match: IMAGE_GET, after: 1 }],
-      expect: 'ok',
-      check: (o) => {
-        reportsTheSnapshot(o);
-        assert.equal(tokenPosts(o.step.records).length, 3);
-      },
+      check: (o) => assert.equal(tokenPosts(o.step.records).length, 3),
     }),
     { reauth: true },
   ),
   create('create: response lost + 503 on the search by request ID: still one snapshot', (_c, s) => ({
     faults: [{ kind: 'lose-response', match: createImage(s.id) }, status(503, REQUEST_SEARCH)],
-    expect: 'ok',
-    check: (o) => {
-      reportsTheSnapshot(o);
-      assert.equal(createAttempts(o.step.records, s.id).length, 1);
-    },
+    check: (o) => assert.equal(createAttempts(o.step.records, s.id).length, 1),
   })),
   create('create: reset on createImage, then 409 on the resend', (_c, s) => ({
     faults: [{ kind: 'reset', match: createImage(s.id) }, status(409, createImage(s.id), 1, undefined, NOVA_BUSY(s.id))],
-    expect: 'ok',
-    check: (o) => {
-      reportsTheSnapshot(o);
-      assert.equal(createAttempts(o.step.records, s.id).length, 3);
-    },
+    check: (o) => assert.equal(createAttempts(o.step.records, s.id).length, 3),
   })),
   create('create: 429 on createImage, then the image goes killed', (_c, s) => ({
     faults: [status(429, createImage(s.id), 1, { 'Retry-After': '1' }), { kind: 'image-killed', match: createImage(s.id) }],
@@ -645,10 +591,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         faults: [{ kind: 'lose-response', match: createImage(s.id) }, status(503, IMAGE_DELETE)],
         deletable: ids(old.slice(1)),
         gone: ids(old.slice(1)),
-        check: (o) => {
-          reportsTheSnapshot(o);
-          assert.deepEqual(sorted(jsonOutput(o.step, 'kept-snapshot-ids')), sorted([o.newSnapshots[0]!.id, old[0]!.id]));
-        },
+        check: (o) => assert.deepEqual(sorted(jsonOutput(o.step, 'kept-snapshot-ids')), sorted([o.newSnapshots[0]!.id, old[0]!.id])),
       };
     },
     { bystanders: false },
@@ -674,35 +617,22 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   ),
 
   // ----- delete
-  deleting('delete: 500 burst (2) on GET image', (d) => ({
-    faults: [status(500, IMAGE_GET, 2)],
-    check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]),
-  })),
+  deleting('delete: 500 burst (2) on GET image', () => ({ faults: [status(500, IMAGE_GET, 2)] })),
   deleting('delete: 503 on the DELETE', (d) => ({
     faults: [status(503, deleteOf(d.target.id))],
-    check: (o) => {
-      assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]);
-      assert.equal(deletes(o.step.records).length, 2);
-    },
+    check: (o) => assert.equal(deletes(o.step.records).length, 2),
   })),
   deleting('delete: connection reset on the DELETE', (d) => ({
     inputs: { 'snapshot-name': d.target.name! },
     faults: [{ kind: 'reset', match: deleteOf(d.target.id) }],
-    check: (o) => assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]),
   })),
   deleting('delete: DELETE executed but its response lost', (d) => ({
     faults: [{ kind: 'lose-response', match: deleteOf(d.target.id) }],
-    check: (o) => {
-      assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]);
-      assert.equal(o.step.run.outputs['deleted-count'], '1');
-    },
+    check: (o) => assert.equal(o.step.run.outputs['deleted-count'], '1'),
   })),
   deleting('delete: slow DELETE answer (2 s, executed at once)', (d) => ({
     faults: [{ kind: 'delay', ms: 2_000, match: deleteOf(d.target.id) }],
-    check: (o) => {
-      assert.deepEqual(jsonOutput(o.step, 'deleted-snapshot-ids'), [d.target.id]);
-      assert.equal(deletes(o.step.records).length, 1, 'not sent twice');
-    },
+    check: (o) => assert.equal(deletes(o.step.records).length, 1, 'not sent twice'),
   })),
   deleting('delete: 429 with Retry-After: 1 on the DELETE is honoured', (d) => ({
     faults: [status(429, deleteOf(d.target.id), 1, { 'Retry-After': '1' })],
@@ -713,10 +643,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   })),
   deleting(
     'delete: 401 on the DELETE (token expired): re-authenticates',
-    (d) => ({
-      faults: [{ kind: 'expire-token', match: deleteOf(d.target.id) }],
-      check: (o) => assert.equal(tokenPosts(o.step.records).length, 2),
-    }),
+    (d) => ({ faults: [{ kind: 'expire-token', match: deleteOf(d.target.id) }], check: (o) => assert.equal(tokenPosts(o.step.records).length, 2) }),
     { reauth: true },
   ),
   deleting('delete by name: 503 on the image list', (d) => ({
@@ -790,7 +717,6 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     const busy = p.doomed[1]!;
     cloud.markInUse(busy.id);
     return {
-      faults: [],
       expect: ['1 snapshot(s) could not be deleted'],
       gone: ids(p.doomed.filter((i) => i !== busy)),
       check: (o) => {
@@ -874,9 +800,7 @@ if (process.env.OSA_E2E_SLOW === '1') {
       'create: image poll answered after 65 s: client timeout, retried',
       () => ({
         faults: [{ kind: 'delay', ms: 65_000, match: IMAGE_GET }],
-        expect: 'ok',
         check: (o) => {
-          reportsTheSnapshot(o);
           const polls = o.step.records.filter(isImageGet);
           assert.ok(
             polls.some((r) => r.fault === 'delay'),

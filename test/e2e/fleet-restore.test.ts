@@ -64,46 +64,21 @@ describe('mode restore', () => {
 });
 
 describe('restore: the backups it takes (snapshot-before)', () => {
-  test("restore twice: the second is not rolled forward onto the first one's backup; a create with keep-last: 2 then keeps the known-good snapshot", async () => {
+  // Which snapshot a later restore or create's prune takes, backups among them: test/unit/restore.test.ts, create.test.ts.
+  test('the backup: its ID an output, its name beside it in the summary, what it was taken before in its properties', async () => {
     const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
     const created = await step(cloud, { ...creds, instance: server.name });
     assertSuccess(created);
     const good = created.run.outputs['snapshot-id']!;
-    const bad = cloud.addImage({ region: 'GRA7', name: unique('release'), properties: {} });
-    cloud.world.findServer(server.id)!.imageRef = bad.id;
-
-    const first = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
-    assertSuccess(first);
-    const backup = first.run.outputs['backup-snapshot-id']!;
-    // The snapshot taken before: its name beside its ID.
+    cloud.world.findServer(server.id)!.imageRef = cloud.addImage({ region: 'GRA7', name: unique('release'), properties: {} }).id;
+    const s = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
+    assertSuccess(s);
+    const backup = s.run.outputs['backup-snapshot-id']!;
     assert.equal(
-      tableRows(first, ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'])[0]![3],
+      tableRows(s, ['Instance', 'Restored from', 'Ran before', 'Snapshot before', 'Status', 'Took'])[0]![3],
       `${cloud.image(backup)!.name} (${backup})`,
     );
-    assert.deepEqual([first.run.outputs['snapshot-id'], cloud.image(backup)?.properties.taken_before_restore_of], [good, good]);
-    // The roll-back run again (a re-run of the job, or by hand).
-    const second = await step(cloud, { ...creds, mode: 'restore', instance: server.name, 'snapshot-before': 'true' });
-    assertSuccess(second);
-    assert.equal(second.run.outputs['snapshot-id'], good, 'the known-good snapshot again, not the backup of the bad state');
-    assert.equal(cloud.server(server.id)!.imageRef, good);
-    assert.match(second.run.stdout, new RegExp(`Skipped 1 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${backup}\\.`));
-
-    // Both backups match the template's glob ({instance}-*): neither counts against keep-last, nor is deleted.
-    const next = await step(cloud, { ...creds, instance: server.name, 'keep-last': '2' });
-    assertSuccess(next);
-    assert.deepEqual(jsonOutput(next, 'deleted-snapshot-ids'), []);
-    for (const id of [good, backup, second.run.outputs['backup-snapshot-id']!, next.run.outputs['snapshot-id']!]) assert.ok(cloud.image(id), `${id} stays`);
-  });
-
-  test("a server name of 250 characters: the backup's name is shortened to fit, and the restore goes on", async () => {
-    const server = cloud.addServer({ region: 'GRA7', name: `${unique('web')}-${'x'.repeat(230)}`.slice(0, 250) });
-    seedSnapshots(cloud, server, 1);
-    const s = await step(cloud, { ...creds, mode: 'restore', instance: server.id, 'snapshot-before': 'true' });
-    assertSuccess(s);
-    const backup = cloud.image(s.run.outputs['backup-snapshot-id']!)!;
-    assert.ok(backup.name!.length <= 255 && backup.name!.startsWith(server.name.slice(0, 200)), backup.name!);
-    assert.match(backup.name!, /-before-restore-\d{8}-\d{6}$/);
-    assert.doesNotMatch(s.run.stdout, /snapshot-name/);
+    assert.deepEqual([s.run.outputs['snapshot-id'], cloud.image(backup)?.properties.taken_before_restore_of], [good, good]);
   });
 });
 
@@ -130,15 +105,11 @@ describe('fleets', () => {
     assert.equal(tableRows(s, ['Instance', 'Snapshot', 'Status', 'Took', 'Consistency', 'Error']).length, 3);
   });
 
-  test("prune without instance keeps keep-last of each server, never that many of the fleet; a fleet's create prunes each server's own", async () => {
+  // keep-last per server in mode prune: test/unit/prune.test.ts.
+  test("a fleet's create with keep-last prunes each server's own: its oldest, after its new one", async () => {
     const prefix = unique('fleet');
     const servers = [1, 2].map((n) => cloud.addServer({ region: 'GRA7', name: `${prefix}-${n}`, tags: [prefix] }));
-    const [a, b] = servers.map((server) => seedSnapshots(cloud, server, 3)) as [ReturnType<typeof seedSnapshots>, ReturnType<typeof seedSnapshots>];
-    const pruned = await step(cloud, { ...creds, mode: 'prune', 'snapshot-name': `${prefix}-*`, 'keep-last': '2' });
-    assertSuccess(pruned);
-    assert.deepEqual(sorted(jsonOutput(pruned, 'deleted-snapshot-ids')), sorted(ids([a[2]!, b[2]!])), 'the oldest of each');
-    for (const image of [...a.slice(0, 2), ...b.slice(0, 2)]) assert.ok(cloud.image(image.id), `${image.name} stays`);
-
+    const [a, b] = servers.map((server) => seedSnapshots(cloud, server, 2)) as [ReturnType<typeof seedSnapshots>, ReturnType<typeof seedSnapshots>];
     const created = await step(cloud, { ...creds, 'instance-tags': prefix, 'keep-last': '2' });
     assertSuccess(created);
     assert.deepEqual(sorted(jsonOutput(created, 'deleted-snapshot-ids')), sorted(ids([a[1]!, b[1]!])), "each server's oldest, after its new one");

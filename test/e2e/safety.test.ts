@@ -11,7 +11,6 @@ import {
   DAY,
   assertFailure,
   assertSuccess,
-  deletes,
   jsonOutput,
   managedProps,
   mutating,
@@ -24,7 +23,6 @@ import {
   tableRows,
   PRUNE_TABLE,
   unique,
-  volumeBackedSnapshot,
   type LocalCloud,
 } from './harness.ts';
 
@@ -109,49 +107,6 @@ describe('what the action will never delete', { concurrency: 1 }, () => {
     assertSuccess(s);
     assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids').sort(), [older!.id, guarded!.id].sort());
     for (const image of [booted!, golden, theirs!]) assert.ok(cloud.image(image.id), `${image.name} stays`);
-  });
-
-  test('a volume-backed snapshot whose Cinder snapshot a volume was made from is in use: kept', async () => {
-    const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-    const at = (days: number) => new Date(Date.now() - days * DAY);
-    const [newest, used] = [1, 2].map((d) => volumeBackedSnapshot(cloud, server, { name: `${server.name}-${stamp(at(d))}`, createdAt: at(d) }));
-    const restored = cloud.addVolume({ region: 'GRA7', snapshotId: used!.volumeSnapshotId });
-    const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
-    assertSuccess(s);
-    assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), []);
-    assert.ok(cloud.image(used!.image.id) && cloud.image(newest!.image.id));
-    assert.ok(cloud.volumeSnapshots('GRA7').some((v) => v.id === used!.volumeSnapshotId));
-    assert.match(
-      tableRows(s, PRUNE_TABLE).find((r) => r[2] === used!.image.id)![5]!,
-      new RegExp(`in use: volume ${restored} was created from its volume snapshot`),
-    );
-  });
-
-  test("prune and delete leave a Cinder snapshot that Nova did not make for the image: another server's, named by an edited block_device_mapping", async () => {
-    const server = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-    const other = cloud.addServer({ region: 'GRA7', name: unique('db'), volumeBacked: true });
-    const theirs = cloud.addVolumeSnapshot({ region: 'GRA7', name: 'nightly by hand', volumeId: cloud.server(other.id)!.rootVolumeId! });
-    const bdm = JSON.stringify([{ source_type: 'snapshot', snapshot_id: theirs.id, boot_index: 0 }]);
-    const [keep, edited] = seedSnapshots(cloud, server, 2, { props: { block_device_mapping: bdm, bdm_v2: 'True' } });
-    const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1' });
-    assertSuccess(s);
-    assert.deepEqual(jsonOutput(s, 'deleted-snapshot-ids'), [edited!.id]);
-    assert.deepEqual(jsonOutput(s, 'volume-snapshot-ids'), []);
-    assert.match(
-      s.run.stdout,
-      new RegExp(`::warning::Volume snapshot ${theirs.id} named by snapshot ${edited!.id} .* is left alone: it is named "nightly by hand"`),
-    );
-    // The same through delete, now that `keep` is the only image left naming it.
-    const d = await step(cloud, { ...creds, mode: 'delete', 'snapshot-id': keep!.id });
-    assertSuccess(d);
-    assert.deepEqual(
-      deletes(d.records).map((r) => r.service),
-      ['image'],
-    );
-    assert.ok(
-      cloud.volumeSnapshots('GRA7').some((v) => v.id === theirs.id),
-      "the other server's snapshot stays",
-    );
   });
 });
 

@@ -212,6 +212,8 @@ describe('secrets', { concurrency: true }, () => {
       assertSuccess(s);
       checkDebugAndMasks(s, 1);
       assert.ok(s.given.some((g) => g.label === 'application-credential-secret'));
+      assert.equal(cloud.world.tokens.get(s.newTokens[0]!)?.appCred, true, 'the token came from the application credential');
+      assert.match(s.run.stdout, new RegExp(`as application credential ${cloud.demo.appCredId}`));
     });
 
     test('OS_* environment (openrc) credentials', async () => {
@@ -220,6 +222,7 @@ describe('secrets', { concurrency: true }, () => {
       assertSuccess(s);
       checkDebugAndMasks(s, 1);
       assert.ok(s.given.some((g) => g.label === 'OS_PASSWORD'));
+      assert.equal(cloud.world.tokens.get(s.newTokens[0]!)?.appCred, false);
     });
 
     test('the debug environment is the one the runner sets', () => {

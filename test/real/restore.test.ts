@@ -1,11 +1,11 @@
 // mode: restore against the real loopback cloud: a server booted here is snapshotted by the
 // action, rebuilt to another image (the "bad release"), then restored; Nova must show it running
-// the snapshot again, ACTIVE, with its ID and name. A volume-backed server is refused, unchanged.
+// the snapshot again, ACTIVE, with its ID and name.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { expect, isIdle, RUN_PROPERTY, type OpenStack, type Server } from '../support/openstack.ts';
 import { authInputs, cleanupRegion, connect, loadConfig, runLog } from '../support/real-cloud.ts';
-import { errorsOf, runAction } from '../support/run-action.ts';
+import { runAction } from '../support/run-action.ts';
 
 const cfg = loadConfig();
 const R1 = cfg.region;
@@ -76,19 +76,6 @@ describe('mode restore on the real cloud', () => {
     assert.match(again.stdout, new RegExp(`Skipped 1 newer snapshot\\(s\\) taken before a restore \\(snapshot-before\\): ${backup}\\.`));
     assert.ok(idle(snapshot)(await api.server(server.id)), 'Nova runs the known-good snapshot');
   });
-
-  test('a volume-backed server is refused before any change: its status and its volumes stay as they were', SLOW, async (t) => {
-    if (!cfg.volumeInstance || !api.has('volume')) return t.skip('no volume-backed server (set OSA_E2E_VOLUME_INSTANCE)');
-    const server = await api.serverNamed(cfg.volumeInstance);
-    const volumes: string[] = server['os-extended-volumes:volumes_attached'].map((v: { id: string }) => v.id);
-    const statuses = async () => Promise.all(volumes.map(async (id): Promise<string> => expect(await api.cinder('GET', `/volumes/${id}`)).body.volume.status));
-    const before = await statuses();
-    const run = await runAction({ mode: 'restore', instance: server.id, region: R1, ...authInputs(cfg) });
-    assert.equal(run.code, 1, runLog(run));
-    assert.match(errorsOf(run)[0]!, /is volume-backed: it is not rebuilt, and nothing was changed/);
-    const now = await api.server(server.id);
-    assert.deepEqual([now.status, now['OS-EXT-STS:task_state']], [server.status, server['OS-EXT-STS:task_state']]);
-    assert.deepEqual(await statuses(), before, 'no volume left reserved');
-    assert.ok(before.every((status) => status === 'in-use'));
-  });
+  // A volume-backed server is refused before any request that changes it: test/unit/restore.test.ts; that Nova
+  // shows a volume-backed server as one ("image": ""): test/contract/nova.test.ts, which also runs against this cloud.
 });

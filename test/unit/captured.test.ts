@@ -18,7 +18,7 @@ import type { CreateSettings } from '../../src/settings/create.ts';
 import type { LocalCloudOptions } from '../local-cloud/cloud.ts';
 import { failed, Local, retention, succeeded } from '../support/in-process.ts';
 import { COMPUTE_ORIGIN, COMPUTE_PATH, IMAGE_ID, mockAuth, newCloud, PROJECT_ID, SERVER_ID, useNock } from '../support/nock.ts';
-import { clearActionEnv, setInputs, settingsProblems, stdout } from '../support/step.ts';
+import { clearActionEnv, setInputs, stdout } from '../support/step.ts';
 
 /** A cloud with the server `web`, its snapshots' capture and upload timed so, and a wait: captured create of it. */
 async function capturing(t: TestContext, options: LocalCloudOptions = { captureSeconds: 0.5, uploadSeconds: 3 }) {
@@ -165,22 +165,10 @@ describe('the wait input', () => {
     assert.equal(read({ wait: 'Captured', 'upload-timeout': '45m' }).uploadTimeoutMs, 45 * 60_000);
   });
 
-  it('true and false keep their meaning; anything else is refused, naming the three', () => {
+  // A wait that is none of the three, and keep-* with wait: false, are refused: test/unit/settings.test.ts.
+  it('true and false keep their meaning', () => {
     assert.deepEqual([read({ wait: 'true' }).wait, read({ wait: 'true' }).captured], [true, undefined]);
     assert.equal(read({ wait: 'FALSE' }).wait, false);
-    clearActionEnv();
-    setInputs({ ...login, wait: 'yes' });
-    assert.deepEqual(settingsProblems(), [
-      'wait: "yes" is not a boolean; use true or false, or captured (until each disk is captured; the post step waits for active)',
-    ]);
-  });
-
-  it('keep-* with wait: false is refused, naming captured', () => {
-    clearActionEnv();
-    setInputs({ ...login, wait: 'false', 'keep-last': '2' });
-    assert.deepEqual(settingsProblems(), [
-      'wait: keep-* inputs prune only after the new snapshot is active, so they need wait: true (or captured: the post step prunes)',
-    ]);
   });
 });
 

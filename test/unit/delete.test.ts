@@ -66,15 +66,20 @@ describe('delete by image ID', () => {
     assert.deepEqual(local.changes(), []);
   });
 
-  it('Glance 409 (in use): a clear error', async (t) => {
+  it('Glance 409 (in use): a clear error, and the DELETE is not sent again', async (t) => {
     const { local, image, byId } = await snapshotted(t);
     local.lc.markInUse(image.id);
     await assert.rejects(byId(), (error: Error) => {
       assert.ok(error instanceof StepError);
-      assert.match(error.message, new RegExp(`Glance refused to delete snapshot ${image.id} \\(${NAME}\\): it is in use`));
+      assert.match(error.message, new RegExp(`Glance refused to delete snapshot ${image.id} \\(${NAME}\\): it is in use.*Delete or rebuild what uses it`));
       return true;
     });
     assert.ok(local.lc.image(image.id));
+    assert.deepEqual(
+      local.lc.requests.filter((r) => r.method === 'DELETE').map((r) => r.status),
+      [409],
+      'one DELETE, not retried',
+    );
   });
 
   it('Glance 403 on DELETE (protected since, or not allowed): a clear error', async (t) => {
@@ -125,6 +130,22 @@ describe('delete by exact name', () => {
     assert.deepEqual(local.listings()[0], { limit: '1000', name: 'web-release-1.2', owner: local.lc.demo.projectId });
     assert.deepEqual(local.changes(), [`DELETE /v2/images/${image.id}`]);
   });
+
+  // Glance compares names case-insensitively, and reads `in:a,b` as an operator: the name is matched exactly here.
+  for (const [what, name, others, filter] of [
+    ['the same name in other case', 'Web-Release', ['WEB-RELEASE'], 'Web-Release'],
+    ['a name Glance would read as an operator (in:…), so not sent as a filter', 'in:web-a,web-b', ['web-a', 'web-b'], undefined],
+  ] as const)
+    it(`finds the exact name among images whose names Glance also returns: ${what}`, async (t) => {
+      const local = await Local.start(t);
+      const web = local.server();
+      const kept = others.map((other) => local.snapshot(web, { name: other }));
+      const target = local.snapshot(web, { name });
+      succeeded(await byName(local, name));
+      assert.equal(local.listings()[0]?.name, filter);
+      assert.deepEqual(local.changes(), [`DELETE /v2/images/${target.id}`]);
+      for (const image of kept) assert.ok(local.lc.image(image.id), `${image.name} stays`);
+    });
 
   it('several images with the name: an error listing them, nothing deleted', async (t) => {
     const local = await Local.start(t);

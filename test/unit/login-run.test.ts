@@ -1,14 +1,10 @@
 // The whole action logging in through federation: every secret and token of the flow is masked
 // (::add-mask::) and shows nowhere else.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import nock from 'nock';
 
-import { run } from '../../src/main.ts';
-import { actionDefaults } from '../support/run-action.ts';
+import { runMain, type MainRun } from '../support/in-process.ts';
 import {
   COMPUTE_ORIGIN,
   IMAGE_ID,
@@ -23,7 +19,7 @@ import {
   unmatched,
   useNock,
 } from '../support/nock.ts';
-import { clearActionEnv as clearEnv, setInputs, stdout } from '../support/step.ts';
+import { stdout } from '../support/step.ts';
 import { ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, ISSUER, mockFederation, mockIssuer, UNSCOPED } from './login-fixtures.ts';
 
 useNock();
@@ -32,27 +28,9 @@ const RUNNER = 'https://pipelines.actions.example';
 const GITHUB_ID_TOKEN = 'eyJ-github-id-token-that-must-stay-secret';
 const REQUEST_TOKEN = 'runner-request-token';
 
-let dir = '';
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'osa-login-run-'));
-  process.env.GITHUB_OUTPUT = join(dir, 'output');
-  process.env.GITHUB_STEP_SUMMARY = join(dir, 'summary');
-});
-beforeEach(() => {
-  for (const file of ['output', 'summary']) writeFileSync(join(dir, file), '');
-  clearEnv();
-  process.exitCode = undefined;
-});
 afterEach(() => {
-  clearEnv();
   delete process.env.ACTIONS_ID_TOKEN_REQUEST_URL;
   delete process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-  process.exitCode = undefined;
-});
-after(() => {
-  delete process.env.GITHUB_OUTPUT;
-  delete process.env.GITHUB_STEP_SUMMARY;
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const BASE = {
@@ -70,10 +48,14 @@ function snapshotWorks(): void {
   nock(IMAGE_ORIGIN).get(`/v2/images/${IMAGE_ID}`).reply(200, imageBody());
 }
 
+/** main() with the BASE inputs, an oidc-client-credentials login and `extra`. */
+const oidc = (extra: Record<string, string>) =>
+  runMain({ ...BASE, 'auth-type': 'oidc-client-credentials', 'client-id': CLIENT_ID, 'client-secret': CLIENT_SECRET, ...extra });
+
 /** Each secret masked, and shown nowhere but in its mask command (stdout, outputs, summary). */
-function assertMasked(...secrets: string[]): void {
-  const lines = stdout().split('\n');
-  const files = ['output', 'summary'].map((file) => readFileSync(join(dir, file), 'utf8'));
+function assertMasked(step: MainRun, ...secrets: string[]): void {
+  const lines = step.stdout.split('\n');
+  const files = [...Object.values(step.outputs), step.summary];
   for (const secret of secrets) {
     assert.ok(lines.includes(`::add-mask::${secret}`), `${secret} is masked`);
     assert.ok(!lines.some((line) => !line.startsWith('::add-mask::') && line.includes(secret)), `stdout shows ${secret}`);
@@ -81,35 +63,21 @@ function assertMasked(...secrets: string[]): void {
   }
 }
 
-const errors = () =>
-  stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('::error'));
-
 describe('run: federated logins', () => {
   it('oidc-client-credentials: client secret, access token, unscoped and scoped tokens are all masked', async () => {
-    setInputs({
-      ...actionDefaults(),
-      ...BASE,
-      'auth-type': 'oidc-client-credentials',
-      'client-id': CLIENT_ID,
-      'client-secret': CLIENT_SECRET,
-      'discovery-endpoint': `${ISSUER}/.well-known/openid-configuration`,
-    });
     mockIssuer();
     mockFederation();
     snapshotWorks();
-    await run();
-    assert.equal(process.exitCode, undefined, errors().join('\n'));
-    assert.match(stdout(), /as OIDC client sa-0123456789 via identity provider ovhcloud-emea \(protocol openid\)/);
-    assertMasked(CLIENT_SECRET, ACCESS_TOKEN, UNSCOPED, TOKEN);
+    const step = await oidc({ 'discovery-endpoint': `${ISSUER}/.well-known/openid-configuration` });
+    assert.equal(step.exitCode, undefined, step.errors.join('\n'));
+    assert.match(step.stdout, /as OIDC client sa-0123456789 via identity provider ovhcloud-emea \(protocol openid\)/);
+    assertMasked(step, CLIENT_SECRET, ACCESS_TOKEN, UNSCOPED, TOKEN);
     assert.deepEqual(unmatched, []);
   });
 
   it('github-oidc: the runner’s ID token is asked for with the audience, exchanged, and masked', async () => {
     process.env.ACTIONS_ID_TOKEN_REQUEST_URL = `${RUNNER}/idtoken?api-version=2.0`;
     process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = REQUEST_TOKEN;
-    setInputs({ ...actionDefaults(), ...BASE, 'auth-type': 'github-oidc', 'oidc-audience': 'keystone-gra' });
     const runner = nock(RUNNER)
       .get('/idtoken')
       .query({ 'api-version': '2.0', audience: 'keystone-gra' })
@@ -117,22 +85,14 @@ describe('run: federated logins', () => {
       .reply(200, { value: GITHUB_ID_TOKEN });
     mockFederation(GITHUB_ID_TOKEN);
     snapshotWorks();
-    await run();
-    assert.equal(process.exitCode, undefined, errors().join('\n'));
+    const step = await runMain({ ...BASE, 'auth-type': 'github-oidc', 'oidc-audience': 'keystone-gra' });
+    assert.equal(step.exitCode, undefined, step.errors.join('\n'));
     runner.done();
-    assertMasked(GITHUB_ID_TOKEN, UNSCOPED, TOKEN);
+    assertMasked(step, GITHUB_ID_TOKEN, UNSCOPED, TOKEN);
     assert.deepEqual(unmatched, []);
   });
 
   it('an issuer that echoes the Authorization header: the basic credentials (base64 of id:secret) are masked before the request, and shown nowhere', async () => {
-    setInputs({
-      ...actionDefaults(),
-      ...BASE,
-      'auth-type': 'oidc-client-credentials',
-      'client-id': CLIENT_ID,
-      'client-secret': CLIENT_SECRET,
-      'access-token-endpoint': `${ISSUER}/token`,
-    });
     const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
     let authorization = '';
     nock(ISSUER)
@@ -143,22 +103,14 @@ describe('run: federated logins', () => {
         assert.ok(stdout().split('\n').includes(`::add-mask::${basic}`), 'masked before the request');
         return [403, `Forbidden: Authorization: ${authorization}`, { 'content-type': 'text/plain' }];
       });
-    await run();
-    assert.equal(process.exitCode, 1);
-    assert.match(errors().join('\n'), /POST https:\/\/iam\.ovh\.example\/token answered 403: Forbidden: Authorization: Basic \*\*\*/);
-    assertMasked(CLIENT_SECRET, basic);
+    const step = await oidc({ 'access-token-endpoint': `${ISSUER}/token` });
+    assert.equal(step.exitCode, 1);
+    assert.match(step.errors.join('\n'), /POST https:\/\/iam\.ovh\.example\/token answered 403: Forbidden: Authorization: Basic \*\*\*/);
+    assertMasked(step, CLIENT_SECRET, basic);
   });
 
   it('user:password in the discovery endpoint: masked, never sent nor shown (debug lines included), with a warning', async () => {
     const password = 'd1sc0very-pa55';
-    setInputs({
-      ...actionDefaults(),
-      ...BASE,
-      'auth-type': 'oidc-client-credentials',
-      'client-id': CLIENT_ID,
-      'client-secret': CLIENT_SECRET,
-      'discovery-endpoint': `https://joe:${password}@iam.ovh.example/.well-known/openid-configuration`,
-    });
     // The discovery document is asked for without the URL's credentials (no basic auth of them).
     // Once refused, then answered: the retry's debug line names the URL too.
     nock(ISSUER, { badheaders: ['authorization'] })
@@ -169,33 +121,20 @@ describe('run: federated logins', () => {
     nock(ISSUER).post('/token').reply(200, { access_token: ACCESS_TOKEN });
     mockFederation();
     snapshotWorks();
-    await run();
-    assert.equal(process.exitCode, undefined, errors().join('\n'));
-    assert.match(stdout(), /::debug::retry #1 of GET https:\/\/iam\.ovh\.example\/\.well-known\/openid-configuration/);
-    assert.match(stdout(), /::warning::discovery-endpoint: the user name and password in the URL are not used/);
-    assertMasked(password, `joe:${password}`);
-    assert.ok(
-      !stdout()
-        .split('\n')
-        .some((line) => !line.startsWith('::add-mask::') && line.includes('joe')),
-      'the user name is not shown either',
-    );
+    const step = await oidc({ 'discovery-endpoint': `https://joe:${password}@iam.ovh.example/.well-known/openid-configuration` });
+    assert.equal(step.exitCode, undefined, step.errors.join('\n'));
+    assert.match(step.stdout, /::debug::retry #1 of GET https:\/\/iam\.ovh\.example\/\.well-known\/openid-configuration/);
+    assert.match(step.stdout, /::warning::discovery-endpoint: the user name and password in the URL are not used/);
+    assertMasked(step, password, `joe:${password}`);
+    assert.ok(!step.stdout.split('\n').some((line) => !line.startsWith('::add-mask::') && line.includes('joe')), 'the user name is not shown either');
     assert.deepEqual(unmatched, []);
   });
 
   it('a bad client secret fails the step with the inputs to fix, the secret masked', async () => {
-    setInputs({
-      ...actionDefaults(),
-      ...BASE,
-      'auth-type': 'oidc-client-credentials',
-      'client-id': CLIENT_ID,
-      'client-secret': CLIENT_SECRET,
-      'access-token-endpoint': `${ISSUER}/token`,
-    });
     nock(ISSUER).post('/token').reply(401, { error: 'invalid_client' });
-    await run();
-    assert.equal(process.exitCode, 1);
-    assert.match(errors().join('\n'), /OIDC issuer refused client sa-0123456789 .*check client-id and client-secret/);
-    assertMasked(CLIENT_SECRET);
+    const step = await oidc({ 'access-token-endpoint': `${ISSUER}/token` });
+    assert.equal(step.exitCode, 1);
+    assert.match(step.errors.join('\n'), /OIDC issuer refused client sa-0123456789 .*check client-id and client-secret/);
+    assertMasked(step, CLIENT_SECRET);
   });
 });

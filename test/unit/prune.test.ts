@@ -310,3 +310,48 @@ describe('prune: what is deleted', () => {
     assert.ok(Date.now() - start < 1_500, `took ${Date.now() - start} ms`);
   });
 });
+
+describe('prune keeps what is in use, and the Cinder snapshots Nova did not make for an image', () => {
+  const third = { id: 'img-02', name: 'web-02', createdAt: '2025-01-10T10:00:00Z' };
+  for (const [what, arrange, reason] of [
+    [
+      'an image a server was booted from',
+      (local: Local, web: { id: string }) => {
+        local.snapshot(web, third);
+        local.server({ id: 'booted-1', name: 'clone', imageRef: 'img-02' });
+      },
+      /^in use: instance clone \(booted-1\) was booted from it/,
+    ],
+    [
+      'a volume-backed image whose Cinder snapshot a volume was made from',
+      (local: Local, web: { id: string }) => {
+        local.cinderSnapshot('cinder-2', 'web-02');
+        local.volumeBackedImage(third, ['cinder-2'], { ...MANAGED, source_instance_id: web.id });
+        local.lc.addVolume({ region: REGION, id: 'restored-vol', snapshotId: 'cinder-2' });
+      },
+      /^in use: volume restored-vol was created from its volume snapshot cinder-2/,
+    ],
+  ] as const)
+    it(`${what}: kept, and the reason given`, async (t) => {
+      const { local, web, pruned } = await snapshotted(t, 2);
+      arrange(local, web);
+      const result = succeeded(await pruned());
+      assert.deepEqual(deleted(local), ['img-01']);
+      assert.deepEqual(
+        result.held.map((h) => h.image.id),
+        ['img-02'],
+      );
+      assert.match(result.held[0]!.reason, reason);
+    });
+
+  it("an image naming another server's Cinder snapshot (an edited block_device_mapping): the image goes, the Cinder snapshot stays, with a warning", async (t) => {
+    const mapping = JSON.stringify([{ source_type: 'snapshot', snapshot_id: 'theirs', boot_index: 0 }]);
+    const { local, pruned } = await snapshotted(t, 2, (i): Record<string, string> => (i === 1 ? { bdm_v2: 'True', block_device_mapping: mapping } : {}));
+    local.lc.addVolume({ region: REGION, id: 'vol-of-db', serverId: 'db-server' });
+    local.cinderSnapshot('theirs', 'nightly by hand', { name: 'nightly by hand', volumeId: 'vol-of-db' });
+    const result = succeeded(await pruned());
+    assert.deepEqual(local.changes(), ['DELETE /v2/images/img-01']);
+    assert.equal(result.deletions[0]!.volumeSnapshots[0]!.outcome, 'kept');
+    assert.match(stdout(), /::warning::Volume snapshot theirs named by snapshot img-01 .* is left alone: it is named "nightly by hand"/);
+  });
+});

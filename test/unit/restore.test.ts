@@ -1,8 +1,9 @@
 // Mode restore against the local cloud, in this process: which snapshot, what is refused before
-// any change, the rebuild and its wait, and the backups snapshot-before takes.
+// any change, the rebuild and its wait, the backups snapshot-before takes, and a snapshot still uploading.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { MANAGED_BY } from '../../src/lib/constants.ts';
+import { create } from '../../src/modes/create/create.ts';
 import { restore } from '../../src/modes/restore/restore.ts';
 import type { RestoreSettings } from '../../src/settings/restore.ts';
 import type { ImageSpec, LocalCloudOptions, Server, ServerSpec } from '../local-cloud/cloud.ts';
@@ -270,6 +271,7 @@ describe('restore: snapshot-before, its name and the states it needs', () => {
     assert.ok(sent.name.length <= 255, `${sent.name.length} characters`);
     assert.match(sent.name, /^w{200,}-before-restore-\d{8}-\d{6}$/);
     assert.equal(sent.metadata.source_instance_name, name);
+    assert.doesNotMatch(stdout(), /snapshot-name/, 'no word of an input the user did not give');
   });
 
   it('a dry run of a server in ERROR refuses as the real run does (Nova cannot snapshot it), sending nothing', async (t) => {
@@ -278,5 +280,38 @@ describe('restore: snapshot-before, its name and the states it needs', () => {
     await assert.rejects(restored({ snapshotBefore: true }), refusal);
     await assert.rejects(restored({ snapshotBefore: true, dryRun: true }), refusal);
     assert.deepEqual(local.changes(), []);
+  });
+});
+
+describe('restore of a snapshot still uploading (wait: captured)', () => {
+  /** A cloud whose snapshots upload for a while, the servers `web` and `db`, and a snapshot of `of` taken with wait: captured, still saving. */
+  async function uploading(t: TestContext, of: 'web' | 'db') {
+    const local = await Local.start(t, { captureSeconds: 0.5, uploadSeconds: 3, rebuildSeconds: 0.2 });
+    const web = local.server();
+    local.server({ name: 'db' });
+    const taken = succeeded(await create(local.client(), local.createSettings({ servers: selection(of), captured: true, uploadTimeoutMs: 60_000 })));
+    assert.equal(taken.image.status, 'saving');
+    const id = taken.image.id;
+    const restored = (overrides: Partial<RestoreSettings> = {}) => restore(local.client(), local.restoreSettings({ snapshot: { imageId: id }, ...overrides }));
+    return { local, web, id, restored };
+  }
+
+  it('this server’s own snapshot, saving: waits until it is active, then rebuilds', async (t) => {
+    const { local, web, id, restored } = await uploading(t, 'web');
+    succeeded(await restored());
+    assert.match(stdout(), new RegExp(`Snapshot ${id} of instance web is still saving \\(its upload runs\\): waiting until it is active before the rebuild`));
+    assert.deepEqual(rebuilds(local), [id]);
+    assert.equal(local.lc.server(web.id)?.imageRef, id);
+    assert.equal(local.lc.image(id)?.status, 'active');
+  });
+
+  it('another server’s snapshot still saving is refused before any change', async (t) => {
+    const { local, id, restored } = await uploading(t, 'db');
+    const before = local.changes().length;
+    await assert.rejects(restored({ allowOtherInstance: true }), (error: Error) => {
+      for (const words of [`Snapshot ${id}`, 'is not restored onto instance', 'not active']) assert.ok(error.message.includes(words), error.message);
+      return true;
+    });
+    assert.deepEqual(local.changes().slice(before), []);
   });
 });

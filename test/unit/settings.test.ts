@@ -142,66 +142,157 @@ describe('settings: a valid create', () => {
 });
 
 describe('settings: every problem names the input and what is valid', () => {
-  it('unknown mode', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'backup' });
-    onlyProblem(/^mode: "backup" is not a mode; use create, delete, prune or restore$/);
-  });
+  const AUTH_URL = PASSWORD_AUTH['auth-url'];
+  const { region: _, ...NO_REGION } = PASSWORD_AUTH;
+  const WEB = { ...PASSWORD_AUTH, instance: 'web' };
+  const PRUNE = { ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1' };
+  /** The inputs, and the problems they give, in order: no more, no fewer. */
+  const REFUSED: [string, Record<string, string>, RegExp[]][] = [
+    ['unknown mode', { ...PASSWORD_AUTH, mode: 'backup' }, [/^mode: "backup" is not a mode; use create, delete, prune or restore$/]],
+    ['a timeout without a unit', { ...WEB, timeout: '90' }, [/^timeout: "90" has no unit: write 90s, 90m/]],
+    ['a timeout that is not a duration', { ...WEB, timeout: 'soon' }, [/^timeout: "soon" is not a duration: use a number followed by s, m, h, d or w/]],
+    [
+      'malformed snapshot-properties: each bad line, by number',
+      { ...WEB, 'snapshot-properties': 'team=ops\nnovalue\nmanaged_by=me\nname=x\nbad/key=1' },
+      [
+        /^snapshot-properties: line 2 \("novalue"\) is not key=value$/,
+        /^snapshot-properties: line 3 .*"managed_by" is set by this action itself/,
+        /^snapshot-properties: line 4 .*"name" is an image attribute OpenStack sets itself/,
+        /^snapshot-properties: line 5 .*the key must be 1 to 255 of the characters/,
+      ],
+    ],
+    [
+      'missing credentials: auth-url, username, password and project are each named',
+      { region: 'GRA11', instance: 'web' },
+      [
+        /^auth-url: required \(or OS_AUTH_URL\), e\.g\. https:\/\/auth\.cloud\.ovh\.net\/v3/,
+        /^username: required for password authentication \(or OS_USERNAME\); or give application-credential-id and application-credential-secret/,
+        /^password: required for password authentication \(or OS_PASSWORD\)/,
+        /^project-id or project-name: required .*OS_TENANT_ID.*OS_TENANT_NAME/,
+      ],
+    ],
+    [
+      'an application credential secret without its ID',
+      { 'auth-url': AUTH_URL, region: 'GRA11', instance: 'web', 'application-credential-secret': APP_SECRET },
+      [/^application-credential-id: required with application-credential-secret/],
+    ],
+    [
+      'an application credential ID without its secret',
+      { 'auth-url': AUTH_URL, region: 'GRA11', instance: 'web', 'application-credential-id': 'ac-1' },
+      [/^application-credential-secret: required with application-credential-id/],
+    ],
+    [
+      'create without an instance',
+      PASSWORD_AUTH,
+      [/^instance: required for mode create: the name or ID of the instance \(one a line\), or instance-tags \/ instance-metadata to select instances$/],
+    ],
+    ['create with a blank instance', { ...PASSWORD_AUTH, instance: '   ' }, [/^instance: is blank; give an instance name or ID$/]],
+    [
+      'restore with names and tags (they add up, and could rebuild every tagged server)',
+      { ...WEB, mode: 'restore', 'instance-tags': 'prod' },
+      [
+        /^instance and instance-tags \/ instance-metadata: mode restore takes the instances by name or by selector, not both: they add up, so instance-tags: prod rebuilds every instance it picks besides those named/,
+      ],
+    ],
+    [
+      'restore with names and metadata',
+      { ...WEB, mode: 'restore', 'instance-metadata': 'role=db' },
+      [/^instance and instance-tags \/ instance-metadata: mode restore/],
+    ],
+    [
+      'instance-metadata with a bad key',
+      { ...WEB, 'instance-metadata': 'bad/key=1' },
+      [/^instance-metadata: line 1 .*the key must be 1 to 255 of the characters/],
+    ],
+    ['no region anywhere', { ...NO_REGION, instance: 'web' }, [/^region: required \(or OS_REGION_NAME\), e\.g\. GRA11/]],
+    [
+      'delete with both snapshot-id and snapshot-name',
+      { ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': IMAGE_UUID, 'snapshot-name': 'web-1' },
+      [/^snapshot-id and snapshot-name: give one of them, not both/],
+    ],
+    ['delete with neither', { ...PASSWORD_AUTH, mode: 'delete' }, [/^snapshot-id or snapshot-name: mode delete needs the ID or the exact name/]],
+    [
+      'delete with retention inputs',
+      { ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': IMAGE_UUID, 'keep-last': '2' },
+      [/^keep-\*: retention inputs are for modes prune and create/],
+    ],
+    ...['latest', 'abc', `${IMAGE_UUID}x`].map((value): [string, Record<string, string>, RegExp[]] => [
+      `snapshot-id "${value}" is not a snapshot ID`,
+      { ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': value },
+      [new RegExp(`^snapshot-id: "${value}" is not a snapshot ID; give the UUID of the snapshot`)],
+    ]),
+    [
+      'snapshot-name given but blank (prune)',
+      { ...PRUNE, 'snapshot-name': '  ' },
+      [/^snapshot-name: is blank; give a name or a glob, or leave the input out to cover every name$/],
+    ],
+    [
+      'snapshot-name given but blank (create)',
+      { ...WEB, 'snapshot-name': ' ' },
+      [/^snapshot-name: is blank; give a name template, or leave the input out for the default/],
+    ],
+    ['delete-in-use outside delete', { ...PRUNE, 'delete-in-use': 'true' }, [/^delete-in-use: only for mode delete/]],
+    [
+      'snapshot-id outside delete',
+      { ...WEB, 'snapshot-id': IMAGE_UUID },
+      [/^snapshot-id: only for modes delete and restore; mode create makes a new snapshot/],
+    ],
+    [
+      'prune without a policy: names every keep-* input',
+      { ...PASSWORD_AUTH, mode: 'prune' },
+      [/^keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one/],
+    ],
+    ...['0', '-1', '1.5', 'three'].map((value): [string, Record<string, string>, RegExp[]] => [
+      `keep-last "${value}"`,
+      { ...PRUNE, 'keep-last': value },
+      [new RegExp(`^keep-last: "${value.replace('.', '\\.')}" is not valid; use a whole number from 1 up$`)],
+    ]),
+    ['keep-within of zero', { ...PASSWORD_AUTH, mode: 'prune', 'keep-within': '0d' }, [/^keep-within: "0d" adds up to zero/]],
+    [
+      'max-parallel outside 1 to 32, and max-deletes of 0',
+      { ...PRUNE, 'max-parallel': '33', 'max-deletes': '0' },
+      [/^max-parallel: "33" is not valid; use a whole number from 1 to 32$/, /^max-deletes: "0" is not valid; use a whole number from 1 up$/],
+    ],
+    [
+      'an unknown template token lists the valid ones',
+      { ...WEB, 'snapshot-name': '{instance}-{build}' },
+      [/^snapshot-name: unknown \{build\}; valid tokens are \{instance\} \{instance_id\} \{region\} \{date\} \{time\} \{timestamp\} \{sha\}/],
+    ],
+    ['a stray brace in the template', { ...WEB, 'snapshot-name': '{instance}-}' }, [/^snapshot-name: it has a "\{" or "\}" that is not part of a \{token\}/]],
+    ...['https://auth.cloud.ovh.net/v2.0', 'https://auth.cloud.ovh.net/v2.0/', 'http://keystone:5000/v2'].map(
+      (url): [string, Record<string, string>, RegExp[]] => [
+        `a Keystone v2 URL (${url})`,
+        { ...WEB, 'auth-url': url },
+        [/^auth-url: ".*" is Keystone v2, which is gone; use the \/v3 URL$/],
+      ],
+    ),
+    ['an auth URL that is not http(s)', { ...WEB, 'auth-url': 'auth.cloud.ovh.net/v3' }, [/^auth-url: "auth\.cloud\.ovh\.net\/v3" is not an http\(s\) URL/]],
+    [
+      'a boolean that is not true or false',
+      { ...WEB, wait: 'yes' },
+      [/^wait: "yes" is not a boolean; use true or false, or captured \(until each disk is captured; the post step waits for active\)$/],
+    ],
+    [
+      'retention inputs on a create that does not wait',
+      { ...WEB, wait: 'false', 'keep-last': '3' },
+      [/^wait: keep-\* inputs prune only after the new snapshot is active, so they need wait: true \(or captured: the post step prunes\)$/],
+    ],
+    [
+      'an unknown interface, and a rate limit that is not a number',
+      { ...WEB, interface: 'private', 'rate-limit': 'fast' },
+      [/^interface: "private" is not an endpoint interface; use public, internal or admin$/, /^rate-limit: "fast" is not valid; use requests per second/],
+    ],
+  ];
+  for (const [what, given, expected] of REFUSED)
+    it(what, () => {
+      inputs(given);
+      const found = problems();
+      assert.equal(found.length, expected.length, found.join('\n'));
+      expected.forEach((pattern, i) => assert.match(found[i]!, pattern));
+    });
 
-  it('a timeout without a unit, or not a duration', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', timeout: '90' });
-    onlyProblem(/^timeout: "90" has no unit: write 90s, 90m/);
-    inputs({ timeout: 'soon' });
-    onlyProblem(/^timeout: "soon" is not a duration: use a number followed by s, m, h, d or w/);
-  });
-
-  it('malformed snapshot-properties: each bad line, by number', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-properties': 'team=ops\nnovalue\nmanaged_by=me\nname=x\nbad/key=1' });
-    const found = problems();
-    assert.equal(found.length, 4, found.join('\n'));
-    assert.match(found[0]!, /^snapshot-properties: line 2 \("novalue"\) is not key=value$/);
-    assert.match(found[1]!, /^snapshot-properties: line 3 .*"managed_by" is set by this action itself/);
-    assert.match(found[2]!, /^snapshot-properties: line 4 .*"name" is an image attribute OpenStack sets itself/);
-    assert.match(found[3]!, /^snapshot-properties: line 5 .*the key must be 1 to 255 of the characters/);
-  });
-
-  it('missing credentials: auth-url, username, password and project are each named', () => {
-    inputs({ region: 'GRA11', instance: 'web' });
-    const found = problems();
-    assert.equal(found.length, 4, found.join('\n'));
-    assert.match(found[0]!, /^auth-url: required \(or OS_AUTH_URL\), e\.g\. https:\/\/auth\.cloud\.ovh\.net\/v3/);
-    assert.match(
-      found[1]!,
-      /^username: required for password authentication \(or OS_USERNAME\); or give application-credential-id and application-credential-secret/,
-    );
-    assert.match(found[2]!, /^password: required for password authentication \(or OS_PASSWORD\)/);
-    assert.match(found[3]!, /^project-id or project-name: required .*OS_TENANT_ID.*OS_TENANT_NAME/);
-  });
-
-  it('an application credential secret without its ID (and the reverse)', () => {
-    inputs({ 'auth-url': PASSWORD_AUTH['auth-url'], region: 'GRA11', instance: 'web', 'application-credential-secret': APP_SECRET });
-    onlyProblem(/^application-credential-id: required with application-credential-secret/);
-    clearEnv();
-    inputs({ 'auth-url': PASSWORD_AUTH['auth-url'], region: 'GRA11', instance: 'web', 'application-credential-id': 'ac-1' });
-    onlyProblem(/^application-credential-secret: required with application-credential-id/);
-  });
-
-  it('create without an instance, or with a blank one', () => {
-    inputs({ ...PASSWORD_AUTH });
-    onlyProblem(
-      /^instance: required for mode create: the name or ID of the instance \(one a line\), or instance-tags \/ instance-metadata to select instances$/,
-    );
-    inputs({ instance: '   ' });
-    onlyProblem(/^instance: is blank; give an instance name or ID$/);
-  });
-
-  it('restore with names and a selector: refused (they add up, and could rebuild every tagged server); a selector alone is the explicit ask', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'restore', instance: 'web', 'instance-tags': 'prod' });
-    onlyProblem(
-      /^instance and instance-tags \/ instance-metadata: mode restore takes the instances by name or by selector, not both: they add up, so instance-tags: prod rebuilds every instance it picks besides those named/,
-    );
-    inputs({ 'instance-tags': '', 'instance-metadata': 'role=db' });
-    onlyProblem(/^instance and instance-tags \/ instance-metadata: mode restore/);
-    inputs({ instance: '', 'instance-metadata': '', 'instance-tags': 'prod' });
+  it('a selector alone is what restore takes; create adds names and a selector up', () => {
+    inputs({ ...PASSWORD_AUTH, mode: 'restore', 'instance-tags': 'prod' });
     assert.deepEqual(readAs('restore').servers, { names: [], tags: ['prod'], metadata: {}, allowEmpty: false });
     inputs({ mode: 'create', instance: 'web' });
     assert.deepEqual(readAs('create').servers.names, ['web'], 'create still adds them up');
@@ -210,72 +301,6 @@ describe('settings: every problem names the input and what is valid', () => {
   it("instance-metadata takes server metadata keys by Nova's rules, also those that are image attribute names", () => {
     inputs({ ...PASSWORD_AUTH, 'instance-metadata': 'status=prod\nname=web\nos_glance_x=1\nmanaged_by=me' });
     assert.deepEqual(readAs('create').servers.metadata, { status: 'prod', name: 'web', os_glance_x: '1', managed_by: 'me' });
-    inputs({ instance: 'web', 'instance-metadata': 'bad/key=1' });
-    onlyProblem(/^instance-metadata: line 1 .*the key must be 1 to 255 of the characters/);
-  });
-
-  it('no region anywhere', () => {
-    const { region: _, ...rest } = PASSWORD_AUTH;
-    inputs({ ...rest, instance: 'web' });
-    onlyProblem(/^region: required \(or OS_REGION_NAME\), e\.g\. GRA11/);
-  });
-
-  it('delete with both snapshot-id and snapshot-name, or neither', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': IMAGE_UUID, 'snapshot-name': 'web-1' });
-    onlyProblem(/^snapshot-id and snapshot-name: give one of them, not both/);
-    clearEnv();
-    inputs({ ...PASSWORD_AUTH, mode: 'delete' });
-    onlyProblem(/^snapshot-id or snapshot-name: mode delete needs the ID or the exact name/);
-  });
-
-  it('delete with retention inputs', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': IMAGE_UUID, 'keep-last': '2' });
-    onlyProblem(/^keep-\*: retention inputs are for modes prune and create/);
-  });
-
-  it('snapshot-id that is not a snapshot ID', () => {
-    for (const value of ['latest', 'abc', `${IMAGE_UUID}x`]) {
-      clearEnv();
-      inputs({ ...PASSWORD_AUTH, mode: 'delete', 'snapshot-id': value });
-      onlyProblem(new RegExp(`^snapshot-id: "${value}" is not a snapshot ID; give the UUID of the snapshot`));
-    }
-  });
-
-  it('snapshot-name given but blank', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', 'snapshot-name': '  ' });
-    onlyProblem(/^snapshot-name: is blank; give a name or a glob, or leave the input out to cover every name$/);
-    clearEnv();
-    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-name': ' ' });
-    onlyProblem(/^snapshot-name: is blank; give a name template, or leave the input out for the default/);
-  });
-
-  it('delete-in-use outside delete', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' });
-    onlyProblem(/^delete-in-use: only for mode delete/);
-  });
-
-  it('snapshot-id outside delete', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-id': IMAGE_UUID });
-    onlyProblem(/^snapshot-id: only for modes delete and restore; mode create makes a new snapshot/);
-  });
-
-  it('prune without a policy: names every keep-* input', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'prune' });
-    onlyProblem(/^keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one/);
-  });
-
-  for (const value of ['0', '-1', '1.5', 'three']) {
-    it(`keep-last "${value}" is refused`, () => {
-      inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': value });
-      const found = problems();
-      assert.match(found[0]!, new RegExp(`^keep-last: "${value.replace('.', '\\.')}" is not valid; use a whole number from 1 up$`));
-    });
-  }
-
-  it('keep-within of zero', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-within': '0d' });
-    const found = problems();
-    assert.match(found[0]!, /^keep-within: "0d" adds up to zero/);
   });
 
   it('an input under its name before the renames: each named with its new name, even given empty, never ignored', () => {
@@ -289,56 +314,6 @@ describe('settings: every problem names the input and what is valid', () => {
         'concurrency was renamed max-parallel; give it as max-parallel (the old name is not read)',
       ],
     );
-  });
-
-  it('max-parallel outside 1 to 32, and max-deletes of 0', () => {
-    inputs({ ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1', 'max-parallel': '33', 'max-deletes': '0' });
-    const found = problems();
-    assert.ok(
-      found.some((p) => /^max-parallel: "33" is not valid; use a whole number from 1 to 32$/.test(p)),
-      found.join('\n'),
-    );
-    assert.ok(
-      found.some((p) => /^max-deletes: "0" is not valid; use a whole number from 1 up$/.test(p)),
-      found.join('\n'),
-    );
-  });
-
-  it('an unknown template token lists the valid ones; a stray brace is named', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-name': '{instance}-{build}' });
-    onlyProblem(/^snapshot-name: unknown \{build\}; valid tokens are \{instance\} \{instance_id\} \{region\} \{date\} \{time\} \{timestamp\} \{sha\}/);
-    inputs({ 'snapshot-name': '{instance}-}' });
-    onlyProblem(/^snapshot-name: it has a "\{" or "\}" that is not part of a \{token\}/);
-  });
-
-  it('a Keystone v2 URL', () => {
-    for (const url of ['https://auth.cloud.ovh.net/v2.0', 'https://auth.cloud.ovh.net/v2.0/', 'http://keystone:5000/v2']) {
-      inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': url });
-      onlyProblem(/^auth-url: ".*" is Keystone v2, which is gone; use the \/v3 URL$/);
-    }
-  });
-
-  it('an auth URL that is not http(s)', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', 'auth-url': 'auth.cloud.ovh.net/v3' });
-    onlyProblem(/^auth-url: "auth\.cloud\.ovh\.net\/v3" is not an http\(s\) URL/);
-  });
-
-  it('a boolean that is not true or false', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', wait: 'yes' });
-    onlyProblem(/^wait: "yes" is not a boolean; use true or false, or captured \(until each disk is captured; the post step waits for active\)$/);
-  });
-
-  it('retention inputs on a create that does not wait', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', wait: 'false', 'keep-last': '3' });
-    onlyProblem(/^wait: keep-\* inputs prune only after the new snapshot is active, so they need wait: true \(or captured: the post step prunes\)$/);
-  });
-
-  it('an unknown interface, and a rate limit that is not a number', () => {
-    inputs({ ...PASSWORD_AUTH, instance: 'web', interface: 'private', 'rate-limit': 'fast' });
-    const found = problems();
-    assert.deepEqual(found.length, 2, found.join('\n'));
-    assert.match(found[0]!, /^interface: "private" is not an endpoint interface; use public, internal or admin$/);
-    assert.match(found[1]!, /^rate-limit: "fast" is not valid; use requests per second/);
   });
 
   it('reports every problem at once', () => {
