@@ -354,6 +354,9 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
   if (isVerify(result)) return reportVerify(result, failure, run);
   const view = viewOf(result);
   outputs(view, failure);
+  // create with verify: true.
+  const verified = view.created.flatMap((created) => (created.verify ? [created.verify] : []));
+  if (verified.length) log.output(Output.Verifications, JSON.stringify(verified.map((v) => verifyRow({ server: v.server, result: v }))));
   core.summary.addRaw(`<p><b>Region</b> ${html(run.region)} · <b>Mode</b> ${run.mode}${run.dryRun ? ' (dry run: nothing changed)' : ''}</p>`, true);
   if (view.alone?.mode === 'create') createSection(view.alone);
   if (view.alone?.mode === 'restore') restoreSection(view.alone);

@@ -130,7 +130,7 @@ export function oneModeInputs(mode: Mode | undefined, inputs: Inputs, bool: Read
     if (inputs.allowOtherInstance) problems.push(`${Input.AllowOtherInstance}: only for mode restore`);
     if (inputs.snapshotBefore) problems.push(`${Input.SnapshotBefore}: only for mode restore`);
   }
-  if (mode !== 'verify' && mode !== 'create') {
+  if (mode !== 'verify' && !(mode === 'create' && inputs.verify)) {
     for (const [name, given] of [
       [Input.VerifyFlavor, inputs.verifyFlavor],
       [Input.VerifyNetwork, inputs.verifyNetwork],

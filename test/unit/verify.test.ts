@@ -7,11 +7,12 @@ import { describe, it, type TestContext } from 'node:test';
 import { MANAGED_BY } from '../../src/lib/constants.ts';
 import { decide } from '../../src/lib/retention.ts';
 import { Cancellation } from '../../src/modes/cancel.ts';
+import { create, type CreateResult } from '../../src/modes/create/create.ts';
 import { prune } from '../../src/modes/prune/prune.ts';
 import { verify, type VerifyResult } from '../../src/modes/verify/verify.ts';
 import type { VerifySettings } from '../../src/settings/verify.ts';
 import type { LocalCloudOptions, ServerSpec } from '../local-cloud/cloud.ts';
-import { failed, Local, REGION, runMain, succeeded } from '../support/in-process.ts';
+import { failed, Local, REGION, retention, runMain, succeeded } from '../support/in-process.ts';
 import { stdout } from '../support/step.ts';
 
 const SNAPSHOT_ID = '5e0c1f7a-2b3d-4c5e-8f90-a1b2c3d4e5f6';
@@ -280,6 +281,36 @@ describe('keep-verified', () => {
     assert.deepEqual(kept, ['web-3', 'web-1']);
     assert.equal(local.lc.image(verifiedOld.id)?.status, 'active');
     assert.equal(local.lc.image(failedLater.id), undefined);
+  });
+});
+
+describe('create with verify: true', () => {
+  it('the new snapshot is booted once active, then the prune: the verified snapshot counts for keep-verified', async (t) => {
+    const local = await Local.start(t, { bootSeconds: 0.2, deleteSeconds: 0.1, snapshotSeconds: 0.2 });
+    const web = local.server();
+    const old = local.snapshot(web, { name: 'web-old', createdAt: '2025-01-01T00:00:00Z' }, { verified_at: '2025-01-01T01:00:00Z', verify_result: 'passed' });
+    const outcome = await create(local.client(), local.createSettings({ verify: {}, retention: retention({ policy: { last: 1, verified: 1 } }) }));
+    const result = succeeded(outcome) as CreateResult;
+    assert.equal(result.verify?.result, 'passed');
+    assert.equal(local.lc.image(result.image.id)?.properties.verify_result, 'passed');
+    // keep-last 1 keeps the new one; keep-verified 1 keeps the newest verified: the new one too, so the old one goes.
+    assert.equal(local.lc.image(old.id), undefined);
+    nothingLeft(local, web);
+  });
+
+  it('a verify that fails fails the step; the snapshot stands and the prune is not run', async (t) => {
+    const local = await Local.start(t, { bootSeconds: 0.2, deleteSeconds: 0.1, snapshotSeconds: 0.2 });
+    const web = local.server();
+    const old = local.snapshot(web, { name: 'web-old', createdAt: '2025-01-01T00:00:00Z' });
+    local.lc.fault({ match: { method: 'POST', path: /\/servers$/ }, kind: 'boot-error', message: 'Boom' });
+    const outcome = await create(local.client(), local.createSettings({ verify: {}, retention: retention({ policy: { last: 1 } }) }));
+    const failure = failed(outcome);
+    assert.match(
+      failure.message,
+      /is active, but its verify failed: Snapshot .* did not boot: Nova put its throwaway server in ERROR: Boom; the prune after it was not run/,
+    );
+    assert.equal(local.lc.image(old.id)?.status, 'active');
+    nothingLeft(local, web);
   });
 });
 
