@@ -43,7 +43,7 @@ export interface CreateSettings extends CommonSettings, SnapshotPlan {
 export const createRules: ModeRules<CreateSettings> = {
   check({ imageId, snapshotName, hasPolicy, wait, captured, verify }, problems) {
     if (verify && (!wait || captured)) problems.push(`${Input.Verify}: boots the snapshot once it is active, so it needs wait: true`);
-    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
+    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete, restore and verify; mode create makes a new snapshot`);
     problems.push(...templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE).map((p) => `${Input.SnapshotName}: ${p}`));
     if (hasPolicy && !wait)
       problems.push(

@@ -168,12 +168,12 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   {
     name: 'snapshot-id in mode create',
     inputs: (b) => ({ ...b, 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }),
-    expect: ['snapshot-id: only for modes delete and restore'],
+    expect: ['snapshot-id: only for modes delete, restore and verify'],
   },
   {
     name: 'snapshot-id in mode prune',
     inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '2', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }),
-    expect: ['snapshot-id: only for modes delete and restore'],
+    expect: ['snapshot-id: only for modes delete, restore and verify'],
   },
   {
     name: 'unknown template token',
@@ -276,6 +276,33 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     name: 'delete-in-use in mode prune',
     inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }),
     expect: ['delete-in-use: only for mode delete'],
+  },
+  { name: 'verify without instance', inputs: (b) => ({ ...without(b, 'instance'), mode: 'verify' }), expect: ['instance: required for mode verify'] },
+  {
+    name: 'verify-network that is not a network ID',
+    inputs: (b) => ({ ...b, mode: 'verify', 'verify-network': 'Ext-Net' }),
+    expect: ['verify-network: "Ext-Net" is not a network ID', 'leave it out to boot with no network'],
+  },
+  {
+    name: 'verify-console that is not a regular expression',
+    inputs: (b) => ({ ...b, mode: 'verify', 'verify-console': 'login:(' }),
+    expect: ['verify-console: "login:(" is not a regular expression'],
+  },
+  { name: 'verify in mode prune', inputs: (b) => ({ ...b, mode: 'prune', 'keep-last': '1', verify: 'true' }), expect: ['verify: only for mode create'] },
+  {
+    name: 'verify-flavor in mode restore',
+    inputs: (b) => ({ ...b, mode: 'restore', 'verify-flavor': 'd2-2' }),
+    expect: ['verify-flavor: only for mode verify, and mode create with verify: true'],
+  },
+  {
+    name: 'keep-verified in mode verify',
+    inputs: (b) => ({ ...b, mode: 'verify', 'keep-verified': '1' }),
+    expect: ['keep-verified: only for modes prune and create'],
+  },
+  {
+    name: 'verify with wait: false',
+    inputs: (b) => ({ ...b, mode: 'create', verify: 'true', wait: 'false' }),
+    expect: ['verify: boots the snapshot once it is active, so it needs wait: true'],
   },
   { name: 'restore without instance', inputs: (b) => ({ ...without(b, 'instance'), mode: 'restore' }), expect: ['instance: required for mode restore'] },
   {

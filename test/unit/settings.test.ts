@@ -144,7 +144,7 @@ describe('settings: a valid create', () => {
 describe('settings: every problem names the input and what is valid', () => {
   it('unknown mode', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'backup' });
-    onlyProblem(/^mode: "backup" is not a mode; use create, delete, prune or restore$/);
+    onlyProblem(/^mode: "backup" is not a mode; use create, delete, prune, restore or verify$/);
   });
 
   it('a timeout without a unit, or not a duration', () => {
@@ -256,7 +256,7 @@ describe('settings: every problem names the input and what is valid', () => {
 
   it('snapshot-id outside delete', () => {
     inputs({ ...PASSWORD_AUTH, instance: 'web', 'snapshot-id': IMAGE_UUID });
-    onlyProblem(/^snapshot-id: only for modes delete and restore; mode create makes a new snapshot/);
+    onlyProblem(/^snapshot-id: only for modes delete, restore and verify; mode create makes a new snapshot/);
   });
 
   it('prune without a policy: names every keep-* input', () => {
