@@ -59,6 +59,7 @@ describe('findServer', () => {
       fault: undefined,
       metadata: {},
       tags: [],
+      createdAt: new Date('2025-01-01T00:00:00Z'),
     });
     assert.deepEqual(unmatched, []);
   });
