@@ -7,6 +7,7 @@ import type { FleetRun } from './cases/fleet.ts';
 import type { CapturedResult } from './cases/captured.ts';
 import type { CapacityProbe, PruneRun } from './cases/prune.ts';
 import { countBy, type ProxyRecord } from './lib/proxy.ts';
+import type { VerifyResult } from './cases/verify.ts';
 import { fmtMB, fmtMs, fmtPct, fmtRange, fmtS, fmtX, median } from './lib/stats.ts';
 
 export interface BenchResults {
@@ -24,6 +25,7 @@ export interface BenchResults {
   };
   coldStart?: ColdStartResult;
   createDelete?: CreateDeleteResult;
+  verify?: VerifyResult;
   detection?: DetectionRun[];
   prune?: PruneRun[];
   glanceCapacity?: CapacityProbe[];
@@ -394,6 +396,37 @@ function goals(r: BenchResults): string[] {
   return rows.length ? ['## Goals', '', table(['goal', 'target', 'measured', 'result'], rows)] : [];
 }
 
+function verifySection(v: VerifyResult): string[] {
+  const ways = [...new Set(v.runs.map((r) => r.way))];
+  const of = (w: string) => v.runs.filter((r) => r.way === w);
+  return [
+    '## Verify a snapshot on a throwaway server (real cloud)',
+    '',
+    `Snapshot ${v.imageId} of the bench server, booted with flavor osl-tiny and no network, then deleted and waited for. action: \`mode: verify\` (one process, to the deletion confirmed); cli: \`openstack --os-compute-api-version 2.37 server create --nic none --wait\` then \`openstack server delete --wait\`.`,
+    '',
+    table(
+      ['way', 'runs', 'start to deletion confirmed', 'to ACTIVE', 'requests'],
+      ways.map((w) => [
+        w,
+        of(w).length,
+        fmtRange(
+          of(w).map((r) => r.wallMs),
+          fmtS,
+        ),
+        fmtRange(
+          of(w).map((r) => r.bootMs),
+          fmtS,
+        ),
+        fmtRange(
+          of(w).map((r) => r.requests),
+          String,
+        ),
+      ]),
+    ),
+    ...(v.failures.length ? ['', '**Failures:**', '', ...v.failures.map((f) => `- ${f.split('\n')[0]}`)] : []),
+  ];
+}
+
 function fleetSection(runs: FleetRun[]): string[] {
   const rows = runs.map((f) => {
     const walls = f.singles.map((s) => s.wallMs);
@@ -494,6 +527,7 @@ export function renderReport(r: BenchResults): string {
     r.prune && pruneSection(r.prune, r.glanceCapacity),
     r.fleets && fleetSection(r.fleets),
     r.captured && capturedSection(r.captured),
+    r.verify && verifySection(r.verify),
   ];
   for (const s of sections) if (s) out.push('', ...s);
   out.push('', METHOD, '');

@@ -12,6 +12,7 @@ import { detection } from './cases/detection.ts';
 import { fleetLocal, fleetReal, type FleetRun } from './cases/fleet.ts';
 import { capturedFleet, capturedReal, PHASES } from './cases/captured.ts';
 import { glanceCapacity, pruneLocal, pruneReal, type PruneRun } from './cases/prune.ts';
+import { verifyBench } from './cases/verify.ts';
 import { cliVersion } from './lib/cli.ts';
 import { now } from './lib/clock.ts';
 import { closeReal, computeMode, openReal, realAvailable, REGION, SERVER_NAME, type RealCloud } from './lib/real.ts';
@@ -19,11 +20,11 @@ import { freezeBuild, releaseBuilds } from './lib/timed-run.ts';
 import { renderReport, type BenchResults } from './report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const CASES = ['cold-start', 'create-delete', 'detection', 'prune-local', 'prune-real', 'fleet-local', 'fleet-real', 'captured'] as const;
+const CASES = ['cold-start', 'create-delete', 'detection', 'prune-local', 'prune-real', 'fleet-local', 'fleet-real', 'captured', 'verify'] as const;
 type Case = (typeof CASES)[number];
 const ALIASES: Record<string, Case[]> = {
   all: [...CASES],
-  real: ['create-delete', 'prune-real', 'fleet-real', 'captured'],
+  real: ['create-delete', 'prune-real', 'fleet-real', 'captured', 'verify'],
   local: ['cold-start', 'detection', 'prune-local', 'fleet-local'],
 };
 
@@ -33,7 +34,7 @@ const HELP = `npm run bench [-- options]
   --dist PATH          a build of the action to measure (a directory with index.js, or label=PATH);
                        repeat it to compare builds side by side in one run (default: dist)
   --no-build           do not run \`npm run -s build\` first (it rebuilds dist/ from src/)
-  --runs N             create-delete iterations (default 5, quick 2)
+  --runs N             create-delete and verify iterations (default 5, quick 2)
   --cold-runs N        cold-start rounds: one run of each build and one of Node alone (default 15, quick 10)
   --long S,S,…         long snapshots on the local cloud, seconds (default 30,60,120; quick 30)
   --short-runs N       4.4-second snapshots on the local cloud (default 5, quick 2)
@@ -173,7 +174,7 @@ try {
       .join(' ')}`,
   );
 
-  if (cases.has('create-delete') || cases.has('prune-real') || cases.has('fleet-real') || cases.has('captured')) {
+  if (cases.has('create-delete') || cases.has('prune-real') || cases.has('fleet-real') || cases.has('captured') || cases.has('verify')) {
     const why = realAvailable();
     if (why) results.skipped.push(`real-cloud cases (create-delete, prune-real): ${why}`);
     else real = await step('real cloud: proxy and bench server', () => openReal(log));
@@ -190,6 +191,10 @@ try {
     results.createDelete = await step(`create + wait + delete on the real cloud (${opts.runs} iterations)`, () => createDelete(r, builds, opts.runs, log));
   }
   if (detecting) results.detection = await detecting;
+  if (cases.has('verify') && real) {
+    const r = real;
+    results.verify = await step(`verify on the real cloud (${opts.runs} iterations)`, () => verifyBench(baseline, r, opts.runs, log));
+  }
   const prune: PruneRun[] = [];
   if (cases.has('prune-real') && real) {
     const r = real;

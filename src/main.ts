@@ -29,10 +29,10 @@ export async function run(): Promise<void> {
   log.info(
     t`Mode ${settings.mode}${settings.dryRun ? ' (dry run: nothing will be changed)' : ''} in region ${settings.region}, as ${who} (${settings.credentials.authUrl})`,
   );
-  // Only a create stops servers: it handles the runner's signals for the whole run, to start them
-  // again when the job is cancelled. Any other mode ends at once on a signal, as Node does.
+  // A create stops servers, a verify boots throwaway ones: they handle the runner's signals for the
+  // whole run, to start them again (or delete them) when the job is cancelled. Any other mode ends at once on a signal, as Node does.
   const cancel = new Cancellation();
-  const unwatch = settings.mode === 'create' ? cancel.watchSignals() : undefined;
+  const unwatch = settings.mode === 'create' || settings.mode === 'verify' ? cancel.watchSignals() : undefined;
   try {
     const outcome = await runMode(cloud, settings, cancel);
     // wait: captured: what the post step is to finish, by ID (never a secret: GITHUB_STATE is a file on the runner).

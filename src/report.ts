@@ -11,6 +11,7 @@ import { Refusal, type Outcome, type StepError } from './modes/outcome.ts';
 import type { PostResult } from './modes/post/finish.ts';
 import type { PruneResult } from './modes/prune/prune.ts';
 import type { RestoreResult } from './modes/restore/restore.ts';
+import type { VerifyResult } from './modes/verify/verify.ts';
 import { instancesOf, type Marked } from './modes/snapshots.ts';
 import type { Decision, Rule } from './lib/retention.ts';
 import type { Settings } from './settings/settings.ts';
@@ -90,7 +91,7 @@ interface View {
   created: CreateResult[];
 }
 
-function viewOf(result: Result | undefined): View {
+function viewOf(result: Exclude<Result, VerifyResult | FleetResult<VerifyResult>> | undefined): View {
   switch (result?.mode) {
     case 'create':
       return { alone: result, prunes: result.prune ? [result.prune] : [], created: [result] };
@@ -252,6 +253,7 @@ const REASONS: Record<Rule, string> = {
   newest: 'the newest snapshot (not dated in the future): always kept',
   protected: 'protected in Glance',
   future: 'dated in the future: a wrong clock must not cost a snapshot',
+  verified: `one of the newest a verify booted (${Input.KeepVerified})`,
 };
 
 /** Who a snapshot records it is of, by name where a snapshot in scope records the name: the prune table's groups. */
@@ -348,9 +350,13 @@ export async function reportInvalidInput(problems: string[]): Promise<void> {
 
 /** Outputs for later steps, and the job summary: where and what the mode did, and why the step fails if it does. */
 export async function report({ result, failure }: Outcome<Result>, apiRequests: number, run: Pick<Settings, 'mode' | 'region' | 'dryRun'>): Promise<void> {
-  const view = viewOf(result);
   log.output(Output.ApiRequests, String(apiRequests));
+  if (isVerify(result)) return reportVerify(result, failure, run);
+  const view = viewOf(result);
   outputs(view, failure);
+  // create with verify: true.
+  const verified = view.created.flatMap((created) => (created.verify ? [created.verify] : []));
+  if (verified.length) log.output(Output.Verifications, JSON.stringify(verified.map((v) => verifyRow({ server: v.server, result: v }))));
   core.summary.addRaw(`<p><b>Region</b> ${html(run.region)} · <b>Mode</b> ${run.mode}${run.dryRun ? ' (dry run: nothing changed)' : ''}</p>`, true);
   if (view.alone?.mode === 'create') createSection(view.alone);
   if (view.alone?.mode === 'restore') restoreSection(view.alone);
@@ -384,5 +390,62 @@ export async function reportPost({ result, failure }: Outcome<PostResult>, apiRe
   for (const { prune, failure: why } of result?.uploads ?? []) if (prune) pruneSection(prune, why instanceof Refusal ? why : undefined);
   if (failure) paragraph('Failed:', failure.message);
   core.summary.addRaw(`<p>${apiRequests} API requests.</p>`, true);
+  await write();
+}
+
+// Mode verify: a row per instance (its snapshot booted on a throwaway server, and how it went).
+
+const isVerify = (result: Result | undefined): result is VerifyResult | FleetResult<VerifyResult> =>
+  result?.mode === 'verify' || (result?.mode === 'fleet' && result.of === 'verify');
+
+/** One instance's verify, as a row of the `verifications` output (snake_case, as the image properties are). */
+function verifyRow({ server, result, failure }: FleetItem<VerifyResult>) {
+  return {
+    instance_id: server.id,
+    instance_name: server.name,
+    snapshot_id: result?.image.id ?? failure?.imageId ?? null,
+    snapshot_name: result?.image.name ?? null,
+    volume_backed: result?.image.volumeBacked ?? null,
+    flavor: result?.flavor?.name ?? null,
+    result: result?.result ?? 'failed',
+    boot_seconds: result?.bootMs === undefined ? null : Number(seconds(result.bootMs)),
+    console_matched: result?.consoleMatched ?? null,
+    throwaway_server_id: result?.throwawayId ?? null,
+    volume_ids: result?.volumeIds ?? [],
+    swept: result?.swept ?? [],
+    error: failure?.message ?? null,
+  };
+}
+
+/** The outputs and the summary of a verify: one instance's or a fleet's. */
+async function reportVerify(
+  result: VerifyResult | FleetResult<VerifyResult>,
+  failure: StepError | undefined,
+  run: Pick<Settings, 'region' | 'dryRun'>,
+): Promise<void> {
+  const rows = result.mode === 'fleet' ? result.items.map(verifyRow) : [verifyRow({ server: result.server, result, failure })];
+  log.output(Output.Verifications, JSON.stringify(rows));
+  if (result.mode === 'verify') {
+    log.output(Output.SnapshotId, result.image.id);
+    log.output(Output.InstanceId, result.server.id);
+    log.output(Output.InstanceName, result.server.name);
+  }
+  core.summary.addRaw(`<p><b>Region</b> ${html(run.region)} · <b>Mode</b> verify${run.dryRun ? ' (dry run: nothing booted)' : ''}</p>`, true);
+  const failed = rows.filter((row) => row.result !== 'passed' && row.result !== 'dry-run').length;
+  core.summary.addHeading(`Snapshots booted on a throwaway server${failed ? `: ${failed} failed` : ''}`, 2);
+  table(
+    ['Instance', 'Snapshot', 'Flavor', 'Result', 'Booted in', 'Console matched', 'Removed first', 'Error'],
+    rows.map((row) => [
+      `${row.instance_name} (${row.instance_id})`,
+      row.snapshot_id ? `${row.snapshot_name ?? ''} (${row.snapshot_id})${row.volume_backed ? ', volume-backed' : ''}` : NONE,
+      row.flavor ?? NONE,
+      row.result,
+      row.boot_seconds === null ? NONE : `${row.boot_seconds} s`,
+      row.console_matched === null ? NONE : row.console_matched ? 'yes' : 'no',
+      row.swept.join(', ') || NONE,
+      row.error ?? '',
+    ]),
+  );
+  if (failure && result.mode === 'fleet') paragraph('Failed:', failure.message);
   await write();
 }

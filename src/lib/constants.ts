@@ -1,6 +1,6 @@
 /** What the action does in a step (the `mode` input). */
-export type Mode = 'create' | 'delete' | 'prune' | 'restore';
-export const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore'];
+export type Mode = 'create' | 'delete' | 'prune' | 'restore' | 'verify';
+export const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore', 'verify'];
 
 /** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
 export const Input = {
@@ -59,6 +59,12 @@ export const Input = {
   MaxDeletes: 'max-deletes',
   MaxParallel: 'max-parallel',
   RateLimit: 'rate-limit',
+  /** Boot a throwaway server from the snapshot (mode verify; create after active). */
+  Verify: 'verify',
+  VerifyFlavor: 'verify-flavor',
+  VerifyNetwork: 'verify-network',
+  VerifyConsole: 'verify-console',
+  KeepVerified: 'keep-verified',
 } as const;
 
 /**
@@ -93,6 +99,8 @@ export const Output = {
   DowntimeSeconds: 'downtime-seconds',
   ApiRequests: 'api-requests',
   CapturedAt: 'captured-at',
+  /** Mode verify (and create with verify: true): per server, the snapshot booted and how it went (JSON). */
+  Verifications: 'verifications',
 } as const;
 
 /** Properties this action sets on the images it creates, so later runs (and people) can find them. */
@@ -106,9 +114,22 @@ export const Property = {
   /** The job and step (GITHUB_JOB, GITHUB_ACTION) that took it: with github_run_id, how a re-run finds the snapshot it already took. */
   Job: 'github_job',
   Step: 'github_action',
+  /** On a snapshot a verify booted: when it booted (only when it did), and how the last verify went (passed or failed). */
+  VerifiedAt: 'verified_at',
+  VerifyResult: 'verify_result',
+  VerifyCheckedAt: 'verify_checked_at',
+  /** On a verify's throwaway server and the volumes Nova made for it: the snapshot it boots, the instance it is of, the run that made it. */
+  VerifyOf: 'verify_of',
+  VerifyInstance: 'verify_instance',
+  VerifyRun: 'verify_run',
+  /** On a throwaway server: this boot's own ID, to find it when Nova's answer to the create was lost. */
+  VerifyRequest: 'verify_request_id',
 } as const;
 
 export const MANAGED_BY = 'openstack-snapshot-action';
+
+/** The name of a verify's throwaway server: this prefix and the snapshot's ID. */
+export const VERIFY_PREFIX = 'osa-verify-';
 
 /** `wait: captured`: the step returns once each disk is captured, and the post step waits for the upload. */
 export const WAIT_CAPTURED = 'captured';

@@ -7,6 +7,8 @@ export interface Snapshot {
   name: string;
   createdAt: Date;
   protected: boolean;
+  /** A verify booted it (its verified_at): keep-verified keeps the newest of these. */
+  verified?: boolean;
 }
 
 export interface Policy {
@@ -18,9 +20,11 @@ export interface Policy {
   weekly?: number;
   monthly?: number;
   yearly?: number;
+  /** The newest N verified snapshots are kept whatever the other rules say (not a policy on its own). */
+  verified?: number;
 }
 
-export type Rule = 'last' | 'within' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly' | 'oldest' | 'newest' | 'protected' | 'future';
+export type Rule = 'last' | 'within' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly' | 'oldest' | 'newest' | 'protected' | 'future' | 'verified';
 
 export interface Decision {
   snapshot: Snapshot;
@@ -33,7 +37,7 @@ export class PolicyError extends Error {
   override name = 'PolicyError';
 }
 
-const RULES: readonly Rule[] = ['last', 'within', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'oldest', 'newest', 'protected', 'future'];
+const RULES: readonly Rule[] = ['last', 'within', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'oldest', 'newest', 'protected', 'future', 'verified'];
 
 type BucketRule = 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly';
 const BUCKET_RULES: readonly BucketRule[] = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'];
@@ -66,6 +70,9 @@ export function validatePolicy(p: Policy): void {
     if (n !== undefined && !(Number.isSafeInteger(n) && n > 0)) {
       throw new PolicyError(`keep-${rule} must be a whole number of at least 1, got ${n}`);
     }
+  }
+  if (p.verified !== undefined && !(Number.isSafeInteger(p.verified) && p.verified > 0)) {
+    throw new PolicyError(`keep-verified must be a whole number of at least 1, got ${p.verified}`);
   }
   if (p.within !== undefined && !(Number.isFinite(p.within) && p.within > 0)) {
     throw new PolicyError(`keep-within must be a duration longer than zero, got ${p.within} ms`);
@@ -130,6 +137,8 @@ export function decide(snapshots: Snapshot[], policy: Policy, now: Date): Decisi
   }
 
   newest?.kept.add('newest');
+  // verified n: the n newest that a verify booted, whatever the rules above chose.
+  for (const entry of entries.filter((e) => e.snapshot.verified).slice(0, policy.verified ?? 0)) entry.kept.add('verified');
   for (const entry of entries) {
     if (entry.snapshot.protected) entry.kept.add('protected');
     // Never delete what the clock says cannot exist yet: a skewed clock must not cost data.
@@ -155,5 +164,6 @@ export function decideEach(groups: Iterable<Snapshot[]>, policy: Policy, now: Da
 export function describePolicy(p: Policy): string {
   const parts = COUNT_RULES.flatMap((rule) => (p[rule] === undefined ? [] : [`keep-${rule} ${p[rule]}`]));
   if (p.within !== undefined) parts.push(`keep-within ${formatDuration(p.within)}`);
+  if (p.verified !== undefined) parts.push(`keep-verified ${p.verified}`);
   return parts.length > 0 ? parts.join(', ') : 'no retention policy';
 }

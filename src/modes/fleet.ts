@@ -18,7 +18,7 @@ export interface FleetItem<R = unknown> {
 /** Several servers done in one step. */
 export interface FleetResult<R = unknown> {
   mode: 'fleet';
-  of: 'create' | 'restore';
+  of: 'create' | 'restore' | 'verify';
   items: FleetItem<R>[];
 }
 
@@ -37,7 +37,7 @@ export async function forSelection<R>(
   const servers = await selectServers(await cloud.compute(), settings.servers, await cloud.projectId());
   const [only] = servers;
   if (only && isSingle(settings.servers)) return each(only, false);
-  if (!servers.length) log.notice(t`No instance matches the selection: nothing to ${of === 'create' ? 'snapshot' : 'restore'} (${Input.AllowEmptySelection})`);
+  if (!servers.length) log.notice(t`No instance matches the selection: nothing to ${of === 'create' ? 'snapshot' : of} (${Input.AllowEmptySelection})`);
   return forEachServer(of, servers, settings, (server) => each(server, true), cancel);
 }
 
@@ -54,14 +54,14 @@ async function forEachServer<R>(
 ): Promise<Outcome<FleetResult<R>>> {
   log.info(t`${servers.length} instance(s): ${servers.map((server) => server.name).join(', ')}; ${Math.min(options.concurrency, servers.length)} at a time`);
   // Many lines per instance, interleaved: folded in the log (the warnings still show as annotations).
-  const items = await log.group(t`${of === 'create' ? 'Snapshots' : 'Restores'} of ${servers.length} instance(s)`, () =>
+  const items = await log.group(t`${of === 'create' ? 'Snapshots' : of === 'verify' ? 'Verifies' : 'Restores'} of ${servers.length} instance(s)`, () =>
     pMap(
       servers,
       (server) =>
         within(server.name, async (): Promise<FleetItem<R>> => {
           let outcome: Outcome<R>;
           try {
-            cancel?.check(t`instance ${server.name} was ${of === 'create' ? 'snapshotted' : 'restored'}: it was not touched`);
+            cancel?.check(t`instance ${server.name} was ${of === 'create' ? 'snapshotted' : of === 'verify' ? 'verified' : 'restored'}: it was not touched`);
             outcome = await each(server);
           } catch (error) {
             outcome = { failure: asFailure(error, options) };

@@ -7,15 +7,18 @@ import type { FleetResult } from './fleet.ts';
 import { asFailure, type Outcome } from './outcome.ts';
 import { prune, type PruneResult } from './prune/prune.ts';
 import { restore, type RestoreResult } from './restore/restore.ts';
+import { verify, type VerifyResult } from './verify/verify.ts';
 
-export type Result = CreateResult | DeleteResult | PruneResult | RestoreResult | FleetResult<CreateResult | RestoreResult>;
+export type Result =
+  CreateResult | DeleteResult | PruneResult | RestoreResult | VerifyResult | FleetResult<CreateResult | RestoreResult> | FleetResult<VerifyResult>;
 
-/** The mode the settings name, run to one outcome: a failure thrown on the way is its failure. A create honours `cancel`. */
+/** The mode the settings name, run to one outcome: a failure thrown on the way is its failure. A create and a verify honour `cancel`. */
 export async function runMode(cloud: Cloud, settings: Settings, cancel?: Cancellation): Promise<Outcome<Result>> {
   try {
     if (settings.mode === 'create') return await create(cloud, settings, cancel);
     if (settings.mode === 'delete') return await deleteMode(cloud, settings);
     if (settings.mode === 'restore') return await restore(cloud, settings);
+    if (settings.mode === 'verify') return await verify(cloud, settings, cancel);
     return await prune(cloud, settings);
   } catch (error) {
     return { failure: asFailure(error, settings) };

@@ -5,7 +5,14 @@ import type { Image } from '../openstack/image.ts';
  * The properties by which the action knows its snapshots, and the instance's name the prune
  * summary shows: what the modes ask Glance to keep of an image they judge.
  */
-export const MARKS = [Property.ManagedBy, Property.InstanceId, Property.InstanceName, Property.BeforeRestoreOf] as const;
+export const MARKS = [
+  Property.ManagedBy,
+  Property.InstanceId,
+  Property.InstanceName,
+  Property.BeforeRestoreOf,
+  Property.VerifiedAt,
+  Property.VerifyResult,
+] as const;
 
 /** An image read with the action's marks. */
 export type Marked = Image<(typeof MARKS)[number]>;
@@ -34,3 +41,7 @@ export function beforeRestoreOf(image: Marked): string | null {
  */
 export const isInstanceSnapshot = (image: Marked): boolean =>
   image.imageType === 'snapshot' || isManaged(image) || (image.bdmV2 && image.volumeSnapshotIds.length > 0);
+
+/** A verify booted it, the last time one ran: its verified_at, and no failure since. */
+export const isVerified = (image: Marked): boolean =>
+  typeof image.properties[Property.VerifiedAt] === 'string' && image.properties[Property.VerifyResult] === 'passed';

@@ -21,6 +21,27 @@ export interface Server {
   metadata: Record<string, string>;
   /** Nova server tags (shown from microversion 2.26; undefined below it). */
   tags?: string[];
+  /** When Nova made it. */
+  createdAt?: Date;
+}
+
+/** A flavor, as a boot needs it: memory in MiB, root disk in GiB (0: the image's size). */
+export interface Flavor {
+  id: string;
+  name: string;
+  ram: number;
+  disk: number;
+  vcpus: number;
+}
+
+/** What a new server is made of: no key pair, no user data; `networks: "none"` unless a network is named. */
+export interface ServerRequest {
+  name: string;
+  imageRef: string;
+  flavorRef: string;
+  /** A network's ID, or none at all (microversion 2.37). */
+  networkId?: string;
+  metadata: Record<string, string>;
 }
 
 interface ServerBody {
@@ -35,6 +56,7 @@ interface ServerBody {
   tags?: string[];
   'OS-EXT-STS:task_state'?: string | null;
   'os-extended-volumes:volumes_attached'?: { id: string }[];
+  created?: string;
 }
 
 interface ServerPage {
@@ -70,6 +92,7 @@ function toServer(body: ServerBody): Server {
     fault: body.fault?.message,
     metadata: body.metadata ?? {},
     tags: body.tags,
+    ...(body.created ? { createdAt: new Date(body.created) } : {}),
   };
 }
 
@@ -99,6 +122,17 @@ interface InstanceActionBody {
   message?: string | null;
   events?: { event: string; result?: string | null; details?: string | null }[];
 }
+
+interface FlavorBody {
+  id: string;
+  name: string;
+  ram: number;
+  disk: number;
+  vcpus: number;
+}
+const toFlavor = (body: FlavorBody): Flavor => ({ id: body.id, name: body.name, ram: body.ram, disk: body.disk, vcpus: body.vcpus });
+/** `networks: "none"` needs 2.37; a server create asks for it itself (an old Nova's fallback to 2.1 would make it a 400). */
+const NO_NETWORK_MICROVERSION = '2.37';
 
 /** Event details from 2.84, events for a non-admin from 2.51, and the base version last. */
 const ACTION_MICROVERSIONS = ['2.84', '2.51', '2.1'];
@@ -249,5 +283,77 @@ export class Compute {
   /** The root disk of a flavor in GiB (0: the size of the image, as for volume-backed flavors). */
   async flavorDiskGb(flavorId: string): Promise<number> {
     return (await this.#http<{ flavor: { disk: number } }>(`${this.#endpoint}/flavors/${encodeURIComponent(flavorId)}`)).body.flavor.disk;
+  }
+
+  /** The flavor of this ID, else the one of this exact name (NotFoundError, AmbiguousError otherwise). */
+  async findFlavor(nameOrId: string): Promise<Flavor> {
+    try {
+      return toFlavor((await this.#http<{ flavor: FlavorBody }>(`${this.#endpoint}/flavors/${encodeURIComponent(nameOrId)}`)).body.flavor);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    const flavors = (await this.#http<{ flavors: FlavorBody[] }>(`${this.#endpoint}/flavors/detail`)).body.flavors.filter((f) => f.name === nameOrId);
+    const [only, ...others] = flavors;
+    if (!only) throw new NotFoundError('flavor', nameOrId);
+    if (others.length)
+      throw new AmbiguousError(
+        'flavor',
+        nameOrId,
+        flavors.map((f) => f.id),
+      );
+    return toFlavor(only);
+  }
+
+  /**
+   * Boot a server, sent once (SENT_ONCE): a create whose answer was lost is looked for by its
+   * metadata by the caller, never sent again. Returns the new server's ID.
+   */
+  async createServer(request: ServerRequest): Promise<string> {
+    const body = {
+      server: {
+        name: request.name,
+        imageRef: request.imageRef,
+        flavorRef: request.flavorRef,
+        networks: request.networkId ? [{ uuid: request.networkId }] : 'none',
+        metadata: request.metadata,
+      },
+    };
+    const response = await this.#http.post<{ server: { id: string } }>(`${this.#endpoint}/servers`, {
+      json: body,
+      retry: SENT_ONCE,
+      context: { microversion: NO_NETWORK_MICROVERSION },
+    });
+    const id = response.body?.server?.id;
+    if (!id) throw new ProtocolError('Nova accepted the server but named none (no server.id)');
+    return id;
+  }
+
+  /** Delete a server: 'missing' when it was already gone. Nova deletes in the background: look until getServer finds none. */
+  async deleteServer(id: string): Promise<'deleted' | 'missing'> {
+    try {
+      await this.#http.delete(`${this.#endpoint}/servers/${encodeURIComponent(id)}`);
+      return 'deleted';
+    } catch (error) {
+      if (statusOf(error) === 404) return 'missing';
+      throw error;
+    }
+  }
+
+  /**
+   * The last lines of the server's console log (os-getConsoleOutput), or the status Nova refused
+   * it with (404 or 501: this cloud's driver serves none; 409: not yet).
+   */
+  async consoleOutput(id: string, lines = 200, signal?: AbortSignal): Promise<{ output: string } | { refused: number }> {
+    try {
+      const response = await this.#http.post<{ output?: string }>(`${this.#endpoint}/servers/${encodeURIComponent(id)}/action`, {
+        json: { 'os-getConsoleOutput': { length: lines } },
+        signal,
+      });
+      return { output: typeof response.body?.output === 'string' ? response.body.output : '' };
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 400 || status === 404 || status === 409 || status === 501) return { refused: status };
+      throw error;
+    }
   }
 }

@@ -18,6 +18,8 @@ export interface Image<P extends string = never> {
   size: number | null;
   /** The root disk it needs, in GiB (Glance's min_disk). */
   minDisk: number;
+  /** The memory it needs, in MiB (Glance's min_ram). */
+  minRam: number;
   protected: boolean;
   owner: string | null;
   /** Nova's `image_type`: `snapshot` on an instance snapshot. */
@@ -54,6 +56,7 @@ function toImage<P extends string = never>(body: Record<string, unknown>, proper
     createdAt: new Date(String(body.created_at)),
     size: typeof body.size === 'number' ? body.size : null,
     minDisk: typeof body.min_disk === 'number' ? body.min_disk : 0,
+    minRam: typeof body.min_ram === 'number' ? body.min_ram : 0,
     protected: body.protected === true,
     owner: text(body.owner),
     imageType: text(body.image_type),
@@ -148,5 +151,14 @@ export class ImageService {
       if (statusOf(error) === 404) return (error as ApiError).retried ? 'deleted' : 'missing';
       throw error;
     }
+  }
+
+  /** Set these properties on the image (JSON patch `add`, which replaces a property that is there: RFC 6902, as Glance does). */
+  async setProperties(id: string, properties: Record<string, string>): Promise<void> {
+    const patch = Object.entries(properties).map(([key, value]) => ({ op: 'add', path: `/${key}`, value }));
+    await this.#http.patch(`${this.root}/v2/images/${encodeURIComponent(id)}`, {
+      body: JSON.stringify(patch),
+      headers: { 'content-type': 'application/openstack-images-v2.1-json-patch' },
+    });
   }
 }

@@ -20,6 +20,9 @@ export interface Volume {
   id: string;
   snapshotId: string | null;
   serverIds: string[];
+  status?: string;
+  metadata?: Record<string, string>;
+  createdAt?: Date;
 }
 
 interface SnapshotBody {
@@ -33,7 +36,20 @@ interface VolumeBody {
   id: string;
   snapshot_id?: string | null;
   attachments?: { server_id?: string }[];
+  status?: string;
+  metadata?: Record<string, string>;
+  created_at?: string;
 }
+
+const toVolume = (v: VolumeBody): Volume => ({
+  id: v.id,
+  snapshotId: v.snapshot_id ?? null,
+  serverIds: (v.attachments ?? []).flatMap((a) => (a.server_id ? [a.server_id] : [])),
+  ...(v.status ? { status: v.status } : {}),
+  metadata: v.metadata ?? {},
+  // Cinder's times have no zone: they are UTC.
+  ...(v.created_at ? { createdAt: new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v.created_at) ? v.created_at : `${v.created_at}Z`) } : {}),
+});
 interface Link {
   rel: string;
   href: string;
@@ -88,9 +104,34 @@ export class VolumeService {
       (page) => page.volumes,
       (page) => nextLink(page.volumes_links),
     );
-    for await (const v of pages)
-      volumes.push({ id: v.id, snapshotId: v.snapshot_id ?? null, serverIds: (v.attachments ?? []).flatMap((a) => (a.server_id ? [a.server_id] : [])) });
+    for await (const v of pages) volumes.push(toVolume(v));
     return volumes;
+  }
+
+  /** The volume, or undefined once Cinder has none of that ID. */
+  async getVolume(id: string, signal?: AbortSignal): Promise<Volume | undefined> {
+    try {
+      return toVolume((await this.#http<{ volume: VolumeBody }>(`${this.#endpoint}/volumes/${encodeURIComponent(id)}`, { signal })).body.volume);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Add these metadata pairs to the volume (the others are kept). */
+  async tagVolume(id: string, metadata: Record<string, string>): Promise<void> {
+    await this.#http.post(`${this.#endpoint}/volumes/${encodeURIComponent(id)}/metadata`, { json: { metadata } });
+  }
+
+  /** Delete a volume; 'missing' when it was already gone. Cinder refuses (400) one that is still attached or busy. */
+  async deleteVolume(id: string): Promise<'deleted' | 'missing'> {
+    try {
+      await this.#http.delete(`${this.#endpoint}/volumes/${encodeURIComponent(id)}`);
+      return 'deleted';
+    } catch (error) {
+      if (statusOf(error) === 404) return 'missing';
+      throw error;
+    }
   }
 
   /** Delete a volume snapshot; 'missing' when it was already gone. */

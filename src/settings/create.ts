@@ -4,6 +4,7 @@ import type { StepKey } from '../lib/step-key.ts';
 import type { CommonSettings } from './common.ts';
 import type { ModeRules, Retention } from './inputs.ts';
 import type { Selection } from './selection.ts';
+import type { VerifyPlan } from './verify.ts';
 
 /**
  * What one snapshot of one server needs: each of create's, and the one restore takes before a
@@ -27,6 +28,8 @@ export interface SnapshotPlan extends Pick<CommonSettings, 'region' | 'credentia
   timeoutMs: number;
   /** Prune the instance's snapshots under this policy once the new one is active. */
   retention?: Retention;
+  /** verify: true: boot the new snapshot on a throwaway server once it is active (before the prune). */
+  verify?: Pick<VerifyPlan, 'flavor' | 'networkId' | 'console'>;
 }
 
 export interface CreateSettings extends CommonSettings, SnapshotPlan {
@@ -38,15 +41,34 @@ export interface CreateSettings extends CommonSettings, SnapshotPlan {
 }
 
 export const createRules: ModeRules<CreateSettings> = {
-  check({ imageId, snapshotName, hasPolicy, wait }, problems) {
-    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
+  check({ imageId, snapshotName, hasPolicy, wait, captured, verify }, problems) {
+    if (verify && (!wait || captured)) problems.push(`${Input.Verify}: boots the snapshot once it is active, so it needs wait: true`);
+    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete, restore and verify; mode create makes a new snapshot`);
     problems.push(...templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE).map((p) => `${Input.SnapshotName}: ${p}`));
     if (hasPolicy && !wait)
       problems.push(
         `${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true (or ${WAIT_CAPTURED}: the post step prunes)`,
       );
   },
-  settings: ({ servers, concurrency, snapshotName, metadata, wait, captured, uploadTimeoutMs, step, timeoutMs, retention }, stopInstance) => ({
+  settings: (
+    {
+      servers,
+      concurrency,
+      snapshotName,
+      metadata,
+      wait,
+      captured,
+      uploadTimeoutMs,
+      step,
+      timeoutMs,
+      retention,
+      verify,
+      verifyFlavor,
+      verifyNetwork,
+      verifyConsole,
+    },
+    stopInstance,
+  ) => ({
     mode: 'create',
     servers,
     stopInstance,
@@ -58,5 +80,14 @@ export const createRules: ModeRules<CreateSettings> = {
     ...(step ? { step } : {}),
     timeoutMs,
     ...(retention ? { retention } : {}),
+    ...(verify
+      ? {
+          verify: {
+            ...(verifyFlavor ? { flavor: verifyFlavor } : {}),
+            ...(verifyNetwork ? { networkId: verifyNetwork } : {}),
+            ...(verifyConsole ? { console: verifyConsole } : {}),
+          },
+        }
+      : {}),
   }),
 };

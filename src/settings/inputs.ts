@@ -99,7 +99,26 @@ export function readInputs(mode: Mode | undefined, { bool, integer, duration }: 
     ignoreMissing: bool(Input.IgnoreMissing, false),
     allowOtherInstance: bool(Input.AllowOtherInstance, false),
     snapshotBefore: bool(Input.SnapshotBefore, false),
+    ...readVerifyInputs(problems, bool),
   };
+}
+
+/** verify-flavor, verify-network, verify-console and verify: how a throwaway server is booted from a snapshot, and what it must print. */
+function readVerifyInputs(problems: string[], bool: Reader['bool']) {
+  const verifyFlavor = core.getInput(Input.VerifyFlavor) || undefined;
+  const verifyNetwork = core.getInput(Input.VerifyNetwork) || undefined;
+  if (verifyNetwork && !isUuid(verifyNetwork))
+    problems.push(
+      `${Input.VerifyNetwork}: "${verifyNetwork}" is not a network ID; give the UUID of the network (openstack network list), or leave it out to boot with no network`,
+    );
+  const consoleText = core.getInput(Input.VerifyConsole) || undefined;
+  let verifyConsole: RegExp | undefined;
+  try {
+    verifyConsole = consoleText === undefined ? undefined : new RegExp(consoleText);
+  } catch (error) {
+    problems.push(`${Input.VerifyConsole}: "${consoleText}" is not a regular expression (${(error as Error).message})`);
+  }
+  return { verifyFlavor, verifyNetwork, verifyConsole, verify: bool(Input.Verify, false), keepVerifiedGiven: !!core.getInput(Input.KeepVerified) };
 }
 
 /**
@@ -111,6 +130,16 @@ export function oneModeInputs(mode: Mode | undefined, inputs: Inputs, bool: Read
     if (inputs.allowOtherInstance) problems.push(`${Input.AllowOtherInstance}: only for mode restore`);
     if (inputs.snapshotBefore) problems.push(`${Input.SnapshotBefore}: only for mode restore`);
   }
+  if (mode !== 'verify' && !(mode === 'create' && inputs.verify)) {
+    for (const [name, given] of [
+      [Input.VerifyFlavor, inputs.verifyFlavor],
+      [Input.VerifyNetwork, inputs.verifyNetwork],
+      [Input.VerifyConsole, inputs.verifyConsole],
+    ] as const)
+      if (given) problems.push(`${name}: only for mode verify, and mode create with ${Input.Verify}: true`);
+  }
+  if (mode !== 'create' && inputs.verify) problems.push(`${Input.Verify}: only for mode create (mode verify boots the snapshots it selects)`);
+  if (mode !== 'prune' && mode !== 'create' && inputs.keepVerifiedGiven) problems.push(`${Input.KeepVerified}: only for modes prune and create (with keep-*)`);
   const stopInstance = bool(Input.StopInstance, false);
   if (mode !== 'create' && stopInstance) problems.push(`${Input.StopInstance}: only for mode create`);
   if (mode !== 'delete' && inputs.deleteInUse) problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);

@@ -69,6 +69,9 @@ export function readPolicy(integer: Reader['integer'], duration: Reader['duratio
   }
   const within = duration(Input.KeepWithin, core.getInput(Input.KeepWithin) || undefined);
   if (within !== undefined) policy.within = within;
+  // It only keeps: a policy still needs one of the others.
+  const verified = integer(Input.KeepVerified, undefined, 1);
+  if (verified !== undefined) policy.verified = verified;
   const hasPolicy = [...POLICY_INPUTS.map(([name]) => name), Input.KeepWithin].some((name) => core.getInput(name));
   return { policy, hasPolicy };
 }

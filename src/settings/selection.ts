@@ -50,6 +50,11 @@ export const hasSelector = (selection: Selection) => selection.tags.length > 0 |
 export function selectionProblems(mode: Mode | undefined, selection: Selection, exactSnapshot: boolean): string[] {
   const several = selection.names.length > 1 || hasSelector(selection);
   const given = selection.names.length > 0 || hasSelector(selection);
+  // Verify selects as restore does: the instances, each with its own newest snapshot (or the one named).
+  if (mode === 'verify')
+    return selectionProblems('restore', selection, exactSnapshot).map((p) =>
+      p.replace(/mode restore|restore(?= each)/g, (m) => m.replace('restore', 'verify')),
+    );
   if (mode === 'create' || mode === 'restore') {
     if (!given && !process.env[`INPUT_${Input.Instance.toUpperCase()}`]?.length) {
       return [

@@ -9,8 +9,9 @@ import { pruneRules, type PruneSettings } from './prune.ts';
 import { inputReader } from './readers.ts';
 import { restoreRules, type RestoreSettings } from './restore.ts';
 import { selectionProblems } from './selection.ts';
+import { verifyRules, type VerifySettings } from './verify.ts';
 
-export type Settings = CreateSettings | DeleteSettings | PruneSettings | RestoreSettings;
+export type Settings = CreateSettings | DeleteSettings | PruneSettings | RestoreSettings | VerifySettings;
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -22,7 +23,7 @@ export class SettingsError extends Error {
 }
 
 /** Each mode's rules, and its part of the settings (settings/<mode>.ts). */
-const RULES = { create: createRules, delete: deleteRules, prune: pruneRules, restore: restoreRules };
+const RULES = { create: createRules, delete: deleteRules, prune: pruneRules, restore: restoreRules, verify: verifyRules };
 
 /**
  * Every input, with the openrc `OS_*` variables as fallbacks for the cloud ones, into one

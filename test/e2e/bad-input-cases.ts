@@ -36,7 +36,7 @@ export function badInputBase(cloud: LocalCloud, instance: string): Record<string
 }
 
 export const BAD_INPUT_CASES: BadInputCase[] = [
-  bad('unknown mode', { mode: 'snapshot' }, 'mode: "snapshot" is not a mode', 'use create, delete, prune or restore'),
+  bad('unknown mode', { mode: 'snapshot' }, 'mode: "snapshot" is not a mode', 'use create, delete, prune, restore or verify'),
   bad('timeout with an unknown unit (45x)', { timeout: '45x' }, 'timeout: "45x" is not a duration', '90s, 45m, 2h or 1h30m'),
   bad('timeout of zero (0s)', { timeout: '0s' }, 'timeout: "0s" adds up to zero', '90s, 45m, 2h'),
   bad('timeout without a unit (10)', { timeout: '10' }, 'timeout: "10" has no unit', 'write 10s, 10m, 10h, 10d or 10w'),
@@ -141,11 +141,11 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     'snapshot-id and snapshot-name: give one of them, not both',
   ),
   bad('delete with neither snapshot-id nor snapshot-name', { mode: 'delete' }, 'snapshot-id or snapshot-name: mode delete needs the ID or the exact name'),
-  bad('snapshot-id in mode create', { 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }, 'snapshot-id: only for modes delete and restore'),
+  bad('snapshot-id in mode create', { 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }, 'snapshot-id: only for modes delete, restore and verify'),
   bad(
     'snapshot-id in mode prune',
     { mode: 'prune', 'keep-last': '2', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' },
-    'snapshot-id: only for modes delete and restore',
+    'snapshot-id: only for modes delete, restore and verify',
   ),
   bad(
     'unknown template token',
@@ -208,6 +208,22 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   ),
   bad('snapshot-name given but blank (create)', { 'snapshot-name': ' ' }, 'snapshot-name: is blank', 'the default {instance}-{timestamp}'),
   bad('delete-in-use in mode prune', { mode: 'prune', 'keep-last': '1', 'delete-in-use': 'true' }, 'delete-in-use: only for mode delete'),
+  { name: 'verify without instance', inputs: (b) => ({ ...without(b, 'instance'), mode: 'verify' }), expect: ['instance: required for mode verify'] },
+  bad(
+    'verify-network that is not a network ID',
+    { mode: 'verify', 'verify-network': 'Ext-Net' },
+    'verify-network: "Ext-Net" is not a network ID',
+    'leave it out to boot with no network',
+  ),
+  bad(
+    'verify-console that is not a regular expression',
+    { mode: 'verify', 'verify-console': 'login:(' },
+    'verify-console: "login:(" is not a regular expression',
+  ),
+  bad('verify in mode prune', { mode: 'prune', 'keep-last': '1', verify: 'true' }, 'verify: only for mode create'),
+  bad('verify-flavor in mode restore', { mode: 'restore', 'verify-flavor': 'd2-2' }, 'verify-flavor: only for mode verify, and mode create with verify: true'),
+  bad('keep-verified in mode verify', { mode: 'verify', 'keep-verified': '1' }, 'keep-verified: only for modes prune and create'),
+  bad('verify with wait: false', { mode: 'create', verify: 'true', wait: 'false' }, 'verify: boots the snapshot once it is active, so it needs wait: true'),
   { name: 'restore without instance', inputs: (b) => ({ ...without(b, 'instance'), mode: 'restore' }), expect: ['instance: required for mode restore'] },
   bad(
     'restore with both snapshot-id and snapshot-name',

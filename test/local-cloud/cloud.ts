@@ -138,6 +138,18 @@ export class LocalCloud {
     return this.world.serverView(this.world.setServer(id, patch));
   }
 
+  /** Every server of the region, as the tests see them. */
+  servers(region: string): Server[] {
+    this.world.settle();
+    return [...this.world.region(region).servers.values()].map((s) => this.world.serverView(s));
+  }
+
+  /** Every volume of the region as Cinder lists it (the servers' root volumes, then the others). */
+  volumes(region: string): ReturnType<World['volumes']> {
+    this.world.settle();
+    return this.world.volumes(region);
+  }
+
   server(id: string): Server | undefined {
     this.world.settle();
     const s = this.world.findServer(id);

@@ -22,8 +22,15 @@ export interface ArmedFault {
 }
 
 /** When a fault is taken: as a request arrives, or by what Nova does for a createImage or a rebuild. */
-export type FaultMoment = 'request' | 'createImage' | 'rebuild';
-const MOMENT: Record<string, FaultMoment> = { 'image-killed': 'createImage', 'image-vanish': 'createImage', stuck: 'createImage', 'rebuild-error': 'rebuild' };
+export type FaultMoment = 'request' | 'createImage' | 'rebuild' | 'boot';
+const MOMENT: Record<string, FaultMoment> = {
+  'image-killed': 'createImage',
+  'image-vanish': 'createImage',
+  stuck: 'createImage',
+  'rebuild-error': 'rebuild',
+  'boot-error': 'boot',
+  'boot-stuck': 'boot',
+};
 
 export function matches(m: FaultMatch, t: FaultTarget): boolean {
   return (

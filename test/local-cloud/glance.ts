@@ -4,7 +4,7 @@
 // listed, a full last page still has `next`.
 import { serviceUnauthorized } from './keystone.ts';
 import type { ImageRec, World } from './world.ts';
-import { empty, header, isoZ, json, uuid, webobError, type Ctx, type Reply } from './http.ts';
+import { empty, floorSecond, header, isoZ, json, parseJson, uuid, webobError, type Ctx, type Reply } from './http.ts';
 
 function imageJson(img: ImageRec): Record<string, unknown> {
   return {
@@ -69,6 +69,7 @@ export function handleImage(w: World, ctx: Ctx): Reply {
   const img = region.images.get(id);
   const visible = img && visibleTo(img, token.projectId) ? img : undefined;
   if (ctx.method === 'GET') return visible ? json(200, imageJson(visible), rid) : err(404, `No image found with ID ${id}`);
+  if (ctx.method === 'PATCH') return patchImage(w, ctx, visible, token.projectId, rid);
   if (ctx.method !== 'DELETE') return err(405, `The method ${ctx.method} is not allowed for this resource.`);
   if (!visible) return err(404, `Failed to find image ${id} to delete`);
   if (visible.owner !== token.projectId) return err(403, 'You do not own this image');
@@ -122,4 +123,42 @@ function pageReply(rest: ImageRec[], limit: number, params: URLSearchParams, rid
     { images: items.map(imageJson), ...(items.length === limit && limit > 0 ? { next: `/v2/images?${next}` } : {}), schema: '/v2/schemas/images' },
     rid,
   );
+}
+
+/** The base attributes a JSON patch may not touch as properties (Glance's read-only and base ones). */
+const BASE_ATTRIBUTES = new Set([
+  'id',
+  'status',
+  'owner',
+  'size',
+  'checksum',
+  'created_at',
+  'updated_at',
+  'visibility',
+  'protected',
+  'name',
+  'min_disk',
+  'min_ram',
+]);
+
+/** PATCH /v2/images/{id} (application/openstack-images-v2.1-json-patch): add (sets, RFC 6902), replace (409 if missing), remove of custom properties. */
+function patchImage(w: World, ctx: Ctx, img: ImageRec | undefined, project: string, rid: Record<string, string>): Reply {
+  if (!img) return webobError(404, `No image found with ID ${ctx.rest.split('/').pop()}`, ctx, rid);
+  if (img.owner !== project) return webobError(403, 'You are not permitted to modify this image.', ctx, rid);
+  if (!/openstack-images-v2\.1-json-patch/.test(header(ctx, 'content-type') ?? '')) return webobError(415, 'Unsupported Content-Type', ctx, rid);
+  const ops = parseJson(ctx.body);
+  if (!Array.isArray(ops)) return webobError(400, 'Request body must be a JSON array of operation objects.', ctx, rid);
+  for (const op of ops as { op?: string; path?: string; value?: unknown }[]) {
+    const key = String(op.path ?? '').replace(/^\//, '');
+    if (!key || key.includes('/') || BASE_ATTRIBUTES.has(key)) return webobError(403, `Attribute '${key}' is read-only.`, ctx, rid);
+    if (op.op === 'add' || op.op === 'replace') {
+      if (op.op === 'replace' && !img.props.has(key)) return webobError(409, `Property ${key} does not exist.`, ctx, rid);
+      if (typeof op.value !== 'string') return webobError(400, `Invalid value for ${key}`, ctx, rid);
+      img.props.set(key, op.value);
+    } else if (op.op === 'remove') {
+      if (!img.props.delete(key)) return webobError(409, `Property ${key} does not exist.`, ctx, rid);
+    } else return webobError(400, `Invalid operation: ${String(op.op)}`, ctx, rid);
+  }
+  img.updatedAt = floorSecond(w.now());
+  return json(200, imageJson(img), rid);
 }

@@ -54,15 +54,22 @@ export function handleCompute(w: World, ctx: Ctx): Reply {
   w.settle();
   const sub = m[2]!;
   if (sub === '/servers/detail' && ctx.method === 'GET') return listServers(req);
+  if (sub === '/servers' && ctx.method === 'POST') return createServer(req);
+  if (sub === '/flavors/detail' && ctx.method === 'GET') return json(200, { flavors: Object.keys(FLAVORS).map((id) => flavorJson(id)) }, req.h);
   const fm = /^\/flavors\/([^/]+)$/.exec(sub);
   if (fm && ctx.method === 'GET') return showFlavor(req, decodeURIComponent(fm[1]!));
   const am = /^\/servers\/([^/]+)\/os-instance-actions(?:\/([^/]+))?$/.exec(sub);
   if (am && ctx.method === 'GET') return instanceActions(req, decodeURIComponent(am[1]!), am[2] === undefined ? undefined : decodeURIComponent(am[2]));
   const sm = /^\/servers\/([^/]+)(\/action)?$/.exec(sub);
-  if (!sm || ctx.method !== (sm[2] ? 'POST' : 'GET')) return webobError(404, 'The resource could not be found.', ctx, req.h);
+  const deleting = sm && !sm[2] && ctx.method === 'DELETE';
+  if (!sm || (ctx.method !== (sm[2] ? 'POST' : 'GET') && !deleting)) return webobError(404, 'The resource could not be found.', ctx, req.h);
   const id = decodeURIComponent(sm[1]!);
   const server = w.region(ctx.region!).servers.get(id);
   if (!server) return fault(404, 'itemNotFound', `Instance ${id} could not be found.`, req.h);
+  if (deleting) {
+    w.deleteServer(server);
+    return empty(204, req.h);
+  }
   return sm[2] ? serverAction(req, server) : json(200, { server: serverDetail(req, server) }, req.h);
 }
 
@@ -87,16 +94,73 @@ function serverDetail(req: NovaReq, s: ServerRec): Record<string, unknown> {
     'OS-EXT-STS:task_state': taskState,
     'OS-EXT-STS:vm_state': vmState,
     'OS-EXT-STS:power_state': POWER_STATE[vmState] ?? 0,
-    'os-extended-volumes:volumes_attached': s.rootVolumeId ? [{ id: s.rootVolumeId, delete_on_termination: false }] : [],
+    'os-extended-volumes:volumes_attached': [...(s.rootVolumeId ? [s.rootVolumeId] : []), ...req.w.attachedVolumes(s)].map((id) => ({
+      id,
+      delete_on_termination: false,
+    })),
     ...(vmState === 'error' && s.fault ? { fault: { code: 500, message: s.fault, created: isoZ(s.updatedAt) } } : {}),
   };
 }
 
 /** GET /flavors/{id}: what the flavor gives a server (restore compares its root disk with the image's min_disk). */
 function showFlavor(req: NovaReq, id: string): Reply {
-  const flavor = FLAVORS[id];
-  if (!flavor) return fault(404, 'itemNotFound', `Flavor ${id} could not be found.`, req.h);
-  return json(200, { flavor: { id, name: id, ...flavor, 'OS-FLV-EXT-DATA:ephemeral': 0, swap: 0, 'os-flavor-access:is_public': true } }, req.h);
+  if (!FLAVORS[id]) return fault(404, 'itemNotFound', `Flavor ${id} could not be found.`, req.h);
+  return json(200, { flavor: flavorJson(id) }, req.h);
+}
+
+const flavorJson = (id: string) => ({ id, name: id, ...FLAVORS[id], 'OS-FLV-EXT-DATA:ephemeral': 0, swap: 0, 'os-flavor-access:is_public': true });
+
+/** What the fake virt driver's console shows (nova/virt/fake.py get_console_output). */
+export const FAKE_CONSOLE = 'FAKE CONSOLE OUTPUT\nANOTHER\nLAST LINE';
+
+/**
+ * POST /servers: the schema (networks "none" from 2.37, else a list; without it Nova would
+ * auto-allocate, which the loopback cloud's Neutron stub answers with a 500), then the image and
+ * the flavor as nova/compute/api.py checks them; 202 with the ID, then BUILD until it boots.
+ */
+function createServer(req: NovaReq): Reply {
+  const { w, ctx } = req;
+  const body = parseJson(ctx.body);
+  const args = isObject(body) && isObject(body.server) ? body.server : undefined;
+  if (!args || typeof args.name !== 'string' || !args.name)
+    return fault(400, 'badRequest', "Invalid input for field/attribute server. 'name' is a required property", req.h);
+  const networks = args.networks;
+  if (networks === undefined) return fault(500, 'computeFault', "Unexpected API Error. <class 'neutronclient.common.exceptions.NotFound'>", req.h);
+  if (typeof networks === 'string' ? !atLeast(req.v, '2.37') || !['none', 'auto'].includes(networks) : !Array.isArray(networks))
+    return fault(400, 'badRequest', `Invalid input for field/attribute networks. Value: ${JSON.stringify(networks)}.`, req.h);
+  if (Array.isArray(networks) && networks.length) return fault(400, 'badRequest', `Network ${JSON.stringify(networks[0])} could not be found.`, req.h);
+  const image = w.region(ctx.region!).images.get(String(args.imageRef ?? ''));
+  if (!image || (image.owner !== w.demo.projectId && image.visibility !== 'public')) return fault(400, 'badRequest', 'Can not find requested image', req.h);
+  if (image.status !== 'active') return fault(400, 'badRequest', `Image ${image.id} is not active.`, req.h);
+  const flavorId = String(args.flavorRef ?? '');
+  const flavor = FLAVORS[flavorId];
+  if (!flavor) return fault(400, 'badRequest', `Flavor ${flavorId} could not be found.`, req.h);
+  const volumeBacked = image.props.get('bdm_v2') === 'True';
+  if (!volumeBacked && flavor.disk > 0 && Math.max(image.minDisk * 1024 ** 3, image.size ?? 0) > flavor.disk * 1024 ** 3)
+    return fault(
+      400,
+      'badRequest',
+      `Flavor's disk is too small for requested image. Flavor disk is ${flavor.disk * 1024 ** 3} bytes, image is ${image.size ?? 0} bytes.`,
+      req.h,
+    );
+  const metadata = isObject(args.metadata) ? (args.metadata as Record<string, string>) : {};
+  const f = w.faults.take({ method: ctx.method, service: 'compute', path: ctx.record.path, region: ctx.region }, 'boot');
+  if (f) ctx.record.fault = f.spec.kind;
+  const booting = f?.spec.kind === 'boot-error' ? { message: f.spec.message } : f?.spec.kind === 'boot-stuck' ? { stuck: true } : null;
+  const server = w.bootServer(ctx.region!, { name: args.name, image, flavorId, metadata }, booting);
+  return json(
+    202,
+    {
+      server: {
+        id: server.id,
+        links: [{ rel: 'self', href: `${req.root}/servers/${server.id}` }],
+        'OS-DCF:diskConfig': 'MANUAL',
+        security_groups: [],
+        adminPass: uuid().slice(0, 12),
+      },
+    },
+    { ...req.h, Location: `${req.root}/servers/${server.id}` },
+  );
 }
 
 /** GET /servers/detail: the name filter is a case-insensitive regex (MySQL REGEXP), newest first, keyset pages with a next link. */
@@ -140,6 +204,13 @@ function serverAction(req: NovaReq, server: ServerRec): Reply {
   if (!isObject(body) || Object.keys(body).length !== 1) return fault(400, 'badRequest', 'Malformed request body', req.h);
   const action = Object.keys(body)[0]!;
   const args = body[action];
+  if (action === 'os-getConsoleOutput') {
+    const { vmState } = req.w.state(server);
+    // The fake driver's console, once the guest runs (Nova: 409 while it builds).
+    if (vmState !== 'active')
+      return fault(409, 'conflictingRequest', `Cannot 'get_console_output' instance ${server.id} while it is in vm_state ${vmState}`, req.h);
+    return json(200, { output: FAKE_CONSOLE }, req.h);
+  }
   const allowed = ALLOWED_VM_STATES[action];
   if (!allowed || (!isObject(args) && !POWER.has(action))) return fault(400, 'badRequest', `There is no such action: ${action}`, req.h);
   // raise_http_conflict_for_instance_invalid_state

@@ -21,6 +21,9 @@ export interface LocalCloudOptions {
   rebuildSeconds?: number;
   /** Duration of os-stop / os-start (powering-off, powering-on). Default 0.5. */
   powerSeconds?: number;
+  /** Duration of a server's boot (BUILD, spawning), and of its delete (task deleting). Defaults 1 and 0.5. */
+  bootSeconds?: number;
+  deleteSeconds?: number;
   /** Nova's maximum microversion. Default '2.93' (the loopback cloud's); '2.38' is an old OVH region. */
   maxMicroversion?: string;
   /** Glance's api_limit_max: the most images one page lists, whatever limit is asked for. Default 1000. */
@@ -75,6 +78,10 @@ export interface VolumeSpec {
   snapshotId?: string;
   serverId?: string;
   id?: string;
+  metadata?: Record<string, string>;
+  createdAt?: Date | string;
+  /** Cinder deletes in the background: gone once this time has come. */
+  deleteAt?: number;
 }
 
 /** A server as the tests see it (a copy of the current state). */
@@ -176,7 +183,7 @@ export interface FaultMatch {
   /** Tested against the path including the query string. */
   path?: RegExp;
   region?: string;
-  action?: 'createImage' | 'rebuild' | 'os-stop' | 'os-start';
+  action?: 'createImage' | 'rebuild' | 'os-stop' | 'os-start' | 'os-getConsoleOutput';
 }
 
 export type FaultKind =
@@ -195,7 +202,11 @@ export type FaultKind =
   | { kind: 'image-vanish'; afterMs?: number }
   | { kind: 'stuck' }
   /** The next rebuild is accepted, then fails on the compute host: ERROR, with this fault message. */
-  | { kind: 'rebuild-error'; message: string };
+  | { kind: 'rebuild-error'; message: string }
+  /** The next server create is accepted, then the boot fails on the compute host: ERROR, with this fault message. */
+  | { kind: 'boot-error'; message: string }
+  /** The next server create is accepted and never ends its BUILD. */
+  | { kind: 'boot-stuck' };
 
 export type FaultSpec = {
   match: FaultMatch;

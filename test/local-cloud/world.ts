@@ -89,6 +89,10 @@ export interface ServerRec {
   power: { at: number; to: 'stopped' | 'active' } | null;
   metadata: Record<string, string>;
   tags: string[];
+  /** A boot in progress (BUILD, spawning): until `at` (Infinity: never), then ACTIVE, or ERROR with `fault`. */
+  boot: { at: number; fault?: string } | null;
+  /** Deleted: task deleting until then, then gone (its volumes detached). */
+  deleteAt: number | null;
 }
 
 export interface ImageRec {
@@ -133,6 +137,16 @@ export interface RegionState {
   volumes: Map<string, VolumeSpec & { id: string }>;
 }
 
+/** The volumes a volume-backed snapshot's image records (its block_device_mapping): the Cinder snapshots they are made of. */
+function bdmSnapshots(img: ImageRec): string[] {
+  try {
+    const devices = JSON.parse(img.props.get('block_device_mapping') ?? '[]') as { snapshot_id?: string | null }[];
+    return devices.flatMap((d) => (d.snapshot_id ? [d.snapshot_id] : []));
+  } catch {
+    return [];
+  }
+}
+
 /** Nova status -> vm_state and task_state (nova/api/openstack/common.py _STATE_MAP, reversed). */
 const STATUS_TO_VM: Record<string, [string, string?]> = {
   ACTIVE: ['active'],
@@ -167,6 +181,8 @@ const TASK_STATUS: Record<string, string> = {
 export const FLAVORS: Record<string, { vcpus: number; ram: number; disk: number }> = {
   'b2-7': { vcpus: 2, ram: 7000, disk: 50 },
   'd2-2': { vcpus: 1, ram: 2000, disk: 25 },
+  /** As the loopback cloud's osl.tiny: too small for most images. */
+  'tiny-1': { vcpus: 1, ram: 64, disk: 1 },
 };
 
 export const POWER_STATE: Record<string, number> = { active: 1, paused: 3, stopped: 4, suspended: 7, shelved_offloaded: 4, error: 0, building: 0 };
@@ -205,6 +221,8 @@ export class World {
   readonly uploadMs: number;
   readonly rebuildMs: number;
   readonly powerMs: number;
+  readonly bootMs: number;
+  readonly deleteMs: number;
   readonly maxMicroversion: string;
   readonly tokenTtlMs: number;
   readonly imagePageMax: number;
@@ -224,6 +242,8 @@ export class World {
     this.snapshotMs = this.captureMs + this.uploadMs;
     this.rebuildMs = Math.max(0, (opts.rebuildSeconds ?? 1) * 1000);
     this.powerMs = Math.max(0, (opts.powerSeconds ?? 0.5) * 1000);
+    this.bootMs = Math.max(0, (opts.bootSeconds ?? 1) * 1000);
+    this.deleteMs = Math.max(0, (opts.deleteSeconds ?? 0.5) * 1000);
     this.maxMicroversion = opts.maxMicroversion ?? '2.93';
     this.tokenTtlMs = (opts.tokenTtlSeconds ?? 43200) * 1000;
     this.imagePageMax = opts.imagePageMax ?? 1000;
@@ -272,6 +292,13 @@ export class World {
     for (const region of this.regions.values()) {
       for (const snap of region.volSnaps.values()) if (snap.deleteAt !== null && now >= snap.deleteAt) region.volSnaps.delete(snap.id);
       for (const server of region.servers.values()) this.#applyRebuild(server, now);
+      for (const volume of region.volumes.values()) if (volume.deleteAt !== undefined && now >= volume.deleteAt) region.volumes.delete(volume.id);
+      for (const server of region.servers.values()) {
+        if (server.deleteAt === null || now < server.deleteAt) continue;
+        // Gone; its volumes detached, kept (the BDM of a snapshot says delete_on_termination: false, as osl-volume-server's).
+        region.servers.delete(server.id);
+        for (const volume of region.volumes.values()) if (volume.serverId === server.id) delete volume.serverId;
+      }
     }
   }
 
@@ -327,6 +354,14 @@ export class World {
   /** The server's vm_state and task_state now (a running snapshot or rebuild drives them). */
   state(s: ServerRec, now = this.now()): { vmState: string; taskState: string | null } {
     this.#applyRebuild(s, now);
+    if (s.boot && now >= s.boot.at) {
+      s.vmState = s.boot.fault === undefined ? 'active' : 'error';
+      s.fault = s.boot.fault ?? null;
+      s.updatedAt = floorSecond(s.boot.at);
+      s.boot = null;
+    }
+    if (s.boot) return { vmState: 'building', taskState: 'spawning' };
+    if (s.deleteAt !== null) return { vmState: s.vmState, taskState: 'deleting' };
     if (s.power && now >= s.power.at) {
       s.vmState = s.power.to;
       s.updatedAt = floorSecond(s.power.at);
@@ -423,9 +458,49 @@ export class World {
       power: null,
       metadata: { ...spec.metadata },
       tags: [...(spec.tags ?? [])],
+      boot: null,
+      deleteAt: null,
     };
     region.servers.set(id, s);
     return s;
+  }
+
+  /**
+   * Nova's server create accepted: BUILD (spawning) for bootMs, then ACTIVE (or as `fault` says).
+   * From a volume-backed snapshot's image, a volume is made of each of its Cinder snapshots and attached.
+   */
+  bootServer(
+    region: string,
+    spec: { name: string; image: ImageRec; flavorId: string; metadata: Record<string, string> },
+    fault: { message?: string; stuck?: boolean } | null,
+  ): ServerRec {
+    const now = this.now();
+    const snapshots = bdmSnapshots(spec.image);
+    const s = this.addServer({ region, name: spec.name, flavorId: spec.flavorId, metadata: spec.metadata, imageRef: spec.image.id, createdAt: new Date(now) });
+    s.volumeBacked = snapshots.length > 0;
+    s.boot = { at: fault?.stuck ? Number.POSITIVE_INFINITY : now + this.bootMs, ...(fault?.message !== undefined ? { fault: fault.message } : {}) };
+    [s.vmState, s.taskState] = ['building', null];
+    for (const snapshotId of snapshots) this.addVolumeRec(region, { snapshotId, serverId: s.id, createdAt: new Date(now) });
+    return s;
+  }
+
+  /** A volume beside the servers' root volumes. */
+  addVolumeRec(region: string, spec: Omit<VolumeSpec, 'region'>): VolumeSpec & { id: string } {
+    const volume = { ...spec, region, id: spec.id ?? uuid(), createdAt: spec.createdAt ?? new Date(floorSecond(this.now())), metadata: { ...spec.metadata } };
+    this.region(region).volumes.set(volume.id, volume);
+    return volume;
+  }
+
+  /** The volumes attached to the server, beside its root volume. */
+  attachedVolumes(s: ServerRec): string[] {
+    return [...this.region(s.region).volumes.values()].filter((v) => v.serverId === s.id).map((v) => v.id);
+  }
+
+  /** Nova's delete accepted: task deleting for deleteMs, then gone (settle). */
+  deleteServer(s: ServerRec): void {
+    s.deleteAt ??= this.now() + this.deleteMs;
+    s.boot = null;
+    this.settle();
   }
 
   #statusToVm(status: string): [string, string | null] {
@@ -683,7 +758,15 @@ export class World {
   }
 
   /** Every volume of the region as Cinder lists it: the servers' root volumes, then the others. */
-  volumes(region: string): { id: string; status: string; snapshotId: string | null; serverId: string | null; imageId: string | null }[] {
+  volumes(region: string): {
+    id: string;
+    status: string;
+    snapshotId: string | null;
+    serverId: string | null;
+    imageId: string | null;
+    metadata?: Record<string, string>;
+    createdAt?: Date | string;
+  }[] {
     const r = this.region(region);
     return [
       ...[...r.servers.values()].flatMap((s) =>
@@ -693,10 +776,12 @@ export class World {
       ),
       ...[...r.volumes.values()].map((v) => ({
         id: v.id,
-        status: v.serverId ? 'in-use' : 'available',
+        status: v.deleteAt !== undefined ? 'deleting' : v.serverId ? 'in-use' : 'available',
         snapshotId: v.snapshotId ?? null,
         serverId: v.serverId ?? null,
         imageId: null,
+        metadata: v.metadata ?? {},
+        createdAt: v.createdAt,
       })),
     ];
   }

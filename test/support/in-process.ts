@@ -21,6 +21,7 @@ import type { DeleteSettings } from '../../src/settings/delete.ts';
 import type { Retention } from '../../src/settings/inputs.ts';
 import type { PruneSettings } from '../../src/settings/prune.ts';
 import type { RestoreSettings } from '../../src/settings/restore.ts';
+import type { VerifySettings } from '../../src/settings/verify.ts';
 import {
   LocalCloud,
   type Image,
@@ -155,6 +156,20 @@ export class Local {
       snapshot: { newest: true },
       allowOtherInstance: false,
       snapshotBefore: false,
+      timeoutMs: 30_000,
+      ...overrides,
+    };
+  }
+
+  /** A verify of the server named `web`'s newest snapshot unless told. */
+  verifySettings(overrides: Partial<VerifySettings> = {}): VerifySettings {
+    return {
+      ...this.#common(),
+      mode: 'verify',
+      servers: selection('web'),
+      concurrency: 4,
+      snapshot: { newest: true },
+      allowOtherInstance: false,
       timeoutMs: 30_000,
       ...overrides,
     };

@@ -77,6 +77,7 @@ describe('the capture signal', () => {
     createdAt: new Date(),
     size: null,
     minDisk: 0,
+    minRam: 0,
     protected: false,
     owner: PROJECT_ID,
     imageType: 'snapshot',

@@ -40,6 +40,7 @@ describe('findServer, against the local cloud', () => {
       fault: undefined,
       metadata: { role: 'db' },
       tags: ['prod'],
+      createdAt: new Date(web.createdAt),
     });
     assert.deepEqual(local.sent().slice(1), [`GET /servers/${web.id}`]);
   });

@@ -20,8 +20,9 @@ import { ServerLooks } from './server-looks.ts';
 import { busy, SNAPSHOT, untilFree } from '../server-wait.ts';
 import { forSelection, type FleetResult } from '../fleet.ts';
 import { RESTART_MS, startAgain, startWhenCaptured, stopForSnapshot, type Restart } from './stopped.ts';
-import { explain, StepError, type Outcome } from '../outcome.ts';
+import { asFailure, explain, StepError, type Outcome } from '../outcome.ts';
 import { prune, type PruneResult } from '../prune/prune.ts';
+import { verifyImage, type VerifyResult } from '../verify/verify.ts';
 
 export interface CreateResult {
   mode: 'create';
@@ -44,6 +45,8 @@ export interface CreateResult {
   uploading?: boolean;
   /** Taken by an earlier attempt of this step (a re-run), not taken again. */
   reused?: boolean;
+  /** verify: true: the new snapshot booted on a throwaway server. */
+  verify?: VerifyResult;
 }
 
 type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
@@ -231,6 +234,16 @@ export async function snapshotServer(
       t`Disk of instance ${server.name} captured at ${capturedAt?.toISOString()}; snapshot ${imageId} is ${result.image.status}: the job goes on while it uploads, and the post step waits until it is active${retention ? ' before the prune after it' : ''}`,
     );
     return { result };
+  }
+  if (settings.verify) {
+    const verified: Outcome<VerifyResult> = await verifyImage(cloud, { ...settings, ...settings.verify }, server, imageId, cancel).catch((error: unknown) => ({
+      failure: asFailure(error, settings),
+    }));
+    if (verified.result) result.verify = verified.result;
+    if (verified.failure) {
+      const skipped = retention ? '; the prune after it was not run, so no older snapshot was deleted for it' : '';
+      return { result, failure: new StepError(`Snapshot ${imageId} is active, but its verify failed: ${verified.failure.message}${skipped}`, { imageId }) };
+    }
   }
   if (!retention) return { result };
   // Only after the snapshot is active (untilActive threw otherwise).

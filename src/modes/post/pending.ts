@@ -1,7 +1,6 @@
 import { isUuid } from '../../openstack/compute.ts';
 import type { CreateResult } from '../create/create.ts';
 import type { FleetResult } from '../fleet.ts';
-import type { RestoreResult } from '../restore/restore.ts';
 
 /** The name of the one GITHUB_STATE entry the main step leaves the post step. */
 export const PENDING_STATE = 'uploading';
@@ -19,8 +18,9 @@ export interface Pending {
 }
 
 /** The snapshots a create left uploading (wait: captured), of one server or a fleet. */
-export function pendingOf(result: CreateResult | FleetResult<CreateResult | RestoreResult> | undefined): Pending[] {
-  const results = result?.mode === 'fleet' ? result.items.flatMap((item) => (item.result?.mode === 'create' ? [item.result] : [])) : result ? [result] : [];
+export function pendingOf(result: CreateResult | FleetResult<{ mode: string }> | undefined): Pending[] {
+  const results =
+    result?.mode === 'fleet' ? result.items.flatMap((item) => (item.result?.mode === 'create' ? [item.result as CreateResult] : [])) : result ? [result] : [];
   return results.flatMap((r) => (r.uploading && r.capturedAt ? [{ imageId: r.image.id, serverId: r.server.id, capturedAt: r.capturedAt.getTime() }] : []));
 }
 

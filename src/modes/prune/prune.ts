@@ -11,7 +11,7 @@ import { log, t } from '../../lib/log.ts';
 import { deleteSnapshot, type Deletion } from '../delete/deletion.ts';
 import { Refusal, StepError, type Outcome } from '../outcome.ts';
 import { plan, refusal, resolveInstance, type Held } from '../delete/guard.ts';
-import { beforeRestoreOf, instancesOf, MARKS, type Marked } from '../snapshots.ts';
+import { beforeRestoreOf, instancesOf, isVerified, MARKS, type Marked } from '../snapshots.ts';
 
 export interface PruneResult {
   mode: 'prune';
@@ -77,7 +77,7 @@ function byInstance(images: Iterable<Marked>, instanceId: string | undefined): S
   const groups = new Map<string, Snapshot[]>();
   for (const image of images) {
     const key = instanceId ?? instancesOf(image).sort().join(' ');
-    const snapshot = { id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected };
+    const snapshot = { id: image.id, name: image.name ?? '', createdAt: image.createdAt, protected: image.protected, verified: isVerified(image) };
     // Added in place: a copy per snapshot costs quadratic time and memory over thousands of one instance's.
     const group = groups.get(key);
     if (group) group.push(snapshot);

@@ -18,14 +18,19 @@ export function ofServer(image: Marked, server: Server): boolean {
 const label = (image: Image) => `${image.id} "${image.name ?? ''}" (created ${isoSeconds(image.createdAt)})`;
 
 /** The snapshot to restore, as the settings name it, and why it was chosen (logged). */
-export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, server: Server): Promise<Marked> {
+export async function chooseSnapshot(
+  cloud: Cloud,
+  settings: Pick<RestoreSettings, 'snapshot' | 'region' | 'allowOtherInstance'>,
+  server: Server,
+  doing = 'Restoring',
+): Promise<Marked> {
   const images = await cloud.images();
   const { snapshot } = settings;
   const where = `of instance ${server.name} (${server.id}) in region ${settings.region}`;
   if ('imageId' in snapshot) {
     const image = await images.get(snapshot.imageId, MARKS);
     if (!image) throw new StepError(`${Input.SnapshotId}: there is no image ${snapshot.imageId} in region ${settings.region}`);
-    log.info(t`Restoring snapshot ${label(image)}: given by ${Input.SnapshotId}`);
+    log.info(t`${doing} snapshot ${label(image)}: given by ${Input.SnapshotId}`);
     return image;
   }
   const owner = await cloud.projectId();
@@ -43,7 +48,7 @@ export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, se
         : '';
       throw new StepError(`No snapshot named "${snapshot.name}" ${where}${others}. Check ${Input.SnapshotName} (matched exactly), or give ${Input.SnapshotId}`);
     }
-    log.info(t`Restoring snapshot ${label(image)}: named exactly so`);
+    log.info(t`${doing} snapshot ${label(image)}: named exactly so`);
     return image;
   }
   const matcher = snapshot.nameGlob ? globToRegExp(snapshot.nameGlob) : undefined;
@@ -70,7 +75,7 @@ export async function chooseSnapshot(cloud: Cloud, settings: RestoreSettings, se
         t`Skipped ${skipped.length} newer snapshot(s) taken before a restore (${Input.SnapshotBefore}): ${skipped.join(', ')}. They are the instance as it was before a roll-back, never chosen as the newest; give the ${Input.SnapshotId} or the exact ${Input.SnapshotName} of one to restore it`,
       );
     }
-    log.info(t`Restoring snapshot ${label(image)}: the newest active one ${where} made by this action${globbed}`);
+    log.info(t`${doing} snapshot ${label(image)}: the newest active one ${where} made by this action${globbed}`);
     return image;
   }
   const backups = skipped.length
