@@ -32,7 +32,8 @@ export async function run(): Promise<void> {
   // Only a create stops servers: it handles the runner's signals for the whole run, to start them
   // again when the job is cancelled. Any other mode ends at once on a signal, as Node does.
   const cancel = new Cancellation();
-  const unwatch = settings.mode === 'create' ? cancel.watchSignals() : undefined;
+  // A copy too: a copy cut short deletes its partial image before the process ends.
+  const unwatch = settings.mode === 'create' || settings.mode === 'copy' ? cancel.watchSignals() : undefined;
   try {
     const outcome = await runMode(cloud, settings, cancel);
     // wait: captured: what the post step is to finish, by ID (never a secret: GITHUB_STATE is a file on the runner).

@@ -1,6 +1,6 @@
 /** What the action does in a step (the `mode` input). */
-export type Mode = 'create' | 'delete' | 'prune' | 'restore';
-export const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore'];
+export type Mode = 'create' | 'delete' | 'prune' | 'restore' | 'copy';
+export const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore', 'copy'];
 
 /** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
 export const Input = {
@@ -59,6 +59,8 @@ export const Input = {
   MaxDeletes: 'max-deletes',
   MaxParallel: 'max-parallel',
   RateLimit: 'rate-limit',
+  /** Regions (one a line) to copy the snapshot to: mode create once it is active, and mode copy. */
+  CopyToRegion: 'copy-to-region',
 } as const;
 
 /**
@@ -93,6 +95,8 @@ export const Output = {
   DowntimeSeconds: 'downtime-seconds',
   ApiRequests: 'api-requests',
   CapturedAt: 'captured-at',
+  /** The copies in other regions: JSON, one entry a copy (region, image ID, bytes, seconds, method). */
+  Copies: 'copies',
 } as const;
 
 /** Properties this action sets on the images it creates, so later runs (and people) can find them. */
@@ -106,6 +110,9 @@ export const Property = {
   /** The job and step (GITHUB_JOB, GITHUB_ACTION) that took it: with github_run_id, how a re-run finds the snapshot it already took. */
   Job: 'github_job',
   Step: 'github_action',
+  /** On a copy in another region: the region and the image it was copied from. */
+  CopiedFromRegion: 'copied_from_region',
+  CopiedFromImage: 'copied_from_image',
 } as const;
 
 export const MANAGED_BY = 'openstack-snapshot-action';

@@ -2,6 +2,7 @@ import { Input, WAIT_CAPTURED } from '../lib/constants.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from '../lib/name-template.ts';
 import type { StepKey } from '../lib/step-key.ts';
 import type { CommonSettings } from './common.ts';
+import { createCopyProblems, type CopyPlan } from './copy.ts';
 import type { ModeRules, Retention } from './inputs.ts';
 import type { Selection } from './selection.ts';
 
@@ -27,6 +28,8 @@ export interface SnapshotPlan extends Pick<CommonSettings, 'region' | 'credentia
   timeoutMs: number;
   /** Prune the instance's snapshots under this policy once the new one is active. */
   retention?: Retention;
+  /** copy-to-region: copy the snapshot to these regions once it is active. */
+  copy?: CopyPlan;
 }
 
 export interface CreateSettings extends CommonSettings, SnapshotPlan {
@@ -38,7 +41,8 @@ export interface CreateSettings extends CommonSettings, SnapshotPlan {
 }
 
 export const createRules: ModeRules<CreateSettings> = {
-  check({ imageId, snapshotName, hasPolicy, wait }, problems) {
+  check({ imageId, snapshotName, hasPolicy, wait, captured, copyToRegion }, problems) {
+    problems.push(...createCopyProblems({ copyToRegion, wait, captured }));
     if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete and restore; mode create makes a new snapshot`);
     problems.push(...templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE).map((p) => `${Input.SnapshotName}: ${p}`));
     if (hasPolicy && !wait)
@@ -46,7 +50,7 @@ export const createRules: ModeRules<CreateSettings> = {
         `${Input.Wait}: keep-* inputs prune only after the new snapshot is active, so they need wait: true (or ${WAIT_CAPTURED}: the post step prunes)`,
       );
   },
-  settings: ({ servers, concurrency, snapshotName, metadata, wait, captured, uploadTimeoutMs, step, timeoutMs, retention }, stopInstance) => ({
+  settings: ({ servers, concurrency, snapshotName, metadata, wait, captured, uploadTimeoutMs, step, timeoutMs, retention, copyToRegion }, stopInstance) => ({
     mode: 'create',
     servers,
     stopInstance,
@@ -58,5 +62,6 @@ export const createRules: ModeRules<CreateSettings> = {
     ...(step ? { step } : {}),
     timeoutMs,
     ...(retention ? { retention } : {}),
+    ...(copyToRegion ? { copy: { regions: copyToRegion, timeoutMs, ...(retention ? { retention } : {}) } } : {}),
   }),
 };

@@ -33,7 +33,11 @@ export function badInputBase(cloud: LocalCloud, instance: string): Record<string
 }
 
 export const BAD_INPUT_CASES: BadInputCase[] = [
-  { name: 'unknown mode', inputs: (b) => ({ ...b, mode: 'snapshot' }), expect: ['mode: "snapshot" is not a mode', 'use create, delete, prune or restore'] },
+  {
+    name: 'unknown mode',
+    inputs: (b) => ({ ...b, mode: 'snapshot' }),
+    expect: ['mode: "snapshot" is not a mode', 'use create, delete, prune, restore or copy'],
+  },
   {
     name: 'timeout with an unknown unit (45x)',
     inputs: (b) => ({ ...b, timeout: '45x' }),

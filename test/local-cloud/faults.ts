@@ -22,8 +22,14 @@ export interface ArmedFault {
 }
 
 /** When a fault is taken: as a request arrives, or by what Nova does for a createImage or a rebuild. */
-export type FaultMoment = 'request' | 'createImage' | 'rebuild';
-const MOMENT: Record<string, FaultMoment> = { 'image-killed': 'createImage', 'image-vanish': 'createImage', stuck: 'createImage', 'rebuild-error': 'rebuild' };
+export type FaultMoment = 'request' | 'createImage' | 'rebuild' | 'upload';
+const MOMENT: Record<string, FaultMoment> = {
+  'upload-refused': 'upload',
+  'image-killed': 'createImage',
+  'image-vanish': 'createImage',
+  stuck: 'createImage',
+  'rebuild-error': 'rebuild',
+};
 
 export function matches(m: FaultMatch, t: FaultTarget): boolean {
   return (

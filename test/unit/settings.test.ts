@@ -144,7 +144,7 @@ describe('settings: a valid create', () => {
 describe('settings: every problem names the input and what is valid', () => {
   it('unknown mode', () => {
     inputs({ ...PASSWORD_AUTH, mode: 'backup' });
-    onlyProblem(/^mode: "backup" is not a mode; use create, delete, prune or restore$/);
+    onlyProblem(/^mode: "backup" is not a mode; use create, delete, prune, restore or copy$/);
   });
 
   it('a timeout without a unit, or not a duration', () => {
