@@ -32,7 +32,9 @@ export function copyRegionProblems(regions: readonly string[] | undefined, sourc
 
 export const copyRules: ModeRules<CopySettings> = {
   check({ imageId, snapshotName, servers, copyToRegion, instance }, problems) {
-    if (!copyToRegion) problems.push(`${Input.CopyToRegion}: required for mode copy: the regions to copy the snapshot to, one a line (e.g. SBG5)`);
+    // Given but blank is its own problem (regions.ts).
+    if (!copyToRegion && !process.env[`INPUT_${Input.CopyToRegion.toUpperCase()}`]?.length)
+      problems.push(`${Input.CopyToRegion}: required for mode copy: the regions to copy the snapshot to, one a line (e.g. SBG5)`);
     if (imageId && snapshotName) problems.push(ID_AND_NAME);
     const given = servers.names.length > 0 || hasSelector(servers);
     if (imageId && (given || instance))

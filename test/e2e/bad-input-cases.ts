@@ -339,6 +339,50 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     env: { OS_CLIENT_CONFIG_FILE: '/nonexistent/osa/clouds.yaml' },
     expect: ['cloud: "prod" was asked for (or OS_CLOUD)', 'no clouds.yaml in /nonexistent/osa/clouds.yaml'],
   },
+  // Copies in another region (issue 21).
+  {
+    name: 'copy-to-region given but blank',
+    inputs: (b) => ({ ...b, mode: 'copy', 'copy-to-region': ' \n  ' }),
+    expect: ['copy-to-region: is blank', 'one a line'],
+  },
+  {
+    name: 'copy-to-region names the source region',
+    inputs: (b) => ({ ...b, mode: 'copy', 'copy-to-region': `SBG5\n${b.region}` }),
+    expect: ['copy-to-region: GRA7 is the region the snapshot is in (region)', 'give only other regions'],
+  },
+  {
+    name: 'copy-to-region names a region twice',
+    inputs: (b) => ({ ...b, mode: 'copy', 'copy-to-region': 'SBG5\nSBG5' }),
+    expect: ['copy-to-region: SBG5 given more than once'],
+  },
+  {
+    name: 'copy-to-region in mode delete',
+    inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'copy-to-region': 'SBG5' }),
+    expect: ['copy-to-region: only for modes create and copy'],
+  },
+  {
+    name: 'mode copy without copy-to-region',
+    inputs: (b) => ({ ...b, mode: 'copy' }),
+    expect: ['copy-to-region: required for mode copy'],
+  },
+  {
+    name: 'mode copy with neither snapshot-id nor instance',
+    inputs: (b) => ({ ...without(b, 'instance'), mode: 'copy', 'copy-to-region': 'SBG5' }),
+    expect: ['snapshot-id or instance: mode copy needs the snapshot', 'whose newest snapshot made by this action'],
+  },
+  {
+    name: 'create with copy-to-region and wait: false',
+    inputs: (b) => ({ ...b, wait: 'false', 'copy-to-region': 'SBG5' }),
+    expect: ['wait: copy-to-region copies the snapshot once it is active, so it needs wait: true'],
+  },
+  {
+    name: 'copy-to-region: a region not in the catalog',
+    needsCloud: true,
+    inputs: (b) => ({ ...b, mode: 'copy', 'copy-to-region': 'SBG5\nBHS9' }),
+    expect: (cloud) => [
+      `copy-to-region: BHS9 is not in the catalog for the image service: this project's regions are ${[...cloud.regionNames].sort().join(', ')}; nothing was changed`,
+    ],
+  },
 ];
 
 /** Run one case and check it; shared by bad-inputs.test.ts and secrets.test.ts. */

@@ -65,13 +65,9 @@ export function handleImage(w: World, ctx: Ctx): Reply {
       listImages(ctx, [...region.images.values()], token.projectId, w.imagePageMax, rid) ??
       err(400, `No image found with ID ${ctx.url.searchParams.get('marker')}`)
     );
-  // The loopback cloud's Glance 25 (no glance-download among its methods: it needs a Keystone the Glances reach each other through).
+  // The loopback cloud's Glance 25 (glance-direct and web-download: enabled_import_methods' default, no glance-download).
   if (ctx.rest === '/v2/info/import' && ctx.method === 'GET')
-    return json(
-      200,
-      { 'import-methods': { description: 'Import methods available.', type: 'array', value: ['glance-direct', 'web-download', 'copy-image'] } },
-      rid,
-    );
+    return json(200, { 'import-methods': { description: 'Import methods available.', type: 'array', value: ['glance-direct', 'web-download'] } }, rid);
   if (ctx.rest === '/v2/images' && ctx.method === 'POST') return createImage(w, ctx, region.name, token.projectId, err, rid);
   const file = /^\/v2\/images\/([^/]+)\/file$/.exec(ctx.rest);
   if (file) return imageFile(w, ctx, region.images.get(decodeURIComponent(file[1]!)), token.projectId, err, rid);
@@ -148,7 +144,7 @@ function createImage(w: World, ctx: Ctx, region: string, project: string, err: E
   for (const key of ['status', 'checksum', 'size', 'owner', 'os_hash_value', 'created_at'])
     if (key in fields) return err(403, `Attribute '${key}' is read-only.`);
   const made = w.createImage(region, project, fields);
-  if (made === 'conflict') return err(409, `Image with identifier ${String(fields.id)} already exists!`);
+  if (made === 'conflict') return err(409, `Image ID ${String(fields.id)} already exists!`);
   return json(201, imageJson(made), { ...rid, Location: `${w.base}/glance/${region}/v2/images/${made.id}` });
 }
 
