@@ -9,7 +9,7 @@ import { StepError, type Outcome } from '../../src/modes/outcome.ts';
 import { copyMode } from '../../src/modes/copy/copy.ts';
 import { create } from '../../src/modes/create/create.ts';
 import type { CreateResult } from '../../src/modes/create/create.ts';
-import { failed, Local, REGION, retention, selection, succeeded } from '../support/in-process.ts';
+import { failed, Local, REGION, retention, runMain, selection, succeeded } from '../support/in-process.ts';
 import { stdout } from '../support/step.ts';
 
 const TARGET = 'SBG5';
@@ -203,6 +203,20 @@ describe('a copy that fails leaves nothing in the target region', () => {
     assert.deepEqual(copiesIn(local), []);
   });
 
+  it('a create Glance refuses (413: the image quota) leaves nothing, and says no image was made', async (t) => {
+    const { local, image } = await snapshotted(t);
+    local.lc.fault({ match: { method: 'POST', region: TARGET, path: /\/v2\/images$/ }, kind: 'status', status: 413, body: { message: 'Quota exceeded' } });
+    const failure = await fails(local, image.id);
+    assert.match(failure.message, /refused the image \(413: the project's image quota\).*; no image was left in region SBG5$/);
+  });
+
+  it('a copy longer than the client’s per-request timeout is not cut by it (the data has its own idle timeouts)', async (t) => {
+    const { local, image } = await snapshotted(t);
+    local.lc.fault({ match: { method: 'PUT', region: TARGET, path: /\/file$/ }, kind: 'delay', ms: 1500, beforeExecute: true });
+    const result = succeeded(await copyMode(local.client({ requestTimeoutMs: 500 }), local.copySettings({ source: { imageId: image.id } })));
+    assert.equal(result.copies[0]?.status, 'active');
+  });
+
   it('a copy that takes longer than the timeout', async (t) => {
     const { local, image } = await snapshotted(t);
     local.lc.fault({ match: { method: 'PUT', region: TARGET, path: /\/file$/ }, kind: 'delay', ms: 3000, beforeExecute: true });
@@ -321,5 +335,42 @@ describe('create with copy-to-region', () => {
     const outcome = await create(local.client(), local.createSettings({ servers: selection('web', 'db'), copy: { regions: [TARGET], timeoutMs: 30_000 } }));
     assert.equal(outcome.failure, undefined, outcome.failure?.message);
     assert.equal(copiesIn(local).length, 2);
+  });
+});
+
+describe('main(): the runner contract of mode copy', () => {
+  it('outputs `copies` and a summary row per copy, the cloud’s text escaped', async (t) => {
+    const local = await Local.start(t);
+    const web = local.server();
+    const image = local.snapshot(web, { name: 'web-<b>bold</b>|pipe', size: 5000 });
+    const run = await runMain({ ...local.loginInputs, mode: 'copy', 'snapshot-id': image.id, 'copy-to-region': 'SBG5' });
+    assert.equal(run.exitCode, undefined, run.errors.join('\n'));
+    const [row, ...more] = JSON.parse(run.outputs.copies ?? '[]') as Record<string, unknown>[];
+    assert.deepEqual(more, []);
+    assert.ok(row);
+    assert.equal(row.region, 'SBG5');
+    assert.equal(row.status, 'active');
+    assert.equal(row.method, 'stream');
+    assert.equal(row.bytes, 5000);
+    assert.equal(row.source_region, REGION);
+    assert.equal(row.source_image_id, image.id);
+    assert.equal(typeof row.seconds, 'number');
+    assert.match(String(row.image_id), /^[0-9a-f-]{36}$/);
+    assert.match(run.summary, /<h2>Copies in other regions<\/h2>/);
+    assert.ok(run.summary.includes('web-&lt;b&gt;bold&lt;/b&gt;&#124;pipe'), 'the name is escaped');
+    assert.ok(!run.summary.includes('<b>bold</b>'));
+    assert.ok(run.summary.includes(String(row.image_id)));
+  });
+
+  it('a dry run outputs the planned copy, with no image ID', async (t) => {
+    const local = await Local.start(t);
+    const web = local.server();
+    const image = local.snapshot(web, { name: 'web-1' });
+    const run = await runMain({ ...local.loginInputs, mode: 'copy', 'snapshot-id': image.id, 'copy-to-region': 'SBG5', 'dry-run': 'true' });
+    assert.equal(run.exitCode, undefined, run.errors.join('\n'));
+    const [row] = JSON.parse(run.outputs.copies ?? '[]') as Record<string, unknown>[];
+    assert.equal(row?.status, 'planned');
+    assert.equal(row?.image_id, null);
+    assert.deepEqual(local.changes(), []);
   });
 });

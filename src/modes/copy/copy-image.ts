@@ -151,10 +151,12 @@ async function untilStored(target: ImageService, id: string): Promise<Image<stri
  * Delete the copy a failed attempt left (queued, saving or with the wrong data), and make sure it
  * is gone: the words to add to the failure.
  */
-async function removeCopy(target: ImageService, id: string, region: string): Promise<string> {
+async function removeCopy(target: ImageService, id: string, region: string, made: boolean): Promise<string> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      await target.delete(id);
+      const deleted = await target.delete(id);
+      // Not made (the create was refused or never reached Glance): nothing to delete.
+      if (deleted === 'missing' && !made && !(await target.getAll(id))) return `no image was left in region ${region}`;
       if (!(await target.getAll(id))) return `the partial copy ${id} in region ${region} was deleted`;
     } catch (error) {
       log.debug(`deleting ${id} in ${region}: ${error instanceof Error ? error.message : String(error)}`);
@@ -285,7 +287,7 @@ export async function copyToRegion({ cloud, source, region, plan, dryRun, cancel
           ? error.message
           : await whyFailed(error, images, source, region, sourceRegion);
     // The ID was chosen before the create: whatever answer was lost, the image is deleted by it.
-    const removed = await removeCopy(target, id, region);
+    const removed = await removeCopy(target, id, region, record.imageId !== '');
     settled();
     const message = `The copy of snapshot ${source.id} to region ${region} failed: ${why.replace(/\.$/, '')}; ${removed}`;
     Object.assign(record, { status: 'failed', imageId: '', durationMs: Date.now() - started, error: message });
