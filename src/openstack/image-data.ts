@@ -11,6 +11,9 @@ export interface TransferOptions {
   signal?: AbortSignal;
 }
 
+/** Bytes held between the download and the upload at most (besides the sockets' own buffers). */
+const CHUNK_BUFFER = 4 * 1024 ** 2;
+
 /**
  * Stream one image's data from a Glance to another (`GET …/file` into `PUT …/file`): never on
  * disk, never whole in memory (each side waits for the other: backpressure). Resolves with the
@@ -30,7 +33,10 @@ export async function transferImageData(
   };
   const download = from.download(sourceId, signal).on('error', mark('download'));
   const upload = to.upload(targetId, size, signal).on('error', mark('upload'));
+  // got's streams hold no buffer of their own (highWaterMark 0): this one keeps up to CHUNK_BUFFER
+  // between the sides, so neither waits on every chunk of the other.
   const meter = new Transform({
+    highWaterMark: CHUNK_BUFFER,
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
       onBytes?.(bytes);
