@@ -181,9 +181,14 @@ describe('copy to another region', () => {
     const [row] = copiesOf(run);
     const rate = row!.bytes / 1e6 / row!.seconds;
     console.log(`# copy of ${MIB} MiB ${R1} → ${R2}: ${row!.seconds} s, ${rate.toFixed(1)} MB/s, peak RSS ${memory.peakMiB()} MiB`);
-    // Measured on the loopback cloud: 89 MiB for 8 MiB, 155 MiB for 256 MiB, 146 MiB for 1 GiB (OSA_REAL_COPY_MIB=1024): bounded, whatever the size.
+    // Measured on the loopback cloud: 89 MiB for 8 MiB, 167 MiB for 256 MiB, 171 MiB for 1 GiB (OSA_REAL_COPY_MIB=1024): bounded, whatever the size.
     assert.ok(memory.peakMiB() < 200, `peak RSS ${memory.peakMiB()} MiB: the image must not be held in memory`);
-    if (MIB >= 256) assert.match(run.stdout, /Copy to \w+: [\d.]+ MiB of [\d.]+ MiB \(\d+ %\), [\d.]+ MB\/s/, 'progress every 10 s');
+    // A line every 10 s of the copy (a fast one has none).
+    const progress = run.stdout.match(/Copy to \w+: [\d.]+ MiB of [\d.]+ MiB \(\d+ %\), [\d.]+ MB\/s/g) ?? [];
+    assert.ok(
+      progress.length >= Math.floor(row!.seconds / 10) - 1 && progress.length <= Math.ceil(row!.seconds / 10),
+      `progress lines: ${progress.length} in ${row!.seconds} s`,
+    );
   });
 
   test(
