@@ -32,7 +32,8 @@ export async function run(): Promise<void> {
   // A create stops servers, a verify boots throwaway ones: they handle the runner's signals for the
   // whole run, to start them again (or delete them) when the job is cancelled. Any other mode ends at once on a signal, as Node does.
   const cancel = new Cancellation();
-  const unwatch = settings.mode === 'create' || settings.mode === 'verify' ? cancel.watchSignals() : undefined;
+  // A copy too: a copy cut short deletes its partial image before the process ends.
+  const unwatch = settings.mode === 'create' || settings.mode === 'verify' || settings.mode === 'copy' ? cancel.watchSignals() : undefined;
   try {
     const outcome = await runMode(cloud, settings, cancel);
     // wait: captured: what the post step is to finish, by ID (never a secret: GITHUB_STATE is a file on the runner).

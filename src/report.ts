@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { Input, Output, Property } from './lib/constants.ts';
 import { isoSeconds } from './lib/duration.ts';
 import { neutralise, log } from './lib/log.ts';
+import type { CopyRecord } from './modes/copy/copy-image.ts';
 import type { CreateResult } from './modes/create/create.ts';
 import type { DeleteResult } from './modes/delete/delete.ts';
 import type { Result } from './modes/run.ts';
@@ -89,9 +90,18 @@ interface View {
   prunes: PruneResult[];
   /** The snapshots made (one, or a fleet's): what the capture note covers (wait: captured, a re-run's reuse). */
   created: CreateResult[];
+  /** Copies in other regions: mode copy's, or create's with copy-to-region (undefined when none was asked for). */
+  copies?: CopyRecord[];
 }
 
 function viewOf(result: Exclude<Result, VerifyResult | FleetResult<VerifyResult>> | undefined): View {
+  const view = viewWithoutCopies(result);
+  if (result?.mode === 'copy') return { ...view, copies: result.copies };
+  const asked = view.created.filter((r) => r.copies);
+  return asked.length ? { ...view, copies: asked.flatMap((r) => r.copies ?? []) } : view;
+}
+
+function viewWithoutCopies(result: Exclude<Result, VerifyResult | FleetResult<VerifyResult>> | undefined): View {
   switch (result?.mode) {
     case 'create':
       return { alone: result, prunes: result.prune ? [result.prune] : [], created: [result] };
@@ -153,6 +163,51 @@ function outputs(view: View, failure: StepError | undefined): void {
   set(Output.Consistency, created?.consistency);
   set(Output.DowntimeSeconds, created && (created.downtimeMs === undefined ? '' : seconds(created.downtimeMs)));
   set(Output.CapturedAt, created && (created.capturedAt?.toISOString() ?? ''));
+  set(Output.Copies, view.copies && JSON.stringify(view.copies.map(copyRow)));
+}
+
+/** One copy as a row of the `copies` output (snake_case, as the snapshots output). */
+function copyRow(copy: CopyRecord) {
+  return {
+    region: copy.region,
+    image_id: copy.imageId || null,
+    status: copy.status,
+    bytes: copy.bytes,
+    seconds: Number(seconds(copy.durationMs)),
+    method: copy.method,
+    source_region: copy.sourceRegion,
+    source_image_id: copy.sourceId || null,
+    instance_id: copy.instanceId,
+    deleted_copy_ids: copy.prune ? copy.prune.deletions.filter((d) => d.outcome === 'deleted').map((d) => d.image.id) : [],
+    error: copy.error ?? null,
+  };
+}
+
+/** A row per copy: where from, where to, how and how fast; the prune of the region's copies after it. */
+function copySection(copies: CopyRecord[], dryRun: boolean): void {
+  core.summary.addHeading(dryRun ? 'Copies in other regions (dry run: nothing copied)' : 'Copies in other regions', 2);
+  const rate = (c: CopyRecord) => (c.durationMs > 0 && c.bytes ? `${(c.bytes / 1e6 / (c.durationMs / 1000)).toFixed(1)} MB/s` : NONE);
+  const pruned = (c: CopyRecord) => {
+    if (!c.prune) return NONE;
+    const gone = c.prune.deletions.filter((d) => d.outcome !== 'missing').length;
+    return `${c.prune.dryRun ? 'would delete' : 'deleted'} ${gone} of ${c.prune.decisions.length}`;
+  };
+  table(
+    ['Snapshot', 'From', 'To', 'Copy ID', 'Status', 'Size', 'Took', 'Rate', 'Method', 'Pruned', 'Error'],
+    copies.map((c) => [
+      `${c.sourceName ?? ''}${c.sourceId ? ` (${c.sourceId})` : ''}`,
+      c.sourceRegion,
+      c.region,
+      c.imageId || NONE,
+      c.status,
+      size(c.bytes || null),
+      `${seconds(c.durationMs)} s`,
+      rate(c),
+      c.method === 'stream' ? 'streamed through the runner' : c.method === 'existing' ? 'already there' : NONE,
+      pruned(c),
+      c.error ?? '',
+    ]),
+  );
 }
 
 function createSection(result: CreateResult): void {
@@ -362,6 +417,7 @@ export async function report({ result, failure }: Outcome<Result>, apiRequests: 
   if (view.alone?.mode === 'restore') restoreSection(view.alone);
   if (view.fleet) fleetSection(view.fleet.of, view.fleet.rows);
   captureNote(view.created);
+  if (view.copies) copySection(view.copies, run.dryRun);
   if (view.deleted) deleteSection(view.deleted);
   const [first] = view.prunes;
   const deletions = deletionsOf(view);

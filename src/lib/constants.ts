@@ -1,6 +1,6 @@
 /** What the action does in a step (the `mode` input). */
-export type Mode = 'create' | 'delete' | 'prune' | 'restore' | 'verify';
-export const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore', 'verify'];
+export type Mode = 'create' | 'delete' | 'prune' | 'restore' | 'copy' | 'verify';
+export const MODES: readonly Mode[] = ['create', 'delete', 'prune', 'restore', 'copy', 'verify'];
 
 /** Names of the action's inputs and outputs: action.yml, the code and the tests use these. */
 export const Input = {
@@ -65,6 +65,8 @@ export const Input = {
   VerifyNetwork: 'verify-network',
   VerifyConsole: 'verify-console',
   KeepVerified: 'keep-verified',
+  /** Regions (one a line) to copy the snapshot to: mode create once it is active, and mode copy. */
+  CopyToRegion: 'copy-to-region',
 } as const;
 
 /**
@@ -101,6 +103,8 @@ export const Output = {
   CapturedAt: 'captured-at',
   /** Mode verify (and create with verify: true): per server, the snapshot booted and how it went (JSON). */
   Verifications: 'verifications',
+  /** The copies in other regions: JSON, one entry a copy (region, image ID, bytes, seconds, method). */
+  Copies: 'copies',
 } as const;
 
 /** Properties this action sets on the images it creates, so later runs (and people) can find them. */
@@ -124,6 +128,9 @@ export const Property = {
   VerifyRun: 'verify_run',
   /** On a throwaway server: this boot's own ID, to find it when Nova's answer to the create was lost. */
   VerifyRequest: 'verify_request_id',
+  /** On a copy in another region: the region and the image it was copied from. */
+  CopiedFromRegion: 'copied_from_region',
+  CopiedFromImage: 'copied_from_image',
 } as const;
 
 export const MANAGED_BY = 'openstack-snapshot-action';

@@ -34,3 +34,9 @@ export function findEndpoint(catalog: CatalogEntry[], types: readonly string[], 
   if (!match) throw new CatalogError('interface', primary, region, iface, [...new Set(inRegion.map((endpoint) => endpoint.interface))]);
   return match.url.replace(/\/+$/, '');
 }
+
+/** The regions with an endpoint of a service (any of `types`) on this interface. */
+export function regionsOffering(catalog: CatalogEntry[], types: readonly string[], iface: Interface): string[] {
+  const endpoints = catalog.filter((entry) => types.includes(entry.type)).flatMap((entry) => entry.endpoints);
+  return [...new Set(endpoints.filter((e) => e.interface === iface).map((e) => e.region_id ?? e.region ?? ''))].filter(Boolean).sort();
+}

@@ -1,7 +1,7 @@
 import type { Got } from 'got';
 import { createHttp, type Logger, type TlsOptions } from './client.ts';
 import { Compute } from './compute.ts';
-import type { Interface } from './catalog.ts';
+import { regionsOffering, type Interface } from './catalog.ts';
 import { Identity, secretsOf, type Credentials } from './identity.ts';
 import { ImageService } from './image.ts';
 import { Secrets } from './secrets.ts';
@@ -19,18 +19,37 @@ export interface CloudOptions {
   onToken?: (token: string) => void;
 }
 
+/** Another region of a Cloud's project: its login, client and request count. */
+interface InRegion {
+  region: string;
+  iface: Interface;
+  shared: { identity: Identity; http: Got; counter: { requests: number } };
+}
+
 /** One region of one project: the services, found in the catalog on first use. */
 export class Cloud {
   readonly identity: Identity;
   readonly region: string;
   readonly #http: Got;
   readonly #iface: Interface;
-  #requests = 0;
+  /** Shared by the Clouds of other regions made from this one (inRegion): one count for the run. */
+  readonly #counter: { requests: number };
   #compute?: Promise<Compute>;
   #images?: Promise<ImageService>;
   #volumes?: Promise<VolumeService>;
 
-  constructor(options: CloudOptions) {
+  constructor(options: CloudOptions | InRegion) {
+    this.region = options.region;
+    this.#iface = options.iface;
+    if ('shared' in options) {
+      const { shared } = options;
+      this.identity = shared.identity;
+      this.#http = shared.http;
+      this.#counter = shared.counter;
+      return;
+    }
+    const counter = { requests: 0 };
+    this.#counter = counter;
     // Every secret this client holds or is given: a service that echoes one in an error body must not put it in a message.
     const secrets = new Secrets();
     for (const secret of secretsOf(options.credentials)) secrets.add(secret);
@@ -40,7 +59,7 @@ export class Cloud {
       tls: options.tls,
       log: options.log,
       onRequest: () => {
-        this.#requests += 1;
+        counter.requests += 1;
       },
       redact: secrets.redact,
     });
@@ -49,13 +68,21 @@ export class Cloud {
       options.onToken?.(token);
     });
     this.#http = this.identity.authorized(base);
-    this.region = options.region;
-    this.#iface = options.iface;
+  }
+
+  /** The same project, login and client in another region (its services found in the same catalog). */
+  inRegion(region: string): Cloud {
+    return new Cloud({ region, iface: this.#iface, shared: { identity: this.identity, http: this.#http, counter: this.#counter } });
+  }
+
+  /** The regions whose catalog entries offer any of `types` on this interface (the image service: ['image']). */
+  async regionsOf(types: readonly string[]): Promise<string[]> {
+    return regionsOffering((await this.identity.token()).catalog, types, this.#iface);
   }
 
   /** Requests sent so far, retries included. */
   get requests(): number {
-    return this.#requests;
+    return this.#counter.requests;
   }
 
   async projectId(): Promise<string> {

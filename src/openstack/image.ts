@@ -1,6 +1,7 @@
 import type { Got } from 'got';
+import type { Duplex, Readable } from 'node:stream';
 import { linkedPages } from './client.ts';
-import { statusOf, type ApiError } from './errors.ts';
+import { OpenStackError, statusOf, type ApiError } from './errors.ts';
 
 /** Glance v2 image statuses (an unknown one is kept as Glance gave it). */
 export type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'killed' | 'deleted' | 'pending_delete' | 'deactivated';
@@ -91,6 +92,26 @@ export function exactNameFilter(name: string): Record<string, string> {
   return /^(in|eq|neq|gt|gte|lt|lte):/.test(name) ? {} : { name };
 }
 
+/** Glance's import methods (`GET /v2/info/import`): `glance-direct`, `web-download`, `copy-image`, `glance-download`… */
+export interface ImportInfo {
+  methods: string[];
+}
+
+/** An image's data could not be read or written in full: `stage` says which side, `status` the answer (if any). */
+export class ImageDataError extends OpenStackError {
+  override name = 'ImageDataError';
+  readonly stage: 'download' | 'upload';
+  readonly status: number | undefined;
+  constructor(message: string, stage: 'download' | 'upload', status: number | undefined, options?: ErrorOptions) {
+    super(message, options);
+    this.stage = stage;
+    this.status = status;
+  }
+}
+
+/** Image data moves for as long as it takes, but a connection silent this long is dead. */
+const DATA_IDLE_MS = 120_000;
+
 export class ImageService {
   readonly #http: Got;
   readonly root: string;
@@ -136,6 +157,83 @@ export class ImageService {
     const images: Image<P>[] = [];
     for await (const image of this.list(query, properties)) images.push(image);
     return images;
+  }
+
+  /** The image with every attribute and property Glance sends (what a copy of it keeps), or undefined once Glance no longer has it. */
+  async getAll(id: string, signal?: AbortSignal): Promise<Image<string> | undefined> {
+    try {
+      const { body } = await this.#http<Record<string, unknown>>(`${this.root}/v2/images/${encodeURIComponent(id)}`, { signal });
+      return toImage(body, Object.keys(body));
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Create an image record (no data yet) with the ID the caller chose: a request whose answer was
+   * lost is sent again and, once Glance has the image (409, or an answer lost again), the image is
+   * read back instead of a second one being made. `reused`: an earlier attempt made it.
+   */
+  async createWithId(id: string, fields: Record<string, unknown>, signal?: AbortSignal): Promise<{ image: Image<string>; reused: boolean }> {
+    const url = `${this.root}/v2/images`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { body } = await this.#http.post<Record<string, unknown>>(url, { json: { ...fields, id }, signal, retry: { limit: 0 } });
+        return { image: toImage(body, Object.keys(body)), reused: attempt > 0 };
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        const status = statusOf(error);
+        const lost = status === undefined || status >= 500;
+        if (status === 409 || (lost && attempt < 4)) {
+          // Made by an earlier attempt (409), or maybe by this one (no answer, or a 5xx after Glance acted).
+          const made = await this.getAll(id, signal);
+          if (made) return { image: made, reused: true };
+          if (status === 409) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt));
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * The image's data as a stream (`GET /v2/images/{id}/file`), read as fast as the consumer takes
+   * it (backpressure). Errors are ImageDataError (stage download).
+   */
+  download(id: string, signal?: AbortSignal): Readable {
+    return this.#http.stream(`${this.root}/v2/images/${encodeURIComponent(id)}/file`, {
+      headers: { accept: 'application/octet-stream' },
+      timeout: { connect: 15_000, response: 60_000, socket: DATA_IDLE_MS, request: undefined },
+      retry: { limit: 0 },
+      signal,
+    });
+  }
+
+  /**
+   * Where to write the image's data (`PUT /v2/images/{id}/file`): a duplex that takes the bytes as
+   * fast as Glance does and whose readable side is Glance's answer.
+   */
+  upload(id: string, size: number | null, signal?: AbortSignal): Duplex {
+    return this.#http.stream.put(`${this.root}/v2/images/${encodeURIComponent(id)}/file`, {
+      headers: { 'content-type': 'application/octet-stream', ...(size !== null ? { 'content-length': String(size) } : {}) },
+      timeout: { connect: 15_000, response: DATA_IDLE_MS, socket: DATA_IDLE_MS, request: undefined },
+      retry: { limit: 0 },
+      signal,
+    });
+  }
+
+  /** The import methods this Glance offers (`GET /v2/info/import`); none when it has no such API. */
+  async importInfo(): Promise<ImportInfo> {
+    try {
+      const { body } = await this.#http<{ 'import-methods'?: { value?: unknown } }>(`${this.root}/v2/info/import`);
+      const value = body['import-methods']?.value;
+      return { methods: Array.isArray(value) ? value.map(String) : [] };
+    } catch (error) {
+      if (statusOf(error) === 404) return { methods: [] };
+      throw error;
+    }
   }
 
   /**

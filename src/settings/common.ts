@@ -37,7 +37,7 @@ export function renamedInputs(): string[] {
 export function readMode(problems: string[]): Mode | undefined {
   const modeText = (core.getInput(Input.Mode) || 'create').toLowerCase();
   const mode = MODES.find((m) => m === modeText);
-  if (!mode) problems.push(`${Input.Mode}: "${modeText}" is not a mode; use create, delete, prune, restore or verify`);
+  if (!mode) problems.push(`${Input.Mode}: "${modeText}" is not a mode; use ${MODES.slice(0, -1).join(', ')} or ${MODES.at(-1)}`);
   return mode;
 }
 

@@ -2,6 +2,7 @@ import { Input, WAIT_CAPTURED } from '../lib/constants.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from '../lib/name-template.ts';
 import type { StepKey } from '../lib/step-key.ts';
 import type { CommonSettings } from './common.ts';
+import { createCopyProblems, type CopyPlan } from './copy.ts';
 import type { ModeRules, Retention } from './inputs.ts';
 import type { Selection } from './selection.ts';
 import type { VerifyPlan } from './verify.ts';
@@ -30,6 +31,8 @@ export interface SnapshotPlan extends Pick<CommonSettings, 'region' | 'credentia
   retention?: Retention;
   /** verify: true: boot the new snapshot on a throwaway server once it is active (before the prune). */
   verify?: Pick<VerifyPlan, 'flavor' | 'networkId' | 'console'>;
+  /** copy-to-region: copy the snapshot to these regions once it is active. */
+  copy?: CopyPlan;
 }
 
 export interface CreateSettings extends CommonSettings, SnapshotPlan {
@@ -41,9 +44,10 @@ export interface CreateSettings extends CommonSettings, SnapshotPlan {
 }
 
 export const createRules: ModeRules<CreateSettings> = {
-  check({ imageId, snapshotName, hasPolicy, wait, captured, verify }, problems) {
+  check({ imageId, snapshotName, hasPolicy, wait, captured, verify, copyToRegion }, problems) {
     if (verify && (!wait || captured)) problems.push(`${Input.Verify}: boots the snapshot once it is active, so it needs wait: true`);
-    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete, restore and verify; mode create makes a new snapshot`);
+    problems.push(...createCopyProblems({ copyToRegion, wait, captured }));
+    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete, restore, copy and verify; mode create makes a new snapshot`);
     problems.push(...templateProblems(snapshotName ?? DEFAULT_NAME_TEMPLATE).map((p) => `${Input.SnapshotName}: ${p}`));
     if (hasPolicy && !wait)
       problems.push(
@@ -66,6 +70,7 @@ export const createRules: ModeRules<CreateSettings> = {
       verifyFlavor,
       verifyNetwork,
       verifyConsole,
+      copyToRegion,
     },
     stopInstance,
   ) => ({
@@ -89,5 +94,6 @@ export const createRules: ModeRules<CreateSettings> = {
           },
         }
       : {}),
+    ...(copyToRegion ? { copy: { regions: copyToRegion, timeoutMs, ...(retention ? { retention } : {}) } } : {}),
   }),
 };

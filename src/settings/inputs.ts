@@ -7,6 +7,7 @@ import { isUuid } from '../openstack/compute.ts';
 import type { CommonSettings } from './common.ts';
 import { parseMetadata } from './metadata.ts';
 import { readPolicy, type Reader } from './readers.ts';
+import { readCopyRegions } from './regions.ts';
 import { readSelection } from './selection.ts';
 
 /** A retention policy and how to apply it: mode prune, and create with keep-* inputs. */
@@ -63,7 +64,7 @@ export function readInputs(mode: Mode | undefined, { bool, integer, duration }: 
   const concurrency = integer(Input.MaxParallel, DEFAULTS.concurrency, 1, 32) ?? DEFAULTS.concurrency;
   // Read (and checked) only where a policy applies: mode prune, and create with keep-*.
   const retention: Retention | undefined =
-    mode === 'prune' || (mode === 'create' && hasPolicy)
+    mode === 'prune' || ((mode === 'create' || mode === 'copy') && hasPolicy)
       ? {
           policy,
           includeUnmanaged: bool(Input.IncludeUnmanaged, false),
@@ -71,6 +72,7 @@ export function readInputs(mode: Mode | undefined, { bool, integer, duration }: 
           concurrency,
         }
       : undefined;
+  const copyToRegion = readCopyRegions(problems);
   const waitText = core.getInput(Input.Wait);
   const captured = waitText.toLowerCase() === WAIT_CAPTURED;
   // The runner's booleans (true, True, TRUE, false…), or captured.
@@ -100,6 +102,8 @@ export function readInputs(mode: Mode | undefined, { bool, integer, duration }: 
     allowOtherInstance: bool(Input.AllowOtherInstance, false),
     snapshotBefore: bool(Input.SnapshotBefore, false),
     ...readVerifyInputs(problems, bool),
+    /** copy-to-region: the regions to copy to (modes create and copy). */
+    copyToRegion,
   };
 }
 
@@ -140,6 +144,7 @@ export function oneModeInputs(mode: Mode | undefined, inputs: Inputs, bool: Read
   }
   if (mode !== 'create' && inputs.verify) problems.push(`${Input.Verify}: only for mode create (mode verify boots the snapshots it selects)`);
   if (mode !== 'prune' && mode !== 'create' && inputs.keepVerifiedGiven) problems.push(`${Input.KeepVerified}: only for modes prune and create (with keep-*)`);
+  if (mode !== 'create' && mode !== 'copy' && inputs.copyToRegion) problems.push(`${Input.CopyToRegion}: only for modes create and copy`);
   const stopInstance = bool(Input.StopInstance, false);
   if (mode !== 'create' && stopInstance) problems.push(`${Input.StopInstance}: only for mode create`);
   if (mode !== 'delete' && inputs.deleteInUse) problems.push(`${Input.DeleteInUse}: only for mode delete; prune and create never delete a snapshot in use`);

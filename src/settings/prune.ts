@@ -24,7 +24,7 @@ export const pruneRules: ModeRules<PruneSettings> = {
         `keep-last, keep-within, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly: mode prune needs at least one (no policy would delete everything)`,
       );
     }
-    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete, restore and verify; prune selects by instance and snapshot-name`);
+    if (imageId) problems.push(`${Input.SnapshotId}: only for modes delete, restore, copy and verify; prune selects by instance and snapshot-name`);
   },
   settings: ({ instance, snapshotName, retention }) => ({ mode: 'prune', instance, nameGlob: snapshotName, retention: validated(retention) }),
 };

@@ -48,6 +48,8 @@ export const hasSelector = (selection: Selection) => selection.tags.length > 0 |
 
 /** What is wrong with the selection for this mode: one snapshot named exactly (`exactSnapshot`) is one server's. */
 export function selectionProblems(mode: Mode | undefined, selection: Selection, exactSnapshot: boolean): string[] {
+  // Mode copy's rules check its selection (settings/copy.ts): an ID, or instances as restore takes them.
+  if (mode === 'copy') return [];
   const several = selection.names.length > 1 || hasSelector(selection);
   const given = selection.names.length > 0 || hasSelector(selection);
   // Verify selects as restore does: the instances, each with its own newest snapshot (or the one named).

@@ -2,6 +2,7 @@ import { hasWildcard } from '../lib/glob.ts';
 import { readProvenance } from '../lib/provenance.ts';
 import { withCloudsYaml } from './clouds-yaml.ts';
 import { readCloud, readLimits, readMode, renamedInputs } from './common.ts';
+import { copyRegionProblems, copyRules, type CopySettings } from './copy.ts';
 import { createRules, type CreateSettings } from './create.ts';
 import { deleteRules, type DeleteSettings } from './delete.ts';
 import { oneModeInputs, readInputs } from './inputs.ts';
@@ -11,7 +12,7 @@ import { restoreRules, type RestoreSettings } from './restore.ts';
 import { selectionProblems } from './selection.ts';
 import { verifyRules, type VerifySettings } from './verify.ts';
 
-export type Settings = CreateSettings | DeleteSettings | PruneSettings | RestoreSettings | VerifySettings;
+export type Settings = CreateSettings | DeleteSettings | PruneSettings | RestoreSettings | VerifySettings | CopySettings;
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -23,7 +24,7 @@ export class SettingsError extends Error {
 }
 
 /** Each mode's rules, and its part of the settings (settings/<mode>.ts). */
-const RULES = { create: createRules, delete: deleteRules, prune: pruneRules, restore: restoreRules, verify: verifyRules };
+const RULES = { create: createRules, delete: deleteRules, prune: pruneRules, restore: restoreRules, verify: verifyRules, copy: copyRules };
 
 /**
  * Every input, with the openrc `OS_*` variables as fallbacks for the cloud ones, into one
@@ -44,6 +45,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   problems.push(...selectionProblems(mode, inputs.servers, !!imageId || (!!snapshotName && !hasWildcard(snapshotName))));
   const rules = mode && RULES[mode];
   rules?.check(inputs, problems);
+  problems.push(...copyRegionProblems(inputs.copyToRegion, cloud?.region));
   const stopInstance = oneModeInputs(mode, inputs, read.bool, problems);
   const limits = readLimits(env, read.bool, problems);
   if (problems.length || !rules || !cloud) throw new SettingsError(problems);

@@ -36,7 +36,7 @@ export function badInputBase(cloud: LocalCloud, instance: string): Record<string
 }
 
 export const BAD_INPUT_CASES: BadInputCase[] = [
-  bad('unknown mode', { mode: 'snapshot' }, 'mode: "snapshot" is not a mode', 'use create, delete, prune, restore or verify'),
+  bad('unknown mode', { mode: 'snapshot' }, 'mode: "snapshot" is not a mode', 'use create, delete, prune, restore, copy or verify'),
   bad('timeout with an unknown unit (45x)', { timeout: '45x' }, 'timeout: "45x" is not a duration', '90s, 45m, 2h or 1h30m'),
   bad('timeout of zero (0s)', { timeout: '0s' }, 'timeout: "0s" adds up to zero', '90s, 45m, 2h'),
   bad('timeout without a unit (10)', { timeout: '10' }, 'timeout: "10" has no unit', 'write 10s, 10m, 10h, 10d or 10w'),
@@ -141,11 +141,11 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     'snapshot-id and snapshot-name: give one of them, not both',
   ),
   bad('delete with neither snapshot-id nor snapshot-name', { mode: 'delete' }, 'snapshot-id or snapshot-name: mode delete needs the ID or the exact name'),
-  bad('snapshot-id in mode create', { 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }, 'snapshot-id: only for modes delete, restore and verify'),
+  bad('snapshot-id in mode create', { 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' }, 'snapshot-id: only for modes delete, restore, copy and verify'),
   bad(
     'snapshot-id in mode prune',
     { mode: 'prune', 'keep-last': '2', 'snapshot-id': '7c1e8f0a-1111-4222-8333-944445555666' },
-    'snapshot-id: only for modes delete, restore and verify',
+    'snapshot-id: only for modes delete, restore, copy and verify',
   ),
   bad(
     'unknown template token',
@@ -273,6 +273,50 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     inputs: (b) => ({ ...b, cloud: 'prod' }),
     env: { OS_CLIENT_CONFIG_FILE: '/nonexistent/osa/clouds.yaml' },
     expect: ['cloud: "prod" was asked for (or OS_CLOUD)', 'no clouds.yaml in /nonexistent/osa/clouds.yaml'],
+  },
+  // Copies in another region (issue 21).
+  {
+    name: 'copy-to-region given but blank',
+    inputs: (b) => ({ ...b, mode: 'copy', 'copy-to-region': ' \n  ' }),
+    expect: ['copy-to-region: is blank', 'one a line'],
+  },
+  {
+    name: 'copy-to-region names the source region',
+    inputs: (b) => ({ ...b, mode: 'copy', 'copy-to-region': `SBG5\n${b.region}` }),
+    expect: ['copy-to-region: GRA7 is the region the snapshot is in (region)', 'give only other regions'],
+  },
+  {
+    name: 'copy-to-region names a region twice',
+    inputs: (b) => ({ ...b, mode: 'copy', 'copy-to-region': 'SBG5\nSBG5' }),
+    expect: ['copy-to-region: SBG5 given more than once'],
+  },
+  {
+    name: 'copy-to-region in mode delete',
+    inputs: (b) => ({ ...b, mode: 'delete', 'snapshot-name': 'x', 'copy-to-region': 'SBG5' }),
+    expect: ['copy-to-region: only for modes create and copy'],
+  },
+  {
+    name: 'mode copy without copy-to-region',
+    inputs: (b) => ({ ...b, mode: 'copy' }),
+    expect: ['copy-to-region: required for mode copy'],
+  },
+  {
+    name: 'mode copy with neither snapshot-id nor instance',
+    inputs: (b) => ({ ...without(b, 'instance'), mode: 'copy', 'copy-to-region': 'SBG5' }),
+    expect: ['snapshot-id or instance: mode copy needs the snapshot', 'whose newest snapshot made by this action'],
+  },
+  {
+    name: 'create with copy-to-region and wait: false',
+    inputs: (b) => ({ ...b, wait: 'false', 'copy-to-region': 'SBG5' }),
+    expect: ['wait: copy-to-region copies the snapshot once it is active, so it needs wait: true'],
+  },
+  {
+    name: 'copy-to-region: a region not in the catalog',
+    needsCloud: true,
+    inputs: (b) => ({ ...b, mode: 'copy', 'copy-to-region': 'SBG5\nBHS9' }),
+    expect: (cloud) => [
+      `copy-to-region: BHS9 is not in the catalog for the image service: this project's regions are ${[...cloud.regionNames].sort().join(', ')}; nothing was changed`,
+    ],
   },
 ];
 

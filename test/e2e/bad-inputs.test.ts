@@ -18,7 +18,7 @@ describe('bad inputs', { concurrency: 1 }, () => {
   test('the table has at least 20 cases across all modes', () => {
     assert.ok(BAD_INPUT_CASES.length >= 20);
     const modes = new Set(BAD_INPUT_CASES.map((c) => c.inputs({ mode: 'create' }, cloud).mode ?? 'create'));
-    assert.deepEqual([...modes].sort(), ['create', 'delete', 'prune', 'restore', 'snapshot', 'verify']);
+    assert.deepEqual([...modes].sort(), ['copy', 'create', 'delete', 'prune', 'restore', 'snapshot', 'verify']);
   });
 
   for (const c of BAD_INPUT_CASES) {

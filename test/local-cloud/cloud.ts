@@ -309,6 +309,15 @@ export class LocalCloud {
   async #handle(req: IncomingMessage, res: ServerResponse, rec: RequestRecord, route: Route | undefined): Promise<void> {
     const { method, path } = rec;
     const url = new URL(path, this.url);
+    // An upload of image data refused before it ended (Glance's 413 over image_size_cap, a 503 from a front end): answered at once, the rest of the data drained.
+    if (route?.service === 'image' && method === 'PUT' && /\/file$/.test(route.rest)) {
+      const early = this.world.faults.take({ method, service: route.service, path, region: route.region }, 'upload');
+      if (early?.spec.kind === 'upload-refused') {
+        rec.fault = early.spec.kind;
+        req.resume();
+        return this.#send(res, rec, method, statusFaultReply({ match: {}, kind: 'status', status: early.spec.status, body: early.spec.body }));
+      }
+    }
     const chunks: Buffer[] = [];
     try {
       for await (const c of req) chunks.push(c as Buffer);
@@ -345,7 +354,7 @@ export class LocalCloud {
       const token = this.world.tokens.get(String(req.headers['x-auth-token']));
       if (token) token.revoked = true;
       reply = serviceUnauthorized(this.world, ctx);
-    } else reply = this.#dispatch(spec?.kind === 'unfiltered' ? { ...ctx, unfiltered: true } : ctx);
+    } else reply = this.#dispatch(spec?.kind === 'unfiltered' ? { ...ctx, unfiltered: true } : spec?.kind === 'corrupt-data' ? { ...ctx, corrupt: true } : ctx);
     rec.status = reply.status;
     if (spec?.kind === 'delay' && !spec.beforeExecute && !(await this.#sleep(spec.ms))) return;
     // The request was executed; its answer never arrives.
@@ -356,7 +365,7 @@ export class LocalCloud {
   #send(res: ServerResponse, rec: RequestRecord, method: string, reply: Reply): void {
     rec.status = reply.status;
     if (res.destroyed || this.#stopped) return;
-    const payload = Buffer.from(reply.body, 'utf8');
+    const payload = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
     res.writeHead(reply.status, reply.status === 204 ? reply.headers : { ...reply.headers, 'Content-Length': payload.length });
     res.end(reply.status === 204 || method === 'HEAD' ? undefined : payload);
   }

@@ -22,8 +22,9 @@ export interface ArmedFault {
 }
 
 /** When a fault is taken: as a request arrives, or by what Nova does for a createImage or a rebuild. */
-export type FaultMoment = 'request' | 'createImage' | 'rebuild' | 'boot';
+export type FaultMoment = 'request' | 'createImage' | 'rebuild' | 'boot' | 'upload';
 const MOMENT: Record<string, FaultMoment> = {
+  'upload-refused': 'upload',
   'image-killed': 'createImage',
   'image-vanish': 'createImage',
   stuck: 'createImage',

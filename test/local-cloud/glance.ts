@@ -4,7 +4,7 @@
 // listed, a full last page still has `next`.
 import { serviceUnauthorized } from './keystone.ts';
 import type { ImageRec, World } from './world.ts';
-import { empty, floorSecond, header, isoZ, json, parseJson, uuid, webobError, type Ctx, type Reply } from './http.ts';
+import { empty, floorSecond, header, isObject, isoZ, json, parseJson, uuid, webobError, type Ctx, type Reply } from './http.ts';
 
 function imageJson(img: ImageRec): Record<string, unknown> {
   return {
@@ -17,8 +17,10 @@ function imageJson(img: ImageRec): Record<string, unknown> {
     virtual_size: null,
     status: img.status,
     checksum: img.checksum,
+    os_hash_algo: img.hash ? 'sha512' : null,
+    os_hash_value: img.hash,
     protected: img.protected,
-    min_ram: 0,
+    min_ram: img.minRam ?? 0,
     min_disk: img.minDisk,
     owner: img.owner,
     os_hidden: false,
@@ -63,6 +65,12 @@ export function handleImage(w: World, ctx: Ctx): Reply {
       listImages(ctx, [...region.images.values()], token.projectId, w.imagePageMax, rid) ??
       err(400, `No image found with ID ${ctx.url.searchParams.get('marker')}`)
     );
+  // The loopback cloud's Glance 25 (glance-direct and web-download: enabled_import_methods' default, no glance-download).
+  if (ctx.rest === '/v2/info/import' && ctx.method === 'GET')
+    return json(200, { 'import-methods': { description: 'Import methods available.', type: 'array', value: ['glance-direct', 'web-download'] } }, rid);
+  if (ctx.rest === '/v2/images' && ctx.method === 'POST') return createImage(w, ctx, region.name, token.projectId, err, rid);
+  const file = /^\/v2\/images\/([^/]+)\/file$/.exec(ctx.rest);
+  if (file) return imageFile(w, ctx, region.images.get(decodeURIComponent(file[1]!)), token.projectId, err, rid);
   const m = /^\/v2\/images\/([^/]+)$/.exec(ctx.rest);
   if (!m) return err(404, 'The resource could not be found.');
   const id = decodeURIComponent(m[1]!);
@@ -161,4 +169,40 @@ function patchImage(w: World, ctx: Ctx, img: ImageRec | undefined, project: stri
   }
   img.updatedAt = floorSecond(w.now());
   return json(200, imageJson(img), rid);
+}
+
+type Err = (status: number, message: string) => Reply;
+
+/** POST /v2/images: the record of an image without data (queued), with the ID the client chose if any. */
+function createImage(w: World, ctx: Ctx, region: string, project: string, err: Err, rid: Record<string, string>): Reply {
+  const fields = parseJson(ctx.body);
+  if (!isObject(fields)) return err(400, 'Malformed JSON in request body.');
+  if (fields.id !== undefined && (typeof fields.id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(fields.id)))
+    return err(400, `Invalid id: ${String(fields.id)}`);
+  for (const key of Object.keys(fields)) if (key.startsWith('os_glance')) return err(403, `Attribute '${key}' is reserved.`);
+  for (const key of ['status', 'checksum', 'size', 'owner', 'os_hash_value', 'created_at'])
+    if (key in fields) return err(403, `Attribute '${key}' is read-only.`);
+  const made = w.createImage(region, project, fields);
+  if (made === 'conflict') return err(409, `Image ID ${String(fields.id)} already exists!`);
+  return json(201, imageJson(made), { ...rid, Location: `${w.base}/glance/${region}/v2/images/${made.id}` });
+}
+
+/** GET and PUT /v2/images/{id}/file: the data of an active image; the data of a queued one, once. */
+function imageFile(w: World, ctx: Ctx, img: ImageRec | undefined, project: string, err: Err, rid: Record<string, string>): Reply {
+  const visible = img && visibleTo(img, project) ? img : undefined;
+  if (!visible) return err(404, `Image ${ctx.rest.split('/')[3] ?? ''} not found.`);
+  if (ctx.method === 'GET') {
+    if (visible.status !== 'active') return empty(204, rid);
+    const data = w.imageData(visible);
+    if (!data) return err(500, 'local cloud: no data is kept for an image this large');
+    return { status: 200, headers: { 'Content-Type': 'application/octet-stream', 'Content-MD5': visible.checksum ?? '', ...rid }, body: data };
+  }
+  if (ctx.method !== 'PUT') return err(405, `The method ${ctx.method} is not allowed for this resource.`);
+  if (visible.owner !== project) return err(403, 'You are not permitted to upload data to this image.');
+  if (!/application\/octet-stream/.test(header(ctx, 'content-type') ?? '')) return err(415, 'Unsupported Content-Type');
+  if (visible.status !== 'queued') return err(409, `Image status transition from ${visible.status} to saving is not allowed`);
+  const data = Buffer.from(ctx.body);
+  if (ctx.corrupt && data.length) data[0] = (data[0]! + 1) & 0xff;
+  w.storeImageData(visible, data);
+  return empty(204, rid);
 }

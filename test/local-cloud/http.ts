@@ -17,13 +17,16 @@ export interface Ctx {
   record: RequestRecord;
   /** The 'unfiltered' fault applies. */
   unfiltered?: boolean;
+  /** The 'corrupt-data' fault applies. */
+  corrupt?: boolean;
 }
 
 /** What a handler returns; the router writes it (or, for faults, delays or drops it). */
 export interface Reply {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  /** Text, or bytes (Glance's image data). */
+  body: string | Buffer;
 }
 
 export const uuid = (): string => randomUUID();

@@ -206,7 +206,11 @@ export type FaultKind =
   /** The next server create is accepted, then the boot fails on the compute host: ERROR, with this fault message. */
   | { kind: 'boot-error'; message: string }
   /** The next server create is accepted and never ends its BUILD. */
-  | { kind: 'boot-stuck' };
+  | { kind: 'boot-stuck' }
+  /** The image data a PUT …/file sends is stored with one byte changed (its hashes then differ from the source's). */
+  | { kind: 'corrupt-data' }
+  /** A PUT …/file answered with `status` as soon as it arrives, before its data ended (the rest is drained): Glance's 413 over image_size_cap, a front end's 503. */
+  | { kind: 'upload-refused'; status: number; body?: unknown };
 
 export type FaultSpec = {
   match: FaultMatch;

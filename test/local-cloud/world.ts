@@ -1,7 +1,7 @@
 // The local cloud's state: tokens, servers, images, volume snapshots, and the jobs that move them
 // (snapshots, rebuilds, Cinder deletes). Jobs are computed lazily from timestamps against a clock
 // tests can move forward (advance()), so no timers run and thousands of objects cost nothing.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { DemoCredentials, Image, ImageSpec, LocalCloudOptions, Server, ServerSpec, VolumeSnapshot, VolumeSnapshotSpec, VolumeSpec } from './types.ts';
 import { FaultBook } from './faults.ts';
 import { floorSecond, hex32, isoMicroNaive, isoZ, toMs, uuid } from './http.ts';
@@ -107,7 +107,12 @@ export interface ImageRec {
   diskFormat: string | null;
   containerFormat: string | null;
   checksum: string | null;
+  /** Glance's multihash of the data (os_hash_algo sha512). */
+  hash: string | null;
   minDisk: number;
+  minRam?: number;
+  /** Data uploaded with PUT …/file; without it, an active image's data is the filler of its size. */
+  data?: Buffer;
   createdAt: number;
   updatedAt: number;
   props: Map<string, string>;
@@ -204,6 +209,26 @@ const SPAWNED = 3;
 
 const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
+
+/** Images up to this size have data the local cloud can send (larger ones, like the public base image, only a size). */
+const MAX_DATA = 64 * 1024 ** 2;
+const fillers = new Map<number, { data: Buffer; md5: string; sha512: string }>();
+/** The data of an image of `size` bytes that nobody uploaded (a snapshot Nova made): the same for every image of that size, hashed once. */
+export function filler(size: number): { data: Buffer; md5: string; sha512: string } | undefined {
+  if (size > MAX_DATA) return undefined;
+  let known = fillers.get(size);
+  if (!known) {
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >> 8)) & 0xff;
+    known = { data, md5: createHash('md5').update(data).digest('hex'), sha512: createHash('sha512').update(data).digest('hex') };
+    fillers.set(size, known);
+  }
+  return known;
+}
+const hashesOf = (size: number) => {
+  const known = filler(size);
+  return known ? { checksum: known.md5, hash: known.sha512 } : { checksum: randomHex(16), hash: randomHex(64) };
+};
 
 export class World {
   readonly regions = new Map<string, RegionState>();
@@ -315,7 +340,7 @@ export class World {
         img.job = null;
         img.updatedAt = floorSecond(job.finalAt);
         if (job.outcome === 'active') {
-          Object.assign(img, { status: 'active', diskFormat: 'qcow2', containerFormat: 'bare', size: 65536, checksum: randomHex(16) });
+          Object.assign(img, { status: 'active', diskFormat: 'qcow2', containerFormat: 'bare', size: 65536, ...hashesOf(65536) });
           img.props.set('image_location', 'snapshot');
           img.props.set('image_state', 'available');
           img.props.set('owner_id', img.owner ?? '');
@@ -588,7 +613,11 @@ export class World {
       size,
       diskFormat: spec.diskFormat ?? (active || status === 'saving' ? 'qcow2' : null),
       containerFormat: active || status === 'saving' ? 'bare' : null,
-      checksum: active && size !== null ? (size === 0 ? EMPTY_MD5 : randomHex(16)) : null,
+      ...(active && size !== null
+        ? size === 0
+          ? { checksum: EMPTY_MD5, hash: createHash('sha512').digest('hex') }
+          : hashesOf(size)
+        : { checksum: null, hash: null }),
       minDisk: spec.minDisk ?? 0,
       createdAt: created,
       updatedAt: created,
@@ -596,6 +625,58 @@ export class World {
       inUse: false,
       job: null,
     };
+  }
+
+  /** POST /v2/images: a queued image with no data, the ID the client chose if any (Glance's image create). */
+  createImage(region: string, owner: string, fields: Record<string, unknown>): ImageRec | 'conflict' {
+    const id = typeof fields.id === 'string' ? fields.id : uuid();
+    if (this.findImage(id) || this.deletedImageIds.has(id)) return 'conflict';
+    const now = this.now();
+    const props = new Map<string, string>();
+    const base = new Set(['id', 'name', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'visibility', 'protected', 'tags']);
+    for (const [k, v] of Object.entries(fields)) if (!base.has(k) && typeof v === 'string') props.set(k, v);
+    const img: ImageRec = {
+      id,
+      region,
+      name: typeof fields.name === 'string' ? fields.name : null,
+      status: 'queued',
+      visibility: typeof fields.visibility === 'string' ? fields.visibility : 'shared',
+      protected: fields.protected === true,
+      owner,
+      size: null,
+      diskFormat: typeof fields.disk_format === 'string' ? fields.disk_format : null,
+      containerFormat: typeof fields.container_format === 'string' ? fields.container_format : null,
+      checksum: null,
+      hash: null,
+      minDisk: typeof fields.min_disk === 'number' ? fields.min_disk : 0,
+      minRam: typeof fields.min_ram === 'number' ? fields.min_ram : 0,
+      createdAt: floorSecond(now),
+      updatedAt: floorSecond(now),
+      props,
+      inUse: false,
+      job: null,
+    };
+    this.region(region).images.set(id, img);
+    return img;
+  }
+
+  /** PUT /v2/images/{id}/file: the data stored, hashed as Glance does, the image active. */
+  storeImageData(img: ImageRec, data: Buffer): void {
+    Object.assign(img, {
+      data,
+      size: data.length,
+      checksum: createHash('md5').update(data).digest('hex'),
+      hash: createHash('sha512').update(data).digest('hex'),
+      status: 'active',
+      updatedAt: floorSecond(this.now()),
+    });
+  }
+
+  /** The bytes GET /v2/images/{id}/file sends: what was uploaded, or the filler of its size. */
+  imageData(img: ImageRec): Buffer | undefined {
+    if (img.data) return img.data;
+    if (img.size === 0) return Buffer.alloc(0);
+    return img.size === null ? undefined : filler(img.size)?.data;
   }
 
   addImage(spec: ImageSpec): ImageRec {
@@ -617,9 +698,13 @@ export class World {
     return undefined;
   }
 
+  /** Glance keeps the row of a deleted image: its ID is never given again (a create with it is a 409). */
+  readonly deletedImageIds = new Set<string>();
+
   deleteImage(img: ImageRec): void {
     const region = this.region(img.region);
     region.images.delete(img.id);
+    this.deletedImageIds.add(img.id);
     const job = img.job;
     if (!job) return;
     // The upload fails once the image is gone; Nova resets the task_state.

@@ -16,6 +16,7 @@ import { Cloud, type CloudOptions } from '../../src/openstack/cloud.ts';
 import type { Credentials } from '../../src/openstack/identity.ts';
 import type { Selection } from '../../src/settings/selection.ts';
 import type { CommonSettings } from '../../src/settings/common.ts';
+import type { CopyPlan, CopySettings } from '../../src/settings/copy.ts';
 import type { CreateSettings } from '../../src/settings/create.ts';
 import type { DeleteSettings } from '../../src/settings/delete.ts';
 import type { Retention } from '../../src/settings/inputs.ts';
@@ -171,6 +172,18 @@ export class Local {
       snapshot: { newest: true },
       allowOtherInstance: false,
       timeoutMs: 30_000,
+      ...overrides,
+    };
+  }
+
+  /** A copy of snapshot `imageId` to SBG5 unless told. */
+  copySettings(overrides: Partial<CopySettings> = {}, plan: Partial<CopyPlan> = {}): CopySettings {
+    return {
+      ...this.#common(),
+      mode: 'copy',
+      copy: { regions: ['SBG5'], timeoutMs: 30_000, ...plan },
+      source: { servers: selection('web') },
+      concurrency: 4,
       ...overrides,
     };
   }

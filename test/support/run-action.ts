@@ -65,6 +65,8 @@ export interface RunOptions {
   cwd?: string;
   /** The bundle to run: the main step's (default) or the post step's (DIST_POST). */
   entry?: string;
+  /** Told the step's process ID once it runs (to watch its memory). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** The runner's cancel: SIGINT, then SIGTERM and SIGKILL, each only if the process is still there. */
@@ -101,6 +103,7 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
   }
   const started = Date.now();
   const child = spawn(process.execPath, [options.entry ?? DIST], { env: childEnv, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   let stdout = '';
   let stderr = '';
   let cancelled = false;

@@ -138,7 +138,7 @@ describe('run: the job summary of a step that fails on its inputs or its login',
     assert.equal(run.exitCode, 1);
     assert.equal(
       run.summary,
-      '<h2>Invalid input</h2>\n<ul><li>mode: &quot;&lt;img src=x&gt;&#124;&quot; is not a mode; use create, delete, prune, restore or verify</li></ul>\n',
+      '<h2>Invalid input</h2>\n<ul><li>mode: &quot;&lt;img src=x&gt;&#124;&quot; is not a mode; use create, delete, prune, restore, copy or verify</li></ul>\n',
     );
     assert.deepEqual(run.outputs, {});
   });

@@ -148,7 +148,7 @@ describe('settings: every problem names the input and what is valid', () => {
   const PRUNE = { ...PASSWORD_AUTH, mode: 'prune', 'keep-last': '1' };
   /** The inputs, and the problems they give, in order: no more, no fewer. */
   const REFUSED: [string, Record<string, string>, RegExp[]][] = [
-    ['unknown mode', { ...PASSWORD_AUTH, mode: 'backup' }, [/^mode: "backup" is not a mode; use create, delete, prune, restore or verify$/]],
+    ['unknown mode', { ...PASSWORD_AUTH, mode: 'backup' }, [/^mode: "backup" is not a mode; use create, delete, prune, restore, copy or verify$/]],
     ['a timeout without a unit', { ...WEB, timeout: '90' }, [/^timeout: "90" has no unit: write 90s, 90m/]],
     ['a timeout that is not a duration', { ...WEB, timeout: 'soon' }, [/^timeout: "soon" is not a duration: use a number followed by s, m, h, d or w/]],
     [
@@ -235,7 +235,7 @@ describe('settings: every problem names the input and what is valid', () => {
     [
       'snapshot-id outside delete',
       { ...WEB, 'snapshot-id': IMAGE_UUID },
-      [/^snapshot-id: only for modes delete, restore and verify; mode create makes a new snapshot/],
+      [/^snapshot-id: only for modes delete, restore, copy and verify; mode create makes a new snapshot/],
     ],
     [
       'prune without a policy: names every keep-* input',

@@ -23,6 +23,10 @@ import { RESTART_MS, startAgain, startWhenCaptured, stopForSnapshot, type Restar
 import { asFailure, explain, StepError, type Outcome } from '../outcome.ts';
 import { prune, type PruneResult } from '../prune/prune.ts';
 import { verifyImage, type VerifyResult } from '../verify/verify.ts';
+import { checkTargets, copySnapshot } from '../copy/copy.ts';
+import { copyRefusal, type CopyRecord } from '../copy/copy-image.ts';
+import type { CopyPlan } from '../../settings/copy.ts';
+import type { Image } from '../../openstack/image.ts';
 
 export interface CreateResult {
   mode: 'create';
@@ -47,6 +51,8 @@ export interface CreateResult {
   reused?: boolean;
   /** verify: true: the new snapshot booted on a throwaway server. */
   verify?: VerifyResult;
+  /** copy-to-region: its copies in other regions (planned, in a dry run). */
+  copies?: CopyRecord[];
 }
 
 type Consistency = 'stopped' | 'quiesced' | 'crash-consistent';
@@ -87,6 +93,8 @@ function imageRequest(settings: SnapshotPlan, server: Server): ImageRequest {
  * its own. Once the job is cancelled, no server is begun.
  */
 export async function create(cloud: Cloud, settings: CreateSettings, cancel = new Cancellation()): Promise<Outcome<CreateResult | FleetResult<CreateResult>>> {
+  // copy-to-region: the regions are checked against the catalog before any snapshot is taken.
+  if (settings.copy) await checkTargets(cloud, settings.copy);
   // A fleet's images are watched together: one listing per look instead of one GET per image.
   const looks = new ImageLooks(await cloud.images());
   // Their servers too, while the disks are captured: one server listing per look.
@@ -95,13 +103,69 @@ export async function create(cloud: Cloud, settings: CreateSettings, cancel = ne
     cloud,
     settings,
     'create',
-    (server, inFleet) => snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel, inFleet ? serverLooks : undefined),
+    async (server, inFleet) => {
+      if (settings.copy && server.volumeBacked) throw volumeBackedCopy(server);
+      const outcome = await snapshotServer(cloud, settings, server, inFleet ? looks : undefined, cancel, inFleet ? serverLooks : undefined);
+      return settings.copy ? thenCopy(cloud, settings, settings.copy, outcome, cancel) : outcome;
+    },
     cancel,
   );
   // A cancelled job fails, even when what was under way could end.
   return cancel.cancelled && !outcome.failure
     ? { ...outcome, failure: cancel.error('after the snapshots were taken: they stand, but a cancelled job fails') }
     : outcome;
+}
+
+/** A volume-backed snapshot holds no data to copy: refused before the server is snapshotted. */
+const volumeBackedCopy = (server: Server) =>
+  new StepError(
+    `${Input.CopyToRegion}: instance ${server.name} (${server.id}) is volume-backed: its snapshot holds no image data (the disks are Cinder snapshots, which stay in their region), so it cannot be copied to another region. It was not snapshotted; leave ${Input.CopyToRegion} out for it, or copy its volumes with Cinder backups`,
+  );
+
+/** copy-to-region: once the snapshot is active, its copies (planned, in a dry run); the step fails for a copy that fails. */
+async function thenCopy(
+  cloud: Cloud,
+  settings: CreateSettings,
+  plan: CopyPlan,
+  outcome: Outcome<CreateResult>,
+  cancel: Cancellation,
+): Promise<Outcome<CreateResult>> {
+  const { result } = outcome;
+  if (!result || (!result.dryRun && result.image.status !== 'active')) return outcome;
+  let source: Image<string> | undefined;
+  if (result.dryRun) {
+    // What the new snapshot would be: its marks, for the plan of the copies and their prune.
+    source = {
+      id: '',
+      name: result.image.name,
+      status: 'active',
+      createdAt: new Date(),
+      size: null,
+      minDisk: 0,
+      minRam: 0,
+      protected: false,
+      owner: await cloud.projectId(),
+      imageType: 'snapshot',
+      instanceUuid: result.server.id,
+      bdmV2: false,
+      volumeSnapshotIds: [],
+      properties: { [Property.ManagedBy]: MANAGED_BY, [Property.InstanceId]: result.server.id },
+    };
+  } else {
+    source = await (await cloud.images()).getAll(result.image.id);
+    const why = source ? copyRefusal(source, await cloud.projectId()) : 'it is no longer in Glance';
+    if (!source || why) {
+      const failure = new StepError(`Snapshot ${result.image.id} is active, but it is not copied: ${why}`, { imageId: result.image.id });
+      return { result, failure: outcome.failure ?? failure };
+    }
+  }
+  const copied = await copySnapshot(cloud, plan, source, settings.dryRun, cancel);
+  result.copies = copied.result ?? [];
+  const failures = [
+    outcome.failure?.message,
+    copied.failure && `Snapshot ${result.image.id || result.image.name} was taken, but ${copied.failure.message}`,
+  ].filter(Boolean);
+  return failures.length ? { result, failure: new StepError(failures.join('. '), { imageId: result.image.id || undefined }) } : { result };
 }
 
 /**

@@ -39,15 +39,26 @@ interface ScopeQuery {
  * narrow: the owner is always this project, and only active images are listed (a snapshot
  * still being made belongs to a run in progress).
  */
-async function scopeQueries(cloud: Cloud, server: Server | undefined, instanceId: string | undefined, options: Retention, exactName: string | undefined) {
+async function scopeQueries(
+  cloud: Cloud,
+  server: Server | undefined,
+  instanceId: string | undefined,
+  options: Retention,
+  exactName: string | undefined,
+  copiedFrom?: string,
+) {
   const base: Record<string, string> = {
     owner: await cloud.projectId(),
     status: 'active',
     sort: 'created_at:desc',
     ...(exactName ? exactNameFilter(exactName) : {}),
   };
-  const queries: ScopeQuery[] = [{ query: { ...base, [Property.ManagedBy]: MANAGED_BY, ...(instanceId ? { [Property.InstanceId]: instanceId } : {}) } }];
-  if (!options.includeUnmanaged) return queries;
+  const copies: Record<string, string> = copiedFrom ? { [Property.CopiedFromRegion]: copiedFrom } : {};
+  const queries: ScopeQuery[] = [
+    { query: { ...base, [Property.ManagedBy]: MANAGED_BY, ...(instanceId ? { [Property.InstanceId]: instanceId } : {}), ...copies } },
+  ];
+  // The copies of an instance's snapshots: only those this action made, and marked so.
+  if (!options.includeUnmanaged || copiedFrom) return queries;
   // Nova tags image-backed snapshots with their instance ...
   queries.push({ query: { ...base, image_type: 'snapshot', ...(instanceId ? { instance_uuid: instanceId } : {}) } });
   // ... but a volume-backed one only with its block device mapping: it is the instance's when its
@@ -93,6 +104,8 @@ interface Prune extends PruneScope {
   justCreated?: string;
   /** Leave out the snapshots restore took before a rebuild (create's own prune: they are not the template's, whatever their name). */
   withoutBackups?: boolean;
+  /** A region's copies of one instance's snapshots (copy-to-region with keep-*): the instance (in the source region) and that region. */
+  copiesOf?: { instanceId: string; region: string };
 }
 
 /**
@@ -102,14 +115,22 @@ interface Prune extends PruneScope {
 export async function prune(cloud: Cloud, settings: Prune): Promise<Outcome<PruneResult>> {
   const { retention: options, server, justCreated } = settings;
   const images = await cloud.images();
-  const instance = server ? { server, id: server.id } : await resolveInstance(cloud, settings, 'pruning');
+  const { copiesOf } = settings;
+  const instance = server ? { server, id: server.id } : copiesOf ? { id: copiesOf.instanceId } : await resolveInstance(cloud, settings, 'pruning');
   const glob = settings.nameGlob;
   const exactName = glob && !hasWildcard(glob) ? glob : undefined;
   const matcher = glob ? globToRegExp(glob) : undefined;
 
   const inScope = new Map<string, Marked>();
   const backups = new Set<string>();
-  for (const { query, accept } of await scopeQueries(cloud, instance.server, instance.id, options, exactName)) {
+  for (const { query, accept } of await scopeQueries(
+    cloud,
+    'server' in instance ? instance.server : undefined,
+    instance.id,
+    options,
+    exactName,
+    copiesOf?.region,
+  )) {
     for await (const image of images.list(query, [...MARKS, ...Object.keys(query)])) {
       if (!(matchesQuery(image, query) && (!accept || accept(image)) && image.name !== null && (!matcher || matcher.test(image.name)))) continue;
       if (settings.withoutBackups && beforeRestoreOf(image)) backups.add(image.id);
