@@ -6,7 +6,7 @@ import { openCloud } from './connect.ts';
 import { encodePending, PENDING_STATE, pendingOf } from './modes/post/pending.ts';
 import { describeLogin } from './openstack/identity.ts';
 import { report, reportInvalidInput } from './report.ts';
-import { readSettings, SettingsError, type Settings } from './settings/settings.ts';
+import { loadSettings, SettingsError, type Settings } from './settings/settings.ts';
 
 /** A summary that cannot be written does not change how the step ends. */
 const summarise = (writing: Promise<void>) => writing.catch((error: unknown) => log.warning(t`The job summary could not be written: ${error}`));
@@ -15,7 +15,7 @@ const summarise = (writing: Promise<void>) => writing.catch((error: unknown) => 
 export async function run(): Promise<void> {
   let settings: Settings;
   try {
-    settings = readSettings();
+    settings = await loadSettings();
   } catch (error) {
     const problems = error instanceof SettingsError ? error.problems : [error instanceof Error ? error.message : String(error)];
     await summarise(reportInvalidInput(problems));

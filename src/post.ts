@@ -6,7 +6,7 @@ import { finishUploads, type PostResult } from './modes/post/finish.ts';
 import { explain, StepError, type Outcome } from './modes/outcome.ts';
 import { decodePending, PENDING_STATE, type Pending } from './modes/post/pending.ts';
 import { reportPost } from './report.ts';
-import { readSettings, type Settings } from './settings/settings.ts';
+import { loadSettings, type Settings } from './settings/settings.ts';
 
 /**
  * The post step (runs.post), at the end of the job: finish what the main step left running
@@ -28,7 +28,7 @@ export async function post(): Promise<void> {
   // The main step read these inputs without a problem: they are the same now.
   let settings: Settings;
   try {
-    settings = readSettings();
+    settings = await loadSettings();
   } catch (error) {
     log.fail(t`Post step: ${error}`);
     return;

@@ -2,11 +2,27 @@ import * as core from '@actions/core';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { isNode, isPair, isScalar, LineCounter, parseDocument, visit, type ErrorCode } from 'yaml';
+import type * as Yaml from 'yaml';
 import { readBoundedText } from './bounded-file.ts';
 import { Input } from '../lib/constants.ts';
 import type { Read } from './credentials.ts';
 import { log, t } from '../lib/log.ts';
+
+/** The YAML parser, once loaded: only a run that reads a clouds.yaml needs it (in dist/, a chunk of its own). */
+let yaml: typeof Yaml | undefined;
+
+/** Load the YAML parser, which `loadCloud` needs (readSettings is synchronous): loadSettings does when a cloud is named. */
+export async function loadYamlParser(): Promise<void> {
+  yaml ??= await import('yaml');
+}
+
+function parser(): typeof Yaml {
+  if (!yaml) throw new Error('clouds.yaml cannot be read before loadYamlParser() has loaded the YAML parser');
+  return yaml;
+}
+
+/** The cloud of clouds.yaml that the `cloud` input or OS_CLOUD names, if any. */
+export const cloudName = (read: Read): string | undefined => read(Input.Cloud, 'OS_CLOUD');
 
 /** The input each key of a cloud's `auth` section stands for. */
 const AUTH_KEYS: Record<string, string> = {
@@ -72,7 +88,7 @@ function merge(under: Tree, over: Tree): Tree {
 }
 
 /** The parser's faults in words: its own messages may quote the file, and the file holds secrets. */
-const YAML_FAULTS: Partial<Record<ErrorCode, string>> = {
+const YAML_FAULTS: Partial<Record<Yaml.ErrorCode, string>> = {
   BAD_SCALAR_START: 'a value starts with a character such as @ or ` (quote the value)',
   BLOCK_AS_IMPLICIT_KEY: 'a value holds ": " (quote the value)',
   BAD_INDENT: 'the indentation is wrong',
@@ -88,7 +104,7 @@ const NOT_TEXT = new Set(['number', 'bigint', 'boolean']);
  * The clouds of a clouds.yaml or secure.yaml, every value as the text written (`0123` is not 123);
  * a problem goes to `problems`, naming the file, line and column, never quoting it.
  */
-function readClouds(path: string, problems: string[]): Tree | undefined {
+function readClouds(path: string, problems: string[], { isNode, isPair, isScalar, LineCounter, parseDocument, visit }: typeof Yaml): Tree | undefined {
   const read = readBoundedText(path, MAX_BYTES);
   if ('refused' in read) {
     problems.push(
@@ -128,9 +144,9 @@ function readClouds(path: string, problems: string[]): Tree | undefined {
 }
 
 /** `readClouds`, a file that cannot be read at all being a problem too. */
-function readFile(path: string, problems: string[]): Tree | undefined {
+function readFile(path: string, problems: string[], yaml: typeof Yaml): Tree | undefined {
   try {
-    return readClouds(path, problems);
+    return readClouds(path, problems, yaml);
   } catch (error) {
     problems.push(`${Input.Cloud}: ${path} cannot be read: ${(error as Error).message}`);
     return undefined;
@@ -151,8 +167,9 @@ export function loadCloud(name: string, env: NodeJS.ProcessEnv, problems: string
     problems.push(`${Input.Cloud}: "${name}" was asked for (or OS_CLOUD), but there is no clouds.yaml in ${places.join(', ')}${unread}`);
     return values;
   }
+  const yaml = parser();
   const files = [file, secureFile(env, cwd, file)].filter((path) => path !== undefined);
-  const trees = files.map((path) => readFile(path, problems));
+  const trees = files.map((path) => readFile(path, problems, yaml));
   if (trees.some((tree) => !tree)) return values;
   log.info(t`Cloud "${name}" read from ${files.join(' and ')}`);
   const clouds = trees.reduce<Tree>((under, over) => merge(under, over!), {});
@@ -185,7 +202,7 @@ const KEY_OF: Record<string, string> = Object.fromEntries(Object.entries({ ...TO
 
 /** `read` falling back to the cloud of `cloud` (or OS_CLOUD): inputs and OS_* win over the file, as in the openstack CLI. */
 export function withCloudsYaml(read: Read, env: NodeJS.ProcessEnv, problems: string[]): Read {
-  const name = read(Input.Cloud, 'OS_CLOUD');
+  const name = cloudName(read);
   if (!name) return read;
   const cloud = loadCloud(name, env, problems);
   return Object.assign((input: string, ...envNames: string[]) => read(input, ...envNames) ?? cloud.get(input), {

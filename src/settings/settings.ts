@@ -1,6 +1,6 @@
 import { hasWildcard } from '../lib/glob.ts';
 import { readProvenance } from '../lib/provenance.ts';
-import { withCloudsYaml } from './clouds-yaml.ts';
+import { cloudName, loadYamlParser, withCloudsYaml } from './clouds-yaml.ts';
 import { readCloud, readLimits, readMode, renamedInputs } from './common.ts';
 import { copyRegionProblems, copyRules, type CopySettings } from './copy.ts';
 import { createRules, type CreateSettings } from './create.ts';
@@ -25,6 +25,15 @@ export class SettingsError extends Error {
 
 /** Each mode's rules, and its part of the settings (settings/<mode>.ts). */
 const RULES = { create: createRules, delete: deleteRules, prune: pruneRules, restore: restoreRules, verify: verifyRules, copy: copyRules };
+
+/**
+ * readSettings, the YAML parser loaded first when a clouds.yaml is to be read (the `cloud` input
+ * or OS_CLOUD names a cloud): most runs read none, and in dist/ the parser is a chunk of its own.
+ */
+export async function loadSettings(env: NodeJS.ProcessEnv = process.env): Promise<Settings> {
+  if (cloudName(inputReader(env, []).text)) await loadYamlParser();
+  return readSettings(env);
+}
 
 /**
  * Every input, with the openrc `OS_*` variables as fallbacks for the cloud ones, into one

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
-import { cloudsPlaces, loadCloud } from '../../src/settings/clouds-yaml.ts';
+import { cloudsPlaces, loadCloud, loadYamlParser } from '../../src/settings/clouds-yaml.ts';
 import { readSettings } from '../../src/settings/settings.ts';
 import { captureStdout, clearActionEnv as clearEnv, releaseStdout, setInputs as inputs, settingsProblems as problems, stdout } from '../support/step.ts';
 import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
@@ -19,6 +19,8 @@ const CLOUD_PASSWORD = 'pw-from-secure-yaml';
 const CLOUD_SECRET = 'ac-secret-from-secure-yaml';
 
 let dir = '';
+// The steps load the YAML parser before readSettings (loadSettings), only when a cloud is named.
+before(loadYamlParser);
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'osa-clouds-'));
   writeFileSync(

@@ -8,6 +8,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
 import { createHttp } from '../../src/openstack/client.ts';
 import { Identity, type Credentials } from '../../src/openstack/identity.ts';
+import { loadYamlParser } from '../../src/settings/clouds-yaml.ts';
 import { readSettings } from '../../src/settings/settings.ts';
 import { AUTH_URL, mockAuth, PASSWORD, PROJECT_ID, useNock } from '../support/nock.ts';
 import { captureStdout, clearActionEnv, releaseStdout, setInputs } from '../support/step.ts';
@@ -17,6 +18,8 @@ useNock();
 const BASE = { 'auth-url': AUTH_URL, region: 'GRA11', instance: 'web', username: 'ops', password: PASSWORD, 'project-id': PROJECT_ID };
 
 let dir = '';
+// The steps load the YAML parser before readSettings (loadSettings), only when a cloud is named.
+before(loadYamlParser);
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'osa-domain-'));
 });

@@ -11,6 +11,7 @@ import nock from 'nock';
 import { explain } from '../../src/modes/outcome.ts';
 import { createHttp } from '../../src/openstack/client.ts';
 import { Identity } from '../../src/openstack/identity.ts';
+import { loadYamlParser } from '../../src/settings/clouds-yaml.ts';
 import { readSettings } from '../../src/settings/settings.ts';
 import { AUTH_ORIGIN, AUTH_URL, netError, PASSWORD, PROJECT_ID, useNock } from '../support/nock.ts';
 import { captureStdout, clearActionEnv, releaseStdout, setInputs, settingsProblems as problems, stdout } from '../support/step.ts';
@@ -23,6 +24,8 @@ const BASE = { 'auth-url': AUTH_URL, region: 'GRA11', instance: 'web', username:
 let dir = '';
 let caPem = '';
 let caFile = '';
+// The steps load the YAML parser before readSettings (loadSettings), only when a cloud is named.
+before(loadYamlParser);
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'osa-tls-unit-'));
   caPem = makeTestCa().caPem;
