@@ -302,6 +302,8 @@ describe('modes', { concurrency: true }, () => {
     test('dry-run deletes nothing and says what it would delete', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const snaps = seedSnapshots(cloud, server, 4);
+      // The oldest's size is not known yet to Glance: the space is at least the others'.
+      cloud.world.findImage(snaps[3]!.id)!.size = null;
       const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1', 'dry-run': 'true' });
       assertSuccess(s);
       assert.equal(mutating(s.records).length, 0, 'no mutating request');
@@ -311,7 +313,7 @@ describe('modes', { concurrency: true }, () => {
       const text = summaryText(s.run.summary);
       assert.match(text, /Prune \(dry run\)/);
       assert.match(text, /^Region GRA7 · Mode prune \(dry run: nothing changed\)\n/);
-      assert.match(text, /In scope: 4; kept: 1; would delete: 3\. Would free: 192\.0 KiB\.\n/);
+      assert.match(text, /In scope: 4; kept: 1; would delete: 3\. Would free: at least 128\.0 KiB\.\n/);
       assert.match(s.run.stdout, /^::group::Would delete 3 snapshot\(s\)\n(Dry run: would delete snapshot .*\n){3}::endgroup::$/m);
       assert.deepEqual(
         tableRows(s, PRUNE_TABLE).map((r) => r[5]),
