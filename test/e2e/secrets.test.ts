@@ -138,15 +138,6 @@ describe('secrets', { concurrency: true }, () => {
       }
     });
 
-    test('prune', async () => {
-      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
-      seedSnapshots(cloud, server, 4);
-      const s = await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1' });
-      assertSuccess(s);
-      assert.equal(s.run.outputs['deleted-count'], '3');
-      checkDebugAndMasks(s, 1);
-    });
-
     // A name that stops workflow commands, logged before a token renewal, would leave the new
     // token's ::add-mask:: unread by the runner: the token would show in clear later on.
     test('prune of snapshots whose names try to stop commands, with the token renewed after they are logged', async () => {
