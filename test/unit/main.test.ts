@@ -1,7 +1,9 @@
 // main() in this process as the runner starts the step (INPUT_* variables, output and summary
 // files) against the local cloud: outputs, the job summary, exit codes, and no secret shown. Each
 // output of a create, the summary's table and a prune's dry run are checked through dist/ (e2e/modes.test.ts);
-// here, what only this process sets up or counts.
+// the refusal of invalid inputs and of a login: the e2e bad-input table (before any request, no
+// output) and e2e/secrets (the credential named, its secret masked); here, what only this process
+// sets up or counts.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { LocalCloudOptions } from '../local-cloud/cloud.ts';
@@ -89,37 +91,6 @@ describe('run: create', () => {
     assert.equal(run.outputs['snapshot-id'], undefined);
     assert.equal(run.outputs['api-requests'], '2');
     assert.match(run.errors[0]!, new RegExp(`No instance named or with ID "web" in region ${REGION}`));
-  });
-});
-
-describe('run: invalid inputs and refused credentials', () => {
-  it('invalid inputs fail before any request, with every problem', async (t) => {
-    const local = await Local.start(t);
-    const { password } = local.loginInputs;
-    const run = await runMain({ mode: 'prune', password: password!, region: REGION });
-    assert.equal(run.exitCode, 1);
-    assert.deepEqual(local.sent(), []);
-    assert.equal(run.errors.length, 1);
-    assert.match(run.errors[0]!, /Invalid inputs:%0A- auth-url: required/);
-    assert.equal(run.outputs['api-requests'], undefined);
-    assertNoSecrets(run, password!);
-  });
-
-  it('Keystone refusing an application credential: a clear error that shows no secret', async (t) => {
-    const local = await Local.start(t);
-    const secret = 'app-cred-secret-that-must-stay-secret';
-    const id = local.lc.demo.appCredId;
-    const run = await runMain({
-      'auth-url': local.lc.authUrl,
-      region: REGION,
-      instance: 'web',
-      'application-credential-id': id,
-      'application-credential-secret': secret,
-    });
-    assert.equal(run.exitCode, 1);
-    assert.match(run.errors[0]!, new RegExp(`Keystone refused the credentials of application credential ${id}`));
-    assert.ok(run.stdout.split('\n').includes(`::add-mask::${secret}`));
-    assertNoSecrets(run, secret);
   });
 });
 
