@@ -40,63 +40,49 @@ function recordAuth(bodies: unknown[], options: Parameters<typeof mockAuth>[0] =
 }
 
 describe('Keystone authentication', () => {
-  it('password, scoped by project ID: sends exactly the v3 password body and reads the token from X-Subject-Token', async () => {
-    const bodies: unknown[] = [];
-    const scope = recordAuth(bodies);
-    const seen: string[] = [];
-    const identity = new Identity(createHttp(), PASSWORD_CREDENTIALS, (t) => seen.push(t));
-    const token = await identity.token();
-    scope.done();
-    assert.deepEqual(bodies, [
+  const BY_NAME: Credentials = {
+    method: 'password',
+    authUrl: AUTH_URL,
+    username: 'ops',
+    password: PASSWORD,
+    userDomainName: 'users',
+    projectName: '1234567890123456',
+    projectDomainName: 'projects',
+  };
+  // Each row: the login, and exactly the body Keystone is sent.
+  for (const [what, credentials, auth] of [
+    [
+      'password, scoped by project ID',
+      PASSWORD_CREDENTIALS,
       {
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: 'user-AbCdEf123456', domain: { name: 'Default' }, password: PASSWORD } },
-          },
-          scope: { project: { id: PROJECT_ID } },
-        },
+        identity: { methods: ['password'], password: { user: { name: 'user-AbCdEf123456', domain: { name: 'Default' }, password: PASSWORD } } },
+        scope: { project: { id: PROJECT_ID } },
       },
-    ]);
-    assert.equal(token.value, TOKEN);
-    assert.equal(token.projectId, PROJECT_ID);
-    assert.deepEqual(seen, [TOKEN], 'every new token is handed to onToken (to be masked)');
-  });
-
-  it('password, scoped by project name and domain', async () => {
-    const bodies: unknown[] = [];
-    const scope = recordAuth(bodies);
-    const credentials: Credentials = {
-      method: 'password',
-      authUrl: AUTH_URL,
-      username: 'ops',
-      password: PASSWORD,
-      userDomainName: 'users',
-      projectName: '1234567890123456',
-      projectDomainName: 'projects',
-    };
-    await new Identity(createHttp(), credentials).token();
-    scope.done();
-    assert.deepEqual(bodies, [
+    ],
+    [
+      'password, scoped by project name and domain',
+      BY_NAME,
       {
-        auth: {
-          identity: { methods: ['password'], password: { user: { name: 'ops', domain: { name: 'users' }, password: PASSWORD } } },
-          scope: { project: { name: '1234567890123456', domain: { name: 'projects' } } },
-        },
+        identity: { methods: ['password'], password: { user: { name: 'ops', domain: { name: 'users' }, password: PASSWORD } } },
+        scope: { project: { name: '1234567890123456', domain: { name: 'projects' } } },
       },
-    ]);
-  });
-
-  it('application credential: no scope in the body (Keystone refuses one)', async () => {
-    const bodies: unknown[] = [];
-    const scope = recordAuth(bodies, { token: 'app-cred-token' });
-    const token = await new Identity(createHttp(), APP_CREDENTIALS).token();
-    scope.done();
-    assert.deepEqual(bodies, [
-      { auth: { identity: { methods: ['application_credential'], application_credential: { id: 'ac-0123456789abcdef', secret: APP_SECRET } } } },
-    ]);
-    assert.equal(token.value, 'app-cred-token');
-  });
+    ],
+    [
+      'application credential: no scope in the body (Keystone refuses one)',
+      APP_CREDENTIALS,
+      { identity: { methods: ['application_credential'], application_credential: { id: 'ac-0123456789abcdef', secret: APP_SECRET } } },
+    ],
+  ] as const) {
+    it(`${what}: sends exactly that v3 body, reads the token from X-Subject-Token, hands it to onToken (to be masked)`, async () => {
+      const bodies: unknown[] = [];
+      const scope = recordAuth(bodies);
+      const seen: string[] = [];
+      const token = await new Identity(createHttp(), credentials, (t) => seen.push(t)).token();
+      scope.done();
+      assert.deepEqual(bodies, [{ auth }]);
+      assert.deepEqual([token.value, token.projectId, seen], [TOKEN, PROJECT_ID, [TOKEN]]);
+    });
+  }
 
   it('sends the token as X-Auth-Token to the services', async () => {
     mockAuth();
