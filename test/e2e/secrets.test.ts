@@ -4,10 +4,10 @@
 // `::add-mask::` lines themselves; and every secret a run was given or issued must have been
 // masked.
 //
-// harness.step() makes these checks on EVERY e2e run, so the fault matrix, the bad-input table and
-// the mode tests are all covered with debug on. This file runs a representative set with explicit
-// assertions, re-runs the re-authenticating scenarios of the fault matrix and the credential cases
-// of the bad-input table (the lists are shared, not copied), and proves the detector itself works.
+// harness.step() makes these checks on EVERY e2e run, so the fault matrix (whose re-authenticating
+// scenarios must issue a second token: faults.test.ts), the bad-input table and the mode tests are
+// all covered with debug on. This file runs a representative set with explicit assertions, and
+// proves the detector itself works.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -16,8 +16,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
-import { BAD_INPUT_CASES, runBadInput } from './bad-input-cases.ts';
-import { FAULT_SCENARIOS, runScenario } from './fault-scenarios.ts';
 import {
   STEP_DEBUG,
   appCredentialInputs,
@@ -298,44 +296,6 @@ describe('secrets', { concurrency: true }, () => {
       collector.close();
       await cloud.stop();
       rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  // The fault matrix's scenarios that authenticate more than once, run again here (same table).
-  const reauth = FAULT_SCENARIOS.filter((s) => s.reauth && !s.bug);
-  for (const [lane, scenarios] of [reauth.filter((_, i) => i % 2 === 0), reauth.filter((_, i) => i % 2 === 1)].entries()) {
-    describe(`fault matrix, re-authenticating scenarios (${lane + 1})`, { concurrency: 1 }, () => {
-      let cloud: LocalCloud;
-      before(async () => {
-        cloud = await startCloud({ snapshotSeconds: 1 });
-      });
-      after(() => cloud.stop());
-      for (const scenario of scenarios) {
-        test(scenario.name, { timeout: scenario.timeoutMs ?? 60_000 }, async () => {
-          const outcome = await runScenario(cloud, scenario, { duplicates: 0, wrongDeletions: [] });
-          checkDebugAndMasks(outcome.step, outcome.step.newTokens.length);
-          assert.ok(outcome.step.newTokens.length >= 2, 'more than one token was issued and masked');
-        });
-      }
-    });
-  }
-
-  // The bad-input table's credential cases, run again here (same table).
-  describe('bad-input table, credential cases', { concurrency: 1 }, () => {
-    let cloud: LocalCloud;
-    let instance: string;
-    before(async () => {
-      cloud = await startCloud();
-      instance = cloud.addServer({ region: 'GRA7', name: unique('web') }).name;
-    });
-    after(() => cloud.stop());
-    const credentialCases = BAD_INPUT_CASES.filter((c) => !c.bug && /credential|password|username|project|auth-url|Keystone|region/i.test(c.name));
-    test('covers the credential cases of the table', () => assert.ok(credentialCases.length >= 8));
-    for (const c of credentialCases) {
-      test(c.name, async () => {
-        const s = await runBadInput(cloud, c, instance);
-        checkDebugAndMasks(s, s.newTokens.length);
-      });
     }
   });
 });
