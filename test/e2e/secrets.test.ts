@@ -15,7 +15,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
 import {
   STEP_DEBUG,
   appCredentialInputs,
@@ -217,36 +216,6 @@ describe('secrets', { concurrency: true }, () => {
     test('the debug environment is the one the runner sets', () => {
       assert.deepEqual(STEP_DEBUG, { RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true' });
     });
-  });
-
-  // clouds.yaml and secure.yaml whose secret the runner cannot mask (it never came from secrets.*):
-  // a parse error and the parser's warnings (stderr) quote the line. The unit test's cases, through dist/.
-  describe('clouds.yaml and secure.yaml that do not parse, or tag a secret', { concurrency: 1 }, () => {
-    let cloud: LocalCloud;
-    let dir = '';
-    before(async () => {
-      cloud = await startCloud();
-      dir = mkdtempSync(join(tmpdir(), 'osa-e2e-yaml-'));
-    });
-    after(async () => {
-      await cloud.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    for (const [i, c] of YAML_CASES.entries()) {
-      test(`${c.name} (${c.file}): the file, line and column, never the secret; nothing on stderr`, async () => {
-        const secret = `Yaml-${unique('s3cret')}-Zq9`;
-        const folder = join(dir, String(i));
-        mkdirSync(folder);
-        for (const name of ['clouds.yaml', 'secure.yaml']) writeFileSync(join(folder, name), name === c.file ? c.text(secret) : VALID_YAML);
-        const { OS_PASSWORD: _, ...openrc } = cloud.openrc();
-        const env = { ...openrc, OS_CLIENT_CONFIG_FILE: join(folder, 'clouds.yaml'), OS_CLIENT_SECURE_FILE: join(folder, 'secure.yaml') };
-        const s = await step(cloud, { instance: 'web', cloud: 'c' }, env);
-        assertFailure(s, [`cloud: ${join(folder, c.file)}`, c.column ? `line ${c.line}, column ${c.column}` : `line ${c.line}: clouds.c.auth.password`]);
-        assert.deepEqual(findLeaks(s.run, [{ label: 'the secret of the file', value: secret }]), []);
-        assert.equal(s.run.stderr, '', 'nothing on stderr');
-        assert.equal(s.records.length, 0, 'refused before any request');
-      });
-    }
   });
 
   // The runner's working directory is the checked-out repository: its clouds.yaml is the

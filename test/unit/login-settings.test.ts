@@ -450,12 +450,17 @@ describe('clouds.yaml', () => {
     let files = '';
     let warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    let stderr = '';
+    const write = process.stderr.write;
     beforeEach(() => {
       files = mkdtempSync(join(tmpdir(), 'osa-bad-yaml-'));
       warnings = [];
       process.on('warning', onWarning);
+      stderr = '';
+      process.stderr.write = ((chunk: unknown) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
     });
     afterEach(() => {
+      process.stderr.write = write;
       process.off('warning', onWarning);
       rmSync(files, { recursive: true });
     });
@@ -469,7 +474,7 @@ describe('clouds.yaml', () => {
         assert.equal(problems.length, 1, problems.join('\n'));
         const where = c.column ? `line ${c.line}, column ${c.column}` : `line ${c.line}: clouds.c.auth.password`;
         assert.ok(problems[0]!.startsWith(`cloud: ${join(files, c.file)}`) && problems[0]!.includes(where), problems[0]);
-        assert.deepEqual(warnings, [], 'no warning from the parser');
+        assert.deepEqual([warnings, stderr], [[], ''], 'no warning from the parser, nothing on stderr');
         for (const text of [problems[0]!, stdout()]) assert.ok(!text.includes(SECRET.slice(0, 12)), text);
       });
     }
