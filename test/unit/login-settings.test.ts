@@ -9,7 +9,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
 import { cloudsPlaces, loadCloud } from '../../src/settings/clouds-yaml.ts';
 import { readSettings } from '../../src/settings/settings.ts';
-import { captureStdout, clearActionEnv as clearEnv, releaseStdout, setInputs as inputs, settingsProblems as problems, stdout } from '../support/step.ts';
+import { captureStdout, clearActionEnv as clearEnv, setInputs as inputs, settingsProblems as problems, stdout, freshStepEachTest } from '../support/step.ts';
 import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
 
 const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
@@ -57,14 +57,7 @@ before(() => {
   );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-beforeEach(() => {
-  clearEnv();
-  captureStdout();
-});
-afterEach(() => {
-  releaseStdout();
-  clearEnv();
-});
+freshStepEachTest();
 
 const useFiles = () => {
   process.env.OS_CLIENT_CONFIG_FILE = join(dir, 'clouds.yaml');

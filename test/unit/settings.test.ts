@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import { readSettings, SettingsError, type Settings } from '../../src/settings/settings.ts';
 import { actionDefaults } from '../support/run-action.ts';
-import { captureStdout, clearActionEnv as clearEnv, releaseStdout, setInputs as inputs, settingsProblems as problems, stdout } from '../support/step.ts';
+import { captureStdout, clearActionEnv as clearEnv, setInputs as inputs, settingsProblems as problems, stdout, freshStepEachTest } from '../support/step.ts';
 
 const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
 const PASSWORD = 'Pa55word-that-must-stay-secret';
@@ -32,14 +32,7 @@ function onlyProblem(pattern: RegExp): void {
   assert.match(found[0]!, pattern);
 }
 
-beforeEach(() => {
-  clearEnv();
-  captureStdout();
-});
-afterEach(() => {
-  releaseStdout();
-  clearEnv();
-});
+freshStepEachTest();
 
 describe('settings: a valid create', () => {
   it('reads the inputs, with the defaults action.yml documents', () => {
