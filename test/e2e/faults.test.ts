@@ -3,6 +3,7 @@
 // cloud-wide) and runs its scenarios one at a time, the lanes side by side. At the end, one line
 // the lead can quote:
 //   fault matrix: N scenarios, N passed, 0 duplicate snapshots, 0 wrong deletions
+import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FAULT_SCENARIOS, runScenario, type Verdict } from './fault-scenarios.ts';
 import { startCloud, type LocalCloud } from './harness.ts';
@@ -26,7 +27,9 @@ describe('fault matrix', { concurrency: true }, () => {
           tally.scenarios += 1;
           const verdict: Verdict = { duplicates: 0, wrongDeletions: [] };
           try {
-            await runScenario(cloud, scenario, verdict);
+            const { step } = await runScenario(cloud, scenario, verdict);
+            // Its second token was masked too: step() checks every token a run was issued.
+            if (scenario.reauth) assert.ok(step.newTokens.length >= 2, 'more than one token was issued');
             tally.passed += 1;
           } finally {
             tally.duplicates += verdict.duplicates;

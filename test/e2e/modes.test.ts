@@ -79,17 +79,23 @@ function checkCreated(cloud: LocalCloud, s: Step, server: Server, opts: { status
   return image;
 }
 
+/** Starts the describe's own cloud before its tests, handing it and its login as inputs to `use`; stops it after. */
+function ownCloud(use: (cloud: LocalCloud, creds: Record<string, string>) => void): void {
+  let cloud: LocalCloud | undefined;
+  before(async () => {
+    cloud = await startCloud({ snapshotSeconds: 1 });
+    use(cloud, passwordInputs(cloud));
+  });
+  after(() => cloud?.stop());
+}
+
 // The groups run side by side, each on its own cloud (so the records a run makes are its own); the
 // tests of a group run one at a time.
 describe('modes', { concurrency: true }, () => {
   describe('create: how the instance and cloud are given', { concurrency: 1 }, () => {
     let cloud: LocalCloud;
     let creds: Record<string, string>;
-    before(async () => {
-      cloud = await startCloud({ snapshotSeconds: 1 });
-      creds = passwordInputs(cloud);
-    });
-    after(() => cloud.stop());
+    ownCloud((c, i) => ([cloud, creds] = [c, i]));
 
     test('by name', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
@@ -125,11 +131,7 @@ describe('modes', { concurrency: true }, () => {
   describe('create: kinds of instance and options', { concurrency: 1 }, () => {
     let cloud: LocalCloud;
     let creds: Record<string, string>;
-    before(async () => {
-      cloud = await startCloud({ snapshotSeconds: 1 });
-      creds = passwordInputs(cloud);
-    });
-    after(() => cloud.stop());
+    ownCloud((c, i) => ([cloud, creds] = [c, i]));
 
     test('wait: false returns before the snapshot is active', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
@@ -202,11 +204,7 @@ describe('modes', { concurrency: true }, () => {
   describe('delete', { concurrency: 1 }, () => {
     let cloud: LocalCloud;
     let creds: Record<string, string>;
-    before(async () => {
-      cloud = await startCloud({ snapshotSeconds: 1 });
-      creds = passwordInputs(cloud);
-    });
-    after(() => cloud.stop());
+    ownCloud((c, i) => ([cloud, creds] = [c, i]));
 
     test('by ID', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
@@ -242,11 +240,7 @@ describe('modes', { concurrency: true }, () => {
   describe('prune', { concurrency: 1 }, () => {
     let cloud: LocalCloud;
     let creds: Record<string, string>;
-    before(async () => {
-      cloud = await startCloud({ snapshotSeconds: 1 });
-      creds = passwordInputs(cloud);
-    });
-    after(() => cloud.stop());
+    ownCloud((c, i) => ([cloud, creds] = [c, i]));
 
     test('the summary: region and mode first, a group per instance, the space freed, the kept reasons explained; the deletions folded in the log', async () => {
       const prefix = unique('sum');
@@ -302,6 +296,8 @@ describe('modes', { concurrency: true }, () => {
     test('dry-run deletes nothing and says what it would delete', async () => {
       const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
       const snaps = seedSnapshots(cloud, server, 4);
+      // The oldest's size is not known yet to Glance: the space is at least the others'.
+      cloud.world.findImage(snaps[3]!.id)!.size = null;
       const s = await step(cloud, { ...creds, mode: 'prune', instance: server.name, 'keep-last': '1', 'dry-run': 'true' });
       assertSuccess(s);
       assert.equal(mutating(s.records).length, 0, 'no mutating request');
@@ -311,7 +307,7 @@ describe('modes', { concurrency: true }, () => {
       const text = summaryText(s.run.summary);
       assert.match(text, /Prune \(dry run\)/);
       assert.match(text, /^Region GRA7 · Mode prune \(dry run: nothing changed\)\n/);
-      assert.match(text, /In scope: 4; kept: 1; would delete: 3\. Would free: 192\.0 KiB\.\n/);
+      assert.match(text, /In scope: 4; kept: 1; would delete: 3\. Would free: at least 128\.0 KiB\.\n/);
       assert.match(s.run.stdout, /^::group::Would delete 3 snapshot\(s\)\n(Dry run: would delete snapshot .*\n){3}::endgroup::$/m);
       assert.deepEqual(
         tableRows(s, PRUNE_TABLE).map((r) => r[5]),

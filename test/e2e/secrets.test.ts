@@ -4,10 +4,10 @@
 // `::add-mask::` lines themselves; and every secret a run was given or issued must have been
 // masked.
 //
-// harness.step() makes these checks on EVERY e2e run, so the fault matrix, the bad-input table and
-// the mode tests are all covered with debug on. This file runs a representative set with explicit
-// assertions, re-runs the re-authenticating scenarios of the fault matrix and the credential cases
-// of the bad-input table (the lists are shared, not copied), and proves the detector itself works.
+// harness.step() makes these checks on EVERY e2e run, so the fault matrix (whose re-authenticating
+// scenarios must issue a second token: faults.test.ts), the bad-input table and the mode tests are
+// all covered with debug on. This file runs a representative set with explicit assertions, and
+// proves the detector itself works.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -15,9 +15,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
-import { BAD_INPUT_CASES, runBadInput } from './bad-input-cases.ts';
-import { FAULT_SCENARIOS, runScenario } from './fault-scenarios.ts';
 import {
   STEP_DEBUG,
   appCredentialInputs,
@@ -138,15 +135,6 @@ describe('secrets', { concurrency: true }, () => {
       }
     });
 
-    test('prune', async () => {
-      const server = cloud.addServer({ region: 'GRA7', name: unique('web') });
-      seedSnapshots(cloud, server, 4);
-      const s = await step(cloud, { ...passwordInputs(cloud), mode: 'prune', instance: server.name, 'keep-last': '1' });
-      assertSuccess(s);
-      assert.equal(s.run.outputs['deleted-count'], '3');
-      checkDebugAndMasks(s, 1);
-    });
-
     // A name that stops workflow commands, logged before a token renewal, would leave the new
     // token's ::add-mask:: unread by the runner: the token would show in clear later on.
     test('prune of snapshots whose names try to stop commands, with the token renewed after they are logged', async () => {
@@ -230,36 +218,6 @@ describe('secrets', { concurrency: true }, () => {
     });
   });
 
-  // clouds.yaml and secure.yaml whose secret the runner cannot mask (it never came from secrets.*):
-  // a parse error and the parser's warnings (stderr) quote the line. The unit test's cases, through dist/.
-  describe('clouds.yaml and secure.yaml that do not parse, or tag a secret', { concurrency: 1 }, () => {
-    let cloud: LocalCloud;
-    let dir = '';
-    before(async () => {
-      cloud = await startCloud();
-      dir = mkdtempSync(join(tmpdir(), 'osa-e2e-yaml-'));
-    });
-    after(async () => {
-      await cloud.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    for (const [i, c] of YAML_CASES.entries()) {
-      test(`${c.name} (${c.file}): the file, line and column, never the secret; nothing on stderr`, async () => {
-        const secret = `Yaml-${unique('s3cret')}-Zq9`;
-        const folder = join(dir, String(i));
-        mkdirSync(folder);
-        for (const name of ['clouds.yaml', 'secure.yaml']) writeFileSync(join(folder, name), name === c.file ? c.text(secret) : VALID_YAML);
-        const { OS_PASSWORD: _, ...openrc } = cloud.openrc();
-        const env = { ...openrc, OS_CLIENT_CONFIG_FILE: join(folder, 'clouds.yaml'), OS_CLIENT_SECURE_FILE: join(folder, 'secure.yaml') };
-        const s = await step(cloud, { instance: 'web', cloud: 'c' }, env);
-        assertFailure(s, [`cloud: ${join(folder, c.file)}`, c.column ? `line ${c.line}, column ${c.column}` : `line ${c.line}: clouds.c.auth.password`]);
-        assert.deepEqual(findLeaks(s.run, [{ label: 'the secret of the file', value: secret }]), []);
-        assert.equal(s.run.stderr, '', 'nothing on stderr');
-        assert.equal(s.records.length, 0, 'refused before any request');
-      });
-    }
-  });
-
   // The runner's working directory is the checked-out repository: its clouds.yaml is the
   // repository's content, and must not take the password of ~/.config/openstack/secure.yaml.
   test('a clouds.yaml in the workspace is not read (unless named): the password goes only to its own cloud', async () => {
@@ -307,44 +265,6 @@ describe('secrets', { concurrency: true }, () => {
       collector.close();
       await cloud.stop();
       rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  // The fault matrix's scenarios that authenticate more than once, run again here (same table).
-  const reauth = FAULT_SCENARIOS.filter((s) => s.reauth && !s.bug);
-  for (const [lane, scenarios] of [reauth.filter((_, i) => i % 2 === 0), reauth.filter((_, i) => i % 2 === 1)].entries()) {
-    describe(`fault matrix, re-authenticating scenarios (${lane + 1})`, { concurrency: 1 }, () => {
-      let cloud: LocalCloud;
-      before(async () => {
-        cloud = await startCloud({ snapshotSeconds: 1 });
-      });
-      after(() => cloud.stop());
-      for (const scenario of scenarios) {
-        test(scenario.name, { timeout: scenario.timeoutMs ?? 60_000 }, async () => {
-          const outcome = await runScenario(cloud, scenario, { duplicates: 0, wrongDeletions: [] });
-          checkDebugAndMasks(outcome.step, outcome.step.newTokens.length);
-          assert.ok(outcome.step.newTokens.length >= 2, 'more than one token was issued and masked');
-        });
-      }
-    });
-  }
-
-  // The bad-input table's credential cases, run again here (same table).
-  describe('bad-input table, credential cases', { concurrency: 1 }, () => {
-    let cloud: LocalCloud;
-    let instance: string;
-    before(async () => {
-      cloud = await startCloud();
-      instance = cloud.addServer({ region: 'GRA7', name: unique('web') }).name;
-    });
-    after(() => cloud.stop());
-    const credentialCases = BAD_INPUT_CASES.filter((c) => !c.bug && /credential|password|username|project|auth-url|Keystone|region/i.test(c.name));
-    test('covers the credential cases of the table', () => assert.ok(credentialCases.length >= 8));
-    for (const c of credentialCases) {
-      test(c.name, async () => {
-        const s = await runBadInput(cloud, c, instance);
-        checkDebugAndMasks(s, s.newTokens.length);
-      });
     }
   });
 });

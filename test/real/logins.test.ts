@@ -92,12 +92,6 @@ describe('logins', () => {
     assert.equal(image.name, `${TAG}-${server.name}-clouds`);
   });
 
-  test('clouds.yaml without the cloud asked for: an input error listing the clouds there, before any request', async () => {
-    const run = await runAction({ mode: 'create', cloud: 'osa-prod', region: R1, instance: server.id }, { OS_CLIENT_CONFIG_FILE: join(dir, 'clouds.yaml') });
-    assert.equal(run.code, 1, runLog(run));
-    assert.match(errorsOf(run).join('\n'), /cloud: no cloud "osa-prod" in .*clouds\.yaml; it has: osa-real, osa-other/);
-  });
-
   test('a token login: the tier’s own token, rescoped to the project, deletes an image (gone from Glance)', SLOW, async () => {
     const seeded = await api.seedImage(`${TAG}-token-login`, { managed_by: MANAGED_BY }, { active: false });
     const run = await runAction({

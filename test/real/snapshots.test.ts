@@ -103,16 +103,8 @@ async function assertImageBackedSnapshot(region: string, run: ActionRun, server:
   // Nova's own record of the source, independent of the action's.
   assert.equal(image.image_type, 'snapshot');
   assert.equal(image.instance_uuid, server.id);
-  assert.equal(run.outputs['snapshot-status'], 'active');
+  // The other outputs and the summary, whatever the cloud: e2e/modes.test.ts (checkCreated).
   assert.equal(run.outputs['snapshot-size'], String(image.size));
-  assert.equal(run.outputs['instance-id'], server.id);
-  assert.equal(run.outputs['instance-name'], server.name);
-  assert.equal(run.outputs['volume-backed'], 'false');
-  assert.deepEqual(json(run.outputs['volume-snapshot-ids']), []);
-  assert.match(run.outputs['duration-seconds'] ?? '', /^\d+\.\d$/);
-  assert.match(run.outputs['api-requests'] ?? '', /^\d+$/);
-  assert.match(run.summary, /Snapshot created/);
-  assert.ok(run.summary.includes(id), 'the job summary names the image');
   return image;
 }
 
@@ -321,16 +313,9 @@ describe('delete', () => {
     const run = await runAction({ mode: 'delete', 'snapshot-id': image.id, region, ...authInputs(cfg) });
     succeeded(run);
     assert.deepEqual(json(run.outputs['deleted-snapshot-ids']), [image.id]);
-    assert.equal(run.outputs['deleted-count'], '1');
-    assert.deepEqual(json(run.outputs['volume-snapshot-ids']), []);
     assert.equal(await api.image(image.id, region), undefined, 'Glance answers 404');
-    assert.match(run.summary, /Snapshot deleted/);
-
-    // Again: the image is gone, which is what was asked.
-    const again = await runAction({ mode: 'delete', 'snapshot-id': image.id, region, ...authInputs(cfg) });
-    succeeded(again);
-    assert.equal(again.outputs['deleted-count'], '0');
-    assert.match(again.stdout, new RegExp(`::notice::Snapshot ${image.id} is already gone`));
+    // The other outputs and the summary: e2e/modes 'delete › by ID'; deleting it again: Glance's 404
+    // (contract/glance, run against this cloud too), the action's answer to it (unit/delete).
   });
 });
 

@@ -1,6 +1,7 @@
 // The step's side of the runner, in this process: inputs as INPUT_* variables, and what
 // @actions/core writes to stdout (log lines, workflow commands) captured to be asserted on.
 import assert from 'node:assert/strict';
+import { afterEach, beforeEach } from 'node:test';
 import { readSettings, SettingsError } from '../../src/settings/settings.ts';
 
 /** Remove every INPUT_* and OS_* variable: inputs and an openrc must not leak between tests. */
@@ -61,3 +62,15 @@ export const errorLines = () =>
   stdout()
     .split('\n')
     .filter((line) => line.startsWith('::error'));
+
+/** Every test of the calling file starts with no INPUT_* or OS_* variable and its stdout captured; both undone after it. */
+export function freshStepEachTest(): void {
+  beforeEach(() => {
+    clearActionEnv();
+    captureStdout();
+  });
+  afterEach(() => {
+    releaseStdout();
+    clearActionEnv();
+  });
+}

@@ -1,6 +1,6 @@
 // clouds.yaml and secure.yaml that must not show their secret: YAML that does not parse, and tags
-// on a secret key (the parser warns about them on stderr, quoting the line). Shared by the unit
-// test of clouds-yaml.ts and the e2e secrets check, so both try every case.
+// on a secret key (the parser warns about them on stderr, quoting the line). The unit test of
+// clouds-yaml.ts (unit/login-settings.test.ts) tries every case.
 
 export interface YamlCase {
   name: string;

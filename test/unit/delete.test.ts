@@ -159,13 +159,19 @@ describe('delete by exact name', () => {
     assert.deepEqual(local.changes(), []);
   });
 
-  it('with an instance, only that instance’s images count (by source_instance_id or instance_uuid)', async (t) => {
+  it('with an instance, only that instance’s images count (by source_instance_id or instance_uuid); another server’s namesake is not found', async (t) => {
     const local = await Local.start(t);
     const web = local.server();
     local.snapshot({ id: 'another-server' }, { id: 'theirs', name: 'nightly' });
     local.lc.addImage({ region: REGION, id: 'mine', name: 'nightly', properties: { image_type: 'snapshot', instance_uuid: web.id } });
     const result = succeeded(await byName(local, 'nightly', { instance: web.id }));
     assert.equal(result.deletions[0]!.image.id, 'mine');
+    assert.deepEqual(local.changes(), ['DELETE /v2/images/mine']);
+    // Now only another server's image has the name: none for this instance, and it stays.
+    await assert.rejects(
+      byName(local, 'nightly', { instance: web.id }),
+      new RegExp(`No snapshot named "nightly" for instance web \\(${web.id}\\) in region ${REGION}\\.`),
+    );
     assert.deepEqual(local.changes(), ['DELETE /v2/images/mine']);
   });
 

@@ -13,7 +13,6 @@ import {
   AUTH_ORIGIN,
   AUTH_URL,
   catalog,
-  COMPUTE_INTERNAL_ORIGIN,
   COMPUTE_ORIGIN,
   COMPUTE_PATH,
   mockAuth,
@@ -41,63 +40,49 @@ function recordAuth(bodies: unknown[], options: Parameters<typeof mockAuth>[0] =
 }
 
 describe('Keystone authentication', () => {
-  it('password, scoped by project ID: sends exactly the v3 password body and reads the token from X-Subject-Token', async () => {
-    const bodies: unknown[] = [];
-    const scope = recordAuth(bodies);
-    const seen: string[] = [];
-    const identity = new Identity(createHttp(), PASSWORD_CREDENTIALS, (t) => seen.push(t));
-    const token = await identity.token();
-    scope.done();
-    assert.deepEqual(bodies, [
+  const BY_NAME: Credentials = {
+    method: 'password',
+    authUrl: AUTH_URL,
+    username: 'ops',
+    password: PASSWORD,
+    userDomainName: 'users',
+    projectName: '1234567890123456',
+    projectDomainName: 'projects',
+  };
+  // Each row: the login, and exactly the body Keystone is sent.
+  for (const [what, credentials, auth] of [
+    [
+      'password, scoped by project ID',
+      PASSWORD_CREDENTIALS,
       {
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: 'user-AbCdEf123456', domain: { name: 'Default' }, password: PASSWORD } },
-          },
-          scope: { project: { id: PROJECT_ID } },
-        },
+        identity: { methods: ['password'], password: { user: { name: 'user-AbCdEf123456', domain: { name: 'Default' }, password: PASSWORD } } },
+        scope: { project: { id: PROJECT_ID } },
       },
-    ]);
-    assert.equal(token.value, TOKEN);
-    assert.equal(token.projectId, PROJECT_ID);
-    assert.deepEqual(seen, [TOKEN], 'every new token is handed to onToken (to be masked)');
-  });
-
-  it('password, scoped by project name and domain', async () => {
-    const bodies: unknown[] = [];
-    const scope = recordAuth(bodies);
-    const credentials: Credentials = {
-      method: 'password',
-      authUrl: AUTH_URL,
-      username: 'ops',
-      password: PASSWORD,
-      userDomainName: 'users',
-      projectName: '1234567890123456',
-      projectDomainName: 'projects',
-    };
-    await new Identity(createHttp(), credentials).token();
-    scope.done();
-    assert.deepEqual(bodies, [
+    ],
+    [
+      'password, scoped by project name and domain',
+      BY_NAME,
       {
-        auth: {
-          identity: { methods: ['password'], password: { user: { name: 'ops', domain: { name: 'users' }, password: PASSWORD } } },
-          scope: { project: { name: '1234567890123456', domain: { name: 'projects' } } },
-        },
+        identity: { methods: ['password'], password: { user: { name: 'ops', domain: { name: 'users' }, password: PASSWORD } } },
+        scope: { project: { name: '1234567890123456', domain: { name: 'projects' } } },
       },
-    ]);
-  });
-
-  it('application credential: no scope in the body (Keystone refuses one)', async () => {
-    const bodies: unknown[] = [];
-    const scope = recordAuth(bodies, { token: 'app-cred-token' });
-    const token = await new Identity(createHttp(), APP_CREDENTIALS).token();
-    scope.done();
-    assert.deepEqual(bodies, [
-      { auth: { identity: { methods: ['application_credential'], application_credential: { id: 'ac-0123456789abcdef', secret: APP_SECRET } } } },
-    ]);
-    assert.equal(token.value, 'app-cred-token');
-  });
+    ],
+    [
+      'application credential: no scope in the body (Keystone refuses one)',
+      APP_CREDENTIALS,
+      { identity: { methods: ['application_credential'], application_credential: { id: 'ac-0123456789abcdef', secret: APP_SECRET } } },
+    ],
+  ] as const) {
+    it(`${what}: sends exactly that v3 body, reads the token from X-Subject-Token, hands it to onToken (to be masked)`, async () => {
+      const bodies: unknown[] = [];
+      const scope = recordAuth(bodies);
+      const seen: string[] = [];
+      const token = await new Identity(createHttp(), credentials, (t) => seen.push(t)).token();
+      scope.done();
+      assert.deepEqual(bodies, [{ auth }]);
+      assert.deepEqual([token.value, token.projectId, seen], [TOKEN, PROJECT_ID, [TOKEN]]);
+    });
+  }
 
   it('sends the token as X-Auth-Token to the services', async () => {
     mockAuth();
@@ -336,33 +321,31 @@ describe('re-authentication on a 401 from a service', () => {
 describe('catalog: region and interface', () => {
   const entries = catalog();
 
-  it('picks the region given, exactly', () => {
-    assert.equal(findEndpoint(entries, ['compute'], 'GRA11', 'public'), `${COMPUTE_ORIGIN}${COMPUTE_PATH}`);
-    assert.equal(findEndpoint(entries, ['compute'], 'SBG5', 'public'), `https://compute.sbg5.cloud.ovh.net${COMPUTE_PATH}`);
-  });
-
-  it('matches the region case-insensitively when no exact match exists', () => {
-    assert.equal(findEndpoint(entries, ['compute'], 'gra11', 'public'), `${COMPUTE_ORIGIN}${COMPUTE_PATH}`);
-  });
-
-  it('prefers the exact case when the catalog has both', () => {
-    const both = [
-      {
-        type: 'compute',
-        endpoints: [
-          { interface: 'public', region_id: 'region', url: 'https://lower.example/v2.1' },
-          { interface: 'public', region_id: 'REGION', url: 'https://upper.example/v2.1' },
-        ],
-      },
-    ];
-    assert.equal(findEndpoint(both, ['compute'], 'REGION', 'public'), 'https://upper.example/v2.1');
-    assert.equal(findEndpoint(both, ['compute'], 'region', 'public'), 'https://lower.example/v2.1');
-  });
-
-  it('reads the old `region` field when `region_id` is missing', () => {
-    const old = [{ type: 'image', endpoints: [{ interface: 'public', region: 'RegionOne', url: 'http://10.0.0.1/image/' }] }];
-    assert.equal(findEndpoint(old, ['image'], 'RegionOne', 'public'), 'http://10.0.0.1/image');
-  });
+  const both = [
+    {
+      type: 'compute',
+      endpoints: [
+        { interface: 'public', region_id: 'region', url: 'https://lower.example/v2.1' },
+        { interface: 'public', region_id: 'REGION', url: 'https://upper.example/v2.1' },
+      ],
+    },
+  ];
+  const old = [{ type: 'image', endpoints: [{ interface: 'public', region: 'RegionOne', url: 'http://10.0.0.1/image/' }] }];
+  for (const [name, given, types, region, url] of [
+    ['picks the region given, exactly (GRA11)', entries, ['compute'], 'GRA11', `${COMPUTE_ORIGIN}${COMPUTE_PATH}`],
+    ['picks the region given, exactly (SBG5)', entries, ['compute'], 'SBG5', `https://compute.sbg5.cloud.ovh.net${COMPUTE_PATH}`],
+    ['matches the region case-insensitively when no exact match exists', entries, ['compute'], 'gra11', `${COMPUTE_ORIGIN}${COMPUTE_PATH}`],
+    ['prefers the exact case when the catalog has both (REGION)', both, ['compute'], 'REGION', 'https://upper.example/v2.1'],
+    ['prefers the exact case when the catalog has both (region)', both, ['compute'], 'region', 'https://lower.example/v2.1'],
+    ['reads the old `region` field when `region_id` is missing', old, ['image'], 'RegionOne', 'http://10.0.0.1/image'],
+    ['accepts volumev3 for block-storage', entries, ['block-storage', 'volumev3'], 'GRA11', /^https:\/\/volume\.compute\.gra11/],
+  ] as const) {
+    it(name, () => {
+      const found = findEndpoint(given, [...types], region, 'public');
+      if (typeof url === 'string') assert.equal(found, url);
+      else assert.match(found, url);
+    });
+  }
 
   it('a region not in the catalog: the error lists the regions the catalog has', () => {
     assert.throws(
@@ -386,26 +369,11 @@ describe('catalog: region and interface', () => {
     );
   });
 
-  it('accepts volumev3 for block-storage', () => {
-    assert.match(findEndpoint(entries, ['block-storage', 'volumev3'], 'GRA11', 'public'), /^https:\/\/volume\.compute\.gra11/);
-  });
-
   it('an interface the region lacks: the error says which it has', () => {
     assert.throws(
       () => findEndpoint(entries, ['compute'], 'SBG5', 'internal'),
       (error: Error) => /SBG5 has no internal endpoint \(it has: public\); set the interface input/.test(explain(error, { region: 'SBG5' })),
     );
-  });
-
-  it('the interface input picks the URL: internal and public requests go to different hosts', async () => {
-    mockAuth({ times: 2 });
-    const internal = nock(COMPUTE_INTERNAL_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody() });
-    const pub = nock(COMPUTE_ORIGIN).get(`${COMPUTE_PATH}/servers/${SERVER_ID}`).reply(200, { server: serverBody() });
-    await (await newCloud({ iface: 'internal' }).compute()).getServer(SERVER_ID);
-    internal.done();
-    assert.equal(pub.isDone(), false);
-    await (await newCloud({ iface: 'public' }).compute()).getServer(SERVER_ID);
-    pub.done();
   });
 
   it('a region absent from the catalog fails the cloud with the list, after one authentication', async () => {

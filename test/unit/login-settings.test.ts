@@ -9,7 +9,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
 import { cloudsPlaces, loadCloud, loadYamlParser } from '../../src/settings/clouds-yaml.ts';
 import { readSettings } from '../../src/settings/settings.ts';
-import { captureStdout, clearActionEnv as clearEnv, releaseStdout, setInputs as inputs, settingsProblems as problems, stdout } from '../support/step.ts';
+import { captureStdout, clearActionEnv as clearEnv, setInputs as inputs, settingsProblems as problems, stdout, freshStepEachTest } from '../support/step.ts';
 import { VALID_YAML, YAML_CASES } from '../support/yaml-cases.ts';
 
 const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
@@ -59,14 +59,7 @@ before(() => {
   );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-beforeEach(() => {
-  clearEnv();
-  captureStdout();
-});
-afterEach(() => {
-  releaseStdout();
-  clearEnv();
-});
+freshStepEachTest();
 
 const useFiles = () => {
   process.env.OS_CLIENT_CONFIG_FILE = join(dir, 'clouds.yaml');
@@ -452,12 +445,17 @@ describe('clouds.yaml', () => {
     let files = '';
     let warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    let stderr = '';
+    const write = process.stderr.write;
     beforeEach(() => {
       files = mkdtempSync(join(tmpdir(), 'osa-bad-yaml-'));
       warnings = [];
       process.on('warning', onWarning);
+      stderr = '';
+      process.stderr.write = ((chunk: unknown) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
     });
     afterEach(() => {
+      process.stderr.write = write;
       process.off('warning', onWarning);
       rmSync(files, { recursive: true });
     });
@@ -471,7 +469,7 @@ describe('clouds.yaml', () => {
         assert.equal(problems.length, 1, problems.join('\n'));
         const where = c.column ? `line ${c.line}, column ${c.column}` : `line ${c.line}: clouds.c.auth.password`;
         assert.ok(problems[0]!.startsWith(`cloud: ${join(files, c.file)}`) && problems[0]!.includes(where), problems[0]);
-        assert.deepEqual(warnings, [], 'no warning from the parser');
+        assert.deepEqual([warnings, stderr], [[], ''], 'no warning from the parser, nothing on stderr');
         for (const text of [problems[0]!, stdout()]) assert.ok(!text.includes(SECRET.slice(0, 12)), text);
       });
     }

@@ -1,6 +1,9 @@
 // main() in this process as the runner starts the step (INPUT_* variables, output and summary
-// files) against the local cloud: outputs, the job summary, exit codes, and no secret shown. The
-// outputs of a volume-backed create and of a delete by ID are checked through dist/ (e2e/modes.test.ts).
+// files) against the local cloud: outputs, the job summary, exit codes, and no secret shown. Each
+// output of a create, the summary's table and a prune's dry run are checked through dist/ (e2e/modes.test.ts);
+// the refusal of invalid inputs and of a login: the e2e bad-input table (before any request, no
+// output) and e2e/secrets (the credential named, its secret masked); here, what only this process
+// sets up or counts.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { LocalCloudOptions } from '../local-cloud/cloud.ts';
@@ -29,7 +32,7 @@ function assertNoSecrets(run: MainRun, ...secrets: string[]): void {
 }
 
 describe('run: create', () => {
-  it('writes every output and a summary table, and shows no secret', async (t) => {
+  it('the snapshot-size and api-requests outputs, each request, every secret masked, none shown', async (t) => {
     const { local, web, login } = await withServer(t);
     const run = await runMain({ ...login, instance: web.id, 'snapshot-name': 'web-{date}' });
     assert.equal(run.exitCode, undefined, run.errors.join('\n'));
@@ -37,13 +40,7 @@ describe('run: create', () => {
     const [image] = local.lc.images(REGION).filter((i) => i.properties.instance_uuid === web.id);
     assert.equal(out['snapshot-id'], image?.id);
     assert.match(out['snapshot-name']!, /^web-\d{8}$/);
-    assert.equal(out['snapshot-status'], 'active');
     assert.equal(out['snapshot-size'], '65536');
-    assert.equal(out['instance-id'], web.id);
-    assert.equal(out['instance-name'], 'web');
-    assert.equal(out['volume-backed'], 'false');
-    assert.equal(out['volume-snapshot-ids'], '[]');
-    assert.match(out['duration-seconds']!, /^\d+\.\d$/);
     assert.equal(out['api-requests'], '4');
     assert.deepEqual(local.sent(), [
       'POST /v3/auth/tokens',
@@ -51,9 +48,6 @@ describe('run: create', () => {
       `POST /servers/${web.id}/action createImage`,
       `GET /v2/images/${image?.id}`,
     ]);
-    assert.match(run.summary, /<h2>Snapshot created<\/h2>/);
-    assert.match(run.summary, /<table>/);
-    assert.ok(run.summary.includes(`<td>${image?.id}</td>`), run.summary);
     const lines = run.stdout.split('\n');
     assert.ok(lines.includes(`::add-mask::${login.password}`));
     for (const token of tokens(local)) assert.ok(lines.includes(`::add-mask::${token}`), 'the token is masked');
@@ -100,37 +94,6 @@ describe('run: create', () => {
   });
 });
 
-describe('run: invalid inputs and refused credentials', () => {
-  it('invalid inputs fail before any request, with every problem', async (t) => {
-    const local = await Local.start(t);
-    const { password } = local.loginInputs;
-    const run = await runMain({ mode: 'prune', password: password!, region: REGION });
-    assert.equal(run.exitCode, 1);
-    assert.deepEqual(local.sent(), []);
-    assert.equal(run.errors.length, 1);
-    assert.match(run.errors[0]!, /Invalid inputs:%0A- auth-url: required/);
-    assert.equal(run.outputs['api-requests'], undefined);
-    assertNoSecrets(run, password!);
-  });
-
-  it('Keystone refusing an application credential: a clear error that shows no secret', async (t) => {
-    const local = await Local.start(t);
-    const secret = 'app-cred-secret-that-must-stay-secret';
-    const id = local.lc.demo.appCredId;
-    const run = await runMain({
-      'auth-url': local.lc.authUrl,
-      region: REGION,
-      instance: 'web',
-      'application-credential-id': id,
-      'application-credential-secret': secret,
-    });
-    assert.equal(run.exitCode, 1);
-    assert.match(run.errors[0]!, new RegExp(`Keystone refused the credentials of application credential ${id}`));
-    assert.ok(run.stdout.split('\n').includes(`::add-mask::${secret}`));
-    assertNoSecrets(run, secret);
-  });
-});
-
 describe('run: the job summary of a step that fails on its inputs or its login', () => {
   it('invalid inputs: a heading and each problem, escaped; still no output', async (t) => {
     const local = await Local.start(t);
@@ -160,11 +123,11 @@ describe('run: the job summary of a step that fails on its inputs or its login',
 });
 
 describe('run: prune and delete', () => {
-  /** A cloud with the action's snapshots n1, n2, … of a server, made `hoursAgo` hours ago, and its login. */
-  async function withSnapshots(t: TestContext, sizes: (number | null)[]) {
+  /** A cloud with the action's snapshots n1, n2, … of a server, n1 made an hour ago, each an hour before the last, and its login. */
+  async function withSnapshots(t: TestContext, count: number) {
     const local = await Local.start(t);
     const server = { id: '7d1e4a52-3c6b-4e8f-9a0d-1b2c3d4e5f60' };
-    sizes.forEach((size, i) => local.snapshot(server, { id: `n${i + 1}`, name: `web-n${i + 1}`, createdAt: new Date(Date.now() - (i + 1) * 3_600_000), size }));
+    for (let i = 1; i <= count; i++) local.snapshot(server, { id: `n${i}`, name: `web-n${i}`, createdAt: new Date(Date.now() - i * 3_600_000) });
     return { local, server, login: local.loginInputs };
   }
 
@@ -181,17 +144,8 @@ describe('run: prune and delete', () => {
     assert.ok(local.lc.image(old.id), 'the snapshot a server was booted from stays');
   });
 
-  it('prune: planned-snapshot-ids names a deletion that failed too (what it tried); deleted-snapshot-ids only what went', async (t) => {
-    const { local, login } = await withSnapshots(t, [65536, 65536, 65536]);
-    local.lc.fault({ match: { method: 'DELETE', path: /\/v2\/images\/n3$/ }, times: Infinity, kind: 'status', status: 403 });
-    const run = await runMain({ ...login, mode: 'prune', 'keep-last': '1' });
-    assert.equal(run.exitCode, 1);
-    assert.deepEqual(JSON.parse(run.outputs['planned-snapshot-ids'] ?? '').sort(), ['n2', 'n3']);
-    assert.equal(run.outputs['deleted-snapshot-ids'], '["n2"]');
-  });
-
   it('prune: deleted and kept outputs, and a table of decisions', async (t) => {
-    const { local, server, login } = await withSnapshots(t, [65536, 65536]);
+    const { local, server, login } = await withSnapshots(t, 2);
     local.cinderSnapshot('cs-1', 'web-n3');
     const createdAt = new Date(Date.now() - 3 * 3_600_000);
     local.volumeBackedImage({ id: 'n3', name: 'web-n3', createdAt }, ['cs-1'], { managed_by: 'openstack-snapshot-action', source_instance_id: server.id });
@@ -212,20 +166,8 @@ describe('run: prune and delete', () => {
     assertNoSecrets(run, login.password!, ...tokens(local));
   });
 
-  it('prune dry-run: the summary says what would go; nothing is deleted', async (t) => {
-    // n3's size is not known yet to Glance: the space is at least the others'.
-    const { local, login } = await withSnapshots(t, [65536, 65536, null]);
-    const run = await runMain({ ...login, mode: 'prune', 'keep-last': '1', 'dry-run': 'true' });
-    assert.equal(run.exitCode, undefined, run.errors.join('\n'));
-    assert.equal(run.outputs['deleted-count'], '0');
-    assert.match(run.summary, /<h2>Prune \(dry run\)<\/h2>/);
-    assert.match(run.summary, /<td>n2<\/td>.*<td>would delete<\/td>/s);
-    assert.match(run.summary, /would delete: 2\. Would free: at least 64\.0 KiB\.\n/);
-    assert.deepEqual(local.changes(), []);
-  });
-
   it('prune refused by max-deletes fails the step, deletes nothing and says why in the summary', async (t) => {
-    const { local, login } = await withSnapshots(t, [65536, 65536, 65536]);
+    const { local, login } = await withSnapshots(t, 3);
     const run = await runMain({ ...login, mode: 'prune', 'keep-last': '1', 'max-deletes': '1' });
     assert.equal(run.exitCode, 1);
     assert.match(run.errors[0]!, /Prune refused: the policy would delete 2 snapshots, more than max-deletes \(1\)/);
@@ -235,18 +177,19 @@ describe('run: prune and delete', () => {
     assert.deepEqual(local.changes(), []);
   });
 
-  it('prune with a failed deletion fails the step after deleting the rest', async (t) => {
-    const { local, login } = await withSnapshots(t, [65536, 65536, 65536]);
+  it('prune with a failed deletion fails the step after deleting the rest; planned-snapshot-ids names it too (what it tried)', async (t) => {
+    const { local, login } = await withSnapshots(t, 3);
     local.lc.markInUse('n2');
     const run = await runMain({ ...login, mode: 'prune', 'keep-last': '1' });
     assert.equal(run.exitCode, 1);
     assert.match(run.errors[0]!, /1 snapshot\(s\) could not be deleted/);
+    assert.deepEqual(JSON.parse(run.outputs['planned-snapshot-ids'] ?? '').sort(), ['n2', 'n3']);
     assert.equal(run.outputs['deleted-snapshot-ids'], '["n3"]');
     assert.match(run.summary, /<td>n2<\/td>.*<td>failed: Glance refused to delete snapshot n2/s);
   });
 
   it('delete of an image already gone succeeds, and says so', async (t) => {
-    const { login } = await withSnapshots(t, []);
+    const { login } = await withSnapshots(t, 0);
     const run = await runMain({ ...login, mode: 'delete', 'snapshot-id': IMAGE_ID });
     assert.equal(run.exitCode, undefined, run.errors.join('\n'));
     assert.equal(run.outputs['deleted-count'], '0');

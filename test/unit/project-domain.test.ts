@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 
 import { createHttp } from '../../src/openstack/client.ts';
 import { Identity, type Credentials } from '../../src/openstack/identity.ts';
 import { loadYamlParser } from '../../src/settings/clouds-yaml.ts';
 import { readSettings } from '../../src/settings/settings.ts';
 import { AUTH_URL, mockAuth, PASSWORD, PROJECT_ID, useNock } from '../support/nock.ts';
-import { captureStdout, clearActionEnv, releaseStdout, setInputs } from '../support/step.ts';
+import { clearActionEnv, setInputs, freshStepEachTest } from '../support/step.ts';
 
 useNock();
 
@@ -24,14 +24,7 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'osa-domain-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-beforeEach(() => {
-  clearActionEnv();
-  captureStdout();
-});
-afterEach(() => {
-  releaseStdout();
-  clearActionEnv();
-});
+freshStepEachTest();
 
 /** A clouds.yaml of one cloud "private" with these auth lines, read through OS_CLIENT_CONFIG_FILE. */
 function cloudsYaml(auth: string[]): void {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import { readSettings, SettingsError, type Settings } from '../../src/settings/settings.ts';
 import { actionDefaults } from '../support/run-action.ts';
-import { captureStdout, clearActionEnv as clearEnv, releaseStdout, setInputs as inputs, settingsProblems as problems, stdout } from '../support/step.ts';
+import { captureStdout, clearActionEnv as clearEnv, setInputs as inputs, settingsProblems as problems, stdout, freshStepEachTest } from '../support/step.ts';
 
 const PROJECT_ID = '5f3b8a1c9d2e4f60a7b8c9d0e1f2a3b4';
 const PASSWORD = 'Pa55word-that-must-stay-secret';
@@ -32,14 +32,7 @@ function onlyProblem(pattern: RegExp): void {
   assert.match(found[0]!, pattern);
 }
 
-beforeEach(() => {
-  clearEnv();
-  captureStdout();
-});
-afterEach(() => {
-  releaseStdout();
-  clearEnv();
-});
+freshStepEachTest();
 
 describe('settings: a valid create', () => {
   it('reads the inputs, with the defaults action.yml documents', () => {
@@ -337,81 +330,73 @@ describe('settings: every problem names the input and what is valid', () => {
 });
 
 describe('settings: OS_* fallbacks', () => {
-  it('reads an openrc (OS_TENANT_ID as the project, OS_INTERFACE=internalURL)', () => {
-    Object.assign(process.env, {
-      OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3',
-      OS_USERNAME: 'user-openrc',
-      OS_PASSWORD: PASSWORD,
-      OS_TENANT_ID: PROJECT_ID,
-      OS_TENANT_NAME: '1234567890123456',
-      OS_REGION_NAME: 'SBG5',
-      OS_USER_DOMAIN_NAME: 'users',
-      OS_PROJECT_DOMAIN_NAME: 'projects',
-      OS_INTERFACE: 'internalURL',
-    });
-    inputs({ instance: 'web' });
-    const s = readSettings();
-    assert.equal(s.region, 'SBG5');
-    assert.equal(s.iface, 'internal');
-    assert.deepEqual(s.credentials, {
-      method: 'password',
-      authUrl: 'https://auth.cloud.ovh.net/v3',
-      username: 'user-openrc',
-      password: PASSWORD,
-      userDomainName: 'users',
-      projectId: PROJECT_ID,
-      projectName: '1234567890123456',
-      projectDomainName: 'projects',
-    });
+  const AUTH_URL = 'https://auth.cloud.ovh.net/v3';
+  const ENV = { OS_AUTH_URL: AUTH_URL, OS_USERNAME: 'u', OS_PASSWORD: PASSWORD, OS_REGION_NAME: 'GRA11' };
+  const NEW_AND_OLD = { ...ENV, OS_PROJECT_ID: 'p-new', OS_TENANT_ID: 'p-old' };
+  /** The password login of ENV, in the project given. */
+  const password = (project: { projectId?: string; projectName?: string }) => ({
+    method: 'password',
+    authUrl: AUTH_URL,
+    username: 'u',
+    password: PASSWORD,
+    userDomainName: 'Default',
+    projectId: undefined,
+    projectName: undefined,
+    projectDomainName: 'Default',
+    ...project,
   });
-
-  it('OS_TENANT_NAME when there is no project ID', () => {
-    Object.assign(process.env, {
-      OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3',
-      OS_USERNAME: 'u',
-      OS_PASSWORD: PASSWORD,
-      OS_TENANT_NAME: '1234567890123456',
-      OS_REGION_NAME: 'GRA11',
+  // Each row: the environment, the inputs beside instance, and the region, interface and login read.
+  const cases: [string, Record<string, string>, Record<string, string>, string, string, Settings['credentials'] | object][] = [
+    [
+      'reads an openrc (OS_TENANT_ID as the project, OS_INTERFACE=internalURL)',
+      {
+        OS_AUTH_URL: AUTH_URL,
+        OS_USERNAME: 'user-openrc',
+        OS_PASSWORD: PASSWORD,
+        OS_TENANT_ID: PROJECT_ID,
+        OS_TENANT_NAME: '1234567890123456',
+        OS_REGION_NAME: 'SBG5',
+        OS_USER_DOMAIN_NAME: 'users',
+        OS_PROJECT_DOMAIN_NAME: 'projects',
+        OS_INTERFACE: 'internalURL',
+      },
+      {},
+      'SBG5',
+      'internal',
+      {
+        ...password({ projectId: PROJECT_ID, projectName: '1234567890123456' }),
+        username: 'user-openrc',
+        userDomainName: 'users',
+        projectDomainName: 'projects',
+      },
+    ],
+    [
+      'OS_TENANT_NAME when there is no project ID',
+      { ...ENV, OS_TENANT_NAME: '1234567890123456' },
+      {},
+      'GRA11',
+      'public',
+      password({ projectName: '1234567890123456' }),
+    ],
+    ['OS_PROJECT_ID wins over OS_TENANT_ID', NEW_AND_OLD, {}, 'GRA11', 'public', password({ projectId: 'p-new' })],
+    ['an input wins over both', NEW_AND_OLD, { 'project-id': 'p-input', region: 'DE1' }, 'DE1', 'public', password({ projectId: 'p-input' })],
+    [
+      'application credential from OS_APPLICATION_CREDENTIAL_*',
+      { OS_AUTH_URL: AUTH_URL, OS_APPLICATION_CREDENTIAL_ID: 'ac-env', OS_APPLICATION_CREDENTIAL_SECRET: APP_SECRET, OS_REGION_NAME: 'GRA11' },
+      {},
+      'GRA11',
+      'public',
+      { method: 'application-credential', authUrl: AUTH_URL, id: 'ac-env', secret: APP_SECRET },
+    ],
+  ];
+  for (const [name, env, given, region, iface, credentials] of cases) {
+    it(name, () => {
+      Object.assign(process.env, env);
+      inputs({ instance: 'web', ...given });
+      const s = readSettings();
+      assert.deepEqual([s.region, s.iface, s.credentials], [region, iface, credentials]);
     });
-    inputs({ instance: 'web' });
-    const c = readSettings().credentials;
-    assert.equal(c.method === 'password' && c.projectId, undefined);
-    assert.equal(c.method === 'password' && c.projectName, '1234567890123456');
-  });
-
-  it('OS_PROJECT_ID wins over OS_TENANT_ID, and an input over both', () => {
-    Object.assign(process.env, {
-      OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3',
-      OS_USERNAME: 'u',
-      OS_PASSWORD: PASSWORD,
-      OS_PROJECT_ID: 'p-new',
-      OS_TENANT_ID: 'p-old',
-      OS_REGION_NAME: 'GRA11',
-    });
-    inputs({ instance: 'web' });
-    const c = readSettings().credentials;
-    assert.equal(c.method === 'password' && c.projectId, 'p-new');
-    inputs({ 'project-id': 'p-input', region: 'DE1' });
-    const s = readSettings();
-    assert.equal(s.credentials.method === 'password' && s.credentials.projectId, 'p-input');
-    assert.equal(s.region, 'DE1');
-  });
-
-  it('application credential from OS_APPLICATION_CREDENTIAL_*', () => {
-    Object.assign(process.env, {
-      OS_AUTH_URL: 'https://auth.cloud.ovh.net/v3',
-      OS_APPLICATION_CREDENTIAL_ID: 'ac-env',
-      OS_APPLICATION_CREDENTIAL_SECRET: APP_SECRET,
-      OS_REGION_NAME: 'GRA11',
-    });
-    inputs({ instance: 'web' });
-    assert.deepEqual(readSettings().credentials, {
-      method: 'application-credential',
-      authUrl: 'https://auth.cloud.ovh.net/v3',
-      id: 'ac-env',
-      secret: APP_SECRET,
-    });
-  });
+  }
 });
 
 describe('settings: credentials choice and masking', () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import nock from 'nock';
 
 import { explain } from '../../src/modes/outcome.ts';
@@ -14,7 +14,7 @@ import { Identity } from '../../src/openstack/identity.ts';
 import { loadYamlParser } from '../../src/settings/clouds-yaml.ts';
 import { readSettings } from '../../src/settings/settings.ts';
 import { AUTH_ORIGIN, AUTH_URL, netError, PASSWORD, PROJECT_ID, useNock } from '../support/nock.ts';
-import { captureStdout, clearActionEnv, releaseStdout, setInputs, settingsProblems as problems, stdout } from '../support/step.ts';
+import { captureStdout, clearActionEnv, setInputs, settingsProblems as problems, stdout, freshStepEachTest } from '../support/step.ts';
 import { makeTestCa } from '../support/tls.ts';
 
 useNock();
@@ -33,14 +33,7 @@ before(() => {
   writeFileSync(caFile, `# a comment, as bundles have\n${caPem}`);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-beforeEach(() => {
-  clearActionEnv();
-  captureStdout();
-});
-afterEach(() => {
-  releaseStdout();
-  clearActionEnv();
-});
+freshStepEachTest();
 
 const warnings = () =>
   stdout()
