@@ -4,7 +4,9 @@
 // a verify killed mid-boot and the next run sweeping what it left; a cancel within the runner's
 // grace; keep-verified in a prune.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { MANAGED_BY, Property } from '../../src/lib/constants.ts';
 import { expect, RUN_PROPERTY, type OpenStack } from '../support/openstack.ts';
 import { authInputs, cleanupRegion, connect, loadConfig, runLog } from '../support/real-cloud.ts';
 import { errorsOf, runAction } from '../support/run-action.ts';
@@ -144,6 +146,31 @@ describe('mode verify on the real cloud', () => {
     assert.deepEqual(rows(next.outputs)[0]?.swept, [left.id]);
     assert.ok(await serverGone(left.id));
     assert.deepEqual(await throwaways(), []);
+  });
+
+  test('the sweep removes only its own: a throwaway of another instance, and a young one of another run, stay', SLOW, async (t) => {
+    if (!cfg.loopback || !imageSnapshot) return t.skip('needs the image-backed snapshot of the first test (and the loopback flavor)');
+    const instanceId = (await api.serverNamed(cfg.instance)).id;
+    const decoy = (name: string, marks: Record<string, string>) =>
+      api.createServer({
+        name: `${PREFIX}${name}`,
+        imageRef: imageSnapshot,
+        flavorRef: 'osl-tiny',
+        metadata: { [RUN_PROPERTY]: TAG, [Property.ManagedBy]: MANAGED_BY, [Property.VerifyOf]: imageSnapshot, ...marks },
+      });
+    // The run's own ID (run-action's GITHUB_RUN_ID) but another instance; this instance but another run, made just now.
+    const decoys = [
+      await decoy('decoy-other-instance', { [Property.VerifyInstance]: randomUUID(), [Property.VerifyRun]: '4242' }),
+      await decoy('decoy-other-run', { [Property.VerifyInstance]: instanceId, [Property.VerifyRun]: 'another-run' }),
+    ];
+    try {
+      const run = await runAction({ mode: 'verify', instance: cfg.instance, region: R1, 'snapshot-id': imageSnapshot, ...authInputs(cfg) });
+      assert.equal(run.code, 0, runLog(run));
+      assert.deepEqual(rows(run.outputs)[0]?.swept, []);
+      for (const d of decoys) assert.equal(expect(await api.nova('GET', `/servers/${d.id}`)).status, 200, `${d.name} is still in Nova`);
+    } finally {
+      for (const d of decoys) await api.deleteServer(d.id);
+    }
   });
 
   test(
