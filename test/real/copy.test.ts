@@ -258,6 +258,22 @@ describe('copy to another region', () => {
     }
   });
 
+  test(`the job cancelled mid-copy (as the runner cancels): the partial copy in ${R2} is deleted, the source stays`, SLOW, async () => {
+    const source = await bigImage('cancelled-mid-copy', new Uint8Array(randomBytes(MIB * 1024 ** 2)), randomUUID());
+    const run = await runAction(
+      { mode: 'copy', region: R1, 'snapshot-id': source.id, 'copy-to-region': R2!, ...authInputs(cfg) },
+      {},
+      { cancelOn: { pattern: /Copying snapshot .* to region/, signal: 'runner' } },
+    );
+    assert.notEqual(run.code, 0, runLog(run));
+    assert.deepEqual(
+      (await copiesInR2(source.id)).map((i) => `${i.id} ${i.status}`),
+      [],
+      `nothing of the copy left in ${R2}:\n${runLog(run)}`,
+    );
+    assert.equal((await api.image(source.id))?.status, 'active', `the source in ${R1} stays`);
+  });
+
   test('a region not in the catalog: an input error before anything is changed', SLOW, async () => {
     const source = await bigImage('not-in-catalog', new Uint8Array([1, 2, 3]), randomUUID());
     const run = await runAction({ mode: 'copy', region: R1, 'snapshot-id': source.id, 'copy-to-region': `${R2}\nBHS9`, ...authInputs(cfg) });
