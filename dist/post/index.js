@@ -20528,6 +20528,12 @@ function copyRegionProblems(regions, source) {
         ? [`${constants_Input.CopyToRegion}: ${same.join(', ')} is the region the snapshot is in (${constants_Input.Region}); give only other regions to copy it to`]
         : [];
 }
+/** copy-to-region's plan: mode copy's, and create's. */
+const copyPlan = ({ copyToRegion, timeoutMs, retention }) => ({
+    regions: copyToRegion ?? [],
+    timeoutMs,
+    ...(retention ? { retention } : {}),
+});
 const copyRules = {
     check({ imageId, snapshotName, servers, copyToRegion, instance }, problems) {
         // Given but blank is its own problem (regions.ts).
@@ -20541,11 +20547,11 @@ const copyRules = {
         if (!imageId && !given && !process.env[`INPUT_${constants_Input.Instance.toUpperCase()}`]?.length)
             problems.push(`${constants_Input.SnapshotId} or ${constants_Input.Instance}: mode copy needs the snapshot's ID, or the instances (${constants_Input.Instance}, ${constants_Input.InstanceTags}, ${constants_Input.InstanceMetadata}) whose newest snapshot made by this action to copy`);
     },
-    settings: ({ imageId, snapshotName, servers, copyToRegion, retention, timeoutMs, concurrency }) => ({
+    settings: (inputs) => ({
         mode: 'copy',
-        copy: { regions: copyToRegion ?? [], timeoutMs, ...(retention ? { retention } : {}) },
-        source: imageId ? { imageId } : { servers, ...(snapshotName ? { nameGlob: snapshotName } : {}) },
-        concurrency,
+        copy: copyPlan(inputs),
+        source: inputs.imageId ? { imageId: inputs.imageId } : { servers: inputs.servers, ...(inputs.snapshotName ? { nameGlob: inputs.snapshotName } : {}) },
+        concurrency: inputs.concurrency,
     }),
 };
 /** create with copy-to-region: the copies are made once the snapshot is active, so the step waits for it. */
@@ -20557,7 +20563,62 @@ function createCopyProblems({ copyToRegion, wait, captured }) {
     ];
 }
 
+;// CONCATENATED MODULE: ./src/settings/restore.ts
+
+
+/** snapshot-id, else snapshot-name exactly, else the newest (of the names a glob matches): restore's and verify's choice. */
+const snapshotChoice = (imageId, snapshotName) => imageId
+    ? { imageId }
+    : snapshotName && !hasWildcard(snapshotName)
+        ? { name: snapshotName }
+        : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
+const restoreRules = {
+    check({ imageId, snapshotName, hasPolicy }, problems) {
+        if (imageId && snapshotName)
+            problems.push(ID_AND_NAME);
+        if (hasPolicy)
+            problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
+    },
+    settings: ({ servers, concurrency, imageId, snapshotName, allowOtherInstance, snapshotBefore, timeoutMs }) => ({
+        mode: 'restore',
+        servers,
+        concurrency,
+        snapshot: snapshotChoice(imageId, snapshotName),
+        allowOtherInstance,
+        snapshotBefore,
+        timeoutMs,
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/settings/verify.ts
+
+
+/** What verify-flavor, verify-network and verify-console ask of the throwaway (mode verify's, and create's with verify: true). */
+const throwawayPlan = ({ verifyFlavor, verifyNetwork, verifyConsole }) => ({
+    ...(verifyFlavor ? { flavor: verifyFlavor } : {}),
+    ...(verifyNetwork ? { networkId: verifyNetwork } : {}),
+    ...(verifyConsole ? { console: verifyConsole } : {}),
+});
+const verifyRules = {
+    check({ imageId, snapshotName, hasPolicy }, problems) {
+        if (imageId && snapshotName)
+            problems.push(ID_AND_NAME);
+        if (hasPolicy)
+            problems.push(`keep-*: retention inputs are for modes prune and create; mode verify deletes no snapshot`);
+    },
+    settings: (inputs) => ({
+        mode: 'verify',
+        servers: inputs.servers,
+        concurrency: inputs.concurrency,
+        snapshot: snapshotChoice(inputs.imageId, inputs.snapshotName),
+        allowOtherInstance: false,
+        timeoutMs: inputs.timeoutMs,
+        ...throwawayPlan(inputs),
+    }),
+};
+
 ;// CONCATENATED MODULE: ./src/settings/create.ts
+
 
 
 
@@ -20584,16 +20645,8 @@ const createRules = {
         ...(step ? { step } : {}),
         timeoutMs,
         ...(retention ? { retention } : {}),
-        ...(verify
-            ? {
-                verify: {
-                    ...(verifyFlavor ? { flavor: verifyFlavor } : {}),
-                    ...(verifyNetwork ? { networkId: verifyNetwork } : {}),
-                    ...(verifyConsole ? { console: verifyConsole } : {}),
-                },
-            }
-            : {}),
-        ...(copyToRegion ? { copy: { regions: copyToRegion, timeoutMs, ...(retention ? { retention } : {}) } } : {}),
+        ...(verify ? { verify: throwawayPlan({ verifyFlavor, verifyNetwork, verifyConsole }) } : {}),
+        ...(copyToRegion ? { copy: copyPlan({ copyToRegion, timeoutMs, retention }) } : {}),
     }),
 };
 
@@ -20630,58 +20683,6 @@ const pruneRules = {
             problems.push(`${constants_Input.SnapshotId}: only for modes delete, restore, copy and verify; prune selects by instance and snapshot-name`);
     },
     settings: ({ instance, snapshotName, retention }) => ({ mode: 'prune', instance, nameGlob: snapshotName, retention: validated(retention) }),
-};
-
-;// CONCATENATED MODULE: ./src/settings/restore.ts
-
-
-const restoreRules = {
-    check({ imageId, snapshotName, hasPolicy }, problems) {
-        if (imageId && snapshotName)
-            problems.push(ID_AND_NAME);
-        if (hasPolicy)
-            problems.push(`keep-*: retention inputs are for modes prune and create; mode restore deletes nothing`);
-    },
-    settings: ({ servers, concurrency, imageId, snapshotName, allowOtherInstance, snapshotBefore, timeoutMs }) => ({
-        mode: 'restore',
-        servers,
-        concurrency,
-        snapshot: imageId
-            ? { imageId }
-            : snapshotName && !hasWildcard(snapshotName)
-                ? { name: snapshotName }
-                : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) },
-        allowOtherInstance,
-        snapshotBefore,
-        timeoutMs,
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/settings/verify.ts
-
-
-const verifyRules = {
-    check({ imageId, snapshotName, hasPolicy }, problems) {
-        if (imageId && snapshotName)
-            problems.push(ID_AND_NAME);
-        if (hasPolicy)
-            problems.push(`keep-*: retention inputs are for modes prune and create; mode verify deletes no snapshot`);
-    },
-    settings: ({ servers, concurrency, imageId, snapshotName, timeoutMs, verifyFlavor, verifyNetwork, verifyConsole }) => ({
-        mode: 'verify',
-        servers,
-        concurrency,
-        snapshot: imageId
-            ? { imageId }
-            : snapshotName && !hasWildcard(snapshotName)
-                ? { name: snapshotName }
-                : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) },
-        allowOtherInstance: false,
-        timeoutMs,
-        ...(verifyFlavor ? { flavor: verifyFlavor } : {}),
-        ...(verifyNetwork ? { networkId: verifyNetwork } : {}),
-        ...(verifyConsole ? { console: verifyConsole } : {}),
-    }),
 };
 
 ;// CONCATENATED MODULE: ./src/settings/settings.ts

@@ -1,6 +1,6 @@
 import { Input, WAIT_CAPTURED } from '../lib/constants.ts';
 import type { CommonSettings } from './common.ts';
-import { ID_AND_NAME, type ModeRules, type Retention } from './inputs.ts';
+import { ID_AND_NAME, type Inputs, type ModeRules, type Retention } from './inputs.ts';
 import { hasSelector, type Selection } from './selection.ts';
 
 /** Copies of a snapshot in other regions: mode copy's, and create's with copy-to-region. */
@@ -30,6 +30,13 @@ export function copyRegionProblems(regions: readonly string[] | undefined, sourc
     : [];
 }
 
+/** copy-to-region's plan: mode copy's, and create's. */
+export const copyPlan = ({ copyToRegion, timeoutMs, retention }: Pick<Inputs, 'copyToRegion' | 'timeoutMs' | 'retention'>): CopyPlan => ({
+  regions: copyToRegion ?? [],
+  timeoutMs,
+  ...(retention ? { retention } : {}),
+});
+
 export const copyRules: ModeRules<CopySettings> = {
   check({ imageId, snapshotName, servers, copyToRegion, instance }, problems) {
     // Given but blank is its own problem (regions.ts).
@@ -46,11 +53,11 @@ export const copyRules: ModeRules<CopySettings> = {
         `${Input.SnapshotId} or ${Input.Instance}: mode copy needs the snapshot's ID, or the instances (${Input.Instance}, ${Input.InstanceTags}, ${Input.InstanceMetadata}) whose newest snapshot made by this action to copy`,
       );
   },
-  settings: ({ imageId, snapshotName, servers, copyToRegion, retention, timeoutMs, concurrency }) => ({
+  settings: (inputs) => ({
     mode: 'copy',
-    copy: { regions: copyToRegion ?? [], timeoutMs, ...(retention ? { retention } : {}) },
-    source: imageId ? { imageId } : { servers, ...(snapshotName ? { nameGlob: snapshotName } : {}) },
-    concurrency,
+    copy: copyPlan(inputs),
+    source: inputs.imageId ? { imageId: inputs.imageId } : { servers: inputs.servers, ...(inputs.snapshotName ? { nameGlob: inputs.snapshotName } : {}) },
+    concurrency: inputs.concurrency,
   }),
 };
 

@@ -2,10 +2,10 @@ import { Input, WAIT_CAPTURED } from '../lib/constants.ts';
 import { DEFAULT_NAME_TEMPLATE, templateProblems } from '../lib/name-template.ts';
 import type { StepKey } from '../lib/step-key.ts';
 import type { CommonSettings } from './common.ts';
-import { createCopyProblems, type CopyPlan } from './copy.ts';
+import { copyPlan, createCopyProblems, type CopyPlan } from './copy.ts';
 import type { ModeRules, Retention } from './inputs.ts';
 import type { Selection } from './selection.ts';
-import type { VerifyPlan } from './verify.ts';
+import { throwawayPlan, type VerifyPlan } from './verify.ts';
 
 /**
  * What one snapshot of one server needs: each of create's, and the one restore takes before a
@@ -85,15 +85,7 @@ export const createRules: ModeRules<CreateSettings> = {
     ...(step ? { step } : {}),
     timeoutMs,
     ...(retention ? { retention } : {}),
-    ...(verify
-      ? {
-          verify: {
-            ...(verifyFlavor ? { flavor: verifyFlavor } : {}),
-            ...(verifyNetwork ? { networkId: verifyNetwork } : {}),
-            ...(verifyConsole ? { console: verifyConsole } : {}),
-          },
-        }
-      : {}),
-    ...(copyToRegion ? { copy: { regions: copyToRegion, timeoutMs, ...(retention ? { retention } : {}) } } : {}),
+    ...(verify ? { verify: throwawayPlan({ verifyFlavor, verifyNetwork, verifyConsole }) } : {}),
+    ...(copyToRegion ? { copy: copyPlan({ copyToRegion, timeoutMs, retention }) } : {}),
   }),
 };

@@ -19,7 +19,7 @@ export interface Retention {
 }
 
 /** The inputs of every mode, each read and checked on its own; how they go together is each mode's rules. */
-type Inputs = ReturnType<typeof readInputs>;
+export type Inputs = ReturnType<typeof readInputs>;
 
 /** One mode's rules: what is wrong with the inputs for it, and, once nothing is, its own part of the settings. */
 export interface ModeRules<S extends CommonSettings> {

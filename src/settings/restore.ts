@@ -10,13 +10,23 @@ export interface RestoreSettings extends CommonSettings {
   /** Servers rebuilt at once. */
   concurrency: number;
   /** The snapshot: by ID, by exact name, or the instance's newest made by this action (of the names a glob matches). */
-  snapshot: { imageId: string } | { name: string } | { newest: true; nameGlob?: string };
+  snapshot: SnapshotChoice;
   /** Restore a snapshot of another instance (refused by default). */
   allowOtherInstance: boolean;
   /** Snapshot the server as it is before rebuilding it, so the roll-back can be undone. */
   snapshotBefore: boolean;
   timeoutMs: number;
 }
+
+export type SnapshotChoice = { imageId: string } | { name: string } | { newest: true; nameGlob?: string };
+
+/** snapshot-id, else snapshot-name exactly, else the newest (of the names a glob matches): restore's and verify's choice. */
+export const snapshotChoice = (imageId: string | undefined, snapshotName: string | undefined): SnapshotChoice =>
+  imageId
+    ? { imageId }
+    : snapshotName && !hasWildcard(snapshotName)
+      ? { name: snapshotName }
+      : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) };
 
 export const restoreRules: ModeRules<RestoreSettings> = {
   check({ imageId, snapshotName, hasPolicy }, problems) {
@@ -27,11 +37,7 @@ export const restoreRules: ModeRules<RestoreSettings> = {
     mode: 'restore',
     servers,
     concurrency,
-    snapshot: imageId
-      ? { imageId }
-      : snapshotName && !hasWildcard(snapshotName)
-        ? { name: snapshotName }
-        : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) },
+    snapshot: snapshotChoice(imageId, snapshotName),
     allowOtherInstance,
     snapshotBefore,
     timeoutMs,

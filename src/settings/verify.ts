@@ -1,6 +1,6 @@
-import { hasWildcard } from '../lib/glob.ts';
 import type { CommonSettings } from './common.ts';
-import { ID_AND_NAME, type ModeRules } from './inputs.ts';
+import { ID_AND_NAME, type Inputs, type ModeRules } from './inputs.ts';
+import { snapshotChoice, type SnapshotChoice } from './restore.ts';
 import type { Selection } from './selection.ts';
 
 /** How a throwaway server is booted from a snapshot, and what it must show: mode verify's, and create's with verify: true. */
@@ -21,29 +21,30 @@ export interface VerifySettings extends CommonSettings, VerifyPlan {
   servers: Selection;
   concurrency: number;
   /** As restore chooses: by ID, by exact name, or the instance's newest made by this action. */
-  snapshot: { imageId: string } | { name: string } | { newest: true; nameGlob?: string };
+  snapshot: SnapshotChoice;
   /** Never set: verify chooses as restore does, of the instance's own snapshots. */
   allowOtherInstance: false;
 }
+
+/** What verify-flavor, verify-network and verify-console ask of the throwaway (mode verify's, and create's with verify: true). */
+export const throwawayPlan = ({ verifyFlavor, verifyNetwork, verifyConsole }: Pick<Inputs, 'verifyFlavor' | 'verifyNetwork' | 'verifyConsole'>) => ({
+  ...(verifyFlavor ? { flavor: verifyFlavor } : {}),
+  ...(verifyNetwork ? { networkId: verifyNetwork } : {}),
+  ...(verifyConsole ? { console: verifyConsole } : {}),
+});
 
 export const verifyRules: ModeRules<VerifySettings> = {
   check({ imageId, snapshotName, hasPolicy }, problems) {
     if (imageId && snapshotName) problems.push(ID_AND_NAME);
     if (hasPolicy) problems.push(`keep-*: retention inputs are for modes prune and create; mode verify deletes no snapshot`);
   },
-  settings: ({ servers, concurrency, imageId, snapshotName, timeoutMs, verifyFlavor, verifyNetwork, verifyConsole }) => ({
+  settings: (inputs) => ({
     mode: 'verify',
-    servers,
-    concurrency,
-    snapshot: imageId
-      ? { imageId }
-      : snapshotName && !hasWildcard(snapshotName)
-        ? { name: snapshotName }
-        : { newest: true, ...(snapshotName ? { nameGlob: snapshotName } : {}) },
+    servers: inputs.servers,
+    concurrency: inputs.concurrency,
+    snapshot: snapshotChoice(inputs.imageId, inputs.snapshotName),
     allowOtherInstance: false,
-    timeoutMs,
-    ...(verifyFlavor ? { flavor: verifyFlavor } : {}),
-    ...(verifyNetwork ? { networkId: verifyNetwork } : {}),
-    ...(verifyConsole ? { console: verifyConsole } : {}),
+    timeoutMs: inputs.timeoutMs,
+    ...throwawayPlan(inputs),
   }),
 };
